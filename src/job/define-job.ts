@@ -1,0 +1,129 @@
+import type { Logger } from 'pino';
+import { ValidationError } from '../errors.js';
+import { assertValidName } from './names.js';
+import type { HandlerOutcome } from './outcomes.js';
+import { assertValidRetryPolicy, type RetryPolicy } from './retry-policy.js';
+import type { SchemaInput, SchemaOutput, StandardSchema } from './schema.js';
+
+/** What a handler gets besides its payload. */
+export interface JobContext {
+  /** The job's id. */
+  readonly id: string;
+  readonly name: string;
+  readonly queue: string;
+  /** 1-based number of this attempt. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  /** A pino child logger with `jobId`, `job`, `queue` and `attempt` fields. */
+  readonly log: Logger;
+  /**
+   * Fires when the handler should stop: timeout (reason `JobTimeoutError`), cancellation or lost
+   * lease (`LeaseLostError`), worker shutdown past its grace period (`ShutdownError`). Pass it to
+   * fetch(), child processes and anything else that accepts one.
+   */
+  readonly signal: AbortSignal;
+  /** The worker clock's current time (injectable in tests). */
+  now(): Date;
+  /** Extends the lease now. Workers also heartbeat on their own every `leaseMs / 3`. */
+  heartbeat(): Promise<void>;
+  /** Records progress (any JSON value, e.g. a percentage); stored with the next heartbeat. */
+  progress(value: unknown): void;
+  /** Emits a job-specific event (`job:event`) to in-process listeners and the event stream. */
+  publish(event: string, data?: unknown): void;
+}
+
+/** A job handler: returns a JSON-serializable result, or a typed outcome (`snooze`, `cancel`). */
+export type JobHandler<Payload, Result> = (payload: Payload, ctx: JobContext) => Promise<Result | HandlerOutcome> | Result | HandlerOutcome;
+
+/** Options of `defineJob`. */
+export interface JobOptions<S extends StandardSchema, Result> {
+  /** Unique job name: 1–128 of `A–Z a–z 0–9 _ - . : /`. */
+  name: string;
+  /** Queue the job runs on; default `default`. */
+  queue?: string;
+  /** Payload schema (zod or any Standard Schema). Enqueue validates against it. */
+  schema: S;
+  /** Attempts and backoff; default 3 attempts, exponential from 1 s. */
+  retry?: RetryPolicy;
+  /** Per-attempt time limit in ms; default: the queue's `timeoutMs`, else 5 minutes. */
+  timeoutMs?: number;
+  /** Default priority (0 … 1 000 000, higher runs first); default 0. */
+  priority?: number;
+  /** Human description for `nightshift list` and the dashboard. */
+  description?: string;
+  handler: JobHandler<SchemaOutput<S>, Result>;
+}
+
+/** A defined job: pass it to `enqueue` for a typed payload, and to the worker to run it. */
+export interface JobDefinition<S extends StandardSchema = StandardSchema, Result = unknown> {
+  readonly name: string;
+  readonly queue: string;
+  readonly schema: S;
+  readonly retry: RetryPolicy | undefined;
+  readonly timeoutMs: number | undefined;
+  readonly priority: number;
+  readonly description: string | undefined;
+  readonly handler: JobHandler<SchemaOutput<S>, Result>;
+  /** Phantom field carrying the enqueue type; never set at run time. */
+  readonly __input?: SchemaInput<S>;
+}
+
+/** Any job definition, whatever its payload type. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance: handlers of any payload type
+export type AnyJobDefinition = JobDefinition<StandardSchema<any, any>, unknown>;
+
+/** Default queue name. */
+export const DEFAULT_QUEUE = 'default';
+/** Highest accepted priority. */
+export const MAX_PRIORITY = 1_000_000;
+
+/** Throws unless `value` is an integer priority in 0 … MAX_PRIORITY. */
+export function assertValidPriority(value: unknown, where: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_PRIORITY) {
+    throw new ValidationError('INVALID_OPTION', `${where}: priority must be an integer from 0 to ${MAX_PRIORITY}, got ${String(value)}`);
+  }
+}
+
+/** Throws unless `value` is a finite number of ms ≥ 0 (or ≥ 1 when `positive`). */
+export function assertValidMs(value: unknown, where: string, positive = false): asserts value is number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < (positive ? 1 : 0)) {
+    throw new ValidationError('INVALID_OPTION', `${where} must be a finite number ${positive ? '≥ 1' : '≥ 0'} (ms), got ${String(value)}`);
+  }
+}
+
+/**
+ * Defines a job. The schema types both `enqueue` (its input) and the handler (its output):
+ *
+ * ```ts
+ * const sendEmail = defineJob({
+ *   name: 'email.send',
+ *   schema: z.object({ to: z.string().email() }),
+ *   handler: async ({ to }, ctx) => { … },
+ * });
+ * ```
+ */
+export function defineJob<S extends StandardSchema, Result = unknown>(options: JobOptions<S, Result>): JobDefinition<S, Result> {
+  assertValidName('job name', options.name);
+  const queue = options.queue ?? DEFAULT_QUEUE;
+  assertValidName('queue name', queue);
+  if (!options.schema || typeof options.schema !== 'object' || !('~standard' in options.schema)) {
+    throw new ValidationError('INVALID_OPTION', `job "${options.name}": schema must be a zod schema or another Standard Schema`);
+  }
+  if (typeof options.handler !== 'function') {
+    throw new ValidationError('INVALID_OPTION', `job "${options.name}": handler must be a function`);
+  }
+  assertValidRetryPolicy(options.name, options.retry);
+  if (options.timeoutMs !== undefined) assertValidMs(options.timeoutMs, `job "${options.name}": timeoutMs`, true);
+  const priority = options.priority ?? 0;
+  assertValidPriority(priority, `job "${options.name}"`);
+  return Object.freeze({
+    name: options.name,
+    queue,
+    schema: options.schema,
+    retry: options.retry,
+    timeoutMs: options.timeoutMs,
+    priority,
+    description: options.description,
+    handler: options.handler,
+  });
+}

@@ -1,0 +1,85 @@
+import { EventEmitter } from 'node:events';
+import type { ErrorRecord, JobRecord } from '../store/types.js';
+
+/**
+ * Every lifecycle event Nightshift emits, with its payload type. Tests wait on these instead of
+ * sleeping; metrics and the dashboard's live view subscribe to them.
+ */
+export interface NightshiftEventMap {
+  'job:enqueued': { job: JobRecord; inserted: boolean };
+  'job:started': { job: JobRecord; workerId: string };
+  'job:completed': { job: JobRecord; result: unknown; durationMs: number };
+  'job:failed': { job: JobRecord; error: ErrorRecord; willRetry: boolean; retryAt: Date | null; durationMs: number };
+  'job:snoozed': { job: JobRecord; runAt: Date };
+  'job:cancelled': { job: JobRecord; reason: string };
+  'job:released': { job: JobRecord };
+  /** A finishing write was refused: the job was no longer running under this worker's lease. */
+  'job:stale': { jobId: string; workerId: string };
+  'job:progress': { jobId: string; progress: unknown };
+  /** Emitted by a handler through `ctx.publish`. */
+  'job:event': { jobId: string; name: string; event: string; data: unknown };
+  'worker:fetched': { queue: string; count: number };
+  'worker:error': { error: unknown; during: string };
+  'worker:stopped': { workerId: string };
+  'rescuer:rescued': { retried: string[]; dead: string[] };
+  'schedule:fired': { scheduleId: string; fireAt: Date; jobId: string | null; status: string };
+  'schedule:error': { scheduleId: string; error: unknown };
+}
+
+export type NightshiftEventName = keyof NightshiftEventMap;
+
+/** A typed EventEmitter over `NightshiftEventMap`. */
+export class NightshiftEvents {
+  readonly #emitter = new EventEmitter({ captureRejections: false });
+
+  constructor() {
+    this.#emitter.setMaxListeners(0);
+  }
+
+  on<E extends NightshiftEventName>(event: E, listener: (payload: NightshiftEventMap[E]) => void): () => void {
+    this.#emitter.on(event, listener);
+    return () => this.#emitter.off(event, listener);
+  }
+
+  once<E extends NightshiftEventName>(event: E, listener: (payload: NightshiftEventMap[E]) => void): () => void {
+    this.#emitter.once(event, listener);
+    return () => this.#emitter.off(event, listener);
+  }
+
+  off<E extends NightshiftEventName>(event: E, listener: (payload: NightshiftEventMap[E]) => void): void {
+    this.#emitter.off(event, listener);
+  }
+
+  emit<E extends NightshiftEventName>(event: E, payload: NightshiftEventMap[E]): void {
+    if (this.#emitter.listenerCount(event) === 0) return;
+    this.#emitter.emit(event, payload);
+  }
+
+  /** Whether anyone listens to `event` — lets hot paths skip building payloads nobody reads. */
+  has(event: NightshiftEventName): boolean {
+    return this.#emitter.listenerCount(event) > 0;
+  }
+
+  /**
+   * Resolves with the first payload of `event` for which `predicate` holds; rejects after
+   * `timeoutMs` (a safety net for tests, not a synchronisation mechanism).
+   */
+  waitFor<E extends NightshiftEventName>(
+    event: E,
+    predicate: (payload: NightshiftEventMap[E]) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<NightshiftEventMap[E]> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${event}`));
+      }, timeoutMs);
+      const off = this.on(event, (payload) => {
+        if (!predicate(payload)) return;
+        clearTimeout(timer);
+        off();
+        resolve(payload);
+      });
+    });
+  }
+}

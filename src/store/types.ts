@@ -1,0 +1,370 @@
+/**
+ * The Store interface: the only door between Nightshift's core and persistence.
+ *
+ * Rules every implementation follows (the conformance suite in `src/store/conformance/` checks them):
+ * - Methods are named noun-first and take one params object. Domain types only: no SQL, no driver
+ *   handles (except the opaque `tx` a caller hands in for transactional enqueue).
+ * - Ids are decimal strings (SQLite integer rowids and PostgreSQL bigints both fit).
+ * - Payloads, results and inputs cross this boundary as JSON *text*. The core serializes and
+ *   validates before writing and parses after reading, so a corrupt row never crashes a store call.
+ * - Time: a store has one clock. By default it is the database's own time (`now()` on PostgreSQL,
+ *   the host clock on SQLite); tests inject a `clock` at construction to control it. Every
+ *   "is it due yet" decision is made with that clock, never with the caller's.
+ * - Finishing writes (`jobFinishMany`) and heartbeats are fenced: they apply only while the job
+ *   is still `running` under the lease token given; anything else is reported back, not applied.
+ */
+
+/** Where a job is in its life cycle. See the README's "Job life cycle" section. */
+export type JobState =
+  | 'scheduled' // run_at in the future
+  | 'available' // ready to be claimed
+  | 'running' // claimed under a lease
+  | 'retryable' // failed an attempt, waits for run_at to be retried
+  | 'completed'
+  | 'dead' // no attempts left, unrecoverable error, or corrupt row
+  | 'cancelled'
+  | 'waiting'; // dependencies not done yet (reserved; no store produces it yet)
+
+export const JOB_STATES: readonly JobState[] = [
+  'scheduled',
+  'available',
+  'running',
+  'retryable',
+  'completed',
+  'dead',
+  'cancelled',
+  'waiting',
+];
+
+/** States a job never leaves on its own. */
+export const FINAL_STATES: readonly JobState[] = ['completed', 'dead', 'cancelled'];
+
+/** States in which a job with a de-duplication key blocks another enqueue with the same key. */
+export const KEY_BLOCKING_STATES: readonly JobState[] = ['scheduled', 'available', 'running', 'retryable', 'waiting'];
+
+/** An error as recorded on an attempt and on the job. */
+export interface ErrorRecord {
+  /** Error class name, e.g. `TypeError`, `JobTimeoutError`. */
+  name: string;
+  message: string;
+  stack: string | null;
+  /** Stable machine-readable kind: `error`, `timeout`, `unrecoverable`, `lease_expired`, `corrupt`, `released`, … */
+  kind: string;
+}
+
+/** A job to insert. Everything has been validated and defaulted by the core. */
+export interface JobInsert {
+  name: string;
+  queue: string;
+  /** Serialized JSON payload. */
+  payload: string;
+  /** Higher runs first. 0 … 1 000 000. */
+  priority: number;
+  /** Total attempts allowed, ≥ 1. */
+  maxAttempts: number;
+  /** When it may first run. `null` means "now" by the store's clock. */
+  runAt: Date | null;
+  /** De-duplication key, unique among jobs of the same name in a key-blocking state. */
+  key: string | null;
+  /** Per-job timeout in ms, overriding the job/queue default; null to inherit. */
+  timeoutMs: number | null;
+  /** Set when a cron tick created the job. */
+  scheduleId: string | null;
+  /** Free-form metadata (serialized JSON object), e.g. `{"fireAt": "…"}` for cron jobs. */
+  meta: string | null;
+}
+
+/** The lease a worker holds on a running job. */
+export interface Lease {
+  owner: string;
+  token: string;
+  expiresAt: Date;
+}
+
+/** A job as stored. */
+export interface JobRecord {
+  id: string;
+  name: string;
+  queue: string;
+  /** Serialized JSON payload, exactly as stored (may be corrupt if written by hand). */
+  payload: string;
+  state: JobState;
+  priority: number;
+  /** Attempts started so far (the running attempt included). */
+  attempt: number;
+  maxAttempts: number;
+  runAt: Date;
+  createdAt: Date;
+  /** When the current or last attempt started. */
+  attemptedAt: Date | null;
+  /** When the job reached a final state. */
+  finishedAt: Date | null;
+  key: string | null;
+  timeoutMs: number | null;
+  lease: Lease | null;
+  lastError: ErrorRecord | null;
+  /** Serialized JSON result of the completed attempt. */
+  result: string | null;
+  /** Serialized JSON progress reported by the running handler. */
+  progress: string | null;
+  scheduleId: string | null;
+  meta: string | null;
+}
+
+/** How an attempt ended. `running` is the attempt in progress (derived from the job row). */
+export type AttemptOutcome =
+  | 'running'
+  | 'completed'
+  | 'failed' // will be retried
+  | 'dead' // failed with no retry left
+  | 'snoozed'
+  | 'cancelled'
+  | 'released' // given back on shutdown; does not count as an attempt
+  | 'lost'; // lease expired and the rescuer took the job back
+
+/** One execution of a job: the execution history that CLI, API and dashboard show. */
+export interface AttemptRecord {
+  jobId: string;
+  /** 1-based attempt number. */
+  attempt: number;
+  workerId: string;
+  startedAt: Date;
+  finishedAt: Date | null;
+  /** finishedAt − startedAt, ms; null while running. */
+  durationMs: number | null;
+  outcome: AttemptOutcome;
+  error: ErrorRecord | null;
+  /** Serialized JSON result. */
+  result: string | null;
+}
+
+/** How a running job's attempt finished, as handed to `jobFinishMany`. */
+export type JobFinish =
+  | { outcome: 'completed'; result: string | null }
+  /** Failed; retried at `retryAt` (state `retryable`). */
+  | { outcome: 'failed'; error: ErrorRecord; retryAt: Date }
+  /** Failed for good (attempts exhausted, unrecoverable, corrupt row): state `dead`. */
+  | { outcome: 'dead'; error: ErrorRecord }
+  /** Run again at `runAt` without using an attempt: state `scheduled`, attempt count given back. */
+  | { outcome: 'snoozed'; runAt: Date }
+  /** The handler cancelled its own job: state `cancelled`. */
+  | { outcome: 'cancelled'; reason: string }
+  /** Shutdown gave the job back: state `available`, attempt count given back. */
+  | { outcome: 'released' };
+
+export interface JobFinishItem {
+  id: string;
+  /** The lease token the worker claimed the job with: the fence. */
+  token: string;
+  finish: JobFinish;
+}
+
+export interface JobFinishResult {
+  /** Ids whose write applied. */
+  applied: string[];
+  /** Ids whose write was refused because the job was no longer running under that token. */
+  rejected: string[];
+}
+
+export interface JobListFilter {
+  states?: JobState[];
+  queues?: string[];
+  names?: string[];
+  /** Case-insensitive substring of the job name. */
+  nameContains?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
+  scheduleId?: string;
+}
+
+export interface JobListParams {
+  filter?: JobListFilter;
+  /** Page size; default 50, max 1000. */
+  limit?: number;
+  /** Opaque cursor returned by the previous page. Newest jobs come first. */
+  cursor?: string | null;
+}
+
+export interface JobListPage {
+  jobs: JobRecord[];
+  /** Cursor for the next page, null when this is the last. */
+  nextCursor: string | null;
+}
+
+export interface QueueStats {
+  queue: string;
+  counts: Record<JobState, number>;
+}
+
+export interface JobStats {
+  queues: QueueStats[];
+  totals: Record<JobState, number>;
+}
+
+/** What an enqueue did: inserted a new job, or found an existing one with the same key. */
+export interface JobInsertResult {
+  job: JobRecord;
+  inserted: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schedules
+
+/** Where a schedule came from: a YAML file (reconciled on start), code, or the API. */
+export type ScheduleSource = 'file' | 'code' | 'api';
+
+/** What to do when a tick comes while the previous run of the schedule is not finished. */
+export type OverlapPolicy = 'allow' | 'skip' | 'queue';
+
+export interface ScheduleInput {
+  id: string;
+  jobName: string;
+  /** Cron expression, validated by the core. */
+  cron: string;
+  /** IANA time zone, e.g. `America/New_York`. */
+  timezone: string;
+  enabled: boolean;
+  description: string | null;
+  /** Serialized JSON job input. */
+  input: string;
+  /** Missed ticks to run after downtime; 0 skips them. */
+  catchUp: number;
+  overlap: OverlapPolicy;
+  source: ScheduleSource;
+  /** Queue/priority/maxAttempts overrides for the jobs it creates (serialized JSON object), or null. */
+  jobOptions: string | null;
+}
+
+export interface ScheduleRecord extends ScheduleInput {
+  createdAt: Date;
+  updatedAt: Date;
+  /** The fire time the scheduler will claim next; null when paused or it never fires again. */
+  nextRunAt: Date | null;
+  /** The last fire time that was claimed. */
+  lastRunAt: Date | null;
+  /** Id of the job created by the last claimed tick. */
+  lastJobId: string | null;
+}
+
+export interface ScheduleListFilter {
+  enabled?: boolean;
+  idContains?: string;
+  cron?: string;
+  source?: ScheduleSource;
+  createdAfter?: Date;
+  createdBefore?: Date;
+}
+
+/** One claimed cron tick: the unique (scheduleId, fireAt) row and the job it created (if any). */
+export interface ScheduleTick {
+  scheduleId: string;
+  fireAt: Date;
+  claimedAt: Date;
+  /** Null when the tick was claimed but skipped (overlap policy `skip`). */
+  jobId: string | null;
+  /** `enqueued`, `skipped_overlap`, `manual` … */
+  status: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The interface
+
+/** An opaque, store-specific transaction handle (a `pg.PoolClient` inside BEGIN for PostgreSQL). */
+export type StoreTransaction = unknown;
+
+export interface Store {
+  /** `sqlite` or `postgres`; for logs and diagnostics only — the core never branches on it. */
+  readonly kind: string;
+
+  /** Creates or upgrades tables. Idempotent and safe when several processes call it at once. */
+  migrate(): Promise<void>;
+  /** Releases connections and listeners. Idempotent. */
+  close(): Promise<void>;
+  /** The store's current time (see "Time" above). */
+  timeNow(): Promise<Date>;
+
+  /**
+   * Inserts jobs in one transaction (one statement per batch where the database allows). A job
+   * whose `key` matches an existing job of the same name in a key-blocking state is not inserted;
+   * the existing job is returned with `inserted: false`. Results are in input order.
+   * `tx`, when given, makes the insert part of the caller's transaction.
+   */
+  jobInsertMany(params: { jobs: JobInsert[]; tx?: StoreTransaction }): Promise<JobInsertResult[]>;
+
+  /**
+   * Claims up to `limit` due jobs of `queue` (state available/scheduled/retryable, run_at ≤ now,
+   * queue not paused), highest priority first, then oldest run_at, then lowest id. Each claimed job
+   * becomes `running`, its attempt count goes up by one, and it gets a fresh lease token owned by
+   * `owner` expiring after `leaseMs`. Two concurrent calls never claim the same job.
+   */
+  jobFetch(params: { queue: string; limit: number; owner: string; leaseMs: number }): Promise<JobRecord[]>;
+
+  /** Records how attempts ended (fenced by token) and appends them to the attempt history. */
+  jobFinishMany(params: { items: JobFinishItem[] }): Promise<JobFinishResult>;
+
+  /**
+   * Extends the leases of running jobs by `leaseMs` from now (fenced by token), optionally storing
+   * progress. Returns the ids still held; a missing id means the lease is lost.
+   */
+  jobHeartbeat(params: { items: { id: string; token: string; progress?: string | null }[]; leaseMs: number }): Promise<{ held: string[] }>;
+
+  /**
+   * Takes back running jobs whose lease expired: back to `retryable` (run now) if attempts remain,
+   * else `dead`; the attempt is recorded as `lost`. Returns the rescued jobs' ids.
+   */
+  jobRescueExpired(params: { limit: number }): Promise<{ retried: string[]; dead: string[] }>;
+
+  jobGet(params: { id: string }): Promise<JobRecord | null>;
+  /** Every attempt of a job, oldest first, the running one included. */
+  jobAttempts(params: { id: string }): Promise<AttemptRecord[]>;
+  jobList(params: JobListParams): Promise<JobListPage>;
+  /** Cancels a job in a non-final state (a running one loses its lease). Null if not found. */
+  jobCancel(params: { id: string; reason: string }): Promise<JobRecord | null>;
+  /**
+   * Makes a job in a final or retryable/scheduled state available now. Grants one more attempt when
+   * the job had used them all. Refuses (returns the unchanged job) for running jobs. Null if not found.
+   */
+  jobRetry(params: { id: string }): Promise<JobRecord | null>;
+  jobStats(): Promise<JobStats>;
+  /** Deletes final-state jobs finished before `finishedBefore`, with their attempts. Returns how many. */
+  jobPrune(params: { finishedBefore: Date; states: JobState[]; limit: number }): Promise<{ deleted: number }>;
+
+  /** Stops/starts claims from a queue (enqueues are still accepted). */
+  queuePause(params: { queue: string }): Promise<void>;
+  queueResume(params: { queue: string }): Promise<void>;
+  queuePausedList(): Promise<string[]>;
+
+  /**
+   * Registers a wake-up listener called (with queue names) when jobs may have become available:
+   * in-process inserts on every store, other processes' inserts where the store can notify
+   * (PostgreSQL LISTEN/NOTIFY). Returns an unsubscribe function. Best effort: workers also poll.
+   */
+  jobAvailableListen(listener: (queues: string[]) => void): () => void;
+
+  /** Creates or replaces schedules by id, in one transaction. Keeps lastRunAt/lastJobId of existing ones. */
+  scheduleUpsertMany(params: { schedules: ScheduleInput[] }): Promise<ScheduleRecord[]>;
+  scheduleGet(params: { id: string }): Promise<ScheduleRecord | null>;
+  scheduleList(params: { filter?: ScheduleListFilter }): Promise<ScheduleRecord[]>;
+  scheduleDelete(params: { ids: string[] }): Promise<{ deleted: number }>;
+  /** Sets `nextRunAt` (computed by the core) and/or `enabled` without touching the rest. */
+  scheduleUpdateNext(params: { id: string; nextRunAt: Date | null; enabled?: boolean }): Promise<void>;
+  /**
+   * Claims the tick `(scheduleId, fireAt)` exactly once across every process: inserts the unique
+   * tick row and, when `job` is given, the job, in one transaction, then advances the schedule's
+   * lastRunAt/lastJobId and nextRunAt. Returns null when the tick was already claimed.
+   */
+  scheduleTickClaim(params: {
+    scheduleId: string;
+    fireAt: Date;
+    nextRunAt: Date | null;
+    job: JobInsert | null;
+    status: string;
+  }): Promise<{ tick: ScheduleTick; job: JobRecord | null } | null>;
+  /** Ticks of a schedule, newest first. */
+  scheduleTickList(params: { scheduleId: string; limit: number }): Promise<ScheduleTick[]>;
+  /** Whether the schedule has a job in a non-final state (for the overlap policy). */
+  scheduleHasActiveJob(params: { scheduleId: string }): Promise<boolean>;
+}
+
+/** A store's clock: returns the current time in ms since the epoch. Injected by tests. */
+export type Clock = () => number;
