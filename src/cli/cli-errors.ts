@@ -1,0 +1,47 @@
+import { CommanderError } from 'commander';
+import { ConfigError, NightshiftError, ValidationError } from '../errors.js';
+
+/** Exit codes of the `nightshift` command. */
+export const EXIT_OK = 0;
+/** The command ran and failed: a job failed, a record was not found, the store or config is broken. */
+export const EXIT_FAILURE = 1;
+/** The command line itself is wrong: unknown option, bad argument, unknown job, invalid payload. */
+export const EXIT_USAGE = 2;
+
+/** A bad command-line value that commander itself cannot check (JSON text, id format, …). */
+export class UsageError extends ValidationError {
+  constructor(message: string) {
+    super('INVALID_OPTION', message);
+  }
+}
+
+/** The exit code for an error that ended a command. */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+  // ConfigError is a ValidationError-like input problem, but it is about files, not the command line.
+  if (error instanceof ConfigError) return EXIT_FAILURE;
+  if (error instanceof ValidationError) return EXIT_USAGE;
+  return EXIT_FAILURE;
+}
+
+/**
+ * Writes an error for a human: `error [CODE]: message`, then one line per field issue when the
+ * message does not already list them. Stacks only with `LOG_LEVEL=debug` (or trace): operators
+ * need the what and the fix, not our call graph.
+ */
+export function formatError(error: unknown, env: Readonly<Record<string, string | undefined>> = process.env): string {
+  const verbose = env.LOG_LEVEL === 'debug' || env.LOG_LEVEL === 'trace';
+  if (error instanceof NightshiftError) {
+    const lines = [`error [${error.code}]: ${error.message}`];
+    for (const issue of error.issues) {
+      if (!error.message.includes(issue.message)) lines.push(`  - ${issue.path || '(value)'}: ${issue.message}`);
+    }
+    if (verbose && error.stack) lines.push(error.stack);
+    if (verbose && error.cause instanceof Error && error.cause.stack) lines.push(`caused by: ${error.cause.stack}`);
+    return lines.join('\n');
+  }
+  if (error instanceof Error) {
+    return verbose && error.stack ? `error: ${error.stack}` : `error: ${error.message}`;
+  }
+  return `error: ${String(error)}`;
+}

@@ -1,0 +1,117 @@
+import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import { createClient, type Client } from '../client/client.js';
+import { loadConfig, type ResolvedConfig } from '../config/load-config.js';
+import { createLogger } from '../observe/logger.js';
+import { describeStoreSpec, resolveStore, type StoreSpec } from '../store/resolve-store.js';
+import type { Store } from '../store/types.js';
+
+/** Options every command accepts (declared on the root program). */
+export interface GlobalOptions {
+  /** `--config <path>`: code config file, or a YAML schedule file. */
+  config?: string;
+  /** `--json`: machine-readable output on stdout. */
+  json?: boolean;
+}
+
+/**
+ * What a command needs around it: the global options, the configuration, the store, a logger,
+ * and output helpers. Everything is opened lazily and closed once by `close()`, so a command that
+ * fails half-way still releases its database handles.
+ */
+export class CommandContext {
+  readonly #command: Command;
+  #config: ResolvedConfig | null = null;
+  #store: { store: Store; spec: StoreSpec } | null = null;
+  #logger: Logger | null = null;
+  readonly #cleanups: (() => Promise<void>)[] = [];
+  /**
+   * Log level when neither `LOG_LEVEL` nor the config sets one: `warn` keeps short commands quiet;
+   * `daemon` and `run` raise it to `info` so handler logs show. Set it before opening anything.
+   */
+  defaultLogLevel = 'warn';
+
+  constructor(command: Command) {
+    this.#command = command;
+  }
+
+  get options(): GlobalOptions {
+    return this.#command.optsWithGlobals<GlobalOptions>();
+  }
+
+  get json(): boolean {
+    return this.options.json === true;
+  }
+
+  /**
+   * The resolved configuration. `required: false` lets store-only commands (`jobs`, `stats`, …)
+   * run without a config file, on the environment's or the default store.
+   */
+  async config(options: { required?: boolean } = {}): Promise<ResolvedConfig> {
+    if (!this.#config) {
+      const configPath = this.options.config;
+      this.#config = await loadConfig({
+        ...(configPath === undefined ? {} : { configPath }),
+        required: options.required ?? true,
+      });
+    }
+    return this.#config;
+  }
+
+  /** The logger: JSON lines on stderr at the configured level, else `defaultLogLevel`. */
+  logger(): Logger {
+    if (!this.#logger) {
+      this.#logger = createLogger({ level: this.#config?.logLevel ?? this.defaultLogLevel });
+    }
+    return this.#logger;
+  }
+
+  /**
+   * Opens (once) the store the configuration and environment name, and migrates it: migrating is
+   * idempotent and cheap, and a fresh install should answer `nightshift jobs` with "no jobs",
+   * not "no such table". `required` is passed to `config()`.
+   */
+  async store(options: { required?: boolean } = {}): Promise<{ store: Store; spec: StoreSpec; description: string }> {
+    if (!this.#store) {
+      const config = await this.config(options);
+      const opened = await resolveStore({ config: config.store, env: config.env, logger: this.logger() });
+      this.onClose(() => opened.store.close());
+      await opened.store.migrate();
+      this.#store = opened;
+    }
+    return { ...this.#store, description: describeStoreSpec(this.#store.spec) };
+  }
+
+  /** A client on the store, knowing the config's jobs (by name). */
+  async client(options: { required?: boolean } = {}): Promise<Client> {
+    const config = await this.config(options);
+    const { store } = await this.store(options);
+    return createClient({
+      store,
+      jobs: [...config.jobs],
+      logger: this.logger(),
+      ...(config.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: config.maxPayloadBytes }),
+    });
+  }
+
+  /** Registers something to release when the command ends (last registered, first released). */
+  onClose(cleanup: () => Promise<void>): void {
+    this.#cleanups.push(cleanup);
+  }
+
+  async close(): Promise<void> {
+    while (this.#cleanups.length > 0) {
+      const cleanup = this.#cleanups.pop()!;
+      await cleanup().catch(() => undefined);
+    }
+    const logger = this.#logger;
+    // The logger writes asynchronously; flush so the last lines are not lost at exit.
+    if (logger) await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  }
+
+  /** Prints `value` as JSON with `--json`, else the text `render()` makes of it. */
+  print<T>(value: T, render: (value: T) => string): void {
+    const text = this.json ? JSON.stringify(value, null, 2) : render(value);
+    process.stdout.write(`${text}\n`);
+  }
+}

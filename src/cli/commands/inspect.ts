@@ -1,0 +1,130 @@
+import type { Command } from 'commander';
+import { NotFoundError } from '../../errors.js';
+import type { AnyJobDefinition } from '../../job/define-job.js';
+import { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, type Backoff } from '../../job/retry-policy.js';
+import { JOB_STATES, type JobState, type JobStats } from '../../store/types.js';
+import { commandAction } from '../command-action.js';
+import { attemptToJson, jobToJson, renderJobDetails, renderJobTable } from '../job-view.js';
+import { integerOption, listOption, parseJobId, stateListOption } from '../option-parsers.js';
+import { formatDuration, renderTable } from '../table.js';
+
+/** How a backoff reads in `nightshift list`. */
+function describeBackoff(backoff: Backoff): string {
+  if (typeof backoff === 'function') return 'custom';
+  if (backoff.type === 'fixed') return `fixed ${formatDuration(backoff.delayMs)}`;
+  const cap = backoff.maxDelayMs === undefined ? '' : ` ≤ ${formatDuration(backoff.maxDelayMs)}`;
+  return `exp ${formatDuration(backoff.delayMs)}${cap}`;
+}
+
+function jobSummary(job: AnyJobDefinition, queueTimeoutMs: number | undefined): Record<string, unknown> {
+  const backoff = job.retry?.backoff ?? DEFAULT_BACKOFF;
+  return {
+    name: job.name,
+    queue: job.queue,
+    attempts: job.retry?.attempts ?? DEFAULT_ATTEMPTS,
+    backoff: describeBackoff(backoff),
+    timeoutMs: job.timeoutMs ?? queueTimeoutMs ?? null,
+    priority: job.priority,
+    description: job.description ?? null,
+  };
+}
+
+function renderStats(stats: JobStats): string {
+  // Only the states that occur, plus the everyday ones, keep the table narrow.
+  const everyday: JobState[] = ['scheduled', 'available', 'running', 'retryable', 'completed', 'dead', 'cancelled'];
+  const states = JOB_STATES.filter((state) => everyday.includes(state) || stats.totals[state] > 0);
+  const row = (label: string, counts: Record<JobState, number>): string[] => [label, ...states.map((state) => String(counts[state] ?? 0))];
+  return renderTable(
+    [{ header: 'QUEUE' }, ...states.map((state) => ({ header: state.toUpperCase(), align: 'right' as const }))],
+    [...stats.queues.map((queue) => row(queue.queue, queue.counts)), row('(total)', stats.totals)],
+  );
+}
+
+/** `list`, `jobs`, `job <id>`, `stats`: read-only views of the registered jobs and the store. */
+export function registerInspectCommands(program: Command): void {
+  program
+    .command('list')
+    .description('list the jobs defined in the config: name, queue, attempts, backoff, timeout, description')
+    .action(
+      commandAction(async (context) => {
+        const config = await context.config();
+        const jobs = [...config.jobs]
+          .sort((a, b) => a.name.localeCompare(b.name))
+          .map((job) => jobSummary(job, config.queues[job.queue]?.timeoutMs));
+        context.print({ jobs }, () =>
+          jobs.length === 0
+            ? 'no jobs defined'
+            : renderTable(
+                [
+                  { header: 'NAME' },
+                  { header: 'QUEUE' },
+                  { header: 'ATTEMPTS', align: 'right' },
+                  { header: 'BACKOFF' },
+                  { header: 'TIMEOUT', align: 'right' },
+                  { header: 'DESCRIPTION', maxWidth: 70 },
+                ],
+                jobs.map((job) => [
+                  String(job.name),
+                  String(job.queue),
+                  String(job.attempts),
+                  String(job.backoff),
+                  formatDuration(job.timeoutMs as number | null),
+                  String(job.description ?? ''),
+                ]),
+              ),
+        );
+      }),
+    );
+
+  program
+    .command('jobs')
+    .description('list stored jobs, newest first')
+    .option('--state <states>', `filter by state, comma-separated (${JOB_STATES.join(', ')})`, stateListOption)
+    .option('--queue <queues>', 'filter by queue, comma-separated', listOption)
+    .option('--job <names>', 'filter by job name, comma-separated', listOption)
+    .option('--limit <n>', 'page size, 1 to 1000', integerOption(1, 1000), 50)
+    .option('--cursor <cursor>', 'the next-page cursor printed by the previous page')
+    .action(
+      commandAction(async (context, options: { state?: JobState[]; queue?: string[]; job?: string[]; limit: number; cursor?: string }) => {
+        const { store } = await context.store({ required: false });
+        const page = await store.jobList({
+          filter: {
+            ...(options.state ? { states: options.state } : {}),
+            ...(options.queue ? { queues: options.queue } : {}),
+            ...(options.job ? { names: options.job } : {}),
+          },
+          limit: options.limit,
+          cursor: options.cursor ?? null,
+        });
+        context.print({ jobs: page.jobs.map(jobToJson), nextCursor: page.nextCursor }, () => {
+          const more = page.nextCursor ? `\n\nmore: nightshift jobs --cursor ${page.nextCursor}` : '';
+          return renderJobTable(page.jobs) + more;
+        });
+      }),
+    );
+
+  program
+    .command('job <id>')
+    .description('show one job and every attempt of it (worker, duration, error with stack, result)')
+    .action(
+      commandAction(async (context, idText: string) => {
+        const id = parseJobId(idText);
+        const { store } = await context.store({ required: false });
+        const job = await store.jobGet({ id });
+        if (!job) throw new NotFoundError('JOB_NOT_FOUND', `job ${id} not found (it may have been pruned)`);
+        const attempts = await store.jobAttempts({ id });
+        context.print({ job: jobToJson(job), attempts: attempts.map(attemptToJson) }, () => renderJobDetails(job, attempts));
+      }),
+    );
+
+  program
+    .command('stats')
+    .description('count jobs per queue and state')
+    .action(
+      commandAction(async (context) => {
+        const { store } = await context.store({ required: false });
+        const stats = await store.jobStats();
+        context.print(stats, renderStats);
+      }),
+    );
+}

@@ -1,0 +1,114 @@
+import type { LevelWithSilent } from 'pino';
+import type { AnyJobDefinition } from '../job/define-job.js';
+import type { Store } from '../store/types.js';
+
+/** Per-queue settings. */
+export interface QueueConfig {
+  /**
+   * Jobs of this queue that one worker process runs at the same time. Default: `MAX_CONCURRENT_JOBS`
+   * from the environment, else 10. When `MAX_CONCURRENT_JOBS` is set it also caps this value.
+   */
+  concurrency?: number;
+  /**
+   * Time limit of one attempt, in ms, for jobs of this queue that set no `timeoutMs` themselves.
+   * Default 300 000 (5 minutes). `JOB_TIMEOUT_MS` in the environment replaces it.
+   */
+  timeoutMs?: number;
+}
+
+/** SQLite store settings. */
+export interface SqliteStoreConfig {
+  sqlite: {
+    /**
+     * Database file. Relative paths resolve from the working directory of the process; the
+     * directory is created when missing. Default `./data/nightshift.db`.
+     */
+    path?: string;
+    /** How long a write waits for another process's lock before failing, in ms. Default: the store's (5 000). */
+    busyTimeoutMs?: number;
+  };
+}
+
+/** PostgreSQL store settings. */
+export interface PostgresStoreConfig {
+  postgres: {
+    /**
+     * `postgres://user:pass@host:5432/db`. Default: `DATABASE_URL`, else the standard `PG*`
+     * environment variables of the `pg` driver.
+     */
+    connectionString?: string;
+    /** Schema holding Nightshift's tables. Default `nightshift`. */
+    schema?: string;
+    /** Connections in the pool. Default: the store's (10). */
+    poolSize?: number;
+    /** Wake workers with LISTEN/NOTIFY instead of waiting for the next poll. Default true. */
+    listen?: boolean;
+  };
+}
+
+/** Which store to use: SQLite or PostgreSQL settings, or a store you built yourself. */
+export type StoreConfig = SqliteStoreConfig | PostgresStoreConfig | Store;
+
+/**
+ * One cron schedule, in the same shape as an entry of a YAML schedule file (`schedules:` list).
+ * The scheduler validates it; unknown keys are passed on so newer schedule options work here too.
+ */
+export interface ScheduleEntry {
+  /** Name of the job to enqueue on each tick. */
+  jobId: string;
+  /** Cron expression, e.g. `0 3 * * *`. */
+  schedule: string;
+  /** Schedule id; default: the job name. */
+  id?: string;
+  /** Default true. */
+  enabled?: boolean;
+  /** IANA time zone of the cron expression. Default `UTC`. */
+  timezone?: string;
+  description?: string;
+  /** Payload of each job the schedule creates. Default `{}`. */
+  input?: unknown;
+  [option: string]: unknown;
+}
+
+/** Everything `nightshift.config.ts` can set. Only `jobs` is required. */
+export interface NightshiftConfig {
+  /** The jobs this app defines (`defineJob(...)`). Workers run them; the CLI enqueues them by name. */
+  jobs: readonly AnyJobDefinition[];
+  /** Queue settings by queue name. Queues used by jobs but not listed here get the defaults. */
+  queues?: Record<string, QueueConfig>;
+  /**
+   * Where jobs are stored. Default: SQLite at `./data/nightshift.db`. `DATABASE_URL`,
+   * `NIGHTSHIFT_DB` and `NIGHTSHIFT_STORE` in the environment win over this setting.
+   */
+  store?: StoreConfig;
+  /**
+   * Cron schedules: a path to a YAML schedule file (relative paths resolve from this config
+   * file's directory), or the list inline. Default: none.
+   */
+  schedules?: string | readonly ScheduleEntry[];
+  /** How long a claim on a job lasts without a heartbeat, in ms. Default 30 000. */
+  leaseMs?: number;
+  /** How long `stop()` waits for running handlers before releasing their jobs, in ms. Default 30 000. `SHUTDOWN_TIMEOUT_MS` wins. */
+  shutdownTimeoutMs?: number;
+  /** `fatal`…`trace` or `silent`. Default `info`. `LOG_LEVEL` wins. */
+  logLevel?: LevelWithSilent;
+  /** Largest serialized payload accepted by enqueue, in bytes. Default 1 048 576 (1 MiB). */
+  maxPayloadBytes?: number;
+  /** Name of this worker process in leases, attempts and logs. Default `<hostname>:<pid>`. */
+  workerId?: string;
+}
+
+/**
+ * Declares the configuration in `nightshift.config.ts`. It returns its argument unchanged; its
+ * point is the type checking and editor completion:
+ *
+ * ```ts
+ * import { defineConfig } from 'nightshift';
+ * export default defineConfig({ jobs: [sendEmail], queues: { email: { concurrency: 5 } } });
+ * ```
+ *
+ * The CLI validates the object when it loads the file and reports every problem with its path.
+ */
+export function defineConfig<const C extends NightshiftConfig>(config: C): C {
+  return config;
+}

@@ -1,0 +1,197 @@
+import { existsSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { createJiti } from 'jiti';
+import { ConfigError, NightshiftError } from '../errors.js';
+import * as publicApi from '../index.js';
+import type { AnyJobDefinition } from '../job/define-job.js';
+import type { LevelWithSilent } from 'pino';
+import type { NightshiftConfig, ScheduleEntry, StoreConfig } from './define-config.js';
+import { readEnv, type EnvSettings } from './env.js';
+import { validateConfig } from './validate-config.js';
+
+/** File names looked up in the working directory, in this order. */
+export const CONFIG_FILE_NAMES = ['nightshift.config.ts', 'nightshift.config.mts', 'nightshift.config.js', 'nightshift.config.mjs'] as const;
+
+/** Default concurrency of a queue, when neither the file nor `MAX_CONCURRENT_JOBS` sets one. */
+export const DEFAULT_QUEUE_CONCURRENCY = 10;
+/** Default attempt time limit of a queue, in ms (5 minutes). */
+export const DEFAULT_QUEUE_TIMEOUT_MS = 300_000;
+
+/** A queue's settings after defaults and environment overrides. */
+export interface ResolvedQueue {
+  concurrency: number;
+  timeoutMs: number;
+}
+
+/** The configuration the CLI runs with: file + environment + defaults. */
+export interface ResolvedConfig {
+  /** Absolute path of the code config file; null when none was found and none was required. */
+  file: string | null;
+  jobs: readonly AnyJobDefinition[];
+  /** Every queue named by the file or used by a job, with its effective settings. */
+  queues: Record<string, ResolvedQueue>;
+  /** The file's store setting (environment overrides are applied by `resolveStore`). */
+  store: StoreConfig | undefined;
+  /** A YAML schedule file (absolute path), the inline list, or undefined for none. */
+  schedules: string | readonly ScheduleEntry[] | undefined;
+  leaseMs: number | undefined;
+  shutdownTimeoutMs: number | undefined;
+  /** `LOG_LEVEL`, else the file's `logLevel`; undefined when neither is set (each command picks its default). */
+  logLevel: LevelWithSilent | undefined;
+  maxPayloadBytes: number | undefined;
+  workerId: string | undefined;
+  /** The validated environment settings. */
+  env: EnvSettings;
+}
+
+export interface LoadConfigOptions {
+  /** Directory searched for `nightshift.config.*`; default `process.cwd()`. */
+  cwd?: string;
+  /**
+   * The `--config` value: a code config file, or a `.yaml`/`.yml` schedule file (then the code
+   * config is still looked up in `cwd`).
+   */
+  configPath?: string;
+  /** Default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Whether a missing code config is an error. Default true. Commands that only read the store
+   * (`jobs`, `stats`, …) pass false and run on the environment's/default store.
+   */
+  required?: boolean;
+}
+
+const isScheduleFile = (path: string): boolean => /\.ya?ml$/i.test(path);
+
+/**
+ * Imports a config module. TypeScript is compiled on the fly by jiti, so no build step is needed.
+ *
+ * `nightshift` inside the config is mapped to the very module instance this code runs from:
+ * a second copy of the library would have its own error classes and registries, so `instanceof`
+ * checks between the CLI and the user's jobs would silently fail. Plain `.js` files of the library
+ * that the config imports by path are loaded by Node's own loader, which shares its module cache.
+ */
+async function importConfigModule(file: string): Promise<unknown> {
+  const jiti = createJiti(import.meta.url, {
+    virtualModules: { nightshift: publicApi },
+    moduleCache: false,
+  });
+  let loaded: unknown;
+  try {
+    loaded = await jiti.import(file);
+  } catch (error) {
+    throw new ConfigError(`failed to load: ${describe(error)}`, { file, line: lineIn(error, file), cause: error });
+  }
+  const exports = (typeof loaded === 'object' && loaded !== null ? loaded : {}) as Record<string, unknown>;
+  let config = 'default' in exports ? exports.default : exports.config;
+  if (config === undefined) {
+    throw new ConfigError('has no default export; write `export default defineConfig({ jobs: [...] })`', { file });
+  }
+  if (typeof config === 'function') {
+    // `export default async () => defineConfig({...})` lets a config do async setup.
+    try {
+      config = await (config as () => unknown)();
+    } catch (error) {
+      throw new ConfigError(`the exported config function threw: ${describe(error)}`, { file, line: lineIn(error, file), cause: error });
+    }
+  }
+  return config;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof NightshiftError) return `${error.code}: ${error.message}`;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+/** The line of `file` where an error was thrown, from its stack. */
+function lineIn(error: unknown, file: string): number | undefined {
+  if (!(error instanceof Error) || typeof error.stack !== 'string') return undefined;
+  const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const match = new RegExp(`${escaped}:(\\d+)`).exec(error.stack);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Finds the code config file: `configPath` when it names one, else `nightshift.config.*` in `cwd`. */
+export function findConfigFile(cwd: string, configPath: string | undefined): string | null {
+  if (configPath !== undefined && !isScheduleFile(configPath)) {
+    const file = resolve(cwd, configPath);
+    if (!existsSync(file) || !statSync(file).isFile()) {
+      throw new ConfigError('config file not found (check the --config path)', { file });
+    }
+    return file;
+  }
+  for (const name of CONFIG_FILE_NAMES) {
+    const file = resolve(cwd, name);
+    if (existsSync(file)) return file;
+  }
+  return null;
+}
+
+/**
+ * Loads, validates and resolves the configuration: the code config file, the environment
+ * (which wins) and the defaults. Throws `ConfigError` naming the file for a missing file, a file
+ * that throws while loading, or a config that fails validation (every issue listed).
+ */
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<ResolvedConfig> {
+  const cwd = options.cwd ?? process.cwd();
+  const env = readEnv(options.env ?? process.env);
+  let scheduleFile: string | undefined;
+  if (options.configPath !== undefined && isScheduleFile(options.configPath)) {
+    scheduleFile = resolve(cwd, options.configPath);
+    if (!existsSync(scheduleFile)) throw new ConfigError('schedule file not found (check the --config path)', { file: scheduleFile });
+  }
+  const file = findConfigFile(cwd, options.configPath);
+  let config: NightshiftConfig;
+  if (file === null) {
+    if (options.required ?? true) {
+      const where = resolve(cwd, CONFIG_FILE_NAMES[0]);
+      throw new ConfigError(
+        `no config file found: create ${CONFIG_FILE_NAMES.join(', ')} in ${cwd} exporting defineConfig({ jobs: [...] }), or pass --config <path>`,
+        { file: where },
+      );
+    }
+    config = { jobs: [] };
+  } else {
+    config = validateConfig(await importConfigModule(file), file);
+  }
+  return resolveConfig(config, { file, env, scheduleFile });
+}
+
+/**
+ * Applies defaults and environment overrides to a validated config. `file` anchors relative
+ * schedule file paths; `scheduleFile` (from `--config x.yaml`) replaces the config's schedules.
+ */
+export function resolveConfig(
+  config: NightshiftConfig,
+  options: { file: string | null; env: EnvSettings; scheduleFile?: string | undefined },
+): ResolvedConfig {
+  const { env } = options;
+  const queueNames = new Set<string>([...Object.keys(config.queues ?? {}), ...config.jobs.map((job) => job.queue)]);
+  const queues: Record<string, ResolvedQueue> = {};
+  for (const name of [...queueNames].sort()) {
+    const fromFile = config.queues?.[name] ?? {};
+    let concurrency = fromFile.concurrency ?? env.maxConcurrentJobs ?? DEFAULT_QUEUE_CONCURRENCY;
+    if (env.maxConcurrentJobs !== undefined) concurrency = Math.min(concurrency, env.maxConcurrentJobs);
+    queues[name] = { concurrency, timeoutMs: env.jobTimeoutMs ?? fromFile.timeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS };
+  }
+  let schedules: ResolvedConfig['schedules'] = config.schedules;
+  if (options.scheduleFile !== undefined) schedules = options.scheduleFile;
+  else if (typeof schedules === 'string' && !isAbsolute(schedules)) {
+    // A schedule file ships next to the config that names it, so it resolves from there.
+    schedules = resolve(options.file ? dirname(options.file) : process.cwd(), schedules);
+  }
+  return {
+    file: options.file,
+    jobs: config.jobs,
+    queues,
+    store: config.store,
+    schedules,
+    leaseMs: config.leaseMs,
+    shutdownTimeoutMs: env.shutdownTimeoutMs ?? config.shutdownTimeoutMs,
+    logLevel: env.logLevel ?? config.logLevel,
+    maxPayloadBytes: config.maxPayloadBytes,
+    workerId: config.workerId,
+    env,
+  };
+}

@@ -1,0 +1,157 @@
+import { z } from 'zod';
+import { ConfigError, type ValidationIssue } from '../errors.js';
+import { NAME_MAX_LENGTH, NAME_PATTERN } from '../job/names.js';
+import { LOG_LEVELS } from '../observe/logger.js';
+import type { NightshiftConfig, StoreConfig } from './define-config.js';
+
+/*
+ * Shape checks for a configuration object, with zod. Every problem is reported with its dotted
+ * path (`queues.email.concurrency`), all at once, so a user fixes a file in one pass instead of
+ * one error per run.
+ */
+
+const NAME_RULE = `1-${NAME_MAX_LENGTH} characters from A-Z a-z 0-9 _ - . : /, starting with a letter or digit`;
+const isName = (value: string): boolean => value.length > 0 && value.length <= NAME_MAX_LENGTH && NAME_PATTERN.test(value);
+const name = z.string().refine(isName, `must be ${NAME_RULE}`);
+
+/** An integer ≥ `min`; `unit` (e.g. `ms`) appears in the message. */
+const integer = (min: number, unit = '') => {
+  const expected = `must be an integer ≥ ${min}${unit ? ` (${unit})` : ''}`;
+  return z.number({ error: expected }).int(expected).min(min, expected);
+};
+const positiveInt = (unit = '') => integer(1, unit);
+
+const jobDefinition = z.custom<NightshiftConfig['jobs'][number]>(
+  (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { name?: unknown }).name === 'string' &&
+    typeof (value as { queue?: unknown }).queue === 'string' &&
+    typeof (value as { handler?: unknown }).handler === 'function',
+  { error: 'must be a job created with defineJob() (an object with name, queue and handler)' },
+);
+
+const queueConfig = z.strictObject({
+  concurrency: positiveInt().max(10_000, 'must be ≤ 10000').optional(),
+  timeoutMs: positiveInt('ms').optional(),
+});
+
+const sqliteConfig = z.strictObject({
+  sqlite: z.strictObject({
+    path: z.string().min(1, 'must not be empty').optional(),
+    busyTimeoutMs: integer(0, 'ms').optional(),
+  }),
+});
+
+const postgresConfig = z.strictObject({
+  postgres: z.strictObject({
+    connectionString: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+      .optional(),
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier (a-z, 0-9, _; at most 63 characters)')
+      .optional(),
+    poolSize: positiveInt().max(1000, 'must be ≤ 1000').optional(),
+    listen: z.boolean().optional(),
+  }),
+});
+
+const scheduleEntry = z.looseObject({
+  jobId: z.string().min(1),
+  schedule: z.string().min(1),
+  id: z.string().optional(),
+  enabled: z.boolean().optional(),
+  timezone: z.string().optional(),
+  description: z.string().optional(),
+});
+
+// Cross-field checks sit on the fields themselves: zod skips an object's refinements once any
+// field failed, and every problem should be reported in one pass.
+const configSchema = z.strictObject({
+  jobs: z.array(jobDefinition, { error: 'must be a list of job definitions (defineJob(...))' }).superRefine((jobs, ctx) => {
+    // Job names must be unique: the CLI and the worker look jobs up by name.
+    const seen = new Map<string, number>();
+    jobs.forEach((job, index) => {
+      const first = seen.get(job.name);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: [index], message: `duplicate job name "${job.name}" (also jobs.${first})` });
+      else seen.set(job.name, index);
+    });
+  }),
+  queues: z
+    .record(z.string(), queueConfig, { error: 'must be an object of queue settings by queue name' })
+    .superRefine((queues, ctx) => {
+      for (const queue of Object.keys(queues)) {
+        if (!isName(queue)) ctx.addIssue({ code: 'custom', path: [queue], message: `queue name must be ${NAME_RULE}` });
+      }
+    })
+    .optional(),
+  store: z
+    .unknown()
+    .superRefine((store, ctx) => {
+      if (store === undefined) return;
+      for (const issue of storeIssues(store)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    })
+    .optional(),
+  schedules: z.union([z.string().min(1), z.array(scheduleEntry)], { error: 'must be a YAML file path or a list of schedules' }).optional(),
+  leaseMs: integer(1000, 'ms').optional(),
+  shutdownTimeoutMs: integer(0, 'ms').optional(),
+  logLevel: z.enum(LOG_LEVELS as [string, ...string[]], { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
+  maxPayloadBytes: positiveInt('bytes').optional(),
+  workerId: name.optional(),
+});
+
+/** Whether `value` looks like a Store instance rather than store settings. */
+export function isStoreInstance(value: unknown): value is import('../store/types.js').Store {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Record<string, unknown>;
+  return ['migrate', 'close', 'jobInsertMany', 'jobFetch', 'jobFinishMany'].every((method) => typeof candidate[method] === 'function');
+}
+
+// A zod union would report the failures of every branch; picking the branch by its key gives
+// messages about the settings the user actually wrote.
+function storeIssues(store: unknown): { path: (string | number)[]; message: string }[] {
+  if (isStoreInstance(store)) return [];
+  const shape = 'must be { sqlite: { path } }, { postgres: { connectionString, schema, poolSize, listen } } or a Store instance';
+  if (typeof store !== 'object' || store === null || Array.isArray(store)) return [{ path: [], message: shape }];
+  const schema = 'sqlite' in store ? sqliteConfig : 'postgres' in store ? postgresConfig : null;
+  if (!schema) return [{ path: [], message: shape }];
+  const result = schema.safeParse(store);
+  if (result.success) return [];
+  return result.error.issues.map((issue) => ({ path: issue.path.map((part) => (typeof part === 'symbol' ? String(part) : part)), message: describeIssue(issue) }));
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}`;
+  return issue.message;
+}
+
+/** Turns zod issues into Nightshift's `{ path, message }` issues. */
+function toIssues(error: z.ZodError): ValidationIssue[] {
+  return error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: describeIssue(issue) }));
+}
+
+/** Formats issues as `path: message; path: message` for error messages. */
+export function formatIssues(issues: readonly ValidationIssue[]): string {
+  return issues.map((issue) => `${issue.path || '(config)'}: ${issue.message}`).join('; ');
+}
+
+/**
+ * Checks a configuration object. Returns it typed, or throws a `ConfigError` naming `file` and
+ * listing every problem (also available as `error.issues`).
+ */
+export function validateConfig(value: unknown, file?: string): NightshiftConfig {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(
+      `the configuration must be an object (export default defineConfig({ jobs: [...] })), got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
+      file === undefined ? {} : { file },
+    );
+  }
+  const result = configSchema.safeParse(value);
+  if (!result.success) {
+    const issues = toIssues(result.error);
+    throw new ConfigError(`invalid configuration: ${formatIssues(issues)}`, file === undefined ? { issues } : { file, issues });
+  }
+  return { ...result.data, store: result.data.store as StoreConfig | undefined } as NightshiftConfig;
+}
