@@ -11,3 +11,5 @@ export { DEFAULT_MAX_PAYLOAD_BYTES } from './job/payload.js';
 export { NightshiftEvents } from './observe/events.js';
 export type { NightshiftEventMap, NightshiftEventName } from './observe/events.js';
 export type * from './store/types.js';
+export { defineConfig } from './config/define-config.js';
+export type { NightshiftConfig, QueueConfig, StoreConfig, SqliteStoreConfig, PostgresStoreConfig, ScheduleEntry } from './config/define-config.js';
