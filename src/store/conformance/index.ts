@@ -1,0 +1,38 @@
+/**
+ * The store conformance suite: the behaviour every Store implementation must show, run unchanged
+ * against each of them (SQLite, PostgreSQL, …). A change of store behaviour starts here.
+ *
+ * Usage, from a vitest test file:
+ *
+ *   runStoreConformance('sqlite', async () => {
+ *     const clock = new TestClock();
+ *     const store = createSqliteStore({ path: freshFile(), clock: clock.fn });
+ *     return { store, clock, cleanup: () => store.close() };
+ *   });
+ *
+ * The factory is called once per test and must return a store on a fresh, empty database; the
+ * suite calls `migrate()` itself. Assertions only use the Store interface, never the database.
+ */
+import { describe } from 'vitest';
+import type { StoreFactory } from './conformance-fixtures.js';
+import { describeJobFetch } from './jobs-fetch.js';
+import { describeJobFinish } from './jobs-finish.js';
+import { describeJobInsert } from './jobs-insert.js';
+import { describeJobInspect } from './jobs-inspect.js';
+import { describeJobLeases } from './jobs-leases.js';
+import { describeSchedules } from './schedules.js';
+
+export type { StoreFactory, StoreFixture } from './conformance-fixtures.js';
+export { TestClock, TEST_CLOCK_START_MS } from './test-clock.js';
+
+/** Registers the whole suite under `describe(\`store conformance: ${label}\`)`. */
+export function runStoreConformance(label: string, factory: StoreFactory): void {
+  describe(`store conformance: ${label}`, () => {
+    describeJobInsert(factory);
+    describeJobFetch(factory);
+    describeJobFinish(factory);
+    describeJobLeases(factory);
+    describeJobInspect(factory);
+    describeSchedules(factory);
+  });
+}

@@ -1,0 +1,175 @@
+/** Conformance: listing and inspecting jobs, cancel, retry, stats and pruning. */
+import { describe, expect, it } from 'vitest';
+import { JOB_STATES, type JobState } from '../types.js';
+import { errorRecord, fetchJobs, insertAndClaim, insertJob, jobInput, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
+
+function zeroCounts(): Record<JobState, number> {
+  return Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+}
+
+export function describeJobInspect(factory: StoreFactory): void {
+  describe('job list and management', () => {
+    const t = useStoreFixture(factory);
+
+    it('lists newest first and pages with a cursor until the end', async () => {
+      const results = await t.store.jobInsertMany({ jobs: Array.from({ length: 12 }, (_, i) => jobInput({ payload: String(i) })) });
+      const expected = results.map((r) => r.job.id).reverse();
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      for (let page = 0; page < 10; page++) {
+        const result = await t.store.jobList({ limit: 5, cursor });
+        seen.push(...result.jobs.map((j) => j.id));
+        cursor = result.nextCursor;
+        if (cursor === null) break;
+        expect(result.jobs).toHaveLength(5);
+      }
+      expect(seen).toEqual(expected);
+      expect(cursor).toBeNull();
+    });
+
+    it('the last full page has no next cursor when nothing follows', async () => {
+      await t.store.jobInsertMany({ jobs: Array.from({ length: 4 }, () => jobInput()) });
+      const first = await t.store.jobList({ limit: 4 });
+      expect(first.jobs).toHaveLength(4);
+      expect(first.nextCursor).toBeNull();
+      expect((await t.store.jobList({})).jobs).toHaveLength(4);
+    });
+
+    it('filters by states, queues, names and schedule', async () => {
+      const a = await insertJob(t.store, { name: 'report.build', queue: 'reports' });
+      const b = await insertJob(t.store, { name: 'mail.send', queue: 'mail', scheduleId: 'nightly' });
+      const c = await insertJob(t.store, { name: 'mail.send', queue: 'mail', runAt: new Date(t.clock.now() + 60_000) });
+      const ids = async (filter: Parameters<typeof t.store.jobList>[0]['filter']) => (await t.store.jobList({ filter })).jobs.map((j) => j.id);
+      expect(await ids({ states: ['scheduled'] })).toEqual([c.id]);
+      expect(await ids({ states: ['available', 'scheduled'] })).toEqual([c.id, b.id, a.id]);
+      expect(await ids({ queues: ['reports'] })).toEqual([a.id]);
+      expect(await ids({ names: ['mail.send'] })).toEqual([c.id, b.id]);
+      expect(await ids({ names: ['mail.send'], states: ['available'] })).toEqual([b.id]);
+      expect(await ids({ scheduleId: 'nightly' })).toEqual([b.id]);
+      expect(await ids({ states: ['dead'] })).toEqual([]);
+      expect(await ids({ queues: [] })).toEqual([]);
+    });
+
+    it('filters by a case-insensitive name substring, taking % and _ literally', async () => {
+      const upper = await insertJob(t.store, { name: 'Reports.Weekly' });
+      const pct = await insertJob(t.store, { name: 'odd%name' });
+      const under = await insertJob(t.store, { name: 'snake_case.job' });
+      await insertJob(t.store, { name: 'snakeXcase.job' });
+      const ids = async (nameContains: string) => (await t.store.jobList({ filter: { nameContains } })).jobs.map((j) => j.id);
+      expect(await ids('weekly')).toEqual([upper.id]);
+      expect(await ids('REPORTS.')).toEqual([upper.id]);
+      expect(await ids('%')).toEqual([pct.id]);
+      expect(await ids('e_c')).toEqual([under.id]);
+      expect(await ids('no-such')).toEqual([]);
+    });
+
+    it('filters by creation time', async () => {
+      const early = await insertJob(t.store);
+      t.clock.advance(10_000);
+      const middle = await insertJob(t.store);
+      t.clock.advance(10_000);
+      const late = await insertJob(t.store);
+      const base = early.createdAt.getTime();
+      const ids = async (createdAfter?: Date, createdBefore?: Date) => (await t.store.jobList({ filter: { createdAfter, createdBefore } })).jobs.map((j) => j.id);
+      expect(await ids(new Date(base + 5_000))).toEqual([late.id, middle.id]);
+      expect(await ids(undefined, new Date(base + 5_000))).toEqual([early.id]);
+      expect(await ids(new Date(base + 5_000), new Date(base + 15_000))).toEqual([middle.id]);
+    });
+
+    it('cancels a pending job; it is never claimed', async () => {
+      const job = await insertJob(t.store);
+      const cancelled = await t.store.jobCancel({ id: job.id, reason: 'operator' });
+      expect(cancelled).toMatchObject({ id: job.id, state: 'cancelled', lastError: { message: 'operator', kind: 'cancelled' } });
+      expect(cancelled?.finishedAt?.getTime()).toBe(t.clock.now());
+      expect(await fetchJobs(t.store)).toEqual([]);
+    });
+
+    it('cancels a running job: its lease is gone and the late finish is rejected', async () => {
+      const job = await insertAndClaim(t.store);
+      t.clock.advance(300);
+      const cancelled = await t.store.jobCancel({ id: job.id, reason: 'stop it' });
+      expect(cancelled).toMatchObject({ state: 'cancelled', lease: null });
+      const late = await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'completed', result: '"late"' } }] });
+      expect(late).toEqual({ applied: [], rejected: [job.id] });
+      expect(await t.store.jobGet({ id: job.id })).toMatchObject({ state: 'cancelled', result: null });
+      const attempts = await t.store.jobAttempts({ id: job.id });
+      expect(attempts.map((a) => a.outcome)).toEqual(['cancelled']);
+      expect(attempts[0]?.durationMs).toBe(300);
+    });
+
+    it('cancel leaves a final job unchanged and returns null for an unknown id', async () => {
+      const job = await insertAndClaim(t.store);
+      await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'completed', result: null } }] });
+      expect(await t.store.jobCancel({ id: job.id, reason: 'too late' })).toMatchObject({ state: 'completed', lastError: null });
+      expect(await t.store.jobCancel({ id: '31337000', reason: 'x' })).toBeNull();
+    });
+
+    it('retries a dead job now, granting one more attempt', async () => {
+      const job = await insertAndClaim(t.store, { maxAttempts: 1 });
+      await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'dead', error: errorRecord() } }] });
+      t.clock.advance(1_000);
+      const retried = await t.store.jobRetry({ id: job.id });
+      expect(retried).toMatchObject({ state: 'available', attempt: 1, maxAttempts: 2, finishedAt: null });
+      expect(retried?.runAt.getTime()).toBe(t.clock.now());
+      const [again] = await fetchJobs(t.store);
+      expect(again).toMatchObject({ id: job.id, attempt: 2 });
+    });
+
+    it('retries a scheduled job now and a cancelled one too', async () => {
+      const later = await insertJob(t.store, { runAt: new Date(t.clock.now() + 3_600_000) });
+      const gone = await insertJob(t.store);
+      await t.store.jobCancel({ id: gone.id, reason: 'x' });
+      expect(await t.store.jobRetry({ id: later.id })).toMatchObject({ state: 'available', maxAttempts: 3 });
+      expect(await t.store.jobRetry({ id: gone.id })).toMatchObject({ state: 'available' });
+      expect((await fetchJobs(t.store)).map((j) => j.id).sort()).toEqual([later.id, gone.id].sort());
+    });
+
+    it('refuses to retry a running job and returns null for an unknown id', async () => {
+      const job = await insertAndClaim(t.store);
+      const result = await t.store.jobRetry({ id: job.id });
+      expect(result).toMatchObject({ id: job.id, state: 'running', lease: { token: job.lease.token } });
+      expect(await t.store.jobRetry({ id: '31337001' })).toBeNull();
+    });
+
+    it('stats count jobs per queue and state, with every state present', async () => {
+      expect(await t.store.jobStats()).toEqual({ queues: [], totals: zeroCounts() });
+      await t.store.jobInsertMany({ jobs: [jobInput({ queue: 'a' }), jobInput({ queue: 'a' }), jobInput({ queue: 'b', runAt: new Date(t.clock.now() + 1000) })] });
+      const [claimed] = await fetchJobs(t.store, 'a', 1);
+      await t.store.jobFinishMany({ items: [{ id: claimed!.id, token: claimed!.lease!.token, finish: { outcome: 'completed', result: null } }] });
+      const stats = await t.store.jobStats();
+      expect(stats.totals).toEqual({ ...zeroCounts(), available: 1, scheduled: 1, completed: 1 });
+      const byQueue = Object.fromEntries(stats.queues.map((q) => [q.queue, q.counts]));
+      expect(byQueue).toEqual({ a: { ...zeroCounts(), available: 1, completed: 1 }, b: { ...zeroCounts(), scheduled: 1 } });
+    });
+
+    it('prunes final jobs finished before the cutoff, with their attempts, up to the limit', async () => {
+      await t.store.jobInsertMany({ jobs: Array.from({ length: 4 }, () => jobInput()) });
+      const claimed = await fetchJobs(t.store, 'default', 4);
+      const [a, b, c, d] = claimed;
+      await t.store.jobFinishMany({
+        items: [
+          { id: a!.id, token: a!.lease!.token, finish: { outcome: 'completed', result: null } },
+          { id: b!.id, token: b!.lease!.token, finish: { outcome: 'dead', error: errorRecord() } },
+          { id: c!.id, token: c!.lease!.token, finish: { outcome: 'completed', result: null } },
+        ],
+      });
+      t.clock.advance(60_000);
+      const cutoff = new Date(t.clock.now() - 1_000);
+      // A job finished after the cutoff stays, whatever its state; running jobs are never pruned.
+      const recent = await insertAndClaim(t.store);
+      await t.store.jobFinishMany({ items: [{ id: recent.id, token: recent.lease.token, finish: { outcome: 'completed', result: null } }] });
+
+      expect(await t.store.jobPrune({ finishedBefore: cutoff, states: ['completed'], limit: 1 })).toEqual({ deleted: 1 });
+      expect(await t.store.jobPrune({ finishedBefore: cutoff, states: ['completed', 'running', 'available'], limit: 100 })).toEqual({ deleted: 1 });
+      expect(await t.store.jobGet({ id: a!.id })).toBeNull();
+      expect(await t.store.jobGet({ id: c!.id })).toBeNull();
+      expect(await t.store.jobAttempts({ id: a!.id })).toEqual([]);
+      expect((await t.store.jobGet({ id: b!.id }))?.state).toBe('dead');
+      expect(await t.store.jobPrune({ finishedBefore: cutoff, states: ['dead'], limit: 100 })).toEqual({ deleted: 1 });
+      expect(await t.store.jobGet({ id: b!.id })).toBeNull();
+      expect((await t.store.jobGet({ id: d!.id }))?.state).toBe('running');
+      expect((await t.store.jobGet({ id: recent.id }))?.state).toBe('completed');
+      expect(await t.store.jobAttempts({ id: recent.id })).toHaveLength(1);
+    });
+  });
+}

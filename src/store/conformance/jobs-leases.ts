@@ -1,0 +1,143 @@
+/** Conformance: heartbeats, lease expiry and the rescuer. */
+import { describe, expect, it } from 'vitest';
+import { errorRecord, fetchJobs, insertAndClaim, insertJob, jobInput, LEASE_MS, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
+
+export function describeJobLeases(factory: StoreFactory): void {
+  describe('leases and rescue', () => {
+    const t = useStoreFixture(factory);
+
+    it('a heartbeat extends the lease by leaseMs from now', async () => {
+      const job = await insertAndClaim(t.store);
+      t.clock.advance(20_000);
+      expect(await t.store.jobHeartbeat({ items: [{ id: job.id, token: job.lease.token }], leaseMs: LEASE_MS })).toEqual({ held: [job.id] });
+      const stored = await t.store.jobGet({ id: job.id });
+      expect(stored?.lease?.expiresAt.getTime()).toBe(t.clock.now() + LEASE_MS);
+      expect(stored?.lease?.token).toBe(job.lease.token);
+      // Past the original expiry but within the extended one: not rescued.
+      t.clock.advance(LEASE_MS - 1_000);
+      expect(await t.store.jobRescueExpired({ limit: 10 })).toEqual({ retried: [], dead: [] });
+      expect((await t.store.jobGet({ id: job.id }))?.state).toBe('running');
+    });
+
+    it('a heartbeat stores progress when given and keeps it otherwise', async () => {
+      const job = await insertAndClaim(t.store);
+      await t.store.jobHeartbeat({ items: [{ id: job.id, token: job.lease.token, progress: '{"pct":40}' }], leaseMs: LEASE_MS });
+      expect((await t.store.jobGet({ id: job.id }))?.progress).toBe('{"pct":40}');
+      await t.store.jobHeartbeat({ items: [{ id: job.id, token: job.lease.token }], leaseMs: LEASE_MS });
+      expect((await t.store.jobGet({ id: job.id }))?.progress).toBe('{"pct":40}');
+    });
+
+    it('a heartbeat reports lost leases: wrong token, finished, cancelled or unknown jobs', async () => {
+      await t.store.jobInsertMany({ jobs: Array.from({ length: 4 }, () => jobInput()) });
+      const [held, wrong, done, cancelled] = await fetchJobs(t.store, 'default', 4);
+      await t.store.jobFinishMany({ items: [{ id: done!.id, token: done!.lease!.token, finish: { outcome: 'completed', result: null } }] });
+      await t.store.jobCancel({ id: cancelled!.id, reason: 'stop' });
+      const result = await t.store.jobHeartbeat({
+        items: [
+          { id: held!.id, token: held!.lease!.token },
+          { id: wrong!.id, token: 'not-the-token' },
+          { id: done!.id, token: done!.lease!.token },
+          { id: cancelled!.id, token: cancelled!.lease!.token },
+          { id: '77777777', token: 'x' },
+        ],
+        leaseMs: LEASE_MS,
+      });
+      expect(result).toEqual({ held: [held!.id] });
+      expect((await t.store.jobGet({ id: done!.id }))?.state).toBe('completed');
+      expect((await t.store.jobGet({ id: cancelled!.id }))?.state).toBe('cancelled');
+    });
+
+    it('does not rescue a lease that has not expired', async () => {
+      const job = await insertAndClaim(t.store);
+      t.clock.advance(LEASE_MS - 1);
+      expect(await t.store.jobRescueExpired({ limit: 10 })).toEqual({ retried: [], dead: [] });
+      expect((await t.store.jobGet({ id: job.id }))?.state).toBe('running');
+    });
+
+    it('rescues an expired lease to retryable, due now, when attempts remain', async () => {
+      const job = await insertAndClaim(t.store, { maxAttempts: 2 });
+      t.clock.advance(LEASE_MS + 1);
+      expect(await t.store.jobRescueExpired({ limit: 10 })).toEqual({ retried: [job.id], dead: [] });
+      const stored = await t.store.jobGet({ id: job.id });
+      expect(stored).toMatchObject({ state: 'retryable', attempt: 1, lease: null, finishedAt: null, lastError: { kind: 'lease_expired' } });
+      expect(stored!.runAt.getTime()).toBeLessThanOrEqual(t.clock.now());
+      const [again] = await fetchJobs(t.store);
+      expect(again).toMatchObject({ id: job.id, attempt: 2 });
+    });
+
+    it('rescues an expired lease to dead when no attempt remains', async () => {
+      const job = await insertAndClaim(t.store, { maxAttempts: 1 });
+      t.clock.advance(LEASE_MS + 1);
+      expect(await t.store.jobRescueExpired({ limit: 10 })).toEqual({ retried: [], dead: [job.id] });
+      const stored = await t.store.jobGet({ id: job.id });
+      expect(stored).toMatchObject({ state: 'dead', attempt: 1, lease: null, lastError: { kind: 'lease_expired' } });
+      expect(stored?.finishedAt?.getTime()).toBe(t.clock.now());
+      expect(await fetchJobs(t.store)).toEqual([]);
+    });
+
+    it('records the rescued attempt as lost with a lease_expired error', async () => {
+      const job = await insertAndClaim(t.store);
+      const startedAt = t.clock.now();
+      t.clock.advance(LEASE_MS + 500);
+      await t.store.jobRescueExpired({ limit: 10 });
+      const attempts = await t.store.jobAttempts({ id: job.id });
+      expect(attempts).toHaveLength(1);
+      expect(attempts[0]).toMatchObject({
+        jobId: job.id,
+        attempt: 1,
+        workerId: job.lease.owner,
+        outcome: 'lost',
+        error: { kind: 'lease_expired' },
+        result: null,
+      });
+      expect(attempts[0]!.startedAt.getTime()).toBe(startedAt);
+      expect(attempts[0]!.finishedAt?.getTime()).toBe(t.clock.now());
+      expect(attempts[0]!.durationMs).toBe(LEASE_MS + 500);
+    });
+
+    it('after a rescue the old token is rejected for finish and heartbeat', async () => {
+      const job = await insertAndClaim(t.store);
+      t.clock.advance(LEASE_MS + 1);
+      await t.store.jobRescueExpired({ limit: 10 });
+      expect(await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'completed', result: null } }] })).toEqual({
+        applied: [],
+        rejected: [job.id],
+      });
+      expect(await t.store.jobHeartbeat({ items: [{ id: job.id, token: job.lease.token }], leaseMs: LEASE_MS })).toEqual({ held: [] });
+      // Claimed again by someone else: the old token still does not apply.
+      const [again] = await fetchJobs(t.store);
+      expect(await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'failed', error: errorRecord(), retryAt: new Date(t.clock.now()) } }] })).toEqual({
+        applied: [],
+        rejected: [job.id],
+      });
+      expect((await t.store.jobGet({ id: job.id }))?.lease?.token).toBe(again!.lease!.token);
+    });
+
+    it('never reopens a job that completed, even with an expired lease time', async () => {
+      const job = await insertAndClaim(t.store);
+      t.clock.advance(LEASE_MS + 1);
+      await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'completed', result: '"done"' } }] });
+      expect(await t.store.jobRescueExpired({ limit: 10 })).toEqual({ retried: [], dead: [] });
+      expect(await t.store.jobGet({ id: job.id })).toMatchObject({ state: 'completed', result: '"done"' });
+    });
+
+    it('respects the rescue limit and leaves the rest for the next pass', async () => {
+      await t.store.jobInsertMany({ jobs: Array.from({ length: 5 }, () => jobInput()) });
+      await fetchJobs(t.store, 'default', 5);
+      t.clock.advance(LEASE_MS + 1);
+      const first = await t.store.jobRescueExpired({ limit: 3 });
+      expect(first.retried).toHaveLength(3);
+      const second = await t.store.jobRescueExpired({ limit: 3 });
+      expect(second.retried).toHaveLength(2);
+      expect(new Set([...first.retried, ...second.retried]).size).toBe(5);
+      expect(await t.store.jobRescueExpired({ limit: 3 })).toEqual({ retried: [], dead: [] });
+    });
+
+    it('only rescues running jobs', async () => {
+      const pending = await insertJob(t.store, { runAt: new Date(t.clock.now() - 10 * LEASE_MS) });
+      t.clock.advance(LEASE_MS * 3);
+      expect(await t.store.jobRescueExpired({ limit: 10 })).toEqual({ retried: [], dead: [] });
+      expect((await t.store.jobGet({ id: pending.id }))?.state).toBe('available');
+    });
+  });
+}

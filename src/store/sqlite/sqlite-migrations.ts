@@ -1,0 +1,142 @@
+/**
+ * Schema migrations of the SQLite store, versioned with `PRAGMA user_version`.
+ *
+ * Each step runs in its own BEGIN IMMEDIATE transaction that first re-reads user_version: when
+ * two processes migrate the same file at once, the second one waits for the write lock
+ * (busy_timeout), then sees the version the first one committed and skips the step. A step and
+ * its version bump commit together, so a crash never leaves a half-applied step behind.
+ */
+import type Database from 'better-sqlite3';
+
+/** One schema step. `version` numbers are consecutive from 1 and never change once released. */
+interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'jobs, attempts, paused queues, schedules and ticks',
+    sql: `
+      -- AUTOINCREMENT: an id is never reused after pruning, so a stale id can never name another job.
+      CREATE TABLE IF NOT EXISTS nightshift_jobs (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        name             TEXT    NOT NULL,
+        queue            TEXT    NOT NULL,
+        payload          TEXT    NOT NULL,
+        state            TEXT    NOT NULL CHECK (state IN ('scheduled','available','running','retryable','completed','dead','cancelled','waiting')),
+        priority         INTEGER NOT NULL,
+        attempt          INTEGER NOT NULL DEFAULT 0,
+        max_attempts     INTEGER NOT NULL,
+        run_at           INTEGER NOT NULL,
+        created_at       INTEGER NOT NULL,
+        attempted_at     INTEGER,
+        attempted_by     TEXT,
+        finished_at      INTEGER,
+        key              TEXT,
+        timeout_ms       INTEGER,
+        lease_token      TEXT,
+        lease_expires_at INTEGER,
+        last_error       TEXT,
+        result           TEXT,
+        progress         TEXT,
+        schedule_id      TEXT,
+        meta             TEXT
+      );
+      -- The claim walks this index in claim order and stops after LIMIT rows; only pending rows are in it.
+      CREATE INDEX IF NOT EXISTS nightshift_jobs_claim_idx
+        ON nightshift_jobs (queue, priority DESC, run_at, id)
+        WHERE state IN ('available','scheduled','retryable');
+      -- De-duplication keys are enforced by the database, whatever the number of writers.
+      CREATE UNIQUE INDEX IF NOT EXISTS nightshift_jobs_key_idx
+        ON nightshift_jobs (name, key)
+        WHERE key IS NOT NULL AND state IN ('scheduled','available','running','retryable','waiting');
+      CREATE INDEX IF NOT EXISTS nightshift_jobs_lease_idx
+        ON nightshift_jobs (lease_expires_at)
+        WHERE state = 'running';
+      CREATE INDEX IF NOT EXISTS nightshift_jobs_finished_idx
+        ON nightshift_jobs (finished_at)
+        WHERE state IN ('completed','dead','cancelled');
+      CREATE INDEX IF NOT EXISTS nightshift_jobs_schedule_idx
+        ON nightshift_jobs (schedule_id, state)
+        WHERE schedule_id IS NOT NULL;
+
+      -- Finished attempts; the running attempt is derived from the job row, which keeps the claim cheap.
+      CREATE TABLE IF NOT EXISTS nightshift_job_attempts (
+        id          INTEGER PRIMARY KEY,
+        job_id      INTEGER NOT NULL,
+        attempt     INTEGER NOT NULL,
+        worker_id   TEXT    NOT NULL,
+        started_at  INTEGER NOT NULL,
+        finished_at INTEGER NOT NULL,
+        outcome     TEXT    NOT NULL,
+        error       TEXT,
+        result      TEXT
+      );
+      CREATE INDEX IF NOT EXISTS nightshift_job_attempts_job_idx ON nightshift_job_attempts (job_id, id);
+
+      CREATE TABLE IF NOT EXISTS nightshift_paused_queues (
+        queue     TEXT PRIMARY KEY,
+        paused_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+
+      CREATE TABLE IF NOT EXISTS nightshift_schedules (
+        id          TEXT PRIMARY KEY,
+        job_name    TEXT    NOT NULL,
+        cron        TEXT    NOT NULL,
+        timezone    TEXT    NOT NULL,
+        enabled     INTEGER NOT NULL,
+        description TEXT,
+        input       TEXT    NOT NULL,
+        catch_up    INTEGER NOT NULL,
+        overlap     TEXT    NOT NULL,
+        source      TEXT    NOT NULL,
+        job_options TEXT,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        next_run_at INTEGER,
+        last_run_at INTEGER,
+        last_job_id INTEGER
+      ) WITHOUT ROWID;
+
+      -- One row per claimed cron tick: the unique key is what makes a tick run once across processes.
+      CREATE TABLE IF NOT EXISTS nightshift_schedule_ticks (
+        schedule_id TEXT    NOT NULL,
+        fire_at     INTEGER NOT NULL,
+        claimed_at  INTEGER NOT NULL,
+        job_id      INTEGER,
+        status      TEXT    NOT NULL,
+        UNIQUE (schedule_id, fire_at)
+      );
+    `,
+  },
+];
+
+/** The schema version this code expects. */
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+
+/**
+ * Brings the database up to `SQLITE_SCHEMA_VERSION`. Idempotent; safe when several processes run
+ * it at the same time (see the module comment). Refuses a database written by a newer version.
+ */
+export function migrateSqlite(db: Database.Database): void {
+  for (const migration of MIGRATIONS) {
+    const step = db.transaction(() => {
+      const current = db.pragma('user_version', { simple: true }) as number;
+      if (current > SQLITE_SCHEMA_VERSION) {
+        throw new Error(
+          `the database schema is version ${current}, newer than this Nightshift (${SQLITE_SCHEMA_VERSION}); upgrade Nightshift`,
+        );
+      }
+      if (current >= migration.version) return;
+      db.exec(migration.sql);
+      // user_version is not a bound parameter position; the value is our own integer constant.
+      db.pragma(`user_version = ${migration.version}`);
+    });
+    // IMMEDIATE takes the write lock before reading user_version, so two migrators never both
+    // decide to apply the same step.
+    step.immediate();
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * Every SQL statement of the SQLite store, one named constant each. Parameters are always bound
+ * (`@name`); no identifier or value is ever spliced in from input. Lists are bound as one JSON
+ * array parameter and expanded with `json_each`, so each statement has a fixed text and is
+ * prepared once per store.
+ *
+ * Timestamps are integer milliseconds since the epoch, taken from the store's clock (`@now`).
+ */
+
+/** States a claim picks jobs from (mirrors the partial claim index). */
+const PENDING = `('available','scheduled','retryable')`;
+/** States in which a job is finished and never changes on its own. */
+const FINAL = `('completed','dead','cancelled')`;
+
+export const SQL = {
+  // ---- jobs: insert ------------------------------------------------------------------------
+  /**
+   * Inserts one job. `ON CONFLICT DO NOTHING` only swallows uniqueness conflicts, i.e. the
+   * partial (name, key) index: the caller then reads the existing job.
+   */
+  jobInsert: `
+    INSERT INTO nightshift_jobs
+      (name, queue, payload, state, priority, max_attempts, run_at, created_at, key, timeout_ms, schedule_id, meta)
+    VALUES
+      (@name, @queue, @payload, @state, @priority, @maxAttempts, @runAt, @now, @key, @timeoutMs, @scheduleId, @meta)
+    ON CONFLICT DO NOTHING`,
+  /** The job that blocks a new job with the same name and key. */
+  jobByActiveKey: `
+    SELECT * FROM nightshift_jobs
+    WHERE name = @name AND key = @key
+      AND state IN ('scheduled','available','running','retryable','waiting')`,
+
+  // ---- jobs: claim and finish ----------------------------------------------------------------
+  /**
+   * The claim: one statement picks due jobs in claim order through the partial claim index and
+   * marks them running under a fresh lease. It only runs inside BEGIN IMMEDIATE (see the store).
+   * The lease token is the batch token suffixed with the job id, so every claim of every job has
+   * its own token.
+   */
+  jobClaim: `
+    UPDATE nightshift_jobs
+    SET state = 'running',
+        attempt = attempt + 1,
+        attempted_at = @now,
+        attempted_by = @owner,
+        lease_token = @token || '.' || id,
+        lease_expires_at = @expiresAt
+    WHERE id IN (
+      SELECT id FROM nightshift_jobs
+      WHERE queue = @queue
+        AND state IN ${PENDING}
+        AND run_at <= @now
+        AND NOT EXISTS (SELECT 1 FROM nightshift_paused_queues WHERE queue = @queue)
+      ORDER BY priority DESC, run_at, id
+      LIMIT @limit
+    )
+    RETURNING *`,
+  /** Fenced finishing writes: each applies only while the job runs under the given token. */
+  jobFinishCompleted: `
+    UPDATE nightshift_jobs
+    SET state = 'completed', finished_at = @now, result = @result, lease_token = NULL, lease_expires_at = NULL
+    WHERE id = @id AND state = 'running' AND lease_token = @token
+    RETURNING attempt, attempted_at, attempted_by, queue`,
+  jobFinishFailed: `
+    UPDATE nightshift_jobs
+    SET state = 'retryable', run_at = @runAt, last_error = @error, lease_token = NULL, lease_expires_at = NULL
+    WHERE id = @id AND state = 'running' AND lease_token = @token
+    RETURNING attempt, attempted_at, attempted_by, queue`,
+  jobFinishDead: `
+    UPDATE nightshift_jobs
+    SET state = 'dead', finished_at = @now, last_error = @error, lease_token = NULL, lease_expires_at = NULL
+    WHERE id = @id AND state = 'running' AND lease_token = @token
+    RETURNING attempt, attempted_at, attempted_by, queue`,
+  /** Snoozing gives the attempt back: the job runs again later as if this attempt never counted. */
+  jobFinishSnoozed: `
+    UPDATE nightshift_jobs
+    SET state = 'scheduled', run_at = @runAt, attempt = attempt - 1, lease_token = NULL, lease_expires_at = NULL
+    WHERE id = @id AND state = 'running' AND lease_token = @token
+    RETURNING attempt + 1 AS attempt, attempted_at, attempted_by, queue`,
+  jobFinishCancelled: `
+    UPDATE nightshift_jobs
+    SET state = 'cancelled', finished_at = @now, last_error = @error, lease_token = NULL, lease_expires_at = NULL
+    WHERE id = @id AND state = 'running' AND lease_token = @token
+    RETURNING attempt, attempted_at, attempted_by, queue`,
+  /** Released on shutdown: available again at once, keeping its place in line, attempt given back. */
+  jobFinishReleased: `
+    UPDATE nightshift_jobs
+    SET state = 'available', attempt = attempt - 1, lease_token = NULL, lease_expires_at = NULL
+    WHERE id = @id AND state = 'running' AND lease_token = @token
+    RETURNING attempt + 1 AS attempt, attempted_at, attempted_by, queue`,
+  attemptInsert: `
+    INSERT INTO nightshift_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error, result)
+    VALUES (@jobId, @attempt, @workerId, @startedAt, @finishedAt, @outcome, @error, @result)`,
+  jobHeartbeat: `
+    UPDATE nightshift_jobs SET lease_expires_at = @expiresAt
+    WHERE id = @id AND state = 'running' AND lease_token = @token
+    RETURNING id`,
+  jobHeartbeatProgress: `
+    UPDATE nightshift_jobs SET lease_expires_at = @expiresAt, progress = @progress
+    WHERE id = @id AND state = 'running' AND lease_token = @token
+    RETURNING id`,
+
+  // ---- jobs: rescue --------------------------------------------------------------------------
+  jobExpiredList: `
+    SELECT id, attempt, max_attempts, attempted_at, attempted_by, queue FROM nightshift_jobs
+    WHERE state = 'running' AND lease_expires_at < @now
+    ORDER BY lease_expires_at
+    LIMIT @limit`,
+  /** Takes an expired job back; re-checks state and expiry so a job finished meanwhile is left alone. */
+  jobRescue: `
+    UPDATE nightshift_jobs
+    SET state = CASE WHEN attempt < max_attempts THEN 'retryable' ELSE 'dead' END,
+        run_at = CASE WHEN attempt < max_attempts THEN @now ELSE run_at END,
+        finished_at = CASE WHEN attempt < max_attempts THEN NULL ELSE @now END,
+        last_error = @error, lease_token = NULL, lease_expires_at = NULL
+    WHERE id = @id AND state = 'running' AND lease_expires_at < @now
+    RETURNING state`,
+
+  // ---- jobs: inspect and manage ----------------------------------------------------------------
+  jobGet: `SELECT * FROM nightshift_jobs WHERE id = @id`,
+  attemptList: `SELECT * FROM nightshift_job_attempts WHERE job_id = @id ORDER BY id`,
+  /**
+   * One page of jobs, newest first. Each filter is skipped when its parameter is NULL; list
+   * filters arrive as JSON arrays.
+   */
+  jobList: `
+    SELECT * FROM nightshift_jobs
+    WHERE (@cursor IS NULL OR id < @cursor)
+      AND (@states IS NULL OR state IN (SELECT value FROM json_each(@states)))
+      AND (@queues IS NULL OR queue IN (SELECT value FROM json_each(@queues)))
+      AND (@names IS NULL OR name IN (SELECT value FROM json_each(@names)))
+      AND (@namePattern IS NULL OR name LIKE @namePattern ESCAPE '\\')
+      AND (@createdAfter IS NULL OR created_at >= @createdAfter)
+      AND (@createdBefore IS NULL OR created_at < @createdBefore)
+      AND (@scheduleId IS NULL OR schedule_id = @scheduleId)
+    ORDER BY id DESC
+    LIMIT @limit`,
+  jobCancel: `
+    UPDATE nightshift_jobs
+    SET state = 'cancelled', finished_at = @now, last_error = @error, lease_token = NULL, lease_expires_at = NULL
+    WHERE id = @id AND state NOT IN ${FINAL}
+    RETURNING *`,
+  jobRetry: `
+    UPDATE nightshift_jobs
+    SET state = 'available', run_at = @now, finished_at = NULL, lease_token = NULL, lease_expires_at = NULL,
+        max_attempts = MAX(max_attempts, attempt + 1)
+    WHERE id = @id AND state <> 'running'
+    RETURNING *`,
+  jobStats: `SELECT queue, state, COUNT(*) AS count FROM nightshift_jobs GROUP BY queue, state`,
+  jobPrune: `
+    DELETE FROM nightshift_jobs
+    WHERE id IN (
+      SELECT id FROM nightshift_jobs
+      WHERE state IN ${FINAL}
+        AND state IN (SELECT value FROM json_each(@states))
+        AND finished_at < @finishedBefore
+      LIMIT @limit
+    )
+    RETURNING id`,
+  attemptPrune: `DELETE FROM nightshift_job_attempts WHERE job_id IN (SELECT value FROM json_each(@ids))`,
+
+  // ---- queues ------------------------------------------------------------------------------------
+  queuePause: `INSERT INTO nightshift_paused_queues (queue, paused_at) VALUES (@queue, @now) ON CONFLICT DO NOTHING`,
+  queueResume: `DELETE FROM nightshift_paused_queues WHERE queue = @queue`,
+  queuePausedList: `SELECT queue FROM nightshift_paused_queues ORDER BY queue`,
+
+  // ---- schedules ---------------------------------------------------------------------------------
+  /** Creates or replaces a schedule's definition; run bookkeeping (next/last run, last job) is kept. */
+  scheduleUpsert: `
+    INSERT INTO nightshift_schedules
+      (id, job_name, cron, timezone, enabled, description, input, catch_up, overlap, source, job_options, created_at, updated_at)
+    VALUES
+      (@id, @jobName, @cron, @timezone, @enabled, @description, @input, @catchUp, @overlap, @source, @jobOptions, @now, @now)
+    ON CONFLICT (id) DO UPDATE SET
+      job_name = excluded.job_name, cron = excluded.cron, timezone = excluded.timezone,
+      enabled = excluded.enabled, description = excluded.description, input = excluded.input,
+      catch_up = excluded.catch_up, overlap = excluded.overlap, source = excluded.source,
+      job_options = excluded.job_options, updated_at = excluded.updated_at
+    RETURNING *`,
+  scheduleGet: `SELECT * FROM nightshift_schedules WHERE id = @id`,
+  scheduleList: `
+    SELECT * FROM nightshift_schedules
+    WHERE (@enabled IS NULL OR enabled = @enabled)
+      AND (@idPattern IS NULL OR id LIKE @idPattern ESCAPE '\\')
+      AND (@cron IS NULL OR cron = @cron)
+      AND (@source IS NULL OR source = @source)
+      AND (@createdAfter IS NULL OR created_at >= @createdAfter)
+      AND (@createdBefore IS NULL OR created_at < @createdBefore)
+    ORDER BY id`,
+  /** Ticks are kept on purpose: a schedule re-created under the same id can never re-claim a fire time. */
+  scheduleDelete: `DELETE FROM nightshift_schedules WHERE id IN (SELECT value FROM json_each(@ids))`,
+  scheduleUpdateNext: `
+    UPDATE nightshift_schedules
+    SET next_run_at = @nextRunAt, enabled = COALESCE(@enabled, enabled), updated_at = @now
+    WHERE id = @id`,
+  tickInsert: `
+    INSERT INTO nightshift_schedule_ticks (schedule_id, fire_at, claimed_at, job_id, status)
+    VALUES (@scheduleId, @fireAt, @now, NULL, @status)
+    ON CONFLICT (schedule_id, fire_at) DO NOTHING`,
+  tickSetJob: `UPDATE nightshift_schedule_ticks SET job_id = @jobId WHERE schedule_id = @scheduleId AND fire_at = @fireAt`,
+  /**
+   * Advances the schedule after a claimed tick. A tick older than the last one claimed (a slow
+   * scheduler catching up) never moves the bookkeeping backwards.
+   */
+  scheduleAdvance: `
+    UPDATE nightshift_schedules
+    SET last_run_at = @fireAt, last_job_id = @jobId, next_run_at = @nextRunAt, updated_at = @now
+    WHERE id = @scheduleId AND (last_run_at IS NULL OR last_run_at <= @fireAt)`,
+  tickList: `
+    SELECT * FROM nightshift_schedule_ticks WHERE schedule_id = @scheduleId ORDER BY fire_at DESC LIMIT @limit`,
+  scheduleHasActiveJob: `
+    SELECT EXISTS (
+      SELECT 1 FROM nightshift_jobs WHERE schedule_id = @scheduleId AND state NOT IN ${FINAL}
+    ) AS active`,
+} as const;
+
+/** Names of the statements above. */
+export type StatementName = keyof typeof SQL;

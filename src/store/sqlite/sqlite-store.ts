@@ -1,0 +1,519 @@
+/**
+ * The embedded SQLite store (better-sqlite3): the default store, zero setup, one file.
+ *
+ * Concurrency model. better-sqlite3 is synchronous, so within one process every store call runs
+ * to completion before the next starts. Several processes may open the same file; the file is in
+ * WAL mode (readers never block the writer), and every transaction that reads and then writes
+ * starts with BEGIN IMMEDIATE. Why: a deferred transaction reads from a snapshot and only asks for
+ * the write lock at its first write; if another process committed in between, SQLite refuses the
+ * upgrade with SQLITE_BUSY_SNAPSHOT, which busy_timeout does not wait out. IMMEDIATE takes the
+ * single write lock first (waiting up to busy_timeout), so what the transaction reads is the
+ * latest committed state and stays so until it commits: a claim can never pick a job another
+ * process has just claimed.
+ */
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { StateError, ValidationError } from '../../errors.js';
+import type { Logger } from '../../observe/logger.js';
+import { createSilentLogger } from '../../observe/logger.js';
+import type {
+  AttemptRecord,
+  Clock,
+  JobFinishItem,
+  JobFinishResult,
+  JobInsert,
+  JobInsertResult,
+  JobListPage,
+  JobListParams,
+  JobRecord,
+  JobState,
+  JobStats,
+  ScheduleInput,
+  ScheduleListFilter,
+  ScheduleRecord,
+  ScheduleTick,
+  Store,
+  StoreTransaction,
+} from '../types.js';
+import { FINAL_STATES, JOB_STATES } from '../types.js';
+import { prepareStatements, type PreparedStatements, type SqliteContext } from './sqlite-context.js';
+import { mapSqliteError, sqliteErrorCode } from './sqlite-errors.js';
+import { finishJobs } from './sqlite-job-finish.js';
+import { insertJobs, queuesMadeAvailable, type InsertStatements } from './sqlite-job-insert.js';
+import { likeContainsPattern } from './sqlite-like.js';
+import { migrateSqlite } from './sqlite-migrations.js';
+import { attemptFromRow, jobFromRow, runningAttemptFromJob, serializeErrorRecord, type AttemptRow, type JobRow } from './sqlite-rows.js';
+import { claimTick, deleteSchedules, getSchedule, listSchedules, listTicks, scheduleHasActiveJob, updateScheduleNext, upsertSchedules } from './sqlite-schedules.js';
+import { SQL } from './sqlite-statements.js';
+
+/** Options of `createSqliteStore`. */
+export interface SqliteStoreOptions {
+  /** Database file path (created if missing). `:memory:` works for a single-connection store. */
+  path: string;
+  /** The store's clock in ms since the epoch; default `Date.now`. Every timestamp and due-check uses it. */
+  clock?: Clock;
+  /** How long a write waits for another process's lock before failing with a retryable StoreError; default 5000 ms. */
+  busyTimeoutMs?: number;
+  /** Where to log listener failures; default a silent logger. */
+  logger?: Logger;
+}
+
+/** Default page size of `jobList`, and its upper bound. */
+const DEFAULT_LIST_LIMIT = 50;
+const MAX_LIST_LIMIT = 1000;
+
+/** Creates a SQLite store on `options.path`. Call `migrate()` before using it. */
+export function createSqliteStore(options: SqliteStoreOptions): Store {
+  return new SqliteStore(options);
+}
+
+class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly listeners = new Set<(queues: string[]) => void>();
+  private prepared: PreparedStatements | null = null;
+  private closed = false;
+  /** Insert statements prepared on callers' connections (transactional enqueue), once per connection. */
+  private readonly foreignInserts = new WeakMap<Database.Database, InsertStatements>();
+  private readonly ctx: SqliteContext;
+  private readonly claimTx: (params: ClaimParams) => JobRow[];
+
+  constructor(options: SqliteStoreOptions) {
+    if (typeof options.path !== 'string' || options.path === '') {
+      throw new ValidationError('INVALID_OPTION', 'createSqliteStore: `path` must be a non-empty file path (e.g. "./nightshift.db")');
+    }
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+      throw new ValidationError('INVALID_OPTION', `createSqliteStore: \`busyTimeoutMs\` must be a non-negative integer of ms, got ${String(busyTimeoutMs)}`);
+    }
+    this.clock = options.clock ?? Date.now;
+    this.logger = options.logger ?? createSilentLogger();
+    try {
+      this.db = new Database(options.path, { timeout: busyTimeoutMs });
+      // busy_timeout first: switching to WAL needs a lock another opening process may hold.
+      this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      this.db.pragma('journal_mode = WAL');
+      // NORMAL in WAL mode: a commit survives a process crash; only a power loss may lose the last commits.
+      this.db.pragma('synchronous = NORMAL');
+    } catch (error) {
+      throw mapSqliteError(error, `opening ${options.path}`);
+    }
+    const statements = (): PreparedStatements => (this.prepared ??= prepareStatements(this.db));
+    this.ctx = {
+      db: this.db,
+      statements,
+      now: () => this.clock(),
+      notify: (queues) => this.notify(queues),
+    };
+    // The claim is one UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT n) RETURNING, run under
+    // BEGIN IMMEDIATE (see the module comment): the write lock is held from before the SELECT
+    // until commit, so no other connection can claim the same rows, and the snapshot is current.
+    const claim = this.db.transaction((params: ClaimParams) => statements().jobClaim.all(params) as JobRow[]);
+    this.claimTx = (params) => claim.immediate(params);
+  }
+
+  async migrate(): Promise<void> {
+    this.run('migrate', () => {
+      migrateSqlite(this.db);
+      this.prepared ??= prepareStatements(this.db);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    this.db.close();
+  }
+
+  async timeNow(): Promise<Date> {
+    return new Date(this.clock());
+  }
+
+  async jobInsertMany(params: { jobs: JobInsert[]; tx?: StoreTransaction }): Promise<JobInsertResult[]> {
+    const { jobs } = params;
+    if (jobs.length === 0) return [];
+    const results = this.run('jobInsertMany', () => {
+      const now = this.clock();
+      if (params.tx !== undefined && params.tx !== null) {
+        // The caller's connection and open transaction: commit and rollback are theirs.
+        return insertJobs(this.insertStatementsFor(params.tx), jobs, now);
+      }
+      const statements = this.ctx.statements();
+      // IMMEDIATE: the de-duplication check reads before it writes.
+      return this.db.transaction(() => insertJobs(statements, jobs, now)).immediate();
+    });
+    this.notify(queuesMadeAvailable(results));
+    return results;
+  }
+
+  async jobFetch(params: { queue: string; limit: number; owner: string; leaseMs: number }): Promise<JobRecord[]> {
+    if (params.limit <= 0) return [];
+    const rows = this.run('jobFetch', () => {
+      const now = this.clock();
+      return this.claimTx({
+        queue: params.queue,
+        limit: Math.floor(params.limit),
+        owner: params.owner,
+        token: randomUUID(),
+        now,
+        expiresAt: now + params.leaseMs,
+      });
+    });
+    // RETURNING gives rows in no particular order; hand them out in claim order.
+    rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.id - b.id);
+    return rows.map(jobFromRow);
+  }
+
+  async jobFinishMany(params: { items: JobFinishItem[] }): Promise<JobFinishResult> {
+    if (params.items.length === 0) return { applied: [], rejected: [] };
+    const { result, madeAvailable } = this.run('jobFinishMany', () => finishJobs(this.ctx, params.items));
+    this.notify(madeAvailable);
+    return result;
+  }
+
+  async jobHeartbeat(params: { items: { id: string; token: string; progress?: string | null }[]; leaseMs: number }): Promise<{ held: string[] }> {
+    if (params.items.length === 0) return { held: [] };
+    return this.run('jobHeartbeat', () => {
+      const statements = this.ctx.statements();
+      const expiresAt = this.clock() + params.leaseMs;
+      const held: string[] = [];
+      this.db
+        .transaction(() => {
+          for (const item of params.items) {
+            const row =
+              item.progress === undefined
+                ? statements.jobHeartbeat.get({ id: item.id, token: item.token, expiresAt })
+                : statements.jobHeartbeatProgress.get({ id: item.id, token: item.token, expiresAt, progress: item.progress });
+            if (row !== undefined) held.push(item.id);
+          }
+        })
+        .immediate();
+      return { held };
+    });
+  }
+
+  async jobRescueExpired(params: { limit: number }): Promise<{ retried: string[]; dead: string[] }> {
+    const retried: string[] = [];
+    const dead: string[] = [];
+    const queues = new Set<string>();
+    this.run('jobRescueExpired', () => {
+      const statements = this.ctx.statements();
+      const now = this.clock();
+      const error = serializeErrorRecord({
+        name: 'LeaseExpiredError',
+        message: 'the lease expired before the worker finished or renewed it; the job was taken back',
+        stack: null,
+        kind: 'lease_expired',
+      });
+      this.db
+        .transaction(() => {
+          const expired = statements.jobExpiredList.all({ now, limit: Math.max(0, Math.floor(params.limit)) }) as ExpiredRow[];
+          for (const job of expired) {
+            const row = statements.jobRescue.get({ id: job.id, now, error }) as { state: JobState } | undefined;
+            if (row === undefined) continue;
+            statements.attemptInsert.run({
+              jobId: job.id,
+              attempt: job.attempt,
+              workerId: job.attempted_by ?? '',
+              startedAt: job.attempted_at ?? now,
+              finishedAt: now,
+              outcome: 'lost',
+              error,
+              result: null,
+            });
+            if (row.state === 'dead') dead.push(String(job.id));
+            else {
+              retried.push(String(job.id));
+              queues.add(job.queue);
+            }
+          }
+        })
+        .immediate();
+    });
+    this.notify(queues);
+    return { retried, dead };
+  }
+
+  async jobGet(params: { id: string }): Promise<JobRecord | null> {
+    const id = parseId(params.id);
+    if (id === null) return null;
+    const row = this.run('jobGet', () => this.ctx.statements().jobGet.get({ id }) as JobRow | undefined);
+    return row === undefined ? null : jobFromRow(row);
+  }
+
+  async jobAttempts(params: { id: string }): Promise<AttemptRecord[]> {
+    const id = parseId(params.id);
+    if (id === null) return [];
+    return this.run('jobAttempts', () => {
+      const statements = this.ctx.statements();
+      // One read transaction so the finished attempts and the running one come from the same snapshot.
+      return this.db.transaction(() => {
+        const attempts = (statements.attemptList.all({ id }) as AttemptRow[]).map(attemptFromRow);
+        const job = statements.jobGet.get({ id }) as JobRow | undefined;
+        const running = job === undefined ? null : runningAttemptFromJob(job);
+        if (running !== null) attempts.push(running);
+        return attempts;
+      })();
+    });
+  }
+
+  async jobList(params: JobListParams): Promise<JobListPage> {
+    const filter = params.filter ?? {};
+    const limit = Math.min(Math.max(Math.floor(params.limit ?? DEFAULT_LIST_LIMIT), 1), MAX_LIST_LIMIT);
+    const cursor = params.cursor === undefined || params.cursor === null ? null : parseId(params.cursor);
+    if (params.cursor !== undefined && params.cursor !== null && cursor === null) {
+      throw new ValidationError('INVALID_OPTION', `jobList: cursor ${JSON.stringify(params.cursor)} is not one this store returned; start again without a cursor`);
+    }
+    const rows = this.run(
+      'jobList',
+      () =>
+        this.ctx.statements().jobList.all({
+          cursor,
+          states: listParam(filter.states),
+          queues: listParam(filter.queues),
+          names: listParam(filter.names),
+          namePattern: filter.nameContains === undefined ? null : likeContainsPattern(filter.nameContains),
+          createdAfter: filter.createdAfter?.getTime() ?? null,
+          createdBefore: filter.createdBefore?.getTime() ?? null,
+          scheduleId: filter.scheduleId ?? null,
+          limit: limit + 1,
+        }) as JobRow[],
+    );
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    const last = page[page.length - 1];
+    return { jobs: page.map(jobFromRow), nextCursor: more && last !== undefined ? String(last.id) : null };
+  }
+
+  async jobCancel(params: { id: string; reason: string }): Promise<JobRecord | null> {
+    const id = parseId(params.id);
+    if (id === null) return null;
+    return this.run('jobCancel', () => {
+      const statements = this.ctx.statements();
+      const now = this.clock();
+      const error = serializeErrorRecord({ name: 'JobCancelled', message: params.reason, stack: null, kind: 'cancelled' });
+      return this.db
+        .transaction((): JobRecord | null => {
+          const before = statements.jobGet.get({ id }) as JobRow | undefined;
+          if (before === undefined) return null;
+          const after = statements.jobCancel.get({ id, now, error }) as JobRow | undefined;
+          if (after === undefined) return jobFromRow(before);
+          if (before.state === 'running') {
+            // The running attempt ends here; the worker's own finish will be rejected by the fence.
+            statements.attemptInsert.run({
+              jobId: id,
+              attempt: before.attempt,
+              workerId: before.attempted_by ?? '',
+              startedAt: before.attempted_at ?? now,
+              finishedAt: now,
+              outcome: 'cancelled',
+              error,
+              result: null,
+            });
+          }
+          return jobFromRow(after);
+        })
+        .immediate();
+    });
+  }
+
+  async jobRetry(params: { id: string }): Promise<JobRecord | null> {
+    const id = parseId(params.id);
+    if (id === null) return null;
+    const job = this.run('jobRetry', () => {
+      const statements = this.ctx.statements();
+      const now = this.clock();
+      return this.db
+        .transaction((): JobRecord | null => {
+          const before = statements.jobGet.get({ id }) as JobRow | undefined;
+          if (before === undefined) return null;
+          if (before.state === 'running') return jobFromRow(before);
+          try {
+            return jobFromRow(statements.jobRetry.get({ id, now }) as JobRow);
+          } catch (error) {
+            if (sqliteErrorCode(error) === 'SQLITE_CONSTRAINT_UNIQUE') {
+              throw new StateError(
+                `job ${params.id} cannot be retried: another job "${before.name}" with key ${JSON.stringify(before.key)} is pending or running; wait for it to finish or cancel it`,
+              );
+            }
+            throw error;
+          }
+        })
+        .immediate();
+    });
+    if (job !== null && job.state === 'available') this.notify([job.queue]);
+    return job;
+  }
+
+  async jobStats(): Promise<JobStats> {
+    const rows = this.run('jobStats', () => this.ctx.statements().jobStats.all() as { queue: string; state: JobState; count: number }[]);
+    const totals = zeroCounts();
+    const byQueue = new Map<string, Record<JobState, number>>();
+    for (const row of rows) {
+      let counts = byQueue.get(row.queue);
+      if (counts === undefined) {
+        counts = zeroCounts();
+        byQueue.set(row.queue, counts);
+      }
+      counts[row.state] += row.count;
+      totals[row.state] += row.count;
+    }
+    const queues = [...byQueue.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([queue, counts]) => ({ queue, counts }));
+    return { queues, totals };
+  }
+
+  async jobPrune(params: { finishedBefore: Date; states: JobState[]; limit: number }): Promise<{ deleted: number }> {
+    const states = params.states.filter((state) => FINAL_STATES.includes(state));
+    const limit = Math.max(0, Math.floor(params.limit));
+    if (states.length === 0 || limit === 0) return { deleted: 0 };
+    return this.run('jobPrune', () => {
+      const statements = this.ctx.statements();
+      return this.db
+        .transaction(() => {
+          const ids = (statements.jobPrune.all({ states: JSON.stringify(states), finishedBefore: params.finishedBefore.getTime(), limit }) as { id: number }[]).map((row) => row.id);
+          if (ids.length > 0) statements.attemptPrune.run({ ids: JSON.stringify(ids) });
+          return { deleted: ids.length };
+        })
+        .immediate();
+    });
+  }
+
+  async queuePause(params: { queue: string }): Promise<void> {
+    this.run('queuePause', () => this.ctx.statements().queuePause.run({ queue: params.queue, now: this.clock() }));
+  }
+
+  async queueResume(params: { queue: string }): Promise<void> {
+    const info = this.run('queueResume', () => this.ctx.statements().queueResume.run({ queue: params.queue }));
+    if (info.changes > 0) this.notify([params.queue]);
+  }
+
+  async queuePausedList(): Promise<string[]> {
+    return this.run('queuePausedList', () => (this.ctx.statements().queuePausedList.all() as { queue: string }[]).map((row) => row.queue));
+  }
+
+  jobAvailableListen(listener: (queues: string[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  async scheduleUpsertMany(params: { schedules: ScheduleInput[] }): Promise<ScheduleRecord[]> {
+    if (params.schedules.length === 0) return [];
+    return this.run('scheduleUpsertMany', () => upsertSchedules(this.ctx, params.schedules));
+  }
+
+  async scheduleGet(params: { id: string }): Promise<ScheduleRecord | null> {
+    return this.run('scheduleGet', () => getSchedule(this.ctx, params.id));
+  }
+
+  async scheduleList(params: { filter?: ScheduleListFilter }): Promise<ScheduleRecord[]> {
+    return this.run('scheduleList', () => listSchedules(this.ctx, params.filter));
+  }
+
+  async scheduleDelete(params: { ids: string[] }): Promise<{ deleted: number }> {
+    return this.run('scheduleDelete', () => ({ deleted: deleteSchedules(this.ctx, params.ids) }));
+  }
+
+  async scheduleUpdateNext(params: { id: string; nextRunAt: Date | null; enabled?: boolean }): Promise<void> {
+    this.run('scheduleUpdateNext', () => updateScheduleNext(this.ctx, params.id, params.nextRunAt, params.enabled));
+  }
+
+  async scheduleTickClaim(params: {
+    scheduleId: string;
+    fireAt: Date;
+    nextRunAt: Date | null;
+    job: JobInsert | null;
+    status: string;
+  }): Promise<{ tick: ScheduleTick; job: JobRecord | null } | null> {
+    return this.run('scheduleTickClaim', () => claimTick(this.ctx, params));
+  }
+
+  async scheduleTickList(params: { scheduleId: string; limit: number }): Promise<ScheduleTick[]> {
+    return this.run('scheduleTickList', () => listTicks(this.ctx, params.scheduleId, params.limit));
+  }
+
+  async scheduleHasActiveJob(params: { scheduleId: string }): Promise<boolean> {
+    return this.run('scheduleHasActiveJob', () => scheduleHasActiveJob(this.ctx, params.scheduleId));
+  }
+
+  /** Runs a synchronous database operation, mapping driver errors to StoreError. */
+  private run<T>(operation: string, fn: () => T): T {
+    if (this.closed) throw mapSqliteError(new Error('the store is closed; create a new one'), operation);
+    try {
+      return fn();
+    } catch (error) {
+      throw mapSqliteError(error, operation);
+    }
+  }
+
+  private notify(queues: Iterable<string>): void {
+    if (this.listeners.size === 0) return;
+    const list = [...queues];
+    if (list.length === 0) return;
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(list);
+      } catch (error) {
+        this.logger.warn({ err: error }, 'a jobAvailable listener threw; ignoring it');
+      }
+    }
+  }
+
+  /**
+   * The insert statements for a caller's transaction. On SQLite the transaction handle is the
+   * caller's better-sqlite3 `Database` (same file, already migrated) with a transaction open.
+   */
+  private insertStatementsFor(tx: StoreTransaction): InsertStatements {
+    if (!(tx instanceof Database) || !tx.open) {
+      throw new ValidationError('INVALID_OPTION', 'jobInsertMany: `tx` must be an open better-sqlite3 Database on the same file, inside a transaction (db.transaction(...))');
+    }
+    if (!tx.inTransaction) {
+      throw new ValidationError('INVALID_OPTION', 'jobInsertMany: `tx` has no open transaction; call enqueue from inside db.transaction(...)');
+    }
+    let statements = this.foreignInserts.get(tx);
+    if (statements === undefined) {
+      statements = { jobInsert: tx.prepare(SQL.jobInsert), jobByActiveKey: tx.prepare(SQL.jobByActiveKey) };
+      this.foreignInserts.set(tx, statements);
+    }
+    return statements;
+  }
+}
+
+interface ClaimParams {
+  queue: string;
+  limit: number;
+  owner: string;
+  token: string;
+  now: number;
+  expiresAt: number;
+}
+
+interface ExpiredRow {
+  id: number;
+  attempt: number;
+  max_attempts: number;
+  attempted_at: number | null;
+  attempted_by: string | null;
+  queue: string;
+}
+
+/** Ids are decimal strings of positive integers; anything else names no job. */
+function parseId(id: string): number | null {
+  if (!/^[1-9][0-9]{0,15}$/.test(id)) return null;
+  const value = Number(id);
+  return Number.isSafeInteger(value) ? value : null;
+}
+
+function listParam(values: readonly string[] | undefined): string | null {
+  return values === undefined ? null : JSON.stringify(values);
+}
+
+function zeroCounts(): Record<JobState, number> {
+  const counts = {} as Record<JobState, number>;
+  for (const state of JOB_STATES) counts[state] = 0;
+  return counts;
+}
