@@ -1,0 +1,188 @@
+// One benchmark process: a producer or a worker of one system for one case, forked by the runner
+// (run.mjs → case-runner.mjs) so that its peak memory is its own. It receives its spec in the
+// BENCH_SPEC environment variable, talks to the runner over the IPC channel, and exits when done.
+//
+// Roles:
+//   enqueue  times W1 (one awaited enqueue at a time) or W2 (bulk batches) and reports the time.
+//   seed     fills the queue before a drain (not timed).
+//   produce  enqueues at a fixed rate for the latency workload, stamping each payload.
+//   work     opens a worker, reports `ready`, starts on `go`, reports progress, and on `stop`
+//            stops and reports its run ledger, latencies and peak memory.
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RunLedger } from './run-ledger.mjs';
+import { loadHarness, preciseNow } from './systems/case-context.mjs';
+
+/** @type {{ role: string, ctx: import('./systems/case-context.mjs').CaseContext, jobs: number, batch?: number, rate?: number, concurrency?: number, handler?: string, mode?: string }} */
+const spec = JSON.parse(process.env.BENCH_SPEC ?? 'null');
+if (!spec || typeof process.send !== 'function') {
+  console.error('case-process.mjs is started by bench/run.mjs, not directly');
+  process.exit(2);
+}
+
+// If the runner dies, do not linger holding connections.
+const exitOnDisconnect = () => process.exit(3);
+process.on('disconnect', exitOnDisconnect);
+
+const memory = startMemorySampler();
+
+/** @param {object} message */
+function send(message) {
+  process.send?.(message);
+}
+
+/** Resolves with the next IPC message of the given type. */
+function nextMessage(type) {
+  return new Promise((resolve) => {
+    const listener = (message) => {
+      if (message?.type !== type) return;
+      process.off('message', listener);
+      resolve(message);
+    };
+    process.on('message', listener);
+  });
+}
+
+async function main() {
+  const harness = await loadHarness(spec.ctx.system);
+  switch (spec.role) {
+    case 'enqueue':
+      return runEnqueue(harness);
+    case 'seed':
+      return runSeed(harness);
+    case 'produce':
+      return runProduce(harness);
+    case 'work':
+      return runWork(harness);
+    default:
+      throw new Error(`unknown role ${spec.role}`);
+  }
+}
+
+async function runEnqueue(harness) {
+  const producer = await harness.openProducer(spec.ctx);
+  let elapsedMs;
+  if (spec.mode === 'single') {
+    const started = preciseNow();
+    for (let seq = 0; seq < spec.jobs; seq++) await producer.enqueueOne({ seq, t: preciseNow() });
+    elapsedMs = preciseNow() - started;
+  } else {
+    const batches = makeBatches(spec.jobs, spec.batch ?? 1_000);
+    const started = preciseNow();
+    for (const batch of batches) await producer.enqueueMany(batch);
+    elapsedMs = preciseNow() - started;
+  }
+  await producer.close();
+  send({ type: 'result', elapsedMs, peakRssBytes: memory.peak() });
+}
+
+async function runSeed(harness) {
+  const producer = await harness.openProducer(spec.ctx);
+  for (const batch of makeBatches(spec.jobs, spec.batch ?? 1_000)) await producer.enqueueMany(batch);
+  await producer.close();
+  send({ type: 'result', peakRssBytes: memory.peak() });
+}
+
+async function runProduce(harness) {
+  const producer = await harness.openProducer(spec.ctx);
+  const intervalMs = 1000 / (spec.rate ?? 100);
+  const started = preciseNow();
+  let late = 0;
+  for (let seq = 0; seq < spec.jobs; seq++) {
+    // Pace against the schedule, not the previous send, so slow enqueues do not stretch the run.
+    const due = started + seq * intervalMs;
+    const wait = due - preciseNow();
+    if (wait > 0) await sleep(wait);
+    else if (wait < -intervalMs) late++;
+    await producer.enqueueOne({ seq, t: preciseNow() });
+  }
+  const elapsedMs = preciseNow() - started;
+  await producer.close();
+  send({ type: 'result', elapsedMs, late, peakRssBytes: memory.peak() });
+}
+
+async function runWork(harness) {
+  const ledger = new RunLedger(spec.jobs);
+  /** @type {number[]} */
+  const latencies = [];
+  const timer5 = spec.handler === 'timer5';
+  const measureLatency = spec.handler === 'latency';
+  const handle = (payload) => {
+    if (measureLatency) latencies.push(preciseNow() - payload.t);
+    ledger.record(payload?.seq);
+    if (timer5) return sleep(5);
+    return undefined;
+  };
+  const worker = await harness.openWorker(spec.ctx, { concurrency: spec.concurrency ?? 10, handle });
+  const go = nextMessage('go');
+  const stop = nextMessage('stop');
+  send({ type: 'ready' });
+  await go;
+  await worker.start();
+  send({ type: 'started' });
+  let reported = -1;
+  const progress = setInterval(() => {
+    if (ledger.calls === reported) return;
+    reported = ledger.calls;
+    send({ type: 'progress', calls: ledger.calls });
+  }, 20);
+  await stop;
+  clearInterval(progress);
+  await worker.stop();
+  send({
+    type: 'result',
+    counts: ledger.counts,
+    foreign: ledger.foreign,
+    calls: ledger.calls,
+    latencies,
+    peakRssBytes: memory.peak(),
+  });
+}
+
+/** Splits 0 … jobs-1 into payload batches. */
+function makeBatches(jobs, size) {
+  const batches = [];
+  for (let start = 0; start < jobs; start += size) {
+    const batch = [];
+    for (let seq = start; seq < Math.min(jobs, start + size); seq++) batch.push({ seq, t: preciseNow() });
+    batches.push(batch);
+  }
+  return batches;
+}
+
+/**
+ * Peak resident memory of this process. On Linux the kernel's high-water mark (VmHWM) is exact;
+ * elsewhere RSS is sampled every 50 ms.
+ */
+function startMemorySampler() {
+  let sampled = process.memoryUsage.rss();
+  const timer = setInterval(() => {
+    sampled = Math.max(sampled, process.memoryUsage.rss());
+  }, 50);
+  timer.unref();
+  return {
+    peak() {
+      sampled = Math.max(sampled, process.memoryUsage.rss());
+      try {
+        const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+        if (match) return Math.max(sampled, Number(match[1]) * 1024);
+      } catch {
+        // Not Linux: the sampled value stands.
+      }
+      return sampled;
+    },
+  };
+}
+
+try {
+  await main();
+  // Let the result message flush before exiting; libraries with lingering timers must not keep
+  // the process (and the benchmark) alive.
+  process.off('disconnect', exitOnDisconnect);
+  process.disconnect?.();
+  setTimeout(() => process.exit(0), 200).unref();
+} catch (error) {
+  send({ type: 'error', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  process.exitCode = 1;
+  setTimeout(() => process.exit(1), 200).unref();
+}

@@ -1,0 +1,106 @@
+// Command-line options of `npm run bench -- …`. Kept dependency-free so it can be parsed before the
+// bench's own packages are installed.
+
+/** Every system the runner knows, in table order. */
+export const ALL_SYSTEMS = ['nightshift', 'bullmq', 'pg-boss', 'graphile-worker'];
+
+/** Nightshift stores selectable with `--store`. */
+export const NIGHTSHIFT_STORES = ['sqlite', 'postgres'];
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+  --store sqlite|postgres|all   Nightshift store(s) to benchmark (default all). Peers always run on
+                                their own backend (BullMQ: Redis; pg-boss, graphile-worker: PostgreSQL).
+  --only W1,W3                  Workloads to run (default all: W1,W2,W3,W3x2,W4,W5).
+  --systems nightshift,bullmq   Systems to run (default all: ${ALL_SYSTEMS.join(',')}).
+  --quick                       Smaller counts: a smoke run that checks the harness, not a measurement.
+  --pg-url URL                  PostgreSQL server (default postgres://postgres@127.0.0.1:5432/test).
+                                A database "nightshift_bench" is created on it and dropped afterwards.
+  --redis-url URL               Redis server (default redis://127.0.0.1:6379).
+  --out FILE                    JSON results file (default bench/results/latest.json).
+  -h, --help                    Show this help.
+`;
+
+/**
+ * @typedef {object} BenchOptions
+ * @property {string[]} stores   Nightshift stores.
+ * @property {string[] | null} only  Workload ids, or null for all.
+ * @property {string[]} systems
+ * @property {boolean} quick
+ * @property {string} pgUrl
+ * @property {string} redisUrl
+ * @property {string | null} out  JSON output path; null means the default.
+ * @property {boolean} help
+ */
+
+/**
+ * Parses argv (without node and script path).
+ * @param {string[]} argv
+ * @returns {BenchOptions}
+ */
+export function parseOptions(argv) {
+  /** @type {BenchOptions} */
+  const options = {
+    stores: [...NIGHTSHIFT_STORES],
+    only: null,
+    systems: [...ALL_SYSTEMS],
+    quick: false,
+    pgUrl: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    out: null,
+    help: false,
+  };
+  const list = (value) =>
+    value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = () => {
+      if (inline !== undefined) return inline;
+      const next = argv[++i];
+      if (next === undefined) throw new Error(`${flag} needs a value; see --help`);
+      return next;
+    };
+    switch (flag) {
+      case '--store': {
+        const store = value();
+        if (store === 'all') options.stores = [...NIGHTSHIFT_STORES];
+        else if (NIGHTSHIFT_STORES.includes(store)) options.stores = [store];
+        else throw new Error(`--store must be sqlite, postgres or all, got "${store}"`);
+        break;
+      }
+      case '--only':
+        options.only = list(value()).map((id) => id.toUpperCase().replace('X', 'x'));
+        break;
+      case '--systems': {
+        const systems = list(value());
+        const unknown = systems.filter((name) => !ALL_SYSTEMS.includes(name));
+        if (unknown.length > 0) throw new Error(`--systems: unknown ${unknown.join(', ')}; known: ${ALL_SYSTEMS.join(', ')}`);
+        options.systems = ALL_SYSTEMS.filter((name) => systems.includes(name));
+        break;
+      }
+      case '--quick':
+        options.quick = true;
+        break;
+      case '--pg-url':
+        options.pgUrl = value();
+        break;
+      case '--redis-url':
+        options.redisUrl = value();
+        break;
+      case '--out':
+        options.out = value();
+        break;
+      case '-h':
+      case '--help':
+        options.help = true;
+        break;
+      default:
+        throw new Error(`unknown option "${arg}"; see --help`);
+    }
+  }
+  return options;
+}

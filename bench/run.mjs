@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+// Entry point of `npm run bench`: Nightshift against BullMQ, pg-boss and graphile-worker on the same
+// workloads (bench/workloads.mjs). Installs the bench's own dependencies on first use, runs every
+// case in fresh processes against throw-away data, prints one table and writes the results as JSON.
+// See bench/README.md.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+import { USAGE, parseOptions } from './cli-options.mjs';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const ROOT_DIR = resolve(BENCH_DIR, '..');
+const PEER_PACKAGES = ['bullmq', 'pg-boss', 'graphile-worker', 'ioredis', 'pg'];
+
+/** Installs bench/package.json's dependencies when any is missing (fresh clone). */
+function ensureBenchDependencies() {
+  const missing = PEER_PACKAGES.filter((name) => !existsSync(join(BENCH_DIR, 'node_modules', name, 'package.json')));
+  if (missing.length === 0) return;
+  console.error(`bench: installing benchmark dependencies (${missing.join(', ')} missing)…`);
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const install = spawnSync(npm, ['install', '--prefix', BENCH_DIR, '--no-audit', '--no-fund'], { stdio: 'inherit', cwd: BENCH_DIR });
+  if (install.status !== 0) throw new Error(`"npm install --prefix bench" failed (exit ${install.status ?? install.signal}); run it by hand to see why`);
+}
+
+function packageVersion(dir) {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version;
+  } catch {
+    return 'not installed';
+  }
+}
+
+function gitRevision() {
+  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT_DIR, encoding: 'utf8' });
+  if (rev.status !== 0) return null;
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT_DIR, encoding: 'utf8' });
+  return `${rev.stdout.trim()}${dirty.stdout.trim() ? ' (+ uncommitted src changes)' : ''}`;
+}
+
+/** The cases to run, in table order. */
+function planCases(options, workloadList) {
+  const cases = [];
+  for (const workload of workloadList) {
+    for (const system of options.systems) {
+      const stores = system === 'nightshift' ? options.stores : system === 'bullmq' ? ['redis'] : ['postgres'];
+      for (const store of stores) {
+        if (workload.onlyFor && !workload.onlyFor.includes(`${system}:${store}`)) continue;
+        cases.push({ workload, system, store });
+      }
+    }
+  }
+  return cases;
+}
+
+async function main() {
+  const options = parseOptions(process.argv.slice(2));
+  if (options.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  ensureBenchDependencies();
+  const { workloads } = await import('./workloads.mjs');
+  const { runCase } = await import('./case-runner.mjs');
+  const { renderTable, ratioToBestPeer } = await import('./report-table.mjs');
+  const { createBenchDatabase, dropBenchDatabase, redisVersion } = await import('./backends.mjs');
+
+  const allWorkloads = workloads({ quick: options.quick });
+  const unknown = (options.only ?? []).filter((id) => !allWorkloads.some((workload) => workload.id === id));
+  if (unknown.length > 0) throw new Error(`--only: unknown workload ${unknown.join(', ')}; known: ${allWorkloads.map((w) => w.id).join(', ')}`);
+  const selected = options.only ? allWorkloads.filter((workload) => options.only.includes(workload.id)) : allWorkloads;
+  const cases = planCases(options, selected);
+  if (cases.length === 0) throw new Error('nothing to run with these --only/--systems/--store options');
+
+  if (cases.some((c) => c.system === 'nightshift') && !existsSync(join(ROOT_DIR, 'dist', 'index.js'))) {
+    throw new Error('dist/index.js is missing: run "npm run bench" (it builds first) or "npm run build"');
+  }
+  const needsPostgres = cases.some((c) => c.store === 'postgres');
+  const needsRedis = cases.some((c) => c.store === 'redis');
+  const servers = {};
+  let pgUrl = '';
+  if (needsPostgres) {
+    const created = await createBenchDatabase(options.pgUrl);
+    pgUrl = created.url;
+    servers.postgresql = created.serverVersion;
+  }
+  if (needsRedis) servers.redis = await redisVersion(options.redisUrl);
+
+  const versions = {
+    nightshift: `${packageVersion(ROOT_DIR)}${gitRevision() ? ` @ ${gitRevision()}` : ''}`,
+    bullmq: packageVersion(join(BENCH_DIR, 'node_modules', 'bullmq')),
+    ioredis: packageVersion(join(BENCH_DIR, 'node_modules', 'ioredis')),
+    'pg-boss': packageVersion(join(BENCH_DIR, 'node_modules', 'pg-boss')),
+    'graphile-worker': packageVersion(join(BENCH_DIR, 'node_modules', 'graphile-worker')),
+    node: process.version,
+    ...servers,
+  };
+  const runTag = `${process.pid}-${Date.now().toString(36)}`;
+  const startedAt = new Date();
+  console.error(`bench: ${cases.length} cases${options.quick ? ' (--quick: smoke run, not a measurement)' : ''}`);
+
+  const results = [];
+  try {
+    for (const [index, c] of cases.entries()) {
+      const label = `${c.workload.id} ${c.system} (${c.store})`;
+      process.stderr.write(`bench: [${index + 1}/${cases.length}] ${label} … `);
+      const result = await runCase({ workload: c.workload, system: c.system, store: c.store, pgUrl, redisUrl: options.redisUrl, runTag });
+      results.push(result);
+      process.stderr.write(
+        result.error
+          ? `error: ${result.error.split('\n')[0]}\n`
+          : `${result.latencyMs ? `p95 ${result.latencyMs.p95.toFixed(1)} ms` : `${Math.round(result.jobsPerSec ?? 0)} jobs/s`}, ${result.exactlyOnce?.text ?? '-'}\n`,
+      );
+    }
+  } finally {
+    if (needsPostgres) await dropBenchDatabase(options.pgUrl).catch((error) => console.error(`bench: could not drop the bench database: ${error.message}`));
+  }
+
+  let missingExports = [];
+  if (cases.some((c) => c.system === 'nightshift')) {
+    const { missingPublicExports } = await import('./systems/nightshift-exports.mjs');
+    missingExports = missingPublicExports();
+  }
+
+  const table = renderTable(results, selected);
+  const machine = `${os.cpus().length} CPU (${os.cpus()[0]?.model ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}`;
+  const lines = [
+    '',
+    `Nightshift benchmark${options.quick ? ' — QUICK SMOKE RUN, counts reduced, not a measurement' : ''} — ${startedAt.toISOString()}`,
+    `versions: ${Object.entries(versions).map(([name, version]) => `${name} ${version}`).join(', ')}`,
+    `machine: ${machine}`,
+    '',
+    table,
+    '',
+    'result: jobs/s (higher is better) or enqueue->start latency percentiles (lower is better).',
+    'vs best peer: ratio to the best of bullmq/pg-boss/graphile-worker on that workload, > 1 = better (throughput, or p95 latency).',
+    'peak RSS: the measured process (worker; producer for W1/W2). exactly-once: every sequence number ran (W1/W2: is stored) exactly once.',
+  ];
+  for (const result of results) for (const note of result.notes) if (!note.startsWith('exactly-once:')) lines.push(`note: ${result.workload} ${result.system} (${result.store}): ${note}`);
+  if (missingExports.length > 0) lines.push(`note: not exported from dist/index.js yet (loaded from their modules): ${missingExports.join(', ')}`);
+  console.log(lines.join('\n'));
+
+  const outFile = options.out ? resolve(options.out) : join(BENCH_DIR, 'results', 'latest.json');
+  mkdirSync(dirname(outFile), { recursive: true });
+  const json = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    quick: options.quick,
+    options: { stores: options.stores, only: options.only, systems: options.systems },
+    versions,
+    machine,
+    workloads: selected,
+    results: results.map((result) => ({ ...result, vsBestPeer: ratioToBestPeer(result, results) })),
+    missingPublicExports: missingExports,
+  };
+  writeFileSync(outFile, `${JSON.stringify(json, null, 2)}\n`);
+  console.error(`bench: results written to ${outFile}`);
+  return results.some((result) => result.error || (result.exactlyOnce && !result.exactlyOnce.ok)) ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,102 @@
+// BullMQ 6 harness on Redis (ioredis driver). Fastest documented paths: `Queue.add` for single
+// jobs, `Queue.addBulk` (one pipelined MULTI) for bulk, and a `Worker` with `concurrency`, which
+// fetches the next job in the same Lua call that completes the previous one.
+//
+// Completed jobs are kept (the default) so that the completed set in Redis is what the run counts;
+// `removeOnComplete` would be a little faster but would leave nothing to count.
+import { Queue, Worker } from 'bullmq';
+import IORedis from 'ioredis';
+
+export const name = 'bullmq';
+export const packageName = 'bullmq';
+
+/** @param {import('./case-context.mjs').CaseContext} ctx */
+function connection(ctx) {
+  const url = new URL(ctx.redisUrl);
+  return {
+    host: url.hostname,
+    port: Number(url.port || 6379),
+    // Required by BullMQ for the blocking connection of a Worker.
+    maxRetriesPerRequest: null,
+  };
+}
+
+/** @param {import('./case-context.mjs').CaseContext} ctx */
+export async function openProducer(ctx) {
+  const queue = new Queue(ctx.queue, { connection: connection(ctx), prefix: ctx.namespace });
+  await queue.waitUntilReady();
+  return {
+    enqueueOne: async (payload) => {
+      await queue.add('bench', payload);
+    },
+    enqueueMany: async (payloads) => {
+      await queue.addBulk(payloads.map((data) => ({ name: 'bench', data })));
+    },
+    close: () => queue.close(),
+  };
+}
+
+/**
+ * @param {import('./case-context.mjs').CaseContext} ctx
+ * @param {{ concurrency: number, handle: (payload: { seq: number, t: number }) => Promise<void> | void }} options
+ */
+export async function openWorker(ctx, { concurrency, handle }) {
+  const worker = new Worker(
+    ctx.queue,
+    async (job) => {
+      await handle(job.data);
+    },
+    { connection: connection(ctx), prefix: ctx.namespace, concurrency, autorun: false },
+  );
+  worker.on('error', (error) => process.emitWarning(`bullmq worker: ${error.message}`));
+  await worker.waitUntilReady();
+  /** @type {Promise<void> | null} */
+  let running = null;
+  return {
+    start: async () => {
+      running = worker.run();
+    },
+    stop: async () => {
+      await worker.close();
+      await running;
+    },
+  };
+}
+
+/** @param {import('./case-context.mjs').CaseContext} ctx */
+export async function openObserver(ctx) {
+  const queue = new Queue(ctx.queue, { connection: connection(ctx), prefix: ctx.namespace });
+  await queue.waitUntilReady();
+  return {
+    countCompleted: () => queue.getCompletedCount(),
+    storedSeqs: async () => {
+      const seqs = [];
+      const page = 5_000;
+      // Bounded: a queue never holds more than the largest workload.
+      for (let start = 0; start < 1_000_000; start += page) {
+        const jobs = await queue.getWaiting(start, start + page - 1);
+        for (const job of jobs) seqs.push(job.data?.seq);
+        if (jobs.length < page) break;
+      }
+      return seqs;
+    },
+    /** Deletes every key of this case (the queue's keys all live under the unique prefix). */
+    destroy: async () => {
+      await queue.obliterate({ force: true });
+      // Sweep anything obliterate leaves (e.g. the events stream), still only under our prefix.
+      const client = new IORedis(ctx.redisUrl);
+      try {
+        let cursor = '0';
+        for (let i = 0; i < 100_000; i++) {
+          const [next, keys] = await client.scan(cursor, 'MATCH', `${ctx.namespace}:*`, 'COUNT', 1000);
+          if (keys.length > 0) await client.unlink(...keys);
+          cursor = next;
+          if (cursor === '0') break;
+        }
+      } finally {
+        client.disconnect();
+      }
+    },
+    close: () => queue.close(),
+  };
+}

@@ -1,0 +1,42 @@
+// What every system harness gets for one benchmark case, and the registry of harnesses.
+//
+// A harness module exports:
+//   name, packageName
+//   openProducer(ctx)                         → { enqueueOne(payload), enqueueMany(payloads), close() }
+//   openWorker(ctx, { concurrency, handle })  → { start(), stop() }   (open connects and migrates;
+//                                               start begins taking jobs, so timing excludes setup)
+//   openObserver(ctx, { jobs })               → { countCompleted(), storedSeqs(), close(), destroy?() }
+// Payloads are `{ seq, t }`: the job's sequence number and the producer's clock (ms, sub-ms
+// precision) just before the enqueue call.
+
+/**
+ * @typedef {object} CaseContext
+ * @property {string} system     Harness name (`nightshift`, `bullmq`, `pg-boss`, `graphile-worker`).
+ * @property {'sqlite' | 'postgres' | 'redis'} store  Backend the system runs on.
+ * @property {string} namespace  Unique per case: PostgreSQL schema, Redis key prefix.
+ * @property {string} queue      Queue name (`bench`).
+ * @property {string} pgUrl      Connection string of the bench database.
+ * @property {string} redisUrl
+ * @property {string} sqlitePath SQLite file (Nightshift on SQLite only).
+ */
+
+/** Loads a harness module by system name. */
+export async function loadHarness(system) {
+  switch (system) {
+    case 'nightshift':
+      return import('./nightshift.mjs');
+    case 'bullmq':
+      return import('./bullmq.mjs');
+    case 'pg-boss':
+      return import('./pg-boss.mjs');
+    case 'graphile-worker':
+      return import('./graphile-worker.mjs');
+    default:
+      throw new Error(`unknown system "${system}"`);
+  }
+}
+
+/** A wall-clock timestamp in ms with sub-ms precision, comparable across processes on one host. */
+export function preciseNow() {
+  return performance.timeOrigin + performance.now();
+}

@@ -1,0 +1,89 @@
+// Nightshift harness, on the SQLite or PostgreSQL store. Uses the built package (dist/, made by
+// `npm run build`, which `npm run bench` runs first) through its public entry point, exactly as an
+// application would: `enqueue` awaited per job, `enqueueMany` for bulk (one insert statement per
+// batch), and `createNightshift` with the queue's concurrency for consumption.
+import { z } from 'zod';
+import { loadNightshift } from './nightshift-exports.mjs';
+
+export const name = 'nightshift';
+export const packageName = 'nightshift';
+
+const JOB_NAME = 'bench';
+const payloadSchema = z.object({ seq: z.number().int().min(0), t: z.number() });
+
+/** @param {import('./case-context.mjs').CaseContext} ctx */
+async function openStore(ctx) {
+  const api = await loadNightshift();
+  const store =
+    ctx.store === 'sqlite'
+      ? api.createSqliteStore({ path: ctx.sqlitePath })
+      : api.createPostgresStore({ connectionString: ctx.pgUrl, schema: ctx.namespace });
+  await store.migrate();
+  return { api, store };
+}
+
+/** @param {import('./case-context.mjs').CaseContext} ctx */
+export async function openProducer(ctx) {
+  const { api, store } = await openStore(ctx);
+  // The client only needs the name, queue and schema; the handler never runs in this process.
+  const job = api.defineJob({ name: JOB_NAME, queue: ctx.queue, schema: payloadSchema, handler: () => undefined });
+  const client = api.createClient({ store, jobs: [job] });
+  return {
+    enqueueOne: async (payload) => {
+      await client.enqueue(job, payload);
+    },
+    enqueueMany: async (payloads) => {
+      await client.enqueueMany(job, payloads);
+    },
+    close: () => store.close(),
+  };
+}
+
+/**
+ * @param {import('./case-context.mjs').CaseContext} ctx
+ * @param {{ concurrency: number, handle: (payload: { seq: number, t: number }) => Promise<void> | void }} options
+ */
+export async function openWorker(ctx, { concurrency, handle }) {
+  const { api, store } = await openStore(ctx);
+  const job = api.defineJob({
+    name: JOB_NAME,
+    queue: ctx.queue,
+    schema: payloadSchema,
+    handler: async (payload) => {
+      await handle(payload);
+    },
+  });
+  const app = api.createNightshift({ store, jobs: [job], queues: { [ctx.queue]: { concurrency } } });
+  return {
+    start: () => app.start(),
+    stop: async () => {
+      await app.stop();
+      await store.close();
+    },
+  };
+}
+
+/** @param {import('./case-context.mjs').CaseContext} ctx */
+export async function openObserver(ctx) {
+  const { store } = await openStore(ctx);
+  return {
+    countCompleted: async () => {
+      const stats = await store.jobStats();
+      const queue = stats.queues.find((entry) => entry.queue === ctx.queue);
+      return queue ? queue.counts.completed : 0;
+    },
+    storedSeqs: async () => {
+      const seqs = [];
+      let cursor = null;
+      // Bounded: 1,000 pages of 1,000 is far above the largest workload.
+      for (let page = 0; page < 1_000; page++) {
+        const result = await store.jobList({ filter: { queues: [ctx.queue] }, limit: 1_000, cursor });
+        for (const record of result.jobs) seqs.push(JSON.parse(record.payload).seq);
+        cursor = result.nextCursor;
+        if (cursor === null) break;
+      }
+      return seqs;
+    },
+    close: () => store.close(),
+  };
+}
