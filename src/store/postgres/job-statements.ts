@@ -1,0 +1,258 @@
+import pg from 'pg';
+import type { SchemaNames } from './schema-name.js';
+import { jobColumns } from './rows.js';
+
+/**
+ * Every SQL statement of the PostgreSQL store's job operations, one named statement each.
+ *
+ * Conventions:
+ * - `$1` is always "now": the injected test clock's time, or NULL for the database's `now()`
+ *   (`coalesce($1::timestamptz, now())`). One text serves both, so the prepared plan is shared.
+ * - The schema is interpolated only as the identifier quoted by `escapeIdentifier` (see
+ *   schema-name.ts); every value is a bound parameter.
+ * - Hot statements carry a `name`, which makes node-postgres prepare them once per connection. The
+ *   name includes a digest of the schema so two stores sharing a pool never collide.
+ */
+
+export interface Statement {
+  /** Prepared-statement name; absent for rarely used statements. */
+  readonly name?: string;
+  readonly text: string;
+}
+
+/** States a job can be claimed from (when due). Must match the jobs_fetch_idx predicate. */
+const CLAIMABLE = `('available', 'scheduled', 'retryable')`;
+const KEY_BLOCKING = `('scheduled', 'available', 'running', 'retryable', 'waiting')`;
+const FINAL = `('completed', 'dead', 'cancelled')`;
+const NOW = 'coalesce($1::timestamptz, now())';
+
+export interface JobStatements {
+  insert: Statement;
+  selectByKeys: Statement;
+  fetch: Statement;
+  finish: Statement;
+  heartbeat: Statement;
+  rescue: Statement;
+  get: Statement;
+  attempts: Statement;
+  cancel: Statement;
+  retry: Statement;
+  stats: Statement;
+  prune: Statement;
+  notify: Statement;
+  queuePause: Statement;
+  queueResume: Statement;
+  queuePausedList: Statement;
+  timeNow: Statement;
+}
+
+export function jobStatements(names: SchemaNames): JobStatements {
+  const s = names.quoted;
+  const n = (base: string) => `nightshift_${base}_${names.statementSuffix}`;
+  const sequence = pg.escapeLiteral(`${s}.jobs_id_seq`);
+
+  return {
+    // Bulk enqueue, one statement per batch. Ids are drawn from the sequence up front (the CTE is
+    // materialized, so nextval runs once per input row) which lets the final SELECT pair every input
+    // row, by position, with the row inserted for it, or with nothing when its key was taken.
+    // ON CONFLICT DO NOTHING also skips a duplicate key *within* the batch (first one wins).
+    insert: {
+      name: n('job_insert'),
+      text: `
+        WITH input AS MATERIALIZED (
+          SELECT nextval(${sequence}::regclass) AS id, i.*
+          FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::timestamptz[],
+                      $8::text[], $9::bigint[], $10::text[], $11::text[])
+               WITH ORDINALITY AS i(name, queue, payload, priority, max_attempts, run_at, key, timeout_ms, schedule_id, meta, ord)
+        ),
+        inserted AS (
+          INSERT INTO ${s}.jobs (id, name, queue, payload, state, priority, max_attempts, run_at, created_at,
+                                 key, timeout_ms, schedule_id, meta)
+          SELECT input.id, input.name, input.queue, input.payload,
+                 CASE WHEN coalesce(input.run_at, ${NOW}) > ${NOW} THEN 'scheduled' ELSE 'available' END,
+                 input.priority, input.max_attempts, coalesce(input.run_at, ${NOW}), ${NOW},
+                 input.key, input.timeout_ms, input.schedule_id, input.meta
+          FROM input ORDER BY input.ord
+          ON CONFLICT (name, key) WHERE key IS NOT NULL AND state IN ${KEY_BLOCKING} DO NOTHING
+          RETURNING ${jobColumns()}
+        )
+        SELECT input.ord::int AS ord, inserted.*
+        FROM input LEFT JOIN inserted ON inserted.id = input.id::text
+        ORDER BY input.ord`,
+    },
+    // Runs only after a key conflict, as its own statement: a fresh snapshot sees the conflicting
+    // job even when its transaction committed while our INSERT waited on it.
+    selectByKeys: {
+      text: `
+        SELECT ${jobColumns('j')} FROM ${s}.jobs j
+        JOIN unnest($1::text[], $2::text[]) AS k(name, key) ON j.name = k.name AND j.key = k.key
+        WHERE j.state IN ${KEY_BLOCKING}`,
+    },
+    // The claim. Why two fetches never return the same job: the inner SELECT locks each candidate
+    // row FOR UPDATE, and SKIP LOCKED makes a concurrent fetch pass over rows another transaction
+    // holds instead of waiting for them. A row changed and committed after our snapshot is re-read
+    // when locked and re-checked against the WHERE clause (READ COMMITTED re-evaluation), so a job
+    // claimed, cancelled or finished meanwhile is not picked. The lock lasts until the UPDATE
+    // commits with state = 'running', after which the row no longer matches CLAIMABLE.
+    fetch: {
+      name: n('job_fetch'),
+      text: `
+        UPDATE ${s}.jobs AS j
+        SET state = 'running',
+            attempt = j.attempt + 1,
+            attempted_at = ${NOW},
+            lease_owner = $3,
+            lease_token = gen_random_uuid()::text,
+            lease_expires_at = ${NOW} + $4::float8 * interval '1 millisecond'
+        WHERE j.id IN (
+          SELECT c.id FROM ${s}.jobs c
+          WHERE c.queue = $2 AND c.state IN ${CLAIMABLE} AND c.run_at <= ${NOW}
+            AND NOT EXISTS (SELECT 1 FROM ${s}.paused_queues p WHERE p.queue = $2)
+          ORDER BY c.priority DESC, c.run_at, c.id
+          LIMIT $5
+          FOR UPDATE SKIP LOCKED
+        )
+        RETURNING ${jobColumns('j')}`,
+    },
+    // Every outcome of a batch in one statement. The fence is the WHERE clause: a row is written
+    // only while it is still running under the token the worker claimed it with; the UPDATE takes
+    // the row lock and re-checks that condition on the latest row version, so a concurrent rescue
+    // or cancel and this write cannot both apply. Snoozed and released attempts give their attempt
+    // back. RETURNING sees the new attempt value, hence the +1 to record the attempt that ran.
+    finish: {
+      name: n('job_finish'),
+      text: `
+        WITH input AS (
+          SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[])
+                        AS i(id, token, outcome, result, error, run_at)
+        ),
+        updated AS (
+          UPDATE ${s}.jobs AS j
+          SET state = CASE i.outcome
+                        WHEN 'completed' THEN 'completed' WHEN 'failed' THEN 'retryable' WHEN 'dead' THEN 'dead'
+                        WHEN 'snoozed' THEN 'scheduled' WHEN 'cancelled' THEN 'cancelled' ELSE 'available' END,
+              attempt = CASE WHEN i.outcome IN ('snoozed', 'released') THEN greatest(j.attempt - 1, 0) ELSE j.attempt END,
+              run_at = CASE WHEN i.outcome IN ('failed', 'snoozed') THEN i.run_at ELSE j.run_at END,
+              finished_at = CASE WHEN i.outcome IN ('completed', 'dead', 'cancelled') THEN ${NOW} ELSE NULL END,
+              result = CASE WHEN i.outcome = 'completed' THEN i.result ELSE j.result END,
+              last_error = CASE WHEN i.outcome IN ('failed', 'dead', 'cancelled') THEN i.error ELSE j.last_error END,
+              lease_token = NULL,
+              lease_expires_at = NULL
+          FROM input AS i
+          WHERE j.id = i.id AND j.state = 'running' AND j.lease_token = i.token
+          RETURNING j.id, i.token, j.queue, j.lease_owner, j.attempted_at, i.outcome, i.error, i.result,
+                    CASE WHEN i.outcome IN ('snoozed', 'released') THEN j.attempt + 1 ELSE j.attempt END AS ran_attempt
+        ),
+        recorded AS (
+          INSERT INTO ${s}.job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error, result)
+          SELECT id, ran_attempt, coalesce(lease_owner, ''), coalesce(attempted_at, ${NOW}), ${NOW}, outcome,
+                 CASE WHEN outcome IN ('failed', 'dead', 'cancelled') THEN error END,
+                 CASE WHEN outcome = 'completed' THEN result END
+          FROM updated
+        )
+        SELECT id::text AS id, token, queue, outcome FROM updated`,
+    },
+    // Fenced like finish: only rows still running under the caller's token are extended.
+    heartbeat: {
+      name: n('job_heartbeat'),
+      text: `
+        UPDATE ${s}.jobs AS j
+        SET lease_expires_at = ${NOW} + $2::float8 * interval '1 millisecond',
+            progress = CASE WHEN i.set_progress THEN i.progress ELSE j.progress END
+        FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bool[]) AS i(id, token, progress, set_progress)
+        WHERE j.id = i.id AND j.state = 'running' AND j.lease_token = i.token
+        RETURNING j.id::text AS id, i.token`,
+    },
+    // Expired leases. The CTE locks the expired rows (skipping rows a finishing worker holds right
+    // now); a worker's fenced finish that commits first makes the row fail the re-check, and one
+    // that comes after finds the token cleared. Either way exactly one of them applies.
+    rescue: {
+      name: n('job_rescue'),
+      text: `
+        WITH expired AS (
+          SELECT id, attempt, lease_owner, attempted_at FROM ${s}.jobs
+          WHERE state = 'running' AND lease_expires_at <= ${NOW}
+          ORDER BY lease_expires_at
+          LIMIT $2
+          FOR UPDATE SKIP LOCKED
+        ),
+        updated AS (
+          UPDATE ${s}.jobs AS j
+          SET state = CASE WHEN j.attempt < j.max_attempts THEN 'retryable' ELSE 'dead' END,
+              run_at = CASE WHEN j.attempt < j.max_attempts THEN ${NOW} ELSE j.run_at END,
+              finished_at = CASE WHEN j.attempt < j.max_attempts THEN NULL ELSE ${NOW} END,
+              last_error = $3::jsonb,
+              lease_token = NULL,
+              lease_expires_at = NULL
+          FROM expired AS e
+          WHERE j.id = e.id
+          RETURNING j.id, j.queue, j.state, e.attempt, e.lease_owner, e.attempted_at
+        ),
+        recorded AS (
+          INSERT INTO ${s}.job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error, result)
+          SELECT id, attempt, coalesce(lease_owner, ''), coalesce(attempted_at, ${NOW}), ${NOW}, 'lost', $3::jsonb, NULL
+          FROM updated
+        )
+        SELECT id::text AS id, queue, state FROM updated`,
+    },
+    get: { name: n('job_get'), text: `SELECT ${jobColumns()} FROM ${s}.jobs WHERE id = $1::bigint` },
+    attempts: {
+      text: `
+        SELECT job_id::text AS job_id, attempt, worker_id, started_at, finished_at, outcome, error, result
+        FROM ${s}.job_attempts WHERE job_id = $1::bigint ORDER BY id`,
+    },
+    // Cancels a non-final job; a running one loses its lease (its worker's fenced writes will be
+    // refused) and its attempt is recorded as cancelled.
+    cancel: {
+      text: `
+        WITH target AS (
+          SELECT id, state, attempt, lease_owner, attempted_at FROM ${s}.jobs
+          WHERE id = $2::bigint AND state NOT IN ${FINAL}
+          FOR UPDATE
+        ),
+        updated AS (
+          UPDATE ${s}.jobs AS j
+          SET state = 'cancelled', finished_at = ${NOW}, last_error = $3::jsonb, lease_token = NULL, lease_expires_at = NULL
+          FROM target AS t
+          WHERE j.id = t.id
+          RETURNING ${jobColumns('j')}, t.state AS previous_state
+        ),
+        recorded AS (
+          INSERT INTO ${s}.job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error, result)
+          SELECT t.id, t.attempt, coalesce(t.lease_owner, ''), coalesce(t.attempted_at, ${NOW}), ${NOW}, 'cancelled', $3::jsonb, NULL
+          FROM target AS t JOIN updated AS u ON u.id = t.id::text
+          WHERE t.state = 'running'
+        )
+        SELECT * FROM updated`,
+    },
+    // Running jobs are left alone (their worker owns them); everything else becomes available now,
+    // with one more attempt when all were used.
+    retry: {
+      text: `
+        UPDATE ${s}.jobs
+        SET state = 'available', run_at = ${NOW}, finished_at = NULL, lease_token = NULL, lease_expires_at = NULL,
+            max_attempts = greatest(max_attempts, attempt + 1)
+        WHERE id = $2::bigint AND state <> 'running'
+        RETURNING ${jobColumns()}`,
+    },
+    stats: { text: `SELECT queue, state, count(*)::int AS count FROM ${s}.jobs GROUP BY queue, state ORDER BY queue` },
+    // Deletes in id batches; attempts go with their job (ON DELETE CASCADE).
+    prune: {
+      text: `
+        DELETE FROM ${s}.jobs WHERE id IN (
+          SELECT id FROM ${s}.jobs
+          WHERE state = ANY($1::text[]) AND state IN ${FINAL} AND finished_at < $2
+          ORDER BY finished_at
+          LIMIT $3
+          FOR UPDATE SKIP LOCKED
+        )`,
+    },
+    notify: { text: 'SELECT pg_notify($1, $2)' },
+    queuePause: {
+      text: `INSERT INTO ${s}.paused_queues (queue, paused_at) VALUES ($2, ${NOW}) ON CONFLICT (queue) DO NOTHING`,
+    },
+    queueResume: { text: `DELETE FROM ${s}.paused_queues WHERE queue = $1` },
+    queuePausedList: { text: `SELECT queue FROM ${s}.paused_queues ORDER BY queue` },
+    timeNow: { text: 'SELECT now() AS now' },
+  };
+}

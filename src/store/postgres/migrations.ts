@@ -1,0 +1,320 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { SchemaNames } from './schema-name.js';
+import { toStoreError } from './pg-errors.js';
+
+/**
+ * Versioned schema migrations of the PostgreSQL store.
+ *
+ * Concurrency: every step runs in its own transaction that first takes
+ * `pg_advisory_xact_lock(<key derived from the schema name>)`. When five processes start at once,
+ * one holds the lock and applies the step; the others wait on the lock, then see the step recorded
+ * in `migrations` and move on. The lock is transaction-scoped, so a process that dies releases it
+ * with its connection; there is no lock row to clean up by hand.
+ *
+ * Resumability: a step's DDL and its `migrations` row commit together (PostgreSQL DDL is
+ * transactional). A process killed mid-step leaves nothing of that step behind, and the next
+ * `migrate()` applies it again from the start.
+ *
+ * Steps are append-only: a released step is never edited; changes come as new steps.
+ */
+
+export interface MigrationStep {
+  version: number;
+  name: string;
+  /** SQL of the step for the given schema. May contain several statements. */
+  sql(names: SchemaNames): string;
+}
+
+const KEY_BLOCKING = `('scheduled', 'available', 'running', 'retryable', 'waiting')`;
+
+export const MIGRATIONS: readonly MigrationStep[] = [
+  {
+    version: 1,
+    name: 'jobs, attempts and paused queues',
+    sql: ({ quoted: s }) => `
+      CREATE TABLE ${s}.jobs (
+        id               bigserial PRIMARY KEY,
+        name             text NOT NULL,
+        queue            text NOT NULL,
+        payload          text NOT NULL,
+        state            text NOT NULL CHECK (state IN ('scheduled', 'available', 'running', 'retryable', 'completed', 'dead', 'cancelled', 'waiting')),
+        priority         integer NOT NULL DEFAULT 0 CHECK (priority BETWEEN 0 AND 1000000),
+        attempt          integer NOT NULL DEFAULT 0,
+        max_attempts     integer NOT NULL CHECK (max_attempts >= 1),
+        run_at           timestamptz NOT NULL,
+        created_at       timestamptz NOT NULL,
+        attempted_at     timestamptz,
+        finished_at      timestamptz,
+        key              text,
+        timeout_ms       bigint,
+        lease_owner      text,
+        lease_token      text,
+        lease_expires_at timestamptz,
+        last_error       jsonb,
+        result           text,
+        progress         text,
+        schedule_id      text,
+        meta             text
+      );
+      -- The claim query reads only this partial index, so its size tracks the pending backlog, not
+      -- the history of finished jobs.
+      CREATE INDEX jobs_fetch_idx ON ${s}.jobs (queue, priority DESC, run_at, id)
+        WHERE state IN ('available', 'scheduled', 'retryable');
+      -- De-duplication keys are unique among jobs of the same name that are still pending or running.
+      CREATE UNIQUE INDEX jobs_key_idx ON ${s}.jobs (name, key)
+        WHERE key IS NOT NULL AND state IN ${KEY_BLOCKING};
+      CREATE INDEX jobs_lease_idx ON ${s}.jobs (lease_expires_at) WHERE state = 'running';
+      CREATE INDEX jobs_finished_idx ON ${s}.jobs (finished_at) WHERE state IN ('completed', 'dead', 'cancelled');
+      CREATE INDEX jobs_schedule_idx ON ${s}.jobs (schedule_id) WHERE schedule_id IS NOT NULL;
+      -- Every claim and finish rewrites a row; vacuum the hot table sooner than the default 20 %.
+      ALTER TABLE ${s}.jobs SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);
+
+      CREATE TABLE ${s}.job_attempts (
+        id          bigserial PRIMARY KEY,
+        job_id      bigint NOT NULL REFERENCES ${s}.jobs (id) ON DELETE CASCADE,
+        attempt     integer NOT NULL,
+        worker_id   text NOT NULL,
+        started_at  timestamptz NOT NULL,
+        finished_at timestamptz NOT NULL,
+        outcome     text NOT NULL,
+        error       jsonb,
+        result      text
+      );
+      CREATE INDEX job_attempts_job_idx ON ${s}.job_attempts (job_id, id);
+
+      CREATE TABLE ${s}.paused_queues (
+        queue     text PRIMARY KEY,
+        paused_at timestamptz NOT NULL
+      );
+    `,
+  },
+  {
+    version: 2,
+    name: 'schedules and ticks',
+    sql: ({ quoted: s }) => `
+      CREATE TABLE ${s}.schedules (
+        id          text PRIMARY KEY,
+        job_name    text NOT NULL,
+        cron        text NOT NULL,
+        timezone    text NOT NULL,
+        enabled     boolean NOT NULL,
+        description text,
+        input       text NOT NULL,
+        catch_up    integer NOT NULL DEFAULT 0,
+        overlap     text NOT NULL,
+        source      text NOT NULL,
+        job_options text,
+        created_at  timestamptz NOT NULL,
+        updated_at  timestamptz NOT NULL,
+        next_run_at timestamptz,
+        last_run_at timestamptz,
+        last_job_id bigint
+      );
+      -- One row per claimed cron tick: the primary key is what makes a tick fire once, whatever
+      -- the number of schedulers. Ticks outlive a deleted schedule so that re-creating it cannot
+      -- fire an already claimed tick again.
+      CREATE TABLE ${s}.schedule_ticks (
+        schedule_id text NOT NULL,
+        fire_at     timestamptz NOT NULL,
+        claimed_at  timestamptz NOT NULL,
+        job_id      bigint,
+        status      text NOT NULL,
+        PRIMARY KEY (schedule_id, fire_at)
+      );
+    `,
+  },
+  {
+    version: 3,
+    name: 'wake-up notifications and the enqueue() SQL function',
+    sql: ({ quoted: s, channel }) => `
+      -- One NOTIFY per INSERT statement, listing the queues that got available jobs. Inside a
+      -- caller's transaction PostgreSQL delivers it at COMMIT, and never after a ROLLBACK.
+      CREATE FUNCTION ${s}.jobs_notify_available() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      DECLARE
+        queues text;
+      BEGIN
+        SELECT string_agg(DISTINCT queue, ',') INTO queues FROM new_jobs WHERE state = 'available';
+        IF queues IS NOT NULL THEN
+          -- NOTIFY payloads are limited to 8000 bytes; an empty payload means "any queue".
+          IF octet_length(queues) > 7000 THEN
+            queues := '';
+          END IF;
+          PERFORM pg_notify(TG_ARGV[0], queues);
+        END IF;
+        RETURN NULL;
+      END
+      $fn$;
+      CREATE TRIGGER jobs_notify_available AFTER INSERT ON ${s}.jobs
+        REFERENCING NEW TABLE AS new_jobs
+        FOR EACH STATEMENT EXECUTE FUNCTION ${s}.jobs_notify_available(${pg.escapeLiteral(channel)});
+
+      -- Same rule as the core's NAME_PATTERN / NAME_MAX_LENGTH (src/job/names.ts).
+      CREATE FUNCTION ${s}.assert_valid_name(kind text, value text) RETURNS void LANGUAGE plpgsql IMMUTABLE AS $fn$
+      BEGIN
+        IF value IS NULL OR value = '' THEN
+          RAISE EXCEPTION '% must not be empty', kind USING ERRCODE = '22023';
+        END IF;
+        IF length(value) > 128 THEN
+          RAISE EXCEPTION '% is % characters long; the limit is 128', kind, length(value) USING ERRCODE = '22023';
+        END IF;
+        IF value !~ '^[A-Za-z0-9][A-Za-z0-9_.:/-]*$' THEN
+          RAISE EXCEPTION '% "%" has characters outside A-Z a-z 0-9 _ - . : / (or does not start with a letter or digit)', kind, value
+            USING ERRCODE = '22023';
+        END IF;
+      END
+      $fn$;
+
+      -- Reads an optional integer option, checking its JSON type and range.
+      CREATE FUNCTION ${s}.integer_option(options jsonb, field text, low bigint, high bigint, fallback integer)
+      RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $fn$
+      DECLARE
+        value numeric;
+      BEGIN
+        IF NOT options ? field OR options -> field = 'null'::jsonb THEN
+          RETURN fallback;
+        END IF;
+        IF jsonb_typeof(options -> field) <> 'number' THEN
+          RAISE EXCEPTION 'option % must be a number, got %', field, options -> field USING ERRCODE = '22023';
+        END IF;
+        value := (options ->> field)::numeric;
+        IF value <> trunc(value) OR value < low OR value > high THEN
+          RAISE EXCEPTION 'option % must be an integer from % to %, got %', field, low, high, value USING ERRCODE = '22023';
+        END IF;
+        RETURN value::integer;
+      END
+      $fn$;
+
+      CREATE FUNCTION ${s}.enqueue(job_name text, payload jsonb, options jsonb DEFAULT '{}'::jsonb)
+      RETURNS bigint LANGUAGE plpgsql AS $fn$
+      DECLARE
+        opts jsonb := coalesce(options, '{}'::jsonb);
+        unknown text;
+        job_queue text;
+        job_priority integer;
+        job_max_attempts integer;
+        job_run_at timestamptz := now();
+        job_key text;
+        job_id bigint;
+      BEGIN
+        IF jsonb_typeof(opts) <> 'object' THEN
+          RAISE EXCEPTION 'options must be a JSON object, got %', opts USING ERRCODE = '22023';
+        END IF;
+        SELECT k INTO unknown FROM jsonb_object_keys(opts) AS k
+          WHERE k NOT IN ('queue', 'priority', 'run_at', 'delay_ms', 'max_attempts', 'key') LIMIT 1;
+        IF unknown IS NOT NULL THEN
+          RAISE EXCEPTION 'unknown option "%"; accepted: queue, priority, run_at, delay_ms, max_attempts, key', unknown
+            USING ERRCODE = '22023';
+        END IF;
+        PERFORM ${s}.assert_valid_name('job name', job_name);
+        job_queue := coalesce(opts ->> 'queue', 'default');
+        PERFORM ${s}.assert_valid_name('queue name', job_queue);
+        job_priority := ${s}.integer_option(opts, 'priority', 0, 1000000, 0);
+        job_max_attempts := ${s}.integer_option(opts, 'max_attempts', 1, 2147483647, 3);
+        IF opts ? 'run_at' AND opts ? 'delay_ms' THEN
+          RAISE EXCEPTION 'give either run_at or delay_ms, not both' USING ERRCODE = '22023';
+        END IF;
+        IF opts ? 'run_at' THEN
+          job_run_at := (opts ->> 'run_at')::timestamptz;
+        ELSIF opts ? 'delay_ms' THEN
+          job_run_at := now() + ${s}.integer_option(opts, 'delay_ms', 0, 2147483647, 0) * interval '1 millisecond';
+        END IF;
+        IF opts ? 'key' AND opts -> 'key' <> 'null'::jsonb THEN
+          IF jsonb_typeof(opts -> 'key') <> 'string' OR opts ->> 'key' = '' THEN
+            RAISE EXCEPTION 'option key must be a non-empty string, got %', opts -> 'key' USING ERRCODE = '22023';
+          END IF;
+          job_key := opts ->> 'key';
+        END IF;
+
+        INSERT INTO ${s}.jobs (name, queue, payload, state, priority, max_attempts, run_at, created_at, key)
+        VALUES (job_name, job_queue, coalesce(payload, 'null'::jsonb)::text,
+                CASE WHEN job_run_at > now() THEN 'scheduled' ELSE 'available' END,
+                job_priority, job_max_attempts, job_run_at, now(), job_key)
+        ON CONFLICT (name, key) WHERE key IS NOT NULL AND state IN ${KEY_BLOCKING} DO NOTHING
+        RETURNING id INTO job_id;
+        IF job_id IS NULL THEN
+          -- Same key already pending or running: return that job, like the core's enqueue does.
+          SELECT id INTO job_id FROM ${s}.jobs
+            WHERE name = job_name AND key = job_key AND state IN ${KEY_BLOCKING};
+        END IF;
+        RETURN job_id;
+      END
+      $fn$;
+      COMMENT ON FUNCTION ${s}.enqueue(text, jsonb, jsonb) IS
+        'Enqueues a Nightshift job and returns its id. options: queue, priority, run_at, delay_ms, max_attempts, key.';
+    `,
+  },
+];
+
+/** The newest schema version this code knows. */
+export const LATEST_VERSION = MIGRATIONS.reduce((max, step) => Math.max(max, step.version), 0);
+
+type Queryable = Pick<pg.Pool, 'query' | 'connect'>;
+
+async function appliedVersions(pool: Queryable, names: SchemaNames): Promise<Set<number> | null> {
+  try {
+    const { rows } = await pool.query<{ version: number }>(`SELECT version FROM ${names.quoted}.migrations`);
+    return new Set(rows.map((row) => row.version));
+  } catch (error) {
+    // 42P01 undefined_table / 3F000 invalid_schema_name: a fresh database, nothing applied yet.
+    const code = (error as { code?: string }).code;
+    if (code === '42P01' || code === '3F000') return null;
+    throw error;
+  }
+}
+
+/**
+ * Applies the missing steps up to `upTo` (default: all), each in its own transaction under the
+ * schema's advisory lock. Returns the versions this call applied (others may have been applied
+ * by concurrent processes).
+ */
+export async function runMigrations(
+  pool: Queryable,
+  names: SchemaNames,
+  options: { logger?: Logger; upTo?: number } = {},
+): Promise<number[]> {
+  const upTo = options.upTo ?? LATEST_VERSION;
+  const wanted = MIGRATIONS.filter((step) => step.version <= upTo);
+  const applied: number[] = [];
+  try {
+    // Fast path without a lock: a started service usually finds everything applied.
+    const done = await appliedVersions(pool, names);
+    if (done && wanted.every((step) => done.has(step.version))) return applied;
+
+    for (const step of wanted) {
+      if (done?.has(step.version)) continue;
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [names.migrationLockKey]);
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${names.quoted}`);
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS ${names.quoted}.migrations (
+             version    integer PRIMARY KEY,
+             name       text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now()
+           )`,
+        );
+        const { rowCount } = await client.query(`SELECT 1 FROM ${names.quoted}.migrations WHERE version = $1`, [step.version]);
+        if (rowCount === 0) {
+          await client.query(step.sql(names));
+          await client.query(`INSERT INTO ${names.quoted}.migrations (version, name) VALUES ($1, $2)`, [step.version, step.name]);
+          applied.push(step.version);
+        }
+        await client.query('COMMIT');
+        if (rowCount === 0) options.logger?.info({ schema: names.schema, version: step.version, step: step.name }, 'applied migration');
+      } catch (error) {
+        broken = true;
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        // A connection that failed mid-transaction is discarded rather than reused.
+        client.release(broken);
+      }
+    }
+    return applied;
+  } catch (error) {
+    throw toStoreError(error, `migrate schema ${names.schema}`);
+  }
+}

@@ -1,0 +1,348 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { StateError, StoreError, ValidationError } from '../../errors.js';
+import {
+  FINAL_STATES,
+  JOB_STATES,
+  type AttemptRecord,
+  type ErrorRecord,
+  type JobFinishItem,
+  type JobFinishResult,
+  type JobInsert,
+  type JobInsertResult,
+  type JobListPage,
+  type JobListParams,
+  type JobRecord,
+  type JobState,
+  type JobStats,
+  type QueueStats,
+} from '../types.js';
+import type { JobStatements, Statement } from './job-statements.js';
+import { jobColumns, runningAttempt, toAttemptRecord, toJobRecord, type AttemptRow, type JobRow } from './rows.js';
+import type { SchemaNames } from './schema-name.js';
+
+/** Anything that runs queries: the pool, a pooled client, or a caller's client inside BEGIN. */
+export interface Queryable {
+  query: pg.ClientBase['query'];
+}
+
+/** What the job operations need from the store. */
+export interface PgJobContext {
+  readonly pool: pg.Pool;
+  readonly names: SchemaNames;
+  readonly sql: JobStatements;
+  readonly logger: Logger;
+  /** Value of `$1`: the injected clock's time, or null for the database's now(). */
+  now(): Date | null;
+  /** Wakes this process's jobAvailableListen listeners. */
+  wake(queues: string[]): void;
+}
+
+/** Runs a statement, prepared when it has a name. */
+export async function run<R extends pg.QueryResultRow>(db: Queryable, statement: Statement, values: unknown[]): Promise<pg.QueryResult<R>> {
+  return db.query<R>(statement.name ? { name: statement.name, text: statement.text, values } : { text: statement.text, values });
+}
+
+/** The error recorded when a job's lease expired and the rescuer took it back. */
+const LEASE_EXPIRED_ERROR: ErrorRecord = {
+  name: 'LeaseExpiredError',
+  message: 'the lease expired before the job finished (the worker crashed, stalled or lost its connection)',
+  stack: null,
+  kind: 'lease_expired',
+};
+
+/** The error recorded on a cancelled job, carrying the reason. */
+export function cancelledError(reason: string): ErrorRecord {
+  return { name: 'JobCancelled', message: reason, stack: null, kind: 'cancelled' };
+}
+
+/** Accepts the caller's `tx`: a pg Client or PoolClient on which they ran BEGIN. */
+export function asTransaction(tx: unknown): Queryable {
+  if (typeof tx === 'object' && tx !== null && typeof (tx as { query?: unknown }).query === 'function') {
+    return tx as Queryable;
+  }
+  throw new ValidationError(
+    'INVALID_OPTION',
+    'tx must be a pg Client or PoolClient on which you ran BEGIN (postgres store); got ' + (tx === null ? 'null' : typeof tx),
+  );
+}
+
+/** How many times an insert is re-tried when a conflicting key disappears between two statements. */
+const KEY_RACE_ROUNDS = 5;
+
+/**
+ * Inserts jobs with one INSERT per batch. When a key is taken, a second statement reads the job
+ * holding it; should that job finish in between (its key no longer blocks), the input is inserted
+ * again, a bounded number of times.
+ */
+export async function insertJobs(ctx: PgJobContext, db: Queryable, jobs: JobInsert[]): Promise<JobInsertResult[]> {
+  const results: (JobInsertResult | undefined)[] = new Array(jobs.length);
+  let pending = jobs.map((job, index) => ({ job, index }));
+  for (let round = 0; round < KEY_RACE_ROUNDS && pending.length > 0; round++) {
+    const batch = pending;
+    const { rows } = await run<JobRow & { ord: number }>(db, ctx.sql.insert, [
+      ctx.now(),
+      batch.map((p) => p.job.name),
+      batch.map((p) => p.job.queue),
+      batch.map((p) => p.job.payload),
+      batch.map((p) => p.job.priority),
+      batch.map((p) => p.job.maxAttempts),
+      batch.map((p) => p.job.runAt),
+      batch.map((p) => p.job.key),
+      batch.map((p) => p.job.timeoutMs),
+      batch.map((p) => p.job.scheduleId),
+      batch.map((p) => p.job.meta),
+    ]);
+    const conflicts: typeof batch = [];
+    for (const row of rows) {
+      const entry = batch[row.ord - 1];
+      if (!entry) continue;
+      if (row.id === null) conflicts.push(entry);
+      else results[entry.index] = { job: toJobRecord(row), inserted: true };
+    }
+    if (conflicts.length === 0) {
+      pending = [];
+      break;
+    }
+    const existing = await run<JobRow>(db, ctx.sql.selectByKeys, [conflicts.map((c) => c.job.name), conflicts.map((c) => c.job.key)]);
+    const byKey = new Map(existing.rows.map((row) => [`${row.name}\u0000${row.key}`, toJobRecord(row)]));
+    pending = [];
+    for (const entry of conflicts) {
+      const job = byKey.get(`${entry.job.name}\u0000${entry.job.key}`);
+      if (job) results[entry.index] = { job, inserted: false };
+      else pending.push(entry);
+    }
+  }
+  if (pending.length > 0) {
+    throw new StoreError('postgres store: enqueue kept racing with jobs finishing under the same key; retry the enqueue', {
+      retryable: true,
+    });
+  }
+  return results as JobInsertResult[];
+}
+
+/** Queues that received available jobs, for wake-ups. */
+export function availableQueues(results: JobInsertResult[]): string[] {
+  return [...new Set(results.filter((r) => r.inserted && r.job.state === 'available').map((r) => r.job.queue))];
+}
+
+function sortForClaim(a: JobRecord, b: JobRecord): number {
+  return b.priority - a.priority || a.runAt.getTime() - b.runAt.getTime() || Number(BigInt(a.id) - BigInt(b.id));
+}
+
+export async function fetchJobs(
+  ctx: PgJobContext,
+  params: { queue: string; limit: number; owner: string; leaseMs: number },
+): Promise<JobRecord[]> {
+  if (params.limit <= 0) return [];
+  const { rows } = await run<JobRow>(ctx.pool, ctx.sql.fetch, [ctx.now(), params.queue, params.owner, params.leaseMs, params.limit]);
+  // RETURNING order is unspecified; hand jobs out in claim order.
+  return rows.map(toJobRecord).sort(sortForClaim);
+}
+
+export async function finishJobs(ctx: PgJobContext, items: JobFinishItem[]): Promise<JobFinishResult> {
+  if (items.length === 0) return { applied: [], rejected: [] };
+  const values = [
+    ctx.now(),
+    items.map((item) => item.id),
+    items.map((item) => item.token),
+    items.map((item) => item.finish.outcome),
+    items.map((item) => (item.finish.outcome === 'completed' ? item.finish.result : null)),
+    items.map((item) => {
+      const finish = item.finish;
+      if (finish.outcome === 'failed' || finish.outcome === 'dead') return JSON.stringify(finish.error);
+      if (finish.outcome === 'cancelled') return JSON.stringify(cancelledError(finish.reason));
+      return null;
+    }),
+    items.map((item) => {
+      const finish = item.finish;
+      if (finish.outcome === 'failed') return finish.retryAt;
+      if (finish.outcome === 'snoozed') return finish.runAt;
+      return null;
+    }),
+  ];
+  const { rows } = await run<{ id: string; token: string; queue: string; outcome: string }>(ctx.pool, ctx.sql.finish, values);
+  const applied = appliedMatcher(rows);
+  const requeued = [...new Set(rows.filter((row) => row.outcome === 'released' || row.outcome === 'failed').map((row) => row.queue))];
+  if (requeued.length > 0) ctx.wake(requeued);
+  const released = [...new Set(rows.filter((row) => row.outcome === 'released').map((row) => row.queue))];
+  if (released.length > 0) await notifyOthers(ctx, released);
+  const outcome = items.map((item) => applied(item));
+  return {
+    applied: items.filter((_, index) => outcome[index]).map((item) => item.id),
+    rejected: items.filter((_, index) => !outcome[index]).map((item) => item.id),
+  };
+}
+
+/**
+ * Pairs input items with the rows a fenced statement returned, by id *and* token: an item naming
+ * the right job with a stale token was not applied, even if another item for that job was. Each
+ * returned row vouches for one item only (the same item sent twice is applied once).
+ */
+function appliedMatcher(rows: { id: string; token: string }[]): (item: { id: string; token: string }) => boolean {
+  const remaining = new Map<string, number>();
+  for (const row of rows) remaining.set(`${row.id}\u0000${row.token}`, (remaining.get(`${row.id}\u0000${row.token}`) ?? 0) + 1);
+  return (item) => {
+    const key = `${item.id}\u0000${item.token}`;
+    const left = remaining.get(key) ?? 0;
+    if (left === 0) return false;
+    remaining.set(key, left - 1);
+    return true;
+  };
+}
+
+/** Tells other processes that jobs became available outside an INSERT (release, retry, rescue). */
+export async function notifyOthers(ctx: PgJobContext, queues: string[]): Promise<void> {
+  const payload = queues.join(',');
+  await run(ctx.pool, ctx.sql.notify, [ctx.names.channel, payload.length > 7000 ? '' : payload]).catch((error: unknown) => {
+    // Best effort: workers poll as well.
+    ctx.logger.debug({ err: error }, 'postgres store: pg_notify failed');
+  });
+}
+
+export async function heartbeatJobs(
+  ctx: PgJobContext,
+  params: { items: { id: string; token: string; progress?: string | null }[]; leaseMs: number },
+): Promise<{ held: string[] }> {
+  if (params.items.length === 0) return { held: [] };
+  const { rows } = await run<{ id: string; token: string }>(ctx.pool, ctx.sql.heartbeat, [
+    ctx.now(),
+    params.leaseMs,
+    params.items.map((item) => item.id),
+    params.items.map((item) => item.token),
+    params.items.map((item) => item.progress ?? null),
+    params.items.map((item) => item.progress !== undefined && item.progress !== null),
+  ]);
+  const held = appliedMatcher(rows);
+  return { held: params.items.filter((item) => held(item)).map((item) => item.id) };
+}
+
+export async function rescueExpired(ctx: PgJobContext, limit: number): Promise<{ retried: string[]; dead: string[] }> {
+  if (limit <= 0) return { retried: [], dead: [] };
+  const { rows } = await run<{ id: string; queue: string; state: JobState }>(ctx.pool, ctx.sql.rescue, [
+    ctx.now(),
+    limit,
+    JSON.stringify(LEASE_EXPIRED_ERROR),
+  ]);
+  const retried = rows.filter((row) => row.state === 'retryable');
+  if (retried.length > 0) {
+    const queues = [...new Set(retried.map((row) => row.queue))];
+    ctx.wake(queues);
+    await notifyOthers(ctx, queues);
+  }
+  return { retried: retried.map((row) => row.id), dead: rows.filter((row) => row.state === 'dead').map((row) => row.id) };
+}
+
+/** Ids are decimal strings; anything else cannot exist (and must not reach a ::bigint cast). */
+export function isJobId(id: string): boolean {
+  return /^[0-9]{1,19}$/.test(id) && BigInt(id) <= 9_223_372_036_854_775_807n;
+}
+
+export async function getJob(ctx: PgJobContext, id: string): Promise<JobRecord | null> {
+  if (!isJobId(id)) return null;
+  const { rows } = await run<JobRow>(ctx.pool, ctx.sql.get, [id]);
+  return rows[0] ? toJobRecord(rows[0]) : null;
+}
+
+export async function jobAttempts(ctx: PgJobContext, id: string): Promise<AttemptRecord[]> {
+  if (!isJobId(id)) return [];
+  const [history, job] = await Promise.all([run<AttemptRow>(ctx.pool, ctx.sql.attempts, [id]), getJob(ctx, id)]);
+  const attempts = history.rows.map(toAttemptRecord);
+  const running = job ? runningAttempt(job) : null;
+  if (running) attempts.push(running);
+  return attempts;
+}
+
+export async function cancelJob(ctx: PgJobContext, id: string, reason: string): Promise<JobRecord | null> {
+  if (!isJobId(id)) return null;
+  const { rows } = await run<JobRow>(ctx.pool, ctx.sql.cancel, [ctx.now(), id, JSON.stringify(cancelledError(reason))]);
+  if (rows[0]) return toJobRecord(rows[0]);
+  // Not found, or already final: report the job as it is.
+  return getJob(ctx, id);
+}
+
+export async function retryJob(ctx: PgJobContext, id: string): Promise<JobRecord | null> {
+  if (!isJobId(id)) return null;
+  let rows: JobRow[];
+  try {
+    ({ rows } = await run<JobRow>(ctx.pool, ctx.sql.retry, [ctx.now(), id]));
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505') {
+      throw new StateError(`job ${id} cannot be retried: another job with the same name and key is pending or running`);
+    }
+    throw error;
+  }
+  const row = rows[0];
+  if (!row) return getJob(ctx, id);
+  const job = toJobRecord(row);
+  ctx.wake([job.queue]);
+  await notifyOthers(ctx, [job.queue]);
+  return job;
+}
+
+/** Page size bounds of jobList. */
+const DEFAULT_PAGE = 50;
+const MAX_PAGE = 1000;
+
+export async function listJobs(ctx: PgJobContext, params: JobListParams): Promise<JobListPage> {
+  const limit = Math.min(MAX_PAGE, Math.max(1, Math.trunc(params.limit ?? DEFAULT_PAGE)));
+  const filter = params.filter ?? {};
+  const values: unknown[] = [];
+  const where: string[] = [];
+  const bind = (value: unknown) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  if (filter.states) where.push(`state = ANY(${bind(filter.states)}::text[])`);
+  if (filter.queues) where.push(`queue = ANY(${bind(filter.queues)}::text[])`);
+  if (filter.names) where.push(`name = ANY(${bind(filter.names)}::text[])`);
+  // strpos rather than LIKE: no wildcard characters to escape in user input.
+  if (filter.nameContains) where.push(`strpos(lower(name), lower(${bind(filter.nameContains)}::text)) > 0`);
+  if (filter.createdAfter) where.push(`created_at >= ${bind(filter.createdAfter)}::timestamptz`);
+  if (filter.createdBefore) where.push(`created_at < ${bind(filter.createdBefore)}::timestamptz`);
+  if (filter.scheduleId !== undefined) where.push(`schedule_id = ${bind(filter.scheduleId)}::text`);
+  if (params.cursor !== undefined && params.cursor !== null) {
+    if (!isJobId(params.cursor)) {
+      throw new ValidationError('INVALID_OPTION', `cursor ${JSON.stringify(params.cursor)} is not a cursor returned by jobList; omit it to start from the newest job`);
+    }
+    where.push(`id < ${bind(params.cursor)}::bigint`);
+  }
+  const text =
+    `SELECT ${jobColumns()} FROM ${ctx.names.quoted}.jobs` +
+    (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+    ` ORDER BY id DESC LIMIT ${bind(limit + 1)}`;
+  const { rows } = await ctx.pool.query<JobRow>(text, values);
+  const page = rows.slice(0, limit).map(toJobRecord);
+  const last = page[page.length - 1];
+  return { jobs: page, nextCursor: rows.length > limit && last ? last.id : null };
+}
+
+function zeroCounts(): Record<JobState, number> {
+  return Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as Record<JobState, number>;
+}
+
+export async function jobStats(ctx: PgJobContext): Promise<JobStats> {
+  const { rows } = await run<{ queue: string; state: JobState; count: number }>(ctx.pool, ctx.sql.stats, []);
+  const queues = new Map<string, QueueStats>();
+  const totals = zeroCounts();
+  for (const row of rows) {
+    let entry = queues.get(row.queue);
+    if (!entry) {
+      entry = { queue: row.queue, counts: zeroCounts() };
+      queues.set(row.queue, entry);
+    }
+    entry.counts[row.state] += row.count;
+    totals[row.state] += row.count;
+  }
+  return { queues: [...queues.values()], totals };
+}
+
+export async function pruneJobs(
+  ctx: PgJobContext,
+  params: { finishedBefore: Date; states: JobState[]; limit: number },
+): Promise<{ deleted: number }> {
+  const states = params.states.filter((state) => FINAL_STATES.includes(state));
+  if (states.length === 0 || params.limit <= 0) return { deleted: 0 };
+  const result = await run(ctx.pool, ctx.sql.prune, [states, params.finishedBefore, params.limit]);
+  return { deleted: result.rowCount ?? 0 };
+}

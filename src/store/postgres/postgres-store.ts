@@ -1,0 +1,331 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { ConfigError } from '../../errors.js';
+import { createSilentLogger } from '../../observe/logger.js';
+import type { Clock, Store } from '../types.js';
+import { jobStatements } from './job-statements.js';
+import { runMigrations } from './migrations.js';
+import { NotificationListener } from './notification-listener.js';
+import { toStoreError } from './pg-errors.js';
+import {
+  asTransaction,
+  availableQueues,
+  cancelJob,
+  fetchJobs,
+  finishJobs,
+  getJob,
+  heartbeatJobs,
+  insertJobs,
+  jobAttempts,
+  jobStats,
+  listJobs,
+  pruneJobs,
+  rescueExpired,
+  retryJob,
+  run,
+  type PgJobContext,
+} from './postgres-jobs.js';
+import {
+  claimTick,
+  deleteSchedules,
+  getSchedule,
+  listSchedules,
+  listTicks,
+  scheduleHasActiveJob,
+  updateScheduleNext,
+  upsertSchedules,
+} from './postgres-schedules.js';
+import { DEFAULT_SCHEMA, schemaNames } from './schema-name.js';
+
+/** Options of `createPostgresStore`. */
+export interface PostgresStoreOptions {
+  /**
+   * `postgres://user:pass@host:5432/db`. Ignored when `pool` is given. Without either, node-postgres
+   * reads the PG* environment variables (PGHOST, PGUSER, …).
+   */
+  connectionString?: string;
+  /**
+   * An existing pool to use instead of creating one. The store never ends a pool it did not
+   * create; `close()` only detaches from it.
+   */
+  pool?: pg.Pool;
+  /** Schema holding Nightshift's tables (created by `migrate()`); default `nightshift`. */
+  schema?: string;
+  /**
+   * Open a LISTEN connection for instant wake-ups; default true. Set false behind a
+   * transaction-mode pooler (PgBouncer `pool_mode = transaction`), where LISTEN does not work;
+   * workers then rely on polling (and wake-ups from their own process).
+   */
+  listen?: boolean;
+  /** Connections in the pool the store creates; default 10. Ignored when `pool` is given. */
+  poolSize?: number;
+  /**
+   * While listeners are registered but notifications cannot arrive (`listen: false`, or the LISTEN
+   * connection is reconnecting), the store checks for due jobs this often and wakes the listeners
+   * for their queues; default 1 000 ms. It also checks once right after the LISTEN connection
+   * comes back, since notifications sent meanwhile are lost.
+   */
+  pollIntervalMs?: number;
+  /** Test clock (ms since the epoch). Default: the database's `now()`. */
+  clock?: Clock;
+  /** pino logger; default silent. */
+  logger?: Logger;
+}
+
+/** Default connections in the store's own pool. */
+export const DEFAULT_POOL_SIZE = 10;
+/** Default interval of the store's due-job check while notifications are unavailable, ms. */
+export const DEFAULT_POLL_INTERVAL_MS = 1_000;
+
+function assertPositiveInteger(name: string, value: number | undefined): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+    throw new ConfigError(`postgres store: ${name} must be an integer ≥ 1, got ${String(value)}`);
+  }
+}
+
+/**
+ * Creates a PostgreSQL store: many workers on many machines, claims with `FOR UPDATE SKIP LOCKED`,
+ * wake-ups over LISTEN/NOTIFY, and enqueue inside the caller's own transaction
+ * (`jobInsertMany({ jobs, tx: client })`). Call `migrate()` before use.
+ */
+export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
+  const names = schemaNames(options.schema ?? DEFAULT_SCHEMA);
+  assertPositiveInteger('poolSize', options.poolSize);
+  assertPositiveInteger('pollIntervalMs', options.pollIntervalMs);
+  const logger = (options.logger ?? createSilentLogger()).child({ store: 'postgres', schema: names.schema });
+  const clock = options.clock;
+  const listen = options.listen ?? true;
+  const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+
+  const ownsPool = options.pool === undefined;
+  const pool =
+    options.pool ??
+    new pg.Pool({
+      ...(options.connectionString === undefined ? {} : { connectionString: options.connectionString }),
+      max: options.poolSize ?? DEFAULT_POOL_SIZE,
+      application_name: 'nightshift',
+      // Fail a checkout instead of hanging forever when the server is gone.
+      connectionTimeoutMillis: 10_000,
+    });
+  // An idle pooled connection that dies (server restart, pg_terminate_backend) emits 'error' on the
+  // pool; unhandled, that would crash the process. The pool drops the client and opens a new one
+  // on the next checkout, so logging is all there is to do.
+  const onPoolError = (error: Error) => logger.warn({ err: error }, 'postgres store: idle connection lost; it will be replaced');
+  pool.on('error', onPoolError);
+
+  const listeners = new Set<(queues: string[]) => void>();
+  const wake = (queues: string[]) => {
+    for (const listener of [...listeners]) {
+      try {
+        listener(queues);
+      } catch (error) {
+        logger.error({ err: error }, 'postgres store: jobAvailable listener threw');
+      }
+    }
+  };
+  const ctx: PgJobContext = {
+    pool,
+    names,
+    sql: jobStatements(names),
+    logger,
+    now: () => (clock ? new Date(clock()) : null),
+    wake,
+  };
+
+  let closed = false;
+  let notifications: NotificationListener | null = null;
+  let pollTimer: NodeJS.Timeout | null = null;
+
+  /** Wakes listeners for every queue with due jobs (a skip scan over the pending-jobs index). */
+  const pollDueQueues = async (): Promise<void> => {
+    if (closed || listeners.size === 0) return;
+    try {
+      const { rows } = await pool.query<{ queue: string }>(
+        `WITH RECURSIVE queues AS (
+           (SELECT queue FROM ${names.quoted}.jobs WHERE state IN ('available', 'scheduled', 'retryable') ORDER BY queue LIMIT 1)
+           UNION ALL
+           SELECT (SELECT j.queue FROM ${names.quoted}.jobs j
+                   WHERE j.state IN ('available', 'scheduled', 'retryable') AND j.queue > q.queue ORDER BY j.queue LIMIT 1)
+           FROM queues q WHERE q.queue IS NOT NULL
+         )
+         SELECT q.queue FROM queues q
+         WHERE q.queue IS NOT NULL AND EXISTS (
+           SELECT 1 FROM ${names.quoted}.jobs j
+           WHERE j.queue = q.queue AND j.state IN ('available', 'scheduled', 'retryable') AND j.run_at <= coalesce($1::timestamptz, now()))`,
+        [ctx.now()],
+      );
+      if (rows.length > 0) wake(rows.map((row) => row.queue));
+    } catch (error) {
+      logger.debug({ err: error }, 'postgres store: due-queue check failed');
+    }
+  };
+  const notificationsUnavailable = () => !listen || notifications?.state !== 'listening';
+  const schedulePoll = () => {
+    if (closed || pollTimer || listeners.size === 0) return;
+    pollTimer = setTimeout(() => {
+      pollTimer = null;
+      const next = notificationsUnavailable() ? pollDueQueues() : Promise.resolve();
+      void next.finally(schedulePoll);
+    }, pollIntervalMs);
+    pollTimer.unref();
+  };
+
+  const startNotifications = () => {
+    if (!listen || notifications || closed) return;
+    notifications = new NotificationListener({
+      connection: (pool as pg.Pool & { options: pg.PoolConfig }).options,
+      channel: names.channel,
+      logger,
+      onNotification: (payload) => wake(payload === '' ? [] : payload.split(',')),
+      onSubscribed: (reconnected) => {
+        if (reconnected) void pollDueQueues();
+      },
+    });
+    notifications.start();
+  };
+
+  /** Runs an operation and maps whatever the driver throws (pg-errors.ts). */
+  const guard = async <T>(operation: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (error) {
+      throw toStoreError(error, operation);
+    }
+  };
+
+  const store: Store & { readonly listenerPid: number | null } = {
+    kind: 'postgres',
+
+    /** Backend pid of the LISTEN connection, or null; for diagnostics and tests. */
+    get listenerPid() {
+      return notifications?.backendPid ?? null;
+    },
+
+    async migrate() {
+      await runMigrations(pool, names, { logger });
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      listeners.clear();
+      if (pollTimer) clearTimeout(pollTimer);
+      pollTimer = null;
+      await notifications?.stop();
+      notifications = null;
+      if (ownsPool) await pool.end().catch(() => undefined);
+      // Keep a handler on our own pool: a client may still report an error while closing.
+      if (!ownsPool) pool.off('error', onPoolError);
+    },
+
+    timeNow() {
+      if (clock) return Promise.resolve(new Date(clock()));
+      return guard('read the time', async () => {
+        const { rows } = await run<{ now: Date }>(pool, ctx.sql.timeNow, []);
+        return rows[0]?.now ?? new Date();
+      });
+    },
+
+    jobInsertMany({ jobs, tx }) {
+      return guard('enqueue', async () => {
+        if (jobs.length === 0) return [];
+        if (tx !== undefined && tx !== null) {
+          // Inside the caller's transaction: the NOTIFY from the insert trigger is delivered at
+          // their COMMIT (and dropped on ROLLBACK), so no in-process wake-up here.
+          return insertJobs(ctx, asTransaction(tx), jobs);
+        }
+        const results = await insertJobs(ctx, pool, jobs);
+        const queues = availableQueues(results);
+        if (queues.length > 0) wake(queues);
+        return results;
+      });
+    },
+
+    jobFetch(params) {
+      return guard(`fetch jobs from queue ${params.queue}`, () => fetchJobs(ctx, params));
+    },
+    jobFinishMany({ items }) {
+      return guard('record finished jobs', () => finishJobs(ctx, items));
+    },
+    jobHeartbeat(params) {
+      return guard('heartbeat', () => heartbeatJobs(ctx, params));
+    },
+    jobRescueExpired({ limit }) {
+      return guard('rescue expired leases', () => rescueExpired(ctx, limit));
+    },
+    jobGet({ id }) {
+      return guard(`read job ${id}`, () => getJob(ctx, id));
+    },
+    jobAttempts({ id }) {
+      return guard(`read attempts of job ${id}`, () => jobAttempts(ctx, id));
+    },
+    jobList(params) {
+      return guard('list jobs', () => listJobs(ctx, params));
+    },
+    jobCancel({ id, reason }) {
+      return guard(`cancel job ${id}`, () => cancelJob(ctx, id, reason));
+    },
+    jobRetry({ id }) {
+      return guard(`retry job ${id}`, () => retryJob(ctx, id));
+    },
+    jobStats() {
+      return guard('read job stats', () => jobStats(ctx));
+    },
+    jobPrune(params) {
+      return guard('prune jobs', () => pruneJobs(ctx, params));
+    },
+
+    queuePause({ queue }) {
+      return guard(`pause queue ${queue}`, async () => {
+        await run(pool, ctx.sql.queuePause, [ctx.now(), queue]);
+      });
+    },
+    queueResume({ queue }) {
+      return guard(`resume queue ${queue}`, async () => {
+        const result = await run(pool, ctx.sql.queueResume, [queue]);
+        if ((result.rowCount ?? 0) > 0) wake([queue]);
+      });
+    },
+    queuePausedList() {
+      return guard('list paused queues', async () => {
+        const { rows } = await run<{ queue: string }>(pool, ctx.sql.queuePausedList, []);
+        return rows.map((row) => row.queue);
+      });
+    },
+
+    jobAvailableListen(listener) {
+      listeners.add(listener);
+      startNotifications();
+      schedulePoll();
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+
+    scheduleUpsertMany({ schedules }) {
+      return guard('upsert schedules', () => upsertSchedules(ctx, schedules));
+    },
+    scheduleGet({ id }) {
+      return guard(`read schedule ${id}`, () => getSchedule(ctx, id));
+    },
+    scheduleList({ filter }) {
+      return guard('list schedules', () => listSchedules(ctx, filter));
+    },
+    scheduleDelete({ ids }) {
+      return guard('delete schedules', () => deleteSchedules(ctx, ids));
+    },
+    scheduleUpdateNext(params) {
+      return guard(`update schedule ${params.id}`, () => updateScheduleNext(ctx, params));
+    },
+    scheduleTickClaim(params) {
+      return guard(`claim tick of schedule ${params.scheduleId}`, () => claimTick(ctx, params));
+    },
+    scheduleTickList({ scheduleId, limit }) {
+      return guard(`list ticks of schedule ${scheduleId}`, () => listTicks(ctx, scheduleId, limit));
+    },
+    scheduleHasActiveJob({ scheduleId }) {
+      return guard(`check active jobs of schedule ${scheduleId}`, () => scheduleHasActiveJob(ctx, scheduleId));
+    },
+  };
+  return store;
+}
