@@ -1,0 +1,212 @@
+/**
+ * A schedule as users write it — in YAML (`schedules:`) or in code — and its validation into the
+ * store's `ScheduleInput`. Every check happens here, before anything is written: unknown keys,
+ * cron, time zone, job name, queue, priority and the input against the job's schema.
+ */
+import { z } from 'zod';
+import { ValidationError, type ValidationIssue } from '../errors.js';
+import { assertValidMs, assertValidPriority, type AnyJobDefinition } from '../job/define-job.js';
+import { assertValidName } from '../job/names.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from '../job/payload.js';
+import { DEFAULT_ATTEMPTS } from '../job/retry-policy.js';
+import { validatePayload } from '../job/schema.js';
+import type { OverlapPolicy, ScheduleInput, ScheduleSource } from '../store/types.js';
+import { parseCron } from './cron-expression.js';
+import { DEFAULT_TIMEZONE, normalizeTimeZone } from './time-zone.js';
+
+/** Most missed ticks a schedule may catch up after downtime. */
+export const MAX_CATCH_UP = 1000;
+/** Largest `maxAttempts` / `timeoutMs` (a 32-bit integer column and a Node timer both hold it). */
+const MAX_INT32 = 2 ** 31 - 1;
+
+/**
+ * The shape of one entry of `schedules:` in YAML, also accepted from code. Unknown keys are
+ * rejected so that a typo (`timzone:`) is an error rather than a silently ignored setting.
+ */
+export const scheduleDefinitionSchema = z
+  .object({
+    /** Unique schedule id (a name: `A–Z a–z 0–9 _ - . : /`); default: `jobId`. */
+    id: z.string().optional(),
+    /** Name of the job each tick enqueues (a job passed to Nightshift, or `http` / `command`). */
+    jobId: z.string(),
+    /** Cron expression, 5 or 6 fields, or an alias such as `@daily`. */
+    schedule: z.string(),
+    /** Default true. A disabled schedule is kept but never fires. */
+    enabled: z.boolean().optional(),
+    /** IANA zone the cron fields are read in; default `UTC`. */
+    timezone: z.string().optional(),
+    description: z.string().nullable().optional(),
+    /** The job's payload, checked against its schema; default `{}`. */
+    input: z.unknown().optional(),
+    /** Missed ticks to run after downtime, newest first kept; default 0 (skip them). */
+    catchUp: z.number().int().min(0).max(MAX_CATCH_UP).optional(),
+    /** `allow` (default), `skip` or `queue`: what a tick does while the previous run is unfinished. */
+    overlap: z.enum(['allow', 'skip', 'queue']).optional(),
+    /** Queue for the jobs it creates; default the job's queue. */
+    queue: z.string().optional(),
+    /** Priority of the jobs it creates (0 … 1 000 000); default the job's. */
+    priority: z.number().int().optional(),
+    /** Attempts of the jobs it creates; default the job's `retry.attempts` (3). */
+    maxAttempts: z.number().int().min(1).max(MAX_INT32).optional(),
+    /** Per-attempt time limit of the jobs it creates, ms; default the job's, else the queue's. */
+    timeoutMs: z.number().int().min(1).max(MAX_INT32).optional(),
+  })
+  .strict();
+
+/** One schedule as written in YAML or code (see `scheduleDefinitionSchema` for each field). */
+export type ScheduleDefinition = z.input<typeof scheduleDefinitionSchema>;
+
+/** Job overrides a schedule applies to the jobs it creates; stored as `ScheduleInput.jobOptions`. */
+export interface ScheduleJobOptions {
+  queue?: string;
+  priority?: number;
+  maxAttempts?: number;
+  timeoutMs?: number;
+}
+
+/** Job definitions by name, as the scheduler and the schedule manager look them up. */
+export type JobRegistry = ReadonlyMap<string, AnyJobDefinition>;
+
+/** Builds a registry from job definitions; two jobs with one name are an error. */
+export function createJobRegistry(jobs: readonly AnyJobDefinition[] | JobRegistry): JobRegistry {
+  if (jobs instanceof Map) return jobs;
+  const registry = new Map<string, AnyJobDefinition>();
+  for (const job of jobs as readonly AnyJobDefinition[]) {
+    if (registry.has(job.name) && registry.get(job.name) !== job) {
+      throw new ValidationError('INVALID_OPTION', `two different jobs are named "${job.name}"; job names must be unique`);
+    }
+    registry.set(job.name, job);
+  }
+  return registry;
+}
+
+/** Throws `UNKNOWN_JOB` naming `where` and listing the known jobs. */
+export function requireJob(registry: JobRegistry, name: string, where: string): AnyJobDefinition {
+  const job = registry.get(name);
+  if (job !== undefined) return job;
+  const known = [...registry.keys()].sort();
+  throw new ValidationError(
+    'UNKNOWN_JOB',
+    `${where}: unknown job ${JSON.stringify(name)}; known jobs: ${known.length > 0 ? known.join(', ') : '(none registered)'}`,
+    { issues: [{ path: where, message: `unknown job ${JSON.stringify(name)}` }] },
+  );
+}
+
+function prefixed(error: unknown, where: string): never {
+  if (error instanceof ValidationError) {
+    const message = error.message.startsWith(where) ? error.message : `${where}: ${error.message}`;
+    throw new ValidationError(error.code, message, {
+      cause: error.cause,
+      issues: error.issues.map((issue) => ({ path: issue.path.startsWith(where) ? issue.path : `${where}${issue.path ? `.${issue.path}` : ''}`, message: issue.message })),
+    });
+  }
+  throw error;
+}
+
+/** Options of `resolveScheduleDefinition`. */
+export interface ResolveScheduleOptions {
+  jobs: JobRegistry;
+  /** Where the schedule comes from; stored with it. */
+  source: ScheduleSource;
+  /** Names the schedule in error messages, e.g. `schedules[2]`; default `schedule`. */
+  where?: string;
+  /** Largest serialized input, bytes; default 1 MiB (`DEFAULT_MAX_PAYLOAD_BYTES`). */
+  maxPayloadBytes?: number;
+}
+
+/**
+ * Validates a definition and returns the `ScheduleInput` to store. Throws a `ValidationError`
+ * whose code says what is wrong (`INVALID_CRON`, `INVALID_TIMEZONE`, `UNKNOWN_JOB`,
+ * `INVALID_PAYLOAD`, `INVALID_NAME`, `INVALID_OPTION`) and whose message and issue paths name the
+ * field, prefixed with `where`.
+ */
+export async function resolveScheduleDefinition(definition: unknown, options: ResolveScheduleOptions): Promise<ScheduleInput> {
+  const where = options.where ?? 'schedule';
+  const parsed = scheduleDefinitionSchema.safeParse(definition);
+  if (!parsed.success) {
+    const issues: ValidationIssue[] = parsed.error.issues.map((issue) => ({
+      path: [where, ...issue.path.map(String)].join('.'),
+      message: issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map((key) => JSON.stringify(key)).join(', ')}` : issue.message,
+    }));
+    throw new ValidationError('INVALID_OPTION', `${where}: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`, { issues });
+  }
+  const value = parsed.data;
+  const id = value.id ?? value.jobId;
+  try {
+    assertValidName('schedule id', id);
+  } catch (error) {
+    prefixed(error, `${where}.id`);
+  }
+  const cron = parseCron(value.schedule, `${where}.schedule`);
+  const timezone = normalizeTimeZone(value.timezone ?? DEFAULT_TIMEZONE, `${where}.timezone`);
+  const job = requireJob(options.jobs, value.jobId, `${where}.jobId`);
+  const jobOptions = resolveJobOptions(value, `${where}`);
+  const input = value.input === undefined ? {} : value.input;
+  try {
+    await validatePayload(job.name, job.schema, input);
+  } catch (error) {
+    prefixed(error, `${where}.input`);
+  }
+  let serialized: string;
+  try {
+    serialized = serializePayload(input, options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
+  } catch (error) {
+    prefixed(error, `${where}.input`);
+  }
+  return {
+    id,
+    jobName: job.name,
+    cron: cron.source,
+    timezone,
+    enabled: value.enabled ?? true,
+    description: value.description ?? null,
+    input: serialized,
+    catchUp: value.catchUp ?? 0,
+    overlap: (value.overlap ?? 'allow') satisfies OverlapPolicy,
+    source: options.source,
+    jobOptions: Object.keys(jobOptions).length === 0 ? null : JSON.stringify(jobOptions),
+  };
+}
+
+function resolveJobOptions(value: z.output<typeof scheduleDefinitionSchema>, where: string): ScheduleJobOptions {
+  const options: ScheduleJobOptions = {};
+  if (value.queue !== undefined) {
+    try {
+      assertValidName('queue name', value.queue);
+    } catch (error) {
+      prefixed(error, `${where}.queue`);
+    }
+    options.queue = value.queue;
+  }
+  if (value.priority !== undefined) {
+    assertValidPriority(value.priority, `${where}.priority`);
+    options.priority = value.priority;
+  }
+  if (value.maxAttempts !== undefined) options.maxAttempts = value.maxAttempts;
+  if (value.timeoutMs !== undefined) {
+    assertValidMs(value.timeoutMs, `${where}.timeoutMs`, true);
+    options.timeoutMs = value.timeoutMs;
+  }
+  return options;
+}
+
+/** Reads a stored schedule's `jobOptions` back; a corrupt value counts as no overrides. */
+export function parseScheduleJobOptions(text: string | null): ScheduleJobOptions {
+  if (text === null) return {};
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === 'object' && value !== null ? (value as ScheduleJobOptions) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Queue, priority and attempts of the jobs a schedule creates, job defaults filled in. */
+export function scheduleJobDefaults(job: AnyJobDefinition, options: ScheduleJobOptions): { queue: string; priority: number; maxAttempts: number; timeoutMs: number | null } {
+  return {
+    queue: options.queue ?? job.queue,
+    priority: options.priority ?? job.priority,
+    maxAttempts: options.maxAttempts ?? job.retry?.attempts ?? DEFAULT_ATTEMPTS,
+    timeoutMs: options.timeoutMs ?? null,
+  };
+}
