@@ -24,6 +24,10 @@ export interface NightshiftEventMap {
   'rescuer:rescued': { retried: string[]; dead: string[] };
   'schedule:fired': { scheduleId: string; fireAt: Date; jobId: string | null; status: string };
   'schedule:error': { scheduleId: string; error: unknown };
+  /** Missed ticks (older than the scheduler's grace period) were skipped rather than run. */
+  'schedule:missed': { scheduleId: string; count: number; first: Date; last: Date };
+  /** A scheduler pass failed as a whole (store unreachable…); the loop retries on its next pass. */
+  'scheduler:error': { error: unknown; during: string };
 }
 
 export type NightshiftEventName = keyof NightshiftEventMap;
