@@ -1,4 +1,5 @@
-import type { LevelWithSilent } from 'pino';
+import type { Logger, LevelWithSilent } from 'pino';
+import type { Client } from '../client/client.js';
 import type { AnyJobDefinition } from '../job/define-job.js';
 import type { Store } from '../store/types.js';
 
@@ -70,6 +71,18 @@ export interface ScheduleEntry {
   [option: string]: unknown;
 }
 
+/** What a config's `setup` hook receives. */
+export interface ConfigSetupContext {
+  /** A client on the running store: handlers use it to enqueue follow-up jobs. */
+  client: Client;
+  /** The store, migrated and open. Closed by the CLI when the command ends. */
+  store: Store;
+  /** The CLI's logger (JSON lines on stderr). */
+  logger: Logger;
+  /** The CLI command being run: `daemon` or `run`. */
+  command: 'daemon' | 'run';
+}
+
 /** Everything `nightshift.config.ts` can set. Only `jobs` is required. */
 export interface NightshiftConfig {
   /** The jobs this app defines (`defineJob(...)`). Workers run them; the CLI enqueues them by name. */
@@ -94,8 +107,14 @@ export interface NightshiftConfig {
   logLevel?: LevelWithSilent;
   /** Largest serialized payload accepted by enqueue, in bytes. Default 1 048 576 (1 MiB). */
   maxPayloadBytes?: number;
-  /** Name of this worker process in leases, attempts and logs. Default `<hostname>:<pid>`. */
+  /** Name of this worker process in leases, attempts and logs. Default `<hostname>-<pid>-<random>`. */
   workerId?: string;
+  /**
+   * Called by `nightshift daemon` and `nightshift run` once the store is open and before any
+   * handler runs — the place to hand the client to code that enqueues from inside handlers
+   * (fan-out jobs), or to warm caches. A throw stops the command. Default: none.
+   */
+  setup?: (context: ConfigSetupContext) => void | Promise<void>;
 }
 
 /**

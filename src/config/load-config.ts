@@ -40,6 +40,7 @@ export interface ResolvedConfig {
   logLevel: LevelWithSilent | undefined;
   maxPayloadBytes: number | undefined;
   workerId: string | undefined;
+  setup: NightshiftConfig['setup'];
   /** The validated environment settings. */
   env: EnvSettings;
 }
@@ -192,6 +193,7 @@ export function resolveConfig(
     logLevel: env.logLevel ?? config.logLevel,
     maxPayloadBytes: config.maxPayloadBytes,
     workerId: config.workerId,
+    setup: config.setup,
     env,
   };
 }

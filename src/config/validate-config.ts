@@ -100,6 +100,7 @@ const configSchema = z.strictObject({
   logLevel: z.enum(LOG_LEVELS as [string, ...string[]], { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
   maxPayloadBytes: positiveInt('bytes').optional(),
   workerId: name.optional(),
+  setup: z.custom<NonNullable<NightshiftConfig['setup']>>((value) => typeof value === 'function', { error: 'must be a function' }).optional(),
 });
 
 /** Whether `value` looks like a Store instance rather than store settings. */

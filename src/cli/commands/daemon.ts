@@ -37,6 +37,7 @@ export function registerDaemonCommand(program: Command): void {
           ...(config.shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs: config.shutdownTimeoutMs }),
           ...(config.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: config.maxPayloadBytes }),
         });
+        await config.setup?.({ client: nightshift.client, store, logger, command: 'daemon' });
         const scheduler = await createDaemonScheduler({ config, store, events, logger });
         if (scheduler) await nightshift.addService(scheduler);
 

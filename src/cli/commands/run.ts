@@ -57,6 +57,21 @@ export function registerRunCommand(program: Command): void {
         // Validation errors (schema, size) surface here, before anything is written.
         const { job } = await client.enqueue(runnable, payload, { maxAttempts: 1 });
 
+        // The hook gets a client that knows every job, so fan-out handlers can enqueue by name.
+        const appClient = createClient({
+          store,
+          jobs: [...config.jobs],
+          events,
+          logger,
+          ...(config.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: config.maxPayloadBytes }),
+        });
+        try {
+          await config.setup?.({ client: appClient, store, logger, command: 'run' });
+        } catch (error) {
+          await store.jobCancel({ id: job.id, reason: 'the config setup hook failed' });
+          throw error;
+        }
+
         const outcome = new Promise<RunOutcome>((resolve) => {
           const mine = (id: string): boolean => id === job.id;
           events.on('job:completed', (event) => mine(event.job.id) && resolve({ state: 'completed', result: event.result, durationMs: event.durationMs }));

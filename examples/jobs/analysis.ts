@@ -1,0 +1,72 @@
+/**
+ * Nightly per-user analysis, fanned out: `analysis.nightly` picks the active users and enqueues
+ * one `analysis.user` job each, in one bulk insert. Each per-user job can then fail, retry and
+ * time out on its own, and the `cognition` queue's concurrency bounds how many run at once.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { defineJob } from 'nightshift';
+import { z } from 'zod';
+import { appClient } from './app-client.js';
+import { loadUserState, loadUsers, saveUserState } from './app-state.js';
+
+/** Skills the analysis recognises in a user's notes, by keyword. */
+const SKILL_KEYWORDS: Record<string, readonly string[]> = {
+  typescript: ['typescript', 'sdk'],
+  sql: ['sql', 'postgresql', 'query plan'],
+  rust: ['rust'],
+  operations: ['kubernetes', 'rollout', 'outage', 'incident'],
+  writing: ['write-up', 'talk', 'drafted', 'explained'],
+};
+
+/** How much one mention raises a skill's confidence, towards 1. */
+const REINFORCEMENT = 0.25;
+
+export const analyzeUser = defineJob({
+  name: 'analysis.user',
+  queue: 'cognition',
+  description: 'Read one user\'s recent notes and update their skill confidences',
+  schema: z.object({ userId: z.string().min(1), date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/) }),
+  retry: { attempts: 4, backoff: { type: 'exponential', delayMs: 5_000, maxDelayMs: 300_000 } },
+  handler: async ({ userId, date }, ctx) => {
+    const user = (await loadUsers()).find((candidate) => candidate.id === userId);
+    if (!user) return { userId, skipped: 'user no longer exists' };
+    // Stands in for a model call: slow, and it must stop when the job is cancelled or times out.
+    await delay(150, undefined, { signal: ctx.signal });
+    const state = await loadUserState(userId);
+    const now = ctx.now().toISOString();
+    const seen: string[] = [];
+    for (const [skill, keywords] of Object.entries(SKILL_KEYWORDS)) {
+      const mentions = user.notes.filter((note) => keywords.some((keyword) => note.toLowerCase().includes(keyword))).length;
+      if (mentions === 0) continue;
+      const before = state.skills[skill]?.confidence ?? 0;
+      const confidence = 1 - (1 - before) * (1 - REINFORCEMENT) ** mentions;
+      state.skills[skill] = { confidence: Math.round(confidence * 1000) / 1000, lastSeenAt: now };
+      seen.push(skill);
+    }
+    state.lastAnalysisAt = now;
+    state.insights = [`${date}: active in ${seen.length ? seen.join(', ') : 'nothing we track'}`, ...state.insights].slice(0, 10);
+    await saveUserState(state);
+    ctx.log.info({ userId, skills: seen }, 'user analysed');
+    return { userId, skills: seen };
+  },
+});
+
+export const nightlyAnalysis = defineJob({
+  name: 'analysis.nightly',
+  description: 'Select active users and enqueue one analysis.user job per user',
+  schema: z.object({ limit: z.number().int().positive().max(10_000).optional() }),
+  retry: { attempts: 3 },
+  handler: async ({ limit }, ctx) => {
+    const users = (await loadUsers()).filter((user) => user.active).slice(0, limit ?? 10_000);
+    const date = ctx.now().toISOString().slice(0, 10);
+    // The key makes a retried or doubly-triggered fan-out harmless: one job per user per night.
+    const results = await appClient().enqueueMany(
+      analyzeUser,
+      users.map((user) => ({ userId: user.id, date })),
+      { keyOf: (payload) => `${payload.userId}:${payload.date}` },
+    );
+    const enqueued = results.filter((result) => result.inserted).length;
+    ctx.log.info({ users: users.length, enqueued }, 'nightly analysis fanned out');
+    return { users: users.length, enqueued, jobIds: results.map((result) => result.job.id) };
+  },
+});
