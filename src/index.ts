@@ -12,4 +12,4 @@ export { NightshiftEvents } from './observe/events.js';
 export type { NightshiftEventMap, NightshiftEventName } from './observe/events.js';
 export type * from './store/types.js';
 export { defineConfig } from './config/define-config.js';
-export type { NightshiftConfig, QueueConfig, StoreConfig, SqliteStoreConfig, PostgresStoreConfig, ScheduleEntry } from './config/define-config.js';
+export type { NightshiftConfig, ConfigSetupContext, QueueConfig, StoreConfig, SqliteStoreConfig, PostgresStoreConfig, ScheduleEntry } from './config/define-config.js';
