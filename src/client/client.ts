@@ -1,0 +1,257 @@
+import type { Logger } from 'pino';
+import { NightshiftError, NotFoundError, StateError, ValidationError } from '../errors.js';
+import type { AnyJobDefinition, JobDefinition } from '../job/define-job.js';
+import { assertValidName } from '../job/names.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from '../job/payload.js';
+import { validatePayload, type SchemaInput, type StandardSchema } from '../job/schema.js';
+import { NightshiftEvents } from '../observe/events.js';
+import { createSilentLogger } from '../observe/logger.js';
+import { JOB_STATES, type JobInsert, type JobInsertResult, type JobListFilter, type JobState, type JobStats, type Store } from '../store/types.js';
+import { createJobRegistry, type JobList } from '../worker/job-registry.js';
+import { resolveEnqueueOptions, type EnqueueOptions } from './enqueue-options.js';
+import { toAttempt, toJob, type Job, type JobDetails } from './job-view.js';
+
+export type { EnqueueOptions } from './enqueue-options.js';
+
+/** Options of `createClient`. */
+export interface ClientOptions {
+  store: Store;
+  /** Jobs that can be enqueued by name (a definition can always be passed directly). */
+  jobs?: JobList;
+  /** Where `job:enqueued` / `job:cancelled` go; default a new emitter. */
+  events?: NightshiftEvents;
+  /** Largest serialized payload, in bytes; default 1 MiB (1 048 576). */
+  maxPayloadBytes?: number;
+  /** Default: a silent logger. */
+  logger?: Logger;
+}
+
+/** Options of `enqueueMany`: shared by every item, plus a per-item de-duplication key. */
+export interface EnqueueManyOptions<Payload = unknown> extends Omit<EnqueueOptions, 'key'> {
+  /** De-duplication key of each item (see `EnqueueOptions.key`); return undefined for none. */
+  keyOf?: (payload: Payload, index: number) => string | undefined;
+}
+
+/** What an enqueue did: the job (new, or the existing one with the same key) and whether it is new. */
+export interface EnqueueResult<Payload = unknown> {
+  job: Job<Payload>;
+  /** False when a job with the same key was already waiting or running (nothing was inserted). */
+  inserted: boolean;
+}
+
+/** Filter and page of `client.list`. */
+export interface ListParams {
+  state?: JobState | readonly JobState[];
+  queue?: string | readonly string[];
+  /** Exact job name(s). */
+  job?: string | readonly string[];
+  /** Case-insensitive part of the job name. */
+  nameContains?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
+  /** Page size, 1 … 1000; default 50. */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string | null;
+}
+
+export interface ListPage {
+  /** Newest first. */
+  jobs: Job[];
+  nextCursor: string | null;
+}
+
+/** Enqueues and inspects jobs. Safe to share; holds no connections of its own. */
+export interface Client {
+  readonly events: NightshiftEvents;
+  /** Enqueues one job; the payload is typed by the job's schema. Validates everything before writing. */
+  enqueue<S extends StandardSchema, R>(job: JobDefinition<S, R>, payload: SchemaInput<S>, options?: EnqueueOptions): Promise<EnqueueResult<SchemaInput<S>>>;
+  enqueue(name: string, payload: unknown, options?: EnqueueOptions): Promise<EnqueueResult>;
+  /** Enqueues many jobs of one kind in one store transaction; one invalid item means nothing is written. */
+  enqueueMany<S extends StandardSchema, R>(
+    job: JobDefinition<S, R>,
+    payloads: readonly SchemaInput<S>[],
+    options?: EnqueueManyOptions<SchemaInput<S>>,
+  ): Promise<EnqueueResult<SchemaInput<S>>[]>;
+  enqueueMany(name: string, payloads: readonly unknown[], options?: EnqueueManyOptions): Promise<EnqueueResult[]>;
+  /** A job with its attempts. NotFoundError when there is none. */
+  get(id: string): Promise<JobDetails>;
+  list(params?: ListParams): Promise<ListPage>;
+  /** Cancels a job that has not finished (a running handler is aborted). StateError when it already finished. */
+  cancel(id: string, reason?: string): Promise<Job>;
+  /** Runs a finished, failed or waiting job again now. StateError while it is running. */
+  retry(id: string): Promise<Job>;
+  stats(): Promise<JobStats>;
+}
+
+/** Longest accepted cancel reason, in characters. */
+const MAX_REASON_LENGTH = 1000;
+const ID_PATTERN = /^[0-9]{1,20}$/;
+
+/** Creates a client. See `Client`. */
+export function createClient(options: ClientOptions): Client {
+  const { store } = options;
+  const jobs = createJobRegistry(options.jobs);
+  const events = options.events ?? new NightshiftEvents();
+  const logger = options.logger ?? createSilentLogger();
+  const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1) {
+    throw new ValidationError('INVALID_OPTION', `maxPayloadBytes must be a positive integer (bytes), got ${String(maxPayloadBytes)}`);
+  }
+
+  const resolveJob = (jobOrName: unknown): AnyJobDefinition => {
+    if (typeof jobOrName === 'string') {
+      assertValidName('job name', jobOrName);
+      const job = jobs.get(jobOrName);
+      if (!job) {
+        const known = [...jobs.keys()].sort().join(', ') || '(none registered)';
+        throw new ValidationError('UNKNOWN_JOB', `unknown job "${jobOrName}"; known jobs: ${known}. Register it in the jobs list or pass its definition.`);
+      }
+      return job;
+    }
+    if (jobOrName && typeof jobOrName === 'object' && typeof (jobOrName as AnyJobDefinition).name === 'string' && '~standard' in ((jobOrName as AnyJobDefinition).schema ?? {})) {
+      return jobOrName as AnyJobDefinition;
+    }
+    throw new ValidationError('UNKNOWN_JOB', 'enqueue needs a job definition (from defineJob) or a registered job name');
+  };
+
+  /** Serializes and validates one payload; errors name the item when `index` is given. */
+  const preparePayload = async (job: AnyJobDefinition, payload: unknown, index: number | null): Promise<string> => {
+    try {
+      // Serialization first: a function, BigInt or cycle is "not storable", whatever the schema says.
+      const text = serializePayload(payload, maxPayloadBytes);
+      await validatePayload(job.name, job.schema, payload);
+      return text;
+    } catch (error) {
+      if (index === null || !(error instanceof NightshiftError)) throw error;
+      throw new ValidationError(error.code, `item ${index}: ${error.message}`, {
+        cause: error,
+        issues: error.issues.map((issue) => ({ path: issue.path === '' ? String(index) : `${index}.${issue.path}`, message: issue.message })),
+      });
+    }
+  };
+
+  const storeNowMs = async (options: EnqueueOptions | undefined): Promise<number | null> =>
+    options && typeof options === 'object' && typeof options.delayMs === 'number' && options.delayMs > 0 ? (await store.timeNow()).getTime() : null;
+
+  const announce = <P>(results: JobInsertResult[]): EnqueueResult<P>[] => {
+    const emit = events.has('job:enqueued');
+    return results.map((result) => {
+      if (emit) events.emit('job:enqueued', { job: result.job, inserted: result.inserted });
+      return { job: toJob<P>(result.job), inserted: result.inserted };
+    });
+  };
+
+  const enqueue = async (jobOrName: unknown, payload: unknown, options?: EnqueueOptions): Promise<EnqueueResult> => {
+    const job = resolveJob(jobOrName);
+    const where = `enqueue "${job.name}"`;
+    const resolved = resolveEnqueueOptions(where, job, options, await storeNowMs(options));
+    const text = await preparePayload(job, payload, null);
+    const insert: JobInsert = { name: job.name, payload: text, ...resolved, scheduleId: null, meta: null };
+    const results = await store.jobInsertMany(options?.tx === undefined ? { jobs: [insert] } : { jobs: [insert], tx: options.tx });
+    return announce(results)[0]!;
+  };
+
+  const enqueueMany = async (jobOrName: unknown, payloads: readonly unknown[], options?: EnqueueManyOptions): Promise<EnqueueResult[]> => {
+    const job = resolveJob(jobOrName);
+    if (!Array.isArray(payloads)) throw new ValidationError('INVALID_OPTION', `enqueueMany "${job.name}": payloads must be an array`);
+    if (payloads.length === 0) return [];
+    const { keyOf, ...shared } = options ?? {};
+    if ('key' in shared) throw new ValidationError('INVALID_OPTION', `enqueueMany "${job.name}": use keyOf(payload, index) for per-item keys, not key`);
+    if (keyOf !== undefined && typeof keyOf !== 'function') throw new ValidationError('INVALID_OPTION', `enqueueMany "${job.name}": keyOf must be a function`);
+    const base = resolveEnqueueOptions(`enqueueMany "${job.name}"`, job, shared, await storeNowMs(shared));
+    const inserts: JobInsert[] = new Array<JobInsert>(payloads.length);
+    for (let index = 0; index < payloads.length; index++) {
+      const payload = payloads[index];
+      const text = await preparePayload(job, payload, index);
+      let key: string | null = null;
+      if (keyOf) {
+        const itemKey = keyOf(payload, index);
+        if (itemKey !== undefined) key = resolveEnqueueOptions(`enqueueMany "${job.name}" item ${index}`, job, { key: itemKey }, null).key;
+      }
+      inserts[index] = { name: job.name, payload: text, ...base, key, scheduleId: null, meta: null };
+    }
+    const results = await store.jobInsertMany(shared.tx === undefined ? { jobs: inserts } : { jobs: inserts, tx: shared.tx });
+    logger.debug({ job: job.name, count: inserts.length }, 'enqueued jobs in bulk');
+    return announce(results);
+  };
+
+  const assertId = (id: unknown): string => {
+    if (typeof id !== 'string' || !ID_PATTERN.test(id)) throw new NotFoundError('JOB_NOT_FOUND', `no job with id ${JSON.stringify(id)} (ids are decimal strings)`);
+    return id;
+  };
+  const notFound = (id: string): NotFoundError => new NotFoundError('JOB_NOT_FOUND', `no job with id ${id}`);
+
+  const asList = <T extends string>(value: T | readonly T[] | undefined): T[] | undefined =>
+    value === undefined ? undefined : typeof value === 'string' ? [value] : [...value];
+
+  const assertDate = (name: string, value: unknown): void => {
+    if (value !== undefined && (!(value instanceof Date) || Number.isNaN(value.getTime()))) {
+      throw new ValidationError('INVALID_OPTION', `list: ${name} must be a valid Date`);
+    }
+  };
+
+  return {
+    events,
+    enqueue: enqueue as Client['enqueue'],
+    enqueueMany: enqueueMany as Client['enqueueMany'],
+
+    async get(id) {
+      assertId(id);
+      const [record, attempts] = await Promise.all([store.jobGet({ id }), store.jobAttempts({ id })]);
+      if (!record) throw notFound(id);
+      return { ...toJob(record), attempts: attempts.map(toAttempt) };
+    },
+
+    async list(params = {}) {
+      const states = asList(params.state);
+      for (const state of states ?? []) {
+        if (!JOB_STATES.includes(state)) throw new ValidationError('INVALID_OPTION', `list: unknown state "${state}" (known: ${JOB_STATES.join(', ')})`);
+      }
+      const queues = asList(params.queue);
+      for (const queue of queues ?? []) assertValidName('queue name', queue);
+      const names = asList(params.job);
+      for (const name of names ?? []) assertValidName('job name', name);
+      assertDate('createdAfter', params.createdAfter);
+      assertDate('createdBefore', params.createdBefore);
+      if (params.limit !== undefined && (!Number.isInteger(params.limit) || params.limit < 1 || params.limit > 1000)) {
+        throw new ValidationError('INVALID_OPTION', `list: limit must be an integer from 1 to 1000, got ${String(params.limit)}`);
+      }
+      if (params.nameContains !== undefined && typeof params.nameContains !== 'string') {
+        throw new ValidationError('INVALID_OPTION', 'list: nameContains must be a string');
+      }
+      const filter: JobListFilter = {};
+      if (states) filter.states = states;
+      if (queues) filter.queues = queues;
+      if (names) filter.names = names;
+      if (params.nameContains) filter.nameContains = params.nameContains;
+      if (params.createdAfter) filter.createdAfter = params.createdAfter;
+      if (params.createdBefore) filter.createdBefore = params.createdBefore;
+      const page = await store.jobList({ filter, limit: params.limit ?? 50, cursor: params.cursor ?? null });
+      return { jobs: page.jobs.map((record) => toJob(record)), nextCursor: page.nextCursor };
+    },
+
+    async cancel(id, reason = 'cancelled on request') {
+      assertId(id);
+      if (typeof reason !== 'string' || reason.length > MAX_REASON_LENGTH) {
+        throw new ValidationError('INVALID_OPTION', `cancel: reason must be a string of at most ${MAX_REASON_LENGTH} characters`);
+      }
+      const record = await store.jobCancel({ id, reason });
+      if (!record) throw notFound(id);
+      if (record.state !== 'cancelled') throw new StateError(`job ${id} is ${record.state}; only jobs that have not finished can be cancelled`);
+      if (events.has('job:cancelled')) events.emit('job:cancelled', { job: record, reason });
+      return toJob(record);
+    },
+
+    async retry(id) {
+      assertId(id);
+      const record = await store.jobRetry({ id });
+      if (!record) throw notFound(id);
+      if (record.state === 'running') throw new StateError(`job ${id} is running; wait for it to finish or cancel it first`);
+      if (record.state !== 'available') throw new StateError(`job ${id} is ${record.state} and could not be retried`);
+      return toJob(record);
+    },
+
+    stats: () => store.jobStats(),
+  };
+}

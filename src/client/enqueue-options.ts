@@ -1,0 +1,94 @@
+import { ValidationError } from '../errors.js';
+import { assertValidMs, assertValidPriority, type AnyJobDefinition } from '../job/define-job.js';
+import { assertValidName } from '../job/names.js';
+import { DEFAULT_ATTEMPTS } from '../job/retry-policy.js';
+import type { JobInsert, StoreTransaction } from '../store/types.js';
+
+/** Longest accepted de-duplication key, in characters. */
+export const MAX_KEY_LENGTH = 256;
+/** Largest accepted `maxAttempts` and `timeoutMs` (fits a 32-bit integer column and a Node timer). */
+const MAX_INT32 = 2 ** 31 - 1;
+
+/** Options of one enqueue. Everything defaults from the job definition. */
+export interface EnqueueOptions {
+  /** Run no earlier than this many ms from now (store time). Not with `runAt`. */
+  delayMs?: number;
+  /** Run no earlier than this instant. Not with `delayMs`. */
+  runAt?: Date;
+  /** 0 … 1 000 000, higher runs first; default the job's priority (0). */
+  priority?: number;
+  /** Queue to run on; default the job's queue. */
+  queue?: string;
+  /** Total attempts, ≥ 1; default the job's `retry.attempts` (3). */
+  maxAttempts?: number;
+  /** De-duplication key (1–256 characters): while a job of this name with this key is not finished, enqueue returns it instead of a new one. */
+  key?: string;
+  /** Per-attempt time limit in ms for this job only; default the job's, else the queue's. */
+  timeoutMs?: number;
+  /** The caller's open transaction (a `pg.PoolClient` after BEGIN on PostgreSQL): the job exists only if it commits. */
+  tx?: StoreTransaction;
+}
+
+const KNOWN_OPTIONS = new Set(['delayMs', 'runAt', 'priority', 'queue', 'maxAttempts', 'key', 'timeoutMs', 'tx']);
+
+/**
+ * Checks enqueue options and returns them as the parts of a `JobInsert` they decide. `nowMs` is
+ * only read for `delayMs` (and only then fetched from the store by the caller). `where` prefixes
+ * messages, e.g. `enqueue "email.send"` or `enqueueMany "x" item 3`.
+ */
+export function resolveEnqueueOptions(
+  where: string,
+  job: AnyJobDefinition,
+  options: EnqueueOptions | undefined,
+  nowMs: number | null,
+): Omit<JobInsert, 'name' | 'payload' | 'scheduleId' | 'meta'> {
+  if (options === undefined || options === null) options = {};
+  if (typeof options !== 'object') throw new ValidationError('INVALID_OPTION', `${where}: options must be an object, got ${typeof options}`);
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      throw new ValidationError('INVALID_OPTION', `${where}: unknown option "${key}" (known: ${[...KNOWN_OPTIONS].join(', ')})`);
+    }
+  }
+  let runAt: Date | null = null;
+  if (options.delayMs !== undefined && options.runAt !== undefined) {
+    throw new ValidationError('INVALID_OPTION', `${where}: give delayMs or runAt, not both`);
+  }
+  if (options.delayMs !== undefined) {
+    assertValidMs(options.delayMs, `${where}: delayMs`);
+    if (options.delayMs > 0) runAt = new Date((nowMs ?? Date.now()) + options.delayMs);
+  }
+  if (options.runAt !== undefined) {
+    if (!(options.runAt instanceof Date) || Number.isNaN(options.runAt.getTime())) {
+      throw new ValidationError('INVALID_OPTION', `${where}: runAt must be a valid Date, got ${String(options.runAt)}`);
+    }
+    runAt = options.runAt;
+  }
+  const priority = options.priority ?? job.priority;
+  assertValidPriority(priority, where);
+  const queue = options.queue ?? job.queue;
+  try {
+    assertValidName('queue name', queue);
+  } catch (error) {
+    throw new ValidationError('INVALID_NAME', `${where}: ${(error as Error).message}`);
+  }
+  const maxAttempts = options.maxAttempts ?? job.retry?.attempts ?? DEFAULT_ATTEMPTS;
+  if (typeof maxAttempts !== 'number' || !Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > MAX_INT32) {
+    throw new ValidationError('INVALID_OPTION', `${where}: maxAttempts must be an integer ≥ 1, got ${String(maxAttempts)}`);
+  }
+  let key: string | null = null;
+  if (options.key !== undefined) {
+    if (typeof options.key !== 'string' || options.key.length === 0 || options.key.length > MAX_KEY_LENGTH) {
+      throw new ValidationError('INVALID_OPTION', `${where}: key must be a string of 1 to ${MAX_KEY_LENGTH} characters, got ${typeof options.key === 'string' ? `${options.key.length} characters` : typeof options.key}`);
+    }
+    key = options.key;
+  }
+  let timeoutMs: number | null = null;
+  if (options.timeoutMs !== undefined) {
+    assertValidMs(options.timeoutMs, `${where}: timeoutMs`, true);
+    if (!Number.isInteger(options.timeoutMs) || options.timeoutMs > MAX_INT32) {
+      throw new ValidationError('INVALID_OPTION', `${where}: timeoutMs must be a whole number of ms up to ${MAX_INT32}, got ${options.timeoutMs}`);
+    }
+    timeoutMs = options.timeoutMs;
+  }
+  return { queue, priority, maxAttempts, runAt, key, timeoutMs };
+}

@@ -1,0 +1,51 @@
+import type { Logger } from 'pino';
+import type { NightshiftEvents } from '../observe/events.js';
+import { createSilentLogger } from '../observe/logger.js';
+import type { Store } from '../store/types.js';
+import { createIntervalService, type IntervalService } from '../worker/service.js';
+
+/** Default time between rescue passes, in ms. */
+export const DEFAULT_RESCUE_INTERVAL_MS = 5000;
+/** Jobs rescued per store call. */
+const RESCUE_BATCH = 1000;
+/** Store calls per pass at most, so one pass stays short even after a mass crash. */
+const MAX_BATCHES_PER_PASS = 20;
+
+export interface RescuerOptions {
+  store: Store;
+  /** Time between passes, in ms; default 5000. With the default 30 s lease, a crashed worker's jobs run again within ~35 s. */
+  intervalMs?: number;
+  events?: NightshiftEvents;
+  logger?: Logger;
+  /** Called after a store call rescued jobs (the facade wakes its worker so they run at once). */
+  onRescued?(result: { retried: string[]; dead: string[] }): void;
+}
+
+/**
+ * Takes back jobs whose lease expired (their worker crashed or stalled): back to `retryable`
+ * (runnable now) when attempts remain, else `dead`, with the attempt recorded as `lost`. The store
+ * does this with fenced writes, so any number of processes may run a rescuer at once, and a job
+ * that completed meanwhile is never reopened.
+ */
+export function createRescuer(options: RescuerOptions): IntervalService {
+  const logger = options.logger ?? createSilentLogger();
+  return createIntervalService({
+    name: 'rescuer',
+    intervalMs: options.intervalMs ?? DEFAULT_RESCUE_INTERVAL_MS,
+    run: async () => {
+      for (let batch = 0; batch < MAX_BATCHES_PER_PASS; batch++) {
+        const result = await options.store.jobRescueExpired({ limit: RESCUE_BATCH });
+        const count = result.retried.length + result.dead.length;
+        if (count === 0) return;
+        logger.warn({ retried: result.retried.length, dead: result.dead.length }, 'rescued jobs whose lease expired');
+        options.events?.emit('rescuer:rescued', result);
+        options.onRescued?.(result);
+        if (count < RESCUE_BATCH) return;
+      }
+    },
+    onError(error) {
+      logger.error({ err: error }, 'rescuer pass failed; trying again next interval');
+      options.events?.emit('worker:error', { error, during: 'rescue' });
+    },
+  });
+}

@@ -1,0 +1,209 @@
+import type { Logger } from 'pino';
+import { createClient, type Client } from './client/client.js';
+import { StateError } from './errors.js';
+import { createPruner, type Retention } from './maintenance/pruner.js';
+import { createRescuer } from './maintenance/rescuer.js';
+import { NightshiftEvents } from './observe/events.js';
+import { createSilentLogger } from './observe/logger.js';
+import type { Clock, Store } from './store/types.js';
+import type { JobList } from './worker/job-registry.js';
+import type { Service } from './worker/service.js';
+import { createWorker, type Worker } from './worker/worker.js';
+import type { QueueOptions } from './worker/worker-options.js';
+
+/** Options of `createNightshift`. */
+export interface NightshiftOptions {
+  store: Store;
+  jobs: JobList;
+  /** Per-queue concurrency and timeout (see `QueueOptions`). */
+  queues?: Readonly<Record<string, QueueOptions>>;
+  /** Run a worker in this process; default true. A web process that only enqueues sets false. */
+  worker?: boolean;
+  /** Worker id; default `hostname-pid-random`. */
+  workerId?: string;
+  /** Lease length in ms; default 30 000. */
+  leaseMs?: number;
+  /** Grace period of `stop()` for running handlers, in ms; default `SHUTDOWN_TIMEOUT_MS` env or 30 000. */
+  shutdownTimeoutMs?: number;
+  /** Fallback poll interval per queue, in ms; default 1000. */
+  pollIntervalMs?: number;
+  /** Largest serialized payload, in bytes; default 1 MiB. */
+  maxPayloadBytes?: number;
+  /** Clock for the worker (retry and snooze times), ms since the epoch; default `Date.now`. */
+  clock?: Clock;
+  /** Random source for backoff jitter; default `Math.random`. */
+  random?: () => number;
+  /** Shared lifecycle events; default a new emitter (see `nightshift.events`). */
+  events?: NightshiftEvents;
+  /** Default: a silent logger. */
+  logger?: Logger;
+  /** Expired-lease rescue; `false` turns it off. Default on whenever the worker runs, every 5000 ms. */
+  rescue?: false | { intervalMs?: number };
+  /** Retention of finished jobs; `false` turns it off. Default on whenever the worker runs. */
+  prune?: false | { intervalMs?: number; retention?: Retention; batchSize?: number };
+  /** More services to run with this runtime (started after the built-in ones, stopped before them). */
+  services?: readonly Service[];
+}
+
+/** A running Nightshift: client, worker and background services under one start/stop. */
+export interface Nightshift {
+  readonly client: Client;
+  /** Null when created with `worker: false`. */
+  readonly worker: Worker | null;
+  readonly events: NightshiftEvents;
+  readonly store: Store;
+  readonly enqueue: Client['enqueue'];
+  readonly enqueueMany: Client['enqueueMany'];
+  /** The services started by `start()`, in start order. */
+  readonly services: readonly Service[];
+  /** Adds a service (e.g. the scheduler); started at once if the runtime is already running. */
+  addService(service: Service): Promise<void>;
+  /** Migrates the store, then starts the worker and every service. Idempotent. */
+  start(): Promise<void>;
+  /** Stops every service in reverse order (the worker shuts down gracefully). Idempotent. Does not close the store. */
+  stop(): Promise<void>;
+  /**
+   * First SIGINT/SIGTERM: graceful `stop()`, then exit 0 (1 if stopping failed). A second signal
+   * exits at once with 130 (SIGINT) or 143 (SIGTERM). Returns a function removing the handlers.
+   */
+  handleSignals(): () => void;
+}
+
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** Creates the runtime. Nothing runs until `start()`. */
+export function createNightshift(options: NightshiftOptions): Nightshift {
+  const { store } = options;
+  const events = options.events ?? new NightshiftEvents();
+  const logger = options.logger ?? createSilentLogger();
+  const client = createClient({ store, jobs: options.jobs, events, logger, maxPayloadBytes: options.maxPayloadBytes });
+  const runWorker = options.worker ?? true;
+  const worker = runWorker
+    ? createWorker({
+        store,
+        jobs: options.jobs,
+        events,
+        logger,
+        queues: options.queues,
+        id: options.workerId,
+        leaseMs: options.leaseMs,
+        shutdownTimeoutMs: options.shutdownTimeoutMs,
+        pollIntervalMs: options.pollIntervalMs,
+        clock: options.clock,
+        random: options.random,
+      })
+    : null;
+
+  const services: Service[] = [];
+  if (worker) services.push(worker);
+  if (options.rescue !== false && (runWorker || options.rescue)) {
+    services.push(
+      createRescuer({
+        store,
+        events,
+        logger,
+        intervalMs: options.rescue ? options.rescue.intervalMs : undefined,
+        onRescued: () => worker?.wake(),
+      }),
+    );
+  }
+  if (options.prune !== false && (runWorker || options.prune)) {
+    const prune = options.prune || {};
+    services.push(createPruner({ store, events, logger, intervalMs: prune.intervalMs, retention: prune.retention, batchSize: prune.batchSize }));
+  }
+  services.push(...(options.services ?? []));
+
+  let state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
+  let starting: Promise<void> | null = null;
+  let stopping: Promise<void> | null = null;
+  const started: Service[] = [];
+
+  const start = (): Promise<void> => {
+    if (state === 'stopping' || state === 'stopped') return Promise.reject(new StateError('this Nightshift runtime was stopped; create a new one to start again'));
+    starting ??= (async () => {
+      state = 'starting';
+      await store.migrate();
+      try {
+        for (const service of services) {
+          await service.start();
+          started.push(service);
+        }
+      } catch (error) {
+        // Leave nothing half-running behind a failed start.
+        await stopStarted();
+        state = 'stopped';
+        throw error;
+      }
+      state = 'started';
+      logger.info({ services: services.map((service) => service.name) }, 'nightshift started');
+    })();
+    return starting;
+  };
+
+  const stopStarted = async (): Promise<void> => {
+    for (const service of started.splice(0).reverse()) {
+      try {
+        await service.stop();
+      } catch (error) {
+        logger.error({ err: error, service: service.name }, 'service failed to stop cleanly');
+      }
+    }
+  };
+
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      if (starting) await starting.catch(() => undefined);
+      state = 'stopping';
+      await stopStarted();
+      state = 'stopped';
+      logger.info('nightshift stopped');
+    })();
+    return stopping;
+  };
+
+  return {
+    client,
+    worker,
+    events,
+    store,
+    enqueue: client.enqueue,
+    enqueueMany: client.enqueueMany,
+    get services() {
+      return [...services];
+    },
+    async addService(service) {
+      services.push(service);
+      if (state === 'started') {
+        await service.start();
+        started.push(service);
+      }
+    },
+    start,
+    stop,
+    handleSignals() {
+      let received = 0;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        received++;
+        if (received > 1) {
+          logger.warn({ signal }, 'second signal: exiting without waiting for running jobs');
+          process.exit(SIGNAL_EXIT_CODES[signal as keyof typeof SIGNAL_EXIT_CODES] ?? 1);
+        }
+        logger.info({ signal }, 'shutting down gracefully; send the signal again to exit at once');
+        stop().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            logger.error({ err: error }, 'graceful shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      return () => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      };
+    },
+  };
+}
+

@@ -1,0 +1,135 @@
+import type { JobRecord, Store } from '../store/types.js';
+import type { Service } from './service.js';
+
+export interface ProducerOptions {
+  store: Store;
+  queue: string;
+  workerId: string;
+  leaseMs: number;
+  /** Base time between fallback polls, in ms; each wait is jittered by ±20 %. */
+  pollIntervalMs: number;
+  /** Free slots of this queue right now. */
+  freeSlots(): number;
+  /** Hands a claimed job to the executor. */
+  dispatch(job: JobRecord): void;
+  /** A fetch came back (for the `worker:fetched` event). */
+  fetched(count: number): void;
+  onError(error: unknown): void;
+}
+
+/**
+ * Claims jobs of one queue, never more than its free slots.
+ *
+ * State machine (one comment, each transition one method below):
+ *
+ *   stopped ──start()──▶ idle ──trigger()──▶ scheduled ──(next tick)──▶ fetching
+ *      ▲                  ▲  ▲                                              │
+ *      │                  │  └──── no free slots / short page / error ──────┤
+ *      │                  └────────── (full page or trigger during fetch:   │
+ *      │                               back to scheduled) ◀─────────────────┘
+ *      └──stop()── any state (a fetch in flight is awaited; its jobs still run)
+ *
+ * `trigger()` is the debounced wake-up: fed by the store's job-available listener, by finished
+ * jobs freeing slots, and by a jittered poll (the fallback for inserts from other processes when
+ * the store cannot notify). Several triggers in one tick cause one fetch, so a burst of finishes
+ * turns into one claim of all the freed slots.
+ */
+export class Producer implements Service {
+  readonly name: string;
+  readonly #options: ProducerOptions;
+  #state: 'stopped' | 'idle' | 'scheduled' | 'fetching' = 'stopped';
+  /** A trigger arrived while fetching: fetch again once the current fetch is done. */
+  #again = false;
+  #inFlight: Promise<void> | null = null;
+  #pollTimer: NodeJS.Timeout | null = null;
+
+  constructor(options: ProducerOptions) {
+    this.#options = options;
+    this.name = `producer:${options.queue}`;
+  }
+
+  get queue(): string {
+    return this.#options.queue;
+  }
+
+  start(): void {
+    if (this.#state !== 'stopped') return;
+    this.#state = 'idle';
+    this.#armPoll();
+    this.trigger();
+  }
+
+  async stop(): Promise<void> {
+    this.#state = 'stopped';
+    if (this.#pollTimer) {
+      clearTimeout(this.#pollTimer);
+      this.#pollTimer = null;
+    }
+    if (this.#inFlight) await this.#inFlight;
+  }
+
+  /** Asks for a fetch soon. Cheap and safe to call any number of times. */
+  trigger(): void {
+    switch (this.#state) {
+      case 'idle':
+        this.#state = 'scheduled';
+        setImmediate(this.#onScheduled);
+        return;
+      case 'fetching':
+        this.#again = true;
+        return;
+      default:
+        return; // scheduled: already coming; stopped: ignored
+    }
+  }
+
+  readonly #onScheduled = (): void => {
+    if (this.#state !== 'scheduled') return;
+    const limit = this.#options.freeSlots();
+    if (limit <= 0) {
+      // A finishing job triggers again when a slot frees up.
+      this.#state = 'idle';
+      return;
+    }
+    this.#state = 'fetching';
+    this.#again = false;
+    this.#inFlight = this.#fetch(limit);
+  };
+
+  async #fetch(limit: number): Promise<void> {
+    const options = this.#options;
+    let full = false;
+    try {
+      const jobs = await options.store.jobFetch({ queue: options.queue, limit, owner: options.workerId, leaseMs: options.leaseMs });
+      full = jobs.length >= limit;
+      options.fetched(jobs.length);
+      // Claimed jobs run even when stop() came during the fetch: they are ours now, and the
+      // worker's shutdown waits for (or releases) them.
+      for (const job of jobs) options.dispatch(job);
+    } catch (error) {
+      // Do not spin on a failing store: the next poll tries again.
+      this.#again = false;
+      options.onError(error);
+    } finally {
+      this.#inFlight = null;
+      this.#fetched(full);
+    }
+  }
+
+  #fetched(full: boolean): void {
+    if (this.#state !== 'fetching') return; // stopped meanwhile
+    this.#state = 'idle';
+    // A full page means more may be waiting; a trigger during the fetch may be for new jobs.
+    if (full || this.#again) this.trigger();
+  }
+
+  #armPoll(): void {
+    if (this.#state === 'stopped') return;
+    const delay = Math.max(1, Math.round(this.#options.pollIntervalMs * (0.8 + Math.random() * 0.4)));
+    this.#pollTimer = setTimeout(() => {
+      this.#pollTimer = null;
+      this.trigger();
+      this.#armPoll();
+    }, delay);
+  }
+}

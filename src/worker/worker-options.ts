@@ -1,0 +1,50 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { ConfigError } from '../errors.js';
+
+/** Default queue concurrency when neither the queue options nor `MAX_CONCURRENT_JOBS` set one. */
+export const DEFAULT_CONCURRENCY = 10;
+/** Default per-attempt time limit, in ms (5 minutes). */
+export const DEFAULT_JOB_TIMEOUT_MS = 300_000;
+/** Default time a claim lasts without a heartbeat, in ms. */
+export const DEFAULT_LEASE_MS = 30_000;
+/** Default time `stop()` waits for running handlers before aborting them, in ms. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
+/** Default base time between fallback polls, in ms. */
+export const DEFAULT_POLL_INTERVAL_MS = 1000;
+
+/** Per-queue options. */
+export interface QueueOptions {
+  /** Handlers of this queue running at once on one worker; default `MAX_CONCURRENT_JOBS` env or 10. */
+  concurrency?: number;
+  /** Per-attempt time limit in ms when the job and the row set none; default `JOB_TIMEOUT_MS` env or 300 000. */
+  timeoutMs?: number;
+}
+
+/**
+ * Reads a positive integer from the environment; `fallback` when unset. A set but unusable value
+ * is a configuration error rather than silently ignored.
+ */
+export function envPositiveInt(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new ConfigError(`environment variable ${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+/** Throws a ConfigError unless `value` is undefined or an integer ≥ `min`. */
+export function assertIntOption(where: string, value: unknown, min: number): asserts value is number | undefined {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new ConfigError(`${where} must be an integer ≥ ${min}, got ${String(value)}`);
+  }
+}
+
+/** `hostname-pid-random`: unique per process, readable in logs and the attempt history. */
+export function defaultWorkerId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9_.:/-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'worker';
+  return `${host.slice(0, 80)}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}

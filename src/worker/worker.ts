@@ -1,0 +1,305 @@
+import type { Logger } from 'pino';
+import { StateError } from '../errors.js';
+import { assertValidName } from '../job/names.js';
+import { NightshiftEvents } from '../observe/events.js';
+import { createSilentLogger } from '../observe/logger.js';
+import type { Clock, JobFinishItem, JobRecord, JobState, Store } from '../store/types.js';
+import { Completer, type CompleterEntry } from './completer.js';
+import { Execution, Executor, type ExecutorHost } from './executor.js';
+import { createHeartbeat, type Heartbeat } from './heartbeat.js';
+import { createJobRegistry, type JobList } from './job-registry.js';
+import { Producer } from './producer.js';
+import type { Service } from './service.js';
+import {
+  assertIntOption,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_JOB_TIMEOUT_MS,
+  DEFAULT_LEASE_MS,
+  DEFAULT_POLL_INTERVAL_MS,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  defaultWorkerId,
+  envPositiveInt,
+  type QueueOptions,
+} from './worker-options.js';
+
+/** Options of `createWorker`. */
+export interface WorkerOptions {
+  store: Store;
+  /** The jobs this worker runs. Their queues are consumed; a claimed job of another name goes `dead`. */
+  jobs: JobList;
+  /** Per-queue concurrency and timeout; queues listed here are consumed even without a job on them. */
+  queues?: Readonly<Record<string, QueueOptions>>;
+  /** Worker id recorded on leases and attempts; default `hostname-pid-random`. */
+  id?: string;
+  /** How long a claim lasts without a heartbeat, in ms; default 30 000. Heartbeats run every leaseMs/3. */
+  leaseMs?: number;
+  /** How long `stop()` waits for running handlers before aborting and releasing them, in ms; default `SHUTDOWN_TIMEOUT_MS` env or 30 000. */
+  shutdownTimeoutMs?: number;
+  /** Base time between fallback polls per queue, in ms (jittered ±20 %); default 1000. */
+  pollIntervalMs?: number;
+  /** Where lifecycle events go; default a new emitter (see `worker.events`). */
+  events?: NightshiftEvents;
+  /** Default: a silent logger. */
+  logger?: Logger;
+  /** Clock for `ctx.now()` and retry/snooze times, ms since the epoch; default `Date.now`. Tests share it with the store. */
+  clock?: Clock;
+  /** Random source for backoff jitter, in [0, 1); default `Math.random`. Tests pin it. */
+  random?: () => number;
+}
+
+/** A worker: claims jobs of its queues and runs their handlers. */
+export interface Worker extends Service {
+  readonly id: string;
+  /** Handlers running right now. */
+  readonly running: number;
+  /** The queues this worker consumes. */
+  readonly queues: readonly string[];
+  readonly events: NightshiftEvents;
+  /** Starts claiming. Does not migrate the store (the runtime facade does). */
+  start(): Promise<void>;
+  /** Graceful shutdown (see `createWorker`). Idempotent; concurrent calls share one shutdown. */
+  stop(): Promise<void>;
+  /** Asks the producers of `queues` (default all) to look for jobs now. */
+  wake(queues?: readonly string[]): void;
+}
+
+interface FinishEntry extends CompleterEntry {
+  readonly execution: Execution;
+}
+
+const STATE_AFTER: Record<JobFinishItem['finish']['outcome'], JobState> = {
+  completed: 'completed',
+  failed: 'retryable',
+  dead: 'dead',
+  snoozed: 'scheduled',
+  cancelled: 'cancelled',
+  released: 'available',
+};
+
+/**
+ * Creates a worker. One producer per queue claims only free slots; the executor runs handlers
+ * with a timeout and an AbortSignal; finishes are batched into the store by the completer; the
+ * heartbeat keeps leases alive and aborts handlers whose lease is gone.
+ *
+ * `stop()`: stop claiming, wait up to `shutdownTimeoutMs` for running handlers, abort the rest
+ * (ShutdownError) and give their jobs back (`released`: state available, attempt not counted),
+ * write every pending finish, then resolve.
+ */
+export function createWorker(options: WorkerOptions): Worker {
+  const { store } = options;
+  const jobs = createJobRegistry(options.jobs);
+  const id = options.id ?? defaultWorkerId();
+  assertValidName('worker id', id);
+  assertIntOption('leaseMs', options.leaseMs, 100);
+  assertIntOption('shutdownTimeoutMs', options.shutdownTimeoutMs, 0);
+  assertIntOption('pollIntervalMs', options.pollIntervalMs, 1);
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? envPositiveInt('SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS);
+  const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+  const defaultConcurrency = envPositiveInt('MAX_CONCURRENT_JOBS', DEFAULT_CONCURRENCY);
+  const defaultTimeoutMs = envPositiveInt('JOB_TIMEOUT_MS', DEFAULT_JOB_TIMEOUT_MS);
+  const events = options.events ?? new NightshiftEvents();
+  const logger = (options.logger ?? createSilentLogger()).child({ workerId: id });
+  const clock = options.clock ?? Date.now;
+
+  // Queues: those of the jobs, plus any configured explicitly.
+  const queueSettings = new Map<string, { concurrency: number; timeoutMs: number; running: number }>();
+  const queueNames = new Set<string>([...jobs.values()].map((job) => job.queue));
+  for (const name of Object.keys(options.queues ?? {})) queueNames.add(name);
+  for (const name of queueNames) {
+    assertValidName('queue name', name);
+    const queue = options.queues?.[name] ?? {};
+    assertIntOption(`queues.${name}.concurrency`, queue.concurrency, 1);
+    assertIntOption(`queues.${name}.timeoutMs`, queue.timeoutMs, 1);
+    queueSettings.set(name, {
+      concurrency: queue.concurrency ?? defaultConcurrency,
+      timeoutMs: queue.timeoutMs ?? defaultTimeoutMs,
+      running: 0,
+    });
+  }
+
+  const reportError = (during: string) => (error: unknown) => {
+    logger.error({ err: error, during }, `worker error during ${during}`);
+    if (events.has('worker:error')) events.emit('worker:error', { error, during });
+  };
+
+  let idleWaiters: (() => void)[] = [];
+  const producers = new Map<string, Producer>();
+
+  const host: ExecutorHost = {
+    workerId: id,
+    logger,
+    events,
+    clock,
+    random: options.random ?? Math.random,
+    queueTimeoutMs: (queue) => queueSettings.get(queue)?.timeoutMs ?? defaultTimeoutMs,
+    heartbeatOne: (execution) => heartbeat.renewOne(execution),
+    settled(execution) {
+      const queue = queueSettings.get(execution.job.queue);
+      if (queue) queue.running--;
+      const finish = execution.finish;
+      if (finish) {
+        completer.add({ item: { id: execution.job.id, token: execution.token, finish }, execution });
+      } else {
+        logger.info({ jobId: execution.job.id, job: execution.job.name }, 'job lease lost (cancelled or rescued); its handler was aborted');
+      }
+      if (executor.running.size === 0 && idleWaiters.length > 0) {
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const resolve of waiters) resolve();
+      }
+      producers.get(execution.job.queue)?.trigger();
+    },
+  };
+  const executor = new Executor(host, jobs);
+  const heartbeat: Heartbeat = createHeartbeat({ store, executor, leaseMs, onError: reportError('heartbeat') });
+
+  const completer = new Completer<FinishEntry>({
+    store,
+    logger,
+    onError: reportError('finish'),
+    onWritten(entry, applied) {
+      const job = entry.execution.job;
+      if (!applied) {
+        logger.warn({ jobId: job.id, job: job.name, outcome: entry.item.finish.outcome }, 'finishing write refused: the job is no longer running under this worker\'s lease');
+        if (events.has('job:stale')) events.emit('job:stale', { jobId: job.id, workerId: id });
+        return;
+      }
+      const outcome = entry.item.finish.outcome;
+      // The job may be runnable again right away (zero backoff, zero snooze, released).
+      if (outcome === 'failed' || outcome === 'snoozed' || outcome === 'released') producers.get(job.queue)?.trigger();
+      emitFinished(entry.execution, entry.item.finish);
+    },
+  });
+
+  function emitFinished(execution: Execution, finish: JobFinishItem['finish']): void {
+    const job = execution.job;
+    switch (finish.outcome) {
+      case 'completed':
+        if (events.has('job:completed')) events.emit('job:completed', { job: after(job, finish.outcome), result: execution.result, durationMs: execution.durationMs });
+        return;
+      case 'failed':
+      case 'dead': {
+        const willRetry = finish.outcome === 'failed';
+        logger.warn({ jobId: job.id, job: job.name, attempt: job.attempt, err: finish.error, willRetry }, `job attempt failed${willRetry ? '; will retry' : '; job is dead'}`);
+        if (events.has('job:failed')) {
+          events.emit('job:failed', {
+            job: after(job, finish.outcome),
+            error: finish.error,
+            willRetry,
+            retryAt: finish.outcome === 'failed' ? finish.retryAt : null,
+            durationMs: execution.durationMs,
+          });
+        }
+        return;
+      }
+      case 'snoozed':
+        if (events.has('job:snoozed')) events.emit('job:snoozed', { job: after(job, finish.outcome), runAt: finish.runAt });
+        return;
+      case 'cancelled':
+        if (events.has('job:cancelled')) events.emit('job:cancelled', { job: after(job, finish.outcome), reason: finish.reason });
+        return;
+      case 'released':
+        if (events.has('job:released')) events.emit('job:released', { job: after(job, finish.outcome) });
+        return;
+    }
+  }
+
+  function after(job: JobRecord, outcome: JobFinishItem['finish']['outcome']): JobRecord {
+    return { ...job, state: STATE_AFTER[outcome], lease: null };
+  }
+
+  for (const [queue, settings] of queueSettings) {
+    producers.set(
+      queue,
+      new Producer({
+        store,
+        queue,
+        workerId: id,
+        leaseMs,
+        pollIntervalMs,
+        freeSlots: () => settings.concurrency - settings.running,
+        dispatch(job) {
+          settings.running++;
+          executor.run(job);
+        },
+        fetched(count) {
+          if (events.has('worker:fetched')) events.emit('worker:fetched', { queue, count });
+        },
+        onError: reportError(`fetch:${queue}`),
+      }),
+    );
+  }
+
+  let state: 'new' | 'started' | 'stopping' | 'stopped' = 'new';
+  let stopping: Promise<void> | null = null;
+  const cleanups: (() => void)[] = [];
+
+  const wake = (queues?: readonly string[]): void => {
+    if (!queues) for (const producer of producers.values()) producer.trigger();
+    else for (const queue of queues) producers.get(queue)?.trigger();
+  };
+
+  const shutdown = async (): Promise<void> => {
+    for (const cleanup of cleanups.splice(0)) cleanup();
+    await Promise.all([...producers.values()].map((producer) => producer.stop()));
+    if (executor.running.size > 0) {
+      logger.info({ running: executor.running.size, shutdownTimeoutMs }, 'waiting for running jobs before shutting down');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, shutdownTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      for (const execution of [...executor.running.values()]) executor.abort(execution, 'shutdown');
+    }
+    await completer.drain();
+    await heartbeat.stop();
+    state = 'stopped';
+    logger.info('worker stopped');
+    if (events.has('worker:stopped')) events.emit('worker:stopped', { workerId: id });
+  };
+
+  return {
+    name: 'worker',
+    id,
+    events,
+    queues: [...queueNames],
+    get running() {
+      return executor.running.size;
+    },
+    async start() {
+      if (state === 'started') return;
+      if (state !== 'new') throw new StateError('this worker was stopped; create a new worker to start again');
+      state = 'started';
+      cleanups.push(store.jobAvailableListen((queues) => wake(queues)));
+      // A job cancelled from this process aborts its handler at once instead of at the next heartbeat.
+      cleanups.push(
+        events.on('job:cancelled', ({ job }) => {
+          const execution = executor.running.get(job.id);
+          if (execution && execution.job.attempt >= job.attempt && job.state === 'cancelled' && execution.token !== job.lease?.token) {
+            executor.abort(execution, 'lease_lost');
+          }
+        }),
+      );
+      heartbeat.start();
+      for (const producer of producers.values()) producer.start();
+      logger.info({ queues: [...queueNames], leaseMs }, 'worker started');
+    },
+    stop() {
+      if (state === 'new') {
+        state = 'stopped';
+        return Promise.resolve();
+      }
+      if (state === 'stopped' && !stopping) return Promise.resolve();
+      if (!stopping) {
+        state = 'stopping';
+        stopping = shutdown();
+      }
+      return stopping;
+    },
+    wake,
+  };
+}
