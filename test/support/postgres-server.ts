@@ -8,7 +8,9 @@
  *    temporary data directory, stopped and deleted at teardown.
  * Under `CI=true` a Postgres suite is never skipped: if none of the three works, setup throws.
  *
- * Test files read the URL with `postgresUrl()` (vitest `inject`, set by `provide` in the setup).
+ * The setup exports the URL as NIGHTSHIFT_TEST_DATABASE_URL, which the forked test workers and
+ * any child process they start inherit; test files read it with `postgresUrl()`. This module does
+ * not import vitest, because the globalSetup (which loads it) runs outside vitest's test context.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -16,14 +18,6 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { describe, inject } from 'vitest';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** URL of the PostgreSQL server for the test run, or null when none could be had (never under CI). */
-    postgresUrl: string | null;
-  }
-}
 
 /** Where the local developer server is expected. */
 export const LOCAL_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -163,24 +157,17 @@ export async function resolvePostgresServer(log: (line: string) => void = () => 
   }
 }
 
-/** The run's PostgreSQL URL inside a test file, or null (never under CI: setup fails first). */
+/**
+ * The run's PostgreSQL URL inside a test file, or null when there is none; test files skip their
+ * Postgres suites with `describe.skipIf(postgresUrl() === null)`. Under CI it is never null: the
+ * setup fails first, and this throws if the setup was bypassed.
+ */
 export function postgresUrl(): string | null {
-  const provided = inject('postgresUrl');
-  const url = provided ?? process.env[TEST_DATABASE_URL_ENV] ?? null;
+  const url = process.env[TEST_DATABASE_URL_ENV] || null;
   if (url === null && process.env.CI === 'true') {
     throw new Error('CI=true but no PostgreSQL server was provided to the tests; check test/support/global-setup.ts');
   }
   return url;
-}
-
-/** `describe` when a server is available, `describe.skip` otherwise (never skipped under CI). */
-export function describePostgres(name: string, body: (url: string) => void): void {
-  const url = postgresUrl();
-  if (url === null) {
-    describe.skip(`${name} (no PostgreSQL server)`, () => undefined);
-    return;
-  }
-  describe(name, () => body(url));
 }
 
 /** A fresh, uniquely named schema name: `t_<pid>_<random>` (valid for the store's schema pattern). */

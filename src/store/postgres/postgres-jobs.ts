@@ -308,9 +308,10 @@ export async function listJobs(ctx: PgJobContext, params: JobListParams): Promis
     where.push(`id < ${bind(params.cursor)}::bigint`);
   }
   const text =
-    `SELECT ${jobColumns()} FROM ${ctx.names.quoted}.jobs` +
+    `SELECT ${jobColumns('j')} FROM ${ctx.names.quoted}.jobs j` +
     (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-    ` ORDER BY id DESC LIMIT ${bind(limit + 1)}`;
+    // j.id, the bigint: a bare "id" would sort the text alias of the select list.
+    ` ORDER BY j.id DESC LIMIT ${bind(limit + 1)}`;
   const { rows } = await ctx.pool.query<JobRow>(text, values);
   const page = rows.slice(0, limit).map(toJobRecord);
   const last = page[page.length - 1];
