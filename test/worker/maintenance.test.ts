@@ -1,0 +1,98 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createClient } from '../../src/client/client.js';
+import { defineJob } from '../../src/job/define-job.js';
+import { createPruner } from '../../src/maintenance/pruner.js';
+import { createRescuer } from '../../src/maintenance/rescuer.js';
+import { NightshiftEvents } from '../../src/observe/events.js';
+import { createNightshift, type Nightshift } from '../../src/nightshift.js';
+import { openTempStore, TestClock, type TempStore } from '../fixtures/sqlite-runtime.js';
+
+const noop = defineJob({ name: 'noop', schema: z.object({}), handler: async () => 'ok' });
+
+let temp: TempStore | null = null;
+let stopAll: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const stop of stopAll) await stop();
+  stopAll = [];
+  await temp?.cleanup();
+  temp = null;
+});
+
+describe('rescuer', () => {
+  it('takes back jobs whose lease expired and reports them', async () => {
+    const clock = new TestClock();
+    temp = await openTempStore({ clock });
+    const { store } = temp;
+    const client = createClient({ store, jobs: [noop] });
+    const { job } = await client.enqueue(noop, {});
+    await store.jobFetch({ queue: 'default', limit: 1, owner: 'crashed-worker', leaseMs: 1000 });
+    clock.advance(1001);
+    const events = new NightshiftEvents();
+    const rescued = events.waitFor('rescuer:rescued');
+    const rescuer = createRescuer({ store, events, intervalMs: 20 });
+    stopAll.push(() => rescuer.stop());
+    rescuer.start();
+    expect(await rescued).toEqual({ retried: [job.id], dead: [] });
+    expect((await store.jobGet({ id: job.id }))?.state).toBe('retryable');
+  });
+});
+
+describe('pruner', () => {
+  it('deletes finished jobs past their retention and keeps the rest', async () => {
+    const clock = new TestClock();
+    temp = await openTempStore({ clock });
+    const { store } = temp;
+    const client = createClient({ store, jobs: [noop] });
+    const finish = async (outcome: 'completed' | 'dead'): Promise<string> => {
+      const { job } = await client.enqueue(noop, {});
+      const [claimed] = await store.jobFetch({ queue: 'default', limit: 1, owner: 'w', leaseMs: 60_000 });
+      const done = outcome === 'completed'
+        ? { outcome: 'completed' as const, result: null }
+        : { outcome: 'dead' as const, error: { name: 'Error', message: 'x', stack: null, kind: 'error' } };
+      await store.jobFinishMany({ items: [{ id: job.id, token: claimed!.lease!.token, finish: done }] });
+      return job.id;
+    };
+    const oldCompleted = await finish('completed');
+    const oldDead = await finish('dead');
+    clock.advance(2 * 24 * 3600_000); // two days later
+    const recentCompleted = await finish('completed');
+    const waiting = (await client.enqueue(noop, {})).job.id;
+
+    let pruned = -1;
+    const pruner = createPruner({ store, intervalMs: 60_000, batchSize: 1, onPruned: (deleted) => (pruned = deleted) });
+    await pruner.runNow();
+    await pruner.stop();
+    expect(pruned).toBe(1);
+    expect(await store.jobGet({ id: oldCompleted })).toBeNull();
+    expect(await store.jobGet({ id: oldDead })).not.toBeNull(); // dead jobs are kept 7 days
+    expect(await store.jobGet({ id: recentCompleted })).not.toBeNull();
+    expect(await store.jobGet({ id: waiting })).not.toBeNull();
+  });
+});
+
+describe('createNightshift', () => {
+  it('migrates on start, runs jobs, plugs extra services and stops everything once', async () => {
+    temp = await openTempStore();
+    const calls: string[] = [];
+    let runtime: Nightshift | null = createNightshift({
+      store: temp.store,
+      jobs: [noop],
+      pollIntervalMs: 60_000,
+      services: [{ name: 'extra', start: () => void calls.push('start'), stop: async () => void calls.push('stop') }],
+    });
+    stopAll.push(() => runtime!.stop());
+    expect(runtime.services.map((service) => service.name)).toEqual(['worker', 'rescuer', 'pruner', 'extra']);
+    await runtime.start();
+    await runtime.start();
+    const completed = runtime.events.waitFor('job:completed');
+    const { job } = await runtime.enqueue(noop, {});
+    await completed;
+    expect((await runtime.client.get(job.id)).state).toBe('completed');
+    await Promise.all([runtime.stop(), runtime.stop()]);
+    expect(calls).toEqual(['start', 'stop']);
+    runtime = createNightshift({ store: temp.store, jobs: [noop], worker: false });
+    expect(runtime.worker).toBeNull();
+    expect(runtime.services).toEqual([]);
+  });
+});
