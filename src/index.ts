@@ -13,3 +13,14 @@ export type { NightshiftEventMap, NightshiftEventName } from './observe/events.j
 export type * from './store/types.js';
 export { defineConfig } from './config/define-config.js';
 export type { NightshiftConfig, ConfigSetupContext, QueueConfig, StoreConfig, SqliteStoreConfig, PostgresStoreConfig, ScheduleEntry } from './config/define-config.js';
+export { createClient } from './client/client.js';
+export type { Client, ClientOptions, EnqueueOptions, EnqueueManyOptions, EnqueueResult, ListParams, ListPage } from './client/client.js';
+export type { Job, JobDetails, Attempt } from './client/job-view.js';
+export { createWorker } from './worker/worker.js';
+export type { Worker, WorkerOptions } from './worker/worker.js';
+export type { QueueOptions } from './worker/worker-options.js';
+export type { Service } from './worker/service.js';
+export type { JobList } from './worker/job-registry.js';
+export { createNightshift } from './nightshift.js';
+export type { Nightshift, NightshiftOptions } from './nightshift.js';
+export type { Retention } from './maintenance/pruner.js';
