@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createClient, type Client } from '../../src/client/client.js';
@@ -83,6 +84,23 @@ describe('enqueue', () => {
     expect(second.job.id).toBe(first.job.id);
     expect(second.job.payload).toEqual({ n: 1 });
     expect(await storedCount()).toBe(1);
+  });
+
+  it('enqueues inside the caller\'s transaction: rolled back means never stored', async () => {
+    const db = new Database(temp.file);
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      await client.enqueue(anything, { n: 1 }, { tx: db });
+      db.exec('ROLLBACK');
+      expect(await storedCount()).toBe(0);
+      db.exec('BEGIN IMMEDIATE');
+      const { job } = await client.enqueue(anything, { n: 2 }, { tx: db });
+      db.exec('COMMIT');
+      expect(await storedCount()).toBe(1);
+      expect((await client.get(job.id)).payload).toEqual({ n: 2 });
+    } finally {
+      db.close();
+    }
   });
 
   it('refuses an unknown job name, listing the known ones', async () => {

@@ -98,3 +98,17 @@ describe('worker processes sharing one SQLite file', () => {
     expect(JSON.parse(stored!.result!)).toEqual({ worker: 'graceful', attempt: 1 });
   });
 });
+
+describe('signals', () => {
+  it('a second SIGTERM exits at once with 143 without waiting for the job', async () => {
+    const worker = spawnWorker({ NS_DB: temp.file, NS_WORKER_ID: 'impatient', NS_HOLD_MS: '60000' });
+    await worker.waitForLine((line) => line.type === 'ready');
+    const { job } = await client.enqueue(hold, {});
+    await worker.waitForLine((line) => line.type === 'started' && line.id === job.id);
+    worker.process.kill('SIGTERM');
+    await worker.waitForLine((line) => line.type === 'stopping');
+    worker.process.kill('SIGTERM');
+    expect(await worker.exited).toBe(143);
+    expect((await temp.store.jobGet({ id: job.id }))?.state).toBe('running');
+  });
+});
