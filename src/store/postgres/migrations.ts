@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { SchemaNames } from './schema-name.js';
 import { toStoreError } from './pg-errors.js';
+import { inTransaction } from './transaction.js';
 
 /**
  * Versioned schema migrations of the PostgreSQL store.
@@ -251,6 +252,7 @@ export const LATEST_VERSION = MIGRATIONS.reduce((max, step) => Math.max(max, ste
 
 type Queryable = Pick<pg.Pool, 'query' | 'connect'>;
 
+
 async function appliedVersions(pool: Queryable, names: SchemaNames): Promise<Set<number> | null> {
   try {
     const { rows } = await pool.query<{ version: number }>(`SELECT version FROM ${names.quoted}.migrations`);
@@ -283,10 +285,7 @@ export async function runMigrations(
 
     for (const step of wanted) {
       if (done?.has(step.version)) continue;
-      const client = await pool.connect();
-      let broken = false;
-      try {
-        await client.query('BEGIN');
+      const appliedNow = await inTransaction(pool, async (client) => {
         await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [names.migrationLockKey]);
         await client.query(`CREATE SCHEMA IF NOT EXISTS ${names.quoted}`);
         await client.query(
@@ -297,20 +296,14 @@ export async function runMigrations(
            )`,
         );
         const { rowCount } = await client.query(`SELECT 1 FROM ${names.quoted}.migrations WHERE version = $1`, [step.version]);
-        if (rowCount === 0) {
-          await client.query(step.sql(names));
-          await client.query(`INSERT INTO ${names.quoted}.migrations (version, name) VALUES ($1, $2)`, [step.version, step.name]);
-          applied.push(step.version);
-        }
-        await client.query('COMMIT');
-        if (rowCount === 0) options.logger?.info({ schema: names.schema, version: step.version, step: step.name }, 'applied migration');
-      } catch (error) {
-        broken = true;
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      } finally {
-        // A connection that failed mid-transaction is discarded rather than reused.
-        client.release(broken);
+        if (rowCount !== 0) return false; // another process applied it while we waited for the lock
+        await client.query(step.sql(names));
+        await client.query(`INSERT INTO ${names.quoted}.migrations (version, name) VALUES ($1, $2)`, [step.version, step.name]);
+        return true;
+      });
+      if (appliedNow) {
+        applied.push(step.version);
+        options.logger?.info({ schema: names.schema, version: step.version, step: step.name }, 'applied migration');
       }
     }
     return applied;

@@ -9,6 +9,7 @@ import {
   type ScheduleRow,
   type TickRow,
 } from './rows.js';
+import { inTransactionOrRollback, Rollback } from './transaction.js';
 
 /**
  * Schedule operations of the PostgreSQL store. The SQL is here rather than in job-statements.ts
@@ -117,28 +118,22 @@ export async function claimTick(
   params: { scheduleId: string; fireAt: Date; nextRunAt: Date | null; job: JobInsert | null; status: string },
 ): Promise<{ tick: ScheduleTick; job: JobRecord | null } | null> {
   const s = ctx.names.quoted;
-  const client = await ctx.pool.connect();
-  let broken = false;
-  try {
-    await client.query('BEGIN');
-    const claimed = await client.query<TickRow>(
+  let woke: string[] = [];
+  const claimed = await inTransactionOrRollback(ctx.pool, async (client) => {
+    const inserted = await client.query<TickRow>(
       `INSERT INTO ${s}.schedule_ticks (schedule_id, fire_at, claimed_at, job_id, status)
        VALUES ($2, $3::timestamptz, ${NOW}, NULL, $4)
        ON CONFLICT (schedule_id, fire_at) DO NOTHING
        RETURNING ${TICK_COLUMNS}`,
       [ctx.now(), params.scheduleId, params.fireAt, params.status],
     );
-    const tickRow = claimed.rows[0];
-    if (!tickRow) {
-      await client.query('ROLLBACK');
-      return null;
-    }
+    const tickRow = inserted.rows[0];
+    if (!tickRow) return new Rollback(null);
     let job: JobRecord | null = null;
-    let woke: string[] = [];
     if (params.job) {
-      const inserted = await insertJobs(ctx, client, [params.job]);
-      job = inserted[0]?.job ?? null;
-      woke = availableQueues(inserted);
+      const jobs = await insertJobs(ctx, client, [params.job]);
+      job = jobs[0]?.job ?? null;
+      woke = availableQueues(jobs);
     }
     const tick = await client.query<TickRow>(
       `UPDATE ${s}.schedule_ticks SET job_id = $3::bigint WHERE schedule_id = $1 AND fire_at = $2::timestamptz RETURNING ${TICK_COLUMNS}`,
@@ -148,16 +143,11 @@ export async function claimTick(
       `UPDATE ${s}.schedules SET last_run_at = $2::timestamptz, last_job_id = $3::bigint, next_run_at = $4::timestamptz WHERE id = $1`,
       [params.scheduleId, params.fireAt, job?.id ?? null, params.nextRunAt],
     );
-    await client.query('COMMIT');
-    if (woke.length > 0) ctx.wake(woke);
     return { tick: toScheduleTick(tick.rows[0] ?? tickRow), job };
-  } catch (error) {
-    broken = true;
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+  });
+  // After COMMIT: the job is visible to the fetch this wakes.
+  if (claimed && woke.length > 0) ctx.wake(woke);
+  return claimed;
 }
 
 export async function listTicks(ctx: PgJobContext, scheduleId: string, limit: number): Promise<ScheduleTick[]> {

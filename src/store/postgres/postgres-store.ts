@@ -193,13 +193,8 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     }
   };
 
-  const store: Store & { readonly listenerPid: number | null } = {
+  const store: Store = {
     kind: 'postgres',
-
-    /** Backend pid of the LISTEN connection, or null; for diagnostics and tests. */
-    get listenerPid() {
-      return notifications?.backendPid ?? null;
-    },
 
     async migrate() {
       await runMigrations(pool, names, { logger });

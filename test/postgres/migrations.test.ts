@@ -1,0 +1,111 @@
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LATEST_VERSION, MIGRATIONS, runMigrations } from '../../src/store/postgres/migrations.js';
+import { createPostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { schemaNames } from '../../src/store/postgres/schema-name.js';
+import { postgresUrl } from '../support/postgres-server.js';
+import { jobInput, pgFixture, waitUntil } from './pg-test-fixtures.js';
+
+const url = postgresUrl();
+
+describe.skipIf(url === null)('postgres: migrations', () => {
+  let fx: ReturnType<typeof pgFixture>;
+  beforeEach(() => {
+    fx = pgFixture(url!, 'mig');
+  });
+  afterEach(async () => {
+    await fx.cleanup();
+  });
+
+  async function appliedRows(): Promise<{ version: number; n: number }[]> {
+    const admin = await fx.client();
+    const { rows } = await admin.query<{ version: number; n: number }>(
+      `SELECT version, count(*)::int AS n FROM ${pg.escapeIdentifier(fx.schema)}.migrations GROUP BY version ORDER BY version`,
+    );
+    return rows;
+  }
+
+  it('five processes migrating a fresh schema at once: each step applied exactly once, all succeed', async () => {
+    // Five stores with five separate pools, as five processes starting together would have.
+    const stores = Array.from({ length: 5 }, () => fx.open({ poolSize: 2, listen: false }));
+    await Promise.all(stores.map((store) => store.migrate()));
+    expect(await appliedRows()).toEqual(MIGRATIONS.map((step) => ({ version: step.version, n: 1 })));
+    // Every one of them can use the schema right away.
+    const results = await Promise.all(stores.map((store, i) => store.jobInsertMany({ jobs: [jobInput({ payload: String(i) })] })));
+    expect(results.flat().every((r) => r.inserted)).toBe(true);
+  });
+
+  it('reports which steps each concurrent run applied: together, each step once', async () => {
+    const names = schemaNames(fx.schema);
+    const pools = Array.from({ length: 5 }, () => fx.pool({ max: 2 }));
+    const applied = await Promise.all(pools.map((pool) => runMigrations(pool, names)));
+    expect(applied.flat().sort((a, b) => a - b)).toEqual(MIGRATIONS.map((step) => step.version));
+  });
+
+  it('a migration killed mid-step leaves nothing of that step and the next run resumes', async () => {
+    const names = schemaNames(fx.schema);
+    const s = pg.escapeIdentifier(fx.schema);
+    // Step 1 applied; step 2 will be interrupted.
+    await runMigrations(fx.pool(), names, { upTo: 1 });
+    expect(await appliedRows()).toEqual([{ version: 1, n: 1 }]);
+
+    // Another session holds the migration lock, so the migrating connection is caught waiting
+    // inside step 2's transaction (after BEGIN), where we kill it as a crash would.
+    const blocker = await fx.client();
+    await blocker.query('BEGIN');
+    await blocker.query('SELECT pg_advisory_xact_lock($1::bigint)', [names.migrationLockKey]);
+    const victimPool = fx.pool({ max: 1, application_name: `mig-victim-${fx.schema}`.slice(0, 60) });
+    const migrating = runMigrations(victimPool, names).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    const admin = await fx.client();
+    let pid: number | undefined;
+    await waitUntil(async () => {
+      const { rows } = await admin.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+        [`mig-victim-${fx.schema}`.slice(0, 60)],
+      );
+      pid = rows[0]?.pid;
+      return pid !== undefined;
+    }, 'the migration to wait on the lock');
+    await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+    const error = await migrating;
+    expect(error).toMatchObject({ name: 'StoreError', retryable: true });
+    await blocker.query('ROLLBACK');
+    expect(await appliedRows()).toEqual([{ version: 1, n: 1 }]);
+    const { rows: tables } = await admin.query(`SELECT to_regclass($1) AS t`, [`${s}.schedules`]);
+    expect(tables[0].t).toBeNull();
+
+    // The next start applies the rest.
+    const store = fx.open();
+    await store.migrate();
+    expect(await appliedRows()).toEqual(MIGRATIONS.map((step) => ({ version: step.version, n: 1 })));
+    expect(await store.scheduleList({})).toEqual([]);
+  });
+
+  it('a step that fails rolls back completely and keeps earlier steps', async () => {
+    const names = schemaNames(fx.schema);
+    const s = pg.escapeIdentifier(fx.schema);
+    await runMigrations(fx.pool(), names, { upTo: 2 });
+    // Make step 3 fail half-way: its trigger function name is taken.
+    const admin = await fx.client();
+    await admin.query(`CREATE FUNCTION ${s}.enqueue(job_name text, payload jsonb, options jsonb) RETURNS bigint LANGUAGE sql AS 'SELECT 1::bigint'`);
+    await expect(runMigrations(fx.pool(), names)).rejects.toMatchObject({ name: 'StoreError', retryable: false });
+    expect(await appliedRows()).toEqual([
+      { version: 1, n: 1 },
+      { version: 2, n: 1 },
+    ]);
+    const { rows } = await admin.query(`SELECT to_regprocedure($1) AS f`, [`${s}.jobs_notify_available()`]);
+    expect(rows[0].f).toBeNull();
+    await admin.query(`DROP FUNCTION ${s}.enqueue(text, jsonb, jsonb)`);
+    expect(await runMigrations(fx.pool(), names)).toEqual([3]);
+    expect(LATEST_VERSION).toBe(3);
+  });
+
+  it('rejects hostile or invalid schema names before touching the database', () => {
+    for (const schema of ['', 'Upper', 'a;drop table x', 'x"y', 'a'.repeat(49), '1abc', 'pg catalog']) {
+      expect(() => createPostgresStore({ connectionString: url!, schema }), schema).toThrow(/schema .* is not accepted/);
+    }
+  });
+});
