@@ -67,26 +67,12 @@ const scheduleEntry = z.looseObject({
   description: z.string().optional(),
 });
 
-// Cross-field checks sit on the fields themselves: zod skips an object's refinements once any
-// field failed, and every problem should be reported in one pass.
+// zod skips refinements of a value once part of it failed; checks that must always run (unique
+// job names, queue names) live in `crossFieldIssues`, and the store check sits on an `unknown`
+// field, which never fails first. Every problem is reported in one pass.
 const configSchema = z.strictObject({
-  jobs: z.array(jobDefinition, { error: 'must be a list of job definitions (defineJob(...))' }).superRefine((jobs, ctx) => {
-    // Job names must be unique: the CLI and the worker look jobs up by name.
-    const seen = new Map<string, number>();
-    jobs.forEach((job, index) => {
-      const first = seen.get(job.name);
-      if (first !== undefined) ctx.addIssue({ code: 'custom', path: [index], message: `duplicate job name "${job.name}" (also jobs.${first})` });
-      else seen.set(job.name, index);
-    });
-  }),
-  queues: z
-    .record(z.string(), queueConfig, { error: 'must be an object of queue settings by queue name' })
-    .superRefine((queues, ctx) => {
-      for (const queue of Object.keys(queues)) {
-        if (!isName(queue)) ctx.addIssue({ code: 'custom', path: [queue], message: `queue name must be ${NAME_RULE}` });
-      }
-    })
-    .optional(),
+  jobs: z.array(jobDefinition, { error: 'must be a list of job definitions (defineJob(...))' }),
+  queues: z.record(z.string(), queueConfig, { error: 'must be an object of queue settings by queue name' }).optional(),
   store: z
     .unknown()
     .superRefine((store, ctx) => {
@@ -102,6 +88,27 @@ const configSchema = z.strictObject({
   workerId: name.optional(),
   setup: z.custom<NonNullable<NightshiftConfig['setup']>>((value) => typeof value === 'function', { error: 'must be a function' }).optional(),
 });
+
+function crossFieldIssues(value: Record<string, unknown>): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  if (Array.isArray(value.jobs)) {
+    // Job names must be unique: the CLI and the worker look jobs up by name.
+    const seen = new Map<string, number>();
+    value.jobs.forEach((job: unknown, index) => {
+      const jobName = typeof job === 'object' && job !== null ? (job as { name?: unknown }).name : undefined;
+      if (typeof jobName !== 'string') return;
+      const first = seen.get(jobName);
+      if (first !== undefined) issues.push({ path: `jobs.${index}`, message: `duplicate job name "${jobName}" (also jobs.${first})` });
+      else seen.set(jobName, index);
+    });
+  }
+  if (typeof value.queues === 'object' && value.queues !== null) {
+    for (const queue of Object.keys(value.queues)) {
+      if (!isName(queue)) issues.push({ path: `queues.${queue}`, message: `queue name must be ${NAME_RULE}` });
+    }
+  }
+  return issues;
+}
 
 /** Whether `value` looks like a Store instance rather than store settings. */
 export function isStoreInstance(value: unknown): value is import('../store/types.js').Store {
@@ -150,8 +157,9 @@ export function validateConfig(value: unknown, file?: string): NightshiftConfig 
     );
   }
   const result = configSchema.safeParse(value);
-  if (!result.success) {
-    const issues = toIssues(result.error);
+  const extra = crossFieldIssues(value as Record<string, unknown>);
+  if (!result.success || extra.length > 0) {
+    const issues = [...(result.success ? [] : toIssues(result.error)), ...extra];
     throw new ConfigError(`invalid configuration: ${formatIssues(issues)}`, file === undefined ? { issues } : { file, issues });
   }
   return { ...result.data, store: result.data.store as StoreConfig | undefined } as NightshiftConfig;
