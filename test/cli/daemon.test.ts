@@ -78,4 +78,33 @@ describe('nightshift daemon', () => {
     expect(exit.code).toBe(130);
     expect(exit.stderr).toContain('second signal');
   });
+
+  it('fires schedules from a YAML file given with --config', async () => {
+    project = new Project({
+      'nightshift.config.ts': fixtureConfig(),
+      'schedules.yaml': 'schedules:\n  - id: greet-every-second\n    jobId: greet\n    schedule: "* * * * * *"\n    input: { who: cron }\n',
+    });
+    const running = project.spawn(['--config', 'schedules.yaml', 'daemon']);
+    daemon = running;
+    const fired = await waitFor('a scheduled greet job to complete', async () => {
+      const { jobs } = await project!.json<{ jobs: (JobJson & { scheduleId: string | null; payload: unknown })[] }>(['jobs', '--job', 'greet', '--state', 'completed']);
+      return jobs.find((job) => job.scheduleId === 'greet-every-second');
+    });
+    expect(fired.payload).toEqual({ who: 'cron' });
+    running.kill('SIGTERM');
+    expect((await running.exited).code).toBe(0);
+  });
+
+  it('refuses to start with an invalid schedule file, naming the file', async () => {
+    project = new Project({
+      'nightshift.config.ts': fixtureConfig(),
+      'schedules.yaml': 'schedules:\n  - jobId: greet\n    schedule: "every day"\n    input: { who: cron }\n',
+    });
+    const running = project.spawn(['--config', 'schedules.yaml', 'daemon']);
+    daemon = running;
+    const exit = await running.exited;
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toContain('error [INVALID_CONFIG]');
+    expect(exit.stderr).toContain('schedules.yaml');
+  });
 });

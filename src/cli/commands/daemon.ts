@@ -39,7 +39,7 @@ export function registerDaemonCommand(program: Command): void {
         });
         await config.setup?.({ client: nightshift.client, store, logger, command: 'daemon' });
         const scheduler = await createDaemonScheduler({ config, store, events, logger });
-        if (scheduler) await nightshift.addService(scheduler);
+        await nightshift.addService(scheduler);
 
         let stopRequested: (signal: string) => void = () => undefined;
         const stopSignal = new Promise<string>((resolve) => {
@@ -70,7 +70,7 @@ export function registerDaemonCommand(program: Command): void {
             queues: config.queues,
             jobs: config.jobs.map((job) => job.name),
             config: config.file,
-            schedules: scheduler ? (typeof config.schedules === 'string' ? config.schedules : 'inline') : null,
+            schedules: typeof config.schedules === 'string' ? config.schedules : config.schedules === undefined ? null : 'inline',
             pid: process.pid,
           },
           'daemon ready',
