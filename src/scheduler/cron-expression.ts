@@ -157,3 +157,23 @@ export function parseCron(expression: unknown, where = 'schedule'): CronExpressi
   const hourField = fields[fields.length === 6 ? 2 : 1] ?? '*';
   return { source, hasSeconds: fields.length === 6, fixedHour: !hourField.startsWith('*'), nextNaive };
 }
+
+const cache = new Map<string, CronExpression>();
+/** Most parsed expressions kept by `parseCronCached`. */
+const CACHE_SIZE = 500;
+
+/**
+ * `parseCron` for stored expressions, which the scheduler re-reads on every pass: parsed ones are
+ * kept (up to 500, oldest dropped first). Throws like `parseCron`.
+ */
+export function parseCronCached(expression: string, where = 'schedule'): CronExpression {
+  const hit = cache.get(expression);
+  if (hit !== undefined) return hit;
+  const parsed = parseCron(expression, where);
+  if (cache.size >= CACHE_SIZE) {
+    const oldest = cache.keys().next();
+    if (oldest.done !== true) cache.delete(oldest.value);
+  }
+  cache.set(expression, parsed);
+  return parsed;
+}

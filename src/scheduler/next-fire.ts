@@ -14,7 +14,7 @@
  * non-zero minutes (it shifts `30 2 * * *` to 03:30 instead of the instant of the jump), so croner
  * only matches on the naive timeline and this module walks the zone's offset segments itself.
  */
-import type { CronExpression } from './cron-expression.js';
+import { parseCronCached, type CronExpression } from './cron-expression.js';
 import { findOffsetTransition, zoneOffsetMs } from './time-zone.js';
 
 /**
@@ -112,4 +112,14 @@ export function fireTimesBetween(cron: CronExpression, timezone: string, afterMs
     cursor = next;
   }
   return times;
+}
+
+/**
+ * The next fire time of a stored schedule strictly after `afterMs`, or null when it is disabled or
+ * never fires again. Throws `INVALID_CRON` for a corrupt stored expression.
+ */
+export function scheduleNextRun(schedule: { cron: string; timezone: string; enabled: boolean }, afterMs: number): Date | null {
+  if (!schedule.enabled) return null;
+  const next = nextFireTime(parseCronCached(schedule.cron), schedule.timezone, afterMs);
+  return next === null ? null : new Date(next);
 }

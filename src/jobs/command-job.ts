@@ -1,0 +1,161 @@
+/**
+ * The built-in `command` job: runs one program, described entirely by its input:
+ *
+ * ```yaml
+ * - id: nightly.backup
+ *   jobId: command
+ *   schedule: "30 2 * * *"
+ *   input:
+ *     argv: ["/usr/local/bin/backup", "--target", "/srv/backups"]
+ *     cwd: "/srv"
+ *     env: { BACKUP_LEVEL: "full" }
+ * ```
+ *
+ * The program is started directly from `argv` — no shell, so nothing in the arguments is
+ * interpreted. `shell: true` runs `argv[0]` (then the only element) through `/bin/sh -c` instead,
+ * and must be asked for explicitly. Exit code 0 completes the job with
+ * `{ exitCode, signal, stdout, stderr, durationMs }` (the last `tailBytes` of each stream); a
+ * non-zero exit or a death by signal fails the attempt (retried per the job's policy).
+ *
+ * When the job's signal fires (timeout, cancellation, shutdown), the program's process group gets
+ * SIGTERM, then SIGKILL after `killGraceMs`: children it started are stopped too.
+ */
+import { spawn } from 'node:child_process';
+import { z } from 'zod';
+import { defineJob } from '../job/define-job.js';
+
+/** Name of the built-in command job (the `jobId` in YAML). */
+export const COMMAND_JOB_NAME = 'command';
+/** Default bytes kept from the end of stdout and of stderr. */
+export const DEFAULT_COMMAND_TAIL_BYTES = 4096;
+/** Default wait between SIGTERM and SIGKILL when the job is stopped, ms. */
+export const DEFAULT_COMMAND_KILL_GRACE_MS = 5000;
+
+/** Input of the `command` job. */
+export const commandJobInput = z
+  .object({
+    /** Program and arguments: `["pg_dump", "--format=custom", "app"]`. With `shell: true`, one command line. */
+    argv: z.array(z.string()).min(1, 'must name at least the program to run'),
+    /** Working directory; default the worker's. */
+    cwd: z.string().min(1).optional(),
+    /** Variables added to (or, with `inheritEnv: false`, replacing) the worker's environment. */
+    env: z.record(z.string(), z.string()).optional(),
+    /** Start from the worker's environment; default true. */
+    inheritEnv: z.boolean().optional(),
+    /** Run `argv[0]` through the system shell; default false. */
+    shell: z.boolean().optional(),
+    /** Bytes kept from the end of stdout and of stderr; default 4096. */
+    tailBytes: z.number().int().min(0).max(1024 * 1024).optional(),
+    /** Wait between SIGTERM and SIGKILL when the job is stopped, ms; default 5000. */
+    killGraceMs: z.number().int().min(0).max(600_000).optional(),
+  })
+  .strict()
+  .refine((input) => input.shell !== true || input.argv.length === 1, {
+    message: 'with shell: true, argv must hold exactly one command line (e.g. ["tar czf /tmp/x.tgz /srv | wc -c"])',
+    path: ['argv'],
+  });
+
+export type CommandJobInput = z.input<typeof commandJobInput>;
+
+/** What a completed `command` job records. */
+export interface CommandJobResult {
+  exitCode: number | null;
+  signal: string | null;
+  /** The last `tailBytes` of standard output. */
+  stdout: string;
+  /** The last `tailBytes` of standard error. */
+  stderr: string;
+  durationMs: number;
+}
+
+/** Keeps the last `limit` bytes written to a stream, whatever its total size. */
+class Tail {
+  #chunks: Buffer[] = [];
+  #size = 0;
+  constructor(private readonly limit: number) {}
+  push(chunk: Buffer): void {
+    if (this.limit === 0) return;
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    while (this.#chunks.length > 1 && this.#size - (this.#chunks[0] as Buffer).length >= this.limit) {
+      this.#size -= (this.#chunks.shift() as Buffer).length;
+    }
+  }
+  toString(): string {
+    const all = Buffer.concat(this.#chunks);
+    return all.subarray(Math.max(0, all.length - this.limit)).toString('utf8');
+  }
+}
+
+/** Failure of a command: non-zero exit, killed by a signal, or could not start. */
+export class CommandFailedError extends Error {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly stderr: string;
+  constructor(message: string, details: { exitCode: number | null; signal: string | null; stderr: string }) {
+    super(message);
+    this.name = 'CommandFailedError';
+    this.exitCode = details.exitCode;
+    this.signal = details.signal;
+    this.stderr = details.stderr;
+  }
+}
+
+/** The built-in `command` job. Register it with workers (it is in `builtinJobs`). */
+export const commandJob = defineJob({
+  name: COMMAND_JOB_NAME,
+  description: 'Runs one program (no shell unless asked); exit code 0 completes, anything else fails',
+  schema: commandJobInput,
+  async handler(input, ctx): Promise<CommandJobResult> {
+    ctx.signal.throwIfAborted();
+    const [program, ...args] = input.argv as [string, ...string[]];
+    const tailBytes = input.tailBytes ?? DEFAULT_COMMAND_TAIL_BYTES;
+    const env = { ...(input.inheritEnv === false ? {} : process.env), ...(input.env ?? {}) };
+    const started = performance.now();
+    const child =
+      input.shell === true
+        ? spawn(program, { cwd: input.cwd, env, shell: true, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' })
+        : spawn(program, args, { cwd: input.cwd, env, shell: false, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' });
+    const stdout = new Tail(tailBytes);
+    const stderr = new Tail(tailBytes);
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+
+    // detached: the program leads its own process group, so a stop reaches what it started too.
+    const kill = (signal: NodeJS.Signals): void => {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      try {
+        if (process.platform === 'win32') child.kill(signal);
+        else process.kill(-child.pid, signal);
+      } catch {
+        // Already gone.
+      }
+    };
+    let killTimer: NodeJS.Timeout | null = null;
+    const onAbort = (): void => {
+      ctx.log.info({ pid: child.pid }, 'stopping the command (SIGTERM)');
+      kill('SIGTERM');
+      killTimer = setTimeout(() => kill('SIGKILL'), input.killGraceMs ?? DEFAULT_COMMAND_KILL_GRACE_MS);
+      killTimer.unref();
+    };
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+
+    try {
+      const { exitCode, signal } = await new Promise<{ exitCode: number | null; signal: string | null }>((resolve, reject) => {
+        child.once('error', (error) => reject(new CommandFailedError(`cannot run ${JSON.stringify(program)}: ${error.message}`, { exitCode: null, signal: null, stderr: '' })));
+        child.once('close', (code, killedBy) => resolve({ exitCode: code, signal: killedBy }));
+      });
+      const durationMs = Math.round(performance.now() - started);
+      if (ctx.signal.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('the command was stopped');
+      const result = { exitCode, signal, stdout: stdout.toString(), stderr: stderr.toString(), durationMs };
+      if (exitCode !== 0) {
+        const how = signal !== null ? `was killed by ${signal}` : `exited with code ${exitCode}`;
+        throw new CommandFailedError(`${JSON.stringify(program)} ${how}${result.stderr ? `; stderr: ${result.stderr.trim()}` : ''}`, { exitCode, signal, stderr: result.stderr });
+      }
+      return result;
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+      if (killTimer !== null) clearTimeout(killTimer);
+    }
+  },
+});

@@ -1,0 +1,188 @@
+/**
+ * YAML schedule files:
+ *
+ * ```yaml
+ * schedules:
+ *   - jobId: daily.questmaster
+ *     schedule: "0 9 * * *"
+ *     enabled: true
+ *     timezone: "America/New_York"   # optional, default UTC
+ *     description: "Daily quest unlocking"
+ *     input: { orgId: "default-org" }
+ * ```
+ *
+ * Each entry is a `ScheduleDefinition` (schedule-definition.ts). Every entry is checked before
+ * anything is written, and all problems are reported together in one `ConfigError` whose `file`
+ * and `line` point at the first one (each listed problem carries its own line). Other top-level
+ * keys (`queues:`, `alerts:`) are left to their own readers.
+ */
+import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { ConfigError, NightshiftError, ValidationError, type ValidationIssue } from '../errors.js';
+import type { ScheduleInput, ScheduleSource, Store } from '../store/types.js';
+import { resolveScheduleDefinition, type JobRegistry } from './schedule-definition.js';
+import { syncSchedules, type ScheduleSyncResult } from './schedule-sync.js';
+
+/** Largest YAML alias expansion accepted (guards against "billion laughs" files). */
+const MAX_ALIAS_COUNT = 100;
+
+/** Options shared by the schedule-file functions. */
+export interface ScheduleFileOptions {
+  jobs: JobRegistry;
+  /** Largest serialized input, bytes; default 1 MiB. */
+  maxPayloadBytes?: number;
+}
+
+interface Located {
+  /** 1-based line, or undefined when unknown. */
+  line: number | undefined;
+}
+
+function lineOf(document: Document, lineCounter: LineCounter, path: (string | number)[]): number | undefined {
+  // The deepest node that exists on the path: a missing field points at its entry.
+  for (let depth = path.length; depth > 0; depth--) {
+    const node: unknown = document.getIn(path.slice(0, depth), true);
+    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+/** Maps an issue path like `schedules[2].input.orgId` to the YAML path `['schedules', 2, 'input', 'orgId']`. */
+function yamlPath(issuePath: string): (string | number)[] {
+  const path: (string | number)[] = [];
+  for (const part of issuePath.split('.')) {
+    const match = /^([^[]*)\[(\d+)\]$/.exec(part);
+    if (match) {
+      if (match[1]) path.push(match[1]);
+      path.push(Number(match[2]));
+    } else if (part !== '') {
+      path.push(/^\d+$/.test(part) ? Number(part) : part);
+    }
+  }
+  return path;
+}
+
+function codeOf(error: unknown): string {
+  return error instanceof NightshiftError ? error.code : 'ERROR';
+}
+
+/**
+ * Parses and validates a schedule file's text. `file` names it in errors. Returns the schedules to
+ * store (source `file`), or throws one `ConfigError` listing every problem; its `cause` is the
+ * first problem's own error (with its code: `INVALID_CRON`, `UNKNOWN_JOB`, `DUPLICATE_SCHEDULE`…).
+ */
+export async function parseScheduleFile(text: string, file: string, options: ScheduleFileOptions): Promise<ScheduleInput[]> {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const syntax = document.errors[0];
+  if (syntax !== undefined) {
+    const line = syntax.linePos?.[0]?.line;
+    throw new ConfigError(`invalid YAML: ${syntax.message.split('\n')[0]}`, { file, ...(line === undefined ? {} : { line }), cause: syntax });
+  }
+  let root: unknown;
+  try {
+    root = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    throw new ConfigError(`cannot read YAML: ${error instanceof Error ? error.message : String(error)}`, { file, cause: error });
+  }
+  if (root === null || root === undefined || typeof root !== 'object' || Array.isArray(root)) {
+    throw new ConfigError('expected a mapping with a "schedules:" list at the top level', { file, line: 1 });
+  }
+  const entries = (root as Record<string, unknown>).schedules;
+  if (!Array.isArray(entries)) {
+    const line = lineOf(document, lineCounter, ['schedules']) ?? 1;
+    throw new ConfigError(
+      entries === undefined ? 'no "schedules:" list found (write "schedules: []" to declare none)' : '"schedules" must be a list of schedules',
+      { file, line },
+    );
+  }
+  return resolveScheduleEntries(entries, 'file', options, (path) => ({ line: lineOf(document, lineCounter, yamlPath(path)) }), file);
+}
+
+/**
+ * Validates a list of schedule definitions (from YAML or code) into `ScheduleInput`s of `source`,
+ * collecting every problem into one `ConfigError` (with `file`/`line` when `locate` knows them).
+ */
+export async function resolveScheduleEntries(
+  entries: readonly unknown[],
+  source: Exclude<ScheduleSource, 'api'>,
+  options: ScheduleFileOptions,
+  locate: (path: string) => Located = () => ({ line: undefined }),
+  file?: string,
+): Promise<ScheduleInput[]> {
+  const problems: { error: unknown; path: string; line: number | undefined }[] = [];
+  const resolved: ScheduleInput[] = [];
+  const firstIndexOfId = new Map<string, number>();
+  for (const [index, entry] of entries.entries()) {
+    const where = `schedules[${index}]`;
+    try {
+      const input = await resolveScheduleDefinition(entry, {
+        jobs: options.jobs,
+        source,
+        where,
+        ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes }),
+      });
+      const first = firstIndexOfId.get(input.id);
+      if (first !== undefined) {
+        const firstLine = locate(`schedules[${first}]`).line;
+        throw new ValidationError('DUPLICATE_SCHEDULE', `${where}: schedule id "${input.id}" is already used by schedules[${first}]${firstLine ? ` (line ${firstLine})` : ''}; give one of them an "id"`, {
+          issues: [{ path: `${where}.id`, message: `duplicate schedule id "${input.id}"` }],
+        });
+      }
+      firstIndexOfId.set(input.id, index);
+      resolved.push(input);
+    } catch (error) {
+      const issuePath = error instanceof NightshiftError && error.issues[0] ? error.issues[0].path : where;
+      problems.push({ error, path: issuePath, line: locate(issuePath).line ?? locate(where).line });
+    }
+  }
+  if (problems.length > 0) {
+    const first = problems[0] as (typeof problems)[number];
+    const issues: ValidationIssue[] = problems.map((problem) => ({
+      path: problem.path,
+      message: `${problem.line !== undefined ? `line ${problem.line}: ` : ''}${problem.error instanceof Error ? problem.error.message : String(problem.error)} (${codeOf(problem.error)})`,
+    }));
+    const summary = problems.length === 1 ? (issues[0] as ValidationIssue).message.replace(/^line \d+: /, '') : `${problems.length} invalid schedules:\n  ${issues.map((issue) => issue.message).join('\n  ')}`;
+    throw new ConfigError(summary, {
+      ...(file === undefined ? {} : { file }),
+      ...(first.line === undefined ? {} : { line: first.line }),
+      cause: first.error,
+      issues,
+    });
+  }
+  return resolved;
+}
+
+/** Reads and validates a schedule file (see `parseScheduleFile`). */
+export async function loadScheduleFile(path: string, options: ScheduleFileOptions): Promise<ScheduleInput[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read the schedule file: ${error instanceof Error ? error.message : String(error)}`, { file: path, cause: error });
+  }
+  return parseScheduleFile(text, path, options);
+}
+
+/**
+ * Daemon start: validates the schedule file, then makes the store's file-managed schedules match
+ * it (see schedule-sync.ts). Nothing is written when any entry is invalid.
+ */
+export async function syncScheduleFile(options: ScheduleFileOptions & { store: Store; path: string }): Promise<ScheduleSyncResult> {
+  const schedules = await loadScheduleFile(options.path, options);
+  try {
+    return await syncSchedules({ store: options.store, schedules, source: 'file' });
+  } catch (error) {
+    if (error instanceof ValidationError) throw new ConfigError(`${error.message} (${error.code})`, { file: options.path, cause: error, issues: [...error.issues] });
+    throw error;
+  }
+}
+
+/**
+ * Same as `syncScheduleFile` for schedules listed in code (the config's `schedules: [...]`),
+ * stored with source `code`.
+ */
+export async function syncScheduleDefinitions(options: ScheduleFileOptions & { store: Store; schedules: readonly unknown[] }): Promise<ScheduleSyncResult> {
+  const schedules = await resolveScheduleEntries(options.schedules, 'code', options);
+  return syncSchedules({ store: options.store, schedules, source: 'code' });
+}

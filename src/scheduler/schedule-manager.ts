@@ -1,0 +1,328 @@
+/**
+ * Managing schedules from code (and from the CLI and HTTP API, which call this): create, inspect,
+ * update, pause/resume, delete, trigger now, execution history and statistics.
+ *
+ * Every change is validated first (same rules as YAML: schedule-definition.ts) and written through
+ * the store; a scheduler in any process picks it up on its next pass. Fire times are always
+ * computed from the store's clock.
+ */
+import { NotFoundError, ValidationError } from '../errors.js';
+import type { AnyJobDefinition } from '../job/define-job.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, parseStoredJson } from '../job/payload.js';
+import type { ErrorRecord, JobRecord, JobState, ScheduleRecord, ScheduleSource, ScheduleTick, Store } from '../store/types.js';
+import { fireTimesBetween, scheduleNextRun } from './next-fire.js';
+import { parseCronCached } from './cron-expression.js';
+import { createJobRegistry, parseScheduleJobOptions, requireJob, resolveScheduleDefinition, type JobRegistry, type ScheduleDefinition } from './schedule-definition.js';
+import { TICK_MANUAL } from './scheduler.js';
+import { buildTickJob, checkedScheduleInput } from './tick-job.js';
+
+/** Options of `createScheduleManager`. */
+export interface ScheduleManagerOptions {
+  store: Store;
+  /** Jobs schedules may name (include `builtinJobs` for `http` / `command`). */
+  jobs: readonly AnyJobDefinition[] | JobRegistry;
+  /** Largest serialized input, bytes; default 1 MiB. */
+  maxPayloadBytes?: number;
+  /** Called after every change, e.g. `() => scheduler.wake()` so an in-process scheduler reacts at once. */
+  onChange?: () => void;
+}
+
+/** How the last run of a schedule went (from the job its last tick created). */
+export interface ScheduleLastOutcome {
+  jobId: string;
+  state: JobState;
+  attempt: number;
+  finishedAt: Date | null;
+  error: ErrorRecord | null;
+}
+
+/** A schedule as shown by `get`/`list`: the stored record plus derived fields. */
+export interface ScheduleView extends ScheduleRecord {
+  /** `!enabled`. */
+  paused: boolean;
+  /** The last tick's job (null before the first run, or if it was pruned). */
+  lastOutcome: ScheduleLastOutcome | null;
+}
+
+/** One line of a schedule's execution history: a claimed tick and the job it created. */
+export interface ScheduleHistoryEntry {
+  fireAt: Date;
+  claimedAt: Date;
+  /** `enqueued`, `catch_up`, `queued`, `manual`, `skipped_overlap`, `invalid_input`. */
+  status: string;
+  jobId: string | null;
+  /** The job (null when none was created or it was pruned). */
+  job: Pick<JobRecord, 'id' | 'state' | 'attempt' | 'maxAttempts' | 'createdAt' | 'attemptedAt' | 'finishedAt' | 'lastError' | 'result'> | null;
+}
+
+/** Filters of `list`. All optional; they combine with AND. */
+export interface ScheduleListOptions {
+  enabled?: boolean;
+  /** Same as `enabled: false`. */
+  paused?: boolean;
+  /** Case-insensitive part of the schedule id. */
+  nameContains?: string;
+  /** Exact cron expression, as stored (whitespace collapsed). */
+  cron?: string;
+  source?: ScheduleSource;
+  createdAfter?: Date;
+  createdBefore?: Date;
+}
+
+/** Fields `update` can change (same names and rules as a YAML entry). */
+export type ScheduleUpdate = Partial<Omit<ScheduleDefinition, 'id'>>;
+
+/** Counts over all schedules and the jobs they created (jobs still in the store). */
+export interface ScheduleStats {
+  schedules: { total: number; active: number; paused: number };
+  runs: { total: number; pending: number; running: number; completed: number; failed: number; cancelled: number };
+  /** completed / (completed + failed) over finished runs, 0…1; null before any finished. */
+  successRate: number | null;
+}
+
+export interface ScheduleManager {
+  /** Creates a schedule (source `api` unless given). `DUPLICATE_SCHEDULE` if the id exists. */
+  create(definition: ScheduleDefinition, options?: { source?: ScheduleSource }): Promise<ScheduleView>;
+  get(id: string): Promise<ScheduleView | null>;
+  list(filter?: ScheduleListOptions): Promise<ScheduleView[]>;
+  /** Changes fields; fire times are recomputed from now when the cron, zone or enabled flag changes. */
+  update(id: string, patch: ScheduleUpdate): Promise<ScheduleView>;
+  /** Stops firing (ticks while paused are never run). */
+  pause(id: string): Promise<ScheduleView>;
+  /** Fires again from the next tick after now. */
+  resume(id: string): Promise<ScheduleView>;
+  /** Deletes it; its ticks stay, so a re-created schedule never re-fires a past tick. False if absent. */
+  delete(id: string): Promise<boolean>;
+  /** Enqueues a run now (whatever the overlap policy or pause), optionally with another input. */
+  trigger(id: string, options?: { input?: unknown }): Promise<{ tick: ScheduleTick; job: JobRecord }>;
+  /** Ticks and their jobs, newest first; `limit` default 20, max 1000. */
+  history(id: string, options?: { limit?: number }): Promise<ScheduleHistoryEntry[]>;
+  /** The next `count` fire times after now (default 5, max 100). */
+  upcoming(id: string, count?: number): Promise<Date[]>;
+  stats(): Promise<ScheduleStats>;
+}
+
+/** Most jobs per schedule counted by `stats()`. */
+const STATS_JOBS_PER_SCHEDULE = 10_000;
+
+class StoreScheduleManager implements ScheduleManager {
+  readonly #store: Store;
+  readonly #jobs: JobRegistry;
+  readonly #maxPayloadBytes: number;
+  readonly #onChange: () => void;
+
+  constructor(options: ScheduleManagerOptions) {
+    this.#store = options.store;
+    this.#jobs = createJobRegistry(options.jobs);
+    this.#maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    this.#onChange = options.onChange ?? (() => undefined);
+  }
+
+  async #require(id: string): Promise<ScheduleRecord> {
+    const record = await this.#store.scheduleGet({ id });
+    if (record === null) throw new NotFoundError('UNKNOWN_SCHEDULE', `no schedule with id "${id}" (see \`nightshift schedules\` for the list)`);
+    return record;
+  }
+
+  async #view(record: ScheduleRecord): Promise<ScheduleView> {
+    let lastOutcome: ScheduleLastOutcome | null = null;
+    if (record.lastJobId !== null) {
+      const job = await this.#store.jobGet({ id: record.lastJobId });
+      if (job !== null) lastOutcome = { jobId: job.id, state: job.state, attempt: job.attempt, finishedAt: job.finishedAt, error: job.lastError };
+    }
+    return { ...record, paused: !record.enabled, lastOutcome };
+  }
+
+  async #retime(id: string, enabled: boolean | undefined, record: { cron: string; timezone: string; enabled: boolean }): Promise<void> {
+    const now = (await this.#store.timeNow()).getTime();
+    await this.#store.scheduleUpdateNext({ id, nextRunAt: scheduleNextRun(record, now), ...(enabled === undefined ? {} : { enabled }) });
+  }
+
+  async create(definition: ScheduleDefinition, options: { source?: ScheduleSource } = {}): Promise<ScheduleView> {
+    const input = await resolveScheduleDefinition(definition, {
+      jobs: this.#jobs,
+      source: options.source ?? 'api',
+      maxPayloadBytes: this.#maxPayloadBytes,
+    });
+    if ((await this.#store.scheduleGet({ id: input.id })) !== null) {
+      throw new ValidationError('DUPLICATE_SCHEDULE', `schedule.id: a schedule with id "${input.id}" already exists; choose another id or update it`, {
+        issues: [{ path: 'schedule.id', message: `duplicate schedule id "${input.id}"` }],
+      });
+    }
+    await this.#store.scheduleUpsertMany({ schedules: [input] });
+    await this.#retime(input.id, undefined, input);
+    this.#onChange();
+    return this.#view(await this.#require(input.id));
+  }
+
+  async get(id: string): Promise<ScheduleView | null> {
+    const record = await this.#store.scheduleGet({ id });
+    return record === null ? null : this.#view(record);
+  }
+
+  async list(filter: ScheduleListOptions = {}): Promise<ScheduleView[]> {
+    let enabled = filter.enabled;
+    if (filter.paused !== undefined) {
+      if (enabled !== undefined && enabled === filter.paused) return [];
+      enabled = !filter.paused;
+    }
+    const records = await this.#store.scheduleList({
+      filter: {
+        ...(enabled === undefined ? {} : { enabled }),
+        ...(filter.nameContains === undefined ? {} : { idContains: filter.nameContains }),
+        ...(filter.cron === undefined ? {} : { cron: filter.cron.trim().split(/\s+/).join(' ') }),
+        ...(filter.source === undefined ? {} : { source: filter.source }),
+        ...(filter.createdAfter === undefined ? {} : { createdAfter: filter.createdAfter }),
+        ...(filter.createdBefore === undefined ? {} : { createdBefore: filter.createdBefore }),
+      },
+    });
+    return Promise.all(records.map((record) => this.#view(record)));
+  }
+
+  async update(id: string, patch: ScheduleUpdate): Promise<ScheduleView> {
+    if (patch === null || typeof patch !== 'object') throw new ValidationError('INVALID_OPTION', 'update: patch must be an object of schedule fields');
+    if ('id' in patch) throw new ValidationError('INVALID_OPTION', 'update: a schedule id cannot change; create a new schedule and delete this one');
+    const record = await this.#require(id);
+    const storedInput = parseStoredJson(record.input);
+    const current: ScheduleDefinition = {
+      id: record.id,
+      jobId: record.jobName,
+      schedule: record.cron,
+      enabled: record.enabled,
+      timezone: record.timezone,
+      description: record.description,
+      input: storedInput.ok ? storedInput.value : undefined,
+      catchUp: record.catchUp,
+      overlap: record.overlap,
+      ...parseScheduleJobOptions(record.jobOptions),
+    };
+    const input = await resolveScheduleDefinition({ ...current, ...patch, id }, { jobs: this.#jobs, source: record.source, maxPayloadBytes: this.#maxPayloadBytes });
+    await this.#store.scheduleUpsertMany({ schedules: [input] });
+    if (input.cron !== record.cron || input.timezone !== record.timezone || input.enabled !== record.enabled) {
+      await this.#retime(id, undefined, input);
+    }
+    this.#onChange();
+    return this.#view(await this.#require(id));
+  }
+
+  async pause(id: string): Promise<ScheduleView> {
+    await this.#require(id);
+    await this.#store.scheduleUpdateNext({ id, nextRunAt: null, enabled: false });
+    this.#onChange();
+    return this.#view(await this.#require(id));
+  }
+
+  async resume(id: string): Promise<ScheduleView> {
+    const record = await this.#require(id);
+    await this.#retime(id, true, { ...record, enabled: true });
+    this.#onChange();
+    return this.#view(await this.#require(id));
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const { deleted } = await this.#store.scheduleDelete({ ids: [id] });
+    if (deleted > 0) this.#onChange();
+    return deleted > 0;
+  }
+
+  async trigger(id: string, options: { input?: unknown } = {}): Promise<{ tick: ScheduleTick; job: JobRecord }> {
+    const record = await this.#require(id);
+    const job = requireJob(this.#jobs, record.jobName, `schedule "${id}" jobId`);
+    const payload = await checkedScheduleInput(record, job, this.#maxPayloadBytes, options.input);
+    // Manual ticks take the store's time with a non-zero millisecond part: cron ticks are whole
+    // seconds, so a manual tick can never take a cron tick's unique (schedule, fire_at) slot.
+    let fireAt = (await this.#store.timeNow()).getTime();
+    if (fireAt % 1000 === 0) fireAt += 1;
+    for (let attempt = 0; attempt < 100; attempt++, fireAt += fireAt % 1000 === 999 ? 2 : 1) {
+      const claimed = await this.#store.scheduleTickClaim({
+        scheduleId: id,
+        fireAt: new Date(fireAt),
+        nextRunAt: record.nextRunAt,
+        job: buildTickJob(record, job, payload, new Date(fireAt), 'manual'),
+        status: TICK_MANUAL,
+      });
+      if (claimed !== null && claimed.job !== null) {
+        this.#onChange();
+        return { tick: claimed.tick, job: claimed.job };
+      }
+    }
+    throw new ValidationError('INVALID_OPTION', `schedule "${id}": could not record the manual run (100 triggers in the same instant?); try again`);
+  }
+
+  async history(id: string, options: { limit?: number } = {}): Promise<ScheduleHistoryEntry[]> {
+    const limit = options.limit ?? 20;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ValidationError('INVALID_OPTION', `history: limit must be an integer from 1 to 1000, got ${String(limit)}`);
+    await this.#require(id);
+    const ticks = await this.#store.scheduleTickList({ scheduleId: id, limit });
+    return Promise.all(
+      ticks.map(async (tick) => {
+        const job = tick.jobId === null ? null : await this.#store.jobGet({ id: tick.jobId });
+        return {
+          fireAt: tick.fireAt,
+          claimedAt: tick.claimedAt,
+          status: tick.status,
+          jobId: tick.jobId,
+          job:
+            job === null
+              ? null
+              : {
+                  id: job.id,
+                  state: job.state,
+                  attempt: job.attempt,
+                  maxAttempts: job.maxAttempts,
+                  createdAt: job.createdAt,
+                  attemptedAt: job.attemptedAt,
+                  finishedAt: job.finishedAt,
+                  lastError: job.lastError,
+                  result: job.result,
+                },
+        };
+      }),
+    );
+  }
+
+  async upcoming(id: string, count = 5): Promise<Date[]> {
+    if (!Number.isInteger(count) || count < 1 || count > 100) throw new ValidationError('INVALID_OPTION', `upcoming: count must be an integer from 1 to 100, got ${String(count)}`);
+    const record = await this.#require(id);
+    if (!record.enabled) return [];
+    const now = (await this.#store.timeNow()).getTime();
+    return fireTimesBetween(parseCronCached(record.cron), record.timezone, now, Number.MAX_SAFE_INTEGER, count).map((ms) => new Date(ms));
+  }
+
+  async stats(): Promise<ScheduleStats> {
+    const schedules = await this.#store.scheduleList({});
+    const runs = { total: 0, pending: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
+    for (const schedule of schedules) {
+      let cursor: string | null = null;
+      let counted = 0;
+      do {
+        const page = await this.#store.jobList({ filter: { scheduleId: schedule.id }, limit: 1000, cursor });
+        for (const job of page.jobs) {
+          runs.total += 1;
+          if (job.state === 'completed') runs.completed += 1;
+          else if (job.state === 'dead') runs.failed += 1;
+          else if (job.state === 'cancelled') runs.cancelled += 1;
+          else if (job.state === 'running') runs.running += 1;
+          else runs.pending += 1;
+        }
+        counted += page.jobs.length;
+        cursor = page.nextCursor;
+      } while (cursor !== null && counted < STATS_JOBS_PER_SCHEDULE);
+    }
+    const finished = runs.completed + runs.failed;
+    const active = schedules.filter((schedule) => schedule.enabled).length;
+    return {
+      schedules: { total: schedules.length, active, paused: schedules.length - active },
+      runs,
+      successRate: finished === 0 ? null : runs.completed / finished,
+    };
+  }
+}
+
+/** Creates a schedule manager over `store`. */
+export function createScheduleManager(options: ScheduleManagerOptions): ScheduleManager {
+  if (!options || typeof options.store !== 'object' || options.store === null) {
+    throw new ValidationError('INVALID_OPTION', 'createScheduleManager: store is required');
+  }
+  return new StoreScheduleManager(options);
+}

@@ -1,0 +1,109 @@
+/**
+ * Reconciles the store with declared schedules (a YAML file, or a list in the code config) at
+ * daemon start: entries added are created, changed ones updated, those gone from the declaration
+ * deleted — only among schedules of the same source. Schedules created at run time through the
+ * API, CLI or schedule manager (source `api`) are never touched, and an id already taken by one of
+ * them is an error. Running the same sync twice changes nothing the second time.
+ */
+import { ValidationError } from '../errors.js';
+import type { ScheduleInput, ScheduleRecord, ScheduleSource, Store } from '../store/types.js';
+import { scheduleNextRun } from './next-fire.js';
+
+/** What a sync did, by schedule id. */
+export interface ScheduleSyncResult {
+  created: string[];
+  updated: string[];
+  deleted: string[];
+  unchanged: string[];
+}
+
+/** Options of `syncSchedules`. */
+export interface SyncSchedulesOptions {
+  store: Store;
+  /** The declared schedules, validated (`resolveScheduleDefinition`), all of source `source`. */
+  schedules: readonly ScheduleInput[];
+  /** `file` or `code`: stored schedules of this source that are not declared are deleted. */
+  source: Exclude<ScheduleSource, 'api'>;
+}
+
+const DEFINITION_FIELDS = ['jobName', 'cron', 'timezone', 'enabled', 'description', 'input', 'catchUp', 'overlap', 'source', 'jobOptions'] as const;
+
+function differs(stored: ScheduleRecord, declared: ScheduleInput): boolean {
+  return DEFINITION_FIELDS.some((field) => stored[field] !== declared[field]);
+}
+
+/** Whether a change moves the fire times (then `nextRunAt` is recomputed from now). */
+function timingChanged(stored: ScheduleRecord, declared: ScheduleInput): boolean {
+  return stored.cron !== declared.cron || stored.timezone !== declared.timezone || stored.enabled !== declared.enabled || stored.nextRunAt === null;
+}
+
+/** Throws `DUPLICATE_SCHEDULE` when two declared schedules share an id. */
+export function assertUniqueScheduleIds(schedules: readonly { id: string }[], describe: (index: number) => string = (index) => `schedules[${index}]`): void {
+  const seen = new Map<string, number>();
+  schedules.forEach((schedule, index) => {
+    const first = seen.get(schedule.id);
+    if (first !== undefined) {
+      throw new ValidationError('DUPLICATE_SCHEDULE', `${describe(index)}: schedule id "${schedule.id}" is already used by ${describe(first)}; give one of them another id`, {
+        issues: [{ path: `${describe(index)}.id`, message: `duplicate schedule id "${schedule.id}"` }],
+      });
+    }
+    seen.set(schedule.id, index);
+  });
+}
+
+/**
+ * Makes the store's schedules of `source` match `schedules`. Everything is checked before the
+ * first write; the writes are one upsert transaction, one delete and the next-run updates.
+ */
+export async function syncSchedules(options: SyncSchedulesOptions): Promise<ScheduleSyncResult> {
+  const { store, schedules, source } = options;
+  for (const schedule of schedules) {
+    if (schedule.source !== source) {
+      throw new ValidationError('INVALID_OPTION', `schedule "${schedule.id}" has source "${schedule.source}" but is synced as "${source}"`);
+    }
+  }
+  assertUniqueScheduleIds(schedules);
+  const existing = new Map((await store.scheduleList({})).map((record) => [record.id, record] as const));
+  for (const schedule of schedules) {
+    const stored = existing.get(schedule.id);
+    if (stored !== undefined && stored.source === 'api') {
+      throw new ValidationError(
+        'DUPLICATE_SCHEDULE',
+        `schedule id "${schedule.id}" is already used by a schedule created through the API or CLI; rename this one or delete that one first`,
+        { issues: [{ path: schedule.id, message: 'id taken by an api schedule' }] },
+      );
+    }
+  }
+
+  const result: ScheduleSyncResult = { created: [], updated: [], deleted: [], unchanged: [] };
+  const toWrite: ScheduleInput[] = [];
+  const retime: ScheduleInput[] = [];
+  for (const schedule of schedules) {
+    const stored = existing.get(schedule.id);
+    if (stored === undefined) {
+      result.created.push(schedule.id);
+      toWrite.push(schedule);
+      retime.push(schedule);
+    } else if (differs(stored, schedule)) {
+      result.updated.push(schedule.id);
+      toWrite.push(schedule);
+      if (timingChanged(stored, schedule)) retime.push(schedule);
+    } else {
+      result.unchanged.push(schedule.id);
+      if (stored.enabled && stored.nextRunAt === null) retime.push(schedule);
+    }
+  }
+  const declared = new Set(schedules.map((schedule) => schedule.id));
+  // A schedule moved between the file and the code config changes source instead of being deleted.
+  result.deleted = [...existing.values()].filter((record) => record.source === source && !declared.has(record.id)).map((record) => record.id);
+
+  if (toWrite.length > 0) await store.scheduleUpsertMany({ schedules: toWrite });
+  if (result.deleted.length > 0) await store.scheduleDelete({ ids: result.deleted });
+  if (retime.length > 0) {
+    const now = (await store.timeNow()).getTime();
+    for (const schedule of retime) {
+      await store.scheduleUpdateNext({ id: schedule.id, nextRunAt: scheduleNextRun(schedule, now) });
+    }
+  }
+  return result;
+}
