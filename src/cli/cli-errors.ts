@@ -34,7 +34,9 @@ export function formatError(error: unknown, env: Readonly<Record<string, string 
   if (error instanceof NightshiftError) {
     const lines = [`error [${error.code}]: ${error.message}`];
     for (const issue of error.issues) {
-      if (!error.message.includes(issue.message)) lines.push(`  - ${issue.path || '(value)'}: ${issue.message}`);
+      // Most messages already list their issues; repeat only what they leave out.
+      const mentioned = error.message.includes(issue.message) || (issue.path !== '' && error.message.includes(issue.path));
+      if (!mentioned) lines.push(`  - ${issue.path || '(value)'}: ${issue.message}`);
     }
     if (verbose && error.stack) lines.push(error.stack);
     if (verbose && error.cause instanceof Error && error.cause.stack) lines.push(`caused by: ${error.cause.stack}`);
