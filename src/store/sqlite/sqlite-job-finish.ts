@@ -1,93 +1,100 @@
 /**
- * Fenced finishing writes: how a running attempt ended, applied only while the job still runs
- * under the worker's lease token, plus the attempt's row in the history.
+ * Fenced finishing writes: how running attempts ended, applied only while each job still runs
+ * under the worker's lease token, plus the attempts' rows in the history.
  */
-import type { AttemptOutcome, JobFinishItem, JobFinishResult } from '../types.js';
+import type { JobFinishItem, JobFinishResult } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
 import { serializeErrorRecord } from './sqlite-rows.js';
 
-/** What a fenced UPDATE returns: enough to write the attempt row without reading the job again. */
+/** What the fenced UPDATE returns: enough to write the attempt row without reading the job again. */
 interface FinishedRow {
+  id: number;
+  /** The job's attempt count after the write (given back already for snoozed/released). */
   attempt: number;
   attempted_at: number | null;
   attempted_by: string | null;
   queue: string;
 }
 
+/** One item as the batch statement reads it: `[id, token, outcome, runAt, error, result]`. */
+type FinishTuple = [number, string, string, number | null, string | null, string | null];
+
 /**
- * Applies every item in one BEGIN IMMEDIATE transaction. Each UPDATE carries the fence
- * (`state = 'running' AND lease_token = @token`), so a job that was rescued, cancelled or
- * re-claimed meanwhile is left untouched and reported in `rejected`. IMMEDIATE makes the fence
- * check and the write one step against the latest committed state (see the store's comment).
+ * Applies every item with two statements in one BEGIN IMMEDIATE transaction: one fenced UPDATE
+ * for the whole batch (the fence is in its WHERE clause: `state = 'running' AND lease_token =
+ * token`), then one INSERT of the attempt rows for the items that applied. IMMEDIATE makes the
+ * fence check and the write one step against the latest committed state (see the store's
+ * comment), so a rescuer or a canceller in another process cannot slip in between.
  */
 export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]): { result: JobFinishResult; madeAvailable: Set<string> } {
   const statements = ctx.statements();
   const now = ctx.now();
+  const tuples: FinishTuple[] = new Array<FinishTuple>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] as JobFinishItem;
+    tuples[i] = toTuple(item);
+  }
+
+  const finished = ctx.db
+    .transaction(() => {
+      const rows = statements.jobFinishBatch.all({ items: JSON.stringify(tuples), now }) as FinishedRow[];
+      if (rows.length === 0) return rows;
+      const byId = new Map<number, FinishedRow>();
+      for (const row of rows) byId.set(row.id, row);
+      const attempts: unknown[][] = [];
+      for (const tuple of tuples) {
+        const row = byId.get(tuple[0]);
+        if (row === undefined) continue;
+        // Drop it so a job listed twice in one batch gets one attempt row (its second write was fenced out).
+        byId.delete(tuple[0]);
+        const outcome = tuple[2];
+        const attempt = outcome === 'snoozed' || outcome === 'released' ? row.attempt + 1 : row.attempt;
+        attempts.push([row.id, attempt, row.attempted_by ?? '', row.attempted_at ?? now, outcome, tuple[4], tuple[5]]);
+      }
+      statements.attemptInsertBatch.run({ rows: JSON.stringify(attempts), now });
+      return rows;
+    })
+    .immediate();
+
+  const appliedIds = new Map<number, FinishedRow>();
+  for (const row of finished) appliedIds.set(row.id, row);
   const applied: string[] = [];
   const rejected: string[] = [];
   const madeAvailable = new Set<string>();
-  const attempt = {
-    jobId: '',
-    attempt: 0,
-    workerId: '',
-    startedAt: 0,
-    finishedAt: now,
-    outcome: 'completed' as AttemptOutcome,
-    error: null as string | null,
-    result: null as string | null,
-  };
-
-  ctx.db
-    .transaction(() => {
-      for (const item of items) {
-        const { finish } = item;
-        let row: FinishedRow | undefined;
-        let error: string | null = null;
-        let result: string | null = null;
-        let wakesAt: number | null = null;
-        switch (finish.outcome) {
-          case 'completed':
-            result = finish.result;
-            row = statements.jobFinishCompleted.get({ id: item.id, token: item.token, now, result }) as FinishedRow | undefined;
-            break;
-          case 'failed':
-            error = serializeErrorRecord(finish.error);
-            wakesAt = finish.retryAt.getTime();
-            row = statements.jobFinishFailed.get({ id: item.id, token: item.token, runAt: wakesAt, error }) as FinishedRow | undefined;
-            break;
-          case 'dead':
-            error = serializeErrorRecord(finish.error);
-            row = statements.jobFinishDead.get({ id: item.id, token: item.token, now, error }) as FinishedRow | undefined;
-            break;
-          case 'snoozed':
-            wakesAt = finish.runAt.getTime();
-            row = statements.jobFinishSnoozed.get({ id: item.id, token: item.token, runAt: wakesAt }) as FinishedRow | undefined;
-            break;
-          case 'cancelled':
-            error = serializeErrorRecord({ name: 'JobCancelled', message: finish.reason, stack: null, kind: 'cancelled' });
-            row = statements.jobFinishCancelled.get({ id: item.id, token: item.token, now, error }) as FinishedRow | undefined;
-            break;
-          case 'released':
-            wakesAt = now;
-            row = statements.jobFinishReleased.get({ id: item.id, token: item.token }) as FinishedRow | undefined;
-            break;
-        }
-        if (row === undefined) {
-          rejected.push(item.id);
-          continue;
-        }
-        applied.push(item.id);
-        if (wakesAt !== null && wakesAt <= now) madeAvailable.add(row.queue);
-        attempt.jobId = item.id;
-        attempt.attempt = row.attempt;
-        attempt.workerId = row.attempted_by ?? '';
-        attempt.startedAt = row.attempted_at ?? now;
-        attempt.outcome = finish.outcome;
-        attempt.error = error;
-        attempt.result = result;
-        statements.attemptInsert.run(attempt);
-      }
-    })
-    .immediate();
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] as JobFinishItem;
+    const tuple = tuples[i] as FinishTuple;
+    const row = appliedIds.get(tuple[0]);
+    if (row === undefined) {
+      rejected.push(item.id);
+      continue;
+    }
+    appliedIds.delete(tuple[0]);
+    applied.push(item.id);
+    const wakesAt = tuple[2] === 'released' ? now : tuple[3];
+    if (wakesAt !== null && wakesAt <= now && (tuple[2] === 'failed' || tuple[2] === 'snoozed' || tuple[2] === 'released')) {
+      madeAvailable.add(row.queue);
+    }
+  }
   return { result: { applied, rejected }, madeAvailable };
+}
+
+function toTuple(item: JobFinishItem): FinishTuple {
+  // Ids that are not decimal integers name no job; 0 never matches a row, so they are rejected.
+  const id = /^[0-9]{1,16}$/.test(item.id) ? Number(item.id) : 0;
+  const { finish } = item;
+  switch (finish.outcome) {
+    case 'completed':
+      return [id, item.token, 'completed', null, null, finish.result];
+    case 'failed':
+      return [id, item.token, 'failed', finish.retryAt.getTime(), serializeErrorRecord(finish.error), null];
+    case 'dead':
+      return [id, item.token, 'dead', null, serializeErrorRecord(finish.error), null];
+    case 'snoozed':
+      return [id, item.token, 'snoozed', finish.runAt.getTime(), null, null];
+    case 'cancelled':
+      return [id, item.token, 'cancelled', null, serializeErrorRecord({ name: 'JobCancelled', message: finish.reason, stack: null, kind: 'cancelled' }), null];
+    case 'released':
+      return [id, item.token, 'released', null, null, null];
+  }
 }

@@ -12,6 +12,24 @@ const PENDING = `('available','scheduled','retryable')`;
 /** States in which a job is finished and never changes on its own. */
 const FINAL = `('completed','dead','cancelled')`;
 
+/** What a claim writes: running, one more attempt, a lease owned by @owner until @expiresAt. */
+const CLAIM_SET = `state = 'running',
+        attempt = attempt + 1,
+        attempted_at = @now,
+        attempted_by = @owner,
+        lease_token = @token || '.' || id,
+        lease_expires_at = @expiresAt`;
+
+/** Which jobs a claim takes: due, pending, queue not paused, in claim order, at most @limit. */
+const CLAIM_PICK = `
+      SELECT id FROM nightshift_jobs
+      WHERE queue = @queue
+        AND state IN ${PENDING}
+        AND run_at <= @now
+        AND NOT EXISTS (SELECT 1 FROM nightshift_paused_queues WHERE queue = @queue)
+      ORDER BY priority DESC, run_at, id
+      LIMIT @limit`;
+
 export const SQL = {
   // ---- jobs: insert ------------------------------------------------------------------------
   /**
@@ -39,55 +57,51 @@ export const SQL = {
    */
   jobClaim: `
     UPDATE nightshift_jobs
-    SET state = 'running',
-        attempt = attempt + 1,
-        attempted_at = @now,
-        attempted_by = @owner,
-        lease_token = @token || '.' || id,
-        lease_expires_at = @expiresAt
-    WHERE id IN (
-      SELECT id FROM nightshift_jobs
-      WHERE queue = @queue
-        AND state IN ${PENDING}
-        AND run_at <= @now
-        AND NOT EXISTS (SELECT 1 FROM nightshift_paused_queues WHERE queue = @queue)
-      ORDER BY priority DESC, run_at, id
-      LIMIT @limit
-    )
+    SET ${CLAIM_SET}
+    WHERE id IN (${CLAIM_PICK})
     RETURNING *`,
-  /** Fenced finishing writes: each applies only while the job runs under the given token. */
-  jobFinishCompleted: `
+  /**
+   * The same claim for exactly one job. SQLite materializes an IN (…) list into a temporary
+   * b-tree on every run, a fixed cost that dominates single-job claims; a scalar subquery does
+   * not need one. Same rows, same order, same locking.
+   */
+  jobClaimOne: `
     UPDATE nightshift_jobs
-    SET state = 'completed', finished_at = @now, result = @result, lease_token = NULL, lease_expires_at = NULL
-    WHERE id = @id AND state = 'running' AND lease_token = @token
-    RETURNING attempt, attempted_at, attempted_by, queue`,
-  jobFinishFailed: `
+    SET ${CLAIM_SET}
+    WHERE id = (${CLAIM_PICK})
+    RETURNING *`,
+  /**
+   * Fenced finishing writes for a whole batch in one statement. @items is a JSON array of
+   * `[id, token, outcome, runAt, error, result]`; a row is written only while the job is running
+   * under that token, so jobs rescued, cancelled or re-claimed meanwhile are left untouched (and
+   * are missing from RETURNING). What each outcome does:
+   * - completed: final, result stored;  failed: retryable at runAt, error stored;
+   * - dead / cancelled: final, error (or the cancel reason) stored;
+   * - snoozed: scheduled at runAt, released: available now — both give the attempt back.
+   * RETURNING gives what the attempt history needs, so the job is not read again.
+   */
+  jobFinishBatch: `
     UPDATE nightshift_jobs
-    SET state = 'retryable', run_at = @runAt, last_error = @error, lease_token = NULL, lease_expires_at = NULL
-    WHERE id = @id AND state = 'running' AND lease_token = @token
-    RETURNING attempt, attempted_at, attempted_by, queue`,
-  jobFinishDead: `
-    UPDATE nightshift_jobs
-    SET state = 'dead', finished_at = @now, last_error = @error, lease_token = NULL, lease_expires_at = NULL
-    WHERE id = @id AND state = 'running' AND lease_token = @token
-    RETURNING attempt, attempted_at, attempted_by, queue`,
-  /** Snoozing gives the attempt back: the job runs again later as if this attempt never counted. */
-  jobFinishSnoozed: `
-    UPDATE nightshift_jobs
-    SET state = 'scheduled', run_at = @runAt, attempt = attempt - 1, lease_token = NULL, lease_expires_at = NULL
-    WHERE id = @id AND state = 'running' AND lease_token = @token
-    RETURNING attempt + 1 AS attempt, attempted_at, attempted_by, queue`,
-  jobFinishCancelled: `
-    UPDATE nightshift_jobs
-    SET state = 'cancelled', finished_at = @now, last_error = @error, lease_token = NULL, lease_expires_at = NULL
-    WHERE id = @id AND state = 'running' AND lease_token = @token
-    RETURNING attempt, attempted_at, attempted_by, queue`,
-  /** Released on shutdown: available again at once, keeping its place in line, attempt given back. */
-  jobFinishReleased: `
-    UPDATE nightshift_jobs
-    SET state = 'available', attempt = attempt - 1, lease_token = NULL, lease_expires_at = NULL
-    WHERE id = @id AND state = 'running' AND lease_token = @token
-    RETURNING attempt + 1 AS attempt, attempted_at, attempted_by, queue`,
+    SET state = CASE i.value ->> 2
+          WHEN 'completed' THEN 'completed' WHEN 'failed' THEN 'retryable' WHEN 'dead' THEN 'dead'
+          WHEN 'snoozed' THEN 'scheduled' WHEN 'cancelled' THEN 'cancelled' ELSE 'available' END,
+        attempt = CASE WHEN i.value ->> 2 IN ('snoozed','released') THEN attempt - 1 ELSE attempt END,
+        run_at = CASE WHEN i.value ->> 2 IN ('failed','snoozed') THEN i.value ->> 3 ELSE run_at END,
+        finished_at = CASE WHEN i.value ->> 2 IN ('completed','dead','cancelled') THEN @now ELSE NULL END,
+        last_error = COALESCE(i.value ->> 4, last_error),
+        result = CASE WHEN i.value ->> 2 = 'completed' THEN i.value ->> 5 ELSE result END,
+        lease_token = NULL,
+        lease_expires_at = NULL
+    FROM json_each(@items) AS i
+    WHERE nightshift_jobs.id = i.value ->> 0
+      AND nightshift_jobs.state = 'running'
+      AND nightshift_jobs.lease_token = i.value ->> 1
+    RETURNING nightshift_jobs.id AS id, nightshift_jobs.attempt AS attempt, attempted_at, attempted_by, queue`,
+  /** Appends finished attempts; @rows is a JSON array of `[jobId, attempt, workerId, startedAt, outcome, error, result]`. */
+  attemptInsertBatch: `
+    INSERT INTO nightshift_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error, result)
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, @now, value ->> 4, value ->> 5, value ->> 6
+    FROM json_each(@rows)`,
   attemptInsert: `
     INSERT INTO nightshift_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error, result)
     VALUES (@jobId, @attempt, @workerId, @startedAt, @finishedAt, @outcome, @error, @result)`,
@@ -121,11 +135,12 @@ export const SQL = {
   attemptList: `SELECT * FROM nightshift_job_attempts WHERE job_id = @id ORDER BY id`,
   /**
    * One page of jobs, newest first. Each filter is skipped when its parameter is NULL; list
-   * filters arrive as JSON arrays.
+   * filters arrive as JSON arrays. @before is the cursor (the last id of the previous page; a
+   * number above every id for the first page), always bound so the scan starts at it.
    */
   jobList: `
     SELECT * FROM nightshift_jobs
-    WHERE (@cursor IS NULL OR id < @cursor)
+    WHERE id < @before
       AND (@states IS NULL OR state IN (SELECT value FROM json_each(@states)))
       AND (@queues IS NULL OR queue IN (SELECT value FROM json_each(@queues)))
       AND (@names IS NULL OR name IN (SELECT value FROM json_each(@names)))
