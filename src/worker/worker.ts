@@ -137,6 +137,9 @@ export function createWorker(options: WorkerOptions): Worker {
     settled(execution) {
       const queue = queueSettings.get(execution.job.queue);
       if (queue) queue.running--;
+      // Trigger before queueing the write: the next claim then runs ahead of the batched finish in
+      // the same event-loop turn, so a waiting job starts without waiting for that write.
+      producers.get(execution.job.queue)?.trigger();
       const finish = execution.finish;
       if (finish) {
         completer.add({ item: { id: execution.job.id, token: execution.token, finish }, execution });
@@ -148,7 +151,6 @@ export function createWorker(options: WorkerOptions): Worker {
         idleWaiters = [];
         for (const resolve of waiters) resolve();
       }
-      producers.get(execution.job.queue)?.trigger();
     },
   };
   const executor = new Executor(host, jobs);
