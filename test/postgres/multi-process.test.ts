@@ -151,8 +151,13 @@ describe.skipIf(url === null)('postgres: worker processes through server restart
       for (const worker of workers) expect(worker.lines.find((line) => line.type === 'store-error')).toMatchObject({ retryable: true });
       await server.start();
 
-      // Jobs enqueued after the restart run too.
-      await waitUntil(async () => store.jobInsertMany({ jobs: [jobInput({ name: 'hold' })] }).then(() => true, () => false), 'an enqueue after the restart', 30_000);
+      // Jobs enqueued after the restart run too. The key makes the retried enqueue idempotent
+      // (a failure at COMMIT would leave it unknown whether the first try went through).
+      await waitUntil(
+        async () => store.jobInsertMany({ jobs: [jobInput({ name: 'hold', key: 'after-restart' })] }).then(() => true, () => false),
+        'an enqueue after the restart',
+        30_000,
+      );
       db = await connectAdmin();
       await waitUntil(async () => (await summary(db, schema)).completed === 3001, 'all 3001 jobs completed', 120_000);
       expect(await summary(db, schema)).toEqual({ completed: 3001 });
