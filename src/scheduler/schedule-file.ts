@@ -76,7 +76,7 @@ export async function parseScheduleFile(text: string, file: string, options: Sch
   const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const syntax = document.errors[0];
   if (syntax !== undefined) {
-    const line = syntax.linePos?.[0]?.line;
+    const line = syntax.linePos?.[0]?.line ?? lineCounter.linePos(syntax.pos[0]).line;
     throw new ConfigError(`invalid YAML: ${syntax.message.split('\n')[0]}`, { file, ...(line === undefined ? {} : { line }), cause: syntax });
   }
   let root: unknown;
