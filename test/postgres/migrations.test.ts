@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LATEST_VERSION, MIGRATIONS, runMigrations } from '../../src/store/postgres/migrations.js';
@@ -7,6 +10,7 @@ import { postgresUrl } from '../support/postgres-server.js';
 import { jobInput, pgFixture, waitUntil } from './pg-test-fixtures.js';
 
 const url = postgresUrl();
+const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 describe.skipIf(url === null)('postgres: migrations', () => {
   let fx: ReturnType<typeof pgFixture>;
@@ -82,6 +86,51 @@ describe.skipIf(url === null)('postgres: migrations', () => {
     await store.migrate();
     expect(await appliedRows()).toEqual(MIGRATIONS.map((step) => ({ version: step.version, n: 1 })));
     expect(await store.scheduleList({})).toEqual([]);
+  });
+
+  it('a process killed with SIGKILL in the middle of a step: nothing of the step stays; the next start applies it', { timeout: 60_000 }, async () => {
+    const names = schemaNames(fx.schema);
+    const s = pg.escapeIdentifier(fx.schema);
+    await runMigrations(fx.pool(), names, { upTo: 2 });
+    // Step 3 creates functions, then a trigger on jobs. Holding a lock on jobs stops the child
+    // after the first statements of the step ran, inside its transaction.
+    const blocker = await fx.client();
+    await blocker.query('BEGIN');
+    await blocker.query(`LOCK TABLE ${s}.jobs IN ACCESS EXCLUSIVE MODE`);
+    const child = spawn(process.execPath, ['--import', 'jiti/register', path.join(HERE, 'fixtures/pg-migrate-process.ts')], {
+      cwd: path.resolve(HERE, '../..'),
+      env: { ...process.env, NS_PG_URL: url!, NS_SCHEMA: fx.schema },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<string | number>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code ?? 'unknown')));
+    try {
+      const admin = await fx.client();
+      await waitUntil(async () => {
+        const { rows } = await admin.query(
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = 'ns-migrate-child' AND wait_event_type = 'Lock' AND query LIKE '%CREATE TRIGGER%'`,
+        );
+        return rows.length > 0;
+      }, 'the child to be blocked inside step 3', 30_000);
+      process.kill(child.pid!, 'SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
+    }
+    // Its backend notices the dead client once the lock is granted, and rolls the step back.
+    await blocker.query('ROLLBACK');
+    // This run, not the killed one, applies step 3.
+    expect(await runMigrations(fx.pool(), names)).toEqual([3]);
+    const store = fx.open();
+    await store.migrate();
+    expect(await appliedRows()).toEqual(MIGRATIONS.map((step) => ({ version: step.version, n: 1 })));
+    const admin = await fx.client();
+    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal`, [`${s}.jobs`]);
+    expect(rows[0].n).toBe(1);
+    // The notification path works: the trigger from the re-applied step is in place.
+    const woken: string[] = [];
+    store.jobAvailableListen((queues) => woken.push(...queues));
+    await fx.open({ listen: false }).jobInsertMany({ jobs: [jobInput({ queue: 'after-resume' })] });
+    await waitUntil(() => woken.includes('after-resume'), 'a notification from the re-applied trigger');
   });
 
   it('a step that fails rolls back completely and keeps earlier steps', async () => {
