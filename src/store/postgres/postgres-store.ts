@@ -106,6 +106,11 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
       application_name: 'nightshift',
       // Fail a checkout instead of hanging forever when the server is gone.
       connectionTimeoutMillis: 10_000,
+      // TCP keepalive, so a connection to a host that vanished without closing the socket (network
+      // partition, VM frozen) errors out instead of leaving a worker or the LISTEN connection
+      // waiting forever.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
     });
   // An idle pooled connection that dies (server restart, pg_terminate_backend) emits 'error' on the
   // pool; unhandled, that would crash the process. The pool drops the client and opens a new one
