@@ -30,7 +30,17 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
       execution.pendingProgress = undefined;
       return progress === undefined ? { id: execution.job.id, token: execution.token } : { id: execution.job.id, token: execution.token, progress };
     });
-    const { held } = await store.jobHeartbeat({ items, leaseMs });
+    let held: string[];
+    try {
+      ({ held } = await store.jobHeartbeat({ items, leaseMs }));
+    } catch (error) {
+      // Keep unsent progress for the next beat unless the handler reported newer progress meanwhile.
+      items.forEach((item, index) => {
+        const execution = executions[index]!;
+        if ('progress' in item && execution.pendingProgress === undefined) execution.pendingProgress = item.progress;
+      });
+      throw error;
+    }
     const heldSet = new Set(held);
     for (const execution of executions) {
       // Only abort the very execution we asked about: the id may have been re-claimed since.
