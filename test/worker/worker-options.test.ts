@@ -1,0 +1,70 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ConfigError } from '../../src/errors.js';
+import { defineJob } from '../../src/job/define-job.js';
+import { createWorker } from '../../src/worker/worker.js';
+import { envPositiveInt } from '../../src/worker/worker-options.js';
+import { gate, openRuntime, openTempStore, type Runtime, type TempStore } from '../fixtures/sqlite-runtime.js';
+
+const job = defineJob({ name: 'opt', schema: z.object({}), handler: async () => undefined });
+
+let runtime: Runtime | null = null;
+let temp: TempStore | null = null;
+const savedEnv = { ...process.env };
+afterEach(async () => {
+  process.env = { ...savedEnv };
+  await runtime?.close();
+  runtime = null;
+  await temp?.cleanup();
+  temp = null;
+});
+
+describe('worker options', () => {
+  it('reads positive integers from the environment and refuses junk', () => {
+    expect(envPositiveInt('X', 7, {})).toBe(7);
+    expect(envPositiveInt('X', 7, { X: '12' })).toBe(12);
+    for (const raw of ['0', '-1', '1.5', 'ten']) {
+      expect(() => envPositiveInt('X', 7, { X: raw })).toThrow(ConfigError);
+    }
+  });
+
+  it('refuses unusable options with a ConfigError naming them', async () => {
+    temp = await openTempStore();
+    const store = temp.store;
+    expect(() => createWorker({ store, jobs: [job], leaseMs: 10 })).toThrow(/leaseMs/);
+    expect(() => createWorker({ store, jobs: [job], queues: { default: { concurrency: 0 } } })).toThrow(/queues.default.concurrency/);
+    expect(() => createWorker({ store, jobs: [job], queues: { 'bad queue': {} } })).toThrow(/queue name/);
+    expect(() => createWorker({ store, jobs: [job], id: 'has space' })).toThrow(/worker id/);
+    expect(() => createWorker({ store, jobs: [job, defineJob({ name: 'opt', schema: z.object({}), handler: async () => 1 })] })).toThrow(/two different jobs/);
+    process.env.MAX_CONCURRENT_JOBS = 'lots';
+    expect(() => createWorker({ store, jobs: [job] })).toThrow(/MAX_CONCURRENT_JOBS/);
+  });
+
+  it('takes the default concurrency from MAX_CONCURRENT_JOBS', async () => {
+    process.env.MAX_CONCURRENT_JOBS = '2';
+    const release = gate();
+    let running = 0;
+    let peak = 0;
+    const held = defineJob({
+      name: 'held.env',
+      schema: z.object({}),
+      handler: async () => {
+        peak = Math.max(peak, ++running);
+        await release.promise;
+        running--;
+      },
+    });
+    runtime = await openRuntime([held]);
+    const { client, events, worker } = runtime;
+    await client.enqueueMany(held, [{}, {}, {}, {}, {}]);
+    let started = 0;
+    const twoStarted = new Promise<void>((resolve) => events.on('job:started', () => ++started === 2 && resolve()));
+    await worker.start();
+    await twoStarted;
+    let done = 0;
+    const allDone = new Promise<void>((resolve) => events.on('job:completed', () => ++done === 5 && resolve()));
+    release.open();
+    await allDone;
+    expect(peak).toBe(2);
+  });
+});
