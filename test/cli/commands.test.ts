@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { assertBuilt, fixtureConfig, Project } from './cli-harness.js';
 
 interface JobJson {
@@ -18,11 +18,12 @@ interface JobJson {
 describe('nightshift CLI commands', () => {
   let project: Project;
 
-  beforeAll(() => {
-    assertBuilt();
+  // Each test gets its own project directory, hence its own SQLite database.
+  beforeAll(() => assertBuilt());
+  beforeEach(() => {
     project = new Project({ 'nightshift.config.ts': fixtureConfig() });
   });
-  afterAll(() => project.cleanup());
+  afterEach(() => project.cleanup());
 
   it('lists the registered jobs as a table and as JSON', async () => {
     const table = await project.run(['list']);
@@ -130,11 +131,12 @@ describe('nightshift CLI commands', () => {
 describe('nightshift CLI bad input', () => {
   let project: Project;
 
-  beforeAll(() => {
-    assertBuilt();
+  // Each test gets its own project directory, hence its own SQLite database.
+  beforeAll(() => assertBuilt());
+  beforeEach(() => {
     project = new Project({ 'nightshift.config.ts': fixtureConfig() });
   });
-  afterAll(() => project.cleanup());
+  afterEach(() => project.cleanup());
 
   async function expectNothingStored(): Promise<void> {
     const { jobs } = await project.json<{ jobs: unknown[] }>(['jobs']);
