@@ -36,3 +36,7 @@ export { httpJob, HTTP_JOB_NAME } from './jobs/http-job.js';
 export type { HttpJobInput, HttpJobResult } from './jobs/http-job.js';
 export { commandJob, COMMAND_JOB_NAME, CommandFailedError } from './jobs/command-job.js';
 export type { CommandJobInput, CommandJobResult } from './jobs/command-job.js';
+export { createSqliteStore } from './store/sqlite/sqlite-store.js';
+export type { SqliteStoreOptions } from './store/sqlite/sqlite-store.js';
+export { createPostgresStore } from './store/postgres/postgres-store.js';
+export type { PostgresStoreOptions } from './store/postgres/postgres-store.js';
