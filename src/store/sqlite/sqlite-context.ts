@@ -3,6 +3,7 @@
  * and the wake-up notifier.
  */
 import type Database from 'better-sqlite3';
+import type { JobInserter } from './sqlite-job-insert.js';
 import { SQL, type StatementName } from './sqlite-statements.js';
 
 /** Every statement of `SQL`, prepared on one connection. */
@@ -21,6 +22,8 @@ export interface SqliteContext {
   readonly db: Database.Database;
   /** Prepared statements, created on first use after the schema exists. */
   statements(): PreparedStatements;
+  /** Job inserts on this connection. */
+  readonly inserter: JobInserter;
   /** The store's clock, ms since the epoch. */
   now(): number;
   /** Tells in-process listeners that jobs of these queues may be available. */

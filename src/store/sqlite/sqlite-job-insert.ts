@@ -1,69 +1,150 @@
 /**
  * Job inserts, shared by `jobInsertMany` and the cron tick claim (which inserts its job inside
- * the same transaction as the tick row).
+ * the same transaction as the tick row), on the store's connection or a caller's.
  */
 import type Database from 'better-sqlite3';
 import type { JobInsert, JobInsertResult, JobRecord, JobState } from '../types.js';
 import { jobFromRow, type JobRow } from './sqlite-rows.js';
+import { JOB_INSERT_MAX_ROWS, jobInsertRowsSql, SQL } from './sqlite-statements.js';
 
-/** The two statements an insert needs; prepared on the store's or on a caller's connection. */
-export interface InsertStatements {
-  jobInsert: Database.Statement;
-  jobByActiveKey: Database.Statement;
-}
+/** Parameters per row of a multi-row insert (see `jobInsertRowsSql`). */
+const PARAMS_PER_ROW = 12;
 
 /**
- * Inserts `jobs` in order on the current transaction (the caller opened it) and returns one
- * result per job. A job whose (name, key) is held by a job in a key-blocking state is not
- * inserted; that job is returned instead. `now` is the store's clock for the whole batch.
- *
- * The record of a new job is built from the input rather than read back: the row holds exactly
- * these values, and skipping the read keeps bulk enqueues cheap.
+ * Inserts jobs on one connection, with the statements it needs prepared once (lazily: the
+ * tables must exist first). Callers open the transaction; `insert` runs inside it.
  */
-export function insertJobs(statements: InsertStatements, jobs: readonly JobInsert[], now: number): JobInsertResult[] {
-  const results: JobInsertResult[] = new Array<JobInsertResult>(jobs.length);
-  const params = {
-    name: '',
-    queue: '',
-    payload: '',
-    state: 'available' as JobState,
-    priority: 0,
-    maxAttempts: 1,
-    runAt: 0,
-    now,
-    key: null as string | null,
-    timeoutMs: null as number | null,
-    scheduleId: null as string | null,
-    meta: null as string | null,
-  };
-  for (let i = 0; i < jobs.length; i++) {
-    const job = jobs[i] as JobInsert;
-    const runAt = job.runAt === null ? now : job.runAt.getTime();
-    const state: JobState = runAt > now ? 'scheduled' : 'available';
-    params.name = job.name;
-    params.queue = job.queue;
-    params.payload = job.payload;
-    params.state = state;
-    params.priority = job.priority;
-    params.maxAttempts = job.maxAttempts;
-    params.runAt = runAt;
-    params.key = job.key;
-    params.timeoutMs = job.timeoutMs;
-    params.scheduleId = job.scheduleId;
-    params.meta = job.meta;
-    const info = statements.jobInsert.run(params);
-    if (info.changes === 0) {
-      // Only the (name, key) unique index can swallow an insert (ON CONFLICT DO NOTHING).
-      const existing = statements.jobByActiveKey.get({ name: job.name, key: job.key }) as JobRow | undefined;
-      if (existing === undefined) {
-        throw new Error(`insert of job "${job.name}" was skipped but no job holds key ${JSON.stringify(job.key)}`);
-      }
-      results[i] = { job: jobFromRow(existing), inserted: false };
-      continue;
-    }
-    results[i] = { job: newJobRecord(String(info.lastInsertRowid), job, state, runAt, now), inserted: true };
+export class JobInserter {
+  private single: Database.Statement | null = null;
+  private byKey: Database.Statement | null = null;
+  /** Multi-row statements by row count; only powers of two are ever prepared (at most 10). */
+  private readonly multi = new Map<number, Database.Statement>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  /**
+   * Inserts `jobs` in order and returns one result per job. A job whose (name, key) is held by
+   * a job in a key-blocking state is not inserted; that job is returned instead. `now` is the
+   * store's clock for the whole batch.
+   *
+   * The record of a new job is built from the input rather than read back: the row holds exactly
+   * these values, and skipping the read keeps enqueues cheap.
+   */
+  insert(jobs: readonly JobInsert[], now: number): JobInsertResult[] {
+    const keyed = jobs.some((job) => job.key !== null);
+    return keyed || jobs.length === 1 ? this.insertOneByOne(jobs, now) : this.insertRows(jobs, now);
   }
-  return results;
+
+  /** One statement per job; needed when keys may conflict, since each conflict is resolved alone. */
+  private insertOneByOne(jobs: readonly JobInsert[], now: number): JobInsertResult[] {
+    this.single ??= this.db.prepare(SQL.jobInsert);
+    const results = new Array<JobInsertResult>(jobs.length);
+    const params = {
+      name: '',
+      queue: '',
+      payload: '',
+      state: 'available' as JobState,
+      priority: 0,
+      maxAttempts: 1,
+      runAt: 0,
+      now,
+      key: null as string | null,
+      timeoutMs: null as number | null,
+      scheduleId: null as string | null,
+      meta: null as string | null,
+    };
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i] as JobInsert;
+      const runAt = job.runAt === null ? now : job.runAt.getTime();
+      const state: JobState = runAt > now ? 'scheduled' : 'available';
+      params.name = job.name;
+      params.queue = job.queue;
+      params.payload = job.payload;
+      params.state = state;
+      params.priority = job.priority;
+      params.maxAttempts = job.maxAttempts;
+      params.runAt = runAt;
+      params.key = job.key;
+      params.timeoutMs = job.timeoutMs;
+      params.scheduleId = job.scheduleId;
+      params.meta = job.meta;
+      const info = this.single.run(params);
+      if (info.changes === 0) {
+        // Only the (name, key) unique index can swallow an insert (ON CONFLICT DO NOTHING).
+        this.byKey ??= this.db.prepare(SQL.jobByActiveKey);
+        const existing = this.byKey.get({ name: job.name, key: job.key }) as JobRow | undefined;
+        if (existing === undefined) {
+          throw new Error(`insert of job "${job.name}" was skipped but no job holds key ${JSON.stringify(job.key)}`);
+        }
+        results[i] = { job: jobFromRow(existing), inserted: false };
+        continue;
+      }
+      results[i] = { job: newJobRecord(String(info.lastInsertRowid), job, state, runAt, now), inserted: true };
+    }
+    return results;
+  }
+
+  /**
+   * Multi-row INSERTs in chunks whose sizes are powers of two (512, 256, … 1), so a handful of
+   * prepared statements serve every batch size. Without keys no row can conflict, so every job
+   * is inserted; ids are assigned in VALUES order and RETURNING's ids, sorted, follow input order.
+   */
+  private insertRows(jobs: readonly JobInsert[], now: number): JobInsertResult[] {
+    const results = new Array<JobInsertResult>(jobs.length);
+    let offset = 0;
+    while (offset < jobs.length) {
+      const size = chunkSize(jobs.length - offset);
+      const args = new Array<unknown>(size * PARAMS_PER_ROW);
+      const states = new Array<JobState>(size);
+      const runAts = new Array<number>(size);
+      for (let r = 0; r < size; r++) {
+        const job = jobs[offset + r] as JobInsert;
+        const runAt = job.runAt === null ? now : job.runAt.getTime();
+        const state: JobState = runAt > now ? 'scheduled' : 'available';
+        states[r] = state;
+        runAts[r] = runAt;
+        const base = r * PARAMS_PER_ROW;
+        args[base] = job.name;
+        args[base + 1] = job.queue;
+        args[base + 2] = job.payload;
+        args[base + 3] = state;
+        args[base + 4] = job.priority;
+        args[base + 5] = job.maxAttempts;
+        args[base + 6] = runAt;
+        args[base + 7] = now;
+        args[base + 8] = null;
+        args[base + 9] = job.timeoutMs;
+        args[base + 10] = job.scheduleId;
+        args[base + 11] = job.meta;
+      }
+      const ids = (this.statementFor(size).all(args) as { id: number }[]).map((row) => row.id).sort((a, b) => a - b);
+      if (ids.length !== size) throw new Error(`multi-row insert returned ${ids.length} ids for ${size} jobs`);
+      for (let r = 0; r < size; r++) {
+        results[offset + r] = {
+          job: newJobRecord(String(ids[r]), jobs[offset + r] as JobInsert, states[r] as JobState, runAts[r] as number, now),
+          inserted: true,
+        };
+      }
+      offset += size;
+    }
+    return results;
+  }
+
+  private statementFor(size: number): Database.Statement {
+    let statement = this.multi.get(size);
+    if (statement === undefined) {
+      statement = this.db.prepare(jobInsertRowsSql(size));
+      this.multi.set(size, statement);
+    }
+    return statement;
+  }
+}
+
+/** The largest power of two ≤ min(remaining, JOB_INSERT_MAX_ROWS). */
+function chunkSize(remaining: number): number {
+  let size = JOB_INSERT_MAX_ROWS;
+  while (size > remaining) size >>= 1;
+  return size;
 }
 
 function newJobRecord(id: string, job: JobInsert, state: JobState, runAt: number, now: number): JobRecord {

@@ -3,7 +3,7 @@
  */
 import type { JobRecord, ScheduleInput, ScheduleListFilter, ScheduleRecord, ScheduleTick, JobInsert } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
-import { insertJobs, queuesMadeAvailable } from './sqlite-job-insert.js';
+import { queuesMadeAvailable } from './sqlite-job-insert.js';
 import { scheduleFromRow, tickFromRow, type ScheduleRow, type TickRow } from './sqlite-rows.js';
 import { likeContainsPattern } from './sqlite-like.js';
 
@@ -88,7 +88,7 @@ export function claimTick(
       if (info.changes === 0) return null;
       let job: JobRecord | null = null;
       if (params.job !== null) {
-        const results = insertJobs(statements, [params.job], now);
+        const results = ctx.inserter.insert([params.job], now);
         job = results[0]?.job ?? null;
         madeAvailable = queuesMadeAvailable(results);
         statements.tickSetJob.run({ scheduleId: params.scheduleId, fireAt, jobId: job === null ? null : Number(job.id) });

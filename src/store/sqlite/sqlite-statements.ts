@@ -229,5 +229,25 @@ export const SQL = {
     ) AS active`,
 } as const;
 
+/** Largest number of rows in one multi-row job INSERT: 512 rows × 12 parameters stays far below SQLite's 32 766 bound parameters. */
+export const JOB_INSERT_MAX_ROWS = 512;
+
+/**
+ * A multi-row job INSERT of `rows` rows (1 … JOB_INSERT_MAX_ROWS), positional parameters in the
+ * column order of `jobInsert`, 12 per row. Used for batches without de-duplication keys, where no
+ * row can conflict; one statement per chunk is about twice as fast as one statement per row.
+ * The text depends only on `rows`, never on input.
+ */
+export function jobInsertRowsSql(rows: number): string {
+  if (!Number.isInteger(rows) || rows < 1 || rows > JOB_INSERT_MAX_ROWS) {
+    throw new RangeError(`jobInsertRowsSql: rows must be an integer in 1…${JOB_INSERT_MAX_ROWS}, got ${rows}`);
+  }
+  const values = new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+  return `INSERT INTO nightshift_jobs
+      (name, queue, payload, state, priority, max_attempts, run_at, created_at, key, timeout_ms, schedule_id, meta)
+    VALUES ${values}
+    RETURNING id`;
+}
+
 /** Names of the statements above. */
 export type StatementName = keyof typeof SQL;
