@@ -4,6 +4,7 @@ import { createJiti } from 'jiti';
 import { ConfigError, NightshiftError } from '../errors.js';
 import * as publicApi from '../index.js';
 import type { AnyJobDefinition } from '../job/define-job.js';
+import { withBuiltinJobs } from '../jobs/builtin-jobs.js';
 import type { LevelWithSilent } from 'pino';
 import type { NightshiftConfig, ScheduleEntry, StoreConfig } from './define-config.js';
 import { readEnv, type EnvSettings } from './env.js';
@@ -27,6 +28,10 @@ export interface ResolvedQueue {
 export interface ResolvedConfig {
   /** Absolute path of the code config file; null when none was found and none was required. */
   file: string | null;
+  /**
+   * The config's jobs followed by the built-in `http` and `command` jobs (so YAML schedules can use
+   * them without code); an app job of the same name replaces the built-in one.
+   */
   jobs: readonly AnyJobDefinition[];
   /** Every queue named by the file or used by a job, with its effective settings. */
   queues: Record<string, ResolvedQueue>;
@@ -168,7 +173,8 @@ export function resolveConfig(
   options: { file: string | null; env: EnvSettings; scheduleFile?: string | undefined },
 ): ResolvedConfig {
   const { env } = options;
-  const queueNames = new Set<string>([...Object.keys(config.queues ?? {}), ...config.jobs.map((job) => job.queue)]);
+  const jobs = withBuiltinJobs(config.jobs);
+  const queueNames = new Set<string>([...Object.keys(config.queues ?? {}), ...jobs.map((job) => job.queue)]);
   const queues: Record<string, ResolvedQueue> = {};
   for (const name of [...queueNames].sort()) {
     const fromFile = config.queues?.[name] ?? {};
@@ -184,7 +190,7 @@ export function resolveConfig(
   }
   return {
     file: options.file,
-    jobs: config.jobs,
+    jobs,
     queues,
     store: config.store,
     schedules,

@@ -24,7 +24,7 @@ export default defineConfig({ jobs: [defineJob({ name: 'plain-js', schema, handl
 `,
     });
     const found = await mjs.json<{ jobs: { name: string }[] }>(['list']);
-    expect(found.jobs.map((job) => job.name)).toEqual(['plain-js']);
+    expect(found.jobs.map((job) => job.name)).toContain('plain-js');
 
     const elsewhere = project({ 'config/app.config.ts': fixtureConfig() });
     const listed = await elsewhere.json<{ jobs: { name: string }[] }>(['--config', 'config/app.config.ts', 'list']);
