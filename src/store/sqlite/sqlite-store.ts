@@ -39,6 +39,7 @@ import { FINAL_STATES, JOB_STATES } from '../types.js';
 import { prepareStatements, type PreparedStatements, type SqliteContext } from './sqlite-context.js';
 import { mapSqliteError, sqliteErrorCode } from './sqlite-errors.js';
 import { finishJobs } from './sqlite-job-finish.js';
+import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
 import { likeContainsPattern } from './sqlite-like.js';
 import { migrateSqlite } from './sqlite-migrations.js';
@@ -199,63 +200,11 @@ class SqliteStore implements Store {
 
   async jobHeartbeat(params: { items: { id: string; token: string; progress?: string | null }[]; leaseMs: number }): Promise<{ held: string[] }> {
     if (params.items.length === 0) return { held: [] };
-    return this.run('jobHeartbeat', () => {
-      const statements = this.ctx.statements();
-      const expiresAt = this.clock() + params.leaseMs;
-      const held: string[] = [];
-      this.db
-        .transaction(() => {
-          for (const item of params.items) {
-            const row =
-              item.progress === undefined
-                ? statements.jobHeartbeat.get({ id: item.id, token: item.token, expiresAt })
-                : statements.jobHeartbeatProgress.get({ id: item.id, token: item.token, expiresAt, progress: item.progress });
-            if (row !== undefined) held.push(item.id);
-          }
-        })
-        .immediate();
-      return { held };
-    });
+    return { held: this.run('jobHeartbeat', () => heartbeatJobs(this.ctx, params.items, params.leaseMs)) };
   }
 
   async jobRescueExpired(params: { limit: number }): Promise<{ retried: string[]; dead: string[] }> {
-    const retried: string[] = [];
-    const dead: string[] = [];
-    const queues = new Set<string>();
-    this.run('jobRescueExpired', () => {
-      const statements = this.ctx.statements();
-      const now = this.clock();
-      const error = serializeErrorRecord({
-        name: 'LeaseExpiredError',
-        message: 'the lease expired before the worker finished or renewed it; the job was taken back',
-        stack: null,
-        kind: 'lease_expired',
-      });
-      this.db
-        .transaction(() => {
-          const expired = statements.jobExpiredList.all({ now, limit: Math.max(0, Math.floor(params.limit)) }) as ExpiredRow[];
-          for (const job of expired) {
-            const row = statements.jobRescue.get({ id: job.id, now, error }) as { state: JobState } | undefined;
-            if (row === undefined) continue;
-            statements.attemptInsert.run({
-              jobId: job.id,
-              attempt: job.attempt,
-              workerId: job.attempted_by ?? '',
-              startedAt: job.attempted_at ?? now,
-              finishedAt: now,
-              outcome: 'lost',
-              error,
-              result: null,
-            });
-            if (row.state === 'dead') dead.push(String(job.id));
-            else {
-              retried.push(String(job.id));
-              queues.add(job.queue);
-            }
-          }
-        })
-        .immediate();
-    });
+    const { retried, dead, queues } = this.run('jobRescueExpired', () => rescueExpiredJobs(this.ctx, params.limit));
     this.notify(queues);
     return { retried, dead };
   }
@@ -513,15 +462,6 @@ interface ClaimParams {
   token: string;
   now: number;
   expiresAt: number;
-}
-
-interface ExpiredRow {
-  id: number;
-  attempt: number;
-  max_attempts: number;
-  attempted_at: number | null;
-  attempted_by: string | null;
-  queue: string;
 }
 
 /** Ids are decimal strings of positive integers; anything else names no job. */

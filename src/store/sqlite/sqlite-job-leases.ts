@@ -1,0 +1,89 @@
+/**
+ * Lease upkeep of the SQLite store: heartbeats (fenced lease extension) and the rescue of
+ * running jobs whose lease expired.
+ */
+import type { JobState } from '../types.js';
+import type { SqliteContext } from './sqlite-context.js';
+import { serializeErrorRecord } from './sqlite-rows.js';
+
+/** The error recorded on a job and its attempt when the rescuer takes it back. */
+const LEASE_EXPIRED_ERROR = serializeErrorRecord({
+  name: 'LeaseExpiredError',
+  message: 'the lease expired before the worker finished or renewed it; the job was taken back',
+  stack: null,
+  kind: 'lease_expired',
+});
+
+/**
+ * Extends the leases still held under their tokens and returns their ids. BEGIN IMMEDIATE so a
+ * batch of heartbeats is one write transaction instead of one per job.
+ */
+export function heartbeatJobs(
+  ctx: SqliteContext,
+  items: readonly { id: string; token: string; progress?: string | null }[],
+  leaseMs: number,
+): string[] {
+  const statements = ctx.statements();
+  const expiresAt = ctx.now() + leaseMs;
+  const held: string[] = [];
+  ctx.db
+    .transaction(() => {
+      for (const item of items) {
+        const row =
+          item.progress === undefined
+            ? statements.jobHeartbeat.get({ id: item.id, token: item.token, expiresAt })
+            : statements.jobHeartbeatProgress.get({ id: item.id, token: item.token, expiresAt, progress: item.progress });
+        if (row !== undefined) held.push(item.id);
+      }
+    })
+    .immediate();
+  return held;
+}
+
+interface ExpiredRow {
+  id: number;
+  attempt: number;
+  max_attempts: number;
+  attempted_at: number | null;
+  attempted_by: string | null;
+  queue: string;
+}
+
+/**
+ * Takes back up to `limit` running jobs whose lease expired: retryable now when attempts remain,
+ * else dead, each attempt recorded as `lost`. Runs under BEGIN IMMEDIATE, and the UPDATE re-checks
+ * `state = 'running'` and the expiry, so a job completed (or heartbeated) by its worker is never
+ * reopened: the worker's fenced write and the rescue cannot interleave.
+ */
+export function rescueExpiredJobs(ctx: SqliteContext, limit: number): { retried: string[]; dead: string[]; queues: Set<string> } {
+  const statements = ctx.statements();
+  const now = ctx.now();
+  const retried: string[] = [];
+  const dead: string[] = [];
+  const queues = new Set<string>();
+  ctx.db
+    .transaction(() => {
+      const expired = statements.jobExpiredList.all({ now, limit: Math.max(0, Math.floor(limit)) }) as ExpiredRow[];
+      for (const job of expired) {
+        const row = statements.jobRescue.get({ id: job.id, now, error: LEASE_EXPIRED_ERROR }) as { state: JobState } | undefined;
+        if (row === undefined) continue;
+        statements.attemptInsert.run({
+          jobId: job.id,
+          attempt: job.attempt,
+          workerId: job.attempted_by ?? '',
+          startedAt: job.attempted_at ?? now,
+          finishedAt: now,
+          outcome: 'lost',
+          error: LEASE_EXPIRED_ERROR,
+          result: null,
+        });
+        if (row.state === 'dead') dead.push(String(job.id));
+        else {
+          retried.push(String(job.id));
+          queues.add(job.queue);
+        }
+      }
+    })
+    .immediate();
+  return { retried, dead, queues };
+}
