@@ -7,6 +7,7 @@ import { registerDaemonCommand } from './commands/daemon.js';
 import { registerInspectCommands } from './commands/inspect.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerRunCommand } from './commands/run.js';
+import { registerScheduleCommands } from './commands/schedules.js';
 
 function packageVersion(): string {
   try {
@@ -40,6 +41,7 @@ SHUTDOWN_TIMEOUT_MS, LOG_LEVEL (debug shows stacks of errors).`,
   registerRunCommand(program);
   registerControlCommands(program);
   registerInspectCommands(program);
+  registerScheduleCommands(program);
   registerMigrateCommand(program);
   return program;
 }

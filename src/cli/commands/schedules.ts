@@ -1,0 +1,176 @@
+import type { Command } from 'commander';
+import { NotFoundError } from '../../errors.js';
+import { parseStoredJson } from '../../job/payload.js';
+import { createScheduleManager, type ScheduleManager, type ScheduleView } from '../../scheduler/schedule-manager.js';
+import { commandAction } from '../command-action.js';
+import type { CommandContext } from '../command-context.js';
+import { syncDeclaredSchedules } from '../daemon-scheduler.js';
+import { integerOption, parseJsonArgument } from '../option-parsers.js';
+import { formatDate, renderFields, renderTable } from '../table.js';
+
+async function manager(context: CommandContext): Promise<ScheduleManager> {
+  const config = await context.config({ required: false });
+  const { store } = await context.store({ required: false });
+  return createScheduleManager({
+    store,
+    jobs: [...config.jobs],
+    ...(config.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: config.maxPayloadBytes }),
+  });
+}
+
+function scheduleToJson(schedule: ScheduleView): Record<string, unknown> {
+  const input = parseStoredJson(schedule.input);
+  return {
+    id: schedule.id,
+    jobName: schedule.jobName,
+    cron: schedule.cron,
+    timezone: schedule.timezone,
+    enabled: schedule.enabled,
+    description: schedule.description,
+    input: input.ok ? input.value : { corrupt: schedule.input },
+    catchUp: schedule.catchUp,
+    overlap: schedule.overlap,
+    source: schedule.source,
+    nextRunAt: schedule.nextRunAt?.toISOString() ?? null,
+    lastRunAt: schedule.lastRunAt?.toISOString() ?? null,
+    lastJobId: schedule.lastJobId,
+    lastOutcome: schedule.lastOutcome,
+  };
+}
+
+function renderSchedules(schedules: readonly ScheduleView[]): string {
+  if (schedules.length === 0) return 'no schedules (they are stored when the daemon starts, or with `nightshift schedules sync`)';
+  return renderTable(
+    [
+      { header: 'ID', maxWidth: 40 },
+      { header: 'JOB', maxWidth: 30 },
+      { header: 'CRON' },
+      { header: 'TIMEZONE' },
+      { header: 'ENABLED' },
+      { header: 'NEXT RUN' },
+      { header: 'LAST RUN' },
+      { header: 'LAST STATE' },
+    ],
+    schedules.map((schedule) => [
+      schedule.id,
+      schedule.jobName,
+      schedule.cron,
+      schedule.timezone,
+      schedule.enabled ? 'yes' : 'paused',
+      formatDate(schedule.nextRunAt),
+      formatDate(schedule.lastRunAt),
+      schedule.lastOutcome?.state ?? '-',
+    ]),
+  );
+}
+
+/** `schedules …`: inspect and control cron schedules stored in the database. */
+export function registerScheduleCommands(program: Command): void {
+  const schedules = program.command('schedules').description('list, inspect, pause, resume and trigger cron schedules');
+
+  schedules
+    .command('list', { isDefault: true })
+    .description('list stored schedules with their next and last runs')
+    .action(
+      commandAction(async (context) => {
+        const views = await (await manager(context)).list();
+        context.print({ schedules: views.map(scheduleToJson) }, () => renderSchedules(views));
+      }),
+    );
+
+  schedules
+    .command('show <id>')
+    .description('one schedule: its settings, the next fire times and the recent runs')
+    .option('--history <n>', 'how many recent runs to show, 1 to 1000', integerOption(1, 1000), 10)
+    .action(
+      commandAction(async (context, id: string, options: { history: number }) => {
+        const schedules = await manager(context);
+        const view = await schedules.get(id);
+        if (!view) throw new NotFoundError('UNKNOWN_SCHEDULE', `no schedule with id "${id}" (see \`nightshift schedules\` for the list)`);
+        const upcoming = view.enabled ? await schedules.upcoming(id, 5) : [];
+        const history = await schedules.history(id, { limit: options.history });
+        context.print(
+          {
+            schedule: scheduleToJson(view),
+            upcoming: upcoming.map((date) => date.toISOString()),
+            history: history.map((entry) => ({ ...entry, fireAt: entry.fireAt.toISOString(), claimedAt: entry.claimedAt.toISOString() })),
+          },
+          () =>
+            [
+              renderFields([
+                ['id', view.id],
+                ['job', view.jobName],
+                ['cron', `${view.cron} (${view.timezone})`],
+                ['enabled', view.enabled ? 'yes' : 'no (paused)'],
+                ['description', view.description ?? '-'],
+                ['input', view.input],
+                ['overlap', view.overlap],
+                ['catch up', String(view.catchUp)],
+                ['source', view.source],
+                ['next runs', upcoming.length ? upcoming.map(formatDate).join(', ') : '-'],
+              ]),
+              history.length === 0
+                ? 'runs: none yet'
+                : renderTable(
+                    [{ header: 'FIRE AT' }, { header: 'STATUS' }, { header: 'JOB', align: 'right' }, { header: 'STATE' }, { header: 'ERROR', maxWidth: 60 }],
+                    history.map((entry) => [
+                      formatDate(entry.fireAt),
+                      entry.status,
+                      entry.jobId ?? '-',
+                      entry.job?.state ?? '-',
+                      entry.job?.lastError ? `${entry.job.lastError.name}: ${entry.job.lastError.message}` : '',
+                    ]),
+                  ),
+            ].join('\n\n'),
+        );
+      }),
+    );
+
+  for (const [name, verb] of [
+    ['pause', 'stop firing (ticks while paused never run)'],
+    ['resume', 'fire again from the next tick'],
+  ] as const) {
+    schedules
+      .command(`${name} <id>`)
+      .description(verb)
+      .action(
+        commandAction(async (context, id: string) => {
+          const schedules = await manager(context);
+          const view = name === 'pause' ? await schedules.pause(id) : await schedules.resume(id);
+          context.print(scheduleToJson(view), () => `schedule ${view.id} ${name === 'pause' ? 'paused' : `resumed; next run ${formatDate(view.nextRunAt)}`}`);
+        }),
+      );
+  }
+
+  schedules
+    .command('trigger <id>')
+    .description('enqueue a run of the schedule now (whatever its overlap policy or pause)')
+    .option('--input <json>', "run with this input instead of the schedule's")
+    .action(
+      commandAction(async (context, id: string, options: { input?: string }) => {
+        const input = options.input === undefined ? undefined : parseJsonArgument('--input', options.input);
+        const schedules = await manager(context);
+        const { job } = await schedules.trigger(id, input === undefined ? {} : { input });
+        context.print({ scheduleId: id, jobId: job.id, state: job.state }, () => `schedule ${id} triggered: job ${job.id} (${job.state})`);
+      }),
+    );
+
+  schedules
+    .command('sync')
+    .description('store the declared schedules (YAML file or config list) now, as the daemon does on start')
+    .action(
+      commandAction(async (context) => {
+        const config = await context.config();
+        const { store } = await context.store();
+        const result = await syncDeclaredSchedules({ config, store });
+        if (result === null) {
+          context.print({ synced: false }, () => 'no schedules declared: set `schedules` in the config or pass --config <file.yaml>');
+          return;
+        }
+        context.print(
+          { synced: true, ...result },
+          () => `schedules synced: ${result.created.length} created, ${result.updated.length} updated, ${result.deleted.length} deleted, ${result.unchanged.length} unchanged`,
+        );
+      }),
+    );
+}
