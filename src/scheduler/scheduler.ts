@@ -248,6 +248,13 @@ class CronScheduler implements Scheduler {
       this.#reportOnce(schedule, error, tally);
       return null;
     }
+    const job = this.#jobs.get(schedule.jobName);
+    if (job === undefined) {
+      // Reported on the first pass, not only when due, so a misconfiguration shows at start. Another
+      // process may know this job and fire the tick; it is left due for that one.
+      this.#reportOnce(schedule, new ValidationError('UNKNOWN_JOB', `schedule "${schedule.id}": job "${schedule.jobName}" is not registered in this process`), tally);
+      return null;
+    }
     if (schedule.nextRunAt === null) {
       // Created without bookkeeping (by another tool, or a store that resets it): start from now.
       const next = nextFireTime(cron, schedule.timezone, now);
@@ -256,13 +263,6 @@ class CronScheduler implements Scheduler {
     }
     const nextRunAt = schedule.nextRunAt.getTime();
     if (nextRunAt > now) return nextRunAt;
-
-    const job = this.#jobs.get(schedule.jobName);
-    if (job === undefined) {
-      // Another process may know this job and fire the tick; leave it due for that one.
-      this.#reportOnce(schedule, new ValidationError('UNKNOWN_JOB', `schedule "${schedule.id}": job "${schedule.jobName}" is not registered in this process`), tally);
-      return null;
-    }
 
     let plan = planDueTicks({ cron, timezone: schedule.timezone, nextRunAtMs: nextRunAt, nowMs: now, graceMs: this.#graceMs, catchUp: schedule.catchUp });
     let claims: { tick: PlannedTick; status: string; trigger: TickTrigger }[] = plan.claims.map((tick) => ({
