@@ -20,6 +20,7 @@ import { describeJobFinish } from './jobs-finish.js';
 import { describeJobInsert } from './jobs-insert.js';
 import { describeJobInspect } from './jobs-inspect.js';
 import { describeJobLeases } from './jobs-leases.js';
+import { describeJobRaces } from './jobs-races.js';
 import { describeSchedules } from './schedules.js';
 
 export type { StoreFactory, StoreFixture } from './conformance-fixtures.js';
@@ -34,5 +35,6 @@ export function runStoreConformance(label: string, factory: StoreFactory): void 
     describeJobLeases(factory);
     describeJobInspect(factory);
     describeSchedules(factory);
+    describeJobRaces(factory);
   });
 }

@@ -101,6 +101,19 @@ export function describeJobFetch(factory: StoreFactory): void {
       expect(again!.lease!.token).not.toBe(job.lease!.token);
     });
 
+    it('claims a failed job at once when its retry time is already past, and nothing from an unknown queue', async () => {
+      const job = await insertAndClaim(t.store);
+      await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'failed', error: errorRecord(), retryAt: new Date(t.clock.now() - 1) } }] });
+      expect(await fetchJobs(t.store, 'no-such-queue')).toEqual([]);
+      expect((await fetchJobs(t.store)).map((j) => j.id)).toEqual([job.id]);
+    });
+
+    it('higher priority wins even over jobs that have waited longer', async () => {
+      const old = await insertJob(t.store, { priority: 0, runAt: new Date(t.clock.now() - 3_600_000) });
+      const urgent = await insertJob(t.store, { priority: 1_000_000 });
+      expect(await fetchOneByOne(t.store, 'default', 5)).toEqual([urgent.id, old.id]);
+    });
+
     it('does not claim from a paused queue until it is resumed; other queues are unaffected', async () => {
       const paused = await insertJob(t.store, { queue: 'paused-q' });
       const other = await insertJob(t.store, { queue: 'other-q' });

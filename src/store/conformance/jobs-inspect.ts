@@ -35,6 +35,34 @@ export function describeJobInspect(factory: StoreFactory): void {
       expect((await t.store.jobList({})).jobs).toHaveLength(4);
     });
 
+    it('defaults to 50 jobs a page and never returns more than 1000', async () => {
+      await t.store.jobInsertMany({ jobs: Array.from({ length: 1005 }, () => jobInput()) });
+      const first = await t.store.jobList({});
+      expect(first.jobs).toHaveLength(50);
+      expect(first.nextCursor).not.toBeNull();
+      const big = await t.store.jobList({ limit: 5000 });
+      expect(big.jobs).toHaveLength(1000);
+      const rest = await t.store.jobList({ limit: 5000, cursor: big.nextCursor });
+      expect(rest.jobs).toHaveLength(5);
+      expect(rest.nextCursor).toBeNull();
+    });
+
+    it('pages through a filtered list without skipping or repeating', async () => {
+      const results = await t.store.jobInsertMany({
+        jobs: Array.from({ length: 30 }, (_, i) => jobInput({ queue: i % 3 === 0 ? 'wanted' : 'other' })),
+      });
+      const expected = results.filter((r) => r.job.queue === 'wanted').map((r) => r.job.id).reverse();
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      for (let page = 0; page < 20; page++) {
+        const result = await t.store.jobList({ filter: { queues: ['wanted'] }, limit: 3, cursor });
+        seen.push(...result.jobs.map((j) => j.id));
+        cursor = result.nextCursor;
+        if (cursor === null) break;
+      }
+      expect(seen).toEqual(expected);
+    });
+
     it('filters by states, queues, names and schedule', async () => {
       const a = await insertJob(t.store, { name: 'report.build', queue: 'reports' });
       const b = await insertJob(t.store, { name: 'mail.send', queue: 'mail', scheduleId: 'nightly' });
@@ -97,6 +125,18 @@ export function describeJobInspect(factory: StoreFactory): void {
       expect(attempts[0]?.durationMs).toBe(300);
     });
 
+    it('cancels a retryable job and a scheduled job', async () => {
+      const failing = await insertAndClaim(t.store);
+      await t.store.jobFinishMany({ items: [{ id: failing.id, token: failing.lease.token, finish: { outcome: 'failed', error: errorRecord(), retryAt: new Date(t.clock.now() + 1000) } }] });
+      const later = await insertJob(t.store, { runAt: new Date(t.clock.now() + 60_000) });
+      expect(await t.store.jobCancel({ id: failing.id, reason: 'enough' })).toMatchObject({ state: 'cancelled' });
+      expect(await t.store.jobCancel({ id: later.id, reason: 'enough' })).toMatchObject({ state: 'cancelled' });
+      t.clock.advance(120_000);
+      expect(await fetchJobs(t.store)).toEqual([]);
+      // The failed attempt stays in the history; cancelling a job that is not running adds none.
+      expect((await t.store.jobAttempts({ id: failing.id })).map((a) => a.outcome)).toEqual(['failed']);
+    });
+
     it('cancel leaves a final job unchanged and returns null for an unknown id', async () => {
       const job = await insertAndClaim(t.store);
       await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'completed', result: null } }] });
@@ -122,6 +162,20 @@ export function describeJobInspect(factory: StoreFactory): void {
       expect(await t.store.jobRetry({ id: later.id })).toMatchObject({ state: 'available', maxAttempts: 3 });
       expect(await t.store.jobRetry({ id: gone.id })).toMatchObject({ state: 'available' });
       expect((await fetchJobs(t.store)).map((j) => j.id).sort()).toEqual([later.id, gone.id].sort());
+    });
+
+    it('retries a job the rescuer declared dead', async () => {
+      const job = await insertAndClaim(t.store, { maxAttempts: 1 });
+      t.clock.advance(60_000);
+      expect((await t.store.jobRescueExpired({ limit: 10 })).dead).toEqual([job.id]);
+      expect(await t.store.jobRetry({ id: job.id })).toMatchObject({ state: 'available', attempt: 1, maxAttempts: 2 });
+      const [again] = await fetchJobs(t.store);
+      expect(again).toMatchObject({ id: job.id, attempt: 2 });
+      await t.store.jobFinishMany({ items: [{ id: job.id, token: again!.lease!.token, finish: { outcome: 'completed', result: null } }] });
+      expect((await t.store.jobAttempts({ id: job.id })).map((a) => [a.attempt, a.outcome])).toEqual([
+        [1, 'lost'],
+        [2, 'completed'],
+      ]);
     });
 
     it('refuses to retry a running job and returns null for an unknown id', async () => {
