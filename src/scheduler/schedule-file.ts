@@ -77,7 +77,9 @@ export async function parseScheduleFile(text: string, file: string, options: Sch
   const syntax = document.errors[0];
   if (syntax !== undefined) {
     const line = syntax.linePos?.[0]?.line ?? lineCounter.linePos(syntax.pos[0]).line;
-    throw new ConfigError(`invalid YAML: ${syntax.message.split('\n')[0]}`, { file, ...(line === undefined ? {} : { line }), cause: syntax });
+    // An unquoted `*/15 * * * *` or `@daily` is YAML syntax (an alias, a reserved character).
+    const hint = /alias|reserved character/i.test(syntax.message) ? ' (quote cron expressions: schedule: "*/15 * * * *")' : '';
+    throw new ConfigError(`invalid YAML: ${syntax.message.split('\n')[0]}${hint}`, { file, ...(line === undefined ? {} : { line }), cause: syntax });
   }
   let root: unknown;
   try {

@@ -120,6 +120,12 @@ describe('parseScheduleFile', () => {
       expect(error.message).toMatch(/^bad\.yaml:\d+: invalid YAML/);
     });
 
+    it('an unquoted cron expression (YAML syntax) gets a hint', async () => {
+      const error = await configError(parseScheduleFile('schedules:\n  - jobId: cleanup\n    schedule: */15 * * * *\n', 'x.yaml', { jobs }));
+      expect(error.line).toBe(3);
+      expect(error.message).toContain('quote cron expressions');
+    });
+
     it('a file without a schedules list', async () => {
       const error = await configError(parseScheduleFile('schedule:\n  - jobId: cleanup\n', 'x.yaml', { jobs }));
       expect(error.message).toContain('no "schedules:" list');
