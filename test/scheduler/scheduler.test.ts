@@ -94,6 +94,21 @@ for (const harness of storeHarnesses) {
       expect(event.jobId).not.toBeNull();
     });
 
+    it('a store clock that jumps backwards neither re-fires a claimed tick nor fires early', async () => {
+      await manager.create({ id: 'minutely', jobId: 'ping', schedule: '* * * * *' });
+      const scheduler = newScheduler();
+      opened.clock.set(at('2026-01-05T09:00:00Z'));
+      expect((await scheduler.runOnce()).enqueued).toBe(1);
+      opened.clock.set(at('2026-01-05T08:59:10Z')); // 50 s back
+      expect((await scheduler.runOnce()).enqueued).toBe(0);
+      await opened.store.scheduleUpdateNext({ id: 'minutely', nextRunAt: new Date(at('2026-01-05T09:00:00Z')) }); // a stale writer
+      opened.clock.set(at('2026-01-05T09:00:30Z'));
+      expect(await scheduler.runOnce()).toMatchObject({ enqueued: 0, lost: 1 });
+      opened.clock.set(at('2026-01-05T09:01:00Z'));
+      expect((await scheduler.runOnce()).enqueued).toBe(1);
+      expect((await jobsOf(opened.store, 'minutely')).map(fireAtOf)).toEqual(['2026-01-05T09:00:00.000Z', '2026-01-05T09:01:00.000Z']);
+    });
+
     it('skips ticks missed while nothing ran, by default', async () => {
       await manager.create({ id: 'hourly', jobId: 'ping', schedule: '0 * * * *' });
       const scheduler = newScheduler();
