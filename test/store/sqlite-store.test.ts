@@ -1,0 +1,251 @@
+// SQLite-specific behaviour that the shared conformance suite does not cover: locking and error
+// mapping, transactional enqueue on a caller's connection, schema versioning, wake-ups, and
+// several OS processes sharing one file.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StoreError } from '../../src/errors.js';
+import { TestClock } from '../../src/store/conformance/test-clock.js';
+import { isRetryableSqliteCode, mapSqliteError } from '../../src/store/sqlite/sqlite-errors.js';
+import { SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite/sqlite-migrations.js';
+import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { JobInsert, Store } from '../../src/store/types.js';
+
+const CHILD = fileURLToPath(new URL('./sqlite-process-child.ts', import.meta.url));
+
+function job(overrides: Partial<JobInsert> = {}): JobInsert {
+  return { name: 'sqlite.test', queue: 'default', payload: '{}', priority: 0, maxAttempts: 3, runAt: null, key: null, timeoutMs: null, scheduleId: null, meta: null, ...overrides };
+}
+
+let dir: string;
+let path: string;
+const opened: { close(): unknown }[] = [];
+const children: ChildProcess[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'nightshift-sqlite-store-'));
+  path = join(dir, 'jobs.db');
+});
+
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+  }
+  for (const handle of opened.splice(0)) await handle.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function openStore(options: { clock?: TestClock; busyTimeoutMs?: number } = {}): Promise<Store> {
+  const store = createSqliteStore({ path, clock: options.clock?.fn, busyTimeoutMs: options.busyTimeoutMs });
+  opened.push(store);
+  await store.migrate();
+  return store;
+}
+
+function openRaw(): Database.Database {
+  const db = new Database(path);
+  opened.push(db);
+  return db;
+}
+
+/** Runs the child script; resolves with its JSON output line. */
+function runChild(args: string[]): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'jiti/register', CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`child ${args.join(' ')} exited with ${code}: ${err}`));
+      else resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, unknown>);
+    });
+  });
+}
+
+describe('sqlite store: locking and errors', () => {
+  it('a write blocked past busyTimeoutMs fails with a retryable StoreError, then succeeds once the lock is gone', async () => {
+    const store = await openStore({ busyTimeoutMs: 50 });
+    const raw = openRaw();
+    raw.exec('BEGIN IMMEDIATE');
+    const error = await store.jobInsertMany({ jobs: [job(), job()] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE', retryable: true });
+    expect((error as Error).message).toMatch(/SQLITE_BUSY/);
+    const claim = await store.jobFetch({ queue: 'default', limit: 1, owner: 'w', leaseMs: 1000 }).catch((e: unknown) => e);
+    expect(claim).toMatchObject({ retryable: true });
+    raw.exec('ROLLBACK');
+    expect(await store.jobInsertMany({ jobs: [job()] })).toHaveLength(1);
+  });
+
+  it('reads are not blocked by another connection’s write transaction (WAL)', async () => {
+    const store = await openStore();
+    const [inserted] = await store.jobInsertMany({ jobs: [job()] });
+    const raw = openRaw();
+    raw.exec('BEGIN IMMEDIATE');
+    raw.prepare('UPDATE nightshift_jobs SET priority = 5').run();
+    expect(await store.jobGet({ id: inserted!.job.id })).toMatchObject({ priority: 0 });
+    raw.exec('ROLLBACK');
+  });
+
+  it('maps SQLite codes: busy/locked are retryable, everything else is not', () => {
+    expect(isRetryableSqliteCode('SQLITE_BUSY')).toBe(true);
+    expect(isRetryableSqliteCode('SQLITE_BUSY_SNAPSHOT')).toBe(true);
+    expect(isRetryableSqliteCode('SQLITE_LOCKED')).toBe(true);
+    expect(isRetryableSqliteCode('SQLITE_LOCKED_SHAREDCACHE')).toBe(true);
+    expect(isRetryableSqliteCode('SQLITE_CONSTRAINT_UNIQUE')).toBe(false);
+    expect(isRetryableSqliteCode('SQLITE_CORRUPT')).toBe(false);
+    expect(isRetryableSqliteCode('SQLITE_BUSYNESS')).toBe(false);
+    const unique = Object.assign(new Error('UNIQUE constraint failed'), { code: 'SQLITE_CONSTRAINT_UNIQUE' });
+    expect(mapSqliteError(unique, 'jobInsertMany')).toMatchObject({ code: 'STORE_ERROR', retryable: false });
+    const passthrough = new StoreError('x', { retryable: true });
+    expect(mapSqliteError(passthrough, 'op')).toBe(passthrough);
+  });
+
+  it('close is idempotent and later calls fail with a StoreError', async () => {
+    const store = await openStore();
+    await store.close();
+    await store.close();
+    await expect(store.jobStats()).rejects.toBeInstanceOf(StoreError);
+  });
+
+  it('a missing directory fails at open with a StoreError naming the path', () => {
+    const missing = join(dir, 'no', 'such', 'dir', 'x.db');
+    expect(() => createSqliteStore({ path: missing })).toThrow(/no\/such\/dir/);
+  });
+});
+
+describe('sqlite store: schema', () => {
+  it('migrates to the current version, in WAL mode, idempotently', async () => {
+    await openStore();
+    await openStore();
+    const raw = openRaw();
+    expect(raw.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+  });
+
+  it('refuses a database written by a newer version', async () => {
+    await openStore();
+    openRaw().pragma(`user_version = ${SQLITE_SCHEMA_VERSION + 1}`);
+    const store = createSqliteStore({ path });
+    opened.push(store);
+    await expect(store.migrate()).rejects.toThrow(/newer than this Nightshift/);
+  });
+
+  it('several processes migrating a fresh file at once all succeed', async () => {
+    const results = await Promise.all(Array.from({ length: 4 }, () => runChild([path, 'migrate'])));
+    expect(results).toEqual(Array.from({ length: 4 }, () => ({ migrated: true })));
+    expect(openRaw().pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
+  });
+});
+
+describe('sqlite store: several processes on one file', () => {
+  it('processes draining one queue together claim every job exactly once', async () => {
+    const store = await openStore();
+    const total = 1500;
+    const inserted = await store.jobInsertMany({ jobs: Array.from({ length: total }, (_, i) => job({ payload: String(i) })) });
+    const results = await Promise.all([runChild([path, 'drain', '3']), runChild([path, 'drain', '7']), runChild([path, 'drain', '1'])]);
+    const claimed = results.flatMap((r) => r.claimed as string[]);
+    expect(claimed).toHaveLength(total);
+    expect(new Set(claimed).size).toBe(total);
+    expect(new Set(claimed)).toEqual(new Set(inserted.map((r) => r.job.id)));
+    const stats = await store.jobStats();
+    expect(stats.totals.completed).toBe(total);
+    const sample = inserted[Math.floor(total / 2)]!.job.id;
+    expect((await store.jobAttempts({ id: sample })).map((a) => a.outcome)).toEqual(['completed']);
+  });
+});
+
+describe('sqlite store: transactional enqueue on the caller’s connection', () => {
+  it('a job inserted in a committed transaction exists; one in a rolled-back transaction never does', async () => {
+    const store = await openStore();
+    const app = openRaw();
+    app.exec('CREATE TABLE orders (id INTEGER PRIMARY KEY, total INTEGER)');
+
+    app.exec('BEGIN IMMEDIATE');
+    app.prepare('INSERT INTO orders (total) VALUES (10)').run();
+    const [kept] = await store.jobInsertMany({ jobs: [job({ payload: '{"order":1}' })], tx: app });
+    app.exec('COMMIT');
+
+    app.exec('BEGIN IMMEDIATE');
+    app.prepare('INSERT INTO orders (total) VALUES (20)').run();
+    const [dropped] = await store.jobInsertMany({ jobs: [job({ payload: '{"order":2}' }), job({ payload: '{"order":3}', key: 'k' })], tx: app });
+    app.exec('ROLLBACK');
+
+    expect(await store.jobGet({ id: kept!.job.id })).toMatchObject({ payload: '{"order":1}', state: 'available' });
+    expect(await store.jobGet({ id: dropped!.job.id })).toBeNull();
+    const claimed = await store.jobFetch({ queue: 'default', limit: 10, owner: 'w', leaseMs: 1000 });
+    expect(claimed.map((j) => j.payload)).toEqual(['{"order":1}']);
+  });
+
+  it('rejects a tx that is not a connection in a transaction', async () => {
+    const store = await openStore();
+    await expect(store.jobInsertMany({ jobs: [job()], tx: { query() {} } })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(store.jobInsertMany({ jobs: [job()], tx: openRaw() })).rejects.toThrow(/no open transaction/);
+  });
+});
+
+describe('sqlite store: wake-ups and stored data', () => {
+  it('notifies listeners when retries, releases, due snoozes, rescues and resumes make jobs available', async () => {
+    const clock = new TestClock();
+    const store = await openStore({ clock });
+    const seen: string[] = [];
+    const stop = store.jobAvailableListen((queues) => seen.push(...queues));
+    const claim = async (queue: string) => (await store.jobFetch({ queue, limit: 1, owner: 'w', leaseMs: 1000 }))[0]!;
+
+    await store.jobInsertMany({ jobs: [job({ queue: 'released' }), job({ queue: 'snoozed' }), job({ queue: 'rescued' }), job({ queue: 'retried', maxAttempts: 1 })] });
+    seen.length = 0;
+    const released = await claim('released');
+    await store.jobFinishMany({ items: [{ id: released.id, token: released.lease!.token, finish: { outcome: 'released' } }] });
+    const snoozed = await claim('snoozed');
+    await store.jobFinishMany({ items: [{ id: snoozed.id, token: snoozed.lease!.token, finish: { outcome: 'snoozed', runAt: new Date(clock.now()) } }] });
+    const retried = await claim('retried');
+    await store.jobFinishMany({ items: [{ id: retried.id, token: retried.lease!.token, finish: { outcome: 'dead', error: { name: 'E', message: 'm', stack: null, kind: 'error' } } }] });
+    await store.jobRetry({ id: retried.id });
+    await claim('rescued');
+    clock.advance(2000);
+    await store.jobRescueExpired({ limit: 10 });
+    await store.queuePause({ queue: 'paused' });
+    await store.queueResume({ queue: 'paused' });
+    expect(seen.sort()).toEqual(['paused', 'released', 'rescued', 'retried', 'snoozed']);
+
+    stop();
+    await store.jobInsertMany({ jobs: [job({ queue: 'after-stop' })] });
+    expect(seen).not.toContain('after-stop');
+  });
+
+  it('a listener that throws does not break the store call or other listeners', async () => {
+    const store = await openStore();
+    const seen: string[][] = [];
+    store.jobAvailableListen(() => {
+      throw new Error('listener bug');
+    });
+    store.jobAvailableListen((queues) => seen.push(queues));
+    await expect(store.jobInsertMany({ jobs: [job()] })).resolves.toHaveLength(1);
+    expect(seen).toEqual([['default']]);
+  });
+
+  it('a hand-edited, unreadable last_error is reported as a corrupt error record', async () => {
+    const store = await openStore();
+    const [inserted] = await store.jobInsertMany({ jobs: [job()] });
+    openRaw().prepare('UPDATE nightshift_jobs SET last_error = ? WHERE id = ?').run('{not json', Number(inserted!.job.id));
+    expect((await store.jobGet({ id: inserted!.job.id }))?.lastError).toEqual({ name: 'Error', message: '{not json', stack: null, kind: 'corrupt' });
+  });
+
+  it('ids are never reused, even after every job was pruned', async () => {
+    const clock = new TestClock();
+    const store = await openStore({ clock });
+    const [first] = await store.jobInsertMany({ jobs: [job()] });
+    await store.jobCancel({ id: first!.job.id, reason: 'x' });
+    clock.advance(1000);
+    expect(await store.jobPrune({ finishedBefore: new Date(clock.now()), states: ['cancelled'], limit: 10 })).toEqual({ deleted: 1 });
+    const [second] = await store.jobInsertMany({ jobs: [job()] });
+    expect(BigInt(second!.job.id) > BigInt(first!.job.id)).toBe(true);
+  });
+});
