@@ -45,7 +45,7 @@ export function renderTable(results, workloads) {
         `${result.system} (${result.store})`,
         result.error ? `ERROR: ${truncate(result.error, 60)}` : formatResult(result),
         result.peakRssBytes === null ? '-' : `${(result.peakRssBytes / 1024 / 1024).toFixed(0)} MB`,
-        ratio === null ? '-' : `${ratio.ratio.toFixed(2)}x${ratio.workload !== result.workload ? ` (vs ${ratio.workload})` : ''}`,
+        ratio === null ? '-' : `${formatRatio(ratio.ratio)}x${ratio.workload !== result.workload ? ` (vs ${ratio.workload})` : ''}`,
         result.exactlyOnce ? result.exactlyOnce.text : '-',
       ]);
     }
@@ -64,6 +64,11 @@ function formatResult(result) {
   }
   if (result.jobsPerSec !== null) return `${Math.round(result.jobsPerSec).toLocaleString('en-US')} jobs/s`;
   return '-';
+}
+
+/** Two decimals, or two significant digits below 0.1 so a 200x gap does not print as 0.00. */
+function formatRatio(ratio) {
+  return ratio >= 0.1 ? ratio.toFixed(2) : ratio.toPrecision(2);
 }
 
 function minBy(items, key) {
