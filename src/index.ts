@@ -32,6 +32,7 @@ export type { ScheduleDefinition } from './scheduler/schedule-definition.js';
 export { loadScheduleFile, parseScheduleFile, syncScheduleFile, syncScheduleDefinitions } from './scheduler/schedule-file.js';
 export type { ScheduleSyncResult } from './scheduler/schedule-sync.js';
 export { builtinJobs, withBuiltinJobs } from './jobs/builtin-jobs.js';
+export type { BuiltinJobSelection } from './jobs/builtin-jobs.js';
 export { httpJob, HTTP_JOB_NAME } from './jobs/http-job.js';
 export type { HttpJobInput, HttpJobResult } from './jobs/http-job.js';
 export { commandJob, COMMAND_JOB_NAME, CommandFailedError } from './jobs/command-job.js';

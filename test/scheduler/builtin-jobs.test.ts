@@ -9,7 +9,9 @@ import type { JobContext } from '../../src/job/define-job.js';
 import { validatePayload } from '../../src/job/schema.js';
 import { commandJob, CommandFailedError } from '../../src/jobs/command-job.js';
 import { httpJob } from '../../src/jobs/http-job.js';
-import { builtinJobs } from '../../src/jobs/builtin-jobs.js';
+import { builtinJobs, withBuiltinJobs } from '../../src/jobs/builtin-jobs.js';
+import { defineJob } from '../../src/job/define-job.js';
+import { z } from 'zod';
 import { createSilentLogger } from '../../src/observe/logger.js';
 import { NightshiftEvents } from '../../src/observe/events.js';
 import { createScheduleManager } from '../../src/scheduler/schedule-manager.js';
@@ -209,3 +211,14 @@ for (const harness of storeHarnesses) {
     });
   });
 }
+
+describe('withBuiltinJobs', () => {
+  it('adds http and command unless left out or shadowed by an app job of the same name', () => {
+    const mine = defineJob({ name: 'http', schema: z.object({}), handler: () => null });
+    expect(withBuiltinJobs([]).map((job) => job.name)).toEqual(['http', 'command']);
+    expect(withBuiltinJobs([], { command: false }).map((job) => job.name)).toEqual(['http']);
+    const merged = withBuiltinJobs([mine]);
+    expect(merged.map((job) => job.name)).toEqual(['http', 'command']);
+    expect(merged[0]).toBe(mine);
+  });
+});
