@@ -137,6 +137,10 @@ async function main() {
     'vs best peer: ratio to the best of bullmq/pg-boss/graphile-worker on that workload, > 1 = better (throughput, or p95 latency).',
     'peak RSS: the measured process (worker; producer for W1/W2). exactly-once: every sequence number ran (W1/W2: is stored) exactly once.',
   ];
+  const { loadHarness } = await import('./systems/case-context.mjs');
+  const settings = {};
+  for (const system of options.systems) settings[system] = (await loadHarness(system)).settings;
+  for (const [system, text] of Object.entries(settings)) lines.push(`settings: ${system}: ${text}`);
   for (const result of results) for (const note of result.notes) if (!note.startsWith('exactly-once:')) lines.push(`note: ${result.workload} ${result.system} (${result.store}): ${note}`);
   if (missingExports.length > 0) lines.push(`note: not exported from dist/index.js yet (loaded from their modules): ${missingExports.join(', ')}`);
   console.log(lines.join('\n'));
@@ -149,6 +153,7 @@ async function main() {
     quick: options.quick,
     options: { stores: options.stores, only: options.only, systems: options.systems },
     versions,
+    settings,
     machine,
     workloads: selected,
     results: results.map((result) => ({ ...result, vsBestPeer: ratioToBestPeer(result, results) })),

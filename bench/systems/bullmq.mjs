@@ -9,6 +9,8 @@ import IORedis from 'ioredis';
 
 export const name = 'bullmq';
 export const packageName = 'bullmq';
+/** Settings used, printed with the results. */
+export const settings = 'add / addBulk; Worker concurrency, ioredis, completed jobs kept (default)';
 
 /** @param {import('./case-context.mjs').CaseContext} ctx */
 function connection(ctx) {

@@ -11,6 +11,8 @@ import { Logger, makeWorkerUtils, run, runMigrations } from 'graphile-worker';
 
 export const name = 'graphile-worker';
 export const packageName = 'graphile-worker';
+/** Settings used, printed with the results. */
+export const settings = 'addJob / addJobs; run() with prepared statements, LISTEN/NOTIFY, localQueue.size = 5 x concurrency, completeJobBatchDelay 0, pool concurrency + 2';
 
 const TASK = 'bench';
 const silentLogger = new Logger(() => () => {});

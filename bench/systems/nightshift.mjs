@@ -7,6 +7,8 @@ import { loadNightshift } from './nightshift-exports.mjs';
 
 export const name = 'nightshift';
 export const packageName = 'nightshift';
+/** Settings used, printed with the results. */
+export const settings = 'enqueue / enqueueMany; createNightshift with queue concurrency, defaults otherwise (lease 30 s, poll 1 s, rescuer, pruner)';
 
 const JOB_NAME = 'bench';
 const payloadSchema = z.object({ seq: z.number().int().min(0), t: z.number() });

@@ -17,6 +17,8 @@ const LOOPS = 1;
 
 export const name = 'pg-boss';
 export const packageName = 'pg-boss';
+/** Settings used, printed with the results. */
+export const settings = 'send / insert; one work() loop, batchSize = concurrency, handler runs the batch in parallel, notifyWorker after a full batch, pollingIntervalSeconds 0.5 (minimum)';
 
 /** @param {import('./case-context.mjs').CaseContext} ctx */
 function newBoss(ctx, max) {
