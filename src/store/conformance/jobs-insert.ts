@@ -175,6 +175,20 @@ export function describeJobInsert(factory: StoreFactory): void {
         }
       });
 
+      it('fires for due jobs inserted through another connection', async () => {
+        const openAnother = t.fixture.openAnother;
+        if (openAnother === undefined) return;
+        const other = await openAnother();
+        const seen = new Set<string>();
+        const unsubscribe = t.store.jobAvailableListen((queues) => queues.forEach((q) => seen.add(q)));
+        try {
+          await other.jobInsertMany({ jobs: [jobInput({ queue: 'from-elsewhere' })] });
+          await waitUntil(() => seen.has('from-elsewhere'), 'a notification for a job inserted on another connection');
+        } finally {
+          unsubscribe();
+        }
+      });
+
       it('fires after a bulk insert for each queue that got due jobs', async () => {
         const seen = new Set<string>();
         const unsubscribe = t.store.jobAvailableListen((queues) => queues.forEach((q) => seen.add(q)));

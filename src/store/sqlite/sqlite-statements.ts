@@ -174,6 +174,23 @@ export const SQL = {
     RETURNING id`,
   attemptPrune: `DELETE FROM nightshift_job_attempts WHERE job_id IN (SELECT value FROM json_each(@ids))`,
 
+  // ---- cross-process wake-ups -------------------------------------------------------------------
+  /** Changes whenever another connection (another process) commits to the file; ours do not change it. */
+  dataVersion: `PRAGMA data_version`,
+  /**
+   * Queues that have pending jobs. A loose index scan (one seek per queue in the claim index), so
+   * its cost follows the number of queues, not the backlog. Jobs not yet due are counted too: a
+   * spurious wake-up costs the worker one empty claim.
+   */
+  pendingQueues: `
+    WITH RECURSIVE pending(queue) AS (
+      SELECT (SELECT MIN(queue) FROM nightshift_jobs WHERE state IN ${PENDING})
+      UNION ALL
+      SELECT (SELECT MIN(queue) FROM nightshift_jobs WHERE state IN ${PENDING} AND queue > pending.queue)
+      FROM pending WHERE pending.queue IS NOT NULL
+    )
+    SELECT queue FROM pending WHERE queue IS NOT NULL`,
+
   // ---- queues ------------------------------------------------------------------------------------
   queuePause: `INSERT INTO nightshift_paused_queues (queue, paused_at) VALUES (@queue, @now) ON CONFLICT DO NOTHING`,
   queueResume: `DELETE FROM nightshift_paused_queues WHERE queue = @queue`,

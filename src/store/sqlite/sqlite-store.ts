@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { StateError, ValidationError } from '../../errors.js';
+import { ValidationError } from '../../errors.js';
 import type { Logger } from '../../observe/logger.js';
 import { createSilentLogger } from '../../observe/logger.js';
 import type {
@@ -35,15 +35,15 @@ import type {
   Store,
   StoreTransaction,
 } from '../types.js';
-import { FINAL_STATES, JOB_STATES } from '../types.js';
 import { prepareStatements, type PreparedStatements, type SqliteContext } from './sqlite-context.js';
-import { mapSqliteError, sqliteErrorCode } from './sqlite-errors.js';
+import { ChangeWatch } from './sqlite-change-watch.js';
+import { mapSqliteError } from './sqlite-errors.js';
+import { cancelJob, jobStats, listJobs, parseId, pruneJobs, retryJob } from './sqlite-job-admin.js';
 import { finishJobs } from './sqlite-job-finish.js';
 import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
-import { likeContainsPattern } from './sqlite-like.js';
 import { migrateSqlite } from './sqlite-migrations.js';
-import { attemptFromRow, jobFromRow, runningAttemptFromJob, serializeErrorRecord, type AttemptRow, type JobRow } from './sqlite-rows.js';
+import { attemptFromRow, jobFromRow, runningAttemptFromJob, type AttemptRow, type JobRow } from './sqlite-rows.js';
 import { claimTick, deleteSchedules, getSchedule, listSchedules, listTicks, scheduleHasActiveJob, updateScheduleNext, upsertSchedules } from './sqlite-schedules.js';
 
 /** Options of `createSqliteStore`. */
@@ -54,18 +54,20 @@ export interface SqliteStoreOptions {
   clock?: Clock;
   /** How long a write waits for another process's lock before failing with a retryable StoreError; default 5000 ms. */
   busyTimeoutMs?: number;
-  /** Where to log listener failures; default a silent logger. */
+  /** Where to log listener and wake-up failures; default a silent logger. */
   logger?: Logger;
+  /**
+   * While `jobAvailableListen` has listeners, how often to check whether another process
+   * committed jobs, so listeners hear about them without waiting for the workers' poll; default
+   * 50 ms. Each check is one `PRAGMA data_version` call. 0 turns cross-process wake-ups off.
+   */
+  changePollIntervalMs?: number;
 }
 
 /** WAL frames between automatic checkpoints (≈ 40 MiB with 4 KiB pages). */
 const WAL_AUTOCHECKPOINT_PAGES = 10_000;
 /** Size the WAL file is truncated back to after a checkpoint, bytes. */
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
-
-/** Default page size of `jobList`, and its upper bound. */
-const DEFAULT_LIST_LIMIT = 50;
-const MAX_LIST_LIMIT = 1000;
 
 /** Creates a SQLite store on `options.path`. Call `migrate()` before using it. */
 export function createSqliteStore(options: SqliteStoreOptions): Store {
@@ -78,6 +80,7 @@ class SqliteStore implements Store {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly listeners = new Set<(queues: string[]) => void>();
+  private readonly changeWatch: ChangeWatch;
   private prepared: PreparedStatements | null = null;
   private closed = false;
   /** Inserters on callers' connections (transactional enqueue), one per connection. */
@@ -93,6 +96,13 @@ class SqliteStore implements Store {
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
       throw new ValidationError('INVALID_OPTION', `createSqliteStore: \`busyTimeoutMs\` must be a non-negative integer of ms, got ${String(busyTimeoutMs)}`);
+    }
+    const changePollIntervalMs = options.changePollIntervalMs ?? 50;
+    if (!Number.isInteger(changePollIntervalMs) || changePollIntervalMs < 0) {
+      throw new ValidationError(
+        'INVALID_OPTION',
+        `createSqliteStore: \`changePollIntervalMs\` must be a non-negative integer of ms (0 turns it off), got ${String(changePollIntervalMs)}`,
+      );
     }
     this.clock = options.clock ?? Date.now;
     this.logger = options.logger ?? createSilentLogger();
@@ -132,6 +142,13 @@ class SqliteStore implements Store {
     // IMMEDIATE: the de-duplication check reads before it writes.
     const insert = this.db.transaction((jobs: readonly JobInsert[], now: number) => inserter.insert(jobs, now));
     this.insertTx = (jobs, now) => insert.immediate(jobs, now);
+    this.changeWatch = new ChangeWatch({
+      intervalMs: changePollIntervalMs,
+      dataVersion: () => (statements().dataVersion.get() as { data_version: number }).data_version,
+      pendingQueues: () => (statements().pendingQueues.all() as { queue: string }[]).map((row) => row.queue),
+      onChange: (queues) => this.notify(queues),
+      onError: (error) => this.logger.warn({ err: error }, 'could not check the database for jobs from other processes; workers will still poll'),
+    });
   }
 
   async migrate(): Promise<void> {
@@ -144,6 +161,7 @@ class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.changeWatch.stop();
     this.listeners.clear();
     this.db.close();
   }
@@ -233,124 +251,29 @@ class SqliteStore implements Store {
   }
 
   async jobList(params: JobListParams): Promise<JobListPage> {
-    const filter = params.filter ?? {};
-    const limit = Math.min(Math.max(Math.floor(params.limit ?? DEFAULT_LIST_LIMIT), 1), MAX_LIST_LIMIT);
-    const cursor = params.cursor === undefined || params.cursor === null ? null : parseId(params.cursor);
-    if (params.cursor !== undefined && params.cursor !== null && cursor === null) {
-      throw new ValidationError('INVALID_OPTION', `jobList: cursor ${JSON.stringify(params.cursor)} is not one this store returned; start again without a cursor`);
-    }
-    const rows = this.run(
-      'jobList',
-      () =>
-        this.ctx.statements().jobList.all({
-          before: cursor ?? Number.MAX_SAFE_INTEGER,
-          states: listParam(filter.states),
-          queues: listParam(filter.queues),
-          names: listParam(filter.names),
-          namePattern: filter.nameContains === undefined ? null : likeContainsPattern(filter.nameContains),
-          createdAfter: filter.createdAfter?.getTime() ?? null,
-          createdBefore: filter.createdBefore?.getTime() ?? null,
-          scheduleId: filter.scheduleId ?? null,
-          limit: limit + 1,
-        }) as JobRow[],
-    );
-    const more = rows.length > limit;
-    const page = more ? rows.slice(0, limit) : rows;
-    const last = page[page.length - 1];
-    return { jobs: page.map(jobFromRow), nextCursor: more && last !== undefined ? String(last.id) : null };
+    return this.run('jobList', () => listJobs(this.ctx, params));
   }
 
   async jobCancel(params: { id: string; reason: string }): Promise<JobRecord | null> {
     const id = parseId(params.id);
     if (id === null) return null;
-    return this.run('jobCancel', () => {
-      const statements = this.ctx.statements();
-      const now = this.clock();
-      const error = serializeErrorRecord({ name: 'JobCancelled', message: params.reason, stack: null, kind: 'cancelled' });
-      return this.db
-        .transaction((): JobRecord | null => {
-          const before = statements.jobGet.get({ id }) as JobRow | undefined;
-          if (before === undefined) return null;
-          const after = statements.jobCancel.get({ id, now, error }) as JobRow | undefined;
-          if (after === undefined) return jobFromRow(before);
-          if (before.state === 'running') {
-            // The running attempt ends here; the worker's own finish will be rejected by the fence.
-            statements.attemptInsert.run({
-              jobId: id,
-              attempt: before.attempt,
-              workerId: before.attempted_by ?? '',
-              startedAt: before.attempted_at ?? now,
-              finishedAt: now,
-              outcome: 'cancelled',
-              error,
-              result: null,
-            });
-          }
-          return jobFromRow(after);
-        })
-        .immediate();
-    });
+    return this.run('jobCancel', () => cancelJob(this.ctx, id, params.reason));
   }
 
   async jobRetry(params: { id: string }): Promise<JobRecord | null> {
     const id = parseId(params.id);
     if (id === null) return null;
-    const job = this.run('jobRetry', () => {
-      const statements = this.ctx.statements();
-      const now = this.clock();
-      return this.db
-        .transaction((): JobRecord | null => {
-          const before = statements.jobGet.get({ id }) as JobRow | undefined;
-          if (before === undefined) return null;
-          if (before.state === 'running') return jobFromRow(before);
-          try {
-            return jobFromRow(statements.jobRetry.get({ id, now }) as JobRow);
-          } catch (error) {
-            if (sqliteErrorCode(error) === 'SQLITE_CONSTRAINT_UNIQUE') {
-              throw new StateError(
-                `job ${params.id} cannot be retried: another job "${before.name}" with key ${JSON.stringify(before.key)} is pending or running; wait for it to finish or cancel it`,
-              );
-            }
-            throw error;
-          }
-        })
-        .immediate();
-    });
+    const job = this.run('jobRetry', () => retryJob(this.ctx, id));
     if (job !== null && job.state === 'available') this.notify([job.queue]);
     return job;
   }
 
   async jobStats(): Promise<JobStats> {
-    const rows = this.run('jobStats', () => this.ctx.statements().jobStats.all() as { queue: string; state: JobState; count: number }[]);
-    const totals = zeroCounts();
-    const byQueue = new Map<string, Record<JobState, number>>();
-    for (const row of rows) {
-      let counts = byQueue.get(row.queue);
-      if (counts === undefined) {
-        counts = zeroCounts();
-        byQueue.set(row.queue, counts);
-      }
-      counts[row.state] += row.count;
-      totals[row.state] += row.count;
-    }
-    const queues = [...byQueue.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([queue, counts]) => ({ queue, counts }));
-    return { queues, totals };
+    return this.run('jobStats', () => jobStats(this.ctx));
   }
 
   async jobPrune(params: { finishedBefore: Date; states: JobState[]; limit: number }): Promise<{ deleted: number }> {
-    const states = params.states.filter((state) => FINAL_STATES.includes(state));
-    const limit = Math.max(0, Math.floor(params.limit));
-    if (states.length === 0 || limit === 0) return { deleted: 0 };
-    return this.run('jobPrune', () => {
-      const statements = this.ctx.statements();
-      return this.db
-        .transaction(() => {
-          const ids = (statements.jobPrune.all({ states: JSON.stringify(states), finishedBefore: params.finishedBefore.getTime(), limit }) as { id: number }[]).map((row) => row.id);
-          if (ids.length > 0) statements.attemptPrune.run({ ids: JSON.stringify(ids) });
-          return { deleted: ids.length };
-        })
-        .immediate();
-    });
+    return { deleted: this.run('jobPrune', () => pruneJobs(this.ctx, params.finishedBefore, params.states, params.limit)) };
   }
 
   async queuePause(params: { queue: string }): Promise<void> {
@@ -368,8 +291,10 @@ class SqliteStore implements Store {
 
   jobAvailableListen(listener: (queues: string[]) => void): () => void {
     this.listeners.add(listener);
+    if (!this.closed) this.changeWatch.start();
     return () => {
       this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.changeWatch.stop();
     };
   }
 
@@ -462,21 +387,4 @@ interface ClaimParams {
   token: string;
   now: number;
   expiresAt: number;
-}
-
-/** Ids are decimal strings of positive integers; anything else names no job. */
-function parseId(id: string): number | null {
-  if (!/^[1-9][0-9]{0,15}$/.test(id)) return null;
-  const value = Number(id);
-  return Number.isSafeInteger(value) ? value : null;
-}
-
-function listParam(values: readonly string[] | undefined): string | null {
-  return values === undefined ? null : JSON.stringify(values);
-}
-
-function zeroCounts(): Record<JobState, number> {
-  const counts = {} as Record<JobState, number>;
-  for (const state of JOB_STATES) counts[state] = 0;
-  return counts;
 }

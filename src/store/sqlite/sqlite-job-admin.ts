@@ -1,0 +1,148 @@
+/**
+ * Inspecting and managing jobs in the SQLite store: list pages, cancel, retry, stats, prune.
+ */
+import { StateError, ValidationError } from '../../errors.js';
+import { FINAL_STATES, JOB_STATES, type JobListPage, type JobListParams, type JobRecord, type JobState, type JobStats } from '../types.js';
+import type { SqliteContext } from './sqlite-context.js';
+import { sqliteErrorCode } from './sqlite-errors.js';
+import { likeContainsPattern } from './sqlite-like.js';
+import { jobFromRow, serializeErrorRecord, type JobRow } from './sqlite-rows.js';
+
+/** Default page size of `jobList`, and its upper bound. */
+const DEFAULT_LIST_LIMIT = 50;
+const MAX_LIST_LIMIT = 1000;
+
+/** Ids are decimal strings of positive integers; anything else names no job. */
+export function parseId(id: string): number | null {
+  if (!/^[1-9][0-9]{0,15}$/.test(id)) return null;
+  const value = Number(id);
+  return Number.isSafeInteger(value) ? value : null;
+}
+
+function listParam(values: readonly string[] | undefined): string | null {
+  return values === undefined ? null : JSON.stringify(values);
+}
+
+function zeroCounts(): Record<JobState, number> {
+  const counts = {} as Record<JobState, number>;
+  for (const state of JOB_STATES) counts[state] = 0;
+  return counts;
+}
+
+/** One page of jobs, newest first; the cursor is the last id of the previous page. */
+export function listJobs(ctx: SqliteContext, params: JobListParams): JobListPage {
+  const filter = params.filter ?? {};
+  const limit = Math.min(Math.max(Math.floor(params.limit ?? DEFAULT_LIST_LIMIT), 1), MAX_LIST_LIMIT);
+  const cursor = params.cursor === undefined || params.cursor === null ? null : parseId(params.cursor);
+  if (params.cursor !== undefined && params.cursor !== null && cursor === null) {
+    throw new ValidationError('INVALID_OPTION', `jobList: cursor ${JSON.stringify(params.cursor)} is not one this store returned; start again without a cursor`);
+  }
+  // One row more than the page tells whether another page follows.
+  const rows = ctx.statements().jobList.all({
+    before: cursor ?? Number.MAX_SAFE_INTEGER,
+    states: listParam(filter.states),
+    queues: listParam(filter.queues),
+    names: listParam(filter.names),
+    namePattern: filter.nameContains === undefined ? null : likeContainsPattern(filter.nameContains),
+    createdAfter: filter.createdAfter?.getTime() ?? null,
+    createdBefore: filter.createdBefore?.getTime() ?? null,
+    scheduleId: filter.scheduleId ?? null,
+    limit: limit + 1,
+  }) as JobRow[];
+  const more = rows.length > limit;
+  const page = more ? rows.slice(0, limit) : rows;
+  const last = page[page.length - 1];
+  return { jobs: page.map(jobFromRow), nextCursor: more && last !== undefined ? String(last.id) : null };
+}
+
+/**
+ * Cancels a job in a non-final state; a final job comes back unchanged. A running job's attempt
+ * is recorded as cancelled here, since the worker's own finish will be rejected by the fence.
+ * BEGIN IMMEDIATE: it reads the job, then writes.
+ */
+export function cancelJob(ctx: SqliteContext, id: number, reason: string): JobRecord | null {
+  const statements = ctx.statements();
+  const now = ctx.now();
+  const error = serializeErrorRecord({ name: 'JobCancelled', message: reason, stack: null, kind: 'cancelled' });
+  return ctx.db
+    .transaction((): JobRecord | null => {
+      const before = statements.jobGet.get({ id }) as JobRow | undefined;
+      if (before === undefined) return null;
+      const after = statements.jobCancel.get({ id, now, error }) as JobRow | undefined;
+      if (after === undefined) return jobFromRow(before);
+      if (before.state === 'running') {
+        statements.attemptInsert.run({
+          jobId: id,
+          attempt: before.attempt,
+          workerId: before.attempted_by ?? '',
+          startedAt: before.attempted_at ?? now,
+          finishedAt: now,
+          outcome: 'cancelled',
+          error,
+          result: null,
+        });
+      }
+      return jobFromRow(after);
+    })
+    .immediate();
+}
+
+/**
+ * Makes a job that is not running available now, with one more attempt if it used them all.
+ * A running job comes back unchanged. Throws StateError when the job's key is taken meanwhile
+ * by another pending or running job (the key index would otherwise hold two of them).
+ */
+export function retryJob(ctx: SqliteContext, id: number): JobRecord | null {
+  const statements = ctx.statements();
+  const now = ctx.now();
+  return ctx.db
+    .transaction((): JobRecord | null => {
+      const before = statements.jobGet.get({ id }) as JobRow | undefined;
+      if (before === undefined) return null;
+      if (before.state === 'running') return jobFromRow(before);
+      try {
+        return jobFromRow(statements.jobRetry.get({ id, now }) as JobRow);
+      } catch (error) {
+        if (sqliteErrorCode(error) === 'SQLITE_CONSTRAINT_UNIQUE') {
+          throw new StateError(
+            `job ${id} cannot be retried: another job "${before.name}" with key ${JSON.stringify(before.key)} is pending or running; wait for it to finish or cancel it`,
+          );
+        }
+        throw error;
+      }
+    })
+    .immediate();
+}
+
+/** Counts per queue and state, every state present (zero when none). Queues sorted by name. */
+export function jobStats(ctx: SqliteContext): JobStats {
+  const rows = ctx.statements().jobStats.all() as { queue: string; state: JobState; count: number }[];
+  const totals = zeroCounts();
+  const byQueue = new Map<string, Record<JobState, number>>();
+  for (const row of rows) {
+    let counts = byQueue.get(row.queue);
+    if (counts === undefined) {
+      counts = zeroCounts();
+      byQueue.set(row.queue, counts);
+    }
+    counts[row.state] += row.count;
+    totals[row.state] += row.count;
+  }
+  const queues = [...byQueue.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([queue, counts]) => ({ queue, counts }));
+  return { queues, totals };
+}
+
+/** Deletes up to `limit` jobs in the given final states finished before the cutoff, with their attempts. */
+export function pruneJobs(ctx: SqliteContext, finishedBefore: Date, states: readonly JobState[], limit: number): number {
+  const final = states.filter((state) => FINAL_STATES.includes(state));
+  const max = Math.max(0, Math.floor(limit));
+  if (final.length === 0 || max === 0) return 0;
+  const statements = ctx.statements();
+  return ctx.db
+    .transaction(() => {
+      const rows = statements.jobPrune.all({ states: JSON.stringify(final), finishedBefore: finishedBefore.getTime(), limit: max }) as { id: number }[];
+      if (rows.length > 0) statements.attemptPrune.run({ ids: JSON.stringify(rows.map((row) => row.id)) });
+      return rows.length;
+    })
+    .immediate();
+}
