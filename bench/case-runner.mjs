@@ -79,6 +79,7 @@ export async function runCase({ workload, system, store, pgUrl, redisUrl, runTag
     error: null,
   };
   const harness = await loadHarness(system);
+  result.notes.push(...(harness.caseNotes?.(workload.id, store) ?? []));
   /** @type {CaseProcess[]} */
   const processes = [];
   let observer = null;

@@ -10,6 +10,12 @@ export const packageName = 'nightshift';
 /** Settings used, printed with the results. */
 export const settings = 'enqueue / enqueueMany; createNightshift with queue concurrency, defaults otherwise (lease 30 s, poll 1 s, rescuer, pruner)';
 
+/** Caveats printed under the table for a case. */
+export function caseNotes(workloadId, store) {
+  if (workloadId === 'W4' && store === 'sqlite') return ['SQLite cannot notify other processes: the worker finds jobs from another process by its poll (default 1 s)'];
+  return [];
+}
+
 const JOB_NAME = 'bench';
 const payloadSchema = z.object({ seq: z.number().int().min(0), t: z.number() });
 

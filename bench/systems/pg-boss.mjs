@@ -20,6 +20,12 @@ export const packageName = 'pg-boss';
 /** Settings used, printed with the results. */
 export const settings = 'send / insert; one work() loop, batchSize = concurrency, handler runs the batch in parallel, notifyWorker after a full batch, pollingIntervalSeconds 0.5 (minimum)';
 
+/** Caveats printed under the table for a case. */
+export function caseNotes(workloadId) {
+  if (workloadId === 'W4') return ['pg-boss 10 does not notify workers of new jobs: they are found by its poll (0.5 s minimum)'];
+  return [];
+}
+
 /** @param {import('./case-context.mjs').CaseContext} ctx */
 function newBoss(ctx, max) {
   const boss = new PgBoss({ connectionString: ctx.pgUrl, schema: ctx.namespace, schedule: false, max });
