@@ -8,11 +8,11 @@ import { loadNightshift } from './nightshift-exports.mjs';
 export const name = 'nightshift';
 export const packageName = 'nightshift';
 /** Settings used, printed with the results. */
-export const settings = 'enqueue / enqueueMany; createNightshift with queue concurrency, defaults otherwise (lease 30 s, poll 1 s, rescuer, pruner)';
+export const settings = 'enqueue / enqueueMany; createNightshift with queue concurrency, store and runtime defaults otherwise (lease, polls, rescuer, pruner)';
 
 /** Caveats printed under the table for a case. */
 export function caseNotes(workloadId, store) {
-  if (workloadId === 'W4' && store === 'sqlite') return ['SQLite cannot notify other processes: the worker finds jobs from another process by its poll (default 1 s)'];
+  if (workloadId === 'W4' && store === 'sqlite') return ['SQLite cannot notify other processes: the store notices their commits by polling the database file (changePollIntervalMs)'];
   return [];
 }
 
