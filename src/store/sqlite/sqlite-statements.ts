@@ -20,7 +20,13 @@ const CLAIM_SET = `state = 'running',
         lease_token = @token || '.' || id,
         lease_expires_at = @expiresAt`;
 
-/** Which jobs a claim takes: due, pending, queue not paused, in claim order, at most @limit. */
+/**
+ * Which jobs a claim takes: due, pending, queue not paused, in claim order, at most @limit.
+ *
+ * Every `LIMIT` in this module is written `LIMIT CAST(@limit AS INTEGER)`: with a bare `@limit`
+ * in an IN (…) subquery, SQLite marks the statement to be re-prepared whenever the parameter is
+ * bound again — on every call — which tripled the cost of a claim.
+ */
 const CLAIM_PICK = `
       SELECT id FROM nightshift_jobs
       WHERE queue = @queue
@@ -28,7 +34,7 @@ const CLAIM_PICK = `
         AND run_at <= @now
         AND NOT EXISTS (SELECT 1 FROM nightshift_paused_queues WHERE queue = @queue)
       ORDER BY priority DESC, run_at, id
-      LIMIT @limit`;
+      LIMIT CAST(@limit AS INTEGER)`;
 
 export const SQL = {
   // ---- jobs: insert ------------------------------------------------------------------------
@@ -59,16 +65,6 @@ export const SQL = {
     UPDATE nightshift_jobs
     SET ${CLAIM_SET}
     WHERE id IN (${CLAIM_PICK})
-    RETURNING *`,
-  /**
-   * The same claim for exactly one job. SQLite materializes an IN (…) list into a temporary
-   * b-tree on every run, a fixed cost that dominates single-job claims; a scalar subquery does
-   * not need one. Same rows, same order, same locking.
-   */
-  jobClaimOne: `
-    UPDATE nightshift_jobs
-    SET ${CLAIM_SET}
-    WHERE id = (${CLAIM_PICK})
     RETURNING *`,
   /**
    * Fenced finishing writes for a whole batch in one statement. @items is a JSON array of
@@ -119,7 +115,7 @@ export const SQL = {
     SELECT id, attempt, max_attempts, attempted_at, attempted_by, queue FROM nightshift_jobs
     WHERE state = 'running' AND lease_expires_at < @now
     ORDER BY lease_expires_at
-    LIMIT @limit`,
+    LIMIT CAST(@limit AS INTEGER)`,
   /** Takes an expired job back; re-checks state and expiry so a job finished meanwhile is left alone. */
   jobRescue: `
     UPDATE nightshift_jobs
@@ -149,7 +145,7 @@ export const SQL = {
       AND (@createdBefore IS NULL OR created_at < @createdBefore)
       AND (@scheduleId IS NULL OR schedule_id = @scheduleId)
     ORDER BY id DESC
-    LIMIT @limit`,
+    LIMIT CAST(@limit AS INTEGER)`,
   jobCancel: `
     UPDATE nightshift_jobs
     SET state = 'cancelled', finished_at = @now, last_error = @error, lease_token = NULL, lease_expires_at = NULL
@@ -169,7 +165,7 @@ export const SQL = {
       WHERE state IN ${FINAL}
         AND state IN (SELECT value FROM json_each(@states))
         AND finished_at < @finishedBefore
-      LIMIT @limit
+      LIMIT CAST(@limit AS INTEGER)
     )
     RETURNING id`,
   attemptPrune: `DELETE FROM nightshift_job_attempts WHERE job_id IN (SELECT value FROM json_each(@ids))`,
@@ -239,7 +235,7 @@ export const SQL = {
     SET last_run_at = @fireAt, last_job_id = @jobId, next_run_at = @nextRunAt, updated_at = @now
     WHERE id = @scheduleId AND (last_run_at IS NULL OR last_run_at <= @fireAt)`,
   tickList: `
-    SELECT * FROM nightshift_schedule_ticks WHERE schedule_id = @scheduleId ORDER BY fire_at DESC LIMIT @limit`,
+    SELECT * FROM nightshift_schedule_ticks WHERE schedule_id = @scheduleId ORDER BY fire_at DESC LIMIT CAST(@limit AS INTEGER)`,
   scheduleHasActiveJob: `
     SELECT EXISTS (
       SELECT 1 FROM nightshift_jobs WHERE schedule_id = @scheduleId AND state NOT IN ${FINAL}

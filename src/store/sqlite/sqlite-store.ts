@@ -135,9 +135,7 @@ class SqliteStore implements Store {
     // The claim is one UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT n) RETURNING, run under
     // BEGIN IMMEDIATE (see the module comment): the write lock is held from before the SELECT
     // until commit, so no other connection can claim the same rows, and the snapshot is current.
-    const claim = this.db.transaction((params: ClaimParams) =>
-      params.limit === 1 ? (statements().jobClaimOne.all(params) as JobRow[]) : (statements().jobClaim.all(params) as JobRow[]),
-    );
+    const claim = this.db.transaction((params: ClaimParams) => statements().jobClaim.all(params) as JobRow[]);
     this.claimTx = (params) => claim.immediate(params);
     // IMMEDIATE: the de-duplication check reads before it writes.
     const insert = this.db.transaction((jobs: readonly JobInsert[], now: number) => inserter.insert(jobs, now));
