@@ -19,6 +19,8 @@ const LIMITS = {
   phaseMs: 15 * 60_000,
   /** Waiting for the handlers of a drain to have been called for every job, ms. */
   drainMs: 15 * 60_000,
+  /** No handler call at all for this long fails a drain, ms. */
+  stallMs: 60_000,
   /** After every handler ran, waiting for the store to show every job completed, ms. */
   settleMs: 60_000,
   /** How often the store is counted once every handler ran, ms. */
@@ -157,20 +159,37 @@ export async function runCase({ workload, system, store, pgUrl, redisUrl, runTag
 
 /** Waits until every handler ran (from progress reports), then until the store counts every job completed. */
 async function waitForCompletion(workers, observer, jobs) {
-  const deadline = Date.now() + LIMITS.drainMs;
+  const totalCalls = () => workers.reduce((sum, worker) => sum + worker.calls, 0);
   await new Promise((resolve, reject) => {
-    const check = () => {
-      const calls = workers.reduce((sum, worker) => sum + worker.calls, 0);
-      if (calls >= jobs) {
-        for (const worker of workers) worker.onProgress = null;
-        clearTimeout(timer);
-        resolve(undefined);
+    const started = Date.now();
+    let lastCalls = -1;
+    let lastChange = Date.now();
+    const finish = (error) => {
+      clearInterval(watchdog);
+      for (const worker of workers) {
+        worker.onProgress = null;
+        worker.onExit = null;
       }
+      if (error) reject(error);
+      else resolve(undefined);
     };
-    const timer = setTimeout(() => reject(new Error(`handlers ran ${workers.reduce((sum, worker) => sum + worker.calls, 0)} of ${jobs} jobs within ${LIMITS.drainMs} ms`)), deadline - Date.now());
+    const check = () => {
+      if (totalCalls() >= jobs) finish(null);
+    };
+    // A case that stops making progress fails after stallMs instead of running into drainMs.
+    const watchdog = setInterval(() => {
+      const calls = totalCalls();
+      if (calls !== lastCalls) {
+        lastCalls = calls;
+        lastChange = Date.now();
+      } else if (Date.now() - lastChange > LIMITS.stallMs) {
+        finish(new Error(`handlers ran ${calls} of ${jobs} jobs and none more for ${LIMITS.stallMs} ms`));
+      }
+      if (Date.now() - started > LIMITS.drainMs) finish(new Error(`handlers ran ${calls} of ${jobs} jobs within ${LIMITS.drainMs} ms`));
+    }, 1_000);
     for (const worker of workers) {
       worker.onProgress = check;
-      worker.onExit = () => reject(new Error(`a worker process exited early${worker.lastError ? `: ${worker.lastError}` : ''}`));
+      worker.onExit = () => finish(new Error(`a worker process exited early${worker.lastError ? `: ${worker.lastError}` : ''}`));
     }
     check();
   });
