@@ -1,5 +1,6 @@
 /** Conformance: listing and inspecting jobs, cancel, retry, stats and pruning. */
 import { describe, expect, it } from 'vitest';
+import { StateError } from '../../errors.js';
 import { JOB_STATES, type JobState } from '../types.js';
 import { errorRecord, fetchJobs, insertAndClaim, insertJob, jobInput, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
 
@@ -176,6 +177,16 @@ export function describeJobInspect(factory: StoreFactory): void {
         [1, 'lost'],
         [2, 'completed'],
       ]);
+    });
+
+    it('refuses to retry a job whose key another pending job holds, changing nothing', async () => {
+      const first = await insertJob(t.store, { key: 'report-42' });
+      await t.store.jobCancel({ id: first.id, reason: 'replaced' });
+      const second = await insertJob(t.store, { key: 'report-42' });
+      const error = await t.store.jobRetry({ id: first.id }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StateError);
+      expect(await t.store.jobGet({ id: first.id })).toMatchObject({ state: 'cancelled' });
+      expect(await t.store.jobGet({ id: second.id })).toMatchObject({ state: 'available' });
     });
 
     it('refuses to retry a running job and returns null for an unknown id', async () => {

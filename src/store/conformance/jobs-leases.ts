@@ -25,6 +25,20 @@ export function describeJobLeases(factory: StoreFactory): void {
       expect((await t.store.jobGet({ id: job.id }))?.progress).toBe('{"pct":40}');
       await t.store.jobHeartbeat({ items: [{ id: job.id, token: job.lease.token }], leaseMs: LEASE_MS });
       expect((await t.store.jobGet({ id: job.id }))?.progress).toBe('{"pct":40}');
+      // null means "no news", like a missing progress: the last report stays.
+      await t.store.jobHeartbeat({ items: [{ id: job.id, token: job.lease.token, progress: null }], leaseMs: LEASE_MS });
+      expect((await t.store.jobGet({ id: job.id }))?.progress).toBe('{"pct":40}');
+      await t.store.jobHeartbeat({ items: [{ id: job.id, token: job.lease.token, progress: '{"pct":90}' }], leaseMs: LEASE_MS });
+      expect((await t.store.jobGet({ id: job.id }))?.progress).toBe('{"pct":90}');
+    });
+
+    it('a batch heartbeat extends every lease still held', async () => {
+      await t.store.jobInsertMany({ jobs: Array.from({ length: 5 }, () => jobInput()) });
+      const jobs = await fetchJobs(t.store, 'default', 5);
+      t.clock.advance(10_000);
+      const { held } = await t.store.jobHeartbeat({ items: jobs.map((j) => ({ id: j.id, token: j.lease!.token })), leaseMs: LEASE_MS });
+      expect([...held].sort()).toEqual(jobs.map((j) => j.id).sort());
+      for (const job of jobs) expect((await t.store.jobGet({ id: job.id }))?.lease?.expiresAt.getTime()).toBe(t.clock.now() + LEASE_MS);
     });
 
     it('a heartbeat reports lost leases: wrong token, finished, cancelled or unknown jobs', async () => {

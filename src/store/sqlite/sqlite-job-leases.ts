@@ -15,8 +15,10 @@ const LEASE_EXPIRED_ERROR = serializeErrorRecord({
 });
 
 /**
- * Extends the leases still held under their tokens and returns their ids. BEGIN IMMEDIATE so a
- * batch of heartbeats is one write transaction instead of one per job.
+ * Extends the leases still held under their tokens and returns their ids. Progress is stored
+ * when given as text; `undefined` or `null` keep what is stored (a beat without news must not
+ * erase the last report). BEGIN IMMEDIATE so a batch of heartbeats is one write transaction
+ * instead of one per job.
  */
 export function heartbeatJobs(
   ctx: SqliteContext,
@@ -30,7 +32,7 @@ export function heartbeatJobs(
     .transaction(() => {
       for (const item of items) {
         const row =
-          item.progress === undefined
+          item.progress === undefined || item.progress === null
             ? statements.jobHeartbeat.get({ id: item.id, token: item.token, expiresAt })
             : statements.jobHeartbeatProgress.get({ id: item.id, token: item.token, expiresAt, progress: item.progress });
         if (row !== undefined) held.push(item.id);
