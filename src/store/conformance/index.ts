@@ -12,6 +12,17 @@
  *
  * The factory is called once per test and must return a store on a fresh, empty database; the
  * suite calls `migrate()` itself. Assertions only use the Store interface, never the database.
+ * A factory that can also return `openAnother()` (a second store on the same database, as
+ * another process would open it) gets the concurrency tests run across both connections.
+ *
+ * Behaviour the suite pins down beyond the interface's comments, so every store agrees:
+ * - a job whose runAt is in the future is inserted `scheduled`, otherwise `available`;
+ * - snoozed and released attempts give their attempt back and are recorded under that number;
+ * - cancelling a running job records its attempt as `cancelled`; the worker's late finish is rejected;
+ * - a heartbeat's `progress: null` keeps the stored progress, like a missing one;
+ * - `jobRetry` throws StateError when another pending job holds the job's key;
+ * - `createdAfter` is inclusive and `createdBefore` exclusive (tests stay clear of the edges);
+ * - a tick claimed after a later one never moves `lastRunAt` backwards.
  */
 import { describe } from 'vitest';
 import type { StoreFactory } from './conformance-fixtures.js';
