@@ -21,7 +21,7 @@
  * - cancelling a running job records its attempt as `cancelled`; the worker's late finish is rejected;
  * - a heartbeat's `progress: null` keeps the stored progress, like a missing one;
  * - `jobRetry` throws StateError when another pending job holds the job's key;
- * - `createdAfter` is inclusive and `createdBefore` exclusive (tests stay clear of the edges);
+ * - `createdAfter` is inclusive and `createdBefore` exclusive;
  * - a tick claimed after a later one never moves `lastRunAt` backwards.
  */
 import { describe } from 'vitest';

@@ -103,6 +103,8 @@ export function describeJobInspect(factory: StoreFactory): void {
       expect(await ids(new Date(base + 5_000))).toEqual([late.id, middle.id]);
       expect(await ids(undefined, new Date(base + 5_000))).toEqual([early.id]);
       expect(await ids(new Date(base + 5_000), new Date(base + 15_000))).toEqual([middle.id]);
+      // createdAfter is inclusive, createdBefore exclusive.
+      expect(await ids(middle.createdAt, late.createdAt)).toEqual([middle.id]);
     });
 
     it('cancels a pending job; it is never claimed', async () => {
