@@ -1,11 +1,12 @@
 // A separate OS process working on a shared SQLite file, for the multi-process store tests.
-// Usage: node --import jiti/register sqlite-process-child.ts <db path> <migrate|drain> [batch]
-// Prints one JSON line with what it did, then exits.
+// Usage: node --import jiti/register sqlite-process-child.ts <db path> <migrate|drain|claim-and-hang> [batch]
+// Prints one JSON line with what it did, then exits — except claim-and-hang, which claims one
+// batch with a short lease, prints the claimed ids and tokens, and then waits to be killed.
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 
 const [path, mode, batchArg] = process.argv.slice(2);
-if (path === undefined || (mode !== 'migrate' && mode !== 'drain')) {
-  process.stderr.write('usage: sqlite-process-child.ts <db path> <migrate|drain> [batch]\n');
+if (path === undefined || (mode !== 'migrate' && mode !== 'drain' && mode !== 'claim-and-hang')) {
+  process.stderr.write('usage: sqlite-process-child.ts <db path> <migrate|drain|claim-and-hang> [batch]\n');
   process.exit(2);
 }
 
@@ -13,6 +14,12 @@ const store = createSqliteStore({ path, busyTimeoutMs: 20_000 });
 await store.migrate();
 if (mode === 'migrate') {
   process.stdout.write(`${JSON.stringify({ migrated: true })}\n`);
+} else if (mode === 'claim-and-hang') {
+  const jobs = await store.jobFetch({ queue: 'default', limit: Number(batchArg ?? 5), owner: `pid-${process.pid}`, leaseMs: 100 });
+  process.stdout.write(`${JSON.stringify({ claimed: jobs.map((job) => ({ id: job.id, token: job.lease?.token })) })}\n`);
+  // Hold the claims like a handler that never returns, until the parent kills the process.
+  setInterval(() => undefined, 60_000);
+  await new Promise(() => undefined);
 } else {
   const batch = Number(batchArg ?? 5);
   const claimed: string[] = [];

@@ -162,6 +162,45 @@ describe('sqlite store: several processes on one file', () => {
   });
 });
 
+describe('sqlite store: a worker process killed while holding jobs', () => {
+  it('its jobs are rescued once the leases expire, and its tokens are fenced out afterwards', async () => {
+    const store = await openStore();
+    await store.jobInsertMany({ jobs: Array.from({ length: 8 }, (_, i) => job({ payload: String(i) })) });
+    const child = spawn(process.execPath, ['--import', 'jiti/register', CHILD, path, 'claim-and-hang', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('\n')) resolve(out.split('\n')[0]!);
+      });
+      child.on('exit', (code) => reject(new Error(`child exited early with ${code}`)));
+    });
+    const claimed = (JSON.parse(line) as { claimed: { id: string; token: string }[] }).claimed;
+    expect(claimed).toHaveLength(5);
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    process.kill(child.pid!, 'SIGKILL');
+    await exited;
+
+    // The 100 ms leases run out on the real clock; poll the rescuer with a deadline as a safety net.
+    const rescued: string[] = [];
+    const deadline = Date.now() + 10_000;
+    while (rescued.length < claimed.length && Date.now() < deadline) {
+      rescued.push(...(await store.jobRescueExpired({ limit: 10 })).retried);
+      if (rescued.length < claimed.length) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(rescued.sort()).toEqual(claimed.map((c) => c.id).sort());
+    for (const { id } of claimed) {
+      expect((await store.jobAttempts({ id })).map((a) => [a.outcome, a.error?.kind])).toEqual([['lost', 'lease_expired']]);
+    }
+    const late = await store.jobFinishMany({ items: claimed.map((c) => ({ id: c.id, token: c.token, finish: { outcome: 'completed' as const, result: null } })) });
+    expect(late.applied).toEqual([]);
+    // Everything, the rescued jobs included, is claimable again: nothing was lost with the process.
+    const again = await store.jobFetch({ queue: 'default', limit: 20, owner: 'survivor', leaseMs: 30_000 });
+    expect(again).toHaveLength(8);
+  });
+});
+
 describe('sqlite store: transactional enqueue on the caller’s connection', () => {
   it('a job inserted in a committed transaction exists; one in a rolled-back transaction never does', async () => {
     const store = await openStore();
