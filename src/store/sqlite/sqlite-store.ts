@@ -59,7 +59,8 @@ export interface SqliteStoreOptions {
   /**
    * While `jobAvailableListen` has listeners, how often to check whether another process
    * committed jobs, so listeners hear about them without waiting for the workers' poll; default
-   * 50 ms. Each check is one `PRAGMA data_version` call. 0 turns cross-process wake-ups off.
+   * 20 ms (idle cost: well under 1 % of a core). Each check is one `PRAGMA data_version` call.
+   * 0 turns cross-process wake-ups off.
    */
   changePollIntervalMs?: number;
 }
@@ -97,7 +98,7 @@ class SqliteStore implements Store {
     if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
       throw new ValidationError('INVALID_OPTION', `createSqliteStore: \`busyTimeoutMs\` must be a non-negative integer of ms, got ${String(busyTimeoutMs)}`);
     }
-    const changePollIntervalMs = options.changePollIntervalMs ?? 50;
+    const changePollIntervalMs = options.changePollIntervalMs ?? 20;
     if (!Number.isInteger(changePollIntervalMs) || changePollIntervalMs < 0) {
       throw new ValidationError(
         'INVALID_OPTION',
