@@ -34,6 +34,14 @@ export function describeSchedules(factory: StoreFactory): void {
       expect(await t.store.scheduleGet({ id: 'missing' })).toBeNull();
     });
 
+    it('upserts several schedules at once, returning them in input order', async () => {
+      const records = await t.store.scheduleUpsertMany({ schedules: [scheduleInput({ id: 'zeta' }), scheduleInput({ id: 'alpha', cron: '0 * * * *' }), scheduleInput({ id: 'mid' })] });
+      expect(records.map((r) => r.id)).toEqual(['zeta', 'alpha', 'mid']);
+      expect(records[1]?.cron).toBe('0 * * * *');
+      expect((await t.store.scheduleList({})).map((r) => r.id)).toEqual(['alpha', 'mid', 'zeta']);
+      expect(await t.store.scheduleUpsertMany({ schedules: [] })).toEqual([]);
+    });
+
     it('an upsert replaces the definition and keeps run bookkeeping and createdAt', async () => {
       const createdAt = t.clock.now();
       await t.store.scheduleUpsertMany({ schedules: [scheduleInput({ id: 's1' })] });
