@@ -34,6 +34,28 @@ export function describeJobFetch(factory: StoreFactory): void {
       expect(stored).toMatchObject({ state: 'running', attempt: 1, lease: { owner: 'worker-7', token: job.lease!.token } });
     });
 
+    it('a claimed record carries every stored field', async () => {
+      const inserted = await insertJob(t.store, { name: 'full.job', payload: '{"a":[1,2]}', priority: 3, maxAttempts: 4, key: 'k', timeoutMs: 900, scheduleId: 'sched', meta: '{"fireAt":"x"}' });
+      const [job] = await fetchJobs(t.store);
+      expect(job).toMatchObject({
+        id: inserted.id,
+        name: 'full.job',
+        queue: 'default',
+        payload: '{"a":[1,2]}',
+        priority: 3,
+        maxAttempts: 4,
+        key: 'k',
+        timeoutMs: 900,
+        scheduleId: 'sched',
+        meta: '{"fireAt":"x"}',
+        lastError: null,
+        result: null,
+        finishedAt: null,
+      });
+      expect(job!.createdAt.getTime()).toBe(inserted.createdAt.getTime());
+      expect(job!.runAt.getTime()).toBe(inserted.runAt.getTime());
+    });
+
     it('every claim gets a distinct lease token', async () => {
       await t.store.jobInsertMany({ jobs: [jobInput(), jobInput(), jobInput()] });
       const jobs = await fetchJobs(t.store, 'default', 3);
