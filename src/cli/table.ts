@@ -2,6 +2,7 @@
  * Plain-text tables for terminal output. Scripts use `--json` instead, so this only has to be
  * readable: left-aligned text, right-aligned numbers, long cells cut with an ellipsis.
  */
+import { wallClockMs, zoneOffsetMs } from '../scheduler/time-zone.js';
 
 export interface Column {
   header: string;
@@ -39,6 +40,28 @@ export function renderFields(fields: readonly (readonly [string, string])[]): st
 export function formatDate(date: Date | null | undefined): string {
   if (!date) return '-';
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * A date as the wall clock of `timezone` reads it, with the zone's offset at that instant:
+ * `2026-03-29T03:00:00+02:00`, or `-`. The offset keeps the text an exact instant, so a time in a
+ * DST gap or overlap cannot be misread.
+ */
+export function formatZonedDate(date: Date | null | undefined, timezone: string): string {
+  if (!date) return '-';
+  let offsetMs: number;
+  let wallMs: number;
+  try {
+    offsetMs = zoneOffsetMs(timezone, date.getTime());
+    wallMs = wallClockMs(timezone, date.getTime());
+  } catch {
+    // A zone this runtime no longer knows (stored by a newer one): UTC is still correct.
+    return formatDate(date);
+  }
+  const sign = offsetMs < 0 ? '-' : '+';
+  const minutes = Math.round(Math.abs(offsetMs) / 60_000);
+  const offset = `${sign}${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+  return `${new Date(wallMs).toISOString().slice(0, 19)}${offset}`;
 }
 
 /** A duration in ms as `850ms`, `12.3s`, `4m05s`, `2h10m`. */

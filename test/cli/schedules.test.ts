@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { assertBuilt, fixtureConfig, Project } from './cli-harness.js';
+import { assertBuilt, fixtureConfig, Project, waitFor, type RunningCli } from './cli-harness.js';
 
 interface ScheduleJson {
   id: string;
@@ -24,14 +24,28 @@ const scheduleFile = `schedules:
     enabled: false
 `;
 
+interface HistoryJson {
+  scheduleId: string;
+  timezone: string;
+  history: { fireAt: string; status: string; jobId: string | null; jobState: string | null; durationMs: number | null; error: { message: string } | null }[];
+}
+
+/** The ISO 8601 instants (`…Z` or `…+01:00`) in a line of text. */
+const instantsIn = (line: string): string[] => line.match(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})/g) ?? [];
+
 describe('nightshift schedules', () => {
   let project: Project;
+  let daemon: RunningCli | null = null;
 
   beforeAll(() => assertBuilt());
   beforeEach(() => {
     project = new Project({ 'nightshift.config.ts': fixtureConfig({ extra: "schedules: './schedules.yaml'," }), 'schedules.yaml': scheduleFile });
   });
-  afterEach(() => project.cleanup());
+  afterEach(async () => {
+    await daemon?.stop();
+    daemon = null;
+    project.cleanup();
+  });
 
   it('syncs the declared schedules and lists them', async () => {
     expect((await project.json<{ schedules: unknown[] }>(['schedules'])).schedules).toEqual([]);
@@ -53,7 +67,62 @@ describe('nightshift schedules', () => {
     });
     expect(schedules.find((schedule) => schedule.id === 'explode')).toMatchObject({ enabled: false, nextRunAt: null });
     const table = await project.run(['schedules']);
-    expect(table.stdout).toMatch(/^ID\s+JOB\s+CRON\s+TIMEZONE\s+ENABLED\s+NEXT RUN/);
+    expect(table.stdout).toMatch(/^ID\s+JOB\s+CRON\s+TIMEZONE\s+ENABLED\s+NEXT RUN \(LOCAL\)\s+NEXT RUN \(UTC\)\s+LAST RUN \(UTC\)\s+LAST OUTCOME/);
+    // The next run appears on Amsterdam's wall clock (with its offset) and in UTC: the same instant.
+    const hourly = schedules.find((schedule) => schedule.id === 'hourly-greeting')!;
+    const row = table.stdout.split('\n').find((line) => line.startsWith('hourly-greeting'))!;
+    const [local, utc, ...rest] = instantsIn(row);
+    expect(local).toMatch(/\+0[12]:00$/);
+    expect(utc).toMatch(/Z$/);
+    expect(new Date(local!).getTime()).toBe(new Date(hourly.nextRunAt!).getTime());
+    expect(new Date(utc!).getTime()).toBe(new Date(hourly.nextRunAt!).getTime());
+    expect(rest).toEqual([]);
+    // Never run yet: no last run, no outcome.
+    expect(row).toMatch(/-\s+-$/);
+    // A paused schedule has no next run in either column.
+    expect(table.stdout.split('\n').find((line) => line.startsWith('explode'))).toMatch(/paused\s+-\s+-\s+-\s+-$/);
+  });
+
+  it('shows the execution history with job states, durations and errors, and the last outcome in the list', async () => {
+    await project.json(['schedules', 'sync']);
+    const greeted = await project.json<{ jobId: string }>(['schedules', 'trigger', 'hourly-greeting']);
+    const exploded = await project.json<{ jobId: string }>(['schedules', 'trigger', 'explode']);
+    daemon = project.spawn(['daemon']);
+    await waitFor('both triggered runs to finish', async () => {
+      const states = await Promise.all(
+        [greeted.jobId, exploded.jobId].map(async (id) => (await project.json<{ job: { state: string } }>(['job', id])).job.state),
+      );
+      return states[0] === 'completed' && states[1] === 'dead';
+    });
+    daemon.kill('SIGTERM');
+    expect((await daemon.exited).code).toBe(0);
+    daemon = null;
+
+    const history = await project.json<HistoryJson>(['schedules', 'history', 'explode']);
+    expect(history.scheduleId).toBe('explode');
+    const run = history.history.find((entry) => entry.jobId === exploded.jobId);
+    expect(run).toMatchObject({ status: 'manual', jobState: 'dead', error: { message: 'kaboom' } });
+    expect(run!.durationMs).toEqual(expect.any(Number));
+
+    const greetHistory = await project.json<HistoryJson>(['schedules', 'history', 'hourly-greeting', '--limit', '1']);
+    expect(greetHistory.history).toHaveLength(1);
+    expect(greetHistory.history[0]).toMatchObject({ jobId: greeted.jobId, jobState: 'completed', error: null });
+
+    const table = await project.run(['schedules', 'history', 'explode']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^FIRE AT \(UTC\)\s+STATUS\s+JOB\s+STATE\s+DURATION\s+ERROR/);
+    const line = table.stdout.split('\n').find((text) => text.includes(` ${exploded.jobId} `))!;
+    expect(line).toMatch(/manual\s+\d+\s+dead\s+\S+\s+Error: kaboom$/);
+
+    const listed = await project.run(['schedules']);
+    expect(listed.stdout.split('\n').find((text) => text.startsWith('explode'))).toMatch(/\s+dead$/);
+    expect(listed.stdout.split('\n').find((text) => text.startsWith('hourly-greeting'))).toMatch(/\s+completed$/);
+
+    const unknown = await project.run(['schedules', 'history', 'nope']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('error [UNKNOWN_SCHEDULE]');
+    const badLimit = await project.run(['schedules', 'history', 'explode', '--limit', '0']);
+    expect(badLimit.code).toBe(2);
   });
 
   it('pauses, resumes, triggers and shows a schedule with its runs', async () => {

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { NotFoundError } from '../../errors.js';
-import { parseStoredJson } from '../../job/payload.js';
 import { createScheduleManager, type ScheduleManager, type ScheduleView } from '../../scheduler/schedule-manager.js';
 import { commandAction } from '../command-action.js';
 import type { CommandContext } from '../command-context.js';
 import { syncDeclaredSchedules } from '../daemon-scheduler.js';
 import { integerOption, parseJsonArgument } from '../option-parsers.js';
-import { formatDate, renderFields, renderTable } from '../table.js';
+import { historyEntryToJson, renderHistory, renderSchedules, scheduleToJson } from '../schedule-view.js';
+import { formatDate, formatZonedDate, renderFields } from '../table.js';
 
 async function manager(context: CommandContext): Promise<ScheduleManager> {
   const config = await context.config({ required: false });
@@ -18,55 +18,15 @@ async function manager(context: CommandContext): Promise<ScheduleManager> {
   });
 }
 
-function scheduleToJson(schedule: ScheduleView): Record<string, unknown> {
-  const input = parseStoredJson(schedule.input);
-  return {
-    id: schedule.id,
-    jobName: schedule.jobName,
-    cron: schedule.cron,
-    timezone: schedule.timezone,
-    enabled: schedule.enabled,
-    description: schedule.description,
-    input: input.ok ? input.value : { corrupt: schedule.input },
-    catchUp: schedule.catchUp,
-    overlap: schedule.overlap,
-    source: schedule.source,
-    nextRunAt: schedule.nextRunAt?.toISOString() ?? null,
-    lastRunAt: schedule.lastRunAt?.toISOString() ?? null,
-    lastJobId: schedule.lastJobId,
-    lastOutcome: schedule.lastOutcome,
-  };
-}
-
-function renderSchedules(schedules: readonly ScheduleView[]): string {
-  if (schedules.length === 0) return 'no schedules (they are stored when the daemon starts, or with `nightshift schedules sync`)';
-  return renderTable(
-    [
-      { header: 'ID', maxWidth: 40 },
-      { header: 'JOB', maxWidth: 30 },
-      { header: 'CRON' },
-      { header: 'TIMEZONE' },
-      { header: 'ENABLED' },
-      { header: 'NEXT RUN' },
-      { header: 'LAST RUN' },
-      { header: 'LAST STATE' },
-    ],
-    schedules.map((schedule) => [
-      schedule.id,
-      schedule.jobName,
-      schedule.cron,
-      schedule.timezone,
-      schedule.enabled ? 'yes' : 'paused',
-      formatDate(schedule.nextRunAt),
-      formatDate(schedule.lastRunAt),
-      schedule.lastOutcome?.state ?? '-',
-    ]),
-  );
+async function requireSchedule(schedules: ScheduleManager, id: string): Promise<ScheduleView> {
+  const view = await schedules.get(id);
+  if (!view) throw new NotFoundError('UNKNOWN_SCHEDULE', `no schedule with id "${id}" (see \`nightshift schedules\` for the list)`);
+  return view;
 }
 
 /** `schedules …`: inspect and control cron schedules stored in the database. */
 export function registerScheduleCommands(program: Command): void {
-  const schedules = program.command('schedules').description('list, inspect, pause, resume and trigger cron schedules');
+  const schedules = program.command('schedules').description('list, inspect, pause, resume and trigger cron schedules, and show their run history');
 
   schedules
     .command('list', { isDefault: true })
@@ -85,15 +45,14 @@ export function registerScheduleCommands(program: Command): void {
     .action(
       commandAction(async (context, id: string, options: { history: number }) => {
         const schedules = await manager(context);
-        const view = await schedules.get(id);
-        if (!view) throw new NotFoundError('UNKNOWN_SCHEDULE', `no schedule with id "${id}" (see \`nightshift schedules\` for the list)`);
+        const view = await requireSchedule(schedules, id);
         const upcoming = view.enabled ? await schedules.upcoming(id, 5) : [];
         const history = await schedules.history(id, { limit: options.history });
         context.print(
           {
             schedule: scheduleToJson(view),
             upcoming: upcoming.map((date) => date.toISOString()),
-            history: history.map((entry) => ({ ...entry, fireAt: entry.fireAt.toISOString(), claimedAt: entry.claimedAt.toISOString() })),
+            history: history.map(historyEntryToJson),
           },
           () =>
             [
@@ -107,22 +66,24 @@ export function registerScheduleCommands(program: Command): void {
                 ['overlap', view.overlap],
                 ['catch up', String(view.catchUp)],
                 ['source', view.source],
-                ['next runs', upcoming.length ? upcoming.map(formatDate).join(', ') : '-'],
+                ['next runs', upcoming.length ? upcoming.map((date) => (view.timezone === 'UTC' ? formatDate(date) : `${formatZonedDate(date, view.timezone)} (${formatDate(date)})`)).join(', ') : '-'],
               ]),
-              history.length === 0
-                ? 'runs: none yet'
-                : renderTable(
-                    [{ header: 'FIRE AT' }, { header: 'STATUS' }, { header: 'JOB', align: 'right' }, { header: 'STATE' }, { header: 'ERROR', maxWidth: 60 }],
-                    history.map((entry) => [
-                      formatDate(entry.fireAt),
-                      entry.status,
-                      entry.jobId ?? '-',
-                      entry.job?.state ?? '-',
-                      entry.job?.lastError ? `${entry.job.lastError.name}: ${entry.job.lastError.message}` : '',
-                    ]),
-                  ),
+              renderHistory(history),
             ].join('\n\n'),
         );
+      }),
+    );
+
+  schedules
+    .command('history <id>')
+    .description('the execution history of a schedule, newest first: fire time, status, job, state, duration, error')
+    .option('--limit <n>', 'how many runs to show, 1 to 1000', integerOption(1, 1000), 20)
+    .action(
+      commandAction(async (context, id: string, options: { limit: number }) => {
+        const schedules = await manager(context);
+        const view = await requireSchedule(schedules, id);
+        const history = await schedules.history(id, { limit: options.limit });
+        context.print({ scheduleId: view.id, timezone: view.timezone, history: history.map(historyEntryToJson) }, () => renderHistory(history));
       }),
     );
 
