@@ -1,15 +1,34 @@
 import type { Command } from 'commander';
 import { createNightshift } from '../../nightshift.js';
 import { NightshiftEvents } from '../../observe/events.js';
+import { UsageError } from '../cli-errors.js';
 import { commandAction } from '../command-action.js';
 import { createDaemonScheduler } from '../daemon-scheduler.js';
+
+/** Options of `nightshift daemon`. */
+interface DaemonOptions {
+  /** `--no-worker` sets false: run no worker and none of the maintenance that belongs with workers. */
+  worker: boolean;
+  /** `--no-scheduler` sets false: neither sync the declared schedules nor fire any. */
+  scheduler: boolean;
+}
+
+const isScheduleFile = (path: string | undefined): boolean => path !== undefined && /\.ya?ml$/i.test(path);
 
 /** Exit codes of a daemon stopped by a second signal (128 + signal number, as shells report). */
 const IMMEDIATE_EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 /**
  * `daemon`: runs the worker for every configured queue, the maintenance services (lease rescue,
- * pruning) and, when schedules are configured, the cron scheduler — until SIGINT/SIGTERM.
+ * pruning) and the cron scheduler (after syncing the declared schedules) — until SIGINT/SIGTERM.
+ *
+ * Roles can be split across processes: `--no-scheduler` runs workers only (no schedule sync, no
+ * scheduler), `--no-worker` runs the scheduler only (no worker, no rescuer, no pruner: those belong
+ * with the workers). Several schedulers on one store are safe — each tick is claimed once.
+ *
+ * `--config scheduler.yaml` names a schedule file; the job definitions still come from the code
+ * config in the working directory. Without one, the daemon runs the built-in `http` and `command`
+ * jobs only, which is all a YAML-only deployment can schedule.
  *
  * The first signal stops gracefully: no new claims, running handlers get `shutdownTimeoutMs` to
  * finish, the rest are released back to their queues, the store is closed, exit code 0. A second
@@ -19,17 +38,28 @@ export function registerDaemonCommand(program: Command): void {
   program
     .command('daemon')
     .description('run workers, maintenance and schedules until SIGINT/SIGTERM (logs JSON to stderr)')
+    .option('--no-worker', 'run the scheduler only: no worker, no lease rescue, no pruning')
+    .option('--no-scheduler', 'run workers only: do not sync the declared schedules or fire any')
     .action(
-      commandAction(async (context) => {
+      commandAction(async (context, options: DaemonOptions) => {
         context.defaultLogLevel = 'info';
-        const config = await context.config();
+        if (!options.worker && !options.scheduler) {
+          throw new UsageError('--no-worker and --no-scheduler together leave the daemon nothing to run; drop one of them');
+        }
+        // A schedule file on its own is a complete deployment when it only uses the built-in jobs.
+        const yamlOnly = isScheduleFile(context.options.config);
+        const config = await context.config({ required: !yamlOnly });
         const logger = context.logger();
-        const { store, description } = await context.store();
+        if (config.file === null) {
+          logger.warn({ cwd: process.cwd() }, 'no nightshift.config.* in the working directory: running the built-in http and command jobs only');
+        }
+        const { store, description } = await context.store({ required: !yamlOnly });
         const events = new NightshiftEvents();
         const nightshift = createNightshift({
           store,
           jobs: [...config.jobs],
           queues: config.queues,
+          worker: options.worker,
           events,
           logger,
           ...(config.workerId === undefined ? {} : { workerId: config.workerId }),
@@ -38,8 +68,12 @@ export function registerDaemonCommand(program: Command): void {
           ...(config.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: config.maxPayloadBytes }),
         });
         await config.setup?.({ client: nightshift.client, store, logger, command: 'daemon' });
-        const scheduler = await createDaemonScheduler({ config, store, events, logger });
-        await nightshift.addService(scheduler);
+        if (options.scheduler) {
+          const scheduler = await createDaemonScheduler({ config, store, events, logger });
+          await nightshift.addService(scheduler);
+        } else if (config.schedules !== undefined) {
+          logger.info('--no-scheduler: the declared schedules are neither synced nor fired by this process');
+        }
 
         let stopRequested: (signal: string) => void = () => undefined;
         const stopSignal = new Promise<string>((resolve) => {
@@ -71,6 +105,8 @@ export function registerDaemonCommand(program: Command): void {
             jobs: config.jobs.map((job) => job.name),
             config: config.file,
             schedules: typeof config.schedules === 'string' ? config.schedules : config.schedules === undefined ? null : 'inline',
+            roles: [...(options.worker ? ['worker'] : []), ...(options.scheduler ? ['scheduler'] : [])],
+            services: nightshift.services.map((service) => service.name),
             pid: process.pid,
           },
           'daemon ready',
