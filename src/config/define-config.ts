@@ -1,6 +1,7 @@
 import type { Logger, LevelWithSilent } from 'pino';
 import type { Client } from '../client/client.js';
 import type { AnyJobDefinition } from '../job/define-job.js';
+import type { ScheduleDefinition } from '../scheduler/schedule-definition.js';
 import type { Store } from '../store/types.js';
 
 /** Per-queue settings. */
@@ -51,25 +52,11 @@ export interface PostgresStoreConfig {
 export type StoreConfig = SqliteStoreConfig | PostgresStoreConfig | Store;
 
 /**
- * One cron schedule, in the same shape as an entry of a YAML schedule file (`schedules:` list).
- * The scheduler validates it; unknown keys are passed on so newer schedule options work here too.
+ * One cron schedule of the config's `schedules: [...]`: the very shape of an entry of a YAML
+ * schedule file (`ScheduleDefinition`, documented field by field there). Unknown keys are
+ * rejected, so a typo is reported instead of silently ignored.
  */
-export interface ScheduleEntry {
-  /** Name of the job to enqueue on each tick. */
-  jobId: string;
-  /** Cron expression, e.g. `0 3 * * *`. */
-  schedule: string;
-  /** Schedule id; default: the job name. */
-  id?: string;
-  /** Default true. */
-  enabled?: boolean;
-  /** IANA time zone of the cron expression. Default `UTC`. */
-  timezone?: string;
-  description?: string;
-  /** Payload of each job the schedule creates. Default `{}`. */
-  input?: unknown;
-  [option: string]: unknown;
-}
+export type ScheduleEntry = ScheduleDefinition;
 
 /** What a config's `setup` hook receives. */
 export interface ConfigSetupContext {

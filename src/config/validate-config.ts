@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigError, type ValidationIssue } from '../errors.js';
 import { NAME_MAX_LENGTH, NAME_PATTERN } from '../job/names.js';
 import { LOG_LEVELS } from '../observe/logger.js';
+import { scheduleDefinitionSchema } from '../scheduler/schedule-definition.js';
 import type { NightshiftConfig, StoreConfig } from './define-config.js';
 
 /*
@@ -58,15 +59,6 @@ const postgresConfig = z.strictObject({
   }),
 });
 
-const scheduleEntry = z.looseObject({
-  jobId: z.string().min(1),
-  schedule: z.string().min(1),
-  id: z.string().optional(),
-  enabled: z.boolean().optional(),
-  timezone: z.string().optional(),
-  description: z.string().optional(),
-});
-
 // zod skips refinements of a value once part of it failed; checks that must always run (unique
 // job names, queue names) live in `crossFieldIssues`, and the store check sits on an `unknown`
 // field, which never fails first. Every problem is reported in one pass.
@@ -80,7 +72,13 @@ const configSchema = z.strictObject({
       for (const issue of storeIssues(store)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
     })
     .optional(),
-  schedules: z.union([z.string().min(1), z.array(scheduleEntry)], { error: 'must be a YAML file path or a list of schedules' }).optional(),
+  schedules: z
+    .unknown()
+    .superRefine((schedules, ctx) => {
+      if (schedules === undefined) return;
+      for (const issue of scheduleIssues(schedules)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    })
+    .optional(),
   leaseMs: integer(1000, 'ms').optional(),
   shutdownTimeoutMs: integer(0, 'ms').optional(),
   logLevel: z.enum(LOG_LEVELS as [string, ...string[]], { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
@@ -130,7 +128,25 @@ function storeIssues(store: unknown): { path: (string | number)[]; message: stri
   return result.error.issues.map((issue) => ({ path: issue.path.map((part) => (typeof part === 'symbol' ? String(part) : part)), message: describeIssue(issue) }));
 }
 
+// Same reason as for the store: a union would hide which entry and field is wrong. Entries are
+// checked with the scheduler's own schema (one shape for YAML and code); cron, time zone and job
+// names are checked when the schedules are synced, against the jobs that are then known.
+function scheduleIssues(schedules: unknown): { path: (string | number)[]; message: string }[] {
+  const shape = 'must be a YAML file path or a list of schedules';
+  if (typeof schedules === 'string') return schedules.length > 0 ? [] : [{ path: [], message: `${shape} (got an empty string)` }];
+  if (!Array.isArray(schedules)) return [{ path: [], message: shape }];
+  return schedules.flatMap((entry: unknown, index) => {
+    const result = scheduleDefinitionSchema.safeParse(entry);
+    if (result.success) return [];
+    return result.error.issues.map((issue) => ({
+      path: [index, ...issue.path.map((part) => (typeof part === 'symbol' ? String(part) : part))],
+      message: describeIssue(issue),
+    }));
+  });
+}
+
 function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) return `is required (${issue.expected})`;
   if (issue.code === 'unrecognized_keys') return `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}`;
   return issue.message;
 }

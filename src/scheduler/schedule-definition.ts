@@ -20,41 +20,68 @@ export const MAX_CATCH_UP = 1000;
 const MAX_INT32 = 2 ** 31 - 1;
 
 /**
- * The shape of one entry of `schedules:` in YAML, also accepted from code. Unknown keys are
+ * One schedule as users write it: an entry of `schedules:` in a YAML file, an entry of the code
+ * config's `schedules: [...]` (there named `ScheduleEntry`, the same type), or the argument of
+ * `scheduleManager.create()`. Only `jobId` and `schedule` are required.
+ */
+export interface ScheduleDefinition {
+  /** Unique schedule id (a name: `A–Z a–z 0–9 _ - . : /`, at most 128 characters). Default: `jobId`. */
+  id?: string;
+  /** Name of the job each tick enqueues: a job of the app, or the built-in `http` / `command`. */
+  jobId: string;
+  /** Cron expression with 5 fields (minute first) or 6 (seconds first), or an alias such as `@daily`. */
+  schedule: string;
+  /** Whether the schedule fires. Default true; a disabled schedule is kept but never fires. */
+  enabled?: boolean;
+  /** IANA zone the cron fields are read in, e.g. `Europe/Amsterdam`. Default `UTC`. */
+  timezone?: string;
+  /** Shown by the CLI and the dashboard. Default none. */
+  description?: string | null;
+  /** Payload of each job the schedule creates, checked against the job's schema. Default `{}`. */
+  input?: unknown;
+  /** Missed ticks to run after downtime, the most recent ones (0 … 1000). Default 0: skip them. */
+  catchUp?: number;
+  /** What a tick does while the previous run is unfinished: `allow` (default), `skip` or `queue`. */
+  overlap?: OverlapPolicy;
+  /** Queue of the jobs it creates. Default: the job's queue. */
+  queue?: string;
+  /** Priority of the jobs it creates (0 … 1 000 000, higher runs first). Default: the job's. */
+  priority?: number;
+  /** Attempts of the jobs it creates (≥ 1). Default: the job's `retry.attempts`, else 3. */
+  maxAttempts?: number;
+  /** Per-attempt time limit of the jobs it creates, in ms. Default: the job's, else the queue's. */
+  timeoutMs?: number;
+}
+
+/**
+ * The runtime check of a `ScheduleDefinition` (see there for each field). Unknown keys are
  * rejected so that a typo (`timzone:`) is an error rather than a silently ignored setting.
  */
 export const scheduleDefinitionSchema = z
   .object({
-    /** Unique schedule id (a name: `A–Z a–z 0–9 _ - . : /`); default: `jobId`. */
     id: z.string().optional(),
-    /** Name of the job each tick enqueues (a job passed to Nightshift, or `http` / `command`). */
     jobId: z.string(),
-    /** Cron expression, 5 or 6 fields, or an alias such as `@daily`. */
     schedule: z.string(),
-    /** Default true. A disabled schedule is kept but never fires. */
     enabled: z.boolean().optional(),
-    /** IANA zone the cron fields are read in; default `UTC`. */
     timezone: z.string().optional(),
     description: z.string().nullable().optional(),
-    /** The job's payload, checked against its schema; default `{}`. */
     input: z.unknown().optional(),
-    /** Missed ticks to run after downtime, newest first kept; default 0 (skip them). */
     catchUp: z.number().int().min(0).max(MAX_CATCH_UP).optional(),
-    /** `allow` (default), `skip` or `queue`: what a tick does while the previous run is unfinished. */
     overlap: z.enum(['allow', 'skip', 'queue']).optional(),
-    /** Queue for the jobs it creates; default the job's queue. */
     queue: z.string().optional(),
-    /** Priority of the jobs it creates (0 … 1 000 000); default the job's. */
     priority: z.number().int().optional(),
-    /** Attempts of the jobs it creates; default the job's `retry.attempts` (3). */
     maxAttempts: z.number().int().min(1).max(MAX_INT32).optional(),
-    /** Per-attempt time limit of the jobs it creates, ms; default the job's, else the queue's. */
     timeoutMs: z.number().int().min(1).max(MAX_INT32).optional(),
   })
   .strict();
 
-/** One schedule as written in YAML or code (see `scheduleDefinitionSchema` for each field). */
-export type ScheduleDefinition = z.input<typeof scheduleDefinitionSchema>;
+// The interface (documented, readable in editors) and the schema (checked at run time) must accept
+// the same shape; this fails to compile as soon as one gains a field the other lacks.
+type MutuallyAssignable<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// Keys are compared too: an optional field present on one side only is assignable both ways.
+type SameShape<A, B> = MutuallyAssignable<A, B> extends true ? MutuallyAssignable<keyof A, keyof B> : false;
+const scheduleShapesMatch: SameShape<ScheduleDefinition, z.input<typeof scheduleDefinitionSchema>> = true;
+void scheduleShapesMatch;
 
 /** Job overrides a schedule applies to the jobs it creates; stored as `ScheduleInput.jobOptions`. */
 export interface ScheduleJobOptions {

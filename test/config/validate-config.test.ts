@@ -4,7 +4,8 @@ import { resolveConfig } from '../../src/config/load-config.js';
 import { validateConfig } from '../../src/config/validate-config.js';
 import { ConfigError } from '../../src/errors.js';
 import { defineJob } from '../../src/job/define-job.js';
-import { defineConfig } from '../../src/config/define-config.js';
+import { defineConfig, type ScheduleEntry } from '../../src/config/define-config.js';
+import type { ScheduleDefinition } from '../../src/scheduler/schedule-definition.js';
 
 const send = defineJob({ name: 'email.send', queue: 'email', schema: z.object({ to: z.string() }), handler: () => undefined });
 const report = defineJob({ name: 'report', schema: z.object({}), timeoutMs: 1000, handler: () => undefined });
@@ -71,6 +72,26 @@ describe('validateConfig', () => {
     });
     expect(error.message.startsWith('/app/nightshift.config.ts: invalid configuration: ')).toBe(true);
     expect(error.file).toBe('/app/nightshift.config.ts');
+  });
+
+  it('checks inline schedules with the same shape as a YAML entry, naming the entry and field', () => {
+    const error = configError({
+      jobs: [report],
+      schedules: [
+        { jobId: 'report', schedule: '0 * * * *' },
+        { jobId: 'report', schedule: '0 3 * * *', timzone: 'Europe/Paris' },
+        { schedule: '0 4 * * *', overlap: 'sometimes' },
+      ],
+    });
+    expect(error.issues).toEqual([
+      { path: 'schedules.1', message: 'unknown option "timzone"' },
+      { path: 'schedules.2.jobId', message: 'is required (string)' },
+      { path: 'schedules.2.overlap', message: expect.stringContaining('allow') },
+    ]);
+    // A config entry and a YAML entry are one type: every field of the one is accepted by the other.
+    const entry: ScheduleEntry = { jobId: 'report', schedule: '@daily', catchUp: 2, overlap: 'queue', queue: 'reports', priority: 5, maxAttempts: 2, timeoutMs: 1000 };
+    const definition: ScheduleDefinition = entry;
+    expect(validateConfig({ jobs: [report], schedules: [definition] }).schedules).toEqual([entry]);
   });
 
   it('explains a store setting that is neither kind', () => {
