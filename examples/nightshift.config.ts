@@ -8,7 +8,6 @@
  */
 import { defineConfig } from 'nightshift';
 import { nightlyAnalysis, analyzeUser } from './jobs/analysis.js';
-import { provideClient } from './jobs/app-client.js';
 import { cleanup } from './jobs/cleanup.js';
 import { skillDecay } from './jobs/skill-decay.js';
 import { stateSnapshot } from './jobs/snapshot.js';
@@ -25,5 +24,4 @@ export default defineConfig({
   },
   schedules: './scheduler.yaml',
   shutdownTimeoutMs: 20_000,
-  setup: ({ client }) => provideClient(client),
 });

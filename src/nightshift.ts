@@ -91,6 +91,8 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
         pollIntervalMs: options.pollIntervalMs,
         clock: options.clock,
         random: options.random,
+        // Handlers enqueue through the runtime's client: it knows every job and the payload limit.
+        client,
       })
     : null;
 

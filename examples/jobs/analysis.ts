@@ -1,12 +1,11 @@
 /**
  * Nightly per-user analysis, fanned out: `analysis.nightly` picks the active users and enqueues
- * one `analysis.user` job each, in one bulk insert. Each per-user job can then fail, retry and
+ * one `analysis.user` job each, in one bulk insert, through its context (`ctx.enqueueMany`). Each per-user job can then fail, retry and
  * time out on its own, and the `cognition` queue's concurrency bounds how many run at once.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { defineJob } from 'nightshift';
 import { z } from 'zod';
-import { appClient } from './app-client.js';
 import { loadUserState, loadUsers, saveUserState } from './app-state.js';
 
 /** Skills the analysis recognises in a user's notes, by keyword. */
@@ -60,7 +59,7 @@ export const nightlyAnalysis = defineJob({
     const users = (await loadUsers()).filter((user) => user.active).slice(0, limit ?? 10_000);
     const date = ctx.now().toISOString().slice(0, 10);
     // The key makes a retried or doubly-triggered fan-out harmless: one job per user per night.
-    const results = await appClient().enqueueMany(
+    const results = await ctx.enqueueMany(
       analyzeUser,
       users.map((user) => ({ userId: user.id, date })),
       { keyOf: (payload) => `${payload.userId}:${payload.date}` },

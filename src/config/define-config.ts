@@ -60,7 +60,7 @@ export type ScheduleEntry = ScheduleDefinition;
 
 /** What a config's `setup` hook receives. */
 export interface ConfigSetupContext {
-  /** A client on the running store: handlers use it to enqueue follow-up jobs. */
+  /** A client on the running store, knowing every job of the config. (Handlers enqueue with `ctx.enqueue` instead.) */
   client: Client;
   /** The store, migrated and open. Closed by the CLI when the command ends. */
   store: Store;
@@ -98,8 +98,9 @@ export interface NightshiftConfig {
   workerId?: string;
   /**
    * Called by `nightshift daemon` and `nightshift run` once the store is open and before any
-   * handler runs — the place to hand the client to code that enqueues from inside handlers
-   * (fan-out jobs), or to warm caches. A throw stops the command. Default: none.
+   * handler runs — the place to warm caches, or to hand the client to app code outside handlers
+   * (handlers themselves enqueue with `ctx.enqueue` / `ctx.enqueueMany`). A throw stops the
+   * command. Default: none.
    */
   setup?: (context: ConfigSetupContext) => void | Promise<void>;
 }

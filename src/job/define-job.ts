@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Client } from '../client/client.js';
 import { ValidationError } from '../errors.js';
 import { assertValidName } from './names.js';
 import type { HandlerOutcome } from './outcomes.js';
@@ -30,6 +31,18 @@ export interface JobContext {
   progress(value: unknown): void;
   /** Emits a job-specific event (`job:event`) to in-process listeners and the event stream. */
   publish(event: string, data?: unknown): void;
+  /**
+   * Enqueues a follow-up job on the store this worker runs on: same signature, typing and checks
+   * as `client.enqueue` (pass a job definition for a typed payload, or a registered job's name).
+   * The job exists once the promise resolves, whatever happens to this attempt afterwards; a
+   * handler that may run twice (retries, at-least-once) passes a `key` to enqueue it only once.
+   */
+  readonly enqueue: Client['enqueue'];
+  /**
+   * Enqueues many jobs of one kind in one store transaction (a fan-out): same as
+   * `client.enqueueMany`. Use `keyOf` so that a retried parent does not enqueue its children twice.
+   */
+  readonly enqueueMany: Client['enqueueMany'];
 }
 
 /** A job handler: returns a JSON-serializable result, or a typed outcome (`snooze`, `cancel`). */

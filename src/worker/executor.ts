@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Client } from '../client/client.js';
 import { JobTimeoutError, LeaseLostError, ShutdownError, ValidationError } from '../errors.js';
 import type { AnyJobDefinition, JobContext } from '../job/define-job.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from '../job/payload.js';
@@ -63,6 +64,11 @@ export interface ExecutorHost {
   readonly events: NightshiftEvents;
   readonly clock: Clock;
   readonly random: () => number;
+  /**
+   * The client behind `ctx.enqueue` / `ctx.enqueueMany`: on the worker's own store, and sharing its
+   * events. Called only when a handler first enqueues, so workers whose handlers never do build none.
+   */
+  enqueueClient(): Client;
   /** The timeout for a job of `queue` when neither the row nor the job sets one, in ms. */
   queueTimeoutMs(queue: string): number;
   /** Renews the lease of one execution now; false when it is no longer held. */
@@ -127,6 +133,13 @@ class ExecutionContext implements JobContext {
   publish(event: string, data?: unknown): void {
     const events = this.#executor.host.events;
     if (events.has('job:event')) events.emit('job:event', { jobId: this.id, name: this.name, event, data });
+  }
+  // Getters, so `const { enqueue } = ctx` works too; the client's functions do not use `this`.
+  get enqueue(): Client['enqueue'] {
+    return this.#executor.host.enqueueClient().enqueue;
+  }
+  get enqueueMany(): Client['enqueueMany'] {
+    return this.#executor.host.enqueueClient().enqueueMany;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { createClient, type Client } from '../client/client.js';
 import { StateError } from '../errors.js';
 import { assertValidName } from '../job/names.js';
 import { NightshiftEvents } from '../observe/events.js';
@@ -45,6 +46,12 @@ export interface WorkerOptions {
   clock?: Clock;
   /** Random source for backoff jitter, in [0, 1); default `Math.random`. Tests pin it. */
   random?: () => number;
+  /**
+   * The client handlers enqueue with (`ctx.enqueue`, `ctx.enqueueMany`). Default: a client on
+   * this worker's store, with its events and logger, that knows this worker's jobs by name and
+   * accepts payloads up to 1 MiB. Pass one to enqueue other jobs by name or to set another limit.
+   */
+  client?: Client;
 }
 
 /** A worker: claims jobs of its queues and runs their handlers. */
@@ -125,6 +132,7 @@ export function createWorker(options: WorkerOptions): Worker {
 
   let idleWaiters: (() => void)[] = [];
   const producers = new Map<string, Producer>();
+  let client: Client | null = options.client ?? null;
 
   const host: ExecutorHost = {
     workerId: id,
@@ -132,6 +140,7 @@ export function createWorker(options: WorkerOptions): Worker {
     events,
     clock,
     random: options.random ?? Math.random,
+    enqueueClient: () => (client ??= createClient({ store, jobs: options.jobs, events, logger })),
     queueTimeoutMs: (queue) => queueSettings.get(queue)?.timeoutMs ?? defaultTimeoutMs,
     heartbeatOne: (execution) => heartbeat.renewOne(execution),
     settled(execution) {

@@ -33,6 +33,9 @@ function context(controller = new AbortController()): JobContext {
     heartbeat: async () => undefined,
     progress: () => undefined,
     publish: () => undefined,
+    // The built-in jobs never enqueue follow-ups.
+    enqueue: () => Promise.reject(new Error('not expected: the built-in jobs do not enqueue')),
+    enqueueMany: () => Promise.reject(new Error('not expected: the built-in jobs do not enqueue')),
   };
 }
 

@@ -57,7 +57,7 @@ export function registerRunCommand(program: Command): void {
         // Validation errors (schema, size) surface here, before anything is written.
         const { job } = await client.enqueue(runnable, payload, { maxAttempts: 1 });
 
-        // The hook gets a client that knows every job, so fan-out handlers can enqueue by name.
+        // Knows every job of the config: the hook and the handler's ctx.enqueue use it, by name too.
         const appClient = createClient({
           store,
           jobs: [...config.jobs],
@@ -88,6 +88,8 @@ export function registerRunCommand(program: Command): void {
           ...(config.workerId === undefined ? {} : { id: config.workerId }),
           ...(config.leaseMs === undefined ? {} : { leaseMs: config.leaseMs }),
           ...(config.shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs: config.shutdownTimeoutMs }),
+          // The worker only runs the private copy; its handler enqueues any job of the config.
+          client: appClient,
         });
         context.onClose(() => worker.stop());
         // Ctrl-C: stop the worker (it releases the job) and cancel the job, so nothing is left
