@@ -351,7 +351,11 @@ export interface Store {
   /**
    * Claims the tick `(scheduleId, fireAt)` exactly once across every process: inserts the unique
    * tick row and, when `job` is given, the job, in one transaction, then advances the schedule's
-   * lastRunAt/lastJobId and nextRunAt. Returns null when the tick was already claimed.
+   * lastRunAt/lastJobId and nextRunAt — unless a later tick was already claimed: lastRunAt never
+   * moves backwards (a claim older than the last one records its tick and job but leaves the
+   * schedule's bookkeeping alone). Returns null when the tick was already claimed, or when its
+   * fire time is at or before the newest tick `scheduleTickPrune` deleted for this schedule id:
+   * its row may be gone, so the store refuses the whole range rather than fire a tick twice.
    */
   scheduleTickClaim(params: {
     scheduleId: string;
@@ -362,6 +366,21 @@ export interface Store {
   }): Promise<{ tick: ScheduleTick; job: JobRecord | null } | null>;
   /** Ticks of a schedule, newest first. */
   scheduleTickList(params: { scheduleId: string; limit: number }): Promise<ScheduleTick[]>;
+  /**
+   * Deletes up to `limit` claimed ticks, oldest claim first, so tick history does not grow forever
+   * (a seconds-level schedule claims 86 400 a day). A tick is deleted only when both its claim time
+   * and its fire time are before `claimedBefore`, and never when it is the newest tick (by fire
+   * time) of its schedule id, so history and `lastRunAt` always have their last tick. Returns how
+   * many rows went; call again while `deleted === limit`.
+   *
+   * Exactly-once still holds after a delete: in the same transaction the store records, per
+   * schedule id, the newest fire time it pruned, and `scheduleTickClaim` refuses any fire time at
+   * or before it — also after the schedule is deleted and re-created under the same id. Callers
+   * choose `claimedBefore` well beyond the scheduler's grace and catch-up windows (the pruner keeps
+   * 7 days by default), because a fire time below that mark can never be claimed, even one that
+   * never was. Added with tick retention; both stores implement it.
+   */
+  scheduleTickPrune(params: { claimedBefore: Date; limit: number }): Promise<{ deleted: number }>;
   /** Whether the schedule has a job in a non-final state (for the overlap policy). */
   scheduleHasActiveJob(params: { scheduleId: string }): Promise<boolean>;
 }

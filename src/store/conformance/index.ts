@@ -22,7 +22,9 @@
  * - a heartbeat's `progress: null` keeps the stored progress, like a missing one;
  * - `jobRetry` throws StateError when another pending job holds the job's key;
  * - `createdAfter` is inclusive and `createdBefore` exclusive;
- * - a tick claimed after a later one never moves `lastRunAt` backwards.
+ * - a tick claimed after a later one never moves `lastRunAt` backwards (and is still claimed);
+ * - `scheduleTickPrune` keeps each schedule id's newest tick, and a fire time at or below the
+ *   newest pruned one is never claimed again, even after the schedule is deleted and re-created.
  */
 import { describe } from 'vitest';
 import type { StoreFactory } from './conformance-fixtures.js';
@@ -32,6 +34,7 @@ import { describeJobInsert } from './jobs-insert.js';
 import { describeJobInspect } from './jobs-inspect.js';
 import { describeJobLeases } from './jobs-leases.js';
 import { describeJobRaces } from './jobs-races.js';
+import { describeScheduleTickPrune } from './schedule-tick-prune.js';
 import { describeSchedules } from './schedules.js';
 
 export type { StoreFactory, StoreFixture } from './conformance-fixtures.js';
@@ -46,6 +49,7 @@ export function runStoreConformance(label: string, factory: StoreFactory): void 
     describeJobLeases(factory);
     describeJobInspect(factory);
     describeSchedules(factory);
+    describeScheduleTickPrune(factory);
     describeJobRaces(factory);
   });
 }

@@ -245,6 +245,21 @@ export const MIGRATIONS: readonly MigrationStep[] = [
         'Enqueues a Nightshift job and returns its id. options: queue, priority, run_at, delay_ms, max_attempts, key.';
     `,
   },
+  {
+    version: 4,
+    name: 'tick retention: claim-time index and per-schedule prune marks',
+    sql: ({ quoted: s }) => `
+      -- The tick pruner walks ticks oldest claim first and stops after its batch.
+      CREATE INDEX schedule_ticks_claimed_idx ON ${s}.schedule_ticks (claimed_at);
+      -- The newest fire time pruned per schedule id. A claim at or before it is refused, since the
+      -- primary-key row that would have stopped a second claim may be gone. Kept when a schedule is
+      -- deleted, for the same reason its ticks are.
+      CREATE TABLE ${s}.schedule_tick_floors (
+        schedule_id    text PRIMARY KEY,
+        pruned_through timestamptz NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -20,6 +20,7 @@ import {
 import type { JobStatements, Statement } from './job-statements.js';
 import { jobColumns, runningAttempt, toAttemptRecord, toJobRecord, type AttemptRow, type JobRow } from './rows.js';
 import type { SchemaNames } from './schema-name.js';
+import type { TickStatements } from './tick-statements.js';
 
 /** Anything that runs queries: the pool, a pooled client, or a caller's client inside BEGIN. */
 export interface Queryable {
@@ -31,6 +32,8 @@ export interface PgJobContext {
   readonly pool: pg.Pool;
   readonly names: SchemaNames;
   readonly sql: JobStatements;
+  /** Tick retention statements (tick-statements.ts). */
+  readonly ticks: TickStatements;
   readonly logger: Logger;
   /** Value of `$1`: the injected clock's time, or null for the database's now(). */
   now(): Date | null;

@@ -1,6 +1,6 @@
 import { ValidationError } from '../../errors.js';
 import type { JobInsert, JobRecord, ScheduleInput, ScheduleListFilter, ScheduleRecord, ScheduleTick } from '../types.js';
-import { availableQueues, insertJobs, type PgJobContext } from './postgres-jobs.js';
+import { availableQueues, insertJobs, run, type PgJobContext } from './postgres-jobs.js';
 import {
   SCHEDULE_COLUMNS,
   TICK_COLUMNS,
@@ -112,6 +112,11 @@ export async function updateScheduleNext(
  * the primary key; the second INSERT waits for the first transaction, then does nothing (it
  * committed) or inserts (it rolled back). Only the winner goes on to enqueue the job, in the same
  * transaction, so a tick and its job exist together or not at all.
+ *
+ * A pruned tick has no row left to conflict with, so after the insert the claim checks the
+ * schedule's prune mark and rolls back at or below it. The check is a statement of its own on
+ * purpose: under READ COMMITTED it takes a fresh snapshot, so it sees a prune that committed while
+ * the INSERT waited on the row that prune was deleting (a check inside the INSERT would not).
  */
 export async function claimTick(
   ctx: PgJobContext,
@@ -129,6 +134,8 @@ export async function claimTick(
     );
     const tickRow = inserted.rows[0];
     if (!tickRow) return new Rollback(null);
+    const mark = await run<{ pruned: boolean }>(client, ctx.ticks.pruned, [params.scheduleId, params.fireAt]);
+    if (mark.rows[0]?.pruned) return new Rollback(null);
     let job: JobRecord | null = null;
     if (params.job) {
       const jobs = await insertJobs(ctx, client, [params.job]);
@@ -139,8 +146,11 @@ export async function claimTick(
       `UPDATE ${s}.schedule_ticks SET job_id = $3::bigint WHERE schedule_id = $1 AND fire_at = $2::timestamptz RETURNING ${TICK_COLUMNS}`,
       [params.scheduleId, params.fireAt, job?.id ?? null],
     );
+    // A tick older than the last one claimed (a manual run came first, a slow scheduler catching
+    // up) never moves the bookkeeping backwards.
     await client.query(
-      `UPDATE ${s}.schedules SET last_run_at = $2::timestamptz, last_job_id = $3::bigint, next_run_at = $4::timestamptz WHERE id = $1`,
+      `UPDATE ${s}.schedules SET last_run_at = $2::timestamptz, last_job_id = $3::bigint, next_run_at = $4::timestamptz
+       WHERE id = $1 AND (last_run_at IS NULL OR last_run_at <= $2::timestamptz)`,
       [params.scheduleId, params.fireAt, job?.id ?? null, params.nextRunAt],
     );
     return { tick: toScheduleTick(tick.rows[0] ?? tickRow), job };
@@ -156,6 +166,14 @@ export async function listTicks(ctx: PgJobContext, scheduleId: string, limit: nu
     [scheduleId, Math.max(0, Math.trunc(limit))],
   );
   return rows.map(toScheduleTick);
+}
+
+/** Deletes one batch of old ticks and raises their schedules' prune marks (tick-statements.ts). */
+export async function pruneTicks(ctx: PgJobContext, params: { claimedBefore: Date; limit: number }): Promise<{ deleted: number }> {
+  const limit = Math.trunc(params.limit);
+  if (!(limit > 0)) return { deleted: 0 };
+  const { rows } = await run<{ deleted: number }>(ctx.pool, ctx.ticks.prune, [params.claimedBefore, limit]);
+  return { deleted: rows[0]?.deleted ?? 0 };
 }
 
 export async function scheduleHasActiveJob(ctx: PgJobContext, scheduleId: string): Promise<boolean> {

@@ -31,11 +31,13 @@ import {
   getSchedule,
   listSchedules,
   listTicks,
+  pruneTicks,
   scheduleHasActiveJob,
   updateScheduleNext,
   upsertSchedules,
 } from './postgres-schedules.js';
 import { DEFAULT_SCHEMA, schemaNames } from './schema-name.js';
+import { tickStatements } from './tick-statements.js';
 
 /** Options of `createPostgresStore`. */
 export interface PostgresStoreOptions {
@@ -132,6 +134,7 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     pool,
     names,
     sql: jobStatements(names),
+    ticks: tickStatements(names),
     logger,
     now: () => (clock ? new Date(clock()) : null),
     wake,
@@ -322,6 +325,9 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     },
     scheduleTickList({ scheduleId, limit }) {
       return guard(`list ticks of schedule ${scheduleId}`, () => listTicks(ctx, scheduleId, limit));
+    },
+    scheduleTickPrune(params) {
+      return guard('prune schedule ticks', () => pruneTicks(ctx, params));
     },
     scheduleHasActiveJob({ scheduleId }) {
       return guard(`check active jobs of schedule ${scheduleId}`, () => scheduleHasActiveJob(ctx, scheduleId));

@@ -112,6 +112,22 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'tick retention: claim-time index and per-schedule prune marks',
+    sql: `
+      -- The tick pruner walks ticks oldest claim first and stops after its batch.
+      CREATE INDEX IF NOT EXISTS nightshift_schedule_ticks_claimed_idx
+        ON nightshift_schedule_ticks (claimed_at);
+      -- The newest fire time pruned per schedule id. A claim at or before it is refused, since the
+      -- unique tick row that would have stopped a second claim may be gone. Kept when a schedule is
+      -- deleted, for the same reason its ticks are.
+      CREATE TABLE IF NOT EXISTS nightshift_schedule_tick_floors (
+        schedule_id    TEXT    PRIMARY KEY,
+        pruned_through INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this code expects. */

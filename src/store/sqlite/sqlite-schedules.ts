@@ -71,8 +71,8 @@ export function updateScheduleNext(ctx: SqliteContext, id: string, nextRunAt: Da
  * Claims one tick. The tick row's UNIQUE (schedule_id, fire_at) is the guarantee: whichever
  * process inserts it first owns the tick, every other insert does nothing and gets null. The job
  * is inserted in the same transaction, so a tick is never claimed without its job (or the
- * reverse). BEGIN IMMEDIATE because the transaction reads (the conflict check, the key check)
- * before it writes; see the store's claim for why that matters under WAL.
+ * reverse). BEGIN IMMEDIATE because the transaction reads (the conflict check, the key check,
+ * the prune mark) before it writes; see the store's claim for why that matters under WAL.
  */
 export function claimTick(
   ctx: SqliteContext,
@@ -117,6 +117,24 @@ export function claimTick(
 export function listTicks(ctx: SqliteContext, scheduleId: string, limit: number): ScheduleTick[] {
   const rows = ctx.statements().tickList.all({ scheduleId, limit: Math.max(0, Math.floor(limit)) }) as TickRow[];
   return rows.map(tickFromRow);
+}
+
+/**
+ * Deletes one batch of old ticks and raises the prune marks of their schedules, in one BEGIN
+ * IMMEDIATE transaction: a claim (also IMMEDIATE) sees either the tick row or the raised mark,
+ * never neither. Returns how many ticks went.
+ */
+export function pruneTicks(ctx: SqliteContext, claimedBefore: Date, limit: number): number {
+  const max = Math.floor(limit);
+  if (!(max > 0)) return 0;
+  const statements = ctx.statements();
+  return ctx.db
+    .transaction(() => {
+      const rows = statements.tickPrune.all({ claimedBefore: claimedBefore.getTime(), limit: max }) as { schedule_id: string; fire_at: number }[];
+      if (rows.length > 0) statements.tickFloorRaise.run({ rows: JSON.stringify(rows.map((row) => [row.schedule_id, row.fire_at])) });
+      return rows.length;
+    })
+    .immediate();
 }
 
 export function scheduleHasActiveJob(ctx: SqliteContext, scheduleId: string): boolean {

@@ -221,9 +221,18 @@ export const SQL = {
     UPDATE nightshift_schedules
     SET next_run_at = @nextRunAt, enabled = COALESCE(@enabled, enabled), updated_at = @now
     WHERE id = @id`,
+  /**
+   * Inserts the tick row that claims (schedule, fire time). Inserts nothing when the row exists
+   * (claimed already) or when the fire time is at or below the schedule's prune mark (its row may
+   * have been pruned). Runs under BEGIN IMMEDIATE, like the prune, so the two never interleave.
+   * The WHERE also keeps SQLite from reading ON CONFLICT as a join constraint.
+   */
   tickInsert: `
     INSERT INTO nightshift_schedule_ticks (schedule_id, fire_at, claimed_at, job_id, status)
-    VALUES (@scheduleId, @fireAt, @now, NULL, @status)
+    SELECT @scheduleId, @fireAt, @now, NULL, @status
+    WHERE NOT EXISTS (
+      SELECT 1 FROM nightshift_schedule_tick_floors WHERE schedule_id = @scheduleId AND pruned_through >= @fireAt
+    )
     ON CONFLICT (schedule_id, fire_at) DO NOTHING`,
   tickSetJob: `UPDATE nightshift_schedule_ticks SET job_id = @jobId WHERE schedule_id = @scheduleId AND fire_at = @fireAt`,
   /**
@@ -236,6 +245,30 @@ export const SQL = {
     WHERE id = @scheduleId AND (last_run_at IS NULL OR last_run_at <= @fireAt)`,
   tickList: `
     SELECT * FROM nightshift_schedule_ticks WHERE schedule_id = @scheduleId ORDER BY fire_at DESC LIMIT CAST(@limit AS INTEGER)`,
+  /**
+   * Deletes at most @limit ticks claimed and fired before @claimedBefore, oldest claim first
+   * (through the claimed_at index), never the newest tick of a schedule id (the MAX is one seek
+   * in the unique (schedule_id, fire_at) index). RETURNING feeds `tickFloorRaise`.
+   */
+  tickPrune: `
+    DELETE FROM nightshift_schedule_ticks
+    WHERE rowid IN (
+      SELECT t.rowid FROM nightshift_schedule_ticks AS t
+      WHERE t.claimed_at < @claimedBefore
+        AND t.fire_at < @claimedBefore
+        AND t.fire_at < (SELECT MAX(n.fire_at) FROM nightshift_schedule_ticks AS n WHERE n.schedule_id = t.schedule_id)
+      ORDER BY t.claimed_at
+      LIMIT CAST(@limit AS INTEGER)
+    )
+    RETURNING schedule_id, fire_at`,
+  /**
+   * Raises each schedule's prune mark to the newest fire time just pruned; @rows is a JSON array
+   * of `[scheduleId, fireAt]`. A mark only ever goes up.
+   */
+  tickFloorRaise: `
+    INSERT INTO nightshift_schedule_tick_floors (schedule_id, pruned_through)
+    SELECT value ->> 0, MAX(value ->> 1) FROM json_each(@rows) WHERE true GROUP BY value ->> 0
+    ON CONFLICT (schedule_id) DO UPDATE SET pruned_through = MAX(pruned_through, excluded.pruned_through)`,
   scheduleHasActiveJob: `
     SELECT EXISTS (
       SELECT 1 FROM nightshift_jobs WHERE schedule_id = @scheduleId AND state NOT IN ${FINAL}

@@ -44,7 +44,17 @@ import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
 import { migrateSqlite } from './sqlite-migrations.js';
 import { attemptFromRow, jobFromRow, runningAttemptFromJob, type AttemptRow, type JobRow } from './sqlite-rows.js';
-import { claimTick, deleteSchedules, getSchedule, listSchedules, listTicks, scheduleHasActiveJob, updateScheduleNext, upsertSchedules } from './sqlite-schedules.js';
+import {
+  claimTick,
+  deleteSchedules,
+  getSchedule,
+  listSchedules,
+  listTicks,
+  pruneTicks,
+  scheduleHasActiveJob,
+  updateScheduleNext,
+  upsertSchedules,
+} from './sqlite-schedules.js';
 
 /** Options of `createSqliteStore`. */
 export interface SqliteStoreOptions {
@@ -330,6 +340,10 @@ class SqliteStore implements Store {
 
   async scheduleTickList(params: { scheduleId: string; limit: number }): Promise<ScheduleTick[]> {
     return this.run('scheduleTickList', () => listTicks(this.ctx, params.scheduleId, params.limit));
+  }
+
+  async scheduleTickPrune(params: { claimedBefore: Date; limit: number }): Promise<{ deleted: number }> {
+    return { deleted: this.run('scheduleTickPrune', () => pruneTicks(this.ctx, params.claimedBefore, params.limit)) };
   }
 
   async scheduleHasActiveJob(params: { scheduleId: string }): Promise<boolean> {
