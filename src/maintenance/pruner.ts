@@ -7,7 +7,7 @@ import { createIntervalService, type IntervalService } from '../worker/service.j
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** How long finished jobs are kept, in ms, per final state. */
+/** How long finished jobs (per final state) and claimed cron ticks are kept, in ms. */
 export interface Retention {
   /** Default 1 day. */
   completedMs?: number;
@@ -15,9 +15,23 @@ export interface Retention {
   cancelledMs?: number;
   /** Default 7 days. */
   deadMs?: number;
+  /**
+   * How long a claimed cron tick (one row per schedule and fire time, what schedule history shows)
+   * is kept after its claim, in ms; default 7 days, at least 1 hour. Each schedule's newest tick is
+   * kept whatever its age. A fire time at or before a pruned tick can never be claimed again, so
+   * keep this well above the scheduler's `graceMs` (default 60 s) and the downtime its `catchUp`
+   * should cover.
+   */
+  ticksOlderThanMs?: number;
 }
 
-export const DEFAULT_RETENTION: Required<Retention> = { completedMs: DAY_MS, cancelledMs: 7 * DAY_MS, deadMs: 7 * DAY_MS };
+export const DEFAULT_RETENTION: Required<Retention> = { completedMs: DAY_MS, cancelledMs: 7 * DAY_MS, deadMs: 7 * DAY_MS, ticksOlderThanMs: 7 * DAY_MS };
+/**
+ * Shortest accepted tick retention, ms (1 hour). A tick is pruned only well after any scheduler
+ * could still be claiming fire times around it: on-time claims reach back `graceMs`, and a cron
+ * tick may be claimed just after a manual run with a later fire time.
+ */
+export const MIN_TICK_RETENTION_MS = 3600_000;
 /** Default time between prune passes, in ms (1 minute). */
 export const DEFAULT_PRUNE_INTERVAL_MS = 60_000;
 /** Default rows deleted per store call. */
@@ -36,12 +50,14 @@ export interface PrunerOptions {
   logger?: Logger;
   /** Called after each pass with the number of jobs deleted. */
   onPruned?(deleted: number): void;
+  /** Called after each pass with the number of cron ticks deleted. */
+  onTicksPruned?(deleted: number): void;
 }
 
 /**
  * Deletes finished jobs (and their attempts) once they are older than the retention of their
- * state, in batches, so the hot table stays small. Safe to run in several processes: deletes of
- * the same rows simply find nothing.
+ * state, and claimed cron ticks once older than `ticksOlderThanMs`, in batches, so neither table
+ * grows forever. Safe to run in several processes: deletes of the same rows simply find nothing.
  */
 export function createPruner(options: PrunerOptions): IntervalService {
   const logger = options.logger ?? createSilentLogger();
@@ -53,6 +69,9 @@ export function createPruner(options: PrunerOptions): IntervalService {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
       throw new ConfigError(`retention.${name} must be a number of ms ≥ 0, got ${String(value)}`);
     }
+  }
+  if (retention.ticksOlderThanMs < MIN_TICK_RETENTION_MS) {
+    throw new ConfigError(`retention.ticksOlderThanMs must be at least ${MIN_TICK_RETENTION_MS} ms (1 hour), got ${retention.ticksOlderThanMs}`);
   }
   const batchSize = options.batchSize ?? DEFAULT_PRUNE_BATCH;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`pruner batchSize must be a positive integer, got ${batchSize}`);
@@ -77,7 +96,17 @@ export function createPruner(options: PrunerOptions): IntervalService {
         }
       }
       if (total > 0) logger.info({ deleted: total }, 'pruned finished jobs past their retention');
+      // Ticks after jobs, with the same batch bound: a seconds-level schedule adds 86 400 a day.
+      const claimedBefore = new Date(now - retention.ticksOlderThanMs);
+      let ticks = 0;
+      for (let batch = 0; batch < MAX_BATCHES_PER_PASS; batch++) {
+        const { deleted } = await options.store.scheduleTickPrune({ claimedBefore, limit: batchSize });
+        ticks += deleted;
+        if (deleted < batchSize) break;
+      }
+      if (ticks > 0) logger.info({ deleted: ticks }, 'pruned cron ticks past their retention');
       options.onPruned?.(total);
+      options.onTicksPruned?.(ticks);
     },
     onError(error) {
       logger.error({ err: error }, 'prune pass failed; trying again next interval');
