@@ -87,6 +87,29 @@ describe('nightshift CLI commands', () => {
     expect(details.attempts.map((attempt) => attempt.outcome)).toEqual(['completed']);
   });
 
+  it('lets a job run in-process enqueue other jobs of the config by name through its context', async () => {
+    project.write(
+      'nightshift.config.ts',
+      fixtureConfig().replace(
+        'jobs: [greet, explode, giveUp],',
+        `jobs: [greet, explode, giveUp, defineJob({
+    name: 'fan-out',
+    schema: z.object({ names: z.array(z.string()) }),
+    handler: async ({ names }, ctx) => (await ctx.enqueueMany('greet', names.map((who) => ({ who })))).map((result) => result.job.id),
+  })],`,
+      ),
+    );
+    const run = await project.json<{ state: string; result: string[] }>(['run', 'fan-out', '--input', '{"names":["ada","bo"]}']);
+    expect(run.state).toBe('completed');
+    expect(run.result).toHaveLength(2);
+    // The children wait on greet's own queue for the workers, not on the run's private one.
+    const children = await Promise.all(run.result.map(async (id) => (await project.json<{ job: JobJson & { queue: string; payload: unknown } }>(['job', id])).job));
+    expect(children.map((job) => [job.state, job.queue, job.payload])).toEqual([
+      ['available', 'default', { who: 'ada' }],
+      ['available', 'default', { who: 'bo' }],
+    ]);
+  });
+
   it('exits 1 when the job run fails, with the error on stderr and one attempt only', async () => {
     const result = await project.run(['--json', 'run', 'explode']);
     expect(result.code).toBe(1);
