@@ -3,12 +3,12 @@ import { NightshiftError, NotFoundError, StateError, ValidationError } from '../
 import type { AnyJobDefinition, JobDefinition } from '../job/define-job.js';
 import { assertValidName } from '../job/names.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from '../job/payload.js';
-import { validatePayload, type SchemaInput, type StandardSchema } from '../job/schema.js';
+import { checkPayload, type SchemaInput, type StandardSchema } from '../job/schema.js';
 import { NightshiftEvents } from '../observe/events.js';
 import { createSilentLogger } from '../observe/logger.js';
 import { JOB_STATES, type JobInsert, type JobInsertResult, type JobListFilter, type JobState, type JobStats, type Store } from '../store/types.js';
 import { createJobRegistry, type JobList } from '../worker/job-registry.js';
-import { resolveEnqueueOptions, type EnqueueOptions } from './enqueue-options.js';
+import { checkKey, resolveEnqueueOptions, type EnqueueOptions } from './enqueue-options.js';
 import { toAttempt, toJob, type Job, type JobDetails } from './job-view.js';
 
 export type { EnqueueOptions } from './enqueue-options.js';
@@ -115,20 +115,23 @@ export function createClient(options: ClientOptions): Client {
     throw new ValidationError('UNKNOWN_JOB', 'enqueue needs a job definition (from defineJob) or a registered job name');
   };
 
-  /** Serializes and validates one payload; errors name the item when `index` is given. */
-  const preparePayload = async (job: AnyJobDefinition, payload: unknown, index: number | null): Promise<string> => {
-    try {
-      // Serialization first: a function, BigInt or cycle is "not storable", whatever the schema says.
-      const text = serializePayload(payload, maxPayloadBytes);
-      await validatePayload(job.name, job.schema, payload);
-      return text;
-    } catch (error) {
-      if (index === null || !(error instanceof NightshiftError)) throw error;
-      throw new ValidationError(error.code, `item ${index}: ${error.message}`, {
-        cause: error,
-        issues: error.issues.map((issue) => ({ path: issue.path === '' ? String(index) : `${index}.${issue.path}`, message: issue.message })),
-      });
-    }
+  /** Serializes and validates one payload. */
+  const preparePayload = async (job: AnyJobDefinition, payload: unknown): Promise<string> => {
+    // Serialization first: a function, BigInt or cycle is "not storable", whatever the schema says.
+    const text = serializePayload(payload, maxPayloadBytes);
+    // Awaited only when the schema is asynchronous.
+    const checked = checkPayload(job.name, job.schema, payload);
+    if (checked instanceof Promise) await checked;
+    return text;
+  };
+
+  /** Names the item in a bulk enqueue's error (`item 3: …`, issue paths prefixed with the index). */
+  const itemError = (error: unknown, index: number | null): unknown => {
+    if (index === null || !(error instanceof NightshiftError)) return error;
+    return new ValidationError(error.code, `item ${index}: ${error.message}`, {
+      cause: error,
+      issues: error.issues.map((issue) => ({ path: issue.path === '' ? String(index) : `${index}.${issue.path}`, message: issue.message })),
+    });
   };
 
   const storeNowMs = async (options: EnqueueOptions | undefined): Promise<number | null> =>
@@ -146,7 +149,7 @@ export function createClient(options: ClientOptions): Client {
     const job = resolveJob(jobOrName);
     const where = `enqueue "${job.name}"`;
     const resolved = resolveEnqueueOptions(where, job, options, await storeNowMs(options));
-    const text = await preparePayload(job, payload, null);
+    const text = await preparePayload(job, payload);
     const insert: JobInsert = { name: job.name, payload: text, ...resolved, scheduleId: null, meta: null };
     const results = await store.jobInsertMany(options?.tx === undefined ? { jobs: [insert] } : { jobs: [insert], tx: options.tx });
     return announce(results)[0]!;
@@ -162,14 +165,34 @@ export function createClient(options: ClientOptions): Client {
     const base = resolveEnqueueOptions(`enqueueMany "${job.name}"`, job, shared, await storeNowMs(shared));
     const inserts: JobInsert[] = new Array<JobInsert>(payloads.length);
     for (let index = 0; index < payloads.length; index++) {
-      const payload = payloads[index];
-      const text = await preparePayload(job, payload, index);
+      const payload: unknown = payloads[index];
+      let text: string;
+      try {
+        // Serialization first: a function, BigInt or cycle is "not storable", whatever the schema says.
+        text = serializePayload(payload, maxPayloadBytes);
+        // Awaited only when the schema is asynchronous: a sync check per item keeps bulk enqueues fast.
+        const checked = checkPayload(job.name, job.schema, payload);
+        if (checked instanceof Promise) await checked;
+      } catch (error) {
+        throw itemError(error, index);
+      }
       let key: string | null = null;
       if (keyOf) {
         const itemKey = keyOf(payload, index);
-        if (itemKey !== undefined) key = resolveEnqueueOptions(`enqueueMany "${job.name}" item ${index}`, job, { key: itemKey }, null).key;
+        if (itemKey !== undefined) key = checkKey(`enqueueMany "${job.name}" item ${index}`, itemKey);
       }
-      inserts[index] = { name: job.name, payload: text, ...base, key, scheduleId: null, meta: null };
+      inserts[index] = {
+        name: job.name,
+        payload: text,
+        queue: base.queue,
+        priority: base.priority,
+        maxAttempts: base.maxAttempts,
+        runAt: base.runAt,
+        key,
+        timeoutMs: base.timeoutMs,
+        scheduleId: null,
+        meta: null,
+      };
     }
     const results = await store.jobInsertMany(shared.tx === undefined ? { jobs: inserts } : { jobs: inserts, tx: shared.tx });
     logger.debug({ job: job.name, count: inserts.length }, 'enqueued jobs in bulk');

@@ -75,13 +75,7 @@ export function resolveEnqueueOptions(
   if (typeof maxAttempts !== 'number' || !Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > MAX_INT32) {
     throw new ValidationError('INVALID_OPTION', `${where}: maxAttempts must be an integer ≥ 1, got ${String(maxAttempts)}`);
   }
-  let key: string | null = null;
-  if (options.key !== undefined) {
-    if (typeof options.key !== 'string' || options.key.length === 0 || options.key.length > MAX_KEY_LENGTH) {
-      throw new ValidationError('INVALID_OPTION', `${where}: key must be a string of 1 to ${MAX_KEY_LENGTH} characters, got ${typeof options.key === 'string' ? `${options.key.length} characters` : typeof options.key}`);
-    }
-    key = options.key;
-  }
+  const key = options.key === undefined ? null : checkKey(where, options.key);
   let timeoutMs: number | null = null;
   if (options.timeoutMs !== undefined) {
     assertValidMs(options.timeoutMs, `${where}: timeoutMs`, true);
@@ -91,4 +85,12 @@ export function resolveEnqueueOptions(
     timeoutMs = options.timeoutMs;
   }
   return { queue, priority, maxAttempts, runAt, key, timeoutMs };
+}
+
+/** Returns `key` when it is a valid de-duplication key (1 … MAX_KEY_LENGTH characters), else throws. */
+export function checkKey(where: string, key: unknown): string {
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
+    throw new ValidationError('INVALID_OPTION', `${where}: key must be a string of 1 to ${MAX_KEY_LENGTH} characters, got ${typeof key === 'string' ? `${key.length} characters` : typeof key}`);
+  }
+  return key;
 }

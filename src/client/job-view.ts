@@ -28,21 +28,42 @@ export interface JobDetails<Payload = unknown> extends Job<Payload> {
 
 /** Parses a stored job record for display and API answers. */
 export function toJob<Payload = unknown>(record: JobRecord): Job<Payload> {
-  const { payload, result, progress, ...rest } = record;
   const parseErrors: Job['parseErrors'] = [];
-  const parsed = (field: 'payload' | 'result' | 'progress', text: string | null): unknown => {
-    const outcome = parseStoredJson(text);
-    if (outcome.ok) return outcome.value;
-    parseErrors.push({ field, message: outcome.error });
-    return undefined;
-  };
+  // Fields copied one by one rather than with a rest spread: this runs for every enqueued job
+  // (enqueueMany answers with one view per item), and the spread was most of the client's cost.
+  // The order is the record's, then the parsed fields, as before.
   return {
-    ...rest,
-    payload: parsed('payload', payload) as Payload,
-    result: parsed('result', result),
-    progress: parsed('progress', progress),
+    id: record.id,
+    name: record.name,
+    queue: record.queue,
+    state: record.state,
+    priority: record.priority,
+    attempt: record.attempt,
+    maxAttempts: record.maxAttempts,
+    runAt: record.runAt,
+    createdAt: record.createdAt,
+    attemptedAt: record.attemptedAt,
+    finishedAt: record.finishedAt,
+    key: record.key,
+    timeoutMs: record.timeoutMs,
+    lease: record.lease,
+    lastError: record.lastError,
+    scheduleId: record.scheduleId,
+    meta: record.meta,
+    payload: parseField('payload', record.payload, parseErrors) as Payload,
+    result: parseField('result', record.result, parseErrors),
+    progress: parseField('progress', record.progress, parseErrors),
     parseErrors,
   };
+}
+
+/** Parses one stored JSON field; a value that does not parse is reported in `errors` and becomes undefined. */
+function parseField(field: 'payload' | 'result' | 'progress', text: string | null, errors: Job['parseErrors']): unknown {
+  if (text === null) return null;
+  const outcome = parseStoredJson(text);
+  if (outcome.ok) return outcome.value;
+  errors.push({ field, message: outcome.error });
+  return undefined;
 }
 
 /** Parses a stored attempt record. */

@@ -9,17 +9,67 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
  * alone silently drops functions and turns NaN into null, which would change the job's input.
  */
 export function serializePayload(value: unknown, maxBytes: number = DEFAULT_MAX_PAYLOAD_BYTES): string {
-  assertJsonSafe(value, '', new Set());
-  const text = JSON.stringify(value);
-  // Byte length, not character length: the limit protects the database row size.
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > maxBytes) {
-    throw new ValidationError(
-      'PAYLOAD_TOO_LARGE',
-      `payload is ${bytes} bytes when serialized; the limit is ${maxBytes} bytes (raise maxPayloadBytes or store large data elsewhere and pass a reference)`,
-    );
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    // A cycle or a BigInt: the walk names where it is. Anything else (a throwing toJSON) is the caller's error.
+    assertJsonSafe(value, '', new Set());
+    throw error;
   }
-  return text;
+  // JSON.stringify succeeded, so what it followed has no cycle and the quick walk terminates. Only
+  // when the quick walk finds something does the full walk run, to name the offending path.
+  if (!isJsonSafe(value, true)) assertJsonSafe(value, '', new Set());
+  // Byte length, not character length: the limit protects the database row size. A UTF-16 code
+  // unit is at most 3 UTF-8 bytes, so short texts need no count.
+  const length = (text as string).length;
+  if (length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(text as string, 'utf8');
+    if (bytes > maxBytes) {
+      throw new ValidationError(
+        'PAYLOAD_TOO_LARGE',
+        `payload is ${bytes} bytes when serialized; the limit is ${maxBytes} bytes (raise maxPayloadBytes or store large data elsewhere and pass a reference)`,
+      );
+    }
+  }
+  return text as string;
+}
+
+/**
+ * The same checks as `assertJsonSafe`, as a yes/no answer without building paths or tracking
+ * visited objects. Only call it on a value JSON.stringify accepted: that rules out cycles among
+ * the objects this walk enters (it enters exactly what JSON.stringify does, and stops earlier).
+ */
+function isJsonSafe(value: unknown, top: boolean): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'undefined':
+      return !top;
+    case 'object': {
+      if (value === null) return true;
+      if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return true;
+      if (Array.isArray(value)) {
+        for (let index = 0; index < value.length; index++) {
+          const item: unknown = value[index];
+          if (item === undefined || !isJsonSafe(item, false)) return false;
+        }
+        return true;
+      }
+      if (value instanceof Map || value instanceof Set) return false;
+      for (const key in value) {
+        // for…in also lists inherited enumerable keys; Object.entries (the full walk) does not.
+        if (!Object.hasOwn(value, key)) continue;
+        if (!isJsonSafe((value as Record<string, unknown>)[key], false)) return false;
+      }
+      return true;
+    }
+    default:
+      return false; // function, symbol, bigint
+  }
 }
 
 function fail(path: string, what: string): never {

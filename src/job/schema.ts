@@ -36,7 +36,26 @@ export async function validatePayload<S extends StandardSchema>(
   schema: S,
   value: unknown,
 ): Promise<SchemaOutput<S>> {
-  const result = await schema['~standard'].validate(value);
+  return checkPayload(jobName, schema, value);
+}
+
+/**
+ * `validatePayload` without the promise when the schema answers synchronously (zod, valibot and
+ * most others do for schemas without async refinements): bulk enqueues check thousands of items,
+ * and an await per item costs more than the check. Throws the same `ValidationError`; returns a
+ * promise only when the schema did.
+ */
+export function checkPayload<S extends StandardSchema>(jobName: string, schema: S, value: unknown): SchemaOutput<S> | Promise<SchemaOutput<S>> {
+  const result = schema['~standard'].validate(value);
+  if (isPromiseLike(result)) return Promise.resolve(result).then((settled) => payloadOutput<S>(jobName, settled));
+  return payloadOutput<S>(jobName, result);
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function payloadOutput<S extends StandardSchema>(jobName: string, result: StandardResult<unknown>): SchemaOutput<S> {
   if (result.issues) {
     const issues: ValidationIssue[] = result.issues.map((issue) => ({ path: issuePath(issue.path), message: issue.message }));
     const listed = issues.map((issue) => `${issue.path || '(payload)'}: ${issue.message}`).join('; ');
