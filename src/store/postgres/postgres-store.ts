@@ -64,8 +64,8 @@ export interface PostgresStoreOptions {
   /**
    * While listeners are registered but notifications cannot arrive (`listen: false`, or the LISTEN
    * connection is reconnecting), the store checks for due jobs this often and wakes the listeners
-   * for their queues; default 1 000 ms. It also checks once right after the LISTEN connection
-   * comes back, since notifications sent meanwhile are lost.
+   * for their queues; default 1 000 ms. It also checks once each time LISTEN takes effect (at
+   * first and after a reconnect), since notifications sent before that reached nobody.
    */
   pollIntervalMs?: number;
   /** Test clock (ms since the epoch). Default: the database's `now()`. */
@@ -185,8 +185,10 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
       channel: names.channel,
       logger,
       onNotification: (payload) => wake(payload === '' ? [] : payload.split(',')),
-      onSubscribed: (reconnected) => {
-        if (reconnected) void pollDueQueues();
+      // Jobs committed before LISTEN took effect sent their NOTIFY to nobody: on the first
+      // subscription (the listener was registered before LISTEN ran) as after a reconnect.
+      onSubscribed: () => {
+        void pollDueQueues();
       },
     });
     notifications.start();
