@@ -28,6 +28,7 @@ const NOW = 'coalesce($1::timestamptz, now())';
 
 export interface JobStatements {
   insert: Statement;
+  insertUnkeyed: Statement;
   selectByKeys: Statement;
   fetch: Statement;
   finish: Statement;
@@ -79,6 +80,36 @@ export function jobStatements(names: SchemaNames): JobStatements {
         SELECT input.ord::int AS ord, inserted.*
         FROM input LEFT JOIN inserted ON inserted.id = input.id::text
         ORDER BY input.ord`,
+    },
+    // Bulk enqueue of a batch where no job has a key, the common case. Nothing can conflict, so
+    // the INSERT goes without ON CONFLICT: with an arbiter index every row would take the
+    // speculative-insertion path (a lock and an extra WAL record each). The rows are not read back
+    // either: every column but id, state and created_at is the bound value, so the caller builds
+    // the records. Ids are drawn in the input CTE, which pairs them with input positions exactly,
+    // whatever order the INSERT runs in. One row comes back, not one per job: the ids as a
+    // comma-separated list and the states as one letter each ('a'vailable, 's'cheduled), in input
+    // order, and created_at, the same for every row (one statement, one now), as text.
+    insertUnkeyed: {
+      name: n('job_insert_unkeyed'),
+      text: `
+        WITH input AS MATERIALIZED (
+          SELECT nextval(${sequence}::regclass) AS id, i.*,
+                 CASE WHEN coalesce(i.run_at, ${NOW}) > ${NOW} THEN 'scheduled' ELSE 'available' END AS state
+          FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::timestamptz[],
+                      $8::bigint[], $9::text[], $10::text[])
+               WITH ORDINALITY AS i(name, queue, payload, priority, max_attempts, run_at, timeout_ms, schedule_id, meta, ord)
+        ),
+        inserted AS (
+          INSERT INTO ${s}.jobs (id, name, queue, payload, state, priority, max_attempts, run_at, created_at,
+                                 timeout_ms, schedule_id, meta)
+          SELECT id, name, queue, payload, state, priority, max_attempts, coalesce(run_at, ${NOW}), ${NOW},
+                 timeout_ms, schedule_id, meta
+          FROM input
+        )
+        SELECT string_agg(id::text, ',' ORDER BY ord) AS ids,
+               string_agg(CASE WHEN state = 'available' THEN 'a' ELSE 's' END, '' ORDER BY ord) AS states,
+               ${NOW}::text AS created_at
+        FROM input`,
     },
     // Runs only after a key conflict, as its own statement: a fresh snapshot sees the conflicting
     // job even when its transaction committed while our INSERT waited on it.

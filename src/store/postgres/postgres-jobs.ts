@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import { StateError, StoreError, ValidationError } from '../../errors.js';
 import {
@@ -21,6 +21,9 @@ import type { JobStatements, Statement } from './job-statements.js';
 import { jobColumns, runningAttempt, toAttemptRecord, toJobRecord, type AttemptRow, type JobRow } from './rows.js';
 import type { SchemaNames } from './schema-name.js';
 import type { TickStatements } from './tick-statements.js';
+
+/** node-postgres's own timestamptz parser, so a text-cast timestamp reads exactly like a typed one. */
+const parseTimestamptz = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ, 'text') as (value: string) => Date;
 
 /** Anything that runs queries: the pool, a pooled client, or a caller's client inside BEGIN. */
 export interface Queryable {
@@ -79,6 +82,7 @@ const KEY_RACE_ROUNDS = 5;
  * again, a bounded number of times.
  */
 export async function insertJobs(ctx: PgJobContext, db: Queryable, jobs: JobInsert[]): Promise<JobInsertResult[]> {
+  if (jobs.every((job) => job.key === null)) return insertUnkeyedJobs(ctx, db, jobs);
   const results: (JobInsertResult | undefined)[] = new Array(jobs.length);
   let pending = jobs.map((job, index) => ({ job, index }));
   for (let round = 0; round < KEY_RACE_ROUNDS && pending.length > 0; round++) {
@@ -122,6 +126,56 @@ export async function insertJobs(ctx: PgJobContext, db: Queryable, jobs: JobInse
     });
   }
   return results as JobInsertResult[];
+}
+
+/**
+ * Inserts a batch without de-duplication keys: one statement that reads back only id, state and
+ * created_at; the rest of each record is what was bound (see `insertUnkeyed`).
+ */
+async function insertUnkeyedJobs(ctx: PgJobContext, db: Queryable, jobs: JobInsert[]): Promise<JobInsertResult[]> {
+  const { rows } = await run<{ ids: string | null; states: string | null; created_at: string }>(db, ctx.sql.insertUnkeyed, [
+    ctx.now(),
+    jobs.map((job) => job.name),
+    jobs.map((job) => job.queue),
+    jobs.map((job) => job.payload),
+    jobs.map((job) => job.priority),
+    jobs.map((job) => job.maxAttempts),
+    jobs.map((job) => job.runAt),
+    jobs.map((job) => job.timeoutMs),
+    jobs.map((job) => job.scheduleId),
+    jobs.map((job) => job.meta),
+  ]);
+  const ids = rows[0]?.ids?.split(',') ?? [];
+  const states = rows[0]?.states ?? '';
+  if (ids.length !== jobs.length || states.length !== jobs.length) {
+    throw new StoreError(`postgres store: inserting ${jobs.length} jobs returned ${ids.length} ids instead of one per job`, { retryable: false });
+  }
+  const createdAtMs = parseTimestamptz(rows[0]!.created_at).getTime();
+  return jobs.map((job, index) => ({
+    inserted: true,
+    job: {
+      id: ids[index]!,
+      name: job.name,
+      queue: job.queue,
+      payload: job.payload,
+      state: states[index] === 'a' ? 'available' : 'scheduled',
+      priority: job.priority,
+      attempt: 0,
+      maxAttempts: job.maxAttempts,
+      runAt: new Date(job.runAt ? job.runAt.getTime() : createdAtMs),
+      createdAt: new Date(createdAtMs),
+      attemptedAt: null,
+      finishedAt: null,
+      key: null,
+      timeoutMs: job.timeoutMs,
+      lease: null,
+      lastError: null,
+      result: null,
+      progress: null,
+      scheduleId: job.scheduleId,
+      meta: job.meta,
+    },
+  }));
 }
 
 /** Queues that received available jobs, for wake-ups. */
