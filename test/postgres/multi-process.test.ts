@@ -70,10 +70,10 @@ describe.skipIf(url === null)('postgres: worker processes on the shared server',
     // Exactly once: one attempt per job, and it completed.
     const attempts = await admin.query<{ n: number; jobs: number; completed: number }>(
       `SELECT count(*)::int AS n, count(DISTINCT job_id)::int AS jobs, count(*) FILTER (WHERE outcome = 'completed')::int AS completed
-       FROM ${s}.job_attempts`,
+       FROM ${s}.job_attempt_history`,
     );
     expect(attempts.rows[0]).toEqual({ n: 10_000, jobs: 10_000, completed: 10_000 });
-    const byWorker = await admin.query<{ worker_id: string }>(`SELECT DISTINCT worker_id FROM ${s}.job_attempts`);
+    const byWorker = await admin.query<{ worker_id: string }>(`SELECT DISTINCT worker_id FROM ${s}.job_attempt_history`);
     expect(byWorker.rows.length).toBeGreaterThanOrEqual(2);
     await stopAllWorkers();
     for (const worker of workers) expect(await worker.exited).toBe(0);
@@ -94,7 +94,7 @@ describe.skipIf(url === null)('postgres: worker processes on the shared server',
     await waitUntil(async () => (await summary(admin, schema)).completed === 4, 'the 4 jobs to complete elsewhere', 60_000);
     const s = pg.escapeIdentifier(schema);
     const history = await admin.query<{ worker_id: string; outcome: string; attempt: number }>(
-      `SELECT worker_id, outcome, attempt FROM ${s}.job_attempts ORDER BY job_id, id`,
+      `SELECT worker_id, outcome, attempt FROM ${s}.job_attempt_history ORDER BY job_id, seq NULLS LAST`,
     );
     const perJob = [];
     for (let i = 0; i < history.rows.length; i += 2) perJob.push(history.rows.slice(i, i + 2));

@@ -150,12 +150,28 @@ export function jobStatements(names: SchemaNames): JobStatements {
     // the row lock and re-checks that condition on the latest row version, so a concurrent rescue
     // or cancel and this write cannot both apply. Snoozed and released attempts give their attempt
     // back. RETURNING sees the new attempt value, hence the +1 to record the attempt that ran.
+    //
+    // A completed attempt gets no job_attempts row: the completed job row already holds all of it
+    // (attempt, lease_owner, attempted_at, finished_at, result) and job_attempt_history derives it
+    // from there (migration 5); jobRetry writes it out before the row is reused. Every other
+    // outcome is appended to job_attempts here.
+    //
+    // Durability: this statement commits with synchronous_commit off (set_config(…, true) lasts
+    // until the end of its own implicit transaction). The commit returns before its WAL is flushed;
+    // the WAL writer flushes it within a few hundred ms, and any later synchronous commit (the
+    // next claim, an enqueue) flushes it first. Only a crash of the PostgreSQL server (not of a
+    // worker) inside that window can lose it, and losing a finish is the case at-least-once
+    // already covers: the job is still running under the old lease, the rescuer takes it back
+    // when the lease expires, records that attempt as lost, and the job runs again. Never lost:
+    // enqueues and claims, which keep the server's synchronous commit. The gain is that finishes
+    // stop waiting on (and queueing behind) WAL flushes, which claims on other connections need.
     finish: {
       name: n('job_finish'),
       text: `
         WITH input AS (
-          SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[])
-                        AS i(id, token, outcome, result, error, run_at)
+          SELECT i.* FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit,
+                          unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[])
+                            AS i(id, token, outcome, result, error, run_at)
         ),
         updated AS (
           UPDATE ${s}.jobs AS j
@@ -178,8 +194,8 @@ export function jobStatements(names: SchemaNames): JobStatements {
           INSERT INTO ${s}.job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error, result)
           SELECT id, ran_attempt, coalesce(lease_owner, ''), coalesce(attempted_at, ${NOW}), ${NOW}, outcome,
                  CASE WHEN outcome IN ('failed', 'dead', 'cancelled') THEN error END,
-                 CASE WHEN outcome = 'completed' THEN result END
-          FROM updated
+                 NULL
+          FROM updated WHERE outcome <> 'completed'
         )
         SELECT id::text AS id, token, queue, outcome FROM updated`,
     },
@@ -227,10 +243,12 @@ export function jobStatements(names: SchemaNames): JobStatements {
         SELECT id::text AS id, queue, state FROM updated`,
     },
     get: { name: n('job_get'), text: `SELECT ${jobColumns()} FROM ${s}.jobs WHERE id = $1::bigint` },
+    // Recorded attempts and the completed one kept in the job row (job_attempt_history), oldest
+    // first; the derived row has no seq and comes last.
     attempts: {
       text: `
         SELECT job_id::text AS job_id, attempt, worker_id, started_at, finished_at, outcome, error, result
-        FROM ${s}.job_attempts WHERE job_id = $1::bigint ORDER BY id`,
+        FROM ${s}.job_attempt_history WHERE job_id = $1::bigint ORDER BY seq NULLS LAST`,
     },
     // Cancels a non-final job; a running one loses its lease (its worker's fenced writes will be
     // refused) and its attempt is recorded as cancelled.
@@ -257,14 +275,32 @@ export function jobStatements(names: SchemaNames): JobStatements {
         SELECT * FROM updated`,
     },
     // Running jobs are left alone (their worker owns them); everything else becomes available now,
-    // with one more attempt when all were used.
+    // with one more attempt when all were used. A completed job's last attempt lives only in its
+    // row (see finish), so it is appended to job_attempts in the same statement before the row is
+    // reused. FOR UPDATE makes a concurrent retry wait and then see this one's result (state
+    // available), so the attempt is written once.
     retry: {
       text: `
-        UPDATE ${s}.jobs
-        SET state = 'available', run_at = ${NOW}, finished_at = NULL, lease_token = NULL, lease_expires_at = NULL,
-            max_attempts = greatest(max_attempts, attempt + 1)
-        WHERE id = $2::bigint AND state <> 'running'
-        RETURNING ${jobColumns()}`,
+        WITH target AS (
+          SELECT id, state, attempt, lease_owner, attempted_at, finished_at, result FROM ${s}.jobs
+          WHERE id = $2::bigint AND state <> 'running'
+          FOR UPDATE
+        ),
+        updated AS (
+          UPDATE ${s}.jobs AS j
+          SET state = 'available', run_at = ${NOW}, finished_at = NULL, lease_token = NULL, lease_expires_at = NULL,
+              max_attempts = greatest(j.max_attempts, j.attempt + 1)
+          FROM target AS t
+          WHERE j.id = t.id
+          RETURNING ${jobColumns('j')}
+        ),
+        recorded AS (
+          INSERT INTO ${s}.job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error, result)
+          SELECT t.id, t.attempt, coalesce(t.lease_owner, ''), coalesce(t.attempted_at, t.finished_at), t.finished_at, 'completed', NULL, t.result
+          FROM target AS t JOIN updated AS u ON u.id = t.id::text
+          WHERE t.state = 'completed'
+        )
+        SELECT * FROM updated`,
     },
     stats: { text: `SELECT queue, state, count(*)::int AS count FROM ${s}.jobs GROUP BY queue, state ORDER BY queue` },
     // Deletes in id batches; attempts go with their job (ON DELETE CASCADE).

@@ -260,6 +260,33 @@ export const MIGRATIONS: readonly MigrationStep[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'completed attempts kept in the job row; job_attempt_history view',
+    sql: ({ quoted: s }) => `
+      -- From this version on, finishing a job as completed writes no job_attempts row: the job row
+      -- holds that attempt already (attempt, lease_owner, attempted_at, finished_at, result), and
+      -- retrying a completed job appends it to job_attempts before the row is reused. Rows written
+      -- by earlier versions for a job's current completed attempt would now appear twice; they go.
+      DELETE FROM ${s}.job_attempts AS a
+      USING ${s}.jobs AS j
+      WHERE a.job_id = j.id AND j.state = 'completed' AND a.outcome = 'completed' AND a.attempt = j.attempt;
+
+      -- Every attempt of every job, as the store's jobAttempts reports them (except the running
+      -- one): the recorded attempts, then the completed attempt of completed jobs. seq orders a
+      -- job's attempts; it is NULL for the derived row, which is always the last one.
+      CREATE VIEW ${s}.job_attempt_history AS
+        SELECT a.id AS seq, a.job_id, a.attempt, a.worker_id, a.started_at, a.finished_at, a.outcome, a.error, a.result
+        FROM ${s}.job_attempts AS a
+        UNION ALL
+        SELECT NULL::bigint, j.id, j.attempt, coalesce(j.lease_owner, ''), coalesce(j.attempted_at, j.finished_at),
+               j.finished_at, 'completed', NULL::jsonb, j.result
+        FROM ${s}.jobs AS j
+        WHERE j.state = 'completed' AND j.finished_at IS NOT NULL;
+      COMMENT ON VIEW ${s}.job_attempt_history IS
+        'Every finished attempt of every Nightshift job (job_attempts plus the completed attempt kept in the job row); order by seq NULLS LAST.';
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */
