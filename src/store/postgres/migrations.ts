@@ -287,6 +287,21 @@ export const MIGRATIONS: readonly MigrationStep[] = [
         'Every finished attempt of every Nightshift job (job_attempts plus the completed attempt kept in the job row); order by seq NULLS LAST.';
     `,
   },
+  {
+    version: 6,
+    name: 'lease index keyed on lease_expires_at only',
+    sql: ({ quoted: s }) => `
+      -- The lease index was partial on state = 'running'. Finishes and heartbeats look rows up by
+      -- id AND state = 'running', and the planner, matching that predicate, read this index
+      -- instead of the primary key: every entry left by a job that was once running (until vacuum
+      -- removes it), so each finish got slower as a drain went on. A running job is exactly a job
+      -- with a lease expiry (claims set it; finish, rescue, cancel and retry clear it), and the
+      -- rescuer's lease_expires_at <= now implies IS NOT NULL, so it still uses this index; the
+      -- id lookups now only match the primary key.
+      DROP INDEX ${s}.jobs_lease_idx;
+      CREATE INDEX jobs_lease_idx ON ${s}.jobs (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */
