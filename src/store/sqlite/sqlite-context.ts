@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { JobInserter } from './sqlite-job-insert.js';
-import { SQL, type StatementName } from './sqlite-statements.js';
+import { RAW_STATEMENTS, SQL, type StatementName } from './sqlite-statements.js';
 
 /** Every statement of `SQL`, prepared on one connection. */
 export type PreparedStatements = Record<StatementName, Database.Statement>;
@@ -13,7 +13,8 @@ export type PreparedStatements = Record<StatementName, Database.Statement>;
 export function prepareStatements(db: Database.Database): PreparedStatements {
   const prepared = {} as PreparedStatements;
   for (const name of Object.keys(SQL) as StatementName[]) {
-    prepared[name] = db.prepare(SQL[name]);
+    const statement = db.prepare(SQL[name]);
+    prepared[name] = RAW_STATEMENTS.has(name) ? statement.raw(true) : statement;
   }
   return prepared;
 }

@@ -131,6 +131,69 @@ export function jobFromRow(row: JobRow): JobRecord {
   };
 }
 
+/** A job row as an array, in the order of `JOB_VALUE_COLUMNS` (statements in raw mode). */
+export type JobValues = [
+  id: number,
+  name: string,
+  queue: string,
+  payload: string,
+  state: JobState,
+  priority: number,
+  attempt: number,
+  maxAttempts: number,
+  runAt: number,
+  createdAt: number,
+  attemptedAt: number | null,
+  attemptedBy: string | null,
+  finishedAt: number | null,
+  key: string | null,
+  timeoutMs: number | null,
+  leaseToken: string | null,
+  leaseExpiresAt: number | null,
+  lastError: string | null,
+  result: string | null,
+  progress: string | null,
+  scheduleId: string | null,
+  meta: string | null,
+];
+
+/** Positions in `JobValues` that claim ordering reads. */
+export const JOB_VALUES_ID = 0;
+export const JOB_VALUES_PRIORITY = 5;
+export const JOB_VALUES_RUN_AT = 8;
+
+/** `jobFromRow` for a row read in raw mode. */
+export function jobFromValues(values: JobValues): JobRecord {
+  const state = values[4];
+  const leaseToken = values[15];
+  const leaseExpiresAt = values[16];
+  return {
+    id: String(values[0]),
+    name: values[1],
+    queue: values[2],
+    payload: values[3],
+    state,
+    priority: values[5],
+    attempt: values[6],
+    maxAttempts: values[7],
+    runAt: new Date(values[8]),
+    createdAt: new Date(values[9]),
+    attemptedAt: toDate(values[10]),
+    finishedAt: toDate(values[12]),
+    key: values[13],
+    timeoutMs: values[14],
+    lease:
+      state === 'running' && leaseToken !== null && leaseExpiresAt !== null
+        ? { owner: values[11] ?? '', token: leaseToken, expiresAt: new Date(leaseExpiresAt) }
+        : null,
+    lastError: parseErrorRecord(values[17]),
+    result: values[18],
+    progress: values[19],
+    scheduleId: values[20],
+    meta: values[21],
+  };
+}
+
 export function attemptFromRow(row: AttemptRow): AttemptRecord {
   return {
     jobId: String(row.job_id),

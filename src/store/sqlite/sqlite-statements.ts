@@ -36,6 +36,15 @@ const CLAIM_PICK = `
       ORDER BY priority DESC, run_at, id
       LIMIT CAST(@limit AS INTEGER)`;
 
+/**
+ * Every column of a job row, in the order of `JobValues` (sqlite-rows.ts). Hot statements return
+ * rows in this order as arrays (better-sqlite3 raw mode): an object per row costs about four
+ * times the memory, which the claim's garbage made the worker's largest cost.
+ */
+export const JOB_VALUE_COLUMNS = `id, name, queue, payload, state, priority, attempt, max_attempts, run_at, created_at,
+      attempted_at, attempted_by, finished_at, key, timeout_ms, lease_token, lease_expires_at, last_error, result,
+      progress, schedule_id, meta`;
+
 export const SQL = {
   // ---- jobs: insert ------------------------------------------------------------------------
   /**
@@ -59,13 +68,13 @@ export const SQL = {
    * The claim: one statement picks due jobs in claim order through the partial claim index and
    * marks them running under a fresh lease. It only runs inside BEGIN IMMEDIATE (see the store).
    * The lease token is the batch token suffixed with the job id, so every claim of every job has
-   * its own token.
+   * its own token. Rows come back as `JobValues` arrays (see `RAW_STATEMENTS`).
    */
   jobClaim: `
     UPDATE nightshift_jobs
     SET ${CLAIM_SET}
     WHERE id IN (${CLAIM_PICK})
-    RETURNING *`,
+    RETURNING ${JOB_VALUE_COLUMNS}`,
   /**
    * Fenced finishing writes for a whole batch in one statement. @items is a JSON array of
    * `[id, token, outcome, runAt, error, result]`; a row is written only while the job is running
@@ -297,3 +306,6 @@ export function jobInsertRowsSql(rows: number): string {
 
 /** Names of the statements above. */
 export type StatementName = keyof typeof SQL;
+
+/** Statements prepared in raw mode: each row is an array of the columns in SELECT/RETURNING order. */
+export const RAW_STATEMENTS: ReadonlySet<StatementName> = new Set<StatementName>(['jobClaim']);

@@ -43,7 +43,18 @@ import { finishJobs } from './sqlite-job-finish.js';
 import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
 import { migrateSqlite } from './sqlite-migrations.js';
-import { attemptFromRow, jobFromRow, runningAttemptFromJob, type AttemptRow, type JobRow } from './sqlite-rows.js';
+import {
+  attemptFromRow,
+  JOB_VALUES_ID,
+  JOB_VALUES_PRIORITY,
+  JOB_VALUES_RUN_AT,
+  jobFromRow,
+  jobFromValues,
+  runningAttemptFromJob,
+  type AttemptRow,
+  type JobRow,
+  type JobValues,
+} from './sqlite-rows.js';
 import {
   claimTick,
   deleteSchedules,
@@ -97,7 +108,7 @@ class SqliteStore implements Store {
   /** Inserters on callers' connections (transactional enqueue), one per connection. */
   private readonly foreignInserters = new WeakMap<Database.Database, JobInserter>();
   private readonly ctx: SqliteContext;
-  private readonly claimTx: (params: ClaimParams) => JobRow[];
+  private readonly claimTx: (params: ClaimParams) => JobValues[];
   private readonly insertTx: (jobs: readonly JobInsert[], now: number) => JobInsertResult[];
 
   constructor(options: SqliteStoreOptions) {
@@ -146,7 +157,7 @@ class SqliteStore implements Store {
     // The claim is one UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT n) RETURNING, run under
     // BEGIN IMMEDIATE (see the module comment): the write lock is held from before the SELECT
     // until commit, so no other connection can claim the same rows, and the snapshot is current.
-    const claim = this.db.transaction((params: ClaimParams) => statements().jobClaim.all(params) as JobRow[]);
+    const claim = this.db.transaction((params: ClaimParams) => statements().jobClaim.all(params) as JobValues[]);
     this.claimTx = (params) => claim.immediate(params);
     // IMMEDIATE: the de-duplication check reads before it writes.
     const insert = this.db.transaction((jobs: readonly JobInsert[], now: number) => inserter.insert(jobs, now));
@@ -214,8 +225,11 @@ class SqliteStore implements Store {
       });
     });
     // RETURNING gives rows in no particular order; hand them out in claim order.
-    rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.id - b.id);
-    return rows.map(jobFromRow);
+    rows.sort(
+      (a, b) =>
+        b[JOB_VALUES_PRIORITY] - a[JOB_VALUES_PRIORITY] || a[JOB_VALUES_RUN_AT] - b[JOB_VALUES_RUN_AT] || a[JOB_VALUES_ID] - b[JOB_VALUES_ID],
+    );
+    return rows.map(jobFromValues);
   }
 
   async jobFinishMany(params: { items: JobFinishItem[] }): Promise<JobFinishResult> {
