@@ -6,6 +6,7 @@ import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from '../job/payload.js';
 import type { NightshiftEvents } from '../observe/events.js';
 import type { Clock, JobFinish, JobRecord } from '../store/types.js';
 import { decideFailure, decideOutcome, isHandlerOutcome, toErrorRecord } from './retry-decision.js';
+import { RunningExecutions } from './running-executions.js';
 
 /** Longest delay `setTimeout` honours; longer timeouts mean "no timeout" rather than 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -33,6 +34,8 @@ export class Execution {
   result: unknown = undefined;
   durationMs = 0;
   finish: JobFinish | null = null;
+  /** Position in `RunningExecutions`; -1 when not running there. */
+  slot = -1;
 
   constructor(job: JobRecord, token: string, definition: AnyJobDefinition | undefined, startedAtMs: number) {
     this.job = job;
@@ -151,8 +154,8 @@ class ExecutionContext implements JobContext {
 export class Executor {
   readonly host: ExecutorHost;
   readonly #jobs: ReadonlyMap<string, AnyJobDefinition>;
-  /** Running executions by job id. */
-  readonly running = new Map<string, Execution>();
+  /** Running executions. */
+  readonly running = new RunningExecutions();
 
   constructor(host: ExecutorHost, jobs: ReadonlyMap<string, AnyJobDefinition>) {
     this.host = host;
@@ -164,7 +167,7 @@ export class Executor {
     const host = this.host;
     const definition = this.#jobs.get(job.name);
     const execution = new Execution(job, job.lease?.token ?? '', definition, host.clock());
-    this.running.set(job.id, execution);
+    this.running.add(execution);
     if (host.events.has('job:started')) host.events.emit('job:started', { job, workerId: host.workerId });
 
     if (!definition) {
@@ -288,7 +291,7 @@ export class Executor {
     }
     execution.finish = finish;
     execution.durationMs = this.host.clock() - execution.startedAtMs;
-    this.running.delete(execution.job.id);
+    this.running.delete(execution);
     this.host.settled(execution);
   }
 }

@@ -44,7 +44,7 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
     const heldSet = new Set(held);
     for (const execution of executions) {
       // Only abort the very execution we asked about: the id may have been re-claimed since.
-      if (!heldSet.has(execution.job.id) && executor.running.get(execution.job.id) === execution) {
+      if (!heldSet.has(execution.job.id) && executor.running.has(execution)) {
         executor.abort(execution, 'lease_lost');
       }
     }
@@ -58,7 +58,7 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
     runOnStart: false,
     run: async () => {
       if (executor.running.size === 0) return;
-      await send([...executor.running.values()]);
+      await send(executor.running.values());
     },
     onError: options.onError,
   });

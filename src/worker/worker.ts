@@ -264,7 +264,7 @@ export function createWorker(options: WorkerOptions): Worker {
         }),
       ]);
       clearTimeout(timer);
-      for (const execution of [...executor.running.values()]) executor.abort(execution, 'shutdown');
+      for (const execution of executor.running.values()) executor.abort(execution, 'shutdown');
     }
     await completer.drain();
     await heartbeat.stop();
