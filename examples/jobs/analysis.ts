@@ -3,6 +3,7 @@
  * one `analysis.user` job each, in one bulk insert, through its context (`ctx.enqueueMany`). Each per-user job can then fail, retry and
  * time out on its own, and the `cognition` queue's concurrency bounds how many run at once.
  */
+import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { defineJob } from 'nightshift';
 import { z } from 'zod';
@@ -50,22 +51,37 @@ export const analyzeUser = defineJob({
   },
 });
 
+/**
+ * Whether a user falls inside a rollout of `percent` %. Deterministic (a hash of the id), so the
+ * same users stay in from one night to the next while the percentage is raised step by step.
+ */
+export function inRollout(userId: string, percent: number): boolean {
+  const bucket = createHash('sha256').update(userId).digest().readUInt16BE(0) % 100;
+  return bucket < percent;
+}
+
 export const nightlyAnalysis = defineJob({
   name: 'analysis.nightly',
-  description: 'Select active users and enqueue one analysis.user job per user',
-  schema: z.object({ limit: z.number().int().positive().max(10_000).optional() }),
+  description: 'Select active users (rollout percentage, cap) and enqueue one analysis.user job per user',
+  schema: z.object({
+    /** Share of active users analysed, 0–100; default 100. */
+    rolloutPercent: z.number().min(0).max(100).default(100),
+    /** Most users analysed in one night, so the model service downstream is not overloaded; default 1 000. */
+    cap: z.number().int().positive().max(10_000).default(1_000),
+  }),
   retry: { attempts: 3 },
-  handler: async ({ limit }, ctx) => {
-    const users = (await loadUsers()).filter((user) => user.active).slice(0, limit ?? 10_000);
+  handler: async ({ rolloutPercent, cap }, ctx) => {
+    const active = (await loadUsers()).filter((user) => user.active);
+    const selected = active.filter((user) => inRollout(user.id, rolloutPercent)).slice(0, cap);
     const date = ctx.now().toISOString().slice(0, 10);
     // The key makes a retried or doubly-triggered fan-out harmless: one job per user per night.
     const results = await ctx.enqueueMany(
       analyzeUser,
-      users.map((user) => ({ userId: user.id, date })),
+      selected.map((user) => ({ userId: user.id, date })),
       { keyOf: (payload) => `${payload.userId}:${payload.date}` },
     );
     const enqueued = results.filter((result) => result.inserted).length;
-    ctx.log.info({ users: users.length, enqueued }, 'nightly analysis fanned out');
-    return { users: users.length, enqueued, jobIds: results.map((result) => result.job.id) };
+    ctx.log.info({ active: active.length, selected: selected.length, enqueued, rolloutPercent, cap }, 'nightly analysis fanned out');
+    return { active: active.length, users: selected.length, enqueued, jobIds: results.map((result) => result.job.id) };
   },
 });

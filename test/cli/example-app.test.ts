@@ -38,10 +38,24 @@ describe('example app', () => {
       'state.snapshot@sensory',
     ]);
 
+    // The rollout share and the cap bound the fan-out; nothing is enqueued at 0 %.
+    const none = await project.json<{ state: string; result: { active: number; users: number } }>(
+      [...config, 'run', 'analysis.nightly', '--input', '{"rolloutPercent":0}'],
+      env,
+    );
+    expect(none.result).toMatchObject({ active: 3, users: 0 });
+    const capped = await project.json<{ state: string; result: { users: number; jobIds: string[] } }>(
+      [...config, 'run', 'analysis.nightly', '--input', '{"cap":1}'],
+      env,
+    );
+    expect(capped.result.users).toBe(1);
+    expect(capped.result.jobIds).toHaveLength(1);
+
     // The parent job runs in-process and enqueues one job per active user in one bulk insert.
     const parent = await project.json<{ state: string; result: { users: number; enqueued: number; jobIds: string[] } }>([...config, 'run', 'analysis.nightly'], env);
     expect(parent.state).toBe('completed');
-    expect(parent.result).toMatchObject({ users: 3, enqueued: 3 });
+    // The capped run already enqueued one user's job; its key makes the full run skip that one.
+    expect(parent.result).toMatchObject({ users: 3, enqueued: 2 });
 
     daemon = project.spawn([...config, 'daemon'], env);
     await waitFor('every per-user analysis to complete', async () => {
