@@ -29,6 +29,7 @@ const NOW = 'coalesce($1::timestamptz, now())';
 export interface JobStatements {
   insert: Statement;
   insertUnkeyed: Statement;
+  insertOne: Statement;
   selectByKeys: Statement;
   fetch: Statement;
   finish: Statement;
@@ -110,6 +111,17 @@ export function jobStatements(names: SchemaNames): JobStatements {
                string_agg(CASE WHEN state = 'available' THEN 'a' ELSE 's' END, '' ORDER BY ord) AS states,
                ${NOW}::text AS created_at
         FROM input`,
+    },
+    // One job without a key (enqueue of a single job, the latency path): the same insert as
+    // insertUnkeyed with scalar parameters, no arrays to build and unnest and no CTE.
+    insertOne: {
+      name: n('job_insert_one'),
+      text: `
+        INSERT INTO ${s}.jobs (name, queue, payload, state, priority, max_attempts, run_at, created_at,
+                               timeout_ms, schedule_id, meta)
+        VALUES ($2, $3, $4, CASE WHEN coalesce($7::timestamptz, ${NOW}) > ${NOW} THEN 'scheduled' ELSE 'available' END,
+                $5, $6, coalesce($7::timestamptz, ${NOW}), ${NOW}, $8, $9, $10)
+        RETURNING id::text AS ids, CASE WHEN state = 'available' THEN 'a' ELSE 's' END AS states, created_at::text AS created_at`,
     },
     // Runs only after a key conflict, as its own statement: a fresh snapshot sees the conflicting
     // job even when its transaction committed while our INSERT waited on it.

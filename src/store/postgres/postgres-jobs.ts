@@ -133,17 +133,20 @@ export async function insertJobs(ctx: PgJobContext, db: Queryable, jobs: JobInse
  * created_at; the rest of each record is what was bound (see `insertUnkeyed`).
  */
 async function insertUnkeyedJobs(ctx: PgJobContext, db: Queryable, jobs: JobInsert[]): Promise<JobInsertResult[]> {
-  const { rows } = await run<{ ids: string | null; states: string | null; created_at: string }>(db, ctx.sql.insertUnkeyed, [
+  // Both statements return one row shaped alike (insertOne's id list has one element).
+  const statement = jobs.length === 1 ? ctx.sql.insertOne : ctx.sql.insertUnkeyed;
+  const one = (values: unknown[]) => (jobs.length === 1 ? values[0] : values);
+  const { rows } = await run<{ ids: string | null; states: string | null; created_at: string }>(db, statement, [
     ctx.now(),
-    jobs.map((job) => job.name),
-    jobs.map((job) => job.queue),
-    jobs.map((job) => job.payload),
-    jobs.map((job) => job.priority),
-    jobs.map((job) => job.maxAttempts),
-    jobs.map((job) => job.runAt),
-    jobs.map((job) => job.timeoutMs),
-    jobs.map((job) => job.scheduleId),
-    jobs.map((job) => job.meta),
+    one(jobs.map((job) => job.name)),
+    one(jobs.map((job) => job.queue)),
+    one(jobs.map((job) => job.payload)),
+    one(jobs.map((job) => job.priority)),
+    one(jobs.map((job) => job.maxAttempts)),
+    one(jobs.map((job) => job.runAt)),
+    one(jobs.map((job) => job.timeoutMs)),
+    one(jobs.map((job) => job.scheduleId)),
+    one(jobs.map((job) => job.meta)),
   ]);
   const ids = rows[0]?.ids?.split(',') ?? [];
   const states = rows[0]?.states ?? '';
