@@ -105,6 +105,25 @@ describe.skipIf(url === null)('postgres: attempt history of completed jobs', () 
     expect((await store.jobAttempts({ id: '2' })).map((a) => [a.attempt, a.outcome, a.result])).toEqual([[1, 'completed', '"one"']]);
   });
 
+  it('a completed attempt that an older process also recorded in job_attempts is reported once, also after a retry', async () => {
+    const store = fx.open({ listen: false });
+    await store.migrate();
+    await store.jobInsertMany({ jobs: [jobInput()] });
+    const job = await claimOne(store, 'old-worker');
+    await store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'completed', result: '1' } }] });
+    // What a process of a version before 5 writes on top, finishing the same way.
+    const admin = await fx.client();
+    const s = pg.escapeIdentifier(fx.schema);
+    await admin.query(
+      `INSERT INTO ${s}.job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error, result)
+       SELECT id, attempt, lease_owner, attempted_at, finished_at, 'completed', NULL, result FROM ${s}.jobs WHERE id = $1`,
+      [job.id],
+    );
+    expect((await store.jobAttempts({ id: job.id })).map((a) => [a.attempt, a.outcome])).toEqual([[1, 'completed']]);
+    await store.jobRetry({ id: job.id });
+    expect((await store.jobAttempts({ id: job.id })).map((a) => [a.attempt, a.outcome])).toEqual([[1, 'completed']]);
+  });
+
   it('finishing does not change the durability of the pooled connection it ran on', async () => {
     const pool = fx.pool({ max: 1 });
     const store = fx.open({ pool, listen: false });

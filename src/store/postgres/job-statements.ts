@@ -165,7 +165,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
     //
     // A completed attempt gets no job_attempts row: the completed job row already holds all of it
     // (attempt, lease_owner, attempted_at, finished_at, result) and job_attempt_history derives it
-    // from there (migration 5); jobRetry writes it out before the row is reused. Every other
+    // from there (migrations 5 and 7); jobRetry writes it out before the row is reused. Every other
     // outcome is appended to job_attempts here.
     //
     // Durability: this statement commits with synchronous_commit off (set_config(…, true) lasts
@@ -311,6 +311,10 @@ export function jobStatements(names: SchemaNames): JobStatements {
           SELECT t.id, t.attempt, coalesce(t.lease_owner, ''), coalesce(t.attempted_at, t.finished_at), t.finished_at, 'completed', NULL, t.result
           FROM target AS t JOIN updated AS u ON u.id = t.id::text
           WHERE t.state = 'completed'
+            -- Not when a process of a version before 5 already recorded it (rolling upgrade).
+            AND NOT EXISTS (
+              SELECT 1 FROM ${s}.job_attempts AS r WHERE r.job_id = t.id AND r.attempt = t.attempt AND r.outcome = 'completed'
+            )
         )
         SELECT * FROM updated`,
     },

@@ -302,6 +302,26 @@ export const MIGRATIONS: readonly MigrationStep[] = [
       CREATE INDEX jobs_lease_idx ON ${s}.jobs (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
     `,
   },
+  {
+    version: 7,
+    name: 'job_attempt_history ignores a completed attempt also recorded in job_attempts',
+    sql: ({ quoted: s }) => `
+      -- While processes of a version before 5 still run next to this one (a rolling upgrade),
+      -- they record completed attempts in job_attempts; the job row must not add it a second time.
+      CREATE OR REPLACE VIEW ${s}.job_attempt_history AS
+        SELECT a.id AS seq, a.job_id, a.attempt, a.worker_id, a.started_at, a.finished_at, a.outcome, a.error, a.result
+        FROM ${s}.job_attempts AS a
+        UNION ALL
+        SELECT NULL::bigint, j.id, j.attempt, coalesce(j.lease_owner, ''), coalesce(j.attempted_at, j.finished_at),
+               j.finished_at, 'completed', NULL::jsonb, j.result
+        FROM ${s}.jobs AS j
+        WHERE j.state = 'completed' AND j.finished_at IS NOT NULL
+          AND NOT EXISTS (
+            SELECT 1 FROM ${s}.job_attempts AS r
+            WHERE r.job_id = j.id AND r.attempt = j.attempt AND r.outcome = 'completed'
+          );
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */
