@@ -52,6 +52,11 @@ export class Producer implements Service {
     return this.#options.queue;
   }
 
+  /** A fetch is scheduled for the next turn of the event loop (the completer lets it go first). */
+  get fetchScheduled(): boolean {
+    return this.#state === 'scheduled';
+  }
+
   start(): void {
     if (this.#state !== 'stopped') return;
     this.#state = 'idle';

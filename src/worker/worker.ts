@@ -146,8 +146,8 @@ export function createWorker(options: WorkerOptions): Worker {
     settled(execution) {
       const queue = queueSettings.get(execution.job.queue);
       if (queue) queue.running--;
-      // Trigger before queueing the write: the next claim then runs ahead of the batched finish in
-      // the same event-loop turn, so a waiting job starts without waiting for that write.
+      // Trigger before queueing the write: the claim of the freed slot runs ahead of the batched
+      // finish, which the completer defers (see Completer), so a waiting job starts at once.
       producers.get(execution.job.queue)?.trigger();
       const finish = execution.finish;
       if (finish) {
@@ -168,6 +168,10 @@ export function createWorker(options: WorkerOptions): Worker {
   const completer = new Completer<FinishEntry>({
     store,
     logger,
+    claimPending: () => {
+      for (const producer of producers.values()) if (producer.fetchScheduled) return true;
+      return false;
+    },
     onError: reportError('finish'),
     onWritten(entry, applied) {
       const job = entry.execution.job;
