@@ -1,14 +1,15 @@
 // The servers the benchmark runs against: a throw-away PostgreSQL database created for the run
-// (each case then uses its own schema in it) and the Redis server (each case uses its own key
+// (each case then uses its own schema in it; the name carries the runner's pid so that two runs
+// on one server do not drop each other's data) and the Redis server (each case uses its own key
 // prefix and deletes its keys). Also reads the server versions for the report.
 import pg from 'pg';
 import IORedis from 'ioredis';
 
 /** Database created on the PostgreSQL server for the run and dropped afterwards. */
-export const BENCH_DATABASE = 'nightshift_bench';
+export const BENCH_DATABASE = `nightshift_bench_${process.pid}`;
 
 /**
- * Creates a fresh bench database (dropping one a crashed run left) and returns its URL.
+ * Creates a fresh bench database (dropping a leftover of the same name) and returns its URL.
  * @param {string} adminUrl Connection string of an existing database on the server.
  * @returns {Promise<{ url: string, serverVersion: string }>}
  */

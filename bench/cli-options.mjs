@@ -15,7 +15,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --systems nightshift,bullmq   Systems to run (default all: ${ALL_SYSTEMS.join(',')}).
   --quick                       Smaller counts: a smoke run that checks the harness, not a measurement.
   --pg-url URL                  PostgreSQL server (default postgres://postgres@127.0.0.1:5432/test).
-                                A database "nightshift_bench" is created on it and dropped afterwards.
+                                A database "nightshift_bench_<pid>" is created on it and dropped afterwards.
   --redis-url URL               Redis server (default redis://127.0.0.1:6379).
   --out FILE                    JSON results file (default bench/results/latest.json).
   -h, --help                    Show this help.
