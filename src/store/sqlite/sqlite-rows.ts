@@ -131,25 +131,20 @@ export function jobFromRow(row: JobRow): JobRecord {
   };
 }
 
-/** A job row as an array, in the order of `JOB_VALUE_COLUMNS` (statements in raw mode). */
-export type JobValues = [
+/** A claimed job row as an array, in the order of `CLAIM_VALUE_COLUMNS` (statements in raw mode). */
+export type ClaimedValues = [
   id: number,
   name: string,
   queue: string,
   payload: string,
-  state: JobState,
   priority: number,
   attempt: number,
   maxAttempts: number,
   runAt: number,
   createdAt: number,
-  attemptedAt: number | null,
-  attemptedBy: string | null,
   finishedAt: number | null,
   key: string | null,
   timeoutMs: number | null,
-  leaseToken: string | null,
-  leaseExpiresAt: number | null,
   lastError: string | null,
   result: string | null,
   progress: string | null,
@@ -157,40 +152,46 @@ export type JobValues = [
   meta: string | null,
 ];
 
-/** Positions in `JobValues` that claim ordering reads. */
-export const JOB_VALUES_ID = 0;
-export const JOB_VALUES_PRIORITY = 5;
-export const JOB_VALUES_RUN_AT = 8;
+/** Positions in `ClaimedValues` that claim ordering reads. */
+export const CLAIMED_ID = 0;
+export const CLAIMED_PRIORITY = 4;
+export const CLAIMED_RUN_AT = 7;
 
-/** `jobFromRow` for a row read in raw mode. */
-export function jobFromValues(values: JobValues): JobRecord {
-  const state = values[4];
-  const leaseToken = values[15];
-  const leaseExpiresAt = values[16];
+/** The values a claim wrote into every row it took (see `CLAIM_SET` in sqlite-statements.ts). */
+export interface ClaimWrite {
+  owner: string;
+  /** The batch token; each row's lease token is `token + '.' + id`. */
+  token: string;
+  /** attempted_at, ms. */
+  now: number;
+  /** lease_expires_at, ms. */
+  expiresAt: number;
+}
+
+/** The JobRecord of a row just claimed: the returned columns plus what the claim wrote. */
+export function jobFromClaimValues(values: ClaimedValues, claim: ClaimWrite): JobRecord {
+  const id = String(values[0]);
   return {
-    id: String(values[0]),
+    id,
     name: values[1],
     queue: values[2],
     payload: values[3],
-    state,
-    priority: values[5],
-    attempt: values[6],
-    maxAttempts: values[7],
-    runAt: new Date(values[8]),
-    createdAt: new Date(values[9]),
-    attemptedAt: toDate(values[10]),
-    finishedAt: toDate(values[12]),
-    key: values[13],
-    timeoutMs: values[14],
-    lease:
-      state === 'running' && leaseToken !== null && leaseExpiresAt !== null
-        ? { owner: values[11] ?? '', token: leaseToken, expiresAt: new Date(leaseExpiresAt) }
-        : null,
-    lastError: parseErrorRecord(values[17]),
-    result: values[18],
-    progress: values[19],
-    scheduleId: values[20],
-    meta: values[21],
+    state: 'running',
+    priority: values[4],
+    attempt: values[5],
+    maxAttempts: values[6],
+    runAt: new Date(values[7]),
+    createdAt: new Date(values[8]),
+    attemptedAt: new Date(claim.now),
+    finishedAt: toDate(values[9]),
+    key: values[10],
+    timeoutMs: values[11],
+    lease: { owner: claim.owner, token: `${claim.token}.${id}`, expiresAt: new Date(claim.expiresAt) },
+    lastError: parseErrorRecord(values[12]),
+    result: values[13],
+    progress: values[14],
+    scheduleId: values[15],
+    meta: values[16],
   };
 }
 

@@ -45,15 +45,15 @@ import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
 import { migrateSqlite } from './sqlite-migrations.js';
 import {
   attemptFromRow,
-  JOB_VALUES_ID,
-  JOB_VALUES_PRIORITY,
-  JOB_VALUES_RUN_AT,
+  CLAIMED_ID,
+  CLAIMED_PRIORITY,
+  CLAIMED_RUN_AT,
+  jobFromClaimValues,
   jobFromRow,
-  jobFromValues,
   runningAttemptFromJob,
   type AttemptRow,
+  type ClaimedValues,
   type JobRow,
-  type JobValues,
 } from './sqlite-rows.js';
 import {
   claimTick,
@@ -108,7 +108,7 @@ class SqliteStore implements Store {
   /** Inserters on callers' connections (transactional enqueue), one per connection. */
   private readonly foreignInserters = new WeakMap<Database.Database, JobInserter>();
   private readonly ctx: SqliteContext;
-  private readonly claimTx: (params: ClaimParams) => JobValues[];
+  private readonly claimTx: (params: ClaimParams) => ClaimedValues[];
   private readonly insertTx: (jobs: readonly JobInsert[], now: number) => JobInsertResult[];
 
   constructor(options: SqliteStoreOptions) {
@@ -157,7 +157,7 @@ class SqliteStore implements Store {
     // The claim is one UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT n) RETURNING, run under
     // BEGIN IMMEDIATE (see the module comment): the write lock is held from before the SELECT
     // until commit, so no other connection can claim the same rows, and the snapshot is current.
-    const claim = this.db.transaction((params: ClaimParams) => statements().jobClaim.all(params) as JobValues[]);
+    const claim = this.db.transaction((params: ClaimParams) => statements().jobClaim.all(params) as ClaimedValues[]);
     this.claimTx = (params) => claim.immediate(params);
     // IMMEDIATE: the de-duplication check reads before it writes.
     const insert = this.db.transaction((jobs: readonly JobInsert[], now: number) => inserter.insert(jobs, now));
@@ -213,23 +213,21 @@ class SqliteStore implements Store {
 
   async jobFetch(params: { queue: string; limit: number; owner: string; leaseMs: number }): Promise<JobRecord[]> {
     if (params.limit <= 0) return [];
-    const rows = this.run('jobFetch', () => {
-      const now = this.clock();
-      return this.claimTx({
-        queue: params.queue,
-        limit: Math.floor(params.limit),
-        owner: params.owner,
-        token: randomUUID(),
-        now,
-        expiresAt: now + params.leaseMs,
-      });
-    });
+    const now = this.clock();
+    const claim: ClaimParams = {
+      queue: params.queue,
+      limit: Math.floor(params.limit),
+      owner: params.owner,
+      token: randomUUID(),
+      now,
+      expiresAt: now + params.leaseMs,
+    };
+    const rows = this.run('jobFetch', () => this.claimTx(claim));
     // RETURNING gives rows in no particular order; hand them out in claim order.
-    rows.sort(
-      (a, b) =>
-        b[JOB_VALUES_PRIORITY] - a[JOB_VALUES_PRIORITY] || a[JOB_VALUES_RUN_AT] - b[JOB_VALUES_RUN_AT] || a[JOB_VALUES_ID] - b[JOB_VALUES_ID],
-    );
-    return rows.map(jobFromValues);
+    rows.sort((a, b) => b[CLAIMED_PRIORITY] - a[CLAIMED_PRIORITY] || a[CLAIMED_RUN_AT] - b[CLAIMED_RUN_AT] || a[CLAIMED_ID] - b[CLAIMED_ID]);
+    const jobs = new Array<JobRecord>(rows.length);
+    for (let i = 0; i < rows.length; i++) jobs[i] = jobFromClaimValues(rows[i] as ClaimedValues, claim);
+    return jobs;
   }
 
   async jobFinishMany(params: { items: JobFinishItem[] }): Promise<JobFinishResult> {
