@@ -7,13 +7,14 @@
 //   seed     fills the queue before a drain (not timed).
 //   produce  enqueues at a fixed rate for the latency workload, stamping each payload.
 //   work     opens a worker, reports `ready`, starts on `go`, reports progress, and on `stop`
-//            stops and reports its run ledger, latencies and peak memory.
+//            stops and reports its run ledger, latencies and peak memory. With a `rate` it is
+//            also the producer (in-process latency workload) and reports `produced`.
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RunLedger } from './run-ledger.mjs';
 import { loadHarness, preciseNow } from './systems/case-context.mjs';
 
-/** @type {{ role: string, ctx: import('./systems/case-context.mjs').CaseContext, jobs: number, batch?: number, rate?: number, concurrency?: number, handler?: string, mode?: string }} */
+/** @type {{ role: string, ctx: import('./systems/case-context.mjs').CaseContext, jobs: number, batch?: number, rate?: number, idleMs?: number, concurrency?: number, handler?: string, mode?: string }} */
 const spec = JSON.parse(process.env.BENCH_SPEC ?? 'null');
 if (!spec || typeof process.send !== 'function') {
   console.error('case-process.mjs is started by bench/run.mjs, not directly');
@@ -84,6 +85,12 @@ async function runSeed(harness) {
 }
 
 async function runProduce(harness) {
+  const result = await producePaced(harness);
+  send({ type: 'result', ...result, peakRssBytes: memory.peak() });
+}
+
+/** Enqueues `spec.jobs` jobs at `spec.rate` per second, each stamped with its enqueue time. */
+async function producePaced(harness) {
   const producer = await harness.openProducer(spec.ctx);
   const intervalMs = 1000 / (spec.rate ?? 100);
   const started = preciseNow();
@@ -98,7 +105,7 @@ async function runProduce(harness) {
   }
   const elapsedMs = preciseNow() - started;
   await producer.close();
-  send({ type: 'result', elapsedMs, late, peakRssBytes: memory.peak() });
+  return { elapsedMs, late };
 }
 
 async function runWork(harness) {
@@ -120,6 +127,12 @@ async function runWork(harness) {
   await go;
   await worker.start();
   send({ type: 'started' });
+  if (spec.rate) {
+    // In-process latency: idle like the cross-process case, then produce from this process.
+    await sleep(spec.idleMs ?? 0);
+    const produced = await producePaced(harness);
+    send({ type: 'produced', ...produced });
+  }
   let reported = -1;
   const progress = setInterval(() => {
     if (ledger.calls === reported) return;

@@ -120,16 +120,33 @@ export async function runCase({ workload, system, store, pgUrl, redisUrl, runTag
         break;
       }
       case 'latency': {
-        const worker = track(processes, new CaseProcess({ role: 'work', ctx, jobs: workload.jobs, concurrency: workload.concurrency, handler: 'latency' }));
+        const inProcess = workload.inProcess === true;
+        const worker = track(
+          processes,
+          new CaseProcess({
+            role: 'work',
+            ctx,
+            jobs: workload.jobs,
+            concurrency: workload.concurrency,
+            handler: 'latency',
+            ...(inProcess ? { rate: workload.rate, idleMs: LIMITS.idleBeforeLatencyMs } : {}),
+          }),
+        );
         await worker.waitFor('ready', LIMITS.phaseMs);
         observer = await harness.openObserver(ctx, { jobs: workload.jobs });
         worker.send({ type: 'go' });
         await worker.waitFor('started', LIMITS.phaseMs);
-        // The workload is defined with an idle worker: let it settle into its waiting state.
-        await sleep(LIMITS.idleBeforeLatencyMs);
-        const producer = track(processes, new CaseProcess({ role: 'produce', ctx, jobs: workload.jobs, rate: workload.rate }));
-        const produced = await producer.waitFor('result', LIMITS.phaseMs);
-        await producer.finish();
+        let produced;
+        if (inProcess) {
+          // The worker process idles, then produces on its own schedule and reports `produced`.
+          produced = await worker.waitFor('produced', LIMITS.phaseMs);
+        } else {
+          // The workload is defined with an idle worker: let it settle into its waiting state.
+          await sleep(LIMITS.idleBeforeLatencyMs);
+          const producer = track(processes, new CaseProcess({ role: 'produce', ctx, jobs: workload.jobs, rate: workload.rate }));
+          produced = await producer.waitFor('result', LIMITS.phaseMs);
+          await producer.finish();
+        }
         if (produced.late > 0) result.notes.push(`producer fell behind schedule on ${produced.late} jobs`);
         await waitForCompletion([worker], observer, workload.jobs);
         const [report] = await stopWorkers([worker]);

@@ -12,6 +12,7 @@
  * @property {number} [processes]   Worker processes (drain); default 1.
  * @property {'noop' | 'timer5' | 'latency'} [handler] What each job does.
  * @property {number} [rate]        Producer rate (latency), jobs/s.
+ * @property {boolean} [inProcess] Latency: the producer runs inside the worker's process.
  * @property {string[]} [onlyFor]   Restricts the workload to these `system:store` labels.
  */
 
@@ -44,6 +45,18 @@ export function workloads({ quick }) {
       rate: 100,
       concurrency: 10,
       handler: 'latency',
+    },
+    {
+      // The same producer inside the worker's process: the wake-up is the library's in-process
+      // signal, not a database notification or a poll.
+      id: 'W4P',
+      title: 'enqueue->start latency, producer in the worker process, 100 jobs/s for 10 s',
+      kind: 'latency',
+      jobs: scale(1_000, 200),
+      rate: 100,
+      concurrency: 10,
+      handler: 'latency',
+      inProcess: true,
     },
     { id: 'W5', title: '5 ms async jobs, concurrency 50', kind: 'drain', jobs: scale(5_000, 1_000), concurrency: 50, handler: 'timer5' },
   ];

@@ -30,8 +30,28 @@ async function openStore(ctx) {
   return { api, store };
 }
 
+/**
+ * The runtime opened by `openWorker` in this process, if any. A producer in the same process
+ * enqueues through it, as an application does with `nightshift.enqueue`: one store, and the
+ * in-process wake-up instead of a notification or a poll.
+ * @type {{ app: { client: { enqueue: Function, enqueueMany: Function } }, job: unknown } | null}
+ */
+let inProcessRuntime = null;
+
 /** @param {import('./case-context.mjs').CaseContext} ctx */
 export async function openProducer(ctx) {
+  if (inProcessRuntime) {
+    const { app, job } = inProcessRuntime;
+    return {
+      enqueueOne: async (payload) => {
+        await app.client.enqueue(job, payload);
+      },
+      enqueueMany: async (payloads) => {
+        await app.client.enqueueMany(job, payloads);
+      },
+      close: async () => undefined, // the worker owns the store
+    };
+  }
   const { api, store } = await openStore(ctx);
   // The client only needs the name, queue and schema; the handler never runs in this process.
   const job = api.defineJob({ name: JOB_NAME, queue: ctx.queue, schema: payloadSchema, handler: () => undefined });
@@ -62,6 +82,7 @@ export async function openWorker(ctx, { concurrency, handle }) {
     },
   });
   const app = api.createNightshift({ store, jobs: [job], queues: { [ctx.queue]: { concurrency } } });
+  inProcessRuntime = { app, job };
   return {
     start: () => app.start(),
     stop: async () => {
