@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../types.js';
-import { errorRecord, fetchJobs, insertAndClaim, jobInput, LEASE_MS, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
+import { errorRecord, fetchJobs, insertAndClaim, jobInput, LEASE_MS, scheduleInput, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
 
 export function describeJobRaces(factory: StoreFactory): void {
   describe('races', () => {
@@ -147,19 +147,7 @@ export function describeJobRaces(factory: StoreFactory): void {
       const stores = await connections();
       await t.store.scheduleUpsertMany({
         schedules: [
-          {
-            id: 'multi',
-            jobName: 'conformance.job',
-            cron: '* * * * *',
-            timezone: 'UTC',
-            enabled: true,
-            description: null,
-            input: '{}',
-            catchUp: 0,
-            overlap: 'allow',
-            source: 'code',
-            jobOptions: null,
-          },
+          scheduleInput({ id: 'multi' }),
         ],
       });
       const base = t.clock.now();
