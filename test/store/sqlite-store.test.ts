@@ -145,6 +145,38 @@ describe('sqlite store: schema', () => {
   });
 });
 
+describe('sqlite store: attempt history of completed jobs', () => {
+  async function completeOne(store: Store, result: string): Promise<string> {
+    await store.jobInsertMany({ jobs: [job()] });
+    const [claimed] = await store.jobFetch({ queue: 'default', limit: 1, owner: 'worker-a', leaseMs: 30_000 });
+    if (!claimed?.lease) throw new Error('expected a claimed job');
+    await store.jobFinishMany({ items: [{ id: claimed.id, token: claimed.lease.token, finish: { outcome: 'completed', result } }] });
+    return claimed.id;
+  }
+
+  it('a completed attempt stays in the job row: no attempt row is written', async () => {
+    const store = await openStore();
+    const id = await completeOne(store, '{"ok":1}');
+    expect(openRaw().prepare('SELECT COUNT(*) AS n FROM nightshift_job_attempts').get()).toEqual({ n: 0 });
+    expect((await store.jobAttempts({ id })).map((a) => [a.attempt, a.workerId, a.outcome, a.result])).toEqual([[1, 'worker-a', 'completed', '{"ok":1}']]);
+  });
+
+  it('a completed attempt an earlier version recorded as a row is reported, and kept on retry, once', async () => {
+    const store = await openStore();
+    const id = await completeOne(store, '"done"');
+    // What a process of an earlier version wrote: every attempt as a row, the completed one too.
+    const raw = openRaw();
+    const row = raw.prepare('SELECT attempted_at, finished_at FROM nightshift_jobs WHERE id = ?').get(Number(id)) as { attempted_at: number; finished_at: number };
+    raw
+      .prepare(`INSERT INTO nightshift_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error, result) VALUES (?, 1, 'worker-a', ?, ?, 'completed', NULL, '"done"')`)
+      .run(Number(id), row.attempted_at, row.finished_at);
+    expect((await store.jobAttempts({ id })).map((a) => [a.attempt, a.outcome])).toEqual([[1, 'completed']]);
+    await store.jobRetry({ id });
+    expect(raw.prepare('SELECT COUNT(*) AS n FROM nightshift_job_attempts').get()).toEqual({ n: 1 });
+    expect((await store.jobAttempts({ id })).map((a) => [a.attempt, a.outcome])).toEqual([[1, 'completed']]);
+  });
+});
+
 describe('sqlite store: several processes on one file', () => {
   it('processes draining one queue together claim every job exactly once', async () => {
     const store = await openStore();

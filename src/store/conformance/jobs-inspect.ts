@@ -181,6 +181,26 @@ export function describeJobInspect(factory: StoreFactory): void {
       ]);
     });
 
+    it('retries a completed job, keeping its completed attempt in the history once', async () => {
+      const job = await insertAndClaim(t.store);
+      t.clock.advance(250);
+      await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'completed', result: '{"n":1}' } }] });
+      const completedAt = t.clock.now();
+      t.clock.advance(1_000);
+      const retried = await Promise.all([t.store.jobRetry({ id: job.id }), t.store.jobRetry({ id: job.id })]);
+      expect(retried.map((r) => r?.state)).toEqual(['available', 'available']);
+      const [again] = await fetchJobs(t.store);
+      expect(again).toMatchObject({ id: job.id, attempt: 2 });
+      t.clock.advance(100);
+      await t.store.jobFinishMany({ items: [{ id: job.id, token: again!.lease!.token, finish: { outcome: 'completed', result: '{"n":2}' } }] });
+      const attempts = await t.store.jobAttempts({ id: job.id });
+      expect(attempts.map((a) => [a.attempt, a.outcome, a.result, a.durationMs])).toEqual([
+        [1, 'completed', '{"n":1}', 250],
+        [2, 'completed', '{"n":2}', 100],
+      ]);
+      expect(attempts[0]?.finishedAt?.getTime()).toBe(completedAt);
+    });
+
     it('refuses to retry a job whose key another pending job holds, changing nothing', async () => {
       const first = await insertJob(t.store, { key: 'report-42' });
       await t.store.jobCancel({ id: first.id, reason: 'replaced' });

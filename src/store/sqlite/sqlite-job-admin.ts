@@ -6,7 +6,7 @@ import { FINAL_STATES, JOB_STATES, type JobListPage, type JobListParams, type Jo
 import type { SqliteContext } from './sqlite-context.js';
 import { sqliteErrorCode } from './sqlite-errors.js';
 import { likeContainsPattern } from './sqlite-like.js';
-import { jobFromRow, serializeErrorRecord, type JobRow } from './sqlite-rows.js';
+import { completedAttemptFromJob, jobFromRow, serializeErrorRecord, type JobRow } from './sqlite-rows.js';
 
 /** Default page size of `jobList`, and its upper bound. */
 const DEFAULT_LIST_LIMIT = 50;
@@ -90,7 +90,9 @@ export function cancelJob(ctx: SqliteContext, id: number, reason: string): JobRe
 /**
  * Makes a job that is not running available now, with one more attempt if it used them all.
  * A running job comes back unchanged. Throws StateError when the job's key is taken meanwhile
- * by another pending or running job (the key index would otherwise hold two of them).
+ * by another pending or running job (the key index would otherwise hold two of them). A completed
+ * job's last attempt lives only in its row (see `jobCompleteBatch`), so it is recorded as an
+ * attempt row first, in the same transaction, unless an earlier version already recorded it.
  */
 export function retryJob(ctx: SqliteContext, id: number): JobRecord | null {
   const statements = ctx.statements();
@@ -101,7 +103,21 @@ export function retryJob(ctx: SqliteContext, id: number): JobRecord | null {
       if (before === undefined) return null;
       if (before.state === 'running') return jobFromRow(before);
       try {
-        return jobFromRow(statements.jobRetry.get({ id, now }) as JobRow);
+        const after = jobFromRow(statements.jobRetry.get({ id, now }) as JobRow);
+        const completed = completedAttemptFromJob(before);
+        if (completed !== null && statements.attemptCompletedRecorded.get({ id, attempt: completed.attempt }) === undefined) {
+          statements.attemptInsert.run({
+            jobId: id,
+            attempt: completed.attempt,
+            workerId: completed.workerId,
+            startedAt: completed.startedAt.getTime(),
+            finishedAt: before.finished_at ?? now,
+            outcome: 'completed',
+            error: null,
+            result: completed.result,
+          });
+        }
+        return after;
       } catch (error) {
         if (sqliteErrorCode(error) === 'SQLITE_CONSTRAINT_UNIQUE') {
           throw new StateError(

@@ -1,6 +1,7 @@
 /**
  * Fenced finishing writes: how running attempts ended, applied only while each job still runs
- * under the worker's lease token, plus the attempts' rows in the history.
+ * under the worker's lease token, plus the attempts' rows in the history (a completed attempt
+ * stays in its job row instead).
  */
 import type { JobFinishItem, JobFinishResult } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
@@ -16,67 +17,81 @@ interface FinishedRow {
   queue: string;
 }
 
-/** One item as the batch statement reads it: `[id, token, outcome, runAt, error, result]`. */
+/** One item as the general batch statement reads it: `[id, token, outcome, runAt, error, result]`. */
 type FinishTuple = [number, string, string, number | null, string | null, string | null];
 
+/** One completed item as `jobCompleteBatch` reads it: `[id, token, result]`. */
+type CompleteTuple = [number, string, string | null];
+
 /**
- * Applies every item with two statements in one BEGIN IMMEDIATE transaction: one fenced UPDATE
- * for the whole batch (the fence is in its WHERE clause: `state = 'running' AND lease_token =
- * token`), then one INSERT of the attempt rows for the items that applied. IMMEDIATE makes the
- * fence check and the write one step against the latest committed state (see the store's
- * comment), so a rescuer or a canceller in another process cannot slip in between.
+ * Applies every item in one BEGIN IMMEDIATE transaction. Completed items (nearly all of them)
+ * go through the lean `jobCompleteBatch`, which leaves the completed attempt in the job row; the
+ * others through the general fenced UPDATE, then one INSERT of their attempt rows for the items
+ * that applied. The fence is in each statement's WHERE clause (`state = 'running' AND
+ * lease_token = token`); IMMEDIATE makes the fence check and the write one step against the
+ * latest committed state (see the store's comment), so a rescuer or a canceller in another
+ * process cannot slip in between.
  */
 export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]): { result: JobFinishResult; madeAvailable: Set<string> } {
   const statements = ctx.statements();
   const now = ctx.now();
   const tuples: FinishTuple[] = new Array<FinishTuple>(items.length);
+  const completed: CompleteTuple[] = [];
+  const others: FinishTuple[] = [];
   for (let i = 0; i < items.length; i++) {
-    const item = items[i] as JobFinishItem;
-    tuples[i] = toTuple(item);
+    const tuple = toTuple(items[i] as JobFinishItem);
+    tuples[i] = tuple;
+    if (tuple[2] === 'completed') completed.push([tuple[0], tuple[1], tuple[5]]);
+    else others.push(tuple);
   }
 
-  const finished = ctx.db
+  /** Ids whose write applied; for the general statement, with what the caller needs of the row. */
+  const applied = new Map<number, FinishedRow | null>();
+  ctx.db
     .transaction(() => {
-      const rows = statements.jobFinishBatch.all({ items: JSON.stringify(tuples), now }) as FinishedRow[];
-      if (rows.length === 0) return rows;
+      if (completed.length > 0) {
+        for (const row of statements.jobCompleteBatch.all({ items: JSON.stringify(completed), now }) as { id: number }[]) applied.set(row.id, null);
+      }
+      if (others.length === 0) return;
+      const rows = statements.jobFinishBatch.all({ items: JSON.stringify(others), now }) as FinishedRow[];
+      if (rows.length === 0) return;
       const byId = new Map<number, FinishedRow>();
       for (const row of rows) byId.set(row.id, row);
       const attempts: unknown[][] = [];
-      for (const tuple of tuples) {
+      for (const tuple of others) {
         const row = byId.get(tuple[0]);
         if (row === undefined) continue;
         // Drop it so a job listed twice in one batch gets one attempt row (its second write was fenced out).
         byId.delete(tuple[0]);
+        applied.set(row.id, row);
         const outcome = tuple[2];
         const attempt = outcome === 'snoozed' || outcome === 'released' ? row.attempt + 1 : row.attempt;
         attempts.push([row.id, attempt, row.attempted_by ?? '', row.attempted_at ?? now, outcome, tuple[4], tuple[5]]);
       }
       statements.attemptInsertBatch.run({ rows: JSON.stringify(attempts), now });
-      return rows;
     })
     .immediate();
 
-  const appliedIds = new Map<number, FinishedRow>();
-  for (const row of finished) appliedIds.set(row.id, row);
-  const applied: string[] = [];
+  const appliedIds: string[] = [];
   const rejected: string[] = [];
   const madeAvailable = new Set<string>();
   for (let i = 0; i < items.length; i++) {
     const item = items[i] as JobFinishItem;
     const tuple = tuples[i] as FinishTuple;
-    const row = appliedIds.get(tuple[0]);
-    if (row === undefined) {
+    if (!applied.has(tuple[0])) {
       rejected.push(item.id);
       continue;
     }
-    appliedIds.delete(tuple[0]);
-    applied.push(item.id);
+    // A job listed twice in one batch: its first item applied, the second was fenced out.
+    const row = applied.get(tuple[0]);
+    applied.delete(tuple[0]);
+    appliedIds.push(item.id);
     const wakesAt = tuple[2] === 'released' ? now : tuple[3];
-    if (wakesAt !== null && wakesAt <= now && (tuple[2] === 'failed' || tuple[2] === 'snoozed' || tuple[2] === 'released')) {
+    if (row && wakesAt !== null && wakesAt <= now && (tuple[2] === 'failed' || tuple[2] === 'snoozed' || tuple[2] === 'released')) {
       madeAvailable.add(row.queue);
     }
   }
-  return { result: { applied, rejected }, madeAvailable };
+  return { result: { applied: appliedIds, rejected }, madeAvailable };
 }
 
 function toTuple(item: JobFinishItem): FinishTuple {

@@ -209,6 +209,26 @@ export function attemptFromRow(row: AttemptRow): AttemptRecord {
   };
 }
 
+/**
+ * The completed attempt of a completed job, derived from the job row: a finish that completes a
+ * job writes no attempt row (see `jobCompleteBatch`). Null for any other state.
+ */
+export function completedAttemptFromJob(row: JobRow): AttemptRecord | null {
+  if (row.state !== 'completed' || row.finished_at === null) return null;
+  const startedAt = row.attempted_at ?? row.finished_at;
+  return {
+    jobId: String(row.id),
+    attempt: row.attempt,
+    workerId: row.attempted_by ?? '',
+    startedAt: new Date(startedAt),
+    finishedAt: new Date(row.finished_at),
+    durationMs: row.finished_at - startedAt,
+    outcome: 'completed',
+    error: null,
+    result: row.result,
+  };
+}
+
 /** The attempt in progress, derived from the job row (running attempts are not stored as rows). */
 export function runningAttemptFromJob(row: JobRow): AttemptRecord | null {
   if (row.state !== 'running' || row.attempted_at === null) return null;

@@ -105,6 +105,21 @@ export const SQL = {
       AND nightshift_jobs.state = 'running'
       AND nightshift_jobs.lease_token = i.value ->> 1
     RETURNING nightshift_jobs.id AS id, nightshift_jobs.attempt AS attempt, attempted_at, attempted_by, queue`,
+  /**
+   * The same fenced write for items that all completed, the common case: @items is a JSON array
+   * of `[id, token, result]`. Three JSON lookups per row instead of a dozen, and no attempt row —
+   * a completed attempt stays in the job row (attempt, attempted_by, attempted_at, finished_at,
+   * result), which is where `jobAttempts` reads it from; a retry records it before reusing the row.
+   */
+  jobCompleteBatch: `
+    UPDATE nightshift_jobs
+    SET state = 'completed', finished_at = @now, result = i.value ->> 2,
+        lease_token = NULL, lease_expires_at = NULL
+    FROM json_each(@items) AS i
+    WHERE nightshift_jobs.id = i.value ->> 0
+      AND nightshift_jobs.state = 'running'
+      AND nightshift_jobs.lease_token = i.value ->> 1
+    RETURNING nightshift_jobs.id`,
   /** Appends finished attempts; @rows is a JSON array of `[jobId, attempt, workerId, startedAt, outcome, error, result]`. */
   attemptInsertBatch: `
     INSERT INTO nightshift_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error, result)
@@ -141,6 +156,12 @@ export const SQL = {
   // ---- jobs: inspect and manage ----------------------------------------------------------------
   jobGet: `SELECT * FROM nightshift_jobs WHERE id = @id`,
   attemptList: `SELECT * FROM nightshift_job_attempts WHERE job_id = @id ORDER BY id`,
+  /**
+   * Whether the completed attempt held in a completed job's row is also in the attempt table:
+   * written there by a process of an earlier version, which recorded every attempt as a row.
+   */
+  attemptCompletedRecorded: `
+    SELECT 1 FROM nightshift_job_attempts WHERE job_id = @id AND attempt = @attempt AND outcome = 'completed' LIMIT 1`,
   /**
    * One page of jobs, newest first. Each filter is skipped when its parameter is NULL; list
    * filters arrive as JSON arrays. @before is the cursor (the last id of the previous page; a

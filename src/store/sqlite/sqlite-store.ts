@@ -48,6 +48,7 @@ import {
   CLAIMED_ID,
   CLAIMED_PRIORITY,
   CLAIMED_RUN_AT,
+  completedAttemptFromJob,
   jobFromClaimValues,
   jobFromRow,
   runningAttemptFromJob,
@@ -264,8 +265,12 @@ class SqliteStore implements Store {
       return this.db.transaction(() => {
         const attempts = (statements.attemptList.all({ id }) as AttemptRow[]).map(attemptFromRow);
         const job = statements.jobGet.get({ id }) as JobRow | undefined;
-        const running = job === undefined ? null : runningAttemptFromJob(job);
-        if (running !== null) attempts.push(running);
+        if (job === undefined) return attempts;
+        // The current attempt lives in the job row while it runs, and stays there once it completed.
+        const current = runningAttemptFromJob(job) ?? completedAttemptFromJob(job);
+        if (current !== null && !(current.outcome === 'completed' && attempts.some((a) => a.attempt === current.attempt && a.outcome === 'completed'))) {
+          attempts.push(current);
+        }
         return attempts;
       })();
     });
