@@ -23,8 +23,8 @@ const LIMITS = {
   stallMs: 60_000,
   /** After every handler ran, waiting for the store to show every job completed, ms. */
   settleMs: 60_000,
-  /** How often the store is counted once every handler ran, ms. */
-  settlePollMs: 5,
+  /** How often the store is counted once every handler ran, ms (a drain's last jobs finish within a few ms). */
+  settlePollMs: 2,
   /** A stopped process gets this long to exit before it is killed, ms. */
   exitMs: 30_000,
   /** Idle time of the worker before the latency producer starts, ms. */
