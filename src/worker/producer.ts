@@ -8,8 +8,8 @@ export interface ProducerOptions {
   leaseMs: number;
   /** Base time between fallback polls, in ms; each wait is jittered by ±20 %. */
   pollIntervalMs: number;
-  /** Free slots of this queue right now. */
-  freeSlots(): number;
+  /** How many jobs to claim now: at most the queue's free slots (see ClaimSize); 0 when none are free. */
+  claimLimit(): number;
   /** Hands a claimed job to the executor. */
   dispatch(job: JobRecord): void;
   /** A fetch came back (for the `worker:fetched` event). */
@@ -32,7 +32,8 @@ export interface ProducerOptions {
  * `trigger()` is the debounced wake-up: fed by the store's job-available listener, by finished
  * jobs freeing slots, and by a jittered poll (the fallback for inserts from other processes when
  * the store cannot notify). Several triggers in one tick cause one fetch, so a burst of finishes
- * turns into one claim of all the freed slots.
+ * turns into one claim of the freed slots (in chunks when the queue's handlers are slow: see
+ * ClaimSize; a full chunk fetches again on the next tick).
  */
 export class Producer implements Service {
   readonly name: string;
@@ -90,7 +91,7 @@ export class Producer implements Service {
 
   readonly #onScheduled = (): void => {
     if (this.#state !== 'scheduled') return;
-    const limit = this.#options.freeSlots();
+    const limit = this.#options.claimLimit();
     if (limit <= 0) {
       // A finishing job triggers again when a slot frees up.
       this.#state = 'idle';

@@ -5,6 +5,7 @@ import { assertValidName } from '../job/names.js';
 import { NightshiftEvents } from '../observe/events.js';
 import { createSilentLogger } from '../observe/logger.js';
 import type { Clock, JobFinishItem, JobRecord, JobState, Store } from '../store/types.js';
+import { ClaimSize } from './claim-size.js';
 import { Completer, type CompleterEntry } from './completer.js';
 import { Execution, Executor, type ExecutorHost } from './executor.js';
 import { createHeartbeat, type Heartbeat } from './heartbeat.js';
@@ -110,7 +111,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const clock = options.clock ?? Date.now;
 
   // Queues: those of the jobs, plus any configured explicitly.
-  const queueSettings = new Map<string, { concurrency: number; timeoutMs: number; running: number }>();
+  const queueSettings = new Map<string, { concurrency: number; timeoutMs: number; running: number; claimSize: ClaimSize }>();
   const queueNames = new Set<string>([...jobs.values()].map((job) => job.queue));
   for (const name of Object.keys(options.queues ?? {})) queueNames.add(name);
   for (const name of queueNames) {
@@ -122,6 +123,7 @@ export function createWorker(options: WorkerOptions): Worker {
       concurrency: queue.concurrency ?? defaultConcurrency,
       timeoutMs: queue.timeoutMs ?? defaultTimeoutMs,
       running: 0,
+      claimSize: new ClaimSize(),
     });
   }
 
@@ -145,7 +147,10 @@ export function createWorker(options: WorkerOptions): Worker {
     heartbeatOne: (execution) => heartbeat.renewOne(execution),
     settled(execution) {
       const queue = queueSettings.get(execution.job.queue);
-      if (queue) queue.running--;
+      if (queue) {
+        queue.running--;
+        queue.claimSize.observe(execution.durationMs);
+      }
       // Trigger before queueing the write: the claim of the freed slot runs ahead of the batched
       // finish, which the completer defers (see Completer), so a waiting job starts at once.
       producers.get(execution.job.queue)?.trigger();
@@ -233,7 +238,7 @@ export function createWorker(options: WorkerOptions): Worker {
         workerId: id,
         leaseMs,
         pollIntervalMs,
-        freeSlots: () => settings.concurrency - settings.running,
+        claimLimit: () => settings.claimSize.limit(settings.concurrency - settings.running),
         dispatch(job) {
           settings.running++;
           executor.run(job);

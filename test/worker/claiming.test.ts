@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob } from '../../src/job/define-job.js';
+import { SLOW_QUEUE_CLAIM_LIMIT } from '../../src/worker/claim-size.js';
 import { gate, openRuntime, TestClock, type Runtime } from '../fixtures/sqlite-runtime.js';
 
 let runtime: Runtime | null = null;
@@ -80,6 +81,50 @@ describe('claiming', () => {
     release.open();
     await allDone;
     expect(peak).toBe(3);
+  });
+
+  it('claims every free slot while handlers are quick, and in chunks once they are slow', async () => {
+    const clock = new TestClock();
+    const release = gate();
+    let slow = false;
+    const work = defineJob({
+      name: 'work',
+      schema: z.object({}),
+      handler: async () => {
+        // Slow handlers: each one takes 5 ms of the worker's clock, which ClaimSize averages.
+        if (slow) clock.advance(5);
+        await release.promise;
+      },
+    });
+    runtime = await openRuntime([work], { clock, worker: { queues: { default: { concurrency: 40 } } } });
+    const { client, events, worker } = runtime;
+    const fetched: number[] = [];
+    events.on('worker:fetched', ({ count }) => fetched.push(count));
+    let done = 0;
+    let target = 40;
+    let resolveBatch: () => void = () => undefined;
+    events.on('job:completed', () => ++done === target && resolveBatch());
+    const batch = (): Promise<void> => new Promise<void>((resolve) => (resolveBatch = resolve));
+
+    // Quick handlers (no time passes): one claim takes all 40 free slots.
+    await client.enqueueMany(work, Array.from({ length: 40 }, () => ({})));
+    let finished = batch();
+    await worker.start();
+    release.open();
+    await finished;
+    expect(Math.max(...fetched)).toBe(40);
+
+    // Slow handlers: once their durations are averaged, claims take at most the chunk limit.
+    slow = true;
+    target = 120;
+    finished = batch();
+    fetched.length = 0;
+    await client.enqueueMany(work, Array.from({ length: 80 }, () => ({})));
+    await finished;
+    const claimed = fetched.filter((count) => count > 0);
+    expect(claimed.reduce((sum, count) => sum + count, 0)).toBe(80);
+    expect(claimed.at(-1)).toBeLessThanOrEqual(SLOW_QUEUE_CLAIM_LIMIT);
+    expect(claimed.filter((count) => count > SLOW_QUEUE_CLAIM_LIMIT).length).toBeLessThanOrEqual(1);
   });
 
   it('de-duplicates by key while a job waits, and accepts the key again once it finished', async () => {
