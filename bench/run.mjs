@@ -63,6 +63,7 @@ async function main() {
   ensureBenchDependencies();
   const { workloads } = await import('./workloads.mjs');
   const { runCase } = await import('./case-runner.mjs');
+  const { medianRun } = await import('./median-run.mjs');
   const { renderTable, ratioToBestPeer } = await import('./report-table.mjs');
   const { createBenchDatabase, dropBenchDatabase, redisVersion } = await import('./backends.mjs');
 
@@ -105,7 +106,13 @@ async function main() {
     for (const [index, c] of cases.entries()) {
       const label = `${c.workload.id} ${c.system} (${c.store})`;
       process.stderr.write(`bench: [${index + 1}/${cases.length}] ${label} … `);
-      const result = await runCase({ workload: c.workload, system: c.system, store: c.store, pgUrl, redisUrl: options.redisUrl, runTag });
+      const runs = [];
+      const repeat = options.quick ? 1 : (c.workload.repeat ?? 1);
+      for (let run = 0; run < repeat; run++) {
+        runs.push(await runCase({ workload: c.workload, system: c.system, store: c.store, pgUrl, redisUrl: options.redisUrl, runTag }));
+        if (runs[run].error !== null || runs[run].exactlyOnce?.ok === false) break;
+      }
+      const result = medianRun(runs);
       results.push(result);
       process.stderr.write(
         result.error
