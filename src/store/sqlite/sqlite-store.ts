@@ -268,9 +268,9 @@ class SqliteStore implements Store {
         if (job === undefined) return attempts;
         // The current attempt lives in the job row while it runs, and stays there once it completed.
         const current = runningAttemptFromJob(job) ?? completedAttemptFromJob(job);
-        if (current !== null && !(current.outcome === 'completed' && attempts.some((a) => a.attempt === current.attempt && a.outcome === 'completed'))) {
-          attempts.push(current);
-        }
+        // A process of an earlier version also wrote the completed attempt as a row: report it once.
+        const recorded = current !== null && attempts.some((a) => a.attempt === current.attempt && a.outcome === current.outcome);
+        if (current !== null && !recorded) attempts.push(current);
         return attempts;
       })();
     });
