@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../../src/errors.js';
 import { TestClock } from '../../src/store/conformance/test-clock.js';
 import { isRetryableSqliteCode, mapSqliteError } from '../../src/store/sqlite/sqlite-errors.js';
-import { SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite/sqlite-migrations.js';
+import { migrateSqlite, SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite/sqlite-migrations.js';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { JobInsert, Store } from '../../src/store/types.js';
 
@@ -138,6 +138,35 @@ describe('sqlite store: schema', () => {
     await expect(store.migrate()).rejects.toThrow(/newer than this Nightshift/);
   });
 
+  it('upgrading a version-2 file keeps every job, its indexes and the ids it handed out', async () => {
+    const raw = openRaw();
+    migrateSqlite(raw, 2);
+    const insert = raw.prepare(
+      `INSERT INTO nightshift_jobs (name, queue, payload, state, priority, max_attempts, run_at, created_at, key) VALUES ('old', 'default', ?, ?, 0, 1, 1000, 1000, ?)`,
+    );
+    for (let i = 1; i <= 5; i++) insert.run(`{"i":${i}}`, i === 2 ? 'available' : 'completed', i === 2 ? 'k' : null);
+    // Version 2 pruned the two newest jobs: AUTOINCREMENT had handed out ids up to 5.
+    raw.prepare('DELETE FROM nightshift_jobs WHERE id > 3').run();
+    const before = raw.prepare('SELECT * FROM nightshift_jobs ORDER BY id').all();
+
+    const store = await openStore();
+    expect(raw.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
+    expect(raw.prepare('SELECT * FROM nightshift_jobs ORDER BY id').all()).toEqual(before);
+    const table = raw.prepare(`SELECT sql FROM sqlite_master WHERE name = 'nightshift_jobs'`).pluck().get() as string;
+    expect(table).not.toMatch(/AUTOINCREMENT/);
+    const indexes = raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'nightshift_jobs' ORDER BY name`).pluck().all();
+    expect(indexes).toEqual(['nightshift_jobs_claim_idx', 'nightshift_jobs_finished_idx', 'nightshift_jobs_key_idx', 'nightshift_jobs_lease_idx', 'nightshift_jobs_schedule_idx']);
+
+    const [single] = await store.jobInsertMany({ jobs: [job()] });
+    const bulk = await store.jobInsertMany({ jobs: [job(), job()] });
+    expect([single, ...bulk].map((r) => r?.job.id)).toEqual(['6', '7', '8']);
+    // The key index came back: the old waiting job still holds its key.
+    const [again] = await store.jobInsertMany({ jobs: [job({ name: 'old', key: 'k' })] });
+    expect(again).toMatchObject({ inserted: false, job: { id: '2' } });
+    const [claimed] = await store.jobFetch({ queue: 'default', limit: 1, owner: 'w', leaseMs: 1000 });
+    expect(claimed?.id).toBe('2');
+  });
+
   it('several processes migrating a fresh file at once all succeed', async () => {
     const results = await Promise.all(Array.from({ length: 4 }, () => runChild([path, 'migrate'])));
     expect(results).toEqual(Array.from({ length: 4 }, () => ({ migrated: true })));
@@ -191,6 +220,23 @@ describe('sqlite store: several processes on one file', () => {
     expect(stats.totals.completed).toBe(total);
     const sample = inserted[Math.floor(total / 2)]!.job.id;
     expect((await store.jobAttempts({ id: sample })).map((a) => a.outcome)).toEqual(['completed']);
+  });
+});
+
+describe('sqlite store: several processes inserting into one file', () => {
+  it('every job gets its own id, whichever process numbers it', async () => {
+    const store = await openStore();
+    const results = await Promise.all([runChild([path, 'insert', '400']), runChild([path, 'insert', '400']), runChild([path, 'insert', '400'])]);
+    const ids = results.flatMap((r) => r.ids as string[]);
+    expect(ids).toHaveLength(1200);
+    expect(new Set(ids).size).toBe(1200);
+    expect((await store.jobStats()).totals.available).toBe(1200);
+    // Each id names the very job its process was told it inserted.
+    const payloadOf = openRaw().prepare('SELECT payload FROM nightshift_jobs WHERE id = ?').pluck();
+    for (const result of results) {
+      const written = (result.ids as string[]).map((id) => JSON.parse(payloadOf.get(Number(id)) as string) as unknown);
+      expect(written).toEqual((result.ids as string[]).map((_, i) => ({ pid: result.pid, i })));
+    }
   });
 });
 
@@ -318,5 +364,24 @@ describe('sqlite store: wake-ups and stored data', () => {
     expect(await store.jobPrune({ finishedBefore: new Date(clock.now()), states: ['cancelled'], limit: 10 })).toEqual({ deleted: 1 });
     const [second] = await store.jobInsertMany({ jobs: [job()] });
     expect(BigInt(second!.job.id) > BigInt(first!.job.id)).toBe(true);
+  });
+
+  it('ids are never reused after the newest jobs were pruned, by single or multi-row inserts', async () => {
+    const clock = new TestClock();
+    const store = await openStore({ clock });
+    const old = await store.jobInsertMany({ jobs: [job(), job(), job()] });
+    for (const { job: record } of old.slice(1)) await store.jobCancel({ id: record.id, reason: 'x' });
+    clock.advance(1000);
+    expect(await store.jobPrune({ finishedBefore: new Date(clock.now()), states: ['cancelled'], limit: 10 })).toEqual({ deleted: 2 });
+    const bulk = await store.jobInsertMany({ jobs: [job(), job()] });
+    expect(bulk.map((r) => r.job.id)).toEqual(['4', '5']);
+    for (const { job: record } of bulk) await store.jobCancel({ id: record.id, reason: 'x' });
+    clock.advance(1000);
+    expect(await store.jobPrune({ finishedBefore: new Date(clock.now()), states: ['cancelled'], limit: 10 })).toEqual({ deleted: 2 });
+    const [single] = await store.jobInsertMany({ jobs: [job()] });
+    expect(single!.job.id).toBe('6');
+    // What the store returned is what it wrote.
+    expect((await store.jobGet({ id: '6' }))?.state).toBe('available');
+    expect(await store.jobGet({ id: '5' })).toBeNull();
   });
 });

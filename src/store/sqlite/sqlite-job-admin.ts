@@ -157,7 +157,12 @@ export function pruneJobs(ctx: SqliteContext, finishedBefore: Date, states: read
   return ctx.db
     .transaction(() => {
       const rows = statements.jobPrune.all({ states: JSON.stringify(final), finishedBefore: finishedBefore.getTime(), limit: max }) as { id: number }[];
-      if (rows.length > 0) statements.attemptPrune.run({ ids: JSON.stringify(rows.map((row) => row.id)) });
+      if (rows.length === 0) return 0;
+      let highest = 0;
+      for (const row of rows) if (row.id > highest) highest = row.id;
+      statements.attemptPrune.run({ ids: JSON.stringify(rows.map((row) => row.id)) });
+      // The deleted ids may have been the newest: keep them from being handed out again.
+      statements.jobIdFloorRaise.run({ id: highest });
       return rows.length;
     })
     .immediate();

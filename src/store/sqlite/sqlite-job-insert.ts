@@ -8,7 +8,7 @@ import { jobFromRow, type JobRow } from './sqlite-rows.js';
 import { JOB_INSERT_MAX_ROWS, jobInsertRowsSql, SQL } from './sqlite-statements.js';
 
 /** Parameters per row of a multi-row insert (see `jobInsertRowsSql`). */
-const PARAMS_PER_ROW = 12;
+const PARAMS_PER_ROW = 13;
 
 /**
  * Inserts jobs on one connection, with the statements it needs prepared once (lazily: the
@@ -17,6 +17,7 @@ const PARAMS_PER_ROW = 12;
 export class JobInserter {
   private single: Database.Statement | null = null;
   private byKey: Database.Statement | null = null;
+  private nextId: Database.Statement | null = null;
   /** Multi-row statements by row count; only powers of two are ever prepared (at most 10). */
   private readonly multi = new Map<number, Database.Statement>();
 
@@ -39,36 +40,24 @@ export class JobInserter {
   private insertOneByOne(jobs: readonly JobInsert[], now: number): JobInsertResult[] {
     this.single ??= this.db.prepare(SQL.jobInsert);
     const results = new Array<JobInsertResult>(jobs.length);
-    const params = {
-      name: '',
-      queue: '',
-      payload: '',
-      state: 'available' as JobState,
-      priority: 0,
-      maxAttempts: 1,
-      runAt: 0,
-      now,
-      key: null as string | null,
-      timeoutMs: null as number | null,
-      scheduleId: null as string | null,
-      meta: null as string | null,
-    };
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i] as JobInsert;
       const runAt = job.runAt === null ? now : job.runAt.getTime();
       const state: JobState = runAt > now ? 'scheduled' : 'available';
-      params.name = job.name;
-      params.queue = job.queue;
-      params.payload = job.payload;
-      params.state = state;
-      params.priority = job.priority;
-      params.maxAttempts = job.maxAttempts;
-      params.runAt = runAt;
-      params.key = job.key;
-      params.timeoutMs = job.timeoutMs;
-      params.scheduleId = job.scheduleId;
-      params.meta = job.meta;
-      const info = this.single.run(params);
+      const info = this.single.run(
+        job.name,
+        job.queue,
+        job.payload,
+        state,
+        job.priority,
+        job.maxAttempts,
+        runAt,
+        now,
+        job.key,
+        job.timeoutMs,
+        job.scheduleId,
+        job.meta,
+      );
       if (info.changes === 0) {
         // Only the (name, key) unique index can swallow an insert (ON CONFLICT DO NOTHING).
         this.byKey ??= this.db.prepare(SQL.jobByActiveKey);
@@ -87,9 +76,13 @@ export class JobInserter {
   /**
    * Multi-row INSERTs in chunks whose sizes are powers of two (512, 256, … 1), so a handful of
    * prepared statements serve every batch size. Without keys no row can conflict, so every job
-   * is inserted; ids are assigned in VALUES order and RETURNING's ids, sorted, follow input order.
+   * is inserted, numbered in input order from the next free id. The caller's transaction keeps
+   * that id free until the rows are in.
    */
   private insertRows(jobs: readonly JobInsert[], now: number): JobInsertResult[] {
+    if (!this.db.inTransaction) throw new Error('a multi-row job insert must run inside a transaction');
+    this.nextId ??= this.db.prepare(SQL.jobNextId).pluck();
+    let nextId = this.nextId.get() as number;
     const results = new Array<JobInsertResult>(jobs.length);
     let offset = 0;
     while (offset < jobs.length) {
@@ -104,27 +97,29 @@ export class JobInserter {
         states[r] = state;
         runAts[r] = runAt;
         const base = r * PARAMS_PER_ROW;
-        args[base] = job.name;
-        args[base + 1] = job.queue;
-        args[base + 2] = job.payload;
-        args[base + 3] = state;
-        args[base + 4] = job.priority;
-        args[base + 5] = job.maxAttempts;
-        args[base + 6] = runAt;
-        args[base + 7] = now;
-        args[base + 8] = null;
-        args[base + 9] = job.timeoutMs;
-        args[base + 10] = job.scheduleId;
-        args[base + 11] = job.meta;
+        args[base] = nextId + r;
+        args[base + 1] = job.name;
+        args[base + 2] = job.queue;
+        args[base + 3] = job.payload;
+        args[base + 4] = state;
+        args[base + 5] = job.priority;
+        args[base + 6] = job.maxAttempts;
+        args[base + 7] = runAt;
+        args[base + 8] = now;
+        args[base + 9] = null;
+        args[base + 10] = job.timeoutMs;
+        args[base + 11] = job.scheduleId;
+        args[base + 12] = job.meta;
       }
-      const ids = (this.statementFor(size).all(args) as { id: number }[]).map((row) => row.id).sort((a, b) => a - b);
-      if (ids.length !== size) throw new Error(`multi-row insert returned ${ids.length} ids for ${size} jobs`);
+      const info = this.statementFor(size).run(args);
+      if (info.changes !== size) throw new Error(`multi-row insert wrote ${info.changes} rows for ${size} jobs`);
       for (let r = 0; r < size; r++) {
         results[offset + r] = {
-          job: newJobRecord(String(ids[r]), jobs[offset + r] as JobInsert, states[r] as JobState, runAts[r] as number, now),
+          job: newJobRecord(String(nextId + r), jobs[offset + r] as JobInsert, states[r] as JobState, runAts[r] as number, now),
           inserted: true,
         };
       }
+      nextId += size;
       offset += size;
     }
     return results;

@@ -20,7 +20,8 @@ const MIGRATIONS: readonly Migration[] = [
     version: 1,
     description: 'jobs, attempts, paused queues, schedules and ticks',
     sql: `
-      -- AUTOINCREMENT: an id is never reused after pruning, so a stale id can never name another job.
+      -- AUTOINCREMENT: an id is never reused after pruning, so a stale id can never name another job
+      -- (version 3 keeps that promise without it).
       CREATE TABLE IF NOT EXISTS nightshift_jobs (
         id               INTEGER PRIMARY KEY AUTOINCREMENT,
         name             TEXT    NOT NULL,
@@ -128,17 +129,84 @@ const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    description: 'job ids without AUTOINCREMENT: the id floor is kept by the pruner',
+    sql: `
+      -- AUTOINCREMENT rewrote its sqlite_sequence row on every insert: one more page in the WAL per
+      -- commit, about a tenth of a single enqueue's cost. Ids still never repeat: an insert takes the
+      -- larger of MAX(id) and this floor, plus one, and the pruner raises the floor to the highest id
+      -- it deleted. The floor starts at the last id AUTOINCREMENT handed out.
+      CREATE TABLE IF NOT EXISTS nightshift_job_id_floor (
+        only           INTEGER PRIMARY KEY CHECK (only = 1),
+        pruned_through INTEGER NOT NULL
+      );
+      INSERT OR IGNORE INTO nightshift_job_id_floor (only, pruned_through)
+        VALUES (1, COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'nightshift_jobs'), 0));
+
+      CREATE TABLE nightshift_jobs_v3 (
+        id               INTEGER PRIMARY KEY,
+        name             TEXT    NOT NULL,
+        queue            TEXT    NOT NULL,
+        payload          TEXT    NOT NULL,
+        state            TEXT    NOT NULL CHECK (state IN ('scheduled','available','running','retryable','completed','dead','cancelled','waiting')),
+        priority         INTEGER NOT NULL,
+        attempt          INTEGER NOT NULL DEFAULT 0,
+        max_attempts     INTEGER NOT NULL,
+        run_at           INTEGER NOT NULL,
+        created_at       INTEGER NOT NULL,
+        attempted_at     INTEGER,
+        attempted_by     TEXT,
+        finished_at      INTEGER,
+        key              TEXT,
+        timeout_ms       INTEGER,
+        lease_token      TEXT,
+        lease_expires_at INTEGER,
+        last_error       TEXT,
+        result           TEXT,
+        progress         TEXT,
+        schedule_id      TEXT,
+        meta             TEXT
+      );
+      INSERT INTO nightshift_jobs_v3
+        (id, name, queue, payload, state, priority, attempt, max_attempts, run_at, created_at, attempted_at, attempted_by,
+         finished_at, key, timeout_ms, lease_token, lease_expires_at, last_error, result, progress, schedule_id, meta)
+      SELECT id, name, queue, payload, state, priority, attempt, max_attempts, run_at, created_at, attempted_at, attempted_by,
+         finished_at, key, timeout_ms, lease_token, lease_expires_at, last_error, result, progress, schedule_id, meta
+      FROM nightshift_jobs;
+      DROP TABLE nightshift_jobs;
+      ALTER TABLE nightshift_jobs_v3 RENAME TO nightshift_jobs;
+      -- The indexes of version 1, unchanged (they went with the old table).
+      CREATE INDEX nightshift_jobs_claim_idx
+        ON nightshift_jobs (queue, priority DESC, run_at, id)
+        WHERE state IN ('available','scheduled','retryable');
+      CREATE UNIQUE INDEX nightshift_jobs_key_idx
+        ON nightshift_jobs (name, key)
+        WHERE key IS NOT NULL AND state IN ('scheduled','available','running','retryable','waiting');
+      CREATE INDEX nightshift_jobs_lease_idx
+        ON nightshift_jobs (lease_expires_at)
+        WHERE state = 'running';
+      CREATE INDEX nightshift_jobs_finished_idx
+        ON nightshift_jobs (finished_at)
+        WHERE state IN ('completed','dead','cancelled');
+      CREATE INDEX nightshift_jobs_schedule_idx
+        ON nightshift_jobs (schedule_id, state)
+        WHERE schedule_id IS NOT NULL;
+    `,
+  },
 ];
 
 /** The schema version this code expects. */
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
 
 /**
- * Brings the database up to `SQLITE_SCHEMA_VERSION`. Idempotent; safe when several processes run
- * it at the same time (see the module comment). Refuses a database written by a newer version.
+ * Brings the database up to `targetVersion` (default and most: `SQLITE_SCHEMA_VERSION`; tests of
+ * upgrades stop earlier). Idempotent; safe when several processes run it at the same time (see
+ * the module comment). Refuses a database written by a newer version.
  */
-export function migrateSqlite(db: Database.Database): void {
+export function migrateSqlite(db: Database.Database, targetVersion: number = SQLITE_SCHEMA_VERSION): void {
   for (const migration of MIGRATIONS) {
+    if (migration.version > targetVersion) break;
     const step = db.transaction(() => {
       const current = db.pragma('user_version', { simple: true }) as number;
       if (current > SQLITE_SCHEMA_VERSION) {

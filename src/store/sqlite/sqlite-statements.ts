@@ -47,18 +47,32 @@ const CLAIM_PICK = `
 export const CLAIM_VALUE_COLUMNS = `id, name, queue, payload, priority, attempt, max_attempts, run_at, created_at,
       finished_at, key, timeout_ms, last_error, result, progress, schedule_id, meta`;
 
+/**
+ * The id of the next job: above every id in the table and every id ever pruned (the floor the
+ * pruner raises), so an id never names two jobs. Read inside the writing statement or
+ * transaction, which holds the write lock, so two writers never compute the same id.
+ */
+const NEXT_JOB_ID = `MAX(
+        COALESCE((SELECT MAX(id) FROM nightshift_jobs), 0),
+        COALESCE((SELECT pruned_through FROM nightshift_job_id_floor WHERE only = 1), 0)
+      ) + 1`;
+
 export const SQL = {
   // ---- jobs: insert ------------------------------------------------------------------------
   /**
    * Inserts one job. `ON CONFLICT DO NOTHING` only swallows uniqueness conflicts, i.e. the
-   * partial (name, key) index: the caller then reads the existing job.
+   * partial (name, key) index: the caller then reads the existing job. (The id cannot conflict:
+   * a writing statement holds the write lock from its start, before it reads the next id.)
+   * Positional parameters in column order: binding 12 named ones cost a tenth of an enqueue.
    */
   jobInsert: `
     INSERT INTO nightshift_jobs
-      (name, queue, payload, state, priority, max_attempts, run_at, created_at, key, timeout_ms, schedule_id, meta)
+      (id, name, queue, payload, state, priority, max_attempts, run_at, created_at, key, timeout_ms, schedule_id, meta)
     VALUES
-      (@name, @queue, @payload, @state, @priority, @maxAttempts, @runAt, @now, @key, @timeoutMs, @scheduleId, @meta)
+      (${NEXT_JOB_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT DO NOTHING`,
+  /** The id the next inserted job gets; read inside a write transaction, before a multi-row insert. */
+  jobNextId: `SELECT ${NEXT_JOB_ID} AS id`,
   /** The job that blocks a new job with the same name and key. */
   jobByActiveKey: `
     SELECT * FROM nightshift_jobs
@@ -202,6 +216,10 @@ export const SQL = {
     )
     RETURNING id`,
   attemptPrune: `DELETE FROM nightshift_job_attempts WHERE job_id IN (SELECT value FROM json_each(@ids))`,
+  /** Remembers the highest pruned id, so that no later job gets it again (see NEXT_JOB_ID). */
+  jobIdFloorRaise: `
+    INSERT INTO nightshift_job_id_floor (only, pruned_through) VALUES (1, @id)
+    ON CONFLICT (only) DO UPDATE SET pruned_through = MAX(pruned_through, excluded.pruned_through)`,
 
   // ---- cross-process wake-ups -------------------------------------------------------------------
   /** Changes whenever another connection (another process) commits to the file; ours do not change it. */
@@ -308,12 +326,13 @@ export const SQL = {
     ) AS active`,
 } as const;
 
-/** Largest number of rows in one multi-row job INSERT: 512 rows × 12 parameters stays far below SQLite's 32 766 bound parameters. */
+/** Largest number of rows in one multi-row job INSERT: 512 rows × 13 parameters stays far below SQLite's 32 766 bound parameters. */
 export const JOB_INSERT_MAX_ROWS = 512;
 
 /**
  * A multi-row job INSERT of `rows` rows (1 … JOB_INSERT_MAX_ROWS), positional parameters in the
- * column order of `jobInsert`, 12 per row. Used for batches without de-duplication keys, where no
+ * column order of `jobInsert` (id included: the caller numbers the rows from `jobNextId`, inside
+ * the same transaction), 13 per row. Used for batches without de-duplication keys, where no
  * row can conflict; one statement per chunk is about twice as fast as one statement per row.
  * The text depends only on `rows`, never on input.
  */
@@ -321,11 +340,10 @@ export function jobInsertRowsSql(rows: number): string {
   if (!Number.isInteger(rows) || rows < 1 || rows > JOB_INSERT_MAX_ROWS) {
     throw new RangeError(`jobInsertRowsSql: rows must be an integer in 1…${JOB_INSERT_MAX_ROWS}, got ${rows}`);
   }
-  const values = new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+  const values = new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
   return `INSERT INTO nightshift_jobs
-      (name, queue, payload, state, priority, max_attempts, run_at, created_at, key, timeout_ms, schedule_id, meta)
-    VALUES ${values}
-    RETURNING id`;
+      (id, name, queue, payload, state, priority, max_attempts, run_at, created_at, key, timeout_ms, schedule_id, meta)
+    VALUES ${values}`;
 }
 
 /** Names of the statements above. */
