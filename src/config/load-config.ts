@@ -22,6 +22,8 @@ export const DEFAULT_QUEUE_TIMEOUT_MS = 300_000;
 export interface ResolvedQueue {
   concurrency: number;
   timeoutMs: number;
+  /** Set only when the file sets it; the worker's default (the concurrency) applies otherwise. */
+  prefetch?: number;
 }
 
 /** The configuration the CLI runs with: file + environment + defaults. */
@@ -181,6 +183,7 @@ export function resolveConfig(
     let concurrency = fromFile.concurrency ?? env.maxConcurrentJobs ?? DEFAULT_QUEUE_CONCURRENCY;
     if (env.maxConcurrentJobs !== undefined) concurrency = Math.min(concurrency, env.maxConcurrentJobs);
     queues[name] = { concurrency, timeoutMs: env.jobTimeoutMs ?? fromFile.timeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS };
+    if (fromFile.prefetch !== undefined) queues[name].prefetch = fromFile.prefetch;
   }
   let schedules: ResolvedConfig['schedules'] = config.schedules;
   if (options.scheduleFile !== undefined) schedules = options.scheduleFile;

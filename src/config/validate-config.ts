@@ -35,6 +35,7 @@ const jobDefinition = z.custom<NightshiftConfig['jobs'][number]>(
 const queueConfig = z.strictObject({
   concurrency: positiveInt().max(10_000, 'must be ≤ 10000').optional(),
   timeoutMs: positiveInt('ms').optional(),
+  prefetch: integer(0).max(10_000, 'must be ≤ 10000').optional(),
 });
 
 const sqliteConfig = z.strictObject({

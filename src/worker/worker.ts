@@ -6,12 +6,13 @@ import { NightshiftEvents } from '../observe/events.js';
 import { createSilentLogger } from '../observe/logger.js';
 import type { Clock, JobFinishItem, JobRecord, JobState, Store } from '../store/types.js';
 import { ClaimSize } from './claim-size.js';
+import { ClaimedAhead } from './claimed-ahead.js';
 import { Completer, type CompleterEntry } from './completer.js';
 import { Execution, Executor, type ExecutorHost } from './executor.js';
 import { createHeartbeat, type Heartbeat } from './heartbeat.js';
 import { createJobRegistry, type JobList } from './job-registry.js';
 import { Producer } from './producer.js';
-import type { Service } from './service.js';
+import { createIntervalService, type Service } from './service.js';
 import {
   assertIntOption,
   DEFAULT_CONCURRENCY,
@@ -75,6 +76,22 @@ interface FinishEntry extends CompleterEntry {
   readonly execution: Execution;
 }
 
+/** One consumed queue as the worker tracks it. */
+interface QueueState {
+  readonly name: string;
+  readonly concurrency: number;
+  readonly timeoutMs: number;
+  /** Most jobs claimed ahead of free slots (see `QueueOptions.prefetch`). */
+  readonly prefetch: number;
+  /** Handlers running. */
+  running: number;
+  readonly claimSize: ClaimSize;
+  /** Jobs claimed and waiting for a slot. */
+  readonly ahead: ClaimedAhead;
+  /** A microtask will start waiting jobs in free slots. */
+  startScheduled: boolean;
+}
+
 const STATE_AFTER: Record<JobFinishItem['finish']['outcome'], JobState> = {
   completed: 'completed',
   failed: 'retryable',
@@ -85,11 +102,14 @@ const STATE_AFTER: Record<JobFinishItem['finish']['outcome'], JobState> = {
 };
 
 /**
- * Creates a worker. One producer per queue claims only free slots; the executor runs handlers
+ * Creates a worker. One producer per queue claims free slots, plus, while the queue's handlers
+ * are short, up to `prefetch` jobs that wait in memory and start the moment a slot frees (they are
+ * given back if they wait too long, and on stop); the executor runs handlers
  * with a timeout and an AbortSignal; finishes are batched into the store by the completer; the
  * heartbeat keeps leases alive and aborts handlers whose lease is gone.
  *
- * `stop()`: stop claiming, wait up to `shutdownTimeoutMs` for running handlers, abort the rest
+ * `stop()`: stop claiming, give back the jobs waiting for a slot, wait up to `shutdownTimeoutMs`
+ * for running handlers, abort the rest
  * (ShutdownError) and give their jobs back (`released`: state available, attempt not counted),
  * write every pending finish, then resolve.
  */
@@ -111,7 +131,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const clock = options.clock ?? Date.now;
 
   // Queues: those of the jobs, plus any configured explicitly.
-  const queueSettings = new Map<string, { concurrency: number; timeoutMs: number; running: number; claimSize: ClaimSize }>();
+  const queueSettings = new Map<string, QueueState>();
   const queueNames = new Set<string>([...jobs.values()].map((job) => job.queue));
   for (const name of Object.keys(options.queues ?? {})) queueNames.add(name);
   for (const name of queueNames) {
@@ -119,11 +139,17 @@ export function createWorker(options: WorkerOptions): Worker {
     const queue = options.queues?.[name] ?? {};
     assertIntOption(`queues.${name}.concurrency`, queue.concurrency, 1);
     assertIntOption(`queues.${name}.timeoutMs`, queue.timeoutMs, 1);
+    assertIntOption(`queues.${name}.prefetch`, queue.prefetch, 0);
+    const concurrency = queue.concurrency ?? defaultConcurrency;
     queueSettings.set(name, {
-      concurrency: queue.concurrency ?? defaultConcurrency,
+      name,
+      concurrency,
       timeoutMs: queue.timeoutMs ?? defaultTimeoutMs,
+      prefetch: queue.prefetch ?? concurrency,
       running: 0,
       claimSize: new ClaimSize(),
+      ahead: new ClaimedAhead(),
+      startScheduled: false,
     });
   }
 
@@ -150,6 +176,12 @@ export function createWorker(options: WorkerOptions): Worker {
       if (queue) {
         queue.running--;
         queue.claimSize.observe(execution.durationMs);
+        if (queue.ahead.size > 0 && !queue.startScheduled) {
+          // In a microtask rather than here: a handler that settles at once would otherwise start
+          // the next waiting job from inside this call, one stack frame deeper per job.
+          queue.startScheduled = true;
+          queueMicrotask(() => startWaiting(queue));
+        }
       }
       // Trigger before queueing the write: the claim of the freed slot runs ahead of the batched
       // finish, which the completer defers (see Completer), so a waiting job starts at once.
@@ -168,6 +200,47 @@ export function createWorker(options: WorkerOptions): Worker {
     },
   };
   const executor = new Executor(host, jobs);
+
+  /** Starts jobs claimed ahead in the queue's free slots, oldest first. */
+  function startWaiting(queue: QueueState): void {
+    queue.startScheduled = false;
+    while (queue.running < queue.concurrency) {
+      const job = queue.ahead.shift();
+      if (job === undefined) return;
+      queue.running++;
+      executor.run(job);
+    }
+  }
+
+  /** Gives a job claimed ahead back to its queue, unstarted: available again, its attempt not counted. */
+  function releaseWaiting(job: JobRecord): void {
+    const token = job.lease?.token ?? '';
+    completer.add({ item: { id: job.id, token, finish: { outcome: 'released' } }, execution: new Execution(job, token, jobs.get(job.name), clock()) });
+  }
+
+  /**
+   * Jobs claimed ahead wait about as long as a handler runs. One that waited a third of its lease
+   * means the running handlers are stuck: give the waiting jobs back well before their leases
+   * could expire (so no other worker runs them while this one still might), and claim no more
+   * ahead until a handler finishes.
+   */
+  const aheadExpiry = createIntervalService({
+    name: 'claimed-ahead-expiry',
+    intervalMs: Math.max(1, Math.floor(leaseMs / 3)),
+    jitter: 0,
+    runOnStart: false,
+    run: async () => {
+      const cutoff = clock() - Math.floor(leaseMs / 3);
+      for (const queue of queueSettings.values()) {
+        const stale = queue.ahead.takeClaimedBy(cutoff);
+        if (stale.length === 0) continue;
+        queue.claimSize.holdOff();
+        logger.warn({ queue: queue.name, count: stale.length }, 'jobs claimed ahead waited a third of their lease for a free slot; giving them back to the queue');
+        for (const job of stale) releaseWaiting(job);
+      }
+    },
+    onError: reportError('claimed-ahead-expiry'),
+  });
   const heartbeat: Heartbeat = createHeartbeat({ store, executor, leaseMs, onError: reportError('heartbeat') });
 
   const completer = new Completer<FinishEntry>({
@@ -238,8 +311,16 @@ export function createWorker(options: WorkerOptions): Worker {
         workerId: id,
         leaseMs,
         pollIntervalMs,
-        claimLimit: () => settings.claimSize.limit(settings.concurrency - settings.running),
+        claimLimit: () => {
+          const freeSlots = settings.concurrency - settings.running;
+          const aheadRoom = Math.max(0, settings.claimSize.ahead(settings.prefetch) - settings.ahead.size);
+          return settings.claimSize.limit(Math.max(0, freeSlots) + aheadRoom);
+        },
         dispatch(job) {
+          if (settings.running >= settings.concurrency) {
+            settings.ahead.push(job, clock());
+            return;
+          }
           settings.running++;
           executor.run(job);
         },
@@ -263,6 +344,9 @@ export function createWorker(options: WorkerOptions): Worker {
   const shutdown = async (): Promise<void> => {
     for (const cleanup of cleanups.splice(0)) cleanup();
     await Promise.all([...producers.values()].map((producer) => producer.stop()));
+    // Nothing claims any more: jobs still waiting for a slot go back to the queue at once.
+    await aheadExpiry.stop();
+    for (const queue of queueSettings.values()) for (const job of queue.ahead.takeAll()) releaseWaiting(job);
     if (executor.running.size > 0) {
       logger.info({ running: executor.running.size, shutdownTimeoutMs }, 'waiting for running jobs before shutting down');
       let timer: NodeJS.Timeout | undefined;
@@ -298,6 +382,8 @@ export function createWorker(options: WorkerOptions): Worker {
       // A job cancelled from this process aborts its handler at once instead of at the next heartbeat.
       cleanups.push(
         events.on('job:cancelled', ({ job }) => {
+          // Waiting for a slot: the store moved it on already, so it is simply not started.
+          if (job.state === 'cancelled' && queueSettings.get(job.queue)?.ahead.remove(job.id)) return;
           const execution = executor.running.get(job.id);
           if (execution && execution.job.attempt >= job.attempt && job.state === 'cancelled' && execution.token !== job.lease?.token) {
             executor.abort(execution, 'lease_lost');
@@ -305,6 +391,7 @@ export function createWorker(options: WorkerOptions): Worker {
         }),
       );
       heartbeat.start();
+      aheadExpiry.start();
       for (const producer of producers.values()) producer.start();
       logger.info({ queues: [...queueNames], leaseMs }, 'worker started');
     },

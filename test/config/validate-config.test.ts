@@ -46,7 +46,7 @@ describe('validateConfig', () => {
   it('lists every problem with its path and the file', () => {
     const error = configError({
       jobs: [send, 'report', send],
-      queues: { 'no spaces': {}, email: { concurrency: 1.5 } },
+      queues: { 'no spaces': {}, email: { concurrency: 1.5 }, reports: { prefetch: -1 } },
       store: { postgres: { connectionString: 'mysql://x', schema: 'Drop Table' } },
       schedules: 42,
       leaseMs: 5,
@@ -61,6 +61,7 @@ describe('validateConfig', () => {
       'jobs.2': 'duplicate job name "email.send" (also jobs.0)',
       'queues.no spaces': expect.stringContaining('queue name must be'),
       'queues.email.concurrency': 'must be an integer ≥ 1',
+      'queues.reports.prefetch': 'must be an integer ≥ 0',
       'store.postgres.connectionString': 'must start with postgres:// or postgresql://',
       'store.postgres.schema': expect.stringContaining('lowercase SQL identifier'),
       schedules: 'must be a YAML file path or a list of schedules',
@@ -108,14 +109,14 @@ describe('validateConfig', () => {
 });
 
 describe('resolveConfig', () => {
-  const config = defineConfig({ jobs: [send, report], queues: { email: { concurrency: 20, timeoutMs: 10_000 }, idle: {} }, schedules: 'schedules.yaml' });
+  const config = defineConfig({ jobs: [send, report], queues: { email: { concurrency: 20, timeoutMs: 10_000 }, idle: { prefetch: 0 } }, schedules: 'schedules.yaml' });
 
   it('fills queue defaults for every queue named by the file or a job', () => {
     const resolved = resolveConfig(config, { file: '/app/nightshift.config.ts', env: {} });
     expect(resolved.queues).toEqual({
       default: { concurrency: 10, timeoutMs: 300_000 },
       email: { concurrency: 20, timeoutMs: 10_000 },
-      idle: { concurrency: 10, timeoutMs: 300_000 },
+      idle: { concurrency: 10, timeoutMs: 300_000, prefetch: 0 },
     });
     // A schedule file resolves next to the config that names it.
     expect(resolved.schedules).toBe('/app/schedules.yaml');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClaimSize, SLOW_HANDLER_MS, SLOW_QUEUE_CLAIM_LIMIT } from '../../src/worker/claim-size.js';
+import { CLAIM_AHEAD_MAX_HANDLER_MS, ClaimSize, SLOW_HANDLER_MS, SLOW_QUEUE_CLAIM_LIMIT } from '../../src/worker/claim-size.js';
 
 describe('ClaimSize', () => {
   it('takes every free slot before any handler ran and while handlers are quick', () => {
@@ -32,5 +32,28 @@ describe('ClaimSize', () => {
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -5]) size.observe(bad);
     expect(size.averageMs).toBe(0);
     expect(size.limit(30)).toBe(30);
+  });
+
+  it('lets jobs be claimed ahead only once a handler finished, and only while handlers are short', () => {
+    const size = new ClaimSize();
+    expect(size.ahead(10)).toBe(0);
+    size.observe(0);
+    expect(size.ahead(10)).toBe(10);
+    for (let i = 0; i < 30; i++) size.observe(5);
+    expect(size.ahead(10)).toBe(10);
+    for (let i = 0; i < 30; i++) size.observe(CLAIM_AHEAD_MAX_HANDLER_MS * 2);
+    expect(size.averageMs).toBeGreaterThanOrEqual(CLAIM_AHEAD_MAX_HANDLER_MS);
+    expect(size.ahead(10)).toBe(0);
+    for (let i = 0; i < 30; i++) size.observe(1);
+    expect(size.ahead(10)).toBe(10);
+  });
+
+  it('holds off claiming ahead after holdOff() until the next handler finishes', () => {
+    const size = new ClaimSize();
+    size.observe(2);
+    size.holdOff();
+    expect(size.ahead(8)).toBe(0);
+    size.observe(2);
+    expect(size.ahead(8)).toBe(8);
   });
 });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob } from '../../src/job/define-job.js';
 import { SLOW_QUEUE_CLAIM_LIMIT } from '../../src/worker/claim-size.js';
-import { gate, openRuntime, TestClock, type Runtime } from '../fixtures/sqlite-runtime.js';
+import { gate, openRuntime, TestClock, until, type Runtime } from '../fixtures/sqlite-runtime.js';
 
 let runtime: Runtime | null = null;
 afterEach(async () => {
@@ -96,7 +96,8 @@ describe('claiming', () => {
         await release.promise;
       },
     });
-    runtime = await openRuntime([work], { clock, worker: { queues: { default: { concurrency: 40 } } } });
+    // No claiming ahead here: this is about the size of claims for free slots.
+    runtime = await openRuntime([work], { clock, worker: { queues: { default: { concurrency: 40, prefetch: 0 } } } });
     const { client, events, worker } = runtime;
     const fetched: number[] = [];
     events.on('worker:fetched', ({ count }) => fetched.push(count));
@@ -125,6 +126,151 @@ describe('claiming', () => {
     expect(claimed.reduce((sum, count) => sum + count, 0)).toBe(80);
     expect(claimed.at(-1)).toBeLessThanOrEqual(SLOW_QUEUE_CLAIM_LIMIT);
     expect(claimed.filter((count) => count > SLOW_QUEUE_CLAIM_LIMIT).length).toBeLessThanOrEqual(1);
+  });
+
+  describe('claiming ahead of free slots (prefetch)', () => {
+    /** Lets a few turns of the event loop pass: enough for a wake-up to claim (SQLite answers at once). */
+    const turns = async (count = 5): Promise<void> => {
+      for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
+    };
+    const totals = async (rt: Runtime) => (await rt.store.jobStats()).totals;
+
+    /** Jobs whose handlers (except the warm-up one, n = -1) wait until `open()`, counted as they run. */
+    function heldJob() {
+      const seen = { running: 0, peak: 0, started: [] as number[] };
+      const held = gate();
+      const job = defineJob({
+        name: 'held',
+        schema: z.object({ n: z.number() }),
+        handler: async ({ n }) => {
+          if (n < 0) return;
+          seen.started.push(n);
+          seen.running++;
+          seen.peak = Math.max(seen.peak, seen.running);
+          await held.promise;
+          seen.running--;
+        },
+      });
+      return { job, seen, open: () => held.open() };
+    }
+
+    /** Starts the worker and runs one quick job, so the queue has a handler duration to go by. */
+    async function warmUp(rt: Runtime, job: ReturnType<typeof heldJob>['job']): Promise<void> {
+      const completed = rt.events.waitFor('job:completed');
+      await rt.client.enqueue(job, { n: -1 });
+      await rt.worker.start();
+      await completed;
+    }
+
+    it('holds up to `prefetch` claimed jobs while every slot is busy, never running more than the concurrency', async () => {
+      const { job, seen, open } = heldJob();
+      runtime = await openRuntime([job], { worker: { queues: { default: { concurrency: 2, prefetch: 3 } } } });
+      const rt = runtime;
+      await warmUp(rt, job);
+      await rt.client.enqueueMany(job, Array.from({ length: 10 }, (_, n) => ({ n })));
+      // Two run, three more are claimed and wait; the other five stay in the queue.
+      await until(async () => (await totals(rt)).running === 5, 'five jobs are claimed');
+      rt.worker.wake();
+      await turns();
+      expect(await totals(rt)).toMatchObject({ running: 5, available: 5 });
+      expect(rt.worker.running).toBe(2);
+      expect(seen.running).toBe(2);
+      let done = 0;
+      const allDone = new Promise<void>((resolve) => rt.events.on('job:completed', () => ++done === 10 && resolve()));
+      open();
+      await allDone;
+      expect(seen.peak).toBe(2);
+      // Waiting jobs start in the order they were claimed: priority, then age.
+      expect(seen.started).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    });
+
+    it('claims nothing ahead before a handler of the queue finished', async () => {
+      const { job, seen, open } = heldJob();
+      runtime = await openRuntime([job], { worker: { queues: { default: { concurrency: 2 } } } });
+      const rt = runtime;
+      await rt.client.enqueueMany(job, Array.from({ length: 6 }, (_, n) => ({ n })));
+      await rt.worker.start();
+      await until(() => seen.running === 2, 'two handlers run');
+      rt.worker.wake();
+      await turns();
+      // Nothing is known about the queue's handlers yet: they may run for hours.
+      expect(await totals(rt)).toMatchObject({ running: 2, available: 4 });
+      open();
+      await until(async () => (await totals(rt)).completed === 6, 'every job completed');
+    });
+
+    it('claims nothing ahead with prefetch 0', async () => {
+      const { job, open } = heldJob();
+      runtime = await openRuntime([job], { worker: { queues: { default: { concurrency: 2, prefetch: 0 } } } });
+      const rt = runtime;
+      await warmUp(rt, job);
+      await rt.client.enqueueMany(job, Array.from({ length: 6 }, (_, n) => ({ n })));
+      await until(async () => (await totals(rt)).running === 2, 'two jobs are claimed');
+      rt.worker.wake();
+      await turns();
+      expect(await totals(rt)).toMatchObject({ running: 2, available: 4 });
+      open();
+    });
+
+    it('gives waiting jobs back on stop, unstarted, with their attempt not counted', async () => {
+      const { job, seen, open } = heldJob();
+      runtime = await openRuntime([job], { worker: { queues: { default: { concurrency: 1, prefetch: 2 } }, shutdownTimeoutMs: 5_000 } });
+      const rt = runtime;
+      await warmUp(rt, job);
+      const ids = (await rt.client.enqueueMany(job, [{ n: 0 }, { n: 1 }, { n: 2 }])).map((r) => r.job.id);
+      await until(async () => (await totals(rt)).running === 3, 'three jobs are claimed');
+      const released: string[] = [];
+      rt.events.on('job:released', ({ job: record }) => released.push(record.id));
+      const stopped = rt.worker.stop();
+      // The two waiting jobs go back at once, while the running one may still finish.
+      await until(async () => (await totals(rt)).available === 2, 'the waiting jobs are back in the queue');
+      open();
+      await stopped;
+      expect(seen.started).toEqual([0]);
+      expect(released.sort()).toEqual([ids[1], ids[2]].sort());
+      for (const id of [ids[1]!, ids[2]!]) {
+        expect(await rt.store.jobGet({ id })).toMatchObject({ state: 'available', attempt: 0, lease: null });
+      }
+      expect((await rt.store.jobGet({ id: ids[0]! }))?.state).toBe('completed');
+    });
+
+    it('gives waiting jobs back after a third of the lease when the running handler is stuck, and stops claiming ahead', async () => {
+      const { job, seen, open } = heldJob();
+      runtime = await openRuntime([job], { worker: { leaseMs: 300, queues: { default: { concurrency: 1, prefetch: 2 } } } });
+      const rt = runtime;
+      await warmUp(rt, job);
+      const released = rt.events.waitFor('job:released', undefined, 5_000);
+      const ids = (await rt.client.enqueueMany(job, [{ n: 0 }, { n: 1 }, { n: 2 }])).map((r) => r.job.id);
+      await until(async () => (await totals(rt)).running === 3, 'three jobs are claimed');
+      await released;
+      await until(async () => (await totals(rt)).available === 2, 'the waiting jobs are back in the queue');
+      // The handler is still stuck: the jobs given back are not claimed ahead again.
+      rt.worker.wake();
+      await turns();
+      expect(await totals(rt)).toMatchObject({ running: 1, available: 2 });
+      expect((await rt.store.jobAttempts({ id: ids[1]! })).map((a) => a.outcome)).toEqual(['released']);
+      let done = 0;
+      const allDone = new Promise<void>((resolve) => rt.events.on('job:completed', () => ++done === 3 && resolve()));
+      open();
+      await allDone;
+      expect(seen.started).toEqual([0, 1, 2]);
+    });
+
+    it('drops a waiting job cancelled in this process instead of starting it', async () => {
+      const { job, seen, open } = heldJob();
+      runtime = await openRuntime([job], { worker: { queues: { default: { concurrency: 1, prefetch: 1 } } } });
+      const rt = runtime;
+      await warmUp(rt, job);
+      const ids = (await rt.client.enqueueMany(job, [{ n: 0 }, { n: 1 }])).map((r) => r.job.id);
+      await until(async () => (await totals(rt)).running === 2, 'both jobs are claimed');
+      await rt.client.cancel(ids[1]!);
+      const completed = rt.events.waitFor('job:completed');
+      open();
+      await completed;
+      await turns();
+      expect(seen.started).toEqual([0]);
+      expect((await rt.store.jobGet({ id: ids[1]! }))?.state).toBe('cancelled');
+    });
   });
 
   it('de-duplicates by key while a job waits, and accepts the key again once it finished', async () => {

@@ -33,6 +33,8 @@ describe('worker options', () => {
     const store = temp.store;
     expect(() => createWorker({ store, jobs: [job], leaseMs: 10 })).toThrow(/leaseMs/);
     expect(() => createWorker({ store, jobs: [job], queues: { default: { concurrency: 0 } } })).toThrow(/queues.default.concurrency/);
+    expect(() => createWorker({ store, jobs: [job], queues: { default: { prefetch: -1 } } })).toThrow(/queues.default.prefetch must be an integer ≥ 0/);
+    expect(() => createWorker({ store, jobs: [job], queues: { default: { prefetch: 1.5 } } })).toThrow(/queues.default.prefetch/);
     expect(() => createWorker({ store, jobs: [job], queues: { 'bad queue': {} } })).toThrow(/queue name/);
     expect(() => createWorker({ store, jobs: [job], id: 'has space' })).toThrow(/worker id/);
     expect(() => createWorker({ store, jobs: [job, defineJob({ name: 'opt', schema: z.object({}), handler: async () => 1 })] })).toThrow(/two different jobs/);
