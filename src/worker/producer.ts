@@ -8,9 +8,9 @@ export interface ProducerOptions {
   leaseMs: number;
   /** Base time between fallback polls, in ms; each wait is jittered by ±20 %. */
   pollIntervalMs: number;
-  /** How many jobs to claim now: at most the queue's free slots (see ClaimSize); 0 when none are free. */
+  /** How many jobs to claim now: at most the queue's free slots plus its room to claim ahead (see ClaimSize); 0 for none. */
   claimLimit(): number;
-  /** Hands a claimed job to the executor. */
+  /** Hands a claimed job on: to the executor, or to wait for a free slot. */
   dispatch(job: JobRecord): void;
   /** A fetch came back (for the `worker:fetched` event). */
   fetched(count: number): void;
@@ -18,7 +18,7 @@ export interface ProducerOptions {
 }
 
 /**
- * Claims jobs of one queue, never more than its free slots.
+ * Claims jobs of one queue, never more than its free slots plus the jobs it may hold ahead of them.
  *
  * State machine (one comment, each transition one method below):
  *
