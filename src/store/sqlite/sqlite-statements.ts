@@ -63,7 +63,7 @@ export const SQL = {
    * Inserts one job. `ON CONFLICT DO NOTHING` only swallows uniqueness conflicts, i.e. the
    * partial (name, key) index: the caller then reads the existing job. (The id cannot conflict:
    * a writing statement holds the write lock from its start, before it reads the next id.)
-   * Positional parameters in column order: binding 12 named ones cost a tenth of an enqueue.
+   * Positional parameters in column order: binding 12 named ones took ~4 % of an enqueue, positional ~1.5 %.
    */
   jobInsert: `
     INSERT INTO nightshift_jobs
