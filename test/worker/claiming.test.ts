@@ -134,6 +134,17 @@ describe('claiming', () => {
       for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
     };
     const totals = async (rt: Runtime) => (await rt.store.jobStats()).totals;
+    /** Wakes the worker, lets any claim happen, and checks that the counts are what they were. */
+    const expectNoMoreClaimed = async (rt: Runtime, counts: { running: number; available: number }): Promise<void> => {
+      rt.worker.wake();
+      await turns();
+      expect(await totals(rt)).toMatchObject(counts);
+    };
+    /** Resolves once `count` more jobs completed. */
+    const completions = (rt: Runtime, count: number): Promise<void> => {
+      let done = 0;
+      return new Promise<void>((resolve) => rt.events.on('job:completed', () => ++done === count && resolve()));
+    };
 
     /** Jobs whose handlers (except the warm-up one, n = -1) wait until `open()`, counted as they run. */
     function heldJob() {
@@ -170,13 +181,10 @@ describe('claiming', () => {
       await rt.client.enqueueMany(job, Array.from({ length: 10 }, (_, n) => ({ n })));
       // Two run, three more are claimed and wait; the other five stay in the queue.
       await until(async () => (await totals(rt)).running === 5, 'five jobs are claimed');
-      rt.worker.wake();
-      await turns();
-      expect(await totals(rt)).toMatchObject({ running: 5, available: 5 });
+      await expectNoMoreClaimed(rt, { running: 5, available: 5 });
       expect(rt.worker.running).toBe(2);
       expect(seen.running).toBe(2);
-      let done = 0;
-      const allDone = new Promise<void>((resolve) => rt.events.on('job:completed', () => ++done === 10 && resolve()));
+      const allDone = completions(rt, 10);
       open();
       await allDone;
       expect(seen.peak).toBe(2);
@@ -191,10 +199,8 @@ describe('claiming', () => {
       await rt.client.enqueueMany(job, Array.from({ length: 6 }, (_, n) => ({ n })));
       await rt.worker.start();
       await until(() => seen.running === 2, 'two handlers run');
-      rt.worker.wake();
-      await turns();
       // Nothing is known about the queue's handlers yet: they may run for hours.
-      expect(await totals(rt)).toMatchObject({ running: 2, available: 4 });
+      await expectNoMoreClaimed(rt, { running: 2, available: 4 });
       open();
       await until(async () => (await totals(rt)).completed === 6, 'every job completed');
     });
@@ -206,9 +212,7 @@ describe('claiming', () => {
       await warmUp(rt, job);
       await rt.client.enqueueMany(job, Array.from({ length: 6 }, (_, n) => ({ n })));
       await until(async () => (await totals(rt)).running === 2, 'two jobs are claimed');
-      rt.worker.wake();
-      await turns();
-      expect(await totals(rt)).toMatchObject({ running: 2, available: 4 });
+      await expectNoMoreClaimed(rt, { running: 2, available: 4 });
       open();
     });
 
@@ -245,12 +249,9 @@ describe('claiming', () => {
       await released;
       await until(async () => (await totals(rt)).available === 2, 'the waiting jobs are back in the queue');
       // The handler is still stuck: the jobs given back are not claimed ahead again.
-      rt.worker.wake();
-      await turns();
-      expect(await totals(rt)).toMatchObject({ running: 1, available: 2 });
+      await expectNoMoreClaimed(rt, { running: 1, available: 2 });
       expect((await rt.store.jobAttempts({ id: ids[1]! })).map((a) => a.outcome)).toEqual(['released']);
-      let done = 0;
-      const allDone = new Promise<void>((resolve) => rt.events.on('job:completed', () => ++done === 3 && resolve()));
+      const allDone = completions(rt, 3);
       open();
       await allDone;
       expect(seen.started).toEqual([0, 1, 2]);
