@@ -8,7 +8,8 @@ import { NightshiftEvents } from '../observe/events.js';
 import { createSilentLogger } from '../observe/logger.js';
 import { JOB_STATES, type JobInsert, type JobInsertResult, type JobListFilter, type JobState, type JobStats, type Store } from '../store/types.js';
 import { createJobRegistry, type JobList } from '../worker/job-registry.js';
-import { checkKey, resolveEnqueueOptions, type EnqueueOptions } from './enqueue-options.js';
+import { assertStorableText, checkKey, MAX_REASON_LENGTH } from '../job/input-bounds.js';
+import { resolveEnqueueOptions, type EnqueueOptions } from './enqueue-options.js';
 import { toAttempt, toJob, type Job, type JobDetails } from './job-view.js';
 
 export type { EnqueueOptions } from './enqueue-options.js';
@@ -84,8 +85,6 @@ export interface Client {
   stats(): Promise<JobStats>;
 }
 
-/** Longest accepted cancel reason, in characters. */
-const MAX_REASON_LENGTH = 1000;
 const ID_PATTERN = /^[0-9]{1,20}$/;
 
 /** Creates a client. See `Client`. */
@@ -247,7 +246,10 @@ export function createClient(options: ClientOptions): Client {
       if (states) filter.states = states;
       if (queues) filter.queues = queues;
       if (names) filter.names = names;
-      if (params.nameContains) filter.nameContains = params.nameContains;
+      if (params.nameContains) {
+        assertStorableText(params.nameContains, 'list: nameContains');
+        filter.nameContains = params.nameContains;
+      }
       if (params.createdAfter) filter.createdAfter = params.createdAfter;
       if (params.createdBefore) filter.createdBefore = params.createdBefore;
       const page = await store.jobList({ filter, limit: params.limit ?? 50, cursor: params.cursor ?? null });
@@ -259,6 +261,7 @@ export function createClient(options: ClientOptions): Client {
       if (typeof reason !== 'string' || reason.length > MAX_REASON_LENGTH) {
         throw new ValidationError('INVALID_OPTION', `cancel: reason must be a string of at most ${MAX_REASON_LENGTH} characters`);
       }
+      assertStorableText(reason, 'cancel: reason');
       const record = await store.jobCancel({ id, reason });
       if (!record) throw notFound(id);
       if (record.state !== 'cancelled') throw new StateError(`job ${id} is ${record.state}; only jobs that have not finished can be cancelled`);

@@ -1,19 +1,16 @@
 import { ValidationError } from '../errors.js';
-import { assertValidMs, assertValidPriority, type AnyJobDefinition } from '../job/define-job.js';
+import type { AnyJobDefinition } from '../job/define-job.js';
+import { assertInt32, assertValidDelayMs, assertValidMs, assertValidPriority, assertValidRunAt, checkKey, MAX_INT32 } from '../job/input-bounds.js';
 import { assertValidName } from '../job/names.js';
 import { DEFAULT_ATTEMPTS } from '../job/retry-policy.js';
 import type { JobInsert, StoreTransaction } from '../store/types.js';
 
-/** Longest accepted de-duplication key, in characters. */
-export const MAX_KEY_LENGTH = 256;
-/** Largest accepted `maxAttempts` and `timeoutMs` (fits a 32-bit integer column and a Node timer). */
-const MAX_INT32 = 2 ** 31 - 1;
 
 /** Options of one enqueue. Everything defaults from the job definition. */
 export interface EnqueueOptions {
-  /** Run no earlier than this many ms from now (store time). Not with `runAt`. */
+  /** Run no earlier than this many ms from now (store time), 0 … `MAX_DELAY_MS` (100 years). Not with `runAt`. */
   delayMs?: number;
-  /** Run no earlier than this instant. Not with `delayMs`. */
+  /** Run no earlier than this instant (1970 … 9999). Not with `delayMs`. */
   runAt?: Date;
   /** 0 … 1 000 000, higher runs first; default the job's priority (0). */
   priority?: number;
@@ -54,13 +51,11 @@ export function resolveEnqueueOptions(
     throw new ValidationError('INVALID_OPTION', `${where}: give delayMs or runAt, not both`);
   }
   if (options.delayMs !== undefined) {
-    assertValidMs(options.delayMs, `${where}: delayMs`);
+    assertValidDelayMs(options.delayMs, `${where}: delayMs`);
     if (options.delayMs > 0) runAt = new Date((nowMs ?? Date.now()) + options.delayMs);
   }
   if (options.runAt !== undefined) {
-    if (!(options.runAt instanceof Date) || Number.isNaN(options.runAt.getTime())) {
-      throw new ValidationError('INVALID_OPTION', `${where}: runAt must be a valid Date, got ${String(options.runAt)}`);
-    }
+    assertValidRunAt(options.runAt, `${where}: runAt`);
     runAt = options.runAt;
   }
   const priority = options.priority ?? job.priority;
@@ -72,9 +67,7 @@ export function resolveEnqueueOptions(
     throw new ValidationError('INVALID_NAME', `${where}: ${(error as Error).message}`);
   }
   const maxAttempts = options.maxAttempts ?? job.retry?.attempts ?? DEFAULT_ATTEMPTS;
-  if (typeof maxAttempts !== 'number' || !Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > MAX_INT32) {
-    throw new ValidationError('INVALID_OPTION', `${where}: maxAttempts must be an integer ≥ 1, got ${String(maxAttempts)}`);
-  }
+  assertInt32(maxAttempts, `${where}: maxAttempts`, 1);
   const key = options.key === undefined ? null : checkKey(where, options.key);
   let timeoutMs: number | null = null;
   if (options.timeoutMs !== undefined) {
@@ -85,12 +78,4 @@ export function resolveEnqueueOptions(
     timeoutMs = options.timeoutMs;
   }
   return { queue, priority, maxAttempts, runAt, key, timeoutMs };
-}
-
-/** Returns `key` when it is a valid de-duplication key (1 … MAX_KEY_LENGTH characters), else throws. */
-export function checkKey(where: string, key: unknown): string {
-  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
-    throw new ValidationError('INVALID_OPTION', `${where}: key must be a string of 1 to ${MAX_KEY_LENGTH} characters, got ${typeof key === 'string' ? `${key.length} characters` : typeof key}`);
-  }
-  return key;
 }

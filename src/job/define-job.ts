@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
 import { ValidationError } from '../errors.js';
+import { assertValidMs, assertValidPriority } from './input-bounds.js';
 import { assertValidName } from './names.js';
 import type { HandlerOutcome } from './outcomes.js';
 import { assertValidRetryPolicy, type RetryPolicy } from './retry-policy.js';
@@ -87,23 +88,6 @@ export type AnyJobDefinition = JobDefinition<StandardSchema<any, any>, unknown>;
 
 /** Default queue name. */
 export const DEFAULT_QUEUE = 'default';
-/** Highest accepted priority. */
-export const MAX_PRIORITY = 1_000_000;
-
-/** Throws unless `value` is an integer priority in 0 … MAX_PRIORITY. */
-export function assertValidPriority(value: unknown, where: string): asserts value is number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_PRIORITY) {
-    throw new ValidationError('INVALID_OPTION', `${where}: priority must be an integer from 0 to ${MAX_PRIORITY}, got ${String(value)}`);
-  }
-}
-
-/** Throws unless `value` is a finite number of ms ≥ 0 (or ≥ 1 when `positive`). */
-export function assertValidMs(value: unknown, where: string, positive = false): asserts value is number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < (positive ? 1 : 0)) {
-    throw new ValidationError('INVALID_OPTION', `${where} must be a finite number ${positive ? '≥ 1' : '≥ 0'} (ms), got ${String(value)}`);
-  }
-}
-
 /**
  * Defines a job. The schema types both `enqueue` (its input) and the handler (its output):
  *

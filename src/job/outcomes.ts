@@ -1,3 +1,5 @@
+import { assertValidDelayMs } from './input-bounds.js';
+
 /**
  * Typed outcomes a handler can return instead of a result. Throwing an error fails the attempt
  * (retried per the job's policy); `throw new UnrecoverableError()` fails it for good.
@@ -19,13 +21,20 @@ export interface CancelOutcome {
 
 export type HandlerOutcome = SnoozeOutcome | CancelOutcome;
 
-/** `return snooze(60_000)`: re-run in a minute; the attempt does not count. */
+/**
+ * `return snooze(60_000)`: re-run in a minute (by the store's clock); the attempt does not count.
+ * The delay is 0 … `MAX_DELAY_MS` (100 years); anything else throws a `ValidationError`
+ * (`INVALID_OPTION`) at the call, which fails the attempt like any other error.
+ */
 export function snooze(delayMs: number): SnoozeOutcome {
-  if (!Number.isFinite(delayMs) || delayMs < 0) throw new RangeError(`snooze delay must be a number ≥ 0 ms, got ${delayMs}`);
+  assertValidDelayMs(delayMs, 'snooze delay');
   return { [OUTCOME]: 'snooze', delayMs };
 }
 
-/** `return cancel('user deleted')`: finish as `cancelled`; never retried. */
+/**
+ * `return cancel('user deleted')`: finish as `cancelled`; never retried. The reason is recorded
+ * as the job's last error message (cleaned and cut like any error message a finish records).
+ */
 export function cancel(reason: string): CancelOutcome {
   return { [OUTCOME]: 'cancel', reason };
 }

@@ -1,4 +1,5 @@
 import { ValidationError } from '../errors.js';
+import { assertInt32, assertValidDelayMs, clampDelayMs, MAX_DELAY_MS } from './input-bounds.js';
 
 /**
  * How long to wait before the next attempt.
@@ -25,26 +26,29 @@ export const DEFAULT_ATTEMPTS = 3;
 /** Default backoff for a job that sets none. */
 export const DEFAULT_BACKOFF: Backoff = { type: 'exponential', delayMs: 1000, maxDelayMs: 3_600_000, jitter: 0.1 };
 
-/** Throws unless the policy's numbers make sense. */
+/** Throws unless the policy's numbers make sense: attempts 1 … 2^31−1, delays 0 … `MAX_DELAY_MS`, jitter 0 … 1. */
 export function assertValidRetryPolicy(jobName: string, policy: RetryPolicy | undefined): void {
   if (!policy) return;
-  if (policy.attempts !== undefined && (!Number.isInteger(policy.attempts) || policy.attempts < 1)) {
-    throw new ValidationError('INVALID_OPTION', `job "${jobName}": retry.attempts must be an integer ≥ 1, got ${policy.attempts}`);
-  }
+  if (policy.attempts !== undefined) assertInt32(policy.attempts, `job "${jobName}": retry.attempts`, 1);
   const backoff = policy.backoff;
-  if (backoff && typeof backoff !== 'function') {
-    if (!Number.isFinite(backoff.delayMs) || backoff.delayMs < 0) {
-      throw new ValidationError('INVALID_OPTION', `job "${jobName}": retry.backoff.delayMs must be a number ≥ 0, got ${backoff.delayMs}`);
-    }
-    if (backoff.jitter !== undefined && !(backoff.jitter >= 0 && backoff.jitter <= 1)) {
-      throw new ValidationError('INVALID_OPTION', `job "${jobName}": retry.backoff.jitter must be between 0 and 1, got ${backoff.jitter}`);
-    }
+  if (backoff === undefined || typeof backoff === 'function') return;
+  if (typeof backoff !== 'object' || backoff === null || (backoff.type !== 'fixed' && backoff.type !== 'exponential')) {
+    throw new ValidationError('INVALID_OPTION', `job "${jobName}": retry.backoff must be { type: 'fixed' | 'exponential', delayMs, … } or a function (attempt, error) => ms`);
+  }
+  assertValidDelayMs(backoff.delayMs, `job "${jobName}": retry.backoff.delayMs`);
+  if (backoff.type === 'exponential' && backoff.maxDelayMs !== undefined) {
+    assertValidDelayMs(backoff.maxDelayMs, `job "${jobName}": retry.backoff.maxDelayMs`);
+  }
+  if (backoff.jitter !== undefined && !(typeof backoff.jitter === 'number' && backoff.jitter >= 0 && backoff.jitter <= 1)) {
+    throw new ValidationError('INVALID_OPTION', `job "${jobName}": retry.backoff.jitter must be between 0 and 1, got ${String(backoff.jitter)}`);
   }
 }
 
 /**
- * Delay in ms before retrying after attempt number `attempt` (1-based) failed with `error`.
- * `random` is injectable so tests can pin the jitter.
+ * Delay in ms before retrying after attempt number `attempt` (1-based) failed with `error`: a
+ * whole number in 0 … `MAX_DELAY_MS` whatever the policy computes (a function's NaN or negative
+ * answer means 0, an answer past the maximum is clamped to it). `random` is injectable so tests
+ * can pin the jitter.
  */
 export function retryDelayMs(backoff: Backoff, attempt: number, error: unknown, random: () => number = Math.random): number {
   let base: number;
@@ -55,11 +59,11 @@ export function retryDelayMs(backoff: Backoff, attempt: number, error: unknown, 
     base = backoff.delayMs;
     jitter = backoff.jitter ?? 0;
   } else {
-    const cap = backoff.maxDelayMs ?? Number.MAX_SAFE_INTEGER;
+    const cap = backoff.maxDelayMs ?? MAX_DELAY_MS;
     base = Math.min(cap, backoff.delayMs * 2 ** Math.max(0, attempt - 1));
     jitter = backoff.jitter ?? 0.1;
   }
-  if (!Number.isFinite(base) || base < 0) base = 0;
+  if (typeof base !== 'number' || Number.isNaN(base) || base < 0) base = 0;
   const factor = jitter > 0 ? 1 - jitter + random() * 2 * jitter : 1;
-  return Math.round(base * factor);
+  return clampDelayMs(base * factor);
 }

@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { ValidationError, type ValidationIssue } from '../errors.js';
-import { assertValidMs, assertValidPriority, type AnyJobDefinition } from '../job/define-job.js';
+import type { AnyJobDefinition } from '../job/define-job.js';
+import { assertValidMs, assertValidPriority, isStorableText, MAX_INT32 } from '../job/input-bounds.js';
 import { assertValidName } from '../job/names.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from '../job/payload.js';
 import { DEFAULT_ATTEMPTS } from '../job/retry-policy.js';
@@ -16,8 +17,6 @@ import { DEFAULT_TIMEZONE, normalizeTimeZone } from './time-zone.js';
 
 /** Most missed ticks a schedule may catch up after downtime. */
 export const MAX_CATCH_UP = 1000;
-/** Largest `maxAttempts` / `timeoutMs` (a 32-bit integer column and a Node timer both hold it). */
-const MAX_INT32 = 2 ** 31 - 1;
 
 /**
  * One schedule as users write it: an entry of `schedules:` in a YAML file, an entry of the code
@@ -64,7 +63,11 @@ export const scheduleDefinitionSchema = z
     schedule: z.string(),
     enabled: z.boolean().optional(),
     timezone: z.string().optional(),
-    description: z.string().nullable().optional(),
+    description: z
+      .string()
+      .refine(isStorableText, 'must not contain NUL characters or unpaired UTF-16 surrogates (no store can keep them unchanged)')
+      .nullable()
+      .optional(),
     input: z.unknown().optional(),
     catchUp: z.number().int().min(0).max(MAX_CATCH_UP).optional(),
     overlap: z.enum(['allow', 'skip', 'queue']).optional(),

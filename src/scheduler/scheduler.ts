@@ -21,7 +21,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { ValidationError } from '../errors.js';
 import type { AnyJobDefinition } from '../job/define-job.js';
-import { assertValidMs } from '../job/define-job.js';
+import { assertValidMs } from '../job/input-bounds.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../job/payload.js';
 import { NightshiftEvents } from '../observe/events.js';
 import { createSilentLogger } from '../observe/logger.js';

@@ -1,0 +1,99 @@
+/**
+ * Opens a real store of each kind for tests that must hold on both: a fresh SQLite file in a temp
+ * dir, and a fresh schema on the test PostgreSQL server. Each comes with a way to make the
+ * database itself refuse one job's finishing write (a trigger), which is how the fault tests
+ * poison a batch without touching the store's code.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { createPostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { Clock, Store } from '../../src/store/types.js';
+import { postgresUrl, testSchema } from '../support/postgres-server.js';
+
+export interface OpenedStore {
+  kind: 'sqlite' | 'postgres';
+  store: Store;
+  /**
+   * Makes the database refuse (raise an error on) any update that moves job `id` to `state`,
+   * as a database refuses a value it cannot store. Other jobs and other states are untouched.
+   */
+  refuseFinish(id: string, state: string): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export interface StoreKind {
+  kind: 'sqlite' | 'postgres';
+  /** Null when this kind cannot run here (no PostgreSQL server outside CI). */
+  available: boolean;
+  open(options?: { clock?: Clock }): Promise<OpenedStore>;
+}
+
+const url = postgresUrl();
+
+export const STORE_KINDS: readonly StoreKind[] = [
+  {
+    kind: 'sqlite',
+    available: true,
+    async open(options = {}) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-fault-'));
+      const file = path.join(dir, 'jobs.db');
+      const store = createSqliteStore({ path: file, ...(options.clock ? { clock: options.clock } : {}) });
+      await store.migrate();
+      return {
+        kind: 'sqlite',
+        store,
+        async refuseFinish(id, state) {
+          // A second connection, as an operator (or a broken migration) would add it.
+          const { default: Database } = await import('better-sqlite3');
+          const db = new Database(file);
+          const name = `refuse_${Number(id)}_${state.replace(/[^a-z]/g, '')}`;
+          db.exec(
+            `CREATE TRIGGER ${name} BEFORE UPDATE OF state ON nightshift_jobs
+             WHEN NEW.id = ${Number(id)} AND NEW.state = '${state.replace(/[^a-z]/g, '')}'
+             BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END`,
+          );
+          db.close();
+        },
+        async cleanup() {
+          await store.close();
+          fs.rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+  {
+    kind: 'postgres',
+    available: url !== null,
+    async open(options = {}) {
+      const { schema, drop } = testSchema(url!, 'fault');
+      const store = createPostgresStore({ connectionString: url!, schema, poolSize: 4, ...(options.clock ? { clock: options.clock } : {}) });
+      await store.migrate();
+      return {
+        kind: 'postgres',
+        store,
+        async refuseFinish(id, state) {
+          const client = new pg.Client({ connectionString: url! });
+          await client.connect();
+          try {
+            const s = pg.escapeIdentifier(schema);
+            await client.query(`CREATE OR REPLACE FUNCTION ${s}.refuse_finish() RETURNS trigger LANGUAGE plpgsql AS $$
+              BEGIN RAISE EXCEPTION 'refused by a test trigger'; END $$`);
+            await client.query(
+              `CREATE TRIGGER ${pg.escapeIdentifier(`refuse_${Number(id)}_${state}`)} BEFORE UPDATE ON ${s}.jobs FOR EACH ROW
+               WHEN (NEW.id = ${Number(id)} AND NEW.state = ${pg.escapeLiteral(state)}) EXECUTE FUNCTION ${s}.refuse_finish()`,
+            );
+          } finally {
+            await client.end();
+          }
+        },
+        async cleanup() {
+          await store.close();
+          await drop();
+        },
+      };
+    },
+  },
+];
