@@ -9,8 +9,13 @@ export interface NightshiftEventMap {
   'job:enqueued': { job: JobRecord; inserted: boolean };
   'job:started': { job: JobRecord; workerId: string };
   'job:completed': { job: JobRecord; result: unknown; durationMs: number };
-  'job:failed': { job: JobRecord; error: ErrorRecord; willRetry: boolean; retryAt: Date | null; durationMs: number };
-  'job:snoozed': { job: JobRecord; runAt: Date };
+  /**
+   * An attempt failed. `retryDelayMs`: how long after the store's now it will be retried (null when
+   * dead); `retryAt` is that instant by this process's clock, an estimate — the store's clock decides.
+   */
+  'job:failed': { job: JobRecord; error: ErrorRecord; willRetry: boolean; retryDelayMs: number | null; retryAt: Date | null; durationMs: number };
+  /** `delayMs` after the store's now; `runAt` is that instant by this process's clock, an estimate. */
+  'job:snoozed': { job: JobRecord; delayMs: number; runAt: Date };
   'job:cancelled': { job: JobRecord; reason: string };
   'job:released': { job: JobRecord };
   /** A finishing write was refused: the job was no longer running under this worker's lease. */
@@ -20,6 +25,12 @@ export interface NightshiftEventMap {
   'job:event': { jobId: string; name: string; event: string; data: unknown };
   'worker:fetched': { queue: string; count: number };
   'worker:error': { error: unknown; during: string };
+  /**
+   * `stalled: true`: job finishes could not be written for a transient reason (disk full, store
+   * unreachable, read-only); they are retried and the worker claims nothing new. `false`: they
+   * are written again and claiming resumes.
+   */
+  'worker:stalled': { workerId: string; stalled: boolean; error: unknown };
   'worker:stopped': { workerId: string };
   'rescuer:rescued': { retried: string[]; dead: string[] };
   'schedule:fired': { scheduleId: string; fireAt: Date; jobId: string | null; status: string };

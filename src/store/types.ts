@@ -138,15 +138,21 @@ export interface AttemptRecord {
   result: string | null;
 }
 
-/** How a running job's attempt finished, as handed to `jobFinishMany`. */
+/**
+ * How a running job's attempt finished, as handed to `jobFinishMany`. The core hands in only
+ * storable values (text without NUL or unpaired surrogates, error texts cut to their maxima,
+ * delays that are whole numbers of ms in 0 … 100 years: see `job/input-bounds.ts`). Delays are
+ * relative: the store adds them to its own clock, so a worker whose clock is off cannot move a
+ * retry or a snooze (the rule delayed enqueues and cron ticks follow too).
+ */
 export type JobFinish =
   | { outcome: 'completed'; result: string | null }
-  /** Failed; retried at `retryAt` (state `retryable`). */
-  | { outcome: 'failed'; error: ErrorRecord; retryAt: Date }
+  /** Failed; retried `retryDelayMs` after the store's now (state `retryable`). */
+  | { outcome: 'failed'; error: ErrorRecord; retryDelayMs: number }
   /** Failed for good (attempts exhausted, unrecoverable, corrupt row): state `dead`. */
   | { outcome: 'dead'; error: ErrorRecord }
-  /** Run again at `runAt` without using an attempt: state `scheduled`, attempt count given back. */
-  | { outcome: 'snoozed'; runAt: Date }
+  /** Run again `delayMs` after the store's now without using an attempt: state `scheduled`, attempt count given back. */
+  | { outcome: 'snoozed'; delayMs: number }
   /** The handler cancelled its own job: state `cancelled`. */
   | { outcome: 'cancelled'; reason: string }
   /** Shutdown gave the job back: state `available`, attempt count given back. */

@@ -208,7 +208,7 @@ export class Executor {
       const timeoutMs = this.#timeoutMs(execution);
       const error = new JobTimeoutError(timeoutMs);
       execution.abort(error);
-      this.#settle(execution, decideFailure(execution.job, execution.definition, error, this.host.clock(), this.host.random));
+      this.#settle(execution, decideFailure(execution.job, execution.definition, error, this.host.random));
     } else if (cause === 'shutdown') {
       execution.abort(new ShutdownError());
       this.#settle(execution, { outcome: 'released' });
@@ -264,7 +264,7 @@ export class Executor {
   #succeeded(execution: Execution, value: unknown): void {
     if (execution.settled) return; // late result after a timeout/abort: ignored on purpose
     if (isHandlerOutcome(value)) {
-      this.#settle(execution, decideOutcome(value, this.host.clock()));
+      this.#settle(execution, decideOutcome(value));
       return;
     }
     let text: string | null;
@@ -280,7 +280,7 @@ export class Executor {
 
   #failed(execution: Execution, error: unknown): void {
     if (execution.settled) return;
-    this.#settle(execution, decideFailure(execution.job, execution.definition, error, this.host.clock(), this.host.random));
+    this.#settle(execution, decideFailure(execution.job, execution.definition, error, this.host.random));
   }
 
   #settle(execution: Execution, finish: JobFinish | null): void {

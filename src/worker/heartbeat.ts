@@ -7,6 +7,12 @@ export interface HeartbeatOptions {
   executor: Executor;
   /** Lease length in ms; leases are renewed every `leaseMs / 3`. */
   leaseMs: number;
+  /**
+   * Executions that finished but whose finish is still waiting to be written (the completer is
+   * retrying after a transient failure): their leases are renewed too, so a write that succeeds
+   * late still finds its job held instead of rescued and run again.
+   */
+  unwritten?(): readonly Execution[];
   onError(error: unknown): void;
 }
 
@@ -57,8 +63,9 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
     jitter: 0,
     runOnStart: false,
     run: async () => {
-      if (executor.running.size === 0) return;
-      await send(executor.running.values());
+      const unwritten = options.unwritten?.() ?? [];
+      if (executor.running.size === 0 && unwritten.length === 0) return;
+      await send(unwritten.length === 0 ? executor.running.values() : executor.running.values().concat(unwritten));
     },
     onError: options.onError,
   });

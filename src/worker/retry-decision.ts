@@ -1,26 +1,59 @@
 import { JobTimeoutError, UnrecoverableError } from '../errors.js';
 import type { AnyJobDefinition } from '../job/define-job.js';
+import {
+  clampDelayMs,
+  MAX_ERROR_MESSAGE_LENGTH,
+  MAX_ERROR_NAME_LENGTH,
+  MAX_ERROR_STACK_LENGTH,
+  toStorableText,
+} from '../job/input-bounds.js';
 import { isHandlerOutcome, outcomeKind, type HandlerOutcome } from '../job/outcomes.js';
 import { DEFAULT_BACKOFF, retryDelayMs } from '../job/retry-policy.js';
 import type { ErrorRecord, JobFinish, JobRecord } from '../store/types.js';
 
 /**
- * Turns what a handler did into the `JobFinish` the store records. Pure functions: the worker's
- * clock and random source come in as arguments so tests can pin backoff timing exactly.
+ * Turns what a handler did into the `JobFinish` the store records. Pure functions: the random
+ * source comes in as an argument so tests can pin backoff jitter exactly. Times are delays: the
+ * store adds them to its own clock.
+ *
+ * Everything a finish carries is made storable here, before it reaches the completer, so that
+ * one handler's odd error can never make a batch of finishes fail in the database: texts go
+ * through `toStorableText` (NUL and unpaired surrogates become U+FFFD; messages are cut at
+ * 16 KiB, stacks at 64 KiB, names and kinds at 200 characters) and delays through
+ * `clampDelayMs` (0 … 100 years).
  */
 
 /** Builds the stored form of an error. Non-Error throws (strings, objects) keep their text. */
 export function toErrorRecord(error: unknown, kind: string): ErrorRecord {
-  if (error instanceof Error) {
-    return { name: error.name || 'Error', message: error.message, stack: error.stack ?? null, kind };
-  }
+  let name = 'Error';
   let message: string;
+  let stack: string | null = null;
   try {
-    message = typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
+    if (error instanceof Error) {
+      name = typeof error.name === 'string' && error.name !== '' ? error.name : 'Error';
+      message = typeof error.message === 'string' ? error.message : String(error.message);
+      stack = typeof error.stack === 'string' ? error.stack : null;
+    } else {
+      message = typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));
+    }
   } catch {
-    message = String(error);
+    // A getter that throws, a toJSON that throws, an object String() cannot convert: say so.
+    message = describeUnreadable(error);
   }
-  return { name: 'Error', message, stack: null, kind };
+  return {
+    name: toStorableText(name, MAX_ERROR_NAME_LENGTH),
+    message: toStorableText(message, MAX_ERROR_MESSAGE_LENGTH),
+    stack: stack === null ? null : toStorableText(stack, MAX_ERROR_STACK_LENGTH),
+    kind: toStorableText(kind, MAX_ERROR_NAME_LENGTH),
+  };
+}
+
+function describeUnreadable(error: unknown): string {
+  try {
+    return `(an error whose text could not be read: ${Object.prototype.toString.call(error)})`;
+  } catch {
+    return '(an error whose text could not be read)';
+  }
 }
 
 /** The error kind recorded for a thrown value. */
@@ -32,15 +65,9 @@ export function errorKind(error: unknown): string {
 
 /**
  * A failed attempt: `dead` when the error is unrecoverable or this was the last attempt, otherwise
- * `failed` with `retryAt = now + backoff(attempt)` from the job's retry policy.
+ * `failed`, retried `backoff(attempt)` ms after the store's now, per the job's retry policy.
  */
-export function decideFailure(
-  job: JobRecord,
-  definition: AnyJobDefinition | undefined,
-  error: unknown,
-  nowMs: number,
-  random: () => number,
-): JobFinish {
+export function decideFailure(job: JobRecord, definition: AnyJobDefinition | undefined, error: unknown, random: () => number): JobFinish {
   const kind = errorKind(error);
   const record = toErrorRecord(error, kind);
   if (kind === 'unrecoverable' || job.attempt >= job.maxAttempts) return { outcome: 'dead', error: record };
@@ -52,15 +79,23 @@ export function decideFailure(
     // A custom backoff function that throws must not leave the job running forever.
     delay = retryDelayMs(DEFAULT_BACKOFF, job.attempt, error, random);
   }
-  return { outcome: 'failed', error: record, retryAt: new Date(nowMs + delay) };
+  return { outcome: 'failed', error: record, retryDelayMs: delay };
 }
 
 /** A handler's typed outcome (`snooze`, `cancel`) as a finish. */
-export function decideOutcome(outcome: HandlerOutcome, nowMs: number): JobFinish {
+export function decideOutcome(outcome: HandlerOutcome): JobFinish {
   if (outcomeKind(outcome) === 'snooze') {
-    return { outcome: 'snoozed', runAt: new Date(nowMs + (outcome as { delayMs: number }).delayMs) };
+    // snooze() checked its delay; an outcome built by other means is clamped, never stored as is.
+    return { outcome: 'snoozed', delayMs: clampDelayMs(Number((outcome as { delayMs: unknown }).delayMs)) };
   }
-  return { outcome: 'cancelled', reason: (outcome as { reason: string }).reason };
+  const reason: unknown = (outcome as { reason: unknown }).reason;
+  let text: string;
+  try {
+    text = typeof reason === 'string' ? reason : String(reason);
+  } catch {
+    text = describeUnreadable(reason);
+  }
+  return { outcome: 'cancelled', reason: toStorableText(text, MAX_ERROR_MESSAGE_LENGTH) };
 }
 
 export { isHandlerOutcome };

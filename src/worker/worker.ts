@@ -241,7 +241,13 @@ export function createWorker(options: WorkerOptions): Worker {
     },
     onError: reportError('claimed-ahead-expiry'),
   });
-  const heartbeat: Heartbeat = createHeartbeat({ store, executor, leaseMs, onError: reportError('heartbeat') });
+  const heartbeat: Heartbeat = createHeartbeat({
+    store,
+    executor,
+    leaseMs,
+    onError: reportError('heartbeat'),
+    unwritten: () => (completer.stalled ? completer.waiting().map((entry) => entry.execution) : []),
+  });
 
   const completer = new Completer<FinishEntry>({
     store,
@@ -251,6 +257,11 @@ export function createWorker(options: WorkerOptions): Worker {
       return false;
     },
     onError: reportError('finish'),
+    onStallChange(stalled, error) {
+      if (events.has('worker:stalled')) events.emit('worker:stalled', { workerId: id, stalled, error: stalled ? error : null });
+      // Claims were held back while finishes could not be written: look for work again.
+      if (!stalled) wake();
+    },
     onWritten(entry, applied) {
       const job = entry.execution.job;
       if (!applied) {
@@ -280,14 +291,15 @@ export function createWorker(options: WorkerOptions): Worker {
             job: after(job, finish.outcome),
             error: finish.error,
             willRetry,
-            retryAt: finish.outcome === 'failed' ? finish.retryAt : null,
+            retryDelayMs: finish.outcome === 'failed' ? finish.retryDelayMs : null,
+            retryAt: finish.outcome === 'failed' ? new Date(clock() + finish.retryDelayMs) : null,
             durationMs: execution.durationMs,
           });
         }
         return;
       }
       case 'snoozed':
-        if (events.has('job:snoozed')) events.emit('job:snoozed', { job: after(job, finish.outcome), runAt: finish.runAt });
+        if (events.has('job:snoozed')) events.emit('job:snoozed', { job: after(job, finish.outcome), delayMs: finish.delayMs, runAt: new Date(clock() + finish.delayMs) });
         return;
       case 'cancelled':
         if (events.has('job:cancelled')) events.emit('job:cancelled', { job: after(job, finish.outcome), reason: finish.reason });
@@ -312,6 +324,9 @@ export function createWorker(options: WorkerOptions): Worker {
         leaseMs,
         pollIntervalMs,
         claimLimit: () => {
+          // Finishes that cannot be written (disk full, store unreachable): start nothing new
+          // whose outcome could not be recorded either.
+          if (completer.stalled) return 0;
           const freeSlots = settings.concurrency - settings.running;
           const aheadRoom = Math.max(0, settings.claimSize.ahead(settings.prefetch) - settings.ahead.size);
           return settings.claimSize.limit(Math.max(0, freeSlots) + aheadRoom);

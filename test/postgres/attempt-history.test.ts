@@ -68,7 +68,7 @@ describe.skipIf(url === null)('postgres: attempt history of completed jobs', () 
     const second = await claimOne(store, 'worker-b');
     expect(second).toMatchObject({ id: first.id, attempt: 2 });
     const failed = { name: 'Error', message: 'boom', stack: null, kind: 'error' };
-    await store.jobFinishMany({ items: [{ id: second.id, token: second.lease.token, finish: { outcome: 'failed', error: failed, retryAt: new Date(0) } }] });
+    await store.jobFinishMany({ items: [{ id: second.id, token: second.lease.token, finish: { outcome: 'failed', error: failed, retryDelayMs: 0 } }] });
     const third = await claimOne(store, 'worker-c');
     await store.jobFinishMany({ items: [{ id: third.id, token: third.lease.token, finish: { outcome: 'completed', result: '3' } }] });
     const attempts = await store.jobAttempts({ id: first.id });

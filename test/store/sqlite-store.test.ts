@@ -321,7 +321,7 @@ describe('sqlite store: wake-ups and stored data', () => {
     const released = await claim('released');
     await store.jobFinishMany({ items: [{ id: released.id, token: released.lease!.token, finish: { outcome: 'released' } }] });
     const snoozed = await claim('snoozed');
-    await store.jobFinishMany({ items: [{ id: snoozed.id, token: snoozed.lease!.token, finish: { outcome: 'snoozed', runAt: new Date(clock.now()) } }] });
+    await store.jobFinishMany({ items: [{ id: snoozed.id, token: snoozed.lease!.token, finish: { outcome: 'snoozed', delayMs: 0 } }] });
     const retried = await claim('retried');
     await store.jobFinishMany({ items: [{ id: retried.id, token: retried.lease!.token, finish: { outcome: 'dead', error: { name: 'E', message: 'm', stack: null, kind: 'error' } } }] });
     await store.jobRetry({ id: retried.id });

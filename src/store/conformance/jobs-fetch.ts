@@ -114,8 +114,7 @@ export function describeJobFetch(factory: StoreFactory): void {
 
     it('claims a failed job again only once its retry time has come', async () => {
       const job = await insertAndClaim(t.store);
-      const retryAt = new Date(t.clock.now() + 5_000);
-      await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease!.token, finish: { outcome: 'failed', error: errorRecord(), retryAt } }] });
+      await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease!.token, finish: { outcome: 'failed', error: errorRecord(), retryDelayMs: 5_000 } }] });
       expect(await fetchJobs(t.store)).toEqual([]);
       t.clock.advance(5_000);
       const [again] = await fetchJobs(t.store);
@@ -125,7 +124,7 @@ export function describeJobFetch(factory: StoreFactory): void {
 
     it('claims a failed job at once when its retry time is already past, and nothing from an unknown queue', async () => {
       const job = await insertAndClaim(t.store);
-      await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'failed', error: errorRecord(), retryAt: new Date(t.clock.now() - 1) } }] });
+      await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'failed', error: errorRecord(), retryDelayMs: 0 } }] });
       expect(await fetchJobs(t.store, 'no-such-queue')).toEqual([]);
       expect((await fetchJobs(t.store)).map((j) => j.id)).toEqual([job.id]);
     });

@@ -1,5 +1,6 @@
 /** Conformance: finishing attempts — every outcome, the fence, the attempt history. */
 import { describe, expect, it } from 'vitest';
+import { MAX_DELAY_MS, MAX_ERROR_MESSAGE_LENGTH, MAX_ERROR_STACK_LENGTH, REPLACEMENT_CHARACTER } from '../../job/input-bounds.js';
 import type { JobFinish } from '../types.js';
 import { errorRecord, fetchJobs, insertAndClaim, insertJob, jobInput, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
 
@@ -20,11 +21,11 @@ export function describeJobFinish(factory: StoreFactory): void {
       expect(stored?.finishedAt?.getTime()).toBe(t.clock.now());
     });
 
-    it('failed: state retryable at retryAt, attempt kept, lastError stored, not finished', async () => {
+    it('failed: state retryable retryDelayMs after the store\'s now, attempt kept, lastError stored, not finished', async () => {
       const job = await insertAndClaim(t.store);
       const retryAt = new Date(t.clock.now() + 7_000);
       const error = errorRecord({ name: 'TypeError', message: 'bad thing', kind: 'error' });
-      await finishOne(job.id, job.lease.token, { outcome: 'failed', error, retryAt });
+      await finishOne(job.id, job.lease.token, { outcome: 'failed', error, retryDelayMs: 7_000 });
       const stored = await t.store.jobGet({ id: job.id });
       expect(stored).toMatchObject({ state: 'retryable', attempt: 1, lease: null, finishedAt: null, lastError: error });
       expect(stored?.runAt.getTime()).toBe(retryAt.getTime());
@@ -39,10 +40,10 @@ export function describeJobFinish(factory: StoreFactory): void {
       expect(stored?.finishedAt?.getTime()).toBe(t.clock.now());
     });
 
-    it('snoozed: state scheduled at runAt and the attempt is given back', async () => {
+    it('snoozed: state scheduled delayMs after the store\'s now and the attempt is given back', async () => {
       const job = await insertAndClaim(t.store);
       const runAt = new Date(t.clock.now() + 60_000);
-      await finishOne(job.id, job.lease.token, { outcome: 'snoozed', runAt });
+      await finishOne(job.id, job.lease.token, { outcome: 'snoozed', delayMs: 60_000 });
       const stored = await t.store.jobGet({ id: job.id });
       expect(stored).toMatchObject({ state: 'scheduled', attempt: 0, lease: null, finishedAt: null });
       expect(stored?.runAt.getTime()).toBe(runAt.getTime());
@@ -57,7 +58,7 @@ export function describeJobFinish(factory: StoreFactory): void {
       for (let i = 0; i < 3; i++) {
         const [job] = await fetchJobs(t.store);
         expect(job?.id).toBe(inserted.id);
-        await finishOne(inserted.id, job!.lease!.token, { outcome: 'snoozed', runAt: new Date(t.clock.now()) });
+        await finishOne(inserted.id, job!.lease!.token, { outcome: 'snoozed', delayMs: 0 });
       }
       expect((await t.store.jobGet({ id: inserted.id }))?.attempt).toBe(0);
     });
@@ -97,7 +98,7 @@ export function describeJobFinish(factory: StoreFactory): void {
 
     it('rejects the token of a previous attempt after the job was claimed again', async () => {
       const first = await insertAndClaim(t.store);
-      await finishOne(first.id, first.lease.token, { outcome: 'failed', error: errorRecord(), retryAt: new Date(t.clock.now()) });
+      await finishOne(first.id, first.lease.token, { outcome: 'failed', error: errorRecord(), retryDelayMs: 0 });
       const [second] = await fetchJobs(t.store);
       expect(second?.id).toBe(first.id);
       expect(await finishOne(first.id, first.lease.token, { outcome: 'completed', result: null })).toEqual({ applied: [], rejected: [first.id] });
@@ -123,7 +124,7 @@ export function describeJobFinish(factory: StoreFactory): void {
         items: [
           { id: a!.id, token: a!.lease!.token, finish: { outcome: 'completed', result: '"a"' } },
           { id: b!.id, token: 'wrong', finish: { outcome: 'completed', result: '"b"' } },
-          { id: c!.id, token: c!.lease!.token, finish: { outcome: 'failed', error: errorRecord(), retryAt: new Date(t.clock.now() + 1000) } },
+          { id: c!.id, token: c!.lease!.token, finish: { outcome: 'failed', error: errorRecord(), retryDelayMs: 1000 } },
           { id: d!.id, token: d!.lease!.token, finish: { outcome: 'released' } },
         ],
       });
@@ -144,7 +145,7 @@ export function describeJobFinish(factory: StoreFactory): void {
       ]);
       t.clock.advance(1_500);
       const error = errorRecord({ message: 'first try failed' });
-      await finishOne(inserted.id, first!.lease!.token, { outcome: 'failed', error, retryAt: new Date(t.clock.now()) });
+      await finishOne(inserted.id, first!.lease!.token, { outcome: 'failed', error, retryDelayMs: 0 });
       t.clock.advance(500);
       const t1 = t.clock.now();
       const [second] = await t.store.jobFetch({ queue: 'default', limit: 1, owner: 'worker-b', leaseMs: 30_000 });
@@ -159,7 +160,7 @@ export function describeJobFinish(factory: StoreFactory): void {
 
     it('records snoozed and released attempts under the attempt number they gave back', async () => {
       const job = await insertAndClaim(t.store);
-      await finishOne(job.id, job.lease.token, { outcome: 'snoozed', runAt: new Date(t.clock.now()) });
+      await finishOne(job.id, job.lease.token, { outcome: 'snoozed', delayMs: 0 });
       const [again] = await fetchJobs(t.store);
       await finishOne(job.id, again!.lease!.token, { outcome: 'released' });
       const attempts = await t.store.jobAttempts({ id: job.id });
@@ -167,6 +168,33 @@ export function describeJobFinish(factory: StoreFactory): void {
         [1, 'snoozed'],
         [1, 'released'],
       ]);
+    });
+
+    it('stores the longest delay the core allows, added to the store\'s clock', async () => {
+      const failing = await insertAndClaim(t.store);
+      const snoozing = await insertAndClaim(t.store);
+      expect(
+        await t.store.jobFinishMany({
+          items: [
+            { id: failing.id, token: failing.lease.token, finish: { outcome: 'failed', error: errorRecord(), retryDelayMs: MAX_DELAY_MS } },
+            { id: snoozing.id, token: snoozing.lease.token, finish: { outcome: 'snoozed', delayMs: MAX_DELAY_MS } },
+          ],
+        }),
+      ).toEqual({ applied: [failing.id, snoozing.id], rejected: [] });
+      expect((await t.store.jobGet({ id: failing.id }))?.runAt.getTime()).toBe(t.clock.now() + MAX_DELAY_MS);
+      expect((await t.store.jobGet({ id: snoozing.id }))?.runAt.getTime()).toBe(t.clock.now() + MAX_DELAY_MS);
+    });
+
+    it('stores error texts as the core hands them in: control characters, U+FFFD, astral characters, the longest texts', async () => {
+      const job = await insertAndClaim(t.store);
+      const error = errorRecord({
+        name: 'Weird\u0001Error',
+        message: `tab\tbell\u0007 ${REPLACEMENT_CHARACTER} emoji 😀 quote " backslash \\ ${'m'.repeat(MAX_ERROR_MESSAGE_LENGTH - 40)}`.slice(0, MAX_ERROR_MESSAGE_LENGTH),
+        stack: 's'.repeat(MAX_ERROR_STACK_LENGTH),
+      });
+      await finishOne(job.id, job.lease.token, { outcome: 'dead', error });
+      expect((await t.store.jobGet({ id: job.id }))?.lastError).toEqual(error);
+      expect((await t.store.jobAttempts({ id: job.id }))[0]?.error).toEqual(error);
     });
 
     it('a job with no attempts has an empty history; an unknown job too', async () => {

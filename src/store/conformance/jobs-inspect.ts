@@ -130,7 +130,7 @@ export function describeJobInspect(factory: StoreFactory): void {
 
     it('cancels a retryable job and a scheduled job', async () => {
       const failing = await insertAndClaim(t.store);
-      await t.store.jobFinishMany({ items: [{ id: failing.id, token: failing.lease.token, finish: { outcome: 'failed', error: errorRecord(), retryAt: new Date(t.clock.now() + 1000) } }] });
+      await t.store.jobFinishMany({ items: [{ id: failing.id, token: failing.lease.token, finish: { outcome: 'failed', error: errorRecord(), retryDelayMs: 1000 } }] });
       const later = await insertJob(t.store, { runAt: new Date(t.clock.now() + 60_000) });
       expect(await t.store.jobCancel({ id: failing.id, reason: 'enough' })).toMatchObject({ state: 'cancelled' });
       expect(await t.store.jobCancel({ id: later.id, reason: 'enough' })).toMatchObject({ state: 'cancelled' });

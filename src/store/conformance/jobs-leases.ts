@@ -120,7 +120,7 @@ export function describeJobLeases(factory: StoreFactory): void {
       expect(await t.store.jobHeartbeat({ items: [{ id: job.id, token: job.lease.token }], leaseMs: LEASE_MS })).toEqual({ held: [] });
       // Claimed again by someone else: the old token still does not apply.
       const [again] = await fetchJobs(t.store);
-      expect(await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'failed', error: errorRecord(), retryAt: new Date(t.clock.now()) } }] })).toEqual({
+      expect(await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'failed', error: errorRecord(), retryDelayMs: 0 } }] })).toEqual({
         applied: [],
         rejected: [job.id],
       });

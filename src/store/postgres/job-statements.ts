@@ -162,6 +162,8 @@ export function jobStatements(names: SchemaNames): JobStatements {
     // the row lock and re-checks that condition on the latest row version, so a concurrent rescue
     // or cancel and this write cannot both apply. Snoozed and released attempts give their attempt
     // back. RETURNING sees the new attempt value, hence the +1 to record the attempt that ran.
+    // Retries and snoozes arrive as delays in ms ($7) and are added to this statement's now, so
+    // the server's clock (or the injected test clock) decides when they run, not the worker's.
     //
     // A completed attempt gets no job_attempts row: the completed job row already holds all of it
     // (attempt, lease_owner, attempted_at, finished_at, result) and job_attempt_history derives it
@@ -182,8 +184,8 @@ export function jobStatements(names: SchemaNames): JobStatements {
       text: `
         WITH input AS (
           SELECT i.* FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit,
-                          unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[])
-                            AS i(id, token, outcome, result, error, run_at)
+                          unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::float8[])
+                            AS i(id, token, outcome, result, error, delay_ms)
         ),
         updated AS (
           UPDATE ${s}.jobs AS j
@@ -191,7 +193,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
                         WHEN 'completed' THEN 'completed' WHEN 'failed' THEN 'retryable' WHEN 'dead' THEN 'dead'
                         WHEN 'snoozed' THEN 'scheduled' WHEN 'cancelled' THEN 'cancelled' ELSE 'available' END,
               attempt = CASE WHEN i.outcome IN ('snoozed', 'released') THEN greatest(j.attempt - 1, 0) ELSE j.attempt END,
-              run_at = CASE WHEN i.outcome IN ('failed', 'snoozed') THEN i.run_at ELSE j.run_at END,
+              run_at = CASE WHEN i.outcome IN ('failed', 'snoozed') THEN ${NOW} + i.delay_ms * interval '1 millisecond' ELSE j.run_at END,
               finished_at = CASE WHEN i.outcome IN ('completed', 'dead', 'cancelled') THEN ${NOW} ELSE NULL END,
               result = CASE WHEN i.outcome = 'completed' THEN i.result ELSE j.result END,
               last_error = CASE WHEN i.outcome IN ('failed', 'dead', 'cancelled') THEN i.error ELSE j.last_error END,

@@ -215,9 +215,10 @@ export async function finishJobs(ctx: PgJobContext, items: JobFinishItem[]): Pro
       return null;
     }),
     items.map((item) => {
+      // Delays, added to the server's now (or the injected clock's) by the statement.
       const finish = item.finish;
-      if (finish.outcome === 'failed') return finish.retryAt;
-      if (finish.outcome === 'snoozed') return finish.runAt;
+      if (finish.outcome === 'failed') return finish.retryDelayMs;
+      if (finish.outcome === 'snoozed') return finish.delayMs;
       return null;
     }),
   ];

@@ -6,11 +6,16 @@ import { NightshiftError, StoreError } from '../../errors.js';
 
 /**
  * SQLite result codes (primary codes; extended codes such as `SQLITE_BUSY_SNAPSHOT` start with
- * one of these) that mean "another connection holds a lock, try again": the write lost a race
- * against another process, or busy_timeout ran out. Everything else (constraint violations,
- * corrupt files, full disks, bad SQL) will fail the same way on a second try.
+ * one of these) worth trying again later:
+ * - `SQLITE_BUSY`, `SQLITE_LOCKED`: another connection holds a lock; the write lost a race
+ *   against another process, or busy_timeout ran out.
+ * - `SQLITE_FULL`: the disk (or the file system's quota) is full. The same write succeeds once
+ *   space returns, so job finishes and heartbeats wait and retry instead of being dropped (and
+ *   the worker claims nothing new meanwhile); an enqueue still fails at once with this error.
+ * Everything else (constraint violations, corrupt files, bad SQL) will fail the same way on a
+ * second try.
  */
-const RETRYABLE_CODE_PREFIXES: readonly string[] = ['SQLITE_BUSY', 'SQLITE_LOCKED'];
+const RETRYABLE_CODE_PREFIXES: readonly string[] = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_FULL'];
 
 /** Returns true when `code` (a better-sqlite3 `SqliteError.code`) is worth retrying. */
 export function isRetryableSqliteCode(code: string): boolean {
@@ -36,9 +41,11 @@ export function mapSqliteError(error: unknown, operation: string): NightshiftErr
   const detail = error instanceof Error ? error.message : String(error);
   if (code !== undefined) {
     const retryable = isRetryableSqliteCode(code);
-    const advice = retryable
-      ? 'another process holds the database lock; the call can be retried (raise busyTimeoutMs if this is frequent)'
-      : 'check the database file, its permissions and free disk space';
+    const advice = code.startsWith('SQLITE_FULL')
+      ? 'the disk holding the database is full; free space and the call can be retried'
+      : retryable
+        ? 'another process holds the database lock; the call can be retried (raise busyTimeoutMs if this is frequent)'
+        : 'check the database file, its permissions and free disk space';
     return new StoreError(`sqlite store: ${operation} failed with ${code}: ${detail} (${advice})`, {
       retryable,
       cause: error,

@@ -39,7 +39,7 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
   const completed: CompleteTuple[] = [];
   const others: FinishTuple[] = [];
   for (let i = 0; i < items.length; i++) {
-    const tuple = toTuple(items[i] as JobFinishItem);
+    const tuple = toTuple(items[i] as JobFinishItem, now);
     tuples[i] = tuple;
     if (tuple[2] === 'completed') completed.push([tuple[0], tuple[1], tuple[5]]);
     else others.push(tuple);
@@ -94,7 +94,7 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
   return { result: { applied: appliedIds, rejected }, madeAvailable };
 }
 
-function toTuple(item: JobFinishItem): FinishTuple {
+function toTuple(item: JobFinishItem, now: number): FinishTuple {
   // Ids that are not decimal integers name no job; 0 never matches a row, so they are rejected.
   const id = /^[0-9]{1,16}$/.test(item.id) ? Number(item.id) : 0;
   const { finish } = item;
@@ -102,11 +102,11 @@ function toTuple(item: JobFinishItem): FinishTuple {
     case 'completed':
       return [id, item.token, 'completed', null, null, finish.result];
     case 'failed':
-      return [id, item.token, 'failed', finish.retryAt.getTime(), serializeErrorRecord(finish.error), null];
+      return [id, item.token, 'failed', now + finish.retryDelayMs, serializeErrorRecord(finish.error), null];
     case 'dead':
       return [id, item.token, 'dead', null, serializeErrorRecord(finish.error), null];
     case 'snoozed':
-      return [id, item.token, 'snoozed', finish.runAt.getTime(), null, null];
+      return [id, item.token, 'snoozed', now + finish.delayMs, null, null];
     case 'cancelled':
       return [id, item.token, 'cancelled', null, serializeErrorRecord({ name: 'JobCancelled', message: finish.reason, stack: null, kind: 'cancelled' }), null];
     case 'released':
