@@ -29,7 +29,7 @@ export interface NightshiftOptions {
   pollIntervalMs?: number;
   /** Largest serialized payload, in bytes; default 1 MiB. */
   maxPayloadBytes?: number;
-  /** Clock for the worker (retry and snooze times), ms since the epoch; default `Date.now`. */
+  /** Clock for `ctx.now()`, durations and event estimates, ms since the epoch; default `Date.now`. Retry and snooze times come from the store's clock. */
   clock?: Clock;
   /** Random source for backoff jitter; default `Math.random`. */
   random?: () => number;

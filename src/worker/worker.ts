@@ -44,7 +44,10 @@ export interface WorkerOptions {
   events?: NightshiftEvents;
   /** Default: a silent logger. */
   logger?: Logger;
-  /** Clock for `ctx.now()` and retry/snooze times, ms since the epoch; default `Date.now`. Tests share it with the store. */
+  /**
+   * Clock for `ctx.now()`, attempt durations and the estimated times in `job:failed` / `job:snoozed`,
+   * ms since the epoch; default `Date.now`. Retry and snooze times are decided by the store's clock.
+   */
   clock?: Clock;
   /** Random source for backoff jitter, in [0, 1); default `Math.random`. Tests pin it. */
   random?: () => number;
