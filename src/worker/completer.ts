@@ -135,17 +135,30 @@ export class Completer<E extends CompleterEntry> {
     }
   }
 
-  /** Writes everything buffered; resolves when the buffer is empty (or a write gave up). */
-  async drain(): Promise<void> {
+  /**
+   * Writes everything buffered; resolves when the buffer is empty, or once `giveUpAfterMs` passed
+   * while transient failures kept finishes from being written (default: keep trying, up to 1000
+   * rounds). Finishes given up on are logged; their jobs stay running until their leases expire
+   * and the rescuer takes them back, to be run again (at-least-once).
+   */
+  async drain(options: { giveUpAfterMs?: number } = {}): Promise<void> {
     this.#unschedule();
     if (this.#retryTimer) {
       clearTimeout(this.#retryTimer);
       this.#retryTimer = null;
     }
-    // Bounded: each round either writes or drops a batch, or waits on a retry timer we cleared.
+    const deadline = options.giveUpAfterMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.giveUpAfterMs;
+    // Bounded: each round either writes or settles a batch, or waits out one retry delay.
     for (let round = 0; round < 1000 && (this.#buffer.length > 0 || this.#inFlight); round++) {
       if (this.#inFlight) await this.#inFlight;
+      else if (Date.now() >= deadline) break;
       else await this.#flush(true);
+    }
+    if (this.#buffer.length > 0) {
+      this.#options.logger.error(
+        { count: this.#buffer.length, jobIds: this.#buffer.slice(0, 20).map((entry) => entry.item.id) },
+        'gave up writing job finishes at shutdown (the store kept failing); these jobs will be rescued when their leases expire and run again',
+      );
     }
   }
 

@@ -377,7 +377,9 @@ export function createWorker(options: WorkerOptions): Worker {
       clearTimeout(timer);
       for (const execution of executor.running.values()) executor.abort(execution, 'shutdown');
     }
-    await completer.drain();
+    // Bounded like the wait for handlers: a store that stays unwritable must not hold the
+    // process forever (its jobs are rescued after their leases and run again).
+    await completer.drain({ giveUpAfterMs: Math.max(shutdownTimeoutMs, 1000) });
     await heartbeat.stop();
     state = 'stopped';
     logger.info('worker stopped');

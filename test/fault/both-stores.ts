@@ -21,6 +21,11 @@ export interface OpenedStore {
    * as a database refuses a value it cannot store. Other jobs and other states are untouched.
    */
   refuseFinish(id: string, state: string): Promise<void>;
+  /**
+   * PostgreSQL only: installs a trigger that fails every completion with a retryable SQLSTATE
+   * (40001) while switched on; returns the switch.
+   */
+  transientFinishFailures?(): Promise<(on: boolean) => Promise<void>>;
   cleanup(): Promise<void>;
 }
 
@@ -88,6 +93,36 @@ export const STORE_KINDS: readonly StoreKind[] = [
           } finally {
             await client.end();
           }
+        },
+        async transientFinishFailures() {
+          const client = new pg.Client({ connectionString: url! });
+          await client.connect();
+          const s = pg.escapeIdentifier(schema);
+          try {
+            await client.query(`CREATE TABLE ${s}.fault_switch (on_since timestamptz)`);
+            await client.query(`CREATE OR REPLACE FUNCTION ${s}.transient_finish() RETURNS trigger LANGUAGE plpgsql AS $$
+              BEGIN
+                IF EXISTS (SELECT 1 FROM ${s}.fault_switch) THEN
+                  RAISE EXCEPTION 'finishes fail for a while (test)' USING ERRCODE = '40001';
+                END IF;
+                RETURN NEW;
+              END $$`);
+            await client.query(
+              `CREATE TRIGGER transient_finish BEFORE UPDATE ON ${s}.jobs FOR EACH ROW
+               WHEN (NEW.state = 'completed') EXECUTE FUNCTION ${s}.transient_finish()`,
+            );
+          } finally {
+            await client.end();
+          }
+          return async (on) => {
+            const admin = new pg.Client({ connectionString: url! });
+            await admin.connect();
+            try {
+              await admin.query(on ? `INSERT INTO ${s}.fault_switch VALUES (now())` : `DELETE FROM ${s}.fault_switch`);
+            } finally {
+              await admin.end();
+            }
+          };
         },
         async cleanup() {
           await store.close();
