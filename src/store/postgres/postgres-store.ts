@@ -68,6 +68,37 @@ export interface PostgresStoreOptions {
    * first and after a reconnect), since notifications sent before that reached nobody.
    */
   pollIntervalMs?: number;
+  /**
+   * Longest wait to open a connection, or for a free one while all `poolSize` are busy, in ms;
+   * default 10 000. The LISTEN connection uses it too (also when `pool` is given).
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Longest wait for the answer to one statement, in ms; default 30 000; 0 waits forever. A
+   * statement with no answer by then (a network that drops packets without closing the
+   * connection, a hung server or pooler) fails with a retryable `StoreError` and its connection is
+   * discarded, so a worker never waits forever on a dead socket: TCP keepalive does not notice a
+   * peer that still acknowledges packets but never answers. Nightshift's own statements take
+   * milliseconds; a wait for a lock (two processes migrating at once) counts too. Sets
+   * node-postgres' `query_timeout`; ignored when `pool` is given (set it on your pool).
+   */
+  queryTimeoutMs?: number;
+  /**
+   * How long the server keeps a session of this store that sits inside a transaction waiting for
+   * the client, in ms; default 60 000; 0 leaves the server's setting. A worker cut off in the
+   * middle of a transaction (claim sent, COMMIT lost) would otherwise hold those job rows locked
+   * until the server's own TCP keepalive gives up, which takes hours by default. Sets
+   * `idle_in_transaction_session_timeout` on the store's connections; ignored when `pool` is given.
+   */
+  idleInTransactionTimeoutMs?: number;
+  /**
+   * How often the LISTEN connection proves it is alive with a round trip (`SELECT 1`), in ms;
+   * default 30 000; 0 never checks. Without an answer within `queryTimeoutMs` (30 000 ms when
+   * that is 0) the connection is replaced: reconnect, LISTEN again, check once for due jobs. An
+   * idle LISTEN connection reads nothing, so without this check a silent network failure would
+   * leave workers without wake-ups, on polling alone, until TCP keepalive noticed, if ever.
+   */
+  listenCheckIntervalMs?: number;
   /** Test clock (ms since the epoch). Default: the database's `now()`. */
   clock?: Clock;
   /** pino logger; default silent. */
@@ -78,10 +109,18 @@ export interface PostgresStoreOptions {
 export const DEFAULT_POOL_SIZE = 10;
 /** Default interval of the store's due-job check while notifications are unavailable, ms. */
 export const DEFAULT_POLL_INTERVAL_MS = 1_000;
+/** Default longest wait for a connection, ms. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Default longest wait for the answer to one statement, ms. */
+export const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
+/** Default `idle_in_transaction_session_timeout` of the store's sessions, ms. */
+export const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+/** Default interval of the LISTEN connection's liveness check, ms. */
+export const DEFAULT_LISTEN_CHECK_INTERVAL_MS = 30_000;
 
-function assertPositiveInteger(name: string, value: number | undefined): void {
-  if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
-    throw new ConfigError(`postgres store: ${name} must be an integer ≥ 1, got ${String(value)}`);
+function assertInteger(name: string, value: number | undefined, min: number): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < min)) {
+    throw new ConfigError(`postgres store: ${name} must be an integer ≥ ${min}, got ${String(value)}`);
   }
 }
 
@@ -92,12 +131,20 @@ function assertPositiveInteger(name: string, value: number | undefined): void {
  */
 export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
   const names = schemaNames(options.schema ?? DEFAULT_SCHEMA);
-  assertPositiveInteger('poolSize', options.poolSize);
-  assertPositiveInteger('pollIntervalMs', options.pollIntervalMs);
+  assertInteger('poolSize', options.poolSize, 1);
+  assertInteger('pollIntervalMs', options.pollIntervalMs, 1);
+  assertInteger('connectTimeoutMs', options.connectTimeoutMs, 1);
+  assertInteger('queryTimeoutMs', options.queryTimeoutMs, 0);
+  assertInteger('idleInTransactionTimeoutMs', options.idleInTransactionTimeoutMs, 0);
+  assertInteger('listenCheckIntervalMs', options.listenCheckIntervalMs, 0);
   const logger = (options.logger ?? createSilentLogger()).child({ store: 'postgres', schema: names.schema });
   const clock = options.clock;
   const listen = options.listen ?? true;
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+  const idleInTransactionTimeoutMs = options.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS;
+  const listenCheckIntervalMs = options.listenCheckIntervalMs ?? DEFAULT_LISTEN_CHECK_INTERVAL_MS;
 
   const ownsPool = options.pool === undefined;
   const pool =
@@ -107,10 +154,15 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
       max: options.poolSize ?? DEFAULT_POOL_SIZE,
       application_name: 'nightshift',
       // Fail a checkout instead of hanging forever when the server is gone.
-      connectionTimeoutMillis: 10_000,
+      connectionTimeoutMillis: connectTimeoutMs,
+      // Fail a statement whose answer never comes (see `queryTimeoutMs`); pg-errors.ts classifies
+      // it as retryable, and the pool discards the connection (any failed query releases its
+      // client with the error, which destroys it), so the next call gets a fresh one.
+      ...(queryTimeoutMs > 0 ? { query_timeout: queryTimeoutMs } : {}),
+      ...(idleInTransactionTimeoutMs > 0 ? { idle_in_transaction_session_timeout: idleInTransactionTimeoutMs } : {}),
       // TCP keepalive, so a connection to a host that vanished without closing the socket (network
-      // partition, VM frozen) errors out instead of leaving a worker or the LISTEN connection
-      // waiting forever.
+      // partition, VM frozen) errors out even while idle. It cannot see a peer whose kernel still
+      // acknowledges (a hung server or middlebox): the query timeout and the LISTEN check cover that.
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
     });
@@ -184,6 +236,9 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
       connection: (pool as pg.Pool & { options: pg.PoolConfig }).options,
       channel: names.channel,
       logger,
+      connectTimeoutMs,
+      checkIntervalMs: listenCheckIntervalMs,
+      checkTimeoutMs: queryTimeoutMs > 0 ? queryTimeoutMs : DEFAULT_QUERY_TIMEOUT_MS,
       onNotification: (payload) => wake(payload === '' ? [] : payload.split(',')),
       // Jobs committed before LISTEN took effect sent their NOTIFY to nobody: on the first
       // subscription (the listener was registered before LISTEN ran) as after a reconnect.
