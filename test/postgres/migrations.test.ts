@@ -119,7 +119,7 @@ describe.skipIf(url === null)('postgres: migrations', () => {
     // Its backend notices the dead client once the lock is granted, and rolls the step back.
     await blocker.query('ROLLBACK');
     // This run, not the killed one, applies step 3.
-    expect(await runMigrations(fx.pool(), names)).toEqual([3, 4, 5, 6, 7]);
+    expect(await runMigrations(fx.pool(), names)).toEqual(MIGRATIONS.filter((step) => step.version >= 3).map((step) => step.version));
     const store = fx.open();
     await store.migrate();
     expect(await appliedRows()).toEqual(MIGRATIONS.map((step) => ({ version: step.version, n: 1 })));
@@ -148,7 +148,7 @@ describe.skipIf(url === null)('postgres: migrations', () => {
     const { rows } = await admin.query(`SELECT to_regprocedure($1) AS f`, [`${s}.jobs_notify_available()`]);
     expect(rows[0].f).toBeNull();
     await admin.query(`DROP FUNCTION ${s}.enqueue(text, jsonb, jsonb)`);
-    expect(await runMigrations(fx.pool(), names)).toEqual([3, 4, 5, 6, 7]);
+    expect(await runMigrations(fx.pool(), names)).toEqual(MIGRATIONS.filter((step) => step.version >= 3).map((step) => step.version));
     expect(LATEST_VERSION).toBe(7);
   });
 

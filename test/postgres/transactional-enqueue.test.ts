@@ -104,6 +104,10 @@ describe.skipIf(url === null)('postgres: the enqueue() SQL function', () => {
     const past = await store.jobGet({ id: two.rows[0]!.id });
     expect(past?.state).toBe('available');
     expect(past?.runAt.toISOString()).toBe('2001-01-01T00:00:00.000Z');
+    // A delay past int32 (24 days) is fine: up to 100 years, like client.enqueue.
+    const far = await client.query<{ id: string }>(`SELECT ${fn}('report.build', '{}', '{"delay_ms":3153600000000}') AS id`);
+    const farJob = await store.jobGet({ id: far.rows[0]!.id });
+    expect(farJob!.runAt.getTime() - Date.now()).toBeGreaterThan(3153600000000 - 600_000);
     const first = await client.query<{ id: string }>(`SELECT ${fn}('sync', '{}', '{"key":"user-1"}') AS id`);
     const again = await client.query<{ id: string }>(`SELECT ${fn}('sync', '{"other":true}', '{"key":"user-1"}') AS id`);
     expect(again.rows[0]!.id).toBe(first.rows[0]!.id);
@@ -122,6 +126,13 @@ describe.skipIf(url === null)('postgres: the enqueue() SQL function', () => {
       ['ok', '{}', '{"delay_ms":5,"run_at":"2030-01-01"}', /either run_at or delay_ms/],
       ['ok', '{}', '{"queue_name":"x"}', /unknown option "queue_name"/],
       ['ok', '{}', '[]', /options must be a JSON object/],
+      // The core's bounds (job/input-bounds.ts), the same as client.enqueue's.
+      ['ok', '{}', '{"delay_ms":1e20}', /delay_ms must be from 0 to 3153600000000/],
+      ['ok', '{}', '{"delay_ms":-1}', /delay_ms must be from 0/],
+      ['ok', '{}', '{"delay_ms":"soon"}', /delay_ms must be a number/],
+      ['ok', '{}', '{"run_at":"200000-01-01T00:00:00Z"}', /run_at must be between 1970-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z/],
+      ['ok', '{}', '{"run_at":"1969-12-31T23:59:59Z"}', /run_at must be between/],
+      ['ok', '{}', `{"key":"${'k'.repeat(257)}"}`, /key must be a string of 1 to 256 characters/],
     ];
     for (const [name, payload, options, message] of bad) {
       await expect(client.query(`SELECT ${fn}($1, $2::jsonb, $3::jsonb)`, [name, payload, options]), `${name} ${options}`).rejects.toThrow(message);

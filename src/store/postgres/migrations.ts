@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { SchemaNames } from './schema-name.js';
 import { toStoreError } from './pg-errors.js';
 import { inTransaction } from './transaction.js';
+import { enqueueFunctionSql } from './sql-enqueue-function.js';
 
 /**
  * Versioned schema migrations of the PostgreSQL store.
@@ -321,6 +322,11 @@ export const MIGRATIONS: readonly MigrationStep[] = [
             WHERE r.job_id = j.id AND r.attempt = j.attempt AND r.outcome = 'completed'
           );
     `,
+  },
+  {
+    version: 8,
+    name: 'enqueue() SQL function: the core\'s bounds on delay_ms, run_at and key',
+    sql: enqueueFunctionSql,
   },
 ];
 
