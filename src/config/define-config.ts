@@ -1,6 +1,7 @@
 import type { Logger, LevelWithSilent } from 'pino';
 import type { Client } from '../client/client.js';
 import type { AnyJobDefinition } from '../job/define-job.js';
+import type { BuiltinJobsConfig } from '../jobs/builtin-config.js';
 import type { ScheduleDefinition } from '../scheduler/schedule-definition.js';
 import type { Store } from '../store/types.js';
 
@@ -92,6 +93,14 @@ export interface NightshiftConfig {
    * file's directory), or the list inline. Default: none.
    */
   schedules?: string | readonly ScheduleEntry[];
+  /**
+   * The built-in jobs this app enables, each with an allow-list:
+   * `{ command: { allow: ['/usr/local/bin/backup', 'pg_dump'], env: ['PATH'] }, http: { allow: ['hooks.example.org'] } }`
+   * (every field is documented on `BuiltinJobsConfig`). Default `{}`: neither `command` nor `http`
+   * exists, so nobody can enqueue or schedule them. A YAML schedule file in use may set
+   * `builtins:` instead (not both).
+   */
+  builtins?: BuiltinJobsConfig;
   /** How long a claim on a job lasts without a heartbeat, in ms. Default 30 000. */
   leaseMs?: number;
   /** How long `stop()` waits for running handlers before releasing their jobs, in ms. Default 30 000. `SHUTDOWN_TIMEOUT_MS` wins. */

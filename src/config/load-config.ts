@@ -1,14 +1,17 @@
 import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { createJiti } from 'jiti';
 import { ConfigError, NightshiftError } from '../errors.js';
 import * as publicApi from '../index.js';
 import type { AnyJobDefinition } from '../job/define-job.js';
+import type { BuiltinJobsConfig } from '../jobs/builtin-config.js';
 import { withBuiltinJobs } from '../jobs/builtin-jobs.js';
+import { parseYamlFile } from '../scheduler/schedule-file.js';
 import type { LevelWithSilent } from 'pino';
 import type { NightshiftConfig, ScheduleEntry, StoreConfig } from './define-config.js';
 import { readEnv, type EnvSettings } from './env.js';
-import { validateConfig } from './validate-config.js';
+import { validateConfig, validateFileBuiltins } from './validate-config.js';
 
 /** File names looked up in the working directory, in this order. */
 export const CONFIG_FILE_NAMES = ['nightshift.config.ts', 'nightshift.config.mts', 'nightshift.config.js', 'nightshift.config.mjs'] as const;
@@ -31,8 +34,8 @@ export interface ResolvedConfig {
   /** Absolute path of the code config file; null when none was found and none was required. */
   file: string | null;
   /**
-   * The config's jobs followed by the built-in `http` and `command` jobs (so YAML schedules can use
-   * them without code); an app job of the same name replaces the built-in one.
+   * The config's jobs followed by the built-in jobs that `builtins` enables (in the code config or
+   * the schedule file), each limited to its allow-list. None by default.
    */
   jobs: readonly AnyJobDefinition[];
   /** Every queue named by the file or used by a job, with its effective settings. */
@@ -136,6 +139,40 @@ export function findConfigFile(cwd: string, configPath: string | undefined): str
   return null;
 }
 
+/** The `builtins:` of a YAML schedule file, and where it is. */
+export interface ScheduleFileBuiltins {
+  builtins: BuiltinJobsConfig;
+  /** Absolute path of the schedule file. */
+  file: string;
+  /** The line of an issue path (`builtins.command.allow.1`) in the file, when known. */
+  lineAt(issuePath: string): number | undefined;
+}
+
+/**
+ * Reads and validates the `builtins:` of a schedule file. Null when the file sets none, or cannot
+ * be read (the schedule sync reports that, naming the file). Throws `ConfigError` with the file
+ * and line for invalid YAML or invalid settings.
+ */
+export async function readScheduleFileBuiltins(file: string): Promise<ScheduleFileBuiltins | null> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const { root, lineAt } = parseYamlFile(text, file);
+  if (!('builtins' in root)) return null;
+  return { builtins: validateFileBuiltins(root.builtins, file, lineAt), file, lineAt };
+}
+
+/** The schedule file in use: `--config x.yaml`, else the config's `schedules` path (relative to the config file). */
+function scheduleFileInUse(config: NightshiftConfig, file: string | null, scheduleFile: string | undefined): string | undefined {
+  if (scheduleFile !== undefined) return scheduleFile;
+  if (typeof config.schedules !== 'string') return undefined;
+  // A schedule file ships next to the config that names it, so it resolves from there.
+  return isAbsolute(config.schedules) ? config.schedules : resolve(file ? dirname(file) : process.cwd(), config.schedules);
+}
+
 /**
  * Loads, validates and resolves the configuration: the code config file, the environment
  * (which wins) and the defaults. Throws `ConfigError` naming the file for a missing file, a file
@@ -163,19 +200,50 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
   } else {
     config = validateConfig(await importConfigModule(file), file);
   }
-  return resolveConfig(config, { file, env, scheduleFile });
+  const schedules = scheduleFileInUse(config, file, scheduleFile);
+  const fileBuiltins = schedules === undefined ? null : await readScheduleFileBuiltins(schedules);
+  return resolveConfig(config, { file, env, scheduleFile, fileBuiltins });
+}
+
+/**
+ * The config's jobs plus the built-ins enabled by the code config or the schedule file (not both).
+ * A problem found while building them (a program not on `PATH`, an app job of the same name) is a
+ * `ConfigError` naming the file — and line, in a YAML file — that enabled them.
+ */
+function resolveJobs(config: NightshiftConfig, file: string | null, fileBuiltins: ScheduleFileBuiltins | null): AnyJobDefinition[] {
+  if (fileBuiltins !== null && config.builtins !== undefined) {
+    const line = fileBuiltins.lineAt('builtins');
+    throw new ConfigError(`"builtins" is set here and in ${file ?? 'the code config'}; keep it in one place`, {
+      file: fileBuiltins.file,
+      ...(line === undefined ? {} : { line }),
+    });
+  }
+  try {
+    return withBuiltinJobs(config.jobs, fileBuiltins?.builtins ?? config.builtins ?? {});
+  } catch (error) {
+    if (!(error instanceof ConfigError) || error.file !== undefined) throw error;
+    const where = fileBuiltins?.file ?? file ?? undefined;
+    const line = fileBuiltins?.lineAt(error.issues[0]?.path ?? 'builtins');
+    throw new ConfigError(error.message, {
+      ...(where === undefined ? {} : { file: where }),
+      ...(line === undefined ? {} : { line }),
+      cause: error,
+      issues: [...error.issues],
+    });
+  }
 }
 
 /**
  * Applies defaults and environment overrides to a validated config. `file` anchors relative
- * schedule file paths; `scheduleFile` (from `--config x.yaml`) replaces the config's schedules.
+ * schedule file paths; `scheduleFile` (from `--config x.yaml`) replaces the config's schedules;
+ * `fileBuiltins` is the `builtins:` read from the schedule file in use.
  */
 export function resolveConfig(
   config: NightshiftConfig,
-  options: { file: string | null; env: EnvSettings; scheduleFile?: string | undefined },
+  options: { file: string | null; env: EnvSettings; scheduleFile?: string | undefined; fileBuiltins?: ScheduleFileBuiltins | null },
 ): ResolvedConfig {
   const { env } = options;
-  const jobs = withBuiltinJobs(config.jobs);
+  const jobs = resolveJobs(config, options.file, options.fileBuiltins ?? null);
   const queueNames = new Set<string>([...Object.keys(config.queues ?? {}), ...jobs.map((job) => job.queue)]);
   const queues: Record<string, ResolvedQueue> = {};
   for (const name of [...queueNames].sort()) {
@@ -185,12 +253,7 @@ export function resolveConfig(
     queues[name] = { concurrency, timeoutMs: env.jobTimeoutMs ?? fromFile.timeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS };
     if (fromFile.prefetch !== undefined) queues[name].prefetch = fromFile.prefetch;
   }
-  let schedules: ResolvedConfig['schedules'] = config.schedules;
-  if (options.scheduleFile !== undefined) schedules = options.scheduleFile;
-  else if (typeof schedules === 'string' && !isAbsolute(schedules)) {
-    // A schedule file ships next to the config that names it, so it resolves from there.
-    schedules = resolve(options.file ? dirname(options.file) : process.cwd(), schedules);
-  }
+  const schedules: ResolvedConfig['schedules'] = scheduleFileInUse(config, options.file, options.scheduleFile) ?? config.schedules;
   return {
     file: options.file,
     jobs,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, type ValidationIssue } from '../errors.js';
 import { NAME_MAX_LENGTH, NAME_PATTERN } from '../job/names.js';
+import { builtinJobsConfigSchema, type BuiltinJobsConfig } from '../jobs/builtin-config.js';
 import { LOG_LEVELS } from '../observe/logger.js';
 import { scheduleDefinitionSchema } from '../scheduler/schedule-definition.js';
 import type { NightshiftConfig, StoreConfig } from './define-config.js';
@@ -80,6 +81,7 @@ const configSchema = z.strictObject({
       for (const issue of scheduleIssues(schedules)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
     })
     .optional(),
+  builtins: builtinJobsConfigSchema.optional(),
   leaseMs: integer(1000, 'ms').optional(),
   shutdownTimeoutMs: integer(0, 'ms').optional(),
   logLevel: z.enum(LOG_LEVELS as [string, ...string[]], { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
@@ -180,4 +182,21 @@ export function validateConfig(value: unknown, file?: string): NightshiftConfig 
     throw new ConfigError(`invalid configuration: ${formatIssues(issues)}`, file === undefined ? { issues } : { file, issues });
   }
   return { ...result.data, store: result.data.store as StoreConfig | undefined } as NightshiftConfig;
+}
+
+/**
+ * Checks the `builtins:` key of a YAML schedule file with the same rules as the code config's.
+ * Throws a `ConfigError` naming `file` and the line of the first problem (each listed problem
+ * carries its own line).
+ */
+export function validateFileBuiltins(value: unknown, file: string, lineAt: (issuePath: string) => number | undefined): BuiltinJobsConfig {
+  const result = builtinJobsConfigSchema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = toIssues(result.error).map((issue) => {
+    const path = issue.path === '' ? 'builtins' : `builtins.${issue.path}`;
+    const line = lineAt(path);
+    return { path, message: `${line === undefined ? '' : `line ${line}: `}${issue.message}` };
+  });
+  const line = lineAt((issues[0] as ValidationIssue).path);
+  throw new ConfigError(`invalid configuration: ${formatIssues(issues)}`, { file, ...(line === undefined ? {} : { line }), issues });
 }

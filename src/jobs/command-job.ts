@@ -11,9 +11,16 @@
  *     env: { BACKUP_LEVEL: "full" }
  * ```
  *
+ * It exists only where the config enables it with an allow-list of programs
+ * (`builtins.command.allow`, see builtin-config.ts and command-allow-list.ts). A job naming any
+ * other program, or whose input sets an environment variable `builtins.command.inputEnv` does not
+ * list, ends `dead` with `UnrecoverableError` before any process is spawned.
+ *
  * The program is started directly from `argv` — no shell, so nothing in the arguments is
- * interpreted. `shell: true` runs `argv[0]` (then the only element) through `/bin/sh -c` instead,
- * and must be asked for explicitly. Exit code 0 completes the job with
+ * interpreted — at the absolute path its allow-list entry resolved to. `shell: true` runs
+ * `argv[0]` (then the only element) through `sh -c` instead, must be asked for explicitly, and
+ * needs `sh` in the allow-list. The environment holds only the variables the config passes
+ * through (`builtins.command.env`) and those the input sets. Exit code 0 completes the job with
  * `{ exitCode, signal, stdout, stderr, durationMs }` (the last `tailBytes` of each stream); a
  * non-zero exit or a death by signal fails the attempt (retried per the job's policy).
  *
@@ -22,10 +29,12 @@
  */
 import { spawn } from 'node:child_process';
 import { z } from 'zod';
+import { UnrecoverableError } from '../errors.js';
 import { defineJob } from '../job/define-job.js';
+import { COMMAND_JOB_NAME } from './builtin-names.js';
+import type { CommandJobConfig } from './builtin-config.js';
+import { CommandAllowList, type AllowedProgram } from './command-allow-list.js';
 
-/** Name of the built-in command job (the `jobId` in YAML). */
-export const COMMAND_JOB_NAME = 'command';
 /** Default bytes kept from the end of stdout and of stderr. */
 export const DEFAULT_COMMAND_TAIL_BYTES = 4096;
 /** Default wait between SIGTERM and SIGKILL when the job is stopped, ms. */
@@ -38,9 +47,9 @@ export const commandJobInput = z
     argv: z.array(z.string()).min(1, 'must name at least the program to run'),
     /** Working directory; default the worker's. */
     cwd: z.string().min(1).optional(),
-    /** Variables added to (or, with `inheritEnv: false`, replacing) the worker's environment. */
+    /** Variables set for the program; only names listed in `builtins.command.inputEnv`. */
     env: z.record(z.string(), z.string()).optional(),
-    /** Start from the worker's environment; default true. */
+    /** Start from the variables the config passes through (`builtins.command.env`); default true. */
     inheritEnv: z.boolean().optional(),
     /** Run `argv[0]` through the system shell; default false. */
     shell: z.boolean().optional(),
@@ -101,61 +110,108 @@ export class CommandFailedError extends Error {
   }
 }
 
-/** The built-in `command` job. Register it with workers (it is in `builtinJobs`). */
-export const commandJob = defineJob({
-  name: COMMAND_JOB_NAME,
-  description: 'Runs one program (no shell unless asked); exit code 0 completes, anything else fails',
-  schema: commandJobInput,
-  async handler(input, ctx): Promise<CommandJobResult> {
-    ctx.signal.throwIfAborted();
-    const [program, ...args] = input.argv as [string, ...string[]];
-    const tailBytes = input.tailBytes ?? DEFAULT_COMMAND_TAIL_BYTES;
-    const env = { ...(input.inheritEnv === false ? {} : process.env), ...(input.env ?? {}) };
-    const started = performance.now();
-    const child =
-      input.shell === true
-        ? spawn(program, { cwd: input.cwd, env, shell: true, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' })
-        : spawn(program, args, { cwd: input.cwd, env, shell: false, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' });
-    const stdout = new Tail(tailBytes);
-    const stderr = new Tail(tailBytes);
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+/** Names of the programs `sh` may be found under, for `shell: true`. */
+const SHELL_NAMES = ['sh', '/bin/sh', '/usr/bin/sh'];
 
-    // detached: the program leads its own process group, so a stop reaches what it started too.
-    const kill = (signal: NodeJS.Signals): void => {
-      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-      try {
-        if (process.platform === 'win32') child.kill(signal);
-        else process.kill(-child.pid, signal);
-      } catch {
-        // Already gone.
-      }
-    };
-    let killTimer: NodeJS.Timeout | null = null;
-    const onAbort = (): void => {
-      ctx.log.info({ pid: child.pid }, 'stopping the command (SIGTERM)');
-      kill('SIGTERM');
-      killTimer = setTimeout(() => kill('SIGKILL'), input.killGraceMs ?? DEFAULT_COMMAND_KILL_GRACE_MS);
-      killTimer.unref();
-    };
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
+/** The program a job's input starts, from the allow-list; throws `UnrecoverableError` when none fits. */
+function allowedProgram(allowList: CommandAllowList, input: { argv: string[]; shell?: boolean | undefined }): AllowedProgram {
+  if (input.shell === true) {
+    const shell = SHELL_NAMES.map((name) => allowList.find(name)).find((program) => program !== undefined);
+    if (shell !== undefined) return shell;
+    throw new UnrecoverableError(
+      `refused to run a shell command line (shell: true runs sh -c): "sh" is not in builtins.command.allow (allowed: ${allowList.describe()}); add "sh" there to allow it — which allows any command line`,
+    );
+  }
+  const argv0 = input.argv[0] as string;
+  const program = allowList.find(argv0);
+  if (program !== undefined) return program;
+  throw new UnrecoverableError(
+    `refused to run ${JSON.stringify(argv0)}: not in builtins.command.allow (allowed: ${allowList.describe()}); add it there (an absolute path, or a name looked up in PATH) to allow it`,
+  );
+}
 
-    try {
-      const { exitCode, signal } = await new Promise<{ exitCode: number | null; signal: string | null }>((resolve, reject) => {
-        child.once('error', (error) => reject(new CommandFailedError(`cannot run ${JSON.stringify(program)}: ${error.message}`, { exitCode: null, signal: null, stderr: '' })));
-        child.once('close', (code, killedBy) => resolve({ exitCode: code, signal: killedBy }));
-      });
-      const durationMs = Math.round(performance.now() - started);
-      if (ctx.signal.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('the command was stopped');
-      const result = { exitCode, signal, stdout: stdout.toString(), stderr: stderr.toString(), durationMs };
-      if (exitCode !== 0) {
-        const how = signal !== null ? `was killed by ${signal}` : `exited with code ${exitCode}`;
-        throw new CommandFailedError(`${JSON.stringify(program)} ${how}${result.stderr ? `; stderr: ${result.stderr.trim()}` : ''}`, { exitCode, signal, stderr: result.stderr });
-      }
-      return result;
-    } finally {
-      ctx.signal.removeEventListener('abort', onAbort);
-      if (killTimer !== null) clearTimeout(killTimer);
+/**
+ * The program's environment: the worker's variables listed in `config.env` (unless the input says
+ * `inheritEnv: false`), then the input's `env`, each of whose names must be in `config.inputEnv`.
+ */
+function programEnvironment(config: CommandJobConfig, input: { env?: Record<string, string> | undefined; inheritEnv?: boolean | undefined }): Record<string, string> {
+  const settable = new Set(config.inputEnv ?? []);
+  const refused = Object.keys(input.env ?? {}).filter((name) => !settable.has(name));
+  if (refused.length > 0) {
+    throw new UnrecoverableError(
+      `refused to set ${refused.map((name) => JSON.stringify(name)).join(', ')} in the program's environment: not in builtins.command.inputEnv (${config.inputEnv?.length ? `allowed: ${config.inputEnv.join(', ')}` : 'none allowed'}); add the name there to allow it`,
+    );
+  }
+  const env: Record<string, string> = {};
+  if (input.inheritEnv !== false) {
+    for (const name of config.env ?? []) {
+      const value = process.env[name];
+      if (value !== undefined) env[name] = value;
     }
-  },
-});
+  }
+  return { ...env, ...(input.env ?? {}) };
+}
+
+/**
+ * The built-in `command` job, allowed to start what `config.allow` lists. Bare names are looked up
+ * in `PATH` now; throws a `ConfigError` when one is not found or an entry is malformed.
+ */
+export function createCommandJob(config: CommandJobConfig) {
+  const allowList = new CommandAllowList(config.allow);
+  return defineJob({
+    name: COMMAND_JOB_NAME,
+    description: 'Runs one allowed program (no shell unless asked); exit code 0 completes, anything else fails',
+    schema: commandJobInput,
+    async handler(input, ctx): Promise<CommandJobResult> {
+      ctx.signal.throwIfAborted();
+      // Both checks come before the spawn: a refused job starts no process at all.
+      const program = allowedProgram(allowList, input);
+      const env = programEnvironment(config, input);
+      const args = input.shell === true ? ['-c', input.argv[0] as string] : input.argv.slice(1);
+      const tailBytes = input.tailBytes ?? DEFAULT_COMMAND_TAIL_BYTES;
+      const started = performance.now();
+      const child = spawn(program.path, args, { cwd: input.cwd, env, shell: false, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' });
+      const stdout = new Tail(tailBytes);
+      const stderr = new Tail(tailBytes);
+      child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+      child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+
+      // detached: the program leads its own process group, so a stop reaches what it started too.
+      const kill = (signal: NodeJS.Signals): void => {
+        if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+        try {
+          if (process.platform === 'win32') child.kill(signal);
+          else process.kill(-child.pid, signal);
+        } catch {
+          // Already gone.
+        }
+      };
+      let killTimer: NodeJS.Timeout | null = null;
+      const onAbort = (): void => {
+        ctx.log.info({ pid: child.pid }, 'stopping the command (SIGTERM)');
+        kill('SIGTERM');
+        killTimer = setTimeout(() => kill('SIGKILL'), input.killGraceMs ?? DEFAULT_COMMAND_KILL_GRACE_MS);
+        killTimer.unref();
+      };
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+
+      try {
+        const { exitCode, signal } = await new Promise<{ exitCode: number | null; signal: string | null }>((resolve, reject) => {
+          child.once('error', (error) => reject(new CommandFailedError(`cannot run ${JSON.stringify(program.path)}: ${error.message}`, { exitCode: null, signal: null, stderr: '' })));
+          child.once('close', (code, killedBy) => resolve({ exitCode: code, signal: killedBy }));
+        });
+        const durationMs = Math.round(performance.now() - started);
+        if (ctx.signal.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('the command was stopped');
+        const result = { exitCode, signal, stdout: stdout.toString(), stderr: stderr.toString(), durationMs };
+        if (exitCode !== 0) {
+          const how = signal !== null ? `was killed by ${signal}` : `exited with code ${exitCode}`;
+          throw new CommandFailedError(`${JSON.stringify(program.path)} ${how}${result.stderr ? `; stderr: ${result.stderr.trim()}` : ''}`, { exitCode, signal, stderr: result.stderr });
+        }
+        return result;
+      } finally {
+        ctx.signal.removeEventListener('abort', onAbort);
+        if (killTimer !== null) clearTimeout(killTimer);
+      }
+    },
+  });
+}

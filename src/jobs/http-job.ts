@@ -13,30 +13,49 @@
  *     body: { kind: "nightly" }
  * ```
  *
+ * It exists only where the config enables it with an allow-list (`builtins.http.allow`, see
+ * builtin-config.ts). A request — or a redirect — to a URL outside the list, or to a link-local /
+ * cloud metadata address the list does not name itself, ends the job `dead` with
+ * `UnrecoverableError` before any connection is made (http-allow-list.ts).
+ *
  * A 2xx answer completes the job with `{ status, statusText, body, bodyTruncated, durationMs }`
- * (the body cut to `maxBodyBytes`). Anything else fails the attempt: a timeout, a network error or
+ * (the body cut to `maxBodyBytes`). Redirects are followed (at most 20), each target checked
+ * against the allow-list first. Anything else fails the attempt: a timeout, a network error or
  * a 5xx / 408 / 425 / 429 answer is retried per the job's policy; any other non-2xx answer (a
  * 4xx: the request itself is wrong) fails for good with `UnrecoverableError`.
  */
 import { z } from 'zod';
 import { UnrecoverableError } from '../errors.js';
 import { defineJob } from '../job/define-job.js';
+import { HTTP_JOB_NAME } from './builtin-names.js';
+import type { HttpJobConfig } from './builtin-config.js';
+import { HttpAllowList, lookupRefusingMetadata, systemLookup, type LookupFunction } from './http-allow-list.js';
+import { isRedirect, sendHttpRequest, type HttpExchange } from './http-request.js';
 
-/** Name of the built-in HTTP job (the `jobId` in YAML). */
-export const HTTP_JOB_NAME = 'http';
 /** Default request time limit, ms. */
 export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
 /** Default size of the response body kept in the result, bytes. */
 export const DEFAULT_HTTP_MAX_BODY_BYTES = 4096;
 
+/** Redirects followed before the job fails (as `fetch` does). */
+export const MAX_HTTP_REDIRECTS = 20;
+
 /** Statuses worth retrying: the server may answer differently later. */
 const RETRYABLE_STATUSES = new Set([408, 425, 429]);
+
+/** Headers not carried to another origin by a redirect (as `fetch` does for `authorization`). */
+const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
 
 /** Input of the `http` job. */
 export const httpJobInput = z
   .object({
     /** Absolute `http:` or `https:` URL. */
-    url: z.url({ protocol: /^https?$/, error: 'must be an absolute http:// or https:// URL' }),
+    url: z
+      .url({ protocol: /^https?$/, error: 'must be an absolute http:// or https:// URL' })
+      .refine((url) => {
+        const parsed = new URL(url);
+        return parsed.username === '' && parsed.password === '';
+      }, 'must not carry credentials (user:password@); send them in a header'),
     /** Default `GET`, or `POST` when a body is given. */
     method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']).optional(),
     headers: z.record(z.string(), z.string()).optional(),
@@ -62,67 +81,91 @@ export interface HttpJobResult {
   durationMs: number;
 }
 
-/** Reads at most `maxBytes` of the body, then cancels the rest (a huge answer is not buffered). */
-async function readExcerpt(response: Response, maxBytes: number): Promise<{ text: string; truncated: boolean }> {
-  if (response.body === null) return { text: '', truncated: false };
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let truncated = false;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.byteLength;
-      if (size > maxBytes) {
-        truncated = true;
-        break;
-      }
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  const bytes = Buffer.concat(chunks).subarray(0, maxBytes);
-  // A multi-byte character cut at the end decodes to U+FFFD; harmless in an excerpt.
-  return { text: bytes.toString('utf8'), truncated };
+/** Options of `createHttpJob` besides the config. */
+export interface HttpJobOptions {
+  /**
+   * DNS lookup of the connections; default `dns.lookup` (the system resolver). Whatever it is, the
+   * addresses it answers are checked against the metadata / link-local ranges, unless the
+   * allow-list entry names a metadata host itself.
+   */
+  lookup?: LookupFunction;
 }
 
-/** The built-in `http` job. Register it with workers (it is in `builtinJobs`). */
-export const httpJob = defineJob({
-  name: HTTP_JOB_NAME,
-  description: 'Sends one HTTP request described by the input; 2xx completes, anything else fails',
-  schema: httpJobInput,
-  async handler(input, ctx): Promise<HttpJobResult> {
-    const method = input.method ?? (input.body === undefined ? 'GET' : 'POST');
-    const headers = new Headers(input.headers ?? {});
-    let body: string | undefined;
-    if (input.body !== undefined) {
-      body = JSON.stringify(input.body);
-      if (!headers.has('content-type')) headers.set('content-type', 'application/json');
-    }
-    const timeoutMs = input.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
-    const maxBodyBytes = input.maxBodyBytes ?? DEFAULT_HTTP_MAX_BODY_BYTES;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = AbortSignal.any([ctx.signal, timeout]);
-    const started = performance.now();
-    let response: Response;
-    let excerpt: { text: string; truncated: boolean };
-    try {
-      response = await fetch(input.url, { method, headers, ...(body === undefined ? {} : { body }), signal, redirect: 'follow' });
-      excerpt = await readExcerpt(response, maxBodyBytes);
-    } catch (error) {
-      if (timeout.aborted && !ctx.signal.aborted) throw new Error(`${method} ${input.url}: no complete answer within ${timeoutMs} ms`, { cause: error });
-      if (ctx.signal.aborted) throw ctx.signal.reason ?? error;
-      throw new Error(`${method} ${input.url}: request failed: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`, { cause: error });
-    }
-    const durationMs = Math.round(performance.now() - started);
-    if (response.status < 200 || response.status > 299) {
-      const message = `${method} ${input.url} answered ${response.status} ${response.statusText}: ${excerpt.text}${excerpt.truncated ? '…' : ''}`;
-      if (response.status >= 500 || RETRYABLE_STATUSES.has(response.status)) throw new Error(message);
-      throw new UnrecoverableError(message);
-    }
-    ctx.log.debug({ status: response.status, durationMs }, 'http job answered');
-    return { status: response.status, statusText: response.statusText, body: excerpt.text, bodyTruncated: excerpt.truncated, durationMs };
-  },
-});
+/**
+ * The built-in `http` job, allowed to reach what `config.allow` lists (see http-allow-list.ts).
+ * Throws when an entry is invalid; `builtinJobs` validates the whole config first.
+ */
+export function createHttpJob(config: HttpJobConfig, options: HttpJobOptions = {}) {
+  const allowList = new HttpAllowList(config.allow);
+  const plainLookup = options.lookup ?? systemLookup;
+  const guardedLookup = lookupRefusingMetadata(plainLookup);
+  return defineJob({
+    name: HTTP_JOB_NAME,
+    description: 'Sends one HTTP request to an allowed URL; 2xx completes, anything else fails',
+    schema: httpJobInput,
+    async handler(input, ctx): Promise<HttpJobResult> {
+      let method: string = input.method ?? (input.body === undefined ? 'GET' : 'POST');
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(input.headers ?? {})) headers[name.toLowerCase()] = value;
+      let body: string | undefined;
+      if (input.body !== undefined) {
+        body = JSON.stringify(input.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const what = `${method} ${input.url}`;
+      let url = new URL(input.url);
+      // Refused before anything else happens: no DNS query, no connection.
+      let entry = allowList.check(url, what);
+      const timeoutMs = input.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
+      const maxBodyBytes = input.maxBodyBytes ?? DEFAULT_HTTP_MAX_BODY_BYTES;
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const signal = AbortSignal.any([ctx.signal, timeout]);
+      const started = performance.now();
+      let exchange: HttpExchange;
+      for (let redirects = 0; ; redirects++) {
+        try {
+          exchange = await sendHttpRequest(url, {
+            method,
+            headers,
+            body,
+            signal,
+            maxBodyBytes,
+            // An entry that names a metadata host allows what that name resolves to.
+            lookup: entry.namesMetadataHost ? plainLookup : guardedLookup,
+          });
+        } catch (error) {
+          if (error instanceof UnrecoverableError) throw new UnrecoverableError(`${what}: ${error.message}`, { cause: error });
+          if (timeout.aborted && !ctx.signal.aborted) throw new Error(`${what}: no complete answer within ${timeoutMs} ms`, { cause: error });
+          if (ctx.signal.aborted) throw ctx.signal.reason ?? error;
+          throw new Error(`${what}: request failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        }
+        if (!isRedirect(exchange.status) || exchange.location === null) break;
+        if (redirects === MAX_HTTP_REDIRECTS) throw new Error(`${what}: more than ${MAX_HTTP_REDIRECTS} redirects`);
+        let next: URL;
+        try {
+          next = new URL(exchange.location, url);
+        } catch {
+          throw new UnrecoverableError(`${what}: redirected to an invalid URL ${JSON.stringify(exchange.location)}`);
+        }
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new UnrecoverableError(`${what}: refused the redirect to ${next.href}: not an http(s) URL`);
+        entry = allowList.check(next, `the redirect of ${what} to ${next.href}`);
+        // As fetch does: 303 turns anything but HEAD into a GET, 301/302 turn a POST into one.
+        if ((exchange.status === 303 && method !== 'HEAD') || ((exchange.status === 301 || exchange.status === 302) && method === 'POST')) {
+          method = 'GET';
+          body = undefined;
+          delete headers['content-type'];
+        }
+        if (next.origin !== url.origin) for (const name of CREDENTIAL_HEADERS) delete headers[name];
+        url = next;
+      }
+      const durationMs = Math.round(performance.now() - started);
+      if (exchange.status < 200 || exchange.status > 299) {
+        const message = `${what} answered ${exchange.status} ${exchange.statusText}: ${exchange.body}${exchange.bodyTruncated ? '…' : ''}`;
+        if (exchange.status >= 500 || RETRYABLE_STATUSES.has(exchange.status)) throw new Error(message);
+        throw new UnrecoverableError(message);
+      }
+      ctx.log.debug({ status: exchange.status, durationMs }, 'http job answered');
+      return { status: exchange.status, statusText: exchange.statusText, body: exchange.body, bodyTruncated: exchange.bodyTruncated, durationMs };
+    },
+  });
+}

@@ -14,11 +14,12 @@
  * Each entry is a `ScheduleDefinition` (schedule-definition.ts). Every entry is checked before
  * anything is written, and all problems are reported together in one `ConfigError` whose `file`
  * and `line` point at the first one (each listed problem carries its own line). Other top-level
- * keys (`queues:`, `alerts:`) are left to their own readers.
+ * keys are left to their own readers (`builtins:`: the config loader, load-config.ts).
  */
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { ConfigError, NightshiftError, ValidationError, type ValidationIssue } from '../errors.js';
+import { builtinNotEnabledHint } from '../jobs/builtin-names.js';
 import type { ScheduleInput, ScheduleSource, Store } from '../store/types.js';
 import { resolveScheduleDefinition, type JobRegistry } from './schedule-definition.js';
 import { syncSchedules, type ScheduleSyncResult } from './schedule-sync.js';
@@ -41,6 +42,12 @@ interface Located {
 function lineOf(document: Document, lineCounter: LineCounter, path: (string | number)[]): number | undefined {
   // The deepest node that exists on the path: a missing field points at its entry.
   for (let depth = path.length; depth > 0; depth--) {
+    // A field is where its key is: a block value (`builtins:` then its settings) starts a line later.
+    const parent: unknown = depth === 1 ? document.contents : document.getIn(path.slice(0, depth - 1), true);
+    if (isMap(parent)) {
+      const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === path[depth - 1]);
+      if (pair !== undefined && isNode(pair.key) && pair.key.range) return lineCounter.linePos(pair.key.range[0]).line;
+    }
     const node: unknown = document.getIn(path.slice(0, depth), true);
     if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
   }
@@ -66,12 +73,18 @@ function codeOf(error: unknown): string {
   return error instanceof NightshiftError ? error.code : 'ERROR';
 }
 
+/** A parsed YAML config file: its top-level mapping, and where things are in it. */
+export interface ParsedYamlFile {
+  root: Record<string, unknown>;
+  /** The 1-based line of an issue path (`schedules[2].input.orgId`, `builtins.command.allow.1`), when known. */
+  lineAt(issuePath: string): number | undefined;
+}
+
 /**
- * Parses and validates a schedule file's text. `file` names it in errors. Returns the schedules to
- * store (source `file`), or throws one `ConfigError` listing every problem; its `cause` is the
- * first problem's own error (with its code: `INVALID_CRON`, `UNKNOWN_JOB`, `DUPLICATE_SCHEDULE`…).
+ * Parses YAML text whose top level must be a mapping (`file` names it in errors). Throws a
+ * `ConfigError` with the line of a syntax error, or of a top level that is not a mapping.
  */
-export async function parseScheduleFile(text: string, file: string, options: ScheduleFileOptions): Promise<ScheduleInput[]> {
+export function parseYamlFile(text: string, file: string): ParsedYamlFile {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const syntax = document.errors[0];
@@ -90,15 +103,35 @@ export async function parseScheduleFile(text: string, file: string, options: Sch
   if (root === null || root === undefined || typeof root !== 'object' || Array.isArray(root)) {
     throw new ConfigError('expected a mapping with a "schedules:" list at the top level', { file, line: 1 });
   }
-  const entries = (root as Record<string, unknown>).schedules;
+  return { root: root as Record<string, unknown>, lineAt: (issuePath) => lineOf(document, lineCounter, yamlPath(issuePath)) };
+}
+
+/**
+ * Parses and validates a schedule file's text. `file` names it in errors. Returns the schedules to
+ * store (source `file`), or throws one `ConfigError` listing every problem; its `cause` is the
+ * first problem's own error (with its code: `INVALID_CRON`, `UNKNOWN_JOB`, `DUPLICATE_SCHEDULE`…).
+ * Other top-level keys are read elsewhere (`builtins:` by the config loader).
+ */
+export async function parseScheduleFile(text: string, file: string, options: ScheduleFileOptions): Promise<ScheduleInput[]> {
+  const { root, lineAt } = parseYamlFile(text, file);
+  const entries = root.schedules;
   if (!Array.isArray(entries)) {
-    const line = lineOf(document, lineCounter, ['schedules']) ?? 1;
+    const line = lineAt('schedules') ?? 1;
     throw new ConfigError(
       entries === undefined ? 'no "schedules:" list found (write "schedules: []" to declare none)' : '"schedules" must be a list of schedules',
       { file, line },
     );
   }
-  return resolveScheduleEntries(entries, 'file', options, (path) => ({ line: lineOf(document, lineCounter, yamlPath(path)) }), file);
+  return resolveScheduleEntries(entries, 'file', options, (path) => ({ line: lineAt(path) }), file);
+}
+
+/** An `UNKNOWN_JOB` error for a built-in job that is off, with how to turn it on; any other error unchanged. */
+function withBuiltinHint(error: unknown, entry: unknown): unknown {
+  if (!(error instanceof ValidationError) || error.code !== 'UNKNOWN_JOB') return error;
+  const jobId = typeof entry === 'object' && entry !== null ? (entry as { jobId?: unknown }).jobId : undefined;
+  const hint = typeof jobId === 'string' ? builtinNotEnabledHint(jobId) : undefined;
+  if (hint === undefined) return error;
+  return new ValidationError('UNKNOWN_JOB', `${error.message} (${hint})`, { cause: error, issues: [...error.issues] });
 }
 
 /**
@@ -133,7 +166,8 @@ export async function resolveScheduleEntries(
       }
       firstIndexOfId.set(input.id, index);
       resolved.push(input);
-    } catch (error) {
+    } catch (caught) {
+      const error = withBuiltinHint(caught, entry);
       const issuePath = error instanceof NightshiftError && error.issues[0] ? error.issues[0].path : where;
       problems.push({ error, path: issuePath, line: locate(issuePath).line ?? locate(where).line });
     }

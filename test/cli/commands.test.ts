@@ -32,8 +32,8 @@ describe('nightshift CLI commands', () => {
     expect(table.stdout).toMatch(/greet\s+default\s+3\s+exp 1\.0s/);
 
     const { jobs } = await project.json<{ jobs: Record<string, unknown>[] }>(['list']);
-    // The built-in http and command jobs are always there, for YAML schedules.
-    expect(jobs.map((job) => job.name)).toEqual(['command', 'explode', 'give-up', 'greet', 'http']);
+    // Only the config's jobs: the built-in http and command jobs exist only where the config enables them.
+    expect(jobs.map((job) => job.name)).toEqual(['explode', 'give-up', 'greet']);
     expect(jobs.find((job) => job.name === 'explode')).toMatchObject({ queue: 'risky', attempts: 2, backoff: 'fixed 10ms', timeoutMs: 5000 });
     expect(jobs.find((job) => job.name === 'greet')).toMatchObject({ description: 'says hello', timeoutMs: 300_000 });
   });
@@ -170,7 +170,7 @@ describe('nightshift CLI bad input', () => {
   it('rejects an unknown job name', async () => {
     const result = await project.run(['enqueue', 'no-such-job', '--data', '{}']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('error [UNKNOWN_JOB]: unknown job "no-such-job"; known jobs: command, explode, give-up, greet, http');
+    expect(result.stderr).toContain('error [UNKNOWN_JOB]: unknown job "no-such-job"; known jobs: explode, give-up, greet');
     const run = await project.run(['run', 'no-such-job']);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('unknown job "no-such-job"');

@@ -17,6 +17,10 @@ interface JobJson {
 const everySecond = (entries: readonly string[]): string =>
   `schedules:\n${entries.map((entry) => `  - ${entry.trim().split('\n').join('\n    ')}\n    schedule: "* * * * * *"`).join('\n')}\n`;
 
+/** `builtins:` of a schedule file enabling `command` for this Node binary, and `http` for `hosts`. */
+const builtinsYaml = (hosts: readonly string[] = []): string =>
+  `builtins:\n  command:\n    allow: [${JSON.stringify(process.execPath)}]\n${hosts.length > 0 ? `  http:\n    allow: ${JSON.stringify(hosts)}\n` : ''}`;
+
 const commandEntry = `id: print-one
 jobId: command
 input: { argv: ${JSON.stringify([process.execPath, '-e', 'console.log(1)'])} }`;
@@ -60,7 +64,7 @@ describe('nightshift daemon roles and YAML schedules of built-in jobs', () => {
     project = new Project({
       'nightshift.config.ts': fixtureConfig(),
       // Elsewhere than the working directory, as operators keep it: named by an absolute path.
-      'ops/scheduler.yaml': everySecond([
+      'ops/scheduler.yaml': builtinsYaml([`127.0.0.1:${port}`]) + everySecond([
         commandEntry,
         `id: ping\njobId: http\ninput: { url: "http://127.0.0.1:${port}/ping", method: POST, body: { from: nightshift } }`,
         'id: greet-cron\njobId: greet\ninput: { who: yaml }',
@@ -86,13 +90,13 @@ describe('nightshift daemon roles and YAML schedules of built-in jobs', () => {
     expect((await running.exited).code).toBe(0);
   });
 
-  it('runs a YAML-only deployment (no code config) with the built-in jobs', async () => {
-    project = new Project({ 'scheduler.yaml': everySecond([commandEntry]) });
+  it('runs a YAML-only deployment (no code config) with the built-in jobs it enables', async () => {
+    project = new Project({ 'scheduler.yaml': builtinsYaml() + everySecond([commandEntry]) });
     const running = project.spawn(['daemon', '--config', 'scheduler.yaml']);
     daemon = running;
     const printed = await waitFor('a scheduled command job to complete', async () => (await jobsOf('command')).find((job) => job.state === 'completed'));
     expect(printed.result).toMatchObject({ stdout: '1\n' });
-    expect(running.stderr).toContain('running the built-in http and command jobs only');
+    expect(readyLine(running)).toMatchObject({ jobs: ['command'] });
     running.kill('SIGTERM');
     expect((await running.exited).code).toBe(0);
   });

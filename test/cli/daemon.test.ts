@@ -44,7 +44,7 @@ describe('nightshift daemon', () => {
     // Logs are JSON lines on stderr.
     const ready = running.stderr.split('\n').find((line) => line.includes('"daemon ready"'));
     expect(ready).toBeDefined();
-    expect(JSON.parse(ready!)).toMatchObject({ level: 30, msg: 'daemon ready', jobs: ['greet', 'explode', 'give-up', 'http', 'command'] });
+    expect(JSON.parse(ready!)).toMatchObject({ level: 30, msg: 'daemon ready', jobs: ['greet', 'explode', 'give-up'] });
 
     running.kill('SIGTERM');
     const exit = await running.exited;

@@ -30,9 +30,7 @@ describe('example app', () => {
     expect(listed.jobs.map((job) => `${job.name}@${job.queue}`).sort()).toEqual([
       'analysis.nightly@default',
       'analysis.user@cognition',
-      'command@default',
       'email.weekly-summary@cognition',
-      'http@default',
       'maintenance.cleanup@default',
       'skills.decay@sensory',
       'state.snapshot@sensory',

@@ -36,7 +36,7 @@ export default defineConfig({
     (globalThis as { expectedEventsClass?: unknown }).expectedEventsClass = nightshift.NightshiftEvents;
     const config = await loadConfig({ cwd: dir, env: {} });
     expect(config.file).toBe(join(dir, 'nightshift.config.ts'));
-    expect(config.jobs.map((job) => job.name)).toEqual(['typed', 'http', 'command']);
+    expect(config.jobs.map((job) => job.name)).toEqual(['typed']);
     expect(config.logLevel).toBe('warn');
     expect(config.workerId).toBe('same-instance');
   });
@@ -56,7 +56,7 @@ export default defineConfig({
     await expect(loadConfig({ cwd: dir, env: {} })).rejects.toBeInstanceOf(ConfigError);
     const config = await loadConfig({ cwd: dir, env: { MAX_CONCURRENT_JOBS: '3' }, required: false });
     expect(config.file).toBeNull();
-    expect(config.jobs.map((job) => job.name)).toEqual(['http', 'command']);
+    expect(config.jobs).toEqual([]);
     expect(config.env.maxConcurrentJobs).toBe(3);
   });
 

@@ -7,8 +7,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UnrecoverableError } from '../../src/errors.js';
 import type { JobContext } from '../../src/job/define-job.js';
 import { validatePayload } from '../../src/job/schema.js';
-import { commandJob, CommandFailedError } from '../../src/jobs/command-job.js';
-import { httpJob } from '../../src/jobs/http-job.js';
+import { ConfigError } from '../../src/errors.js';
+import { CommandFailedError, createCommandJob } from '../../src/jobs/command-job.js';
+import { createHttpJob } from '../../src/jobs/http-job.js';
 import { builtinJobs, withBuiltinJobs } from '../../src/jobs/builtin-jobs.js';
 import { defineJob } from '../../src/job/define-job.js';
 import { z } from 'zod';
@@ -39,8 +40,10 @@ function context(controller = new AbortController()): JobContext {
   };
 }
 
+type BuiltinJob = ReturnType<typeof createHttpJob> | ReturnType<typeof createCommandJob>;
+
 /** Runs a built-in job's handler on `input` after validating it, as the worker does. */
-async function run<T>(job: typeof httpJob | typeof commandJob, input: unknown, ctx = context()): Promise<T> {
+async function run<T>(job: BuiltinJob, input: unknown, ctx = context()): Promise<T> {
   const payload = await validatePayload(job.name, job.schema, input);
   return (await job.handler(payload as never, ctx)) as T;
 }
@@ -48,6 +51,8 @@ async function run<T>(job: typeof httpJob | typeof commandJob, input: unknown, c
 describe('the http job', () => {
   let server: http.Server;
   let base: string;
+  // Any port of the loopback address: the test server's, and port 1 where nothing listens.
+  const httpJob = createHttpJob({ allow: ['127.0.0.1'] });
   const seen: { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }[] = [];
 
   beforeAll(async () => {
@@ -121,8 +126,11 @@ describe('the http job', () => {
 
 describe('the command job', () => {
   let dir: string;
+  let commandJob: ReturnType<typeof createCommandJob>;
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-command-'));
+    // An absolute path that does not exist is allowed as written (it may be installed later).
+    commandJob = createCommandJob({ allow: [process.execPath, 'sh', path.join(dir, 'does-not-exist')], env: ['PATH'], inputEnv: ['GREETING'] });
   });
   afterAll(() => {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -197,14 +205,15 @@ for (const harness of storeHarnesses) {
       const opened = await harness.open(Date.parse('2026-01-05T08:59:59Z'));
       cleanups.push(() => opened.cleanup());
       const events = new NightshiftEvents();
-      const manager = createScheduleManager({ store: opened.store, jobs: builtinJobs });
+      const jobs = builtinJobs({ command: { allow: [process.execPath] } });
+      const manager = createScheduleManager({ store: opened.store, jobs });
       await manager.create({ id: 'echo', jobId: 'command', schedule: '0 9 * * *', input: { argv: [process.execPath, '-e', 'console.log("from cron")'] } });
-      const worker = createWorker({ store: opened.store, jobs: [...builtinJobs], events, pollIntervalMs: 20, clock: opened.clock.fn });
+      const worker = createWorker({ store: opened.store, jobs, events, pollIntervalMs: 20, clock: opened.clock.fn });
       cleanups.push(() => worker.stop());
       await worker.start();
       const completed = events.waitFor('job:completed', (event) => event.job.scheduleId === 'echo');
       opened.clock.set(Date.parse('2026-01-05T09:00:00Z'));
-      await createScheduler({ store: opened.store, jobs: builtinJobs, events }).runOnce();
+      await createScheduler({ store: opened.store, jobs, events }).runOnce();
       const { result } = await completed;
       expect(result).toMatchObject({ exitCode: 0, stdout: 'from cron\n' });
       const [entry] = await manager.history('echo');
@@ -215,13 +224,24 @@ for (const harness of storeHarnesses) {
   });
 }
 
-describe('withBuiltinJobs', () => {
-  it('adds http and command unless left out or shadowed by an app job of the same name', () => {
-    const mine = defineJob({ name: 'http', schema: z.object({}), handler: () => null });
-    expect(withBuiltinJobs([]).map((job) => job.name)).toEqual(['http', 'command']);
-    expect(withBuiltinJobs([], { command: false }).map((job) => job.name)).toEqual(['http']);
-    const merged = withBuiltinJobs([mine]);
-    expect(merged.map((job) => job.name)).toEqual(['http', 'command']);
+describe('builtinJobs and withBuiltinJobs', () => {
+  it('enable nothing unless configured, then exactly what is configured', () => {
+    expect(builtinJobs({})).toEqual([]);
+    expect(withBuiltinJobs([], {})).toEqual([]);
+    expect(builtinJobs({ http: { allow: ['hooks.example.org'] } }).map((job) => job.name)).toEqual(['http']);
+    expect(builtinJobs({ command: { allow: ['sh'] } }).map((job) => job.name)).toEqual(['command']);
+    const mine = defineJob({ name: 'report', schema: z.object({}), handler: () => null });
+    const merged = withBuiltinJobs([mine], { command: { allow: [process.execPath] }, http: { allow: ['127.0.0.1'] } });
+    expect(merged.map((job) => job.name)).toEqual(['report', 'http', 'command']);
     expect(merged[0]).toBe(mine);
+  });
+
+  it('refuse an app job named like an enabled built-in, and invalid settings, with the setting to fix', () => {
+    const mine = defineJob({ name: 'http', schema: z.object({}), handler: () => null });
+    expect(withBuiltinJobs([mine], {}).map((job) => job.name)).toEqual(['http']);
+    expect(() => withBuiltinJobs([mine], { http: { allow: ['hooks.example.org'] } })).toThrow(/builtins\.http: the app defines its own job named "http"/);
+    expect(() => builtinJobs({ command: { allow: [] } })).toThrow(ConfigError);
+    expect(() => builtinJobs({ command: { allow: ['no-such-program-anywhere'] } })).toThrow(/builtins\.command\.allow\.0: "no-such-program-anywhere" is not an executable file in any directory of PATH/);
+    expect(() => builtinJobs({ http: { allow: ['*.example.org'] } })).toThrow(/builtins\.http\.allow\.0: wildcards are not supported/);
   });
 });

@@ -13,7 +13,7 @@ import { storeHarnesses, type OpenedStore } from './store-harness.js';
 
 const questmaster = defineJob({ name: 'daily.questmaster', schema: z.object({ orgId: z.string() }), handler: () => null });
 const cleanup = defineJob({ name: 'cleanup', schema: z.object({ days: z.number().int().default(30) }), handler: () => null });
-const jobs = createJobRegistry(withBuiltinJobs([questmaster, cleanup]));
+const jobs = createJobRegistry(withBuiltinJobs([questmaster, cleanup], { http: { allow: ['hooks.example.org'] }, command: { allow: ['/usr/local/bin/backup'] } }));
 
 const EXAMPLE = `schedules:
   - jobId: daily.questmaster
