@@ -5,7 +5,7 @@ import { assertValidMs, assertValidPriority } from './input-bounds.js';
 import { assertValidName } from './names.js';
 import type { HandlerOutcome } from './outcomes.js';
 import { assertValidRetryPolicy, type RetryPolicy } from './retry-policy.js';
-import type { SchemaInput, SchemaOutput, StandardSchema } from './schema.js';
+import { anyPayload, type SchemaInput, type SchemaOutput, type StandardSchema } from './schema.js';
 
 /** What a handler gets besides its payload. */
 export interface JobContext {
@@ -55,7 +55,11 @@ export interface JobOptions<S extends StandardSchema, Result> {
   name: string;
   /** Queue the job runs on; default `default`. */
   queue?: string;
-  /** Payload schema (zod or any Standard Schema). Enqueue validates against it. */
+  /**
+   * Payload schema (zod or any Standard Schema). Enqueue validates against it, and so does the
+   * worker before the handler runs. Optional: without one the payload is any JSON value, typed
+   * `unknown` or by `defineJob<Payload>(…)` (see `SchemalessJobOptions`).
+   */
   schema: S;
   /** Attempts and backoff; default 3 attempts, exponential from 1 s. */
   retry?: RetryPolicy;
@@ -66,6 +70,15 @@ export interface JobOptions<S extends StandardSchema, Result> {
   /** Human description for `nightshift list` and the dashboard. */
   description?: string;
   handler: JobHandler<SchemaOutput<S>, Result>;
+}
+
+/**
+ * Options of `defineJob` without a schema: the payload is any JSON-serializable value (still
+ * size-checked), typed `Payload` (default `unknown`) without a check at run time.
+ */
+export interface SchemalessJobOptions<Payload, Result> extends Omit<JobOptions<StandardSchema<Payload, Payload>, Result>, 'schema'> {
+  schema?: undefined;
+  handler: JobHandler<Payload, Result>;
 }
 
 /** A defined job: pass it to `enqueue` for a typed payload, and to the worker to run it. */
@@ -99,12 +112,19 @@ export const DEFAULT_QUEUE = 'default';
  * });
  * ```
  */
-export function defineJob<S extends StandardSchema, Result = unknown>(options: JobOptions<S, Result>): JobDefinition<S, Result> {
-  assertValidName('job name', options.name);
+export function defineJob<S extends StandardSchema, Result = unknown>(options: JobOptions<S, Result>): JobDefinition<S, Result>;
+/**
+ * Defines a job without a schema: the payload is any JSON value, typed `Payload` (default
+ * `unknown`), e.g. `defineJob<{ userId: number }>({ name: 'sync', handler: async ({ userId }) => … })`.
+ */
+export function defineJob<Payload = unknown, Result = unknown>(options: SchemalessJobOptions<Payload, Result>): JobDefinition<StandardSchema<Payload, Payload>, Result>;
+export function defineJob(options: JobOptions<StandardSchema, unknown> | SchemalessJobOptions<unknown, unknown>): AnyJobDefinition {
+  assertValidName('job name', options?.name);
   const queue = options.queue ?? DEFAULT_QUEUE;
   assertValidName('queue name', queue);
-  if (!options.schema || typeof options.schema !== 'object' || !('~standard' in options.schema)) {
-    throw new ValidationError('INVALID_OPTION', `job "${options.name}": schema must be a zod schema or another Standard Schema`);
+  const schema = options.schema ?? anyPayload();
+  if (typeof schema !== 'object' || schema === null || !('~standard' in schema)) {
+    throw new ValidationError('INVALID_OPTION', `job "${options.name}": schema must be a zod schema or another Standard Schema (or left out: any JSON payload)`);
   }
   if (typeof options.handler !== 'function') {
     throw new ValidationError('INVALID_OPTION', `job "${options.name}": handler must be a function`);
@@ -116,7 +136,7 @@ export function defineJob<S extends StandardSchema, Result = unknown>(options: J
   return Object.freeze({
     name: options.name,
     queue,
-    schema: options.schema,
+    schema,
     retry: options.retry,
     timeoutMs: options.timeoutMs,
     priority,

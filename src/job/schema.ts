@@ -17,6 +17,19 @@ type StandardResult<Output> =
   | { readonly value: Output; readonly issues?: undefined }
   | { readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined }> };
 
+/**
+ * The schema of a job defined without one: any value is a valid payload (enqueue still checks that
+ * it is JSON-serializable and within the size limit). `T` only types enqueue and the handler; no
+ * check happens at run time.
+ */
+export function anyPayload<T = unknown>(): StandardSchema<T, T> {
+  return ANY_PAYLOAD as StandardSchema<T, T>;
+}
+
+const ANY_PAYLOAD: StandardSchema<unknown, unknown> = Object.freeze({
+  '~standard': Object.freeze({ version: 1 as const, vendor: 'nightshift', validate: (value: unknown) => ({ value }) }),
+});
+
 /** The type a schema accepts (what `enqueue` takes). */
 export type SchemaInput<S> = S extends StandardSchema<infer I, unknown> ? I : unknown;
 /** The type a schema produces (what the handler receives). */
