@@ -2,7 +2,7 @@
 // mapping, transactional enqueue on a caller's connection, schema versioning, wake-ups, and
 // several OS processes sharing one file.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,13 +94,15 @@ describe('sqlite store: locking and errors', () => {
     raw.exec('ROLLBACK');
   });
 
-  it('maps SQLite codes: busy/locked are retryable, everything else is not', () => {
+  it('maps SQLite codes: busy/locked/full are retryable, everything else is not', () => {
     expect(isRetryableSqliteCode('SQLITE_BUSY')).toBe(true);
     expect(isRetryableSqliteCode('SQLITE_BUSY_SNAPSHOT')).toBe(true);
     expect(isRetryableSqliteCode('SQLITE_LOCKED')).toBe(true);
     expect(isRetryableSqliteCode('SQLITE_LOCKED_SHAREDCACHE')).toBe(true);
     expect(isRetryableSqliteCode('SQLITE_CONSTRAINT_UNIQUE')).toBe(false);
     expect(isRetryableSqliteCode('SQLITE_CORRUPT')).toBe(false);
+    // A full disk passes once space returns: finishes wait for it instead of being dropped.
+    expect(isRetryableSqliteCode('SQLITE_FULL')).toBe(true);
     expect(isRetryableSqliteCode('SQLITE_BUSYNESS')).toBe(false);
     const unique = Object.assign(new Error('UNIQUE constraint failed'), { code: 'SQLITE_CONSTRAINT_UNIQUE' });
     expect(mapSqliteError(unique, 'jobInsertMany')).toMatchObject({ code: 'STORE_ERROR', retryable: false });
@@ -115,9 +117,19 @@ describe('sqlite store: locking and errors', () => {
     await expect(store.jobStats()).rejects.toBeInstanceOf(StoreError);
   });
 
-  it('a missing directory fails at open with a StoreError naming the path', () => {
-    const missing = join(dir, 'no', 'such', 'dir', 'x.db');
-    expect(() => createSqliteStore({ path: missing })).toThrow(/no\/such\/dir/);
+  it('a missing directory is created, as a fresh app expects of ./data/nightshift.db', async () => {
+    const nested = join(dir, 'data', 'nested', 'x.db');
+    const store = createSqliteStore({ path: nested });
+    await store.migrate();
+    await store.close();
+    expect(existsSync(nested)).toBe(true);
+  });
+
+  it('a directory that cannot be created fails at open with a StoreError naming the path', () => {
+    const blocker = join(dir, 'a-file');
+    writeFileSync(blocker, 'not a directory');
+    expect(() => createSqliteStore({ path: join(blocker, 'sub', 'x.db') })).toThrow(StoreError);
+    expect(() => createSqliteStore({ path: join(blocker, 'sub', 'x.db') })).toThrow(/a-file\/sub/);
   });
 });
 

@@ -12,6 +12,8 @@
  * process has just claimed.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { ValidationError } from '../../errors.js';
 import type { Logger } from '../../observe/logger.js';
@@ -70,7 +72,7 @@ import {
 
 /** Options of `createSqliteStore`. */
 export interface SqliteStoreOptions {
-  /** Database file path (created if missing). `:memory:` works for a single-connection store. */
+  /** Database file path; the file and its folder are created if missing. `:memory:` works for a single-connection store. */
   path: string;
   /** The store's clock in ms since the epoch; default `Date.now`. Every timestamp and due-check uses it. */
   clock?: Clock;
@@ -130,6 +132,8 @@ class SqliteStore implements Store {
     this.clock = options.clock ?? Date.now;
     this.logger = options.logger ?? createSilentLogger();
     try {
+      // A fresh app's `./data/nightshift.db`: the folder is part of the path the user chose.
+      if (options.path !== ':memory:' && !options.path.startsWith('file:')) mkdirSync(dirname(resolve(options.path)), { recursive: true });
       this.db = new Database(options.path, { timeout: busyTimeoutMs });
       // busy_timeout first: switching to WAL needs a lock another opening process may hold.
       this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
