@@ -27,8 +27,8 @@ const IMMEDIATE_EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143
  * with the workers). Several schedulers on one store are safe — each tick is claimed once.
  *
  * `--config scheduler.yaml` names a schedule file; the job definitions still come from the code
- * config in the working directory. Without one, the daemon runs the built-in `http` and `command`
- * jobs only, which is all a YAML-only deployment can schedule.
+ * config in the working directory. Without one, the daemon runs only the built-in jobs the
+ * schedule file's `builtins:` enables, which is all a YAML-only deployment can schedule.
  *
  * The first signal stops gracefully: no new claims, running handlers get `shutdownTimeoutMs` to
  * finish, the rest are released back to their queues, the store is closed, exit code 0. A second
@@ -51,7 +51,13 @@ export function registerDaemonCommand(program: Command): void {
         const config = await context.config({ required: !yamlOnly });
         const logger = context.logger();
         if (config.file === null) {
-          logger.warn({ cwd: process.cwd() }, 'no nightshift.config.* in the working directory: running the built-in http and command jobs only');
+          const enabled = config.jobs.map((job) => job.name);
+          logger.warn(
+            { cwd: process.cwd(), jobs: enabled },
+            enabled.length === 0
+              ? 'no nightshift.config.* in the working directory, and the schedule file enables no built-in job: this daemon has no jobs to run'
+              : `no nightshift.config.* in the working directory: running only the built-in jobs the schedule file enables (${enabled.join(', ')})`,
+          );
         }
         const { store, description } = await context.store({ required: !yamlOnly });
         const events = new NightshiftEvents();
