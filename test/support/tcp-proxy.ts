@@ -9,14 +9,17 @@
  *            held and delivered, in order, when `pass` comes back, as TCP would after a partition
  *            heals;
  * - `reset`: destroy every current connection on both sides with a TCP RST, and reset new ones
- *            at once while the mode lasts (the server or a load balancer dropping everyone).
+ *            at once while the mode lasts (the server or a load balancer dropping everyone);
+ * - `stall-replies`: forward what clients send, hold what the server answers: a request goes
+ *            through and is executed, its answer does not arrive (the client times out, as when a
+ *            partition starts right after a statement was sent).
  *
  * `resetAll()` resets the current connections without changing the mode (one blow, then traffic
  * flows again). Listens on 127.0.0.1 only; `close()` resets whatever is left and stops listening.
  */
 import net from 'node:net';
 
-export type ProxyMode = 'pass' | 'stall' | 'reset';
+export type ProxyMode = 'pass' | 'stall' | 'reset' | 'stall-replies';
 
 export interface TcpProxy {
   /** Port the proxy listens on (127.0.0.1). */
@@ -58,10 +61,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     }
   };
 
+  /** Whether traffic in this direction is held in the current mode. */
+  const holding = (direction: 'request' | 'reply'): boolean => mode === 'stall' || (mode === 'stall-replies' && direction === 'reply');
+
   /** Forwards `from` → `to`, holding chunks while stalled and honouring back-pressure. */
-  const forward = (pair: Pair, from: net.Socket, to: net.Socket, held: Buffer[]): void => {
+  const forward = (pair: Pair, from: net.Socket, to: net.Socket, held: Buffer[], direction: 'request' | 'reply'): void => {
     from.on('data', (chunk: Buffer) => {
-      if (mode === 'stall' || held.length > 0) {
+      if (holding(direction) || held.length > 0) {
         held.push(chunk);
         from.pause();
         return;
@@ -69,7 +75,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       if (!to.write(chunk)) from.pause();
     });
     to.on('drain', () => {
-      if (mode !== 'stall' && pairs.has(pair)) from.resume();
+      if (!holding(direction) && pairs.has(pair)) from.resume();
     });
     // A FIN from one side is passed on as a FIN to the other (pg's Terminate, a server shutdown).
     from.on('end', () => {
@@ -77,11 +83,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     });
   };
 
+  /** Delivers what was held and lets traffic flow again, in each direction no longer held. */
   const flow = (pair: Pair): void => {
-    for (const [held, to, from] of [
-      [pair.toUpstream, pair.upstream, pair.client],
-      [pair.toClient, pair.client, pair.upstream],
+    for (const [held, to, from, direction] of [
+      [pair.toUpstream, pair.upstream, pair.client, 'request'],
+      [pair.toClient, pair.client, pair.upstream, 'reply'],
     ] as const) {
+      if (holding(direction)) continue;
       while (held.length > 0) to.write(held.shift()!);
       if (from.readableEnded) to.end();
       else from.resume();
@@ -109,12 +117,10 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       socket.on('error', close);
       socket.on('close', close);
     }
-    forward(pair, client, upstream, pair.toUpstream);
-    forward(pair, upstream, client, pair.toClient);
-    if (mode === 'pass') {
-      client.resume();
-      upstream.resume();
-    }
+    forward(pair, client, upstream, pair.toUpstream, 'request');
+    forward(pair, upstream, client, pair.toClient, 'reply');
+    if (!holding('request')) client.resume();
+    if (!holding('reply')) upstream.resume();
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -142,17 +148,15 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       return parsed.toString();
     },
     setMode(next) {
-      const previous = mode;
       mode = next;
-      if (next === 'stall') {
-        for (const pair of pairs) {
-          pair.client.pause();
-          pair.upstream.pause();
-        }
-      } else if (next === 'reset') {
+      if (next === 'reset') {
         for (const pair of [...pairs]) reset(pair);
-      } else if (previous === 'stall') {
-        for (const pair of pairs) flow(pair);
+        return;
+      }
+      for (const pair of pairs) {
+        if (holding('request')) pair.client.pause();
+        if (holding('reply')) pair.upstream.pause();
+        flow(pair);
       }
     },
     resetAll() {
