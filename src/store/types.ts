@@ -172,6 +172,19 @@ export interface JobFinishResult {
   rejected: string[];
 }
 
+/** What `Store.jobFetch` claims: see there. */
+export interface JobFetchParams {
+  queue: string;
+  /** Most jobs to claim; 0 claims nothing. */
+  limit: number;
+  /** Who claims: the lease owner (a worker id). */
+  owner: string;
+  /** How long the lease lasts without a heartbeat, ms. */
+  leaseMs: number;
+  /** Claim only these jobs, due or not, paused queue or not (see `Store.jobFetch`). */
+  ids?: readonly string[];
+}
+
 export interface JobListFilter {
   states?: JobState[];
   queues?: string[];
@@ -302,8 +315,15 @@ export interface Store {
    * queue not paused), highest priority first, then oldest run_at, then lowest id. Each claimed job
    * becomes `running`, its attempt count goes up by one, and it gets a fresh lease token owned by
    * `owner` expiring after `leaseMs`. Two concurrent calls never claim the same job.
+   *
+   * `ids` restricts the claim to those jobs (still of `queue`, still in a claimable state, at most
+   * `limit`), and is a request to run them now: their run_at and a pause of their queue are not
+   * checked. `nightshift run` uses it to claim the one job it enqueued (held back by a future
+   * run_at so that no worker claims it first) on the job's own queue. Ids that do not exist, are
+   * of another queue, running or finished are skipped. An empty list claims nothing. Such a claim
+   * is as atomic as any other: a job is claimed once, by this call or by a concurrent one.
    */
-  jobFetch(params: { queue: string; limit: number; owner: string; leaseMs: number }): Promise<JobRecord[]>;
+  jobFetch(params: JobFetchParams): Promise<JobRecord[]>;
 
   /** Records how attempts ended (fenced by token) and appends them to the attempt history. */
   jobFinishMany(params: { items: JobFinishItem[] }): Promise<JobFinishResult>;

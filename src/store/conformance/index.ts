@@ -22,6 +22,7 @@
  * - a heartbeat's `progress: null` keeps the stored progress, like a missing one;
  * - `jobRetry` throws StateError when another pending job holds the job's key;
  * - `createdAfter` is inclusive and `createdBefore` exclusive;
+ * - a claim by `ids` ignores run_at and paused queues, but never takes a job of another queue;
  * - a tick claimed after a later one never moves `lastRunAt` backwards (and is still claimed);
  * - `scheduleTickPrune` keeps each schedule id's newest tick, and a fire time at or below the
  *   newest pruned one is never claimed again, even after the schedule is deleted and re-created.
@@ -29,6 +30,7 @@
 import { describe } from 'vitest';
 import type { StoreFactory } from './conformance-fixtures.js';
 import { describeJobFetch } from './jobs-fetch.js';
+import { describeJobFetchIds } from './jobs-fetch-ids.js';
 import { describeJobFinish } from './jobs-finish.js';
 import { describeJobInsert } from './jobs-insert.js';
 import { describeJobInspect } from './jobs-inspect.js';
@@ -45,6 +47,7 @@ export function runStoreConformance(label: string, factory: StoreFactory): void 
   describe(`store conformance: ${label}`, () => {
     describeJobInsert(factory);
     describeJobFetch(factory);
+    describeJobFetchIds(factory);
     describeJobFinish(factory);
     describeJobLeases(factory);
     describeJobInspect(factory);

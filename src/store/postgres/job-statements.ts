@@ -32,6 +32,7 @@ export interface JobStatements {
   insertOne: Statement;
   selectByKeys: Statement;
   fetch: Statement;
+  fetchIds: Statement;
   finish: Statement;
   heartbeat: Statement;
   rescue: Statement;
@@ -154,6 +155,32 @@ export function jobStatements(names: SchemaNames): JobStatements {
           ORDER BY c.priority DESC, c.run_at, c.id
           LIMIT $5
           FOR UPDATE SKIP LOCKED
+        )
+        RETURNING ${jobColumns('j')}`,
+    },
+    // The claim of given jobs (`jobFetch({ ids })`, `nightshift run`): only those of the queue in a
+    // claimable state, whatever their run_at or a pause of the queue (the caller asks to run them
+    // now). FOR UPDATE without SKIP LOCKED: a listed row that a concurrent fetch, cancel or retry
+    // holds is waited for, then re-checked against the WHERE clause (READ COMMITTED re-evaluation),
+    // so the job is claimed by exactly one of them and a busy row is not mistaken for a gone one.
+    // Queue fetches never wait (SKIP LOCKED), so this cannot deadlock with them; a row that fails
+    // the re-check is dropped, so fewer than $5 rows may come back.
+    fetchIds: {
+      name: n('job_fetch_ids'),
+      text: `
+        UPDATE ${s}.jobs AS j
+        SET state = 'running',
+            attempt = j.attempt + 1,
+            attempted_at = ${NOW},
+            lease_owner = $3,
+            lease_token = gen_random_uuid()::text,
+            lease_expires_at = ${NOW} + $4::float8 * interval '1 millisecond'
+        WHERE j.id IN (
+          SELECT c.id FROM ${s}.jobs c
+          WHERE c.id = ANY($6::bigint[]) AND c.queue = $2 AND c.state IN ${CLAIMABLE}
+          ORDER BY c.priority DESC, c.run_at, c.id
+          LIMIT $5
+          FOR UPDATE
         )
         RETURNING ${jobColumns('j')}`,
     },

@@ -6,6 +6,7 @@ import {
   JOB_STATES,
   type AttemptRecord,
   type ErrorRecord,
+  type JobFetchParams,
   type JobFinishItem,
   type JobFinishResult,
   type JobInsert,
@@ -186,16 +187,25 @@ export function availableQueues(results: JobInsertResult[]): string[] {
   return [...new Set(results.filter((r) => r.inserted && r.job.state === 'available').map((r) => r.job.queue))];
 }
 
+/** The largest job id PostgreSQL's bigint holds. */
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
+
 function sortForClaim(a: JobRecord, b: JobRecord): number {
   return b.priority - a.priority || a.runAt.getTime() - b.runAt.getTime() || Number(BigInt(a.id) - BigInt(b.id));
 }
 
-export async function fetchJobs(
-  ctx: PgJobContext,
-  params: { queue: string; limit: number; owner: string; leaseMs: number },
-): Promise<JobRecord[]> {
+export async function fetchJobs(ctx: PgJobContext, params: JobFetchParams): Promise<JobRecord[]> {
   if (params.limit <= 0) return [];
-  const { rows } = await run<JobRow>(ctx.pool, ctx.sql.fetch, [ctx.now(), params.queue, params.owner, params.leaseMs, params.limit]);
+  const claim = [ctx.now(), params.queue, params.owner, params.leaseMs, params.limit];
+  let rows: JobRow[];
+  if (params.ids === undefined) {
+    ({ rows } = await run<JobRow>(ctx.pool, ctx.sql.fetch, claim));
+  } else {
+    // Only ids in bigint range can name a job; anything else would make the cast fail the statement.
+    const ids = params.ids.filter((id) => /^[1-9][0-9]{0,18}$/.test(id) && BigInt(id) <= MAX_BIGINT);
+    if (ids.length === 0) return [];
+    ({ rows } = await run<JobRow>(ctx.pool, ctx.sql.fetchIds, [...claim, ids]));
+  }
   // RETURNING order is unspecified; hand jobs out in claim order.
   return rows.map(toJobRecord).sort(sortForClaim);
 }

@@ -93,6 +93,22 @@ export const SQL = {
     WHERE id IN (${CLAIM_PICK})
     RETURNING ${CLAIM_VALUE_COLUMNS}`,
   /**
+   * The claim of given jobs (`jobFetch({ ids })`): @ids is a JSON array of ids. Only those of
+   * @queue in a pending state, in claim order, at most @limit; run_at and a paused queue are not
+   * checked (the caller asks to run these jobs now). Same lock, lease and result shape as `jobClaim`.
+   */
+  jobClaimIds: `
+    UPDATE nightshift_jobs
+    SET ${CLAIM_SET}
+    WHERE id IN (
+      SELECT id FROM nightshift_jobs
+      WHERE id IN (SELECT value FROM json_each(@ids))
+        AND queue = @queue
+        AND state IN ${PENDING}
+      ORDER BY priority DESC, run_at, id
+      LIMIT CAST(@limit AS INTEGER))
+    RETURNING ${CLAIM_VALUE_COLUMNS}`,
+  /**
    * Fenced finishing writes for a whole batch in one statement. @items is a JSON array of
    * `[id, token, outcome, runAt, error, result]`; a row is written only while the job is running
    * under that token, so jobs rescued, cancelled or re-claimed meanwhile are left untouched (and
@@ -350,4 +366,4 @@ export function jobInsertRowsSql(rows: number): string {
 export type StatementName = keyof typeof SQL;
 
 /** Statements prepared in raw mode: each row is an array of the columns in SELECT/RETURNING order. */
-export const RAW_STATEMENTS: ReadonlySet<StatementName> = new Set<StatementName>(['jobClaim']);
+export const RAW_STATEMENTS: ReadonlySet<StatementName> = new Set<StatementName>(['jobClaim', 'jobClaimIds']);

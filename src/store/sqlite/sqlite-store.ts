@@ -21,6 +21,7 @@ import { createSilentLogger } from '../../observe/logger.js';
 import type {
   AttemptRecord,
   Clock,
+  JobFetchParams,
   JobFinishItem,
   JobFinishResult,
   JobInsert,
@@ -112,6 +113,7 @@ class SqliteStore implements Store {
   private readonly foreignInserters = new WeakMap<Database.Database, JobInserter>();
   private readonly ctx: SqliteContext;
   private readonly claimTx: (params: ClaimParams) => ClaimedValues[];
+  private readonly claimIdsTx: (params: ClaimParams & { ids: string }) => ClaimedValues[];
   private readonly insertTx: (jobs: readonly JobInsert[], now: number) => JobInsertResult[];
 
   constructor(options: SqliteStoreOptions) {
@@ -164,6 +166,9 @@ class SqliteStore implements Store {
     // until commit, so no other connection can claim the same rows, and the snapshot is current.
     const claim = this.db.transaction((params: ClaimParams) => statements().jobClaim.all(params) as ClaimedValues[]);
     this.claimTx = (params) => claim.immediate(params);
+    // Claims by id take the same lock: a queue claim on another connection waits for it, then sees the rows running.
+    const claimIds = this.db.transaction((params: ClaimParams & { ids: string }) => statements().jobClaimIds.all(params) as ClaimedValues[]);
+    this.claimIdsTx = (params) => claimIds.immediate(params);
     // IMMEDIATE: the de-duplication check reads before it writes.
     const insert = this.db.transaction((jobs: readonly JobInsert[], now: number) => inserter.insert(jobs, now));
     this.insertTx = (jobs, now) => insert.immediate(jobs, now);
@@ -216,8 +221,15 @@ class SqliteStore implements Store {
     return results;
   }
 
-  async jobFetch(params: { queue: string; limit: number; owner: string; leaseMs: number }): Promise<JobRecord[]> {
+  async jobFetch(params: JobFetchParams): Promise<JobRecord[]> {
     if (params.limit <= 0) return [];
+    let ids: string | undefined;
+    if (params.ids !== undefined) {
+      // Ids that are not integers cannot name a job: leave them out rather than compare text to integers.
+      const numeric = params.ids.map(parseId).filter((id): id is number => id !== null);
+      if (numeric.length === 0) return [];
+      ids = JSON.stringify(numeric);
+    }
     const now = this.clock();
     const claim: ClaimParams = {
       queue: params.queue,
@@ -227,7 +239,7 @@ class SqliteStore implements Store {
       now,
       expiresAt: now + params.leaseMs,
     };
-    const rows = this.run('jobFetch', () => this.claimTx(claim));
+    const rows = this.run('jobFetch', () => (ids === undefined ? this.claimTx(claim) : this.claimIdsTx({ ...claim, ids })));
     // RETURNING gives rows in no particular order; hand them out in claim order.
     rows.sort((a, b) => b[CLAIMED_PRIORITY] - a[CLAIMED_PRIORITY] || a[CLAIMED_RUN_AT] - b[CLAIMED_RUN_AT] || a[CLAIMED_ID] - b[CLAIMED_ID]);
     const jobs = new Array<JobRecord>(rows.length);
