@@ -54,7 +54,7 @@ describe.skipIf(url === null)('fault: connections reset under a busy worker and 
       NS_WORKER_ID: 'reset',
       NS_POLL_MS: '200',
       NS_CONCURRENCY: '8',
-      NS_LEASE_MS: '2000',
+      NS_LEASE_MS: '1500',
       NS_RESCUE_MS: '300',
       NS_QUERY_TIMEOUT_MS: '2000',
       NS_CONNECT_TIMEOUT_MS: '2000',

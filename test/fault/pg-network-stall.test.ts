@@ -57,7 +57,7 @@ describe.skipIf(url === null)('fault: black-holed network between a worker and P
       NS_WORKER_ID: 'stalled',
       NS_POLL_MS: String(POLL_MS),
       NS_CONCURRENCY: '8',
-      NS_LEASE_MS: '3000',
+      NS_LEASE_MS: '2000',
       NS_RESCUE_MS: '500',
       NS_QUERY_TIMEOUT_MS: '1000',
       NS_CONNECT_TIMEOUT_MS: '1000',
@@ -88,8 +88,9 @@ describe.skipIf(url === null)('fault: black-holed network between a worker and P
         (line) => line.type === 'store-error' && (line.t as number) >= stalledAt && /query timeout|connect timeout/.test(String(line.message)),
       );
       expect(timedOut.retryable).toBe(true);
-      // …and its reconnect attempts into the silence give up after the connect timeout, too.
-      await linesSeen(worker, lostBefore + 2, logLine('listener connection lost'));
+      // …and its reconnect attempts into the silence give up after the connect timeout, too. The
+      // long variant stays silent for several attempts: longer than a lease, so leases expire.
+      await linesSeen(worker, lostBefore + (FAULT_FULL ? 5 : 2), logLine('listener connection lost'));
       const reconnectsBefore = linesBetween(worker, logLine('listener reconnected'), 0).length;
 
       proxy.setMode('pass');

@@ -129,7 +129,7 @@ async function soak(store: Store, total: number, label: string): Promise<void> {
       );
       if (firstId < 0) firstId = Number(results[0]!.job.id);
       enqueued += size;
-      if (chunk % ABANDON_EVERY_CHUNKS === ABANDON_EVERY_CHUNKS - 1) {
+      if (chunk % ABANDON_EVERY_CHUNKS === 1) {
         // A worker that claims and dies: only the rescuer can bring these back.
         const claimed = await store.jobFetch({ queue: QUEUE, limit: 2, owner: 'soak-crashed-worker', leaseMs: ABANDONED_LEASE_MS });
         abandoned.push(...claimed.map((job) => job.id));
@@ -197,6 +197,6 @@ describe('soak: a long stream of jobs through worker, rescuer and pruner', () =>
       await drop();
     });
     await store.migrate();
-    await soak(store, FAULT_FULL ? 1_000_000 : 10_000, 'postgres');
+    await soak(store, FAULT_FULL ? 1_000_000 : 6_000, 'postgres');
   });
 });
