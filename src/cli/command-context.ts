@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { createClient, type Client } from '../client/client.js';
 import { loadConfig, type ResolvedConfig } from '../config/load-config.js';
-import { createLogger } from '../observe/logger.js';
+import { createLogger, type LogFormat } from '../observe/logger.js';
 import { describeStoreSpec, resolveStore, type StoreSpec } from '../store/resolve-store.js';
 import type { Store } from '../store/types.js';
 
@@ -12,6 +12,8 @@ export interface GlobalOptions {
   config?: string;
   /** `--json`: machine-readable output on stdout. */
   json?: boolean;
+  /** `--log-format pretty|json`: wins over `LOG_FORMAT`; default pretty on a terminal, else JSON. */
+  logFormat?: LogFormat;
 }
 
 /**
@@ -58,10 +60,14 @@ export class CommandContext {
     return this.#config;
   }
 
-  /** The logger: JSON lines on stderr at the configured level, else `defaultLogLevel`. */
+  /**
+   * The logger, on stderr at the configured level, else `defaultLogLevel`; in the format of
+   * `--log-format`, else `LOG_FORMAT`, else pretty on a terminal and JSON lines otherwise.
+   */
   logger(): Logger {
     if (!this.#logger) {
-      this.#logger = createLogger({ level: this.#config?.logLevel ?? this.defaultLogLevel });
+      const format = this.options.logFormat ?? this.#config?.env.logFormat;
+      this.#logger = createLogger({ level: this.#config?.logLevel ?? this.defaultLogLevel, ...(format === undefined ? {} : { format }) });
     }
     return this.#logger;
   }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { EXIT_FAILURE, exitCodeFor, formatError } from './cli-errors.js';
 import { registerControlCommands } from './commands/control.js';
 import { registerDaemonCommand } from './commands/daemon.js';
@@ -26,6 +26,9 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .option('--config <path>', 'config file (default: nightshift.config.ts|mts|js|mjs in the working directory); a .yaml/.yml file is a schedule file')
     .option('--json', 'machine-readable JSON output on stdout')
+    .addOption(
+      new Option('--log-format <format>', 'logs on stderr: pretty lines or JSON (default: LOG_FORMAT, else pretty on a terminal, JSON otherwise)').choices(['pretty', 'json']),
+    )
     // Commander must not call process.exit itself: `main` maps its errors to exit code 2 after
     // commands have released their store.
     .exitOverride()
@@ -35,7 +38,8 @@ export function buildProgram(): Command {
       `
 Exit codes: 0 success, 1 failure (job failed, not found, config or store error), 2 bad usage or input.
 Environment: NIGHTSHIFT_DB, DATABASE_URL, NIGHTSHIFT_STORE, MAX_CONCURRENT_JOBS, JOB_TIMEOUT_MS,
-SHUTDOWN_TIMEOUT_MS, LOG_LEVEL (debug shows stacks of errors).`,
+SHUTDOWN_TIMEOUT_MS, POLL_INTERVAL_MS, NIGHTSHIFT_RETAIN_COMPLETED|CANCELLED|DEAD (7d, 12h, 30m or ms),
+LOG_LEVEL (debug shows stacks of errors), LOG_FORMAT (pretty|json).`,
     );
   registerDaemonCommand(program);
   registerRunCommand(program);

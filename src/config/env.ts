@@ -1,23 +1,30 @@
 import { fileURLToPath } from 'node:url';
 import type { LevelWithSilent } from 'pino';
 import { ConfigError, type ValidationIssue } from '../errors.js';
-import { LOG_LEVELS } from '../observe/logger.js';
-import { formatIssues } from './validate-config.js';
+import type { Retention } from '../maintenance/pruner.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../observe/logger.js';
+import { boundsIssue, parseDuration, RETENTION_BOUNDS, SETTING_BOUNDS, type IntegerBounds } from './setting-rules.js';
 
 /**
- * Settings read from environment variables. They win over the config file, so one build can run
- * against different databases and limits per deployment.
+ * Settings read from environment variables: the one place they are parsed, with one set of rules
+ * (the bounds in setting-rules.ts, shared with the config file). They win over the config file,
+ * so one build can run against different databases and limits per deployment.
  *
  * | Variable              | Meaning                                                                 |
  * |-----------------------|-------------------------------------------------------------------------|
  * | `NIGHTSHIFT_DB`       | SQLite database file                                                    |
  * | `DATABASE_URL`        | `postgres://…`/`postgresql://…` → PostgreSQL; `sqlite:path`, `file:` URL or a plain path → SQLite |
  * | `NIGHTSHIFT_STORE`    | `sqlite` or `postgres`: which store to use when both kinds are configured |
- * | `MAX_CONCURRENT_JOBS` | integer ≥ 1: caps every queue's concurrency (and is the default)        |
+ * | `MAX_CONCURRENT_JOBS` | integer 1 … 10 000: caps every queue's concurrency (and is the default) |
  * | `JOB_TIMEOUT_MS`      | integer ≥ 1, ms: time limit of every queue, replacing the file's        |
- * | `SHUTDOWN_TIMEOUT_MS` | integer ≥ 0, ms: grace period of a graceful stop                        |
+ * | `SHUTDOWN_TIMEOUT_MS` | integer ≥ 0, ms: grace period of a graceful stop; 0 aborts running handlers at once |
+ * | `POLL_INTERVAL_MS`    | integer ≥ 1, ms: base time between a queue's fallback polls             |
+ * | `HEALTH_CHECK_PORT`   | integer 1 … 65 535: reserved for the HTTP server (nothing listens on it yet) |
  * | `LOG_LEVEL`           | `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`          |
+ * | `LOG_FORMAT`          | `pretty` or `json`; unset: pretty when stderr is a terminal, else JSON  |
+ * | `NIGHTSHIFT_RETAIN_COMPLETED` / `_CANCELLED` / `_DEAD` | duration (`7d`, `12h`, `30m`, `45s`, `500ms` or plain ms): how long finished jobs of that state are kept |
  *
+ * Why 0 is or is not valid for each number is written next to its bounds (setting-rules.ts).
  * Empty variables count as unset.
  */
 export interface EnvSettings {
@@ -26,8 +33,32 @@ export interface EnvSettings {
   maxConcurrentJobs?: number;
   jobTimeoutMs?: number;
   shutdownTimeoutMs?: number;
+  pollIntervalMs?: number;
+  /** Reserved for the HTTP server; parsed and validated so a deployment can set it already. */
+  healthCheckPort?: number;
   logLevel?: LevelWithSilent;
+  logFormat?: LogFormat;
+  /** Job retention from `NIGHTSHIFT_RETAIN_*`, in ms; only the variables that are set. */
+  retention?: Pick<Retention, 'completedMs' | 'cancelledMs' | 'deadMs'>;
 }
+
+/** The integer variables, each with the setting it fills and its bounds (the config file's too). */
+export const INTEGER_VARIABLES = {
+  MAX_CONCURRENT_JOBS: { setting: 'maxConcurrentJobs', bounds: SETTING_BOUNDS.concurrency },
+  JOB_TIMEOUT_MS: { setting: 'jobTimeoutMs', bounds: SETTING_BOUNDS.timeoutMs },
+  SHUTDOWN_TIMEOUT_MS: { setting: 'shutdownTimeoutMs', bounds: SETTING_BOUNDS.shutdownTimeoutMs },
+  POLL_INTERVAL_MS: { setting: 'pollIntervalMs', bounds: SETTING_BOUNDS.pollIntervalMs },
+  HEALTH_CHECK_PORT: { setting: 'healthCheckPort', bounds: SETTING_BOUNDS.healthCheckPort },
+} as const satisfies Record<string, { setting: keyof EnvSettings; bounds: IntegerBounds }>;
+
+export type IntegerVariable = keyof typeof INTEGER_VARIABLES;
+
+/** The retention variables and the `Retention` field each sets. */
+export const RETENTION_VARIABLES = {
+  NIGHTSHIFT_RETAIN_COMPLETED: 'completedMs',
+  NIGHTSHIFT_RETAIN_CANCELLED: 'cancelledMs',
+  NIGHTSHIFT_RETAIN_DEAD: 'deadMs',
+} as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -47,6 +78,36 @@ export function sqlitePathFromUrl(url: string): string | null {
   return url;
 }
 
+/** A variable's value, trimmed; undefined when unset or empty. */
+function valueOf(env: Env, key: string): string | undefined {
+  const value = env[key]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** Parses an integer variable's text: digits only (no sign, exponent, hex or fraction), within `bounds`. */
+function parseInteger(raw: string, bounds: IntegerBounds): { value: number } | { problem: string } {
+  const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  const problem = boundsIssue(value, bounds);
+  return problem === null ? { value } : { problem: `${problem}, got ${JSON.stringify(raw)}` };
+}
+
+/**
+ * Reads one integer variable with exactly the rules `readEnv` applies; undefined when unset.
+ * Throws a `ConfigError` naming the variable when it is invalid. The worker takes its
+ * environment defaults from here, so library and CLI accept and refuse the same values; other
+ * variables are not looked at (an app's own `DATABASE_URL=mysql://…` is none of the worker's business).
+ */
+export function readEnvInteger(name: IntegerVariable, env: Env = process.env): number | undefined {
+  const raw = valueOf(env, name);
+  if (raw === undefined) return undefined;
+  const parsed = parseInteger(raw, INTEGER_VARIABLES[name].bounds);
+  if ('problem' in parsed) {
+    const issues = [{ path: name, message: parsed.problem }];
+    throw new ConfigError(`invalid environment: ${name}: ${parsed.problem}`, { issues });
+  }
+  return parsed.value;
+}
+
 /**
  * Reads and validates the Nightshift environment variables. Throws one `ConfigError` listing
  * every invalid variable, with what is expected.
@@ -54,33 +115,33 @@ export function sqlitePathFromUrl(url: string): string | null {
 export function readEnv(env: Env = process.env): EnvSettings {
   const issues: ValidationIssue[] = [];
   const settings: EnvSettings = {};
-  const get = (key: string): string | undefined => {
-    const value = env[key]?.trim();
-    return value === undefined || value === '' ? undefined : value;
-  };
+  const get = (key: string): string | undefined => valueOf(env, key);
 
-  const integer = (key: string, min: number, unit: string): number | undefined => {
-    const raw = get(key);
-    if (raw === undefined) return undefined;
-    const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
-    if (!Number.isSafeInteger(value) || value < min) {
-      issues.push({ path: key, message: `must be an integer ≥ ${min}${unit}, got ${JSON.stringify(raw)}` });
-      return undefined;
-    }
-    return value;
-  };
+  for (const [name, { setting, bounds }] of Object.entries(INTEGER_VARIABLES)) {
+    const raw = get(name);
+    if (raw === undefined) continue;
+    const parsed = parseInteger(raw, bounds);
+    if ('problem' in parsed) issues.push({ path: name, message: parsed.problem });
+    else settings[setting] = parsed.value;
+  }
 
-  const maxConcurrentJobs = integer('MAX_CONCURRENT_JOBS', 1, '');
-  if (maxConcurrentJobs !== undefined) settings.maxConcurrentJobs = maxConcurrentJobs;
-  const jobTimeoutMs = integer('JOB_TIMEOUT_MS', 1, ' (ms)');
-  if (jobTimeoutMs !== undefined) settings.jobTimeoutMs = jobTimeoutMs;
-  const shutdownTimeoutMs = integer('SHUTDOWN_TIMEOUT_MS', 0, ' (ms)');
-  if (shutdownTimeoutMs !== undefined) settings.shutdownTimeoutMs = shutdownTimeoutMs;
+  for (const [name, field] of Object.entries(RETENTION_VARIABLES)) {
+    const raw = get(name);
+    if (raw === undefined) continue;
+    const parsed = parseDuration(raw, RETENTION_BOUNDS);
+    if ('problem' in parsed) issues.push({ path: name, message: `${parsed.problem}, got ${JSON.stringify(raw)}` });
+    else settings.retention = { ...settings.retention, [field]: parsed.ms };
+  }
 
   const logLevel = get('LOG_LEVEL');
   if (logLevel !== undefined) {
     if ((LOG_LEVELS as readonly string[]).includes(logLevel)) settings.logLevel = logLevel as LevelWithSilent;
     else issues.push({ path: 'LOG_LEVEL', message: `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}` });
+  }
+  const logFormat = get('LOG_FORMAT');
+  if (logFormat !== undefined) {
+    if ((LOG_FORMATS as readonly string[]).includes(logFormat)) settings.logFormat = logFormat as LogFormat;
+    else issues.push({ path: 'LOG_FORMAT', message: `must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(logFormat)}` });
   }
 
   const storeKind = get('NIGHTSHIFT_STORE');
@@ -115,7 +176,8 @@ export function readEnv(env: Env = process.env): EnvSettings {
   }
 
   if (issues.length > 0) {
-    throw new ConfigError(`invalid environment: ${formatIssues(issues)}`, { issues });
+    const listed = issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
+    throw new ConfigError(`invalid environment: ${listed}`, { issues });
   }
   return settings;
 }

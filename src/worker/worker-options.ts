@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { readEnvInteger } from '../config/env.js';
 import { ConfigError } from '../errors.js';
 
 /** Default queue concurrency when neither the queue options nor `MAX_CONCURRENT_JOBS` set one. */
@@ -28,19 +29,26 @@ export interface QueueOptions {
   prefetch?: number;
 }
 
+/** The environment variables the worker takes its defaults from. */
+export type WorkerEnvVariable = 'MAX_CONCURRENT_JOBS' | 'JOB_TIMEOUT_MS' | 'SHUTDOWN_TIMEOUT_MS';
+
 /**
- * Reads a positive integer from the environment; `fallback` when unset. A set but unusable value
- * is a configuration error rather than silently ignored.
+ * A worker default from the environment, `fallback` when unset. Parsed by config/env.ts — the one
+ * parser of environment variables — with the rules the CLI applies (setting-rules.ts): digits only;
+ * `MAX_CONCURRENT_JOBS` 1 … 10 000; `JOB_TIMEOUT_MS` ≥ 1 ms; `SHUTDOWN_TIMEOUT_MS` ≥ 0 ms, where 0
+ * aborts running handlers at once on stop. A set but invalid value is a `ConfigError` naming the
+ * variable rather than silently ignored.
  */
-export function envPositiveInt(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) {
-    throw new ConfigError(`environment variable ${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  }
-  return value;
+export function envSetting(name: WorkerEnvVariable, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  return readEnvInteger(name, env) ?? fallback;
 }
+
+/**
+ * The former name of `envSetting`, from when every worker variable had to be ≥ 1 (which refused
+ * `SHUTDOWN_TIMEOUT_MS=0` that the CLI accepted).
+ * @deprecated use `envSetting`.
+ */
+export const envPositiveInt = envSetting;
 
 /** Throws a ConfigError unless `value` is undefined or an integer ≥ `min`. */
 export function assertIntOption(where: string, value: unknown, min: number): asserts value is number | undefined {

@@ -19,7 +19,21 @@ export function assertBuilt(): void {
 }
 
 /** Environment variables the CLI reads; removed from the inherited environment so tests start clean. */
-const NIGHTSHIFT_ENV = ['NIGHTSHIFT_DB', 'DATABASE_URL', 'NIGHTSHIFT_STORE', 'MAX_CONCURRENT_JOBS', 'JOB_TIMEOUT_MS', 'SHUTDOWN_TIMEOUT_MS', 'LOG_LEVEL'];
+const NIGHTSHIFT_ENV = [
+  'NIGHTSHIFT_DB',
+  'DATABASE_URL',
+  'NIGHTSHIFT_STORE',
+  'MAX_CONCURRENT_JOBS',
+  'JOB_TIMEOUT_MS',
+  'SHUTDOWN_TIMEOUT_MS',
+  'POLL_INTERVAL_MS',
+  'HEALTH_CHECK_PORT',
+  'LOG_LEVEL',
+  'LOG_FORMAT',
+  'NIGHTSHIFT_RETAIN_COMPLETED',
+  'NIGHTSHIFT_RETAIN_CANCELLED',
+  'NIGHTSHIFT_RETAIN_DEAD',
+];
 
 function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../../src/errors.js';
 import { defineJob } from '../../src/job/define-job.js';
 import { createWorker } from '../../src/worker/worker.js';
-import { envPositiveInt } from '../../src/worker/worker-options.js';
+import { envSetting } from '../../src/worker/worker-options.js';
 import { gate, openRuntime, openTempStore, type Runtime, type TempStore } from '../fixtures/sqlite-runtime.js';
 
 const job = defineJob({ name: 'opt', schema: z.object({}), handler: async () => undefined });
@@ -20,11 +20,13 @@ afterEach(async () => {
 });
 
 describe('worker options', () => {
-  it('reads positive integers from the environment and refuses junk', () => {
-    expect(envPositiveInt('X', 7, {})).toBe(7);
-    expect(envPositiveInt('X', 7, { X: '12' })).toBe(12);
-    for (const raw of ['0', '-1', '1.5', 'ten']) {
-      expect(() => envPositiveInt('X', 7, { X: raw })).toThrow(ConfigError);
+  it('reads its environment defaults with the CLI rules (config/env.ts) and refuses junk', () => {
+    expect(envSetting('MAX_CONCURRENT_JOBS', 7, {})).toBe(7);
+    expect(envSetting('MAX_CONCURRENT_JOBS', 7, { MAX_CONCURRENT_JOBS: '12' })).toBe(12);
+    // 0 is a valid grace period (abort at once), as in the CLI.
+    expect(envSetting('SHUTDOWN_TIMEOUT_MS', 7, { SHUTDOWN_TIMEOUT_MS: '0' })).toBe(0);
+    for (const raw of ['0', '-1', '1.5', 'ten', '1e3', '0x10']) {
+      expect(() => envSetting('MAX_CONCURRENT_JOBS', 7, { MAX_CONCURRENT_JOBS: raw })).toThrow(ConfigError);
     }
   });
 
