@@ -4,6 +4,9 @@ import type { AnyJobDefinition } from '../job/define-job.js';
 import type { BuiltinJobsConfig } from '../jobs/builtin-config.js';
 import type { ScheduleDefinition } from '../scheduler/schedule-definition.js';
 import type { Store } from '../store/types.js';
+import type { Duration } from './setting-rules.js';
+
+export type { Duration } from './setting-rules.js';
 
 /** Per-queue settings. */
 export interface QueueConfig {
@@ -23,6 +26,32 @@ export interface QueueConfig {
    * under 50 ms, so a claimed job never waits long (see the worker's `QueueOptions.prefetch`).
    */
   prefetch?: number;
+}
+
+/**
+ * How long finished jobs are kept, and how often the daemon deletes the older ones. Each time is a
+ * `Duration`: ms, or a whole number with a unit (`500ms`, `30s`, `30m`, `12h`, `7d`). A job's
+ * attempts (with their results and errors) go with it. Coming from BullMQ's
+ * `removeOnComplete: { age }` or a `keep_result` setting, `completed` is the one to set.
+ *
+ * `NIGHTSHIFT_RETAIN_COMPLETED`, `NIGHTSHIFT_RETAIN_CANCELLED` and `NIGHTSHIFT_RETAIN_DEAD` in
+ * the environment win over `completed`, `cancelled` and `dead`.
+ */
+export interface PruneConfig {
+  /** Completed jobs, from the moment they finished; 0 … 100 years. Default `1d`. */
+  completed?: Duration;
+  /** Cancelled jobs; 0 … 100 years. Default `7d`. */
+  cancelled?: Duration;
+  /** Dead jobs (out of attempts, or unrecoverable); 0 … 100 years. Default `7d`. */
+  dead?: Duration;
+  /**
+   * Claimed cron ticks (what `schedules history` shows), from their claim; at least `1h`, because a
+   * fire time at or before a pruned tick can never be claimed again: keep it well above the
+   * downtime a schedule's `catchUp` should cover. Default `7d`.
+   */
+  ticks?: Duration;
+  /** Time between prune passes; `1s` … ~24.8 days. Default `1m`. */
+  interval?: Duration;
 }
 
 /** SQLite store settings. */
@@ -101,9 +130,25 @@ export interface NightshiftConfig {
    * `builtins:` instead (not both).
    */
   builtins?: BuiltinJobsConfig;
+  /**
+   * How long finished jobs and claimed cron ticks are kept (`PruneConfig`); `false` turns pruning
+   * off in this process. Pruning runs where a worker runs (not under `daemon --no-worker`).
+   * Default: completed jobs 1 day, cancelled and dead jobs 7 days, ticks 7 days, a pass every minute.
+   * A YAML schedule file in use may set `prune:` instead (not both).
+   */
+  prune?: PruneConfig | false;
+  /**
+   * Base time between a queue's fallback polls, in ms (jittered ±20 %): how soon a worker notices
+   * jobs that no wake-up announced. Default 1000. `POLL_INTERVAL_MS` wins. A YAML schedule file in
+   * use may set `pollIntervalMs:` instead (not both).
+   */
+  pollIntervalMs?: number;
   /** How long a claim on a job lasts without a heartbeat, in ms. Default 30 000. */
   leaseMs?: number;
-  /** How long `stop()` waits for running handlers before releasing their jobs, in ms. Default 30 000. `SHUTDOWN_TIMEOUT_MS` wins. */
+  /**
+   * How long `stop()` waits for running handlers before aborting them and releasing their jobs, in
+   * ms; 0 aborts them at once. Default 30 000. `SHUTDOWN_TIMEOUT_MS` wins.
+   */
   shutdownTimeoutMs?: number;
   /** `fatal`…`trace` or `silent`. Default `info`. `LOG_LEVEL` wins. */
   logLevel?: LevelWithSilent;

@@ -9,9 +9,10 @@ import type { BuiltinJobsConfig } from '../jobs/builtin-config.js';
 import { withBuiltinJobs } from '../jobs/builtin-jobs.js';
 import { parseYamlFile } from '../scheduler/schedule-file.js';
 import type { LevelWithSilent } from 'pino';
+import type { Retention } from '../maintenance/pruner.js';
 import type { NightshiftConfig, ScheduleEntry, StoreConfig } from './define-config.js';
-import { readEnv, type EnvSettings } from './env.js';
-import { validateConfig, validateFileBuiltins } from './validate-config.js';
+import { readEnv, RETENTION_VARIABLES, type EnvSettings } from './env.js';
+import { validateConfig, validateFileSetting, type FileSettings, type ValidatedPrune } from './validate-config.js';
 
 /** File names looked up in the working directory, in this order. */
 export const CONFIG_FILE_NAMES = ['nightshift.config.ts', 'nightshift.config.mts', 'nightshift.config.js', 'nightshift.config.mjs'] as const;
@@ -46,6 +47,16 @@ export interface ResolvedConfig {
   schedules: string | readonly ScheduleEntry[] | undefined;
   leaseMs: number | undefined;
   shutdownTimeoutMs: number | undefined;
+  /**
+   * Pruning for `createNightshift({ prune })`: `false` (off), or the retention in ms — each field
+   * from `NIGHTSHIFT_RETAIN_*`, else `prune:` of the code config or the schedule file; unset fields
+   * take the pruner's defaults — and the time between passes.
+   */
+  prune: false | { retention: Retention; intervalMs?: number };
+  /** `POLL_INTERVAL_MS`, else `pollIntervalMs` of the code config or the schedule file. */
+  pollIntervalMs: number | undefined;
+  /** `HEALTH_CHECK_PORT`: reserved for the HTTP server; nothing listens on it yet. */
+  healthCheckPort: number | undefined;
   /** `LOG_LEVEL`, else the file's `logLevel`; undefined when neither is set (each command picks its default). */
   logLevel: LevelWithSilent | undefined;
   maxPayloadBytes: number | undefined;
@@ -139,21 +150,24 @@ export function findConfigFile(cwd: string, configPath: string | undefined): str
   return null;
 }
 
-/** The `builtins:` of a YAML schedule file, and where it is. */
-export interface ScheduleFileBuiltins {
-  builtins: BuiltinJobsConfig;
+/** The settings of a YAML schedule file (`builtins:`, `prune:`, `pollIntervalMs:`), and where they are. */
+export interface ScheduleFileSettings {
+  /** Each key the file sets, validated by the code config's own rules. */
+  settings: Partial<FileSettings>;
   /** Absolute path of the schedule file. */
   file: string;
-  /** The line of an issue path (`builtins.command.allow.1`) in the file, when known. */
+  /** The line of an issue path (`builtins.command.allow.1`, `prune.completed`) in the file, when known. */
   lineAt(issuePath: string): number | undefined;
 }
 
+const FILE_SETTING_KEYS = ['builtins', 'prune', 'pollIntervalMs'] as const satisfies readonly (keyof FileSettings)[];
+
 /**
- * Reads and validates the `builtins:` of a schedule file. Null when the file sets none, or cannot
+ * Reads and validates the settings of a schedule file. Null when the file sets none, or cannot
  * be read (the schedule sync reports that, naming the file). Throws `ConfigError` with the file
  * and line for invalid YAML or invalid settings.
  */
-export async function readScheduleFileBuiltins(file: string): Promise<ScheduleFileBuiltins | null> {
+export async function readScheduleFileSettings(file: string): Promise<ScheduleFileSettings | null> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -161,8 +175,11 @@ export async function readScheduleFileBuiltins(file: string): Promise<ScheduleFi
     return null;
   }
   const { root, lineAt } = parseYamlFile(text, file);
-  if (!('builtins' in root)) return null;
-  return { builtins: validateFileBuiltins(root.builtins, file, lineAt), file, lineAt };
+  const settings: Partial<FileSettings> = {};
+  for (const key of FILE_SETTING_KEYS) {
+    if (key in root) Object.assign(settings, { [key]: validateFileSetting(key, root[key], file, lineAt) });
+  }
+  return Object.keys(settings).length === 0 ? null : { settings, file, lineAt };
 }
 
 /** The schedule file in use: `--config x.yaml`, else the config's `schedules` path (relative to the config file). */
@@ -201,8 +218,29 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
     config = validateConfig(await importConfigModule(file), file);
   }
   const schedules = scheduleFileInUse(config, file, scheduleFile);
-  const fileBuiltins = schedules === undefined ? null : await readScheduleFileBuiltins(schedules);
-  return resolveConfig(config, { file, env, scheduleFile, fileBuiltins });
+  const fileSettings = schedules === undefined ? null : await readScheduleFileSettings(schedules);
+  return resolveConfig(config, { file, env, scheduleFile, fileSettings });
+}
+
+/**
+ * A setting that the code config and the schedule file may each set, but not both: the one that
+ * is set, else undefined. Both set is a `ConfigError` at the schedule file's line.
+ */
+function fromOnePlace<K extends keyof FileSettings>(
+  key: K,
+  fromCode: FileSettings[K] | undefined,
+  file: string | null,
+  fileSettings: ScheduleFileSettings | null,
+): FileSettings[K] | undefined {
+  const fromFile = fileSettings?.settings[key];
+  if (fromFile !== undefined && fromCode !== undefined && fileSettings !== null) {
+    const line = fileSettings.lineAt(key);
+    throw new ConfigError(`"${key}" is set here and in ${file ?? 'the code config'}; keep it in one place`, {
+      file: fileSettings.file,
+      ...(line === undefined ? {} : { line }),
+    });
+  }
+  return fromFile ?? fromCode;
 }
 
 /**
@@ -210,20 +248,15 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
  * A problem found while building them (a program not on `PATH`, an app job of the same name) is a
  * `ConfigError` naming the file — and line, in a YAML file — that enabled them.
  */
-function resolveJobs(config: NightshiftConfig, file: string | null, fileBuiltins: ScheduleFileBuiltins | null): AnyJobDefinition[] {
-  if (fileBuiltins !== null && config.builtins !== undefined) {
-    const line = fileBuiltins.lineAt('builtins');
-    throw new ConfigError(`"builtins" is set here and in ${file ?? 'the code config'}; keep it in one place`, {
-      file: fileBuiltins.file,
-      ...(line === undefined ? {} : { line }),
-    });
-  }
+function resolveJobs(config: NightshiftConfig, file: string | null, fileSettings: ScheduleFileSettings | null): AnyJobDefinition[] {
+  const builtins = fromOnePlace('builtins', config.builtins, file, fileSettings);
+  const fromFile = fileSettings?.settings.builtins !== undefined ? fileSettings : null;
   try {
-    return withBuiltinJobs(config.jobs, fileBuiltins?.builtins ?? config.builtins ?? {});
+    return withBuiltinJobs(config.jobs, builtins ?? {});
   } catch (error) {
     if (!(error instanceof ConfigError) || error.file !== undefined) throw error;
-    const where = fileBuiltins?.file ?? file ?? undefined;
-    const line = fileBuiltins?.lineAt(error.issues[0]?.path ?? 'builtins');
+    const where = fromFile?.file ?? file ?? undefined;
+    const line = fromFile?.lineAt(error.issues[0]?.path ?? 'builtins');
     throw new ConfigError(error.message, {
       ...(where === undefined ? {} : { file: where }),
       ...(line === undefined ? {} : { line }),
@@ -234,16 +267,49 @@ function resolveJobs(config: NightshiftConfig, file: string | null, fileBuiltins
 }
 
 /**
+ * Pruning: `NIGHTSHIFT_RETAIN_*` over `prune:` of the code config or the schedule file (durations
+ * already in ms: validation converted them). The environment cannot turn on what `prune: false`
+ * turned off: that contradiction is a `ConfigError` rather than a silent choice.
+ */
+function resolvePrune(config: NightshiftConfig, env: EnvSettings, file: string | null, fileSettings: ScheduleFileSettings | null): ResolvedConfig['prune'] {
+  const prune = fromOnePlace('prune', config.prune as ValidatedPrune | undefined, file, fileSettings);
+  if (prune === false) {
+    if (env.retention !== undefined) {
+      const fields = Object.keys(env.retention);
+      const names = Object.entries(RETENTION_VARIABLES).filter(([, field]) => fields.includes(field)).map(([name]) => name);
+      const inFile = fileSettings?.settings.prune === false ? fileSettings : null;
+      const where = inFile?.file ?? file;
+      const line = inFile?.lineAt('prune');
+      throw new ConfigError(`${names.join(', ')} set${names.length === 1 ? 's' : ''} a retention, but "prune: false" turns pruning off; remove one of them`, {
+        ...(where === null ? {} : { file: where }),
+        ...(line === undefined ? {} : { line }),
+      });
+    }
+    return false;
+  }
+  const retention: Retention = {};
+  const completedMs = env.retention?.completedMs ?? prune?.completed;
+  const cancelledMs = env.retention?.cancelledMs ?? prune?.cancelled;
+  const deadMs = env.retention?.deadMs ?? prune?.dead;
+  if (completedMs !== undefined) retention.completedMs = completedMs;
+  if (cancelledMs !== undefined) retention.cancelledMs = cancelledMs;
+  if (deadMs !== undefined) retention.deadMs = deadMs;
+  if (prune?.ticks !== undefined) retention.ticksOlderThanMs = prune.ticks;
+  return prune?.interval === undefined ? { retention } : { retention, intervalMs: prune.interval };
+}
+
+/**
  * Applies defaults and environment overrides to a validated config. `file` anchors relative
  * schedule file paths; `scheduleFile` (from `--config x.yaml`) replaces the config's schedules;
- * `fileBuiltins` is the `builtins:` read from the schedule file in use.
+ * `fileSettings` are the settings read from the schedule file in use.
  */
 export function resolveConfig(
   config: NightshiftConfig,
-  options: { file: string | null; env: EnvSettings; scheduleFile?: string | undefined; fileBuiltins?: ScheduleFileBuiltins | null },
+  options: { file: string | null; env: EnvSettings; scheduleFile?: string | undefined; fileSettings?: ScheduleFileSettings | null },
 ): ResolvedConfig {
   const { env } = options;
-  const jobs = resolveJobs(config, options.file, options.fileBuiltins ?? null);
+  const fileSettings = options.fileSettings ?? null;
+  const jobs = resolveJobs(config, options.file, fileSettings);
   const queueNames = new Set<string>([...Object.keys(config.queues ?? {}), ...jobs.map((job) => job.queue)]);
   const queues: Record<string, ResolvedQueue> = {};
   for (const name of [...queueNames].sort()) {
@@ -254,6 +320,8 @@ export function resolveConfig(
     if (fromFile.prefetch !== undefined) queues[name].prefetch = fromFile.prefetch;
   }
   const schedules: ResolvedConfig['schedules'] = scheduleFileInUse(config, options.file, options.scheduleFile) ?? config.schedules;
+  const configuredPollMs = fromOnePlace('pollIntervalMs', config.pollIntervalMs, options.file, fileSettings);
+  const pollIntervalMs = env.pollIntervalMs ?? configuredPollMs;
   return {
     file: options.file,
     jobs,
@@ -262,6 +330,9 @@ export function resolveConfig(
     schedules,
     leaseMs: config.leaseMs,
     shutdownTimeoutMs: env.shutdownTimeoutMs ?? config.shutdownTimeoutMs,
+    prune: resolvePrune(config, env, options.file, fileSettings),
+    pollIntervalMs,
+    healthCheckPort: env.healthCheckPort,
     logLevel: env.logLevel ?? config.logLevel,
     maxPayloadBytes: config.maxPayloadBytes,
     workerId: config.workerId,

@@ -2,9 +2,11 @@ import { z } from 'zod';
 import { ConfigError, type ValidationIssue } from '../errors.js';
 import { NAME_MAX_LENGTH, NAME_PATTERN } from '../job/names.js';
 import { builtinJobsConfigSchema, type BuiltinJobsConfig } from '../jobs/builtin-config.js';
+import { MIN_TICK_RETENTION_MS } from '../maintenance/pruner.js';
 import { LOG_LEVELS } from '../observe/logger.js';
 import { scheduleDefinitionSchema } from '../scheduler/schedule-definition.js';
 import type { NightshiftConfig, StoreConfig } from './define-config.js';
+import { parseDuration, PRUNE_INTERVAL_BOUNDS, RETENTION_BOUNDS, SETTING_BOUNDS, type IntegerBounds } from './setting-rules.js';
 
 /*
  * Shape checks for a configuration object, with zod. Every problem is reported with its dotted
@@ -22,6 +24,46 @@ const integer = (min: number, unit = '') => {
   return z.number({ error: expected }).int(expected).min(min, expected);
 };
 const positiveInt = (unit = '') => integer(1, unit);
+/** An integer inside `bounds` (setting-rules.ts: the bounds the environment variables use too). */
+const bounded = (bounds: IntegerBounds) => integer(bounds.min, bounds.unit).max(bounds.max, `must be ≤ ${bounds.max}${bounds.unit ? ` (${bounds.unit})` : ''}`);
+
+/** A `Duration` (ms, or `30s`, `12h`, `7d`…) inside `bounds`, turned into ms. */
+const duration = (bounds: IntegerBounds) =>
+  z.unknown().transform((value, ctx) => {
+    const parsed = parseDuration(value, bounds);
+    if ('ms' in parsed) return parsed.ms;
+    ctx.addIssue({ code: 'custom', message: `${parsed.problem}, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  });
+
+const pruneSettings = z.strictObject({
+  completed: duration(RETENTION_BOUNDS).optional(),
+  cancelled: duration(RETENTION_BOUNDS).optional(),
+  dead: duration(RETENTION_BOUNDS).optional(),
+  ticks: duration({ ...RETENTION_BOUNDS, min: MIN_TICK_RETENTION_MS }).optional(),
+  interval: duration(PRUNE_INTERVAL_BOUNDS).optional(),
+});
+
+/** What `prune` holds once validated: `false`, or each set time in ms. */
+export type ValidatedPrune = false | { completed?: number; cancelled?: number; dead?: number; ticks?: number; interval?: number };
+
+/**
+ * `prune:` — `false`, or `{ completed, cancelled, dead, ticks, interval }` as durations — checked
+ * the same way in the code config and in a YAML schedule file; the durations come out in ms.
+ */
+const pruneConfigSchema = z.unknown().transform((value, ctx): ValidatedPrune => {
+  if (value === false) return false;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    ctx.addIssue({ code: 'custom', message: 'must be false (no pruning) or { completed, cancelled, dead, ticks, interval } with durations like 7d, 12h, 30m or ms' });
+    return z.NEVER;
+  }
+  const result = pruneSettings.safeParse(value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', path: issue.path.map((part) => (typeof part === 'symbol' ? String(part) : part)), message: describeIssue(issue) });
+  return z.NEVER;
+});
+
+const pollIntervalSchema = bounded(SETTING_BOUNDS.pollIntervalMs);
 
 const jobDefinition = z.custom<NightshiftConfig['jobs'][number]>(
   (value) =>
@@ -34,8 +76,8 @@ const jobDefinition = z.custom<NightshiftConfig['jobs'][number]>(
 );
 
 const queueConfig = z.strictObject({
-  concurrency: positiveInt().max(10_000, 'must be ≤ 10000').optional(),
-  timeoutMs: positiveInt('ms').optional(),
+  concurrency: bounded(SETTING_BOUNDS.concurrency).optional(),
+  timeoutMs: bounded(SETTING_BOUNDS.timeoutMs).optional(),
   prefetch: integer(0).max(10_000, 'must be ≤ 10000').optional(),
 });
 
@@ -82,8 +124,10 @@ const configSchema = z.strictObject({
     })
     .optional(),
   builtins: builtinJobsConfigSchema.optional(),
+  prune: pruneConfigSchema.optional(),
+  pollIntervalMs: pollIntervalSchema.optional(),
   leaseMs: integer(1000, 'ms').optional(),
-  shutdownTimeoutMs: integer(0, 'ms').optional(),
+  shutdownTimeoutMs: bounded(SETTING_BOUNDS.shutdownTimeoutMs).optional(),
   logLevel: z.enum(LOG_LEVELS as [string, ...string[]], { error: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
   maxPayloadBytes: positiveInt('bytes').optional(),
   workerId: name.optional(),
@@ -184,19 +228,43 @@ export function validateConfig(value: unknown, file?: string): NightshiftConfig 
   return { ...result.data, store: result.data.store as StoreConfig | undefined } as NightshiftConfig;
 }
 
+/** The keys of a YAML schedule file that hold settings (besides `schedules:`), each checked by the code config's own rule. */
+const FILE_SETTINGS = {
+  builtins: builtinJobsConfigSchema,
+  prune: pruneConfigSchema,
+  pollIntervalMs: pollIntervalSchema,
+} as const;
+
+/** What each settings key of a YAML schedule file holds once validated. */
+export interface FileSettings {
+  builtins: BuiltinJobsConfig;
+  prune: ValidatedPrune;
+  pollIntervalMs: number;
+}
+
 /**
- * Checks the `builtins:` key of a YAML schedule file with the same rules as the code config's.
- * Throws a `ConfigError` naming `file` and the line of the first problem (each listed problem
- * carries its own line).
+ * Checks one settings key of a YAML schedule file (`builtins:`, `prune:`, `pollIntervalMs:`) with
+ * the same rules as the code config's. Throws a `ConfigError` naming `file` and the line of the
+ * first problem (each listed problem carries its own line).
  */
-export function validateFileBuiltins(value: unknown, file: string, lineAt: (issuePath: string) => number | undefined): BuiltinJobsConfig {
-  const result = builtinJobsConfigSchema.safeParse(value);
-  if (result.success) return result.data;
+export function validateFileSetting<K extends keyof FileSettings>(
+  key: K,
+  value: unknown,
+  file: string,
+  lineAt: (issuePath: string) => number | undefined,
+): FileSettings[K] {
+  const result = FILE_SETTINGS[key].safeParse(value);
+  if (result.success) return result.data as FileSettings[K];
   const issues = toIssues(result.error).map((issue) => {
-    const path = issue.path === '' ? 'builtins' : `builtins.${issue.path}`;
+    const path = issue.path === '' ? key : `${key}.${issue.path}`;
     const line = lineAt(path);
     return { path, message: `${line === undefined ? '' : `line ${line}: `}${issue.message}` };
   });
   const line = lineAt((issues[0] as ValidationIssue).path);
   throw new ConfigError(`invalid configuration: ${formatIssues(issues)}`, { file, ...(line === undefined ? {} : { line }), issues });
+}
+
+/** Checks the `builtins:` key of a YAML schedule file (see `validateFileSetting`). */
+export function validateFileBuiltins(value: unknown, file: string, lineAt: (issuePath: string) => number | undefined): BuiltinJobsConfig {
+  return validateFileSetting('builtins', value, file, lineAt);
 }

@@ -71,6 +71,10 @@ export function registerDaemonCommand(program: Command): void {
           ...(config.workerId === undefined ? {} : { workerId: config.workerId }),
           ...(config.leaseMs === undefined ? {} : { leaseMs: config.leaseMs }),
           ...(config.shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs: config.shutdownTimeoutMs }),
+          ...(config.pollIntervalMs === undefined ? {} : { pollIntervalMs: config.pollIntervalMs }),
+          // Retention from NIGHTSHIFT_RETAIN_*, else `prune:` of the config or schedule file. Pruning
+          // belongs with the workers: a scheduler-only process (--no-worker) runs none.
+          prune: options.worker ? config.prune : false,
           ...(config.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: config.maxPayloadBytes }),
         });
         await config.setup?.({ client: nightshift.client, store, logger, command: 'daemon' });
