@@ -8,6 +8,9 @@ import { createSilentLogger } from './observe/logger.js';
 import type { Clock, Store } from './store/types.js';
 import type { JobList } from './worker/job-registry.js';
 import type { Service } from './worker/service.js';
+import type { Metrics } from './observe/metrics.js';
+import type { ApiServerOptions } from './server/server.js';
+import type { ApiService, HttpListenOptions } from './server/api-service.js';
 import { createWorker, type Worker } from './worker/worker.js';
 import type { QueueOptions } from './worker/worker-options.js';
 
@@ -43,6 +46,18 @@ export interface NightshiftOptions {
   prune?: false | { intervalMs?: number; retention?: Retention; batchSize?: number };
   /** More services to run with this runtime (started after the built-in ones, stopped before them). */
   services?: readonly Service[];
+  /**
+   * Collect Prometheus metrics (job counters and durations, queue gauges, worker slots, Node
+   * process metrics) in `nightshift.metrics`; default false, true when `http` is set. An app may
+   * serve `nightshift.metrics.registry` itself.
+   */
+  metrics?: boolean;
+  /**
+   * Serve the HTTP API (REST under `/api`, `/health`, `/ready`, `/metrics`) from this process.
+   * Started first and stopped last, so `/ready` answers 503 while the rest shuts down. See
+   * `ApiServerOptions` for tokens; without any, only a loopback host is accepted.
+   */
+  http?: HttpListenOptions & Pick<ApiServerOptions, 'tokens' | 'allowedOrigins' | 'bodyLimitBytes' | 'env' | 'authFailureLimit'>;
 }
 
 /** A running Nightshift: client, worker and background services under one start/stop. */
@@ -50,6 +65,12 @@ export interface Nightshift {
   readonly client: Client;
   /** Null when created with `worker: false`. */
   readonly worker: Worker | null;
+  /** Prometheus metrics once started; null before, or without the `metrics` or `http` option. */
+  readonly metrics: Metrics | null;
+  /** The HTTP API's address (`http://host:port`) once started with `http`; else null. */
+  readonly httpAddress: string | null;
+  /** Null while started; otherwise why the runtime is not ready (`starting`, `stopping`, …). */
+  readiness(): string | null;
   readonly events: NightshiftEvents;
   readonly store: Store;
   readonly enqueue: Client['enqueue'];
@@ -96,7 +117,41 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
       })
     : null;
 
+  // Created on start, with prom-client loaded only then: a CLI call that never starts pays nothing.
+  let metrics: Metrics | null = null;
+  const createRuntimeMetrics = async (): Promise<void> => {
+    if (metrics || !(options.metrics || options.http)) return;
+    const { createMetrics } = await import('./observe/metrics.js');
+    metrics = createMetrics({
+      events,
+      jobs: client.definitions(),
+      queues: Object.keys(options.queues ?? {}),
+      sources: { queues: () => client.queues(), ...(worker ? { slots: () => worker.slots() } : {}) },
+    });
+  };
+
   const services: Service[] = [];
+  let api: ApiService | null = null;
+  if (options.http) {
+    // Loaded only when asked for: a worker without the API does not load the HTTP stack.
+    const http = options.http;
+    const lazy: ApiService = {
+      name: 'api',
+      get address() {
+        return api && api !== lazy ? api.address : null;
+      },
+      async start() {
+        const { createApiService } = await import('./server/api-service.js');
+        api = createApiService({ ...http, client, logger, ...(metrics ? { metrics } : {}), readiness: () => readiness() });
+        await api.start();
+      },
+      async stop() {
+        if (api && api !== lazy) await api.stop();
+      },
+    };
+    api = lazy;
+    services.push(lazy);
+  }
   if (worker) services.push(worker);
   if (options.rescue !== false && (runWorker || options.rescue)) {
     services.push(
@@ -106,6 +161,7 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
         logger,
         intervalMs: options.rescue ? options.rescue.intervalMs : undefined,
         onRescued: () => worker?.wake(),
+        ...(worker ? { beforePass: () => worker.flushFinishes() } : {}),
       }),
     );
   }
@@ -125,6 +181,7 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
     starting ??= (async () => {
       state = 'starting';
       await store.migrate();
+      await createRuntimeMetrics();
       try {
         for (const service of services) {
           await service.start();
@@ -157,15 +214,25 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
       if (starting) await starting.catch(() => undefined);
       state = 'stopping';
       await stopStarted();
+      metrics?.stop();
       state = 'stopped';
       logger.info('nightshift stopped');
     })();
     return stopping;
   };
 
+  const readiness = (): string | null => (state === 'started' ? null : state === 'new' || state === 'starting' ? 'starting' : 'shutting down');
+
   return {
     client,
     worker,
+    get metrics() {
+      return metrics;
+    },
+    get httpAddress() {
+      return api?.address ?? null;
+    },
+    readiness,
     events,
     store,
     enqueue: client.enqueue,

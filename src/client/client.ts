@@ -83,6 +83,25 @@ export interface Client {
   /** Runs a finished, failed or waiting job again now. StateError while it is running. */
   retry(id: string): Promise<Job>;
   stats(): Promise<JobStats>;
+  /** The jobs this client knows by name, sorted by name. */
+  definitions(): AnyJobDefinition[];
+  /**
+   * Every queue that has jobs, is paused or has a registered job, with its counts by state and
+   * whether it is paused (cluster-wide: pausing is stored). Sorted by name.
+   */
+  queues(): Promise<QueueView[]>;
+  /** Stops every worker on the store from claiming jobs of `queue` (enqueues still work). */
+  pauseQueue(queue: string): Promise<void>;
+  resumeQueue(queue: string): Promise<void>;
+  /** The store's current time: answers only while the store does (readiness checks). */
+  ping(): Promise<Date>;
+}
+
+/** One queue as `client.queues()` shows it. */
+export interface QueueView {
+  name: string;
+  paused: boolean;
+  counts: Record<JobState, number>;
 }
 
 const ID_PATTERN = /^[0-9]{1,20}$/;
@@ -279,5 +298,31 @@ export function createClient(options: ClientOptions): Client {
     },
 
     stats: () => store.jobStats(),
+
+    definitions: () => [...jobs.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+
+    async queues() {
+      const [stats, paused] = await Promise.all([store.jobStats(), store.queuePausedList()]);
+      const pausedSet = new Set(paused);
+      const byName = new Map<string, QueueView>();
+      const empty = (): Record<JobState, number> => Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as Record<JobState, number>;
+      for (const queue of stats.queues) byName.set(queue.queue, { name: queue.queue, paused: pausedSet.has(queue.queue), counts: { ...empty(), ...queue.counts } });
+      for (const name of [...pausedSet, ...[...jobs.values()].map((job) => job.queue)]) {
+        if (!byName.has(name)) byName.set(name, { name, paused: pausedSet.has(name), counts: empty() });
+      }
+      return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+
+    async pauseQueue(queue) {
+      assertValidName('queue name', queue);
+      await store.queuePause({ queue });
+    },
+
+    async resumeQueue(queue) {
+      assertValidName('queue name', queue);
+      await store.queueResume({ queue });
+    },
+
+    ping: () => store.timeNow(),
   };
 }

@@ -19,6 +19,12 @@ export interface RescuerOptions {
   logger?: Logger;
   /** Called after a store call rescued jobs (the facade wakes its worker so they run at once). */
   onRescued?(result: { retried: string[]; dead: string[] }): void;
+  /**
+   * Awaited before each pass. The facade writes its worker's waiting finishes first: after an
+   * outage longer than a lease, those jobs' leases have expired, yet their finishes would still
+   * be accepted, and rescuing them first would run finished work again.
+   */
+  beforePass?(): Promise<void>;
 }
 
 /**
@@ -33,6 +39,7 @@ export function createRescuer(options: RescuerOptions): IntervalService {
     name: 'rescuer',
     intervalMs: options.intervalMs ?? DEFAULT_RESCUE_INTERVAL_MS,
     run: async () => {
+      await options.beforePass?.();
       for (let batch = 0; batch < MAX_BATCHES_PER_PASS; batch++) {
         const result = await options.store.jobRescueExpired({ limit: RESCUE_BATCH });
         const count = result.retried.length + result.dead.length;

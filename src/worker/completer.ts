@@ -96,6 +96,19 @@ export class Completer<E extends CompleterEntry> {
     return this.#stalled;
   }
 
+  /**
+   * Writes waiting finishes now instead of at the end of the retry delay (another store call
+   * just succeeded, so the store is probably back), and resolves once that write is done.
+   */
+  async retryNow(): Promise<void> {
+    if (this.#retryTimer) {
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = null;
+      void this.#flush();
+    }
+    if (this.#inFlight) await this.#inFlight;
+  }
+
   /** The finishes waiting to be written (their jobs still hold leases the heartbeat renews). */
   waiting(): readonly E[] {
     return this.#buffer;

@@ -13,6 +13,8 @@ export interface HeartbeatOptions {
    * late still finds its job held instead of rescued and run again.
    */
   unwritten?(): readonly Execution[];
+  /** Called after a beat the store answered (the worker then retries waiting finishes at once). */
+  onBeat?(): void;
   onError(error: unknown): void;
 }
 
@@ -66,6 +68,7 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
       const unwritten = options.unwritten?.() ?? [];
       if (executor.running.size === 0 && unwritten.length === 0) return;
       await send(unwritten.length === 0 ? executor.running.values() : executor.running.values().concat(unwritten));
+      options.onBeat?.();
     },
     onError: options.onError,
   });

@@ -66,6 +66,8 @@ export interface Worker extends Service {
   readonly running: number;
   /** The queues this worker consumes. */
   readonly queues: readonly string[];
+  /** Per consumed queue: configured concurrency and handlers running now (for metrics and the process registry). */
+  slots(): { queue: string; slots: number; busy: number }[];
   readonly events: NightshiftEvents;
   /** Starts claiming. Does not migrate the store (the runtime facade does). */
   start(): Promise<void>;
@@ -73,6 +75,8 @@ export interface Worker extends Service {
   stop(): Promise<void>;
   /** Asks the producers of `queues` (default all) to look for jobs now. */
   wake(queues?: readonly string[]): void;
+  /** Writes finishes waiting for a retry now; resolves when that write is done (see the rescuer's `beforePass`). */
+  flushFinishes(): Promise<void>;
 }
 
 interface FinishEntry extends CompleterEntry {
@@ -250,6 +254,9 @@ export function createWorker(options: WorkerOptions): Worker {
     leaseMs,
     onError: reportError('heartbeat'),
     unwritten: () => (completer.stalled ? completer.waiting().map((entry) => entry.execution) : []),
+    onBeat: () => {
+      if (completer.stalled) void completer.retryNow();
+    },
   });
 
   const completer = new Completer<FinishEntry>({
@@ -391,6 +398,7 @@ export function createWorker(options: WorkerOptions): Worker {
     id,
     events,
     queues: [...queueNames],
+    slots: () => [...queueSettings.values()].map((queue) => ({ queue: queue.name, slots: queue.concurrency, busy: queue.running })),
     get running() {
       return executor.running.size;
     },
@@ -428,5 +436,6 @@ export function createWorker(options: WorkerOptions): Worker {
       return stopping;
     },
     wake,
+    flushFinishes: () => completer.retryNow(),
   };
 }

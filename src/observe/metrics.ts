@@ -1,0 +1,143 @@
+/**
+ * Prometheus metrics (prom-client), fed by the lifecycle events of one process and, for the
+ * cluster-wide gauges, by the store (read through the client, cached a few seconds so a busy
+ * scraper costs one query per interval).
+ *
+ * Labels are bounded: `job` and `queue` take only names this process registered (anything else
+ * is counted as `other`), `kind` only the error kinds the library records; never ids or payloads.
+ * Each `createMetrics` has its own registry, so several runtimes (or tests) in one process do
+ * not share counters; `registry` is what `/metrics` serves, and an app may serve it itself.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { NightshiftEvents } from './events.js';
+
+/** Error kinds used as label values; any other kind is reported as `other`. */
+const ERROR_KINDS = new Set(['error', 'timeout', 'unrecoverable', 'lease_expired', 'corrupt', 'invalid_payload', 'unknown_job', 'finish_not_stored']);
+
+/** What the cluster-wide gauges read. */
+export interface MetricsSources {
+  /** Per queue: counts by state (a store read; cached for `cacheMs`). */
+  queues?(): Promise<{ name: string; counts: Record<string, number> }[]>;
+  /** This process's worker: configured slots and busy slots per queue. */
+  slots?(): { queue: string; slots: number; busy: number }[];
+}
+
+export interface MetricsOptions {
+  events: NightshiftEvents;
+  /** Job names and queues that may appear as label values. */
+  jobs: readonly { name: string; queue: string }[];
+  /** Extra queue names (configured without a job). */
+  queues?: readonly string[];
+  sources?: MetricsSources;
+  /** How long a store read for the gauges is reused, ms; default 5000. */
+  cacheMs?: number;
+  /** Add Node's process metrics (CPU, memory, event loop lag); default true. */
+  processMetrics?: boolean;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  /** The Prometheus text exposition. */
+  text(): Promise<string>;
+  /** Stops listening to events. Idempotent. */
+  stop(): void;
+}
+
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+
+export function createMetrics(options: MetricsOptions): Metrics {
+  const registry = new Registry();
+  const jobNames = new Set(options.jobs.map((job) => job.name));
+  const queueNames = new Set([...options.jobs.map((job) => job.queue), ...(options.queues ?? [])]);
+  const jobLabel = (name: string) => (jobNames.has(name) ? name : 'other');
+  const queueLabel = (name: string) => (queueNames.has(name) ? name : 'other');
+  const cacheMs = options.cacheMs ?? 5000;
+
+  const duration = new Histogram({
+    name: 'nightshift_job_duration_seconds',
+    help: 'How long handlers ran, by outcome-independent attempt (seconds).',
+    labelNames: ['queue', 'job'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const wait = new Histogram({
+    name: 'nightshift_job_wait_seconds',
+    help: 'From when a job was due (run_at) to when its attempt started (seconds).',
+    labelNames: ['queue', 'job'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const completed = new Counter({ name: 'nightshift_jobs_completed_total', help: 'Attempts that completed.', labelNames: ['queue', 'job'], registers: [registry] });
+  const failed = new Counter({ name: 'nightshift_jobs_failed_total', help: 'Attempts that failed (retried or dead), by error kind.', labelNames: ['queue', 'job', 'kind'], registers: [registry] });
+  const retried = new Counter({ name: 'nightshift_jobs_retried_total', help: 'Failed attempts that will be retried.', labelNames: ['queue', 'job'], registers: [registry] });
+  const dead = new Counter({ name: 'nightshift_jobs_dead_total', help: 'Jobs that ended dead.', labelNames: ['queue', 'job'], registers: [registry] });
+
+  let cached: { at: number; value: Promise<{ name: string; counts: Record<string, number> }[]> } | null = null;
+  const readQueues = () => {
+    const now = Date.now();
+    if (!options.sources?.queues) return Promise.resolve([]);
+    if (!cached || now - cached.at > cacheMs) cached = { at: now, value: options.sources.queues().catch(() => []) };
+    return cached.value;
+  };
+  new Gauge({
+    name: 'nightshift_queue_jobs',
+    help: 'Jobs in the store by queue and state (cluster-wide, cached a few seconds).',
+    labelNames: ['queue', 'state'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const queue of await readQueues()) {
+        for (const [state, count] of Object.entries(queue.counts)) this.set({ queue: queue.name, state }, count);
+      }
+    },
+  });
+  new Gauge({
+    name: 'nightshift_worker_slots',
+    help: 'Configured concurrency of this process’s worker, by queue.',
+    labelNames: ['queue'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const slot of options.sources?.slots?.() ?? []) this.set({ queue: queueLabel(slot.queue) }, slot.slots);
+    },
+  });
+  new Gauge({
+    name: 'nightshift_worker_busy_slots',
+    help: 'Handlers running now in this process’s worker, by queue.',
+    labelNames: ['queue'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const slot of options.sources?.slots?.() ?? []) this.set({ queue: queueLabel(slot.queue) }, slot.busy);
+    },
+  });
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'nightshift_process_' });
+
+  const offs = [
+    options.events.on('job:started', ({ job }) => {
+      if (job.attemptedAt) wait.observe({ queue: queueLabel(job.queue), job: jobLabel(job.name) }, Math.max(0, job.attemptedAt.getTime() - job.runAt.getTime()) / 1000);
+    }),
+    options.events.on('job:completed', ({ job, durationMs }) => {
+      const labels = { queue: queueLabel(job.queue), job: jobLabel(job.name) };
+      completed.inc(labels);
+      duration.observe(labels, durationMs / 1000);
+    }),
+    options.events.on('job:failed', ({ job, error, willRetry, durationMs }) => {
+      const labels = { queue: queueLabel(job.queue), job: jobLabel(job.name) };
+      failed.inc({ ...labels, kind: ERROR_KINDS.has(error.kind) ? error.kind : 'other' });
+      duration.observe(labels, durationMs / 1000);
+      if (willRetry) retried.inc(labels);
+      else dead.inc(labels);
+    }),
+  ];
+  let stopped = false;
+  return {
+    registry,
+    text: () => registry.metrics(),
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const off of offs) off();
+    },
+  };
+}

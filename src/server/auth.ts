@@ -1,0 +1,149 @@
+/**
+ * Who may call what. Bearer tokens carry one scope:
+ * - `read`: every GET (jobs, queues, definitions, metrics);
+ * - `enqueue`: read, plus `POST /api/jobs` and `/api/jobs/bulk`;
+ * - `admin`: everything.
+ * Tokens are compared by their SHA-256 digests in constant time, so neither the token nor its
+ * length leaks through timing. Without any token configured the API is open, and the server then
+ * only listens on loopback (see `assertSafeBind`). `/health` and `/ready` never need a token.
+ *
+ * Failed authentication is slowed down per client address: after `failureLimit` (default
+ * `FAILURES_BEFORE_LOCKOUT`) requests with a wrong or revoked token in a minute, that address gets
+ * 429 (with Retry-After) until the minute is over. A request without any token is refused (401)
+ * but not counted: it guesses nothing.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { FastifyRequest } from 'fastify';
+import { HttpError } from './http-errors.js';
+
+export type TokenScope = 'read' | 'enqueue' | 'admin';
+const SCOPE_RANK: Record<TokenScope, number> = { read: 0, enqueue: 1, admin: 2 };
+
+/** A token the server accepts. */
+export interface ApiToken {
+  /** Names the token in logs. */
+  name: string;
+  /** The secret as the client sends it (`Authorization: Bearer <token>`), or its SHA-256 hex digest. */
+  token?: string;
+  sha256?: string;
+  scope: TokenScope;
+}
+
+/** Failed attempts from one address within a minute before it is refused with 429. */
+export const FAILURES_BEFORE_LOCKOUT = 10;
+const WINDOW_MS = 60_000;
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+export class Authenticator {
+  readonly #tokens: { name: string; digest: Buffer; scope: TokenScope }[];
+  readonly #failures = new Map<string, { count: number; since: number }>();
+  readonly #failureLimit: number;
+
+  constructor(tokens: readonly ApiToken[], options: { failureLimit?: number } = {}) {
+    this.#failureLimit = options.failureLimit ?? FAILURES_BEFORE_LOCKOUT;
+    this.#tokens = tokens.map((token) => {
+      if (!['read', 'enqueue', 'admin'].includes(token.scope)) throw new Error(`token "${token.name}": scope must be read, enqueue or admin`);
+      if (token.sha256 !== undefined) {
+        if (!/^[0-9a-f]{64}$/.test(token.sha256)) throw new Error(`token "${token.name}": sha256 must be 64 lowercase hex characters`);
+        return { name: token.name, digest: Buffer.from(token.sha256, 'hex'), scope: token.scope };
+      }
+      if (typeof token.token !== 'string' || token.token.length < 16) throw new Error(`token "${token.name}": a token must be at least 16 characters`);
+      return { name: token.name, digest: digest(token.token), scope: token.scope };
+    });
+  }
+
+  /** Whether any token is configured (otherwise the API is open, on loopback only). */
+  get enabled(): boolean {
+    return this.#tokens.length > 0;
+  }
+
+  /** Throws 401/403/429 unless the request carries a token with at least `needed`. */
+  check(request: FastifyRequest, needed: TokenScope): void {
+    if (!this.enabled) return;
+    const address = request.ip;
+    const now = Date.now();
+    const failures = this.#failures.get(address);
+    if (failures && now - failures.since < WINDOW_MS && failures.count >= this.#failureLimit) {
+      const retryAfter = Math.ceil((failures.since + WINDOW_MS - now) / 1000);
+      throw new HttpError(429, 'TOO_MANY_FAILED_LOGINS', `too many failed authentications from ${address}; try again in ${retryAfter} s`, {
+        headers: { 'retry-after': String(retryAfter) },
+      });
+    }
+    const header = request.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer ([^\s]+)$/i.exec(header.trim()) : null;
+    if (!match) {
+      throw new HttpError(401, 'UNAUTHENTICATED', 'send an API token: Authorization: Bearer <token>', { headers: { 'www-authenticate': 'Bearer' } });
+    }
+    const presented = digest(match[1] as string);
+    let found: { name: string; scope: TokenScope } | null = null;
+    // Compare against every token, always: the time taken does not depend on which one matched.
+    for (const token of this.#tokens) if (timingSafeEqual(token.digest, presented) && found === null) found = token;
+    if (found === null) {
+      this.#fail(address, now);
+      throw new HttpError(401, 'UNAUTHENTICATED', 'the API token is not valid (unknown or revoked)', { headers: { 'www-authenticate': 'Bearer' } });
+    }
+    if (SCOPE_RANK[found.scope] < SCOPE_RANK[needed]) {
+      throw new HttpError(403, 'FORBIDDEN', `token "${found.name}" has scope ${found.scope}; this request needs ${needed}`);
+    }
+  }
+
+  #fail(address: string, now: number): void {
+    const entry = this.#failures.get(address);
+    if (!entry || now - entry.since >= WINDOW_MS) this.#failures.set(address, { count: 1, since: now });
+    else entry.count++;
+    if (this.#failures.size > 10_000) this.#failures.clear(); // bounded memory under a spray of addresses
+  }
+}
+
+/** Whether `host` only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  const bare = host.replace(/^\[|\]$/g, '');
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  if (isIP(bare) === 6) return bare === '::1';
+  return false;
+}
+
+/**
+ * Refuses to listen beyond loopback without tokens: an open job API on a network would let anyone
+ * there enqueue and cancel. `insecure` (for trusted networks) allows it, with a warning per start.
+ */
+export function assertSafeBind(host: string, auth: Authenticator, insecure: boolean): 'ok' | 'insecure' {
+  if (auth.enabled || isLoopbackHost(host)) return 'ok';
+  if (insecure) return 'insecure';
+  throw new Error(
+    `refusing to listen on ${host} without an API token: anyone who can reach it could enqueue and cancel jobs. ` +
+      'Set NIGHTSHIFT_API_TOKEN (an admin token of 16+ characters, e.g. `openssl rand -hex 32`) or configure tokens, ' +
+      'bind 127.0.0.1, or pass --insecure on a network you trust.',
+  );
+}
+
+/**
+ * Browser safety: a state-changing request from another site (a page the operator has open
+ * elsewhere) is refused. `Sec-Fetch-Site: cross-site`, or an `Origin` whose host is not the
+ * request's own and not in `allowedOrigins`.
+ */
+export function assertSameOrigin(request: FastifyRequest, allowedOrigins: readonly string[]): void {
+  const method = request.method;
+  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return;
+  const origin = request.headers.origin;
+  if (typeof origin === 'string' && origin !== 'null' && allowedOrigins.includes(origin)) return;
+  if (request.headers['sec-fetch-site'] === 'cross-site') {
+    throw new HttpError(403, 'CROSS_SITE_REQUEST', 'cross-site requests may not change anything; use the API from the same origin or configure allowed origins');
+  }
+  if (typeof origin === 'string') {
+    let host: string | null = null;
+    try {
+      host = origin === 'null' ? null : new URL(origin).host;
+    } catch {
+      host = null;
+    }
+    if (host === null || host !== request.headers.host) {
+      throw new HttpError(403, 'CROSS_SITE_REQUEST', `requests from origin ${origin} may not change anything; configure allowed origins to permit it`);
+    }
+  }
+}

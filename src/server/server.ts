@@ -1,0 +1,163 @@
+/**
+ * The HTTP API: a fastify application with the REST routes under `/api`, the OpenAPI document at
+ * `/api/openapi.json` (generated from the zod schemas that validate requests), `/health`, `/ready`
+ * and `/metrics`. It talks to a `Client` (and a metrics registry), never to the store.
+ *
+ * Three ways to run it:
+ * - `createApiServer(options)` → a fastify instance; `listenApiServer(app, { host, port })`
+ *   refuses a non-loopback address without tokens unless `insecure`.
+ * - `nightshiftApi` — a fastify plugin, for apps on fastify: `app.register(nightshiftApi, { prefix: '/jobs-admin', ...options })`.
+ * - `createApiRequestHandler(options)` → `(req, res)` for Node's http, Express or Koa, mounted
+ *   under any base path (`basePath`).
+ */
+import { createRequire } from 'node:module';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { Client } from '../client/client.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../job/payload.js';
+import type { Metrics } from '../observe/metrics.js';
+import { healthReplySchema, readyReplySchema } from './api-schemas.js';
+import { assertSafeBind, Authenticator, type ApiToken } from './auth.js';
+import { handleError, HttpError } from './http-errors.js';
+import { createRouteGuard } from './route-guard.js';
+import { catalogRoutes } from './routes/catalog.js';
+import { jobsRoutes } from './routes/jobs.js';
+
+const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+export interface ApiServerOptions {
+  client: Client;
+  /** Served at `/metrics` (read scope); without it `/metrics` answers 404. */
+  metrics?: Metrics;
+  /**
+   * Accepted bearer tokens. `NIGHTSHIFT_API_TOKEN` from the environment is added as an admin
+   * token when set. With none, the API is open and may only listen on loopback.
+   */
+  tokens?: readonly ApiToken[];
+  /** Origins (e.g. `https://ops.example.com`) whose pages may make changing requests; default none. */
+  allowedOrigins?: readonly string[];
+  /** Largest request body, bytes; default the payload limit (1 MiB) plus 64 KiB for the envelope. Bulk enqueue allows 32 MiB. */
+  bodyLimitBytes?: number;
+  /**
+   * Whether the rest of the process is ready (its loops run): null when it is, else the reason.
+   * `/ready` also checks that the store answers. Default: always ready.
+   */
+  readiness?: () => string | null;
+  logger?: Logger;
+  /** Environment read for `NIGHTSHIFT_API_TOKEN`; default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Requests with a wrong token one address may make per minute before it gets 429; default 10. */
+  authFailureLimit?: number;
+}
+
+function tokensOf(options: ApiServerOptions): ApiToken[] {
+  const tokens = [...(options.tokens ?? [])];
+  const fromEnv = (options.env ?? process.env).NIGHTSHIFT_API_TOKEN;
+  if (fromEnv !== undefined && fromEnv !== '') tokens.push({ name: 'NIGHTSHIFT_API_TOKEN', token: fromEnv, scope: 'admin' });
+  return tokens;
+}
+
+/** Registers every route on `app` (whatever its prefix). */
+async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth: Authenticator): Promise<void> {
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } });
+  });
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Nightshift API', version: VERSION, description: 'Jobs, queues and schedules of a Nightshift store.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  const guard = createRouteGuard(auth, options.allowedOrigins ?? []);
+  let closing = false;
+  app.addHook('onClose', async () => {
+    closing = true;
+  });
+  const api = app.withTypeProvider<ZodTypeProvider>();
+
+  api.get('/health', { schema: { summary: 'Liveness', tags: ['health'], security: [], response: { 200: healthReplySchema } } }, async () => ({
+    status: 'ok',
+    uptime: process.uptime(),
+    timestamp: new Date().toISOString(),
+    version: VERSION,
+  }));
+
+  api.get('/ready', { schema: { summary: 'Readiness: the store answers and the loops run', tags: ['health'], security: [], response: { 200: readyReplySchema, 503: readyReplySchema } } }, async (_request, reply) => {
+    const notReady = closing ? 'shutting down' : (options.readiness?.() ?? null);
+    if (notReady !== null) return reply.code(503).send({ status: 'unavailable', reason: notReady });
+    try {
+      await options.client.ping();
+    } catch (error) {
+      return reply.code(503).send({ status: 'unavailable', reason: `the store does not answer: ${error instanceof Error ? error.message : String(error)}` });
+    }
+    return { status: 'ready' };
+  });
+
+  app.get('/metrics', { preHandler: guard('read'), schema: { hide: true } }, async (_request, reply) => {
+    if (!options.metrics) throw new HttpError(404, 'NOT_FOUND', 'metrics are not enabled in this process');
+    return reply.type(options.metrics.registry.contentType).send(await options.metrics.text());
+  });
+
+  await app.register(
+    async (scoped) => {
+      jobsRoutes(scoped, options.client, guard);
+      catalogRoutes(scoped, options.client, guard);
+      scoped.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    },
+    { prefix: '/api' },
+  );
+}
+
+/** The API as a fastify plugin (see the module comment). */
+export const nightshiftApi: FastifyPluginAsync<ApiServerOptions> = async (app, options) => {
+  await registerApi(app, options, new Authenticator(tokensOf(options), { ...(options.authFailureLimit === undefined ? {} : { failureLimit: options.authFailureLimit }) }));
+};
+
+/** A fastify instance serving the API; not listening yet (see `listenApiServer`). */
+export async function createApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
+  const auth = new Authenticator(tokensOf(options), { ...(options.authFailureLimit === undefined ? {} : { failureLimit: options.authFailureLimit }) });
+  const app = Fastify({
+    // Requests are not logged one by one (fastify logs them at info); warnings and faults are.
+    ...(options.logger ? { loggerInstance: options.logger.child({ component: 'api' }, { level: 'warn' }) as unknown as FastifyBaseLogger } : {}),
+    bodyLimit: options.bodyLimitBytes ?? DEFAULT_MAX_PAYLOAD_BYTES + 64 * 1024,
+    // Behind a proxy the address of the failed-auth limiter would be the proxy's; trust none by default.
+    trustProxy: false,
+  });
+  (app as unknown as { nightshiftAuth: Authenticator }).nightshiftAuth = auth;
+  await registerApi(app, options, auth);
+  return app;
+}
+
+/**
+ * Listens on `host:port` (default 127.0.0.1). Refuses a non-loopback host unless tokens are
+ * configured or `insecure` is set (then logs a warning). Returns the address it listens on.
+ */
+export async function listenApiServer(app: FastifyInstance, options: { host?: string; port: number; insecure?: boolean }): Promise<string> {
+  const host = options.host ?? '127.0.0.1';
+  const auth = (app as unknown as { nightshiftAuth?: Authenticator }).nightshiftAuth;
+  if (!auth) throw new Error('listenApiServer: pass an app made by createApiServer');
+  if (assertSafeBind(host, auth, options.insecure ?? false) === 'insecure') {
+    app.log.warn({ host }, 'the API listens beyond loopback WITHOUT a token (--insecure): anyone who can reach it can enqueue and cancel jobs');
+  }
+  return app.listen({ host, port: options.port });
+}
+
+/** A Node `(req, res)` handler serving the API under `basePath` (e.g. `/nightshift`), for Express, Koa or node:http. */
+export async function createApiRequestHandler(options: ApiServerOptions & { basePath?: string }): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
+  const basePath = (options.basePath ?? '').replace(/\/+$/, '');
+  const app = Fastify({ bodyLimit: options.bodyLimitBytes ?? DEFAULT_MAX_PAYLOAD_BYTES + 64 * 1024 });
+  await app.register(nightshiftApi, { ...options, prefix: basePath });
+  await app.ready();
+  return (req, res) => {
+    app.routing(req, res);
+  };
+}

@@ -1,0 +1,135 @@
+// Security of the HTTP API: scoped tokens on every route, open only on loopback, cross-site
+// changes refused, repeated failed logins slowed down.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineJob } from '../../src/job/define-job.js';
+import { createNightshift, type Nightshift } from '../../src/nightshift.js';
+import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
+
+const ping = defineJob({ name: 'ping', schema: z.object({}), handler: () => 'pong' });
+const TOKENS = {
+  read: 'read-token-0123456789abcdef',
+  enqueue: 'enqueue-token-0123456789abcdef',
+  admin: 'admin-token-0123456789abcdef',
+};
+const REVOKED = 'revoked-token-0123456789abcdef';
+
+/** Every route with the scope it needs (null: none) and a request that is valid apart from auth. */
+const ROUTES: { method: string; path: string; scope: 'read' | 'enqueue' | 'admin' | null; body?: unknown }[] = [
+  { method: 'GET', path: '/health', scope: null },
+  { method: 'GET', path: '/ready', scope: null },
+  { method: 'GET', path: '/metrics', scope: 'read' },
+  { method: 'GET', path: '/api/jobs', scope: 'read' },
+  { method: 'GET', path: '/api/jobs/1', scope: 'read' },
+  { method: 'GET', path: '/api/definitions', scope: 'read' },
+  { method: 'GET', path: '/api/queues', scope: 'read' },
+  { method: 'POST', path: '/api/jobs', scope: 'enqueue', body: { name: 'ping', data: {} } },
+  { method: 'POST', path: '/api/jobs/bulk', scope: 'enqueue', body: { name: 'ping', items: [{ data: {} }] } },
+  { method: 'POST', path: '/api/jobs/1/cancel', scope: 'admin', body: {} },
+  { method: 'POST', path: '/api/jobs/1/retry', scope: 'admin' },
+  { method: 'POST', path: '/api/queues/default/pause', scope: 'admin' },
+  { method: 'POST', path: '/api/queues/default/resume', scope: 'admin' },
+];
+const RANK = { read: 0, enqueue: 1, admin: 2 } as const;
+
+describe.skipIf(!STORE_KINDS[0]!.available)('HTTP API security', () => {
+  let opened: OpenedStore;
+  let nightshift: Nightshift;
+
+  beforeEach(async () => {
+    opened = await STORE_KINDS[0]!.open();
+  });
+  afterEach(async () => {
+    await nightshift?.stop();
+    await opened.cleanup();
+  });
+
+  async function start(http: Parameters<typeof createNightshift>[0]['http']) {
+    nightshift = createNightshift({ store: opened.store, jobs: [ping], worker: false, http });
+    await nightshift.start();
+    await nightshift.enqueue(ping, {}); // job 1, for the routes that name it
+    return nightshift.httpAddress!;
+  }
+
+  it('every route × no token / wrong scope / right scope / revoked token', async () => {
+    const base = await start({
+      port: 0,
+      authFailureLimit: 1000, // the matrix itself sends a wrong token to every route
+      tokens: [
+        { name: 'reader', token: TOKENS.read, scope: 'read' },
+        { name: 'ci', token: TOKENS.enqueue, scope: 'enqueue' },
+        // Stored as a digest, as a token store would keep it.
+        { name: 'ops', sha256: (await import('node:crypto')).createHash('sha256').update(TOKENS.admin).digest('hex'), scope: 'admin' },
+      ],
+    });
+    for (const route of ROUTES) {
+      const send = (token: string | null) =>
+        fetch(`${base}${route.path}`, {
+          method: route.method,
+          headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(route.body === undefined ? {} : { 'content-type': 'application/json' }) },
+          ...(route.body === undefined ? {} : { body: JSON.stringify(route.body) }),
+        });
+      const where = `${route.method} ${route.path}`;
+      if (route.scope === null) {
+        expect((await send(null)).status, where).toBe(200);
+        continue;
+      }
+      const none = await send(null);
+      expect(none.status, `${where} without a token`).toBe(401);
+      expect(((await none.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
+      expect((await send(REVOKED)).status, `${where} revoked`).toBe(401);
+      for (const scope of ['read', 'enqueue', 'admin'] as const) {
+        const reply = await send(TOKENS[scope]);
+        if (RANK[scope] < RANK[route.scope]) {
+          expect(reply.status, `${where} with ${scope}`).toBe(403);
+          expect(((await reply.json()) as { error: { code: string } }).error.code).toBe('FORBIDDEN');
+        } else {
+          expect(reply.status, `${where} with ${scope}`).toBeLessThan(400);
+        }
+      }
+    }
+  });
+
+  it('NIGHTSHIFT_API_TOKEN is an admin token', async () => {
+    const base = await start({ port: 0, env: { NIGHTSHIFT_API_TOKEN: TOKENS.admin } });
+    expect((await fetch(`${base}/api/queues`)).status).toBe(401);
+    expect((await fetch(`${base}/api/queues/default/pause`, { method: 'POST', headers: { authorization: `Bearer ${TOKENS.admin}` } })).status).toBe(200);
+  });
+
+  it('without a token it refuses to listen beyond loopback, and says how to fix it', async () => {
+    nightshift = createNightshift({ store: opened.store, jobs: [ping], worker: false, http: { host: '0.0.0.0', port: 0 } });
+    await expect(nightshift.start()).rejects.toThrow(/refusing to listen on 0\.0\.0\.0 without an API token.*NIGHTSHIFT_API_TOKEN/);
+  });
+
+  it('refuses changes from another site, allows reads and same-origin changes', async () => {
+    const base = await start({ port: 0 });
+    const host = new URL(base).host;
+    const post = (headers: Record<string, string>) => fetch(`${base}/api/jobs`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ name: 'ping', data: {} }) });
+    const evil = await post({ origin: 'https://evil.example' });
+    expect(evil.status).toBe(403);
+    expect(((await evil.json()) as { error: { code: string } }).error.code).toBe('CROSS_SITE_REQUEST');
+    expect((await post({ 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await post({ origin: 'null' })).status).toBe(403);
+    expect((await post({ origin: `http://${host}`, 'sec-fetch-site': 'same-origin' })).status).toBe(201);
+    expect((await fetch(`${base}/api/queues`, { headers: { origin: 'https://evil.example' } })).status).toBe(200);
+    const stats = await opened.store.jobStats();
+    expect(stats.totals.available).toBe(2); // job 1 and the same-origin one
+  });
+
+  it('allows changes from configured origins only', async () => {
+    const base = await start({ port: 0, allowedOrigins: ['https://ops.example.com'] });
+    const post = (origin: string) => fetch(`${base}/api/queues/default/pause`, { method: 'POST', headers: { origin } });
+    expect((await post('https://ops.example.com')).status).toBe(200);
+    expect((await post('https://other.example.com')).status).toBe(403);
+  });
+
+  it('slows down repeated failed authentication from one address', async () => {
+    const base = await start({ port: 0, tokens: [{ name: 'ops', token: TOKENS.admin, scope: 'admin' }] });
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await fetch(`${base}/api/queues`, { headers: { authorization: 'Bearer wrong-token-000000000000' } })).status);
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
+    const locked = await fetch(`${base}/api/queues`, { headers: { authorization: `Bearer ${TOKENS.admin}` } });
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});

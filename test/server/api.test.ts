@@ -1,0 +1,265 @@
+// The HTTP API over real loopback HTTP, on both stores: every route, hostile input (a clear error,
+// nothing stored), the one error shape, metrics that parse and count what ran, and the OpenAPI
+// document (valid, and listing every route).
+import { validate as validateOpenApi } from '@readme/openapi-parser';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineJob } from '../../src/job/define-job.js';
+import { createNightshift, type Nightshift } from '../../src/nightshift.js';
+import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
+
+const sendEmail = defineJob({
+  name: 'email.send',
+  queue: 'mail',
+  description: 'sends one email',
+  schema: z.object({ to: z.string().email(), subject: z.string().min(1).default('hello') }),
+  handler: async ({ to }) => ({ sent: to }),
+});
+const failing = defineJob({
+  name: 'always.fails',
+  retry: { attempts: 1 },
+  handler: () => {
+    throw new Error('upstream down');
+  },
+});
+const JOBS = [sendEmail, failing];
+
+interface Reply {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON answers of many shapes
+  text: string;
+  headers: Headers;
+}
+
+for (const kind of STORE_KINDS) {
+  describe.skipIf(!kind.available)(`HTTP API on ${kind.kind}`, () => {
+    let opened: OpenedStore;
+    let nightshift: Nightshift;
+    let base: string;
+
+    async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+      const init: RequestInit = { method, headers: { ...headers } };
+      if (body !== undefined) {
+        init.body = typeof body === 'string' ? body : JSON.stringify(body);
+        (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+      }
+      const response = await fetch(`${base}${path}`, init);
+      const text = await response.text();
+      let parsed: unknown = null;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = null;
+      }
+      return { status: response.status, body: parsed, text, headers: response.headers };
+    }
+
+    async function stored(): Promise<number> {
+      const stats = await opened.store.jobStats();
+      return Object.values(stats.totals).reduce((sum, n) => sum + n, 0);
+    }
+
+    beforeEach(async () => {
+      opened = await kind.open();
+      nightshift = createNightshift({ store: opened.store, jobs: JOBS, worker: false, http: { port: 0 } });
+      await nightshift.start();
+      base = nightshift.httpAddress!;
+    });
+    afterEach(async () => {
+      await nightshift.stop();
+      await opened.cleanup();
+    });
+
+    it('health and readiness need no token and have the documented shape', async () => {
+      const health = await call('GET', '/health');
+      expect(health.status).toBe(200);
+      expect(health.body).toMatchObject({ status: 'ok', version: expect.any(String), timestamp: expect.any(String), uptime: expect.any(Number) });
+      expect(await call('GET', '/ready')).toMatchObject({ status: 200, body: { status: 'ready' } });
+    });
+
+    it('enqueues one job (201), answers an existing key with 200, and shows it with its attempts', async () => {
+      const created = await call('POST', '/api/jobs', { name: 'email.send', data: { to: 'a@example.com' }, key: 'welcome-1', priority: 5 });
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({ inserted: true, job: { name: 'email.send', queue: 'mail', state: 'available', priority: 5, key: 'welcome-1', payload: { to: 'a@example.com' } } });
+      expect(created.body.job.lease).toBeNull();
+      const again = await call('POST', '/api/jobs', { name: 'email.send', data: { to: 'b@example.com' }, key: 'welcome-1' });
+      expect(again).toMatchObject({ status: 200, body: { inserted: false, job: { id: created.body.job.id } } });
+      const shown = await call('GET', `/api/jobs/${created.body.job.id}`);
+      expect(shown).toMatchObject({ status: 200, body: { id: created.body.job.id, attempts: [] } });
+      const delayed = await call('POST', '/api/jobs', { name: 'email.send', data: { to: 'c@example.com' }, delayMs: 60_000 });
+      expect(delayed.body.job.state).toBe('scheduled');
+    });
+
+    it('bulk-enqueues in one transaction and refuses the whole batch when one item is invalid', async () => {
+      const items = Array.from({ length: 50 }, (_, i) => ({ data: { to: `u${i}@example.com` }, ...(i === 0 ? { key: 'k0' } : {}) }));
+      const ok = await call('POST', '/api/jobs/bulk', { name: 'email.send', items });
+      expect(ok.status).toBe(201);
+      expect(ok.body.inserted).toBe(50);
+      const bad = await call('POST', '/api/jobs/bulk', { name: 'email.send', items: [{ data: { to: 'x@example.com' } }, { data: { to: 'not-an-email' } }] });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error).toMatchObject({ code: 'INVALID_PAYLOAD' });
+      expect(bad.body.error.details.issues[0].path).toBe('1.to');
+      expect(await stored()).toBe(50);
+    });
+
+    it('hostile input gets a clear error in one shape and stores nothing', async () => {
+      const cases: [string, string, unknown, Record<string, string>, number, string][] = [
+        ['unknown job', '/api/jobs', { name: 'no.such.job', data: {} }, {}, 404, 'UNKNOWN_JOB'],
+        ['schema failure', '/api/jobs', { name: 'email.send', data: { to: 'nope' } }, {}, 400, 'INVALID_PAYLOAD'],
+        ['name with ../', '/api/jobs', { name: '../etc/passwd', data: {} }, {}, 400, 'INVALID_REQUEST'],
+        ['name with quotes', '/api/jobs', { name: 'a"b\'c', data: {} }, {}, 400, 'INVALID_REQUEST'],
+        ['queue with ../', '/api/jobs', { name: 'email.send', data: { to: 'a@example.com' }, queue: '../x' }, {}, 400, 'INVALID_REQUEST'],
+        ['unknown field', '/api/jobs', { name: 'email.send', data: {}, when: 'now' }, {}, 400, 'INVALID_REQUEST'],
+        ['delay past the maximum', '/api/jobs', { name: 'email.send', data: { to: 'a@example.com' }, delayMs: 1e20 }, {}, 400, 'INVALID_REQUEST'],
+        ['key with NUL', '/api/jobs', { name: 'email.send', data: { to: 'a@example.com' }, key: 'a\u0000b' }, {}, 400, 'INVALID_OPTION'],
+        ['non-JSON body', '/api/jobs', '{"name": "email.send", ', {}, 400, 'INVALID_REQUEST'],
+        ['not JSON at all', '/api/jobs', 'name=email.send', { 'content-type': 'application/x-www-form-urlencoded' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+        ['oversized body', '/api/jobs', { name: 'email.send', data: { to: 'a@example.com', pad: 'x'.repeat(2 * 1024 * 1024) } }, {}, 413, 'PAYLOAD_TOO_LARGE'],
+        ['10,001-job bulk', '/api/jobs/bulk', { name: 'email.send', items: Array.from({ length: 10_001 }, () => ({ data: {} })) }, {}, 400, 'INVALID_REQUEST'],
+      ];
+      for (const [what, path, body, headers, status, code] of cases) {
+        const reply = await call('POST', path, body, headers);
+        expect(reply.status, what).toBe(status);
+        expect(reply.body?.error?.code, `${what}: ${reply.text.slice(0, 200)}`).toBe(code);
+        expect(typeof reply.body.error.message, what).toBe('string');
+      }
+      expect(await stored()).toBe(0);
+      expect(await call('GET', '/api/jobs/not-a-number')).toMatchObject({ status: 400, body: { error: { code: 'INVALID_REQUEST' } } });
+      expect(await call('GET', '/api/jobs/987654')).toMatchObject({ status: 404, body: { error: { code: 'JOB_NOT_FOUND' } } });
+      expect(await call('GET', '/api/nowhere')).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
+    });
+
+    it('lists with filters and a cursor, cancels and retries', async () => {
+      for (let i = 0; i < 5; i++) await call('POST', '/api/jobs', { name: 'email.send', data: { to: `u${i}@example.com` } });
+      await call('POST', '/api/jobs', { name: 'always.fails', data: null });
+      const first = await call('GET', '/api/jobs?limit=2&name=email.send');
+      expect(first.status).toBe(200);
+      expect(first.body.jobs).toHaveLength(2);
+      const second = await call('GET', `/api/jobs?limit=2&name=email.send&cursor=${encodeURIComponent(first.body.nextCursor)}`);
+      expect(second.body.jobs.map((job: { id: string }) => job.id)).not.toContain(first.body.jobs[0].id);
+      const failingJobs = await call('GET', '/api/jobs?search=fails&state=available,scheduled');
+      expect(failingJobs.body.jobs).toHaveLength(1);
+      const id = failingJobs.body.jobs[0].id;
+      const cancelled = await call('POST', `/api/jobs/${id}/cancel`, { reason: 'not today' });
+      expect(cancelled).toMatchObject({ status: 200, body: { state: 'cancelled', lastError: { message: 'not today' } } });
+      // Cancelling again changes nothing and says so with the same answer.
+      expect(await call('POST', `/api/jobs/${id}/cancel`, {})).toMatchObject({ status: 200, body: { state: 'cancelled' } });
+      expect(await call('POST', `/api/jobs/${id}/retry`)).toMatchObject({ status: 200, body: { state: 'available' } });
+      expect(await call('GET', '/api/jobs?state=bogus')).toMatchObject({ status: 400 });
+    });
+
+    it('describes definitions with their payload JSON Schema, and queues with counts; pause is stored for every worker', async () => {
+      const definitions = await call('GET', '/api/definitions');
+      const email = definitions.body.definitions.find((d: { name: string }) => d.name === 'email.send');
+      expect(email).toMatchObject({ queue: 'mail', description: 'sends one email' });
+      expect(email.payloadSchema).toMatchObject({ type: 'object', properties: { to: { type: 'string', format: 'email' } }, required: ['to'] });
+      expect(definitions.body.definitions.find((d: { name: string }) => d.name === 'always.fails').payloadSchema).toEqual({});
+      await call('POST', '/api/jobs', { name: 'email.send', data: { to: 'a@example.com' } });
+      const queues = await call('GET', '/api/queues');
+      expect(queues.body.queues.find((q: { name: string }) => q.name === 'mail')).toMatchObject({ paused: false, counts: { available: 1 } });
+      expect(await call('POST', '/api/queues/mail/pause')).toMatchObject({ status: 200, body: { queue: 'mail', paused: true } });
+      expect(await opened.store.queuePausedList()).toEqual(['mail']);
+      expect((await call('GET', '/api/queues')).body.queues.find((q: { name: string }) => q.name === 'mail').paused).toBe(true);
+      expect(await call('POST', '/api/queues/mail/resume')).toMatchObject({ status: 200, body: { paused: false } });
+      expect(await opened.store.queuePausedList()).toEqual([]);
+      expect(await call('POST', '/api/queues/..%2Fx/pause')).toMatchObject({ status: 400 });
+    });
+
+    it('serves a valid OpenAPI 3.1 document listing every route', async () => {
+      const doc = (await call('GET', '/api/openapi.json')).body;
+      expect(doc.openapi).toBe('3.1.0');
+      const result = await validateOpenApi(structuredClone(doc));
+      expect(result.valid, JSON.stringify(result).slice(0, 500)).toBe(true);
+      const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
+      for (const route of [
+        'GET /health',
+        'GET /ready',
+        'POST /api/jobs',
+        'POST /api/jobs/bulk',
+        'GET /api/jobs',
+        'GET /api/jobs/{id}',
+        'POST /api/jobs/{id}/retry',
+        'POST /api/jobs/{id}/cancel',
+        'GET /api/definitions',
+        'GET /api/queues',
+        'POST /api/queues/{name}/pause',
+        'POST /api/queues/{name}/resume',
+      ]) {
+        expect(documented, route).toContain(route);
+      }
+    });
+  });
+}
+
+describe.skipIf(!STORE_KINDS[0]!.available)('metrics of a worker, through /metrics', () => {
+  let opened: OpenedStore;
+  let nightshift: Nightshift;
+  afterEach(async () => {
+    await nightshift.stop();
+    await opened.cleanup();
+  });
+
+  it('parses as Prometheus text and counts the jobs that ran, with bounded labels', async () => {
+    opened = await STORE_KINDS[0]!.open();
+    nightshift = createNightshift({ store: opened.store, jobs: JOBS, http: { port: 0 }, pollIntervalMs: 20 });
+    let finished = 0;
+    const done = new Promise<void>((resolve) => {
+      const count = () => {
+        if (++finished === 4) resolve();
+      };
+      nightshift.events.on('job:completed', count);
+      nightshift.events.on('job:failed', count);
+    });
+    await nightshift.start();
+    for (let i = 0; i < 3; i++) await nightshift.enqueue(sendEmail, { to: `u${i}@example.com` });
+    await nightshift.enqueue('always.fails', {});
+    await done;
+    const text = await (await fetch(`${nightshift.httpAddress}/metrics`)).text();
+    const families = parsePrometheusTextFormat(text) as { name: string; type: string; metrics: { labels?: Record<string, string>; value?: string; buckets?: Record<string, string>; count?: string }[] }[];
+    const family = (name: string) => families.find((f) => f.name === name);
+    expect(family('nightshift_jobs_completed_total')?.metrics).toEqual([{ labels: { queue: 'mail', job: 'email.send' }, value: '3' }]);
+    expect(family('nightshift_jobs_failed_total')?.metrics).toEqual([{ labels: { queue: 'default', job: 'always.fails', kind: 'error' }, value: '1' }]);
+    expect(family('nightshift_jobs_dead_total')?.metrics[0]?.value).toBe('1');
+    expect(family('nightshift_job_duration_seconds')?.type).toBe('HISTOGRAM');
+    // This parser keeps a histogram's buckets but drops its labels: the series are read from the text.
+    expect(family('nightshift_job_wait_seconds')?.type).toBe('HISTOGRAM');
+    expect(text).toMatch(/^nightshift_job_wait_seconds_count\{queue="default",job="always.fails"\} 1$/m);
+    expect(text).toMatch(/^nightshift_job_wait_seconds_count\{queue="mail",job="email.send"\} 3$/m);
+    expect(family('nightshift_queue_jobs')?.metrics.find((m) => m.labels?.queue === 'mail' && m.labels?.state === 'completed')?.value).toBe('3');
+    expect(family('nightshift_worker_slots')?.metrics.find((m) => m.labels?.queue === 'mail')?.value).toBe('10');
+    expect(family('nightshift_process_process_resident_memory_bytes')).toBeDefined();
+    // No ids or payload values in any label.
+    for (const f of families.filter((x) => !x.name.startsWith('nightshift_process_'))) for (const m of f.metrics) for (const value of Object.values(m.labels ?? {})) expect(value).not.toMatch(/@example\.com|^[0-9]+$/);
+  });
+});
+
+describe.skipIf(!STORE_KINDS[0]!.available)('the API inside an existing Node http server', () => {
+  it('serves under a base path through a plain (req, res) handler', async () => {
+    const { createServer } = await import('node:http');
+    const { createApiRequestHandler } = await import('../../src/server/index.js');
+    const opened = await STORE_KINDS[0]!.open();
+    const nightshift = createNightshift({ store: opened.store, jobs: JOBS, worker: false });
+    const handler = await createApiRequestHandler({ client: nightshift.client, basePath: '/ops/jobs' });
+    const server = createServer((req, res) => {
+      if (req.url?.startsWith('/ops/jobs/')) handler(req, res);
+      else res.writeHead(200, { 'content-type': 'text/plain' }).end('the app');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('the app');
+      const created = await fetch(`http://127.0.0.1:${port}/ops/jobs/api/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'email.send', data: { to: 'a@example.com' } }),
+      });
+      expect(created.status).toBe(201);
+      const queues = (await (await fetch(`http://127.0.0.1:${port}/ops/jobs/api/queues`)).json()) as { queues: { name: string; counts: { available: number } }[] };
+      expect(queues.queues.find((q) => q.name === 'mail')?.counts.available).toBe(1);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await opened.cleanup();
+    }
+  });
+});
