@@ -46,6 +46,14 @@ export class CommandContext {
   }
 
   /**
+   * The command's arguments as commander left them: its operands, then, for a command that allows
+   * unknown options, the options it did not recognise with their values.
+   */
+  get args(): readonly string[] {
+    return this.#command.args;
+  }
+
+  /**
    * The resolved configuration. `required: false` lets store-only commands (`jobs`, `stats`, …)
    * run without a config file, on the environment's or the default store.
    */

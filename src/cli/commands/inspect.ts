@@ -3,10 +3,16 @@ import { NotFoundError } from '../../errors.js';
 import type { AnyJobDefinition } from '../../job/define-job.js';
 import { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, type Backoff } from '../../job/retry-policy.js';
 import { JOB_STATES, type JobState, type JobStats } from '../../store/types.js';
+import { UsageError } from '../cli-errors.js';
 import { commandAction } from '../command-action.js';
+import type { CommandContext } from '../command-context.js';
+import { asFieldOptions, readFieldOptions, shellQuote } from '../field-options.js';
 import { attemptToJson, jobToJson, renderJobDetails, renderJobTable } from '../job-view.js';
 import { integerOption, listOption, parseJobId, stateListOption } from '../option-parsers.js';
 import { formatDuration, renderTable } from '../table.js';
+
+/** `jobs --limit` when not given. */
+const DEFAULT_PAGE_SIZE = 50;
 
 /** How a backoff reads in `nightshift list`. */
 function describeBackoff(backoff: Backoff): string {
@@ -38,6 +44,53 @@ function renderStats(stats: JobStats): string {
     [{ header: 'QUEUE' }, ...states.map((state) => ({ header: state.toUpperCase(), align: 'right' as const }))],
     [...stats.queues.map((queue) => row(queue.queue, queue.counts)), row('(total)', stats.totals)],
   );
+}
+
+/** The `jobs` command line that shows the page after this one: same filters, same page size. */
+export function nextPageCommand(
+  configPath: string | undefined,
+  options: { state?: readonly string[]; queue?: readonly string[]; job?: readonly string[]; limit: number },
+  cursor: string,
+): string {
+  const args = ['nightshift', ...(configPath === undefined ? [] : ['--config', configPath]), 'jobs'];
+  if (options.state) args.push('--state', options.state.join(','));
+  if (options.queue) args.push('--queue', options.queue.join(','));
+  if (options.job) args.push('--job', options.job.join(','));
+  if (options.limit !== DEFAULT_PAGE_SIZE) args.push('--limit', String(options.limit));
+  args.push('--cursor', cursor);
+  return args.map(shellQuote).join(' ');
+}
+
+/**
+ * The error for `job <x>` when x is not a job id, or comes with options: `job` only shows a stored
+ * job, and the operator most likely wants to run one (`job daily.report --org acme` is how some
+ * tools run jobs). Says which command does that, with their input rewritten for it.
+ */
+async function notAJobId(context: CommandContext, idText: string, extra: readonly string[]): Promise<UsageError> {
+  let jobNames: string[] = [];
+  try {
+    jobNames = (await context.config({ required: false })).jobs.map((job) => job.name);
+  } catch {
+    // A broken or missing config only costs the hint its job names.
+  }
+  const isJobName = jobNames.includes(idText);
+  const fields = asFieldOptions('input', extra);
+  let input = "--input '{…}'";
+  try {
+    const { fields: values, rest } = readFieldOptions('input', fields);
+    if (rest.length === 0 && Object.keys(values).length > 0) input = `${fields.map(shellQuote).join(' ')} (or --input ${shellQuote(JSON.stringify(values))})`;
+  } catch {
+    // An option without a value: keep the generic form.
+  }
+  const run = `nightshift run ${isJobName ? shellQuote(idText) : '<job>'} ${input}`;
+  if (isJobName) {
+    return new UsageError(`"${idText}" is a job name, and \`job <id>\` shows a stored job by its id. To run the job now, in this process: ${run}; to hand it to the workers: nightshift enqueue ${shellQuote(idText)} --data '{…}'`);
+  }
+  if (/^\d{1,20}$/.test(idText)) {
+    return new UsageError(`\`job <id>\` shows a stored job and takes no ${shellQuote(extra[0] as string)}; to run a job with input: ${run}`);
+  }
+  const known = jobNames.length > 0 ? ` (jobs: ${[...jobNames].sort().join(', ')})` : '';
+  return new UsageError(`job id must be a decimal number, got ${JSON.stringify(idText)}; to run a job${known}: ${run}`);
 }
 
 /** `list`, `jobs`, `job <id>`, `stats`: read-only views of the registered jobs and the store. */
@@ -82,7 +135,7 @@ export function registerInspectCommands(program: Command): void {
     .option('--state <states>', `filter by state, comma-separated (${JOB_STATES.join(', ')})`, stateListOption)
     .option('--queue <queues>', 'filter by queue, comma-separated', listOption)
     .option('--job <names>', 'filter by job name, comma-separated', listOption)
-    .option('--limit <n>', 'page size, 1 to 1000', integerOption(1, 1000), 50)
+    .option('--limit <n>', 'page size, 1 to 1000', integerOption(1, 1000), DEFAULT_PAGE_SIZE)
     .option('--cursor <cursor>', 'the next-page cursor printed by the previous page')
     .action(
       commandAction(async (context, options: { state?: JobState[]; queue?: string[]; job?: string[]; limit: number; cursor?: string }) => {
@@ -97,7 +150,7 @@ export function registerInspectCommands(program: Command): void {
           cursor: options.cursor ?? null,
         });
         context.print({ jobs: page.jobs.map(jobToJson), nextCursor: page.nextCursor }, () => {
-          const more = page.nextCursor ? `\n\nmore: nightshift jobs --cursor ${page.nextCursor}` : '';
+          const more = page.nextCursor ? `\n\nmore: ${nextPageCommand(context.options.config, options, page.nextCursor)}` : '';
           return renderJobTable(page.jobs) + more;
         });
       }),
@@ -105,9 +158,14 @@ export function registerInspectCommands(program: Command): void {
 
   program
     .command('job <id>')
-    .description('show one job and every attempt of it (worker, duration, error with stack, result)')
+    .description('show one job and every attempt of it (worker, duration, error with stack, result); `run <job>` runs one')
+    // `job <name> --org X` is how some operators run a job elsewhere: caught below, to point at `run`.
+    .allowUnknownOption()
+    .allowExcessArguments()
     .action(
       commandAction(async (context, idText: string) => {
+        const extra = context.args.slice(1);
+        if (!/^\d{1,20}$/.test(idText) || extra.length > 0) throw await notAJobId(context, idText, extra);
         const id = parseJobId(idText);
         const { store } = await context.store({ required: false });
         const job = await store.jobGet({ id });
