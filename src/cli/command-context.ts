@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { createClient, type Client } from '../client/client.js';
-import { loadConfig, type ResolvedConfig } from '../config/load-config.js';
+import type { Client } from '../client/client.js';
+import type { ResolvedConfig } from '../config/load-config.js';
 import { createLogger, type LogFormat } from '../observe/logger.js';
-import { describeStoreSpec, resolveStore, type StoreSpec } from '../store/resolve-store.js';
+import type { StoreSpec } from '../store/resolve-store.js';
 import type { Store } from '../store/types.js';
 
 /** Options every command accepts (declared on the root program). */
@@ -60,6 +60,8 @@ export class CommandContext {
   async config(options: { required?: boolean } = {}): Promise<ResolvedConfig> {
     if (!this.#config) {
       const configPath = this.options.config;
+      // Imported when first needed, as below: `--help` and `--version` load none of it.
+      const { loadConfig } = await import('../config/load-config.js');
       this.#config = await loadConfig({
         ...(configPath === undefined ? {} : { configPath }),
         required: options.required ?? true,
@@ -86,6 +88,7 @@ export class CommandContext {
    * not "no such table". `required` is passed to `config()`.
    */
   async store(options: { required?: boolean } = {}): Promise<{ store: Store; spec: StoreSpec; description: string }> {
+    const { describeStoreSpec, resolveStore } = await import('../store/resolve-store.js');
     if (!this.#store) {
       const config = await this.config(options);
       const opened = await resolveStore({ config: config.store, env: config.env, logger: this.logger() });
@@ -100,6 +103,7 @@ export class CommandContext {
   async client(options: { required?: boolean } = {}): Promise<Client> {
     const config = await this.config(options);
     const { store } = await this.store(options);
+    const { createClient } = await import('../client/client.js');
     return createClient({
       store,
       jobs: [...config.jobs],

@@ -1,16 +1,16 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { createJiti } from 'jiti';
 import { ConfigError, NightshiftError } from '../errors.js';
-import * as publicApi from '../index.js';
 import type { AnyJobDefinition } from '../job/define-job.js';
 import type { BuiltinJobsConfig } from '../jobs/builtin-config.js';
 import { withBuiltinJobs } from '../jobs/builtin-jobs.js';
 import { parseYamlFile } from '../scheduler/schedule-file.js';
 import type { LevelWithSilent } from 'pino';
 import type { Retention } from '../maintenance/pruner.js';
+import { ConfigModuleSyntaxError, loadConfigModule } from './config-module-loader.js';
 import type { NightshiftConfig, ScheduleEntry, StoreConfig } from './define-config.js';
+import { importPublicApi } from './public-api-subset.js';
 import { readEnv, RETENTION_VARIABLES, type EnvSettings } from './env.js';
 import { validateConfig, validateFileSetting, type FileSettings, type ValidatedPrune } from './validate-config.js';
 
@@ -86,23 +86,27 @@ export interface LoadConfigOptions {
 const isScheduleFile = (path: string): boolean => /\.ya?ml$/i.test(path);
 
 /**
- * Imports a config module. TypeScript is compiled on the fly by jiti, so no build step is needed.
+ * Imports a config module. TypeScript is compiled on the fly, once per content (see
+ * config-module-loader.ts: a compile cache keyed by each file's text), so no build step is needed
+ * and only a config's first run after an edit pays for the compiler.
  *
  * `nightshift` inside the config is mapped to the very module instance this code runs from:
  * a second copy of the library would have its own error classes and registries, so `instanceof`
- * checks between the CLI and the user's jobs would silently fail. Plain `.js` files of the library
- * that the config imports by path are loaded by Node's own loader, which shares its module cache.
+ * checks between the CLI and the user's jobs would silently fail. Only the modules of the names
+ * the config uses are loaded (public-api-subset.ts): a command loads the database driver of its
+ * own store, not both, nor the worker and scheduler to list jobs. Plain `.js` files of the
+ * library that the config imports by path are loaded by Node's own loader, which shares its
+ * module cache.
  */
 async function importConfigModule(file: string): Promise<unknown> {
-  const jiti = createJiti(import.meta.url, {
-    virtualModules: { nightshift: publicApi },
-    moduleCache: false,
-  });
   let loaded: unknown;
   try {
-    loaded = await jiti.import(file);
+    loaded = await loadConfigModule(file, {
+      api: (names) => importPublicApi(new URL('../index.js', import.meta.url), names, () => import('../index.js')),
+    });
   } catch (error) {
-    throw new ConfigError(`failed to load: ${describe(error)}`, { file, line: lineIn(error, file), cause: error });
+    const where = error instanceof ConfigModuleSyntaxError ? error : { file, line: lineIn(error, file) };
+    throw new ConfigError(`failed to load: ${describe(error)}`, { file: where.file, line: where.line, cause: error });
   }
   const exports = (typeof loaded === 'object' && loaded !== null ? loaded : {}) as Record<string, unknown>;
   let config = 'default' in exports ? exports.default : exports.config;

@@ -74,10 +74,13 @@ export class Project {
     return join(this.dir, 'data', 'nightshift.db');
   }
 
-  /** Runs `nightshift <args>` in the project directory and waits for it to exit. */
-  run(args: readonly string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  /**
+   * Runs `nightshift <args>` in the project directory and waits for it to exit. `nodeArgs` go to
+   * node before the script (`--import` a loader hook, …).
+   */
+  run(args: readonly string[], env: Record<string, string | undefined> = {}, nodeArgs: readonly string[] = []): Promise<CliResult> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [cliPath, ...args], { cwd: this.dir, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...nodeArgs, cliPath, ...args], { cwd: this.dir, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

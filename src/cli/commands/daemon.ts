@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
-import { createNightshift } from '../../nightshift.js';
-import { NightshiftEvents } from '../../observe/events.js';
 import { UsageError } from '../cli-errors.js';
 import { commandAction } from '../command-action.js';
-import { createDaemonScheduler } from '../daemon-scheduler.js';
 
 /** Options of `nightshift daemon`. */
 interface DaemonOptions {
@@ -60,6 +57,12 @@ export function registerDaemonCommand(program: Command): void {
           );
         }
         const { store, description } = await context.store({ required: !yamlOnly });
+        // The runtime is loaded by the command that runs it, not by every command of the CLI.
+        const [{ createNightshift }, { NightshiftEvents }, { createDaemonScheduler }] = await Promise.all([
+          import('../../nightshift.js'),
+          import('../../observe/events.js'),
+          import('../daemon-scheduler.js'),
+        ]);
         const events = new NightshiftEvents();
         const nightshift = createNightshift({
           store,

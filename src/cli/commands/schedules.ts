@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { NotFoundError } from '../../errors.js';
-import { createScheduleManager, type ScheduleManager, type ScheduleView } from '../../scheduler/schedule-manager.js';
+import type { ScheduleManager, ScheduleView } from '../../scheduler/schedule-manager.js';
 import { commandAction } from '../command-action.js';
 import type { CommandContext } from '../command-context.js';
-import { syncDeclaredSchedules } from '../daemon-scheduler.js';
 import { integerOption, parseJsonArgument } from '../option-parsers.js';
 import { historyEntryToJson, renderHistory, renderSchedules, scheduleToJson } from '../schedule-view.js';
 import { formatDate, formatZonedDate, renderFields } from '../table.js';
@@ -11,6 +10,7 @@ import { formatDate, formatZonedDate, renderFields } from '../table.js';
 async function manager(context: CommandContext): Promise<ScheduleManager> {
   const config = await context.config({ required: false });
   const { store } = await context.store({ required: false });
+  const { createScheduleManager } = await import('../../scheduler/schedule-manager.js');
   return createScheduleManager({
     store,
     jobs: [...config.jobs],
@@ -123,6 +123,7 @@ export function registerScheduleCommands(program: Command): void {
       commandAction(async (context) => {
         const config = await context.config();
         const { store } = await context.store();
+        const { syncDeclaredSchedules } = await import('../daemon-scheduler.js');
         const result = await syncDeclaredSchedules({ config, store });
         if (result === null) {
           context.print({ synced: false }, () => 'no schedules declared: set `schedules` in the config or pass --config <file.yaml>');

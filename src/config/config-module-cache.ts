@@ -1,0 +1,88 @@
+/**
+ * The on-disk cache of compiled config modules: a TypeScript config and every TypeScript file it
+ * imports are compiled once (by jiti, which is slow to load) and then read back by content.
+ *
+ * - Keyed by content: an entry's name is a hash of the cache format, the file's path and its
+ *   source text, so editing a file (or a file it imports: each has its own entry) makes a new
+ *   entry, and a stale entry is never read. Old entries are left behind; they are small and the
+ *   cache is a cache (delete the folder at any time).
+ * - Safe when processes write at once: an entry is written to a file of its own (pid and random
+ *   suffix) and renamed into place, which replaces atomically; a reader sees a whole entry or none,
+ *   and two writers of one key write the same text.
+ * - Where: `node_modules/.cache/nightshift/config` of the nearest `node_modules` folder above the
+ *   config file (where build tools keep their caches, ignored by git), else a folder of this user
+ *   in the OS temp dir. A temp folder that another user could have written is not used, since an
+ *   entry is code that runs: the cache is then off.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+/**
+ * Changes whenever the shape of an entry or the way code is compiled changes, so entries written
+ * by another version are never read as this one's.
+ */
+const CACHE_FORMAT = 'nightshift-config-module-v1';
+
+/** A compiled module as cached. */
+export interface CompiledModule {
+  /** The module compiled to a CommonJS-style async function body (jiti's output in async mode). */
+  code: string;
+  /**
+   * The static import specifiers of the module, resolved when it was compiled: specifier → file
+   * URL. Bare specifiers (packages) resolve with the ESM conditions from the module's own folder.
+   */
+  imports: Record<string, string>;
+}
+
+/** The cache folder for a config file, or null when no safe one can be had (the cache is then off). */
+export function configCacheDir(configFile: string): string | null {
+  for (let dir = dirname(configFile); ; dir = dirname(dir)) {
+    const modules = join(dir, 'node_modules');
+    if (existsSync(modules)) return join(modules, '.cache', 'nightshift', 'config');
+    if (dirname(dir) === dir) break;
+  }
+  const uid = typeof process.getuid === 'function' ? process.getuid() : null;
+  const dir = join(tmpdir(), `nightshift-config-cache-${uid ?? 'user'}`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const stat = lstatSync(dir);
+    // Only a real folder of ours that nobody else can write into.
+    if (!stat.isDirectory() || (uid !== null && stat.uid !== uid) || (stat.mode & 0o022) !== 0) return null;
+    return dir;
+  } catch {
+    return null;
+  }
+}
+
+/** The entry key of a file's source text. */
+export function cacheKey(file: string, source: string): string {
+  return createHash('sha256').update(CACHE_FORMAT).update('\0').update(file).update('\0').update(source).digest('hex');
+}
+
+/** Reads an entry; null when missing or unreadable (then it is compiled again). */
+export function readCachedModule(dir: string, key: string): CompiledModule | null {
+  try {
+    const entry = JSON.parse(readFileSync(join(dir, `${key}.json`), 'utf8')) as Partial<CompiledModule>;
+    if (typeof entry.code !== 'string' || typeof entry.imports !== 'object' || entry.imports === null) return null;
+    return { code: entry.code, imports: entry.imports };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Writes an entry atomically (write a private file, rename it into place). A cache that cannot
+ * be written (read-only file system, full disk) only costs the next run a compile.
+ */
+export function writeCachedModule(dir: string, key: string, entry: CompiledModule): void {
+  const temp = join(dir, `.${key}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(temp, JSON.stringify(entry));
+    renameSync(temp, join(dir, `${key}.json`));
+  } catch {
+    rmSync(temp, { force: true });
+  }
+}
