@@ -11,7 +11,9 @@ export const USAGE = `Usage: npm run bench -- [options]
 
   --store sqlite|postgres|all   Nightshift store(s) to benchmark (default all). Peers always run on
                                 their own backend (BullMQ: Redis; pg-boss, graphile-worker: PostgreSQL).
-  --only W1,W3                  Workloads to run (default all: W1,W2,W3,W3x2,W4,W5).
+  --only W1,W3                  Workloads to run (default all: W1,W2,W3,W3x2,W4,W5, then CLI).
+                                CLI is the command-line table: \`npm run bench -- --only CLI\` prints it
+                                alone (no peers, servers or bench dependencies needed).
   --systems nightshift,bullmq   Systems to run (default all: ${ALL_SYSTEMS.join(',')}).
   --quick                       Smaller counts: a smoke run that checks the harness, not a measurement.
   --pg-url URL                  PostgreSQL server (default postgres://postgres@127.0.0.1:5432/test).

@@ -54,10 +54,42 @@ function planCases(options, workloadList) {
   return cases;
 }
 
+/** The CLI table (bench/cli-latency.mjs): prints it and returns its rows for the JSON results. */
+async function runCliTable() {
+  if (!existsSync(join(ROOT_DIR, 'dist', 'cli', 'main.js'))) throw new Error('dist/cli/main.js is missing: run "npm run bench" (it builds first) or "npm run build"');
+  const { CLI_CALLS, measureCli, renderCliTable } = await import('./cli-latency.mjs');
+  process.stderr.write(`bench: CLI commands, ${CLI_CALLS} calls each … `);
+  const rows = measureCli({ rootDir: ROOT_DIR });
+  process.stderr.write('done\n');
+  console.log(
+    [
+      '',
+      `Nightshift CLI — ${new Date().toISOString()}, nightshift ${packageVersion(ROOT_DIR)}${gitRevision() ? ` @ ${gitRevision()}` : ''}, node ${process.version}`,
+      `machine: ${os.cpus().length} CPU (${os.cpus()[0]?.model ?? 'unknown'}), load average ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`,
+      '',
+      renderCliTable(rows),
+      '',
+      'time: one command in a fresh process, start to exit (wall clock); a TypeScript config importing a job file and zod, on SQLite.',
+      'median of the calls after the first; the first call of a fresh project compiles the config into the compile cache.',
+    ].join('\n'),
+  );
+  return rows;
+}
+
 async function main() {
   const options = parseOptions(process.argv.slice(2));
   if (options.help) {
     process.stdout.write(USAGE);
+    return 0;
+  }
+  const wantsCli = options.only === null || options.only.includes('CLI');
+  if (options.only !== null) options.only = options.only.filter((id) => id !== 'CLI');
+  if (options.only !== null && options.only.length === 0) {
+    const cli = await runCliTable();
+    const outFile = options.out ? resolve(options.out) : join(BENCH_DIR, 'results', 'latest-cli.json');
+    mkdirSync(dirname(outFile), { recursive: true });
+    writeFileSync(outFile, `${JSON.stringify({ startedAt: new Date().toISOString(), cli }, null, 2)}\n`);
+    console.error(`bench: results written to ${outFile}`);
     return 0;
   }
   ensureBenchDependencies();
@@ -151,6 +183,7 @@ async function main() {
   for (const result of results) for (const note of result.notes) if (!note.startsWith('exactly-once:')) lines.push(`note: ${result.workload} ${result.system} (${result.store}): ${note}`);
   if (missingExports.length > 0) lines.push(`note: not exported from dist/index.js yet (loaded from their modules): ${missingExports.join(', ')}`);
   console.log(lines.join('\n'));
+  const cli = wantsCli ? await runCliTable() : null;
 
   const outFile = options.out ? resolve(options.out) : join(BENCH_DIR, 'results', 'latest.json');
   mkdirSync(dirname(outFile), { recursive: true });
@@ -165,6 +198,7 @@ async function main() {
     workloads: selected,
     results: results.map((result) => ({ ...result, vsBestPeer: ratioToBestPeer(result, results) })),
     missingPublicExports: missingExports,
+    cli,
   };
   writeFileSync(outFile, `${JSON.stringify(json, null, 2)}\n`);
   console.error(`bench: results written to ${outFile}`);
