@@ -9,10 +9,12 @@ import { createSilentLogger } from '../observe/logger.js';
 import { JOB_STATES, type JobInsert, type JobInsertResult, type JobListFilter, type JobState, type JobStats, type Store } from '../store/types.js';
 import { createJobRegistry, type JobList } from '../worker/job-registry.js';
 import { assertStorableText, checkKey, MAX_REASON_LENGTH } from '../job/input-bounds.js';
+import { cancelMany, deleteMany, deleteOne, retryMany, type BulkActionResult } from './bulk-actions.js';
 import { resolveEnqueueOptions, type EnqueueOptions } from './enqueue-options.js';
 import { toAttempt, toJob, type Job, type JobDetails } from './job-view.js';
 
 export type { EnqueueOptions } from './enqueue-options.js';
+export type { BulkActionResult } from './bulk-actions.js';
 
 /** Options of `createClient`. */
 export interface ClientOptions {
@@ -39,6 +41,9 @@ export interface EnqueueResult<Payload = unknown> {
   /** False when a job with the same key was already waiting or running (nothing was inserted). */
   inserted: boolean;
 }
+
+/** Which jobs: the filter of `client.list` and of the bulk actions (`retryMany`, `cancelMany`, `deleteMany`). */
+export type JobFilter = Omit<ListParams, 'limit' | 'cursor'>;
 
 /** Filter and page of `client.list`. */
 export interface ListParams {
@@ -95,6 +100,16 @@ export interface Client {
   resumeQueue(queue: string): Promise<void>;
   /** The store's current time: answers only while the store does (readiness checks). */
   ping(): Promise<Date>;
+  /** Deletes a finished job and its attempts. NotFoundError if there is none; StateError if it has not finished. */
+  delete(id: string): Promise<void>;
+  /** Retries every job `filter` selects that is not running (see `retry`). At most 100 000 per call; `more` says when to call again. */
+  retryMany(filter: JobFilter): Promise<BulkActionResult>;
+  /** Cancels every job `filter` selects that has not finished. At most 100 000 per call. */
+  cancelMany(filter: JobFilter, reason?: string): Promise<BulkActionResult>;
+  /** Deletes every finished job `filter` selects, with its attempts. At most 100 000 per call. */
+  deleteMany(filter: JobFilter): Promise<BulkActionResult>;
+  /** Cancels every job of `queue` that has not started (running jobs go on). */
+  drainQueue(queue: string, reason?: string): Promise<BulkActionResult>;
 }
 
 /** One queue as `client.queues()` shows it. */
@@ -104,7 +119,53 @@ export interface QueueView {
   counts: Record<JobState, number>;
 }
 
+function asList<T extends string>(value: T | readonly T[] | undefined): T[] | undefined {
+  return value === undefined ? undefined : typeof value === 'string' ? [value] : [...value];
+}
+
+function assertDate(name: string, value: unknown): void {
+  if (value !== undefined && (!(value instanceof Date) || Number.isNaN(value.getTime()))) {
+    throw new ValidationError('INVALID_OPTION', `list: ${name} must be a valid Date`);
+  }
+}
+
+/** Checks the filter part of `ListParams` (also the filter of the bulk actions) and returns the store's filter. */
+export function toListFilter(params: JobFilter): JobListFilter {
+  const states = asList(params.state);
+  for (const state of states ?? []) {
+    if (!JOB_STATES.includes(state)) throw new ValidationError('INVALID_OPTION', `list: unknown state "${state}" (known: ${JOB_STATES.join(', ')})`);
+  }
+  const queues = asList(params.queue);
+  for (const queue of queues ?? []) assertValidName('queue name', queue);
+  const names = asList(params.job);
+  for (const name of names ?? []) assertValidName('job name', name);
+  assertDate('createdAfter', params.createdAfter);
+  assertDate('createdBefore', params.createdBefore);
+  if (params.nameContains !== undefined && typeof params.nameContains !== 'string') {
+    throw new ValidationError('INVALID_OPTION', 'list: nameContains must be a string');
+  }
+  const filter: JobListFilter = {};
+  if (states) filter.states = states;
+  if (queues) filter.queues = queues;
+  if (names) filter.names = names;
+  if (params.nameContains) {
+    assertStorableText(params.nameContains, 'list: nameContains');
+    filter.nameContains = params.nameContains;
+  }
+  if (params.createdAfter) filter.createdAfter = params.createdAfter;
+  if (params.createdBefore) filter.createdBefore = params.createdBefore;
+  return filter;
+}
+
 const ID_PATTERN = /^[0-9]{1,20}$/;
+
+/** A cancel reason: a string of at most MAX_REASON_LENGTH storable characters. */
+function checkReason(reason: unknown): asserts reason is string {
+  if (typeof reason !== 'string' || reason.length > MAX_REASON_LENGTH) {
+    throw new ValidationError('INVALID_OPTION', `cancel: reason must be a string of at most ${MAX_REASON_LENGTH} characters`);
+  }
+  assertStorableText(reason, 'cancel: reason');
+}
 
 /** Creates a client. See `Client`. */
 export function createClient(options: ClientOptions): Client {
@@ -223,15 +284,6 @@ export function createClient(options: ClientOptions): Client {
   };
   const notFound = (id: string): NotFoundError => new NotFoundError('JOB_NOT_FOUND', `no job with id ${id}`);
 
-  const asList = <T extends string>(value: T | readonly T[] | undefined): T[] | undefined =>
-    value === undefined ? undefined : typeof value === 'string' ? [value] : [...value];
-
-  const assertDate = (name: string, value: unknown): void => {
-    if (value !== undefined && (!(value instanceof Date) || Number.isNaN(value.getTime()))) {
-      throw new ValidationError('INVALID_OPTION', `list: ${name} must be a valid Date`);
-    }
-  };
-
   return {
     events,
     enqueue: enqueue as Client['enqueue'],
@@ -245,42 +297,17 @@ export function createClient(options: ClientOptions): Client {
     },
 
     async list(params = {}) {
-      const states = asList(params.state);
-      for (const state of states ?? []) {
-        if (!JOB_STATES.includes(state)) throw new ValidationError('INVALID_OPTION', `list: unknown state "${state}" (known: ${JOB_STATES.join(', ')})`);
-      }
-      const queues = asList(params.queue);
-      for (const queue of queues ?? []) assertValidName('queue name', queue);
-      const names = asList(params.job);
-      for (const name of names ?? []) assertValidName('job name', name);
-      assertDate('createdAfter', params.createdAfter);
-      assertDate('createdBefore', params.createdBefore);
       if (params.limit !== undefined && (!Number.isInteger(params.limit) || params.limit < 1 || params.limit > 1000)) {
         throw new ValidationError('INVALID_OPTION', `list: limit must be an integer from 1 to 1000, got ${String(params.limit)}`);
       }
-      if (params.nameContains !== undefined && typeof params.nameContains !== 'string') {
-        throw new ValidationError('INVALID_OPTION', 'list: nameContains must be a string');
-      }
-      const filter: JobListFilter = {};
-      if (states) filter.states = states;
-      if (queues) filter.queues = queues;
-      if (names) filter.names = names;
-      if (params.nameContains) {
-        assertStorableText(params.nameContains, 'list: nameContains');
-        filter.nameContains = params.nameContains;
-      }
-      if (params.createdAfter) filter.createdAfter = params.createdAfter;
-      if (params.createdBefore) filter.createdBefore = params.createdBefore;
+      const filter = toListFilter(params);
       const page = await store.jobList({ filter, limit: params.limit ?? 50, cursor: params.cursor ?? null });
       return { jobs: page.jobs.map((record) => toJob(record)), nextCursor: page.nextCursor };
     },
 
     async cancel(id, reason = 'cancelled on request') {
       assertId(id);
-      if (typeof reason !== 'string' || reason.length > MAX_REASON_LENGTH) {
-        throw new ValidationError('INVALID_OPTION', `cancel: reason must be a string of at most ${MAX_REASON_LENGTH} characters`);
-      }
-      assertStorableText(reason, 'cancel: reason');
+      checkReason(reason);
       const record = await store.jobCancel({ id, reason });
       if (!record) throw notFound(id);
       if (record.state !== 'cancelled') throw new StateError(`job ${id} is ${record.state}; only jobs that have not finished can be cancelled`);
@@ -324,5 +351,25 @@ export function createClient(options: ClientOptions): Client {
     },
 
     ping: () => store.timeNow(),
+
+    async delete(id) {
+      assertId(id);
+      await deleteOne(store, id);
+    },
+
+    retryMany: (filter) => retryMany(store, toListFilter(filter)),
+
+    cancelMany(filter, reason = 'cancelled on request') {
+      checkReason(reason);
+      return cancelMany(store, toListFilter(filter), reason, events);
+    },
+
+    deleteMany: (filter) => deleteMany(store, toListFilter(filter)),
+
+    drainQueue(queue, reason = `queue ${queue} drained`) {
+      assertValidName('queue name', queue);
+      checkReason(reason);
+      return cancelMany(store, { queues: [queue], states: ['scheduled', 'available', 'retryable', 'waiting'] }, reason, events);
+    },
   };
 }

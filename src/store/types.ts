@@ -352,6 +352,12 @@ export interface Store {
    */
   jobRetry(params: { id: string }): Promise<JobRecord | null>;
   jobStats(): Promise<JobStats>;
+  /**
+   * Deletes the jobs among `ids` that are in a final state (completed, dead, cancelled), with
+   * their attempts; others are left alone. Returns the ids deleted. Deleted ids are never handed
+   * out again. Added with the HTTP API's delete; both stores implement it.
+   */
+  jobDelete(params: { ids: string[] }): Promise<{ deleted: string[] }>;
   /** Deletes final-state jobs finished before `finishedBefore`, with their attempts. Returns how many. */
   jobPrune(params: { finishedBefore: Date; states: JobState[]; limit: number }): Promise<{ deleted: number }>;
 

@@ -258,5 +258,32 @@ export function describeJobInspect(factory: StoreFactory): void {
       expect((await t.store.jobGet({ id: recent.id }))?.state).toBe('completed');
       expect(await t.store.jobAttempts({ id: recent.id })).toHaveLength(1);
     });
+
+    it('deletes only final jobs among the ids given, with their attempts; ids are never handed out again', async () => {
+      await t.store.jobInsertMany({ jobs: [jobInput(), jobInput()] });
+      const [done, failed] = await fetchJobs(t.store, 'default', 2);
+      const running = await insertAndClaim(t.store);
+      const pending = await insertJob(t.store, { queue: 'elsewhere' });
+      await t.store.jobFinishMany({
+        items: [
+          { id: done!.id, token: done!.lease!.token, finish: { outcome: 'completed', result: '1' } },
+          { id: failed!.id, token: failed!.lease!.token, finish: { outcome: 'dead', error: errorRecord() } },
+        ],
+      });
+      const newest = await insertAndClaim(t.store);
+      await t.store.jobFinishMany({ items: [{ id: newest.id, token: newest.lease.token, finish: { outcome: 'cancelled', reason: 'x' } }] });
+      const result = await t.store.jobDelete({ ids: [pending.id, done!.id, failed!.id, running.id, newest.id, '999999', 'not-an-id'] });
+      expect([...result.deleted].sort()).toEqual([done!.id, failed!.id, newest.id].sort());
+      for (const id of [done!.id, failed!.id, newest.id]) {
+        expect(await t.store.jobGet({ id })).toBeNull();
+        expect(await t.store.jobAttempts({ id })).toEqual([]);
+      }
+      expect((await t.store.jobGet({ id: pending.id }))?.state).toBe('available');
+      expect((await t.store.jobGet({ id: running.id }))?.state).toBe('running');
+      expect(await t.store.jobDelete({ ids: [] })).toEqual({ deleted: [] });
+      // The newest id was deleted: the next job still gets a new one.
+      const next = await insertJob(t.store);
+      expect(BigInt(next.id)).toBeGreaterThan(BigInt(newest.id));
+    });
   });
 }

@@ -42,6 +42,7 @@ export interface JobStatements {
   retry: Statement;
   stats: Statement;
   prune: Statement;
+  deleteFinal: Statement;
   notify: Statement;
   queuePause: Statement;
   queueResume: Statement;
@@ -358,6 +359,11 @@ export function jobStatements(names: SchemaNames): JobStatements {
           LIMIT $3
           FOR UPDATE SKIP LOCKED
         )`,
+    },
+    // Attempts go with their job (ON DELETE CASCADE). A row locked by a concurrent retry waits
+    // for it, then is re-checked: no longer final, it stays.
+    deleteFinal: {
+      text: `DELETE FROM ${s}.jobs WHERE id = ANY($1::bigint[]) AND state IN ${FINAL} RETURNING id::text AS id`,
     },
     notify: { text: 'SELECT pg_notify($1, $2)' },
     queuePause: {

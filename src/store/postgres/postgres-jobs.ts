@@ -418,3 +418,11 @@ export async function pruneJobs(
   const result = await run(ctx.pool, ctx.sql.prune, [states, params.finishedBefore, params.limit]);
   return { deleted: result.rowCount ?? 0 };
 }
+
+/** Deletes the final-state jobs among `ids` (attempts cascade). Ids come from a sequence, never reused. */
+export async function deleteJobs(ctx: PgJobContext, ids: string[]): Promise<{ deleted: string[] }> {
+  const valid = ids.filter((id) => /^[0-9]{1,19}$/.test(id));
+  if (valid.length === 0) return { deleted: [] };
+  const { rows } = await run<{ id: string }>(ctx.pool, ctx.sql.deleteFinal, [valid]);
+  return { deleted: rows.map((row) => row.id) };
+}

@@ -20,6 +20,7 @@ import {
   jobStats,
   listJobs,
   pruneJobs,
+  deleteJobs,
   rescueExpired,
   retryJob,
   run,
@@ -331,6 +332,10 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     jobStats() {
       return guard('read job stats', () => jobStats(ctx));
     },
+    jobDelete(params) {
+      return guard('delete jobs', () => deleteJobs(ctx, params.ids));
+    },
+
     jobPrune(params) {
       return guard('prune jobs', () => pruneJobs(ctx, params));
     },

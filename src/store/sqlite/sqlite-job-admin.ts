@@ -167,3 +167,22 @@ export function pruneJobs(ctx: SqliteContext, finishedBefore: Date, states: read
     })
     .immediate();
 }
+
+/**
+ * Deletes the final-state jobs among `ids`, with their attempt rows, in one BEGIN IMMEDIATE
+ * transaction, and raises the id floor as the pruner does so the ids are never handed out again.
+ */
+export function deleteJobs(ctx: SqliteContext, ids: readonly number[]): number[] {
+  if (ids.length === 0) return [];
+  const statements = ctx.statements();
+  return ctx.db
+    .transaction(() => {
+      const rows = statements.jobDeleteFinal.all({ ids: JSON.stringify(ids) }) as { id: number }[];
+      if (rows.length === 0) return [];
+      const deleted = rows.map((row) => row.id);
+      statements.attemptPrune.run({ ids: JSON.stringify(deleted) });
+      statements.jobIdFloorRaise.run({ id: Math.max(...deleted) });
+      return deleted;
+    })
+    .immediate();
+}

@@ -232,6 +232,11 @@ export const SQL = {
     )
     RETURNING id`,
   attemptPrune: `DELETE FROM nightshift_job_attempts WHERE job_id IN (SELECT value FROM json_each(@ids))`,
+  /** Deletes the final-state jobs among @ids (a JSON array of integer ids). */
+  jobDeleteFinal: `
+    DELETE FROM nightshift_jobs
+    WHERE id IN (SELECT value FROM json_each(@ids)) AND state IN ${FINAL}
+    RETURNING id`,
   /** Remembers the highest pruned id, so that no later job gets it again (see NEXT_JOB_ID). */
   jobIdFloorRaise: `
     INSERT INTO nightshift_job_id_floor (only, pruned_through) VALUES (1, @id)

@@ -41,7 +41,7 @@ import type {
 import { prepareStatements, type PreparedStatements, type SqliteContext } from './sqlite-context.js';
 import { ChangeWatch } from './sqlite-change-watch.js';
 import { mapSqliteError } from './sqlite-errors.js';
-import { cancelJob, jobStats, listJobs, parseId, pruneJobs, retryJob } from './sqlite-job-admin.js';
+import { cancelJob, deleteJobs, jobStats, listJobs, parseId, pruneJobs, retryJob } from './sqlite-job-admin.js';
 import { finishJobs } from './sqlite-job-finish.js';
 import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
@@ -312,6 +312,11 @@ class SqliteStore implements Store {
 
   async jobStats(): Promise<JobStats> {
     return this.run('jobStats', () => jobStats(this.ctx));
+  }
+
+  async jobDelete(params: { ids: string[] }): Promise<{ deleted: string[] }> {
+    const ids = params.ids.map(parseId).filter((id): id is number => id !== null);
+    return { deleted: this.run('jobDelete', () => deleteJobs(this.ctx, ids)).map(String) };
   }
 
   async jobPrune(params: { finishedBefore: Date; states: JobState[]; limit: number }): Promise<{ deleted: number }> {

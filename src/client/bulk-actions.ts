@@ -1,0 +1,109 @@
+/**
+ * Actions on every job a filter selects — "retry every dead job of queue email created today" —
+ * and on one job (delete). Written once in the core on top of the store's per-job operations
+ * (`jobRetry`, `jobCancel`) and `jobDelete`, so both stores behave the same and the policy stays
+ * here. Pages of `BULK_PAGE` ids are read newest first (a cursor by id, which the actions do not
+ * change) and acted on page by page; one call handles at most `MAX_BULK_ACTION` jobs and says
+ * whether more matched (`more`), so a huge selection is done in several calls, not one unbounded one.
+ */
+import { NotFoundError, StateError } from '../errors.js';
+import type { NightshiftEvents } from '../observe/events.js';
+import { FINAL_STATES, JOB_STATES, type JobListFilter, type JobState, type Store } from '../store/types.js';
+
+/** Jobs read and acted on per page. */
+const BULK_PAGE = 1000;
+/** Most jobs one bulk call looks at. */
+export const MAX_BULK_ACTION = 100_000;
+
+/** What a bulk action did. */
+export interface BulkActionResult {
+  /** Jobs the action changed (retried, cancelled, deleted). */
+  changed: number;
+  /** Jobs selected that it left alone (running when retried, key taken, already final when cancelled…). */
+  skipped: number;
+  /** True when more jobs matched than one call handles; call again to go on. */
+  more: boolean;
+}
+
+const NOT_FINAL = JOB_STATES.filter((state) => !FINAL_STATES.includes(state));
+
+/** The filter's states narrowed to `allowed` (all of `allowed` when the filter names none). */
+function narrow(filter: JobListFilter, allowed: readonly JobState[]): JobListFilter | null {
+  const states = filter.states ? filter.states.filter((state) => allowed.includes(state)) : [...allowed];
+  return states.length === 0 ? null : { ...filter, states };
+}
+
+async function forEachPage(store: Store, filter: JobListFilter, act: (ids: { id: string; queue: string; state: JobState }[]) => Promise<void>): Promise<boolean> {
+  let cursor: string | null = null;
+  let seen = 0;
+  for (;;) {
+    const page = await store.jobList({ filter, limit: BULK_PAGE, cursor });
+    await act(page.jobs.map((job) => ({ id: job.id, queue: job.queue, state: job.state })));
+    seen += page.jobs.length;
+    if (page.nextCursor === null) return false;
+    if (seen >= MAX_BULK_ACTION) return true;
+    cursor = page.nextCursor;
+  }
+}
+
+/** Retries every selected job that is not running (see `Store.jobRetry`). */
+export async function retryMany(store: Store, filter: JobListFilter): Promise<BulkActionResult> {
+  const result = { changed: 0, skipped: 0, more: false };
+  const selected = narrow(filter, JOB_STATES.filter((state) => state !== 'running'));
+  if (!selected) return result;
+  result.more = await forEachPage(store, selected, async (jobs) => {
+    for (const job of jobs) {
+      try {
+        const after = await store.jobRetry({ id: job.id });
+        if (after?.state === 'available') result.changed++;
+        else result.skipped++;
+      } catch (error) {
+        // Its key is held by another pending job: leave it, as retrying it alone would.
+        if (error instanceof StateError) result.skipped++;
+        else throw error;
+      }
+    }
+  });
+  return result;
+}
+
+/** Cancels every selected job that has not finished; running handlers in this process are told at once. */
+export async function cancelMany(store: Store, filter: JobListFilter, reason: string, events: NightshiftEvents): Promise<BulkActionResult> {
+  const result = { changed: 0, skipped: 0, more: false };
+  const selected = narrow(filter, NOT_FINAL);
+  if (!selected) return result;
+  result.more = await forEachPage(store, selected, async (jobs) => {
+    for (const job of jobs) {
+      const after = await store.jobCancel({ id: job.id, reason });
+      if (after?.state === 'cancelled') {
+        result.changed++;
+        if (events.has('job:cancelled')) events.emit('job:cancelled', { job: after, reason });
+      } else {
+        result.skipped++;
+      }
+    }
+  });
+  return result;
+}
+
+/** Deletes every selected job in a final state, with its attempts. */
+export async function deleteMany(store: Store, filter: JobListFilter): Promise<BulkActionResult> {
+  const result = { changed: 0, skipped: 0, more: false };
+  const selected = narrow(filter, FINAL_STATES);
+  if (!selected) return result;
+  result.more = await forEachPage(store, selected, async (jobs) => {
+    const { deleted } = await store.jobDelete({ ids: jobs.map((job) => job.id) });
+    result.changed += deleted.length;
+    result.skipped += jobs.length - deleted.length;
+  });
+  return result;
+}
+
+/** Deletes one finished job. NotFoundError when there is none; StateError while it has not finished. */
+export async function deleteOne(store: Store, id: string): Promise<void> {
+  const { deleted } = await store.jobDelete({ ids: [id] });
+  if (deleted.length === 1) return;
+  const job = await store.jobGet({ id });
+  if (job === null) throw new NotFoundError('JOB_NOT_FOUND', `no job with id ${id}`);
+  throw new StateError(`job ${id} is ${job.state}; only finished jobs (completed, dead, cancelled) can be deleted — cancel it first`);
+}
