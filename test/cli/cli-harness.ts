@@ -35,7 +35,7 @@ const NIGHTSHIFT_ENV = [
   'NIGHTSHIFT_RETAIN_DEAD',
 ];
 
-function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
+export function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of NIGHTSHIFT_ENV) delete env[key];
   // vitest's own variables would leak into the child; they mean nothing there.
