@@ -5,6 +5,7 @@ import { assertValidName } from '../job/names.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from '../job/payload.js';
 import { checkPayload, type SchemaInput, type StandardSchema } from '../job/schema.js';
 import { NightshiftEvents } from '../observe/events.js';
+import { listProcesses, type ProcessView } from '../observe/process-registry.js';
 import { createSilentLogger } from '../observe/logger.js';
 import { JOB_STATES, type JobInsert, type JobInsertResult, type JobListFilter, type JobState, type JobStats, type Store } from '../store/types.js';
 import { createJobRegistry, type JobList } from '../worker/job-registry.js';
@@ -110,6 +111,8 @@ export interface Client {
   deleteMany(filter: JobFilter): Promise<BulkActionResult>;
   /** Cancels every job of `queue` that has not started (running jobs go on). */
   drainQueue(queue: string, reason?: string): Promise<BulkActionResult>;
+  /** Every live Nightshift process on the store (the process registry), by id. */
+  processes(): Promise<ProcessView[]>;
 }
 
 /** One queue as `client.queues()` shows it. */
@@ -365,6 +368,8 @@ export function createClient(options: ClientOptions): Client {
     },
 
     deleteMany: (filter) => deleteMany(store, toListFilter(filter)),
+
+    processes: () => listProcesses(store),
 
     drainQueue(queue, reason = `queue ${queue} drained`) {
       assertValidName('queue name', queue);

@@ -415,6 +415,30 @@ export interface Store {
   scheduleTickPrune(params: { claimedBefore: Date; limit: number }): Promise<{ deleted: number }>;
   /** Whether the schedule has a job in a non-final state (for the overlap policy). */
   scheduleHasActiveJob(params: { scheduleId: string }): Promise<boolean>;
+
+  // -- The process registry: every process on the store says it is alive. Added with the HTTP API.
+
+  /**
+   * Records that process `id` is alive now (store clock), with its description; creates the row
+   * on the first beat (keeping `firstSeenAt` after that). Also deletes rows not seen for
+   * `forgetAfterMs`, so crashed processes do not pile up.
+   */
+  processHeartbeat(params: { id: string; info: string; forgetAfterMs: number }): Promise<void>;
+  /** Processes whose last beat is within `seenWithinMs` of the store's now, by id. */
+  processList(params: { seenWithinMs: number }): Promise<ProcessRecord[]>;
+  /** Forgets a process (a clean stop). */
+  processRemove(params: { id: string }): Promise<void>;
+}
+
+/** One live process as the registry keeps it. `info` is the core's JSON description of the process. */
+export interface ProcessRecord {
+  id: string;
+  /** Serialized JSON (host, pid, version, roles, queues, running jobs …), written by the core. */
+  info: string;
+  /** When this id first heartbeat, by the store's clock. */
+  firstSeenAt: Date;
+  /** Its latest heartbeat, by the store's clock. */
+  lastSeenAt: Date;
 }
 
 /** A store's clock: returns the current time in ms since the epoch. Injected by tests. */

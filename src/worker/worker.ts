@@ -68,6 +68,8 @@ export interface Worker extends Service {
   readonly queues: readonly string[];
   /** Per consumed queue: configured concurrency and handlers running now (for metrics and the process registry). */
   slots(): { queue: string; slots: number; busy: number }[];
+  /** Ids of the jobs whose handlers run now. */
+  runningJobIds(): string[];
   readonly events: NightshiftEvents;
   /** Starts claiming. Does not migrate the store (the runtime facade does). */
   start(): Promise<void>;
@@ -399,6 +401,7 @@ export function createWorker(options: WorkerOptions): Worker {
     events,
     queues: [...queueNames],
     slots: () => [...queueSettings.values()].map((queue) => ({ queue: queue.name, slots: queue.concurrency, busy: queue.running })),
+    runningJobIds: () => executor.running.values().map((execution) => execution.job.id),
     get running() {
       return executor.running.size;
     },

@@ -37,6 +37,7 @@ import { describeJobInspect } from './jobs-inspect.js';
 import { describeJobLeases } from './jobs-leases.js';
 import { describeJobRaces } from './jobs-races.js';
 import { describeScheduleTickPrune } from './schedule-tick-prune.js';
+import { describeProcesses } from './processes.js';
 import { describeSchedules } from './schedules.js';
 
 export type { StoreFactory, StoreFixture } from './conformance-fixtures.js';
@@ -54,5 +55,6 @@ export function runStoreConformance(label: string, factory: StoreFactory): void 
     describeSchedules(factory);
     describeScheduleTickPrune(factory);
     describeJobRaces(factory);
+    describeProcesses(factory);
   });
 }

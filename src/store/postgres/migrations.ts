@@ -328,6 +328,18 @@ export const MIGRATIONS: readonly MigrationStep[] = [
     name: 'enqueue() SQL function: the core\'s bounds on delay_ms, run_at and key',
     sql: enqueueFunctionSql,
   },
+  {
+    version: 9,
+    name: 'process registry: one row per live process, its description and last heartbeat',
+    sql: ({ quoted: s }) => `
+      CREATE TABLE ${s}.processes (
+        id            text PRIMARY KEY,
+        info          text NOT NULL,
+        first_seen_at timestamptz NOT NULL,
+        last_seen_at  timestamptz NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -7,6 +7,7 @@ import { jobStatements } from './job-statements.js';
 import { runMigrations } from './migrations.js';
 import { NotificationListener } from './notification-listener.js';
 import { toStoreError } from './pg-errors.js';
+import { processHeartbeat, processList, processRemove, processStatements, type PgProcessContext } from './postgres-processes.js';
 import {
   asTransaction,
   availableQueues,
@@ -259,6 +260,8 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     }
   };
 
+  const processes: PgProcessContext = { pool, sql: processStatements(names), now: () => (clock ? new Date(clock()) : null) };
+
   const store: Store = {
     kind: 'postgres',
 
@@ -332,6 +335,18 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     jobStats() {
       return guard('read job stats', () => jobStats(ctx));
     },
+    processHeartbeat(params) {
+      return guard('record a process heartbeat', () => processHeartbeat(processes, params));
+    },
+
+    processList(params) {
+      return guard('list processes', () => processList(processes, params));
+    },
+
+    processRemove(params) {
+      return guard('remove a process', () => processRemove(processes, params));
+    },
+
     jobDelete(params) {
       return guard('delete jobs', () => deleteJobs(ctx, params.ids));
     },

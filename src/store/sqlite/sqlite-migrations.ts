@@ -194,6 +194,18 @@ const MIGRATIONS: readonly Migration[] = [
         WHERE schedule_id IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    description: 'process registry: one row per live process, its description and last heartbeat',
+    sql: `
+      CREATE TABLE nightshift_processes (
+        id            TEXT PRIMARY KEY,
+        info          TEXT NOT NULL,
+        first_seen_at INTEGER NOT NULL,
+        last_seen_at  INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this code expects. */

@@ -237,6 +237,13 @@ export const SQL = {
     DELETE FROM nightshift_jobs
     WHERE id IN (SELECT value FROM json_each(@ids)) AND state IN ${FINAL}
     RETURNING id`,
+  // ---- process registry ----------------------------------------------------------------------------
+  processUpsert: `
+    INSERT INTO nightshift_processes (id, info, first_seen_at, last_seen_at) VALUES (@id, @info, @now, @now)
+    ON CONFLICT (id) DO UPDATE SET info = excluded.info, last_seen_at = excluded.last_seen_at`,
+  processForget: `DELETE FROM nightshift_processes WHERE last_seen_at < @before`,
+  processList: `SELECT id, info, first_seen_at, last_seen_at FROM nightshift_processes WHERE last_seen_at >= @since ORDER BY id`,
+  processRemove: `DELETE FROM nightshift_processes WHERE id = @id`,
   /** Remembers the highest pruned id, so that no later job gets it again (see NEXT_JOB_ID). */
   jobIdFloorRaise: `
     INSERT INTO nightshift_job_id_floor (only, pruned_through) VALUES (1, @id)

@@ -31,6 +31,7 @@ import type {
   JobRecord,
   JobState,
   JobStats,
+  ProcessRecord,
   ScheduleInput,
   ScheduleListFilter,
   ScheduleRecord,
@@ -312,6 +313,33 @@ class SqliteStore implements Store {
 
   async jobStats(): Promise<JobStats> {
     return this.run('jobStats', () => jobStats(this.ctx));
+  }
+
+  async processHeartbeat(params: { id: string; info: string; forgetAfterMs: number }): Promise<void> {
+    const now = this.clock();
+    this.run('processHeartbeat', () =>
+      this.ctx.db
+        .transaction(() => {
+          const statements = this.ctx.statements();
+          statements.processUpsert.run({ id: params.id, info: params.info, now });
+          statements.processForget.run({ before: now - params.forgetAfterMs });
+        })
+        .immediate(),
+    );
+  }
+
+  async processList(params: { seenWithinMs: number }): Promise<ProcessRecord[]> {
+    const rows = this.run('processList', () => this.ctx.statements().processList.all({ since: this.clock() - params.seenWithinMs })) as {
+      id: string;
+      info: string;
+      first_seen_at: number;
+      last_seen_at: number;
+    }[];
+    return rows.map((row) => ({ id: row.id, info: row.info, firstSeenAt: new Date(row.first_seen_at), lastSeenAt: new Date(row.last_seen_at) }));
+  }
+
+  async processRemove(params: { id: string }): Promise<void> {
+    this.run('processRemove', () => this.ctx.statements().processRemove.run({ id: params.id }));
   }
 
   async jobDelete(params: { ids: string[] }): Promise<{ deleted: string[] }> {
