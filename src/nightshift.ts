@@ -55,9 +55,10 @@ export interface NightshiftOptions {
   /**
    * Serve the HTTP API (REST under `/api`, `/health`, `/ready`, `/metrics`) from this process.
    * Started first and stopped last, so `/ready` answers 503 while the rest shuts down. See
-   * `ApiServerOptions` for tokens; without any, only a loopback host is accepted.
+   * `ApiServerOptions` for tokens; without any, only a loopback host is accepted. The schedule
+   * routes use `scheduleManager` when given, else one built from this runtime's store and jobs.
    */
-  http?: HttpListenOptions & Pick<ApiServerOptions, 'tokens' | 'allowedOrigins' | 'bodyLimitBytes' | 'env' | 'authFailureLimit'>;
+  http?: HttpListenOptions & Pick<ApiServerOptions, 'tokens' | 'allowedOrigins' | 'bodyLimitBytes' | 'env' | 'authFailureLimit' | 'scheduleManager' | 'scheduleFile'>;
 }
 
 /** A running Nightshift: client, worker and background services under one start/stop. */
@@ -142,7 +143,14 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
       },
       async start() {
         const { createApiService } = await import('./server/api-service.js');
-        api = createApiService({ ...http, client, logger, ...(metrics ? { metrics } : {}), readiness: () => readiness() });
+        const scheduleManager =
+          http.scheduleManager ??
+          (await import('./scheduler/schedule-manager.js')).createScheduleManager({
+            store,
+            jobs: client.definitions(),
+            ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes }),
+          });
+        api = createApiService({ ...http, client, scheduleManager, logger, ...(metrics ? { metrics } : {}), readiness: () => readiness() });
         await api.start();
       },
       async stop() {

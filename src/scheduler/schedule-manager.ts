@@ -80,6 +80,61 @@ export interface ScheduleStats {
   successRate: number | null;
 }
 
+/**
+ * One schedule's recent runs, as `runStats()` reports them. Read without scanning the job table:
+ * the schedule's newest ticks (through its unique `(schedule, fire_at)` index) and, by id, the jobs
+ * of the newest of them.
+ */
+export interface ScheduleRunStats {
+  id: string;
+  jobName: string;
+  enabled: boolean;
+  /** Fire time of the newest claimed tick (cron, caught-up or manual); null before the first. */
+  lastRunAt: Date | null;
+  /** The fire time the scheduler will claim next; null while paused or when it never fires again. */
+  nextRunAt: Date | null;
+  /** The job the newest tick created, as it is now; null before the first run or once pruned. */
+  lastOutcome: ScheduleLastOutcome | null;
+  /**
+   * Ticks whose fire time is in the window (`windowStart` … `now`) that created a job: statuses
+   * `enqueued`, `catch_up`, `queued` and `manual`, whatever became of the job.
+   */
+  runs: number;
+  /** Ticks in the window that created no job: `skipped_overlap` (overlap `skip`) and `invalid_input`. */
+  skipped: number;
+  /**
+   * Of the `failuresChecked` newest runs in the window, those whose job is `dead` now (failed on
+   * its last attempt, or unrecoverable). A run still being retried is not a failure, nor is one
+   * whose job was already pruned.
+   */
+  failures: number;
+  /** How many runs' jobs were looked up for `failures`: `runs`, but at most `RUN_STATS_JOB_LOOKUPS`. */
+  failuresChecked: number;
+  /**
+   * True when `RUN_STATS_TICK_LIMIT` ticks were read and all were in the window: then `runs` and
+   * `skipped` count only the newest ones and are lower bounds (a schedule firing more often than
+   * every ~90 s).
+   */
+  capped: boolean;
+}
+
+/** What `runStats()` returns: the store's time, the window it counted over, every schedule. */
+export interface ScheduleRunStatsReport {
+  /** The store's time the window ends at. */
+  now: Date;
+  /** `now` − `RUN_STATS_WINDOW_MS`. */
+  windowStart: Date;
+  schedules: ScheduleRunStats[];
+}
+
+/** The window `runStats()` counts over: the last 24 hours, in ms. */
+export const RUN_STATS_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** Most ticks `runStats()` reads per schedule. */
+export const RUN_STATS_TICK_LIMIT = 1000;
+/** Most jobs `runStats()` looks up (by id) per schedule to count failures. */
+export const RUN_STATS_JOB_LOOKUPS = 100;
+const TICK_STATUSES_WITHOUT_JOB = new Set(['skipped_overlap', 'invalid_input']);
+
 export interface ScheduleManager {
   /** Creates a schedule (source `api` unless given). `DUPLICATE_SCHEDULE` if the id exists. */
   create(definition: ScheduleDefinition, options?: { source?: ScheduleSource }): Promise<ScheduleView>;
@@ -99,7 +154,18 @@ export interface ScheduleManager {
   history(id: string, options?: { limit?: number }): Promise<ScheduleHistoryEntry[]>;
   /** The next `count` fire times after now (default 5, max 100). */
   upcoming(id: string, count?: number): Promise<Date[]>;
+  /**
+   * Counts over all schedules and every job they created that is still stored: it reads up to
+   * 10 000 jobs per schedule. For a cheap per-schedule answer use `runStats()`.
+   */
   stats(): Promise<ScheduleStats>;
+  /**
+   * Per schedule: last and next run, the last run's outcome, and runs, skipped ticks and failures
+   * over the last 24 hours (see `ScheduleRunStats` for exactly what each counts). Per schedule one
+   * index range read of its ticks and at most `RUN_STATS_JOB_LOOKUPS` + 1 jobs read by id; never a
+   * scan of the job table.
+   */
+  runStats(): Promise<ScheduleRunStatsReport>;
 }
 
 /** Most jobs per schedule counted by `stats()`. */
@@ -316,6 +382,46 @@ class StoreScheduleManager implements ScheduleManager {
       runs,
       successRate: finished === 0 ? null : runs.completed / finished,
     };
+  }
+
+  async runStats(): Promise<ScheduleRunStatsReport> {
+    const now = await this.#store.timeNow();
+    const windowStart = new Date(now.getTime() - RUN_STATS_WINDOW_MS);
+    const records = await this.#store.scheduleList({});
+    const schedules = await Promise.all(
+      records.map(async (record): Promise<ScheduleRunStats> => {
+        const [view, ticks] = await Promise.all([
+          this.#view(record),
+          // Newest first by fire time, through the unique (schedule, fire_at) index.
+          this.#store.scheduleTickList({ scheduleId: record.id, limit: RUN_STATS_TICK_LIMIT }),
+        ]);
+        const runJobIds: string[] = [];
+        let skipped = 0;
+        for (const tick of ticks) {
+          if (tick.fireAt < windowStart || tick.fireAt > now) continue;
+          if (tick.jobId === null || TICK_STATUSES_WITHOUT_JOB.has(tick.status)) skipped += 1;
+          else runJobIds.push(tick.jobId);
+        }
+        // Jobs by primary key: a job list filtered by schedule would scan the job table.
+        const checked = runJobIds.slice(0, RUN_STATS_JOB_LOOKUPS);
+        const jobs = await Promise.all(checked.map((id) => this.#store.jobGet({ id })));
+        const oldestTick = ticks[ticks.length - 1];
+        return {
+          id: record.id,
+          jobName: record.jobName,
+          enabled: record.enabled,
+          lastRunAt: record.lastRunAt,
+          nextRunAt: record.nextRunAt,
+          lastOutcome: view.lastOutcome,
+          runs: runJobIds.length,
+          skipped,
+          failures: jobs.filter((job) => job?.state === 'dead').length,
+          failuresChecked: checked.length,
+          capped: ticks.length === RUN_STATS_TICK_LIMIT && oldestTick !== undefined && oldestTick.fireAt >= windowStart,
+        };
+      }),
+    );
+    return { now, windowStart, schedules };
   }
 }
 

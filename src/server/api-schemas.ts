@@ -6,6 +6,8 @@
 import { z } from 'zod';
 import { MAX_DELAY_MS, MAX_INT32, MAX_KEY_LENGTH, MAX_PRIORITY, MAX_REASON_LENGTH } from '../job/input-bounds.js';
 import { NAME_MAX_LENGTH, NAME_PATTERN } from '../job/names.js';
+import { MAX_CATCH_UP } from '../scheduler/schedule-definition.js';
+import { RUN_STATS_JOB_LOOKUPS, RUN_STATS_TICK_LIMIT } from '../scheduler/schedule-manager.js';
 import { JOB_STATES } from '../store/types.js';
 
 /** Largest number of jobs in one `POST /api/jobs/bulk`. */
@@ -159,3 +161,142 @@ export const errorReplySchema = z.object({
 
 export const healthReplySchema = z.object({ status: z.string(), uptime: z.number(), timestamp: z.string(), version: z.string() });
 export const readyReplySchema = z.object({ status: z.string(), reason: z.string().optional() });
+
+// ---------------------------------------------------------------------------------------------
+// Schedules: request fields named as in a YAML schedule file (docs/scheduling.md). Only their form
+// is checked here; the cron expression, the time zone, the job and the input are checked by the
+// schedule manager, which answers INVALID_CRON, INVALID_TIMEZONE, UNKNOWN_JOB or INVALID_PAYLOAD.
+
+export const scheduleIdSchema = name('schedule id');
+export const scheduleParamsSchema = z.object({ id: scheduleIdSchema.describe('the schedule id; a `/` in it is sent as %2F') });
+const scheduleSourceSchema = z.enum(['file', 'code', 'api']);
+const overlapSchema = z.enum(['allow', 'skip', 'queue']);
+
+const scheduleBodyFields = {
+  jobId: name('job name').describe('name of the job each tick enqueues'),
+  schedule: z.string().max(1000).describe('cron expression: 5 fields (minute first), 6 (seconds first), or @hourly / @daily / @weekly / @monthly / @yearly'),
+  timezone: z.string().max(200).optional().describe('IANA time zone the cron fields are read in; default UTC'),
+  enabled: z.boolean().optional().describe('default true; a disabled schedule is kept but never fires'),
+  description: z.string().nullable().optional(),
+  input: z.unknown().optional().describe("payload of each job it creates, checked against the job's schema; default {}"),
+  catchUp: z.number().int().min(0).max(MAX_CATCH_UP).optional().describe('missed ticks to run after downtime; default 0'),
+  overlap: overlapSchema.optional().describe('what a tick does while the previous run is unfinished; default allow'),
+  queue: name('queue').optional().describe("queue of the jobs it creates; default the job's"),
+  priority: z.number().int().min(0).max(MAX_PRIORITY).optional(),
+  maxAttempts: z.number().int().min(1).max(MAX_INT32).optional(),
+  timeoutMs: z.number().int().min(1).max(MAX_INT32).optional(),
+};
+
+export const scheduleCreateBodySchema = z
+  .object({ id: scheduleIdSchema.optional().describe('unique schedule id; default the jobId'), ...scheduleBodyFields })
+  .strict();
+
+export const scheduleUpdateBodySchema = z
+  .object({ ...scheduleBodyFields, jobId: scheduleBodyFields.jobId.optional(), schedule: scheduleBodyFields.schedule.optional() })
+  .strict()
+  .describe('the fields to change; the id cannot change');
+
+export const scheduleTriggerBodySchema = z
+  .object({ input: z.unknown().optional().describe("run with this input instead of the schedule's") })
+  .strict()
+  .nullish()
+  .describe('optional: a POST without a body runs the schedule with its own input');
+
+const yesNo = z.enum(['true', 'false']).transform((value) => value === 'true');
+
+export const scheduleListQuerySchema = z
+  .object({
+    enabled: yesNo.optional().describe('true: only firing schedules; false: only paused ones'),
+    search: z.string().max(200).optional().describe('case-insensitive part of the schedule id'),
+    cron: z.string().max(1000).optional().describe('exact cron expression, as stored'),
+    source: scheduleSourceSchema.optional().describe('file (a YAML schedule file), code (the config) or api'),
+    createdAfter: z.iso.datetime({ offset: true }).optional(),
+    createdBefore: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict();
+
+export const scheduleHistoryQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional().describe('default 20') }).strict();
+
+const lastOutcomeSchema = z
+  .object({ jobId: z.string(), state: jobStateSchema, attempt: z.number(), finishedAt: z.string().nullable(), error: errorRecordSchema.nullable() })
+  .nullable()
+  .describe('the job the newest tick created, as it is now; null before the first run or once that job was pruned');
+
+/** A schedule as every surface shows it (scheduler/schedule-json.ts). */
+export const scheduleViewSchema = z.object({
+  id: z.string(),
+  jobName: z.string(),
+  cron: z.string(),
+  timezone: z.string(),
+  enabled: z.boolean(),
+  paused: z.boolean(),
+  description: z.string().nullable(),
+  input: z.unknown(),
+  catchUp: z.number(),
+  overlap: overlapSchema,
+  source: scheduleSourceSchema,
+  jobOptions: z.object({ queue: z.string().optional(), priority: z.number().optional(), maxAttempts: z.number().optional(), timeoutMs: z.number().optional() }),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  nextRunAt: z.string().nullable(),
+  lastRunAt: z.string().nullable(),
+  lastJobId: z.string().nullable(),
+  lastOutcome: lastOutcomeSchema,
+});
+
+export const scheduleDetailsViewSchema = scheduleViewSchema.extend({
+  upcoming: z.array(z.string()).describe('the next 5 fire times; empty while paused'),
+});
+
+export const scheduleListReplySchema = z.object({ schedules: z.array(scheduleViewSchema) });
+export const scheduleDeleteReplySchema = z.object({ id: z.string(), deleted: z.boolean() });
+
+const tickSchema = z.object({ scheduleId: z.string(), fireAt: z.string(), claimedAt: z.string(), status: z.string() });
+export const scheduleTriggerReplySchema = z.object({ job: jobViewSchema, tick: tickSchema });
+
+export const scheduleHistoryEntrySchema = z.object({
+  fireAt: z.string(),
+  claimedAt: z.string(),
+  status: z.string().describe('enqueued, catch_up, queued, manual, skipped_overlap or invalid_input'),
+  jobId: z.string().nullable(),
+  jobState: jobStateSchema.nullable(),
+  durationMs: z.number().nullable().describe("the job's last attempt, start to finish; null until it finished"),
+  error: errorRecordSchema.nullable(),
+  job: z
+    .object({
+      id: z.string(),
+      state: jobStateSchema,
+      attempt: z.number(),
+      maxAttempts: z.number(),
+      createdAt: z.string(),
+      attemptedAt: z.string().nullable(),
+      finishedAt: z.string().nullable(),
+      lastError: errorRecordSchema.nullable(),
+      result: z.unknown(),
+    })
+    .nullable()
+    .describe('the job the tick created; null when none was created or it was pruned'),
+});
+
+export const scheduleHistoryReplySchema = z.object({ history: z.array(scheduleHistoryEntrySchema) });
+
+export const scheduleRunStatsSchema = z.object({
+  id: z.string(),
+  jobName: z.string(),
+  enabled: z.boolean(),
+  lastRunAt: z.string().nullable().describe('fire time of the newest claimed tick (cron, caught-up or manual)'),
+  nextRunAt: z.string().nullable().describe('the fire time the scheduler claims next; null while paused'),
+  lastOutcome: lastOutcomeSchema,
+  runs: z.number().describe('ticks whose fire time is in the window that created a job (enqueued, catch_up, queued, manual), whatever became of the job'),
+  skipped: z.number().describe('ticks whose fire time is in the window that created no job (skipped_overlap, invalid_input)'),
+  failures: z.number().describe('of the failuresChecked newest runs in the window, those whose job is dead now; a run still being retried, or whose job was pruned, is not counted'),
+  failuresChecked: z.number().describe(`how many runs were looked up for failures: runs, but at most ${RUN_STATS_JOB_LOOKUPS}`),
+  capped: z.boolean().describe(`${RUN_STATS_TICK_LIMIT} ticks were read and all were in the window: runs and skipped count only the newest ${RUN_STATS_TICK_LIMIT} and are lower bounds`),
+});
+
+export const scheduleStatsReplySchema = z.object({
+  now: z.string().describe("the store's time the window ends at"),
+  windowStart: z.string().describe('now minus 24 hours'),
+  summary: z.object({ total: z.number(), enabled: z.number(), paused: z.number() }),
+  schedules: z.array(scheduleRunStatsSchema),
+});

@@ -1,7 +1,7 @@
 /**
  * The HTTP API: a fastify application with the REST routes under `/api`, the OpenAPI document at
  * `/api/openapi.json` (generated from the zod schemas that validate requests), `/health`, `/ready`
- * and `/metrics`. It talks to a `Client` (and a metrics registry), never to the store.
+ * and `/metrics`. It talks to a `Client`, a schedule manager and a metrics registry, never to the store.
  *
  * Three ways to run it:
  * - `createApiServer(options)` → a fastify instance; `listenApiServer(app, { host, port })`
@@ -13,23 +13,44 @@
 import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
+import { NAME_MAX_LENGTH } from '../job/names.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../job/payload.js';
 import type { Metrics } from '../observe/metrics.js';
+import type { ScheduleManager } from '../scheduler/schedule-manager.js';
 import { healthReplySchema, readyReplySchema } from './api-schemas.js';
 import { assertSafeBind, Authenticator, type ApiToken } from './auth.js';
 import { handleError, HttpError } from './http-errors.js';
 import { createRouteGuard } from './route-guard.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { jobsRoutes } from './routes/jobs.js';
+import { scheduleRoutes } from './routes/schedules.js';
 
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
+/**
+ * Router settings of every fastify instance the API makes. A path parameter may be a whole name
+ * (128 characters) with each character percent-encoded (`/` in a schedule id is sent as %2F);
+ * fastify's default of 100 would make long ids unreachable. Malformed URLs and over-long
+ * parameters are answered in the one error shape, like every other error.
+ */
+const ROUTER_OPTIONS = {
+  routerOptions: { maxParamLength: 3 * NAME_MAX_LENGTH },
+  frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => handleError(error, request, reply),
+};
+
 export interface ApiServerOptions {
   client: Client;
+  /**
+   * Serves `/api/schedules` (list, create, change, pause, resume, trigger, history, stats); without
+   * it those routes answer 404. `createNightshift({ http })` builds one from its store and jobs.
+   */
+  scheduleManager?: ScheduleManager;
+  /** The YAML schedule file this deployment syncs: named in the 409 that refuses to change a schedule it declares. */
+  scheduleFile?: string;
   /** Served at `/metrics` (read scope); without it `/metrics` answers 404. */
   metrics?: Metrics;
   /**
@@ -111,6 +132,7 @@ async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth
     async (scoped) => {
       jobsRoutes(scoped, options.client, guard);
       catalogRoutes(scoped, options.client, guard);
+      scheduleRoutes(scoped, { scheduleManager: options.scheduleManager, scheduleFile: options.scheduleFile }, guard);
       scoped.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: '/api' },
@@ -126,6 +148,7 @@ export const nightshiftApi: FastifyPluginAsync<ApiServerOptions> = async (app, o
 export async function createApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
   const auth = new Authenticator(tokensOf(options), { ...(options.authFailureLimit === undefined ? {} : { failureLimit: options.authFailureLimit }) });
   const app = Fastify({
+    ...ROUTER_OPTIONS,
     // Requests are not logged one by one (fastify logs them at info); warnings and faults are.
     ...(options.logger ? { loggerInstance: options.logger.child({ component: 'api' }, { level: 'warn' }) as unknown as FastifyBaseLogger } : {}),
     bodyLimit: options.bodyLimitBytes ?? DEFAULT_MAX_PAYLOAD_BYTES + 64 * 1024,
@@ -154,7 +177,7 @@ export async function listenApiServer(app: FastifyInstance, options: { host?: st
 /** A Node `(req, res)` handler serving the API under `basePath` (e.g. `/nightshift`), for Express, Koa or node:http. */
 export async function createApiRequestHandler(options: ApiServerOptions & { basePath?: string }): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
   const basePath = (options.basePath ?? '').replace(/\/+$/, '');
-  const app = Fastify({ bodyLimit: options.bodyLimitBytes ?? DEFAULT_MAX_PAYLOAD_BYTES + 64 * 1024 });
+  const app = Fastify({ ...ROUTER_OPTIONS, bodyLimit: options.bodyLimitBytes ?? DEFAULT_MAX_PAYLOAD_BYTES + 64 * 1024 });
   await app.register(nightshiftApi, { ...options, prefix: basePath });
   await app.ready();
   return (req, res) => {

@@ -29,6 +29,18 @@ const ROUTES: { method: string; path: string; scope: 'read' | 'enqueue' | 'admin
   { method: 'POST', path: '/api/jobs/1/retry', scope: 'admin' },
   { method: 'POST', path: '/api/queues/default/pause', scope: 'admin' },
   { method: 'POST', path: '/api/queues/default/resume', scope: 'admin' },
+  // Schedules, in an order that works: the create (the one accepted request is the admin's) makes
+  // the schedule the later routes name, and the delete comes last.
+  { method: 'POST', path: '/api/schedules', scope: 'admin', body: { id: 'ping.hourly', jobId: 'ping', schedule: '@hourly' } },
+  { method: 'GET', path: '/api/schedules', scope: 'read' },
+  { method: 'GET', path: '/api/schedules/stats', scope: 'read' },
+  { method: 'GET', path: '/api/schedules/ping.hourly', scope: 'read' },
+  { method: 'GET', path: '/api/schedules/ping.hourly/history', scope: 'read' },
+  { method: 'PATCH', path: '/api/schedules/ping.hourly', scope: 'admin', body: { description: 'every hour' } },
+  { method: 'POST', path: '/api/schedules/ping.hourly/pause', scope: 'admin' },
+  { method: 'POST', path: '/api/schedules/ping.hourly/resume', scope: 'admin' },
+  { method: 'POST', path: '/api/schedules/ping.hourly/trigger', scope: 'admin' },
+  { method: 'DELETE', path: '/api/schedules/ping.hourly', scope: 'admin' },
 ];
 const RANK = { read: 0, enqueue: 1, admin: 2 } as const;
 
