@@ -19,7 +19,7 @@ import { boundsIssue, parseDuration, RETENTION_BOUNDS, SETTING_BOUNDS, type Inte
  * | `JOB_TIMEOUT_MS`      | integer ≥ 1, ms: time limit of every queue, replacing the file's        |
  * | `SHUTDOWN_TIMEOUT_MS` | integer ≥ 0, ms: grace period of a graceful stop; 0 aborts running handlers at once |
  * | `POLL_INTERVAL_MS`    | integer ≥ 1, ms: base time between a queue's fallback polls             |
- * | `HEALTH_CHECK_PORT`   | integer 1 … 65 535: reserved for the HTTP server (nothing listens on it yet) |
+ * | `HEALTH_CHECK_PORT`   | integer 1 … 65 535: reserved for the daemon's HTTP server (the daemon starts none yet) |
  * | `LOG_LEVEL`           | `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`          |
  * | `LOG_FORMAT`          | `pretty` or `json`; unset: pretty when stderr is a terminal, else JSON  |
  * | `NIGHTSHIFT_RETAIN_COMPLETED` / `_CANCELLED` / `_DEAD` | duration (`7d`, `12h`, `30m`, `45s`, `500ms` or plain ms): how long finished jobs of that state are kept |
@@ -34,7 +34,7 @@ export interface EnvSettings {
   jobTimeoutMs?: number;
   shutdownTimeoutMs?: number;
   pollIntervalMs?: number;
-  /** Reserved for the HTTP server; parsed and validated so a deployment can set it already. */
+  /** Reserved for the daemon's HTTP server, which it does not start yet; checked so a deployment can set it already. */
   healthCheckPort?: number;
   logLevel?: LevelWithSilent;
   logFormat?: LogFormat;

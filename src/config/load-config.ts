@@ -55,7 +55,7 @@ export interface ResolvedConfig {
   prune: false | { retention: Retention; intervalMs?: number };
   /** `POLL_INTERVAL_MS`, else `pollIntervalMs` of the code config or the schedule file. */
   pollIntervalMs: number | undefined;
-  /** `HEALTH_CHECK_PORT`: reserved for the HTTP server; nothing listens on it yet. */
+  /** `HEALTH_CHECK_PORT`: reserved for the daemon's HTTP server, which it does not start yet. */
   healthCheckPort: number | undefined;
   /** `LOG_LEVEL`, else the file's `logLevel`; undefined when neither is set (each command picks its default). */
   logLevel: LevelWithSilent | undefined;

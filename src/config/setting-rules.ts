@@ -39,8 +39,9 @@ export const SETTING_BOUNDS = {
    */
   pollIntervalMs: { min: 1, max: MAX_INT32, unit: 'ms' },
   /**
-   * Port of the HTTP health endpoint (reserved: no server listens on it yet): 1 … 65 535. 0 ("any
-   * free port") is refused: a health probe could not know where to ask.
+   * Port of the daemon's HTTP server and health endpoint (reserved: `nightshift daemon` starts no
+   * server yet): 1 … 65 535. 0 ("any free port") is refused: a health probe could not know where
+   * to ask.
    */
   healthCheckPort: { min: 1, max: 65_535, unit: '' },
 } as const satisfies Record<string, IntegerBounds>;
