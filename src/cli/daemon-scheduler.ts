@@ -10,15 +10,33 @@ import type { Store } from '../store/types.js';
 /**
  * Reconciles the declared schedules (a YAML file, or the config's inline list) with the store.
  * Nothing is written when an entry is invalid. Returns null when nothing is declared: then stored
- * schedules are left alone, since another deployment may own them.
+ * schedules are left alone, since another deployment may own them. Stored schedules of the same
+ * kind that the declaration does not list are kept (another file may declare them) unless
+ * `deleteUndeclared` (schedule-sync.ts).
  */
-export async function syncDeclaredSchedules(options: { config: ResolvedConfig; store: Store }): Promise<ScheduleSyncResult | null> {
+export async function syncDeclaredSchedules(options: { config: ResolvedConfig; store: Store; deleteUndeclared?: boolean }): Promise<ScheduleSyncResult | null> {
   const { config, store } = options;
   const jobs = createJobRegistry([...config.jobs]);
   const limits = config.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: config.maxPayloadBytes };
-  if (typeof config.schedules === 'string') return syncScheduleFile({ store, path: config.schedules, jobs, ...limits });
-  if (config.schedules !== undefined) return syncScheduleDefinitions({ store, schedules: config.schedules, jobs, ...limits });
+  const deleteUndeclared = options.deleteUndeclared === true;
+  if (typeof config.schedules === 'string') return syncScheduleFile({ store, path: config.schedules, jobs, deleteUndeclared, ...limits });
+  if (config.schedules !== undefined) return syncScheduleDefinitions({ store, schedules: config.schedules, jobs, deleteUndeclared, ...limits });
   return null;
+}
+
+/**
+ * What to tell an operator about schedules a sync kept because the declaration does not list
+ * them; null when there are none.
+ */
+export function undeclaredSchedulesNotice(result: ScheduleSyncResult, config: ResolvedConfig): string | null {
+  if (result.undeclared.length === 0) return null;
+  const where = typeof config.schedules === 'string' ? `the schedule file ${config.schedules}` : 'the config';
+  const kind = typeof config.schedules === 'string' ? 'a schedule file' : 'a code config';
+  return (
+    `kept ${result.undeclared.length} stored schedule(s) that ${where} does not declare: ${result.undeclared.join(', ')}. ` +
+    `They came from ${kind}: another deployment's on this store (leave them), or entries removed from this one ` +
+    '(they still fire: delete them with `nightshift schedules sync --delete-undeclared`, given the same --config)'
+  );
 }
 
 /**
@@ -31,12 +49,16 @@ export async function createDaemonScheduler(options: {
   store: Store;
   events: NightshiftEvents;
   logger: Logger;
+  /** Delete stored schedules the declaration does not list (`daemon --delete-undeclared`). */
+  deleteUndeclared?: boolean;
 }): Promise<Scheduler> {
   const { config, store, logger } = options;
-  const result = await syncDeclaredSchedules({ config, store });
+  const result = await syncDeclaredSchedules({ config, store, deleteUndeclared: options.deleteUndeclared === true });
   if (result) {
     const from = typeof config.schedules === 'string' ? { file: config.schedules } : { from: 'config' };
     logger.info({ ...from, ...result }, typeof config.schedules === 'string' ? 'schedules synced from file' : 'schedules synced from the config');
+    const notice = undeclaredSchedulesNotice(result, config);
+    if (notice !== null) logger.warn({ ...from, undeclared: result.undeclared }, notice);
   }
   return createScheduler({
     store,

@@ -1,6 +1,7 @@
 import { parseStoredJson } from '../job/payload.js';
 import type { ScheduleHistoryEntry, ScheduleView } from '../scheduler/schedule-manager.js';
 import type { ErrorRecord } from '../store/types.js';
+import type { DeclarationState, ListedSchedule } from './declared-schedules.js';
 import { formatDate, formatDuration, formatZonedDate, renderTable } from './table.js';
 
 /*
@@ -36,33 +37,73 @@ function lastOutcomeCell(schedule: ScheduleView): string {
   return schedule.lastJobId === null ? '-' : 'pruned';
 }
 
+/** How a declaration state reads in the table. */
+export function declarationText(state: DeclarationState | null): string {
+  switch (state) {
+    case 'stored':
+      return 'stored';
+    case 'not-stored':
+      return 'not stored yet';
+    case 'changed':
+      return 'changed, not synced';
+    case 'not-declared':
+      return 'not declared here';
+    case 'id-taken':
+      return 'id taken (api)';
+    case null:
+      return '-';
+  }
+}
+
+const SCHEDULE_COLUMNS = [
+  { header: 'ID', maxWidth: 40 },
+  { header: 'JOB', maxWidth: 30 },
+  { header: 'CRON' },
+  { header: 'TIMEZONE' },
+  { header: 'ENABLED' },
+  { header: 'NEXT RUN (LOCAL)' },
+  { header: 'NEXT RUN (UTC)' },
+  { header: 'LAST RUN (UTC)' },
+  { header: 'LAST OUTCOME' },
+];
+
+function scheduleCells(schedule: ScheduleView): string[] {
+  return [
+    schedule.id,
+    schedule.jobName,
+    schedule.cron,
+    schedule.timezone,
+    schedule.enabled ? 'yes' : 'paused',
+    formatZonedDate(schedule.nextRunAt, schedule.timezone),
+    formatDate(schedule.nextRunAt),
+    formatDate(schedule.lastRunAt),
+    lastOutcomeCell(schedule),
+  ];
+}
+
 /** The `nightshift schedules` table. */
 export function renderSchedules(schedules: readonly ScheduleView[]): string {
   if (schedules.length === 0) return 'no schedules (they are stored when the daemon starts, or with `nightshift schedules sync`)';
-  return renderTable(
-    [
-      { header: 'ID', maxWidth: 40 },
-      { header: 'JOB', maxWidth: 30 },
-      { header: 'CRON' },
-      { header: 'TIMEZONE' },
-      { header: 'ENABLED' },
-      { header: 'NEXT RUN (LOCAL)' },
-      { header: 'NEXT RUN (UTC)' },
-      { header: 'LAST RUN (UTC)' },
-      { header: 'LAST OUTCOME' },
-    ],
-    schedules.map((schedule) => [
-      schedule.id,
-      schedule.jobName,
-      schedule.cron,
-      schedule.timezone,
-      schedule.enabled ? 'yes' : 'paused',
-      formatZonedDate(schedule.nextRunAt, schedule.timezone),
-      formatDate(schedule.nextRunAt),
-      formatDate(schedule.lastRunAt),
-      lastOutcomeCell(schedule),
-    ]),
-  );
+  return renderTable(SCHEDULE_COLUMNS, schedules.map(scheduleCells));
+}
+
+/**
+ * The `nightshift schedules` table when a schedule file (or the config) declares schedules: one
+ * more column, how each stands against the declaration (declared-schedules.ts), and a line on
+ * what a sync would do.
+ */
+export function renderDeclaredSchedules(rows: readonly ListedSchedule[], declaredIn: string): string {
+  if (rows.length === 0) return `no schedules: ${declaredIn} declares none and none are stored`;
+  const table = renderTable([...SCHEDULE_COLUMNS, { header: 'DECLARED' }], rows.map((row) => [...scheduleCells(row.view), declarationText(row.declaration)]));
+  const count = (state: DeclarationState) => rows.filter((row) => row.declaration === state).length;
+  const notes: string[] = [];
+  const pending = count('not-stored') + count('changed');
+  if (pending > 0) notes.push(`${pending} declared in ${declaredIn} but not stored as declared: the next daemon start (or \`nightshift schedules sync\`) stores them; next runs shown from the declaration`);
+  if (count('not-declared') > 0) {
+    notes.push(`${count('not-declared')} stored but not declared in ${declaredIn}: kept by a sync (another schedule file may declare them); \`nightshift schedules sync --delete-undeclared\` deletes them`);
+  }
+  if (count('id-taken') > 0) notes.push(`${count('id-taken')} declared under an id a schedule created through the API holds: the sync refuses the file until one is renamed`);
+  return notes.length === 0 ? table : `${table}\n\n${notes.join('\n')}`;
 }
 
 /**

@@ -200,14 +200,25 @@ export async function loadScheduleFile(path: string, options: ScheduleFileOption
   return parseScheduleFile(text, path, options);
 }
 
+/** Options of the sync functions: see `SyncSchedulesOptions.deleteUndeclared`. */
+export interface ScheduleSyncFileOptions extends ScheduleFileOptions {
+  store: Store;
+  /**
+   * Delete stored schedules of the same source that the declaration does not list; default
+   * false: they are kept and reported in `undeclared`, since another schedule file on the same
+   * store may declare them (schedule-sync.ts).
+   */
+  deleteUndeclared?: boolean;
+}
+
 /**
  * Daemon start: validates the schedule file, then makes the store's file-managed schedules match
  * it (see schedule-sync.ts). Nothing is written when any entry is invalid.
  */
-export async function syncScheduleFile(options: ScheduleFileOptions & { store: Store; path: string }): Promise<ScheduleSyncResult> {
+export async function syncScheduleFile(options: ScheduleSyncFileOptions & { path: string }): Promise<ScheduleSyncResult> {
   const schedules = await loadScheduleFile(options.path, options);
   try {
-    return await syncSchedules({ store: options.store, schedules, source: 'file' });
+    return await syncSchedules({ store: options.store, schedules, source: 'file', deleteUndeclared: options.deleteUndeclared === true });
   } catch (error) {
     if (error instanceof ValidationError) throw new ConfigError(`${error.message} (${error.code})`, { file: options.path, cause: error, issues: [...error.issues] });
     throw error;
@@ -218,7 +229,7 @@ export async function syncScheduleFile(options: ScheduleFileOptions & { store: S
  * Same as `syncScheduleFile` for schedules listed in code (the config's `schedules: [...]`),
  * stored with source `code`.
  */
-export async function syncScheduleDefinitions(options: ScheduleFileOptions & { store: Store; schedules: readonly unknown[] }): Promise<ScheduleSyncResult> {
+export async function syncScheduleDefinitions(options: ScheduleSyncFileOptions & { schedules: readonly unknown[] }): Promise<ScheduleSyncResult> {
   const schedules = await resolveScheduleEntries(options.schedules, 'code', options);
-  return syncSchedules({ store: options.store, schedules, source: 'code' });
+  return syncSchedules({ store: options.store, schedules, source: 'code', deleteUndeclared: options.deleteUndeclared === true });
 }

@@ -1,9 +1,16 @@
 /**
  * Reconciles the store with declared schedules (a YAML file, or a list in the code config) at
- * daemon start: entries added are created, changed ones updated, those gone from the declaration
- * deleted — only among schedules of the same source. Schedules created at run time through the
- * API, CLI or schedule manager (source `api`) are never touched, and an id already taken by one of
- * them is an error. Running the same sync twice changes nothing the second time.
+ * daemon start: entries added are created, changed ones updated — only among schedules of the
+ * same source. Schedules created at run time through the API, CLI or schedule manager (source
+ * `api`) are never touched, and an id already taken by one of them is an error. Running the same
+ * sync twice changes nothing the second time.
+ *
+ * Stored schedules of the same source that the declaration does not list are kept and reported
+ * (`undeclared`), unless the caller asks to delete them (`deleteUndeclared`). The store does not
+ * record which file declared a schedule, and two deployments may share a store, each with its own
+ * schedule file: a schedule missing from this file may be another file's, so deleting it is the
+ * operator's explicit decision (`nightshift schedules sync --delete-undeclared`), never a side
+ * effect of starting a daemon with the other file.
  */
 import { ValidationError } from '../errors.js';
 import type { ScheduleInput, ScheduleRecord, ScheduleSource, Store } from '../store/types.js';
@@ -13,8 +20,15 @@ import { scheduleNextRun } from './next-fire.js';
 export interface ScheduleSyncResult {
   created: string[];
   updated: string[];
+  /** Undeclared schedules deleted (only with `deleteUndeclared`). */
   deleted: string[];
   unchanged: string[];
+  /**
+   * Stored schedules of the same source that the declaration does not list, kept: declared by
+   * another file (or code config) on the same store, or removed from this one. Empty with
+   * `deleteUndeclared` (they are in `deleted`).
+   */
+  undeclared: string[];
 }
 
 /** Options of `syncSchedules`. */
@@ -22,13 +36,19 @@ export interface SyncSchedulesOptions {
   store: Store;
   /** The declared schedules, validated (`resolveScheduleDefinition`), all of source `source`. */
   schedules: readonly ScheduleInput[];
-  /** `file` or `code`: stored schedules of this source that are not declared are deleted. */
+  /** `file` or `code`: the source the declared schedules are stored with. */
   source: Exclude<ScheduleSource, 'api'>;
+  /**
+   * Delete stored schedules of `source` that `schedules` does not list; default false: they are
+   * kept and listed in `undeclared` (see the module comment).
+   */
+  deleteUndeclared?: boolean;
 }
 
 const DEFINITION_FIELDS = ['jobName', 'cron', 'timezone', 'enabled', 'description', 'input', 'catchUp', 'overlap', 'source', 'jobOptions'] as const;
 
-function differs(stored: ScheduleRecord, declared: ScheduleInput): boolean {
+/** Whether a stored schedule's settings differ from a declaration of it (a sync would update it). */
+export function scheduleDefinitionDiffers(stored: ScheduleRecord, declared: ScheduleInput): boolean {
   return DEFINITION_FIELDS.some((field) => stored[field] !== declared[field]);
 }
 
@@ -75,7 +95,7 @@ export async function syncSchedules(options: SyncSchedulesOptions): Promise<Sche
     }
   }
 
-  const result: ScheduleSyncResult = { created: [], updated: [], deleted: [], unchanged: [] };
+  const result: ScheduleSyncResult = { created: [], updated: [], deleted: [], unchanged: [], undeclared: [] };
   const toWrite: ScheduleInput[] = [];
   const retime: ScheduleInput[] = [];
   for (const schedule of schedules) {
@@ -84,7 +104,7 @@ export async function syncSchedules(options: SyncSchedulesOptions): Promise<Sche
       result.created.push(schedule.id);
       toWrite.push(schedule);
       retime.push(schedule);
-    } else if (differs(stored, schedule)) {
+    } else if (scheduleDefinitionDiffers(stored, schedule)) {
       result.updated.push(schedule.id);
       toWrite.push(schedule);
       if (timingChanged(stored, schedule)) retime.push(schedule);
@@ -95,7 +115,9 @@ export async function syncSchedules(options: SyncSchedulesOptions): Promise<Sche
   }
   const declared = new Set(schedules.map((schedule) => schedule.id));
   // A schedule moved between the file and the code config changes source instead of being deleted.
-  result.deleted = [...existing.values()].filter((record) => record.source === source && !declared.has(record.id)).map((record) => record.id);
+  const undeclared = [...existing.values()].filter((record) => record.source === source && !declared.has(record.id)).map((record) => record.id);
+  if (options.deleteUndeclared === true) result.deleted = undeclared;
+  else result.undeclared = undeclared;
 
   if (toWrite.length > 0) await store.scheduleUpsertMany({ schedules: toWrite });
   if (result.deleted.length > 0) await store.scheduleDelete({ ids: result.deleted });

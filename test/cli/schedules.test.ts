@@ -48,7 +48,12 @@ describe('nightshift schedules', () => {
   });
 
   it('syncs the declared schedules and lists them', async () => {
-    expect((await project.json<{ schedules: unknown[] }>(['schedules'])).schedules).toEqual([]);
+    // Declared but not stored yet: listed from the file, with their next runs.
+    const before = await project.json<{ schedules: (ScheduleJson & { declaration: string })[] }>(['schedules']);
+    expect(before.schedules.map((schedule) => [schedule.id, schedule.declaration])).toEqual([
+      ['hourly-greeting', 'not-stored'],
+      ['explode', 'not-stored'],
+    ]);
     const synced = await project.json<{ created: string[] }>(['schedules', 'sync']);
     expect(synced.created.sort()).toEqual(['explode', 'hourly-greeting']);
     // A second sync changes nothing.
@@ -77,10 +82,10 @@ describe('nightshift schedules', () => {
     expect(new Date(local!).getTime()).toBe(new Date(hourly.nextRunAt!).getTime());
     expect(new Date(utc!).getTime()).toBe(new Date(hourly.nextRunAt!).getTime());
     expect(rest).toEqual([]);
-    // Never run yet: no last run, no outcome.
-    expect(row).toMatch(/-\s+-$/);
+    // Never run yet: no last run, no outcome; stored as the file declares it.
+    expect(row).toMatch(/-\s+-\s+stored$/);
     // A paused schedule has no next run in either column.
-    expect(table.stdout.split('\n').find((line) => line.startsWith('explode'))).toMatch(/paused\s+-\s+-\s+-\s+-$/);
+    expect(table.stdout.split('\n').find((line) => line.startsWith('explode'))).toMatch(/paused\s+-\s+-\s+-\s+-\s+stored$/);
   });
 
   it('shows the execution history with job states, durations and errors, and the last outcome in the list', async () => {
@@ -115,8 +120,8 @@ describe('nightshift schedules', () => {
     expect(line).toMatch(/manual\s+\d+\s+dead\s+\S+\s+Error: kaboom$/);
 
     const listed = await project.run(['schedules']);
-    expect(listed.stdout.split('\n').find((text) => text.startsWith('explode'))).toMatch(/\s+dead$/);
-    expect(listed.stdout.split('\n').find((text) => text.startsWith('hourly-greeting'))).toMatch(/\s+completed$/);
+    expect(listed.stdout.split('\n').find((text) => text.startsWith('explode'))).toMatch(/\s+dead\s+stored$/);
+    expect(listed.stdout.split('\n').find((text) => text.startsWith('hourly-greeting'))).toMatch(/\s+completed\s+stored$/);
 
     const unknown = await project.run(['schedules', 'history', 'nope']);
     expect(unknown.code).toBe(1);
@@ -151,5 +156,97 @@ describe('nightshift schedules', () => {
     expect(invalid.stderr).toContain('INVALID_PAYLOAD');
     const { jobs } = await project.json<{ jobs: unknown[] }>(['jobs']);
     expect(jobs).toEqual([]);
+  });
+});
+
+describe('nightshift schedules with schedule files', () => {
+  let project: Project;
+  let daemon: RunningCli | null = null;
+
+  const fileA = `schedules:
+  - id: a-daily
+    jobId: greet
+    schedule: "0 6 * * *"
+    timezone: America/New_York
+    input: { who: a }
+`;
+  const fileB = `schedules:
+  - id: b-hourly
+    jobId: greet
+    schedule: "15 * * * *"
+    input: { who: b }
+`;
+
+  beforeAll(() => assertBuilt());
+  beforeEach(() => {
+    project = new Project({ 'nightshift.config.ts': fixtureConfig(), 'a.yaml': fileA, 'b.yaml': fileB });
+  });
+  afterEach(async () => {
+    await daemon?.stop();
+    daemon = null;
+    project.cleanup();
+  });
+
+  it('lists what a file declares, with next runs, before any daemon stored it; an invalid file fails naming its line', async () => {
+    const listed = await project.json<{ declaredIn: string; schedules: (ScheduleJson & { declaration: string; lastRunAt: string | null })[] }>(['--config', 'a.yaml', 'schedules']);
+    expect(listed.declaredIn).toMatch(/a\.yaml$/);
+    expect(listed.schedules).toEqual([
+      expect.objectContaining({ id: 'a-daily', cron: '0 6 * * *', timezone: 'America/New_York', declaration: 'not-stored', lastRunAt: null, source: 'file' }),
+    ]);
+    // 06:00 in New York, the next one after now.
+    const next = new Date(listed.schedules[0]!.nextRunAt!);
+    expect(next.getTime()).toBeGreaterThan(Date.now());
+    expect(next.getTime() - Date.now()).toBeLessThanOrEqual(24 * 3_600_000);
+    expect(new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', hour: 'numeric', minute: 'numeric', hour12: false }).format(next)).toBe('06:00');
+
+    const table = await project.run(['--config', 'a.yaml', 'schedules']);
+    expect(table.stdout).toMatch(/^ID\s+JOB\s+CRON\s+TIMEZONE\s+ENABLED\s+NEXT RUN \(LOCAL\)\s+NEXT RUN \(UTC\)\s+LAST RUN \(UTC\)\s+LAST OUTCOME\s+DECLARED/);
+    expect(table.stdout.split('\n').find((line) => line.startsWith('a-daily'))).toMatch(/not stored yet$/);
+    expect(table.stdout).toContain('1 declared in');
+    // Listing stored nothing.
+    expect((await project.json<{ schedules: unknown[] }>(['schedules'])).schedules).toEqual([]);
+
+    // A changed file shows the new settings, marked until a sync stores them.
+    await project.json(['--config', 'a.yaml', 'schedules', 'sync']);
+    project.write('a.yaml', fileA.replace('"0 6 * * *"', '"30 7 * * *"'));
+    const changed = await project.json<{ schedules: (ScheduleJson & { declaration: string })[] }>(['--config', 'a.yaml', 'schedules']);
+    expect(changed.schedules[0]).toMatchObject({ id: 'a-daily', cron: '30 7 * * *', declaration: 'changed' });
+
+    project.write('bad.yaml', 'schedules:\n  - jobId: greet\n    schedule: "61 * * * *"\n');
+    const invalid = await project.run(['--config', 'bad.yaml', 'schedules']);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toMatch(/bad\.yaml:3: /);
+  });
+
+  it('a sync from one file keeps the schedules another file stored, says so, and deletes them only when told', async () => {
+    expect((await project.json<{ created: string[] }>(['--config', 'a.yaml', 'schedules', 'sync'])).created).toEqual(['a-daily']);
+    const fromB = await project.run(['--json', '--config', 'b.yaml', 'schedules', 'sync']);
+    expect(fromB.code).toBe(0);
+    expect(JSON.parse(fromB.stdout)).toMatchObject({ created: ['b-hourly'], deleted: [], undeclared: ['a-daily'] });
+    expect(fromB.stderr).toContain('warning: kept 1 stored schedule(s)');
+    expect(fromB.stderr).toContain('a-daily');
+    expect(fromB.stderr).toContain('--delete-undeclared');
+
+    const stored = await project.json<{ schedules: ScheduleJson[] }>(['schedules']);
+    expect(stored.schedules.map((schedule) => schedule.id).sort()).toEqual(['a-daily', 'b-hourly']);
+    const fromBView = await project.json<{ schedules: (ScheduleJson & { declaration: string })[] }>(['--config', 'b.yaml', 'schedules']);
+    expect(fromBView.schedules.map((schedule) => [schedule.id, schedule.declaration])).toEqual([
+      ['b-hourly', 'stored'],
+      ['a-daily', 'not-declared'],
+    ]);
+
+    // A daemon started with the other file keeps them too, with a warning in its log.
+    daemon = project.spawn(['--config', 'b.yaml', 'daemon']);
+    await waitFor('the daemon to start', () => daemon!.stderr.includes('"daemon ready"'));
+    const warning = daemon.stderr.split('\n').find((line) => line.includes('"level":40') && line.includes('"undeclared"'));
+    expect(JSON.parse(warning!)).toMatchObject({ level: 40, undeclared: ['a-daily'] });
+    daemon.kill('SIGTERM');
+    expect((await daemon.exited).code).toBe(0);
+    daemon = null;
+    expect((await project.json<{ schedules: ScheduleJson[] }>(['schedules'])).schedules.map((schedule) => schedule.id).sort()).toEqual(['a-daily', 'b-hourly']);
+
+    const deleted = await project.json<{ deleted: string[]; undeclared: string[] }>(['--config', 'b.yaml', 'schedules', 'sync', '--delete-undeclared']);
+    expect(deleted).toMatchObject({ deleted: ['a-daily'], undeclared: [] });
+    expect((await project.json<{ schedules: ScheduleJson[] }>(['schedules'])).schedules.map((schedule) => schedule.id)).toEqual(['b-hourly']);
   });
 });

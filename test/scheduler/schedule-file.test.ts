@@ -155,19 +155,28 @@ for (const harness of storeHarnesses) {
       fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    it('creates, updates and removes file schedules idempotently, keeping api schedules apart', async () => {
+    it('creates, updates and (when asked) removes file schedules idempotently, keeping api schedules apart', async () => {
       const file = path.join(dir, 'scheduler.yaml');
       const manager = createScheduleManager({ store: opened.store, jobs });
       await manager.create({ id: 'from-api', jobId: 'cleanup', schedule: '@hourly' });
 
       fs.writeFileSync(file, `${EXAMPLE}  - id: cleanup.nightly\n    jobId: cleanup\n    schedule: "0 3 * * *"\n`);
-      expect(await syncScheduleFile({ store: opened.store, path: file, jobs })).toEqual({ created: ['daily.questmaster', 'cleanup.nightly'], updated: [], deleted: [], unchanged: [] });
+      expect(await syncScheduleFile({ store: opened.store, path: file, jobs })).toEqual({ created: ['daily.questmaster', 'cleanup.nightly'], updated: [], deleted: [], unchanged: [], undeclared: [] });
       const first = await manager.get('daily.questmaster');
       expect(first).toMatchObject({ source: 'file', nextRunAt: new Date('2026-01-05T14:00:00Z') });
-      expect(await syncScheduleFile({ store: opened.store, path: file, jobs })).toEqual({ created: [], updated: [], deleted: [], unchanged: ['daily.questmaster', 'cleanup.nightly'] });
+      expect(await syncScheduleFile({ store: opened.store, path: file, jobs })).toEqual({ created: [], updated: [], deleted: [], unchanged: ['daily.questmaster', 'cleanup.nightly'], undeclared: [] });
 
+      // An entry gone from the file may be another file's schedule: kept and reported, unless asked.
       fs.writeFileSync(file, EXAMPLE.replace('"0 9 * * *"', '"0 10 * * *"'));
-      expect(await syncScheduleFile({ store: opened.store, path: file, jobs })).toEqual({ created: [], updated: ['daily.questmaster'], deleted: ['cleanup.nightly'], unchanged: [] });
+      expect(await syncScheduleFile({ store: opened.store, path: file, jobs })).toEqual({ created: [], updated: ['daily.questmaster'], deleted: [], unchanged: [], undeclared: ['cleanup.nightly'] });
+      expect(await manager.get('cleanup.nightly')).not.toBeNull();
+      expect(await syncScheduleFile({ store: opened.store, path: file, jobs, deleteUndeclared: true })).toEqual({
+        created: [],
+        updated: [],
+        deleted: ['cleanup.nightly'],
+        unchanged: ['daily.questmaster'],
+        undeclared: [],
+      });
       expect((await manager.get('daily.questmaster'))?.nextRunAt).toEqual(new Date('2026-01-05T15:00:00Z'));
       expect((await manager.list()).map((s) => [s.id, s.source])).toEqual([
         ['daily.questmaster', 'file'],
@@ -185,7 +194,8 @@ for (const harness of storeHarnesses) {
       await configError(syncScheduleFile({ store: opened.store, path: file, jobs }));
       expect(await manager.get('daily.questmaster')).not.toBeNull();
       fs.writeFileSync(file, 'schedules: []\n');
-      expect((await syncScheduleFile({ store: opened.store, path: file, jobs })).deleted).toEqual(['daily.questmaster']);
+      expect((await syncScheduleFile({ store: opened.store, path: file, jobs })).undeclared).toEqual(['daily.questmaster']);
+      expect((await syncScheduleFile({ store: opened.store, path: file, jobs, deleteUndeclared: true })).deleted).toEqual(['daily.questmaster']);
     });
 
     it('syncs schedules declared in code as source "code"', async () => {

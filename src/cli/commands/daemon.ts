@@ -8,6 +8,8 @@ interface DaemonOptions {
   worker: boolean;
   /** `--no-scheduler` sets false: neither sync the declared schedules nor fire any. */
   scheduler: boolean;
+  /** `--delete-undeclared`: the start-up sync deletes stored schedules the declaration does not list. */
+  deleteUndeclared?: boolean;
 }
 
 const isScheduleFile = (path: string | undefined): boolean => path !== undefined && /\.ya?ml$/i.test(path);
@@ -25,7 +27,9 @@ const IMMEDIATE_EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143
  *
  * `--config scheduler.yaml` names a schedule file; the job definitions still come from the code
  * config in the working directory. Without one, the daemon runs only the built-in jobs the
- * schedule file's `builtins:` enables, which is all a YAML-only deployment can schedule.
+ * schedule file's `builtins:` enables, which is all a YAML-only deployment can schedule. Stored
+ * schedules of the file's kind that it does not declare are kept with a warning (another file may
+ * declare them), or deleted with `--delete-undeclared`.
  *
  * The first signal stops gracefully: no new claims, running handlers get `shutdownTimeoutMs` to
  * finish, the rest are released back to their queues, the store is closed, exit code 0. A second
@@ -37,6 +41,7 @@ export function registerDaemonCommand(program: Command): void {
     .description('run workers, maintenance and schedules until SIGINT/SIGTERM (logs JSON to stderr)')
     .option('--no-worker', 'run the scheduler only: no worker, no lease rescue, no pruning')
     .option('--no-scheduler', 'run workers only: do not sync the declared schedules or fire any')
+    .option('--delete-undeclared', 'at start, delete stored schedules of the schedule file (or code config) kind that it does not declare; by default they are kept, since another file on the same store may declare them')
     .action(
       commandAction(async (context, options: DaemonOptions) => {
         context.defaultLogLevel = 'info';
@@ -82,7 +87,7 @@ export function registerDaemonCommand(program: Command): void {
         });
         await config.setup?.({ client: nightshift.client, store, logger, command: 'daemon' });
         if (options.scheduler) {
-          const scheduler = await createDaemonScheduler({ config, store, events, logger });
+          const scheduler = await createDaemonScheduler({ config, store, events, logger, deleteUndeclared: options.deleteUndeclared === true });
           await nightshift.addService(scheduler);
         } else if (config.schedules !== undefined) {
           logger.info('--no-scheduler: the declared schedules are neither synced nor fired by this process');

@@ -4,7 +4,7 @@ import type { ScheduleManager, ScheduleView } from '../../scheduler/schedule-man
 import { commandAction } from '../command-action.js';
 import type { CommandContext } from '../command-context.js';
 import { integerOption, parseJsonArgument } from '../option-parsers.js';
-import { historyEntryToJson, renderHistory, renderSchedules, scheduleToJson } from '../schedule-view.js';
+import { historyEntryToJson, renderDeclaredSchedules, renderHistory, renderSchedules, scheduleToJson } from '../schedule-view.js';
 import { formatDate, formatZonedDate, renderFields } from '../table.js';
 
 async function manager(context: CommandContext): Promise<ScheduleManager> {
@@ -30,11 +30,23 @@ export function registerScheduleCommands(program: Command): void {
 
   schedules
     .command('list', { isDefault: true })
-    .description('list stored schedules with their next and last runs')
+    .description('list schedules with their next and last runs: the stored ones, and those declared by the schedule file (--config x.yaml) or config, stored yet or not')
     .action(
       commandAction(async (context) => {
         const views = await (await manager(context)).list();
-        context.print({ schedules: views.map(scheduleToJson) }, () => renderSchedules(views));
+        const { listWithDeclaration, readDeclaredSchedules } = await import('../declared-schedules.js');
+        // A file is checked before it is deployed: an invalid one fails here, naming file and line.
+        const declared = await readDeclaredSchedules(await context.config({ required: false }));
+        if (declared === null) {
+          context.print({ schedules: views.map(scheduleToJson) }, () => renderSchedules(views));
+          return;
+        }
+        const { store } = await context.store({ required: false });
+        const rows = await listWithDeclaration(store, views, declared.schedules, declared.source);
+        context.print(
+          { declaredIn: declared.from, schedules: rows.map((row) => ({ ...scheduleToJson(row.view), declaration: row.declaration })) },
+          () => renderDeclaredSchedules(rows, declared.from),
+        );
       }),
     );
 
@@ -119,12 +131,13 @@ export function registerScheduleCommands(program: Command): void {
   schedules
     .command('sync')
     .description('store the declared schedules (YAML file or config list) now, as the daemon does on start')
+    .option('--delete-undeclared', 'also delete stored schedules of the same kind (file or code config) that the declaration does not list; by default they are kept and listed, since another schedule file on the same store may declare them')
     .action(
-      commandAction(async (context) => {
+      commandAction(async (context, options: { deleteUndeclared?: boolean }) => {
         const config = await context.config();
         const { store } = await context.store();
-        const { syncDeclaredSchedules } = await import('../daemon-scheduler.js');
-        const result = await syncDeclaredSchedules({ config, store });
+        const { syncDeclaredSchedules, undeclaredSchedulesNotice } = await import('../daemon-scheduler.js');
+        const result = await syncDeclaredSchedules({ config, store, deleteUndeclared: options.deleteUndeclared === true });
         if (result === null) {
           context.print({ synced: false }, () => 'no schedules declared: set `schedules` in the config or pass --config <file.yaml>');
           return;
@@ -133,6 +146,8 @@ export function registerScheduleCommands(program: Command): void {
           { synced: true, ...result },
           () => `schedules synced: ${result.created.length} created, ${result.updated.length} updated, ${result.deleted.length} deleted, ${result.unchanged.length} unchanged`,
         );
+        const notice = undeclaredSchedulesNotice(result, config);
+        if (notice !== null) process.stderr.write(`warning: ${notice}\n`);
       }),
     );
 }
