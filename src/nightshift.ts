@@ -9,6 +9,9 @@ import type { Clock, Store } from './store/types.js';
 import type { JobList } from './worker/job-registry.js';
 import type { Service } from './worker/service.js';
 import type { Metrics } from './observe/metrics.js';
+import { createProcessRegistry } from './observe/process-registry.js';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { ApiServerOptions } from './server/server.js';
 import type { ApiService, HttpListenOptions } from './server/api-service.js';
 import { createWorker, type Worker } from './worker/worker.js';
@@ -46,6 +49,12 @@ export interface NightshiftOptions {
   prune?: false | { intervalMs?: number; retention?: Retention; batchSize?: number };
   /** More services to run with this runtime (started after the built-in ones, stopped before them). */
   services?: readonly Service[];
+  /**
+   * Heartbeat this process into the store's process registry (id, host, pid, version, roles,
+   * queues, busy slots, running jobs) every 10 s, for `GET /api/workers` and `client.processes()`.
+   * Default: on whenever the worker or the HTTP API runs.
+   */
+  processRegistry?: boolean;
   /**
    * Collect Prometheus metrics (job counters and durations, queue gauges, worker slots, Node
    * process metrics) in `nightshift.metrics`; default false, true when `http` is set. An app may
@@ -178,6 +187,22 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
     services.push(createPruner({ store, events, logger, intervalMs: prune.intervalMs, retention: prune.retention, batchSize: prune.batchSize }));
   }
   services.push(...(options.services ?? []));
+  if (options.processRegistry ?? (worker !== null || options.http !== undefined)) {
+    // Last to start, first to stop: it describes the services above and leaves the registry first.
+    const registryId = worker?.id ?? options.workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    services.push(
+      createProcessRegistry({
+        store,
+        id: registryId,
+        logger,
+        describe: () => ({
+          roles: [...(worker ? ['worker'] : []), ...(services.some((service) => service.name === 'scheduler') ? ['scheduler'] : []), ...(options.http ? ['api'] : [])],
+          queues: worker ? worker.slots().map((slot) => ({ queue: slot.queue, concurrency: slot.slots, busy: slot.busy })) : [],
+          runningJobIds: worker ? worker.runningJobIds() : [],
+        }),
+      }),
+    );
+  }
 
   let state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new';
   let starting: Promise<void> | null = null;

@@ -126,6 +126,25 @@ export const jobListQuerySchema = z
 
 export const jobListReplySchema = z.object({ jobs: z.array(jobViewSchema), nextCursor: z.string().nullable() });
 
+/**
+ * Body of the bulk actions (`POST /api/jobs/retry|cancel|delete`): the list's filter, at least
+ * one field of it — an empty filter would select every job, which must be asked for explicitly
+ * (e.g. with every state).
+ */
+export const bulkActionBodySchema = z
+  .object({ ...jobFilterFields, reason: z.string().max(MAX_REASON_LENGTH).optional().describe('cancel only') })
+  .strict()
+  .refine((body) => Object.entries(body).some(([key, value]) => key !== 'reason' && value !== undefined), {
+    message: 'give at least one filter field (state, queue, name, search, createdAfter, createdBefore)',
+  });
+
+export const bulkActionReplySchema = z.object({
+  changed: z.number().describe('jobs the action changed'),
+  skipped: z.number().describe('jobs selected that it left alone (running, key taken, already final…)'),
+  more: z.boolean().describe('more jobs matched than one call handles (100 000); call again'),
+});
+export const drainBodySchema = z.object({ reason: z.string().max(MAX_REASON_LENGTH).optional() }).strict().optional();
+
 export const idParamsSchema = z.object({ id: jobIdSchema });
 export const queueParamsSchema = z.object({ name: name('queue') });
 
@@ -154,6 +173,20 @@ export const queueViewSchema = z.object({
 
 export const queueListReplySchema = z.object({ queues: z.array(queueViewSchema) });
 export const queueActionReplySchema = z.object({ queue: z.string(), paused: z.boolean() });
+
+export const processViewSchema = z.object({
+  id: z.string(),
+  host: z.string(),
+  pid: z.number(),
+  version: z.string(),
+  roles: z.array(z.string()).describe('worker, scheduler, api'),
+  queues: z.array(z.object({ queue: z.string(), concurrency: z.number(), busy: z.number() })).describe('queues its worker consumes'),
+  runningJobIds: z.array(z.string()),
+  startedAt: z.string(),
+  firstSeenAt: z.string(),
+  lastSeenAt: z.string(),
+});
+export const processListReplySchema = z.object({ workers: z.array(processViewSchema) });
 
 export const errorReplySchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),

@@ -123,7 +123,7 @@ async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth
     return { status: 'ready' };
   });
 
-  app.get('/metrics', { preHandler: guard('read'), schema: { hide: true } }, async (_request, reply) => {
+  app.get('/metrics', { onRequest: guard('read'), schema: { hide: true } }, async (_request, reply) => {
     if (!options.metrics) throw new HttpError(404, 'NOT_FOUND', 'metrics are not enabled in this process');
     return reply.type(options.metrics.registry.contentType).send(await options.metrics.text());
   });

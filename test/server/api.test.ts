@@ -185,6 +185,12 @@ for (const kind of STORE_KINDS) {
         'GET /api/queues',
         'POST /api/queues/{name}/pause',
         'POST /api/queues/{name}/resume',
+        'POST /api/queues/{name}/drain',
+        'GET /api/workers',
+        'DELETE /api/jobs/{id}',
+        'POST /api/jobs/retry',
+        'POST /api/jobs/cancel',
+        'POST /api/jobs/delete',
       ]) {
         expect(documented, route).toContain(route);
       }

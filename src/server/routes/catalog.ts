@@ -4,10 +4,10 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Client } from '../../client/client.js';
 import type { AnyJobDefinition } from '../../job/define-job.js';
-import { definitionListReplySchema, errorReplySchema, queueActionReplySchema, queueListReplySchema, queueParamsSchema } from '../api-schemas.js';
+import { bulkActionReplySchema, definitionListReplySchema, drainBodySchema, errorReplySchema, processListReplySchema, queueActionReplySchema, queueListReplySchema, queueParamsSchema } from '../api-schemas.js';
 import type { RouteGuard } from '../route-guard.js';
 
-const errors = { 400: errorReplySchema, 401: errorReplySchema, 403: errorReplySchema, 503: errorReplySchema };
+const errors = { 400: errorReplySchema, 401: errorReplySchema, 403: errorReplySchema, 404: errorReplySchema, 409: errorReplySchema, 503: errorReplySchema };
 
 /** The payload's JSON Schema: from a zod schema; `{}` (anything) for a job without one; null when it cannot be told. */
 function payloadJsonSchema(job: AnyJobDefinition): unknown {
@@ -28,7 +28,7 @@ export function catalogRoutes(app: FastifyInstance, client: Client, guard: Route
   let definitions: z.output<typeof definitionListReplySchema> | null = null;
   api.get(
     '/definitions',
-    { preHandler: guard('read'), schema: { summary: 'Registered jobs and their payload JSON Schema', tags: ['definitions'], response: { 200: definitionListReplySchema, ...errors } } },
+    { onRequest: guard('read'), schema: { summary: 'Registered jobs and their payload JSON Schema', tags: ['definitions'], response: { 200: definitionListReplySchema, ...errors } } },
     async () =>
       (definitions ??= {
         definitions: client.definitions().map((job) => ({
@@ -44,15 +44,28 @@ export function catalogRoutes(app: FastifyInstance, client: Client, guard: Route
   );
 
   api.get(
+    '/workers',
+    {
+      onRequest: guard('read'),
+      schema: {
+        summary: 'Every live Nightshift process on the store: roles, queues with concurrency and busy slots, running jobs (a process that stopped beating drops out within a minute)',
+        tags: ['workers'],
+        response: { 200: processListReplySchema, ...errors },
+      },
+    },
+    async () => ({ workers: await client.processes() }),
+  );
+
+  api.get(
     '/queues',
-    { preHandler: guard('read'), schema: { summary: 'Every queue: counts by state, paused', tags: ['queues'], response: { 200: queueListReplySchema, ...errors } } },
+    { onRequest: guard('read'), schema: { summary: 'Every queue: counts by state, paused', tags: ['queues'], response: { 200: queueListReplySchema, ...errors } } },
     async () => ({ queues: await client.queues() }),
   );
 
   api.post(
     '/queues/:name/pause',
     {
-      preHandler: guard('admin'),
+      onRequest: guard('admin'),
       schema: { summary: 'Stop every worker on the store from claiming jobs of this queue', tags: ['queues'], params: queueParamsSchema, response: { 200: queueActionReplySchema, ...errors } },
     },
     async (request) => {
@@ -62,9 +75,24 @@ export function catalogRoutes(app: FastifyInstance, client: Client, guard: Route
   );
 
   api.post(
+    '/queues/:name/drain',
+    {
+      onRequest: guard('admin'),
+      schema: {
+        summary: 'Cancel every job of the queue that has not started (running jobs go on); returns how many',
+        tags: ['queues'],
+        params: queueParamsSchema,
+        body: drainBodySchema,
+        response: { 200: bulkActionReplySchema, ...errors },
+      },
+    },
+    async (request) => client.drainQueue(request.params.name, request.body?.reason),
+  );
+
+  api.post(
     '/queues/:name/resume',
     {
-      preHandler: guard('admin'),
+      onRequest: guard('admin'),
       schema: { summary: 'Let workers claim jobs of this queue again', tags: ['queues'], params: queueParamsSchema, response: { 200: queueActionReplySchema, ...errors } },
     },
     async (request) => {

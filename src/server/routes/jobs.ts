@@ -1,12 +1,14 @@
 /** `/api/jobs`: enqueue (one, bulk), list with filters, one job with its attempts, retry, cancel. */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { z } from 'zod';
-import type { Client, ListParams } from '../../client/client.js';
+import { z } from 'zod';
+import type { BulkActionResult, Client, JobFilter, ListParams } from '../../client/client.js';
 import type { EnqueueOptions } from '../../client/enqueue-options.js';
 import { jobDetailsToJson, jobToJson } from '../../client/job-json.js';
 import type { JobState } from '../../store/types.js';
 import {
+  bulkActionBodySchema,
+  bulkActionReplySchema,
   bulkEnqueueBodySchema,
   bulkEnqueueReplySchema,
   cancelBodySchema,
@@ -38,13 +40,25 @@ function enqueueOptions(body: { queue?: string | undefined; delayMs?: number | u
   return options;
 }
 
+/** The client's filter from the API's filter fields (query string or bulk body). */
+function filterOf(fields: { state?: string[] | undefined; queue?: string[] | undefined; name?: string[] | undefined; search?: string | undefined; createdAfter?: string | undefined; createdBefore?: string | undefined }): JobFilter {
+  const filter: JobFilter = {};
+  if (fields.state) filter.state = fields.state as JobState[];
+  if (fields.queue) filter.queue = fields.queue;
+  if (fields.name) filter.job = fields.name;
+  if (fields.search) filter.nameContains = fields.search;
+  if (fields.createdAfter) filter.createdAfter = new Date(fields.createdAfter);
+  if (fields.createdBefore) filter.createdBefore = new Date(fields.createdBefore);
+  return filter;
+}
+
 export function jobsRoutes(app: FastifyInstance, client: Client, guard: RouteGuard): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
 
   api.post(
     '/jobs',
     {
-      preHandler: guard('enqueue'),
+      onRequest: guard('enqueue'),
       schema: { summary: 'Enqueue one job', tags: ['jobs'], body: enqueueBodySchema, response: { 200: enqueueReplySchema, 201: enqueueReplySchema, ...errors } },
     },
     async (request, reply) => {
@@ -59,7 +73,7 @@ export function jobsRoutes(app: FastifyInstance, client: Client, guard: RouteGua
   api.post(
     '/jobs/bulk',
     {
-      preHandler: guard('enqueue'),
+      onRequest: guard('enqueue'),
       bodyLimit: BULK_BODY_LIMIT,
       schema: {
         summary: `Enqueue up to ${MAX_BULK_JOBS} jobs of one kind in one transaction`,
@@ -83,18 +97,12 @@ export function jobsRoutes(app: FastifyInstance, client: Client, guard: RouteGua
   api.get(
     '/jobs',
     {
-      preHandler: guard('read'),
+      onRequest: guard('read'),
       schema: { summary: 'List jobs, newest first, with filters and a cursor', tags: ['jobs'], querystring: jobListQuerySchema, response: { 200: jobListReplySchema, ...errors } },
     },
     async (request) => {
       const query = request.query as z.output<typeof jobListQuerySchema>;
-      const params: ListParams = {};
-      if (query.state) params.state = query.state as JobState[];
-      if (query.queue) params.queue = query.queue;
-      if (query.name) params.job = query.name;
-      if (query.search) params.nameContains = query.search;
-      if (query.createdAfter) params.createdAfter = new Date(query.createdAfter);
-      if (query.createdBefore) params.createdBefore = new Date(query.createdBefore);
+      const params: ListParams = filterOf(query);
       if (query.limit !== undefined) params.limit = query.limit;
       if (query.cursor !== undefined) params.cursor = query.cursor;
       const page = await client.list(params);
@@ -105,16 +113,41 @@ export function jobsRoutes(app: FastifyInstance, client: Client, guard: RouteGua
   api.get(
     '/jobs/:id',
     {
-      preHandler: guard('read'),
+      onRequest: guard('read'),
       schema: { summary: 'One job with every attempt', tags: ['jobs'], params: idParamsSchema, response: { 200: jobDetailsViewSchema, ...errors } },
     },
     async (request) => jobDetailsToJson(await client.get(request.params.id)),
   );
 
+  api.delete(
+    '/jobs/:id',
+    {
+      onRequest: guard('admin'),
+      schema: { summary: 'Delete a finished job and its attempts', tags: ['jobs'], params: idParamsSchema, response: { 204: z.null().describe('deleted'), ...errors } },
+    },
+    async (request, reply) => {
+      await client.delete(request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  const bulk = (path: string, summary: string, action: (filter: JobFilter, reason: string | undefined) => Promise<BulkActionResult>) =>
+    api.post(
+      path,
+      { onRequest: guard('admin'), schema: { summary, tags: ['jobs'], body: bulkActionBodySchema, response: { 200: bulkActionReplySchema, ...errors } } },
+      async (request) => {
+        const body = request.body as z.output<typeof bulkActionBodySchema>;
+        return action(filterOf(body), body.reason);
+      },
+    );
+  bulk('/jobs/retry', 'Retry every job the filter selects that is not running', (filter) => client.retryMany(filter));
+  bulk('/jobs/cancel', 'Cancel every job the filter selects that has not finished', (filter, reason) => client.cancelMany(filter, reason ?? 'cancelled through the API'));
+  bulk('/jobs/delete', 'Delete every finished job the filter selects', (filter) => client.deleteMany(filter));
+
   api.post(
     '/jobs/:id/retry',
     {
-      preHandler: guard('admin'),
+      onRequest: guard('admin'),
       schema: { summary: 'Run a finished, failed or waiting job again now', tags: ['jobs'], params: idParamsSchema, response: { 200: jobViewSchema, ...errors } },
     },
     async (request) => jobToJson(await client.retry(request.params.id)),
@@ -123,7 +156,7 @@ export function jobsRoutes(app: FastifyInstance, client: Client, guard: RouteGua
   api.post(
     '/jobs/:id/cancel',
     {
-      preHandler: guard('admin'),
+      onRequest: guard('admin'),
       schema: { summary: 'Cancel a job that has not finished', tags: ['jobs'], params: idParamsSchema, body: cancelBodySchema, response: { 200: jobViewSchema, ...errors } },
     },
     async (request) => jobToJson(await client.cancel(request.params.id, request.body?.reason ?? 'cancelled through the API')),
