@@ -43,12 +43,6 @@ export function envSetting(name: WorkerEnvVariable, fallback: number, env: NodeJ
   return readEnvInteger(name, env) ?? fallback;
 }
 
-/**
- * The former name of `envSetting`, from when every worker variable had to be ≥ 1 (which refused
- * `SHUTDOWN_TIMEOUT_MS=0` that the CLI accepted).
- * @deprecated use `envSetting`.
- */
-export const envPositiveInt = envSetting;
 
 /** Throws a ConfigError unless `value` is undefined or an integer ≥ `min`. */
 export function assertIntOption(where: string, value: unknown, min: number): asserts value is number | undefined {

@@ -21,7 +21,7 @@ import {
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   defaultWorkerId,
-  envPositiveInt,
+  envSetting,
   type QueueOptions,
 } from './worker-options.js';
 
@@ -131,10 +131,10 @@ export function createWorker(options: WorkerOptions): Worker {
   assertIntOption('shutdownTimeoutMs', options.shutdownTimeoutMs, 0);
   assertIntOption('pollIntervalMs', options.pollIntervalMs, 1);
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? envPositiveInt('SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS);
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? envSetting('SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS);
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
-  const defaultConcurrency = envPositiveInt('MAX_CONCURRENT_JOBS', DEFAULT_CONCURRENCY);
-  const defaultTimeoutMs = envPositiveInt('JOB_TIMEOUT_MS', DEFAULT_JOB_TIMEOUT_MS);
+  const defaultConcurrency = envSetting('MAX_CONCURRENT_JOBS', DEFAULT_CONCURRENCY);
+  const defaultTimeoutMs = envSetting('JOB_TIMEOUT_MS', DEFAULT_JOB_TIMEOUT_MS);
   const events = options.events ?? new NightshiftEvents();
   const logger = (options.logger ?? createSilentLogger()).child({ workerId: id });
   const clock = options.clock ?? Date.now;
