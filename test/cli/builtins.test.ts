@@ -104,8 +104,13 @@ describe('nightshift CLI and the built-in jobs', () => {
     const exit = await running.exited;
     expect(exit.code).toBe(1);
     expect(exit.stderr).toContain(where);
-    // Nothing was written: not even the valid schedule.
-    expect((await project.json<{ schedules: unknown[] }>(['schedules'])).schedules).toEqual([]);
+    // Nothing was written: not even the valid schedule. Listing checks the file, and fails the same way.
+    const show = await project.run(['schedules', 'show', 'greet-cron']);
+    expect(show.code).toBe(1);
+    expect(show.stderr).toContain('UNKNOWN_SCHEDULE');
+    const list = await project.run(['schedules']);
+    expect(list.code).toBe(1);
+    expect(list.stderr).toContain(where);
     expect(existsSync(join(project.dir, 'pwned.txt'))).toBe(false);
   });
 });
