@@ -428,6 +428,34 @@ export interface Store {
   processList(params: { seenWithinMs: number }): Promise<ProcessRecord[]>;
   /** Forgets a process (a clean stop). */
   processRemove(params: { id: string }): Promise<void>;
+
+  // -- The event feed: job and schedule lifecycle events every process can read. Added with SSE.
+
+  /**
+   * Appends events in one transaction (one multi-row statement). Each gets the next id — the
+   * feed's cursor, increasing with commit order: a reader that has seen id N never later finds a
+   * new event with an id ≤ N (how each store guarantees it is written next to its statement) —
+   * and `at` from the store's clock. An empty list writes nothing.
+   */
+  eventAppend(params: { events: EventInsert[] }): Promise<void>;
+  /**
+   * Events with an id above `afterId` (`'0'`: from the oldest kept), oldest first, at most
+   * `limit`, restricted by `filter` (each list, when given, must contain the event's type, queue
+   * or job name; an event without a queue or name never matches a list of them).
+   */
+  eventList(params: { afterId: string; limit: number; filter?: EventListFilter }): Promise<EventRecord[]>;
+  /**
+   * Where the feed stands: the newest id (null when no event was ever appended or all were
+   * pruned and none came since — then `'0'` is a safe cursor) and the highest id pruned so far
+   * (null: none). A reader whose cursor is below `prunedThroughId` may have missed events.
+   */
+  eventBounds(): Promise<{ newestId: string | null; prunedThroughId: string | null }>;
+  /**
+   * Deletes up to `limit` events older than `before` (store clock), oldest id first, and raises
+   * the pruned-through mark to the highest id deleted. Returns how many went; call again while
+   * `deleted === limit`.
+   */
+  eventPrune(params: { before: Date; limit: number }): Promise<{ deleted: number }>;
 }
 
 /** One live process as the registry keeps it. `info` is the core's JSON description of the process. */
@@ -439,6 +467,31 @@ export interface ProcessRecord {
   firstSeenAt: Date;
   /** Its latest heartbeat, by the store's clock. */
   lastSeenAt: Date;
+}
+
+/** One event to append to the feed. The core writes small `data`: ids, states, error kinds, never payloads. */
+export interface EventInsert {
+  /** `job:completed`, `schedule:fired`, `queue:paused` … (see the README's "Events"). */
+  type: string;
+  queue: string | null;
+  jobName: string | null;
+  jobId: string | null;
+  /** Serialized JSON object with the event's details. */
+  data: string;
+}
+
+/** An event as the feed keeps it. */
+export interface EventRecord extends EventInsert {
+  /** The cursor: decimal, increasing in commit order. */
+  id: string;
+  /** When it was appended, by the store's clock. */
+  at: Date;
+}
+
+export interface EventListFilter {
+  types?: string[];
+  queues?: string[];
+  names?: string[];
 }
 
 /** A store's clock: returns the current time in ms since the epoch. Injected by tests. */

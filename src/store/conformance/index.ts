@@ -37,6 +37,7 @@ import { describeJobInspect } from './jobs-inspect.js';
 import { describeJobLeases } from './jobs-leases.js';
 import { describeJobRaces } from './jobs-races.js';
 import { describeScheduleTickPrune } from './schedule-tick-prune.js';
+import { describeEvents } from './events.js';
 import { describeProcesses } from './processes.js';
 import { describeSchedules } from './schedules.js';
 
@@ -56,5 +57,6 @@ export function runStoreConformance(label: string, factory: StoreFactory): void 
     describeScheduleTickPrune(factory);
     describeJobRaces(factory);
     describeProcesses(factory);
+    describeEvents(factory);
   });
 }

@@ -340,6 +340,26 @@ export const MIGRATIONS: readonly MigrationStep[] = [
       );
     `,
   },
+  {
+    version: 10,
+    name: 'event feed: lifecycle events under an increasing id (the cursor), and how far they were pruned',
+    sql: ({ quoted: s }) => `
+      CREATE TABLE ${s}.events (
+        id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at       timestamptz NOT NULL,
+        type     text NOT NULL,
+        queue    text,
+        job_name text,
+        job_id   text,
+        data     text NOT NULL
+      );
+      CREATE INDEX events_at_idx ON ${s}.events (at);
+      CREATE TABLE ${s}.event_floor (
+        singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        pruned_through bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

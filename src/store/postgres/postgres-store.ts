@@ -7,6 +7,7 @@ import { jobStatements } from './job-statements.js';
 import { runMigrations } from './migrations.js';
 import { NotificationListener } from './notification-listener.js';
 import { toStoreError } from './pg-errors.js';
+import { appendEvents, eventBounds, eventStatements, listEvents, pruneEvents, type PgEventContext } from './postgres-events.js';
 import { processHeartbeat, processList, processRemove, processStatements, type PgProcessContext } from './postgres-processes.js';
 import {
   asTransaction,
@@ -261,6 +262,7 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
   };
 
   const processes: PgProcessContext = { pool, sql: processStatements(names), now: () => (clock ? new Date(clock()) : null) };
+  const events: PgEventContext = { pool, sql: eventStatements(names), now: () => (clock ? new Date(clock()) : null) };
 
   const store: Store = {
     kind: 'postgres',
@@ -345,6 +347,22 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
 
     processRemove(params) {
       return guard('remove a process', () => processRemove(processes, params));
+    },
+
+    eventAppend(params) {
+      return guard('append events', () => appendEvents(events, params.events));
+    },
+
+    eventList(params) {
+      return guard('list events', () => listEvents(events, params));
+    },
+
+    eventBounds() {
+      return guard('read the event feed bounds', () => eventBounds(events));
+    },
+
+    eventPrune(params) {
+      return guard('prune events', () => pruneEvents(events, params));
     },
 
     jobDelete(params) {

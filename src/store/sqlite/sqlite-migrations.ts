@@ -206,6 +206,27 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    description: 'event feed: lifecycle events under an increasing id (the cursor), and how far they were pruned',
+    sql: `
+      -- AUTOINCREMENT: an id is never handed out twice, even after the newest events were pruned.
+      CREATE TABLE nightshift_events (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        at       INTEGER NOT NULL,
+        type     TEXT NOT NULL,
+        queue    TEXT,
+        job_name TEXT,
+        job_id   TEXT,
+        data     TEXT NOT NULL
+      );
+      CREATE INDEX nightshift_events_at_idx ON nightshift_events (at);
+      CREATE TABLE nightshift_event_floor (
+        only           INTEGER PRIMARY KEY CHECK (only = 1),
+        pruned_through INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this code expects. */

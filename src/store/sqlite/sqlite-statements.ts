@@ -244,6 +244,36 @@ export const SQL = {
   processForget: `DELETE FROM nightshift_processes WHERE last_seen_at < @before`,
   processList: `SELECT id, info, first_seen_at, last_seen_at FROM nightshift_processes WHERE last_seen_at >= @since ORDER BY id`,
   processRemove: `DELETE FROM nightshift_processes WHERE id = @id`,
+  // ---- event feed ------------------------------------------------------------------------------
+  /**
+   * Appends a batch: @events is a JSON array of `[type, queue, jobName, jobId, data]`, inserted in
+   * array order. Ids follow commit order because SQLite has one writer at a time: the insert
+   * holds the write lock from before it takes its first id until it commits, so a reader that
+   * saw id N can never later find a new id ≤ N.
+   */
+  eventAppendBatch: `
+    INSERT INTO nightshift_events (at, type, queue, job_name, job_id, data)
+    SELECT @now, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4
+    FROM json_each(@events) ORDER BY key`,
+  /** Events after the cursor @after, oldest first; list filters are JSON arrays or NULL (no filter). */
+  eventList: `
+    SELECT id, at, type, queue, job_name, job_id, data FROM nightshift_events
+    WHERE id > @after
+      AND (@types IS NULL OR type IN (SELECT value FROM json_each(@types)))
+      AND (@queues IS NULL OR queue IN (SELECT value FROM json_each(@queues)))
+      AND (@names IS NULL OR job_name IN (SELECT value FROM json_each(@names)))
+    ORDER BY id
+    LIMIT CAST(@limit AS INTEGER)`,
+  eventBounds: `
+    SELECT (SELECT MAX(id) FROM nightshift_events) AS newest,
+           (SELECT pruned_through FROM nightshift_event_floor WHERE only = 1) AS pruned`,
+  eventPrune: `
+    DELETE FROM nightshift_events
+    WHERE id IN (SELECT id FROM nightshift_events WHERE at < @before ORDER BY id LIMIT CAST(@limit AS INTEGER))
+    RETURNING id`,
+  eventFloorRaise: `
+    INSERT INTO nightshift_event_floor (only, pruned_through) VALUES (1, @id)
+    ON CONFLICT (only) DO UPDATE SET pruned_through = MAX(pruned_through, excluded.pruned_through)`,
   /** Remembers the highest pruned id, so that no later job gets it again (see NEXT_JOB_ID). */
   jobIdFloorRaise: `
     INSERT INTO nightshift_job_id_floor (only, pruned_through) VALUES (1, @id)

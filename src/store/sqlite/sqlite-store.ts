@@ -31,6 +31,9 @@ import type {
   JobRecord,
   JobState,
   JobStats,
+  EventInsert,
+  EventListFilter,
+  EventRecord,
   ProcessRecord,
   ScheduleInput,
   ScheduleListFilter,
@@ -43,6 +46,7 @@ import { prepareStatements, type PreparedStatements, type SqliteContext } from '
 import { ChangeWatch } from './sqlite-change-watch.js';
 import { mapSqliteError } from './sqlite-errors.js';
 import { cancelJob, deleteJobs, jobStats, listJobs, parseId, pruneJobs, retryJob } from './sqlite-job-admin.js';
+import { appendEvents, eventBounds, listEvents, pruneEvents } from './sqlite-events.js';
 import { finishJobs } from './sqlite-job-finish.js';
 import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
@@ -340,6 +344,22 @@ class SqliteStore implements Store {
 
   async processRemove(params: { id: string }): Promise<void> {
     this.run('processRemove', () => this.ctx.statements().processRemove.run({ id: params.id }));
+  }
+
+  async eventAppend(params: { events: EventInsert[] }): Promise<void> {
+    this.run('eventAppend', () => appendEvents(this.ctx, params.events));
+  }
+
+  async eventList(params: { afterId: string; limit: number; filter?: EventListFilter }): Promise<EventRecord[]> {
+    return this.run('eventList', () => listEvents(this.ctx, params));
+  }
+
+  async eventBounds(): Promise<{ newestId: string | null; prunedThroughId: string | null }> {
+    return this.run('eventBounds', () => eventBounds(this.ctx));
+  }
+
+  async eventPrune(params: { before: Date; limit: number }): Promise<{ deleted: number }> {
+    return this.run('eventPrune', () => pruneEvents(this.ctx, params));
   }
 
   async jobDelete(params: { ids: string[] }): Promise<{ deleted: string[] }> {

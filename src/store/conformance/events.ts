@@ -1,0 +1,141 @@
+/** Conformance: the event feed — append, read after a cursor with filters, prune, and commit order across connections. */
+import { describe, expect, it } from 'vitest';
+import type { EventInsert, EventRecord, Store } from '../types.js';
+import { useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
+
+/** An event to append with defaults: a `job:completed` of `conformance.job` on `default`. */
+function eventInput(overrides: Partial<EventInsert> = {}): EventInsert {
+  return { type: 'job:completed', queue: 'default', jobName: 'conformance.job', jobId: '1', data: '{"attempt":1}', ...overrides };
+}
+
+/** Reads every event after `afterId`, page by page. */
+async function readAll(store: Store, afterId = '0', limit = 1000): Promise<EventRecord[]> {
+  const all: EventRecord[] = [];
+  let cursor = afterId;
+  for (;;) {
+    const page = await store.eventList({ afterId: cursor, limit });
+    all.push(...page);
+    if (page.length < limit) return all;
+    cursor = page[page.length - 1]!.id;
+  }
+}
+
+export function describeEvents(factory: StoreFactory): void {
+  describe('event feed', () => {
+    const t = useStoreFixture(factory);
+
+    it('appends a batch in order with increasing ids and the store clock, and keeps every field as given', async () => {
+      expect(await t.store.eventBounds()).toEqual({ newestId: null, prunedThroughId: null });
+      await t.store.eventAppend({ events: [] });
+      const data = JSON.stringify({ message: 'hôst "quoted" 😀', n: 1 });
+      await t.store.eventAppend({
+        events: [
+          eventInput({ type: 'job:enqueued', jobId: '7', data }),
+          eventInput({ type: 'queue:paused', queue: 'mail', jobName: null, jobId: null, data: '{}' }),
+          eventInput({ type: 'schedule:fired', queue: null, jobName: null, jobId: null }),
+        ],
+      });
+      t.clock.advance(1000);
+      await t.store.eventAppend({ events: [eventInput({ jobId: '7' })] });
+      const events = await t.store.eventList({ afterId: '0', limit: 10 });
+      expect(events.map((e) => e.type)).toEqual(['job:enqueued', 'queue:paused', 'schedule:fired', 'job:completed']);
+      const ids = events.map((e) => BigInt(e.id));
+      for (let i = 1; i < ids.length; i++) expect(ids[i]! > ids[i - 1]!).toBe(true);
+      expect(events[0]).toEqual({ id: events[0]!.id, at: new Date(t.clock.now() - 1000), type: 'job:enqueued', queue: 'default', jobName: 'conformance.job', jobId: '7', data });
+      expect(events[1]).toMatchObject({ queue: 'mail', jobName: null, jobId: null, data: '{}' });
+      expect(events[3]!.at).toEqual(new Date(t.clock.now()));
+      expect(await t.store.eventBounds()).toEqual({ newestId: events[3]!.id, prunedThroughId: null });
+    });
+
+    it('reads after a cursor, at most limit, oldest first: paging sees every event exactly once', async () => {
+      await t.store.eventAppend({ events: Array.from({ length: 25 }, (_, i) => eventInput({ jobId: String(i) })) });
+      const all = await t.store.eventList({ afterId: '0', limit: 100 });
+      expect(all.map((e) => e.jobId)).toEqual(Array.from({ length: 25 }, (_, i) => String(i)));
+      const paged = await readAll(t.store, '0', 7);
+      expect(paged).toEqual(all);
+      expect((await t.store.eventList({ afterId: all[9]!.id, limit: 3 })).map((e) => e.jobId)).toEqual(['10', '11', '12']);
+      expect(await t.store.eventList({ afterId: all[24]!.id, limit: 10 })).toEqual([]);
+      expect(await t.store.eventList({ afterId: '0', limit: 0 })).toEqual([]);
+    });
+
+    it('filters by types, queues and job names; every given list must match', async () => {
+      await t.store.eventAppend({
+        events: [
+          eventInput({ type: 'job:started', queue: 'mail', jobName: 'send', jobId: '1' }),
+          eventInput({ type: 'job:completed', queue: 'mail', jobName: 'send', jobId: '1' }),
+          eventInput({ type: 'job:completed', queue: 'media', jobName: 'resize', jobId: '2' }),
+          eventInput({ type: 'job:failed', queue: 'media', jobName: 'resize', jobId: '3' }),
+          eventInput({ type: 'schedule:fired', queue: null, jobName: null, jobId: null }),
+        ],
+      });
+      const ids = async (filter: Parameters<Store['eventList']>[0]['filter']) =>
+        (await t.store.eventList({ afterId: '0', limit: 100, filter })).map((e) => `${e.type}/${e.jobId}`);
+      expect(await ids({ types: ['job:completed'] })).toEqual(['job:completed/1', 'job:completed/2']);
+      expect(await ids({ types: ['job:completed', 'schedule:fired'] })).toEqual(['job:completed/1', 'job:completed/2', 'schedule:fired/null']);
+      expect(await ids({ queues: ['media'] })).toEqual(['job:completed/2', 'job:failed/3']);
+      expect(await ids({ names: ['send'] })).toEqual(['job:started/1', 'job:completed/1']);
+      expect(await ids({ types: ['job:completed'], queues: ['media'] })).toEqual(['job:completed/2']);
+      expect(await ids({ types: ['job:completed'], names: ['send', 'resize'], queues: ['mail'] })).toEqual(['job:completed/1']);
+      expect(await ids({ queues: [] })).toEqual([]);
+      expect(await ids({})).toHaveLength(5);
+      // The filter and the cursor together: the limit counts matching events.
+      const first = (await t.store.eventList({ afterId: '0', limit: 1, filter: { queues: ['media'] } }))[0]!;
+      expect((await t.store.eventList({ afterId: first.id, limit: 1, filter: { queues: ['media'] } })).map((e) => e.jobId)).toEqual(['3']);
+    });
+
+    it('prunes events older than a time, oldest first and in batches, and says how far it pruned', async () => {
+      await t.store.eventAppend({ events: [eventInput({ jobId: 'a' }), eventInput({ jobId: 'b' }), eventInput({ jobId: 'c' })] });
+      t.clock.advance(60_000);
+      await t.store.eventAppend({ events: [eventInput({ jobId: 'd' })] });
+      const before = new Date(t.clock.now() - 30_000);
+      expect(await t.store.eventPrune({ before, limit: 2 })).toEqual({ deleted: 2 });
+      let left = await readAll(t.store);
+      expect(left.map((e) => e.jobId)).toEqual(['c', 'd']);
+      const bounds = await t.store.eventBounds();
+      expect(BigInt(bounds.prunedThroughId!)).toBeLessThan(BigInt(left[0]!.id));
+      expect(await t.store.eventPrune({ before, limit: 2 })).toEqual({ deleted: 1 });
+      expect(await t.store.eventPrune({ before, limit: 2 })).toEqual({ deleted: 0 });
+      left = await readAll(t.store);
+      expect(left.map((e) => e.jobId)).toEqual(['d']);
+      expect(await t.store.eventBounds()).toEqual({ newestId: left[0]!.id, prunedThroughId: String(BigInt(left[0]!.id) - 1n) });
+      // Pruning everything keeps the mark, and a later event gets a higher id than any pruned one.
+      t.clock.advance(60_000);
+      expect(await t.store.eventPrune({ before: new Date(t.clock.now()), limit: 10 })).toEqual({ deleted: 1 });
+      expect((await t.store.eventBounds()).prunedThroughId).toBe(left[0]!.id);
+      await t.store.eventAppend({ events: [eventInput({ jobId: 'e' })] });
+      const [again] = await readAll(t.store);
+      expect(BigInt(again!.id)).toBeGreaterThan(BigInt(left[0]!.id));
+      expect((await t.store.eventBounds()).newestId).toBe(again!.id);
+    });
+
+    it('a reader tailing while two connections append never skips an event: ids follow commit order', async () => {
+      const stores: Store[] = [t.store];
+      if (t.fixture.openAnother !== undefined) stores.push(await t.fixture.openAnother());
+      const reader = stores[stores.length - 1]!;
+      const BATCHES = 24;
+      const PER_BATCH = 400;
+      let writing = true;
+      const writers = Promise.all(
+        Array.from({ length: BATCHES }, (_, b) =>
+          stores[b % stores.length]!.eventAppend({ events: Array.from({ length: PER_BATCH }, (_, i) => eventInput({ jobId: `${b}.${i}` })) }),
+        ),
+      ).finally(() => {
+        writing = false;
+      });
+      // Tail exactly as the API's poller does: after the newest id seen, never looking back.
+      const seen: EventRecord[] = [];
+      let cursor = '0';
+      for (;;) {
+        const done = !writing;
+        const page = await reader.eventList({ afterId: cursor, limit: 100 });
+        seen.push(...page);
+        if (page.length > 0) cursor = page[page.length - 1]!.id;
+        if (done && page.length < 100) break;
+      }
+      await writers;
+      expect(seen).toHaveLength(BATCHES * PER_BATCH);
+      expect(new Set(seen.map((e) => e.jobId)).size).toBe(BATCHES * PER_BATCH);
+      expect(seen).toEqual(await readAll(t.store));
+    });
+  });
+}
