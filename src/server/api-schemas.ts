@@ -143,15 +143,16 @@ export const bulkActionReplySchema = z.object({
   skipped: z.number().describe('jobs selected that it left alone (running, key taken, already final…)'),
   more: z.boolean().describe('more jobs matched than one call handles (100 000); call again'),
 });
-export const drainBodySchema = z.object({ reason: z.string().max(MAX_REASON_LENGTH).optional() }).strict().optional();
+export const drainBodySchema = z.object({ reason: z.string().max(MAX_REASON_LENGTH).optional() }).strict().nullish();
 
 export const idParamsSchema = z.object({ id: jobIdSchema });
 export const queueParamsSchema = z.object({ name: name('queue') });
 
+// nullish: a POST without a body reaches the validator as null.
 export const cancelBodySchema = z
   .object({ reason: z.string().max(MAX_REASON_LENGTH).optional() })
   .strict()
-  .optional();
+  .nullish();
 
 export const definitionViewSchema = z.object({
   name: z.string(),

@@ -90,6 +90,10 @@ for (const kind of STORE_KINDS) {
       const stats = await nightshift.client.queues();
       expect(stats.find((q) => q.name === 'reports')?.counts).toMatchObject({ available: 0, scheduled: 0, cancelled: 8 });
       expect(stats.find((q) => q.name === 'sync')?.counts.available).toBe(1);
+      // Without a body too (curl -X POST): nothing left to drain.
+      expect(await post('/api/queues/reports/drain')).toEqual({ status: 200, body: { changed: 0, skipped: 0, more: false } });
+      const job = (await nightshift.enqueue(report, {})).job.id;
+      expect((await post(`/api/jobs/${job}/cancel`)).body.state).toBe('cancelled');
     });
   });
 }

@@ -1,7 +1,9 @@
 import type pg from 'pg';
 
 /**
- * Runs `fn` inside BEGIN … COMMIT on a connection checked out of `pool`, rolling back on error.
+ * Runs `fn` inside BEGIN … COMMIT on a connection checked out of `pool`. On an error the
+ * connection is destroyed (the server rolls back); a `Rollback` thrown by `fn` rolls back and
+ * keeps the connection.
  *
  * While a client is checked out, pg-pool listens for nothing on it, and a connection killed under
  * it (server restart, pg_terminate_backend) emits 'error' on the client after failing the running
@@ -20,8 +22,17 @@ export async function inTransaction<T>(pool: Pick<pg.Pool, 'connect'>, fn: (clie
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    broken = true;
-    await client.query('ROLLBACK').catch(() => undefined);
+    if (error instanceof Rollback) {
+      // A deliberate rollback on a healthy connection: it goes back to the pool.
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+    } else {
+      // After an error the connection is destroyed, which ends the transaction on the server.
+      // No ROLLBACK first: on a connection that stopped answering it would wait out another
+      // query timeout before the caller even hears of the failure.
+      broken = true;
+    }
     throw error;
   } finally {
     client.off('error', ignore);
