@@ -16,8 +16,12 @@
  * - TypeScript files are evaluated here, through the cache, each once per load (cycles see the
  *   exports filled so far, as in CommonJS);
  * - JSON files are parsed; everything else (packages, JavaScript files, Node built-ins) is loaded
- *   by Node's own loader, which shares its module cache with this process — a `.js` file that is
- *   not a module Node can load (ESM syntax in a CommonJS package) is compiled like TypeScript.
+ *   by Node's own loader, which shares its module cache with this process — except a JavaScript
+ *   file of the app that imports `nightshift` by name, or that Node cannot load as a module (ESM
+ *   syntax in a CommonJS package): it is compiled like TypeScript.
+ *
+ * Only the part of the library that a module reads is loaded before it runs (the caller's `api`):
+ * listing jobs then loads neither the worker, nor the scheduler, nor a database driver.
  *
  * Each `loadConfigModule` call evaluates the files afresh (edits between two loads in one process
  * are seen), like jiti with its module cache off.
@@ -61,10 +65,11 @@ export class ConfigModuleSyntaxError extends SyntaxError {
 /** What `loadConfigModule` needs from its caller. */
 export interface ConfigModuleOptions {
   /**
-   * The library's public API as `import … from 'nightshift'` sees it. Called once per load, with
-   * the names the config's modules read from it (`defineConfig`, `defineJob`, …), or null when
-   * that cannot be told (the namespace is passed around, re-exported whole, imported dynamically):
-   * a caller can then load only what those names need (see public-api-subset.ts).
+   * The library's public API as `import … from 'nightshift'` sees it: an object with at least
+   * `names` (`defineConfig`, `defineJob`, … as the config's modules read them), or every name when
+   * `names` is null (a module passes the namespace around, re-exports it whole, imports it
+   * dynamically). A caller can load only what those names need (see public-api-subset.ts). Called
+   * as modules load, with the names not provided yet.
    */
   api: (names: ReadonlySet<string> | null) => Promise<Record<string, unknown>>;
 }
@@ -82,9 +87,9 @@ class ConfigModuleLoad {
   readonly #modules = new Map<string, LoadedModule>();
   readonly #compiled = new Map<string, CompiledModule>();
   #compiler: Compiler | null = null;
-  #api: Promise<Record<string, unknown>> | null = null;
-  /** Set by `compileGraph`: the names the config reads from `nightshift`; null for any. */
-  apiNames: Set<string> | null = null;
+  /** What `nightshift` imports get: the library's names loaded so far (see `#provideApi`). */
+  readonly #api: Record<string, unknown> = Object.defineProperty({}, '__esModule', { value: true });
+  #apiComplete = false;
 
   constructor(file: string, options: ConfigModuleOptions) {
     this.#options = options;
@@ -142,34 +147,16 @@ class ConfigModuleLoad {
   }
 
   /**
-   * Compiles the config and every TypeScript file it imports statically, before any runs: then
-   * the names the config reads from `nightshift` are known before it is first imported.
+   * Makes sure the library object handed to `nightshift` imports holds `names` (null: every
+   * name), loading what they need. Called before each module that imports `nightshift` runs, with
+   * the names that module reads, so every module finds its names whatever order they load in.
    */
-  async compileGraph(file: string): Promise<Set<string> | null> {
-    const pending = [file];
-    const seen = new Set(pending);
-    let names: Set<string> | null = new Set();
-    while (pending.length > 0) {
-      const next = pending.pop() as string;
-      const { code, imports } = await this.compile(next);
-      const used = apiNamesUsed(code);
-      names = names === null || used === null ? null : new Set([...names, ...used]);
-      for (const url of Object.values(imports)) {
-        if (!url.startsWith('file:')) continue;
-        const path = fileURLToPath(url);
-        if (TYPESCRIPT.test(path) && !seen.has(path)) {
-          seen.add(path);
-          pending.push(path);
-        }
-      }
-    }
-    return names;
-  }
-
-  /** The library as `nightshift` imports see it, loaded on the first such import. */
-  api(): Promise<Record<string, unknown>> {
-    this.#api ??= this.#options.api(this.apiNames).then(asInterop);
-    return this.#api;
+  async #provideApi(names: ReadonlySet<string> | null): Promise<void> {
+    if (this.#apiComplete) return;
+    const missing = names === null ? null : new Set([...names].filter((name) => !(name in this.#api)));
+    if (missing !== null && missing.size === 0) return;
+    Object.assign(this.#api, await this.#options.api(missing));
+    if (missing === null) this.#apiComplete = true;
   }
 
   /** Resolves an import of `parent` to a file URL, a `node:` built-in, or `nightshift`. */
@@ -190,7 +177,7 @@ class ConfigModuleLoad {
   /** `jitiImport(specifier)` of the module `parent`: the imported module's exports. */
   async import(specifier: string, parent: string): Promise<unknown> {
     const target = await this.#resolve(specifier, parent);
-    if (target === 'nightshift') return this.api();
+    if (target === 'nightshift') return this.#api;
     if (!target.startsWith('file:')) return asInterop((await import(target)) as Record<string, unknown>);
     const path = fileURLToPath(target);
     if (TYPESCRIPT.test(path)) return this.evaluate(path);
@@ -198,6 +185,9 @@ class ConfigModuleLoad {
       const data = JSON.parse(readFileSync(path, 'utf8')) as unknown;
       return { ...(typeof data === 'object' && data !== null && !Array.isArray(data) ? data : {}), default: data, __esModule: true };
     }
+    // A file of the app (not a package) that imports `nightshift` by name is compiled like the
+    // config, so that the name means this library here too, wherever the CLI was started from.
+    if (!path.includes('/node_modules/') && importsLibraryByName(path)) return this.evaluate(path);
     try {
       return asInterop((await import(target)) as Record<string, unknown>);
     } catch (error) {
@@ -216,6 +206,7 @@ class ConfigModuleLoad {
     const loaded = this.#modules.get(file);
     if (loaded) return loaded.exports;
     const { code } = await this.compile(file);
+    if (/jitiImport\(\s*["'`]nightshift["'`]/.test(code)) await this.#provideApi(apiNamesUsed(code));
     const module = { exports: {} as Record<string, unknown>, id: file, filename: file, loaded: false };
     this.#modules.set(file, module);
     // The same wrapper jiti uses, so the compiled code sees the same names and keeps its lines.
@@ -260,6 +251,15 @@ function apiNamesUsed(code: string): Set<string> | null {
   return names;
 }
 
+/** Whether a JavaScript file's text imports `nightshift` by its package name. */
+function importsLibraryByName(file: string): boolean {
+  try {
+    return /\bfrom\s*['"]nightshift['"]|\bimport\s*\(\s*['"]nightshift['"]\s*\)/.test(readFileSync(file, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A module namespace as Babel's CommonJS interop helpers expect an imported module: flagged
  * `__esModule`, with its named exports, and `default` being the module's default export — for a
@@ -293,12 +293,8 @@ function asInterop(namespace: Record<string, unknown>): Record<string, unknown> 
  */
 export async function loadConfigModule(file: string, options: ConfigModuleOptions): Promise<Record<string, unknown>> {
   const load = new ConfigModuleLoad(file, options);
-  if (!TYPESCRIPT.test(file)) {
-    // A JavaScript config is a module Node loads itself, unless it imports `nightshift` by name:
-    // then it goes through the compiler too, so that name means this very library.
-    const source = readFileSync(file, 'utf8');
-    if (!/['"]nightshift['"]/.test(source)) return asInterop((await import(pathToFileURL(file).href)) as Record<string, unknown>);
-  }
-  load.apiNames = await load.compileGraph(file);
+  // A JavaScript config is a module Node loads itself, unless it imports `nightshift` by name:
+  // then it goes through the compiler too, so that name means this very library.
+  if (!TYPESCRIPT.test(file) && !importsLibraryByName(file)) return asInterop((await import(pathToFileURL(file).href)) as Record<string, unknown>);
   return load.evaluate(file);
 }

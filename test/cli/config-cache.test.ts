@@ -140,6 +140,36 @@ export default defineConfig({ jobs: [hello], queues: { default: { concurrency: 3
     expect(cacheEntries(project)).toHaveLength(1);
   });
 
+  it('gives each module the library names it reads: a JavaScript job file, a file imported at run time', async () => {
+    const project = track(
+      new Project({
+        'node_modules/.keep': '',
+        'jobs/stop.mjs': `import { defineJob, UnrecoverableError } from 'nightshift';
+export const stop = defineJob({ name: 'stop', handler: async () => { throw new UnrecoverableError('stop here'); } });
+`,
+        'jobs/later.ts': `import { defineJob, snooze } from 'nightshift';
+export const later = defineJob({ name: 'later', handler: async (): Promise<string> => typeof snooze });
+`,
+        'nightshift.config.ts': `import { defineConfig } from 'nightshift';
+import { stop } from './jobs/stop.mjs';
+const { later } = await import('./jobs/later.js');
+export default defineConfig({ jobs: [stop, later] });
+`,
+      }),
+    );
+    for (let round = 0; round < 2; round++) {
+      const later = await project.json<{ state: string; result: unknown }>(['run', 'later']);
+      expect(later).toMatchObject({ state: 'completed', result: 'function' });
+      const stop = await project.run(['--json', 'run', 'stop']);
+      expect(stop.code).toBe(1);
+      const { id } = JSON.parse(stop.stdout) as { id: string };
+      // The CLI's worker recognises the job file's error class: one library, not two copies.
+      const { attempts } = await project.json<{ attempts: { outcome: string; error: { name: string } }[] }>(['job', id]);
+      expect(attempts).toEqual([expect.objectContaining({ outcome: 'dead', error: expect.objectContaining({ name: 'UnrecoverableError' }) })]);
+      expect(stop.stderr).toContain('"kind":"unrecoverable"');
+    }
+  });
+
   it('gives a config that builds its own store exactly that store factory', async () => {
     const project = track(
       new Project({
