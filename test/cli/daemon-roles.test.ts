@@ -149,8 +149,12 @@ describe('nightshift daemon roles and YAML schedules of built-in jobs', () => {
 
     const jobs = await jobsOf('greet');
     expect(jobs.map((job) => job.id)).toEqual([delayed.id]);
-    const { schedules } = await project.json<{ schedules: { id: string }[] }>(['schedules']);
-    expect(schedules.map((schedule) => schedule.id)).toEqual(['greet-cron']);
+    // The list shows what the file declares: the later entry was never stored.
+    const { schedules } = await project.json<{ schedules: { id: string; declaration: string }[] }>(['schedules']);
+    expect(schedules.map((schedule) => [schedule.id, schedule.declaration])).toEqual([
+      ['greet-cron', 'stored'],
+      ['greet-later', 'not-stored'],
+    ]);
   });
 
   it('refuses --no-worker together with --no-scheduler', async () => {
