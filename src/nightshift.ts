@@ -3,6 +3,7 @@ import { createClient, type Client } from './client/client.js';
 import { StateError } from './errors.js';
 import { createPruner, type Retention } from './maintenance/pruner.js';
 import { createRescuer } from './maintenance/rescuer.js';
+import { createEventFeedReader, createEventFeedWriter } from './observe/event-feed.js';
 import { NightshiftEvents } from './observe/events.js';
 import { createSilentLogger } from './observe/logger.js';
 import type { Clock, Store } from './store/types.js';
@@ -55,6 +56,13 @@ export interface NightshiftOptions {
    * Default: on whenever the worker or the HTTP API runs.
    */
   processRegistry?: boolean;
+  /**
+   * Copy this process's job, schedule and queue lifecycle events into the store's cluster-wide
+   * event feed (batched every 100 ms, never awaited by a job), which `GET /api/events` serves.
+   * Default: on whenever the worker or the HTTP API runs. `retentionMs`: how long the pruner
+   * keeps feed events, ms; default 3 600 000 (1 hour) — `prune.retention.eventsMs` wins if set.
+   */
+  eventFeed?: boolean | { retentionMs?: number };
   /**
    * Collect Prometheus metrics (job counters and durations, queue gauges, worker slots, Node
    * process metrics) in `nightshift.metrics`; default false, true when `http` is set. An app may
@@ -159,7 +167,7 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
             jobs: client.definitions(),
             ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes }),
           });
-        api = createApiService({ ...http, client, scheduleManager, logger, ...(metrics ? { metrics } : {}), readiness: () => readiness() });
+        api = createApiService({ ...http, client, scheduleManager, logger, eventFeed: createEventFeedReader(store), ...(metrics ? { metrics } : {}), readiness: () => readiness() });
         await api.start();
       },
       async stop() {
@@ -169,6 +177,9 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
     api = lazy;
     services.push(lazy);
   }
+  const eventFeed = options.eventFeed ?? (runWorker || options.http !== undefined);
+  // Before the worker: it listens before the first job starts and writes the last ones after the worker stopped.
+  if (eventFeed) services.push(createEventFeedWriter({ store, events, logger }));
   if (worker) services.push(worker);
   if (options.rescue !== false && (runWorker || options.rescue)) {
     services.push(
@@ -184,7 +195,9 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
   }
   if (options.prune !== false && (runWorker || options.prune)) {
     const prune = options.prune || {};
-    services.push(createPruner({ store, events, logger, intervalMs: prune.intervalMs, retention: prune.retention, batchSize: prune.batchSize }));
+    const eventsMs = typeof eventFeed === 'object' ? eventFeed.retentionMs : undefined;
+    const retention = eventsMs === undefined ? prune.retention : { eventsMs, ...prune.retention };
+    services.push(createPruner({ store, events, logger, intervalMs: prune.intervalMs, retention, batchSize: prune.batchSize }));
   }
   services.push(...(options.services ?? []));
   if (options.processRegistry ?? (worker !== null || options.http !== undefined)) {

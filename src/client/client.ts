@@ -346,11 +346,13 @@ export function createClient(options: ClientOptions): Client {
     async pauseQueue(queue) {
       assertValidName('queue name', queue);
       await store.queuePause({ queue });
+      if (events.has('queue:paused')) events.emit('queue:paused', { queue });
     },
 
     async resumeQueue(queue) {
       assertValidName('queue name', queue);
       await store.queueResume({ queue });
+      if (events.has('queue:resumed')) events.emit('queue:resumed', { queue });
     },
 
     ping: () => store.timeNow(),

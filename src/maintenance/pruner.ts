@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
 import type { NightshiftEvents } from '../observe/events.js';
+import { EVENT_RETENTION_MS } from '../observe/event-feed.js';
 import { createSilentLogger } from '../observe/logger.js';
 import type { JobState, Store } from '../store/types.js';
 import { createIntervalService, type IntervalService } from '../worker/service.js';
@@ -23,9 +24,20 @@ export interface Retention {
    * should cover.
    */
   ticksOlderThanMs?: number;
+  /**
+   * How long events of the cluster-wide event feed are kept, in ms; default 1 hour. A reader
+   * (`GET /api/events` with `Last-Event-ID`) can resume without loss within this window.
+   */
+  eventsMs?: number;
 }
 
-export const DEFAULT_RETENTION: Required<Retention> = { completedMs: DAY_MS, cancelledMs: 7 * DAY_MS, deadMs: 7 * DAY_MS, ticksOlderThanMs: 7 * DAY_MS };
+export const DEFAULT_RETENTION: Required<Retention> = {
+  completedMs: DAY_MS,
+  cancelledMs: 7 * DAY_MS,
+  deadMs: 7 * DAY_MS,
+  ticksOlderThanMs: 7 * DAY_MS,
+  eventsMs: EVENT_RETENTION_MS,
+};
 /**
  * Shortest accepted tick retention, ms (1 hour). A tick is pruned only well after any scheduler
  * could still be claiming fire times around it: on-time claims reach back `graceMs`, and a cron
@@ -52,12 +64,14 @@ export interface PrunerOptions {
   onPruned?(deleted: number): void;
   /** Called after each pass with the number of cron ticks deleted. */
   onTicksPruned?(deleted: number): void;
+  /** Called after each pass with the number of feed events deleted. */
+  onEventsPruned?(deleted: number): void;
 }
 
 /**
  * Deletes finished jobs (and their attempts) once they are older than the retention of their
- * state, and claimed cron ticks once older than `ticksOlderThanMs`, in batches, so neither table
- * grows forever. Safe to run in several processes: deletes of the same rows simply find nothing.
+ * state, claimed cron ticks once older than `ticksOlderThanMs`, and event feed events once older
+ * than `eventsMs`, in batches, so no table grows forever. Safe to run in several processes: deletes of the same rows simply find nothing.
  */
 export function createPruner(options: PrunerOptions): IntervalService {
   const logger = options.logger ?? createSilentLogger();
@@ -105,8 +119,18 @@ export function createPruner(options: PrunerOptions): IntervalService {
         if (deleted < batchSize) break;
       }
       if (ticks > 0) logger.info({ deleted: ticks }, 'pruned cron ticks past their retention');
+      // Feed events: every job's life leaves several, so they get the same batch bound.
+      const eventsBefore = new Date(now - retention.eventsMs);
+      let feed = 0;
+      for (let batch = 0; batch < MAX_BATCHES_PER_PASS; batch++) {
+        const { deleted } = await options.store.eventPrune({ before: eventsBefore, limit: batchSize });
+        feed += deleted;
+        if (deleted < batchSize) break;
+      }
+      if (feed > 0) logger.debug({ deleted: feed }, 'pruned feed events past their retention');
       options.onPruned?.(total);
       options.onTicksPruned?.(ticks);
+      options.onEventsPruned?.(feed);
     },
     onError(error) {
       logger.error({ err: error }, 'prune pass failed; trying again next interval');

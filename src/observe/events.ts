@@ -39,6 +39,13 @@ export interface NightshiftEventMap {
   'schedule:missed': { scheduleId: string; count: number; first: Date; last: Date };
   /** A scheduler pass failed as a whole (store unreachable…); the loop retries on its next pass. */
   'scheduler:error': { error: unknown; during: string };
+  /** `client.pauseQueue` / `resumeQueue` stopped or restarted claims from a queue on the whole store. */
+  'queue:paused': { queue: string };
+  'queue:resumed': { queue: string };
+  /** The event feed wrote a batch of this process's events to the store (see `observe/event-feed.ts`). */
+  'feed:flushed': { count: number };
+  /** The event feed's buffer was full while the store failed: the oldest `count` events were dropped. */
+  'feed:dropped': { count: number };
 }
 
 export type NightshiftEventName = keyof NightshiftEventMap;

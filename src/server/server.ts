@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
 import { NAME_MAX_LENGTH } from '../job/names.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../job/payload.js';
+import type { EventFeedReader } from '../observe/event-feed.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { ScheduleManager } from '../scheduler/schedule-manager.js';
 import { healthReplySchema, readyReplySchema } from './api-schemas.js';
@@ -26,6 +27,7 @@ import { assertSafeBind, Authenticator, type ApiToken } from './auth.js';
 import { handleError, HttpError } from './http-errors.js';
 import { createRouteGuard } from './route-guard.js';
 import { catalogRoutes } from './routes/catalog.js';
+import { eventRoutes } from './routes/events.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { scheduleRoutes } from './routes/schedules.js';
 
@@ -53,6 +55,8 @@ export interface ApiServerOptions {
   scheduleFile?: string;
   /** Served at `/metrics` (read scope); without it `/metrics` answers 404. */
   metrics?: Metrics;
+  /** Serves `GET /api/events` (Server-Sent Events, read scope); without it that route answers 404. `createNightshift({ http })` passes one over its store. */
+  eventFeed?: EventFeedReader;
   /**
    * Accepted bearer tokens. `NIGHTSHIFT_API_TOKEN` from the environment is added as an admin
    * token when set. With none, the API is open and may only listen on loopback.
@@ -132,6 +136,7 @@ async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth
     async (scoped) => {
       jobsRoutes(scoped, options.client, guard);
       catalogRoutes(scoped, options.client, guard);
+      eventRoutes(scoped, options.eventFeed, guard, options.logger);
       scheduleRoutes(scoped, { scheduleManager: options.scheduleManager, scheduleFile: options.scheduleFile }, guard);
       scoped.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },

@@ -1,0 +1,291 @@
+/**
+ * The cluster-wide event feed, core side: a writer that copies this process's lifecycle events
+ * into the store, and a reader that any process (the API's SSE route) uses to follow every
+ * process's events by cursor.
+ *
+ * What is written (`FEED_EVENT_TYPES`), each with the job's queue, name and id where it has them
+ * and a small `data` object — ids, states, attempt, durations, error name/kind and a message cut
+ * to 200 characters; never payloads or results:
+ * - `job:enqueued`  { state, priority, attempt, maxAttempts, runAt, scheduleId }  (new jobs only, not key matches)
+ * - `job:started`   { attempt, maxAttempts, workerId }
+ * - `job:completed` { attempt, durationMs }
+ * - `job:failed`    { attempt, maxAttempts, durationMs, willRetry: true, retryDelayMs, error }
+ * - `job:dead`      { attempt, maxAttempts, durationMs, willRetry: false, error }  (an attempt failed for good)
+ * - `job:snoozed`   { attempt, delayMs }
+ * - `job:cancelled` { reason }
+ * - `job:released`  { attempt }
+ * - `schedule:fired`  { scheduleId, fireAt, status }  (jobId column: the job it created)
+ * - `schedule:missed` { scheduleId, count, first, last }
+ * - `queue:paused` / `queue:resumed`  { }  (queue column)
+ *
+ * The writer never awaits on the hot path: an event is turned into a small object and pushed
+ * onto a buffer; one `eventAppend` per flush writes the batch, every `flushIntervalMs` (100 ms)
+ * or as soon as `flushSize` (1000) events wait. If the store fails, the batch goes back to the
+ * buffer and is tried again next flush; the buffer holds at most `maxBuffered` (20 000) events,
+ * beyond which the oldest are dropped with a warning — losing feed events is better than growing
+ * without bound in a process whose store is down. Events are kept by the store for the pruner's
+ * event retention (default 1 hour, `EVENT_RETENTION_MS`).
+ */
+import type { Logger } from 'pino';
+import type { EventInsert, EventListFilter, JobRecord, Store } from '../store/types.js';
+import type { Service } from '../worker/service.js';
+import type { NightshiftEvents } from './events.js';
+import { createSilentLogger } from './logger.js';
+
+/** Every event type the feed carries. */
+export const FEED_EVENT_TYPES = [
+  'job:enqueued',
+  'job:started',
+  'job:completed',
+  'job:failed',
+  'job:dead',
+  'job:snoozed',
+  'job:cancelled',
+  'job:released',
+  'schedule:fired',
+  'schedule:missed',
+  'queue:paused',
+  'queue:resumed',
+] as const;
+export type FeedEventType = (typeof FEED_EVENT_TYPES)[number];
+
+/** How long the store keeps feed events by default, ms (1 hour): the window a reader can resume in. */
+export const EVENT_RETENTION_MS = 3_600_000;
+/** Default time between flushes while events wait, ms. */
+export const DEFAULT_FLUSH_INTERVAL_MS = 100;
+/** Default number of waiting events that triggers a flush at once. */
+export const DEFAULT_FLUSH_SIZE = 1000;
+/** Default most events held while the store cannot be written. */
+export const DEFAULT_MAX_BUFFERED = 20_000;
+/** Longest error message or cancel reason written to the feed, characters. */
+const MAX_TEXT = 200;
+
+export interface EventFeedWriterOptions {
+  store: Store;
+  events: NightshiftEvents;
+  logger?: Logger;
+  /** Time between flushes while events wait, ms; default 100. */
+  flushIntervalMs?: number;
+  /** Events that trigger a flush without waiting for the interval; default 1000. */
+  flushSize?: number;
+  /** Most events held in memory while the store fails; the oldest beyond it are dropped. Default 20 000. */
+  maxBuffered?: number;
+}
+
+/** The writer: a Service that starts listening on `start()` and writes what is left on `stop()`. */
+export interface EventFeedWriter extends Service {
+  /** Writes every waiting event now (or joins the flush in progress). Resolves when done, even if the write failed. */
+  flush(): Promise<void>;
+  /** Events waiting to be written. */
+  readonly buffered: number;
+}
+
+const cut = (text: string): string => (text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text);
+
+/** The columns every job event shares. */
+function jobColumns(job: JobRecord): Pick<EventInsert, 'queue' | 'jobName' | 'jobId'> {
+  return { queue: job.queue, jobName: job.name, jobId: job.id };
+}
+
+/** One buffered event: columns now, `data` serialized at flush time (off the emitting call). */
+type Pending = Omit<EventInsert, 'data'> & { data: Record<string, unknown> };
+
+/**
+ * States: `stopped` → (start) → `idle` (buffer empty, no timer) → (an event) → `armed` (timer set)
+ * → (timer or flushSize) → `flushing` → `idle`/`armed`; (stop) from any → `stopped` after a last flush.
+ * One flush at a time; events that arrive during a flush wait for the next one.
+ */
+export function createEventFeedWriter(options: EventFeedWriterOptions): EventFeedWriter {
+  const { store, events } = options;
+  const logger = options.logger ?? createSilentLogger();
+  const flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
+  const flushSize = options.flushSize ?? DEFAULT_FLUSH_SIZE;
+  const maxBuffered = options.maxBuffered ?? DEFAULT_MAX_BUFFERED;
+  let buffer: Pending[] = [];
+  let running = false;
+  let timer: NodeJS.Timeout | null = null;
+  let flushing: Promise<void> | null = null;
+  let failing = false;
+  const unsubscribes: (() => void)[] = [];
+
+  const push = (event: Pending): void => {
+    buffer.push(event);
+    if (buffer.length > maxBuffered) {
+      const dropped = buffer.length - maxBuffered;
+      buffer = buffer.slice(dropped);
+      logger.warn({ dropped, kept: maxBuffered }, 'event feed buffer full while the store cannot be written: dropped the oldest events');
+      if (events.has('feed:dropped')) events.emit('feed:dropped', { count: dropped });
+    }
+    if (buffer.length >= flushSize) void flush();
+    else arm();
+  };
+
+  const arm = (): void => {
+    if (!running || timer || flushing) return;
+    timer = setTimeout(() => {
+      timer = null;
+      void flush();
+    }, flushIntervalMs);
+  };
+
+  const flush = (): Promise<void> => {
+    if (flushing) return flushing;
+    if (timer) {
+      clearTimeout(timer);
+      timer = null;
+    }
+    if (buffer.length === 0) return Promise.resolve();
+    const batch = buffer.slice(0, flushSize);
+    buffer = buffer.slice(batch.length);
+    flushing = (async () => {
+      try {
+        await store.eventAppend({ events: batch.map((event) => ({ ...event, data: JSON.stringify(event.data) })) });
+        if (failing) logger.info('event feed: the store takes events again');
+        failing = false;
+        if (events.has('feed:flushed')) events.emit('feed:flushed', { count: batch.length });
+      } catch (error) {
+        // Back to the front, in order; the bound applies on the next push or right here.
+        buffer = batch.concat(buffer);
+        if (buffer.length > maxBuffered) {
+          const dropped = buffer.length - maxBuffered;
+          buffer = buffer.slice(dropped);
+          if (events.has('feed:dropped')) events.emit('feed:dropped', { count: dropped });
+        }
+        if (!failing) logger.warn({ err: error, waiting: buffer.length }, 'event feed: could not write events to the store; keeping them and trying again');
+        failing = true;
+      } finally {
+        flushing = null;
+      }
+      if (buffer.length >= flushSize && running && !failing) void flush();
+      else if (buffer.length > 0) arm();
+    })();
+    return flushing;
+  };
+
+  const subscribe = (): void => {
+    unsubscribes.push(
+      events.on('job:enqueued', ({ job, inserted }) => {
+        if (!inserted) return;
+        push({
+          type: 'job:enqueued',
+          ...jobColumns(job),
+          data: { state: job.state, priority: job.priority, attempt: job.attempt, maxAttempts: job.maxAttempts, runAt: job.runAt.toISOString(), scheduleId: job.scheduleId },
+        });
+      }),
+      events.on('job:started', ({ job, workerId }) => {
+        push({ type: 'job:started', ...jobColumns(job), data: { attempt: job.attempt, maxAttempts: job.maxAttempts, workerId } });
+      }),
+      events.on('job:completed', ({ job, durationMs }) => {
+        push({ type: 'job:completed', ...jobColumns(job), data: { attempt: job.attempt, durationMs } });
+      }),
+      events.on('job:failed', ({ job, error, willRetry, retryDelayMs, durationMs }) => {
+        push({
+          type: willRetry ? 'job:failed' : 'job:dead',
+          ...jobColumns(job),
+          data: {
+            attempt: job.attempt,
+            maxAttempts: job.maxAttempts,
+            durationMs,
+            willRetry,
+            ...(willRetry ? { retryDelayMs } : {}),
+            error: { name: cut(error.name), kind: error.kind, message: cut(error.message) },
+          },
+        });
+      }),
+      events.on('job:snoozed', ({ job, delayMs }) => {
+        push({ type: 'job:snoozed', ...jobColumns(job), data: { attempt: job.attempt, delayMs } });
+      }),
+      events.on('job:cancelled', ({ job, reason }) => {
+        push({ type: 'job:cancelled', ...jobColumns(job), data: { reason: cut(reason) } });
+      }),
+      events.on('job:released', ({ job }) => {
+        push({ type: 'job:released', ...jobColumns(job), data: { attempt: job.attempt } });
+      }),
+      events.on('schedule:fired', ({ scheduleId, fireAt, jobId, status }) => {
+        push({ type: 'schedule:fired', queue: null, jobName: null, jobId, data: { scheduleId, fireAt: fireAt.toISOString(), status } });
+      }),
+      events.on('schedule:missed', ({ scheduleId, count, first, last }) => {
+        push({ type: 'schedule:missed', queue: null, jobName: null, jobId: null, data: { scheduleId, count, first: first.toISOString(), last: last.toISOString() } });
+      }),
+      events.on('queue:paused', ({ queue }) => {
+        push({ type: 'queue:paused', queue, jobName: null, jobId: null, data: {} });
+      }),
+      events.on('queue:resumed', ({ queue }) => {
+        push({ type: 'queue:resumed', queue, jobName: null, jobId: null, data: {} });
+      }),
+    );
+  };
+
+  return {
+    name: 'event-feed',
+    get buffered() {
+      return buffer.length;
+    },
+    flush,
+    start() {
+      if (running) return;
+      running = true;
+      subscribe();
+    },
+    async stop() {
+      if (!running) return;
+      running = false;
+      for (const off of unsubscribes.splice(0)) off();
+      if (timer) {
+        clearTimeout(timer);
+        timer = null;
+      }
+      // What this process still holds: written now, in batches, or reported lost.
+      if (flushing) await flushing;
+      while (buffer.length > 0 && !failing) await flush();
+      if (buffer.length > 0) {
+        logger.warn({ lost: buffer.length }, 'event feed: stopping with events the store did not take; they are lost');
+        buffer = [];
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/** An event as readers see it (the SSE route's `data:`). */
+export interface FeedEvent {
+  /** The cursor (`Last-Event-ID`). */
+  id: string;
+  type: string;
+  /** ISO time the store appended it. */
+  at: string;
+  queue: string | null;
+  jobName: string | null;
+  jobId: string | null;
+  data: Record<string, unknown>;
+}
+
+/** What the API reads the feed through (it never holds the store itself). */
+export interface EventFeedReader {
+  /** Events after `afterId`, oldest first, at most `limit`. */
+  list(params: { afterId: string; limit: number; filter?: EventListFilter }): Promise<FeedEvent[]>;
+  /** The newest id (null: none yet) and the highest pruned id (null: none pruned). */
+  bounds(): Promise<{ newestId: string | null; prunedThroughId: string | null }>;
+}
+
+/** A reader over `store`. A row whose data does not parse is read with `data: {}`. */
+export function createEventFeedReader(store: Store): EventFeedReader {
+  return {
+    async list(params) {
+      const records = await store.eventList(params);
+      return records.map((record) => {
+        let data: Record<string, unknown> = {};
+        try {
+          const parsed: unknown = JSON.parse(record.data);
+          if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) data = parsed as Record<string, unknown>;
+        } catch {
+          data = {};
+        }
+        return { id: record.id, type: record.type, at: record.at.toISOString(), queue: record.queue, jobName: record.jobName, jobId: record.jobId, data };
+      });
+    },
+    bounds: () => store.eventBounds(),
+  };
+}
