@@ -15,7 +15,8 @@ const TOKENS = {
 const REVOKED = 'revoked-token-0123456789abcdef';
 
 /** Every route with the scope it needs (null: none) and a request that is valid apart from auth. */
-const ROUTES: { method: string; path: string; scope: 'read' | 'enqueue' | 'admin' | null; body?: unknown }[] = [
+// `stream`: the route answers with a stream that never ends (SSE); the request is aborted once its headers arrived.
+const ROUTES: { method: string; path: string; scope: 'read' | 'enqueue' | 'admin' | null; body?: unknown; stream?: boolean }[] = [
   { method: 'GET', path: '/health', scope: null },
   { method: 'GET', path: '/ready', scope: null },
   { method: 'GET', path: '/metrics', scope: 'read' },
@@ -24,6 +25,7 @@ const ROUTES: { method: string; path: string; scope: 'read' | 'enqueue' | 'admin
   { method: 'GET', path: '/api/definitions', scope: 'read' },
   { method: 'GET', path: '/api/queues', scope: 'read' },
   { method: 'GET', path: '/api/workers', scope: 'read' },
+  { method: 'GET', path: '/api/events', scope: 'read', stream: true },
   { method: 'POST', path: '/api/jobs', scope: 'enqueue', body: { name: 'ping', data: {} } },
   { method: 'POST', path: '/api/jobs/bulk', scope: 'enqueue', body: { name: 'ping', items: [{ data: {} }] } },
   { method: 'POST', path: '/api/jobs/1/cancel', scope: 'admin', body: {} },
@@ -81,12 +83,18 @@ describe.skipIf(!STORE_KINDS[0]!.available)('HTTP API security', () => {
       ],
     });
     for (const route of ROUTES) {
-      const send = (token: string | null) =>
-        fetch(`${base}${route.path}`, {
+      const send = async (token: string | null) => {
+        const abort = route.stream ? new AbortController() : null;
+        const reply = await fetch(`${base}${route.path}`, {
           method: route.method,
           headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(route.body === undefined ? {} : { 'content-type': 'application/json' }) },
           ...(route.body === undefined ? {} : { body: JSON.stringify(route.body) }),
+          ...(abort ? { signal: abort.signal } : {}),
         });
+        // Its status is all the matrix needs; an error reply is a normal JSON body and is read.
+        if (abort && reply.ok) abort.abort();
+        return reply;
+      };
       const where = `${route.method} ${route.path}`;
       if (route.scope === null) {
         expect((await send(null)).status, where).toBe(200);
