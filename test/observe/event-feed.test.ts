@@ -1,0 +1,119 @@
+// The event feed's writer on real stores: batches, order, a store that fails (bounded buffer,
+// oldest dropped, the rest written once the store is back), and the pruner's event retention.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createPruner } from '../../src/maintenance/pruner.js';
+import { createEventFeedWriter, EVENT_RETENTION_MS } from '../../src/observe/event-feed.js';
+import { NightshiftEvents } from '../../src/observe/events.js';
+import { TestClock } from '../../src/store/conformance/index.js';
+import { createPostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { Store } from '../../src/store/types.js';
+import { postgresUrl, testSchema } from '../support/postgres-server.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function sqliteStore(clock?: TestClock): Store {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-feed-'));
+  const store = createSqliteStore({ path: path.join(dir, 'jobs.db'), ...(clock ? { clock: clock.fn } : {}) });
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => store.close());
+  return store;
+}
+
+async function allEvents(store: Store): Promise<string[]> {
+  return (await store.eventList({ afterId: '0', limit: 100_000 })).map((event) => event.queue!);
+}
+
+describe('event feed writer', () => {
+  it('writes a burst in batches of at most flushSize, in the order the events were emitted', async () => {
+    const store = sqliteStore();
+    await store.migrate();
+    const events = new NightshiftEvents();
+    const writer = createEventFeedWriter({ store, events, flushSize: 1000 });
+    cleanups.push(() => writer.stop());
+    const batches: number[] = [];
+    events.on('feed:flushed', ({ count }) => batches.push(count));
+    writer.start();
+    for (let i = 0; i < 2500; i++) events.emit('queue:paused', { queue: `q${i}` });
+    await events.waitFor('feed:flushed', () => batches.reduce((sum, count) => sum + count, 0) === 2500);
+    expect(Math.max(...batches)).toBeLessThanOrEqual(1000);
+    expect(batches.length).toBeLessThanOrEqual(5);
+    expect(await allEvents(store)).toEqual(Array.from({ length: 2500 }, (_, i) => `q${i}`));
+    const [first] = await store.eventList({ afterId: '0', limit: 1 });
+    expect(first).toMatchObject({ type: 'queue:paused', jobName: null, jobId: null, data: '{}' });
+  });
+
+  it('stop() writes what is still waiting', async () => {
+    const store = sqliteStore();
+    await store.migrate();
+    const events = new NightshiftEvents();
+    const writer = createEventFeedWriter({ store, events, flushIntervalMs: 60_000 });
+    writer.start();
+    events.emit('queue:resumed', { queue: 'mail' });
+    expect(writer.buffered).toBe(1);
+    await writer.stop();
+    expect(await allEvents(store)).toEqual(['mail']);
+    // Stopped: no longer listening.
+    events.emit('queue:resumed', { queue: 'late' });
+    expect(writer.buffered).toBe(0);
+  });
+
+  const url = postgresUrl();
+  it.skipIf(url === null)('while the store fails it keeps at most maxBuffered events, drops the oldest, and writes the rest once the store is back', async () => {
+    const { schema, drop } = testSchema(url!, 'feed');
+    cleanups.push(drop);
+    const store = createPostgresStore({ connectionString: url!, schema, poolSize: 2 });
+    cleanups.push(() => store.close());
+    await store.migrate();
+    const admin = new pg.Client({ connectionString: url! });
+    await admin.connect();
+    cleanups.push(() => admin.end());
+    const table = (name: string) => `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(name)}`;
+
+    const events = new NightshiftEvents();
+    const writer = createEventFeedWriter({ store, events, maxBuffered: 50, flushIntervalMs: 10 });
+    cleanups.push(() => writer.stop());
+    let dropped = 0;
+    events.on('feed:dropped', ({ count }) => (dropped += count));
+    writer.start();
+    // A real failure: the table is not there for a while.
+    await admin.query(`ALTER TABLE ${table('events')} RENAME TO events_away`);
+    for (let i = 0; i < 30; i++) events.emit('queue:paused', { queue: `q${i}` });
+    await writer.flush();
+    expect(writer.buffered).toBe(30);
+    for (let i = 30; i < 70; i++) events.emit('queue:paused', { queue: `q${i}` });
+    await writer.flush();
+    expect(writer.buffered).toBe(50);
+    expect(dropped).toBe(20);
+
+    await admin.query(`ALTER TABLE ${table('events_away')} RENAME TO events`);
+    while (writer.buffered > 0) await writer.flush();
+    expect(await allEvents(store)).toEqual(Array.from({ length: 50 }, (_, i) => `q${i + 20}`));
+  });
+});
+
+describe('pruner: event retention', () => {
+  it('deletes feed events older than eventsMs (default 1 hour), keeps newer ones', async () => {
+    const clock = new TestClock();
+    const store = sqliteStore(clock);
+    await store.migrate();
+    const event = (queue: string) => ({ type: 'queue:paused', queue, jobName: null, jobId: null, data: '{}' });
+    await store.eventAppend({ events: [event('old')] });
+    clock.advance(EVENT_RETENTION_MS - 60_000);
+    await store.eventAppend({ events: [event('recent')] });
+    clock.advance(120_000);
+    let pruned = -1;
+    await createPruner({ store, onEventsPruned: (deleted) => (pruned = deleted) }).runNow();
+    expect(pruned).toBe(1);
+    expect(await allEvents(store)).toEqual(['recent']);
+    await createPruner({ store, retention: { eventsMs: 30_000 } }).runNow();
+    expect(await allEvents(store)).toEqual([]);
+  });
+});
