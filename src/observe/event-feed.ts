@@ -21,10 +21,12 @@
  * The writer never awaits on the hot path: an event is turned into a small object and pushed
  * onto a buffer; one `eventAppend` per flush writes the batch, every `flushIntervalMs` (100 ms)
  * or as soon as `flushSize` (1000) events wait. If the store fails, the batch goes back to the
- * buffer and is tried again next flush; the buffer holds at most `maxBuffered` (20 000) events,
- * beyond which the oldest are dropped with a warning — losing feed events is better than growing
- * without bound in a process whose store is down. Events are kept by the store for the pruner's
- * event retention (default 1 hour, `EVENT_RETENTION_MS`).
+ * buffer and is tried again every second until the store takes it; the buffer holds at most
+ * `maxBuffered` (20 000) events, beyond which the oldest are dropped with a warning — losing feed
+ * events is better than growing without bound in a process whose store is down. A burst larger
+ * than `maxBuffered` in one tick (a bulk enqueue of 50 000 jobs) loses `job:enqueued` events the
+ * same way (one warning per episode, with the count once writing works again). Events are kept by the store for the pruner's event retention (default
+ * 1 hour, `EVENT_RETENTION_MS`).
  */
 import type { Logger } from 'pino';
 import type { EventInsert, EventListFilter, JobRecord, Store } from '../store/types.js';
@@ -57,6 +59,8 @@ export const DEFAULT_FLUSH_INTERVAL_MS = 100;
 export const DEFAULT_FLUSH_SIZE = 1000;
 /** Default most events held while the store cannot be written. */
 export const DEFAULT_MAX_BUFFERED = 20_000;
+/** Time between tries while the store refuses events, ms: a down store is not asked ten times a second. */
+const RETRY_INTERVAL_MS = 1000;
 /** Longest error message or cancel reason written to the feed, characters. */
 const MAX_TEXT = 200;
 
@@ -108,24 +112,35 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
   let failing = false;
   const unsubscribes: (() => void)[] = [];
 
+  /** Events dropped since the last successful write (warned about once, counted in the next info). */
+  let droppedSince = 0;
+  const bound = (): void => {
+    if (buffer.length <= maxBuffered) return;
+    const dropped = buffer.length - maxBuffered;
+    // One element at a time in the common case (a push over the bound): shift, not a copy.
+    if (dropped === 1) buffer.shift();
+    else buffer = buffer.slice(dropped);
+    if (droppedSince === 0) logger.warn({ kept: maxBuffered }, 'event feed buffer full (the store cannot keep up or is down): dropping the oldest events');
+    droppedSince += dropped;
+    if (events.has('feed:dropped')) events.emit('feed:dropped', { count: dropped });
+  };
+
   const push = (event: Pending): void => {
     buffer.push(event);
-    if (buffer.length > maxBuffered) {
-      const dropped = buffer.length - maxBuffered;
-      buffer = buffer.slice(dropped);
-      logger.warn({ dropped, kept: maxBuffered }, 'event feed buffer full while the store cannot be written: dropped the oldest events');
-      if (events.has('feed:dropped')) events.emit('feed:dropped', { count: dropped });
-    }
+    bound();
     if (buffer.length >= flushSize) void flush();
     else arm();
   };
 
   const arm = (): void => {
     if (!running || timer || flushing) return;
-    timer = setTimeout(() => {
-      timer = null;
-      void flush();
-    }, flushIntervalMs);
+    timer = setTimeout(
+      () => {
+        timer = null;
+        void flush();
+      },
+      failing ? Math.max(flushIntervalMs, RETRY_INTERVAL_MS) : flushIntervalMs,
+    );
   };
 
   const flush = (): Promise<void> => {
@@ -141,16 +156,14 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
       try {
         await store.eventAppend({ events: batch.map((event) => ({ ...event, data: JSON.stringify(event.data) })) });
         if (failing) logger.info('event feed: the store takes events again');
+        if (droppedSince > 0) logger.warn({ dropped: droppedSince }, 'event feed: events were dropped while the buffer was full');
+        droppedSince = 0;
         failing = false;
         if (events.has('feed:flushed')) events.emit('feed:flushed', { count: batch.length });
       } catch (error) {
         // Back to the front, in order; the bound applies on the next push or right here.
         buffer = batch.concat(buffer);
-        if (buffer.length > maxBuffered) {
-          const dropped = buffer.length - maxBuffered;
-          buffer = buffer.slice(dropped);
-          if (events.has('feed:dropped')) events.emit('feed:dropped', { count: dropped });
-        }
+        bound();
         if (!failing) logger.warn({ err: error, waiting: buffer.length }, 'event feed: could not write events to the store; keeping them and trying again');
         failing = true;
       } finally {
@@ -235,8 +248,9 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
         clearTimeout(timer);
         timer = null;
       }
-      // What this process still holds: written now, in batches, or reported lost.
+      // What this process still holds: written now, in batches, until a write fails; the rest is reported lost.
       if (flushing) await flushing;
+      failing = false;
       while (buffer.length > 0 && !failing) await flush();
       if (buffer.length > 0) {
         logger.warn({ lost: buffer.length }, 'event feed: stopping with events the store did not take; they are lost');
