@@ -75,7 +75,7 @@ export interface NightshiftOptions {
    * `ApiServerOptions` for tokens; without any, only a loopback host is accepted. The schedule
    * routes use `scheduleManager` when given, else one built from this runtime's store and jobs.
    */
-  http?: HttpListenOptions & Pick<ApiServerOptions, 'tokens' | 'allowedOrigins' | 'bodyLimitBytes' | 'env' | 'authFailureLimit' | 'scheduleManager' | 'scheduleFile'>;
+  http?: HttpListenOptions & Pick<ApiServerOptions, 'tokens' | 'allowedOrigins' | 'bodyLimitBytes' | 'env' | 'authFailureLimit' | 'tokenSource' | 'scheduleManager' | 'scheduleFile'>;
 }
 
 /** A running Nightshift: client, worker and background services under one start/stop. */
@@ -167,7 +167,8 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
             jobs: client.definitions(),
             ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes }),
           });
-        api = createApiService({ ...http, client, scheduleManager, logger, eventFeed: createEventFeedReader(store), ...(metrics ? { metrics } : {}), readiness: () => readiness() });
+        const { activeApiTokens } = await import('./client/api-tokens.js');
+        api = createApiService({ ...http, client, scheduleManager, logger, tokenSource: () => activeApiTokens(store), eventFeed: createEventFeedReader(store), ...(metrics ? { metrics } : {}), readiness: () => readiness() });
         await api.start();
       },
       async stop() {

@@ -38,31 +38,76 @@ function digest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
 }
 
+/**
+ * Tokens read from the store: the unrevoked ones, and whether the store has any token at all
+ * (revoked ones included). Once a store has had tokens, revoking the last one leaves the API
+ * closed instead of opening it.
+ */
+export interface StoredTokens {
+  tokens: readonly ApiToken[];
+  required: boolean;
+}
+
+/** How long the tokens read from the store are reused before they are read again, ms. */
+export const TOKEN_REFRESH_MS = 5000;
+
+type CheckedToken = { name: string; digest: Buffer; scope: TokenScope };
+
+function toChecked(token: ApiToken): CheckedToken {
+  if (!['read', 'enqueue', 'admin'].includes(token.scope)) throw new Error(`token "${token.name}": scope must be read, enqueue or admin`);
+  if (token.sha256 !== undefined) {
+    if (!/^[0-9a-f]{64}$/.test(token.sha256)) throw new Error(`token "${token.name}": sha256 must be 64 lowercase hex characters`);
+    return { name: token.name, digest: Buffer.from(token.sha256, 'hex'), scope: token.scope };
+  }
+  if (typeof token.token !== 'string' || token.token.length < 16) throw new Error(`token "${token.name}": a token must be at least 16 characters`);
+  return { name: token.name, digest: digest(token.token), scope: token.scope };
+}
+
 export class Authenticator {
-  readonly #tokens: { name: string; digest: Buffer; scope: TokenScope }[];
+  readonly #static: CheckedToken[];
+  readonly #source: (() => Promise<StoredTokens>) | null;
+  #stored: CheckedToken[] = [];
+  /** The store has (or had) tokens: the API stays closed even when every one is revoked. */
+  #storeRequiresTokens = false;
+  #storedAt = Number.NEGATIVE_INFINITY;
+  #refreshing: Promise<void> | null = null;
   readonly #failures = new Map<string, { count: number; since: number }>();
   readonly #failureLimit: number;
 
-  constructor(tokens: readonly ApiToken[], options: { failureLimit?: number } = {}) {
+  /**
+   * `tokens` are fixed for the server's life; `source` (the store's unrevoked tokens) is read
+   * again every TOKEN_REFRESH_MS, so creating or revoking a token takes effect within seconds.
+   */
+  constructor(tokens: readonly ApiToken[], options: { failureLimit?: number; source?: () => Promise<StoredTokens> } = {}) {
     this.#failureLimit = options.failureLimit ?? FAILURES_BEFORE_LOCKOUT;
-    this.#tokens = tokens.map((token) => {
-      if (!['read', 'enqueue', 'admin'].includes(token.scope)) throw new Error(`token "${token.name}": scope must be read, enqueue or admin`);
-      if (token.sha256 !== undefined) {
-        if (!/^[0-9a-f]{64}$/.test(token.sha256)) throw new Error(`token "${token.name}": sha256 must be 64 lowercase hex characters`);
-        return { name: token.name, digest: Buffer.from(token.sha256, 'hex'), scope: token.scope };
-      }
-      if (typeof token.token !== 'string' || token.token.length < 16) throw new Error(`token "${token.name}": a token must be at least 16 characters`);
-      return { name: token.name, digest: digest(token.token), scope: token.scope };
-    });
+    this.#static = tokens.map(toChecked);
+    this.#source = options.source ?? null;
   }
 
-  /** Whether any token is configured (otherwise the API is open, on loopback only). */
+  /** Whether any token is known (otherwise the API is open, on loopback only). Read after `refresh()`. */
   get enabled(): boolean {
-    return this.#tokens.length > 0;
+    return this.#static.length > 0 || this.#storeRequiresTokens;
+  }
+
+  /** Reads the store's tokens now if they are older than TOKEN_REFRESH_MS (or `force`). */
+  async refresh(force = false): Promise<void> {
+    if (!this.#source || (!force && Date.now() - this.#storedAt < TOKEN_REFRESH_MS)) return;
+    this.#refreshing ??= this.#source()
+      .then(({ tokens, required }) => {
+        this.#stored = tokens.map(toChecked);
+        this.#storeRequiresTokens = required || tokens.length > 0;
+        this.#storedAt = Date.now();
+      })
+      .finally(() => {
+        this.#refreshing = null;
+      });
+    await this.#refreshing;
   }
 
   /** Throws 401/403/429 unless the request carries a token with at least `needed`. */
-  check(request: FastifyRequest, needed: TokenScope): void {
+  async check(request: FastifyRequest, needed: TokenScope): Promise<void> {
+    // A store that does not answer leaves the last tokens read in force rather than opening the API.
+    await this.refresh().catch(() => undefined);
     if (!this.enabled) return;
     const address = request.ip;
     const now = Date.now();
@@ -81,7 +126,7 @@ export class Authenticator {
     const presented = digest(match[1] as string);
     let found: { name: string; scope: TokenScope } | null = null;
     // Compare against every token, always: the time taken does not depend on which one matched.
-    for (const token of this.#tokens) if (timingSafeEqual(token.digest, presented) && found === null) found = token;
+    for (const token of [...this.#static, ...this.#stored]) if (timingSafeEqual(token.digest, presented) && found === null) found = token;
     if (found === null) {
       this.#fail(address, now);
       throw new HttpError(401, 'UNAUTHENTICATED', 'the API token is not valid (unknown or revoked)', { headers: { 'www-authenticate': 'Bearer' } });

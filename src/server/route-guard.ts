@@ -7,6 +7,6 @@ export type RouteGuard = (scope: TokenScope) => (request: FastifyRequest, reply:
 export function createRouteGuard(auth: Authenticator, allowedOrigins: readonly string[]): RouteGuard {
   return (scope) => async (request) => {
     assertSameOrigin(request, allowedOrigins);
-    auth.check(request, scope);
+    await auth.check(request, scope);
   };
 }

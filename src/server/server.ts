@@ -23,7 +23,7 @@ import type { EventFeedReader } from '../observe/event-feed.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { ScheduleManager } from '../scheduler/schedule-manager.js';
 import { healthReplySchema, readyReplySchema } from './api-schemas.js';
-import { assertSafeBind, Authenticator, type ApiToken } from './auth.js';
+import { assertSafeBind, Authenticator, type ApiToken, type StoredTokens } from './auth.js';
 import { handleError, HttpError } from './http-errors.js';
 import { createRouteGuard } from './route-guard.js';
 import { catalogRoutes } from './routes/catalog.js';
@@ -76,6 +76,13 @@ export interface ApiServerOptions {
   env?: NodeJS.ProcessEnv;
   /** Requests with a wrong token one address may make per minute before it gets 429; default 10. */
   authFailureLimit?: number;
+  /**
+   * More accepted tokens, read again every 5 s: the store's unrevoked tokens (`nightshift tokens
+   * create`), which `createNightshift({ http })` passes. A store that never had a token leaves
+   * the API open on loopback, as without any; once it has had one, the API requires a token even
+   * after every one is revoked.
+   */
+  tokenSource?: () => Promise<StoredTokens>;
 }
 
 function tokensOf(options: ApiServerOptions): ApiToken[] {
@@ -83,6 +90,13 @@ function tokensOf(options: ApiServerOptions): ApiToken[] {
   const fromEnv = (options.env ?? process.env).NIGHTSHIFT_API_TOKEN;
   if (fromEnv !== undefined && fromEnv !== '') tokens.push({ name: 'NIGHTSHIFT_API_TOKEN', token: fromEnv, scope: 'admin' });
   return tokens;
+}
+
+function authenticatorOf(options: ApiServerOptions): Authenticator {
+  return new Authenticator(tokensOf(options), {
+    ...(options.authFailureLimit === undefined ? {} : { failureLimit: options.authFailureLimit }),
+    ...(options.tokenSource ? { source: options.tokenSource } : {}),
+  });
 }
 
 /** Registers every route on `app` (whatever its prefix). */
@@ -146,12 +160,12 @@ async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth
 
 /** The API as a fastify plugin (see the module comment). */
 export const nightshiftApi: FastifyPluginAsync<ApiServerOptions> = async (app, options) => {
-  await registerApi(app, options, new Authenticator(tokensOf(options), { ...(options.authFailureLimit === undefined ? {} : { failureLimit: options.authFailureLimit }) }));
+  await registerApi(app, options, authenticatorOf(options));
 };
 
 /** A fastify instance serving the API; not listening yet (see `listenApiServer`). */
 export async function createApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
-  const auth = new Authenticator(tokensOf(options), { ...(options.authFailureLimit === undefined ? {} : { failureLimit: options.authFailureLimit }) });
+  const auth = authenticatorOf(options);
   const app = Fastify({
     ...ROUTER_OPTIONS,
     // Requests are not logged one by one (fastify logs them at info); warnings and faults are.
@@ -173,6 +187,8 @@ export async function listenApiServer(app: FastifyInstance, options: { host?: st
   const host = options.host ?? '127.0.0.1';
   const auth = (app as unknown as { nightshiftAuth?: Authenticator }).nightshiftAuth;
   if (!auth) throw new Error('listenApiServer: pass an app made by createApiServer');
+  // Tokens kept in the store count: read them before deciding whether a wider bind is safe.
+  await auth.refresh(true);
   if (assertSafeBind(host, auth, options.insecure ?? false) === 'insecure') {
     app.log.warn({ host }, 'the API listens beyond loopback WITHOUT a token (--insecure): anyone who can reach it can enqueue and cancel jobs');
   }

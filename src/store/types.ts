@@ -456,6 +456,32 @@ export interface Store {
    * `deleted === limit`.
    */
   eventPrune(params: { before: Date; limit: number }): Promise<{ deleted: number }>;
+
+  // -- API tokens: only their SHA-256 digests are stored. Added with the HTTP API's token commands.
+
+  /**
+   * Stores a new token (its digest, never the token). Returns null, storing nothing, when a token
+   * that is not revoked already has this name.
+   */
+  tokenInsert(params: { token: ApiTokenInsert }): Promise<ApiTokenRecord | null>;
+  /** Every token, revoked ones included, oldest first. */
+  tokenList(): Promise<ApiTokenRecord[]>;
+  /** Revokes the token named `name` (store clock). Returns it, or null when no unrevoked token has that name. */
+  tokenRevoke(params: { name: string }): Promise<ApiTokenRecord | null>;
+}
+
+export interface ApiTokenInsert {
+  /** Names the token in lists and logs: what it is for (`ci`, `python-bot`). */
+  name: string;
+  /** `read`, `enqueue` or `admin` (decided by the core). */
+  scope: string;
+  /** Lowercase hex SHA-256 digest of the token. */
+  sha256: string;
+}
+
+export interface ApiTokenRecord extends ApiTokenInsert {
+  createdAt: Date;
+  revokedAt: Date | null;
 }
 
 /** One live process as the registry keeps it. `info` is the core's JSON description of the process. */

@@ -40,6 +40,7 @@ import { describeScheduleTickPrune } from './schedule-tick-prune.js';
 import { describeEvents } from './events.js';
 import { describeProcesses } from './processes.js';
 import { describeSchedules } from './schedules.js';
+import { describeTokens } from './tokens.js';
 
 export type { StoreFactory, StoreFixture } from './conformance-fixtures.js';
 export { TestClock, TEST_CLOCK_START_MS } from './test-clock.js';
@@ -57,6 +58,7 @@ export function runStoreConformance(label: string, factory: StoreFactory): void 
     describeScheduleTickPrune(factory);
     describeJobRaces(factory);
     describeProcesses(factory);
+    describeTokens(factory);
     describeEvents(factory);
   });
 }

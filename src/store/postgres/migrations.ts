@@ -360,6 +360,21 @@ export const MIGRATIONS: readonly MigrationStep[] = [
       );
     `,
   },
+  {
+    version: 11,
+    name: 'API tokens: name, scope and SHA-256 digest (never the token); one unrevoked token per name',
+    sql: ({ quoted: s }) => `
+      CREATE TABLE ${s}.api_tokens (
+        id         bigserial PRIMARY KEY,
+        name       text NOT NULL,
+        scope      text NOT NULL,
+        sha256     text NOT NULL,
+        created_at timestamptz NOT NULL,
+        revoked_at timestamptz
+      );
+      CREATE UNIQUE INDEX api_tokens_active_name ON ${s}.api_tokens (name) WHERE revoked_at IS NULL;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

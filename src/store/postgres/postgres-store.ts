@@ -8,6 +8,7 @@ import { runMigrations } from './migrations.js';
 import { NotificationListener } from './notification-listener.js';
 import { toStoreError } from './pg-errors.js';
 import { appendEvents, eventBounds, eventStatements, listEvents, pruneEvents, type PgEventContext } from './postgres-events.js';
+import { insertToken, listTokens, revokeToken, tokenStatements, type PgTokenContext } from './postgres-tokens.js';
 import { processHeartbeat, processList, processRemove, processStatements, type PgProcessContext } from './postgres-processes.js';
 import {
   asTransaction,
@@ -261,6 +262,7 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     }
   };
 
+  const tokens: PgTokenContext = { pool, sql: tokenStatements(names), now: () => (clock ? new Date(clock()) : null) };
   const processes: PgProcessContext = { pool, sql: processStatements(names), now: () => (clock ? new Date(clock()) : null) };
   const events: PgEventContext = { pool, sql: eventStatements(names), now: () => (clock ? new Date(clock()) : null) };
 
@@ -337,6 +339,18 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     jobStats() {
       return guard('read job stats', () => jobStats(ctx));
     },
+    tokenInsert(params) {
+      return guard('store an API token', () => insertToken(tokens, params.token));
+    },
+
+    tokenList() {
+      return guard('list API tokens', () => listTokens(tokens));
+    },
+
+    tokenRevoke(params) {
+      return guard('revoke an API token', () => revokeToken(tokens, params.name));
+    },
+
     processHeartbeat(params) {
       return guard('record a process heartbeat', () => processHeartbeat(processes, params));
     },

@@ -227,6 +227,21 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    description: 'API tokens: name, scope and SHA-256 digest (never the token); one unrevoked token per name',
+    sql: `
+      CREATE TABLE nightshift_api_tokens (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL,
+        scope      TEXT NOT NULL,
+        sha256     TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      );
+      CREATE UNIQUE INDEX nightshift_api_tokens_active_name ON nightshift_api_tokens (name) WHERE revoked_at IS NULL;
+    `,
+  },
 ];
 
 /** The schema version this code expects. */

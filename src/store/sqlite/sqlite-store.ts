@@ -35,6 +35,8 @@ import type {
   EventListFilter,
   EventRecord,
   ProcessRecord,
+  ApiTokenInsert,
+  ApiTokenRecord,
   ScheduleInput,
   ScheduleListFilter,
   ScheduleRecord,
@@ -51,6 +53,7 @@ import { finishJobs } from './sqlite-job-finish.js';
 import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
 import { migrateSqlite } from './sqlite-migrations.js';
+import { insertToken, listTokens, revokeToken } from './sqlite-tokens.js';
 import {
   attemptFromRow,
   CLAIMED_ID,
@@ -317,6 +320,18 @@ class SqliteStore implements Store {
 
   async jobStats(): Promise<JobStats> {
     return this.run('jobStats', () => jobStats(this.ctx));
+  }
+
+  async tokenInsert(params: { token: ApiTokenInsert }): Promise<ApiTokenRecord | null> {
+    return this.run('tokenInsert', () => insertToken(this.db, params.token, this.clock()));
+  }
+
+  async tokenList(): Promise<ApiTokenRecord[]> {
+    return this.run('tokenList', () => listTokens(this.db));
+  }
+
+  async tokenRevoke(params: { name: string }): Promise<ApiTokenRecord | null> {
+    return this.run('tokenRevoke', () => revokeToken(this.db, params.name, this.clock()));
   }
 
   async processHeartbeat(params: { id: string; info: string; forgetAfterMs: number }): Promise<void> {
