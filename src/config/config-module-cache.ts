@@ -10,12 +10,12 @@
  *   suffix) and renamed into place, which replaces atomically; a reader sees a whole entry or none,
  *   and two writers of one key write the same text.
  * - Where: `node_modules/.cache/nightshift/config` of the nearest `node_modules` folder above the
- *   config file (where build tools keep their caches, ignored by git), else a folder of this user
- *   in the OS temp dir. A temp folder that another user could have written is not used, since an
- *   entry is code that runs: the cache is then off.
+ *   config file (where build tools keep their caches, ignored by git), else (none, or not
+ *   writable) a folder of this user in the OS temp dir. A temp folder that another user could
+ *   have written is not used, since an entry is code that runs: the cache is then off.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -40,7 +40,18 @@ export interface CompiledModule {
 export function configCacheDir(configFile: string): string | null {
   for (let dir = dirname(configFile); ; dir = dirname(dir)) {
     const modules = join(dir, 'node_modules');
-    if (existsSync(modules)) return join(modules, '.cache', 'nightshift', 'config');
+    if (existsSync(modules)) {
+      const cache = join(modules, '.cache', 'nightshift', 'config');
+      try {
+        // A node_modules this user cannot write (an image built by root, run as another user)
+        // would make every run compile again: use the temp folder instead.
+        mkdirSync(cache, { recursive: true });
+        accessSync(cache, constants.W_OK);
+        return cache;
+      } catch {
+        break;
+      }
+    }
     if (dirname(dir) === dir) break;
   }
   const uid = typeof process.getuid === 'function' ? process.getuid() : null;

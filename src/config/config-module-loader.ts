@@ -33,6 +33,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { runInThisContext } from 'node:vm';
 import { cacheKey, configCacheDir, readCachedModule, writeCachedModule, type CompiledModule } from './config-module-cache.js';
 
+/** A path inside a package folder. */
+const IN_NODE_MODULES = /[\\/]node_modules[\\/]/;
+
 /** File extensions compiled as TypeScript. */
 const TYPESCRIPT = /\.[cm]?tsx?$/i;
 
@@ -187,12 +190,12 @@ class ConfigModuleLoad {
     }
     // A file of the app (not a package) that imports `nightshift` by name is compiled like the
     // config, so that the name means this library here too, wherever the CLI was started from.
-    if (!path.includes('/node_modules/') && importsLibraryByName(path)) return this.evaluate(path);
+    if (!IN_NODE_MODULES.test(path) && importsLibraryByName(path)) return this.evaluate(path);
     try {
       return asInterop((await import(target)) as Record<string, unknown>);
     } catch (error) {
       // ESM syntax in a file Node loads as CommonJS: compile it like TypeScript, as jiti does.
-      if (error instanceof SyntaxError && /import statement outside a module|Unexpected token 'export'/.test(error.message) && !path.includes('/node_modules/')) {
+      if (error instanceof SyntaxError && /import statement outside a module|Unexpected token 'export'/.test(error.message) && !IN_NODE_MODULES.test(path)) {
         return this.evaluate(path);
       }
       throw error;
