@@ -117,6 +117,11 @@ class EventHub {
     }
     const joined = subscriber as Subscriber;
     joined.lastId = subscriber.lastId ?? this.#cursor;
+    if (this.#state === 'closed') {
+      // Closed while reading the bounds: the stream ends before it starts.
+      joined.raw.end();
+      return joined;
+    }
     this.#subscribers.add(joined);
     if (this.#state === 'idle') {
       this.#state = 'polling';
@@ -258,9 +263,20 @@ export function eventRoutes(app: FastifyInstance, feed: EventFeedReader | undefi
 /** Runs one stream until the client goes or the server closes. */
 async function stream(hub: EventHub, feed: EventFeedReader, reply: FastifyReply, filter: EventListFilter, cursor: bigint | null): Promise<void> {
   const raw = reply.raw;
-  reply.hijack();
   // Joined before the headers go out: once a client has them, no event committed after is missed.
-  const subscriber = await hub.join({ filter, lastId: cursor, pending: cursor === null ? null : [], raw });
+  let subscriber: Subscriber;
+  try {
+    subscriber = await hub.join({ filter, lastId: cursor, pending: cursor === null ? null : [], raw });
+  } catch (error) {
+    throw new HttpError(503, 'STORE_UNAVAILABLE', `cannot read the event feed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (raw.destroyed || raw.writableEnded) {
+    // The client left (or the server closed) while it joined.
+    hub.leave(subscriber);
+    reply.hijack();
+    return;
+  }
+  reply.hijack();
   raw.on('close', () => hub.leave(subscriber));
   raw.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
