@@ -26,6 +26,8 @@
  * - a tick claimed after a later one never moves `lastRunAt` backwards (and is still claimed);
  * - `scheduleTickPrune` keeps each schedule id's newest tick, and a fire time at or below the
  *   newest pruned one is never claimed again, even after the schedule is deleted and re-created.
+ * - `eventList`: an empty filter list matches nothing, a missing one everything; an event without
+ *   a queue or job name never matches a list of them; the pruned-through mark only goes up.
  */
 import { describe } from 'vitest';
 import type { StoreFactory } from './conformance-fixtures.js';
