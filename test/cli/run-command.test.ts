@@ -68,6 +68,19 @@ describe('nightshift run: the job keeps its own queue', () => {
     expect(done.attempts.map((attempt) => attempt.outcome)).toEqual(['dead', 'dead']);
   });
 
+  it('a job that snoozes during the run waits on its own queue for the workers', async () => {
+    project.write(
+      'nightshift.config.ts',
+      configWithSlowJob()
+        .replace("import { defineConfig, defineJob, UnrecoverableError }", "import { defineConfig, defineJob, snooze, UnrecoverableError }")
+        .replace('jobs: [greet, explode, giveUp,', "jobs: [greet, explode, giveUp, defineJob({ name: 'later', queue: 'risky', handler: async () => snooze(60_000) }),"),
+    );
+    const run = await project.json<{ id: string; state: string; runAt: string }>(['run', 'later']);
+    expect(run.state).toBe('snoozed');
+    const { job } = await project.json<JobDetailsJson>(['job', run.id]);
+    expect(job).toMatchObject({ queue: 'risky', state: 'scheduled' });
+  });
+
   it('is claimed by the run, not by a daemon consuming the same queue', async () => {
     daemon = project.spawn(['daemon']);
     const ready = await waitFor('the daemon to start', () => daemon!.stderr.split('\n').find((line) => line.includes('"worker started"')));
