@@ -8,6 +8,8 @@ import { registerInspectCommands } from './commands/inspect.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerScheduleCommands } from './commands/schedules.js';
+import { registerServeCommand } from './commands/serve.js';
+import { registerTokenCommands } from './commands/tokens.js';
 
 function packageVersion(): string {
   try {
@@ -47,6 +49,8 @@ LOG_LEVEL (debug shows stacks of errors), LOG_FORMAT (pretty|json).`,
   registerInspectCommands(program);
   registerScheduleCommands(program);
   registerMigrateCommand(program);
+  registerServeCommand(program);
+  registerTokenCommands(program);
   return program;
 }
 

@@ -19,7 +19,8 @@ import { boundsIssue, parseDuration, RETENTION_BOUNDS, SETTING_BOUNDS, type Inte
  * | `JOB_TIMEOUT_MS`      | integer ≥ 1, ms: time limit of every queue, replacing the file's        |
  * | `SHUTDOWN_TIMEOUT_MS` | integer ≥ 0, ms: grace period of a graceful stop; 0 aborts running handlers at once |
  * | `POLL_INTERVAL_MS`    | integer ≥ 1, ms: base time between a queue's fallback polls             |
- * | `HEALTH_CHECK_PORT`   | integer 1 … 65 535: reserved for the daemon's HTTP server (the daemon starts none yet) |
+ * | `HEALTH_CHECK_PORT`   | integer 1 … 65 535: `nightshift daemon` / `serve` serve the HTTP API (health, ready, metrics, REST) on 127.0.0.1 at this port |
+ * | `NIGHTSHIFT_HTTP`     | `[host:]port` (`8080`, `0.0.0.0:8080`, `[::1]:8080`): where `daemon` / `serve` serve the HTTP API; wins over `HEALTH_CHECK_PORT` |
  * | `LOG_LEVEL`           | `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`          |
  * | `LOG_FORMAT`          | `pretty` or `json`; unset: pretty when stderr is a terminal, else JSON  |
  * | `NIGHTSHIFT_RETAIN_COMPLETED` / `_CANCELLED` / `_DEAD` | duration (`7d`, `12h`, `30m`, `45s`, `500ms` or plain ms): how long finished jobs of that state are kept |
@@ -34,8 +35,10 @@ export interface EnvSettings {
   jobTimeoutMs?: number;
   shutdownTimeoutMs?: number;
   pollIntervalMs?: number;
-  /** Reserved for the daemon's HTTP server, which it does not start yet; checked so a deployment can set it already. */
+  /** `HEALTH_CHECK_PORT`: the HTTP API's port (host 127.0.0.1). */
   healthCheckPort?: number;
+  /** `NIGHTSHIFT_HTTP`: where the HTTP API listens. */
+  http?: ListenAddress;
   logLevel?: LevelWithSilent;
   logFormat?: LogFormat;
   /** Job retention from `NIGHTSHIFT_RETAIN_*`, in ms; only the variables that are set. */
@@ -76,6 +79,25 @@ export function sqlitePathFromUrl(url: string): string | null {
   }
   if (ANY_URL.test(url)) return null;
   return url;
+}
+
+/** Where an HTTP server listens. */
+export interface ListenAddress {
+  /** Default 127.0.0.1. */
+  host?: string;
+  port: number;
+}
+
+/**
+ * Parses `[host:]port` — `8080`, `127.0.0.1:8080`, `0.0.0.0:8080`, `[::1]:8080` — as `--http` and
+ * `NIGHTSHIFT_HTTP` take it. Port 0 picks a free port.
+ */
+export function parseListenAddress(text: string): ListenAddress | { problem: string } {
+  const match = /^(?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(text.trim());
+  const port = match ? Number(match[2]) : Number.NaN;
+  if (!match || port > 65_535) return { problem: `must be [host:]port with a port from 0 to 65535 (e.g. 8080 or 0.0.0.0:8080), got ${JSON.stringify(text)}` };
+  const host = match[1]?.replace(/^\[|\]$/g, '');
+  return host === undefined ? { port } : { host, port };
 }
 
 /** A variable's value, trimmed; undefined when unset or empty. */
@@ -131,6 +153,13 @@ export function readEnv(env: Env = process.env): EnvSettings {
     const parsed = parseDuration(raw, RETENTION_BOUNDS);
     if ('problem' in parsed) issues.push({ path: name, message: `${parsed.problem}, got ${JSON.stringify(raw)}` });
     else settings.retention = { ...settings.retention, [field]: parsed.ms };
+  }
+
+  const http = get('NIGHTSHIFT_HTTP');
+  if (http !== undefined) {
+    const parsed = parseListenAddress(http);
+    if ('problem' in parsed) issues.push({ path: 'NIGHTSHIFT_HTTP', message: parsed.problem });
+    else settings.http = parsed;
   }
 
   const logLevel = get('LOG_LEVEL');

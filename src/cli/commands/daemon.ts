@@ -1,9 +1,13 @@
 import type { Command } from 'commander';
 import { UsageError } from '../cli-errors.js';
 import { commandAction } from '../command-action.js';
+import { httpListenOf } from '../http-listen.js';
 
 /** Options of `nightshift daemon`. */
 interface DaemonOptions {
+  /** `--http [host:]port`: serve the HTTP API beside the worker. */
+  http?: string;
+  insecure?: boolean;
   /** `--no-worker` sets false: run no worker and none of the maintenance that belongs with workers. */
   worker: boolean;
   /** `--no-scheduler` sets false: neither sync the declared schedules nor fire any. */
@@ -41,6 +45,8 @@ export function registerDaemonCommand(program: Command): void {
     .description('run workers, maintenance and schedules until SIGINT/SIGTERM (logs JSON to stderr)')
     .option('--no-worker', 'run the scheduler only: no worker, no lease rescue, no pruning')
     .option('--no-scheduler', 'run workers only: do not sync the declared schedules or fire any')
+    .option('--http <[host:]port>', 'also serve the HTTP API (REST, /health, /ready, /metrics) there; default NIGHTSHIFT_HTTP or HEALTH_CHECK_PORT, else none. Host 127.0.0.1 unless given')
+    .option('--insecure', 'let --http listen beyond loopback without an API token (trusted networks only)')
     .option('--delete-undeclared', 'at start, delete stored schedules of the schedule file (or code config) kind that it does not declare; by default they are kept, since another file on the same store may declare them')
     .action(
       commandAction(async (context, options: DaemonOptions) => {
@@ -69,8 +75,10 @@ export function registerDaemonCommand(program: Command): void {
           import('../daemon-scheduler.js'),
         ]);
         const events = new NightshiftEvents();
+        const http = httpListenOf(options.http, config.env);
         const nightshift = createNightshift({
           store,
+          ...(http ? { http: { ...http, insecure: options.insecure === true, ...(typeof config.schedules === 'string' ? { scheduleFile: config.schedules } : {}) } } : {}),
           jobs: [...config.jobs],
           queues: config.queues,
           worker: options.worker,
@@ -125,6 +133,7 @@ export function registerDaemonCommand(program: Command): void {
             schedules: typeof config.schedules === 'string' ? config.schedules : config.schedules === undefined ? null : 'inline',
             roles: [...(options.worker ? ['worker'] : []), ...(options.scheduler ? ['scheduler'] : [])],
             services: nightshift.services.map((service) => service.name),
+            http: nightshift.httpAddress,
             pid: process.pid,
           },
           'daemon ready',

@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import { commandAction } from '../command-action.js';
+import { httpListenOf } from '../http-listen.js';
+
+interface ServeOptions {
+  http?: string;
+  insecure?: boolean;
+}
+
+/** Port of `serve` when neither `--http` nor the environment names one. */
+const DEFAULT_SERVE_PORT = 8080;
+
+/**
+ * `serve`: the HTTP API alone — no worker, no scheduler — until SIGINT/SIGTERM. For a process that
+ * only takes requests (enqueues from other languages, operators' queries) next to workers
+ * elsewhere on the same store. On the first signal `/ready` answers 503 and the server closes.
+ */
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description(`serve the HTTP API only (no worker, no scheduler) until SIGINT/SIGTERM; default 127.0.0.1:${DEFAULT_SERVE_PORT}`)
+    .option('--http <[host:]port>', `where to listen; default NIGHTSHIFT_HTTP or HEALTH_CHECK_PORT, else 127.0.0.1:${DEFAULT_SERVE_PORT}`)
+    .option('--insecure', 'listen beyond loopback without an API token (trusted networks only)')
+    .action(
+      commandAction(async (context, options: ServeOptions) => {
+        context.defaultLogLevel = 'info';
+        const config = await context.config({ required: false });
+        const logger = context.logger();
+        const http = httpListenOf(options.http, config.env, { port: DEFAULT_SERVE_PORT })!;
+        const { store, description } = await context.store({ required: false });
+        const { createNightshift } = await import('../../nightshift.js');
+        const nightshift = createNightshift({
+          store,
+          jobs: [...config.jobs],
+          queues: config.queues,
+          worker: false,
+          logger,
+          http: { ...http, insecure: options.insecure === true, ...(typeof config.schedules === 'string' ? { scheduleFile: config.schedules } : {}) },
+          ...(config.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: config.maxPayloadBytes }),
+        });
+        let stopRequested: (signal: string) => void = () => undefined;
+        const stopSignal = new Promise<string>((resolve) => {
+          stopRequested = resolve;
+        });
+        const onSignal = (signal: NodeJS.Signals): void => stopRequested(signal);
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+        context.onClose(async () => {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        });
+        await nightshift.start();
+        logger.info({ store: description, http: nightshift.httpAddress, pid: process.pid }, 'API server ready');
+        await stopSignal;
+        await nightshift.stop();
+        logger.info('API server stopped');
+        return 0;
+      }),
+    );
+}
