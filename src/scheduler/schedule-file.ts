@@ -17,12 +17,24 @@
  * keys are left to their own readers (`builtins:`: the config loader, load-config.ts).
  */
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter } from 'yaml';
 import { ConfigError, NightshiftError, ValidationError, type ValidationIssue } from '../errors.js';
 import { builtinNotEnabledHint } from '../jobs/builtin-names.js';
 import type { ScheduleInput, ScheduleSource, Store } from '../store/types.js';
 import { resolveScheduleDefinition, type JobRegistry } from './schedule-definition.js';
 import { syncSchedules, type ScheduleSyncResult } from './schedule-sync.js';
+
+/**
+ * The YAML parser, loaded on the first file parsed: the config loader imports this module for
+ * every command, and most commands of most apps read no YAML (its CommonJS build loads
+ * synchronously; nothing else in the library uses the package).
+ */
+let yamlModule: typeof import('yaml') | null = null;
+function yaml(): typeof import('yaml') {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yamlModule;
+}
 
 /** Largest YAML alias expansion accepted (guards against "billion laughs" files). */
 const MAX_ALIAS_COUNT = 100;
@@ -40,6 +52,7 @@ interface Located {
 }
 
 function lineOf(document: Document, lineCounter: LineCounter, path: (string | number)[]): number | undefined {
+  const { isMap, isNode, isScalar } = yaml();
   // The deepest node that exists on the path: a missing field points at its entry.
   for (let depth = path.length; depth > 0; depth--) {
     // A field is where its key is: a block value (`builtins:` then its settings) starts a line later.
@@ -85,6 +98,7 @@ export interface ParsedYamlFile {
  * `ConfigError` with the line of a syntax error, or of a top level that is not a mapping.
  */
 export function parseYamlFile(text: string, file: string): ParsedYamlFile {
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const syntax = document.errors[0];
