@@ -20,7 +20,7 @@ export type { Job, JobDetails, Attempt } from './client/job-view.js';
 export { createWorker } from './worker/worker.js';
 export type { Worker, WorkerOptions } from './worker/worker.js';
 export type { QueueOptions } from './worker/worker-options.js';
-export type { Service } from './worker/service.js';
+export type { Service } from './service.js';
 export type { JobList } from './worker/job-registry.js';
 export { createNightshift } from './nightshift.js';
 export type { Nightshift, NightshiftOptions } from './nightshift.js';

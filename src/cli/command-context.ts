@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
 import type { ResolvedConfig } from '../config/load-config.js';
 import { createLogger, type LogFormat } from '../observe/logger.js';
-import type { StoreSpec } from '../store/resolve-store.js';
+import type { StoreSpec } from '../config/resolve-store.js';
 import type { Store } from '../store/types.js';
 
 /** Options every command accepts (declared on the root program). */
@@ -88,7 +88,7 @@ export class CommandContext {
    * not "no such table". `required` is passed to `config()`.
    */
   async store(options: { required?: boolean } = {}): Promise<{ store: Store; spec: StoreSpec; description: string }> {
-    const { describeStoreSpec, resolveStore } = await import('../store/resolve-store.js');
+    const { describeStoreSpec, resolveStore } = await import('../config/resolve-store.js');
     if (!this.#store) {
       const config = await this.config(options);
       const opened = await resolveStore({ config: config.store, env: config.env, logger: this.logger() });

@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { StoreConfig } from '../config/define-config.js';
-import type { EnvSettings } from '../config/env.js';
-import { isStoreInstance } from '../config/validate-config.js';
-import type { Store } from './types.js';
+import type { StoreConfig } from './define-config.js';
+import type { EnvSettings } from './env.js';
+import { isStoreInstance } from './validate-config.js';
+import type { Store } from '../store/types.js';
 
 /** Default SQLite database file, relative to the working directory. */
 export const DEFAULT_SQLITE_PATH = './data/nightshift.db';
@@ -76,7 +76,7 @@ export async function resolveStore(options: {
   if (spec.kind === 'sqlite') {
     mkdirSync(dirname(spec.path), { recursive: true });
     // Imported lazily so a PostgreSQL deployment never loads the native SQLite module and vice versa.
-    const { createSqliteStore } = await import('./sqlite/sqlite-store.js');
+    const { createSqliteStore } = await import('../store/sqlite/sqlite-store.js');
     const store = createSqliteStore({
       path: spec.path,
       ...(spec.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: spec.busyTimeoutMs }),
@@ -84,7 +84,7 @@ export async function resolveStore(options: {
     });
     return { store, spec };
   }
-  const { createPostgresStore } = await import('./postgres/postgres-store.js');
+  const { createPostgresStore } = await import('../store/postgres/postgres-store.js');
   const store = createPostgresStore({
     ...(spec.connectionString === undefined ? {} : { connectionString: spec.connectionString }),
     ...(spec.schema === undefined ? {} : { schema: spec.schema }),

@@ -4,7 +4,7 @@ import type { NightshiftEvents } from '../observe/events.js';
 import { EVENT_RETENTION_MS } from '../observe/event-feed.js';
 import { createSilentLogger } from '../observe/logger.js';
 import type { JobState, Store } from '../store/types.js';
-import { createIntervalService, type IntervalService } from '../worker/service.js';
+import { createIntervalService, type IntervalService } from '../service.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { NightshiftEvents } from '../observe/events.js';
 import { createSilentLogger } from '../observe/logger.js';
 import type { Store } from '../store/types.js';
-import { createIntervalService, type IntervalService } from '../worker/service.js';
+import { createIntervalService, type IntervalService } from '../service.js';
 
 /** Default time between rescue passes, in ms. */
 export const DEFAULT_RESCUE_INTERVAL_MS = 5000;

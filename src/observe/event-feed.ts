@@ -30,7 +30,7 @@
  */
 import type { Logger } from 'pino';
 import type { EventInsert, EventListFilter, JobRecord, Store } from '../store/types.js';
-import type { Service } from '../worker/service.js';
+import type { Service } from '../service.js';
 import type { NightshiftEvents } from './events.js';
 import { createSilentLogger } from './logger.js';
 

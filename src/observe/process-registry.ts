@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import type { Store } from '../store/types.js';
-import { createIntervalService, type Service } from '../worker/service.js';
+import { createIntervalService, type Service } from '../service.js';
 
 /** Time between two beats of a process, ms. */
 export const PROCESS_HEARTBEAT_MS = 10_000;

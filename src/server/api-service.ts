@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Service } from '../worker/service.js';
+import type { Service } from '../service.js';
 import { createApiServer, listenApiServer, type ApiServerOptions } from './server.js';
 
 /** Where and how the API listens (the `http` option of `createNightshift`). */

@@ -1,6 +1,6 @@
 import type { Store } from '../store/types.js';
 import type { Execution, Executor } from './executor.js';
-import { createIntervalService, type Service } from './service.js';
+import { createIntervalService, type Service } from '../service.js';
 
 export interface HeartbeatOptions {
   store: Store;

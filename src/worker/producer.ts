@@ -1,5 +1,5 @@
 import type { JobRecord, Store } from '../store/types.js';
-import type { Service } from './service.js';
+import type { Service } from '../service.js';
 
 export interface ProducerOptions {
   store: Store;

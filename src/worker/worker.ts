@@ -12,7 +12,7 @@ import { Execution, Executor, type ExecutorHost } from './executor.js';
 import { createHeartbeat, type Heartbeat } from './heartbeat.js';
 import { createJobRegistry, type JobList } from './job-registry.js';
 import { Producer } from './producer.js';
-import { createIntervalService, type Service } from './service.js';
+import { createIntervalService, type Service } from '../service.js';
 import {
   assertIntOption,
   DEFAULT_CONCURRENCY,

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { describeStoreSpec, resolveStore, storeSpec } from '../../src/store/resolve-store.js';
+import { describeStoreSpec, resolveStore, storeSpec } from '../../src/config/resolve-store.js';
 
 describe('storeSpec', () => {
   it('defaults to SQLite at ./data/nightshift.db in the working directory', () => {
