@@ -7,7 +7,7 @@ import { createEventFeedReader, createEventFeedWriter } from './observe/event-fe
 import { NightshiftEvents } from './observe/events.js';
 import { createSilentLogger } from './observe/logger.js';
 import type { Clock, Store } from './store/types.js';
-import type { JobList } from './worker/job-registry.js';
+import type { JobList } from './job/job-registry.js';
 import type { Service } from './service.js';
 import type { Metrics } from './observe/metrics.js';
 import { createProcessRegistry } from './observe/process-registry.js';

@@ -8,13 +8,14 @@ import { NightshiftEvents } from '../observe/events.js';
 import { listProcesses, type ProcessView } from '../observe/process-registry.js';
 import { createSilentLogger } from '../observe/logger.js';
 import { JOB_STATES, type JobInsert, type JobInsertResult, type JobListFilter, type JobState, type JobStats, type Store } from '../store/types.js';
-import { createJobRegistry, type JobList } from '../worker/job-registry.js';
+import { createJobRegistry, type JobList } from '../job/job-registry.js';
 import { assertStorableText, checkKey, MAX_REASON_LENGTH } from '../job/input-bounds.js';
 import { cancelMany, deleteMany, deleteOne, retryMany, type BulkActionResult } from './bulk-actions.js';
-import { resolveEnqueueOptions, type EnqueueOptions } from './enqueue-options.js';
-import { toAttempt, toJob, type Job, type JobDetails } from './job-view.js';
+import type { EnqueueManyOptions, EnqueueOptions, EnqueueResult, JobEnqueuer } from '../job/enqueue-types.js';
+import { resolveEnqueueOptions } from './enqueue-options.js';
+import { toAttempt, toJob, type Job, type JobDetails } from '../job/job-view.js';
 
-export type { EnqueueOptions } from './enqueue-options.js';
+export type { EnqueueManyOptions, EnqueueOptions, EnqueueResult, JobEnqueuer } from '../job/enqueue-types.js';
 export type { BulkActionResult } from './bulk-actions.js';
 
 /** Options of `createClient`. */
@@ -28,19 +29,6 @@ export interface ClientOptions {
   maxPayloadBytes?: number;
   /** Default: a silent logger. */
   logger?: Logger;
-}
-
-/** Options of `enqueueMany`: shared by every item, plus a per-item de-duplication key. */
-export interface EnqueueManyOptions<Payload = unknown> extends Omit<EnqueueOptions, 'key'> {
-  /** De-duplication key of each item (see `EnqueueOptions.key`); return undefined for none. */
-  keyOf?: (payload: Payload, index: number) => string | undefined;
-}
-
-/** What an enqueue did: the job (new, or the existing one with the same key) and whether it is new. */
-export interface EnqueueResult<Payload = unknown> {
-  job: Job<Payload>;
-  /** False when a job with the same key was already waiting or running (nothing was inserted). */
-  inserted: boolean;
 }
 
 /** Which jobs: the filter of `client.list` and of the bulk actions (`retryMany`, `cancelMany`, `deleteMany`). */
@@ -69,18 +57,8 @@ export interface ListPage {
 }
 
 /** Enqueues and inspects jobs. Safe to share; holds no connections of its own. */
-export interface Client {
+export interface Client extends JobEnqueuer {
   readonly events: NightshiftEvents;
-  /** Enqueues one job; the payload is typed by the job's schema. Validates everything before writing. */
-  enqueue<S extends StandardSchema, R>(job: JobDefinition<S, R>, payload: SchemaInput<S>, options?: EnqueueOptions): Promise<EnqueueResult<SchemaInput<S>>>;
-  enqueue(name: string, payload: unknown, options?: EnqueueOptions): Promise<EnqueueResult>;
-  /** Enqueues many jobs of one kind in one store transaction; one invalid item means nothing is written. */
-  enqueueMany<S extends StandardSchema, R>(
-    job: JobDefinition<S, R>,
-    payloads: readonly SchemaInput<S>[],
-    options?: EnqueueManyOptions<SchemaInput<S>>,
-  ): Promise<EnqueueResult<SchemaInput<S>>[]>;
-  enqueueMany(name: string, payloads: readonly unknown[], options?: EnqueueManyOptions): Promise<EnqueueResult[]>;
   /** A job with its attempts. NotFoundError when there is none. */
   get(id: string): Promise<JobDetails>;
   list(params?: ListParams): Promise<ListPage>;

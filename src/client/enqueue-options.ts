@@ -3,28 +3,11 @@ import type { AnyJobDefinition } from '../job/define-job.js';
 import { assertInt32, assertValidDelayMs, assertValidMs, assertValidPriority, assertValidRunAt, checkKey, MAX_INT32 } from '../job/input-bounds.js';
 import { assertValidName } from '../job/names.js';
 import { DEFAULT_ATTEMPTS } from '../job/retry-policy.js';
-import type { JobInsert, StoreTransaction } from '../store/types.js';
+import type { EnqueueOptions } from '../job/enqueue-types.js';
+import type { JobInsert } from '../store/types.js';
 
 
-/** Options of one enqueue. Everything defaults from the job definition. */
-export interface EnqueueOptions {
-  /** Run no earlier than this many ms from now (store time), 0 … `MAX_DELAY_MS` (100 years). Not with `runAt`. */
-  delayMs?: number;
-  /** Run no earlier than this instant (1970 … 9999). Not with `delayMs`. */
-  runAt?: Date;
-  /** 0 … 1 000 000, higher runs first; default the job's priority (0). */
-  priority?: number;
-  /** Queue to run on; default the job's queue. */
-  queue?: string;
-  /** Total attempts, ≥ 1; default the job's `retry.attempts` (3). */
-  maxAttempts?: number;
-  /** De-duplication key (1–256 characters): while a job of this name with this key is not finished, enqueue returns it instead of a new one. */
-  key?: string;
-  /** Per-attempt time limit in ms for this job only; default the job's, else the queue's. */
-  timeoutMs?: number;
-  /** The caller's open transaction (a `pg.PoolClient` after BEGIN on PostgreSQL): the job exists only if it commits. */
-  tx?: StoreTransaction;
-}
+export type { EnqueueOptions } from '../job/enqueue-types.js';
 
 const KNOWN_OPTIONS = new Set(['delayMs', 'runAt', 'priority', 'queue', 'maxAttempts', 'key', 'timeoutMs', 'tx']);
 

@@ -4,7 +4,7 @@
  * with these shapes.
  */
 import { parseStoredJson } from '../job/payload.js';
-import type { Attempt, Job, JobDetails } from './job-view.js';
+import type { Attempt, Job, JobDetails } from '../job/job-view.js';
 
 export interface JobJson {
   id: string;

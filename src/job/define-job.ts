@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Client } from '../client/client.js';
+import type { JobEnqueuer } from './enqueue-types.js';
 import { ValidationError } from '../errors.js';
 import { assertValidMs, assertValidPriority } from './input-bounds.js';
 import { assertValidName } from './names.js';
@@ -38,12 +38,12 @@ export interface JobContext {
    * The job exists once the promise resolves, whatever happens to this attempt afterwards; a
    * handler that may run twice (retries, at-least-once) passes a `key` to enqueue it only once.
    */
-  readonly enqueue: Client['enqueue'];
+  readonly enqueue: JobEnqueuer['enqueue'];
   /**
    * Enqueues many jobs of one kind in one store transaction (a fan-out): same as
    * `client.enqueueMany`. Use `keyOf` so that a retried parent does not enqueue its children twice.
    */
-  readonly enqueueMany: Client['enqueueMany'];
+  readonly enqueueMany: JobEnqueuer['enqueueMany'];
 }
 
 /** A job handler: returns a JSON-serializable result, or a typed outcome (`snooze`, `cancel`). */

@@ -10,7 +10,7 @@ import { ClaimedAhead } from './claimed-ahead.js';
 import { Completer, type CompleterEntry } from './completer.js';
 import { Execution, Executor, type ExecutorHost } from './executor.js';
 import { createHeartbeat, type Heartbeat } from './heartbeat.js';
-import { createJobRegistry, type JobList } from './job-registry.js';
+import { createJobRegistry, type JobList } from '../job/job-registry.js';
 import { Producer } from './producer.js';
 import { createIntervalService, type Service } from '../service.js';
 import {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Job } from '../../client/job-view.js';
+import type { Job } from '../../job/job-view.js';
 import { commandAction } from '../command-action.js';
 import { integerOption, parseJobId, parseJsonArgument } from '../option-parsers.js';
 import { formatDate, renderFields } from '../table.js';

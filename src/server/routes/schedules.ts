@@ -12,7 +12,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
-import { toJob } from '../../client/job-view.js';
+import { toJob } from '../../job/job-view.js';
 import { jobToJson } from '../../client/job-json.js';
 import { NotFoundError } from '../../errors.js';
 import type { ScheduleDefinition } from '../../scheduler/schedule-definition.js';

@@ -1,4 +1,4 @@
-import { parseStoredJson } from '../job/payload.js';
+import { parseStoredJson } from './payload.js';
 import type { AttemptRecord, JobRecord } from '../store/types.js';
 
 /**

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import type { AnyJobDefinition } from '../job/define-job.js';
+import type { AnyJobDefinition } from './define-job.js';
 
 /** Jobs as the runtime accepts them: a list of definitions, or an object of them (keys ignored). */
 export type JobList = readonly AnyJobDefinition[] | Readonly<Record<string, AnyJobDefinition>>;

@@ -1,0 +1,56 @@
+/**
+ * The enqueue functions — what `client.enqueue` / `enqueueMany` and a handler's `ctx.enqueue` /
+ * `ctx.enqueueMany` are — with their options and results. Declared here, beside the job
+ * definition that types them, so that job/ needs nothing from client/.
+ */
+import type { JobDefinition } from './define-job.js';
+import type { Job } from './job-view.js';
+import type { SchemaInput, StandardSchema } from './schema.js';
+import type { StoreTransaction } from '../store/types.js';
+
+/** Options of one enqueue. Everything defaults from the job definition. */
+export interface EnqueueOptions {
+  /** Run no earlier than this many ms from now (store time), 0 … `MAX_DELAY_MS` (100 years). Not with `runAt`. */
+  delayMs?: number;
+  /** Run no earlier than this instant (1970 … 9999). Not with `delayMs`. */
+  runAt?: Date;
+  /** 0 … 1 000 000, higher runs first; default the job's priority (0). */
+  priority?: number;
+  /** Queue to run on; default the job's queue. */
+  queue?: string;
+  /** Total attempts, ≥ 1; default the job's `retry.attempts` (3). */
+  maxAttempts?: number;
+  /** De-duplication key (1–256 characters): while a job of this name with this key is not finished, enqueue returns it instead of a new one. */
+  key?: string;
+  /** Per-attempt time limit in ms for this job only; default the job's, else the queue's. */
+  timeoutMs?: number;
+  /** The caller's open transaction (a `pg.PoolClient` after BEGIN on PostgreSQL): the job exists only if it commits. */
+  tx?: StoreTransaction;
+}
+
+/** Options of `enqueueMany`: shared by every item, plus a per-item de-duplication key. */
+export interface EnqueueManyOptions<Payload = unknown> extends Omit<EnqueueOptions, 'key'> {
+  /** De-duplication key of each item (see `EnqueueOptions.key`); return undefined for none. */
+  keyOf?: (payload: Payload, index: number) => string | undefined;
+}
+
+/** What an enqueue did: the job (new, or the existing one with the same key) and whether it is new. */
+export interface EnqueueResult<Payload = unknown> {
+  job: Job<Payload>;
+  /** False when a job with the same key was already waiting or running (nothing was inserted). */
+  inserted: boolean;
+}
+
+/** Enqueueing: typed by a job definition, or by a registered job's name. */
+export interface JobEnqueuer {
+  /** Enqueues one job; the payload is typed by the job's schema. Validates everything before writing. */
+  enqueue<S extends StandardSchema, R>(job: JobDefinition<S, R>, payload: SchemaInput<S>, options?: EnqueueOptions): Promise<EnqueueResult<SchemaInput<S>>>;
+  enqueue(name: string, payload: unknown, options?: EnqueueOptions): Promise<EnqueueResult>;
+  /** Enqueues many jobs of one kind in one store transaction; one invalid item means nothing is written. */
+  enqueueMany<S extends StandardSchema, R>(
+    job: JobDefinition<S, R>,
+    payloads: readonly SchemaInput<S>[],
+    options?: EnqueueManyOptions<SchemaInput<S>>,
+  ): Promise<EnqueueResult<SchemaInput<S>>[]>;
+  enqueueMany(name: string, payloads: readonly unknown[], options?: EnqueueManyOptions): Promise<EnqueueResult[]>;
+}
