@@ -25,8 +25,13 @@
  * `maxBuffered` (20 000) events, beyond which the oldest are dropped with a warning — losing feed
  * events is better than growing without bound in a process whose store is down. A burst larger
  * than `maxBuffered` in one tick (a bulk enqueue of 50 000 jobs) loses `job:enqueued` events the
- * same way (one warning per episode, with the count once writing works again). Events are kept by the store for the pruner's event retention (default
- * 1 hour, `EVENT_RETENTION_MS`).
+ * same way (one warning per episode, with the count once writing works again).
+ *
+ * Order: a process's events reach the feed in the order it emitted them; two processes' events
+ * are in the order their batches were written, so across processes the feed's order is not the
+ * order things happened (a worker's `job:started` may precede the enqueuing process's
+ * `job:enqueued` by up to a flush interval). Events are kept by the store for the pruner's event
+ * retention (default 1 hour, `EVENT_RETENTION_MS`).
  */
 import type { Logger } from 'pino';
 import type { EventInsert, EventListFilter, JobRecord, Store } from '../store/types.js';
