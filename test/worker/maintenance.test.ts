@@ -82,8 +82,8 @@ describe('createNightshift', () => {
       services: [{ name: 'extra', start: () => void calls.push('start'), stop: async () => void calls.push('stop') }],
     });
     stopAll.push(() => runtime!.stop());
-    // The event feed starts first (it hears every other service), the process registry last (it describes them).
-    expect(runtime.services.map((service) => service.name)).toEqual(['event-feed', 'worker', 'rescuer', 'pruner', 'extra', 'process-registry']);
+    // The process registry starts last (it describes the others); the event feed is off unless asked for.
+    expect(runtime.services.map((service) => service.name)).toEqual(['worker', 'rescuer', 'pruner', 'extra', 'process-registry']);
     await runtime.start();
     await runtime.start();
     const completed = runtime.events.waitFor('job:completed');

@@ -8,6 +8,8 @@ interface DaemonOptions {
   /** `--http [host:]port`: serve the HTTP API beside the worker. */
   http?: string;
   insecure?: boolean;
+  /** `--no-event-feed` sets false. */
+  eventFeed: boolean;
   /** `--no-worker` sets false: run no worker and none of the maintenance that belongs with workers. */
   worker: boolean;
   /** `--no-scheduler` sets false: neither sync the declared schedules nor fire any. */
@@ -47,6 +49,7 @@ export function registerDaemonCommand(program: Command): void {
     .option('--no-scheduler', 'run workers only: do not sync the declared schedules or fire any')
     .option('--http <[host:]port>', 'also serve the HTTP API (REST, /health, /ready, /metrics) there; default NIGHTSHIFT_HTTP or HEALTH_CHECK_PORT, else none. Host 127.0.0.1 unless given')
     .option('--insecure', 'let --http listen beyond loopback without an API token (trusted networks only)')
+    .option('--no-event-feed', "do not copy this process's job and schedule events into the store's event feed (GET /api/events); it costs throughput on very short jobs")
     .option('--delete-undeclared', 'at start, delete stored schedules of the schedule file (or code config) kind that it does not declare; by default they are kept, since another file on the same store may declare them')
     .action(
       commandAction(async (context, options: DaemonOptions) => {
@@ -78,6 +81,7 @@ export function registerDaemonCommand(program: Command): void {
         const http = httpListenOf(options.http, config.env);
         const nightshift = createNightshift({
           store,
+          eventFeed: options.eventFeed,
           ...(http ? { http: { ...http, insecure: options.insecure === true, ...(typeof config.schedules === 'string' ? { scheduleFile: config.schedules } : {}) } } : {}),
           jobs: [...config.jobs],
           queues: config.queues,
