@@ -70,8 +70,9 @@ export interface Client extends JobEnqueuer {
   /** The jobs this client knows by name, sorted by name. */
   definitions(): AnyJobDefinition[];
   /**
-   * Every queue that has jobs, is paused or has a registered job, with its counts by state and
-   * whether it is paused (cluster-wide: pausing is stored). Sorted by name.
+   * Every queue that has jobs, is paused, has a registered job or a live consumer, with its counts
+   * by state, whether it is paused (cluster-wide: pausing is stored) and who consumes it (from the
+   * process registry). Sorted by name.
    */
   queues(): Promise<QueueView[]>;
   /** Stops every worker on the store from claiming jobs of `queue` (enqueues still work). */
@@ -98,6 +99,12 @@ export interface QueueView {
   name: string;
   paused: boolean;
   counts: Record<JobState, number>;
+  /** From the process registry: live processes whose worker consumes this queue. */
+  consumers: number;
+  /** Their configured concurrency, added up (0: no live worker consumes the queue). */
+  concurrency: number;
+  /** Handlers of this queue running in them at their last heartbeat (≤ 10 s old). */
+  running: number;
 }
 
 function asList<T extends string>(value: T | readonly T[] | undefined): T[] | undefined {
@@ -310,13 +317,28 @@ export function createClient(options: ClientOptions): Client {
     definitions: () => [...jobs.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
 
     async queues() {
-      const [stats, paused] = await Promise.all([store.jobStats(), store.queuePausedList()]);
+      const [stats, paused, processes] = await Promise.all([store.jobStats(), store.queuePausedList(), listProcesses(store)]);
       const pausedSet = new Set(paused);
       const byName = new Map<string, QueueView>();
       const empty = (): Record<JobState, number> => Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as Record<JobState, number>;
-      for (const queue of stats.queues) byName.set(queue.queue, { name: queue.queue, paused: pausedSet.has(queue.queue), counts: { ...empty(), ...queue.counts } });
+      const add = (name: string, counts: Record<JobState, number>): QueueView => {
+        const view = { name, paused: pausedSet.has(name), counts, consumers: 0, concurrency: 0, running: 0 };
+        byName.set(name, view);
+        return view;
+      };
+      for (const queue of stats.queues) add(queue.queue, { ...empty(), ...queue.counts });
       for (const name of [...pausedSet, ...[...jobs.values()].map((job) => job.queue)]) {
-        if (!byName.has(name)) byName.set(name, { name, paused: pausedSet.has(name), counts: empty() });
+        if (!byName.has(name)) add(name, empty());
+      }
+      // Who consumes each queue: the live processes' own reports (see the process registry).
+      for (const process of processes) {
+        for (const slot of process.queues) {
+          if (typeof slot?.queue !== 'string') continue;
+          const view = byName.get(slot.queue) ?? add(slot.queue, empty());
+          view.consumers++;
+          view.concurrency += Number(slot.concurrency) || 0;
+          view.running += Number(slot.busy) || 0;
+        }
       }
       return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },

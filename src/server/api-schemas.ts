@@ -170,6 +170,9 @@ export const queueViewSchema = z.object({
   name: z.string(),
   paused: z.boolean(),
   counts: z.record(z.string(), z.number()),
+  consumers: z.number().describe('live processes whose worker consumes this queue (process registry)'),
+  concurrency: z.number().describe('their configured concurrency, added up; 0 means no live worker consumes the queue'),
+  running: z.number().describe('handlers of this queue running in them at their last heartbeat'),
 });
 
 export const queueListReplySchema = z.object({ queues: z.array(queueViewSchema) });

@@ -64,9 +64,15 @@ describe('GET /api/workers', () => {
       expect(remote).toMatchObject({ pid: child.pid, roles: ['worker'], queues: [{ queue: 'default', concurrency: 7, busy: 0 }] });
       // The API process registers itself too.
       expect(seen.find((w) => w.roles.includes('api'))?.pid).toBe(process.pid);
+      // The queue view says who consumes the queue.
+      const queues = ((await (await fetch(`${base}/api/queues`)).json()) as { queues: { name: string; consumers: number; concurrency: number; running: number }[] }).queues;
+      expect(queues.find((q) => q.name === 'default')).toMatchObject({ consumers: 1, concurrency: 7, running: 0 });
       child.process.kill('SIGTERM');
       await child.exited;
       expect((await workers(base)).some((w) => w.id === 'remote-worker')).toBe(false);
+      const after = ((await (await fetch(`${base}/api/queues`)).json()) as { queues: { name: string; consumers: number; concurrency: number }[] }).queues;
+      // "No worker consumes queue default": what an operator needs to see.
+      expect(after.find((q) => q.name === 'default') ?? { consumers: 0, concurrency: 0 }).toMatchObject({ consumers: 0, concurrency: 0 });
     });
   }
 });
