@@ -1,56 +1,23 @@
-import { parseStoredJson } from '../job/payload.js';
+import { attemptToJson as attemptJson, jobToJson as jobJson, type AttemptJson, type JobJson } from '../client/job-json.js';
+import { toAttempt, toJob } from '../job/job-view.js';
 import type { AttemptRecord, ErrorRecord, JobRecord } from '../store/types.js';
 import { formatDate, formatDuration, renderFields, renderTable } from './table.js';
 
 /*
- * How jobs and attempts look in CLI output. JSON output parses the stored JSON text (payload,
- * result, progress, meta) so scripts get values, not strings to parse again; a corrupt value is
- * shown as `{ "corrupt": "<raw text>" }` rather than failing the whole listing.
+ * How jobs and attempts look in CLI output. `--json` prints the same shapes as the HTTP API
+ * (client/job-json.ts: one serializer): stored JSON text parsed into values, a value that does not
+ * parse listed in `parseErrors` (and shown as null) instead of failing the whole listing, and the
+ * lease without its token.
  */
 
-function jsonValue(text: string | null): unknown {
-  const parsed = parseStoredJson(text);
-  return parsed.ok ? parsed.value : { corrupt: text };
+/** A job as printed by `--json`: the API's shape. */
+export function jobToJson(job: JobRecord): JobJson {
+  return jobJson(toJob(job));
 }
 
-/** A job as printed by `--json`. */
-export function jobToJson(job: JobRecord): Record<string, unknown> {
-  return {
-    id: job.id,
-    name: job.name,
-    queue: job.queue,
-    state: job.state,
-    priority: job.priority,
-    attempt: job.attempt,
-    maxAttempts: job.maxAttempts,
-    payload: jsonValue(job.payload),
-    result: jsonValue(job.result),
-    progress: jsonValue(job.progress),
-    lastError: job.lastError,
-    key: job.key,
-    timeoutMs: job.timeoutMs,
-    runAt: job.runAt.toISOString(),
-    createdAt: job.createdAt.toISOString(),
-    attemptedAt: job.attemptedAt?.toISOString() ?? null,
-    finishedAt: job.finishedAt?.toISOString() ?? null,
-    lease: job.lease ? { owner: job.lease.owner, expiresAt: job.lease.expiresAt.toISOString() } : null,
-    scheduleId: job.scheduleId,
-    meta: jsonValue(job.meta),
-  };
-}
-
-/** An attempt as printed by `--json`. */
-export function attemptToJson(attempt: AttemptRecord): Record<string, unknown> {
-  return {
-    attempt: attempt.attempt,
-    outcome: attempt.outcome,
-    workerId: attempt.workerId,
-    startedAt: attempt.startedAt.toISOString(),
-    finishedAt: attempt.finishedAt?.toISOString() ?? null,
-    durationMs: attempt.durationMs,
-    error: attempt.error,
-    result: jsonValue(attempt.result),
-  };
+/** An attempt as printed by `--json`: the API's shape. */
+export function attemptToJson(attempt: AttemptRecord): AttemptJson {
+  return attemptJson(toAttempt(attempt));
 }
 
 /** Compact JSON text for table cells. */
