@@ -142,7 +142,11 @@ describe.skipIf(url === null || !hasFaketime)('a worker and scheduler process on
         // Both run again, no sooner than the delay by the server's clock.
         await child.waitForLine((line) => line.type === 'ran' && line.id === flaky && line.attempt === 2);
         await child.waitForLine((line) => line.type === 'ran' && line.id === sleepy && child.lines.filter((l) => l.type === 'ran' && l.id === sleepy).length === 2);
+        // Read the history once the retry has finished: both attempts are then recorded for good.
+        const deadline = Date.now() + 15_000;
+        while ((await store.jobGet({ id: flaky }))?.state !== 'completed' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
         const attempts = await store.jobAttempts({ id: flaky });
+        expect(attempts.map((a) => a.outcome)).toEqual(['failed', 'completed']);
         const gap = attempts[1]!.startedAt.getTime() - attempts[0]!.finishedAt!.getTime();
         expect(gap).toBeGreaterThanOrEqual(DELAY - 5);
 
