@@ -22,6 +22,7 @@ import type { JobStatements, Statement } from './job-statements.js';
 import { jobColumns, runningAttempt, toAttemptRecord, toJobRecord, type AttemptRow, type JobRow } from './rows.js';
 import type { SchemaNames } from './schema-name.js';
 import type { TickStatements } from './tick-statements.js';
+import { inTransaction } from './transaction.js';
 
 /** node-postgres's own timestamptz parser, so a text-cast timestamp reads exactly like a typed one. */
 const parseTimestamptz = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ, 'text') as (value: string) => Date;
@@ -315,9 +316,20 @@ export async function getJob(ctx: PgJobContext, id: string): Promise<JobRecord |
   return rows[0] ? toJobRecord(rows[0]) : null;
 }
 
+/**
+ * The attempt history plus the running attempt (derived from the job row), read in one snapshot:
+ * a REPEATABLE READ transaction on one connection. Read apart, a job finishing between the two
+ * reads was returned without its latest attempt (the history read before the finish, the job row
+ * after it).
+ */
 export async function jobAttempts(ctx: PgJobContext, id: string): Promise<AttemptRecord[]> {
   if (!isJobId(id)) return [];
-  const [history, job] = await Promise.all([run<AttemptRow>(ctx.pool, ctx.sql.attempts, [id]), getJob(ctx, id)]);
+  const { history, job } = await inTransaction(ctx.pool, async (client) => {
+    await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    const attemptRows = await run<AttemptRow>(client, ctx.sql.attempts, [id]);
+    const jobRows = await run<JobRow>(client, ctx.sql.get, [id]);
+    return { history: attemptRows, job: jobRows.rows[0] ? toJobRecord(jobRows.rows[0]) : null };
+  });
   const attempts = history.rows.map(toAttemptRecord);
   const running = job ? runningAttempt(job) : null;
   if (running) attempts.push(running);
