@@ -25,6 +25,13 @@ const CLAIMABLE = `('available', 'scheduled', 'retryable')`;
 const KEY_BLOCKING = `('scheduled', 'available', 'running', 'retryable', 'waiting')`;
 const FINAL = `('completed', 'dead', 'cancelled')`;
 const NOW = 'coalesce($1::timestamptz, now())';
+/** What a claim writes ($3 owner, $4 lease ms): shared by the queue claim and the claim by ids. */
+const CLAIM_SET = `SET state = 'running',
+            attempt = j.attempt + 1,
+            attempted_at = ${NOW},
+            lease_owner = $3,
+            lease_token = gen_random_uuid()::text,
+            lease_expires_at = ${NOW} + $4::float8 * interval '1 millisecond'`;
 
 export interface JobStatements {
   insert: Statement;
@@ -143,12 +150,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
       name: n('job_fetch'),
       text: `
         UPDATE ${s}.jobs AS j
-        SET state = 'running',
-            attempt = j.attempt + 1,
-            attempted_at = ${NOW},
-            lease_owner = $3,
-            lease_token = gen_random_uuid()::text,
-            lease_expires_at = ${NOW} + $4::float8 * interval '1 millisecond'
+        ${CLAIM_SET}
         WHERE j.id IN (
           SELECT c.id FROM ${s}.jobs c
           WHERE c.queue = $2 AND c.state IN ${CLAIMABLE} AND c.run_at <= ${NOW}
@@ -170,12 +172,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
       name: n('job_fetch_ids'),
       text: `
         UPDATE ${s}.jobs AS j
-        SET state = 'running',
-            attempt = j.attempt + 1,
-            attempted_at = ${NOW},
-            lease_owner = $3,
-            lease_token = gen_random_uuid()::text,
-            lease_expires_at = ${NOW} + $4::float8 * interval '1 millisecond'
+        ${CLAIM_SET}
         WHERE j.id IN (
           SELECT c.id FROM ${s}.jobs c
           WHERE c.id = ANY($6::bigint[]) AND c.queue = $2 AND c.state IN ${CLAIMABLE}
