@@ -457,6 +457,32 @@ export interface Store {
    */
   eventPrune(params: { before: Date; limit: number }): Promise<{ deleted: number }>;
 
+  // -- Activity statistics: per-minute counters each process adds to. Added with /api/stats.
+
+  /**
+   * Adds each delta to the row of the store's current minute (store clock, floored to the minute)
+   * for its (queue, name), creating the row on first use, all in one transaction. Counters add up
+   * across processes and calls; `durationBuckets`/`waitBuckets` must have `STATS_BUCKET_COUNT`
+   * entries (the core decides what each bucket means). Callers send one delta per (queue, name)
+   * per call, sorted by queue then name (so concurrent writers lock rows in the same order).
+   */
+  statsAdd(params: { deltas: StatsDelta[] }): Promise<void>;
+  /**
+   * The counters of the minutes from `withinMs` before the store's now (floored to the minute)
+   * up to now, summed per (bucket, queue, name). Buckets are `bucketMs` long (a multiple of a
+   * minute) and start at that floored window start; `bucketMs >= withinMs` gives one bucket. Rows
+   * by bucket start, then queue, then name; a bucket without activity has no row.
+   */
+  statsList(params: { withinMs: number; bucketMs: number }): Promise<StatsRow[]>;
+  /** Deletes the minutes before `before`. Returns how many rows went. */
+  statsPrune(params: { before: Date }): Promise<{ deleted: number }>;
+  /**
+   * Per queue with pending jobs (available, scheduled or retryable): the earliest `runAt` among
+   * them, found through the claim index without reading the backlog (one seek per queue and
+   * priority). The core turns it into lag: how long the oldest due job has waited.
+   */
+  jobQueueOldest(): Promise<{ queue: string; oldestRunAt: Date }[]>;
+
   // -- API tokens: only their SHA-256 digests are stored. Added with the HTTP API's token commands.
 
   /**
@@ -485,6 +511,34 @@ export interface ApiTokenRecord extends ApiTokenInsert {
 }
 
 /** One live process as the registry keeps it. `info` is the core's JSON description of the process. */
+/** How many histogram buckets a stats row has (the core's bounds plus one for "above the last"). */
+export const STATS_BUCKET_COUNT = 17;
+
+/** Activity of one (queue, job name) counted by one process since its last flush. */
+export interface StatsDelta {
+  queue: string;
+  name: string;
+  enqueued: number;
+  /** Attempts that completed. */
+  completed: number;
+  /** Attempts that failed and will be retried. */
+  failed: number;
+  /** Attempts that failed for good (the job is dead). */
+  dead: number;
+  cancelled: number;
+  /** Run times of finished attempts, counted per histogram bucket (`STATS_BUCKET_COUNT` entries). */
+  durationBuckets: number[];
+  durationSumMs: number;
+  /** Time from due to started, per started attempt, per bucket (`STATS_BUCKET_COUNT` entries). */
+  waitBuckets: number[];
+  waitSumMs: number;
+}
+
+/** One bucket of `statsList`: the sums of the minutes it covers. */
+export interface StatsRow extends StatsDelta {
+  start: Date;
+}
+
 export interface ProcessRecord {
   id: string;
   /** Serialized JSON (host, pid, version, roles, queues, running jobs …), written by the core. */

@@ -42,6 +42,7 @@ import { describeScheduleTickPrune } from './schedule-tick-prune.js';
 import { describeEvents } from './events.js';
 import { describeProcesses } from './processes.js';
 import { describeSchedules } from './schedules.js';
+import { describeStats } from './stats.js';
 import { describeTokens } from './tokens.js';
 
 export type { StoreFactory, StoreFixture } from './conformance-fixtures.js';
@@ -60,6 +61,7 @@ export function runStoreConformance(label: string, factory: StoreFactory): void 
     describeScheduleTickPrune(factory);
     describeJobRaces(factory);
     describeProcesses(factory);
+    describeStats(factory);
     describeTokens(factory);
     describeEvents(factory);
   });

@@ -375,6 +375,26 @@ export const MIGRATIONS: readonly MigrationStep[] = [
       CREATE UNIQUE INDEX api_tokens_active_name ON ${s}.api_tokens (name) WHERE revoked_at IS NULL;
     `,
   },
+  {
+    version: 12,
+    name: 'activity statistics: per-minute counters and histograms per queue and job name, added to by every process',
+    sql: ({ quoted: s }) => `
+      CREATE TABLE ${s}.stats (
+        minute bigint NOT NULL,
+        queue  text NOT NULL,
+        name   text NOT NULL,
+        enqueued bigint NOT NULL DEFAULT 0, completed bigint NOT NULL DEFAULT 0, failed bigint NOT NULL DEFAULT 0,
+        dead bigint NOT NULL DEFAULT 0, cancelled bigint NOT NULL DEFAULT 0,
+        duration_sum_ms float8 NOT NULL DEFAULT 0, wait_sum_ms float8 NOT NULL DEFAULT 0,
+        -- Histogram buckets of attempt durations (d) and of waits from due to start (w).
+        d0 bigint NOT NULL DEFAULT 0, d1 bigint NOT NULL DEFAULT 0, d2 bigint NOT NULL DEFAULT 0, d3 bigint NOT NULL DEFAULT 0, d4 bigint NOT NULL DEFAULT 0, d5 bigint NOT NULL DEFAULT 0, d6 bigint NOT NULL DEFAULT 0, d7 bigint NOT NULL DEFAULT 0, d8 bigint NOT NULL DEFAULT 0,
+        d9 bigint NOT NULL DEFAULT 0, d10 bigint NOT NULL DEFAULT 0, d11 bigint NOT NULL DEFAULT 0, d12 bigint NOT NULL DEFAULT 0, d13 bigint NOT NULL DEFAULT 0, d14 bigint NOT NULL DEFAULT 0, d15 bigint NOT NULL DEFAULT 0, d16 bigint NOT NULL DEFAULT 0,
+        w0 bigint NOT NULL DEFAULT 0, w1 bigint NOT NULL DEFAULT 0, w2 bigint NOT NULL DEFAULT 0, w3 bigint NOT NULL DEFAULT 0, w4 bigint NOT NULL DEFAULT 0, w5 bigint NOT NULL DEFAULT 0, w6 bigint NOT NULL DEFAULT 0, w7 bigint NOT NULL DEFAULT 0, w8 bigint NOT NULL DEFAULT 0,
+        w9 bigint NOT NULL DEFAULT 0, w10 bigint NOT NULL DEFAULT 0, w11 bigint NOT NULL DEFAULT 0, w12 bigint NOT NULL DEFAULT 0, w13 bigint NOT NULL DEFAULT 0, w14 bigint NOT NULL DEFAULT 0, w15 bigint NOT NULL DEFAULT 0, w16 bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (minute, queue, name)
+      );
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

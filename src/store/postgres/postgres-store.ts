@@ -7,6 +7,7 @@ import { jobStatements } from './job-statements.js';
 import { runMigrations } from './migrations.js';
 import { NotificationListener } from './notification-listener.js';
 import { toStoreError } from './pg-errors.js';
+import { queueOldest, statsAdd, statsList, statsPrune, statsStatements, type PgStatsContext } from './postgres-stats.js';
 import { appendEvents, eventBounds, eventStatements, listEvents, pruneEvents, type PgEventContext } from './postgres-events.js';
 import { insertToken, listTokens, revokeToken, tokenStatements, type PgTokenContext } from './postgres-tokens.js';
 import { processHeartbeat, processList, processRemove, processStatements, type PgProcessContext } from './postgres-processes.js';
@@ -265,6 +266,7 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
   const tokens: PgTokenContext = { pool, sql: tokenStatements(names), now: () => (clock ? new Date(clock()) : null) };
   const processes: PgProcessContext = { pool, sql: processStatements(names), now: () => (clock ? new Date(clock()) : null) };
   const events: PgEventContext = { pool, sql: eventStatements(names), now: () => (clock ? new Date(clock()) : null) };
+  const stats: PgStatsContext = { pool, sql: statsStatements(names), now: () => (clock ? new Date(clock()) : null) };
 
   const store: Store = {
     kind: 'postgres',
@@ -377,6 +379,22 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
 
     eventPrune(params) {
       return guard('prune events', () => pruneEvents(events, params));
+    },
+
+    statsAdd(params) {
+      return guard('add to the stats', () => statsAdd(stats, params.deltas));
+    },
+
+    statsList(params) {
+      return guard('read the stats', () => statsList(stats, params));
+    },
+
+    statsPrune(params) {
+      return guard('prune the stats', () => statsPrune(stats, params.before));
+    },
+
+    jobQueueOldest() {
+      return guard('read the oldest pending job per queue', () => queueOldest(stats));
     },
 
     jobDelete(params) {

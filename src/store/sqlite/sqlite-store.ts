@@ -31,6 +31,8 @@ import type {
   JobRecord,
   JobState,
   JobStats,
+  StatsDelta,
+  StatsRow,
   EventInsert,
   EventListFilter,
   EventRecord,
@@ -54,6 +56,7 @@ import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
 import { migrateSqlite } from './sqlite-migrations.js';
 import { insertToken, listTokens, revokeToken } from './sqlite-tokens.js';
+import { addStats, listStats, pruneStats, queueOldest } from './sqlite-stats.js';
 import {
   attemptFromRow,
   CLAIMED_ID,
@@ -375,6 +378,22 @@ class SqliteStore implements Store {
 
   async eventPrune(params: { before: Date; limit: number }): Promise<{ deleted: number }> {
     return this.run('eventPrune', () => pruneEvents(this.ctx, params));
+  }
+
+  async statsAdd(params: { deltas: StatsDelta[] }): Promise<void> {
+    this.run('statsAdd', () => addStats(this.ctx, params.deltas));
+  }
+
+  async statsList(params: { withinMs: number; bucketMs: number }): Promise<StatsRow[]> {
+    return this.run('statsList', () => listStats(this.ctx, params));
+  }
+
+  async statsPrune(params: { before: Date }): Promise<{ deleted: number }> {
+    return this.run('statsPrune', () => pruneStats(this.ctx, params.before));
+  }
+
+  async jobQueueOldest(): Promise<{ queue: string; oldestRunAt: Date }[]> {
+    return this.run('jobQueueOldest', () => queueOldest(this.ctx));
   }
 
   async jobDelete(params: { ids: string[] }): Promise<{ deleted: string[] }> {

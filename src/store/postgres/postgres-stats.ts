@@ -1,0 +1,99 @@
+/**
+ * Activity statistics on PostgreSQL: per-minute rows added to by one upsert per flush, summed per
+ * bucket on read; and the earliest pending run time per queue, by seeks on the claim index. Time
+ * is the server's (`$1` is the injected test clock, or NULL for `now()`), kept as epoch ms.
+ */
+import type pg from 'pg';
+import { STATS_VALUE_COLUMNS, statsBucketMs, statsFromValues, statsValues } from '../stats-columns.js';
+import type { StatsDelta, StatsRow } from '../types.js';
+import { run } from './postgres-jobs.js';
+import type { SchemaNames } from './schema-name.js';
+
+const NOW_MS = `(extract(epoch from coalesce($1::timestamptz, now())) * 1000)`;
+const PENDING = `state IN ('available', 'scheduled', 'retryable')`;
+
+export function statsStatements(names: SchemaNames) {
+  const s = names.quoted;
+  const record = STATS_VALUE_COLUMNS.map((column) => `${column} float8`).join(', ');
+  return {
+    // One statement per flush: the deltas travel as one JSON array of [queue, name, values…] rows.
+    add: {
+      text: `
+        INSERT INTO ${s}.stats (minute, queue, name, ${STATS_VALUE_COLUMNS.join(', ')})
+        SELECT (floor(${NOW_MS} / 60000) * 60000)::bigint, d.queue, d.name, ${STATS_VALUE_COLUMNS.map((column) => `d.${column}`).join(', ')}
+        FROM jsonb_to_recordset($2::jsonb) AS d(queue text, name text, ${record})
+        ON CONFLICT (minute, queue, name) DO UPDATE SET
+          ${STATS_VALUE_COLUMNS.map((column) => `${column} = stats.${column} + excluded.${column}`).join(', ')}`,
+    },
+    list: {
+      text: `
+        WITH w AS (SELECT (floor((${NOW_MS} - $2::float8) / 60000) * 60000)::bigint AS since)
+        SELECT w.since + ((minute - w.since) / $3::bigint) * $3::bigint AS start, queue, name,
+          ${STATS_VALUE_COLUMNS.map((column) => `SUM(${column})::float8 AS ${column}`).join(', ')}
+        FROM ${s}.stats, w WHERE minute >= w.since
+        GROUP BY start, queue, name ORDER BY start, queue, name`,
+    },
+    prune: { text: `DELETE FROM ${s}.stats WHERE minute < $1` },
+    // A skip scan over jobs_fetch_idx (queue, priority DESC, run_at, id) WHERE pending: next queue,
+    // each of its priorities, then the first run_at of each — index seeks, not a backlog scan.
+    oldest: {
+      text: `
+        WITH RECURSIVE
+          queues(queue) AS (
+            SELECT (SELECT queue FROM ${s}.jobs WHERE ${PENDING} ORDER BY queue LIMIT 1)
+            UNION ALL
+            SELECT (SELECT j.queue FROM ${s}.jobs j WHERE j.${PENDING} AND j.queue > queues.queue ORDER BY j.queue LIMIT 1)
+            FROM queues WHERE queues.queue IS NOT NULL
+          ),
+          priorities(queue, priority) AS (
+            SELECT queue, (SELECT j.priority FROM ${s}.jobs j WHERE j.${PENDING} AND j.queue = queues.queue ORDER BY j.priority DESC LIMIT 1)
+            FROM queues WHERE queue IS NOT NULL
+            UNION ALL
+            SELECT queue, (SELECT j.priority FROM ${s}.jobs j WHERE j.${PENDING} AND j.queue = priorities.queue AND j.priority < priorities.priority ORDER BY j.priority DESC LIMIT 1)
+            FROM priorities WHERE priority IS NOT NULL
+          )
+        SELECT queue, MIN((SELECT j.run_at FROM ${s}.jobs j WHERE j.${PENDING} AND j.queue = priorities.queue AND j.priority = priorities.priority ORDER BY j.run_at LIMIT 1)) AS oldest
+        FROM priorities WHERE priority IS NOT NULL GROUP BY queue ORDER BY queue`,
+    },
+  };
+}
+
+export type StatsStatements = ReturnType<typeof statsStatements>;
+
+export interface PgStatsContext {
+  pool: pg.Pool;
+  sql: StatsStatements;
+  now(): Date | null;
+}
+
+export async function statsAdd(ctx: PgStatsContext, deltas: readonly StatsDelta[]): Promise<void> {
+  if (deltas.length === 0) return;
+  const rows = deltas.map((delta) => {
+    const values = statsValues(delta);
+    const row: Record<string, string | number> = { queue: delta.queue, name: delta.name };
+    STATS_VALUE_COLUMNS.forEach((column, i) => {
+      row[column] = values[i] ?? 0;
+    });
+    return row;
+  });
+  await run(ctx.pool, ctx.sql.add, [ctx.now(), JSON.stringify(rows)]);
+}
+
+export async function statsList(ctx: PgStatsContext, params: { withinMs: number; bucketMs: number }): Promise<StatsRow[]> {
+  const { rows } = await run<{ start: string; queue: string; name: string } & Record<string, number>>(ctx.pool, ctx.sql.list, [
+    ctx.now(),
+    params.withinMs,
+    statsBucketMs(params),
+  ]);
+  return rows.map((row) => ({ start: new Date(Number(row.start)), ...statsFromValues(row.queue, row.name, (column) => Number(row[column] ?? 0)) }));
+}
+
+export async function statsPrune(ctx: PgStatsContext, before: Date): Promise<{ deleted: number }> {
+  const result = await run(ctx.pool, ctx.sql.prune, [before.getTime()]);
+  return { deleted: result.rowCount ?? 0 };
+}
+
+export async function queueOldest(ctx: PgStatsContext): Promise<{ queue: string; oldestRunAt: Date }[]> {
+  const { rows } = await run<{ queue: string; oldest: Date | null }>(ctx.pool, ctx.sql.oldest, [] as unknown[]);
+  return rows.filter((row) => row.oldest !== null).map((row) => ({ queue: row.queue, oldestRunAt: row.oldest as Date }));
+}

@@ -1,0 +1,82 @@
+/**
+ * Activity statistics on SQLite: per-minute rows added to by upsert, summed per bucket on read;
+ * and the earliest pending run time per queue, found by seeks on the claim index.
+ */
+import type Database from 'better-sqlite3';
+import { STATS_VALUE_COLUMNS, statsBucketMs, statsFromValues, statsValues } from '../stats-columns.js';
+import type { StatsDelta, StatsRow } from '../types.js';
+import type { SqliteContext } from './sqlite-context.js';
+
+const MINUTE_MS = 60_000;
+const PENDING = `state IN ('available','scheduled','retryable')`;
+
+const columns = STATS_VALUE_COLUMNS.join(', ');
+const placeholders = STATS_VALUE_COLUMNS.map(() => '?').join(', ');
+const SQL = {
+  add: `
+    INSERT INTO nightshift_stats (minute, queue, name, ${columns}) VALUES (?, ?, ?, ${placeholders})
+    ON CONFLICT (minute, queue, name) DO UPDATE SET
+      ${STATS_VALUE_COLUMNS.map((column) => `${column} = ${column} + excluded.${column}`).join(', ')}`,
+  list: `
+    SELECT :since + ((minute - CAST(:since AS INTEGER)) / CAST(:bucket AS INTEGER)) * :bucket AS start, queue, name,
+      ${STATS_VALUE_COLUMNS.map((column) => `SUM(${column}) AS ${column}`).join(', ')}
+    FROM nightshift_stats WHERE minute >= :since
+    GROUP BY start, queue, name ORDER BY start, queue, name`,
+  prune: `DELETE FROM nightshift_stats WHERE minute < ?`,
+  // A skip scan over the claim index (queue, priority DESC, run_at, id) WHERE pending: the next
+  // queue, then each priority of it, then the first run_at of that priority — seeks, not a scan.
+  oldest: `
+    WITH RECURSIVE
+      queues(queue) AS (
+        SELECT (SELECT queue FROM nightshift_jobs WHERE ${PENDING} ORDER BY queue LIMIT 1)
+        UNION ALL
+        SELECT (SELECT queue FROM nightshift_jobs WHERE ${PENDING} AND queue > queues.queue ORDER BY queue LIMIT 1)
+        FROM queues WHERE queues.queue IS NOT NULL
+      ),
+      priorities(queue, priority) AS (
+        SELECT queue, (SELECT priority FROM nightshift_jobs WHERE ${PENDING} AND queue = queues.queue ORDER BY priority DESC LIMIT 1)
+        FROM queues WHERE queue IS NOT NULL
+        UNION ALL
+        SELECT queue, (SELECT priority FROM nightshift_jobs WHERE ${PENDING} AND queue = priorities.queue AND priority < priorities.priority ORDER BY priority DESC LIMIT 1)
+        FROM priorities WHERE priority IS NOT NULL
+      )
+    SELECT queue, MIN((SELECT run_at FROM nightshift_jobs WHERE ${PENDING} AND queue = priorities.queue AND priority = priorities.priority ORDER BY run_at LIMIT 1)) AS oldest
+    FROM priorities WHERE priority IS NOT NULL GROUP BY queue ORDER BY queue`,
+};
+
+type Prepared = Record<keyof typeof SQL, Database.Statement>;
+const prepared = new WeakMap<Database.Database, Prepared>();
+
+function statements(ctx: SqliteContext): Prepared {
+  let found = prepared.get(ctx.db);
+  if (!found) {
+    found = Object.fromEntries(Object.entries(SQL).map(([name, text]) => [name, ctx.db.prepare(text)])) as Prepared;
+    prepared.set(ctx.db, found);
+  }
+  return found;
+}
+
+export function addStats(ctx: SqliteContext, deltas: readonly StatsDelta[]): void {
+  if (deltas.length === 0) return;
+  const minute = Math.floor(ctx.now() / MINUTE_MS) * MINUTE_MS;
+  const add = statements(ctx).add;
+  ctx.db.transaction(() => {
+    for (const delta of deltas) add.run(minute, delta.queue, delta.name, ...statsValues(delta));
+  })();
+}
+
+export function listStats(ctx: SqliteContext, params: { withinMs: number; bucketMs: number }): StatsRow[] {
+  const since = Math.floor((ctx.now() - params.withinMs) / MINUTE_MS) * MINUTE_MS;
+  const bucket = statsBucketMs(params);
+  const rows = statements(ctx).list.all({ since, bucket }) as ({ start: number; queue: string; name: string } & Record<string, number>)[];
+  return rows.map((row) => ({ start: new Date(row.start), ...statsFromValues(row.queue, row.name, (column) => Number(row[column] ?? 0)) }));
+}
+
+export function pruneStats(ctx: SqliteContext, before: Date): { deleted: number } {
+  return { deleted: statements(ctx).prune.run(before.getTime()).changes };
+}
+
+export function queueOldest(ctx: SqliteContext): { queue: string; oldestRunAt: Date }[] {
+  const rows = statements(ctx).oldest.all() as { queue: string; oldest: number | null }[];
+  return rows.filter((row) => row.oldest !== null).map((row) => ({ queue: row.queue, oldestRunAt: new Date(row.oldest as number) }));
+}
