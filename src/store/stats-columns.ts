@@ -45,9 +45,3 @@ export function statsFromValues(queue: string, name: string, read: (column: stri
 export function statsDeltaIsEmpty(delta: StatsDelta): boolean {
   return statsValues(delta).every((value) => value === 0);
 }
-
-/** The bucket length a `statsList` call uses: whole minutes, and one bucket when it covers the window. */
-export function statsBucketMs(params: { withinMs: number; bucketMs: number }): number {
-  if (params.bucketMs >= params.withinMs) return params.withinMs + 2 * 60_000;
-  return Math.max(60_000, Math.floor(params.bucketMs / 60_000) * 60_000);
-}

@@ -468,12 +468,13 @@ export interface Store {
    */
   statsAdd(params: { deltas: StatsDelta[] }): Promise<void>;
   /**
-   * The counters of the minutes from `withinMs` before the store's now (floored to the minute)
-   * up to now, summed per (bucket, queue, name). Buckets are `bucketMs` long (a multiple of a
-   * minute) and start at that floored window start; `bucketMs >= withinMs` gives one bucket. Rows
-   * by bucket start, then queue, then name; a bucket without activity has no row.
+   * The counters of the minutes from `since` on, summed per (bucket, queue, name). Buckets are
+   * `bucketMs` long (a positive integer; a bucket longer than the window gives one bucket) and
+   * start at `since`: a minute `m` counts in the bucket starting at
+   * `since + floor((m - since) / bucketMs) * bucketMs`. Rows by bucket start, then queue, then
+   * name; a bucket without activity has no row.
    */
-  statsList(params: { withinMs: number; bucketMs: number }): Promise<StatsRow[]>;
+  statsList(params: { since: Date; bucketMs: number }): Promise<StatsRow[]>;
   /** Deletes the minutes before `before`. Returns how many rows went. */
   statsPrune(params: { before: Date }): Promise<{ deleted: number }>;
   /**

@@ -29,21 +29,22 @@ export function describeStats(factory: StoreFactory): void {
     const t = useStoreFixture(factory);
 
     it('adds deltas of the same minute together, across calls, per queue and name', async () => {
+      const start = t.clock.now();
       await t.store.statsAdd({ deltas: [delta({ enqueued: 3, completed: 2, durationBuckets: buckets({ 0: 1, 5: 1 }), durationSumMs: 12.5 }), delta({ queue: 'mail', name: 'send', failed: 1 })] });
       t.clock.advance(20_000);
       await t.store.statsAdd({ deltas: [delta({ completed: 1, dead: 1, cancelled: 2, durationBuckets: buckets({ 5: 2, 16: 1 }), durationSumMs: 7.5, waitBuckets: buckets({ 3: 4 }), waitSumMs: 40 })] });
-      const rows = await t.store.statsList({ withinMs: 3_600_000, bucketMs: 60_000 });
+      const rows = await t.store.statsList({ since: new Date(start - 3_600_000), bucketMs: 60_000 });
       expect(rows).toEqual([
         {
-          start: new Date(t.clock.now() - 20_000),
+          start: new Date(start),
           ...delta({ enqueued: 3, completed: 3, dead: 1, cancelled: 2, durationBuckets: buckets({ 0: 1, 5: 3, 16: 1 }), durationSumMs: 20, waitBuckets: buckets({ 3: 4 }), waitSumMs: 40 }),
         },
-        { start: new Date(t.clock.now() - 20_000), ...delta({ queue: 'mail', name: 'send', failed: 1 }) },
+        { start: new Date(start), ...delta({ queue: 'mail', name: 'send', failed: 1 }) },
       ]);
     });
 
-    it('sums minutes into buckets that start at the window start floored to the minute; old minutes fall out of the window', async () => {
-      const start = t.clock.now(); // on a minute boundary
+    it('sums minutes into buckets that start at `since`; minutes before it are out', async () => {
+      const start = t.clock.now(); // on a minute boundary: rows are stored under their minute's start
       await t.store.statsAdd({ deltas: [delta({ completed: 1 })] });
       t.clock.advance(60_000);
       await t.store.statsAdd({ deltas: [delta({ completed: 2 })] });
@@ -51,40 +52,41 @@ export function describeStats(factory: StoreFactory): void {
       await t.store.statsAdd({ deltas: [delta({ completed: 4 })] });
       t.clock.advance(30_000); // now = start + 2.5 min
 
-      // Window 3 min → since = start - 1 min (floored); 2-minute buckets: [start-1m, start+1m), [start+1m, …).
-      const twoMinutes = await t.store.statsList({ withinMs: 180_000, bucketMs: 120_000 });
+      // 2-minute buckets from start - 1 min: [start-1m, start+1m), [start+1m, …).
+      const twoMinutes = await t.store.statsList({ since: new Date(start - 60_000), bucketMs: 120_000 });
       expect(twoMinutes.map((row) => [row.start.getTime() - start, row.completed])).toEqual([
         [-60_000, 1],
         [60_000, 6],
       ]);
-      // A window of 1.5 min reaches back to start + 1 min: the first minute is out.
-      const recent = await t.store.statsList({ withinMs: 90_000, bucketMs: 60_000 });
+      // From start + 1 min: the first minute is out.
+      const recent = await t.store.statsList({ since: new Date(start + 60_000), bucketMs: 60_000 });
       expect(recent.map((row) => [row.start.getTime() - start, row.completed])).toEqual([
         [60_000, 2],
         [120_000, 4],
       ]);
       // A bucket as long as the window: one row for everything in it.
-      const whole = await t.store.statsList({ withinMs: 180_000, bucketMs: 180_000 });
+      const whole = await t.store.statsList({ since: new Date(start - 60_000), bucketMs: Number.MAX_SAFE_INTEGER });
       expect(whole.map((row) => row.completed)).toEqual([7]);
     });
 
     it('keeps names and queues with quotes and non-ASCII apart; prunes minutes before a time', async () => {
+      const start = t.clock.now();
       await t.store.statsAdd({ deltas: [delta({ queue: "q'1", name: 'naïve "job"', enqueued: 1 }), delta({ queue: 'q😀', name: 'x', enqueued: 2 })] });
       t.clock.advance(120_000);
       await t.store.statsAdd({ deltas: [delta({ queue: "q'1", name: 'naïve "job"', enqueued: 5 })] });
-      const all = await t.store.statsList({ withinMs: 600_000, bucketMs: 600_000 });
+      const all = await t.store.statsList({ since: new Date(start - 600_000), bucketMs: 600_000 });
       expect(all.map((row) => [row.queue, row.name, row.enqueued])).toEqual([
         ["q'1", 'naïve "job"', 6],
         ['q😀', 'x', 2],
       ]);
       expect(await t.store.statsPrune({ before: new Date(t.clock.now() - 60_000) })).toEqual({ deleted: 2 });
-      const left = await t.store.statsList({ withinMs: 600_000, bucketMs: 600_000 });
+      const left = await t.store.statsList({ since: new Date(start - 600_000), bucketMs: 600_000 });
       expect(left.map((row) => [row.queue, row.enqueued])).toEqual([["q'1", 5]]);
     });
 
     it('an empty delta list writes nothing; an empty window lists nothing', async () => {
       await t.store.statsAdd({ deltas: [] });
-      expect(await t.store.statsList({ withinMs: 3_600_000, bucketMs: 60_000 })).toEqual([]);
+      expect(await t.store.statsList({ since: new Date(0), bucketMs: 60_000 })).toEqual([]);
     });
 
     it('finds the earliest run time among pending jobs per queue, over every priority, ignoring running and finished jobs', async () => {

@@ -4,7 +4,7 @@
  * is the server's (`$1` is the injected test clock, or NULL for `now()`), kept as epoch ms.
  */
 import type pg from 'pg';
-import { STATS_VALUE_COLUMNS, statsBucketMs, statsFromValues, statsValues } from '../stats-columns.js';
+import { STATS_VALUE_COLUMNS, statsFromValues, statsValues } from '../stats-columns.js';
 import type { StatsDelta, StatsRow } from '../types.js';
 import { run } from './postgres-jobs.js';
 import type { SchemaNames } from './schema-name.js';
@@ -27,10 +27,9 @@ export function statsStatements(names: SchemaNames) {
     },
     list: {
       text: `
-        WITH w AS (SELECT (floor((${NOW_MS} - $2::float8) / 60000) * 60000)::bigint AS since)
-        SELECT w.since + ((minute - w.since) / $3::bigint) * $3::bigint AS start, queue, name,
+        SELECT $1::bigint + ((minute - $1::bigint) / $2::bigint) * $2::bigint AS start, queue, name,
           ${STATS_VALUE_COLUMNS.map((column) => `SUM(${column})::float8 AS ${column}`).join(', ')}
-        FROM ${s}.stats, w WHERE minute >= w.since
+        FROM ${s}.stats WHERE minute >= $1::bigint
         GROUP BY start, queue, name ORDER BY start, queue, name`,
     },
     prune: { text: `DELETE FROM ${s}.stats WHERE minute < $1` },
@@ -79,11 +78,10 @@ export async function statsAdd(ctx: PgStatsContext, deltas: readonly StatsDelta[
   await run(ctx.pool, ctx.sql.add, [ctx.now(), JSON.stringify(rows)]);
 }
 
-export async function statsList(ctx: PgStatsContext, params: { withinMs: number; bucketMs: number }): Promise<StatsRow[]> {
+export async function statsList(ctx: PgStatsContext, params: { since: Date; bucketMs: number }): Promise<StatsRow[]> {
   const { rows } = await run<{ start: string; queue: string; name: string } & Record<string, number>>(ctx.pool, ctx.sql.list, [
-    ctx.now(),
-    params.withinMs,
-    statsBucketMs(params),
+    params.since.getTime(),
+    Math.max(1, Math.floor(params.bucketMs)),
   ]);
   return rows.map((row) => ({ start: new Date(Number(row.start)), ...statsFromValues(row.queue, row.name, (column) => Number(row[column] ?? 0)) }));
 }

@@ -3,7 +3,7 @@
  * and the earliest pending run time per queue, found by seeks on the claim index.
  */
 import type Database from 'better-sqlite3';
-import { STATS_VALUE_COLUMNS, statsBucketMs, statsFromValues, statsValues } from '../stats-columns.js';
+import { STATS_VALUE_COLUMNS, statsFromValues, statsValues } from '../stats-columns.js';
 import type { StatsDelta, StatsRow } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
 
@@ -65,10 +65,8 @@ export function addStats(ctx: SqliteContext, deltas: readonly StatsDelta[]): voi
   })();
 }
 
-export function listStats(ctx: SqliteContext, params: { withinMs: number; bucketMs: number }): StatsRow[] {
-  const since = Math.floor((ctx.now() - params.withinMs) / MINUTE_MS) * MINUTE_MS;
-  const bucket = statsBucketMs(params);
-  const rows = statements(ctx).list.all({ since, bucket }) as ({ start: number; queue: string; name: string } & Record<string, number>)[];
+export function listStats(ctx: SqliteContext, params: { since: Date; bucketMs: number }): StatsRow[] {
+  const rows = statements(ctx).list.all({ since: params.since.getTime(), bucket: Math.max(1, Math.floor(params.bucketMs)) }) as ({ start: number; queue: string; name: string } & Record<string, number>)[];
   return rows.map((row) => ({ start: new Date(row.start), ...statsFromValues(row.queue, row.name, (column) => Number(row[column] ?? 0)) }));
 }
 

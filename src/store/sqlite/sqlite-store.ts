@@ -384,7 +384,7 @@ class SqliteStore implements Store {
     this.run('statsAdd', () => addStats(this.ctx, params.deltas));
   }
 
-  async statsList(params: { withinMs: number; bucketMs: number }): Promise<StatsRow[]> {
+  async statsList(params: { since: Date; bucketMs: number }): Promise<StatsRow[]> {
     return this.run('statsList', () => listStats(this.ctx, params));
   }
 
