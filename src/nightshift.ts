@@ -10,6 +10,7 @@ import type { Clock, Store } from './store/types.js';
 import type { JobList } from './job/job-registry.js';
 import type { Service } from './service.js';
 import type { Metrics } from './observe/metrics.js';
+import { createStatsRecorder } from './observe/stats-recorder.js';
 import { createProcessRegistry } from './observe/process-registry.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -67,6 +68,14 @@ export interface NightshiftOptions {
    * keeps feed events, ms; default 3 600 000 (1 hour) — `prune.retention.eventsMs` wins if set.
    */
   eventFeed?: boolean | { retentionMs?: number };
+  /**
+   * Count this process's activity (enqueues, attempts by outcome, run times, waits) per queue
+   * and job name and add it to the store's per-minute stats every `flushMs` (default 5000) and at
+   * stop: what `client.activity()`, `client.timeseries()`, `GET /api/stats` and the queues'
+   * per-minute figures read. Default on. A process that enqueues without starting a runtime adds
+   * nothing; neither do the PostgreSQL `enqueue()` function and the rescuer.
+   */
+  stats?: boolean | { flushMs?: number };
   /**
    * Collect Prometheus metrics (job counters and durations, queue gauges, worker slots, Node
    * process metrics) in `nightshift.metrics`; default false, true when `http` is set. An app may
@@ -185,6 +194,9 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
   const eventFeed = options.eventFeed ?? options.http !== undefined;
   // Before the worker: it listens before the first job starts and writes the last ones after the worker stopped.
   if (eventFeed) services.push(createEventFeedWriter({ store, events, logger }));
+  if (options.stats ?? true) {
+    services.push(createStatsRecorder({ store, events, logger, flushMs: typeof options.stats === 'object' ? options.stats.flushMs : undefined }));
+  }
   if (worker) services.push(worker);
   if (options.rescue !== false && (runWorker || options.rescue)) {
     services.push(

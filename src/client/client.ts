@@ -5,6 +5,7 @@ import { assertValidName } from '../job/names.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from '../job/payload.js';
 import { checkPayload, type SchemaInput, type StandardSchema } from '../job/schema.js';
 import { NightshiftEvents } from '../observe/events.js';
+import { readQueueThroughput, readStatsReport, readTimeseries, type StatsReport, type Timeseries, type TimeseriesBucket, type TimeseriesWindow } from '../observe/stats-report.js';
 import { listProcesses, type ProcessView } from '../observe/process-registry.js';
 import { createSilentLogger } from '../observe/logger.js';
 import { JOB_STATES, type JobInsert, type JobInsertResult, type JobListFilter, type JobState, type JobStats, type Store } from '../store/types.js';
@@ -92,6 +93,13 @@ export interface Client extends JobEnqueuer {
   drainQueue(queue: string, reason?: string): Promise<BulkActionResult>;
   /** Every live Nightshift process on the store (the process registry), by id. */
   processes(): Promise<ProcessView[]>;
+  /**
+   * Runs, success rate, run time and wait percentiles over the last hour and day: in total, per
+   * queue and per job name (from the per-minute stats every runtime adds to; see the stats docs).
+   */
+  activity(): Promise<StatsReport>;
+  /** Enqueued, completed and failed per bucket per queue, for charts. */
+  timeseries(params: { window: TimeseriesWindow; bucket?: TimeseriesBucket; queue?: string }): Promise<Timeseries>;
 }
 
 /** One queue as `client.queues()` shows it. */
@@ -105,6 +113,16 @@ export interface QueueView {
   concurrency: number;
   /** Handlers of this queue running in them at their last heartbeat (≤ 10 s old). */
   running: number;
+  /** How long the oldest due job of the queue has waited to start, ms (0: none is due). */
+  lagMs: number;
+  /**
+   * Attempts that completed / failed (retried or dead) in the minute rows overlapping the last
+   * 60 s (the current minute and the one before) and in the last hour, from the stats.
+   */
+  completedLastMinute: number;
+  failedLastMinute: number;
+  completedLastHour: number;
+  failedLastHour: number;
 }
 
 function asList<T extends string>(value: T | readonly T[] | undefined): T[] | undefined {
@@ -316,18 +334,46 @@ export function createClient(options: ClientOptions): Client {
 
     definitions: () => [...jobs.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
 
+    activity: () => readStatsReport(store),
+
+    timeseries: (params) => readTimeseries(store, params),
+
     async queues() {
-      const [stats, paused, processes] = await Promise.all([store.jobStats(), store.queuePausedList(), listProcesses(store)]);
+      const [stats, paused, processes, oldest, throughput, now] = await Promise.all([
+        store.jobStats(),
+        store.queuePausedList(),
+        listProcesses(store),
+        store.jobQueueOldest(),
+        readQueueThroughput(store),
+        store.timeNow(),
+      ]);
       const pausedSet = new Set(paused);
       const byName = new Map<string, QueueView>();
       const empty = (): Record<JobState, number> => Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as Record<JobState, number>;
       const add = (name: string, counts: Record<JobState, number>): QueueView => {
-        const view = { name, paused: pausedSet.has(name), counts, consumers: 0, concurrency: 0, running: 0 };
+        const view: QueueView = {
+          name,
+          paused: pausedSet.has(name),
+          counts,
+          consumers: 0,
+          concurrency: 0,
+          running: 0,
+          lagMs: 0,
+          completedLastMinute: 0,
+          failedLastMinute: 0,
+          completedLastHour: 0,
+          failedLastHour: 0,
+          ...throughput.get(name),
+        };
         byName.set(name, view);
         return view;
       };
       for (const queue of stats.queues) add(queue.queue, { ...empty(), ...queue.counts });
-      for (const name of [...pausedSet, ...[...jobs.values()].map((job) => job.queue)]) {
+      for (const { queue, oldestRunAt } of oldest) {
+        const view = byName.get(queue) ?? add(queue, empty());
+        view.lagMs = Math.max(0, now.getTime() - oldestRunAt.getTime());
+      }
+      for (const name of [...pausedSet, ...throughput.keys(), ...[...jobs.values()].map((job) => job.queue)]) {
         if (!byName.has(name)) add(name, empty());
       }
       // Who consumes each queue: the live processes' own reports (see the process registry).

@@ -29,6 +29,11 @@ export interface Retention {
    * (`GET /api/events` with `Last-Event-ID`) can resume without loss within this window.
    */
   eventsMs?: number;
+  /**
+   * How long the per-minute activity stats (`/api/stats`, the time series, the queues' per-minute
+   * figures) are kept, in ms; default 8 days (the longest time series window is 7 days).
+   */
+  statsMs?: number;
 }
 
 export const DEFAULT_RETENTION: Required<Retention> = {
@@ -37,6 +42,7 @@ export const DEFAULT_RETENTION: Required<Retention> = {
   deadMs: 7 * DAY_MS,
   ticksOlderThanMs: 7 * DAY_MS,
   eventsMs: EVENT_RETENTION_MS,
+  statsMs: 8 * DAY_MS,
 };
 /**
  * Shortest accepted tick retention, ms (1 hour). A tick is pruned only well after any scheduler
@@ -128,6 +134,8 @@ export function createPruner(options: PrunerOptions): IntervalService {
         if (deleted < batchSize) break;
       }
       if (feed > 0) logger.debug({ deleted: feed }, 'pruned feed events past their retention');
+      // Stats: a few rows per queue and job name per minute; one statement.
+      await options.store.statsPrune({ before: new Date(now - retention.statsMs) });
       options.onPruned?.(total);
       options.onTicksPruned?.(ticks);
       options.onEventsPruned?.(feed);

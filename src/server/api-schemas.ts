@@ -173,6 +173,62 @@ export const queueViewSchema = z.object({
   consumers: z.number().describe('live processes whose worker consumes this queue (process registry)'),
   concurrency: z.number().describe('their configured concurrency, added up; 0 means no live worker consumes the queue'),
   running: z.number().describe('handlers of this queue running in them at their last heartbeat'),
+  lagMs: z.number().describe('how long the oldest due job of the queue has waited to start, ms (0: none is due)'),
+  completedLastMinute: z.number().describe('attempts completed in the minute rows overlapping the last 60 s (current and previous minute)'),
+  failedLastMinute: z.number().describe('attempts failed (retried or dead) in the minute rows overlapping the last 60 s'),
+  completedLastHour: z.number(),
+  failedLastHour: z.number(),
+});
+
+const distributionSchema = z.object({
+  count: z.number(),
+  avg: z.number().nullable(),
+  p50: z.number().nullable().describe('estimated from a histogram: linear within the bucket that holds it'),
+  p95: z.number().nullable(),
+});
+
+export const activitySummarySchema = z.object({
+  enqueued: z.number(),
+  runs: z.number().describe('attempts that ended: completed + failed'),
+  completed: z.number(),
+  failed: z.number().describe('failed attempts: retried + dead'),
+  retried: z.number(),
+  dead: z.number(),
+  cancelled: z.number(),
+  successRate: z.number().nullable().describe('completed / runs; null without runs'),
+  durationMs: distributionSchema.describe('run time of ended attempts, ms'),
+  waitMs: distributionSchema.describe('from due (run_at) to started, ms'),
+});
+
+const activityWindowsSchema = z.object({ lastHour: activitySummarySchema, lastDay: activitySummarySchema });
+
+export const statsReplySchema = z.object({
+  generatedAt: z.string(),
+  totals: activityWindowsSchema,
+  queues: z.array(activityWindowsSchema.extend({ queue: z.string() })),
+  jobs: z.array(activityWindowsSchema.extend({ name: z.string() })),
+});
+
+export const timeseriesQuerySchema = z.strictObject({
+  window: z.enum(['1h', '24h', '7d']).default('1h'),
+  bucket: z.enum(['1m', '5m', '15m', '1h', '6h', '1d']).optional().describe('default: 1m for 1h, 15m for 24h, 1h for 7d'),
+  queue: z.string().min(1).max(256).optional(),
+});
+
+const timeseriesPointsSchema = z.object({
+  enqueued: z.array(z.number()),
+  completed: z.array(z.number()),
+  failed: z.array(z.number()).describe('failed attempts (retried or dead)'),
+  dead: z.array(z.number()),
+});
+
+export const timeseriesReplySchema = z.object({
+  window: z.string(),
+  bucket: z.string(),
+  bucketMs: z.number(),
+  buckets: z.array(z.string()).describe('start of each bucket (UTC, aligned to the bucket size), oldest first; the last is still filling'),
+  total: timeseriesPointsSchema,
+  queues: z.array(timeseriesPointsSchema.extend({ queue: z.string() })),
 });
 
 export const queueListReplySchema = z.object({ queues: z.array(queueViewSchema) });

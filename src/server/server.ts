@@ -26,6 +26,7 @@ import { healthReplySchema, readyReplySchema } from './api-schemas.js';
 import { assertSafeBind, Authenticator, type ApiToken, type StoredTokens } from './auth.js';
 import { handleError, HttpError } from './http-errors.js';
 import { createRouteGuard } from './route-guard.js';
+import { statsRoutes } from './routes/stats.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { eventRoutes } from './routes/events.js';
 import { jobsRoutes } from './routes/jobs.js';
@@ -150,6 +151,7 @@ async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth
     async (scoped) => {
       jobsRoutes(scoped, options.client, guard);
       catalogRoutes(scoped, options.client, guard);
+      statsRoutes(scoped, options.client, guard);
       eventRoutes(scoped, options.eventFeed, guard, options.logger);
       scheduleRoutes(scoped, { scheduleManager: options.scheduleManager, scheduleFile: options.scheduleFile }, guard);
       scoped.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

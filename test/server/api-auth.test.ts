@@ -25,6 +25,8 @@ const ROUTES: { method: string; path: string; scope: 'read' | 'enqueue' | 'admin
   { method: 'GET', path: '/api/definitions', scope: 'read' },
   { method: 'GET', path: '/api/queues', scope: 'read' },
   { method: 'GET', path: '/api/workers', scope: 'read' },
+  { method: 'GET', path: '/api/stats', scope: 'read' },
+  { method: 'GET', path: '/api/stats/timeseries?window=24h', scope: 'read' },
   { method: 'GET', path: '/api/events', scope: 'read', stream: true },
   { method: 'POST', path: '/api/jobs', scope: 'enqueue', body: { name: 'ping', data: {} } },
   { method: 'POST', path: '/api/jobs/bulk', scope: 'enqueue', body: { name: 'ping', items: [{ data: {} }] } },

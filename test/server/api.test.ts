@@ -187,6 +187,8 @@ for (const kind of STORE_KINDS) {
         'POST /api/queues/{name}/resume',
         'POST /api/queues/{name}/drain',
         'GET /api/workers',
+        'GET /api/stats',
+        'GET /api/stats/timeseries',
         'DELETE /api/jobs/{id}',
         'POST /api/jobs/retry',
         'POST /api/jobs/cancel',

@@ -1,0 +1,199 @@
+/**
+ * Activity statistics, the core side of writing them: a process counts what its client and
+ * worker did (enqueues, attempts by outcome, run times, waits from due to start) per queue and
+ * job name in memory, and adds the counts to the store's per-minute rows every few seconds and at
+ * stop. Reads (`/api/stats`, the queues' per-minute figures) sum those rows: no request scans the
+ * jobs table.
+ *
+ * What is counted, and where: the events of the process's own bus. Enqueues by a process that
+ * runs no Nightshift runtime (a bare `createClient`, the PostgreSQL `enqueue()` function) and
+ * jobs the rescuer takes back are not counted. A crash loses at most one interval of counts.
+ */
+import type { Logger } from 'pino';
+import { createIntervalService, type Service } from '../service.js';
+import { STATS_BUCKET_COUNT, type StatsDelta, type Store } from '../store/types.js';
+import type { NightshiftEvents } from './events.js';
+
+/**
+ * Upper bounds (ms) of the histogram buckets for run times and waits; the last bucket holds
+ * everything above the last bound. Percentiles are estimated within a bucket (see `percentile`).
+ */
+export const STATS_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000] as const;
+
+if (STATS_BOUNDS_MS.length + 1 !== STATS_BUCKET_COUNT) throw new Error('STATS_BOUNDS_MS does not match STATS_BUCKET_COUNT');
+
+/** Default time between two flushes, ms. */
+export const STATS_FLUSH_MS = 5_000;
+/** Most (queue, name) pairs held between flushes; counts of further pairs are dropped (and logged). */
+const MAX_PAIRS = 10_000;
+
+/** The histogram bucket of a value in ms. */
+export function bucketOf(ms: number): number {
+  for (let i = 0; i < STATS_BOUNDS_MS.length; i++) if (ms <= (STATS_BOUNDS_MS[i] as number)) return i;
+  return STATS_BOUNDS_MS.length;
+}
+
+/** A zero delta for a (queue, name). */
+export function emptyDelta(queue: string, name: string): StatsDelta {
+  return {
+    queue,
+    name,
+    enqueued: 0,
+    completed: 0,
+    failed: 0,
+    dead: 0,
+    cancelled: 0,
+    durationBuckets: new Array<number>(STATS_BUCKET_COUNT).fill(0),
+    durationSumMs: 0,
+    waitBuckets: new Array<number>(STATS_BUCKET_COUNT).fill(0),
+    waitSumMs: 0,
+  };
+}
+
+/** Adds `from` into `into` (same queue and name). */
+export function addDelta(into: StatsDelta, from: StatsDelta): void {
+  into.enqueued += from.enqueued;
+  into.completed += from.completed;
+  into.failed += from.failed;
+  into.dead += from.dead;
+  into.cancelled += from.cancelled;
+  into.durationSumMs += from.durationSumMs;
+  into.waitSumMs += from.waitSumMs;
+  for (let i = 0; i < STATS_BUCKET_COUNT; i++) {
+    into.durationBuckets[i] = (into.durationBuckets[i] ?? 0) + (from.durationBuckets[i] ?? 0);
+    into.waitBuckets[i] = (into.waitBuckets[i] ?? 0) + (from.waitBuckets[i] ?? 0);
+  }
+}
+
+export interface StatsRecorderOptions {
+  store: Store;
+  events: NightshiftEvents;
+  logger?: Logger;
+  /** Time between two flushes, ms; default 5000. */
+  flushMs?: number;
+}
+
+export interface StatsRecorder extends Service {
+  /** Adds what was counted so far to the store now (also done every `flushMs` and at stop). */
+  flush(): Promise<void>;
+}
+
+/** Counts this process's activity and adds it to the store's per-minute stats. */
+export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorder {
+  const { store, events, logger } = options;
+  let pending = new Map<string, StatsDelta>();
+  let dropped = 0;
+
+  const deltaFor = (queue: string, name: string): StatsDelta | null => {
+    const key = `${queue}\u0000${name}`;
+    let delta = pending.get(key);
+    if (!delta) {
+      if (pending.size >= MAX_PAIRS) {
+        dropped++;
+        return null;
+      }
+      delta = emptyDelta(queue, name);
+      pending.set(key, delta);
+    }
+    return delta;
+  };
+  const ran = (delta: StatsDelta, durationMs: number) => {
+    const ms = Math.max(0, durationMs);
+    const bucket = bucketOf(ms);
+    delta.durationBuckets[bucket] = (delta.durationBuckets[bucket] ?? 0) + 1;
+    delta.durationSumMs += ms;
+  };
+
+  const listeners = {
+    'job:enqueued': ({ job, inserted }: { job: { queue: string; name: string }; inserted: boolean }) => {
+      if (!inserted) return;
+      const delta = deltaFor(job.queue, job.name);
+      if (delta) delta.enqueued++;
+    },
+    'job:started': ({ job }: { job: { queue: string; name: string; runAt: Date; attemptedAt: Date | null } }) => {
+      const delta = deltaFor(job.queue, job.name);
+      if (!delta || !job.attemptedAt) return;
+      const ms = Math.max(0, job.attemptedAt.getTime() - job.runAt.getTime());
+      const bucket = bucketOf(ms);
+      delta.waitBuckets[bucket] = (delta.waitBuckets[bucket] ?? 0) + 1;
+      delta.waitSumMs += ms;
+    },
+    'job:completed': ({ job, durationMs }: { job: { queue: string; name: string }; durationMs: number }) => {
+      const delta = deltaFor(job.queue, job.name);
+      if (!delta) return;
+      delta.completed++;
+      ran(delta, durationMs);
+    },
+    'job:failed': ({ job, willRetry, durationMs }: { job: { queue: string; name: string }; willRetry: boolean; durationMs: number }) => {
+      const delta = deltaFor(job.queue, job.name);
+      if (!delta) return;
+      if (willRetry) delta.failed++;
+      else delta.dead++;
+      ran(delta, durationMs);
+    },
+    'job:cancelled': ({ job }: { job: { queue: string; name: string } }) => {
+      const delta = deltaFor(job.queue, job.name);
+      if (delta) delta.cancelled++;
+    },
+  } as const;
+
+  let flushing: Promise<void> | null = null;
+  const flushOnce = async (): Promise<void> => {
+    if (pending.size === 0) return;
+    const taken = pending;
+    pending = new Map();
+    // One delta per pair, sorted: concurrent writers lock the rows in the same order.
+    const deltas = [...taken.values()].sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    try {
+      await store.statsAdd({ deltas });
+    } catch (error) {
+      // Put the counts back (merged with what came meanwhile) and try again at the next flush.
+      for (const delta of deltas) {
+        const into = deltaFor(delta.queue, delta.name);
+        if (into) addDelta(into, delta);
+      }
+      throw error;
+    }
+    if (dropped > 0) {
+      logger?.warn({ dropped, pairs: MAX_PAIRS }, 'stats: more queue/job pairs than the recorder keeps between flushes; some counts were dropped');
+      dropped = 0;
+    }
+  };
+  const flush = async (): Promise<void> => {
+    while (flushing) await flushing;
+    flushing = flushOnce().finally(() => {
+      flushing = null;
+    });
+    return flushing;
+  };
+
+  const loop = createIntervalService({
+    name: 'stats-recorder',
+    intervalMs: options.flushMs ?? STATS_FLUSH_MS,
+    run: flush,
+    onError: (error) => logger?.warn({ err: error }, 'could not add to the stats; keeping the counts for the next flush'),
+  });
+
+  let attached = false;
+  return {
+    name: 'stats-recorder',
+    flush,
+    async start() {
+      if (!attached) {
+        for (const [event, listener] of Object.entries(listeners)) events.on(event as keyof typeof listeners, listener as never);
+        attached = true;
+      }
+      await loop.start();
+    },
+    async stop() {
+      await loop.stop();
+      if (attached) {
+        for (const [event, listener] of Object.entries(listeners)) events.off(event as keyof typeof listeners, listener as never);
+        attached = false;
+      }
+      await flush().catch((error: unknown) => {
+        logger?.warn({ err: error }, 'could not add the last counts to the stats at stop; they are lost');
+      });
+    },
+  };
+}
