@@ -10,6 +10,7 @@ import type { Clock, Store } from './store/types.js';
 import type { JobList } from './job/job-registry.js';
 import type { Service } from './service.js';
 import type { Metrics } from './observe/metrics.js';
+import { timeStore } from './observe/store-timing.js';
 import { createStatsRecorder } from './observe/stats-recorder.js';
 import { createProcessRegistry } from './observe/process-registry.js';
 import { randomUUID } from 'node:crypto';
@@ -125,7 +126,10 @@ const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 
 /** Creates the runtime. Nothing runs until `start()`. */
 export function createNightshift(options: NightshiftOptions): Nightshift {
-  const { store } = options;
+  const wantsMetrics = Boolean(options.metrics || options.http);
+  // Store calls are timed in one wrapper (for the metrics); without metrics the store is used as given.
+  let metrics: Metrics | null = null;
+  const store = wantsMetrics ? timeStore(options.store, () => metrics?.observeStoreCall ?? null) : options.store;
   const events = options.events ?? new NightshiftEvents();
   const logger = options.logger ?? createSilentLogger();
   const client = createClient({ store, jobs: options.jobs, events, logger, maxPayloadBytes: options.maxPayloadBytes });
@@ -149,15 +153,18 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
     : null;
 
   // Created on start, with prom-client loaded only then: a CLI call that never starts pays nothing.
-  let metrics: Metrics | null = null;
   const createRuntimeMetrics = async (): Promise<void> => {
-    if (metrics || !(options.metrics || options.http)) return;
+    if (metrics || !wantsMetrics) return;
     const { createMetrics } = await import('./observe/metrics.js');
     metrics = createMetrics({
       events,
       jobs: client.definitions(),
       queues: Object.keys(options.queues ?? {}),
-      sources: { queues: () => client.queues(), ...(worker ? { slots: () => worker.slots() } : {}) },
+      sources: {
+        queues: () => client.queues(),
+        schedules: () => store.scheduleList({}),
+        ...(worker ? { slots: () => worker.slots() } : {}),
+      },
     });
   };
 
@@ -297,7 +304,7 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
     },
     readiness,
     events,
-    store,
+    store: options.store,
     enqueue: client.enqueue,
     enqueueMany: client.enqueueMany,
     get services() {

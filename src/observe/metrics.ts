@@ -16,8 +16,10 @@ const ERROR_KINDS = new Set(['error', 'timeout', 'unrecoverable', 'lease_expired
 
 /** What the cluster-wide gauges read. */
 export interface MetricsSources {
-  /** Per queue: counts by state (a store read; cached for `cacheMs`). */
-  queues?(): Promise<{ name: string; counts: Record<string, number> }[]>;
+  /** Per queue: counts by state and lag (a store read; cached for `cacheMs`). */
+  queues?(): Promise<{ name: string; counts: Record<string, number>; lagMs?: number }[]>;
+  /** Every stored schedule's last and next fire time (a store read; cached for `cacheMs`). */
+  schedules?(): Promise<{ id: string; lastRunAt: Date | null; nextRunAt: Date | null }[]>;
   /** This process's worker: configured slots and busy slots per queue. */
   slots?(): { queue: string; slots: number; busy: number }[];
 }
@@ -39,6 +41,8 @@ export interface Metrics {
   readonly registry: Registry;
   /** The Prometheus text exposition. */
   text(): Promise<string>;
+  /** Records one store call (the store timing wrapper calls it; see `timeStore`). */
+  observeStoreCall(method: string, seconds: number, ok: boolean): void;
   /** Stops listening to events. Idempotent. */
   stop(): void;
 }
@@ -72,13 +76,24 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const retried = new Counter({ name: 'nightshift_jobs_retried_total', help: 'Failed attempts that will be retried.', labelNames: ['queue', 'job'], registers: [registry] });
   const dead = new Counter({ name: 'nightshift_jobs_dead_total', help: 'Jobs that ended dead.', labelNames: ['queue', 'job'], registers: [registry] });
 
-  let cached: { at: number; value: Promise<{ name: string; counts: Record<string, number> }[]> } | null = null;
-  const readQueues = () => {
-    const now = Date.now();
-    if (!options.sources?.queues) return Promise.resolve([]);
-    if (!cached || now - cached.at > cacheMs) cached = { at: now, value: options.sources.queues().catch(() => []) };
-    return cached.value;
+  const cachedRead = <T>(read: (() => Promise<T[]>) | undefined): (() => Promise<T[]>) => {
+    let cached: { at: number; value: Promise<T[]> } | null = null;
+    return () => {
+      const now = Date.now();
+      if (!read) return Promise.resolve([]);
+      if (!cached || now - cached.at > cacheMs) cached = { at: now, value: read().catch(() => []) };
+      return cached.value;
+    };
   };
+  const readQueues = cachedRead(options.sources?.queues?.bind(options.sources));
+  const readSchedules = cachedRead(options.sources?.schedules?.bind(options.sources));
+  const storeCalls = new Histogram({
+    name: 'nightshift_store_call_duration_seconds',
+    help: 'How long calls into the store took in this process, by method and outcome (ok/error).',
+    labelNames: ['method', 'outcome'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [registry],
+  });
   new Gauge({
     name: 'nightshift_queue_jobs',
     help: 'Jobs in the store by queue and state (cluster-wide, cached a few seconds).',
@@ -91,6 +106,32 @@ export function createMetrics(options: MetricsOptions): Metrics {
       }
     },
   });
+  new Gauge({
+    name: 'nightshift_queue_lag_seconds',
+    help: 'How long the oldest due job of each queue has waited to start (cluster-wide, cached a few seconds; 0 when none is due).',
+    labelNames: ['queue'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const queue of await readQueues()) this.set({ queue: queue.name }, (queue.lagMs ?? 0) / 1000);
+    },
+  });
+  const scheduleGauge = (name: string, help: string, pick: (schedule: { lastRunAt: Date | null; nextRunAt: Date | null }) => Date | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['schedule'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const schedule of await readSchedules()) {
+          const at = pick(schedule);
+          if (at) this.set({ schedule: schedule.id }, at.getTime() / 1000);
+        }
+      },
+    });
+  scheduleGauge('nightshift_schedule_last_run_timestamp_seconds', 'Fire time of each schedule’s last claimed tick (Unix seconds; absent before the first).', (s) => s.lastRunAt);
+  scheduleGauge('nightshift_schedule_next_run_timestamp_seconds', 'Next fire time of each schedule (Unix seconds; absent when paused or it never fires again).', (s) => s.nextRunAt);
   new Gauge({
     name: 'nightshift_worker_slots',
     help: 'Configured concurrency of this process’s worker, by queue.',
@@ -134,6 +175,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
   return {
     registry,
     text: () => registry.metrics(),
+    observeStoreCall(method, seconds, ok) {
+      storeCalls.observe({ method, outcome: ok ? 'ok' : 'error' }, seconds);
+    },
     stop() {
       if (stopped) return;
       stopped = true;

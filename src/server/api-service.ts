@@ -10,7 +10,11 @@ export interface HttpListenOptions {
   port: number;
   /** Listen beyond loopback without a token, on a network you trust; logs a warning at every start. */
   insecure?: boolean;
+  /** At stop, how long requests still in flight may take before their connections are cut, ms; default 5000. */
+  closeGraceMs?: number;
 }
+
+const CLOSE_GRACE_MS = 5_000;
 
 /** The API server as a runtime service: listens on start, closes on stop. */
 export interface ApiService extends Service {
@@ -48,7 +52,15 @@ export function createApiService(options: ApiServerOptions & HttpListenOptions):
       app = null;
       address = null;
       starting = null;
-      if (running) await running.close();
+      if (!running) return;
+      // In-flight requests get a grace period; then every connection is cut, so a client that
+      // stopped reading (a large /metrics reply it never drains) cannot hold the shutdown forever.
+      const timer = setTimeout(() => running.server.closeAllConnections(), options.closeGraceMs ?? CLOSE_GRACE_MS);
+      try {
+        await running.close();
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }

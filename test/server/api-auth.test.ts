@@ -93,9 +93,13 @@ describe.skipIf(!STORE_KINDS[0]!.available)('HTTP API security', () => {
           ...(route.body === undefined ? {} : { body: JSON.stringify(route.body) }),
           ...(abort ? { signal: abort.signal } : {}),
         });
-        // Its status is all the matrix needs; an error reply is a normal JSON body and is read.
-        if (abort && reply.ok) abort.abort();
-        return reply;
+        // A stream is cut once its status is known; every other reply is read whole, as a client does.
+        if (abort && reply.ok) {
+          abort.abort();
+          return { status: reply.status, json: async () => null };
+        }
+        const text = await reply.text();
+        return { status: reply.status, json: async () => JSON.parse(text) as unknown };
       };
       const where = `${route.method} ${route.path}`;
       if (route.scope === null) {

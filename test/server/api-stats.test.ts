@@ -8,7 +8,7 @@ import { bucketOf, STATS_BOUNDS_MS } from '../../src/observe/stats-recorder.js';
 import { STATS_BUCKET_COUNT } from '../../src/store/types.js';
 import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
 
-const work = defineJob({ name: 'work', queue: 'busy', handler: async () => new Promise((resolve) => setTimeout(() => resolve('ok'), 30)) });
+const work = defineJob({ name: 'work', queue: 'busy', handler: async () => new Promise<void>((resolve) => setTimeout(resolve, 30)) });
 const flaky = defineJob({
   name: 'flaky',
   queue: 'busy',

@@ -220,6 +220,15 @@ describe.skipIf(!STORE_KINDS[0]!.available)('metrics of a worker, through /metri
       nightshift.events.on('job:failed', count);
     });
     await nightshift.start();
+    // A schedule with a claimed tick (last run) and a next run; and a paused queue with a due job (lag).
+    const fireAt = new Date(Date.now() - 60_000);
+    await opened.store.scheduleUpsertMany({
+      schedules: [{ id: 'nightly', jobName: 'email.send', cron: '0 3 * * *', timezone: 'UTC', enabled: true, description: null, input: '{}', catchUp: 0, overlap: 'allow', source: 'code', jobOptions: null }],
+    });
+    const claimed = await opened.store.scheduleTickClaim({ scheduleId: 'nightly', fireAt, nextRunAt: new Date('2031-01-01T03:00:00Z'), job: null, status: 'skipped' });
+    expect(claimed).not.toBeNull();
+    await nightshift.client.pauseQueue('held');
+    await nightshift.enqueue(sendEmail, { to: 'held@example.com' }, { queue: 'held', runAt: new Date(Date.now() - 3_000) });
     for (let i = 0; i < 3; i++) await nightshift.enqueue(sendEmail, { to: `u${i}@example.com` });
     await nightshift.enqueue('always.fails', {});
     await done;
@@ -237,6 +246,13 @@ describe.skipIf(!STORE_KINDS[0]!.available)('metrics of a worker, through /metri
     expect(family('nightshift_queue_jobs')?.metrics.find((m) => m.labels?.queue === 'mail' && m.labels?.state === 'completed')?.value).toBe('3');
     expect(family('nightshift_worker_slots')?.metrics.find((m) => m.labels?.queue === 'mail')?.value).toBe('10');
     expect(family('nightshift_process_process_resident_memory_bytes')).toBeDefined();
+    expect(Number(family('nightshift_queue_lag_seconds')?.metrics.find((m) => m.labels?.queue === 'held')?.value)).toBeGreaterThanOrEqual(2);
+    expect(family('nightshift_queue_lag_seconds')?.metrics.find((m) => m.labels?.queue === 'mail')?.value).toBe('0');
+    expect(family('nightshift_schedule_next_run_timestamp_seconds')?.metrics).toEqual([{ labels: { schedule: 'nightly' }, value: String(Date.parse('2031-01-01T03:00:00Z') / 1000) }]);
+    expect(family('nightshift_schedule_last_run_timestamp_seconds')?.metrics).toEqual([{ labels: { schedule: 'nightly' }, value: String(fireAt.getTime() / 1000) }]);
+    // Store calls are timed in one wrapper: the claims and finishes of the jobs above are there.
+    expect(text).toMatch(/^nightshift_store_call_duration_seconds_count\{method="jobFetch",outcome="ok"\} [1-9]/m);
+    expect(text).toMatch(/^nightshift_store_call_duration_seconds_count\{method="jobFinishMany",outcome="ok"\} [1-9]/m);
     // No ids or payload values in any label.
     for (const f of families.filter((x) => !x.name.startsWith('nightshift_process_'))) for (const m of f.metrics) for (const value of Object.values(m.labels ?? {})) expect(value).not.toMatch(/@example\.com|^[0-9]+$/);
   });
