@@ -3,7 +3,6 @@
 // on one server do not drop each other's data) and the Redis server (each case uses its own key
 // prefix and deletes its keys). Also reads the server versions for the report.
 import pg from 'pg';
-import IORedis from 'ioredis';
 
 /** Database created on the PostgreSQL server for the run and dropped afterwards. */
 export const BENCH_DATABASE = `nightshift_bench_${process.pid}`;
@@ -44,6 +43,8 @@ export async function dropBenchDatabase(adminUrl) {
  * @param {string} url
  */
 export async function redisVersion(url) {
+  // Loaded here: the tables that need no Redis (HTTP) run without the peers' packages installed.
+  const { default: IORedis } = await import('ioredis');
   const client = new IORedis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
   try {
     await client.connect();

@@ -11,9 +11,13 @@ export const USAGE = `Usage: npm run bench -- [options]
 
   --store sqlite|postgres|all   Nightshift store(s) to benchmark (default all). Peers always run on
                                 their own backend (BullMQ: Redis; pg-boss, graphile-worker: PostgreSQL).
-  --only W1,W3                  Workloads to run (default all: W1,W2,W3,W3x2,W4,W5, then CLI).
-                                CLI is the command-line table: \`npm run bench -- --only CLI\` prints it
-                                alone (no peers, servers or bench dependencies needed).
+  --only W1,W3                  Workloads and tables to run (default all: W1,W2,W3,W3x2,W4,W4P,W5,
+                                then CLI and HTTP). Tables besides the workloads run alone when only
+                                they are named (no peers, Redis or peer packages needed):
+                                CLI      how long one \`nightshift\` command takes;
+                                HTTP     enqueue through the HTTP API vs in-process (SQLite, PostgreSQL);
+                                HTTP-1M  read routes of the API on a store seeded with 1,000,000 jobs
+                                         (seeding takes a while: only run when named).
   --systems nightshift,bullmq   Systems to run (default all: ${ALL_SYSTEMS.join(',')}).
   --quick                       Smaller counts: a smoke run that checks the harness, not a measurement.
   --pg-url URL                  PostgreSQL server (default postgres://postgres@127.0.0.1:5432/test).

@@ -2,6 +2,8 @@
 // Entry point of `npm run bench`: Nightshift against BullMQ, pg-boss and graphile-worker on the same
 // workloads (bench/workloads.mjs). Installs the bench's own dependencies on first use, runs every
 // case in fresh processes against throw-away data, prints one table and writes the results as JSON.
+// Then the side tables: CLI (cli-latency.mjs) and HTTP (http-enqueue-table.mjs), and HTTP-1M
+// (http-reads-table.mjs) when named; `--only` with side tables alone runs just those.
 // See bench/README.md.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,6 +15,8 @@ import { USAGE, parseOptions } from './cli-options.mjs';
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT_DIR = resolve(BENCH_DIR, '..');
 const PEER_PACKAGES = ['bullmq', 'pg-boss', 'graphile-worker', 'ioredis', 'pg'];
+/** Tables besides the workload table, selectable with --only; HTTP-1M runs only when named. */
+const SIDE_TABLES = ['CLI', 'HTTP', 'HTTP-1M'];
 
 /** Installs bench/package.json's dependencies when any is missing (fresh clone). */
 function ensureBenchDependencies() {
@@ -76,21 +80,122 @@ async function runCliTable() {
   return rows;
 }
 
+/** Header lines of a side table: when, what code, which machine and how loaded it is. */
+function sideTableHeader(title, extra = []) {
+  return [
+    '',
+    `${title} — ${new Date().toISOString()}, nightshift ${packageVersion(ROOT_DIR)}${gitRevision() ? ` @ ${gitRevision()}` : ''}, node ${process.version}${extra.length ? `, ${extra.join(', ')}` : ''}`,
+    `machine: ${os.cpus().length} CPU (${os.cpus()[0]?.model ?? 'unknown'}), load average ${os.loadavg().map((load) => load.toFixed(2)).join(' ')}`,
+    '',
+  ];
+}
+
+/**
+ * Runs a PostgreSQL-backed side table in a fresh bench database (dropped afterwards) when one of
+ * its stores is PostgreSQL. `fn` gets the database URL ('' without PostgreSQL) and the server version.
+ */
+async function withBenchDatabase(options, fn) {
+  if (!options.stores.includes('postgres')) return fn('', null);
+  const { createBenchDatabase, dropBenchDatabase } = await import('./backends.mjs');
+  const created = await createBenchDatabase(options.pgUrl);
+  try {
+    return await fn(created.url, created.serverVersion);
+  } finally {
+    await dropBenchDatabase(options.pgUrl).catch((error) => console.error(`bench: could not drop the bench database: ${error.message}`));
+  }
+}
+
+/** The HTTP table (bench/http-enqueue-table.mjs): prints it and returns its rows. */
+async function runHttpTable(options) {
+  if (!existsSync(join(ROOT_DIR, 'dist', 'server', 'index.js'))) throw new Error('dist/server/index.js is missing: run "npm run bench" (it builds first) or "npm run build"');
+  const { measureHttpEnqueue, renderHttpEnqueueTable, HTTP_TARGETS } = await import('./http-enqueue-table.mjs');
+  return withBenchDatabase(options, async (pgUrl, postgresVersion) => {
+    const rows = await measureHttpEnqueue({ stores: options.stores, pgUrl, quick: options.quick, log: (text) => process.stderr.write(text) });
+    console.log(
+      [
+        ...sideTableHeader(`Nightshift HTTP enqueue${options.quick ? ' — QUICK SMOKE RUN, not a measurement' : ''}`, postgresVersion ? [`postgresql ${postgresVersion}`] : []),
+        renderHttpEnqueueTable(rows),
+        '',
+        'server: a forked process running createNightshift({ worker: false, http: { port: 0 } }) with defaults otherwise (metrics, event feed and process',
+        'registry on, as `nightshift serve` runs); the load generator is this process (node:http, keep-alive Agent, one socket per client).',
+        'in-process rows: the same runtime\'s client, called inside the server process. jobs/s over a timed window after a warm-up;',
+        'CPU: % of one core over the cell; check: jobs stored = requests answered 201. SQLite: a temp file; PostgreSQL: schema ns_http on 127.0.0.1.',
+        `targets (SQLite, from the issue): >= ${HTTP_TARGETS.single.toLocaleString('en-US')} jobs/s one job per request, >= ${HTTP_TARGETS.bulk.toLocaleString('en-US')} jobs/s in bulk; none for PostgreSQL.`,
+      ].join('\n'),
+    );
+    return rows;
+  });
+}
+
+/** The HTTP-1M table (bench/http-reads-table.mjs): prints it and returns its rows. */
+async function runHttpReadsTable(options) {
+  if (!existsSync(join(ROOT_DIR, 'dist', 'server', 'index.js'))) throw new Error('dist/server/index.js is missing: run "npm run bench" (it builds first) or "npm run build"');
+  const { measureHttpReads, renderHttpReadsTable, READ_TARGET_P95_MS, seedDescription } = await import('./http-reads-table.mjs');
+  return withBenchDatabase(options, async (pgUrl, postgresVersion) => {
+    const result = await measureHttpReads({ stores: options.stores, pgUrl, quick: options.quick, log: (text) => process.stderr.write(text) });
+    console.log(
+      [
+        ...sideTableHeader(`Nightshift HTTP reads at ${result.jobs.toLocaleString('en-US')} jobs${options.quick ? ' — QUICK SMOKE RUN, not a measurement' : ''}`, postgresVersion ? [`postgresql ${postgresVersion}`] : []),
+        renderHttpReadsTable(result.rows),
+        '',
+        `seed: ${seedDescription(result.jobs)}`,
+        ...result.seeds.map((seed) => `seed ${seed.store}: ${seed.text}`),
+        'requests: one at a time over a keep-alive connection from this process to the forked server process (as in the HTTP table), after 3 unmeasured ones;',
+        `latency: request sent to response read, ms. target: p95 <= ${READ_TARGET_P95_MS} ms per route on both stores. skipped: the route is not there (404) or refuses the filter (400).`,
+        ...result.notes.map((note) => `note: ${note}`),
+      ].join('\n'),
+    );
+    return result;
+  });
+}
+
+/**
+ * Runs the side tables named in `ids` (CLI, HTTP, HTTP-1M) in that order. Returns what goes into
+ * the JSON results and whether any cell failed (an error, or a stored count that does not match;
+ * a missed target is reported, not failed).
+ */
+async function runSideTables(ids, options) {
+  const json = {};
+  let failed = false;
+  // One table failing to start (no PostgreSQL, no build) does not lose the others.
+  const attempt = async (id, fn) => {
+    try {
+      return await fn();
+    } catch (error) {
+      failed = true;
+      console.error(`bench: ${id} table failed: ${error instanceof Error ? error.message : String(error)}`);
+      return { error: error instanceof Error ? error.message : String(error) };
+    }
+  };
+  if (ids.includes('CLI')) json.cli = await attempt('CLI', runCliTable);
+  if (ids.includes('HTTP')) {
+    json.http = await attempt('HTTP', () => runHttpTable(options));
+    failed ||= Array.isArray(json.http) && json.http.some((row) => row.jobsPerSec === null || (row.check !== null && !row.check.startsWith('ok')));
+  }
+  if (ids.includes('HTTP-1M')) {
+    json.httpReads = await attempt('HTTP-1M', () => runHttpReadsTable(options));
+    failed ||= Array.isArray(json.httpReads.rows) && json.httpReads.rows.some((row) => row.error);
+  }
+  return { json, failed };
+}
+
 async function main() {
   const options = parseOptions(process.argv.slice(2));
   if (options.help) {
     process.stdout.write(USAGE);
     return 0;
   }
-  const wantsCli = options.only === null || options.only.includes('CLI');
-  if (options.only !== null) options.only = options.only.filter((id) => id !== 'CLI');
+  // Tables other than the workloads: CLI and HTTP run with everything, HTTP-1M only when named.
+  const sideTables = SIDE_TABLES.filter((id) => (options.only === null ? id !== 'HTTP-1M' : options.only.includes(id)));
+  if (options.only !== null) options.only = options.only.filter((id) => !SIDE_TABLES.includes(id));
   if (options.only !== null && options.only.length === 0) {
-    const cli = await runCliTable();
-    const outFile = options.out ? resolve(options.out) : join(BENCH_DIR, 'results', 'latest-cli.json');
+    const startedAt = new Date().toISOString();
+    const side = await runSideTables(sideTables, options);
+    const outFile = options.out ? resolve(options.out) : join(BENCH_DIR, 'results', `latest-${sideTables.map((id) => id.toLowerCase()).join('-')}.json`);
     mkdirSync(dirname(outFile), { recursive: true });
-    writeFileSync(outFile, `${JSON.stringify({ startedAt: new Date().toISOString(), cli }, null, 2)}\n`);
+    writeFileSync(outFile, `${JSON.stringify({ startedAt, ...side.json }, null, 2)}\n`);
     console.error(`bench: results written to ${outFile}`);
-    return 0;
+    return side.failed ? 1 : 0;
   }
   ensureBenchDependencies();
   const { workloads } = await import('./workloads.mjs');
@@ -183,7 +288,7 @@ async function main() {
   for (const result of results) for (const note of result.notes) if (!note.startsWith('exactly-once:')) lines.push(`note: ${result.workload} ${result.system} (${result.store}): ${note}`);
   if (missingExports.length > 0) lines.push(`note: not exported from dist/index.js yet (loaded from their modules): ${missingExports.join(', ')}`);
   console.log(lines.join('\n'));
-  const cli = wantsCli ? await runCliTable() : null;
+  const side = await runSideTables(sideTables, options);
 
   const outFile = options.out ? resolve(options.out) : join(BENCH_DIR, 'results', 'latest.json');
   mkdirSync(dirname(outFile), { recursive: true });
@@ -198,11 +303,12 @@ async function main() {
     workloads: selected,
     results: results.map((result) => ({ ...result, vsBestPeer: ratioToBestPeer(result, results) })),
     missingPublicExports: missingExports,
-    cli,
+    cli: null,
+    ...side.json,
   };
   writeFileSync(outFile, `${JSON.stringify(json, null, 2)}\n`);
   console.error(`bench: results written to ${outFile}`);
-  return results.some((result) => result.error || (result.exactlyOnce && !result.exactlyOnce.ok)) ? 1 : 0;
+  return side.failed || results.some((result) => result.error || (result.exactlyOnce && !result.exactlyOnce.ok)) ? 1 : 0;
 }
 
 main().then(

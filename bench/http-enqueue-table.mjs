@@ -1,0 +1,175 @@
+// The HTTP table of `npm run bench` (`--only HTTP` prints it alone): enqueue throughput through the
+// HTTP API against the same runtime's in-process client, on SQLite (a temp file) and PostgreSQL.
+//
+// The server runs in a forked process (http-server-process.mjs) and this process is the load
+// generator: on a 2-core machine each gets a core, as a client and a server would on two machines.
+// Each cell runs a closed loop for a fixed time after a warm-up and reports jobs/s; the HTTP rows
+// also report per-request latency, both processes' CPU use, and the ratio to the in-process row.
+// Cells run one after another on one store, so later cells find a larger table (a few hundred
+// thousand jobs by the last one). Every HTTP cell checks that the store holds as many new jobs as
+// requests were answered 201 for.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HTTP_JOB_NAME, closedLoop, createHttpClient, percentile, renderTextTable, startServerProcess } from './http-load.mjs';
+
+/** The issue's targets, jobs/s on SQLite; PostgreSQL has none. */
+export const HTTP_TARGETS = { single: 8_000, bulk: 80_000 };
+
+/** Concurrent clients of the one-job-per-request cells, and of the bulk cells. */
+const SINGLE_CLIENTS = 32;
+const BULK_CLIENTS = 4;
+/** Jobs per bulk request (`POST /api/jobs/bulk`) and per `enqueueMany` call. */
+const BULK_SIZE = 1_000;
+
+/**
+ * @typedef {object} HttpEnqueueRow
+ * @property {'sqlite' | 'postgres'} store
+ * @property {string} cell        Stable id: http-health (requests/s of GET /health, no job), http-single,
+ *                                inprocess-single, http-bulk, inprocess-bulk.
+ * @property {string} label
+ * @property {number | null} jobsPerSec  Requests/s for http-health.
+ * @property {{ p50: number, p95: number } | null} requestMs  Per-request latency (HTTP cells).
+ * @property {number | null} serverCpuPct  Server process CPU over the cell, % of one core.
+ * @property {number | null} serverCpuUsPerJob  Server process CPU per job (per request for http-health), µs:
+ *                                the ceiling on one core is 1,000,000 / this, whatever else runs on the machine.
+ * @property {number | null} clientCpuPct  Load generator CPU over the cell, % of one core (HTTP cells).
+ * @property {number | null} target
+ * @property {number | null} vsInProcess   HTTP jobs/s divided by the in-process row's.
+ * @property {string | null} check         Stored-count check of HTTP cells, or the error.
+ */
+
+const cpuMs = (usage) => (usage.user + usage.system) / 1000;
+
+/** One HTTP cell: closed loop from this process; CPU of both processes; stored-count check. */
+async function httpCell(server, { clients, warmupMs, durationMs, bulk, health = false }) {
+  const http = createHttpClient(server.address, { sockets: clients });
+  let seq = 0;
+  let acknowledged = 0;
+  const call = health
+    ? async () => {
+        const reply = await http.request('GET', '/health');
+        if (reply.status !== 200) throw new Error(`GET /health answered ${reply.status}: ${reply.text.slice(0, 300)}`);
+        return 1;
+      }
+    : bulk
+    ? async () => {
+        const items = Array.from({ length: BULK_SIZE }, () => ({ data: { seq: seq++ } }));
+        const reply = await http.request('POST', '/api/jobs/bulk', { name: HTTP_JOB_NAME, items });
+        if (reply.status !== 201) throw new Error(`POST /api/jobs/bulk answered ${reply.status}: ${reply.text.slice(0, 300)}`);
+        acknowledged += BULK_SIZE;
+        return BULK_SIZE;
+      }
+    : async () => {
+        const reply = await http.request('POST', '/api/jobs', { name: HTTP_JOB_NAME, data: { seq: seq++ } });
+        if (reply.status !== 201) throw new Error(`POST /api/jobs answered ${reply.status}: ${reply.text.slice(0, 300)}`);
+        acknowledged += 1;
+        return 1;
+      };
+  const before = (await server.ask({ type: 'count' }, 'count')).jobs;
+  try {
+    // CPU is read around the whole loop, warm-up included: % of the loop's wall time, and per
+    // job over every job the loop enqueued.
+    const serverCpu0 = await server.ask({ type: 'cpu' }, 'cpu');
+    const clientCpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    const run = await closedLoop({ clients, warmupMs, durationMs, call });
+    const wallMs = performance.now() - wall0;
+    const serverCpu1 = await server.ask({ type: 'cpu' }, 'cpu');
+    const clientCpuMs = cpuMs(process.cpuUsage(clientCpu0));
+    const serverCpuMs = serverCpu1.userMs + serverCpu1.systemMs - serverCpu0.userMs - serverCpu0.systemMs;
+    const after = (await server.ask({ type: 'count' }, 'count')).jobs;
+    return {
+      jobsPerSec: run.jobs / (run.elapsedMs / 1000),
+      serverCpuUsPerJob: (1000 * serverCpuMs) / (health ? run.totalCalls : acknowledged),
+      requestMs: { p50: percentile(run.latenciesMs, 50), p95: percentile(run.latenciesMs, 95) },
+      serverCpuPct: (100 * serverCpuMs) / wallMs,
+      clientCpuPct: (100 * clientCpuMs) / wallMs,
+      check: health ? null : after - before === acknowledged ? `ok (${acknowledged.toLocaleString('en-US')} stored)` : `MISMATCH: ${acknowledged} answered 201, ${after - before} stored`,
+    };
+  } finally {
+    http.close();
+  }
+}
+
+/** One in-process cell, timed inside the server process. */
+async function inProcessCell(server, { mode, concurrency, warmupMs, durationMs }) {
+  const serverCpu0 = await server.ask({ type: 'cpu' }, 'cpu');
+  const wall0 = performance.now();
+  const run = await server.ask({ type: 'enqueue', mode, concurrency, batch: BULK_SIZE, warmupMs, durationMs }, 'enqueued', warmupMs + durationMs + 60_000);
+  const wallMs = performance.now() - wall0;
+  const serverCpu1 = await server.ask({ type: 'cpu' }, 'cpu');
+  const serverCpuMs = serverCpu1.userMs + serverCpu1.systemMs - serverCpu0.userMs - serverCpu0.systemMs;
+  return { jobsPerSec: run.jobs / (run.elapsedMs / 1000), serverCpuPct: (100 * serverCpuMs) / wallMs, serverCpuUsPerJob: (1000 * serverCpuMs) / run.totalJobs };
+}
+
+/**
+ * Runs the table's cells on each store. `pgUrl` is the bench database (run.mjs creates it).
+ * @param {{ stores: string[], pgUrl: string, quick: boolean, log: (text: string) => void }} options
+ * @returns {Promise<HttpEnqueueRow[]>}
+ */
+export async function measureHttpEnqueue({ stores, pgUrl, quick, log }) {
+  const timing = quick ? { warmupMs: 200, durationMs: 1_000 } : { warmupMs: 500, durationMs: 3_000 };
+  /** @type {HttpEnqueueRow[]} */
+  const rows = [];
+  for (const store of stores) {
+    const dir = store === 'sqlite' ? mkdtempSync(join(tmpdir(), 'nightshift-bench-http-')) : null;
+    const spec = store === 'sqlite' ? { store, sqlitePath: join(dir, 'http.db') } : { store, pgUrl, schema: 'ns_http' };
+    const target = (kind) => (store === 'sqlite' ? HTTP_TARGETS[kind] : null);
+    const row = (cell, label, kind, values) => ({ store, cell, label, jobsPerSec: null, requestMs: null, serverCpuPct: null, serverCpuUsPerJob: null, clientCpuPct: null, target: cell.startsWith('http') ? (target(kind) ?? null) : null, vsInProcess: null, check: null, ...values });
+    let server = null;
+    try {
+      server = await startServerProcess(spec);
+      const plan = [
+        ['http-health', `HTTP GET /health (the floor: no store), ${SINGLE_CLIENTS} clients`, 'none', () => httpCell(server, { clients: SINGLE_CLIENTS, bulk: false, health: true, ...timing })],
+        ['http-single', `HTTP POST /api/jobs, 1 job/request, ${SINGLE_CLIENTS} clients`, 'single', () => httpCell(server, { clients: SINGLE_CLIENTS, bulk: false, ...timing })],
+        ['inprocess-single', `in-process client.enqueue, ${SINGLE_CLIENTS} callers`, 'single', () => inProcessCell(server, { mode: 'single', concurrency: SINGLE_CLIENTS, ...timing })],
+        ['http-bulk', `HTTP POST /api/jobs/bulk, ${BULK_SIZE.toLocaleString('en-US')}/request, ${BULK_CLIENTS} clients`, 'bulk', () => httpCell(server, { clients: BULK_CLIENTS, bulk: true, ...timing })],
+        ['inprocess-bulk', `in-process client.enqueueMany ${BULK_SIZE.toLocaleString('en-US')}, ${BULK_CLIENTS} callers`, 'bulk', () => inProcessCell(server, { mode: 'bulk', concurrency: BULK_CLIENTS, ...timing })],
+      ];
+      for (const [cell, label, kind, measure] of plan) {
+        log(`bench: HTTP ${store} ${label} … `);
+        try {
+          const values = await measure();
+          rows.push(row(cell, label, kind, values));
+          log(`${Math.round(values.jobsPerSec)} jobs/s\n`);
+        } catch (error) {
+          rows.push(row(cell, label, kind, { check: `error: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}` }));
+          log(`error: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`);
+        }
+      }
+    } catch (error) {
+      rows.push(row('server', 'server process', 'single', { check: `error: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}` }));
+    } finally {
+      await server?.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
+    for (const kind of ['single', 'bulk']) {
+      const http = rows.find((r) => r.store === store && r.cell === `http-${kind}`);
+      const local = rows.find((r) => r.store === store && r.cell === `inprocess-${kind}`);
+      if (http?.jobsPerSec && local?.jobsPerSec) http.vsInProcess = http.jobsPerSec / local.jobsPerSec;
+    }
+  }
+  return rows;
+}
+
+const int = (value) => Math.round(value).toLocaleString('en-US');
+
+/** The table as text. */
+export function renderHttpEnqueueTable(rows) {
+  const header = ['store', 'enqueue path', 'jobs/s', 'target', 'met', 'HTTP/in-process', 'request p50 / p95', 'server CPU', 'server CPU/job', 'client CPU', 'check'];
+  const cells = rows.map((row) => [
+    row.store,
+    row.label,
+    row.jobsPerSec === null ? '-' : row.cell === 'http-health' ? `(${int(row.jobsPerSec)} req/s)` : int(row.jobsPerSec),
+    row.target === null ? '-' : `>= ${int(row.target)}`,
+    row.target === null || row.jobsPerSec === null ? '-' : row.jobsPerSec >= row.target ? 'yes' : 'NO',
+    row.vsInProcess === null ? '-' : `${row.vsInProcess.toFixed(2)}x`,
+    row.requestMs === null ? '-' : `${row.requestMs.p50.toFixed(1)} / ${row.requestMs.p95.toFixed(1)} ms`,
+    row.serverCpuPct === null ? '-' : `${Math.round(row.serverCpuPct)} %`,
+    row.serverCpuUsPerJob === null ? '-' : `${row.serverCpuUsPerJob.toFixed(row.serverCpuUsPerJob < 10 ? 1 : 0)} µs`,
+    row.clientCpuPct === null ? '-' : `${Math.round(row.clientCpuPct)} %`,
+    row.check ?? '-',
+  ]);
+  return renderTextTable(header, cells, 2);
+}
