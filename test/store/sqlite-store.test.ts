@@ -179,6 +179,20 @@ describe('sqlite store: schema', () => {
     expect(claimed?.id).toBe('2');
   });
 
+  it('upgrading a file with jobs counts them once for the stats, which triggers keep exact after', async () => {
+    const raw = openRaw();
+    migrateSqlite(raw, 7);
+    const insert = raw.prepare(`INSERT INTO nightshift_jobs (name, queue, payload, state, priority, max_attempts, run_at, created_at) VALUES ('old', ?, '{}', ?, 0, 1, 1000, 1000)`);
+    for (const [queue, state] of [['a', 'completed'], ['a', 'completed'], ['a', 'available'], ['b', 'dead']]) insert.run(queue, state);
+    const store = await openStore();
+    const counts = () => store.jobStats().then((stats) => Object.fromEntries(stats.queues.map((q) => [q.queue, Object.fromEntries(Object.entries(q.counts).filter(([, n]) => n > 0))])));
+    expect(await counts()).toEqual({ a: { completed: 2, available: 1 }, b: { dead: 1 } });
+    // Another process writing straight to the table (an older version, a hand edit) is counted too.
+    raw.prepare(`UPDATE nightshift_jobs SET state = 'cancelled' WHERE queue = 'b'`).run();
+    raw.prepare(`DELETE FROM nightshift_jobs WHERE state = 'completed'`).run();
+    expect(await counts()).toEqual({ a: { available: 1 }, b: { cancelled: 1 } });
+  });
+
   it('several processes migrating a fresh file at once all succeed', async () => {
     const results = await Promise.all(Array.from({ length: 4 }, () => runChild([path, 'migrate'])));
     expect(results).toEqual(Array.from({ length: 4 }, () => ({ migrated: true })));

@@ -1,8 +1,8 @@
 /** Conformance: listing and inspecting jobs, cancel, retry, stats and pruning. */
 import { describe, expect, it } from 'vitest';
 import { StateError } from '../../errors.js';
-import { JOB_STATES, type JobState } from '../types.js';
-import { errorRecord, fetchJobs, insertAndClaim, insertJob, jobInput, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
+import { JOB_STATES, type JobListPage, type JobRecord, type JobState } from '../types.js';
+import { errorRecord, fetchJobs, insertAndClaim, insertJob, jobInput, LEASE_MS, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
 
 function zeroCounts(): Record<JobState, number> {
   return Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
@@ -227,6 +227,55 @@ export function describeJobInspect(factory: StoreFactory): void {
       expect(stats.totals).toEqual({ ...zeroCounts(), available: 1, scheduled: 1, completed: 1 });
       const byQueue = Object.fromEntries(stats.queues.map((q) => [q.queue, q.counts]));
       expect(byQueue).toEqual({ a: { ...zeroCounts(), available: 1, completed: 1 }, b: { ...zeroCounts(), scheduled: 1 } });
+    });
+
+    it('stats stay exact through every transition: insert, key duplicate, claim, each finish, cancel, retry, rescue, delete, prune', async () => {
+      const truth = async () => {
+        const counted: Record<string, Record<string, number>> = {};
+        let cursor: string | null = null;
+        do {
+          const page: JobListPage = await t.store.jobList({ limit: 1000, cursor });
+          for (const job of page.jobs) {
+            counted[job.queue] ??= { ...zeroCounts() };
+            counted[job.queue]![job.state]! += 1;
+          }
+          cursor = page.nextCursor;
+        } while (cursor !== null);
+        return counted;
+      };
+      const expectExact = async (step: string) => {
+        const stats = await t.store.jobStats();
+        expect(Object.fromEntries(stats.queues.map((q) => [q.queue, q.counts])), step).toEqual(await truth());
+      };
+      await t.store.jobInsertMany({ jobs: [...Array.from({ length: 8 }, () => jobInput({ queue: 'a' })), jobInput({ queue: 'b', key: 'k' }), jobInput({ queue: 'c', runAt: new Date(t.clock.now() + 60_000) })] });
+      await t.store.jobInsertMany({ jobs: [jobInput({ queue: 'b', key: 'k' })] }); // swallowed by the key
+      await expectExact('after inserts');
+      const claimed = await fetchJobs(t.store, 'a', 7);
+      await expectExact('after a claim');
+      const [c1, c2, c3, c4, c5, c6, c7] = claimed as (JobRecord & { lease: NonNullable<JobRecord['lease']> })[];
+      await t.store.jobFinishMany({
+        items: [
+          { id: c1!.id, token: c1!.lease.token, finish: { outcome: 'completed', result: null } },
+          { id: c2!.id, token: c2!.lease.token, finish: { outcome: 'failed', error: errorRecord(), retryDelayMs: 1000 } },
+          { id: c3!.id, token: c3!.lease.token, finish: { outcome: 'dead', error: errorRecord() } },
+          { id: c4!.id, token: c4!.lease.token, finish: { outcome: 'snoozed', delayMs: 1000 } },
+          { id: c5!.id, token: c5!.lease.token, finish: { outcome: 'cancelled', reason: 'self' } },
+          { id: c6!.id, token: c6!.lease.token, finish: { outcome: 'released' } },
+          // A finish with a wrong token changes nothing.
+          { id: c7!.id, token: 'not-the-token', finish: { outcome: 'completed', result: null } },
+        ],
+      });
+      await expectExact('after finishes');
+      await t.store.jobCancel({ id: c7!.id, reason: 'operator' });
+      await t.store.jobRetry({ id: c3!.id });
+      await expectExact('after cancel and retry');
+      const [running] = await fetchJobs(t.store, 'b', 1);
+      t.clock.advance(LEASE_MS + 1_000);
+      await t.store.jobRescueExpired({ limit: 10 });
+      await expectExact('after a rescue');
+      await t.store.jobDelete({ ids: [c1!.id, c5!.id, running!.id] });
+      await t.store.jobPrune({ finishedBefore: new Date(t.clock.now() + 1), states: ['cancelled', 'completed', 'dead'], limit: 100 });
+      await expectExact('after delete and prune');
     });
 
     it('prunes final jobs finished before the cutoff, with their attempts, up to the limit', async () => {

@@ -262,6 +262,34 @@ const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 8,
+    description: 'job counts per queue and state, kept by triggers, so reading them never scans the jobs table',
+    // A table rebuild of nightshift_jobs in a later migration must re-create these triggers.
+    sql: `
+      CREATE TABLE nightshift_queue_counts (
+        queue TEXT NOT NULL,
+        state TEXT NOT NULL,
+        n     INTEGER NOT NULL,
+        PRIMARY KEY (queue, state)
+      ) WITHOUT ROWID;
+      INSERT INTO nightshift_queue_counts (queue, state, n)
+        SELECT queue, state, COUNT(*) FROM nightshift_jobs GROUP BY queue, state;
+      CREATE TRIGGER nightshift_jobs_count_insert AFTER INSERT ON nightshift_jobs BEGIN
+        INSERT INTO nightshift_queue_counts (queue, state, n) VALUES (NEW.queue, NEW.state, 1)
+          ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER nightshift_jobs_count_update AFTER UPDATE OF queue, state ON nightshift_jobs
+        WHEN OLD.state IS NOT NEW.state OR OLD.queue IS NOT NEW.queue BEGIN
+        UPDATE nightshift_queue_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state;
+        INSERT INTO nightshift_queue_counts (queue, state, n) VALUES (NEW.queue, NEW.state, 1)
+          ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER nightshift_jobs_count_delete AFTER DELETE ON nightshift_jobs BEGIN
+        UPDATE nightshift_queue_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state;
+      END;
+    `,
+  },
 ];
 
 /** The schema version this code expects. */
