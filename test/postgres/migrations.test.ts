@@ -124,8 +124,9 @@ describe.skipIf(url === null)('postgres: migrations', () => {
     await store.migrate();
     expect(await appliedRows()).toEqual(MIGRATIONS.map((step) => ({ version: step.version, n: 1 })));
     const admin = await fx.client();
+    // The wake-up trigger of step 3 and the three counting triggers of step 13.
     const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal`, [`${s}.jobs`]);
-    expect(rows[0].n).toBe(1);
+    expect(rows[0].n).toBe(4);
     // The notification path works: the trigger from the re-applied step is in place.
     const woken: string[] = [];
     store.jobAvailableListen((queues) => woken.push(...queues));
@@ -149,7 +150,24 @@ describe.skipIf(url === null)('postgres: migrations', () => {
     expect(rows[0].f).toBeNull();
     await admin.query(`DROP FUNCTION ${s}.enqueue(text, jsonb, jsonb)`);
     expect(await runMigrations(fx.pool(), names)).toEqual(MIGRATIONS.filter((step) => step.version >= 3).map((step) => step.version));
-    expect(LATEST_VERSION).toBe(11);
+    expect(LATEST_VERSION).toBe(13);
+  });
+
+  it('the counting step counts the jobs already there once; its triggers keep the counts exact after', async () => {
+    const names = schemaNames(fx.schema);
+    const s = pg.escapeIdentifier(fx.schema);
+    await runMigrations(fx.pool(), names, { upTo: 12 });
+    const admin = await fx.client();
+    for (const queue of ['a', 'a', 'b']) await admin.query(`SELECT ${s}.enqueue('old', '{}'::jsonb, jsonb_build_object('queue', $1::text))`, [queue]);
+    await admin.query(`UPDATE ${s}.jobs SET state = 'dead' WHERE queue = 'b'`);
+    const store = fx.open();
+    await store.migrate();
+    const counts = async () => Object.fromEntries((await store.jobStats()).queues.map((q) => [q.queue, Object.fromEntries(Object.entries(q.counts).filter(([, n]) => n > 0))]));
+    expect(await counts()).toEqual({ a: { available: 2 }, b: { dead: 1 } });
+    // Writes that bypass the store (an operator's SQL) are counted too.
+    await admin.query(`UPDATE ${s}.jobs SET state = 'cancelled' WHERE queue = 'a'`);
+    await admin.query(`DELETE FROM ${s}.jobs WHERE queue = 'b'`);
+    expect(await counts()).toEqual({ a: { cancelled: 2 } });
   });
 
   it('rejects hostile or invalid schema names before touching the database', () => {

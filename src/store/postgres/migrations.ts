@@ -395,6 +395,53 @@ export const MIGRATIONS: readonly MigrationStep[] = [
       );
     `,
   },
+  {
+    version: 13,
+    name: 'job counts per queue and state, kept by statement triggers, so reading them never scans the jobs table',
+    // One trigger call per statement (not per row) folds the statement's transition rows into a
+    // few upserts. Rows are spread over 64 shards by backend so concurrent writers rarely wait on
+    // the same counter row; a read sums the shards. A table rebuild of jobs must re-create these.
+    sql: ({ quoted: s }) => `
+      CREATE TABLE ${s}.queue_counts (
+        queue text NOT NULL,
+        state text NOT NULL,
+        shard int NOT NULL,
+        n     bigint NOT NULL,
+        PRIMARY KEY (queue, state, shard)
+      ) WITH (fillfactor = 50);
+      LOCK TABLE ${s}.jobs IN SHARE MODE;
+      INSERT INTO ${s}.queue_counts (queue, state, shard, n)
+        SELECT queue, state, 0, count(*) FROM ${s}.jobs GROUP BY queue, state;
+      CREATE FUNCTION ${s}.count_jobs() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        IF TG_OP = 'INSERT' THEN
+          INSERT INTO ${s}.queue_counts AS c (queue, state, shard, n)
+            SELECT queue, state, pg_backend_pid() % 64, count(*) FROM new_rows GROUP BY queue, state ORDER BY queue, state
+            ON CONFLICT (queue, state, shard) DO UPDATE SET n = c.n + excluded.n;
+        ELSIF TG_OP = 'DELETE' THEN
+          INSERT INTO ${s}.queue_counts AS c (queue, state, shard, n)
+            SELECT queue, state, pg_backend_pid() % 64, -count(*) FROM old_rows GROUP BY queue, state ORDER BY queue, state
+            ON CONFLICT (queue, state, shard) DO UPDATE SET n = c.n + excluded.n;
+        ELSE
+          INSERT INTO ${s}.queue_counts AS c (queue, state, shard, n)
+            SELECT queue, state, pg_backend_pid() % 64, sum(d) FROM (
+              SELECT queue, state, -1 AS d FROM old_rows
+              UNION ALL
+              SELECT queue, state, 1 AS d FROM new_rows
+            ) AS moved GROUP BY queue, state HAVING sum(d) <> 0 ORDER BY queue, state
+            ON CONFLICT (queue, state, shard) DO UPDATE SET n = c.n + excluded.n;
+        END IF;
+        RETURN NULL;
+      END
+      $fn$;
+      CREATE TRIGGER jobs_count_insert AFTER INSERT ON ${s}.jobs
+        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${s}.count_jobs();
+      CREATE TRIGGER jobs_count_update AFTER UPDATE ON ${s}.jobs
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${s}.count_jobs();
+      CREATE TRIGGER jobs_count_delete AFTER DELETE ON ${s}.jobs
+        REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ${s}.count_jobs();
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */
