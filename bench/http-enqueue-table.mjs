@@ -132,7 +132,7 @@ export async function measureHttpEnqueue({ stores, pgUrl, quick, log }) {
         try {
           const values = await measure();
           rows.push(row(cell, label, kind, values));
-          log(`${Math.round(values.jobsPerSec)} jobs/s\n`);
+          log(`${Math.round(values.jobsPerSec)} ${cell === 'http-health' ? 'requests' : 'jobs'}/s\n`);
         } catch (error) {
           rows.push(row(cell, label, kind, { check: `error: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}` }));
           log(`error: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`);
