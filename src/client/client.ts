@@ -5,6 +5,7 @@ import { assertValidName } from '../job/names.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from '../job/payload.js';
 import { checkPayload, type SchemaInput, type StandardSchema } from '../job/schema.js';
 import { NightshiftEvents } from '../observe/events.js';
+import { explainJob, type JobWhy } from './job-why.js';
 import { readQueueThroughput, readStatsReport, readTimeseries, type StatsReport, type Timeseries, type TimeseriesBucket, type TimeseriesWindow } from '../observe/stats-report.js';
 import { listProcesses, type ProcessView } from '../observe/process-registry.js';
 import { createSilentLogger } from '../observe/logger.js';
@@ -62,6 +63,8 @@ export interface Client extends JobEnqueuer {
   readonly events: NightshiftEvents;
   /** A job with its attempts. NotFoundError when there is none. */
   get(id: string): Promise<JobDetails>;
+  /** Why job `id` is not running (or that it is): one reason, from the store's state now. NotFoundError when there is none. */
+  why(id: string): Promise<JobWhy>;
   list(params?: ListParams): Promise<ListPage>;
   /** Cancels a job that has not finished (a running handler is aborted). StateError when it already finished. */
   cancel(id: string, reason?: string): Promise<Job>;
@@ -300,6 +303,13 @@ export function createClient(options: ClientOptions): Client {
       const [record, attempts] = await Promise.all([store.jobGet({ id }), store.jobAttempts({ id })]);
       if (!record) throw notFound(id);
       return { ...toJob(record), attempts: attempts.map(toAttempt) };
+    },
+
+    async why(id) {
+      assertId(id);
+      const record = await store.jobGet({ id });
+      if (!record) throw notFound(id);
+      return explainJob(store, record);
     },
 
     async list(params = {}) {

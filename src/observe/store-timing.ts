@@ -28,6 +28,7 @@ const TIMED_METHODS = [
   'jobDelete',
   'jobPrune',
   'jobQueueOldest',
+  'jobAhead',
   'queuePause',
   'queueResume',
   'queuePausedList',

@@ -180,6 +180,20 @@ export const queueViewSchema = z.object({
   failedLastHour: z.number(),
 });
 
+export const jobWhyReplySchema = z.object({
+  jobId: z.string(),
+  state: z.string(),
+  queue: z.string(),
+  code: z
+    .enum(['running', 'finished', 'scheduled', 'waiting', 'queue_paused', 'no_worker', 'queued'])
+    .describe('running: a worker runs it; finished; scheduled: not due until `until`; waiting: on dependencies; queue_paused; no_worker: no live process consumes its queue; queued: due, `ahead` jobs first'),
+  message: z.string(),
+  until: z.string().nullable().describe('scheduled: when it becomes due; running: when its lease expires'),
+  ahead: z.number().nullable().describe('queued: due jobs of its queue before it in claim order (counted up to 10 000)'),
+  aheadCapped: z.boolean(),
+  workerId: z.string().nullable(),
+});
+
 const distributionSchema = z.object({
   count: z.number(),
   avg: z.number().nullable(),

@@ -483,6 +483,13 @@ export interface Store {
    * priority). The core turns it into lag: how long the oldest due job has waited.
    */
   jobQueueOldest(): Promise<{ queue: string; oldestRunAt: Date }[]>;
+  /**
+   * How many jobs of job `id`'s queue a claim would take before it right now: due (run_at ≤ the
+   * store's now), pending, and earlier in claim order (higher priority; same priority and earlier
+   * run_at; same both and lower id). Counts at most `limit` (two index range scans bounded by the
+   * answer). Null when there is no such job. For "why isn't this job running?".
+   */
+  jobAhead(params: { id: string; limit: number }): Promise<number | null>;
 
   // -- API tokens: only their SHA-256 digests are stored. Added with the HTTP API's token commands.
 

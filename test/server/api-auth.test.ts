@@ -22,6 +22,7 @@ const ROUTES: { method: string; path: string; scope: 'read' | 'enqueue' | 'admin
   { method: 'GET', path: '/metrics', scope: 'read' },
   { method: 'GET', path: '/api/jobs', scope: 'read' },
   { method: 'GET', path: '/api/jobs/1', scope: 'read' },
+  { method: 'GET', path: '/api/jobs/1/why', scope: 'read' },
   { method: 'GET', path: '/api/definitions', scope: 'read' },
   { method: 'GET', path: '/api/queues', scope: 'read' },
   { method: 'GET', path: '/api/workers', scope: 'read' },

@@ -179,6 +179,7 @@ for (const kind of STORE_KINDS) {
         'POST /api/jobs/bulk',
         'GET /api/jobs',
         'GET /api/jobs/{id}',
+        'GET /api/jobs/{id}/why',
         'POST /api/jobs/{id}/retry',
         'POST /api/jobs/{id}/cancel',
         'GET /api/definitions',

@@ -17,6 +17,7 @@ import {
   errorReplySchema,
   idParamsSchema,
   jobDetailsViewSchema,
+  jobWhyReplySchema,
   jobListQuerySchema,
   jobListReplySchema,
   jobViewSchema,
@@ -117,6 +118,23 @@ export function jobsRoutes(app: FastifyInstance, client: Client, guard: RouteGua
       schema: { summary: 'One job with every attempt', tags: ['jobs'], params: idParamsSchema, response: { 200: jobDetailsViewSchema, ...errors } },
     },
     async (request) => jobDetailsToJson(await client.get(request.params.id)),
+  );
+
+  api.get(
+    '/jobs/:id/why',
+    {
+      onRequest: guard('read'),
+      schema: {
+        summary: "Why isn't this job running? One reason from the store's state now: scheduled until, queue paused, no live worker, jobs ahead of it, or running/finished",
+        tags: ['jobs'],
+        params: idParamsSchema,
+        response: { 200: jobWhyReplySchema, ...errors },
+      },
+    },
+    async (request) => {
+      const why = await client.why(request.params.id);
+      return { ...why, until: why.until?.toISOString() ?? null };
+    },
   );
 
   api.delete(

@@ -42,7 +42,7 @@ import { describeScheduleTickPrune } from './schedule-tick-prune.js';
 import { describeEvents } from './events.js';
 import { describeProcesses } from './processes.js';
 import { describeSchedules } from './schedules.js';
-import { describeStats } from './stats.js';
+import { describeJobAhead, describeStats } from './stats.js';
 import { describeTokens } from './tokens.js';
 
 export type { StoreFactory, StoreFixture } from './conformance-fixtures.js';
@@ -62,6 +62,7 @@ export function runStoreConformance(label: string, factory: StoreFactory): void 
     describeJobRaces(factory);
     describeProcesses(factory);
     describeStats(factory);
+    describeJobAhead(factory);
     describeTokens(factory);
     describeEvents(factory);
   });

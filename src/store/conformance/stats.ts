@@ -1,7 +1,7 @@
 /** Conformance: per-minute activity statistics, and the oldest pending job per queue. */
 import { describe, expect, it } from 'vitest';
 import { STATS_BUCKET_COUNT, type StatsDelta } from '../types.js';
-import { insertAndClaim, insertJob, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
+import { fetchJobs, insertAndClaim, insertJob, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
 
 function delta(overrides: Partial<StatsDelta> = {}): StatsDelta {
   return {
@@ -102,6 +102,35 @@ export function describeStats(factory: StoreFactory): void {
         { queue: 'a', oldestRunAt: new Date(now - 9_000) },
         { queue: 'b', oldestRunAt: new Date(now + 5_000) },
       ]);
+    });
+  });
+}
+
+export function describeJobAhead(factory: StoreFactory): void {
+  describe('jobs ahead in the queue', () => {
+    const t = useStoreFixture(factory);
+
+    it('counts due pending jobs of the same queue that come first in claim order, up to a limit', async () => {
+      const now = t.clock.now();
+      const target = await insertJob(t.store, { queue: 'q', priority: 5, runAt: new Date(now - 10_000) });
+      // Ahead: higher priority; same priority and earlier run_at; same both and a lower id (inserted first: see below).
+      await insertJob(t.store, { queue: 'q', priority: 9, runAt: new Date(now - 1_000) });
+      await insertJob(t.store, { queue: 'q', priority: 5, runAt: new Date(now - 20_000) });
+      // Not ahead: lower priority, later run_at, another queue, not due, running.
+      await insertJob(t.store, { queue: 'q', priority: 1, runAt: new Date(now - 99_000) });
+      await insertJob(t.store, { queue: 'q', priority: 5, runAt: new Date(now - 5_000) });
+      await insertJob(t.store, { queue: 'other', priority: 9, runAt: new Date(now - 99_000) });
+      await insertJob(t.store, { queue: 'q', priority: 9, runAt: new Date(now + 60_000) });
+      expect(await t.store.jobAhead({ id: target.id, limit: 100 })).toBe(2);
+      expect(await t.store.jobAhead({ id: target.id, limit: 1 })).toBe(1);
+      // Same priority and run_at: the lower id goes first.
+      const twin = await insertJob(t.store, { queue: 'q', priority: 5, runAt: new Date(now - 10_000) });
+      expect(await t.store.jobAhead({ id: twin.id, limit: 100 })).toBe(3);
+      expect(await t.store.jobAhead({ id: target.id, limit: 100 })).toBe(2);
+      // A claim takes the two ahead (and then the target): what is ahead shrinks.
+      await fetchJobs(t.store, 'q', 2);
+      expect(await t.store.jobAhead({ id: target.id, limit: 100 })).toBe(0);
+      expect(await t.store.jobAhead({ id: '987654321', limit: 100 })).toBeNull();
     });
   });
 }

@@ -54,6 +54,21 @@ export function statsStatements(names: SchemaNames) {
         SELECT queue, MIN((SELECT j.run_at FROM ${s}.jobs j WHERE j.${PENDING} AND j.queue = priorities.queue AND j.priority = priorities.priority ORDER BY j.run_at LIMIT 1)) AS oldest
         FROM priorities WHERE priority IS NOT NULL GROUP BY queue ORDER BY queue`,
     },
+    // Two ranges of jobs_fetch_idx: higher priorities, then the same priority up to the job.
+    ahead: {
+      text: `
+        WITH j AS (SELECT queue, priority, run_at, id FROM ${s}.jobs WHERE id = $2::bigint)
+        SELECT (SELECT count(*) FROM j)::int AS found,
+          ((SELECT count(*) FROM (
+            SELECT 1 FROM ${s}.jobs o, j
+            WHERE o.queue = j.queue AND o.${PENDING} AND o.priority > j.priority AND o.run_at <= coalesce($1::timestamptz, now())
+            LIMIT $3) AS higher) +
+          (SELECT count(*) FROM (
+            SELECT 1 FROM ${s}.jobs o, j
+            WHERE o.queue = j.queue AND o.${PENDING} AND o.priority = j.priority AND o.run_at <= coalesce($1::timestamptz, now())
+              AND (o.run_at, o.id) < (j.run_at, j.id)
+            LIMIT $3) AS same))::int AS ahead`,
+    },
   };
 }
 
@@ -89,6 +104,14 @@ export async function statsList(ctx: PgStatsContext, params: { since: Date; buck
 export async function statsPrune(ctx: PgStatsContext, before: Date): Promise<{ deleted: number }> {
   const result = await run(ctx.pool, ctx.sql.prune, [before.getTime()]);
   return { deleted: result.rowCount ?? 0 };
+}
+
+export async function jobsAhead(ctx: PgStatsContext, params: { id: string; limit: number }): Promise<number | null> {
+  if (!/^[1-9][0-9]{0,17}$/.test(params.id)) return null;
+  const limit = Math.max(0, Math.floor(params.limit));
+  const { rows } = await run<{ found: number; ahead: number }>(ctx.pool, ctx.sql.ahead, [ctx.now(), params.id, limit]);
+  const row = rows[0];
+  return !row || row.found === 0 ? null : Math.min(row.ahead, limit);
 }
 
 export async function queueOldest(ctx: PgStatsContext): Promise<{ queue: string; oldestRunAt: Date }[]> {

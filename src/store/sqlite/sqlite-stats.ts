@@ -42,6 +42,19 @@ const SQL = {
       )
     SELECT queue, MIN((SELECT run_at FROM nightshift_jobs WHERE ${PENDING} AND queue = priorities.queue AND priority = priorities.priority ORDER BY run_at LIMIT 1)) AS oldest
     FROM priorities WHERE priority IS NOT NULL GROUP BY queue ORDER BY queue`,
+  // Two ranges of the claim index: higher priorities, then the same priority up to the job.
+  ahead: `
+    WITH j AS (SELECT queue, priority, run_at, id FROM nightshift_jobs WHERE id = @id)
+    SELECT (SELECT COUNT(*) FROM j) AS found,
+      (SELECT COUNT(*) FROM (
+        SELECT 1 FROM nightshift_jobs o, j
+        WHERE o.queue = j.queue AND o.${PENDING} AND o.priority > j.priority AND o.run_at <= @now
+        LIMIT CAST(@limit AS INTEGER))) +
+      (SELECT COUNT(*) FROM (
+        SELECT 1 FROM nightshift_jobs o, j
+        WHERE o.queue = j.queue AND o.${PENDING} AND o.priority = j.priority AND o.run_at <= @now
+          AND (o.run_at < j.run_at OR (o.run_at = j.run_at AND o.id < j.id))
+        LIMIT CAST(@limit AS INTEGER))) AS ahead`,
 };
 
 type Prepared = Record<keyof typeof SQL, Database.Statement>;
@@ -72,6 +85,11 @@ export function listStats(ctx: SqliteContext, params: { since: Date; bucketMs: n
 
 export function pruneStats(ctx: SqliteContext, before: Date): { deleted: number } {
   return { deleted: statements(ctx).prune.run(before.getTime()).changes };
+}
+
+export function jobsAhead(ctx: SqliteContext, id: number, limit: number): number | null {
+  const row = statements(ctx).ahead.get({ id, now: ctx.now(), limit: Math.max(0, Math.floor(limit)) }) as { found: number; ahead: number };
+  return row.found === 0 ? null : Math.min(row.ahead, limit);
 }
 
 export function queueOldest(ctx: SqliteContext): { queue: string; oldestRunAt: Date }[] {

@@ -1,0 +1,87 @@
+/**
+ * "Why isn't this job running?": one reason for any job, from what the store says now — its state
+ * and run time, its queue's pause flag, the live workers of the process registry, and how many due
+ * jobs a claim would take before it.
+ */
+import type { JobRecord, Store } from '../store/types.js';
+import { listProcesses } from '../observe/process-registry.js';
+
+/** Most jobs ahead counted (the count stops there: `aheadCapped`). */
+export const MAX_AHEAD_COUNTED = 10_000;
+
+export type WhyCode =
+  /** A worker runs it now. */
+  | 'running'
+  /** It finished: completed, dead or cancelled. */
+  | 'finished'
+  /** Not due yet: it runs at `until` (a delay, a snooze or a retry's backoff). */
+  | 'scheduled'
+  /** Waiting on other jobs (dependencies). */
+  | 'waiting'
+  /** Due, but its queue is paused. */
+  | 'queue_paused'
+  /** Due, but no live process consumes its queue. */
+  | 'no_worker'
+  /** Due, and `ahead` due jobs of its queue come first in claim order (0: the next claim takes it). */
+  | 'queued';
+
+export interface JobWhy {
+  jobId: string;
+  state: JobRecord['state'];
+  queue: string;
+  code: WhyCode;
+  /** One sentence for people. */
+  message: string;
+  /** `scheduled`: when it becomes due; `running`: when its lease expires. */
+  until: Date | null;
+  /** `queued`: due jobs before it (at most `MAX_AHEAD_COUNTED`). */
+  ahead: number | null;
+  aheadCapped: boolean;
+  /** `running`: the worker holding its lease. */
+  workerId: string | null;
+}
+
+/** Explains job `record` (already read) against the store's state now. */
+export async function explainJob(store: Store, record: JobRecord): Promise<JobWhy> {
+  const base = { jobId: record.id, state: record.state, queue: record.queue, until: null, ahead: null, aheadCapped: false, workerId: null };
+  const attempts = `attempt ${record.attempt} of ${record.maxAttempts}`;
+  switch (record.state) {
+    case 'running':
+      return {
+        ...base,
+        code: 'running',
+        message: `running on ${record.lease?.owner ?? 'a worker'} (${attempts}) since ${record.attemptedAt?.toISOString() ?? 'now'}`,
+        until: record.lease?.expiresAt ?? null,
+        workerId: record.lease?.owner ?? null,
+      };
+    case 'completed':
+    case 'dead':
+    case 'cancelled':
+      return { ...base, code: 'finished', message: `it finished: ${record.state} at ${record.finishedAt?.toISOString() ?? 'an unknown time'}; retry it to run it again` };
+    case 'waiting':
+      return { ...base, code: 'waiting', message: 'waiting for the jobs it depends on to finish' };
+    default:
+      break;
+  }
+  const now = await store.timeNow();
+  if (record.runAt.getTime() > now.getTime()) {
+    const why = record.state === 'retryable' ? `its last attempt failed; the retry (${attempts.replace('attempt', 'next attempt')}) runs at` : 'not due yet: it runs at';
+    return { ...base, code: 'scheduled', message: `${why} ${record.runAt.toISOString()}`, until: record.runAt };
+  }
+  const [paused, processes] = await Promise.all([store.queuePausedList(), listProcesses(store)]);
+  if (paused.includes(record.queue)) {
+    return { ...base, code: 'queue_paused', message: `due, but queue "${record.queue}" is paused; resume it to let workers claim it` };
+  }
+  const consumers = processes.filter((process) => process.queues.some((slot) => slot?.queue === record.queue));
+  if (consumers.length === 0) {
+    return { ...base, code: 'no_worker', message: `due, but no live Nightshift process consumes queue "${record.queue}"; start a worker for it` };
+  }
+  const ahead = (await store.jobAhead({ id: record.id, limit: MAX_AHEAD_COUNTED })) ?? 0;
+  const capped = ahead >= MAX_AHEAD_COUNTED;
+  const slots = consumers.reduce((sum, process) => sum + process.queues.filter((slot) => slot?.queue === record.queue).reduce((n, slot) => n + (Number(slot.concurrency) || 0), 0), 0);
+  const message =
+    ahead === 0
+      ? `due and first in line; a worker of queue "${record.queue}" takes it at its next claim`
+      : `due, behind ${capped ? `at least ${ahead}` : ahead} due job${ahead === 1 ? '' : 's'} of queue "${record.queue}" (${consumers.length} live worker${consumers.length === 1 ? '' : 's'}, ${slots} slot${slots === 1 ? '' : 's'})`;
+  return { ...base, code: 'queued', message, ahead, aheadCapped: capped };
+}

@@ -1,0 +1,72 @@
+// "Why isn't this job running?" over real loopback HTTP on both stores: one reason per case.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defineJob } from '../../src/job/define-job.js';
+import { createNightshift, type Nightshift } from '../../src/nightshift.js';
+import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
+
+let release: () => void = () => undefined;
+const blocker = defineJob({
+  name: 'blocker',
+  queue: 'busy',
+  handler: () => new Promise<void>((resolve) => {
+    release = resolve;
+  }),
+});
+const quick = defineJob({ name: 'quick', queue: 'busy', handler: () => undefined });
+const orphan = defineJob({ name: 'orphan', queue: 'nobody-home', handler: () => undefined });
+
+for (const kind of STORE_KINDS) {
+  describe.skipIf(!kind.available)(`why a job is not running, on ${kind.kind}`, () => {
+    let opened: OpenedStore;
+    let nightshift: Nightshift;
+    let base: string;
+    const why = async (id: string) => {
+      const response = await fetch(`${base}/api/jobs/${id}/why`);
+      return { status: response.status, body: (await response.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON reply
+    };
+
+    beforeEach(async () => {
+      opened = await kind.open();
+      // The worker consumes only `busy` (the jobs it knows), one job at a time; `orphan` is enqueued by its definition.
+      nightshift = createNightshift({ store: opened.store, jobs: [blocker, quick], http: { port: 0 }, queues: { busy: { concurrency: 1 } }, pollIntervalMs: 50 });
+      await nightshift.start();
+      base = nightshift.httpAddress!;
+    });
+    afterEach(async () => {
+      release();
+      await nightshift.stop();
+      await opened.cleanup();
+    });
+
+    it('gives running, queued (with how many are ahead), scheduled, paused, no worker and finished', async () => {
+      const started = new Promise<void>((resolve) => nightshift.events.on('job:started', ({ job }) => job.name === 'blocker' && resolve()));
+      const { job: running } = await nightshift.enqueue(blocker, {});
+      await started;
+      const { job: first } = await nightshift.enqueue(quick, {});
+      const { job: second } = await nightshift.enqueue(quick, {});
+      const { job: later } = await nightshift.enqueue(quick, {}, { delayMs: 3_600_000 });
+      const { job: lonely } = await nightshift.enqueue(orphan, {});
+
+      expect((await why(running.id)).body).toMatchObject({ code: 'running', state: 'running', workerId: expect.any(String) });
+      expect((await why(first.id)).body).toMatchObject({ code: 'queued', ahead: 0, aheadCapped: false });
+      const behind = (await why(second.id)).body;
+      expect(behind).toMatchObject({ code: 'queued', ahead: 1, queue: 'busy' });
+      expect(behind.message).toMatch(/behind 1 due job of queue "busy" \(1 live worker, 1 slot\)/);
+      const scheduled = (await why(later.id)).body;
+      expect(scheduled).toMatchObject({ code: 'scheduled', state: 'scheduled' });
+      expect(Date.parse(scheduled.until)).toBeGreaterThan(Date.now() + 3_000_000);
+      expect((await why(lonely.id)).body).toMatchObject({ code: 'no_worker', message: expect.stringContaining('no live Nightshift process consumes queue "nobody-home"') });
+
+      await nightshift.client.pauseQueue('busy');
+      expect((await why(second.id)).body).toMatchObject({ code: 'queue_paused' });
+      await nightshift.client.resumeQueue('busy');
+
+      const done = new Promise<void>((resolve) => nightshift.events.on('job:completed', ({ job }) => job.id === second.id && resolve()));
+      release();
+      await done;
+      expect((await why(second.id)).body).toMatchObject({ code: 'finished', state: 'completed' });
+      expect(await why('987654321')).toMatchObject({ status: 404, body: { error: { code: 'JOB_NOT_FOUND' } } });
+      expect((await why('not-an-id')).status).toBe(400);
+    });
+  });
+}
