@@ -36,6 +36,17 @@ export interface Retention {
   statsMs?: number;
 }
 
+/**
+ * How the per-minute stats are rolled up as they age: minutes older than 2 hours become quarter
+ * hours, quarter hours older than 25 hours become hours. Each pass folds the span just past the
+ * age (rows already folded stay as they are). So a 1-hour window always has minutes, a 24-hour
+ * window quarter hours, and the 7-day window hours — the finest bucket each window accepts.
+ */
+export const STATS_ROLLUPS = [
+  { olderThanMs: 2 * 3_600_000, spanMs: DAY_MS + 3_600_000, resolutionMs: 15 * 60_000 },
+  { olderThanMs: DAY_MS + 3_600_000, spanMs: 7 * DAY_MS, resolutionMs: 3_600_000 },
+] as const;
+
 export const DEFAULT_RETENTION: Required<Retention> = {
   completedMs: DAY_MS,
   cancelledMs: 7 * DAY_MS,
@@ -134,8 +145,13 @@ export function createPruner(options: PrunerOptions): IntervalService {
         if (deleted < batchSize) break;
       }
       if (feed > 0) logger.debug({ deleted: feed }, 'pruned feed events past their retention');
-      // Stats: a few rows per queue and job name per minute; one statement.
+      // Stats: a few rows per queue and job name per minute; one statement. Older minutes are
+      // rolled up so a day or a week is read from a few hundred rows per pair (see STATS_ROLLUPS).
       await options.store.statsPrune({ before: new Date(now - retention.statsMs) });
+      for (const rollup of STATS_ROLLUPS) {
+        const floor = (ms: number) => Math.floor(ms / rollup.resolutionMs) * rollup.resolutionMs;
+        await options.store.statsRollup({ from: new Date(floor(now - rollup.olderThanMs - rollup.spanMs)), to: new Date(floor(now - rollup.olderThanMs)), resolutionMs: rollup.resolutionMs });
+      }
       options.onPruned?.(total);
       options.onTicksPruned?.(ticks);
       options.onEventsPruned?.(feed);

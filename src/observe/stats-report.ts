@@ -4,6 +4,7 @@
  * and the series behind `GET /api/stats/timeseries` (enqueued, completed, failed per bucket per
  * queue). Everything comes from the per-minute stats rows; nothing reads the jobs table.
  */
+import { ValidationError } from '../errors.js';
 import type { StatsDelta, StatsRow, Store } from '../store/types.js';
 import { addDelta, emptyDelta, STATS_BOUNDS_MS } from './stats-recorder.js';
 
@@ -150,7 +151,10 @@ export const TIMESERIES_WINDOWS = { '1h': HOUR_MS, '24h': DAY_MS, '7d': 7 * DAY_
 export const TIMESERIES_BUCKETS = { '1m': MINUTE_MS, '5m': 5 * MINUTE_MS, '15m': 15 * MINUTE_MS, '1h': HOUR_MS, '6h': 6 * HOUR_MS, '1d': DAY_MS } as const;
 export type TimeseriesWindow = keyof typeof TIMESERIES_WINDOWS;
 export type TimeseriesBucket = keyof typeof TIMESERIES_BUCKETS;
-/** The bucket used when none is asked for: 60, 96 and 168 points. */
+/**
+ * The bucket used when none is asked for (60, 96 and 168 points), which is also the finest each
+ * window accepts: the stats keep minutes for 2 hours, quarter hours for 25, hours after that.
+ */
 export const DEFAULT_BUCKET: Record<TimeseriesWindow, TimeseriesBucket> = { '1h': '1m', '24h': '15m', '7d': '1h' };
 
 export interface TimeseriesPoints {
@@ -183,8 +187,21 @@ function zeros(length: number): TimeseriesPoints {
  * window is refused by the caller's validation, not here.
  */
 export async function readTimeseries(store: Store, params: { window: TimeseriesWindow; bucket?: TimeseriesBucket; queue?: string }): Promise<Timeseries> {
+  if (!Object.hasOwn(TIMESERIES_WINDOWS, params.window)) {
+    throw new ValidationError('INVALID_OPTION', `timeseries: window must be one of ${Object.keys(TIMESERIES_WINDOWS).join(', ')}, got ${String(params.window)}`);
+  }
   const bucket = params.bucket ?? DEFAULT_BUCKET[params.window];
+  if (!Object.hasOwn(TIMESERIES_BUCKETS, bucket)) {
+    throw new ValidationError('INVALID_OPTION', `timeseries: bucket must be one of ${Object.keys(TIMESERIES_BUCKETS).join(', ')}, got ${String(bucket)}`);
+  }
   const bucketMs = TIMESERIES_BUCKETS[bucket];
+  const finest = DEFAULT_BUCKET[params.window];
+  if (bucketMs < TIMESERIES_BUCKETS[finest]) {
+    throw new ValidationError('INVALID_OPTION', `timeseries: a ${params.window} window takes buckets of ${finest} or more (older minutes are kept rolled up), got ${bucket}`);
+  }
+  if (bucketMs > TIMESERIES_WINDOWS[params.window]) {
+    throw new ValidationError('INVALID_OPTION', `timeseries: bucket ${bucket} is longer than the window ${params.window}`);
+  }
   const count = Math.max(1, Math.ceil(TIMESERIES_WINDOWS[params.window] / bucketMs));
   const now = (await store.timeNow()).getTime();
   const since = floorTo(now, bucketMs) - (count - 1) * bucketMs;

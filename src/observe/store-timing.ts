@@ -51,6 +51,7 @@ const TIMED_METHODS = [
   'statsAdd',
   'statsList',
   'statsPrune',
+  'statsRollup',
   'tokenInsert',
   'tokenList',
   'tokenRevoke',

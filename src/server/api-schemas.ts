@@ -225,7 +225,7 @@ export const statsReplySchema = z.object({
 
 export const timeseriesQuerySchema = z.strictObject({
   window: z.enum(['1h', '24h', '7d']).default('1h'),
-  bucket: z.enum(['1m', '5m', '15m', '1h', '6h', '1d']).optional().describe('default: 1m for 1h, 15m for 24h, 1h for 7d'),
+  bucket: z.enum(['1m', '5m', '15m', '1h', '6h', '1d']).optional().describe('default and finest: 1m for 1h, 15m for 24h, 1h for 7d; at most the window'),
   queue: z.string().min(1).max(256).optional(),
 });
 

@@ -478,6 +478,13 @@ export interface Store {
   /** Deletes the minutes before `before`. Returns how many rows went. */
   statsPrune(params: { before: Date }): Promise<{ deleted: number }>;
   /**
+   * Folds the rows whose minute is in [`from`, `to`) into one row per (slot, queue, name), the slot
+   * being the minute floored to `resolutionMs` (counters and buckets summed), in one transaction
+   * that also keeps concurrent rollups apart. Idempotent: rows already at that resolution stay as
+   * they are. Returns how many rows the range holds afterwards.
+   */
+  statsRollup(params: { from: Date; to: Date; resolutionMs: number }): Promise<{ rows: number }>;
+  /**
    * Per queue with pending jobs (available, scheduled or retryable): the earliest `runAt` among
    * them, found through the claim index without reading the backlog (one seek per queue and
    * priority). The core turns it into lag: how long the oldest due job has waited.

@@ -143,7 +143,7 @@ describe('nightshift daemon roles and YAML schedules of built-in jobs', () => {
     const running = project.spawn(['daemon', '--no-scheduler']);
     daemon = running;
     await waitFor('the delayed job to complete', async () => (await project!.json<{ job: JobJson }>(['job', delayed.id])).job.state === 'completed');
-    expect(readyLine(running)).toMatchObject({ roles: ['worker'], services: ['event-feed', 'worker', 'rescuer', 'pruner', 'process-registry'] });
+    expect(readyLine(running)).toMatchObject({ roles: ['worker'], services: ['event-feed', 'stats-recorder', 'worker', 'rescuer', 'pruner', 'process-registry'] });
     running.kill('SIGTERM');
     expect((await running.exited).code).toBe(0);
 

@@ -136,7 +136,9 @@ for (const kind of STORE_KINDS) {
       expect(badWindow.status).toBe(400);
       expect(badWindow.body.error.code).toBeTypeOf('string');
       const tooLong = await get('/api/stats/timeseries?window=1h&bucket=1d');
-      expect(tooLong).toMatchObject({ status: 400, body: { error: { code: 'INVALID_OPTION', message: 'bucket 1d is longer than the window 1h' } } });
+      expect(tooLong).toMatchObject({ status: 400, body: { error: { code: 'INVALID_OPTION', message: 'timeseries: bucket 1d is longer than the window 1h' } } });
+      // Finer than what the stats keep for that age.
+      expect(await get('/api/stats/timeseries?window=7d&bucket=15m')).toMatchObject({ status: 400, body: { error: { code: 'INVALID_OPTION', message: expect.stringContaining('a 7d window takes buckets of 1h or more') } } });
       expect((await get('/api/stats/timeseries?window=1h&extra=1')).status).toBe(400);
     });
   });

@@ -7,6 +7,7 @@ import { createRescuer } from '../../src/maintenance/rescuer.js';
 import { NightshiftEvents } from '../../src/observe/events.js';
 import { createNightshift, type Nightshift } from '../../src/nightshift.js';
 import { openTempStore, TestClock, type TempStore } from '../fixtures/sqlite-runtime.js';
+import { STATS_BUCKET_COUNT } from '../../src/store/types.js';
 
 const noop = defineJob({ name: 'noop', schema: z.object({}), handler: async () => 'ok' });
 
@@ -69,6 +70,41 @@ describe('pruner', () => {
     expect(await store.jobGet({ id: recentCompleted })).not.toBeNull();
     expect(await store.jobGet({ id: waiting })).not.toBeNull();
   });
+
+  it('rolls aging stats up (minutes → quarter hours after 2 h → hours after 25 h) and drops them after 8 days, keeping every sum', async () => {
+    const clock = new TestClock();
+    temp = await openTempStore({ clock });
+    const { store } = temp;
+    const zeros = () => new Array(STATS_BUCKET_COUNT).fill(0);
+    const delta = { queue: 'q', name: 'n', enqueued: 0, completed: 1, failed: 0, dead: 0, cancelled: 0, durationBuckets: zeros(), durationSumMs: 0, waitBuckets: zeros(), waitSumMs: 0 };
+    const start = Math.floor(clock.now() / 3_600_000) * 3_600_000;
+    clock.set(start - 9 * 24 * 3_600_000); // one minute of activity every 10 minutes for 9 days
+    let added = 0;
+    while (clock.now() < start) {
+      await store.statsAdd({ deltas: [delta] });
+      added++;
+      clock.advance(10 * 60_000);
+    }
+    const minuteRows = async (fromMs: number, toMs: number) =>
+      (await store.statsList({ since: new Date(fromMs), bucketMs: 60_000 })).filter((row) => row.start.getTime() < toMs);
+    const pruner = createPruner({ store, intervalMs: 60_000 });
+    await pruner.runNow();
+    await pruner.stop();
+    const now = clock.now();
+    // The last 2 hours: one row per active minute.
+    expect((await minuteRows(now - 2 * 3_600_000, now)).every((row) => row.start.getTime() % 600_000 === 0)).toBe(true);
+    // 2–25 hours ago: quarter-hour rows only.
+    const quarters = await minuteRows(now - 24 * 3_600_000, now - 3 * 3_600_000);
+    expect(quarters.length).toBeGreaterThan(0);
+    expect(quarters.every((row) => row.start.getTime() % (15 * 60_000) === 0)).toBe(true);
+    // 26 hours to 8 days ago: hour rows, each holding its six active minutes.
+    const hours = await minuteRows(now - 7 * 24 * 3_600_000, now - 26 * 3_600_000);
+    expect(hours.every((row) => row.start.getTime() % 3_600_000 === 0 && row.completed === 6)).toBe(true);
+    // Nothing older than 8 days; every count up to then is still there.
+    const all = await store.statsList({ since: new Date(0), bucketMs: Number.MAX_SAFE_INTEGER });
+    expect(all).toHaveLength(1);
+    expect(all[0]!.completed).toBe(added - 24 * 6); // the first day went with the 8-day retention
+  });
 });
 
 describe('createNightshift', () => {
@@ -82,8 +118,9 @@ describe('createNightshift', () => {
       services: [{ name: 'extra', start: () => void calls.push('start'), stop: async () => void calls.push('stop') }],
     });
     stopAll.push(() => runtime!.stop());
-    // The process registry starts last (it describes the others); the event feed is off unless asked for.
-    expect(runtime.services.map((service) => service.name)).toEqual(['worker', 'rescuer', 'pruner', 'extra', 'process-registry']);
+    // The process registry starts last (it describes the others); the event feed is off unless asked for;
+    // the stats recorder starts before the worker, so it sees every job the worker runs.
+    expect(runtime.services.map((service) => service.name)).toEqual(['stats-recorder', 'worker', 'rescuer', 'pruner', 'extra', 'process-registry']);
     await runtime.start();
     await runtime.start();
     const completed = runtime.events.waitFor('job:completed');
@@ -94,6 +131,8 @@ describe('createNightshift', () => {
     expect(calls).toEqual(['start', 'stop']);
     runtime = createNightshift({ store: temp.store, jobs: [noop], worker: false });
     expect(runtime.worker).toBeNull();
-    expect(runtime.services).toEqual([]);
+    // Without a worker only the stats recorder runs (it counts the enqueues of this process).
+    expect(runtime.services.map((service) => service.name)).toEqual(['stats-recorder']);
+    expect(createNightshift({ store: temp.store, jobs: [noop], worker: false, stats: false }).services).toEqual([]);
   });
 });

@@ -2,9 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Client } from '../../client/client.js';
-import { TIMESERIES_BUCKETS, TIMESERIES_WINDOWS } from '../../observe/stats-report.js';
 import { errorReplySchema, statsReplySchema, timeseriesQuerySchema, timeseriesReplySchema } from '../api-schemas.js';
-import { HttpError } from '../http-errors.js';
 import type { RouteGuard } from '../route-guard.js';
 
 const errors = { 400: errorReplySchema, 401: errorReplySchema, 403: errorReplySchema, 503: errorReplySchema };
@@ -38,9 +36,6 @@ export function statsRoutes(app: FastifyInstance, client: Client, guard: RouteGu
     },
     async (request) => {
       const { window, bucket, queue } = request.query;
-      if (bucket !== undefined && TIMESERIES_BUCKETS[bucket] > TIMESERIES_WINDOWS[window]) {
-        throw new HttpError(400, 'INVALID_OPTION', `bucket ${bucket} is longer than the window ${window}`, { details: { window, bucket } });
-      }
       return client.timeseries({ window, ...(bucket ? { bucket } : {}), ...(queue !== undefined ? { queue } : {}) });
     },
   );

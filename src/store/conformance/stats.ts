@@ -84,6 +84,31 @@ export function describeStats(factory: StoreFactory): void {
       expect(left.map((row) => [row.queue, row.enqueued])).toEqual([["q'1", 5]]);
     });
 
+    it('rolls a range of minutes up into coarser rows, summing everything, idempotently; other minutes stay', async () => {
+      const start = t.clock.now(); // 09:00, on an hour boundary
+      for (let minute = 0; minute < 20; minute++) {
+        await t.store.statsAdd({ deltas: [delta({ completed: 1, durationBuckets: buckets({ 2: 1 }), durationSumMs: 7 }), delta({ queue: 'b', enqueued: 2 })] });
+        t.clock.advance(60_000);
+      }
+      const quarter = 15 * 60_000;
+      // Fold 09:00–09:15 into one quarter row; 09:15–09:20 stays per minute.
+      expect(await t.store.statsRollup({ from: new Date(start), to: new Date(start + quarter), resolutionMs: quarter })).toEqual({ rows: 2 });
+      expect(await t.store.statsRollup({ from: new Date(start), to: new Date(start + quarter), resolutionMs: quarter })).toEqual({ rows: 2 });
+      const rows = await t.store.statsList({ since: new Date(start), bucketMs: 60_000 });
+      const a = rows.filter((row) => row.queue === 'default');
+      expect(a.map((row) => [row.start.getTime() - start, row.completed])).toEqual([
+        [0, 15],
+        ...Array.from({ length: 5 }, (_, i) => [(15 + i) * 60_000, 1]),
+      ]);
+      expect(a[0]).toMatchObject({ durationSumMs: 105, durationBuckets: buckets({ 2: 15 }) });
+      // Coarse buckets see the same sums as before the rollup.
+      const whole = await t.store.statsList({ since: new Date(start), bucketMs: 3_600_000 });
+      expect(whole.map((row) => [row.queue, row.completed, row.enqueued])).toEqual([
+        ['b', 0, 40],
+        ['default', 20, 0],
+      ]);
+    });
+
     it('an empty delta list writes nothing; an empty window lists nothing', async () => {
       await t.store.statsAdd({ deltas: [] });
       expect(await t.store.statsList({ since: new Date(0), bucketMs: 60_000 })).toEqual([]);

@@ -8,6 +8,7 @@ import { STATS_VALUE_COLUMNS, statsFromValues, statsValues } from '../stats-colu
 import type { StatsDelta, StatsRow } from '../types.js';
 import { run } from './postgres-jobs.js';
 import type { SchemaNames } from './schema-name.js';
+import { inTransaction } from './transaction.js';
 
 const NOW_MS = `(extract(epoch from coalesce($1::timestamptz, now())) * 1000)`;
 const PENDING = `state IN ('available', 'scheduled', 'retryable')`;
@@ -33,6 +34,21 @@ export function statsStatements(names: SchemaNames) {
         GROUP BY start, queue, name ORDER BY start, queue, name`,
     },
     prune: { text: `DELETE FROM ${s}.stats WHERE minute < $1` },
+    // Conflicts with itself and with the adds' upserts: one rollup at a time, and no add lands in
+    // the range between the read and the write (adds go to the current minute anyway).
+    rollupLock: { text: `LOCK TABLE ${s}.stats IN SHARE ROW EXCLUSIVE MODE` },
+    rollup: {
+      text: `
+        WITH gone AS (
+          DELETE FROM ${s}.stats WHERE minute >= $1 AND minute < $2 RETURNING *
+        ), folded AS (
+          INSERT INTO ${s}.stats (minute, queue, name, ${STATS_VALUE_COLUMNS.join(', ')})
+          SELECT (minute / $3::bigint) * $3::bigint, queue, name, ${STATS_VALUE_COLUMNS.map((column) => `SUM(${column})`).join(', ')}
+          FROM gone GROUP BY 1, queue, name
+          RETURNING 1
+        )
+        SELECT count(*)::int AS rows FROM folded`,
+    },
     // A skip scan over jobs_fetch_idx (queue, priority DESC, run_at, id) WHERE pending: next queue,
     // each of its priorities, then the first run_at of each — index seeks, not a backlog scan.
     oldest: {
@@ -99,6 +115,15 @@ export async function statsList(ctx: PgStatsContext, params: { since: Date; buck
     Math.max(1, Math.floor(params.bucketMs)),
   ]);
   return rows.map((row) => ({ start: new Date(Number(row.start)), ...statsFromValues(row.queue, row.name, (column) => Number(row[column] ?? 0)) }));
+}
+
+export async function statsRollup(ctx: PgStatsContext, params: { from: Date; to: Date; resolutionMs: number }): Promise<{ rows: number }> {
+  const resolution = Math.max(60_000, Math.floor(params.resolutionMs));
+  return inTransaction(ctx.pool, async (client) => {
+    await run(client, ctx.sql.rollupLock, []);
+    const { rows } = await run<{ rows: number }>(client, ctx.sql.rollup, [params.from.getTime(), params.to.getTime(), resolution]);
+    return { rows: rows[0]?.rows ?? 0 };
+  });
 }
 
 export async function statsPrune(ctx: PgStatsContext, before: Date): Promise<{ deleted: number }> {

@@ -7,7 +7,7 @@ import { jobStatements } from './job-statements.js';
 import { runMigrations } from './migrations.js';
 import { NotificationListener } from './notification-listener.js';
 import { toStoreError } from './pg-errors.js';
-import { jobsAhead, queueOldest, statsAdd, statsList, statsPrune, statsStatements, type PgStatsContext } from './postgres-stats.js';
+import { jobsAhead, queueOldest, statsAdd, statsRollup, statsList, statsPrune, statsStatements, type PgStatsContext } from './postgres-stats.js';
 import { appendEvents, eventBounds, eventStatements, listEvents, pruneEvents, type PgEventContext } from './postgres-events.js';
 import { insertToken, listTokens, revokeToken, tokenStatements, type PgTokenContext } from './postgres-tokens.js';
 import { processHeartbeat, processList, processRemove, processStatements, type PgProcessContext } from './postgres-processes.js';
@@ -391,6 +391,10 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
 
     statsPrune(params) {
       return guard('prune the stats', () => statsPrune(stats, params.before));
+    },
+
+    statsRollup(params) {
+      return guard('roll up the stats', () => statsRollup(stats, params));
     },
 
     jobAhead(params) {

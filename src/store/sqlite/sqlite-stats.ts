@@ -23,6 +23,13 @@ const SQL = {
     FROM nightshift_stats WHERE minute >= :since
     GROUP BY start, queue, name ORDER BY start, queue, name`,
   prune: `DELETE FROM nightshift_stats WHERE minute < ?`,
+  rollupRead: `
+    SELECT (minute / CAST(@resolution AS INTEGER)) * CAST(@resolution AS INTEGER) AS slot, queue, name,
+      ${STATS_VALUE_COLUMNS.map((column) => `SUM(${column}) AS ${column}`).join(', ')}
+    FROM nightshift_stats WHERE minute >= @from AND minute < @to
+    GROUP BY slot, queue, name`,
+  rollupDelete: `DELETE FROM nightshift_stats WHERE minute >= @from AND minute < @to`,
+  rollupInsert: `INSERT INTO nightshift_stats (minute, queue, name, ${columns}) VALUES (?, ?, ?, ${placeholders})`,
   // A skip scan over the claim index (queue, priority DESC, run_at, id) WHERE pending: the next
   // queue, then each priority of it, then the first run_at of that priority — seeks, not a scan.
   oldest: `
@@ -81,6 +88,18 @@ export function addStats(ctx: SqliteContext, deltas: readonly StatsDelta[]): voi
 export function listStats(ctx: SqliteContext, params: { since: Date; bucketMs: number }): StatsRow[] {
   const rows = statements(ctx).list.all({ since: params.since.getTime(), bucket: Math.max(1, Math.floor(params.bucketMs)) }) as ({ start: number; queue: string; name: string } & Record<string, number>)[];
   return rows.map((row) => ({ start: new Date(row.start), ...statsFromValues(row.queue, row.name, (column) => Number(row[column] ?? 0)) }));
+}
+
+export function rollupStats(ctx: SqliteContext, params: { from: Date; to: Date; resolutionMs: number }): { rows: number } {
+  const prepared = statements(ctx);
+  const range = { from: params.from.getTime(), to: params.to.getTime() };
+  const resolution = Math.max(MINUTE_MS, Math.floor(params.resolutionMs));
+  return ctx.db.transaction(() => {
+    const rows = prepared.rollupRead.all({ ...range, resolution }) as ({ slot: number; queue: string; name: string } & Record<string, number>)[];
+    prepared.rollupDelete.run(range);
+    for (const row of rows) prepared.rollupInsert.run(row.slot, row.queue, row.name, ...STATS_VALUE_COLUMNS.map((column) => row[column] ?? 0));
+    return { rows: rows.length };
+  }).immediate();
 }
 
 export function pruneStats(ctx: SqliteContext, before: Date): { deleted: number } {

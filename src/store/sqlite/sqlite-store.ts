@@ -56,7 +56,7 @@ import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
 import { migrateSqlite } from './sqlite-migrations.js';
 import { insertToken, listTokens, revokeToken } from './sqlite-tokens.js';
-import { addStats, jobsAhead, listStats, pruneStats, queueOldest } from './sqlite-stats.js';
+import { addStats, jobsAhead, listStats, pruneStats, queueOldest, rollupStats } from './sqlite-stats.js';
 import {
   attemptFromRow,
   CLAIMED_ID,
@@ -390,6 +390,10 @@ class SqliteStore implements Store {
 
   async statsPrune(params: { before: Date }): Promise<{ deleted: number }> {
     return this.run('statsPrune', () => pruneStats(this.ctx, params.before));
+  }
+
+  async statsRollup(params: { from: Date; to: Date; resolutionMs: number }): Promise<{ rows: number }> {
+    return this.run('statsRollup', () => rollupStats(this.ctx, params));
   }
 
   async jobAhead(params: { id: string; limit: number }): Promise<number | null> {
