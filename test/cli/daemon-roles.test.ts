@@ -114,7 +114,7 @@ describe('nightshift daemon roles and YAML schedules of built-in jobs', () => {
       return jobs.length >= 3 ? jobs : undefined;
     });
     for (const job of ticks) expect(job).toMatchObject({ scheduleId: 'greet-cron', state: 'available', attempt: 0 });
-    expect(readyLine(running)).toMatchObject({ roles: ['scheduler'], services: ['event-feed', 'scheduler'] });
+    expect(readyLine(running)).toMatchObject({ roles: ['scheduler'], services: ['event-feed', 'stats-recorder', 'scheduler'] });
     running.kill('SIGTERM');
     expect((await running.exited).code).toBe(0);
 
