@@ -97,7 +97,7 @@ export interface ParsedYamlFile {
  * Parses YAML text whose top level must be a mapping (`file` names it in errors). Throws a
  * `ConfigError` with the line of a syntax error, or of a top level that is not a mapping.
  */
-export function parseYamlFile(text: string, file: string): ParsedYamlFile {
+export function parseYamlFile(text: string, file: string, expected = 'a mapping with a "schedules:" list'): ParsedYamlFile {
   const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
@@ -115,7 +115,7 @@ export function parseYamlFile(text: string, file: string): ParsedYamlFile {
     throw new ConfigError(`cannot read YAML: ${error instanceof Error ? error.message : String(error)}`, { file, cause: error });
   }
   if (root === null || root === undefined || typeof root !== 'object' || Array.isArray(root)) {
-    throw new ConfigError('expected a mapping with a "schedules:" list at the top level', { file, line: 1 });
+    throw new ConfigError(`expected ${expected} at the top level`, { file, line: 1 });
   }
   return { root: root as Record<string, unknown>, lineAt: (issuePath) => lineOf(document, lineCounter, yamlPath(issuePath)) };
 }
