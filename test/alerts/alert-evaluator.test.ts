@@ -1,0 +1,143 @@
+// Alert rules evaluated against a real store on both stores, with an injected clock: each
+// condition fires on exactly the subjects past its threshold, and stays quiet below it.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { evaluateAlertRules, type Firing } from '../../src/alerts/alert-evaluator.js';
+import { parseAlertRules } from '../../src/alerts/alert-rules.js';
+import { TestClock } from '../../src/store/conformance/test-clock.js';
+import { STATS_BUCKET_COUNT, type JobInsert, type StatsDelta } from '../../src/store/types.js';
+import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
+
+const insert = (overrides: Partial<JobInsert> = {}): JobInsert => ({
+  name: 'sync',
+  queue: 'default',
+  payload: '{}',
+  priority: 0,
+  maxAttempts: 1,
+  runAt: null,
+  key: null,
+  timeoutMs: null,
+  scheduleId: null,
+  meta: null,
+  ...overrides,
+});
+const delta = (overrides: Partial<StatsDelta>): StatsDelta => ({
+  queue: 'default',
+  name: 'sync',
+  enqueued: 0,
+  completed: 0,
+  failed: 0,
+  dead: 0,
+  cancelled: 0,
+  durationBuckets: new Array(STATS_BUCKET_COUNT).fill(0),
+  durationSumMs: 0,
+  waitBuckets: new Array(STATS_BUCKET_COUNT).fill(0),
+  waitSumMs: 0,
+  ...overrides,
+});
+const keys = (firings: Firing[]) => firings.map((firing) => firing.key).sort();
+
+for (const kind of STORE_KINDS) {
+  describe.skipIf(!kind.available)(`alert rules on ${kind.kind}`, () => {
+    let opened: OpenedStore;
+    let clock: TestClock;
+    beforeEach(async () => {
+      clock = new TestClock();
+      opened = await kind.open({ clock: clock.fn });
+    });
+    afterEach(async () => {
+      await opened.cleanup();
+    });
+
+    /** Runs jobs of `name` to the given ends, oldest first. */
+    async function finish(name: string, ends: ('completed' | 'dead')[], queue = 'default') {
+      for (const end of ends) {
+        const [result] = await opened.store.jobInsertMany({ jobs: [insert({ name, queue })] });
+        const [claimed] = await opened.store.jobFetch({ queue, limit: 1, owner: 'w', leaseMs: 60_000, ids: [result!.job.id] });
+        await opened.store.jobFinishMany({
+          items: [{ id: claimed!.id, token: claimed!.lease!.token, finish: end === 'completed' ? { outcome: 'completed', result: null } : { outcome: 'dead', error: { name: 'SyncError', message: `upstream said no to ${name}`, stack: null, kind: 'error' } } }],
+        });
+      }
+    }
+
+    it('job failures: consecutive dead jobs per name, failure counts in a window, with a job pattern', async () => {
+      await finish('sync', ['completed', 'dead', 'dead', 'dead']);
+      await finish('mail', ['dead', 'completed', 'dead']);
+      await opened.store.statsAdd({ deltas: [delta({ name: 'sync', dead: 3, completed: 1 }), delta({ name: 'mail', dead: 2 }), delta({ name: 'github-sync', failed: 1 })] });
+      const rules = parseAlertRules({
+        jobFailures: [
+          { name: 'repeated', conditions: { consecutiveFailures: 3 }, severity: 'high' },
+          { name: 'critical', conditions: { jobPattern: '^(questmaster|github-sync)', failureCount: 1 }, severity: 'critical' },
+          { name: 'noisy', conditions: { failuresPerHour: 3 } },
+        ],
+      });
+      const firings = await evaluateAlertRules(opened.store, rules, { jobNames: ['sync', 'mail'] });
+      expect(keys(firings)).toEqual(['critical|job|github-sync', 'noisy|job|sync', 'repeated|job|sync']);
+      const repeated = firings.find((firing) => firing.rule === 'repeated')!;
+      expect(repeated).toMatchObject({ severity: 'high', measured: 'the newest 3 finished jobs all ended dead', threshold: 'consecutiveFailures ≥ 3', lastError: { name: 'SyncError', message: 'upstream said no to sync' } });
+      // An hour later the window is empty: the count rules go quiet; the streak is still the streak.
+      clock.advance(3_700_000);
+      expect(keys(await evaluateAlertRules(opened.store, rules, { jobNames: ['sync', 'mail'] }))).toEqual(['repeated|job|sync']);
+    });
+
+    it('queue health: dead-letter size, backlog, delayed jobs, oldest due job and no live worker', async () => {
+      await finish('sync', ['dead', 'dead'], 'mail');
+      await opened.store.jobInsertMany({ jobs: Array.from({ length: 3 }, () => insert({ queue: 'bulk' })) });
+      await opened.store.jobInsertMany({ jobs: [insert({ queue: 'later', runAt: new Date(clock.now() + 3_600_000) })] });
+      clock.advance(120_000); // the bulk jobs have waited two minutes
+      const rules = parseAlertRules({
+        queueHealth: [
+          { name: 'dlq', conditions: { dlqSize: 2 } },
+          { name: 'backlog', conditions: { pendingJobs: 3 } },
+          { name: 'delayed', conditions: { delayedJobs: 1 } },
+          { name: 'stuck', conditions: { oldestDueSeconds: 60, queuePattern: '^bulk$' } },
+          { name: 'orphaned', conditions: { noWorker: true } },
+          { name: 'quiet', conditions: { dlqSize: 3 } },
+        ],
+      });
+      expect(keys(await evaluateAlertRules(opened.store, rules))).toEqual([
+        'backlog|queue|bulk',
+        'delayed|queue|later',
+        'dlq|queue|mail',
+        'orphaned|queue|bulk',
+        'stuck|queue|bulk',
+      ]);
+    });
+
+    it('performance: success rate below a floor with enough runs, and run time against the day before', async () => {
+      const durations = (count: number, bucket: number, sumMs: number) => {
+        const buckets = new Array(STATS_BUCKET_COUNT).fill(0);
+        buckets[bucket] = count;
+        return { durationBuckets: buckets, durationSumMs: sumMs };
+      };
+      await opened.store.statsAdd({ deltas: [delta({ name: 'report', completed: 10, ...durations(10, 4, 1_000) })] }); // 100 ms each
+      clock.advance(86_400_000 + 600_000);
+      await opened.store.statsAdd({
+        deltas: [
+          delta({ name: 'flaky', completed: 3, dead: 2, ...durations(5, 1, 40) }),
+          delta({ name: 'rare', completed: 0, dead: 1, ...durations(1, 1, 8) }),
+          delta({ name: 'report', completed: 4, ...durations(4, 7, 1_200) }), // 300 ms each
+        ],
+      });
+      const rules = parseAlertRules({
+        performance: [
+          { name: 'low-success-rate', conditions: { jobPattern: '.*', successRate: 0.8, timeWindow: 3600, minRuns: 5 } },
+          { name: 'duration-spike', conditions: { jobPattern: '.*', durationIncrease: 2.0, timeWindow: 3600, minRuns: 3 } },
+        ],
+      });
+      const firings = await evaluateAlertRules(opened.store, rules);
+      expect(keys(firings)).toEqual(['duration-spike|job|report', 'low-success-rate|job|flaky']);
+      expect(firings.find((firing) => firing.rule === 'duration-spike')!.measured).toBe('average run time 300 ms against 100 ms the day before (×3)');
+    });
+
+    it('schedules: a tick later than its grace and not claimed', async () => {
+      const schedule = { jobName: 'sync', cron: '0 * * * *', timezone: 'UTC', enabled: true, description: null, input: '{}', catchUp: 0, overlap: 'allow' as const, source: 'code' as const, jobOptions: null };
+      await opened.store.scheduleUpsertMany({ schedules: [{ ...schedule, id: 'hourly' }, { ...schedule, id: 'paused', enabled: false }, { ...schedule, id: 'fine' }] });
+      await opened.store.scheduleUpdateNext({ id: 'hourly', nextRunAt: new Date(clock.now() - 600_000) });
+      await opened.store.scheduleUpdateNext({ id: 'paused', nextRunAt: new Date(clock.now() - 600_000) });
+      await opened.store.scheduleUpdateNext({ id: 'fine', nextRunAt: new Date(clock.now() - 30_000) });
+      const rules = parseAlertRules({ schedules: [{ name: 'missed-tick', conditions: { lateBySeconds: 120 } }] });
+      expect(keys(await evaluateAlertRules(opened.store, rules))).toEqual(['missed-tick|schedule|hourly']);
+      expect(await evaluateAlertRules(opened.store, parseAlertRules({ settings: { enabled: false }, schedules: [{ name: 'missed-tick', conditions: { lateBySeconds: 120 } }] }))).toEqual([]);
+    });
+  });
+}
