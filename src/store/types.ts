@@ -367,9 +367,14 @@ export interface Store {
   queuePausedList(): Promise<string[]>;
 
   /**
-   * Registers a wake-up listener called (with queue names) when jobs may have become available:
-   * in-process inserts on every store, other processes' inserts where the store can notify
-   * (PostgreSQL LISTEN/NOTIFY). Returns an unsubscribe function. Best effort: workers also poll.
+   * Registers a wake-up listener called (with queue names) when jobs may have become claimable
+   * at once: an insert of a due job, a finish that is `released` or `failed`/`snoozed` with a
+   * delay of 0, `jobRetry`, a `jobRescueExpired` that retries, `queueResume`. Listeners hear
+   * these writes from this store and from every other process on the same database, shortly
+   * after they commit (PostgreSQL: LISTEN/NOTIFY; SQLite: a cheap check for other connections'
+   * commits). Calls may be repeated or spurious (a woken worker may find nothing to claim).
+   * Returns an unsubscribe function: once it is called, that listener is never called again, not
+   * even in a wake-up already under way; calling it twice is harmless. Best effort: workers also poll.
    */
   jobAvailableListen(listener: (queues: string[]) => void): () => void;
 

@@ -335,34 +335,6 @@ describe('sqlite store: transactional enqueue on the caller’s connection', () 
 });
 
 describe('sqlite store: wake-ups and stored data', () => {
-  it('notifies listeners when retries, releases, due snoozes, rescues and resumes make jobs available', async () => {
-    const clock = new TestClock();
-    const store = await openStore({ clock });
-    const seen: string[] = [];
-    const stop = store.jobAvailableListen((queues) => seen.push(...queues));
-    const claim = async (queue: string) => (await store.jobFetch({ queue, limit: 1, owner: 'w', leaseMs: 1000 }))[0]!;
-
-    await store.jobInsertMany({ jobs: [job({ queue: 'released' }), job({ queue: 'snoozed' }), job({ queue: 'rescued' }), job({ queue: 'retried', maxAttempts: 1 })] });
-    seen.length = 0;
-    const released = await claim('released');
-    await store.jobFinishMany({ items: [{ id: released.id, token: released.lease!.token, finish: { outcome: 'released' } }] });
-    const snoozed = await claim('snoozed');
-    await store.jobFinishMany({ items: [{ id: snoozed.id, token: snoozed.lease!.token, finish: { outcome: 'snoozed', delayMs: 0 } }] });
-    const retried = await claim('retried');
-    await store.jobFinishMany({ items: [{ id: retried.id, token: retried.lease!.token, finish: { outcome: 'dead', error: { name: 'E', message: 'm', stack: null, kind: 'error' } } }] });
-    await store.jobRetry({ id: retried.id });
-    await claim('rescued');
-    clock.advance(2000);
-    await store.jobRescueExpired({ limit: 10 });
-    await store.queuePause({ queue: 'paused' });
-    await store.queueResume({ queue: 'paused' });
-    expect(seen.sort()).toEqual(['paused', 'released', 'rescued', 'retried', 'snoozed']);
-
-    stop();
-    await store.jobInsertMany({ jobs: [job({ queue: 'after-stop' })] });
-    expect(seen).not.toContain('after-stop');
-  });
-
   it('a listener that throws does not break the store call or other listeners', async () => {
     const store = await openStore();
     const seen: string[][] = [];

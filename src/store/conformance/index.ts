@@ -26,6 +26,10 @@
  * - a tick claimed after a later one never moves `lastRunAt` backwards (and is still claimed);
  * - `scheduleTickPrune` keeps each schedule id's newest tick, and a fire time at or below the
  *   newest pruned one is never claimed again, even after the schedule is deleted and re-created.
+ * - every write that makes a job claimable at once (a due insert, a failed finish with no delay, a
+ *   snooze with no delay, a release, a retry, a rescue that retries, a resume) wakes the listeners
+ *   of every connection with that queue; an unsubscribed listener is never called again, not even
+ *   later in a wake-up already under way;
  * - `eventList`: an empty filter list matches nothing, a missing one everything; an event without
  *   a queue or job name never matches a list of them; the pruned-through mark only goes up.
  */
@@ -38,6 +42,7 @@ import { describeJobInsert } from './jobs-insert.js';
 import { describeJobInspect } from './jobs-inspect.js';
 import { describeJobLeases } from './jobs-leases.js';
 import { describeJobRaces } from './jobs-races.js';
+import { describeJobWakeUps } from './jobs-wake-ups.js';
 import { describeScheduleTickPrune } from './schedule-tick-prune.js';
 import { describeEvents } from './events.js';
 import { describeProcesses } from './processes.js';
@@ -52,6 +57,7 @@ export { TestClock, TEST_CLOCK_START_MS } from './test-clock.js';
 export function runStoreConformance(label: string, factory: StoreFactory): void {
   describe(`store conformance: ${label}`, () => {
     describeJobInsert(factory);
+    describeJobWakeUps(factory);
     describeJobFetch(factory);
     describeJobFetchIds(factory);
     describeJobFinish(factory);

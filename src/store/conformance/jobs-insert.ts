@@ -1,7 +1,7 @@
-/** Conformance: inserting jobs, de-duplication keys, raw payloads, wake-ups, the clock. */
+/** Conformance: inserting jobs, de-duplication keys, raw payloads, the clock (wake-ups: jobs-wake-ups.ts). */
 import { describe, expect, it } from 'vitest';
 import { FINAL_STATES, type JobState } from '../types.js';
-import { errorRecord, fetchJobs, insertAndClaim, insertJob, jobInput, useStoreFixture, waitUntil, type StoreFactory } from './conformance-fixtures.js';
+import { errorRecord, fetchJobs, insertAndClaim, insertJob, jobInput, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
 
 export function describeJobInsert(factory: StoreFactory): void {
   describe('job insert', () => {
@@ -161,44 +161,6 @@ export function describeJobInsert(factory: StoreFactory): void {
           expect(third).toMatchObject({ inserted: false, job: { id: second?.job.id } });
         });
       }
-    });
-
-    describe('jobAvailableListen', () => {
-      it('fires with the queue name when a due job is inserted', async () => {
-        const seen: string[][] = [];
-        const unsubscribe = t.store.jobAvailableListen((queues) => seen.push(queues));
-        try {
-          await insertJob(t.store, { queue: 'wake-me' });
-          await waitUntil(() => seen.some((queues) => queues.includes('wake-me')), 'a jobAvailable notification for queue wake-me');
-        } finally {
-          unsubscribe();
-        }
-      });
-
-      it('fires for due jobs inserted through another connection', async () => {
-        const openAnother = t.fixture.openAnother;
-        if (openAnother === undefined) return;
-        const other = await openAnother();
-        const seen = new Set<string>();
-        const unsubscribe = t.store.jobAvailableListen((queues) => queues.forEach((q) => seen.add(q)));
-        try {
-          await other.jobInsertMany({ jobs: [jobInput({ queue: 'from-elsewhere' })] });
-          await waitUntil(() => seen.has('from-elsewhere'), 'a notification for a job inserted on another connection');
-        } finally {
-          unsubscribe();
-        }
-      });
-
-      it('fires after a bulk insert for each queue that got due jobs', async () => {
-        const seen = new Set<string>();
-        const unsubscribe = t.store.jobAvailableListen((queues) => queues.forEach((q) => seen.add(q)));
-        try {
-          await t.store.jobInsertMany({ jobs: [jobInput({ queue: 'q-a' }), jobInput({ queue: 'q-b' }), jobInput({ queue: 'q-a' })] });
-          await waitUntil(() => seen.has('q-a') && seen.has('q-b'), 'notifications for q-a and q-b');
-        } finally {
-          unsubscribe();
-        }
-      });
     });
   });
 }

@@ -7,6 +7,7 @@ import {
   type AttemptRecord,
   type ErrorRecord,
   type JobFetchParams,
+  type JobFinish,
   type JobFinishItem,
   type JobFinishResult,
   type JobInsert,
@@ -235,15 +236,31 @@ export async function finishJobs(ctx: PgJobContext, items: JobFinishItem[]): Pro
   ];
   const { rows } = await run<{ id: string; token: string; queue: string; outcome: string }>(ctx.pool, ctx.sql.finish, values);
   const applied = appliedMatcher(rows);
-  const requeued = [...new Set(rows.filter((row) => row.outcome === 'released' || row.outcome === 'failed').map((row) => row.queue))];
-  if (requeued.length > 0) ctx.wake(requeued);
-  const released = [...new Set(rows.filter((row) => row.outcome === 'released').map((row) => row.queue))];
-  if (released.length > 0) await notifyOthers(ctx, released);
+  // Queues of jobs claimable at once again: released, or failed/snoozed without a delay. Woken
+  // here and in every other process (workers there may have free slots for them).
+  const finishes = new Map(items.map((item) => [`${item.id}\u0000${item.token}`, item.finish]));
+  const requeued = new Set<string>();
+  for (const row of rows) {
+    const finish = finishes.get(`${row.id}\u0000${row.token}`);
+    if (finish !== undefined && claimableAtOnce(finish)) requeued.add(row.queue);
+  }
+  if (requeued.size > 0) {
+    ctx.wake([...requeued]);
+    await notifyOthers(ctx, [...requeued]);
+  }
   const outcome = items.map((item) => applied(item));
   return {
     applied: items.filter((_, index) => outcome[index]).map((item) => item.id),
     rejected: items.filter((_, index) => !outcome[index]).map((item) => item.id),
   };
+}
+
+/** Whether a finish leaves its job claimable right away (a release, or a retry or snooze without delay). */
+function claimableAtOnce(finish: JobFinish): boolean {
+  if (finish.outcome === 'released') return true;
+  if (finish.outcome === 'failed') return finish.retryDelayMs <= 0;
+  if (finish.outcome === 'snoozed') return finish.delayMs <= 0;
+  return false;
 }
 
 /**
@@ -263,7 +280,7 @@ function appliedMatcher(rows: { id: string; token: string }[]): (item: { id: str
   };
 }
 
-/** Tells other processes that jobs became available outside an INSERT (release, retry, rescue). */
+/** Tells other processes that jobs became available outside an INSERT (finish, retry, rescue, resume). */
 export async function notifyOthers(ctx: PgJobContext, queues: string[]): Promise<void> {
   const payload = queues.join(',');
   await run(ctx.pool, ctx.sql.notify, [ctx.names.channel, payload.length > 7000 ? '' : payload]).catch((error: unknown) => {

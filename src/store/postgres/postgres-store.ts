@@ -23,6 +23,7 @@ import {
   jobAttempts,
   jobStats,
   listJobs,
+  notifyOthers,
   pruneJobs,
   deleteJobs,
   rescueExpired,
@@ -180,6 +181,8 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
   const listeners = new Set<(queues: string[]) => void>();
   const wake = (queues: string[]) => {
     for (const listener of [...listeners]) {
+      // Unsubscribed by a listener called before it in this round: never called again.
+      if (!listeners.has(listener)) continue;
       try {
         listener(queues);
       } catch (error) {
@@ -421,7 +424,11 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     queueResume({ queue }) {
       return guard(`resume queue ${queue}`, async () => {
         const result = await run(pool, ctx.sql.queueResume, [queue]);
-        if ((result.rowCount ?? 0) > 0) wake([queue]);
+        if ((result.rowCount ?? 0) > 0) {
+          wake([queue]);
+          // Workers of other processes (a resume from the CLI, a daemon working the queue).
+          await notifyOthers(ctx, [queue]);
+        }
       });
     },
     queuePausedList() {

@@ -495,6 +495,8 @@ class SqliteStore implements Store {
     const list = [...queues];
     if (list.length === 0) return;
     for (const listener of [...this.listeners]) {
+      // Unsubscribed by a listener called before it in this round: never called again.
+      if (!this.listeners.has(listener)) continue;
       try {
         listener(list);
       } catch (error) {
