@@ -27,6 +27,8 @@ export interface Firing {
   description: string | null;
   /** Channel names; empty means the settings' channels. */
   channels: string[];
+  /** Send a "resolved" message when the condition clears. */
+  notifyResolved: boolean;
   subject: { kind: 'job' | 'queue' | 'schedule'; name: string };
   /** The figure that crossed the threshold, in words ("3 consecutive dead jobs"). */
   measured: string;
@@ -98,7 +100,7 @@ export async function evaluateAlertRules(store: Store, rules: AlertRules, option
   let countsRead: ReturnType<Store['jobStats']> | null = null;
   const counts = () => (countsRead ??= store.jobStats());
   const firings: Firing[] = [];
-  const fire = (family: AlertFamily, rule: { name: string; severity: Severity; description?: string | undefined; channels?: string[] | undefined }, subject: Firing['subject'], measured: string, threshold: string, lastError: Firing['lastError'] = null) => {
+  const fire = (family: AlertFamily, rule: { name: string; severity: Severity; description?: string | undefined; channels?: string[] | undefined; notifyResolved?: boolean | undefined }, subject: Firing['subject'], measured: string, threshold: string, lastError: Firing['lastError'] = null) => {
     firings.push({
       key: `${rule.name}|${subject.kind}|${subject.name}`,
       rule: rule.name,
@@ -106,6 +108,7 @@ export async function evaluateAlertRules(store: Store, rules: AlertRules, option
       severity: rule.severity,
       description: rule.description ?? null,
       channels: rule.channels ?? [],
+      notifyResolved: rule.notifyResolved ?? rules.settings.notifyResolved,
       subject,
       measured,
       threshold,

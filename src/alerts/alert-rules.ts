@@ -30,6 +30,8 @@ const ruleBase = {
   severity: z.enum(SEVERITIES).default('medium'),
   /** Channels of this rule; default: the settings' channels. */
   channels: z.array(z.string().min(1)).optional(),
+  /** Send a "resolved" message when the condition clears; default: the settings' `notifyResolved`. */
+  notifyResolved: z.boolean().optional(),
 };
 
 const atLeastOne = (fields: readonly string[]) => (conditions: Record<string, unknown>, ctx: z.RefinementCtx) => {
@@ -124,8 +126,10 @@ export const alertSettingsSchema = z.strictObject({
       maxAlertsPerJobPerHour: z.number().int().positive().max(10_000).default(10),
     })
     .default({ minInterval: 300, maxAlertsPerJobPerHour: 10 }),
-  /** Seconds between two evaluations; default 60. */
-  evaluateEvery: z.number().int().min(5).max(3600).default(60),
+  /** Seconds between two evaluations; default 30. */
+  evaluateEvery: z.number().int().min(5).max(3600).default(30),
+  /** Send a "resolved" message when a condition clears; default true. */
+  notifyResolved: z.boolean().default(true),
   /** Public base URL of the dashboard, for links in messages. */
   dashboardUrl: z.string().url().optional(),
 });

@@ -52,7 +52,7 @@ describe('alert rules', () => {
 
   it('accepts the file users already have, unchanged, with defaults filled in', async () => {
     const rules = await loadAlertRulesFile(file(USERS_FILE));
-    expect(rules.settings).toMatchObject({ enabled: true, channels: ['slack'], slack: { channel: '#worker-alerts', iconEmoji: ':gear:' }, throttle: { minInterval: 300, maxAlertsPerJobPerHour: 10 }, evaluateEvery: 60 });
+    expect(rules.settings).toMatchObject({ enabled: true, channels: ['slack'], slack: { channel: '#worker-alerts', iconEmoji: ':gear:' }, throttle: { minInterval: 300, maxAlertsPerJobPerHour: 10 }, evaluateEvery: 30, notifyResolved: true });
     expect(rules.jobFailures.map((rule) => [rule.name, rule.severity, rule.enabled])).toEqual([
       ['repeated-failures', 'high', true],
       ['critical-job-failure', 'critical', true],
