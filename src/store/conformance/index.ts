@@ -26,6 +26,8 @@
  * - a tick claimed after a later one never moves `lastRunAt` backwards (and is still claimed);
  * - `scheduleTickPrune` keeps each schedule id's newest tick, and a fire time at or below the
  *   newest pruned one is never claimed again, even after the schedule is deleted and re-created.
+ * - a malformed job id ('', '0', '01', ' 1', '1.5', out of range …) names no job: every method
+ *   taking one answers "not found" and changes nothing, never with a database error;
  * - every write that makes a job claimable at once (a due insert, a failed finish with no delay, a
  *   snooze with no delay, a release, a retry, a rescue that retries, a resume) wakes the listeners
  *   of every connection with that queue; an unsubscribed listener is never called again, not even
@@ -38,6 +40,7 @@ import type { StoreFactory } from './conformance-fixtures.js';
 import { describeJobFetch } from './jobs-fetch.js';
 import { describeJobFetchIds } from './jobs-fetch-ids.js';
 import { describeJobFinish } from './jobs-finish.js';
+import { describeJobIds } from './jobs-ids.js';
 import { describeJobInsert } from './jobs-insert.js';
 import { describeJobInspect } from './jobs-inspect.js';
 import { describeJobLeases } from './jobs-leases.js';
@@ -63,6 +66,7 @@ export function runStoreConformance(label: string, factory: StoreFactory): void 
     describeJobFinish(factory);
     describeJobLeases(factory);
     describeJobInspect(factory);
+    describeJobIds(factory);
     describeSchedules(factory);
     describeScheduleTickPrune(factory);
     describeJobRaces(factory);

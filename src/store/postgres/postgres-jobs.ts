@@ -19,6 +19,7 @@ import {
   type JobStats,
   type QueueStats,
 } from '../types.js';
+import { isJobId } from '../job-ids.js';
 import type { JobStatements, Statement } from './job-statements.js';
 import { jobColumns, runningAttempt, toAttemptRecord, toJobRecord, type AttemptRow, type JobRow } from './rows.js';
 import type { SchemaNames } from './schema-name.js';
@@ -189,9 +190,6 @@ export function availableQueues(results: JobInsertResult[]): string[] {
   return [...new Set(results.filter((r) => r.inserted && r.job.state === 'available').map((r) => r.job.queue))];
 }
 
-/** The largest job id PostgreSQL's bigint holds. */
-const MAX_BIGINT = 9_223_372_036_854_775_807n;
-
 function sortForClaim(a: JobRecord, b: JobRecord): number {
   return b.priority - a.priority || a.runAt.getTime() - b.runAt.getTime() || Number(BigInt(a.id) - BigInt(b.id));
 }
@@ -203,8 +201,8 @@ export async function fetchJobs(ctx: PgJobContext, params: JobFetchParams): Prom
   if (params.ids === undefined) {
     ({ rows } = await run<JobRow>(ctx.pool, ctx.sql.fetch, claim));
   } else {
-    // Only ids in bigint range can name a job; anything else would make the cast fail the statement.
-    const ids = params.ids.filter((id) => /^[1-9][0-9]{0,18}$/.test(id) && BigInt(id) <= MAX_BIGINT);
+    // Ids that name no job are left out (they would make the ::bigint cast fail the statement).
+    const ids = params.ids.filter(isJobId);
     if (ids.length === 0) return [];
     ({ rows } = await run<JobRow>(ctx.pool, ctx.sql.fetchIds, [...claim, ids]));
   }
@@ -214,6 +212,31 @@ export async function fetchJobs(ctx: PgJobContext, params: JobFetchParams): Prom
 
 export async function finishJobs(ctx: PgJobContext, items: JobFinishItem[]): Promise<JobFinishResult> {
   if (items.length === 0) return { applied: [], rejected: [] };
+  // Items whose id names no job are rejected without reaching the ::bigint cast (no row vouches for them).
+  const writes = items.filter((item) => isJobId(item.id));
+  const rows = writes.length === 0 ? [] : await writeFinishes(ctx, writes);
+  const applied = appliedMatcher(rows);
+  // Queues of jobs claimable at once again: released, or failed/snoozed without a delay. Woken
+  // here and in every other process (workers there may have free slots for them).
+  const finishes = new Map(writes.map((item) => [`${item.id}\u0000${item.token}`, item.finish]));
+  const requeued = new Set<string>();
+  for (const row of rows) {
+    const finish = finishes.get(`${row.id}\u0000${row.token}`);
+    if (finish !== undefined && claimableAtOnce(finish)) requeued.add(row.queue);
+  }
+  if (requeued.size > 0) {
+    ctx.wake([...requeued]);
+    await notifyOthers(ctx, [...requeued]);
+  }
+  const outcome = items.map((item) => applied(item));
+  return {
+    applied: items.filter((_, index) => outcome[index]).map((item) => item.id),
+    rejected: items.filter((_, index) => !outcome[index]).map((item) => item.id),
+  };
+}
+
+/** Runs the fenced finish statement for items with well-formed ids; returns the rows it wrote. */
+async function writeFinishes(ctx: PgJobContext, items: JobFinishItem[]): Promise<{ id: string; token: string; queue: string; outcome: string }[]> {
   const values = [
     ctx.now(),
     items.map((item) => item.id),
@@ -235,24 +258,7 @@ export async function finishJobs(ctx: PgJobContext, items: JobFinishItem[]): Pro
     }),
   ];
   const { rows } = await run<{ id: string; token: string; queue: string; outcome: string }>(ctx.pool, ctx.sql.finish, values);
-  const applied = appliedMatcher(rows);
-  // Queues of jobs claimable at once again: released, or failed/snoozed without a delay. Woken
-  // here and in every other process (workers there may have free slots for them).
-  const finishes = new Map(items.map((item) => [`${item.id}\u0000${item.token}`, item.finish]));
-  const requeued = new Set<string>();
-  for (const row of rows) {
-    const finish = finishes.get(`${row.id}\u0000${row.token}`);
-    if (finish !== undefined && claimableAtOnce(finish)) requeued.add(row.queue);
-  }
-  if (requeued.size > 0) {
-    ctx.wake([...requeued]);
-    await notifyOthers(ctx, [...requeued]);
-  }
-  const outcome = items.map((item) => applied(item));
-  return {
-    applied: items.filter((_, index) => outcome[index]).map((item) => item.id),
-    rejected: items.filter((_, index) => !outcome[index]).map((item) => item.id),
-  };
+  return rows;
 }
 
 /** Whether a finish leaves its job claimable right away (a release, or a retry or snooze without delay). */
@@ -293,14 +299,16 @@ export async function heartbeatJobs(
   ctx: PgJobContext,
   params: { items: { id: string; token: string; progress?: string | null }[]; leaseMs: number },
 ): Promise<{ held: string[] }> {
-  if (params.items.length === 0) return { held: [] };
+  // An id that names no job holds no lease (and must not reach the ::bigint cast).
+  const items = params.items.filter((item) => isJobId(item.id));
+  if (items.length === 0) return { held: [] };
   const { rows } = await run<{ id: string; token: string }>(ctx.pool, ctx.sql.heartbeat, [
     ctx.now(),
     params.leaseMs,
-    params.items.map((item) => item.id),
-    params.items.map((item) => item.token),
-    params.items.map((item) => item.progress ?? null),
-    params.items.map((item) => item.progress !== undefined && item.progress !== null),
+    items.map((item) => item.id),
+    items.map((item) => item.token),
+    items.map((item) => item.progress ?? null),
+    items.map((item) => item.progress !== undefined && item.progress !== null),
   ]);
   const held = appliedMatcher(rows);
   return { held: params.items.filter((item) => held(item)).map((item) => item.id) };
@@ -320,11 +328,6 @@ export async function rescueExpired(ctx: PgJobContext, limit: number): Promise<{
     await notifyOthers(ctx, queues);
   }
   return { retried: retried.map((row) => row.id), dead: rows.filter((row) => row.state === 'dead').map((row) => row.id) };
-}
-
-/** Ids are decimal strings; anything else cannot exist (and must not reach a ::bigint cast). */
-export function isJobId(id: string): boolean {
-  return /^[0-9]{1,19}$/.test(id) && BigInt(id) <= 9_223_372_036_854_775_807n;
 }
 
 export async function getJob(ctx: PgJobContext, id: string): Promise<JobRecord | null> {
@@ -450,7 +453,7 @@ export async function pruneJobs(
 
 /** Deletes the final-state jobs among `ids` (attempts cascade). Ids come from a sequence, never reused. */
 export async function deleteJobs(ctx: PgJobContext, ids: string[]): Promise<{ deleted: string[] }> {
-  const valid = ids.filter((id) => /^[0-9]{1,19}$/.test(id));
+  const valid = ids.filter(isJobId);
   if (valid.length === 0) return { deleted: [] };
   const { rows } = await run<{ id: string }>(ctx.pool, ctx.sql.deleteFinal, [valid]);
   return { deleted: rows.map((row) => row.id) };

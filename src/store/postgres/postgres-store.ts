@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { ConfigError } from '../../errors.js';
 import { createSilentLogger } from '../../observe/logger.js';
+import { isJobId } from '../job-ids.js';
 import type { Clock, Store } from '../types.js';
 import { jobStatements } from './job-statements.js';
 import { runMigrations } from './migrations.js';
@@ -401,6 +402,8 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     },
 
     jobAhead(params) {
+      // The shared id rule, here: the stats module's own check is narrower (18 digits).
+      if (!isJobId(params.id)) return Promise.resolve(null);
       return guard('count the jobs ahead', () => jobsAhead(stats, params));
     },
 

@@ -2,6 +2,7 @@
  * Inspecting and managing jobs in the SQLite store: list pages, cancel, retry, stats, prune.
  */
 import { StateError, ValidationError } from '../../errors.js';
+import { isJobId } from '../job-ids.js';
 import { FINAL_STATES, JOB_STATES, type JobListPage, type JobListParams, type JobRecord, type JobState, type JobStats } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
 import { sqliteErrorCode } from './sqlite-errors.js';
@@ -12,9 +13,13 @@ import { completedAttemptFromJob, jobFromRow, serializeErrorRecord, type JobRow 
 const DEFAULT_LIST_LIMIT = 50;
 const MAX_LIST_LIMIT = 1000;
 
-/** Ids are decimal strings of positive integers; anything else names no job. */
+/**
+ * The rowid a job id names, or null when it names no job: malformed (the shared rule of
+ * `store/job-ids.ts`), or above Number.MAX_SAFE_INTEGER, which this store cannot have handed out
+ * (better-sqlite3 reads integers as JS numbers, so its ids are safe integers).
+ */
 export function parseId(id: string): number | null {
-  if (!/^[1-9][0-9]{0,15}$/.test(id)) return null;
+  if (!isJobId(id)) return null;
   const value = Number(id);
   return Number.isSafeInteger(value) ? value : null;
 }

@@ -5,6 +5,7 @@
  */
 import type { JobFinishItem, JobFinishResult } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
+import { parseId } from './sqlite-job-admin.js';
 import { serializeErrorRecord } from './sqlite-rows.js';
 
 /** What the fenced UPDATE returns: enough to write the attempt row without reading the job again. */
@@ -95,8 +96,8 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
 }
 
 function toTuple(item: JobFinishItem, now: number): FinishTuple {
-  // Ids that are not decimal integers name no job; 0 never matches a row, so they are rejected.
-  const id = /^[0-9]{1,16}$/.test(item.id) ? Number(item.id) : 0;
+  // An id that names no job becomes 0, which never matches a row: the item is rejected.
+  const id = parseId(item.id) ?? 0;
   const { finish } = item;
   switch (finish.outcome) {
     case 'completed':

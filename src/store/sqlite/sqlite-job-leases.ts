@@ -4,6 +4,7 @@
  */
 import type { JobState } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
+import { parseId } from './sqlite-job-admin.js';
 import { serializeErrorRecord } from './sqlite-rows.js';
 
 /** The error recorded on a job and its attempt when the rescuer takes it back. */
@@ -31,10 +32,13 @@ export function heartbeatJobs(
   ctx.db
     .transaction(() => {
       for (const item of items) {
+        // An id that names no job holds no lease (and must not reach SQLite's lenient text-to-integer comparison).
+        const id = parseId(item.id);
+        if (id === null) continue;
         const row =
           item.progress === undefined || item.progress === null
-            ? statements.jobHeartbeat.get({ id: item.id, token: item.token, expiresAt })
-            : statements.jobHeartbeatProgress.get({ id: item.id, token: item.token, expiresAt, progress: item.progress });
+            ? statements.jobHeartbeat.get({ id, token: item.token, expiresAt })
+            : statements.jobHeartbeatProgress.get({ id, token: item.token, expiresAt, progress: item.progress });
         if (row !== undefined) held.push(item.id);
       }
     })
