@@ -378,7 +378,11 @@ export interface Store {
    */
   jobAvailableListen(listener: (queues: string[]) => void): () => void;
 
-  /** Creates or replaces schedules by id, in one transaction. Keeps lastRunAt/lastJobId of existing ones. */
+  /**
+   * Creates or replaces schedules by id, in one transaction. Keeps lastRunAt/lastJobId of existing
+   * ones. A call naming one id twice is refused whole with a `DUPLICATE_SCHEDULE` ValidationError
+   * naming the id, and stores nothing (`store/schedule-ids.ts`).
+   */
   scheduleUpsertMany(params: { schedules: ScheduleInput[] }): Promise<ScheduleRecord[]>;
   scheduleGet(params: { id: string }): Promise<ScheduleRecord | null>;
   scheduleList(params: { filter?: ScheduleListFilter }): Promise<ScheduleRecord[]>;

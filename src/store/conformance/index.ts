@@ -23,6 +23,7 @@
  * - `jobRetry` throws StateError when another pending job holds the job's key;
  * - `createdAfter` is inclusive and `createdBefore` exclusive;
  * - a claim by `ids` ignores run_at and paused queues, but never takes a job of another queue;
+ * - `scheduleUpsertMany` naming one id twice is refused whole (DUPLICATE_SCHEDULE), storing nothing;
  * - a tick claimed after a later one never moves `lastRunAt` backwards (and is still claimed);
  * - `scheduleTickPrune` keeps each schedule id's newest tick, and a fire time at or below the
  *   newest pruned one is never claimed again, even after the schedule is deleted and re-created.

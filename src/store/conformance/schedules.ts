@@ -1,5 +1,6 @@
 /** Conformance: schedules, exactly-once tick claims, tick history. */
 import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../errors.js';
 import type { Store } from '../types.js';
 import { errorRecord, fetchJobs, jobInput, scheduleInput, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
 
@@ -32,6 +33,17 @@ export function describeSchedules(factory: StoreFactory): void {
       });
       expect(await t.store.scheduleGet({ id: 'nightly-report' })).toEqual(created);
       expect(await t.store.scheduleGet({ id: 'missing' })).toBeNull();
+    });
+
+    it('refuses a call that names one schedule id twice, with DUPLICATE_SCHEDULE naming the id, storing nothing', async () => {
+      const [kept] = await t.store.scheduleUpsertMany({ schedules: [scheduleInput({ id: 'kept', cron: '0 1 * * *' })] });
+      const call = t.store.scheduleUpsertMany({
+        schedules: [scheduleInput({ id: 'kept', cron: '0 2 * * *' }), scheduleInput({ id: 'twice' }), scheduleInput({ id: 'other' }), scheduleInput({ id: 'twice', cron: '0 4 * * *' })],
+      });
+      await expect(call).rejects.toBeInstanceOf(ValidationError);
+      await expect(call).rejects.toMatchObject({ code: 'DUPLICATE_SCHEDULE', message: expect.stringContaining('"twice"') });
+      // The whole call: neither the new schedules nor the change to the existing one.
+      expect(await t.store.scheduleList({})).toEqual([kept]);
     });
 
     it('upserts several schedules at once, returning them in input order', async () => {

@@ -1,4 +1,4 @@
-import { ValidationError } from '../../errors.js';
+import { assertDistinctScheduleIds } from '../schedule-ids.js';
 import type { JobInsert, JobRecord, ScheduleInput, ScheduleListFilter, ScheduleRecord, ScheduleTick } from '../types.js';
 import { availableQueues, insertJobs, run, type PgJobContext } from './postgres-jobs.js';
 import {
@@ -23,13 +23,7 @@ const FINAL = `('completed', 'dead', 'cancelled')`;
 
 export async function upsertSchedules(ctx: PgJobContext, schedules: ScheduleInput[]): Promise<ScheduleRecord[]> {
   if (schedules.length === 0) return [];
-  const seen = new Set<string>();
-  for (const schedule of schedules) {
-    if (seen.has(schedule.id)) {
-      throw new ValidationError('DUPLICATE_SCHEDULE', `schedule id ${JSON.stringify(schedule.id)} appears twice in one upsert; ids must be unique`);
-    }
-    seen.add(schedule.id);
-  }
+  assertDistinctScheduleIds(schedules);
   const s = ctx.names.quoted;
   // One statement for the whole set; ON CONFLICT keeps created_at, next_run_at and the last-run
   // columns of existing schedules.

@@ -1,6 +1,7 @@
 /**
  * Schedule operations of the SQLite store: definitions, exactly-once tick claims, tick history.
  */
+import { assertDistinctScheduleIds } from '../schedule-ids.js';
 import type { JobRecord, ScheduleInput, ScheduleListFilter, ScheduleRecord, ScheduleTick, JobInsert } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
 import { queuesMadeAvailable } from './sqlite-job-insert.js';
@@ -8,6 +9,7 @@ import { scheduleFromRow, tickFromRow, type ScheduleRow, type TickRow } from './
 import { likeContainsPattern } from './sqlite-like.js';
 
 export function upsertSchedules(ctx: SqliteContext, schedules: readonly ScheduleInput[]): ScheduleRecord[] {
+  assertDistinctScheduleIds(schedules);
   const statements = ctx.statements();
   const now = ctx.now();
   // IMMEDIATE: the upsert reads the existing row to keep its bookkeeping; holding the write lock
