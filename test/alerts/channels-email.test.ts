@@ -77,8 +77,10 @@ describe('SMTP email channel', () => {
   });
 
   it('escapes quotes in HTML and never lets a link other than http(s) through', async () => {
-    await channel().send(hostileAlert({ title: `"quoted" & 'single'`, link: 'javascript:alert(1)' }));
+    await channel().send(hostileAlert({ title: `"quoted" & 'single'`, link: 'javascript:alert(1)', description: '<b>first</b>\nsecond' }));
     const parts = textParts(parseMime(smtp.mails[0]!.raw));
+    expect(parts['text/html']).toContain('<p style="white-space:pre-wrap">&lt;b&gt;first&lt;/b&gt;\nsecond</p>');
+    expect(parts['text/plain']).toContain("[CRITICAL] \"quoted\" & 'single'\n\n<b>first</b>\nsecond\n\nSubject:");
     expect(parts['text/html']).toContain('[CRITICAL] &quot;quoted&quot; &amp; &#39;single&#39;');
     expect(parts['text/html']).not.toContain('javascript:');
     expect(parts['text/plain']).not.toContain('javascript:');

@@ -17,7 +17,7 @@ import {
   createWebhookChannel,
 } from '../../src/alerts/channels/index.js';
 import { ConfigError } from '../../src/errors.js';
-import { answer, closedPort, failureOf, hostileAlert, nextRequest, startRecordingServer, type RecordingServer, type Responder } from './alert-test-servers.js';
+import { answer, closedPort, failureOf, HOSTILE, hostileAlert, nextRequest, startRecordingServer, type RecordingServer, type Responder } from './alert-test-servers.js';
 
 const ZWSP = '\u200B';
 const SLACK_PATH = '/services/T01234567/B07654321/abcdEFGHijklMNOPqrstUVWX';
@@ -114,8 +114,10 @@ describe('Slack incoming webhook', () => {
   });
 
   it('escapes hostile text: no mention, link or tag survives', async () => {
-    await channel().send(hostileAlert());
+    await channel().send(hostileAlert({ description: `watch ${HOSTILE}` }));
     const body = JSON.parse(server.requests[0]!.body);
+    expect(body.blocks.map((block: { type: string }) => block.type)).toEqual(['section', 'section', 'section', 'section', 'context']);
+    expect(body.blocks[1].text.text).toBe(`watch &lt;!channel&gt; @${ZWSP}here @${ZWSP}everyone &lt;@U1&gt; &lt;@123456789&gt; &lt;@&amp;987&gt; *bold* &lt;script&gt;alert(1)&lt;/script&gt; [x](http://evil)`);
     for (const text of strings(body.blocks).concat(body.text)) {
       expect(text).not.toMatch(/<[!@#]/);
       expect(text).not.toContain('<script>');
@@ -298,8 +300,9 @@ describe('Discord webhook', () => {
 
   it('escapes markdown and breaks every mention', async () => {
     server.respondWith(answer(204));
-    await channel().send(hostileAlert());
+    await channel().send(hostileAlert({ description: HOSTILE }));
     const body = JSON.parse(server.requests[0]!.body);
+    expect(body.embeds[0].description).toMatch(/^\\<!channel\\> @\u200Bhere .*\n\n\*\*Subject:\*\* /);
     expect(body.allowed_mentions).toEqual({ parse: [] });
     expect(body.embeds[0].description).toContain(
       `TypeError: \\<!channel\\> @${ZWSP}here @${ZWSP}everyone \\<@U1\\> \\<@${ZWSP}123456789\\> \\<@${ZWSP}&987\\> \\*bold\\* \\<script\\>alert\\(1\\)\\</script\\> \\[x\\]\\(http://evil\\)`,
@@ -377,7 +380,7 @@ describe('generic webhook', () => {
     createWebhookChannel({ url: `${server.origin}${WEBHOOK_PATH}`, secret: secret ?? undefined, headers: { Authorization: WEBHOOK_AUTH, 'X-Team': 'ops' } });
 
   it('POSTs the alert as JSON with a signature that verifies over the raw body', async () => {
-    const message = hostileAlert();
+    const message = hostileAlert({ description: 'three in a row' });
     const before = Math.floor(Date.now() / 1000);
     await channel().send(message);
     const request = server.requests[0]!;
@@ -398,6 +401,8 @@ describe('generic webhook', () => {
     expect(signature).not.toBe(`sha256=${wrong}`);
 
     expect(JSON.parse(request.body)).toEqual({ ...alertMessageJson(message), at: '2026-11-30T09:00:00.000Z' });
+    expect(Object.keys(JSON.parse(request.body))).toEqual(['id', 'rule', 'severity', 'title', 'description', 'subject', 'measured', 'threshold', 'lastError', 'link', 'at', 'resolved']);
+    expect(JSON.parse(request.body).description).toBe('three in a row');
     expect(JSON.parse(request.body).lastError.message).toBe(message.lastError!.message);
   });
 

@@ -27,6 +27,8 @@ export interface AlertMessage {
   severity: Severity;
   /** One-line summary, e.g. "Job send-email failing". */
   title: string;
+  /** The rule's description from alerts.yaml, when it has one. */
+  description?: string | null;
   subject: AlertSubject;
   /** The figure that crossed the threshold, in words, e.g. "3 consecutive failures". */
   measured: string;
@@ -64,6 +66,7 @@ export interface AlertMessageJson {
   rule: string;
   severity: Severity;
   title: string;
+  description: string | null;
   subject: AlertSubject;
   measured: string;
   threshold: string;
@@ -81,6 +84,7 @@ export function alertMessageJson(message: AlertMessage): AlertMessageJson {
     rule: message.rule,
     severity: message.severity,
     title: message.title,
+    description: message.description ?? null,
     subject: { kind: message.subject.kind, name: message.subject.name },
     measured: message.measured,
     threshold: message.threshold,

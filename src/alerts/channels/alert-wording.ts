@@ -11,7 +11,7 @@ import { fitEscaped, oneLine, withoutControls } from './text-escaping.js';
  * where they are defined (≤ 200); titles and figures come from the engine. The error message has
  * no cap here: each channel gives it what its service's limit leaves.
  */
-export const FIELD_MAX = { title: 250, name: 200, rule: 200, figure: 300, errorName: 200 } as const;
+export const FIELD_MAX = { title: 250, description: 1000, name: 200, rule: 200, figure: 300, errorName: 200 } as const;
 
 /** `CRITICAL`, `HIGH`, … or `RESOLVED`. */
 export function statusLabel(message: AlertMessage): string {
@@ -23,6 +23,8 @@ export interface AlertWords {
   /** `[CRITICAL] Job send-email failing` */
   headline: string;
   title: string;
+  /** The rule's description (its lines kept), or null. */
+  description: string | null;
   status: string;
   rule: string;
   /** `job send-email` */
@@ -50,6 +52,7 @@ export function alertWords(message: AlertMessage): AlertWords {
   return {
     headline: `[${status}] ${title}`,
     title,
+    description: message.description ? fitEscaped(withoutControls(message.description).trim(), FIELD_MAX.description) || null : null,
     status,
     rule: fitEscaped(oneLine(message.rule), FIELD_MAX.rule),
     subject: `${message.subject.kind} ${subjectName}`,

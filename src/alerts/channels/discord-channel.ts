@@ -50,7 +50,8 @@ export function discordPayload(message: AlertMessage, username?: string): Discor
   // Each part is capped (alert-wording.ts) and at most doubled by escaping: far below 2 000 together.
   const content = fitEscaped(`${icon} **${escapeDiscord(words.headline)}** — ${escapeDiscord(words.subject)}: ${escapeDiscord(words.measured)}`, CONTENT_MAX);
 
-  const facts = alertFacts(words).map((fact) => `**${fact.label}:** ${escapeDiscord(fact.value)}`).join('\n');
+  const intro = words.description === null ? '' : `${escapeDiscord(words.description)}\n\n`;
+  const facts = intro + alertFacts(words).map((fact) => `**${fact.label}:** ${escapeDiscord(fact.value)}`).join('\n');
   let description = facts;
   if (words.error !== null) {
     const heading = '\n\n**Last error**\n';

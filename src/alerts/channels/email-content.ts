@@ -32,6 +32,7 @@ export function emailContent(message: AlertMessage): EmailContent {
   const text = [
     words.headline,
     '',
+    ...(words.description === null ? [] : [words.description, '']),
     ...facts.map((fact) => `${`${fact.label}:`.padEnd(width)}${fact.value}`),
     ...(error === null ? [] : ['', 'Last error:', error]),
     ...(words.link === null ? [] : ['', `Open in the dashboard: ${words.link}`]),
@@ -48,6 +49,7 @@ export function emailContent(message: AlertMessage): EmailContent {
     '<!doctype html>',
     '<html><body style="font-family:sans-serif;font-size:14px">',
     `<h2 style="color:${color};margin:0 0 12px">${escapeHtml(words.headline)}</h2>`,
+    ...(words.description === null ? [] : [`<p style="white-space:pre-wrap">${escapeHtml(words.description)}</p>`]),
     `<table style="border-collapse:collapse">\n${rows}\n</table>`,
     ...(error === null ? [] : ['<h3 style="margin:16px 0 4px">Last error</h3>', `<pre style="white-space:pre-wrap;background:#f5f5f5;padding:8px">${escapeHtml(error)}</pre>`]),
     ...(words.link === null ? [] : [`<p><a href="${escapeHtml(words.link)}">Open in the dashboard</a></p>`]),

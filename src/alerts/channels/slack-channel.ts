@@ -82,13 +82,15 @@ export function slackPayload(message: AlertMessage, appearance: SlackAppearance 
   const link = words.link === null ? null : `<${slackUrl(words.link)}|Open in the dashboard>`;
   const footer = [link, `alert ${fitEscaped(words.id, 200, escapeSlack)}`].filter((part) => part !== null).join(' · ');
 
-  const textLines = [head, ...facts.map((fact) => `*${fact.label}:* ${fact.value}`)];
+  const description = words.description === null ? null : escapeSlack(words.description);
+  const textLines = [head, ...(description === null ? [] : [description]), ...facts.map((fact) => `*${fact.label}:* ${fact.value}`)];
   const fixedLength = [...textLines, footer].join('\n').length;
   if (words.error !== null) textLines.push('*Last error:*', errorBlock(words, TEXT_MAX - fixedLength - '\n*Last error:*\n\n'.length));
   textLines.push(footer);
 
   const blocks: unknown[] = [
     { type: 'section', text: { type: 'mrkdwn', text: head } },
+    ...(description === null ? [] : [{ type: 'section', text: { type: 'mrkdwn', text: fitBlockText(description, SECTION_MAX) } }]),
     { type: 'section', fields: facts.map((fact) => ({ type: 'mrkdwn', text: fitBlockText(`*${fact.label}*\n${fact.value}`, FIELD_MAX) })) },
   ];
   if (words.error !== null) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*Last error*\n${errorBlock(words, SECTION_MAX - '*Last error*\n'.length)}` } });
