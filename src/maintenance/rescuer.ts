@@ -1,8 +1,19 @@
 import type { Logger } from 'pino';
 import type { NightshiftEvents } from '../observe/events.js';
 import { createSilentLogger } from '../observe/logger.js';
-import type { Store } from '../store/types.js';
+import type { ErrorRecord, Store } from '../store/types.js';
 import { createIntervalService, type IntervalService } from '../service.js';
+
+/**
+ * What the rescuer records, on the job and on its `lost` attempt, when it takes back a job whose
+ * lease expired. Defined here, once, for every store.
+ */
+export const LEASE_EXPIRED_ERROR: ErrorRecord = {
+  name: 'LeaseExpiredError',
+  message: 'the lease expired before the job finished: its worker crashed, stalled or lost the database, and the rescuer took the job back',
+  stack: null,
+  kind: 'lease_expired',
+};
 
 /** Default time between rescue passes, in ms. */
 export const DEFAULT_RESCUE_INTERVAL_MS = 5000;
@@ -29,9 +40,9 @@ export interface RescuerOptions {
 
 /**
  * Takes back jobs whose lease expired (their worker crashed or stalled): back to `retryable`
- * (runnable now) when attempts remain, else `dead`, with the attempt recorded as `lost`. The store
- * does this with fenced writes, so any number of processes may run a rescuer at once, and a job
- * that completed meanwhile is never reopened.
+ * (runnable now) when attempts remain, else `dead`, with the attempt recorded as `lost` and
+ * `LEASE_EXPIRED_ERROR` as the error. The store does this with fenced writes, so any number of
+ * processes may run a rescuer at once, and a job that completed meanwhile is never reopened.
  */
 export function createRescuer(options: RescuerOptions): IntervalService {
   const logger = options.logger ?? createSilentLogger();
@@ -41,7 +52,7 @@ export function createRescuer(options: RescuerOptions): IntervalService {
     run: async () => {
       await options.beforePass?.();
       for (let batch = 0; batch < MAX_BATCHES_PER_PASS; batch++) {
-        const result = await options.store.jobRescueExpired({ limit: RESCUE_BATCH });
+        const result = await options.store.jobRescueExpired({ limit: RESCUE_BATCH, error: LEASE_EXPIRED_ERROR });
         const count = result.retried.length + result.dead.length;
         if (count === 0) return;
         logger.warn({ retried: result.retried.length, dead: result.dead.length }, 'rescued jobs whose lease expired');

@@ -335,10 +335,15 @@ export interface Store {
   jobHeartbeat(params: { items: { id: string; token: string; progress?: string | null }[]; leaseMs: number }): Promise<{ held: string[] }>;
 
   /**
-   * Takes back running jobs whose lease expired: back to `retryable` (run now) if attempts remain,
-   * else `dead`; the attempt is recorded as `lost`. Returns the rescued jobs' ids.
+   * Takes back up to `limit` running jobs whose lease expired by the store's clock (their worker
+   * crashed, stalled or lost the database). What to write is the caller's: `error` is stored,
+   * exactly as given, as the job's lastError and on its attempt, recorded as `lost` (the core's
+   * rescuer hands in one record for every store). The store applies the one rule the caller cannot
+   * without reading each row: a job with attempts left (attempt < maxAttempts) becomes `retryable`,
+   * due now; one without becomes `dead`, finished now. Fenced like a finish: a job that completed
+   * or heartbeated meanwhile is left alone. Returns the rescued jobs' ids by what became of them.
    */
-  jobRescueExpired(params: { limit: number }): Promise<{ retried: string[]; dead: string[] }>;
+  jobRescueExpired(params: { limit: number; error: ErrorRecord }): Promise<{ retried: string[]; dead: string[] }>;
 
   jobGet(params: { id: string }): Promise<JobRecord | null>;
   /** Every attempt of a job, oldest first, the running one included. */

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../../src/errors.js';
+import { LEASE_EXPIRED_ERROR } from '../../src/maintenance/rescuer.js';
 import { TestClock } from '../../src/store/conformance/test-clock.js';
 import { isRetryableSqliteCode, mapSqliteError } from '../../src/store/sqlite/sqlite-errors.js';
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite/sqlite-migrations.js';
@@ -290,7 +291,7 @@ describe('sqlite store: a worker process killed while holding jobs', () => {
     const rescued: string[] = [];
     const deadline = Date.now() + 10_000;
     while (rescued.length < claimed.length && Date.now() < deadline) {
-      rescued.push(...(await store.jobRescueExpired({ limit: 10 })).retried);
+      rescued.push(...(await store.jobRescueExpired({ limit: 10, error: LEASE_EXPIRED_ERROR })).retried);
       if (rescued.length < claimed.length) await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(rescued.sort()).toEqual(claimed.map((c) => c.id).sort());

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createClient } from '../../src/client/client.js';
 import { LeaseLostError, ShutdownError } from '../../src/errors.js';
+import { LEASE_EXPIRED_ERROR } from '../../src/maintenance/rescuer.js';
 import { defineJob } from '../../src/job/define-job.js';
 import { gate, openRuntime, TestClock, until, type Runtime } from '../fixtures/sqlite-runtime.js';
 
@@ -72,7 +73,7 @@ describe('leases', () => {
     const claimed = (await startedEvent).job;
     const firstExpiry = claimed.lease!.expiresAt.getTime();
     await until(async () => ((await store.jobGet({ id: job.id }))?.lease?.expiresAt.getTime() ?? 0) > firstExpiry + 400, 'the lease was renewed', 5000);
-    expect(await store.jobRescueExpired({ limit: 10 })).toEqual({ retried: [], dead: [] });
+    expect(await store.jobRescueExpired({ limit: 10, error: LEASE_EXPIRED_ERROR })).toEqual({ retried: [], dead: [] });
     const completed = events.waitFor('job:completed');
     release.open();
     await completed;
@@ -89,7 +90,7 @@ describe('leases', () => {
     const { job } = await client.enqueue(slow, {});
     await started;
     clock.advance(30_001);
-    expect((await store.jobRescueExpired({ limit: 10 })).retried).toEqual([job.id]);
+    expect((await store.jobRescueExpired({ limit: 10, error: LEASE_EXPIRED_ERROR })).retried).toEqual([job.id]);
     const stale = events.waitFor('job:stale');
     release.open();
     expect(await stale).toEqual({ jobId: job.id, workerId: 'test-worker' });

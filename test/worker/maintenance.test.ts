@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { createClient } from '../../src/client/client.js';
 import { defineJob } from '../../src/job/define-job.js';
 import { createPruner } from '../../src/maintenance/pruner.js';
-import { createRescuer } from '../../src/maintenance/rescuer.js';
+import { createRescuer, LEASE_EXPIRED_ERROR } from '../../src/maintenance/rescuer.js';
 import { NightshiftEvents } from '../../src/observe/events.js';
 import { createNightshift, type Nightshift } from '../../src/nightshift.js';
 import { openTempStore, TestClock, type TempStore } from '../fixtures/sqlite-runtime.js';
@@ -35,7 +35,11 @@ describe('rescuer', () => {
     stopAll.push(() => rescuer.stop());
     rescuer.start();
     expect(await rescued).toEqual({ retried: [job.id], dead: [] });
-    expect((await store.jobGet({ id: job.id }))?.state).toBe('retryable');
+    const stored = await store.jobGet({ id: job.id });
+    expect(stored?.state).toBe('retryable');
+    // The record is the core's, the same on every store.
+    expect(stored?.lastError).toEqual(LEASE_EXPIRED_ERROR);
+    expect((await store.jobAttempts({ id: job.id })).map((attempt) => [attempt.outcome, attempt.error])).toEqual([['lost', LEASE_EXPIRED_ERROR]]);
   });
 });
 

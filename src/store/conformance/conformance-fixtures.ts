@@ -106,6 +106,17 @@ export function errorRecord(overrides: Partial<ErrorRecord> = {}): ErrorRecord {
   return { name: 'Error', message: 'boom', stack: 'Error: boom\n    at handler', kind: 'error', ...overrides };
 }
 
+/**
+ * The error record the suite hands `jobRescueExpired`, as the core's rescuer would: every store
+ * must write it exactly as given (non-ASCII text and a stack included), on the job and its attempt.
+ */
+export const LOST_ERROR: ErrorRecord = {
+  name: 'LeaseExpiredError',
+  message: 'conformance: the lease ran out — taken back ✓',
+  stack: 'LeaseExpiredError: conformance\n    at rescuer',
+  kind: 'lease_expired',
+};
+
 /** A schedule input with defaults: every minute, UTC, enabled, from code. */
 export function scheduleInput(overrides: Partial<ScheduleInput> = {}): ScheduleInput {
   return {

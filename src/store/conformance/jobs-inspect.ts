@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { StateError } from '../../errors.js';
 import { JOB_STATES, type JobListPage, type JobRecord, type JobState } from '../types.js';
-import { errorRecord, fetchJobs, insertAndClaim, insertJob, jobInput, LEASE_MS, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
+import { errorRecord, fetchJobs, insertAndClaim, insertJob, jobInput, LEASE_MS, LOST_ERROR, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
 
 function zeroCounts(): Record<JobState, number> {
   return Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
@@ -170,7 +170,7 @@ export function describeJobInspect(factory: StoreFactory): void {
     it('retries a job the rescuer declared dead', async () => {
       const job = await insertAndClaim(t.store, { maxAttempts: 1 });
       t.clock.advance(60_000);
-      expect((await t.store.jobRescueExpired({ limit: 10 })).dead).toEqual([job.id]);
+      expect((await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).dead).toEqual([job.id]);
       expect(await t.store.jobRetry({ id: job.id })).toMatchObject({ state: 'available', attempt: 1, maxAttempts: 2 });
       const [again] = await fetchJobs(t.store);
       expect(again).toMatchObject({ id: job.id, attempt: 2 });
@@ -271,7 +271,7 @@ export function describeJobInspect(factory: StoreFactory): void {
       await expectExact('after cancel and retry');
       const [running] = await fetchJobs(t.store, 'b', 1);
       t.clock.advance(LEASE_MS + 1_000);
-      await t.store.jobRescueExpired({ limit: 10 });
+      await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR });
       await expectExact('after a rescue');
       await t.store.jobDelete({ ids: [c1!.id, c5!.id, running!.id] });
       await t.store.jobPrune({ finishedBefore: new Date(t.clock.now() + 1), states: ['cancelled', 'completed', 'dead'], limit: 100 });

@@ -1,6 +1,6 @@
 /** Conformance: heartbeats, lease expiry and the rescuer. */
 import { describe, expect, it } from 'vitest';
-import { errorRecord, fetchJobs, insertAndClaim, insertJob, jobInput, LEASE_MS, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
+import { errorRecord, fetchJobs, insertAndClaim, insertJob, jobInput, LEASE_MS, LOST_ERROR, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
 
 export function describeJobLeases(factory: StoreFactory): void {
   describe('leases and rescue', () => {
@@ -15,7 +15,7 @@ export function describeJobLeases(factory: StoreFactory): void {
       expect(stored?.lease?.token).toBe(job.lease.token);
       // Past the original expiry but within the extended one: not rescued.
       t.clock.advance(LEASE_MS - 1_000);
-      expect(await t.store.jobRescueExpired({ limit: 10 })).toEqual({ retried: [], dead: [] });
+      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [] });
       expect((await t.store.jobGet({ id: job.id }))?.state).toBe('running');
     });
 
@@ -64,16 +64,17 @@ export function describeJobLeases(factory: StoreFactory): void {
     it('does not rescue a lease that has not expired', async () => {
       const job = await insertAndClaim(t.store);
       t.clock.advance(LEASE_MS - 1);
-      expect(await t.store.jobRescueExpired({ limit: 10 })).toEqual({ retried: [], dead: [] });
+      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [] });
       expect((await t.store.jobGet({ id: job.id }))?.state).toBe('running');
     });
 
     it('rescues an expired lease to retryable, due now, when attempts remain', async () => {
       const job = await insertAndClaim(t.store, { maxAttempts: 2 });
       t.clock.advance(LEASE_MS + 1);
-      expect(await t.store.jobRescueExpired({ limit: 10 })).toEqual({ retried: [job.id], dead: [] });
+      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [job.id], dead: [] });
       const stored = await t.store.jobGet({ id: job.id });
-      expect(stored).toMatchObject({ state: 'retryable', attempt: 1, lease: null, finishedAt: null, lastError: { kind: 'lease_expired' } });
+      expect(stored).toMatchObject({ state: 'retryable', attempt: 1, lease: null, finishedAt: null });
+      expect(stored?.lastError).toEqual(LOST_ERROR);
       expect(stored!.runAt.getTime()).toBeLessThanOrEqual(t.clock.now());
       const [again] = await fetchJobs(t.store);
       expect(again).toMatchObject({ id: job.id, attempt: 2 });
@@ -82,18 +83,19 @@ export function describeJobLeases(factory: StoreFactory): void {
     it('rescues an expired lease to dead when no attempt remains', async () => {
       const job = await insertAndClaim(t.store, { maxAttempts: 1 });
       t.clock.advance(LEASE_MS + 1);
-      expect(await t.store.jobRescueExpired({ limit: 10 })).toEqual({ retried: [], dead: [job.id] });
+      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [job.id] });
       const stored = await t.store.jobGet({ id: job.id });
-      expect(stored).toMatchObject({ state: 'dead', attempt: 1, lease: null, lastError: { kind: 'lease_expired' } });
+      expect(stored).toMatchObject({ state: 'dead', attempt: 1, lease: null });
+      expect(stored?.lastError).toEqual(LOST_ERROR);
       expect(stored?.finishedAt?.getTime()).toBe(t.clock.now());
       expect(await fetchJobs(t.store)).toEqual([]);
     });
 
-    it('records the rescued attempt as lost with a lease_expired error', async () => {
+    it('records the rescued attempt as lost with the error record it was given', async () => {
       const job = await insertAndClaim(t.store);
       const startedAt = t.clock.now();
       t.clock.advance(LEASE_MS + 500);
-      await t.store.jobRescueExpired({ limit: 10 });
+      await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR });
       const attempts = await t.store.jobAttempts({ id: job.id });
       expect(attempts).toHaveLength(1);
       expect(attempts[0]).toMatchObject({
@@ -101,7 +103,7 @@ export function describeJobLeases(factory: StoreFactory): void {
         attempt: 1,
         workerId: job.lease.owner,
         outcome: 'lost',
-        error: { kind: 'lease_expired' },
+        error: LOST_ERROR,
         result: null,
       });
       expect(attempts[0]!.startedAt.getTime()).toBe(startedAt);
@@ -109,10 +111,29 @@ export function describeJobLeases(factory: StoreFactory): void {
       expect(attempts[0]!.durationMs).toBe(LEASE_MS + 500);
     });
 
+    it('writes exactly the error record each call is given, whether the job is retried or dead', async () => {
+      const retried = await insertAndClaim(t.store, { maxAttempts: 2 });
+      const dead = await insertAndClaim(t.store, { maxAttempts: 1 });
+      t.clock.advance(LEASE_MS + 1);
+      const error = { name: 'WorkerVanished', message: 'line one\nline two: 日本語 \u{1F600}', stack: null, kind: 'lease_expired' };
+      expect(await t.store.jobRescueExpired({ limit: 10, error })).toEqual({ retried: [retried.id], dead: [dead.id] });
+      for (const job of [retried, dead]) {
+        expect((await t.store.jobGet({ id: job.id }))?.lastError).toEqual(error);
+        expect((await t.store.jobAttempts({ id: job.id })).map((attempt) => attempt.error)).toEqual([error]);
+      }
+      // The next rescue writes its own record.
+      const [again] = await fetchJobs(t.store);
+      expect(again?.id).toBe(retried.id);
+      t.clock.advance(LEASE_MS + 1);
+      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [retried.id] });
+      expect((await t.store.jobGet({ id: retried.id }))?.lastError).toEqual(LOST_ERROR);
+      expect((await t.store.jobAttempts({ id: retried.id })).map((attempt) => attempt.error)).toEqual([error, LOST_ERROR]);
+    });
+
     it('after a rescue the old token is rejected for finish and heartbeat', async () => {
       const job = await insertAndClaim(t.store);
       t.clock.advance(LEASE_MS + 1);
-      await t.store.jobRescueExpired({ limit: 10 });
+      await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR });
       expect(await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'completed', result: null } }] })).toEqual({
         applied: [],
         rejected: [job.id],
@@ -131,7 +152,7 @@ export function describeJobLeases(factory: StoreFactory): void {
       const job = await insertAndClaim(t.store);
       t.clock.advance(LEASE_MS + 1);
       await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'completed', result: '"done"' } }] });
-      expect(await t.store.jobRescueExpired({ limit: 10 })).toEqual({ retried: [], dead: [] });
+      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [] });
       expect(await t.store.jobGet({ id: job.id })).toMatchObject({ state: 'completed', result: '"done"' });
     });
 
@@ -139,18 +160,18 @@ export function describeJobLeases(factory: StoreFactory): void {
       await t.store.jobInsertMany({ jobs: Array.from({ length: 5 }, () => jobInput()) });
       await fetchJobs(t.store, 'default', 5);
       t.clock.advance(LEASE_MS + 1);
-      const first = await t.store.jobRescueExpired({ limit: 3 });
+      const first = await t.store.jobRescueExpired({ limit: 3, error: LOST_ERROR });
       expect(first.retried).toHaveLength(3);
-      const second = await t.store.jobRescueExpired({ limit: 3 });
+      const second = await t.store.jobRescueExpired({ limit: 3, error: LOST_ERROR });
       expect(second.retried).toHaveLength(2);
       expect(new Set([...first.retried, ...second.retried]).size).toBe(5);
-      expect(await t.store.jobRescueExpired({ limit: 3 })).toEqual({ retried: [], dead: [] });
+      expect(await t.store.jobRescueExpired({ limit: 3, error: LOST_ERROR })).toEqual({ retried: [], dead: [] });
     });
 
     it('only rescues running jobs', async () => {
       const pending = await insertJob(t.store, { runAt: new Date(t.clock.now() - 10 * LEASE_MS) });
       t.clock.advance(LEASE_MS * 3);
-      expect(await t.store.jobRescueExpired({ limit: 10 })).toEqual({ retried: [], dead: [] });
+      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [] });
       expect((await t.store.jobGet({ id: pending.id }))?.state).toBe('available');
     });
   });

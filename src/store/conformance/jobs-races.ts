@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../types.js';
-import { errorRecord, fetchJobs, insertAndClaim, jobInput, LEASE_MS, scheduleInput, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
+import { errorRecord, fetchJobs, insertAndClaim, jobInput, LEASE_MS, LOST_ERROR, scheduleInput, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
 
 export function describeJobRaces(factory: StoreFactory): void {
   describe('races', () => {
@@ -71,7 +71,7 @@ export function describeJobRaces(factory: StoreFactory): void {
       t.clock.advance(LEASE_MS + 1);
       const other = stores[stores.length - 1]!;
       const [rescued, finished] = await Promise.all([
-        other.jobRescueExpired({ limit: 10 }),
+        other.jobRescueExpired({ limit: 10, error: LOST_ERROR }),
         t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'completed', result: null } }] }),
       ]);
       const stored = await t.store.jobGet({ id: job.id });
@@ -92,10 +92,10 @@ export function describeJobRaces(factory: StoreFactory): void {
       await t.store.jobInsertMany({ jobs: Array.from({ length: 12 }, () => jobInput()) });
       await fetchJobs(t.store, 'default', 12);
       t.clock.advance(LEASE_MS + 1);
-      const results = await Promise.all(Array.from({ length: 4 }, (_, i) => stores[i % stores.length]!.jobRescueExpired({ limit: 5 })));
+      const results = await Promise.all(Array.from({ length: 4 }, (_, i) => stores[i % stores.length]!.jobRescueExpired({ limit: 5, error: LOST_ERROR })));
       const retried = results.flatMap((r) => r.retried);
       expect(new Set(retried).size).toBe(retried.length);
-      const rest = await t.store.jobRescueExpired({ limit: 100 });
+      const rest = await t.store.jobRescueExpired({ limit: 100, error: LOST_ERROR });
       expect(retried.length + rest.retried.length).toBe(12);
       for (const id of [...retried, ...rest.retried]) {
         expect((await t.store.jobAttempts({ id })).map((a) => a.outcome)).toEqual(['lost']);

@@ -12,7 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../types.js';
 import type { TestClock } from './test-clock.js';
-import { errorRecord, insertAndClaim, insertJob, jobInput, LEASE_MS, useStoreFixture, waitUntil, type StoreFactory } from './conformance-fixtures.js';
+import { errorRecord, insertAndClaim, insertJob, jobInput, LEASE_MS, LOST_ERROR, useStoreFixture, waitUntil, type StoreFactory } from './conformance-fixtures.js';
 
 /** The queues a listener heard since it settled, and its unsubscribe function. */
 interface Heard {
@@ -88,7 +88,7 @@ const WAKE_CASES: WakeCase[] = [
     prepare: async (store, clock, queue) => {
       const job = await insertAndClaim(store, { queue, maxAttempts: 2 });
       clock.advance(LEASE_MS + 1);
-      return async () => expect((await store.jobRescueExpired({ limit: 10 })).retried).toEqual([job.id]);
+      return async () => expect((await store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).retried).toEqual([job.id]);
     },
   },
   {

@@ -53,14 +53,6 @@ export async function run<R extends pg.QueryResultRow>(db: Queryable, statement:
   return db.query<R>(statement.name ? { name: statement.name, text: statement.text, values } : { text: statement.text, values });
 }
 
-/** The error recorded when a job's lease expired and the rescuer took it back. */
-const LEASE_EXPIRED_ERROR: ErrorRecord = {
-  name: 'LeaseExpiredError',
-  message: 'the lease expired before the job finished (the worker crashed, stalled or lost its connection)',
-  stack: null,
-  kind: 'lease_expired',
-};
-
 /** The error recorded on a cancelled job, carrying the reason. */
 export function cancelledError(reason: string): ErrorRecord {
   return { name: 'JobCancelled', message: reason, stack: null, kind: 'cancelled' };
@@ -314,12 +306,14 @@ export async function heartbeatJobs(
   return { held: params.items.filter((item) => held(item)).map((item) => item.id) };
 }
 
-export async function rescueExpired(ctx: PgJobContext, limit: number): Promise<{ retried: string[]; dead: string[] }> {
+/** Takes back expired leases, writing the caller's `error` (see `Store.jobRescueExpired`). */
+export async function rescueExpired(ctx: PgJobContext, limit: number, error: ErrorRecord): Promise<{ retried: string[]; dead: string[] }> {
   if (limit <= 0) return { retried: [], dead: [] };
   const { rows } = await run<{ id: string; queue: string; state: JobState }>(ctx.pool, ctx.sql.rescue, [
     ctx.now(),
     limit,
-    JSON.stringify(LEASE_EXPIRED_ERROR),
+    // The same four fields, in the same order, as SQLite's serializeErrorRecord.
+    JSON.stringify({ name: error.name, message: error.message, stack: error.stack, kind: error.kind }),
   ]);
   const retried = rows.filter((row) => row.state === 'retryable');
   if (retried.length > 0) {

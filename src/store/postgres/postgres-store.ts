@@ -324,8 +324,8 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     jobHeartbeat(params) {
       return guard('heartbeat', () => heartbeatJobs(ctx, params));
     },
-    jobRescueExpired({ limit }) {
-      return guard('rescue expired leases', () => rescueExpired(ctx, limit));
+    jobRescueExpired({ limit, error }) {
+      return guard('rescue expired leases', () => rescueExpired(ctx, limit, error));
     },
     jobGet({ id }) {
       return guard(`read job ${id}`, () => getJob(ctx, id));

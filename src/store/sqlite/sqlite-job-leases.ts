@@ -2,18 +2,10 @@
  * Lease upkeep of the SQLite store: heartbeats (fenced lease extension) and the rescue of
  * running jobs whose lease expired.
  */
-import type { JobState } from '../types.js';
+import type { ErrorRecord, JobState } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
 import { parseId } from './sqlite-job-admin.js';
 import { serializeErrorRecord } from './sqlite-rows.js';
-
-/** The error recorded on a job and its attempt when the rescuer takes it back. */
-const LEASE_EXPIRED_ERROR = serializeErrorRecord({
-  name: 'LeaseExpiredError',
-  message: 'the lease expired before the worker finished or renewed it; the job was taken back',
-  stack: null,
-  kind: 'lease_expired',
-});
 
 /**
  * Extends the leases still held under their tokens and returns their ids. Progress is stored
@@ -57,13 +49,15 @@ interface ExpiredRow {
 
 /**
  * Takes back up to `limit` running jobs whose lease expired: retryable now when attempts remain,
- * else dead, each attempt recorded as `lost`. Runs under BEGIN IMMEDIATE, and the UPDATE re-checks
- * `state = 'running'` and the expiry, so a job completed (or heartbeated) by its worker is never
- * reopened: the worker's fenced write and the rescue cannot interleave.
+ * else dead, each attempt recorded as `lost` with the caller's `error` (see `Store.jobRescueExpired`).
+ * Runs under BEGIN IMMEDIATE, and the UPDATE re-checks `state = 'running'` and the expiry, so a job
+ * completed (or heartbeated) by its worker is never reopened: the worker's fenced write and the
+ * rescue cannot interleave.
  */
-export function rescueExpiredJobs(ctx: SqliteContext, limit: number): { retried: string[]; dead: string[]; queues: Set<string> } {
+export function rescueExpiredJobs(ctx: SqliteContext, limit: number, lostError: ErrorRecord): { retried: string[]; dead: string[]; queues: Set<string> } {
   const statements = ctx.statements();
   const now = ctx.now();
+  const error = serializeErrorRecord(lostError);
   const retried: string[] = [];
   const dead: string[] = [];
   const queues = new Set<string>();
@@ -71,7 +65,7 @@ export function rescueExpiredJobs(ctx: SqliteContext, limit: number): { retried:
     .transaction(() => {
       const expired = statements.jobExpiredList.all({ now, limit: Math.max(0, Math.floor(limit)) }) as ExpiredRow[];
       for (const job of expired) {
-        const row = statements.jobRescue.get({ id: job.id, now, error: LEASE_EXPIRED_ERROR }) as { state: JobState } | undefined;
+        const row = statements.jobRescue.get({ id: job.id, now, error }) as { state: JobState } | undefined;
         if (row === undefined) continue;
         statements.attemptInsert.run({
           jobId: job.id,
@@ -80,7 +74,7 @@ export function rescueExpiredJobs(ctx: SqliteContext, limit: number): { retried:
           startedAt: job.attempted_at ?? now,
           finishedAt: now,
           outcome: 'lost',
-          error: LEASE_EXPIRED_ERROR,
+          error,
           result: null,
         });
         if (row.state === 'dead') dead.push(String(job.id));

@@ -21,6 +21,7 @@ import { createSilentLogger } from '../../observe/logger.js';
 import type {
   AttemptRecord,
   Clock,
+  ErrorRecord,
   JobFetchParams,
   JobFinishItem,
   JobFinishResult,
@@ -270,8 +271,8 @@ class SqliteStore implements Store {
     return { held: this.run('jobHeartbeat', () => heartbeatJobs(this.ctx, params.items, params.leaseMs)) };
   }
 
-  async jobRescueExpired(params: { limit: number }): Promise<{ retried: string[]; dead: string[] }> {
-    const { retried, dead, queues } = this.run('jobRescueExpired', () => rescueExpiredJobs(this.ctx, params.limit));
+  async jobRescueExpired(params: { limit: number; error: ErrorRecord }): Promise<{ retried: string[]; dead: string[] }> {
+    const { retried, dead, queues } = this.run('jobRescueExpired', () => rescueExpiredJobs(this.ctx, params.limit, params.error));
     this.notify(queues);
     return { retried, dead };
   }
