@@ -67,11 +67,38 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   }
 }
 
+/**
+ * Active resources (`process.getActiveResourcesInfo()`) that are the process's own and end with it:
+ * its standard streams, and file closes that the module loader left in flight.
+ */
+const OWN_RESOURCES = new Set(['PipeWrap', 'TTYWrap', 'CloseReq', 'FileHandleCloseReq']);
+
+/**
+ * Ends the process with `code` once a command has finished. Everything a command opened is closed
+ * by now. When nothing but the process's own resources is active, the event loop would end right
+ * away too — but only after running the garbage-collection tasks V8 queued on it (a scavenge, the
+ * end of an incremental marking: ~20 ms of a short command, spent on memory about to be dropped),
+ * so the process exits as soon as stdout and stderr have taken what was written to them. Anything
+ * else still active — a timer or a socket left by user code (a config file, a job's handler) — gets
+ * up to a second to finish, and must not keep a finished command alive any longer.
+ */
+function exitWhenDone(code: number): void {
+  process.exitCode = code;
+  const active = typeof process.getActiveResourcesInfo === 'function' ? process.getActiveResourcesInfo() : null;
+  if (active !== null && active.every((resource) => OWN_RESOURCES.has(resource))) {
+    let unflushed = 2;
+    const flushed = (): void => {
+      unflushed -= 1;
+      if (unflushed === 0) process.exit(code);
+    };
+    process.stdout.write('', flushed);
+    process.stderr.write('', flushed);
+  }
+  setTimeout(() => process.exit(code), 1000).unref();
+}
+
 const code = await runCli(process.argv).catch((error: unknown) => {
   process.stderr.write(`${formatError(error)}\n`);
   return EXIT_FAILURE;
 });
-process.exitCode = code;
-// Everything a command opened is closed by now; a handle left behind by user code (a timer in a
-// config file, an open socket) must not keep a finished command alive.
-setTimeout(() => process.exit(code), 1000).unref();
+exitWhenDone(code);

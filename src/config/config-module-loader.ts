@@ -117,7 +117,7 @@ class ConfigModuleLoad {
     if (known) return known;
     const source = readFileSync(file, 'utf8');
     const key = cacheKey(file, source);
-    let entry = this.#cacheDir === null ? null : readCachedModule(this.#cacheDir, key);
+    let entry = this.#cacheDir === null ? null : readCachedModule(this.#cacheDir, key, { file, source });
     if (entry === null) {
       const compiler = await this.#loadCompiler();
       const code = compiler.transform({
@@ -143,7 +143,7 @@ class ConfigModuleLoad {
         if (resolved !== undefined) imports[specifier] = resolved;
       }
       entry = { code, imports };
-      if (this.#cacheDir !== null) writeCachedModule(this.#cacheDir, key, entry);
+      if (this.#cacheDir !== null) writeCachedModule(this.#cacheDir, key, entry, { file, source });
     }
     this.#compiled.set(file, entry);
     return entry;

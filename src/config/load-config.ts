@@ -3,16 +3,18 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, NightshiftError } from '../errors.js';
 import type { AnyJobDefinition } from '../job/define-job.js';
-import type { BuiltinJobsConfig } from '../jobs/builtin-config.js';
-import { withBuiltinJobs } from '../jobs/builtin-jobs.js';
-import { parseYamlFile } from '../scheduler/schedule-file.js';
+import type { withBuiltinJobs } from '../jobs/builtin-jobs.js';
 import type { LevelWithSilent } from 'pino';
 import type { Retention } from '../maintenance/pruner.js';
-import { ConfigModuleSyntaxError, loadConfigModule } from './config-module-loader.js';
 import type { NightshiftConfig, ScheduleEntry, StoreConfig } from './define-config.js';
-import { importPublicApi } from './public-api-subset.js';
 import { readEnv, RETENTION_VARIABLES, type EnvSettings } from './env.js';
 import { validateConfig, validateFileSetting, type FileSettings, type ValidatedPrune } from './validate-config.js';
+
+// Modules a command does not always need are imported where they are used, so that a short
+// command (`list`, `jobs`, `enqueue`) loads only its own path: the config module loader (no
+// config file: not needed), the YAML reader with the schedule sync (no schedule file), the
+// built-in jobs with node:http and node:child_process (no `builtins:`). Each costs milliseconds
+// of module loading on every call otherwise.
 
 /** File names looked up in the working directory, in this order. */
 export const CONFIG_FILE_NAMES = ['nightshift.config.ts', 'nightshift.config.mts', 'nightshift.config.js', 'nightshift.config.mjs'] as const;
@@ -99,6 +101,10 @@ const isScheduleFile = (path: string): boolean => /\.ya?ml$/i.test(path);
  * module cache.
  */
 async function importConfigModule(file: string): Promise<unknown> {
+  const [{ ConfigModuleSyntaxError, loadConfigModule }, { importPublicApi }] = await Promise.all([
+    import('./config-module-loader.js'),
+    import('./public-api-subset.js'),
+  ]);
   let loaded: unknown;
   try {
     loaded = await loadConfigModule(file, {
@@ -178,6 +184,7 @@ export async function readScheduleFileSettings(file: string): Promise<ScheduleFi
   } catch {
     return null;
   }
+  const { parseYamlFile } = await import('../scheduler/schedule-file.js');
   const { root, lineAt } = parseYamlFile(text, file);
   const settings: Partial<FileSettings> = {};
   for (const key of FILE_SETTING_KEYS) {
@@ -223,7 +230,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
   }
   const schedules = scheduleFileInUse(config, file, scheduleFile);
   const fileSettings = schedules === undefined ? null : await readScheduleFileSettings(schedules);
-  return resolveConfig(config, { file, env, scheduleFile, fileSettings });
+  const enablesBuiltins = config.builtins !== undefined || fileSettings?.settings.builtins !== undefined;
+  const builtinJobs = enablesBuiltins ? (await import('../jobs/builtin-jobs.js')).withBuiltinJobs : undefined;
+  return resolveConfig(config, { file, env, scheduleFile, fileSettings, ...(builtinJobs === undefined ? {} : { builtinJobs }) });
 }
 
 /**
@@ -252,11 +261,19 @@ function fromOnePlace<K extends keyof FileSettings>(
  * A problem found while building them (a program not on `PATH`, an app job of the same name) is a
  * `ConfigError` naming the file — and line, in a YAML file — that enabled them.
  */
-function resolveJobs(config: NightshiftConfig, file: string | null, fileSettings: ScheduleFileSettings | null): AnyJobDefinition[] {
+function resolveJobs(
+  config: NightshiftConfig,
+  file: string | null,
+  fileSettings: ScheduleFileSettings | null,
+  builtinJobs: typeof withBuiltinJobs | undefined,
+): AnyJobDefinition[] {
   const builtins = fromOnePlace('builtins', config.builtins, file, fileSettings);
+  // Nothing enabled: the config's jobs as they are, without loading the built-in jobs' code.
+  if (builtins === undefined) return [...config.jobs];
+  if (builtinJobs === undefined) throw new Error('resolveConfig: the config enables built-in jobs; pass `builtinJobs` (loadConfig does)');
   const fromFile = fileSettings?.settings.builtins !== undefined ? fileSettings : null;
   try {
-    return withBuiltinJobs(config.jobs, builtins ?? {});
+    return builtinJobs(config.jobs, builtins);
   } catch (error) {
     if (!(error instanceof ConfigError) || error.file !== undefined) throw error;
     const where = fromFile?.file ?? file ?? undefined;
@@ -305,15 +322,23 @@ function resolvePrune(config: NightshiftConfig, env: EnvSettings, file: string |
 /**
  * Applies defaults and environment overrides to a validated config. `file` anchors relative
  * schedule file paths; `scheduleFile` (from `--config x.yaml`) replaces the config's schedules;
- * `fileSettings` are the settings read from the schedule file in use.
+ * `fileSettings` are the settings read from the schedule file in use; `builtinJobs` is
+ * `withBuiltinJobs` (jobs/builtin-jobs.ts), required only when the config or the schedule file
+ * sets `builtins` — the caller loads it then, so that a config without built-ins never loads them.
  */
 export function resolveConfig(
   config: NightshiftConfig,
-  options: { file: string | null; env: EnvSettings; scheduleFile?: string | undefined; fileSettings?: ScheduleFileSettings | null },
+  options: {
+    file: string | null;
+    env: EnvSettings;
+    scheduleFile?: string | undefined;
+    fileSettings?: ScheduleFileSettings | null;
+    builtinJobs?: typeof withBuiltinJobs;
+  },
 ): ResolvedConfig {
   const { env } = options;
   const fileSettings = options.fileSettings ?? null;
-  const jobs = resolveJobs(config, options.file, fileSettings);
+  const jobs = resolveJobs(config, options.file, fileSettings, options.builtinJobs);
   const queueNames = new Set<string>([...Object.keys(config.queues ?? {}), ...jobs.map((job) => job.queue)]);
   const queues: Record<string, ResolvedQueue> = {};
   for (const name of [...queueNames].sort()) {

@@ -59,46 +59,55 @@ export interface BuiltinJobsConfig {
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const envNames = z.array(z.string().regex(ENV_NAME, 'must be an environment variable name (letters, digits, _; not starting with a digit)'), {
-  error: 'must be a list of environment variable names',
-});
 
-const commandConfigSchema = z.strictObject(
-  {
-    allow: z
-      .array(z.string().refine(isProgramEntry, 'must be an absolute path or a bare program name (looked up in PATH)'), {
-        // undefined: zod's own "expected array, received undefined", reported as "is required".
-        error: (issue) => (issue.input === undefined ? undefined : 'must be a list of programs: absolute paths or bare names looked up in PATH'),
-      })
-      .min(1, 'must list at least one program (leave builtins.command out to keep the job off)'),
-    env: envNames.optional(),
-    inputEnv: envNames.optional(),
-  },
-  { error: 'must be { allow: [programs], env?: [names], inputEnv?: [names] }' },
-);
+function builtinsSchema() {
+  const envNames = z.array(z.string().regex(ENV_NAME, 'must be an environment variable name (letters, digits, _; not starting with a digit)'), {
+    error: 'must be a list of environment variable names',
+  });
 
-const httpAllowEntry = z.string().superRefine((entry, ctx) => {
-  try {
-    parseHttpAllowEntry(entry);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
-  }
-});
+  const commandConfigSchema = z.strictObject(
+    {
+      allow: z
+        .array(z.string().refine(isProgramEntry, 'must be an absolute path or a bare program name (looked up in PATH)'), {
+          // undefined: zod's own "expected array, received undefined", reported as "is required".
+          error: (issue) => (issue.input === undefined ? undefined : 'must be a list of programs: absolute paths or bare names looked up in PATH'),
+        })
+        .min(1, 'must list at least one program (leave builtins.command out to keep the job off)'),
+      env: envNames.optional(),
+      inputEnv: envNames.optional(),
+    },
+    { error: 'must be { allow: [programs], env?: [names], inputEnv?: [names] }' },
+  );
 
-const httpConfigSchema = z.strictObject(
-  {
-    allow: z
-      .array(httpAllowEntry, { error: (issue) => (issue.input === undefined ? undefined : 'must be a list of hosts or URL prefixes') })
-      .min(1, 'must list at least one host or URL prefix (leave builtins.http out to keep the job off)'),
-  },
-  { error: 'must be { allow: [hosts or URL prefixes] }' },
-);
+  const httpAllowEntry = z.string().superRefine((entry, ctx) => {
+    try {
+      parseHttpAllowEntry(entry);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+    }
+  });
 
-/** The shape of `builtins`, checked by the config validation of code and YAML configs alike. */
-export const builtinJobsConfigSchema = z.strictObject(
-  {
-    command: commandConfigSchema.optional(),
-    http: httpConfigSchema.optional(),
-  },
-  { error: 'must be an object: { command?: { allow, env, inputEnv }, http?: { allow } }' },
-);
+  const httpConfigSchema = z.strictObject(
+    {
+      allow: z
+        .array(httpAllowEntry, { error: (issue) => (issue.input === undefined ? undefined : 'must be a list of hosts or URL prefixes') })
+        .min(1, 'must list at least one host or URL prefix (leave builtins.http out to keep the job off)'),
+    },
+    { error: 'must be { allow: [hosts or URL prefixes] }' },
+  );
+
+  return z.strictObject(
+    {
+      command: commandConfigSchema.optional(),
+      http: httpConfigSchema.optional(),
+    },
+    { error: 'must be an object: { command?: { allow, env, inputEnv }, http?: { allow } }' },
+  );
+}
+
+/**
+ * The shape of `builtins`, checked by the config validation of code and YAML configs alike. Built
+ * on first use: most configs enable no built-in job, and building zod schemas takes every command
+ * that validates a config a few milliseconds.
+ */
+export const builtinJobsConfigSchema = z.lazy(builtinsSchema);

@@ -7,7 +7,7 @@ import { UsageError } from '../cli-errors.js';
 import { commandAction } from '../command-action.js';
 import type { CommandContext } from '../command-context.js';
 import { asFieldOptions, readFieldOptions, shellQuote } from '../field-options.js';
-import { attemptToJson, jobToJson, renderJobDetails, renderJobTable } from '../job-view.js';
+import { compareNames } from '../name-order.js';
 import { integerOption, listOption, parseJobId, stateListOption } from '../option-parsers.js';
 import { formatDuration, renderTable } from '../table.js';
 
@@ -102,7 +102,7 @@ export function registerInspectCommands(program: Command): void {
       commandAction(async (context) => {
         const config = await context.config();
         const jobs = [...config.jobs]
-          .sort((a, b) => a.name.localeCompare(b.name))
+          .sort((a, b) => compareNames(a.name, b.name))
           .map((job) => jobSummary(job, config.queues[job.queue]?.timeoutMs));
         context.print({ jobs }, () =>
           jobs.length === 0
@@ -140,6 +140,7 @@ export function registerInspectCommands(program: Command): void {
     .action(
       commandAction(async (context, options: { state?: JobState[]; queue?: string[]; job?: string[]; limit: number; cursor?: string }) => {
         const { store } = await context.store({ required: false });
+        const { jobToJson, renderJobTable } = await import('../job-view.js');
         const page = await store.jobList({
           filter: {
             ...(options.state ? { states: options.state } : {}),
@@ -168,6 +169,7 @@ export function registerInspectCommands(program: Command): void {
         if (!/^\d{1,20}$/.test(idText) || extra.length > 0) throw await notAJobId(context, idText, extra);
         const id = parseJobId(idText);
         const { store } = await context.store({ required: false });
+        const { attemptToJson, jobToJson, renderJobDetails } = await import('../job-view.js');
         const job = await store.jobGet({ id });
         if (!job) throw new NotFoundError('JOB_NOT_FOUND', `job ${id} not found (it may have been pruned)`);
         const attempts = await store.jobAttempts({ id });

@@ -4,7 +4,6 @@ import type { ScheduleManager, ScheduleView } from '../../scheduler/schedule-man
 import { commandAction } from '../command-action.js';
 import type { CommandContext } from '../command-context.js';
 import { integerOption, parseJsonArgument } from '../option-parsers.js';
-import { historyEntryToJson, renderDeclaredSchedules, renderHistory, renderSchedules, scheduleToJson } from '../schedule-view.js';
 import { formatDate, formatZonedDate, renderFields } from '../table.js';
 
 async function manager(context: CommandContext): Promise<ScheduleManager> {
@@ -34,6 +33,7 @@ export function registerScheduleCommands(program: Command): void {
     .action(
       commandAction(async (context) => {
         const views = await (await manager(context)).list();
+        const { renderDeclaredSchedules, renderSchedules, scheduleToJson } = await import('../schedule-view.js');
         const { listWithDeclaration, readDeclaredSchedules } = await import('../declared-schedules.js');
         // A file is checked before it is deployed: an invalid one fails here, naming file and line.
         const declared = await readDeclaredSchedules(await context.config({ required: false }));
@@ -60,6 +60,7 @@ export function registerScheduleCommands(program: Command): void {
         const view = await requireSchedule(schedules, id);
         const upcoming = view.enabled ? await schedules.upcoming(id, 5) : [];
         const history = await schedules.history(id, { limit: options.history });
+        const { historyEntryToJson, renderHistory, scheduleToJson } = await import('../schedule-view.js');
         context.print(
           {
             schedule: scheduleToJson(view),
@@ -95,6 +96,7 @@ export function registerScheduleCommands(program: Command): void {
         const schedules = await manager(context);
         const view = await requireSchedule(schedules, id);
         const history = await schedules.history(id, { limit: options.limit });
+        const { historyEntryToJson, renderHistory } = await import('../schedule-view.js');
         context.print({ scheduleId: view.id, timezone: view.timezone, history: history.map(historyEntryToJson) }, () => renderHistory(history));
       }),
     );
@@ -110,6 +112,7 @@ export function registerScheduleCommands(program: Command): void {
         commandAction(async (context, id: string) => {
           const schedules = await manager(context);
           const view = name === 'pause' ? await schedules.pause(id) : await schedules.resume(id);
+          const { scheduleToJson } = await import('../schedule-view.js');
           context.print(scheduleToJson(view), () => `schedule ${view.id} ${name === 'pause' ? 'paused' : `resumed; next run ${formatDate(view.nextRunAt)}`}`);
         }),
       );
