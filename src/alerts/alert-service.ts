@@ -1,91 +1,50 @@
 /**
- * The alerting loop: evaluates the rules every `evaluateEvery` seconds, throttles what fires
- * (`minInterval` per rule and subject, `maxAlertsPerJobPerHour` per job), and delivers each alert to
- * its channels. A delivery that fails is tried again at the next pass (the throttle slot is given
- * back); one that keeps failing is logged each time, never thrown.
+ * The alerting loop. Every `evaluateEvery` seconds (and a second after a job dies, so failure
+ * streaks alert within seconds) it evaluates the rules, then, through the store:
+ * - a firing with no open episode opens one — once across every process evaluating, with one
+ *   delivery job per channel inserted in the same transaction — unless a silence covers it or the
+ *   throttle holds it (`minInterval` since the key's last delivered episode, `maxAlertsPerJobPerHour`
+ *   delivered episodes per job): then the episode is recorded as `silenced` / `throttled` and
+ *   nothing is sent;
+ * - an open episode whose condition cleared is resolved, with "resolved" deliveries when it had
+ *   been delivered.
+ * Deliveries are jobs (`nightshift.alert.deliver`, see `deliver-job.ts`): any worker sends them,
+ * retries with backoff, records every attempt, and a process killed mid-delivery loses nothing.
  */
-import { createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { NightshiftEvents } from '../observe/events.js';
 import { createIntervalService, type IntervalService } from '../service.js';
-import type { Store } from '../store/types.js';
+import type { AlertEpisodeRecord, AlertStore } from '../store/alert-types.js';
+import type { JobInsert, Store } from '../store/types.js';
 import { evaluateAlertRules, type Firing } from './alert-evaluator.js';
+import type { AlertMessage } from './channels/index.js';
 import type { AlertRules, Severity } from './alert-rules.js';
-
-/** One alert as the channels receive it. */
-export interface AlertMessage {
-  /** Stable per alert occurrence (rule, subject, throttle slot): the idempotency key. */
-  id: string;
-  rule: string;
-  severity: Severity;
-  title: string;
-  description: string | null;
-  subject: Firing['subject'];
-  measured: string;
-  threshold: string;
-  lastError: Firing['lastError'];
-  /** The dashboard page of the subject, when a public base URL is configured. */
-  link: string | null;
-  at: Date;
-}
-
-/** Where alerts go (Slack, Discord, email, a webhook, the log). */
-export interface AlertChannel {
-  readonly name: string;
-  send(message: AlertMessage, signal?: AbortSignal): Promise<void>;
-}
-
-/** Decides, across every process that evaluates, which firing is sent now (see `memoryThrottle`). */
-export interface AlertThrottle {
-  /** True when the caller should send `firing` now (and the send is recorded). */
-  claim(firing: Firing, limits: { minIntervalMs: number; maxPerJobPerHour: number }, nowMs: number): Promise<boolean>;
-  /** Gives back a claim whose delivery failed, so the next pass tries again. */
-  release(firing: Firing, nowMs: number): Promise<void>;
-}
-
-/** A throttle kept in this process's memory: right when one process evaluates the rules. */
-export function memoryThrottle(): AlertThrottle {
-  const lastSent = new Map<string, number>();
-  const perJob = new Map<string, number[]>();
-  return {
-    async claim(firing, limits, nowMs) {
-      const last = lastSent.get(firing.key);
-      if (last !== undefined && nowMs - last < limits.minIntervalMs) return false;
-      if (firing.subject.kind === 'job') {
-        const recent = (perJob.get(firing.subject.name) ?? []).filter((at) => nowMs - at < 3_600_000);
-        if (recent.length >= limits.maxPerJobPerHour) return false;
-        recent.push(nowMs);
-        perJob.set(firing.subject.name, recent);
-      }
-      lastSent.set(firing.key, nowMs);
-      return true;
-    },
-    async release(firing, nowMs) {
-      if (lastSent.get(firing.key) === nowMs) lastSent.delete(firing.key);
-      if (firing.subject.kind === 'job') {
-        const recent = perJob.get(firing.subject.name) ?? [];
-        const index = recent.lastIndexOf(nowMs);
-        if (index >= 0) recent.splice(index, 1);
-      }
-    },
-  };
-}
+import { ALERT_DELIVERY_JOB, ALERT_DELIVERY_QUEUE, ALERT_DELIVERY_ATTEMPTS, type AlertDeliveryPayload } from './deliver-job.js';
 
 export interface AlertServiceOptions {
-  store: Store;
+  store: Store & AlertStore;
   rules: AlertRules;
-  /** Channels by name (`slack`, `discord`, `email`, `webhook`, `log`, …). */
-  channels: ReadonlyMap<string, AlertChannel>;
+  /** Channel names that exist in this deployment (deliveries to others are refused at evaluation). */
+  channelNames: readonly string[];
   /** Job names this process knows (for rules over jobs that have not run lately). */
   jobNames?: readonly string[];
-  throttle?: AlertThrottle;
+  /** When given: a job that dies triggers an evaluation a second later. */
+  events?: NightshiftEvents;
   logger?: Logger;
   /** Overrides `settings.evaluateEvery`, ms. */
   intervalMs?: number;
 }
 
+/** What one pass did. */
+export interface AlertPass {
+  opened: AlertEpisodeRecord[];
+  resolved: AlertEpisodeRecord[];
+}
+
 export interface AlertService extends IntervalService {
-  /** One evaluation and delivery pass now; resolves with what was sent. */
-  evaluate(): Promise<AlertMessage[]>;
+  /** One evaluation pass now. */
+  evaluate(): Promise<AlertPass>;
 }
 
 const SEVERITY_WORD: Record<Severity, string> = { critical: 'CRITICAL', high: 'High', medium: 'Medium', low: 'Low', info: 'Info' };
@@ -97,62 +56,139 @@ function linkOf(base: string | undefined, subject: Firing['subject']): string | 
   return new URL(`${page}?${subject.kind === 'job' ? 'name' : subject.kind}=${encodeURIComponent(subject.name)}`, root).toString();
 }
 
-/** Builds the message of a firing. */
-export function alertMessage(firing: Firing, rules: AlertRules, nowMs: number): AlertMessage {
-  const slotMs = Math.max(1, rules.settings.throttle.minInterval * 1000);
-  const id = createHash('sha256').update(`${firing.key}|${Math.floor(nowMs / slotMs)}`).digest('hex').slice(0, 32);
+/** What the episode stores about its firing (to build the resolved message later). */
+interface EpisodeInfo {
+  /** The alert's id, chosen before opening: messages and idempotency keys derive from it. */
+  alertId: string;
+  /** Send a "resolved" message when it clears. */
+  notifyResolved: boolean;
+  description: string | null;
+  measured: string;
+  threshold: string;
+  lastError: Firing['lastError'];
+  channels: string[];
+}
+
+function messageOf(kind: 'fired' | 'resolved', episode: Pick<AlertEpisodeRecord, 'rule' | 'severity' | 'subjectKind' | 'subject'>, info: EpisodeInfo, rules: AlertRules, at: Date): AlertMessage {
+  const severity = episode.severity as Severity;
+  const subject = { kind: episode.subjectKind as Firing['subject']['kind'], name: episode.subject };
   return {
-    id,
-    rule: firing.rule,
-    severity: firing.severity,
-    title: `[${SEVERITY_WORD[firing.severity]}] ${firing.rule}: ${firing.subject.kind} ${firing.subject.name}`,
-    description: firing.description,
-    subject: firing.subject,
-    measured: firing.measured,
-    threshold: firing.threshold,
-    lastError: firing.lastError,
-    link: linkOf(rules.settings.dashboardUrl, firing.subject),
-    at: new Date(nowMs),
+    id: `${info.alertId}-${kind}`,
+    resolved: kind === 'resolved',
+    rule: episode.rule,
+    severity,
+    title: `${kind === 'resolved' ? '[Resolved]' : `[${SEVERITY_WORD[severity] ?? severity}]`} ${episode.rule}: ${subject.kind} ${subject.name}`,
+    description: info.description,
+    subject,
+    measured: kind === 'resolved' ? `cleared (was: ${info.measured})` : info.measured,
+    threshold: info.threshold,
+    lastError: kind === 'resolved' ? null : info.lastError,
+    link: linkOf(rules.settings.dashboardUrl, subject),
+    at,
   };
 }
 
-export function createAlertService(options: AlertServiceOptions): AlertService {
-  const { store, rules, channels, logger } = options;
-  const throttle = options.throttle ?? memoryThrottle();
-  const limits = { minIntervalMs: rules.settings.throttle.minInterval * 1000, maxPerJobPerHour: rules.settings.throttle.maxAlertsPerJobPerHour };
-  const unknown = new Set<string>();
+function parseInfo(text: string): EpisodeInfo {
+  try {
+    const parsed = JSON.parse(text) as Partial<EpisodeInfo>;
+    return {
+      alertId: typeof parsed.alertId === 'string' ? parsed.alertId : randomUUID(),
+      notifyResolved: parsed.notifyResolved !== false,
+      description: parsed.description ?? null,
+      measured: parsed.measured ?? '',
+      threshold: parsed.threshold ?? '',
+      lastError: parsed.lastError ?? null,
+      channels: Array.isArray(parsed.channels) ? parsed.channels : [],
+    };
+  } catch {
+    return { alertId: randomUUID(), notifyResolved: false, description: null, measured: '', threshold: '', lastError: null, channels: [] };
+  }
+}
 
-  const deliver = async (firing: Firing, message: AlertMessage, nowMs: number): Promise<boolean> => {
-    const names = firing.channels.length > 0 ? firing.channels : rules.settings.channels;
-    let failed = false;
-    for (const name of names) {
-      const channel = channels.get(name);
-      if (!channel) {
-        if (!unknown.has(name)) logger?.error({ channel: name, rule: firing.rule }, `alert channel "${name}" is not configured; its alerts are not sent`);
-        unknown.add(name);
-        continue;
-      }
-      try {
-        await channel.send(message);
-      } catch (error) {
-        failed = true;
-        logger?.warn({ err: error, channel: name, rule: firing.rule, subject: firing.subject }, 'alert delivery failed; trying again at the next evaluation');
-      }
-    }
-    if (failed) await throttle.release(firing, nowMs);
-    return !failed;
+/** The delivery jobs of one message, one per channel. */
+function deliveryJobs(message: AlertMessage, channels: readonly string[]): JobInsert[] {
+  return channels.map((channel) => {
+    const payload: AlertDeliveryPayload = { channel, message: { ...message, at: message.at.toISOString() } };
+    return {
+      name: ALERT_DELIVERY_JOB,
+      queue: ALERT_DELIVERY_QUEUE,
+      payload: JSON.stringify(payload),
+      priority: 10,
+      maxAttempts: ALERT_DELIVERY_ATTEMPTS,
+      runAt: null,
+      key: `${message.id}:${channel}`,
+      timeoutMs: 60_000,
+      scheduleId: null,
+      meta: null,
+    };
+  });
+}
+
+export function createAlertService(options: AlertServiceOptions): AlertService {
+  const { store, rules, logger } = options;
+  const minIntervalMs = rules.settings.throttle.minInterval * 1000;
+  const maxPerJobPerHour = rules.settings.throttle.maxAlertsPerJobPerHour;
+  const known = new Set(options.channelNames);
+  const warned = new Set<string>();
+
+  const channelsOf = (firing: Firing): string[] => {
+    const wanted = firing.channels.length > 0 ? firing.channels : rules.settings.channels;
+    return wanted.filter((name) => {
+      if (known.has(name)) return true;
+      if (!warned.has(name)) logger?.error({ channel: name, rule: firing.rule }, `alert channel "${name}" is not configured; alerts for it are not sent`);
+      warned.add(name);
+      return false;
+    });
   };
 
-  const evaluate = async (): Promise<AlertMessage[]> => {
-    const firings = await evaluateAlertRules(store, rules, { jobNames: options.jobNames ?? [] });
-    const sent: AlertMessage[] = [];
-    const nowMs = Date.now();
-    for (const firing of firings) {
-      if (!(await throttle.claim(firing, limits, nowMs))) continue;
-      const message = alertMessage(firing, rules, nowMs);
-      if (await deliver(firing, message, nowMs)) sent.push(message);
+  const suppression = async (firing: Firing, nowMs: number): Promise<string | null> => {
+    const silences = await store.alertSilenceList({ activeOnly: true });
+    if (silences.some((silence) => silence.rule === firing.rule && (silence.subject === null || silence.subject === firing.subject.name))) return 'silenced';
+    if (minIntervalMs > 0) {
+      const recent = await store.alertList({ filter: { key: firing.key, openedAfter: new Date(nowMs - minIntervalMs) }, limit: 20 });
+      if (recent.some((episode) => episode.suppressed === null)) return 'throttled';
     }
-    return sent;
+    if (firing.subject.kind === 'job') {
+      const lastHour = await store.alertList({ filter: { subjectKind: 'job', subject: firing.subject.name, openedAfter: new Date(nowMs - 3_600_000) }, limit: maxPerJobPerHour * 4 + 20 });
+      if (lastHour.filter((episode) => episode.suppressed === null).length >= maxPerJobPerHour) return 'throttled';
+    }
+    return null;
+  };
+
+  const evaluate = async (): Promise<AlertPass> => {
+    const pass: AlertPass = { opened: [], resolved: [] };
+    const [firings, open, now] = await Promise.all([
+      evaluateAlertRules(store, rules, { jobNames: options.jobNames ?? [] }),
+      store.alertList({ filter: { open: true }, limit: 10_000 }),
+      store.timeNow(),
+    ]);
+    const nowMs = now.getTime();
+    const firingKeys = new Set(firings.map((firing) => firing.key));
+    const openKeys = new Set(open.map((episode) => episode.key));
+    for (const firing of firings) {
+      const channels = channelsOf(firing);
+      const info: EpisodeInfo = { alertId: randomUUID(), notifyResolved: firing.notifyResolved, description: firing.description, measured: firing.measured, threshold: firing.threshold, lastError: firing.lastError, channels };
+      const base = { key: firing.key, rule: firing.rule, severity: firing.severity, subjectKind: firing.subject.kind, subject: firing.subject.name, info: JSON.stringify(info) };
+      if (openKeys.has(firing.key)) {
+        await store.alertOpen({ ...base, suppressed: null, jobs: [] }); // still true: marks it seen
+        continue;
+      }
+      const suppressed = await suppression(firing, nowMs);
+      const jobs = suppressed ? [] : deliveryJobs(messageOf('fired', base, info, rules, now), channels);
+      const result = await store.alertOpen({ ...base, suppressed, jobs });
+      if (result.opened) {
+        pass.opened.push(result.episode);
+        if (suppressed) logger?.info({ rule: firing.rule, subject: firing.subject, suppressed }, `alert ${suppressed}`);
+      }
+    }
+    for (const episode of open) {
+      if (firingKeys.has(episode.key)) continue;
+      const info = parseInfo(episode.info);
+      const jobs = episode.suppressed === null && info.notifyResolved ? deliveryJobs(messageOf('resolved', episode, info, rules, now), info.channels) : [];
+      const result = await store.alertResolve({ key: episode.key, jobs });
+      if (result.episode) pass.resolved.push(result.episode);
+    }
+    return pass;
   };
 
   const loop = createIntervalService({
@@ -163,5 +199,32 @@ export function createAlertService(options: AlertServiceOptions): AlertService {
     },
     onError: (error) => logger?.warn({ err: error }, 'alert evaluation failed; trying again next interval'),
   });
-  return Object.assign(loop, { evaluate });
+
+  // Failure streaks alert within seconds: a death schedules a pass a second later (coalesced).
+  let soon: NodeJS.Timeout | null = null;
+  let off: (() => void) | null = null;
+  const start = loop.start.bind(loop);
+  const stop = loop.stop.bind(loop);
+  return Object.assign(loop, {
+    evaluate,
+    async start() {
+      await start();
+      off ??=
+        options.events?.on('job:failed', ({ willRetry }) => {
+          if (willRetry || soon) return;
+          soon = setTimeout(() => {
+            soon = null;
+            void loop.runNow().catch(() => undefined);
+          }, 1000);
+          soon.unref?.();
+        }) ?? null;
+    },
+    async stop() {
+      off?.();
+      off = null;
+      if (soon) clearTimeout(soon);
+      soon = null;
+      await stop();
+    },
+  });
 }

@@ -13,6 +13,7 @@
  * - Finishing writes (`jobFinishMany`) and heartbeats are fenced: they apply only while the job
  *   is still `running` under the lease token given; anything else is reported back, not applied.
  */
+import type { AlertStore } from './alert-types.js';
 
 /** Where a job is in its life cycle. See the README's "Job life cycle" section. */
 export type JobState =
@@ -291,7 +292,7 @@ export interface ScheduleTick {
 /** An opaque, store-specific transaction handle (a `pg.PoolClient` inside BEGIN for PostgreSQL). */
 export type StoreTransaction = unknown;
 
-export interface Store {
+export interface Store extends AlertStore {
   /** `sqlite` or `postgres`; for logs and diagnostics only — the core never branches on it. */
   readonly kind: string;
 

@@ -52,6 +52,7 @@ import { describeScheduleTickPrune } from './schedule-tick-prune.js';
 import { describeEvents } from './events.js';
 import { describeProcesses } from './processes.js';
 import { describeSchedules } from './schedules.js';
+import { describeAlerts } from './alerts.js';
 import { describeJobAhead, describeStats } from './stats.js';
 import { describeTokens } from './tokens.js';
 
@@ -73,6 +74,7 @@ export function runStoreConformance(label: string, factory: StoreFactory): void 
     describeScheduleTickPrune(factory);
     describeJobRaces(factory);
     describeProcesses(factory);
+    describeAlerts(factory);
     describeStats(factory);
     describeJobAhead(factory);
     describeTokens(factory);

@@ -442,6 +442,37 @@ export const MIGRATIONS: readonly MigrationStep[] = [
         REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ${s}.count_jobs();
     `,
   },
+  {
+    version: 14,
+    name: 'alerting: episodes (one open per key) and silences',
+    sql: ({ quoted: s }) => `
+      CREATE TABLE ${s}.alert_episodes (
+        id               bigserial PRIMARY KEY,
+        key              text NOT NULL,
+        rule             text NOT NULL,
+        severity         text NOT NULL,
+        subject_kind     text NOT NULL,
+        subject          text NOT NULL,
+        opened_at        timestamptz NOT NULL,
+        last_seen_at     timestamptz NOT NULL,
+        resolved_at      timestamptz,
+        suppressed       text,
+        info             text NOT NULL,
+        delivery_job_ids text[] NOT NULL DEFAULT '{}'
+      );
+      CREATE UNIQUE INDEX alert_episodes_open ON ${s}.alert_episodes (key) WHERE resolved_at IS NULL;
+      CREATE INDEX alert_episodes_subject ON ${s}.alert_episodes (subject_kind, subject, id);
+      CREATE INDEX alert_episodes_resolved ON ${s}.alert_episodes (resolved_at) WHERE resolved_at IS NOT NULL;
+      CREATE TABLE ${s}.alert_silences (
+        id         bigserial PRIMARY KEY,
+        rule       text NOT NULL,
+        subject    text,
+        until      timestamptz NOT NULL,
+        reason     text,
+        created_at timestamptz NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -8,6 +8,7 @@ import { jobStatements } from './job-statements.js';
 import { runMigrations } from './migrations.js';
 import { NotificationListener } from './notification-listener.js';
 import { toStoreError } from './pg-errors.js';
+import { addSilence, alertStatements, listAlerts, listSilences, openAlert, pruneAlerts, removeSilence, resolveAlert, type PgAlertContext } from './postgres-alerts.js';
 import { jobsAhead, queueOldest, statsAdd, statsRollup, statsList, statsPrune, statsStatements, type PgStatsContext } from './postgres-stats.js';
 import { appendEvents, eventBounds, eventStatements, listEvents, pruneEvents, type PgEventContext } from './postgres-events.js';
 import { insertToken, listTokens, revokeToken, tokenStatements, type PgTokenContext } from './postgres-tokens.js';
@@ -270,6 +271,7 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
   const tokens: PgTokenContext = { pool, sql: tokenStatements(names), now: () => (clock ? new Date(clock()) : null) };
   const processes: PgProcessContext = { pool, sql: processStatements(names), now: () => (clock ? new Date(clock()) : null) };
   const events: PgEventContext = { pool, sql: eventStatements(names), now: () => (clock ? new Date(clock()) : null) };
+  const alerts: PgAlertContext = { pool, sql: alertStatements(names), jobs: ctx, now: () => (clock ? new Date(clock()) : null) };
   const stats: PgStatsContext = { pool, sql: statsStatements(names), now: () => (clock ? new Date(clock()) : null) };
 
   const store: Store = {
@@ -395,6 +397,34 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
 
     statsPrune(params) {
       return guard('prune the stats', () => statsPrune(stats, params.before));
+    },
+
+    alertOpen(params) {
+      return guard('open an alert', () => openAlert(alerts, params));
+    },
+
+    alertResolve(params) {
+      return guard('resolve an alert', () => resolveAlert(alerts, params));
+    },
+
+    alertList(params) {
+      return guard('list alerts', () => listAlerts(alerts, params));
+    },
+
+    alertSilenceAdd(params) {
+      return guard('add a silence', () => addSilence(alerts, params));
+    },
+
+    alertSilenceList(params) {
+      return guard('list silences', () => listSilences(alerts, params));
+    },
+
+    alertSilenceRemove(params) {
+      return guard('remove a silence', () => removeSilence(alerts, params.id));
+    },
+
+    alertPrune(params) {
+      return guard('prune alerts', () => pruneAlerts(alerts, params.before));
     },
 
     statsRollup(params) {

@@ -290,6 +290,37 @@ const MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 9,
+    description: 'alerting: episodes (one open per key) and silences',
+    sql: `
+      CREATE TABLE nightshift_alert_episodes (
+        id               INTEGER PRIMARY KEY,
+        key              TEXT NOT NULL,
+        rule             TEXT NOT NULL,
+        severity         TEXT NOT NULL,
+        subject_kind     TEXT NOT NULL,
+        subject          TEXT NOT NULL,
+        opened_at        INTEGER NOT NULL,
+        last_seen_at     INTEGER NOT NULL,
+        resolved_at      INTEGER,
+        suppressed       TEXT,
+        info             TEXT NOT NULL,
+        delivery_job_ids TEXT NOT NULL DEFAULT '[]'
+      );
+      CREATE UNIQUE INDEX nightshift_alert_episodes_open ON nightshift_alert_episodes (key) WHERE resolved_at IS NULL;
+      CREATE INDEX nightshift_alert_episodes_subject ON nightshift_alert_episodes (subject_kind, subject, id);
+      CREATE INDEX nightshift_alert_episodes_resolved ON nightshift_alert_episodes (resolved_at) WHERE resolved_at IS NOT NULL;
+      CREATE TABLE nightshift_alert_silences (
+        id         INTEGER PRIMARY KEY,
+        rule       TEXT NOT NULL,
+        subject    TEXT,
+        until      INTEGER NOT NULL,
+        reason     TEXT,
+        created_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this code expects. */

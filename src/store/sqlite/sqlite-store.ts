@@ -57,6 +57,8 @@ import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
 import { migrateSqlite } from './sqlite-migrations.js';
 import { insertToken, listTokens, revokeToken } from './sqlite-tokens.js';
+import { addSilence, listAlerts, listSilences, openAlert, pruneAlerts, removeSilence, resolveAlert } from './sqlite-alerts.js';
+import type { AlertEpisodeRecord, AlertListFilter, AlertOpenParams, AlertSilenceRecord } from '../alert-types.js';
 import { addStats, jobsAhead, listStats, pruneStats, queueOldest, rollupStats } from './sqlite-stats.js';
 import {
   attemptFromRow,
@@ -391,6 +393,34 @@ class SqliteStore implements Store {
 
   async statsPrune(params: { before: Date }): Promise<{ deleted: number }> {
     return this.run('statsPrune', () => pruneStats(this.ctx, params.before));
+  }
+
+  async alertOpen(params: AlertOpenParams & { jobs: JobInsert[] }): Promise<{ episode: AlertEpisodeRecord; opened: boolean; jobs: JobRecord[] }> {
+    return this.run('alertOpen', () => openAlert(this.ctx, params));
+  }
+
+  async alertResolve(params: { key: string; jobs: JobInsert[] }): Promise<{ episode: AlertEpisodeRecord | null; jobs: JobRecord[] }> {
+    return this.run('alertResolve', () => resolveAlert(this.ctx, params));
+  }
+
+  async alertList(params: { filter?: AlertListFilter; limit: number }): Promise<AlertEpisodeRecord[]> {
+    return this.run('alertList', () => listAlerts(this.ctx, params));
+  }
+
+  async alertSilenceAdd(params: { rule: string; subject: string | null; until: Date; reason: string | null }): Promise<AlertSilenceRecord> {
+    return this.run('alertSilenceAdd', () => addSilence(this.ctx, params));
+  }
+
+  async alertSilenceList(params: { activeOnly: boolean }): Promise<AlertSilenceRecord[]> {
+    return this.run('alertSilenceList', () => listSilences(this.ctx, params));
+  }
+
+  async alertSilenceRemove(params: { id: string }): Promise<boolean> {
+    return this.run('alertSilenceRemove', () => removeSilence(this.ctx, params.id));
+  }
+
+  async alertPrune(params: { before: Date }): Promise<{ deleted: number }> {
+    return this.run('alertPrune', () => pruneAlerts(this.ctx, params.before));
   }
 
   async statsRollup(params: { from: Date; to: Date; resolutionMs: number }): Promise<{ rows: number }> {
