@@ -1,34 +1,28 @@
-import { parseStoredJson } from '../job/payload.js';
+import { runDurationMs, scheduleToJson, type ScheduleJson } from '../scheduler/schedule-json.js';
 import type { ScheduleHistoryEntry, ScheduleView } from '../scheduler/schedule-manager.js';
 import type { ErrorRecord } from '../store/types.js';
 import type { DeclarationState, ListedSchedule } from './declared-schedules.js';
 import { formatDate, formatDuration, formatZonedDate, renderTable } from './table.js';
 
 /*
- * How schedules and their execution history look in CLI output. Times in tables are shown in
- * UTC and, where the schedule's own zone matters (the next run an operator plans around), also
- * on that zone's wall clock.
+ * How schedules and their execution history look in CLI output. `--json` prints the shapes of the
+ * HTTP API (scheduler/schedule-json.ts: one serializer). Times in tables are shown in UTC and,
+ * where the schedule's own zone matters (the next run an operator plans around), also on that
+ * zone's wall clock.
  */
 
-/** A schedule as printed by `--json`. */
-export function scheduleToJson(schedule: ScheduleView): Record<string, unknown> {
-  const input = parseStoredJson(schedule.input);
-  return {
-    id: schedule.id,
-    jobName: schedule.jobName,
-    cron: schedule.cron,
-    timezone: schedule.timezone,
-    enabled: schedule.enabled,
-    description: schedule.description,
-    input: input.ok ? input.value : { corrupt: schedule.input },
-    catchUp: schedule.catchUp,
-    overlap: schedule.overlap,
-    source: schedule.source,
-    nextRunAt: schedule.nextRunAt?.toISOString() ?? null,
-    lastRunAt: schedule.lastRunAt?.toISOString() ?? null,
-    lastJobId: schedule.lastJobId,
-    lastOutcome: schedule.lastOutcome,
-  };
+/** A schedule, and a history entry, as printed by `--json`: the API's shapes. */
+export { scheduleToJson, scheduleHistoryEntryToJson as historyEntryToJson } from '../scheduler/schedule-json.js';
+
+/**
+ * A row of `schedules --json` when a declaration is in use: the API's shape of the schedule as
+ * listed, plus how it stands against the declaration (`declaration`, see `DeclarationState`; null
+ * for a schedule the declaration has no say over). A schedule declared but not stored yet
+ * (`not-stored`) shows the settings it would be stored with now; one stored with other settings
+ * (`changed`) shows the declared settings, with the stored record's times and runs.
+ */
+export function listedScheduleToJson(row: ListedSchedule): ScheduleJson & { declaration: DeclarationState | null } {
+  return { ...scheduleToJson(row.view), declaration: row.declaration };
 }
 
 /** The state of the last run: the job's state, `pruned` when its job is gone, `-` before the first run. */
@@ -106,40 +100,8 @@ export function renderDeclaredSchedules(rows: readonly ListedSchedule[], declare
   return notes.length === 0 ? table : `${table}\n\n${notes.join('\n')}`;
 }
 
-/**
- * How long a run took: its job's last attempt, from start to finish, in ms. Null while it has not
- * finished (or never started, or its job was pruned).
- */
-export function runDurationMs(entry: ScheduleHistoryEntry): number | null {
-  const job = entry.job;
-  if (!job || job.attemptedAt === null || job.finishedAt === null) return null;
-  return Math.max(0, job.finishedAt.getTime() - job.attemptedAt.getTime());
-}
-
 function errorText(error: ErrorRecord | null | undefined): string {
   return error ? `${error.name}: ${error.message}` : '';
-}
-
-/** A history entry as printed by `--json`; `job` keeps the job's own fields for scripts that want more. */
-export function historyEntryToJson(entry: ScheduleHistoryEntry): Record<string, unknown> {
-  const job = entry.job;
-  return {
-    fireAt: entry.fireAt.toISOString(),
-    claimedAt: entry.claimedAt.toISOString(),
-    status: entry.status,
-    jobId: entry.jobId,
-    jobState: job?.state ?? null,
-    durationMs: runDurationMs(entry),
-    error: job?.lastError ?? null,
-    job: job
-      ? {
-          ...job,
-          createdAt: job.createdAt.toISOString(),
-          attemptedAt: job.attemptedAt?.toISOString() ?? null,
-          finishedAt: job.finishedAt?.toISOString() ?? null,
-        }
-      : null,
-  };
 }
 
 /** A schedule's execution history, newest first. */

@@ -1,7 +1,8 @@
 /**
  * Schedules and their run history as JSON: dates as ISO 8601 strings, the stored input and job
- * overrides parsed. The HTTP API answers with these shapes; the field names are those of the CLI's
- * `schedules --json` (cli/schedule-view.ts), which shows a subset of them.
+ * overrides parsed. One shape everywhere: the HTTP API answers with these, and the CLI's
+ * `schedules … --json` prints them (cli/schedule-view.ts; a listing against a declaration adds
+ * one field, `declaration`).
  */
 import { parseStoredJson } from '../job/payload.js';
 import type { ErrorRecord, JobState, OverlapPolicy, ScheduleSource } from '../store/types.js';

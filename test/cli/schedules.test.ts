@@ -1,4 +1,7 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { scheduleHistoryEntryToJson, scheduleToJson } from '../../src/scheduler/schedule-json.js';
+import { createScheduleManager, type ScheduleManager } from '../../src/scheduler/schedule-manager.js';
+import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { assertBuilt, fixtureConfig, Project, waitFor, type RunningCli } from './cli-harness.js';
 
 interface ScheduleJson {
@@ -28,6 +31,19 @@ interface HistoryJson {
   scheduleId: string;
   timezone: string;
   history: { fireAt: string; status: string; jobId: string | null; jobState: string | null; durationMs: number | null; error: { message: string } | null }[];
+}
+
+/**
+ * What the library and the HTTP API make of the project's stored schedules (scheduler/schedule-json.ts),
+ * read in this process from the same database file as the CLI: what `--json` must print.
+ */
+async function withLibraryView<T>(project: Project, read: (schedules: ScheduleManager) => Promise<T>): Promise<T> {
+  const store = createSqliteStore({ path: project.dbPath });
+  try {
+    return await read(createScheduleManager({ store, jobs: [] }));
+  } finally {
+    await store.close();
+  }
 }
 
 /** The ISO 8601 instants (`…Z` or `…+01:00`) in a line of text. */
@@ -88,6 +104,39 @@ describe('nightshift schedules', () => {
     expect(table.stdout.split('\n').find((line) => line.startsWith('explode'))).toMatch(/paused\s+-\s+-\s+-\s+-\s+stored$/);
   });
 
+  it('prints schedules and their history with --json in the API\'s shape, from the one serializer', async () => {
+    const declared = await project.json<{ schedules: Record<string, unknown>[] }>(['schedules']);
+    await project.json(['schedules', 'sync']);
+    const { jobId } = await project.json<{ jobId: string }>(['schedules', 'trigger', 'hourly-greeting']);
+    const paused = await project.json(['schedules', 'pause', 'explode']);
+    const listed = await project.json<{ schedules: Record<string, unknown>[] }>(['schedules']);
+    const shown = await project.json<{ schedule: unknown; history: unknown[] }>(['schedules', 'show', 'hourly-greeting']);
+    const history = await project.json<{ history: unknown[] }>(['schedules', 'history', 'hourly-greeting']);
+
+    const library = await withLibraryView(project, async (schedules) => ({
+      list: (await schedules.list()).map(scheduleToJson),
+      explode: scheduleToJson((await schedules.get('explode'))!),
+      hourly: scheduleToJson((await schedules.get('hourly-greeting'))!),
+      history: (await schedules.history('hourly-greeting', { limit: 10 })).map(scheduleHistoryEntryToJson),
+    }));
+    // Declared schedules come first, in the file's order; the library lists them in the store's.
+    const byId = (a: { id?: unknown }, b: { id?: unknown }): number => String(a.id).localeCompare(String(b.id));
+    expect(listed.schedules.map(({ declaration, ...schedule }) => [schedule, declaration]).sort(([a], [b]) => byId(a as { id: unknown }, b as { id: unknown }))).toEqual(
+      [...library.list].sort(byId).map((schedule) => [schedule, 'stored']),
+    );
+    expect(paused).toEqual(library.explode);
+    expect(shown.schedule).toEqual(library.hourly);
+    expect(library.hourly.lastJobId).toBe(jobId);
+    expect(library.hourly.lastOutcome).toMatchObject({ jobId, state: 'available' });
+    expect(shown.history).toEqual(library.history);
+    expect(history.history).toEqual(library.history);
+    expect(library.history).toEqual([expect.objectContaining({ jobId, status: 'manual', job: expect.objectContaining({ id: jobId, state: 'available' }) })]);
+    // Declared but not stored yet (listed before the sync): the same fields, plus `declaration`.
+    const apiFields = Object.keys(library.hourly);
+    expect(declared.schedules.map((schedule) => schedule.declaration)).toEqual(['not-stored', 'not-stored']);
+    for (const schedule of declared.schedules) expect(Object.keys(schedule).sort()).toEqual([...apiFields, 'declaration'].sort());
+  });
+
   it('shows the execution history with job states, durations and errors, and the last outcome in the list', async () => {
     await project.json(['schedules', 'sync']);
     const greeted = await project.json<{ jobId: string }>(['schedules', 'trigger', 'hourly-greeting']);
@@ -105,6 +154,8 @@ describe('nightshift schedules', () => {
 
     const history = await project.json<HistoryJson>(['schedules', 'history', 'explode']);
     expect(history.scheduleId).toBe('explode');
+    // Finished runs too (duration, error, result): the API's shape.
+    expect(history.history).toEqual(await withLibraryView(project, async (schedules) => (await schedules.history('explode', { limit: 20 })).map(scheduleHistoryEntryToJson)));
     const run = history.history.find((entry) => entry.jobId === exploded.jobId);
     expect(run).toMatchObject({ status: 'manual', jobState: 'dead', error: { message: 'kaboom' } });
     expect(run!.durationMs).toEqual(expect.any(Number));

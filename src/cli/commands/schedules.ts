@@ -33,7 +33,7 @@ export function registerScheduleCommands(program: Command): void {
     .action(
       commandAction(async (context) => {
         const views = await (await manager(context)).list();
-        const { renderDeclaredSchedules, renderSchedules, scheduleToJson } = await import('../schedule-view.js');
+        const { listedScheduleToJson, renderDeclaredSchedules, renderSchedules, scheduleToJson } = await import('../schedule-view.js');
         const { listWithDeclaration, readDeclaredSchedules } = await import('../declared-schedules.js');
         // A file is checked before it is deployed: an invalid one fails here, naming file and line.
         const declared = await readDeclaredSchedules(await context.config({ required: false }));
@@ -44,7 +44,7 @@ export function registerScheduleCommands(program: Command): void {
         const { store } = await context.store({ required: false });
         const rows = await listWithDeclaration(store, views, declared.schedules, declared.source);
         context.print(
-          { declaredIn: declared.from, schedules: rows.map((row) => ({ ...scheduleToJson(row.view), declaration: row.declaration })) },
+          { declaredIn: declared.from, schedules: rows.map(listedScheduleToJson) },
           () => renderDeclaredSchedules(rows, declared.from),
         );
       }),
