@@ -10,6 +10,9 @@ import type { Clock, Store } from './store/types.js';
 import type { JobList } from './job/job-registry.js';
 import type { Service } from './service.js';
 import type { Metrics } from './observe/metrics.js';
+import { setUpAlerting } from './alerts/alert-runtime.js';
+import type { AlertRules, AlertRulesInput } from './alerts/alert-rules.js';
+import type { AlertChannel } from './alerts/channels/index.js';
 import { timeStore } from './observe/store-timing.js';
 import { createStatsRecorder } from './observe/stats-recorder.js';
 import { createProcessRegistry } from './observe/process-registry.js';
@@ -78,6 +81,16 @@ export interface NightshiftOptions {
    */
   stats?: boolean | { flushMs?: number };
   /**
+   * Alerting: evaluate these rules (the `alerts.yaml` shape, or parsed `AlertRules`) every
+   * `settings.evaluateEvery` seconds and deliver what fires. Channels: `log` always; Slack,
+   * Discord and email from the environment (`NOTIFY_SLACK_ENABLED`, `SLACK_WEBHOOK_URL`, …; see
+   * the README) merged with the rules' `slack`/`discord`/`email` settings; plus `channels` given
+   * here (they win by name). Any number of runtimes may evaluate: each alert is delivered once per
+   * store. Deliveries are jobs on queue `nightshift.alerts`, sent by whichever worker claims them,
+   * so every worker of the store should be given the same channels. Off by default.
+   */
+  alerts?: { rules: AlertRulesInput | AlertRules; channels?: readonly AlertChannel[]; env?: NodeJS.ProcessEnv; evaluate?: boolean };
+  /**
    * Collect Prometheus metrics (job counters and durations, queue gauges, worker slots, Node
    * process metrics) in `nightshift.metrics`; default false, true when `http` is set. An app may
    * serve `nightshift.metrics.registry` itself.
@@ -132,12 +145,14 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
   const store = wantsMetrics ? timeStore(options.store, () => metrics?.observeStoreCall ?? null) : options.store;
   const events = options.events ?? new NightshiftEvents();
   const logger = options.logger ?? createSilentLogger();
-  const client = createClient({ store, jobs: options.jobs, events, logger, maxPayloadBytes: options.maxPayloadBytes });
+  const alerting = options.alerts ? setUpAlerting(options.alerts, logger) : null;
+  const jobs = alerting ? [...Object.values(options.jobs ?? {}), alerting.deliveryJob] : options.jobs;
+  const client = createClient({ store, jobs, events, logger, maxPayloadBytes: options.maxPayloadBytes });
   const runWorker = options.worker ?? true;
   const worker = runWorker
     ? createWorker({
         store,
-        jobs: options.jobs,
+        jobs,
         events,
         logger,
         queues: options.queues,
@@ -188,7 +203,7 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
             ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes }),
           });
         const { activeApiTokens } = await import('./client/api-tokens.js');
-        api = createApiService({ ...http, client, scheduleManager, logger, tokenSource: () => activeApiTokens(store), eventFeed: createEventFeedReader(store), ...(metrics ? { metrics } : {}), readiness: () => readiness() });
+        api = createApiService({ ...http, client, scheduleManager, logger, tokenSource: () => activeApiTokens(store), eventFeed: createEventFeedReader(store), ...(metrics ? { metrics } : {}), ...(alerting ? { alerts: alerting.admin(store) } : {}), readiness: () => readiness() });
         await api.start();
       },
       async stop() {
@@ -223,6 +238,7 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
     const retention = eventsMs === undefined ? prune.retention : { eventsMs, ...prune.retention };
     services.push(createPruner({ store, events, logger, intervalMs: prune.intervalMs, retention, batchSize: prune.batchSize }));
   }
+  if (alerting?.evaluate) services.push(alerting.service({ store, events, jobNames: client.definitions().map((job) => job.name) }));
   services.push(...(options.services ?? []));
   if (options.processRegistry ?? (worker !== null || options.http !== undefined)) {
     // Last to start, first to stop: it describes the services above and leaves the registry first.

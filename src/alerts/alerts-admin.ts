@@ -10,6 +10,7 @@ import { ValidationError, NotFoundError } from '../errors.js';
 import type { AlertRules, Severity } from './alert-rules.js';
 import { SEVERITIES } from './alert-rules.js';
 import type { AlertChannel, AlertMessage } from './channels/index.js';
+import { redactUrl } from './channels/secret-redaction.js';
 import type { AlertDeliveryPayload } from './deliver-job.js';
 
 /** One delivery of an episode: a job, with its attempts. */
@@ -101,7 +102,11 @@ export function createAlertsAdmin(options: { store: Store & AlertStore; rules: A
   };
 
   return {
-    config: () => ({ rules, channels: [...channels.keys()].sort() }),
+    config: () => {
+      // A webhook URL is a credential (whoever has it can post): shown by scheme and host only.
+      const webhook = rules.settings.webhook?.url ? { ...rules.settings.webhook, url: redactUrl(new URL(rules.settings.webhook.url)) } : rules.settings.webhook;
+      return { rules: { ...rules, settings: { ...rules.settings, ...(webhook ? { webhook } : {}) } }, channels: [...channels.keys()].sort() };
+    },
     async active() {
       const open = await store.alertList({ filter: { open: true }, limit: 1000 });
       return Promise.all(open.map(view));

@@ -34,6 +34,8 @@ export interface Retention {
    * figures) are kept, in ms; default 8 days (the longest time series window is 7 days).
    */
   statsMs?: number;
+  /** How long resolved alert episodes and ended silences are kept, in ms; default 30 days. */
+  alertsMs?: number;
 }
 
 /**
@@ -54,6 +56,7 @@ export const DEFAULT_RETENTION: Required<Retention> = {
   ticksOlderThanMs: 7 * DAY_MS,
   eventsMs: EVENT_RETENTION_MS,
   statsMs: 8 * DAY_MS,
+  alertsMs: 30 * DAY_MS,
 };
 /**
  * Shortest accepted tick retention, ms (1 hour). A tick is pruned only well after any scheduler
@@ -152,6 +155,7 @@ export function createPruner(options: PrunerOptions): IntervalService {
         const floor = (ms: number) => Math.floor(ms / rollup.resolutionMs) * rollup.resolutionMs;
         await options.store.statsRollup({ from: new Date(floor(now - rollup.olderThanMs - rollup.spanMs)), to: new Date(floor(now - rollup.olderThanMs)), resolutionMs: rollup.resolutionMs });
       }
+      await options.store.alertPrune({ before: new Date(now - retention.alertsMs) });
       options.onPruned?.(total);
       options.onTicksPruned?.(ticks);
       options.onEventsPruned?.(feed);

@@ -407,3 +407,45 @@ export const scheduleStatsReplySchema = z.object({
   summary: z.object({ total: z.number(), enabled: z.number(), paused: z.number() }),
   schedules: z.array(scheduleRunStatsSchema),
 });
+
+const alertDeliverySchema = z.object({
+  jobId: z.string(),
+  channel: z.string(),
+  kind: z.enum(['fired', 'resolved']),
+  state: z.string().describe('the delivery job: completed = delivered; retryable = a failed attempt, retried with backoff; dead = gave up'),
+  attempts: z.number(),
+  lastError: z.string().nullable(),
+  deliveredAt: z.string().nullable(),
+});
+
+export const alertEpisodeSchema = z.object({
+  id: z.string(),
+  rule: z.string(),
+  severity: z.string(),
+  subject: z.object({ kind: z.string(), name: z.string() }),
+  openedAt: z.string(),
+  lastSeenAt: z.string(),
+  resolvedAt: z.string().nullable(),
+  status: z.string().describe('delivered, throttled or silenced'),
+  measured: z.string(),
+  threshold: z.string(),
+  lastError: z.object({ name: z.string(), message: z.string() }).nullable(),
+  deliveries: z.array(alertDeliverySchema),
+});
+
+export const alertHistoryQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  severity: z.enum(['critical', 'high', 'medium', 'low', 'info']).optional(),
+  rule: z.string().min(1).max(200).optional(),
+  jobId: z.string().min(1).max(256).optional().describe('the job name the alerts are about'),
+  cursor: z.string().max(20).optional(),
+});
+
+export const alertSilenceSchema = z.object({ id: z.string(), rule: z.string(), subject: z.string().nullable(), until: z.string(), reason: z.string().nullable(), createdAt: z.string() });
+
+export const alertSilenceBodySchema = z.strictObject({
+  rule: z.string().min(1).max(200),
+  subject: z.string().min(1).max(256).nullable().optional().describe('the job, queue or schedule it silences; absent: every subject of the rule'),
+  forSeconds: z.number().int().min(1).max(90 * 86_400),
+  reason: z.string().max(2000).nullable().optional(),
+});

@@ -26,6 +26,8 @@ import { healthReplySchema, readyReplySchema } from './api-schemas.js';
 import { assertSafeBind, Authenticator, type ApiToken, type StoredTokens } from './auth.js';
 import { handleError, HttpError } from './http-errors.js';
 import { createRouteGuard } from './route-guard.js';
+import { alertRoutes } from './routes/alerts.js';
+import type { AlertsAdmin } from '../alerts/alerts-admin.js';
 import { statsRoutes } from './routes/stats.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { eventRoutes } from './routes/events.js';
@@ -58,6 +60,8 @@ export interface ApiServerOptions {
   metrics?: Metrics;
   /** Serves `GET /api/events` (Server-Sent Events, read scope); without it that route answers 404. `createNightshift({ http })` passes one over its store. */
   eventFeed?: EventFeedReader;
+  /** Serves `/api/alerts/*` (rules, active alerts, history, stats, test, silences); without it those routes answer 404. */
+  alerts?: AlertsAdmin;
   /**
    * Accepted bearer tokens. `NIGHTSHIFT_API_TOKEN` from the environment is added as an admin
    * token when set. With none, the API is open and may only listen on loopback.
@@ -154,6 +158,7 @@ async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth
       statsRoutes(scoped, options.client, guard);
       eventRoutes(scoped, options.eventFeed, guard, options.logger);
       scheduleRoutes(scoped, { scheduleManager: options.scheduleManager, scheduleFile: options.scheduleFile }, guard);
+      alertRoutes(scoped, options.alerts, guard);
       scoped.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: '/api' },

@@ -1,0 +1,58 @@
+/**
+ * Alerting inside a runtime: the rules parsed once, the channels of this process (log, the
+ * environment's Slack/Discord/email, the rules' webhook, and those passed in code), the delivery
+ * job every worker registers, and factories for the evaluation service and the operators' view.
+ */
+import type { Logger } from 'pino';
+import type { NightshiftEvents } from '../observe/events.js';
+import type { Store } from '../store/types.js';
+import { parseAlertRules, type AlertRules, type AlertRulesInput } from './alert-rules.js';
+import { createAlertService, type AlertService } from './alert-service.js';
+import { createAlertsAdmin, type AlertsAdmin } from './alerts-admin.js';
+import { channelsFromEnv, createLogChannel, createWebhookChannel, type AlertChannel } from './channels/index.js';
+import { createAlertDeliveryJob } from './deliver-job.js';
+
+export interface AlertingOptions {
+  rules: AlertRulesInput | AlertRules;
+  channels?: readonly AlertChannel[];
+  /** Where channel settings are read from; default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Evaluate the rules in this runtime; default true (deliveries are sent either way). */
+  evaluate?: boolean;
+}
+
+export interface Alerting {
+  rules: AlertRules;
+  channels: ReadonlyMap<string, AlertChannel>;
+  deliveryJob: ReturnType<typeof createAlertDeliveryJob>;
+  evaluate: boolean;
+  service(params: { store: Store; events: NightshiftEvents; jobNames: readonly string[] }): AlertService;
+  admin(store: Store): AlertsAdmin;
+}
+
+function isParsed(rules: AlertRulesInput | AlertRules): rules is AlertRules {
+  const settings = (rules as AlertRules).settings as Partial<AlertRules['settings']> | undefined;
+  return settings !== undefined && typeof settings.evaluateEvery === 'number' && Array.isArray((rules as AlertRules).jobFailures);
+}
+
+export function setUpAlerting(options: AlertingOptions, logger: Logger): Alerting {
+  const rules = isParsed(options.rules) ? options.rules : parseAlertRules(options.rules);
+  const env = options.env ?? process.env;
+  const channels = new Map<string, AlertChannel>();
+  channels.set('log', createLogChannel({ logger }));
+  for (const channel of channelsFromEnv(env, { settings: rules.settings })) channels.set(channel.name, channel);
+  const webhookUrl = rules.settings.webhook?.url;
+  if (webhookUrl) {
+    const secret = env.ALERT_WEBHOOK_SECRET?.trim();
+    channels.set('webhook', createWebhookChannel({ url: webhookUrl, ...(secret ? { secret } : {}) }));
+  }
+  for (const channel of options.channels ?? []) channels.set(channel.name, channel);
+  return {
+    rules,
+    channels,
+    deliveryJob: createAlertDeliveryJob(channels),
+    evaluate: options.evaluate ?? true,
+    service: ({ store, events, jobNames }) => createAlertService({ store, rules, channelNames: [...channels.keys()], jobNames, events, logger }),
+    admin: (store) => createAlertsAdmin({ store, rules, channels }),
+  };
+}
