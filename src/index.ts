@@ -42,3 +42,18 @@ export { createSqliteStore } from './store/sqlite/sqlite-store.js';
 export type { SqliteStoreOptions } from './store/sqlite/sqlite-store.js';
 export { createPostgresStore } from './store/postgres/postgres-store.js';
 export type { PostgresStoreOptions } from './store/postgres/postgres-store.js';
+export { loadAlertRulesFile, parseAlertRules } from './alerts/alert-rules.js';
+export type { AlertRules, AlertRulesInput, Severity as AlertSeverity } from './alerts/alert-rules.js';
+export {
+  channelsFromEnv,
+  createDiscordWebhookChannel,
+  createLogChannel,
+  createSendGridEmailChannel,
+  createSlackApiChannel,
+  createSlackWebhookChannel,
+  createSmtpEmailChannel,
+  createWebhookChannel,
+  webhookSignature,
+  AlertDeliveryError,
+} from './alerts/channels/index.js';
+export type { AlertChannel, AlertMessage } from './alerts/channels/index.js';
