@@ -6,6 +6,7 @@ import { defineJob } from '../../src/job/define-job.js';
 import { createNightshift, type Nightshift } from '../../src/nightshift.js';
 import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
 import { answer, startRecordingServer, type RecordingServer } from './alert-test-servers.js';
+import { until } from '../fixtures/sqlite-runtime.js';
 
 const SECRET_PATH = '/services/T0SECRET1/B0SECRET2/XoXoSecretToken42';
 const sync = defineJob({
@@ -16,13 +17,6 @@ const sync = defineJob({
   },
 });
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 for (const kind of STORE_KINDS) {
   describe.skipIf(!kind.available)(`alert API on ${kind.kind}`, () => {

@@ -9,31 +9,13 @@ import { createWebhookChannel, type AlertChannel } from '../../src/alerts/channe
 import { ALERT_DELIVERY_JOB, createAlertDeliveryJob } from '../../src/alerts/deliver-job.js';
 import { createNightshift, type Nightshift } from '../../src/nightshift.js';
 import { TestClock } from '../../src/store/conformance/test-clock.js';
-import { STATS_BUCKET_COUNT, type StatsDelta } from '../../src/store/types.js';
+import type { StatsDelta } from '../../src/store/types.js';
+import { emptyDelta } from '../../src/observe/stats-recorder.js';
 import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
 import { answer, startRecordingServer, type RecordingServer } from './alert-test-servers.js';
+import { until } from '../fixtures/sqlite-runtime.js';
 
-const dead = (name: string, count: number): StatsDelta => ({
-  queue: 'default',
-  name,
-  enqueued: 0,
-  completed: 0,
-  failed: 0,
-  dead: count,
-  cancelled: 0,
-  durationBuckets: new Array(STATS_BUCKET_COUNT).fill(0),
-  durationSumMs: 0,
-  waitBuckets: new Array(STATS_BUCKET_COUNT).fill(0),
-  waitSumMs: 0,
-});
-
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+const dead = (name: string, count: number): StatsDelta => ({ ...emptyDelta('default', name), dead: count });
 
 for (const kind of STORE_KINDS) {
   describe.skipIf(!kind.available)(`alerting end to end on ${kind.kind}`, () => {
@@ -88,7 +70,9 @@ for (const kind of STORE_KINDS) {
       runtime.worker!.wake();
       await until(() => receiver.requests.length >= 3, 'the resolved message');
       expect(JSON.parse(receiver.requests[2]!.body)).toMatchObject({ rule: 'failures', resolved: true });
-      expect(await runtime.client.list({ job: ALERT_DELIVERY_JOB })).toMatchObject({ jobs: [{ state: 'completed' }, { state: 'completed' }] });
+      // Two deliveries in all (fired, resolved), both completed once their finishes are written.
+      await until(async () => (await runtime.client.list({ job: ALERT_DELIVERY_JOB, state: 'completed' })).jobs.length === 2, 'both deliveries to complete');
+      expect((await runtime.client.list({ job: ALERT_DELIVERY_JOB })).jobs).toHaveLength(2);
     });
 
     it('a silence or the throttle records the episode without sending anything', async () => {

@@ -5,35 +5,12 @@ import { evaluateAlertRules, type Firing } from '../../src/alerts/alert-evaluato
 import { parseAlertRules } from '../../src/alerts/alert-rules.js';
 import { TestClock } from '../../src/store/conformance/test-clock.js';
 import { STATS_BUCKET_COUNT, type JobInsert, type StatsDelta } from '../../src/store/types.js';
+import { jobInput } from '../../src/store/conformance/conformance-fixtures.js';
+import { emptyDelta } from '../../src/observe/stats-recorder.js';
 import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
 
-const insert = (overrides: Partial<JobInsert> = {}): JobInsert => ({
-  name: 'sync',
-  queue: 'default',
-  payload: '{}',
-  priority: 0,
-  maxAttempts: 1,
-  runAt: null,
-  key: null,
-  timeoutMs: null,
-  scheduleId: null,
-  meta: null,
-  ...overrides,
-});
-const delta = (overrides: Partial<StatsDelta>): StatsDelta => ({
-  queue: 'default',
-  name: 'sync',
-  enqueued: 0,
-  completed: 0,
-  failed: 0,
-  dead: 0,
-  cancelled: 0,
-  durationBuckets: new Array(STATS_BUCKET_COUNT).fill(0),
-  durationSumMs: 0,
-  waitBuckets: new Array(STATS_BUCKET_COUNT).fill(0),
-  waitSumMs: 0,
-  ...overrides,
-});
+const insert = (overrides: Partial<JobInsert> = {}): JobInsert => jobInput({ name: 'sync', maxAttempts: 1, payload: '{}', ...overrides });
+const delta = (overrides: Partial<StatsDelta>): StatsDelta => ({ ...emptyDelta('default', 'sync'), ...overrides });
 const keys = (firings: Firing[]) => firings.map((firing) => firing.key).sort();
 
 for (const kind of STORE_KINDS) {

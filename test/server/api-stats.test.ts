@@ -7,6 +7,7 @@ import { percentile } from '../../src/observe/stats-report.js';
 import { bucketOf, STATS_BOUNDS_MS } from '../../src/observe/stats-recorder.js';
 import { STATS_BUCKET_COUNT } from '../../src/store/types.js';
 import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
+import { until } from '../fixtures/sqlite-runtime.js';
 
 const work = defineJob({ name: 'work', queue: 'busy', handler: async () => new Promise<void>((resolve) => setTimeout(resolve, 30)) });
 const flaky = defineJob({
@@ -19,13 +20,6 @@ const flaky = defineJob({
 });
 const idle = defineJob({ name: 'idle', queue: 'waiting-room', handler: () => undefined });
 
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('stats histogram', () => {
   it('buckets by upper bound and estimates percentiles inside the bucket', () => {

@@ -3,10 +3,10 @@
  * jobs in the same transaction, so an alert is never opened without them (nor twice: a partial
  * unique index keeps one open episode per key).
  */
-import type Database from 'better-sqlite3';
 import type { AlertEpisodeRecord, AlertListFilter, AlertOpenParams, AlertSilenceRecord } from '../alert-types.js';
 import type { JobInsert, JobRecord } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
+import { preparedOnce } from './sqlite-prepared.js';
 import { isJobId } from '../job-ids.js';
 
 const SQL = {
@@ -31,16 +31,7 @@ const SQL = {
   pruneSilences: `DELETE FROM nightshift_alert_silences WHERE until < ?`,
 };
 
-type Prepared = Record<keyof typeof SQL, Database.Statement>;
-const prepared = new WeakMap<Database.Database, Prepared>();
-function statements(ctx: SqliteContext): Prepared {
-  let found = prepared.get(ctx.db);
-  if (!found) {
-    found = Object.fromEntries(Object.entries(SQL).map(([name, text]) => [name, ctx.db.prepare(text)])) as Prepared;
-    prepared.set(ctx.db, found);
-  }
-  return found;
-}
+const statements = preparedOnce(SQL);
 
 interface EpisodeRow {
   id: number;

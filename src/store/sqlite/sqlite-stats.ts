@@ -2,10 +2,10 @@
  * Activity statistics on SQLite: per-minute rows added to by upsert, summed per bucket on read;
  * and the earliest pending run time per queue, found by seeks on the claim index.
  */
-import type Database from 'better-sqlite3';
 import { STATS_VALUE_COLUMNS, statsFromValues, statsValues } from '../stats-columns.js';
 import type { StatsDelta, StatsRow } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
+import { preparedOnce } from './sqlite-prepared.js';
 
 const MINUTE_MS = 60_000;
 const PENDING = `state IN ('available','scheduled','retryable')`;
@@ -64,17 +64,7 @@ const SQL = {
         LIMIT CAST(@limit AS INTEGER))) AS ahead`,
 };
 
-type Prepared = Record<keyof typeof SQL, Database.Statement>;
-const prepared = new WeakMap<Database.Database, Prepared>();
-
-function statements(ctx: SqliteContext): Prepared {
-  let found = prepared.get(ctx.db);
-  if (!found) {
-    found = Object.fromEntries(Object.entries(SQL).map(([name, text]) => [name, ctx.db.prepare(text)])) as Prepared;
-    prepared.set(ctx.db, found);
-  }
-  return found;
-}
+const statements = preparedOnce(SQL);
 
 export function addStats(ctx: SqliteContext, deltas: readonly StatsDelta[]): void {
   if (deltas.length === 0) return;
