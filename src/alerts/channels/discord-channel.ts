@@ -9,8 +9,7 @@ import type { AlertChannel, AlertMessage } from './alert-message.js';
 import { alertFacts, alertWords } from './alert-wording.js';
 import { channelName, checkHttpUrl, optionalText, required } from './channel-settings.js';
 import { resolveTimeoutMs } from './delivery-deadline.js';
-import { accepted, failureForAnswer, postToService, type ServicePost } from './http-delivery.js';
-import { redactUrl, SecretScrubber } from './secret-redaction.js';
+import { jsonWebhookChannel } from './http-delivery.js';
 import { escapeDiscord, fitEscaped } from './text-escaping.js';
 
 export interface DiscordWebhookChannelOptions {
@@ -78,24 +77,6 @@ export function createDiscordWebhookChannel(options: DiscordWebhookChannelOption
   const username = optionalText(options.username, name, 'username');
   if (username !== undefined && username.length > USERNAME_MAX) required({ problem: `must be at most ${USERNAME_MAX} characters` }, name, 'username');
   const timeoutMs = resolveTimeoutMs(options.timeoutMs, name);
-  const scrubber = new SecretScrubber([], [url]);
-  const target = `Discord webhook ${redactUrl(url)}`;
-  return {
-    name,
-    async send(message, signal) {
-      const post: ServicePost = {
-        channel: name,
-        target,
-        url,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(discordPayload(message, username)),
-        timeoutMs,
-        signal,
-        scrubber,
-      };
-      const answer = await postToService(post);
-      // 204 without `?wait=true`, 200 with it; 429 carries Retry-After (seconds, maybe fractional).
-      if (!accepted(answer)) throw failureForAnswer(post, answer);
-    },
-  };
+  // Discord answers 204 without `?wait=true`, 200 with it; 429 carries Retry-After (seconds, maybe fractional).
+  return jsonWebhookChannel({ name, service: 'Discord webhook', url, timeoutMs, payload: (message) => discordPayload(message, username) });
 }

@@ -7,7 +7,8 @@
  */
 import { DeliveryDeadline } from './delivery-deadline.js';
 import { AlertDeliveryError, codeForHttpStatus, parseRetryAfter, retryHint } from './delivery-error.js';
-import type { SecretScrubber } from './secret-redaction.js';
+import type { AlertChannel, AlertMessage } from './alert-message.js';
+import { redactUrl, SecretScrubber } from './secret-redaction.js';
 
 /** One request to a service. */
 export interface ServicePost {
@@ -125,4 +126,30 @@ function describeCause(cause: unknown): string {
     return code && !cause.message.includes(code) ? `${code}: ${cause.message}` : cause.message;
   }
   return cause === undefined ? 'unknown error' : String(cause);
+}
+
+/**
+ * A channel that POSTs one JSON document per message to a webhook URL (the URL is the secret:
+ * errors name only its scheme and host) and counts any 2xx as delivered.
+ */
+export function jsonWebhookChannel(params: { name: string; service: string; url: URL; timeoutMs: number; payload(message: AlertMessage): unknown }): AlertChannel {
+  const scrubber = new SecretScrubber([], [params.url]);
+  const target = `${params.service} ${redactUrl(params.url)}`;
+  return {
+    name: params.name,
+    async send(message, signal) {
+      const post: ServicePost = {
+        channel: params.name,
+        target,
+        url: params.url,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(params.payload(message)),
+        timeoutMs: params.timeoutMs,
+        signal,
+        scrubber,
+      };
+      const answer = await postToService(post);
+      if (!accepted(answer)) throw failureForAnswer(post, answer);
+    },
+  };
 }

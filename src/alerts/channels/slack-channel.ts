@@ -12,7 +12,7 @@ import { alertFacts, alertWords, type AlertWords } from './alert-wording.js';
 import { channelName, checkHttpUrl, checkToken, optionalText, required } from './channel-settings.js';
 import { resolveTimeoutMs } from './delivery-deadline.js';
 import { AlertDeliveryError, type AlertDeliveryErrorCode, parseRetryAfter, retryHint } from './delivery-error.js';
-import { accepted, failureForAnswer, postToService, quoteAnswer, type ServicePost } from './http-delivery.js';
+import { accepted, failureForAnswer, jsonWebhookChannel, postToService, quoteAnswer, type ServicePost } from './http-delivery.js';
 import { redactUrl, SecretScrubber } from './secret-redaction.js';
 import { escapeSlack, escapeSlackCode, fitEscaped } from './text-escaping.js';
 
@@ -124,26 +124,8 @@ export function createSlackWebhookChannel(options: SlackWebhookChannelOptions): 
   const url = required(checkHttpUrl(options.webhookUrl), name, 'webhookUrl');
   const appearance = slackAppearance(options, name);
   const timeoutMs = resolveTimeoutMs(options.timeoutMs, name);
-  const scrubber = new SecretScrubber([], [url]);
-  const target = `Slack webhook ${redactUrl(url)}`;
-  return {
-    name,
-    async send(message, signal) {
-      const post: ServicePost = {
-        channel: name,
-        target,
-        url,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(slackPayload(message, appearance)),
-        timeoutMs,
-        signal,
-        scrubber,
-      };
-      const answer = await postToService(post);
-      // A webhook answers 200 "ok"; its errors are 4xx/5xx with a word such as `channel_not_found`.
-      if (!accepted(answer)) throw failureForAnswer(post, answer);
-    },
-  };
+  // A webhook answers 200 "ok"; its errors are 4xx/5xx with a word such as `channel_not_found`.
+  return jsonWebhookChannel({ name, service: 'Slack webhook', url, timeoutMs, payload: (message) => slackPayload(message, appearance) });
 }
 
 /**
