@@ -27,8 +27,28 @@ export const MIN_RUN_AT_MS = 0;
 /** Latest accepted `runAt`: 9999-12-31T23:59:59.999Z. */
 export const MAX_RUN_AT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
-/** Highest accepted priority (lowest is 0). */
+/** Highest accepted priority; higher runs first. */
 export const MAX_PRIORITY = 1_000_000;
+/**
+ * Lowest accepted priority. Below 0 (the default, `normal`) so that `low` has room under the
+ * default without shifting the meaning of existing numeric priorities.
+ */
+export const MIN_PRIORITY = -1_000_000;
+
+/**
+ * Named priorities and the numbers they stand for. A name is only a spelling: the store keeps the
+ * number, so `high` and `100` are the same priority and sort with every other number.
+ */
+export const PRIORITY_NAMES = { critical: 1000, high: 100, normal: 0, low: -100 } as const;
+
+/** A named priority: `critical` (1000), `high` (100), `normal` (0) or `low` (−100). */
+export type PriorityName = keyof typeof PRIORITY_NAMES;
+
+/**
+ * A priority as a caller may give it: an integer in MIN_PRIORITY … MAX_PRIORITY (higher runs
+ * first) or one of the names in `PRIORITY_NAMES`.
+ */
+export type Priority = number | PriorityName;
 
 /** Largest `maxAttempts`, `retry.attempts` and `timeoutMs`: a 32-bit integer column and a Node timer. */
 export const MAX_INT32 = 2 ** 31 - 1;
@@ -92,10 +112,34 @@ export function assertStorableText(text: string, what: string): void {
   }
 }
 
-/** Throws unless `value` is an integer priority in 0 … MAX_PRIORITY. */
+/** Whether `value` is one of the priority names (exact and case-sensitive: `high`, not `HIGH`). */
+export function isPriorityName(value: unknown): value is PriorityName {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(PRIORITY_NAMES, value);
+}
+
+/** What every priority error says is accepted. */
+export const PRIORITY_ACCEPTED = `an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY} or one of ${Object.entries(PRIORITY_NAMES)
+  .map(([name, number]) => `${name} (${number})`)
+  .join(', ')}`;
+
+/**
+ * The one reading of a priority, wherever it comes from (job definitions, enqueue options, the
+ * HTTP API, YAML schedules, the CLI): an integer in MIN_PRIORITY … MAX_PRIORITY is returned as is,
+ * a name in `PRIORITY_NAMES` as its number. Anything else — a numeric string such as `'5'`, a
+ * fraction, NaN, a name in another case — throws `INVALID_OPTION` naming what is accepted.
+ * Text from a command line is parsed by the CLI before it gets here.
+ */
+export function parsePriority(value: unknown, where: string): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= MIN_PRIORITY && value <= MAX_PRIORITY) return value;
+  if (isPriorityName(value)) return PRIORITY_NAMES[value];
+  const got = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  throw new ValidationError('INVALID_OPTION', `${where}: priority must be ${PRIORITY_ACCEPTED}; got ${got}`);
+}
+
+/** Throws unless `value` is an integer priority in MIN_PRIORITY … MAX_PRIORITY (a stored, numeric one). */
 export function assertValidPriority(value: unknown, where: string): asserts value is number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_PRIORITY) {
-    throw new ValidationError('INVALID_OPTION', `${where}: priority must be an integer from 0 to ${MAX_PRIORITY}, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < MIN_PRIORITY || value > MAX_PRIORITY) {
+    throw new ValidationError('INVALID_OPTION', `${where}: priority must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}, got ${String(value)}`);
   }
 }
 

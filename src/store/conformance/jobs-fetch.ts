@@ -75,6 +75,25 @@ export function describeJobFetch(factory: StoreFactory): void {
       expect(order).toEqual([highOld.id, highNewA.id, highNewB.id, midNew.id, lowOld.id, lowNew.id]);
     });
 
+    it('stores negative priorities (down to -1000000) and claims them after 0 and positive ones, in one batch or one by one', async () => {
+      const base = t.clock.now();
+      const ins = async (priority: number, ageMs = 0): Promise<JobRecord> => insertJob(t.store, { priority, runAt: new Date(base - ageMs) });
+      const lowest = await ins(-1_000_000, 90_000);
+      const low = await ins(-100, 60_000);
+      const normal = await ins(0);
+      const lowNewer = await ins(-100, 10);
+      const critical = await ins(1000);
+      const minusOne = await ins(-1, 30_000);
+      const highest = await ins(1_000_000);
+      expect((await t.store.jobGet({ id: lowest.id }))?.priority).toBe(-1_000_000);
+      expect((await t.store.jobGet({ id: low.id }))?.priority).toBe(-100);
+      const expected = [highest.id, critical.id, normal.id, minusOne.id, low.id, lowNewer.id, lowest.id];
+      const batch = await fetchJobs(t.store, 'default', 3);
+      expect(batch.map((job) => job.id)).toEqual(expected.slice(0, 3));
+      expect(batch.map((job) => job.priority)).toEqual([1_000_000, 1000, 0]);
+      expect(await fetchOneByOne(t.store, 'default', 10)).toEqual(expected.slice(3));
+    });
+
     it('a batch claim takes the best jobs first', async () => {
       const low = await t.store.jobInsertMany({ jobs: Array.from({ length: 5 }, () => jobInput({ priority: 1 })) });
       const high = await t.store.jobInsertMany({ jobs: Array.from({ length: 3 }, () => jobInput({ priority: 100 })) });

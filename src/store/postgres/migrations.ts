@@ -4,6 +4,7 @@ import type { SchemaNames } from './schema-name.js';
 import { toStoreError } from './pg-errors.js';
 import { inTransaction } from './transaction.js';
 import { enqueueFunctionSql } from './sql-enqueue-function.js';
+import { MAX_PRIORITY, MIN_PRIORITY } from '../../job/input-bounds.js';
 
 /**
  * Versioned schema migrations of the PostgreSQL store.
@@ -326,7 +327,8 @@ export const MIGRATIONS: readonly MigrationStep[] = [
   {
     version: 8,
     name: 'enqueue() SQL function: the core\'s bounds on delay_ms, run_at and key',
-    sql: enqueueFunctionSql,
+    // Bounds as released in version 8; version 15 widened them in a new step.
+    sql: (names) => enqueueFunctionSql(names, { minPriority: 0 }),
   },
   {
     version: 9,
@@ -471,6 +473,21 @@ export const MIGRATIONS: readonly MigrationStep[] = [
         reason     text,
         created_at timestamptz NOT NULL
       );
+    `,
+  },
+  {
+    version: 15,
+    name: 'negative priorities: jobs.priority and enqueue() accept -1000000 … 1000000 (named priority low = -100)',
+    // The old check (0 … 1 000 000, named jobs_priority_check by PostgreSQL) is replaced, not
+    // edited. The new one is added NOT VALID: every existing row passed the narrower old check, so
+    // scanning the table to validate it would prove nothing while holding the table's lock; new
+    // and updated rows are checked all the same. jobs_fetch_idx (queue, priority DESC, run_at, id)
+    // orders negative values like any other integers, so nothing else changes.
+    sql: (names) => `
+      ALTER TABLE ${names.quoted}.jobs DROP CONSTRAINT jobs_priority_check;
+      ALTER TABLE ${names.quoted}.jobs ADD CONSTRAINT jobs_priority_range
+        CHECK (priority BETWEEN ${MIN_PRIORITY} AND ${MAX_PRIORITY}) NOT VALID;
+      ${enqueueFunctionSql(names, { minPriority: MIN_PRIORITY })}
     `,
   },
 ];

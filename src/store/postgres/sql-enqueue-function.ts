@@ -2,14 +2,19 @@ import { MAX_DELAY_MS, MAX_KEY_LENGTH, MAX_PRIORITY, MAX_RUN_AT_MS, MIN_RUN_AT_M
 import type { SchemaNames } from './schema-name.js';
 
 /**
- * The `<schema>.enqueue(job_name, payload, options)` SQL function as of migration 8: the entry
- * point for other languages and for triggers. It applies the same bounds as the core's enqueue
+ * The `<schema>.enqueue(job_name, payload, options)` SQL function: the entry point for other
+ * languages and for triggers. It applies the same bounds as the core's enqueue
  * (job/input-bounds.ts), so a row it inserts is one the core could have inserted: `delay_ms`
- * 0 … 100 years, `run_at` 1970 … 9999, `key` 1 … 256 characters. Earlier versions accepted
- * `run_at` in year 200 000 (a row every reader then saw as an Invalid Date) and capped
- * `delay_ms` at 2^31−1 ms (24 days).
+ * 0 … 100 years, `run_at` 1970 … 9999, `key` 1 … 256 characters, `priority` in `minPriority` …
+ * MAX_PRIORITY. Earlier versions accepted `run_at` in year 200 000 (a row every reader then saw as
+ * an Invalid Date) and capped `delay_ms` at 2^31−1 ms (24 days).
+ *
+ * Each migration that (re)defines the function passes the bounds of its own version, so that the
+ * text of an applied migration never changes: migration 8 keeps priorities at 0 and above,
+ * migration 15 opens them to MIN_PRIORITY (−1 000 000) for `low` and other negative priorities.
+ * A pure SQL caller passes the number (`{"priority": -100}`); names are a client-side spelling.
  */
-export function enqueueFunctionSql({ quoted: s }: SchemaNames): string {
+export function enqueueFunctionSql({ quoted: s }: SchemaNames, { minPriority }: { minPriority: number }): string {
   const KEY_BLOCKING = `('scheduled', 'available', 'running', 'retryable', 'waiting')`;
   const minRunAt = new Date(MIN_RUN_AT_MS).toISOString();
   const maxRunAt = new Date(MAX_RUN_AT_MS).toISOString();
@@ -39,7 +44,7 @@ export function enqueueFunctionSql({ quoted: s }: SchemaNames): string {
       PERFORM ${s}.assert_valid_name('job name', job_name);
       job_queue := coalesce(opts ->> 'queue', 'default');
       PERFORM ${s}.assert_valid_name('queue name', job_queue);
-      job_priority := ${s}.integer_option(opts, 'priority', 0, ${MAX_PRIORITY}, 0);
+      job_priority := ${s}.integer_option(opts, 'priority', ${minPriority}, ${MAX_PRIORITY}, 0);
       job_max_attempts := ${s}.integer_option(opts, 'max_attempts', 1, 2147483647, 3);
       IF opts ? 'run_at' AND opts ? 'delay_ms' THEN
         RAISE EXCEPTION 'give either run_at or delay_ms, not both' USING ERRCODE = '22023';
