@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT_FAILURE, exitCodeFor, formatError } from './cli-errors.js';
+import { registerAlertCommands } from './commands/alerts.js';
 import { registerControlCommands } from './commands/control.js';
 import { registerDaemonCommand } from './commands/daemon.js';
 import { registerInspectCommands } from './commands/inspect.js';
@@ -51,6 +52,7 @@ LOG_LEVEL (debug shows stacks of errors), LOG_FORMAT (pretty|json).`,
   registerMigrateCommand(program);
   registerServeCommand(program);
   registerTokenCommands(program);
+  registerAlertCommands(program);
   return program;
 }
 

@@ -1,4 +1,5 @@
 import type { Logger, LevelWithSilent } from 'pino';
+import type { AlertRulesInput } from '../alerts/alert-rules.js';
 import type { Client } from '../client/client.js';
 import type { AnyJobDefinition } from '../job/define-job.js';
 import type { BuiltinJobsConfig } from '../jobs/builtin-config.js';
@@ -150,6 +151,13 @@ export interface NightshiftConfig {
    * ms; 0 aborts them at once. Default 30 000. `SHUTDOWN_TIMEOUT_MS` wins.
    */
   shutdownTimeoutMs?: number;
+  /**
+   * Alert rules for `nightshift daemon` (and what `nightshift serve` and `nightshift alerts …`
+   * show): the `alerts.yaml` shape inline, or a path to such a YAML file (relative paths resolve
+   * from this config file's directory). `daemon --alerts <file>` wins. Default: `alerts.yaml` (or
+   * `alerts.yml`) beside this config file when one exists, else alerting is off.
+   */
+  alerts?: string | AlertRulesInput;
   /** `fatal`…`trace` or `silent`. Default `info`. `LOG_LEVEL` wins. */
   logLevel?: LevelWithSilent;
   /** Largest serialized payload accepted by enqueue, in bytes. Default 1 048 576 (1 MiB). */

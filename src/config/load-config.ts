@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, NightshiftError } from '../errors.js';
+import type { AlertRulesInput } from '../alerts/alert-rules.js';
 import type { AnyJobDefinition } from '../job/define-job.js';
 import type { withBuiltinJobs } from '../jobs/builtin-jobs.js';
 import type { LevelWithSilent } from 'pino';
@@ -23,6 +24,15 @@ export const CONFIG_FILE_NAMES = ['nightshift.config.ts', 'nightshift.config.mts
 export const DEFAULT_QUEUE_CONCURRENCY = 10;
 /** Default attempt time limit of a queue, in ms (5 minutes). */
 export const DEFAULT_QUEUE_TIMEOUT_MS = 300_000;
+
+/** File names of an alerts file looked up beside the config file, in this order. */
+export const ALERTS_FILE_NAMES = ['alerts.yaml', 'alerts.yml'] as const;
+
+/**
+ * Where alert rules come from: a YAML file in the `alerts.yaml` shape, or rules written inline in
+ * the code config (`file` is that config, for error messages).
+ */
+export type AlertRulesSource = { kind: 'file'; file: string } | { kind: 'inline'; rules: AlertRulesInput; file: string | null };
 
 /** A queue's settings after defaults and environment overrides. */
 export interface ResolvedQueue {
@@ -64,6 +74,14 @@ export interface ResolvedConfig {
   maxPayloadBytes: number | undefined;
   workerId: string | undefined;
   setup: NightshiftConfig['setup'];
+  /**
+   * Where the alert rules are: the config's `alerts:` (inline rules, or a YAML path resolved from
+   * the config file's directory), else `alerts.yaml` / `alerts.yml` beside the config file (the
+   * working directory without one) when it exists, else null: alerting off. Only located here:
+   * the commands that alert read and check the rules (config/alert-rules-source.ts), so that other
+   * commands never load the rule schema. `daemon --alerts <file>` replaces it.
+   */
+  alerts: AlertRulesSource | null;
   /** The validated environment settings. */
   env: EnvSettings;
 }
@@ -199,6 +217,19 @@ function scheduleFileInUse(config: NightshiftConfig, file: string | null, schedu
   if (typeof config.schedules !== 'string') return undefined;
   // A schedule file ships next to the config that names it, so it resolves from there.
   return isAbsolute(config.schedules) ? config.schedules : resolve(file ? dirname(file) : process.cwd(), config.schedules);
+}
+
+/** Where the alert rules are (see `ResolvedConfig.alerts`). */
+function alertRulesSource(config: NightshiftConfig, file: string | null): AlertRulesSource | null {
+  // Like a schedule file, an alerts file ships next to the config that uses it.
+  const directory = file ? dirname(file) : process.cwd();
+  if (typeof config.alerts === 'string') return { kind: 'file', file: isAbsolute(config.alerts) ? config.alerts : resolve(directory, config.alerts) };
+  if (config.alerts !== undefined) return { kind: 'inline', rules: config.alerts, file };
+  for (const name of ALERTS_FILE_NAMES) {
+    const beside = resolve(directory, name);
+    if (existsSync(beside)) return { kind: 'file', file: beside };
+  }
+  return null;
 }
 
 /**
@@ -366,6 +397,7 @@ export function resolveConfig(
     maxPayloadBytes: config.maxPayloadBytes,
     workerId: config.workerId,
     setup: config.setup,
+    alerts: alertRulesSource(config, options.file),
     env,
   };
 }

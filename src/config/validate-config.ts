@@ -124,6 +124,17 @@ const configSchema = z.strictObject({
     })
     .optional(),
   builtins: builtinJobsConfigSchema.optional(),
+  // Only the shape here: the rules themselves are checked where alerting is loaded (the daemon,
+  // `serve`, `alerts …`), so that other commands do not load the rule schema.
+  alerts: z
+    .unknown()
+    .superRefine((alerts, ctx) => {
+      if (alerts === undefined) return;
+      const isPath = typeof alerts === 'string' && alerts.trim() !== '';
+      const isRules = typeof alerts === 'object' && alerts !== null && !Array.isArray(alerts);
+      if (!isPath && !isRules) ctx.addIssue({ code: 'custom', message: 'must be a path to an alerts YAML file, or the rules ({ settings, jobFailures, queueHealth, performance, schedules })' });
+    })
+    .optional(),
   prune: pruneConfigSchema.optional(),
   pollIntervalMs: pollIntervalSchema.optional(),
   leaseMs: integer(1000, 'ms').optional(),

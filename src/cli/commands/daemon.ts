@@ -16,6 +16,8 @@ interface DaemonOptions {
   scheduler: boolean;
   /** `--delete-undeclared`: the start-up sync deletes stored schedules the declaration does not list. */
   deleteUndeclared?: boolean;
+  /** `--alerts <file>`: alert rules (alerts.yaml shape), instead of the config's. */
+  alerts?: string;
 }
 
 const isScheduleFile = (path: string | undefined): boolean => path !== undefined && /\.ya?ml$/i.test(path);
@@ -50,6 +52,7 @@ export function registerDaemonCommand(program: Command): void {
     .option('--http <[host:]port>', 'also serve the HTTP API (REST, /health, /ready, /metrics) there; default NIGHTSHIFT_HTTP or HEALTH_CHECK_PORT, else none. Host 127.0.0.1 unless given')
     .option('--insecure', 'let --http listen beyond loopback without an API token (trusted networks only)')
     .option('--no-event-feed', "do not copy this process's job and schedule events into the store's event feed (GET /api/events); it costs throughput on very short jobs")
+    .option('--alerts <file>', "alert rules to evaluate (alerts.yaml shape); default: the config's `alerts`, else alerts.yaml beside the config file, else none")
     .option('--delete-undeclared', 'at start, delete stored schedules of the schedule file (or code config) kind that it does not declare; by default they are kept, since another file on the same store may declare them')
     .action(
       commandAction(async (context, options: DaemonOptions) => {
@@ -70,6 +73,12 @@ export function registerDaemonCommand(program: Command): void {
               : `no nightshift.config.* in the working directory: running only the built-in jobs the schedule file enables (${enabled.join(', ')})`,
           );
         }
+        // Read before the store opens: a broken alerts file stops the daemon at once, naming file
+        // and line. Alerting's modules load only when there are rules.
+        const alerts =
+          options.alerts !== undefined || config.alerts !== null
+            ? await (await import('../alerting-setup.js')).loadCliAlerting({ config, file: options.alerts, logger })
+            : null;
         const { store, description } = await context.store({ required: !yamlOnly });
         // The runtime is loaded by the command that runs it, not by every command of the CLI.
         const [{ createNightshift }, { NightshiftEvents }, { createDaemonScheduler }] = await Promise.all([
@@ -96,6 +105,7 @@ export function registerDaemonCommand(program: Command): void {
           // belongs with the workers: a scheduler-only process (--no-worker) runs none.
           prune: options.worker ? config.prune : false,
           ...(config.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: config.maxPayloadBytes }),
+          ...(alerts === null ? {} : { alerts: alerts.runtimeOptions(true) }),
         });
         await config.setup?.({ client: nightshift.client, store, logger, command: 'daemon' });
         if (options.scheduler) {
@@ -128,6 +138,7 @@ export function registerDaemonCommand(program: Command): void {
         });
 
         await nightshift.start();
+        if (alerts !== null) (await import('../alerting-setup.js')).logAlertingSummary(logger, alerts, 'evaluating');
         logger.info(
           {
             store: description,

@@ -5,6 +5,8 @@ import { httpListenOf } from '../http-listen.js';
 interface ServeOptions {
   http?: string;
   insecure?: boolean;
+  /** `--alerts <file>`: alert rules to serve under /api/alerts, instead of the config's. */
+  alerts?: string;
 }
 
 /** Port of `serve` when neither `--http` nor the environment names one. */
@@ -21,12 +23,18 @@ export function registerServeCommand(program: Command): void {
     .description(`serve the HTTP API only (no worker, no scheduler) until SIGINT/SIGTERM; default 127.0.0.1:${DEFAULT_SERVE_PORT}`)
     .option('--http <[host:]port>', `where to listen; default NIGHTSHIFT_HTTP or HEALTH_CHECK_PORT, else 127.0.0.1:${DEFAULT_SERVE_PORT}`)
     .option('--insecure', 'listen beyond loopback without an API token (trusted networks only)')
+    .option('--alerts <file>', "alert rules served under /api/alerts (not evaluated here); default as for daemon")
     .action(
       commandAction(async (context, options: ServeOptions) => {
         context.defaultLogLevel = 'info';
         const config = await context.config({ required: false });
         const logger = context.logger();
         const http = httpListenOf(options.http, config.env, { port: DEFAULT_SERVE_PORT })!;
+        // /api/alerts reads and silences; evaluating is the daemons' job.
+        const alerts =
+          options.alerts !== undefined || config.alerts !== null
+            ? await (await import('../alerting-setup.js')).loadCliAlerting({ config, file: options.alerts, logger })
+            : null;
         const { store, description } = await context.store({ required: false });
         const { createNightshift } = await import('../../nightshift.js');
         const nightshift = createNightshift({
@@ -37,6 +45,7 @@ export function registerServeCommand(program: Command): void {
           logger,
           http: { ...http, insecure: options.insecure === true, ...(typeof config.schedules === 'string' ? { scheduleFile: config.schedules } : {}) },
           ...(config.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: config.maxPayloadBytes }),
+          ...(alerts === null ? {} : { alerts: alerts.runtimeOptions(false) }),
         });
         let stopRequested: (signal: string) => void = () => undefined;
         const stopSignal = new Promise<string>((resolve) => {
@@ -50,6 +59,7 @@ export function registerServeCommand(program: Command): void {
           process.off('SIGTERM', onSignal);
         });
         await nightshift.start();
+        if (alerts !== null) (await import('../alerting-setup.js')).logAlertingSummary(logger, alerts, 'serving');
         logger.info({ store: description, http: nightshift.httpAddress, pid: process.pid }, 'API server ready');
         await stopSignal;
         await nightshift.stop();
