@@ -97,6 +97,8 @@ describe('nightshift alerts', () => {
       expect(output).not.toContain(WEBHOOK_SECRET);
     }
 
+    expect((await project.run(['alerts'], env)).stdout).toBe(text.stdout);
+
     const alias = await project.run(['--json', 'alert:status'], env);
     expect(alias.code).toBe(0);
     const status = JSON.parse(alias.stdout) as { alerting: boolean; channels: string[]; rules: { jobFailures: { name: string; severity: string; enabled: boolean }[] }; active: unknown[] };

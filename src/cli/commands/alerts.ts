@@ -173,14 +173,15 @@ const COMMANDS: readonly { name: string; args?: string; define: Definition }[] =
 
 const ALERTS_OPTION = ['--alerts <file>', "the alert rules file (alerts.yaml shape); default: the config's `alerts`, else alerts.yaml beside the config file"] as const;
 
-/** `alerts status|history|test|silence|silences|unsilence`, and the same as `alert:status`, …. */
+/** `alerts [status]|history|test|silence|silences|unsilence`, and the same as `alert:status`, …. */
 export function registerAlertCommands(program: Command): void {
   const group = program
     .command('alerts')
     .description('alert rules, what is firing, history, test messages and silences (also as alert:status, alert:history, …)');
   for (const { name, args, define } of COMMANDS) {
     const usage = args === undefined ? name : `${name} ${args}`;
-    define(group.command(usage).option(...ALERTS_OPTION));
+    // `nightshift alerts` alone is `alerts status`, as `schedules` alone lists them.
+    define(group.command(usage, { isDefault: name === 'status' }).option(...ALERTS_OPTION));
     // Hidden from the help's list: the same commands as above, under the names users already type.
     define(program.command(`alert:${usage}`, { hidden: true }).option(...ALERTS_OPTION));
   }
