@@ -1,4 +1,6 @@
 import { InvalidArgumentError } from 'commander';
+import { ValidationError } from '../errors.js';
+import { parsePriority } from '../job/input-bounds.js';
 import { JOB_STATES, type JobState } from '../store/types.js';
 import { UsageError } from './cli-errors.js';
 
@@ -17,6 +19,20 @@ export function integerOption(min: number, max: number = Number.MAX_SAFE_INTEGER
     }
     return number;
   };
+}
+
+/**
+ * `--priority high` or `--priority -5`: a name or an integer, read by the library's parser so the
+ * CLI accepts exactly what `enqueue` does (job/input-bounds.ts `parsePriority`).
+ */
+export function priorityOption(value: string): number {
+  const text = value.trim();
+  try {
+    return parsePriority(/^-?\d+$/.test(text) ? Number(text) : text, '--priority');
+  } catch (error) {
+    if (error instanceof ValidationError) throw new InvalidArgumentError(`${error.message.replace(/^--priority: /, '')}.`);
+    throw error;
+  }
 }
 
 /** `--state running,dead` → states, each checked. */

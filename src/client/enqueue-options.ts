@@ -1,6 +1,6 @@
 import { ValidationError } from '../errors.js';
 import type { AnyJobDefinition } from '../job/define-job.js';
-import { assertInt32, assertValidDelayMs, assertValidMs, assertValidPriority, assertValidRunAt, checkKey, MAX_INT32 } from '../job/input-bounds.js';
+import { assertInt32, assertValidDelayMs, assertValidMs, assertValidRunAt, checkKey, MAX_INT32, parsePriority } from '../job/input-bounds.js';
 import { assertValidName } from '../job/names.js';
 import { DEFAULT_ATTEMPTS } from '../job/retry-policy.js';
 import type { EnqueueOptions } from '../job/enqueue-types.js';
@@ -41,8 +41,7 @@ export function resolveEnqueueOptions(
     assertValidRunAt(options.runAt, `${where}: runAt`);
     runAt = options.runAt;
   }
-  const priority = options.priority ?? job.priority;
-  assertValidPriority(priority, where);
+  const priority = options.priority === undefined ? job.priority : parsePriority(options.priority, where);
   const queue = options.queue ?? job.queue;
   try {
     assertValidName('queue name', queue);

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { JobEnqueuer } from './enqueue-types.js';
 import { ValidationError } from '../errors.js';
-import { assertValidMs, assertValidPriority } from './input-bounds.js';
+import { assertValidMs, parsePriority, type Priority } from './input-bounds.js';
 import { assertValidName } from './names.js';
 import type { HandlerOutcome } from './outcomes.js';
 import { assertValidRetryPolicy, type RetryPolicy } from './retry-policy.js';
@@ -65,8 +65,11 @@ export interface JobOptions<S extends StandardSchema, Result> {
   retry?: RetryPolicy;
   /** Per-attempt time limit in ms; default: the queue's `timeoutMs`, else 5 minutes. */
   timeoutMs?: number;
-  /** Default priority (0 … 1 000 000, higher runs first); default 0. */
-  priority?: number;
+  /**
+   * Default priority of its jobs, higher runs first: an integer from −1 000 000 to 1 000 000 or
+   * `critical` (1000), `high` (100), `normal` (0), `low` (−100); default `normal` (0).
+   */
+  priority?: Priority;
   /** Human description for `nightshift list` and the dashboard. */
   description?: string;
   handler: JobHandler<SchemaOutput<S>, Result>;
@@ -88,6 +91,7 @@ export interface JobDefinition<S extends StandardSchema = StandardSchema, Result
   readonly schema: S;
   readonly retry: RetryPolicy | undefined;
   readonly timeoutMs: number | undefined;
+  /** Default priority of its jobs as a number (a name given to `defineJob` is resolved). */
   readonly priority: number;
   readonly description: string | undefined;
   readonly handler: JobHandler<SchemaOutput<S>, Result>;
@@ -131,8 +135,7 @@ export function defineJob(options: JobOptions<StandardSchema, unknown> | Schemal
   }
   assertValidRetryPolicy(options.name, options.retry);
   if (options.timeoutMs !== undefined) assertValidMs(options.timeoutMs, `job "${options.name}": timeoutMs`, true);
-  const priority = options.priority ?? 0;
-  assertValidPriority(priority, `job "${options.name}"`);
+  const priority = parsePriority(options.priority ?? 0, `job "${options.name}"`);
   return Object.freeze({
     name: options.name,
     queue,

@@ -4,6 +4,7 @@
  * definition that types them, so that job/ needs nothing from client/.
  */
 import type { JobDefinition } from './define-job.js';
+import type { Priority } from './input-bounds.js';
 import type { Job } from './job-view.js';
 import type { SchemaInput, StandardSchema } from './schema.js';
 import type { StoreTransaction } from '../store/types.js';
@@ -14,8 +15,11 @@ export interface EnqueueOptions {
   delayMs?: number;
   /** Run no earlier than this instant (1970 … 9999). Not with `delayMs`. */
   runAt?: Date;
-  /** 0 … 1 000 000, higher runs first; default the job's priority (0). */
-  priority?: number;
+  /**
+   * Higher runs first: an integer from −1 000 000 to 1 000 000 or `critical` (1000), `high` (100),
+   * `normal` (0), `low` (−100); default the job's priority (itself default 0).
+   */
+  priority?: Priority;
   /** Queue to run on; default the job's queue. */
   queue?: string;
   /** Total attempts, ≥ 1; default the job's `retry.attempts` (3). */

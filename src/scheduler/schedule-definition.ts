@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { ValidationError, type ValidationIssue } from '../errors.js';
 import type { AnyJobDefinition } from '../job/define-job.js';
-import { assertValidMs, assertValidPriority, isStorableText, MAX_INT32 } from '../job/input-bounds.js';
+import { assertValidMs, isStorableText, MAX_INT32, parsePriority, PRIORITY_ACCEPTED, type Priority } from '../job/input-bounds.js';
 import { assertValidName } from '../job/names.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from '../job/payload.js';
 import { DEFAULT_ATTEMPTS } from '../job/retry-policy.js';
@@ -44,8 +44,11 @@ export interface ScheduleDefinition {
   overlap?: OverlapPolicy;
   /** Queue of the jobs it creates. Default: the job's queue. */
   queue?: string;
-  /** Priority of the jobs it creates (0 … 1 000 000, higher runs first). Default: the job's. */
-  priority?: number;
+  /**
+   * Priority of the jobs it creates, higher runs first: an integer from −1 000 000 to 1 000 000 or
+   * `critical` (1000), `high` (100), `normal` (0), `low` (−100). Default: the job's.
+   */
+  priority?: Priority;
   /** Attempts of the jobs it creates (≥ 1). Default: the job's `retry.attempts`, else 3. */
   maxAttempts?: number;
   /** Per-attempt time limit of the jobs it creates, in ms. Default: the job's, else the queue's. */
@@ -72,7 +75,10 @@ export const scheduleDefinitionSchema = z
     catchUp: z.number().int().min(0).max(MAX_CATCH_UP).optional(),
     overlap: z.enum(['allow', 'skip', 'queue']).optional(),
     queue: z.string().optional(),
-    priority: z.number().int().optional(),
+    // Range and names are checked by parsePriority (resolveJobOptions), whose message names them.
+    priority: z
+      .custom<Priority>((value) => typeof value === 'number' || typeof value === 'string', { error: `must be ${PRIORITY_ACCEPTED}` })
+      .optional(),
     maxAttempts: z.number().int().min(1).max(MAX_INT32).optional(),
     timeoutMs: z.number().int().min(1).max(MAX_INT32).optional(),
   })
@@ -209,8 +215,13 @@ function resolveJobOptions(value: z.output<typeof scheduleDefinitionSchema>, whe
     options.queue = value.queue;
   }
   if (value.priority !== undefined) {
-    assertValidPriority(value.priority, `${where}.priority`);
-    options.priority = value.priority;
+    try {
+      options.priority = parsePriority(value.priority, `${where}.priority`);
+    } catch (error) {
+      // The issue path lets a schedule file point at the priority's own line.
+      const message = (error as ValidationError).message;
+      throw new ValidationError('INVALID_OPTION', message, { cause: error, issues: [{ path: `${where}.priority`, message }] });
+    }
   }
   if (value.maxAttempts !== undefined) options.maxAttempts = value.maxAttempts;
   if (value.timeoutMs !== undefined) {

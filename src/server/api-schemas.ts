@@ -4,7 +4,7 @@
  * same schemas). Bounds come from job/input-bounds.ts, so the API refuses what the library does.
  */
 import { z } from 'zod';
-import { MAX_DELAY_MS, MAX_INT32, MAX_KEY_LENGTH, MAX_PRIORITY, MAX_REASON_LENGTH } from '../job/input-bounds.js';
+import { MAX_DELAY_MS, MAX_INT32, MAX_KEY_LENGTH, MAX_PRIORITY, MAX_REASON_LENGTH, MIN_PRIORITY, PRIORITY_ACCEPTED, PRIORITY_NAMES, type PriorityName } from '../job/input-bounds.js';
 import { NAME_MAX_LENGTH, NAME_PATTERN } from '../job/names.js';
 import { MAX_CATCH_UP } from '../scheduler/schedule-definition.js';
 import { RUN_STATS_JOB_LOOKUPS, RUN_STATS_TICK_LIMIT } from '../scheduler/schedule-manager.js';
@@ -25,12 +25,29 @@ const name = (what: string) =>
 export const jobStateSchema = z.enum(JOB_STATES as [string, ...string[]]);
 export const jobIdSchema = z.string().regex(/^[0-9]{1,20}$/, 'a job id is a decimal number');
 
+/**
+ * A priority in a request: an integer or a name (job/input-bounds.ts `PRIORITY_NAMES`), handed on
+ * as its number. The OpenAPI document shows both forms; an error names every accepted value.
+ */
+const prioritySchema = (() => {
+  const error = `must be ${PRIORITY_ACCEPTED}`;
+  const names = Object.keys(PRIORITY_NAMES) as [PriorityName, ...PriorityName[]];
+  return z
+    .union([z.number({ error }).int({ error }).min(MIN_PRIORITY, { error }).max(MAX_PRIORITY, { error }), z.enum(names, { error })], { error })
+    .transform((value) => (typeof value === 'number' ? value : PRIORITY_NAMES[value]))
+    .describe(
+      `higher runs first: an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY} or a name, ${Object.entries(PRIORITY_NAMES)
+        .map(([name, number]) => `${name} = ${number}`)
+        .join(', ')}`,
+    );
+})();
+
 /** Options shared by single and bulk enqueue (the library's `EnqueueOptions`). */
 const enqueueOptionFields = {
   queue: name('queue').optional(),
   delayMs: z.number().min(0).max(MAX_DELAY_MS).optional(),
   runAt: z.iso.datetime({ offset: true }).optional().describe('ISO 8601 instant; not with delayMs'),
-  priority: z.number().int().min(0).max(MAX_PRIORITY).optional(),
+  priority: prioritySchema.optional(),
   maxAttempts: z.number().int().min(1).max(MAX_INT32).optional(),
   timeoutMs: z.number().int().min(1).max(MAX_INT32).optional(),
 };
@@ -289,7 +306,7 @@ const scheduleBodyFields = {
   catchUp: z.number().int().min(0).max(MAX_CATCH_UP).optional().describe('missed ticks to run after downtime; default 0'),
   overlap: overlapSchema.optional().describe('what a tick does while the previous run is unfinished; default allow'),
   queue: name('queue').optional().describe("queue of the jobs it creates; default the job's"),
-  priority: z.number().int().min(0).max(MAX_PRIORITY).optional(),
+  priority: prioritySchema.optional(),
   maxAttempts: z.number().int().min(1).max(MAX_INT32).optional(),
   timeoutMs: z.number().int().min(1).max(MAX_INT32).optional(),
 };

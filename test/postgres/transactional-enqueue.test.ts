@@ -108,6 +108,11 @@ describe.skipIf(url === null)('postgres: the enqueue() SQL function', () => {
     const far = await client.query<{ id: string }>(`SELECT ${fn}('report.build', '{}', '{"delay_ms":3153600000000}') AS id`);
     const farJob = await store.jobGet({ id: far.rows[0]!.id });
     expect(farJob!.runAt.getTime() - Date.now()).toBeGreaterThan(3153600000000 - 600_000);
+    // Negative priorities (named priority low = -100) are accepted, like client.enqueue's, down to -1000000.
+    const low = await client.query<{ id: string }>(`SELECT ${fn}('report.build', '{}', '{"priority":-100}') AS id`);
+    expect(await store.jobGet({ id: low.rows[0]!.id })).toMatchObject({ priority: -100, state: 'available' });
+    const lowest = await client.query<{ id: string }>(`SELECT ${fn}('report.build', '{}', '{"priority":-1000000}') AS id`);
+    expect((await store.jobGet({ id: lowest.rows[0]!.id }))?.priority).toBe(-1_000_000);
     const first = await client.query<{ id: string }>(`SELECT ${fn}('sync', '{}', '{"key":"user-1"}') AS id`);
     const again = await client.query<{ id: string }>(`SELECT ${fn}('sync', '{"other":true}', '{"key":"user-1"}') AS id`);
     expect(again.rows[0]!.id).toBe(first.rows[0]!.id);
@@ -119,7 +124,8 @@ describe.skipIf(url === null)('postgres: the enqueue() SQL function', () => {
       ['has space', '{}', '{}', /characters outside/],
       ['x'.repeat(129), '{}', '{}', /limit is 128/],
       ['ok', '{}', '{"queue":"../etc"}', /queue name/],
-      ['ok', '{}', '{"priority":1000001}', /priority must be an integer from 0 to 1000000/],
+      ['ok', '{}', '{"priority":1000001}', /priority must be an integer from -1000000 to 1000000/],
+      ['ok', '{}', '{"priority":-1000001}', /priority must be an integer from -1000000 to 1000000/],
       ['ok', '{}', '{"priority":1.5}', /priority must be an integer/],
       ['ok', '{}', '{"priority":"high"}', /priority must be a number/],
       ['ok', '{}', '{"max_attempts":0}', /max_attempts/],
