@@ -14,7 +14,7 @@ import { setUpAlerting } from './alerts/alert-runtime.js';
 import type { AlertRules, AlertRulesInput } from './alerts/alert-rules.js';
 import type { AlertChannel } from './alerts/channels/index.js';
 import { timeStore } from './observe/store-timing.js';
-import { createStatsRecorder } from './observe/stats-recorder.js';
+import { createStatsRecorder, type StatsRecorder } from './observe/stats-recorder.js';
 import { createProcessRegistry } from './observe/process-registry.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -216,8 +216,10 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
   const eventFeed = options.eventFeed ?? options.http !== undefined;
   // Before the worker: it listens before the first job starts and writes the last ones after the worker stopped.
   if (eventFeed) services.push(createEventFeedWriter({ store, events, logger }));
+  let statsRecorder: StatsRecorder | null = null;
   if (options.stats ?? true) {
-    services.push(createStatsRecorder({ store, events, logger, flushMs: typeof options.stats === 'object' ? options.stats.flushMs : undefined }));
+    statsRecorder = createStatsRecorder({ store, events, logger, flushMs: typeof options.stats === 'object' ? options.stats.flushMs : undefined });
+    services.push(statsRecorder);
   }
   if (worker) services.push(worker);
   if (options.rescue !== false && (runWorker || options.rescue)) {
@@ -238,7 +240,10 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
     const retention = eventsMs === undefined ? prune.retention : { eventsMs, ...prune.retention };
     services.push(createPruner({ store, events, logger, intervalMs: prune.intervalMs, retention, batchSize: prune.batchSize }));
   }
-  if (alerting?.evaluate) services.push(alerting.service({ store, events, jobNames: client.definitions().map((job) => job.name) }));
+  if (alerting?.evaluate) {
+    const recorder = statsRecorder;
+    services.push(alerting.service({ store, events, jobNames: client.definitions().map((job) => job.name), ...(recorder ? { beforeEventPass: () => recorder.flush() } : {}) }));
+  }
   services.push(...(options.services ?? []));
   if (options.processRegistry ?? (worker !== null || options.http !== undefined)) {
     // Last to start, first to stop: it describes the services above and leaves the registry first.

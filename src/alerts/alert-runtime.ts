@@ -26,7 +26,7 @@ export interface Alerting {
   channels: ReadonlyMap<string, AlertChannel>;
   deliveryJob: ReturnType<typeof createAlertDeliveryJob>;
   evaluate: boolean;
-  service(params: { store: Store; events: NightshiftEvents; jobNames: readonly string[] }): AlertService;
+  service(params: { store: Store; events: NightshiftEvents; jobNames: readonly string[]; beforeEventPass?: () => Promise<void> }): AlertService;
   admin(store: Store): AlertsAdmin;
 }
 
@@ -52,7 +52,7 @@ export function setUpAlerting(options: AlertingOptions, logger: Logger): Alertin
     channels,
     deliveryJob: createAlertDeliveryJob(channels),
     evaluate: options.evaluate ?? true,
-    service: ({ store, events, jobNames }) => createAlertService({ store, rules, channelNames: [...channels.keys()], jobNames, events, logger }),
+    service: ({ store, events, jobNames, beforeEventPass }) => createAlertService({ store, rules, channelNames: [...channels.keys()], jobNames, events, logger, ...(beforeEventPass ? { beforeEventPass } : {}) }),
     admin: (store) => createAlertsAdmin({ store, rules, channels }),
   };
 }

@@ -31,6 +31,8 @@ export interface AlertServiceOptions {
   jobNames?: readonly string[];
   /** When given: a job that dies triggers an evaluation a second later. */
   events?: NightshiftEvents;
+  /** Runs before a pass a job's death triggered (the runtime flushes its stats, so counts include that death). */
+  beforeEventPass?: () => Promise<void>;
   logger?: Logger;
   /** Overrides `settings.evaluateEvery`, ms. */
   intervalMs?: number;
@@ -214,7 +216,10 @@ export function createAlertService(options: AlertServiceOptions): AlertService {
           if (willRetry || soon) return;
           soon = setTimeout(() => {
             soon = null;
-            void loop.runNow().catch(() => undefined);
+            void (async () => {
+              await options.beforeEventPass?.().catch(() => undefined);
+              await loop.runNow();
+            })().catch(() => undefined);
           }, 1000);
           soon.unref?.();
         }) ?? null;
