@@ -14,6 +14,7 @@ import { TestClock } from '../../src/store/conformance/test-clock.js';
 import { isRetryableSqliteCode, mapSqliteError } from '../../src/store/sqlite/sqlite-errors.js';
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite/sqlite-migrations.js';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { SQL } from '../../src/store/sqlite/sqlite-statements.js';
 import type { JobInsert, Store } from '../../src/store/types.js';
 
 const CHILD = fileURLToPath(new URL('./sqlite-process-child.ts', import.meta.url));
@@ -382,5 +383,26 @@ describe('sqlite store: wake-ups and stored data', () => {
     // What the store returned is what it wrote.
     expect((await store.jobGet({ id: '6' }))?.state).toBe('available');
     expect(await store.jobGet({ id: '5' })).toBeNull();
+  });
+});
+
+describe('sqlite store: negative priorities through the claim index', () => {
+  it('claims in priority order across the sign, walking nightshift_jobs_claim_idx without a sort', async () => {
+    const store = await openStore();
+    const priorities = [-1_000_000, -100, -1, 0, 1, 100, 1000, 1_000_000];
+    // Inserted in an order that is neither ascending nor descending, many of each.
+    const shuffled = [0, -100, 1000, -1_000_000, 1, 1_000_000, -1, 100];
+    await store.jobInsertMany({ jobs: Array.from({ length: 400 }, (_, i) => job({ priority: shuffled[i % shuffled.length]! })) });
+    const claimed = await store.jobFetch({ queue: 'default', limit: 400, owner: 'w', leaseMs: 60_000 });
+    const order = claimed.map((record) => record.priority);
+    expect(order).toEqual([...order].sort((a, b) => b - a));
+    expect([...new Set(order)]).toEqual([...priorities].reverse());
+
+    const db = openRaw();
+    // The store's own claim statement, explained (not run).
+    const plan = db.prepare(`EXPLAIN QUERY PLAN ${SQL.jobClaim}`).all({ queue: 'default', now: 0, limit: 5, owner: 'w', token: 't', expiresAt: 0 }) as { detail: string }[];
+    const details = plan.map((row) => row.detail).join('\n');
+    expect(details).toContain('nightshift_jobs_claim_idx');
+    expect(details).not.toContain('TEMP B-TREE');
   });
 });
