@@ -136,13 +136,6 @@ export function parsePriority(value: unknown, where: string): number {
   throw new ValidationError('INVALID_OPTION', `${where}: priority must be ${PRIORITY_ACCEPTED}; got ${got}`);
 }
 
-/** Throws unless `value` is an integer priority in MIN_PRIORITY … MAX_PRIORITY (a stored, numeric one). */
-export function assertValidPriority(value: unknown, where: string): asserts value is number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < MIN_PRIORITY || value > MAX_PRIORITY) {
-    throw new ValidationError('INVALID_OPTION', `${where}: priority must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}, got ${String(value)}`);
-  }
-}
-
 /**
  * Throws unless `value` is a finite number of ms ≥ 0 (or ≥ 1 when `positive`). Durations that
  * are not delays (poll intervals, grace periods) use this; delays use `assertValidDelayMs`.
