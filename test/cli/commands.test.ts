@@ -45,6 +45,9 @@ describe('nightshift CLI commands', () => {
     // Same key while the first is unfinished: nothing new.
     const again = await project.json<JobJson & { inserted: boolean }>(['enqueue', 'greet', '--data', '{"who":"ada"}', '--key', 'ada-1']);
     expect(again).toMatchObject({ id: enqueued.id, inserted: false });
+    // A named priority, and one below the default.
+    expect(await project.json<JobJson>(['enqueue', 'greet', '--data', '{"who":"bo"}', '--priority', 'high'])).toMatchObject({ priority: 100 });
+    expect(await project.json<JobJson>(['enqueue', 'greet', '--data', '{"who":"cy"}', '--priority', '-5'])).toMatchObject({ priority: -5 });
 
     const page = await project.json<{ jobs: JobJson[]; nextCursor: string | null }>(['jobs', '--job', 'greet', '--state', 'scheduled']);
     expect(page.jobs.map((job) => job.id)).toContain(enqueued.id);
@@ -201,6 +204,9 @@ describe('nightshift CLI bad input', () => {
     const priority = await project.run(['enqueue', 'greet', '--data', '{"who":"x"}', '--priority', '2000000']);
     expect(priority.code).toBe(2);
     expect(priority.stderr).toContain("option '--priority <n>' argument '2000000' is invalid");
+    const named = await project.run(['enqueue', 'greet', '--data', '{"who":"x"}', '--priority', 'urgent']);
+    expect(named.code).toBe(2);
+    expect(named.stderr).toContain('critical (1000), high (100), normal (0), low (-100)');
     const state = await project.run(['jobs', '--state', 'sleeping']);
     expect(state.code).toBe(2);
     expect(state.stderr).toContain('unknown state "sleeping"');

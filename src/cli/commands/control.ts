@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Job } from '../../job/job-view.js';
 import { commandAction } from '../command-action.js';
-import { integerOption, parseJobId, parseJsonArgument } from '../option-parsers.js';
+import { integerOption, parseJobId, parseJsonArgument, priorityOption } from '../option-parsers.js';
 import { formatDate, renderFields } from '../table.js';
 
 /** The short form of a job printed after enqueue, retry and cancel. */
@@ -46,7 +46,7 @@ export function registerControlCommands(program: Command): void {
     .description('enqueue a job for the workers (validated against the job\'s schema)')
     .option('--data <json>', 'payload as JSON, e.g. \'{"userId": 42}\'', '{}')
     .option('--delay <ms>', 'run no earlier than this many milliseconds from now', integerOption(0))
-    .option('--priority <n>', 'priority from 0 to 1000000, higher runs first (default: the job\'s)', integerOption(0, 1_000_000))
+    .option('--priority <n>', 'priority: critical, high, normal, low or -1000000 … 1000000, higher runs first (default: the job\'s)', priorityOption)
     .option('--queue <queue>', 'queue to run on (default: the job\'s)')
     .option('--key <key>', 'de-duplication key: while a job with this key is unfinished, return it instead of adding one')
     .option('--attempts <n>', 'total attempts (default: the job\'s)', integerOption(1, 1_000_000))
