@@ -58,12 +58,13 @@ export function renderJobTable(jobs: readonly JobRecord[]): string {
 }
 
 /** The `nightshift job <id>` details: the job's fields, then every attempt. */
-export function renderJobDetails(job: JobRecord, attempts: readonly AttemptRecord[]): string {
+export function renderJobDetails(job: JobRecord, attempts: readonly AttemptRecord[], why?: string): string {
   const fields: [string, string][] = [
     ['id', job.id],
     ['name', job.name],
     ['queue', job.queue],
     ['state', job.state],
+    ...(why === undefined ? [] : ([['why', why]] as [string, string][])),
     ['attempt', `${job.attempt} of ${job.maxAttempts}`],
     ['priority', String(job.priority)],
     ['payload', compact(job.payload)],

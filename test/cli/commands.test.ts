@@ -59,6 +59,8 @@ describe('nightshift CLI commands', () => {
 
     const text = await project.run(['job', enqueued.id]);
     expect(text.stdout).toMatch(/state:\s+scheduled/);
+    expect(text.stdout).toMatch(/why:\s+not due yet: it runs at \d{4}-/);
+    expect(details).toMatchObject({ why: { code: 'scheduled', jobId: enqueued.id } });
     expect(text.stdout).toContain('attempts: none yet');
 
     const stats = await project.json<{ totals: Record<string, number>; queues: { queue: string; counts: Record<string, number> }[] }>(['stats']);

@@ -173,7 +173,11 @@ export function registerInspectCommands(program: Command): void {
         const job = await store.jobGet({ id });
         if (!job) throw new NotFoundError('JOB_NOT_FOUND', `job ${id} not found (it may have been pruned)`);
         const attempts = await store.jobAttempts({ id });
-        context.print({ job: jobToJson(job), attempts: attempts.map(attemptToJson) }, () => renderJobDetails(job, attempts));
+        // "Why isn't it running?": one reason from the store's state now (the API's /why answer).
+        const { explainJob } = await import('../../client/job-why.js');
+        const why = await explainJob(store, job);
+        const whyJson = { ...why, until: why.until?.toISOString() ?? null };
+        context.print({ job: jobToJson(job), attempts: attempts.map(attemptToJson), why: whyJson }, () => renderJobDetails(job, attempts, why.message));
       }),
     );
 
