@@ -152,7 +152,7 @@ export async function evaluateAlertRules(store: Store, rules: AlertRules, option
   }
 
   if (rules.queueHealth.some((rule) => rule.enabled)) {
-    const [stats, oldest, processes] = await Promise.all([counts(), store.jobQueueOldest(), listProcesses(store)]);
+    const [stats, oldest, processes, paused] = await Promise.all([counts(), store.jobQueueOldest(), listProcesses(store), store.queuePausedSince()]);
     const lagOf = new Map(oldest.map((entry) => [entry.queue, Math.max(0, now - entry.oldestRunAt.getTime())]));
     const consumed = new Set(processes.flatMap((process) => process.queues.map((slot) => slot?.queue)).filter((queue): queue is string => typeof queue === 'string'));
     for (const rule of rules.queueHealth) {
@@ -160,6 +160,14 @@ export async function evaluateAlertRules(store: Store, rules: AlertRules, option
       const { conditions } = rule;
       const matches = matcher(conditions.queuePattern);
       const waits = conditions.waitP95Seconds !== undefined ? await windowOf(conditions.timeWindow) : null;
+      if (conditions.pausedForSeconds !== undefined) {
+        for (const { queue, pausedAt } of paused) {
+          const pausedMs = now - pausedAt.getTime();
+          if (matches(queue) && pausedMs >= conditions.pausedForSeconds * 1000) {
+            fire('queueHealth', rule, { kind: 'queue', name: queue }, `paused for ${Math.round(pausedMs / 1000)} s (since ${pausedAt.toISOString()})`, `pausedForSeconds ≥ ${conditions.pausedForSeconds}`);
+          }
+        }
+      }
       for (const { queue, counts: c } of stats.queues) {
         if (!matches(queue)) continue;
         const subject = { kind: 'queue' as const, name: queue };

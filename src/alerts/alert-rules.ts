@@ -57,7 +57,7 @@ export const jobFailureRuleSchema = z.strictObject({
     .superRefine(atLeastOne(JOB_FAILURE_TRIGGERS)),
 });
 
-const QUEUE_TRIGGERS = ['dlqSize', 'pendingJobs', 'delayedJobs', 'oldestDueSeconds', 'waitP95Seconds', 'noWorker'] as const;
+const QUEUE_TRIGGERS = ['dlqSize', 'pendingJobs', 'delayedJobs', 'oldestDueSeconds', 'waitP95Seconds', 'noWorker', 'pausedForSeconds'] as const;
 export const queueHealthRuleSchema = z.strictObject({
   ...ruleBase,
   conditions: z
@@ -76,6 +76,8 @@ export const queueHealthRuleSchema = z.strictObject({
       waitP95Seconds: seconds.optional(),
       /** true: due jobs and no live process consumes the queue. */
       noWorker: z.literal(true).optional(),
+      /** The queue has been paused for at least N seconds. */
+      pausedForSeconds: seconds.optional(),
       /** Window of `waitP95Seconds`, seconds; default 3600. */
       timeWindow: seconds.optional(),
     })

@@ -32,6 +32,7 @@ const TIMED_METHODS = [
   'queuePause',
   'queueResume',
   'queuePausedList',
+  'queuePausedSince',
   'scheduleUpsertMany',
   'scheduleGet',
   'scheduleList',

@@ -371,6 +371,8 @@ export interface Store extends AlertStore {
   queuePause(params: { queue: string }): Promise<void>;
   queueResume(params: { queue: string }): Promise<void>;
   queuePausedList(): Promise<string[]>;
+  /** The paused queues with when each was paused (pausing a paused queue keeps its first time), by queue. */
+  queuePausedSince(): Promise<{ queue: string; pausedAt: Date }[]>;
 
   /**
    * Registers a wake-up listener called (with queue names) when jobs may have become claimable

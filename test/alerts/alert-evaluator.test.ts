@@ -60,7 +60,10 @@ for (const kind of STORE_KINDS) {
       await finish('sync', ['dead', 'dead'], 'mail');
       await opened.store.jobInsertMany({ jobs: Array.from({ length: 3 }, () => insert({ queue: 'bulk' })) });
       await opened.store.jobInsertMany({ jobs: [insert({ queue: 'later', runAt: new Date(clock.now() + 3_600_000) })] });
-      clock.advance(120_000); // the bulk jobs have waited two minutes
+      await opened.store.queuePause({ queue: 'frozen' }); // paused for two minutes, without a job
+      clock.advance(90_000);
+      await opened.store.queuePause({ queue: 'just-paused' }); // paused for 30 s: under the rule's minute
+      clock.advance(30_000); // the bulk jobs have waited two minutes
       const rules = parseAlertRules({
         queueHealth: [
           { name: 'dlq', conditions: { dlqSize: 2 } },
@@ -69,12 +72,14 @@ for (const kind of STORE_KINDS) {
           { name: 'stuck', conditions: { oldestDueSeconds: 60, queuePattern: '^bulk$' } },
           { name: 'orphaned', conditions: { noWorker: true } },
           { name: 'quiet', conditions: { dlqSize: 3 } },
+          { name: 'held', conditions: { pausedForSeconds: 60 } },
         ],
       });
       expect(keys(await evaluateAlertRules(opened.store, rules))).toEqual([
         'backlog|queue|bulk',
         'delayed|queue|later',
         'dlq|queue|mail',
+        'held|queue|frozen',
         'orphaned|queue|bulk',
         'stuck|queue|bulk',
       ]);

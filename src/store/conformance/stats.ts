@@ -114,6 +114,20 @@ export function describeStats(factory: StoreFactory): void {
       expect(await t.store.statsList({ since: new Date(0), bucketMs: 60_000 })).toEqual([]);
     });
 
+    it('tells since when each queue is paused; pausing again keeps the first time', async () => {
+      const start = t.clock.now();
+      await t.store.queuePause({ queue: 'b' });
+      t.clock.advance(5_000);
+      await t.store.queuePause({ queue: 'a' });
+      await t.store.queuePause({ queue: 'b' });
+      expect(await t.store.queuePausedSince()).toEqual([
+        { queue: 'a', pausedAt: new Date(start + 5_000) },
+        { queue: 'b', pausedAt: new Date(start) },
+      ]);
+      await t.store.queueResume({ queue: 'b' });
+      expect((await t.store.queuePausedSince()).map((entry) => entry.queue)).toEqual(['a']);
+    });
+
     it('finds the earliest run time among pending jobs per queue, over every priority, ignoring running and finished jobs', async () => {
       const now = t.clock.now();
       expect(await t.store.jobQueueOldest()).toEqual([]);

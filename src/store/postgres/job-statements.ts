@@ -54,6 +54,7 @@ export interface JobStatements {
   queuePause: Statement;
   queueResume: Statement;
   queuePausedList: Statement;
+  queuePausedSince: Statement;
   timeNow: Statement;
 }
 
@@ -369,6 +370,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
     },
     queueResume: { text: `DELETE FROM ${s}.paused_queues WHERE queue = $1` },
     queuePausedList: { text: `SELECT queue FROM ${s}.paused_queues ORDER BY queue` },
+    queuePausedSince: { text: `SELECT queue, paused_at FROM ${s}.paused_queues ORDER BY queue` },
     timeNow: { text: 'SELECT now() AS now' },
   };
 }

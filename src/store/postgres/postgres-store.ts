@@ -464,6 +464,13 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
         }
       });
     },
+    queuePausedSince() {
+      return guard('list paused queues', async () => {
+        const { rows } = await run<{ queue: string; paused_at: Date }>(pool, ctx.sql.queuePausedSince, []);
+        return rows.map((row) => ({ queue: row.queue, pausedAt: row.paused_at }));
+      });
+    },
+
     queuePausedList() {
       return guard('list paused queues', async () => {
         const { rows } = await run<{ queue: string }>(pool, ctx.sql.queuePausedList, []);

@@ -301,6 +301,7 @@ export const SQL = {
   queuePause: `INSERT INTO nightshift_paused_queues (queue, paused_at) VALUES (@queue, @now) ON CONFLICT DO NOTHING`,
   queueResume: `DELETE FROM nightshift_paused_queues WHERE queue = @queue`,
   queuePausedList: `SELECT queue FROM nightshift_paused_queues ORDER BY queue`,
+  queuePausedSince: `SELECT queue, paused_at FROM nightshift_paused_queues ORDER BY queue`,
 
   // ---- schedules ---------------------------------------------------------------------------------
   /** Creates or replaces a schedule's definition; run bookkeeping (next/last run, last job) is kept. */

@@ -455,6 +455,11 @@ class SqliteStore implements Store {
     if (info.changes > 0) this.notify([params.queue]);
   }
 
+  async queuePausedSince(): Promise<{ queue: string; pausedAt: Date }[]> {
+    const rows = this.run('queuePausedSince', () => this.ctx.statements().queuePausedSince.all() as { queue: string; paused_at: number }[]);
+    return rows.map((row) => ({ queue: row.queue, pausedAt: new Date(row.paused_at) }));
+  }
+
   async queuePausedList(): Promise<string[]> {
     return this.run('queuePausedList', () => (this.ctx.statements().queuePausedList.all() as { queue: string }[]).map((row) => row.queue));
   }
