@@ -9,8 +9,8 @@ const SECRET_PATH = '/hooks/t0ken-in-the-path';
 const WEBHOOK_SECRET = 'signing-secret-value';
 
 function alertsYaml(origin: string): string {
-  // failureCount reads the per-minute stats, which the daemon flushes every 5 s: the pass a second
-  // after a death can miss it, so the next regular pass (every 5 s here) is the one that fires.
+  // failureCount reads the per-minute stats: the pass a second after a death flushes the dying
+  // process's stats first; the other daemons see the count at their next regular pass (5 s here).
   return `settings:
   evaluateEvery: 5
   channels: [webhook]
@@ -201,6 +201,27 @@ describe('nightshift alerts', () => {
     // One episode, one delivery: nothing more arrived while the daemon ran on.
     expect(received).toHaveLength(1);
   });
+
+  it('three daemons evaluating the same rules on one store deliver the alert once', async () => {
+    const { project, server } = await setUp();
+    const received: RecordedRequest[] = [];
+    server.events.on('request', (request: RecordedRequest) => received.push(request));
+    const daemons = [0, 1, 2].map(() => project.spawn(['daemon'], { ALERT_WEBHOOK_SECRET: WEBHOOK_SECRET }));
+    try {
+      await Promise.all(daemons.map((running) => waitFor('the daemon to be ready', async () => (running.stderr.includes('alerting on') ? true : undefined))));
+      await project.json(['enqueue', 'give-up', '--data', '{}']);
+      await waitFor('the alert', async () => (received.length > 0 ? true : undefined));
+      // Every daemon evaluates at least twice more (every 5 s): still one delivery, one episode.
+      await new Promise((resolve) => setTimeout(resolve, 11_000));
+      expect(received).toHaveLength(1);
+      const page = await project.json<{ alerts: { rule: string; deliveries: unknown[] }[] }>(['alerts', 'history']);
+      expect(page.alerts.map((episode) => episode.rule)).toEqual(['give-up-dies']);
+      expect(page.alerts[0]!.deliveries).toHaveLength(1);
+    } finally {
+      for (const running of daemons) running.kill('SIGTERM');
+      for (const running of daemons) expect((await running.exited).code).toBe(0);
+    }
+  }, 60_000);
 
   it('serve exposes the rules under /api/alerts without evaluating them', async () => {
     const { project } = await setUp();
