@@ -137,6 +137,15 @@ export async function evaluateAlertRules(store: Store, rules: AlertRules, option
         }
       }
     }
+    if (conditions.timeouts !== undefined) {
+      const windowSeconds = conditions.timeWindow ?? 3600;
+      const stats = await windowOf(windowSeconds);
+      for (const [name, delta] of stats.byName) {
+        if (matches(name) && delta.timeouts >= conditions.timeouts) {
+          fire('jobFailures', rule, { kind: 'job', name }, `${delta.timeouts} attempt${delta.timeouts === 1 ? '' : 's'} timed out in ${windowSeconds} s`, `timeouts ≥ ${conditions.timeouts}`);
+        }
+      }
+    }
     if (conditions.consecutiveFailures !== undefined) {
       const n = conditions.consecutiveFailures;
       const stats = await windowOf(DAY_MS / 1000);

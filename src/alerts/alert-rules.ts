@@ -38,7 +38,7 @@ const atLeastOne = (fields: readonly string[]) => (conditions: Record<string, un
   if (!fields.some((field) => conditions[field] !== undefined)) ctx.addIssue({ code: 'custom', message: `needs one of: ${fields.join(', ')}` });
 };
 
-const JOB_FAILURE_TRIGGERS = ['consecutiveFailures', 'failureCount', 'failuresPerHour'] as const;
+const JOB_FAILURE_TRIGGERS = ['consecutiveFailures', 'failureCount', 'failuresPerHour', 'timeouts'] as const;
 export const jobFailureRuleSchema = z.strictObject({
   ...ruleBase,
   conditions: z
@@ -51,6 +51,8 @@ export const jobFailureRuleSchema = z.strictObject({
       failureCount: count.optional(),
       /** At least N failed attempts of a name within the last hour. */
       failuresPerHour: count.optional(),
+      /** At least N attempts of a name ran past their timeout within `timeWindow`. */
+      timeouts: count.optional(),
       /** Window of `failureCount`, seconds; default 3600. */
       timeWindow: seconds.optional(),
     })

@@ -43,6 +43,7 @@ export function emptyDelta(queue: string, name: string): StatsDelta {
     failed: 0,
     dead: 0,
     cancelled: 0,
+    timeouts: 0,
     durationBuckets: new Array<number>(STATS_BUCKET_COUNT).fill(0),
     durationSumMs: 0,
     waitBuckets: new Array<number>(STATS_BUCKET_COUNT).fill(0),
@@ -57,6 +58,7 @@ export function addDelta(into: StatsDelta, from: StatsDelta): void {
   into.failed += from.failed;
   into.dead += from.dead;
   into.cancelled += from.cancelled;
+  into.timeouts += from.timeouts;
   into.durationSumMs += from.durationSumMs;
   into.waitSumMs += from.waitSumMs;
   for (let i = 0; i < STATS_BUCKET_COUNT; i++) {
@@ -124,11 +126,12 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
       delta.completed++;
       ran(delta, durationMs);
     },
-    'job:failed': ({ job, willRetry, durationMs }: { job: { queue: string; name: string }; willRetry: boolean; durationMs: number }) => {
+    'job:failed': ({ job, error, willRetry, durationMs }: { job: { queue: string; name: string }; error: { kind: string }; willRetry: boolean; durationMs: number }) => {
       const delta = deltaFor(job.queue, job.name);
       if (!delta) return;
       if (willRetry) delta.failed++;
       else delta.dead++;
+      if (error.kind === 'timeout') delta.timeouts++;
       ran(delta, durationMs);
     },
     'job:cancelled': ({ job }: { job: { queue: string; name: string } }) => {

@@ -31,6 +31,8 @@ export interface ActivitySummary {
   retried: number;
   dead: number;
   cancelled: number;
+  /** Failed attempts that ran past their timeout. */
+  timeouts: number;
   /** completed / runs; null without runs. */
   successRate: number | null;
   /** Run times of ended attempts. */
@@ -95,6 +97,7 @@ export function summarize(delta: StatsDelta): ActivitySummary {
     retried: delta.failed,
     dead: delta.dead,
     cancelled: delta.cancelled,
+    timeouts: delta.timeouts,
     successRate: runs > 0 ? Math.round((delta.completed / runs) * 10_000) / 10_000 : null,
     durationMs: distribution(delta.durationBuckets, delta.durationSumMs),
     waitMs: distribution(delta.waitBuckets, delta.waitSumMs),

@@ -226,6 +226,7 @@ export const activitySummarySchema = z.object({
   retried: z.number(),
   dead: z.number(),
   cancelled: z.number(),
+  timeouts: z.number().describe('failed attempts that ran past their timeout'),
   successRate: z.number().nullable().describe('completed / runs; null without runs'),
   durationMs: distributionSchema.describe('run time of ended attempts, ms'),
   waitMs: distributionSchema.describe('from due (run_at) to started, ms'),

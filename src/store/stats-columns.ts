@@ -4,7 +4,7 @@
  */
 import { STATS_BUCKET_COUNT, type StatsDelta } from './types.js';
 
-export const STATS_COUNTERS = ['enqueued', 'completed', 'failed', 'dead', 'cancelled'] as const;
+export const STATS_COUNTERS = ['enqueued', 'completed', 'failed', 'dead', 'cancelled', 'timeouts'] as const;
 export const STATS_SUMS = [
   ['durationSumMs', 'duration_sum_ms'],
   ['waitSumMs', 'wait_sum_ms'],

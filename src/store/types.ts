@@ -558,6 +558,8 @@ export interface StatsDelta {
   /** Attempts that failed for good (the job is dead). */
   dead: number;
   cancelled: number;
+  /** Failed attempts (retried or dead) that ended because they ran past their timeout. */
+  timeouts: number;
   /** Run times of finished attempts, counted per histogram bucket (`STATS_BUCKET_COUNT` entries). */
   durationBuckets: number[];
   durationSumMs: number;

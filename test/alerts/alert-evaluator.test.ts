@@ -39,16 +39,17 @@ for (const kind of STORE_KINDS) {
     it('job failures: consecutive dead jobs per name, failure counts in a window, with a job pattern', async () => {
       await finish('sync', ['completed', 'dead', 'dead', 'dead']);
       await finish('mail', ['dead', 'completed', 'dead']);
-      await opened.store.statsAdd({ deltas: [delta({ name: 'sync', dead: 3, completed: 1 }), delta({ name: 'mail', dead: 2 }), delta({ name: 'github-sync', failed: 1 })] });
+      await opened.store.statsAdd({ deltas: [delta({ name: 'sync', dead: 3, completed: 1 }), delta({ name: 'mail', dead: 2, timeouts: 2 }), delta({ name: 'github-sync', failed: 1, timeouts: 1 })] });
       const rules = parseAlertRules({
         jobFailures: [
           { name: 'repeated', conditions: { consecutiveFailures: 3 }, severity: 'high' },
           { name: 'critical', conditions: { jobPattern: '^(questmaster|github-sync)', failureCount: 1 }, severity: 'critical' },
           { name: 'noisy', conditions: { failuresPerHour: 3 } },
+          { name: 'too-slow', conditions: { timeouts: 2, timeWindow: 600 } },
         ],
       });
       const firings = await evaluateAlertRules(opened.store, rules, { jobNames: ['sync', 'mail'] });
-      expect(keys(firings)).toEqual(['critical|job|github-sync', 'noisy|job|sync', 'repeated|job|sync']);
+      expect(keys(firings)).toEqual(['critical|job|github-sync', 'noisy|job|sync', 'repeated|job|sync', 'too-slow|job|mail']);
       const repeated = firings.find((firing) => firing.rule === 'repeated')!;
       expect(repeated).toMatchObject({ severity: 'high', measured: 'the newest 3 finished jobs all ended dead', threshold: 'consecutiveFailures ≥ 3', lastError: { name: 'SyncError', message: 'upstream said no to sync' } });
       // An hour later the window is empty: the count rules go quiet; the streak is still the streak.

@@ -19,6 +19,19 @@ const flaky = defineJob({
   },
 });
 const idle = defineJob({ name: 'idle', queue: 'waiting-room', handler: () => undefined });
+const slow = defineJob({
+  name: 'slow',
+  queue: 'busy',
+  timeoutMs: 50,
+  retry: { attempts: 1 },
+  handler: (_payload, ctx) => new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 5_000);
+    ctx.signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  }),
+});
 
 
 describe('stats histogram', () => {
@@ -51,7 +64,7 @@ for (const kind of STORE_KINDS) {
       opened = await kind.open();
       nightshift = createNightshift({
         store: opened.store,
-        jobs: [work, flaky, idle],
+        jobs: [work, flaky, idle, slow],
         http: { port: 0 },
         stats: { flushMs: 50 },
         pollIntervalMs: 50,
@@ -123,6 +136,13 @@ for (const kind of STORE_KINDS) {
       expect(waiting.lagMs).toBeGreaterThanOrEqual(4_000);
       expect(waiting.lagMs).toBeLessThan(60_000);
       expect(body.queues.find((q: { name: string }) => q.name === 'busy').lagMs).toBe(0);
+    });
+
+    it('counts attempts that ran past their timeout', async () => {
+      await nightshift.enqueue(slow, {});
+      await until(async () => (await get('/api/stats')).body.totals.lastHour.dead === 1, 'the timed-out job in the stats');
+      const { body } = await get('/api/stats');
+      expect(body.jobs.find((job: { name: string }) => job.name === 'slow').lastHour).toMatchObject({ runs: 1, dead: 1, timeouts: 1 });
     });
 
     it('refuses unknown windows, buckets longer than the window and unknown parameters with a clear 400', async () => {

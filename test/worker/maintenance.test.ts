@@ -80,7 +80,7 @@ describe('pruner', () => {
     temp = await openTempStore({ clock });
     const { store } = temp;
     const zeros = () => new Array(STATS_BUCKET_COUNT).fill(0);
-    const delta = { queue: 'q', name: 'n', enqueued: 0, completed: 1, failed: 0, dead: 0, cancelled: 0, durationBuckets: zeros(), durationSumMs: 0, waitBuckets: zeros(), waitSumMs: 0 };
+    const delta = { queue: 'q', name: 'n', enqueued: 0, completed: 1, failed: 0, dead: 0, cancelled: 0, timeouts: 0, durationBuckets: zeros(), durationSumMs: 0, waitBuckets: zeros(), waitSumMs: 0 };
     const start = Math.floor(clock.now() / 3_600_000) * 3_600_000;
     clock.set(start - 9 * 24 * 3_600_000); // one minute of activity every 10 minutes for 9 days
     let added = 0;

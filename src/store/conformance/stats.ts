@@ -12,6 +12,7 @@ function delta(overrides: Partial<StatsDelta> = {}): StatsDelta {
     failed: 0,
     dead: 0,
     cancelled: 0,
+    timeouts: 0,
     durationBuckets: new Array(STATS_BUCKET_COUNT).fill(0),
     durationSumMs: 0,
     waitBuckets: new Array(STATS_BUCKET_COUNT).fill(0),

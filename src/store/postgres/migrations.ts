@@ -490,6 +490,11 @@ export const MIGRATIONS: readonly MigrationStep[] = [
       ${enqueueFunctionSql(names, { minPriority: MIN_PRIORITY })}
     `,
   },
+  {
+    version: 16,
+    name: 'activity statistics: attempts that ran past their timeout',
+    sql: ({ quoted: s }) => `ALTER TABLE ${s}.stats ADD COLUMN timeouts bigint NOT NULL DEFAULT 0;`,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -321,6 +321,11 @@ const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    description: 'activity statistics: attempts that ran past their timeout',
+    sql: `ALTER TABLE nightshift_stats ADD COLUMN timeouts INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];
 
 /** The schema version this code expects. */
