@@ -9,6 +9,7 @@ import { registerInspectCommands } from './commands/inspect.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerScheduleCommands } from './commands/schedules.js';
+import { registerQueueCommands } from './commands/queues.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerTokenCommands } from './commands/tokens.js';
 
@@ -49,6 +50,7 @@ LOG_LEVEL (debug shows stacks of errors), LOG_FORMAT (pretty|json).`,
   registerControlCommands(program);
   registerInspectCommands(program);
   registerScheduleCommands(program);
+  registerQueueCommands(program);
   registerMigrateCommand(program);
   registerServeCommand(program);
   registerTokenCommands(program);

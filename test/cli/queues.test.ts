@@ -1,0 +1,46 @@
+// `nightshift queues …` and `nightshift dead …` as operators type them, on a real SQLite file.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt, fixtureConfig, Project } from './cli-harness.js';
+
+describe('nightshift queues and dead', () => {
+  let project: Project | null = null;
+  beforeAll(() => assertBuilt());
+  afterEach(() => {
+    project?.cleanup();
+    project = null;
+  });
+
+  it('lists queues with counts, pauses, resumes and drains one', async () => {
+    project = new Project({ 'nightshift.config.ts': fixtureConfig() });
+    for (const who of ['a', 'b', 'c']) await project.json(['enqueue', 'greet', '--data', JSON.stringify({ who }), '--queue', 'mail']);
+    const listed = await project.json<{ queues: { name: string; paused: boolean; counts: Record<string, number>; lagMs: number }[] }>(['queues']);
+    expect(listed.queues.find((queue) => queue.name === 'mail')).toMatchObject({ paused: false, counts: { available: 3 } });
+    expect(await project.json(['queues', 'pause', 'mail'])).toEqual({ queue: 'mail', paused: true });
+    const text = await project.run(['queues']);
+    expect(text.stdout).toMatch(/^QUEUE\s+PAUSED\s+AVAILABLE/);
+    expect(text.stdout).toMatch(/mail\s+yes\s+3/);
+    expect(await project.json(['queues', 'resume', 'mail'])).toEqual({ queue: 'mail', paused: false });
+    expect(await project.json(['queues', 'drain', 'mail'])).toMatchObject({ queue: 'mail', changed: 3, more: false });
+    const after = await project.json<{ queues: { name: string; counts: Record<string, number> }[] }>(['queues', 'list']);
+    expect(after.queues.find((queue) => queue.name === 'mail')?.counts).toMatchObject({ available: 0, cancelled: 3 });
+  });
+
+  it('groups dead jobs by job and error, then retries and purges them by filter', async () => {
+    project = new Project({ 'nightshift.config.ts': fixtureConfig() });
+    for (let i = 0; i < 3; i++) expect((await project.run(['run', 'give-up', '--input', '{}'])).code).toBe(1);
+    const grouped = await project.json<{ groups: { job: string; queue: string; error: string; count: number }[] }>(['dead']);
+    expect(grouped.groups).toEqual([expect.objectContaining({ job: 'give-up', queue: 'default', error: 'UnrecoverableError: nothing to retry', count: 3 })]);
+    expect((await project.run(['dead'])).stdout).toMatch(/3\s+give-up\s+default\s+UnrecoverableError: nothing to retry/);
+    // Filters select: another queue, or a time range before any of them, changes nothing.
+    expect(await project.json(['dead', 'purge', '--queue', 'elsewhere'])).toMatchObject({ changed: 0 });
+    expect(await project.json(['dead', 'retry', '--before', '2000-01-01T00:00:00Z'])).toMatchObject({ changed: 0 });
+    expect(await project.json(['dead', 'purge', '--job', 'give-up'])).toMatchObject({ changed: 3 });
+    expect((await project.json<{ groups: unknown[] }>(['dead'])).groups).toEqual([]);
+    expect((await project.run(['run', 'give-up', '--input', '{}'])).code).toBe(1);
+    expect(await project.json(['dead', 'retry', '--job', 'give-up', '--since', '2000-01-01T00:00:00Z'])).toMatchObject({ changed: 1 });
+    expect((await project.json<{ jobs: { state: string }[] }>(['jobs', '--job', 'give-up'])).jobs.map((job) => job.state)).toEqual(['available']);
+    const bad = await project.run(['dead', 'retry', '--since', 'yesterday']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--since must be an ISO 8601 time');
+  });
+});
