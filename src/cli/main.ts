@@ -101,6 +101,13 @@ function exitWhenDone(code: number): void {
   setTimeout(() => process.exit(code), 1000).unref();
 }
 
+// A reader that goes away early (`nightshift --json jobs | head`) is not an error of the command:
+// stop quietly, as other command-line tools do, instead of dying on an unhandled EPIPE.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 const code = await runCli(process.argv).catch((error: unknown) => {
   process.stderr.write(`${formatError(error)}\n`);
   return EXIT_FAILURE;

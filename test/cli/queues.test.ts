@@ -1,5 +1,6 @@
 // `nightshift queues …` and `nightshift dead …` as operators type them, on a real SQLite file.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { assertBuilt, fixtureConfig, Project } from './cli-harness.js';
 
 describe('nightshift queues and dead', () => {
@@ -23,6 +24,21 @@ describe('nightshift queues and dead', () => {
     expect(await project.json(['queues', 'drain', 'mail'])).toMatchObject({ queue: 'mail', changed: 3, more: false });
     const after = await project.json<{ queues: { name: string; counts: Record<string, number> }[] }>(['queues', 'list']);
     expect(after.queues.find((queue) => queue.name === 'mail')?.counts).toMatchObject({ available: 0, cancelled: 3 });
+  });
+
+  it('stops quietly when its reader goes away early (| head), instead of dying on EPIPE', async () => {
+    project = new Project({ 'nightshift.config.ts': fixtureConfig() });
+    expect((await project.run(['migrate'])).code).toBe(0);
+    const store = createSqliteStore({ path: project.dbPath });
+    const job = { name: 'greet', queue: 'default', payload: JSON.stringify({ who: 'x'.repeat(300) }), priority: 0, maxAttempts: 1, runAt: null, key: null, timeoutMs: null, scheduleId: null, meta: null };
+    await store.jobInsertMany({ jobs: Array.from({ length: 1000 }, () => job) });
+    await store.close();
+    const running = project.spawn(['--json', 'jobs', '--limit', '1000']);
+    // Read one chunk, then close the pipe, as `head -c 10` does: ~400 KB is still to be written.
+    running.child.stdout!.once('data', () => running.child.stdout!.destroy());
+    const result = await running.exited;
+    expect(result.code).toBe(0);
+    expect(result.stderr).not.toMatch(/EPIPE|Unhandled/);
   });
 
   it('groups dead jobs by job and error, then retries and purges them by filter', async () => {
