@@ -6,6 +6,7 @@ import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from '../job/payload.js';
 import { checkPayload, type SchemaInput, type StandardSchema } from '../job/schema.js';
 import { NightshiftEvents } from '../observe/events.js';
 import { explainJob, type JobWhy } from './job-why.js';
+import { isJobId } from '../store/job-ids.js';
 import { readQueueThroughput, readStatsReport, readTimeseries, type StatsReport, type Timeseries, type TimeseriesBucket, type TimeseriesWindow } from '../observe/stats-report.js';
 import { listProcesses, type ProcessView } from '../observe/process-registry.js';
 import { createSilentLogger } from '../observe/logger.js';
@@ -166,7 +167,6 @@ export function toListFilter(params: JobFilter): JobListFilter {
   return filter;
 }
 
-const ID_PATTERN = /^[0-9]{1,20}$/;
 
 /** A cancel reason: a string of at most MAX_REASON_LENGTH storable characters. */
 function checkReason(reason: unknown): asserts reason is string {
@@ -288,7 +288,7 @@ export function createClient(options: ClientOptions): Client {
   };
 
   const assertId = (id: unknown): string => {
-    if (typeof id !== 'string' || !ID_PATTERN.test(id)) throw new NotFoundError('JOB_NOT_FOUND', `no job with id ${JSON.stringify(id)} (ids are decimal strings)`);
+    if (!isJobId(id)) throw new NotFoundError('JOB_NOT_FOUND', `no job with id ${JSON.stringify(id)} (ids are decimal strings)`);
     return id;
   };
   const notFound = (id: string): NotFoundError => new NotFoundError('JOB_NOT_FOUND', `no job with id ${id}`);
