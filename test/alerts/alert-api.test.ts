@@ -7,6 +7,7 @@ import { createNightshift, type Nightshift } from '../../src/nightshift.js';
 import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
 import { answer, startRecordingServer, type RecordingServer } from './alert-test-servers.js';
 import { until } from '../fixtures/sqlite-runtime.js';
+import { callJson } from '../support/http-call.js';
 
 const SECRET_PATH = '/services/T0SECRET1/B0SECRET2/XoXoSecretToken42';
 const sync = defineJob({
@@ -25,11 +26,7 @@ for (const kind of STORE_KINDS) {
     let hook: RecordingServer;
     let nightshift: Nightshift;
     let base: string;
-    const call = async (method: string, path: string, body?: unknown) => {
-      const response = await fetch(`${base}${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
-      const text = await response.text();
-      return { status: response.status, text, body: text ? (JSON.parse(text) as any) : null }; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON replies
-    };
+    const call = (method: string, path: string, body?: unknown) => callJson(base, method, path, body);
 
     beforeEach(async () => {
       opened = await kind.open();

@@ -9,7 +9,9 @@ import http, { type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
-import type { AlertMessage } from '../../src/alerts/channels/index.js';
+import { inspect } from 'node:util';
+import { afterAll, expect } from 'vitest';
+import { AlertDeliveryError, type AlertMessage } from '../../src/alerts/channels/index.js';
 
 /** One request as the server received it. */
 export interface RecordedRequest {
@@ -240,4 +242,30 @@ export async function failureOf(promise: Promise<unknown>): Promise<Error & Reco
     return error as Error & Record<string, unknown>;
   }
   throw new Error('expected a failure, but the delivery succeeded');
+}
+
+/**
+ * The delivery failures of a test file, collected as they are asserted, and checked once the file
+ * is done: at least `minimum` of them, and none showing any of `secrets` in its message, stack,
+ * inspection or JSON. `failure` awaits, records and returns one delivery failure; `record` adds
+ * another error (a configuration error) to the check.
+ */
+export function secretCheckedFailures(secrets: readonly string[], minimum: number): { failure(promise: Promise<unknown>): Promise<AlertDeliveryError>; record(error: Error): void } {
+  const failures: Error[] = [];
+  afterAll(() => {
+    expect(failures.length).toBeGreaterThan(minimum);
+    for (const error of failures) {
+      const shown = `${error.message}\n${error.stack}\n${inspect(error, { depth: 5 })}\n${JSON.stringify(error)}`;
+      for (const secret of secrets) expect(shown, `${error.message} leaks a secret`).not.toContain(secret);
+    }
+  });
+  return {
+    async failure(promise) {
+      const error = await failureOf(promise);
+      failures.push(error);
+      expect(error).toBeInstanceOf(AlertDeliveryError);
+      return error as unknown as AlertDeliveryError;
+    },
+    record: (error) => void failures.push(error),
+  };
 }

@@ -4,11 +4,10 @@
  * (5xx not retryable, 4xx retryable), bad credentials, a server that never greets, a refused
  * connection — and the password in no error.
  */
-import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AlertDeliveryError, createSmtpEmailChannel } from '../../src/alerts/channels/index.js';
+import { createSmtpEmailChannel } from '../../src/alerts/channels/index.js';
 import { ConfigError } from '../../src/errors.js';
-import { closedPort, failureOf, hostileAlert, parseMime, startSilentServer, startSmtpServer, textParts, type RecordingSmtpServer } from './alert-test-servers.js';
+import { closedPort, failureOf, secretCheckedFailures, hostileAlert, parseMime, startSilentServer, startSmtpServer, textParts, type RecordingSmtpServer } from './alert-test-servers.js';
 
 const USER = 'alerts';
 const PASSWORD = 'Sm7p-P@ss:w/rd%Secret';
@@ -22,21 +21,8 @@ afterEach(async () => {
   await smtp.close();
 });
 
-const failures: Error[] = [];
-async function failure(promise: Promise<unknown>): Promise<AlertDeliveryError> {
-  const error = await failureOf(promise);
-  failures.push(error);
-  expect(error).toBeInstanceOf(AlertDeliveryError);
-  return error as unknown as AlertDeliveryError;
-}
-afterAll(() => {
-  expect(failures.length).toBeGreaterThan(5);
-  for (const error of failures) {
-    const shown = `${error.message}\n${error.stack}\n${inspect(error, { depth: 5 })}`;
-    expect(shown).not.toContain(PASSWORD);
-    expect(shown).not.toContain(ENCODED_PASSWORD);
-  }
-});
+/** Every delivery failure and config error of this file, checked for secrets at the end. */
+const { failure, record: recordFailure } = secretCheckedFailures([PASSWORD, ENCODED_PASSWORD], 5);
 
 function channel(options: { to?: string[]; port?: number; password?: string; timeoutMs?: number } = {}) {
   return createSmtpEmailChannel({
@@ -145,7 +131,7 @@ describe('SMTP email channel', () => {
         thrown = error;
       }
       expect(thrown, smtpUrl).toBeInstanceOf(ConfigError);
-      failures.push(thrown as Error);
+      recordFailure(thrown as Error);
       expect((thrown as Error).message).toMatch(/^email channel: smtpUrl /);
     }
     expect(() => createSmtpEmailChannel({ smtpUrl: 'smtp://mail.example.com', from: 'not an address', to: ['ops@example.com'] })).toThrow(/from must be an email address/);

@@ -5,10 +5,8 @@
  * Retry-After), timeouts and aborts, and no secret in any error.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  AlertDeliveryError,
   alertMessageJson,
   createDiscordWebhookChannel,
   createSendGridEmailChannel,
@@ -17,7 +15,7 @@ import {
   createWebhookChannel,
 } from '../../src/alerts/channels/index.js';
 import { ConfigError } from '../../src/errors.js';
-import { answer, closedPort, failureOf, HOSTILE, hostileAlert, nextRequest, startRecordingServer, type RecordingServer, type Responder } from './alert-test-servers.js';
+import { answer, closedPort, failureOf, secretCheckedFailures, HOSTILE, hostileAlert, nextRequest, startRecordingServer, type RecordingServer, type Responder } from './alert-test-servers.js';
 
 const ZWSP = '\u200B';
 const SLACK_PATH = '/services/T01234567/B07654321/abcdEFGHijklMNOPqrstUVWX';
@@ -46,20 +44,7 @@ afterEach(async () => {
 });
 
 /** Every delivery failure and config error of this file, checked for secrets at the end. */
-const failures: Error[] = [];
-async function failure(promise: Promise<unknown>): Promise<AlertDeliveryError> {
-  const error = await failureOf(promise);
-  failures.push(error);
-  expect(error).toBeInstanceOf(AlertDeliveryError);
-  return error as unknown as AlertDeliveryError;
-}
-afterAll(() => {
-  expect(failures.length).toBeGreaterThan(20);
-  for (const error of failures) {
-    const shown = `${error.message}\n${error.stack}\n${inspect(error, { depth: 5 })}\n${JSON.stringify(error)}`;
-    for (const secret of SECRETS) expect(shown, `${error.message} leaks a secret`).not.toContain(secret);
-  }
-});
+const { failure, record: recordFailure } = secretCheckedFailures(SECRETS, 20);
 
 /** Answers with `status` and a body that echoes back the request's URL and credentials, as a careless service might. */
 const echo =
@@ -209,7 +194,7 @@ describe('Slack incoming webhook', () => {
         thrown = error;
       }
       expect(thrown).toBeInstanceOf(ConfigError);
-      failures.push(thrown as Error);
+      recordFailure(thrown as Error);
       expect((thrown as Error).message).toMatch(/^slack channel: webhookUrl /);
     }
   });

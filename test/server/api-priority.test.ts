@@ -5,14 +5,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defineJob } from '../../src/job/define-job.js';
 import { createNightshift, type Nightshift } from '../../src/nightshift.js';
 import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
+import { callJson, storedJobs, type Reply } from '../support/http-call.js';
 
 const report = defineJob({ name: 'report.build', handler: async () => undefined });
 
-interface Reply {
-  status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON answers of many shapes
-  text: string;
-}
 
 const ACCEPTED = 'priority: must be an integer from -1000000 to 1000000 or one of critical (1000), high (100), normal (0), low (-100)';
 
@@ -22,24 +18,9 @@ for (const kind of STORE_KINDS) {
     let nightshift: Nightshift;
     let base: string;
 
-    async function call(method: string, path: string, body?: unknown): Promise<Reply> {
-      const init: RequestInit = { method, headers: body === undefined ? {} : { 'content-type': 'application/json' } };
-      if (body !== undefined) init.body = JSON.stringify(body);
-      const response = await fetch(`${base}${path}`, init);
-      const text = await response.text();
-      let parsed: unknown = null;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = null;
-      }
-      return { status: response.status, body: parsed, text };
-    }
+    const call = (method: string, path: string, body?: unknown): Promise<Reply> => callJson(base, method, path, body);
 
-    async function stored(): Promise<number> {
-      const stats = await opened.store.jobStats();
-      return Object.values(stats.totals).reduce((sum, n) => sum + n, 0);
-    }
+    const stored = (): Promise<number> => storedJobs(opened.store);
 
     beforeEach(async () => {
       opened = await kind.open();

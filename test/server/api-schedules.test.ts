@@ -14,6 +14,7 @@ import { createJobRegistry } from '../../src/scheduler/schedule-definition.js';
 import { syncScheduleDefinitions, syncScheduleFile } from '../../src/scheduler/schedule-file.js';
 import { createScheduler } from '../../src/scheduler/scheduler.js';
 import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
+import { callJson, type Reply } from '../support/http-call.js';
 
 const report = defineJob({
   name: 'report.daily',
@@ -30,11 +31,6 @@ const failing = defineJob({
 });
 const JOBS = [report, failing];
 
-interface Reply {
-  status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON answers of many shapes
-  text: string;
-}
 
 const SCHEDULE_ROUTES = [
   'GET /api/schedules',
@@ -68,22 +64,7 @@ for (const kind of STORE_KINDS) {
       base = nightshift.httpAddress!;
     }
 
-    async function call(method: string, url: string, body?: unknown): Promise<Reply> {
-      const init: RequestInit = { method, headers: {} };
-      if (body !== undefined) {
-        init.body = typeof body === 'string' ? body : JSON.stringify(body);
-        (init.headers as Record<string, string>)['content-type'] = 'application/json';
-      }
-      const response = await fetch(`${base}${url}`, init);
-      const text = await response.text();
-      let parsed: unknown = null;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = null;
-      }
-      return { status: response.status, body: parsed, text };
-    }
+    const call = (method: string, path: string, body?: unknown): Promise<Reply> => callJson(base, method, path, body);
 
     /** Resolves with the first event of `name` that `match` accepts (registered before the action that causes it). */
     function nextEvent<K extends keyof NightshiftEventMap>(name: K, match: (payload: NightshiftEventMap[K]) => boolean): Promise<NightshiftEventMap[K]> {

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { defineJob } from '../../src/job/define-job.js';
 import { createNightshift, type Nightshift } from '../../src/nightshift.js';
 import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
+import { callJson, storedJobs, type Reply } from '../support/http-call.js';
 
 const sendEmail = defineJob({
   name: 'email.send',
@@ -25,12 +26,6 @@ const failing = defineJob({
 });
 const JOBS = [sendEmail, failing];
 
-interface Reply {
-  status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON answers of many shapes
-  text: string;
-  headers: Headers;
-}
 
 for (const kind of STORE_KINDS) {
   describe.skipIf(!kind.available)(`HTTP API on ${kind.kind}`, () => {
@@ -38,27 +33,9 @@ for (const kind of STORE_KINDS) {
     let nightshift: Nightshift;
     let base: string;
 
-    async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-      const init: RequestInit = { method, headers: { ...headers } };
-      if (body !== undefined) {
-        init.body = typeof body === 'string' ? body : JSON.stringify(body);
-        (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
-      }
-      const response = await fetch(`${base}${path}`, init);
-      const text = await response.text();
-      let parsed: unknown = null;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = null;
-      }
-      return { status: response.status, body: parsed, text, headers: response.headers };
-    }
+    const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => callJson(base, method, path, body, headers);
 
-    async function stored(): Promise<number> {
-      const stats = await opened.store.jobStats();
-      return Object.values(stats.totals).reduce((sum, n) => sum + n, 0);
-    }
+    const stored = (): Promise<number> => storedJobs(opened.store);
 
     beforeEach(async () => {
       opened = await kind.open();
