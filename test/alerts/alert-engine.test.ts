@@ -92,8 +92,10 @@ for (const kind of STORE_KINDS) {
       await service(rules).evaluate();
       expect((await admin.active()).find((episode) => episode.subject.name === 'sync')?.status).toBe('throttled');
       runtime.worker!.wake();
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      // The resolved message of the first sync episode, and nothing for the throttled one.
+      // Every delivery job there is has finished: the fired and the resolved message of the first
+      // sync episode, and none for the silenced or the throttled one.
+      await until(async () => (await runtime.client.list({ job: ALERT_DELIVERY_JOB, state: ['available', 'scheduled', 'running', 'retryable'] })).jobs.length === 0, 'the deliveries to finish');
+      expect((await runtime.client.list({ job: ALERT_DELIVERY_JOB, state: 'completed' })).jobs).toHaveLength(2);
       expect(receiver.requests.map((request) => [JSON.parse(request.body).subject.name, JSON.parse(request.body).resolved ?? false])).toEqual([
         ['sync', false],
         ['sync', true],
