@@ -192,8 +192,18 @@ export interface JobListFilter {
   names?: string[];
   /** Case-insensitive substring of the job name. */
   nameContains?: string;
+  /**
+   * Text search: a job matches when its name contains `search`, or its de-duplication key does
+   * (both case-insensitive substrings, `%` and `_` taken literally), or when `search` is a job id
+   * (`isJobId`, store/job-ids.ts) equal to the job's id. Case folding is the database's: both stores
+   * fold ASCII letters; PostgreSQL folds other letters too. Empty: no filter. Like the other fields,
+   * it is applied while walking the jobs newest first, so a page costs at most a scan down to the
+   * `limit`-th match; no index serves substrings, and no count of all matches is taken.
+   */
+  search?: string;
   createdAfter?: Date;
   createdBefore?: Date;
+  /** Jobs created by this schedule (exact id). */
   scheduleId?: string;
 }
 

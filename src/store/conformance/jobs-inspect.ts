@@ -92,6 +92,78 @@ export function describeJobInspect(factory: StoreFactory): void {
       expect(await ids('no-such')).toEqual([]);
     });
 
+    describe('search: name part, key part or exact id', () => {
+      // Names and keys without digits, so an id-like search can only match by id.
+      const ids = async (filter: Parameters<typeof t.store.jobList>[0]['filter']) => (await t.store.jobList({ filter })).jobs.map((j) => j.id);
+
+      it('matches a case-insensitive part of the name or of the key', async () => {
+        const weekly = await insertJob(t.store, { name: 'Reports.Weekly' });
+        const invoice = await insertJob(t.store, { name: 'mail.send', key: 'Invoice-ACME-june' });
+        await insertJob(t.store, { name: 'mail.send', key: null });
+        expect(await ids({ search: 'weekly' })).toEqual([weekly.id]);
+        expect(await ids({ search: 'REPORTS.' })).toEqual([weekly.id]);
+        expect(await ids({ search: 'acme' })).toEqual([invoice.id]);
+        expect(await ids({ search: 'invoice-acme-JUNE' })).toEqual([invoice.id]);
+        expect(await ids({ search: 'no-such' })).toEqual([]);
+      });
+
+      it('matches a job by its exact id, never by a part of it or another spelling', async () => {
+        const jobs = await t.store.jobInsertMany({ jobs: Array.from({ length: 12 }, () => jobInput({ name: 'plain.job' })) });
+        const target = jobs[10]!.job;
+        expect(await ids({ search: target.id })).toEqual([target.id]);
+        // A part of an id is only the id it spells: '1' selects job 1, never job 11.
+        const part = target.id.slice(0, -1);
+        expect(part).not.toBe('');
+        expect(await ids({ search: part })).toEqual(jobs.filter((r) => r.job.id === part).map((r) => r.job.id));
+        expect(await ids({ search: `0${target.id}` })).toEqual([]);
+        expect(await ids({ search: ` ${target.id}` })).toEqual([]);
+      });
+
+      it('an id-like text that names no job matches nothing, whatever its size', async () => {
+        await insertJob(t.store, { name: 'plain.job', key: 'plain' });
+        expect(await ids({ search: '987654321' })).toEqual([]);
+        expect(await ids({ search: '9223372036854775807' })).toEqual([]);
+        expect(await ids({ search: '99999999999999999999' })).toEqual([]);
+      });
+
+      it('takes % and _ literally in the name and in the key', async () => {
+        const pctName = await insertJob(t.store, { name: 'odd%name' });
+        const pctKey = await insertJob(t.store, { name: 'plain.job', key: 'fifty%off' });
+        const underKey = await insertJob(t.store, { name: 'plain.job', key: 'snake_case' });
+        await insertJob(t.store, { name: 'plain.job', key: 'snakeXcase' });
+        const slashKey = await insertJob(t.store, { name: 'plain.job', key: 'backslash\\key' });
+        expect(await ids({ search: '%' })).toEqual([pctKey.id, pctName.id]);
+        expect(await ids({ search: 'e_c' })).toEqual([underKey.id]);
+        expect(await ids({ search: '_' })).toEqual([underKey.id]);
+        expect(await ids({ search: '\\k' })).toEqual([slashKey.id]);
+      });
+
+      it('combines with the other filters and pages with a cursor', async () => {
+        const a = await insertJob(t.store, { name: 'mail.send', queue: 'mail', key: 'user-anna' });
+        const b = await insertJob(t.store, { name: 'mail.send', queue: 'mail', key: 'user-bob', scheduleId: 'nightly' });
+        const c = await insertJob(t.store, { name: 'report.user', queue: 'reports' });
+        const d = await insertJob(t.store, { name: 'mail.send', queue: 'mail', key: 'user-carl', runAt: new Date(t.clock.now() + 60_000) });
+        await insertJob(t.store, { name: 'mail.send', queue: 'mail', key: 'admin' });
+        expect(await ids({ search: 'user' })).toEqual([d.id, c.id, b.id, a.id]);
+        expect(await ids({ search: 'user', queues: ['mail'] })).toEqual([d.id, b.id, a.id]);
+        expect(await ids({ search: 'user', states: ['scheduled'] })).toEqual([d.id]);
+        expect(await ids({ search: 'user', scheduleId: 'nightly' })).toEqual([b.id]);
+        expect(await ids({ search: 'user', nameContains: 'report' })).toEqual([c.id]);
+        expect(await ids({ search: a.id, queues: ['reports'] })).toEqual([]);
+        expect(await ids({ search: a.id, queues: ['mail'] })).toEqual([a.id]);
+        const first = await t.store.jobList({ filter: { search: 'USER' }, limit: 3 });
+        expect(first.jobs.map((j) => j.id)).toEqual([d.id, c.id, b.id]);
+        const rest = await t.store.jobList({ filter: { search: 'USER' }, limit: 3, cursor: first.nextCursor });
+        expect(rest.jobs.map((j) => j.id)).toEqual([a.id]);
+        expect(rest.nextCursor).toBeNull();
+      });
+
+      it('an empty search filters nothing', async () => {
+        const a = await insertJob(t.store);
+        expect(await ids({ search: '' })).toEqual([a.id]);
+      });
+    });
+
     it('filters by creation time', async () => {
       const early = await insertJob(t.store);
       t.clock.advance(10_000);

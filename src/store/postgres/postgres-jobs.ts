@@ -395,6 +395,14 @@ export async function listJobs(ctx: PgJobContext, params: JobListParams): Promis
   if (filter.names) where.push(`name = ANY(${bind(filter.names)}::text[])`);
   // strpos rather than LIKE: no wildcard characters to escape in user input.
   if (filter.nameContains) where.push(`strpos(lower(name), lower(${bind(filter.nameContains)}::text)) > 0`);
+  if (filter.search) {
+    // No index serves a substring, so this is a filter on the newest-first walk of the primary
+    // key like the others; the id term is only added for an id, so the cast cannot fail.
+    const text = bind(filter.search);
+    const terms = [`strpos(lower(name), lower(${text}::text)) > 0`, `strpos(lower(key), lower(${text}::text)) > 0`];
+    if (isJobId(filter.search)) terms.push(`j.id = ${bind(filter.search)}::bigint`);
+    where.push(`(${terms.join(' OR ')})`);
+  }
   if (filter.createdAfter) where.push(`created_at >= ${bind(filter.createdAfter)}::timestamptz`);
   if (filter.createdBefore) where.push(`created_at < ${bind(filter.createdBefore)}::timestamptz`);
   if (filter.scheduleId !== undefined) where.push(`schedule_id = ${bind(filter.scheduleId)}::text`);

@@ -49,6 +49,8 @@ export function listJobs(ctx: SqliteContext, params: JobListParams): JobListPage
     queues: listParam(filter.queues),
     names: listParam(filter.names),
     namePattern: filter.nameContains === undefined ? null : likeContainsPattern(filter.nameContains),
+    searchPattern: filter.search ? likeContainsPattern(filter.search) : null,
+    searchId: filter.search ? parseId(filter.search) : null,
     createdAfter: filter.createdAfter?.getTime() ?? null,
     createdBefore: filter.createdBefore?.getTime() ?? null,
     scheduleId: filter.scheduleId ?? null,

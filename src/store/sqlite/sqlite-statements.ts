@@ -204,6 +204,9 @@ export const SQL = {
       AND (@queues IS NULL OR queue IN (SELECT value FROM json_each(@queues)))
       AND (@names IS NULL OR name IN (SELECT value FROM json_each(@names)))
       AND (@namePattern IS NULL OR name LIKE @namePattern ESCAPE '\\')
+      -- search: a part of the name or of the key, or the exact id (@searchId is null unless the
+      -- text is one). LIKE folds ASCII letters only, as for namePattern.
+      AND (@searchPattern IS NULL OR name LIKE @searchPattern ESCAPE '\\' OR key LIKE @searchPattern ESCAPE '\\' OR id = @searchId)
       AND (@createdAfter IS NULL OR created_at >= @createdAfter)
       AND (@createdBefore IS NULL OR created_at < @createdBefore)
       AND (@scheduleId IS NULL OR schedule_id = @scheduleId)
