@@ -45,8 +45,15 @@ export interface ListParams {
   job?: string | readonly string[];
   /** Case-insensitive part of the job name. */
   nameContains?: string;
+  /**
+   * Text search: a case-insensitive part of the job name or of its de-duplication key, or the
+   * exact job id (see `JobListFilter.search` in store/types.ts). Empty: no filter.
+   */
+  search?: string;
   createdAfter?: Date;
   createdBefore?: Date;
+  /** Jobs created by this schedule (exact schedule id). */
+  scheduleId?: string;
   /** Page size, 1 … 1000; default 50. */
   limit?: number;
   /** `nextCursor` of the previous page. */
@@ -151,9 +158,12 @@ export function toListFilter(params: JobFilter): JobListFilter {
   for (const name of names ?? []) assertValidName('job name', name);
   assertDate('createdAfter', params.createdAfter);
   assertDate('createdBefore', params.createdBefore);
-  if (params.nameContains !== undefined && typeof params.nameContains !== 'string') {
-    throw new ValidationError('INVALID_OPTION', 'list: nameContains must be a string');
+  for (const field of ['nameContains', 'search'] as const) {
+    if (params[field] !== undefined && typeof params[field] !== 'string') {
+      throw new ValidationError('INVALID_OPTION', `list: ${field} must be a string`);
+    }
   }
+  if (params.scheduleId !== undefined) assertValidName('schedule id', params.scheduleId);
   const filter: JobListFilter = {};
   if (states) filter.states = states;
   if (queues) filter.queues = queues;
@@ -162,6 +172,11 @@ export function toListFilter(params: JobFilter): JobListFilter {
     assertStorableText(params.nameContains, 'list: nameContains');
     filter.nameContains = params.nameContains;
   }
+  if (params.search) {
+    assertStorableText(params.search, 'list: search');
+    filter.search = params.search;
+  }
+  if (params.scheduleId !== undefined) filter.scheduleId = params.scheduleId;
   if (params.createdAfter) filter.createdAfter = params.createdAfter;
   if (params.createdBefore) filter.createdBefore = params.createdBefore;
   return filter;

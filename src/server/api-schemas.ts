@@ -24,6 +24,8 @@ const name = (what: string) =>
 
 export const jobStateSchema = z.enum(JOB_STATES as [string, ...string[]]);
 export const jobIdSchema = z.string().regex(/^[0-9]{1,20}$/, 'a job id is a decimal number');
+/** A schedule id in a path, a body or a job filter: the rule of every name (job/names.ts). */
+export const scheduleIdSchema = name('schedule id');
 
 /**
  * A priority in a request: an integer or a name (job/input-bounds.ts `PRIORITY_NAMES`), handed on
@@ -128,9 +130,14 @@ export const jobFilterFields = {
   state: csv(jobStateSchema).optional().describe('one state or several, comma-separated'),
   queue: csv(name('queue')).optional(),
   name: csv(name('job name')).optional(),
-  search: z.string().max(200).optional().describe('case-insensitive part of the job name'),
+  search: z
+    .string()
+    .max(200)
+    .optional()
+    .describe('text search: a case-insensitive part of the job name or of its de-duplication key, or the exact job id (`%` and `_` match themselves)'),
   createdAfter: z.iso.datetime({ offset: true }).optional(),
   createdBefore: z.iso.datetime({ offset: true }).optional(),
+  scheduleId: scheduleIdSchema.optional().describe('only jobs created by this schedule'),
 };
 
 export const jobListQuerySchema = z
@@ -152,7 +159,7 @@ export const bulkActionBodySchema = z
   .object({ ...jobFilterFields, reason: z.string().max(MAX_REASON_LENGTH).optional().describe('cancel only') })
   .strict()
   .refine((body) => Object.entries(body).some(([key, value]) => key !== 'reason' && value !== undefined), {
-    message: 'give at least one filter field (state, queue, name, search, createdAfter, createdBefore)',
+    message: 'give at least one filter field (state, queue, name, search, createdAfter, createdBefore, scheduleId)',
   });
 
 export const bulkActionReplySchema = z.object({
@@ -292,7 +299,6 @@ export const readyReplySchema = z.object({ status: z.string(), reason: z.string(
 // is checked here; the cron expression, the time zone, the job and the input are checked by the
 // schedule manager, which answers INVALID_CRON, INVALID_TIMEZONE, UNKNOWN_JOB or INVALID_PAYLOAD.
 
-export const scheduleIdSchema = name('schedule id');
 export const scheduleParamsSchema = z.object({ id: scheduleIdSchema.describe('the schedule id; a `/` in it is sent as %2F') });
 const scheduleSourceSchema = z.enum(['file', 'code', 'api']);
 const overlapSchema = z.enum(['allow', 'skip', 'queue']);

@@ -126,6 +126,52 @@ for (const kind of STORE_KINDS) {
       expect(await call('GET', '/api/jobs?state=bogus')).toMatchObject({ status: 400 });
     });
 
+    it('filters the list and the bulk actions by schedule; search finds a job by name, key or id', async () => {
+      for (const id of ['nightly.a', 'nightly.b']) {
+        expect((await call('POST', '/api/schedules', { id, jobId: 'always.fails', schedule: '@yearly' })).status).toBe(201);
+      }
+      const trigger = async (id: string): Promise<string> => (await call('POST', `/api/schedules/${id}/trigger`)).body.job.id;
+      const fromA = [await trigger('nightly.a'), await trigger('nightly.a')];
+      const fromB = await trigger('nightly.b');
+      const keyed = (await call('POST', '/api/jobs', { name: 'email.send', data: { to: 'a@example.com' }, key: 'Welcome-ACME_team' })).body.job.id;
+      const ids = async (query: string): Promise<string[]> => {
+        const reply = await call('GET', `/api/jobs?${query}`);
+        expect(reply.status, `${query}: ${reply.text.slice(0, 200)}`).toBe(200);
+        return reply.body.jobs.map((job: { id: string }) => job.id);
+      };
+      expect(await ids('scheduleId=nightly.a')).toEqual([...fromA].reverse());
+      expect(await ids('scheduleId=nightly.b')).toEqual([fromB]);
+      expect(await ids('scheduleId=nightly.c')).toEqual([]);
+      expect(await ids('search=acme')).toEqual([keyed]);
+      expect(await ids('search=_team')).toEqual([keyed]);
+      expect(await ids('search=WELCOME&name=always.fails')).toEqual([]);
+      expect(await ids(`search=${fromB}`)).toEqual([fromB]);
+      expect(await ids(`search=${fromB}&scheduleId=nightly.a`)).toEqual([]);
+      expect(await ids('search=987654321')).toEqual([]);
+      expect(await ids('search=fails')).toEqual([fromB, ...[...fromA].reverse()]);
+
+      for (const [what, bad] of [
+        ['control character', 'nightly\u0001a'],
+        ['too long', 'x'.repeat(129)],
+        ['empty', ''],
+      ] as const) {
+        const reply = await call('GET', `/api/jobs?scheduleId=${encodeURIComponent(bad)}`);
+        expect(reply, what).toMatchObject({ status: 400, body: { error: { code: 'INVALID_REQUEST' } } });
+        expect(typeof reply.body.error.message, what).toBe('string');
+        const bulk = await call('POST', '/api/jobs/cancel', { scheduleId: bad });
+        expect(bulk, what).toMatchObject({ status: 400, body: { error: { code: 'INVALID_REQUEST' } } });
+      }
+
+      expect(await call('POST', '/api/jobs/cancel', { scheduleId: 'nightly.a', reason: 'schedule retired' })).toEqual(
+        expect.objectContaining({ status: 200, body: { changed: 2, skipped: 0, more: false } }),
+      );
+      const states = new Map((await call('GET', '/api/jobs')).body.jobs.map((job: { id: string; state: string }) => [job.id, job.state]));
+      expect(Object.fromEntries(states)).toEqual({ [fromA[0]!]: 'cancelled', [fromA[1]!]: 'cancelled', [fromB]: 'available', [keyed]: 'available' });
+      // The bulk actions search like the list: by key here.
+      expect((await call('POST', '/api/jobs/cancel', { search: 'acme' })).body).toEqual({ changed: 1, skipped: 0, more: false });
+      expect((await call('GET', `/api/jobs/${keyed}`)).body.state).toBe('cancelled');
+    });
+
     it('describes definitions with their payload JSON Schema, and queues with counts; pause is stored for every worker', async () => {
       const definitions = await call('GET', '/api/definitions');
       const email = definitions.body.definitions.find((d: { name: string }) => d.name === 'email.send');

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { NotFoundError } from '../../errors.js';
 import type { AnyJobDefinition } from '../../job/define-job.js';
+import { assertValidName } from '../../job/names.js';
 import { DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, type Backoff } from '../../job/retry-policy.js';
 import { JOB_STATES, type JobState, type JobStats } from '../../store/types.js';
 import { UsageError } from '../cli-errors.js';
@@ -49,13 +50,14 @@ function renderStats(stats: JobStats): string {
 /** The `jobs` command line that shows the page after this one: same filters, same page size. */
 export function nextPageCommand(
   configPath: string | undefined,
-  options: { state?: readonly string[]; queue?: readonly string[]; job?: readonly string[]; limit: number },
+  options: { state?: readonly string[]; queue?: readonly string[]; job?: readonly string[]; schedule?: string; limit: number },
   cursor: string,
 ): string {
   const args = ['nightshift', ...(configPath === undefined ? [] : ['--config', configPath]), 'jobs'];
   if (options.state) args.push('--state', options.state.join(','));
   if (options.queue) args.push('--queue', options.queue.join(','));
   if (options.job) args.push('--job', options.job.join(','));
+  if (options.schedule !== undefined) args.push('--schedule', options.schedule);
   if (options.limit !== DEFAULT_PAGE_SIZE) args.push('--limit', String(options.limit));
   args.push('--cursor', cursor);
   return args.map(shellQuote).join(' ');
@@ -135,10 +137,12 @@ export function registerInspectCommands(program: Command): void {
     .option('--state <states>', `filter by state, comma-separated (${JOB_STATES.join(', ')})`, stateListOption)
     .option('--queue <queues>', 'filter by queue, comma-separated', listOption)
     .option('--job <names>', 'filter by job name, comma-separated', listOption)
+    .option('--schedule <id>', 'only jobs created by this schedule')
     .option('--limit <n>', 'page size, 1 to 1000', integerOption(1, 1000), DEFAULT_PAGE_SIZE)
     .option('--cursor <cursor>', 'the next-page cursor printed by the previous page')
     .action(
-      commandAction(async (context, options: { state?: JobState[]; queue?: string[]; job?: string[]; limit: number; cursor?: string }) => {
+      commandAction(async (context, options: { state?: JobState[]; queue?: string[]; job?: string[]; schedule?: string; limit: number; cursor?: string }) => {
+        if (options.schedule !== undefined) assertValidName('schedule id', options.schedule);
         const { store } = await context.store({ required: false });
         const { jobToJson, renderJobTable } = await import('../job-view.js');
         const page = await store.jobList({
@@ -146,6 +150,7 @@ export function registerInspectCommands(program: Command): void {
             ...(options.state ? { states: options.state } : {}),
             ...(options.queue ? { queues: options.queue } : {}),
             ...(options.job ? { names: options.job } : {}),
+            ...(options.schedule !== undefined ? { scheduleId: options.schedule } : {}),
           },
           limit: options.limit,
           cursor: options.cursor ?? null,

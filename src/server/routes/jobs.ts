@@ -42,14 +42,23 @@ function enqueueOptions(body: { queue?: string | undefined; delayMs?: number | u
 }
 
 /** The client's filter from the API's filter fields (query string or bulk body). */
-function filterOf(fields: { state?: string[] | undefined; queue?: string[] | undefined; name?: string[] | undefined; search?: string | undefined; createdAfter?: string | undefined; createdBefore?: string | undefined }): JobFilter {
+function filterOf(fields: {
+  state?: string[] | undefined;
+  queue?: string[] | undefined;
+  name?: string[] | undefined;
+  search?: string | undefined;
+  createdAfter?: string | undefined;
+  createdBefore?: string | undefined;
+  scheduleId?: string | undefined;
+}): JobFilter {
   const filter: JobFilter = {};
   if (fields.state) filter.state = fields.state as JobState[];
   if (fields.queue) filter.queue = fields.queue;
   if (fields.name) filter.job = fields.name;
-  if (fields.search) filter.nameContains = fields.search;
+  if (fields.search) filter.search = fields.search;
   if (fields.createdAfter) filter.createdAfter = new Date(fields.createdAfter);
   if (fields.createdBefore) filter.createdBefore = new Date(fields.createdBefore);
+  if (fields.scheduleId !== undefined) filter.scheduleId = fields.scheduleId;
   return filter;
 }
 
