@@ -123,7 +123,7 @@ async function runWork(harness) {
     if (timer5) return sleep(5);
     return undefined;
   };
-  const worker = await harness.openWorker(spec.ctx, { concurrency: spec.concurrency ?? 10, handle });
+  const worker = await harness.openWorker(spec.ctx, { concurrency: spec.concurrency ?? 10, handle, surfaces: spec.surfaces });
   const go = nextMessage('go');
   const stop = nextMessage('stop');
   send({ type: 'ready' });

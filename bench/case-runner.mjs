@@ -106,7 +106,7 @@ export async function runCase({ workload, system, store, pgUrl, redisUrl, runTag
         await seeder.finish();
         const workers = [];
         for (let i = 0; i < (workload.processes ?? 1); i++) {
-          workers.push(track(processes, new CaseProcess({ role: 'work', ctx, jobs: workload.jobs, concurrency: workload.concurrency, handler: workload.handler })));
+          workers.push(track(processes, new CaseProcess({ role: 'work', ctx, jobs: workload.jobs, concurrency: workload.concurrency, handler: workload.handler, surfaces: workload.surfaces })));
         }
         await Promise.all(workers.map((worker) => worker.waitFor('ready', LIMITS.phaseMs)));
         observer = await harness.openObserver(ctx, { jobs: workload.jobs });

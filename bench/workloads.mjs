@@ -15,6 +15,8 @@
  * @property {boolean} [inProcess] Latency: the producer runs inside the worker's process.
  * @property {string[]} [onlyFor]   Restricts the workload to these `system:store` labels.
  * @property {number} [repeat]      Runs per case; the median run is reported (see median-run.mjs). Default 1; 1 with --quick.
+ * @property {'off' | 'on'} [surfaces] Drain: Nightshift's operator surfaces (metrics, process registry, event feed,
+ *                                  activity stats) all off or all on; unset: the runtime's defaults.
  */
 
 /**
@@ -59,6 +61,20 @@ export function workloads({ quick }) {
       handler: 'latency',
       inProcess: true,
     },
+    // The price of what operators watch: the same drain with metrics, the process registry, the
+    // event feed and the activity stats all off, then all on. Nightshift only (the peers have no
+    // such switches); five runs each, medians compared in a note under the table.
+    ...['off', 'on'].map((surfaces) => ({
+      id: surfaces === 'off' ? 'W3B' : 'W3O',
+      title: `W3 with metrics, registry, event feed and stats all ${surfaces}`,
+      kind: 'drain',
+      jobs: scale(20_000, 2_000),
+      concurrency: 10,
+      handler: 'noop',
+      surfaces,
+      repeat: 5,
+      onlyFor: ['nightshift:sqlite', 'nightshift:postgres'],
+    })),
     { id: 'W5', title: '5 ms async jobs, concurrency 50', kind: 'drain', jobs: scale(5_000, 1_000), concurrency: 50, handler: 'timer5', repeat: 3 },
   ];
 }

@@ -69,9 +69,10 @@ export async function openProducer(ctx) {
 
 /**
  * @param {import('./case-context.mjs').CaseContext} ctx
- * @param {{ concurrency: number, handle: (payload: { seq: number, t: number }) => Promise<void> | void }} options
+ * @param {{ concurrency: number, handle: (payload: { seq: number, t: number }) => Promise<void> | void, surfaces?: 'off' | 'on' }} options
+ *   `surfaces`: metrics, process registry, event feed and activity stats all off or all on; unset: defaults.
  */
-export async function openWorker(ctx, { concurrency, handle }) {
+export async function openWorker(ctx, { concurrency, handle, surfaces }) {
   const { api, store } = await openStore(ctx);
   const job = api.defineJob({
     name: JOB_NAME,
@@ -81,7 +82,8 @@ export async function openWorker(ctx, { concurrency, handle }) {
       await handle(payload);
     },
   });
-  const app = api.createNightshift({ store, jobs: [job], queues: { [ctx.queue]: { concurrency } } });
+  const switches = surfaces === undefined ? {} : { metrics: surfaces === 'on', processRegistry: surfaces === 'on', eventFeed: surfaces === 'on', stats: surfaces === 'on' };
+  const app = api.createNightshift({ store, jobs: [job], queues: { [ctx.queue]: { concurrency } }, ...switches });
   inProcessRuntime = { app, job };
   return {
     start: () => app.start(),
