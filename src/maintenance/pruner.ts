@@ -145,7 +145,8 @@ export function createPruner(options: PrunerOptions): IntervalService {
       for (let batch = 0; batch < MAX_BATCHES_PER_PASS; batch++) {
         const { deleted } = await options.store.eventPrune({ before: eventsBefore, limit: batchSize });
         feed += deleted;
-        if (deleted < batchSize) break;
+        // Whole appends go, so a call may take fewer than batchSize while more are left.
+        if (deleted === 0) break;
       }
       if (feed > 0) logger.debug({ deleted: feed }, 'pruned feed events past their retention');
       // Stats: a few rows per queue and job name per minute; one statement. Older minutes are

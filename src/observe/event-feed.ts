@@ -61,6 +61,7 @@ export const EVENT_RETENTION_MS = 3_600_000;
 /** Default time between flushes while events wait, ms. */
 export const DEFAULT_FLUSH_INTERVAL_MS = 100;
 /** Default number of waiting events that triggers a flush at once. */
+/** Default number of waiting events that triggers a flush at once. */
 export const DEFAULT_FLUSH_SIZE = 1000;
 /** Default most events held while the store cannot be written. */
 export const DEFAULT_MAX_BUFFERED = 20_000;
@@ -91,13 +92,29 @@ export interface EventFeedWriter extends Service {
 
 const cut = (text: string): string => (text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text);
 
-/** The columns every job event shares. */
-function jobColumns(job: JobRecord): Pick<EventInsert, 'queue' | 'jobName' | 'jobId'> {
-  return { queue: job.queue, jobName: job.name, jobId: job.id };
+/** One buffered event, its `data` already serialized. */
+type Pending = EventInsert;
+
+/** A job event: its columns from the job, `data` serialized by the caller. */
+function jobEvent(type: FeedEventType, job: JobRecord, data: string): Pending {
+  return { type, queue: job.queue, jobName: job.name, jobId: job.id, data };
 }
 
-/** One buffered event: columns now, `data` serialized at flush time (off the emitting call). */
-type Pending = Omit<EventInsert, 'data'> & { data: Record<string, unknown> };
+/**
+ * The two events every job run leaves (`job:started`, `job:completed`) are serialized by hand:
+ * they are most of the feed, and a worker writes them per job. Numbers print as JSON does;
+ * the worker id is the only text, quoted once per id.
+ */
+let lastWorkerId = '';
+let lastWorkerIdJson = '""';
+function startedData(job: JobRecord, workerId: string): string {
+  if (workerId !== lastWorkerId) {
+    lastWorkerId = workerId;
+    lastWorkerIdJson = JSON.stringify(workerId);
+  }
+  return `{"attempt":${job.attempt},"maxAttempts":${job.maxAttempts},"workerId":${lastWorkerIdJson}}`;
+}
+const completedData = (job: JobRecord, durationMs: number): string => `{"attempt":${job.attempt},"durationMs":${Number.isFinite(durationMs) ? durationMs : null}}`;
 
 /**
  * States: `stopped` → (start) → `idle` (buffer empty, no timer) → (an event) → `armed` (timer set)
@@ -155,11 +172,12 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
       timer = null;
     }
     if (buffer.length === 0) return Promise.resolve();
-    const batch = buffer.slice(0, flushSize);
-    buffer = buffer.slice(batch.length);
+    // The whole buffer when it fits (no copy), else its first flushSize events.
+    const batch = buffer.length <= flushSize ? buffer : buffer.slice(0, flushSize);
+    buffer = batch === buffer ? [] : buffer.slice(batch.length);
     flushing = (async () => {
       try {
-        await store.eventAppend({ events: batch.map((event) => ({ ...event, data: JSON.stringify(event.data) })) });
+        await store.eventAppend({ events: batch });
         if (failing) logger.info('event feed: the store takes events again');
         if (droppedSince > 0) logger.warn({ dropped: droppedSince }, 'event feed: events were dropped while the buffer was full');
         droppedSince = 0;
@@ -184,52 +202,56 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
     unsubscribes.push(
       events.on('job:enqueued', ({ job, inserted }) => {
         if (!inserted) return;
-        push({
-          type: 'job:enqueued',
-          ...jobColumns(job),
-          data: { state: job.state, priority: job.priority, attempt: job.attempt, maxAttempts: job.maxAttempts, runAt: job.runAt.toISOString(), scheduleId: job.scheduleId },
-        });
+        push(
+          jobEvent(
+            'job:enqueued',
+            job,
+            JSON.stringify({ state: job.state, priority: job.priority, attempt: job.attempt, maxAttempts: job.maxAttempts, runAt: job.runAt.toISOString(), scheduleId: job.scheduleId }),
+          ),
+        );
       }),
       events.on('job:started', ({ job, workerId }) => {
-        push({ type: 'job:started', ...jobColumns(job), data: { attempt: job.attempt, maxAttempts: job.maxAttempts, workerId } });
+        push(jobEvent('job:started', job, startedData(job, workerId)));
       }),
       events.on('job:completed', ({ job, durationMs }) => {
-        push({ type: 'job:completed', ...jobColumns(job), data: { attempt: job.attempt, durationMs } });
+        push(jobEvent('job:completed', job, completedData(job, durationMs)));
       }),
       events.on('job:failed', ({ job, error, willRetry, retryDelayMs, durationMs }) => {
-        push({
-          type: willRetry ? 'job:failed' : 'job:dead',
-          ...jobColumns(job),
-          data: {
-            attempt: job.attempt,
-            maxAttempts: job.maxAttempts,
-            durationMs,
-            willRetry,
-            ...(willRetry ? { retryDelayMs } : {}),
-            error: { name: cut(error.name), kind: error.kind, message: cut(error.message) },
-          },
-        });
+        push(
+          jobEvent(
+            willRetry ? 'job:failed' : 'job:dead',
+            job,
+            JSON.stringify({
+              attempt: job.attempt,
+              maxAttempts: job.maxAttempts,
+              durationMs,
+              willRetry,
+              ...(willRetry ? { retryDelayMs } : {}),
+              error: { name: cut(error.name), kind: error.kind, message: cut(error.message) },
+            }),
+          ),
+        );
       }),
       events.on('job:snoozed', ({ job, delayMs }) => {
-        push({ type: 'job:snoozed', ...jobColumns(job), data: { attempt: job.attempt, delayMs } });
+        push(jobEvent('job:snoozed', job, JSON.stringify({ attempt: job.attempt, delayMs })));
       }),
       events.on('job:cancelled', ({ job, reason }) => {
-        push({ type: 'job:cancelled', ...jobColumns(job), data: { reason: cut(reason) } });
+        push(jobEvent('job:cancelled', job, JSON.stringify({ reason: cut(reason) })));
       }),
       events.on('job:released', ({ job }) => {
-        push({ type: 'job:released', ...jobColumns(job), data: { attempt: job.attempt } });
+        push(jobEvent('job:released', job, JSON.stringify({ attempt: job.attempt })));
       }),
       events.on('schedule:fired', ({ scheduleId, fireAt, jobId, status }) => {
-        push({ type: 'schedule:fired', queue: null, jobName: null, jobId, data: { scheduleId, fireAt: fireAt.toISOString(), status } });
+        push({ type: 'schedule:fired', queue: null, jobName: null, jobId, data: JSON.stringify({ scheduleId, fireAt: fireAt.toISOString(), status }) });
       }),
       events.on('schedule:missed', ({ scheduleId, count, first, last }) => {
-        push({ type: 'schedule:missed', queue: null, jobName: null, jobId: null, data: { scheduleId, count, first: first.toISOString(), last: last.toISOString() } });
+        push({ type: 'schedule:missed', queue: null, jobName: null, jobId: null, data: JSON.stringify({ scheduleId, count, first: first.toISOString(), last: last.toISOString() }) });
       }),
       events.on('queue:paused', ({ queue }) => {
-        push({ type: 'queue:paused', queue, jobName: null, jobId: null, data: {} });
+        push({ type: 'queue:paused', queue, jobName: null, jobId: null, data: '{}' });
       }),
       events.on('queue:resumed', ({ queue }) => {
-        push({ type: 'queue:resumed', queue, jobName: null, jobId: null, data: {} });
+        push({ type: 'queue:resumed', queue, jobName: null, jobId: null, data: '{}' });
       }),
     );
   };

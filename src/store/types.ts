@@ -459,7 +459,8 @@ export interface Store extends AlertStore {
   // -- The event feed: job and schedule lifecycle events every process can read. Added with SSE.
 
   /**
-   * Appends events in one transaction (one multi-row statement). Each gets the next id — the
+   * Appends events in one transaction (stored as one row per up to 10 000 events; ids are not
+   * contiguous between appends). Each gets the next id — the
    * feed's cursor, increasing with commit order: a reader that has seen id N never later finds a
    * new event with an id ≤ N (how each store guarantees it is written next to its statement) —
    * and `at` from the store's clock. An empty list writes nothing.
@@ -478,9 +479,10 @@ export interface Store extends AlertStore {
    */
   eventBounds(): Promise<{ newestId: string | null; prunedThroughId: string | null }>;
   /**
-   * Deletes up to `limit` events older than `before` (store clock), oldest id first, and raises
-   * the pruned-through mark to the highest id deleted. Returns how many went; call again while
-   * `deleted === limit`.
+   * Deletes whole appends older than `before` (store clock), oldest first, while their events add
+   * up to at most `limit` (and always the oldest one, however large), and raises the
+   * pruned-through mark to the highest id deleted. Returns how many events went; call again
+   * while it is above 0.
    */
   eventPrune(params: { before: Date; limit: number }): Promise<{ deleted: number }>;
 
@@ -600,7 +602,11 @@ export interface EventInsert {
   queue: string | null;
   jobName: string | null;
   jobId: string | null;
-  /** Serialized JSON object with the event's details. */
+  /**
+   * The event's details as `JSON.stringify` of an object writes them (the core's serializer):
+   * stores may keep it as a JSON value and read it back with `JSON.stringify`, which gives the
+   * same text. Text that is not `{…}` is kept as a string.
+   */
   data: string;
 }
 

@@ -84,7 +84,7 @@ describe('event feed writer', () => {
     events.on('feed:dropped', ({ count }) => (dropped += count));
     writer.start();
     // A real failure: the table is not there for a while.
-    await admin.query(`ALTER TABLE ${table('events')} RENAME TO events_away`);
+    await admin.query(`ALTER TABLE ${table('event_batches')} RENAME TO batches_away`);
     for (let i = 0; i < 30; i++) events.emit('queue:paused', { queue: `q${i}` });
     await writer.flush();
     expect(writer.buffered).toBe(30);
@@ -93,7 +93,7 @@ describe('event feed writer', () => {
     expect(writer.buffered).toBe(50);
     expect(dropped).toBe(20);
 
-    await admin.query(`ALTER TABLE ${table('events_away')} RENAME TO events`);
+    await admin.query(`ALTER TABLE ${table('batches_away')} RENAME TO event_batches`);
     while (writer.buffered > 0) await writer.flush();
     expect(await allEvents(store)).toEqual(Array.from({ length: 50 }, (_, i) => `q${i + 20}`));
   });

@@ -170,6 +170,25 @@ describe.skipIf(url === null)('postgres: migrations', () => {
     expect(await counts()).toEqual({ a: { cancelled: 2 } });
   });
 
+  it('the batched feed step drops the old event rows and hands out ids above every old one', async () => {
+    const names = schemaNames(fx.schema);
+    const s = pg.escapeIdentifier(fx.schema);
+    await runMigrations(fx.pool(), names, { upTo: 16 });
+    const admin = await fx.client();
+    await admin.query(`INSERT INTO ${s}.events (at, type, data) SELECT now(), 'job:completed', '{}' FROM generate_series(1, 3)`);
+    // The identity's high-water mark is above every row left (the newest were deleted).
+    await admin.query(`SELECT setval(pg_get_serial_sequence('${s}.events', 'id'), 234567)`);
+    await admin.query(`INSERT INTO ${s}.event_floor (singleton, pruned_through) VALUES (true, 2)`);
+    const store = fx.open();
+    await store.migrate();
+    expect(await store.eventList({ afterId: '0', limit: 10 })).toEqual([]);
+    expect(await store.eventBounds()).toEqual({ newestId: null, prunedThroughId: '2' });
+    await store.eventAppend({ events: [{ type: 'job:started', queue: 'q', jobName: 'n', jobId: '1', data: '{}' }] });
+    const [event] = await store.eventList({ afterId: '234567', limit: 10 });
+    expect(event).toMatchObject({ type: 'job:started', jobId: '1' });
+    expect(Number(event!.id)).toBeGreaterThan(234_567);
+  });
+
   it('rejects hostile or invalid schema names before touching the database', () => {
     for (const schema of ['', 'Upper', 'a;drop table x', 'x"y', 'a'.repeat(49), '1abc', 'pg catalog']) {
       expect(() => createPostgresStore({ connectionString: url!, schema }), schema).toThrow(/schema .* is not accepted/);

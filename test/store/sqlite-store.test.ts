@@ -195,6 +195,25 @@ describe('sqlite store: schema', () => {
     expect(await counts()).toEqual({ a: { available: 1 }, b: { cancelled: 1 } });
   });
 
+  it('upgrading to batched feed events drops the old rows and hands out ids above every old one', async () => {
+    const raw = openRaw();
+    migrateSqlite(raw, 10);
+    const insert = raw.prepare(`INSERT INTO nightshift_events (id, at, type, data) VALUES (?, 1000, 'job:completed', '{}')`);
+    insert.run(123_456);
+    insert.run(123_457);
+    raw.prepare(`INSERT INTO nightshift_event_floor (only, pruned_through) VALUES (1, 100)`).run();
+    // The old table's AUTOINCREMENT mark is above every row left (the newest were deleted).
+    raw.prepare(`UPDATE sqlite_sequence SET seq = 234_567 WHERE name = 'nightshift_events'`).run();
+    const store = await openStore();
+    expect(await store.eventList({ afterId: '0', limit: 10 })).toEqual([]);
+    expect(await store.eventBounds()).toEqual({ newestId: null, prunedThroughId: '100' });
+    await store.eventAppend({ events: [{ type: 'job:started', queue: 'q', jobName: 'n', jobId: '1', data: '{}' }] });
+    // A reader that had seen the old newest id still finds the new event after its cursor.
+    const [event] = await store.eventList({ afterId: '234567', limit: 10 });
+    expect(event).toMatchObject({ type: 'job:started', jobId: '1' });
+    expect(Number(event!.id)).toBeGreaterThan(234_567);
+  });
+
   it('several processes migrating a fresh file at once all succeed', async () => {
     const results = await Promise.all(Array.from({ length: 4 }, () => runChild([path, 'migrate'])));
     expect(results).toEqual(Array.from({ length: 4 }, () => ({ migrated: true })));

@@ -83,29 +83,48 @@ export function describeEvents(factory: StoreFactory): void {
       expect((await t.store.eventList({ afterId: first.id, limit: 1, filter: { queues: ['media'] } })).map((e) => e.jobId)).toEqual(['3']);
     });
 
-    it('prunes events older than a time, oldest first and in batches, and says how far it pruned', async () => {
-      await t.store.eventAppend({ events: [eventInput({ jobId: 'a' }), eventInput({ jobId: 'b' }), eventInput({ jobId: 'c' })] });
+    it('prunes whole appends older than a time, oldest first, up to a number of events, and says how far it pruned', async () => {
+      await t.store.eventAppend({ events: [eventInput({ jobId: 'a' }), eventInput({ jobId: 'b' })] });
+      await t.store.eventAppend({ events: [eventInput({ jobId: 'c' })] });
       t.clock.advance(60_000);
       await t.store.eventAppend({ events: [eventInput({ jobId: 'd' })] });
+      const all = await readAll(t.store);
       const before = new Date(t.clock.now() - 30_000);
+      // [a, b] fits in 2; [c] would make 3.
       expect(await t.store.eventPrune({ before, limit: 2 })).toEqual({ deleted: 2 });
       let left = await readAll(t.store);
       expect(left.map((e) => e.jobId)).toEqual(['c', 'd']);
-      const bounds = await t.store.eventBounds();
-      expect(BigInt(bounds.prunedThroughId!)).toBeLessThan(BigInt(left[0]!.id));
+      expect((await t.store.eventBounds()).prunedThroughId).toBe(all[1]!.id);
       expect(await t.store.eventPrune({ before, limit: 2 })).toEqual({ deleted: 1 });
       expect(await t.store.eventPrune({ before, limit: 2 })).toEqual({ deleted: 0 });
       left = await readAll(t.store);
       expect(left.map((e) => e.jobId)).toEqual(['d']);
-      expect(await t.store.eventBounds()).toEqual({ newestId: left[0]!.id, prunedThroughId: String(BigInt(left[0]!.id) - 1n) });
-      // Pruning everything keeps the mark, and a later event gets a higher id than any pruned one.
+      expect(await t.store.eventBounds()).toEqual({ newestId: left[0]!.id, prunedThroughId: all[2]!.id });
+      // An append larger than the limit still goes, whole, rather than staying forever.
+      await t.store.eventAppend({ events: [eventInput({ jobId: 'e' }), eventInput({ jobId: 'f' }), eventInput({ jobId: 'g' })] });
       t.clock.advance(60_000);
-      expect(await t.store.eventPrune({ before: new Date(t.clock.now()), limit: 10 })).toEqual({ deleted: 1 });
-      expect((await t.store.eventBounds()).prunedThroughId).toBe(left[0]!.id);
-      await t.store.eventAppend({ events: [eventInput({ jobId: 'e' })] });
+      expect(await t.store.eventPrune({ before: new Date(t.clock.now()), limit: 1 })).toEqual({ deleted: 1 });
+      expect(await t.store.eventPrune({ before: new Date(t.clock.now()), limit: 1 })).toEqual({ deleted: 3 });
+      // Pruning everything keeps the mark, and a later event gets a higher id than any pruned one.
+      const bounds = await t.store.eventBounds();
+      expect(bounds.newestId).toBeNull();
+      expect(BigInt(bounds.prunedThroughId!)).toBeGreaterThan(BigInt(left[0]!.id));
+      await t.store.eventAppend({ events: [eventInput({ jobId: 'h' })] });
       const [again] = await readAll(t.store);
-      expect(BigInt(again!.id)).toBeGreaterThan(BigInt(left[0]!.id));
+      expect(again!.jobId).toBe('h');
+      expect(BigInt(again!.id)).toBeGreaterThan(BigInt(bounds.prunedThroughId!));
       expect((await t.store.eventBounds()).newestId).toBe(again!.id);
+    });
+
+    it('a cursor inside an append reads the rest of it; a cursor that is not a number reads from the start', async () => {
+      await t.store.eventAppend({ events: Array.from({ length: 5 }, (_, i) => eventInput({ jobId: String(i) })) });
+      await t.store.eventAppend({ events: [eventInput({ jobId: '5' })] });
+      const all = await readAll(t.store);
+      expect((await t.store.eventList({ afterId: all[2]!.id, limit: 10 })).map((e) => e.jobId)).toEqual(['3', '4', '5']);
+      expect((await t.store.eventList({ afterId: all[4]!.id, limit: 10 })).map((e) => e.jobId)).toEqual(['5']);
+      for (const cursor of ['', 'abc', '-5', '1e9', '99999999999999999999']) {
+        expect((await t.store.eventList({ afterId: cursor, limit: 10 })).map((e) => e.jobId)).toEqual(['0', '1', '2', '3', '4', '5']);
+      }
     });
 
     it('a reader tailing while two connections append never skips an event: ids follow commit order', async () => {

@@ -5,6 +5,7 @@ import { toStoreError } from './pg-errors.js';
 import { inTransaction } from './transaction.js';
 import { enqueueFunctionSql } from './sql-enqueue-function.js';
 import { MAX_PRIORITY, MIN_PRIORITY } from '../../job/input-bounds.js';
+import { EVENTS_PER_BATCH } from '../event-batches.js';
 
 /**
  * Versioned schema migrations of the PostgreSQL store.
@@ -494,6 +495,33 @@ export const MIGRATIONS: readonly MigrationStep[] = [
     version: 16,
     name: 'activity statistics: attempts that ran past their timeout',
     sql: ({ quoted: s }) => `ALTER TABLE ${s}.stats ADD COLUMN timeouts bigint NOT NULL DEFAULT 0;`,
+  },
+  {
+    version: 17,
+    name: 'event feed: one row per append (a batch of events), not one per event',
+    // See store/event-batches.ts. The feed's events are kept an hour and only for reading along;
+    // the old rows are dropped, not converted. New ids start above every id the old table handed
+    // out (its sequence, its rows and the pruned-through mark), so an old cursor still means
+    // "after everything I saw". The schema name is validated (schema-name.ts), so it is safe
+    // inside the literal that names the sequence.
+    sql: ({ quoted: s }) => `
+      CREATE TABLE ${s}.event_batches (
+        id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at     timestamptz NOT NULL,
+        n      integer NOT NULL,
+        events text NOT NULL
+      );
+      CREATE INDEX event_batches_at_idx ON ${s}.event_batches (at);
+      SELECT setval(
+        pg_get_serial_sequence('${s}.event_batches', 'id'),
+        greatest(
+          coalesce(pg_sequence_last_value(pg_get_serial_sequence('${s}.events', 'id')), 0),
+          coalesce((SELECT max(id) FROM ${s}.events), 0),
+          coalesce((SELECT pruned_through FROM ${s}.event_floor WHERE singleton), 0)
+        ) / ${EVENTS_PER_BATCH} + 1,
+        false);
+      DROP TABLE ${s}.events;
+    `,
   },
 ];
 

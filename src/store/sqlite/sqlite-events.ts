@@ -1,50 +1,46 @@
 /**
- * The event feed on SQLite: append in one statement, read after a cursor, prune with a mark.
- * Ids are integers here and decimal strings at the Store boundary.
+ * The event feed on SQLite: one row per append (store/event-batches.ts), read after a cursor,
+ * pruned by whole batches with a mark. Ids are integers here and decimal strings at the Store
+ * boundary.
  */
+import { collectEvents, encodeEventBatch, eventCursor, pickPrunable, splitEventBatches, type StoredEventBatch } from '../event-batches.js';
 import type { EventInsert, EventListFilter, EventRecord } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
 
-interface EventRow {
-  id: number;
-  at: number;
-  type: string;
-  queue: string | null;
-  job_name: string | null;
-  job_id: string | null;
-  data: string;
-}
-
-/** A cursor as an integer: anything that is not a non-negative decimal reads from the start. */
-function cursorOf(afterId: string): number {
-  return /^\d{1,15}$/.test(afterId) ? Number(afterId) : 0;
-}
+/** Batches read per statement while collecting a page of events. */
+const BATCHES_PER_READ = 16;
 
 export function appendEvents(ctx: SqliteContext, events: readonly EventInsert[]): void {
   if (events.length === 0) return;
-  const rows = events.map((event) => [event.type, event.queue, event.jobName, event.jobId, event.data]);
-  ctx.statements().eventAppendBatch.run({ now: ctx.now(), events: JSON.stringify(rows) });
+  const statements = ctx.statements();
+  const now = ctx.now();
+  const batches = splitEventBatches(events);
+  // One transaction: an append larger than a batch is seen whole or not at all.
+  ctx.db
+    .transaction(() => {
+      for (const batch of batches) statements.eventBatchAppend.run({ now, n: batch.length, events: encodeEventBatch(batch) });
+    })
+    .immediate();
 }
 
 export function listEvents(ctx: SqliteContext, params: { afterId: string; limit: number; filter?: EventListFilter }): EventRecord[] {
   if (params.limit <= 0) return [];
-  const list = (values: string[] | undefined) => (values === undefined ? null : JSON.stringify(values));
-  const rows = ctx.statements().eventList.all({
-    after: cursorOf(params.afterId),
-    limit: params.limit,
-    types: list(params.filter?.types),
-    queues: list(params.filter?.queues),
-    names: list(params.filter?.names),
-  }) as EventRow[];
-  return rows.map((row) => ({
-    id: String(row.id),
-    at: new Date(row.at),
-    type: row.type,
-    queue: row.queue,
-    jobName: row.job_name,
-    jobId: row.job_id,
-    data: row.data,
-  }));
+  const cursor = eventCursor(params.afterId);
+  const statements = ctx.statements();
+  const out: EventRecord[] = [];
+  let from = cursor.batch;
+  // One read transaction: the pages of batches come from one snapshot.
+  return ctx.db.transaction(() => {
+    for (;;) {
+      const rows = statements.eventBatchList.all({ from, limit: BATCHES_PER_READ }) as { id: number; at: number; events: string }[];
+      for (const row of rows) {
+        const batch: StoredEventBatch = { id: row.id, at: new Date(row.at), events: row.events };
+        if (!collectEvents(batch, cursor, params.filter, params.limit, out)) return out;
+      }
+      if (rows.length < BATCHES_PER_READ) return out;
+      from = rows[rows.length - 1]!.id + 1;
+    }
+  })();
 }
 
 export function eventBounds(ctx: SqliteContext): { newestId: string | null; prunedThroughId: string | null } {
@@ -55,13 +51,17 @@ export function eventBounds(ctx: SqliteContext): { newestId: string | null; prun
 export function pruneEvents(ctx: SqliteContext, params: { before: Date; limit: number }): { deleted: number } {
   if (params.limit <= 0) return { deleted: 0 };
   const statements = ctx.statements();
+  const before = params.before.getTime();
   // IMMEDIATE: the delete and the raised mark commit together, so a reader never sees events
   // gone without the mark that tells it they may be missing.
   return ctx.db
     .transaction(() => {
-      const deleted = statements.eventPrune.all({ before: params.before.getTime(), limit: params.limit }) as { id: number }[];
-      if (deleted.length > 0) statements.eventFloorRaise.run({ id: Math.max(...deleted.map((row) => row.id)) });
-      return { deleted: deleted.length };
+      const candidates = statements.eventPrunable.all({ before, limit: params.limit }) as { id: number; count: number }[];
+      const picked = pickPrunable(candidates, params.limit);
+      if (picked.lastId === null) return { deleted: 0 };
+      statements.eventBatchDeleteThrough.run({ through: picked.ids[picked.ids.length - 1]!, before });
+      statements.eventFloorRaise.run({ id: Number(picked.lastId) });
+      return { deleted: picked.events };
     })
     .immediate();
 }

@@ -7,6 +7,7 @@
  * its version bump commit together, so a crash never leaves a half-applied step behind.
  */
 import type Database from 'better-sqlite3';
+import { EVENTS_PER_BATCH } from '../event-batches.js';
 
 /** One schema step. `version` numbers are consecutive from 1 and never change once released. */
 interface Migration {
@@ -325,6 +326,31 @@ const MIGRATIONS: readonly Migration[] = [
     version: 10,
     description: 'activity statistics: attempts that ran past their timeout',
     sql: `ALTER TABLE nightshift_stats ADD COLUMN timeouts INTEGER NOT NULL DEFAULT 0;`,
+  },
+  {
+    version: 11,
+    description: 'event feed: one row per append (a batch of events), not one per event',
+    // See store/event-batches.ts. The feed's events are kept an hour and only for reading
+    // along; the old rows are dropped, not converted. New ids start above every id the old
+    // table handed out (its AUTOINCREMENT high-water mark and the pruned-through mark), so a
+    // reader's old cursor still means "after everything I saw".
+    sql: `
+      CREATE TABLE nightshift_event_batches (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at     INTEGER NOT NULL,
+        n      INTEGER NOT NULL,
+        events TEXT NOT NULL
+      );
+      CREATE INDEX nightshift_event_batches_at_idx ON nightshift_event_batches (at);
+      INSERT INTO sqlite_sequence (name, seq)
+        SELECT 'nightshift_event_batches', high / ${EVENTS_PER_BATCH}
+        FROM (SELECT MAX(
+                COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'nightshift_events'), 0),
+                COALESCE((SELECT MAX(id) FROM nightshift_events), 0),
+                COALESCE((SELECT pruned_through FROM nightshift_event_floor WHERE only = 1), 0)) AS high)
+        WHERE high > 0;
+      DROP TABLE nightshift_events;
+    `,
   },
 ];
 

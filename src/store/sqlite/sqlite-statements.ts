@@ -6,6 +6,7 @@
  *
  * Timestamps are integer milliseconds since the epoch, taken from the store's clock (`@now`).
  */
+import { EVENTS_PER_BATCH } from '../event-batches.js';
 
 /** States a claim picks jobs from (mirrors the partial claim index). */
 const PENDING = `('available','scheduled','retryable')`;
@@ -250,31 +251,28 @@ export const SQL = {
   processRemove: `DELETE FROM nightshift_processes WHERE id = @id`,
   // ---- event feed ------------------------------------------------------------------------------
   /**
-   * Appends a batch: @events is a JSON array of `[type, queue, jobName, jobId, data]`, inserted in
-   * array order. Ids follow commit order because SQLite has one writer at a time: the insert
-   * holds the write lock from before it takes its first id until it commits, so a reader that
-   * saw id N can never later find a new id ≤ N.
+   * Appends one batch (store/event-batches.ts): @events is its encoded text, @n how many events.
+   * Ids follow commit order because SQLite has one writer at a time: the insert holds the write
+   * lock from before it takes its id until it commits, so a reader that saw id N can never later
+   * find a new id ≤ N.
    */
-  eventAppendBatch: `
-    INSERT INTO nightshift_events (at, type, queue, job_name, job_id, data)
-    SELECT @now, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4
-    FROM json_each(@events) ORDER BY key`,
-  /** Events after the cursor @after, oldest first; list filters are JSON arrays or NULL (no filter). */
-  eventList: `
-    SELECT id, at, type, queue, job_name, job_id, data FROM nightshift_events
-    WHERE id > @after
-      AND (@types IS NULL OR type IN (SELECT value FROM json_each(@types)))
-      AND (@queues IS NULL OR queue IN (SELECT value FROM json_each(@queues)))
-      AND (@names IS NULL OR job_name IN (SELECT value FROM json_each(@names)))
+  eventBatchAppend: `INSERT INTO nightshift_event_batches (at, n, events) VALUES (@now, @n, @events)`,
+  /** Batches from the cursor's batch on, oldest first. */
+  eventBatchList: `
+    SELECT id, at, events FROM nightshift_event_batches
+    WHERE id >= @from
     ORDER BY id
     LIMIT CAST(@limit AS INTEGER)`,
   eventBounds: `
-    SELECT (SELECT MAX(id) FROM nightshift_events) AS newest,
+    SELECT (SELECT id * ${EVENTS_PER_BATCH} + n - 1 FROM nightshift_event_batches ORDER BY id DESC LIMIT 1) AS newest,
            (SELECT pruned_through FROM nightshift_event_floor WHERE only = 1) AS pruned`,
-  eventPrune: `
-    DELETE FROM nightshift_events
-    WHERE id IN (SELECT id FROM nightshift_events WHERE at < @before ORDER BY id LIMIT CAST(@limit AS INTEGER))
-    RETURNING id`,
+  /** The oldest batches older than @before: what a prune may take (see pickPrunable). */
+  eventPrunable: `
+    SELECT id, n AS count FROM nightshift_event_batches
+    WHERE at < @before
+    ORDER BY id
+    LIMIT CAST(@limit AS INTEGER)`,
+  eventBatchDeleteThrough: `DELETE FROM nightshift_event_batches WHERE id <= @through AND at < @before`,
   eventFloorRaise: `
     INSERT INTO nightshift_event_floor (only, pruned_through) VALUES (1, @id)
     ON CONFLICT (only) DO UPDATE SET pruned_through = MAX(pruned_through, excluded.pruned_through)`,
