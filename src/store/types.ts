@@ -184,6 +184,13 @@ export interface JobFetchParams {
   leaseMs: number;
   /** Claim only these jobs, due or not, paused queue or not (see `Store.jobFetch`). */
   ids?: readonly string[];
+  /**
+   * A limit across every worker on the store: claim at most this many minus the jobs of `queue`
+   * running now (whoever runs them), counted inside the claim and serialized with every other
+   * limited claim of the queue, so concurrent claims never take the queue above it. An integer
+   * ≥ 1; not applied to a claim by `ids`.
+   */
+  globalConcurrency?: number;
 }
 
 export interface JobListFilter {

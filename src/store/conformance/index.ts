@@ -41,6 +41,7 @@ import { describe } from 'vitest';
 import type { StoreFactory } from './conformance-fixtures.js';
 import { describeJobFetch } from './jobs-fetch.js';
 import { describeJobFetchIds } from './jobs-fetch-ids.js';
+import { describeJobLimits } from './jobs-limits.js';
 import { describeJobFinish } from './jobs-finish.js';
 import { describeJobIds } from './jobs-ids.js';
 import { describeJobInsert } from './jobs-insert.js';
@@ -66,6 +67,7 @@ export function runStoreConformance(label: string, factory: StoreFactory): void 
     describeJobWakeUps(factory);
     describeJobFetch(factory);
     describeJobFetchIds(factory);
+    describeJobLimits(factory);
     describeJobFinish(factory);
     describeJobLeases(factory);
     describeJobInspect(factory);

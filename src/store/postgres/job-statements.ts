@@ -39,6 +39,8 @@ export interface JobStatements {
   insertOne: Statement;
   selectByKeys: Statement;
   fetch: Statement;
+  fetchLock: Statement;
+  fetchLimited: Statement;
   fetchIds: Statement;
   finish: Statement;
   heartbeat: Statement;
@@ -158,6 +160,33 @@ export function jobStatements(names: SchemaNames): JobStatements {
             AND NOT EXISTS (SELECT 1 FROM ${s}.paused_queues p WHERE p.queue = $2)
           ORDER BY c.priority DESC, c.run_at, c.id
           LIMIT $5
+          FOR UPDATE SKIP LOCKED
+        )
+        RETURNING ${jobColumns('j')}`,
+    },
+    // The claim under a queue-wide limit (`jobFetch({ globalConcurrency })`), run after
+    // `fetchLock` in one transaction. The lock serializes every limited claim of the queue (and
+    // is released at commit), and this statement starts after it is granted, so its snapshot
+    // (READ COMMITTED) sees every claim committed before: the running count it subtracts from $6
+    // cannot be stale by another limited claim. Finishes are not serialized; they only lower the
+    // count, so at worst a claim takes fewer than it could. SKIP LOCKED as in \`fetch\`, for
+    // claims that are not limited (by id, or by a worker configured without the limit).
+    fetchLock: {
+      name: n('job_fetch_lock'),
+      text: `SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))`,
+    },
+    fetchLimited: {
+      name: n('job_fetch_limited'),
+      text: `
+        UPDATE ${s}.jobs AS j
+        ${CLAIM_SET}
+        WHERE j.id IN (
+          SELECT c.id FROM ${s}.jobs c
+          WHERE c.queue = $2 AND c.state IN ${CLAIMABLE} AND c.run_at <= ${NOW}
+            AND NOT EXISTS (SELECT 1 FROM ${s}.paused_queues p WHERE p.queue = $2)
+          ORDER BY c.priority DESC, c.run_at, c.id
+          LIMIT greatest(0, least($5::bigint, $6::bigint - (
+            SELECT coalesce(sum(q.n), 0) FROM ${s}.queue_counts q WHERE q.queue = $2 AND q.state = 'running')))
           FOR UPDATE SKIP LOCKED
         )
         RETURNING ${jobColumns('j')}`,

@@ -190,7 +190,15 @@ export async function fetchJobs(ctx: PgJobContext, params: JobFetchParams): Prom
   if (params.limit <= 0) return [];
   const claim = [ctx.now(), params.queue, params.owner, params.leaseMs, params.limit];
   let rows: JobRow[];
-  if (params.ids === undefined) {
+  if (params.ids === undefined && params.globalConcurrency !== undefined) {
+    const global = params.globalConcurrency;
+    // The lock's key names the schema and the queue: limited claims of other queues, or of the
+    // same queue name in another schema, do not wait on each other (a hash collision only makes them wait).
+    rows = await inTransaction(ctx.pool, async (client) => {
+      await run(client, ctx.sql.fetchLock, [`${ctx.names.schema}:${params.queue}`]);
+      return (await run<JobRow>(client, ctx.sql.fetchLimited, [...claim, global])).rows;
+    });
+  } else if (params.ids === undefined) {
     ({ rows } = await run<JobRow>(ctx.pool, ctx.sql.fetch, claim));
   } else {
     // Ids that name no job are left out (they would make the ::bigint cast fail the statement).

@@ -94,6 +94,25 @@ export const SQL = {
     WHERE id IN (${CLAIM_PICK})
     RETURNING ${CLAIM_VALUE_COLUMNS}`,
   /**
+   * The claim under a queue-wide limit (`jobFetch({ globalConcurrency })`): as `jobClaim`, taking
+   * at most @global minus the jobs of @queue running now, counted in the trigger-kept counts.
+   * Safe because it runs inside BEGIN IMMEDIATE like every claim: no other connection can claim
+   * or finish between the count and the update.
+   */
+  jobClaimLimited: `
+    UPDATE nightshift_jobs
+    SET ${CLAIM_SET}
+    WHERE id IN (
+      SELECT id FROM nightshift_jobs
+      WHERE queue = @queue
+        AND state IN ${PENDING}
+        AND run_at <= @now
+        AND NOT EXISTS (SELECT 1 FROM nightshift_paused_queues WHERE queue = @queue)
+      ORDER BY priority DESC, run_at, id
+      LIMIT CAST(MAX(0, MIN(@limit, @global - COALESCE(
+        (SELECT n FROM nightshift_queue_counts WHERE queue = @queue AND state = 'running'), 0))) AS INTEGER))
+    RETURNING ${CLAIM_VALUE_COLUMNS}`,
+  /**
    * The claim of given jobs (`jobFetch({ ids })`): @ids is a JSON array of ids. Only those of
    * @queue in a pending state, in claim order, at most @limit; run_at and a paused queue are not
    * checked (the caller asks to run these jobs now). Same lock, lease and result shape as `jobClaim`.
@@ -411,4 +430,4 @@ export function jobInsertRowsSql(rows: number): string {
 export type StatementName = keyof typeof SQL;
 
 /** Statements prepared in raw mode: each row is an array of the columns in SELECT/RETURNING order. */
-export const RAW_STATEMENTS: ReadonlySet<StatementName> = new Set<StatementName>(['jobClaim', 'jobClaimIds']);
+export const RAW_STATEMENTS: ReadonlySet<StatementName> = new Set<StatementName>(['jobClaim', 'jobClaimLimited', 'jobClaimIds']);

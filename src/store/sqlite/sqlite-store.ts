@@ -128,6 +128,7 @@ class SqliteStore implements Store {
   private readonly ctx: SqliteContext;
   private readonly claimTx: (params: ClaimParams) => ClaimedValues[];
   private readonly claimIdsTx: (params: ClaimParams & { ids: string }) => ClaimedValues[];
+  private readonly claimLimitedTx: (params: ClaimParams & { global: number }) => ClaimedValues[];
   private readonly insertTx: (jobs: readonly JobInsert[], now: number) => JobInsertResult[];
 
   constructor(options: SqliteStoreOptions) {
@@ -181,6 +182,8 @@ class SqliteStore implements Store {
     const claim = this.db.transaction((params: ClaimParams) => statements().jobClaim.all(params) as ClaimedValues[]);
     this.claimTx = (params) => claim.immediate(params);
     // Claims by id take the same lock: a queue claim on another connection waits for it, then sees the rows running.
+    const claimLimited = this.db.transaction((params: ClaimParams & { global: number }) => statements().jobClaimLimited.all(params) as ClaimedValues[]);
+    this.claimLimitedTx = (params) => claimLimited.immediate(params);
     const claimIds = this.db.transaction((params: ClaimParams & { ids: string }) => statements().jobClaimIds.all(params) as ClaimedValues[]);
     this.claimIdsTx = (params) => claimIds.immediate(params);
     // IMMEDIATE: the de-duplication check reads before it writes.
@@ -253,7 +256,10 @@ class SqliteStore implements Store {
       now,
       expiresAt: now + params.leaseMs,
     };
-    const rows = this.run('jobFetch', () => (ids === undefined ? this.claimTx(claim) : this.claimIdsTx({ ...claim, ids })));
+    const global = params.globalConcurrency;
+    const rows = this.run('jobFetch', () =>
+      ids !== undefined ? this.claimIdsTx({ ...claim, ids }) : global !== undefined ? this.claimLimitedTx({ ...claim, global }) : this.claimTx(claim),
+    );
     // RETURNING gives rows in no particular order; hand them out in claim order.
     rows.sort((a, b) => b[CLAIMED_PRIORITY] - a[CLAIMED_PRIORITY] || a[CLAIMED_RUN_AT] - b[CLAIMED_RUN_AT] || a[CLAIMED_ID] - b[CLAIMED_ID]);
     const jobs = new Array<JobRecord>(rows.length);
