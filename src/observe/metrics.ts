@@ -8,8 +8,9 @@
  * Each `createMetrics` has its own registry, so several runtimes (or tests) in one process do
  * not share counters; `registry` is what `/metrics` serves, and an app may serve it itself.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { NightshiftEvents } from './events.js';
+import { CellCounter, CellHistogram, type CounterCell, type HistogramCell } from './metric-cells.js';
 
 /** Error kinds used as label values; any other kind is reported as `other`. */
 const ERROR_KINDS = new Set(['error', 'timeout', 'unrecoverable', 'lease_expired', 'corrupt', 'invalid_payload', 'unknown_job', 'finish_not_stored']);
@@ -47,6 +48,18 @@ export interface Metrics {
   stop(): void;
 }
 
+/** What one (queue, job) label pair has counted; each field is that pair's series in one metric. */
+interface JobCell {
+  readonly labels: { readonly queue: string; readonly job: string };
+  readonly wait: HistogramCell;
+  readonly duration: HistogramCell;
+  readonly completed: CounterCell;
+  readonly retried: CounterCell;
+  readonly dead: CounterCell;
+  /** By error kind (after mapping unknown kinds to `other`). */
+  readonly failed: Map<string, CounterCell>;
+}
+
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 
 export function createMetrics(options: MetricsOptions): Metrics {
@@ -57,24 +70,51 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const queueLabel = (name: string) => (queueNames.has(name) ? name : 'other');
   const cacheMs = options.cacheMs ?? 5000;
 
-  const duration = new Histogram({
+  const duration = new CellHistogram(registry, {
     name: 'nightshift_job_duration_seconds',
     help: 'How long handlers ran, by outcome-independent attempt (seconds).',
-    labelNames: ['queue', 'job'],
     buckets: DURATION_BUCKETS,
-    registers: [registry],
   });
-  const wait = new Histogram({
+  const wait = new CellHistogram(registry, {
     name: 'nightshift_job_wait_seconds',
     help: 'From when a job was due (run_at) to when its attempt started (seconds).',
-    labelNames: ['queue', 'job'],
     buckets: DURATION_BUCKETS,
-    registers: [registry],
   });
-  const completed = new Counter({ name: 'nightshift_jobs_completed_total', help: 'Attempts that completed.', labelNames: ['queue', 'job'], registers: [registry] });
-  const failed = new Counter({ name: 'nightshift_jobs_failed_total', help: 'Attempts that failed (retried or dead), by error kind.', labelNames: ['queue', 'job', 'kind'], registers: [registry] });
-  const retried = new Counter({ name: 'nightshift_jobs_retried_total', help: 'Failed attempts that will be retried.', labelNames: ['queue', 'job'], registers: [registry] });
-  const dead = new Counter({ name: 'nightshift_jobs_dead_total', help: 'Jobs that ended dead.', labelNames: ['queue', 'job'], registers: [registry] });
+  const completed = new CellCounter(registry, { name: 'nightshift_jobs_completed_total', help: 'Attempts that completed.', labelNames: ['queue', 'job'] });
+  const failed = new CellCounter(registry, { name: 'nightshift_jobs_failed_total', help: 'Attempts that failed (retried or dead), by error kind.', labelNames: ['queue', 'job', 'kind'] });
+  const retried = new CellCounter(registry, { name: 'nightshift_jobs_retried_total', help: 'Failed attempts that will be retried.', labelNames: ['queue', 'job'] });
+  const dead = new CellCounter(registry, { name: 'nightshift_jobs_dead_total', help: 'Jobs that ended dead.', labelNames: ['queue', 'job'] });
+
+  // One cell per (queue, job) label pair, found through two maps so an event builds no string and
+  // no labels object; the metrics above read the cells only when scraped (see metric-cells.ts).
+  const jobCells = new Map<string, Map<string, JobCell>>();
+  const jobCell = (queueName: string, jobName: string): JobCell => {
+    const queue = queueLabel(queueName);
+    const job = jobLabel(jobName);
+    let byJob = jobCells.get(queue);
+    if (byJob === undefined) jobCells.set(queue, (byJob = new Map()));
+    let cell = byJob.get(job);
+    if (cell === undefined) {
+      const labels = { queue, job };
+      cell = {
+        labels,
+        wait: wait.cell(labels),
+        duration: duration.cell(labels),
+        completed: completed.cell(labels),
+        retried: retried.cell(labels),
+        dead: dead.cell(labels),
+        failed: new Map(),
+      };
+      byJob.set(job, cell);
+    }
+    return cell;
+  };
+  const failedCell = (cell: JobCell, errorKind: string): CounterCell => {
+    const kind = ERROR_KINDS.has(errorKind) ? errorKind : 'other';
+    let counter = cell.failed.get(kind);
+    if (counter === undefined) cell.failed.set(kind, (counter = failed.cell({ ...cell.labels, kind })));
+    return counter;
+  };
 
   const cachedRead = <T>(read: (() => Promise<T[]>) | undefined): (() => Promise<T[]>) => {
     let cached: { at: number; value: Promise<T[]> } | null = null;
@@ -87,13 +127,13 @@ export function createMetrics(options: MetricsOptions): Metrics {
   };
   const readQueues = cachedRead(options.sources?.queues?.bind(options.sources));
   const readSchedules = cachedRead(options.sources?.schedules?.bind(options.sources));
-  const storeCalls = new Histogram({
+  const storeCalls = new CellHistogram(registry, {
     name: 'nightshift_store_call_duration_seconds',
     help: 'How long calls into the store took in this process, by method and outcome (ok/error).',
-    labelNames: ['method', 'outcome'],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-    registers: [registry],
   });
+  /** Per store method: the `ok` and `error` series. */
+  const storeCallCells = new Map<string, { ok: HistogramCell; error: HistogramCell }>();
   new Gauge({
     name: 'nightshift_queue_jobs',
     help: 'Jobs in the store by queue and state (cluster-wide, cached a few seconds).',
@@ -156,19 +196,19 @@ export function createMetrics(options: MetricsOptions): Metrics {
 
   const offs = [
     options.events.on('job:started', ({ job }) => {
-      if (job.attemptedAt) wait.observe({ queue: queueLabel(job.queue), job: jobLabel(job.name) }, Math.max(0, job.attemptedAt.getTime() - job.runAt.getTime()) / 1000);
+      if (job.attemptedAt) wait.observe(jobCell(job.queue, job.name).wait, Math.max(0, job.attemptedAt.getTime() - job.runAt.getTime()) / 1000);
     }),
     options.events.on('job:completed', ({ job, durationMs }) => {
-      const labels = { queue: queueLabel(job.queue), job: jobLabel(job.name) };
-      completed.inc(labels);
-      duration.observe(labels, durationMs / 1000);
+      const cell = jobCell(job.queue, job.name);
+      completed.inc(cell.completed);
+      duration.observe(cell.duration, durationMs / 1000);
     }),
     options.events.on('job:failed', ({ job, error, willRetry, durationMs }) => {
-      const labels = { queue: queueLabel(job.queue), job: jobLabel(job.name) };
-      failed.inc({ ...labels, kind: ERROR_KINDS.has(error.kind) ? error.kind : 'other' });
-      duration.observe(labels, durationMs / 1000);
-      if (willRetry) retried.inc(labels);
-      else dead.inc(labels);
+      const cell = jobCell(job.queue, job.name);
+      failed.inc(failedCell(cell, error.kind));
+      duration.observe(cell.duration, durationMs / 1000);
+      if (willRetry) retried.inc(cell.retried);
+      else dead.inc(cell.dead);
     }),
   ];
   let stopped = false;
@@ -176,7 +216,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registry,
     text: () => registry.metrics(),
     observeStoreCall(method, seconds, ok) {
-      storeCalls.observe({ method, outcome: ok ? 'ok' : 'error' }, seconds);
+      let cells = storeCallCells.get(method);
+      if (cells === undefined) {
+        cells = { ok: storeCalls.cell({ method, outcome: 'ok' }), error: storeCalls.cell({ method, outcome: 'error' }) };
+        storeCallCells.set(method, cells);
+      }
+      storeCalls.observe(ok ? cells.ok : cells.error, seconds);
     },
     stop() {
       if (stopped) return;

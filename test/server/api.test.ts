@@ -3,10 +3,14 @@
 // document (valid, and listing every route).
 import { validate as validateOpenApi } from '@readme/openapi-parser';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob } from '../../src/job/define-job.js';
 import { createNightshift, type Nightshift } from '../../src/nightshift.js';
+import { NightshiftEvents } from '../../src/observe/events.js';
+import { createMetrics } from '../../src/observe/metrics.js';
+import type { JobRecord } from '../../src/store/types.js';
 import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
 import { callJson, storedJobs, type Reply } from '../support/http-call.js';
 
@@ -287,6 +291,113 @@ describe.skipIf(!STORE_KINDS[0]!.available)('metrics of a worker, through /metri
     expect(text).toMatch(/^nightshift_store_call_duration_seconds_count\{method="jobFinishMany",outcome="ok"\} [1-9]/m);
     // No ids or payload values in any label.
     for (const f of families.filter((x) => !x.name.startsWith('nightshift_process_'))) for (const m of f.metrics) for (const value of Object.values(m.labels ?? {})) expect(value).not.toMatch(/@example\.com|^[0-9]+$/);
+  });
+});
+
+describe('job metrics kept in cells, against prom-client fed the same observations', () => {
+  const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+  const HELP = {
+    nightshift_job_duration_seconds: 'How long handlers ran, by outcome-independent attempt (seconds).',
+    nightshift_job_wait_seconds: 'From when a job was due (run_at) to when its attempt started (seconds).',
+    nightshift_jobs_completed_total: 'Attempts that completed.',
+    nightshift_jobs_failed_total: 'Attempts that failed (retried or dead), by error kind.',
+    nightshift_jobs_retried_total: 'Failed attempts that will be retried.',
+    nightshift_jobs_dead_total: 'Jobs that ended dead.',
+    nightshift_store_call_duration_seconds: 'How long calls into the store took in this process, by method and outcome (ok/error).',
+  };
+  type Labels = { queue: string; job: string };
+  // One attempt: the job as stored, the labels it must be counted under, and how it ended.
+  type Attempt = { queue: string; name: string; as: Labels; waitMs: number | null; durationMs: number } & ({ ok: true } | { ok: false; kind: string; asKind: string; willRetry: boolean });
+
+  const record = (attempt: Attempt): JobRecord => {
+    const runAt = new Date(Date.parse('2026-11-30T10:00:00Z'));
+    return {
+      id: '1', name: attempt.name, queue: attempt.queue, payload: '{}', state: 'running', priority: 0, attempt: 1, maxAttempts: 3, runAt, createdAt: runAt,
+      attemptedAt: attempt.waitMs === null ? null : new Date(runAt.getTime() + attempt.waitMs),
+      finishedAt: null, key: null, timeoutMs: null, lease: null, lastError: null, result: null, progress: null, scheduleId: null, meta: null,
+    };
+  };
+
+  it('serves the same families, series, buckets, sums and counts through /metrics text', async () => {
+    const events = new NightshiftEvents();
+    const metrics = createMetrics({ events, jobs: [{ name: 'email.send', queue: 'mail' }, { name: 'report.build', queue: 'reports' }], processMetrics: false });
+    const reference = new Registry();
+    const histogram = (name: keyof typeof HELP, labelNames: string[], buckets = BUCKETS) => new Histogram({ name, help: HELP[name], labelNames, buckets, registers: [reference] });
+    const counter = (name: keyof typeof HELP, labelNames: string[]) => new Counter({ name, help: HELP[name], labelNames, registers: [reference] });
+    const duration = histogram('nightshift_job_duration_seconds', ['queue', 'job']);
+    const wait = histogram('nightshift_job_wait_seconds', ['queue', 'job']);
+    const completed = counter('nightshift_jobs_completed_total', ['queue', 'job']);
+    const failed = counter('nightshift_jobs_failed_total', ['queue', 'job', 'kind']);
+    const retried = counter('nightshift_jobs_retried_total', ['queue', 'job']);
+    const dead = counter('nightshift_jobs_dead_total', ['queue', 'job']);
+    const storeCalls = histogram('nightshift_store_call_duration_seconds', ['method', 'outcome'], [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]);
+
+    const mail = { queue: 'mail', job: 'email.send' };
+    const reports = { queue: 'reports', job: 'report.build' };
+    // Started all, then finished in another order: a series is listed where it was first touched.
+    const run = (attempts: Attempt[]) => {
+      for (const attempt of attempts) {
+        events.emit('job:started', { job: record(attempt), workerId: 'w' });
+        if (attempt.waitMs !== null) wait.observe(attempt.as, attempt.waitMs / 1000);
+      }
+      for (const attempt of [...attempts].reverse()) {
+        const job = record(attempt);
+        if (attempt.ok) {
+          events.emit('job:completed', { job, result: null, durationMs: attempt.durationMs });
+          completed.inc(attempt.as);
+        } else {
+          const error = { name: 'Error', message: 'no', stack: null, kind: attempt.kind };
+          events.emit('job:failed', { job, error, willRetry: attempt.willRetry, retryDelayMs: null, retryAt: null, durationMs: attempt.durationMs });
+          failed.inc({ ...attempt.as, kind: attempt.asKind });
+          if (attempt.willRetry) retried.inc(attempt.as);
+          else dead.inc(attempt.as);
+        }
+        duration.observe(attempt.as, attempt.durationMs / 1000);
+      }
+    };
+    const storeCall = (method: string, seconds: number, ok: boolean) => {
+      metrics.observeStoreCall(method, seconds, ok);
+      storeCalls.observe({ method, outcome: ok ? 'ok' : 'error' }, seconds);
+    };
+
+    // Durations and waits on bounds, between them, below the first and beyond the last (only +Inf).
+    run([
+      { queue: 'mail', name: 'email.send', as: mail, waitMs: 2, durationMs: 4, ok: true },
+      { queue: 'reports', name: 'report.build', as: reports, waitMs: 700, durationMs: 250, ok: true },
+      { queue: 'mail', name: 'email.send', as: mail, waitMs: null, durationMs: 12_000, ok: false, kind: 'timeout', asKind: 'timeout', willRetry: true },
+      { queue: 'mail', name: 'not.registered', as: { queue: 'mail', job: 'other' }, waitMs: 0, durationMs: 100.1, ok: false, kind: 'made_up', asKind: 'other', willRetry: false },
+      { queue: 'stray', name: 'report.build', as: { queue: 'other', job: 'report.build' }, waitMs: 5_000_000, durationMs: 4_000_000, ok: true },
+      { queue: 'reports', name: 'report.build', as: reports, waitMs: 30, durationMs: 0.2, ok: false, kind: 'error', asKind: 'error', willRetry: true },
+    ]);
+    storeCall('jobFetch', 0.0004, true);
+    storeCall('jobFinishMany', 0.03, false);
+    storeCall('jobFetch', 0.0025, true);
+
+    const families = Object.keys(HELP);
+    const compare = async () => {
+      for (const name of families) expect(await metrics.registry.getSingleMetricAsString(name), name).toBe(await reference.getSingleMetricAsString(name));
+      const parsed = (text: string) => parsePrometheusTextFormat(text).filter((family) => families.includes(family.name));
+      const served = parsed(await metrics.text());
+      expect(served.map((family) => family.name).sort()).toEqual([...families].sort());
+      expect(served).toEqual(parsed(await reference.metrics()));
+    };
+    await compare();
+    // A second scrape after more attempts (the counters are rebuilt from the cells each scrape).
+    run([
+      { queue: 'mail', name: 'email.send', as: mail, waitMs: 10, durationMs: 10, ok: true },
+      { queue: 'reports', name: 'report.build', as: reports, waitMs: 1, durationMs: 3_600_000, ok: false, kind: 'error', asKind: 'error', willRetry: false },
+      { queue: 'mail', name: 'email.send', as: mail, waitMs: 3, durationMs: 0.3, ok: false, kind: 'timeout', asKind: 'timeout', willRetry: false },
+    ]);
+    storeCall('jobFinishMany', 2, true);
+    await compare();
+    expect(await metrics.text()).toMatch(/^nightshift_jobs_completed_total\{queue="mail",job="email.send"\} 2$/m);
+    // `registry.resetMetrics()` forgets every series, as it does for prom-client's own metrics.
+    metrics.registry.resetMetrics();
+    reference.resetMetrics();
+    await compare();
+    run([{ queue: 'reports', name: 'report.build', as: reports, waitMs: 4, durationMs: 40, ok: false, kind: 'timeout', asKind: 'timeout', willRetry: true }]);
+    await compare();
+    metrics.stop();
   });
 });
 

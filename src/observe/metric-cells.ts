@@ -1,0 +1,152 @@
+/**
+ * Counters and histograms whose hot path is a plain field update on a cell the caller holds.
+ *
+ * prom-client's `inc`/`observe` take a labels object and validate and hash it on every call; at
+ * tens of thousands of jobs a second that is a measurable share of a drain. Here the caller looks
+ * a cell up once per label set (in its own maps, without building a string) and each event adds
+ * to numbers in it. prom-client only sees the cells when the registry is read (`/metrics`):
+ *
+ * - `CellCounter` keeps a real prom-client `Counter` whose `collect()` resets it and re-adds each
+ *   cell's total. A cell only grows, so what is served is still a monotonic counter.
+ * - `CellHistogram` is registered as a metric of its own, because prom-client has no public way
+ *   to add bucket counts in bulk. Its `get()` returns what prom-client's `Histogram.get()` returns
+ *   for the same observations (same values, label order, series order), so `/metrics` text is
+ *   byte-for-byte the same. (It leaves out prom-client's `exemplar` field, which only carries
+ *   something when exemplars are enabled, as they are not here.)
+ *
+ * Series are listed in the order they were first touched, as prom-client lists them; a cell that
+ * was created but never touched is not served, as a label set prom-client never saw would not be.
+ */
+import { Counter, type Metric, type Registry } from 'prom-client';
+
+type Labels = Readonly<Record<string, string>>;
+
+/** One counter series: its labels and its total. */
+export interface CounterCell {
+  readonly labels: Labels;
+  value: number;
+}
+
+/** A counter fed through cells; served as a prom-client `Counter`. */
+export class CellCounter {
+  readonly #touched: CounterCell[] = [];
+
+  constructor(registry: Registry, config: { name: string; help: string; labelNames: readonly string[] }) {
+    const touched = this.#touched;
+    const counter = new Counter({
+      name: config.name,
+      help: config.help,
+      labelNames: config.labelNames,
+      registers: [registry],
+      collect() {
+        clear();
+        for (const cell of touched) this.inc(cell.labels, cell.value);
+      },
+    });
+    const clear = counter.reset.bind(counter);
+    // `registry.resetMetrics()` calls `reset()`: forget the cells too, or the next scrape would
+    // bring every series back.
+    counter.reset = () => {
+      clear();
+      for (const cell of touched) cell.value = 0;
+      touched.length = 0;
+    };
+  }
+
+  /** A new series for `labels` (keys in the order they should print); nothing is served until `inc`. */
+  cell(labels: Labels): CounterCell {
+    return { labels, value: 0 };
+  }
+
+  inc(cell: CounterCell): void {
+    if (cell.value++ === 0) this.#touched.push(cell);
+  }
+}
+
+/** One histogram series: per-bucket (not cumulative) counts, sum and count. */
+export interface HistogramCell {
+  readonly labels: Labels;
+  /** `counts[i]`: observations in (bounds[i-1], bounds[i]]; above the last bound only `count` grows. */
+  readonly counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/** One value as prom-client's `Histogram.get()` shapes it. */
+interface HistogramValue {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName: string;
+}
+
+/**
+ * A histogram fed through cells, registered with `registry.registerMetric`. It implements what a
+ * prom-client `Registry` reads from a metric: `name`, `help`, `type`, `aggregator`, `get()` (text
+ * exposition, JSON, cluster aggregation) and `reset()` (`registry.resetMetrics()`).
+ */
+export class CellHistogram {
+  readonly name: string;
+  readonly help: string;
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly #bounds: readonly number[];
+  readonly #touched: HistogramCell[] = [];
+
+  /** `buckets`: upper bounds, ascending, as prom-client's `buckets` option. */
+  constructor(registry: Registry, config: { name: string; help: string; buckets: readonly number[] }) {
+    this.name = config.name;
+    this.help = config.help;
+    this.#bounds = [...config.buckets];
+    // prom-client types `registerMetric` as taking one of its own metric classes, but the registry
+    // only reads the members this class has (see the class comment); this is the one cast.
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  /** A new series for `labels` (keys in the order they should print); nothing is served until `observe`. */
+  cell(labels: Labels): HistogramCell {
+    return { labels, counts: new Float64Array(this.#bounds.length), sum: 0, count: 0 };
+  }
+
+  /** Adds one observation; a value that is not a finite number is ignored (prom-client would throw). */
+  observe(cell: HistogramCell, value: number): void {
+    if (!Number.isFinite(value)) return;
+    const bounds = this.#bounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= bounds[i]!) {
+        cell.counts[i]!++;
+        break;
+      }
+    }
+    cell.sum += value;
+    if (cell.count++ === 0) this.#touched.push(cell);
+  }
+
+  /** The same shape as prom-client's `Histogram.get()`: per series each bucket, `+Inf`, `_sum`, `_count`. */
+  async get(): Promise<{ name: string; help: string; type: 'histogram'; values: HistogramValue[]; aggregator: 'sum' }> {
+    const bucketName = `${this.name}_bucket`;
+    const values: HistogramValue[] = [];
+    for (const cell of this.#touched) {
+      let cumulative = 0;
+      for (let i = 0; i < this.#bounds.length; i++) {
+        cumulative += cell.counts[i]!;
+        // `le` first, then the series' labels: the key order prom-client's `get()` gives, which is
+        // the order the registry prints them in.
+        values.push({ labels: { le: this.#bounds[i]!, ...cell.labels }, value: cumulative, metricName: bucketName });
+      }
+      values.push({ labels: { le: '+Inf', ...cell.labels }, value: cell.count, metricName: bucketName });
+      values.push({ labels: { ...cell.labels }, value: cell.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: { ...cell.labels }, value: cell.count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  /** Forgets every observation, as `Histogram.reset()` does; cells held by callers start again from zero. */
+  reset(): void {
+    for (const cell of this.#touched) {
+      cell.counts.fill(0);
+      cell.sum = 0;
+      cell.count = 0;
+    }
+    this.#touched.length = 0;
+  }
+}
