@@ -22,6 +22,8 @@ export type WhyCode =
   | 'queue_paused'
   /** Due, but no live process consumes its queue. */
   | 'no_worker'
+  /** Due, but its queue runs as many jobs as its cluster-wide limit allows (`limit`, `runningInQueue`). */
+  | 'concurrency_limit'
   /** Due, and `ahead` due jobs of its queue come first in claim order (0: the next claim takes it). */
   | 'queued';
 
@@ -39,6 +41,9 @@ export interface JobWhy {
   aheadCapped: boolean;
   /** `running`: the worker holding its lease. */
   workerId: string | null;
+  /** `concurrency_limit`: the queue's limit and the jobs of the queue running now. */
+  limit?: number;
+  runningInQueue?: number;
 }
 
 /** Explains job `record` (already read) against the store's state now. */
@@ -75,6 +80,22 @@ export async function explainJob(store: Store, record: JobRecord): Promise<JobWh
   const consumers = processes.filter((process) => process.queues.some((slot) => slot?.queue === record.queue));
   if (consumers.length === 0) {
     return { ...base, code: 'no_worker', message: `due, but no live Nightshift process consumes queue "${record.queue}"; start a worker for it` };
+  }
+  // The smallest limit any live worker applies: the one that holds the queue back.
+  const limits = consumers.flatMap((process) => process.queues.filter((slot) => slot?.queue === record.queue && typeof slot.globalConcurrency === 'number').map((slot) => slot.globalConcurrency as number));
+  if (limits.length > 0) {
+    const limit = Math.min(...limits);
+    const stats = await store.jobStats();
+    const running = stats.queues.find((queue) => queue.queue === record.queue)?.counts.running ?? 0;
+    if (running >= limit) {
+      return {
+        ...base,
+        code: 'concurrency_limit',
+        message: `due, but queue "${record.queue}" is at its global concurrency limit: ${running} running across the cluster, limit ${limit}; it runs when one of them finishes`,
+        limit,
+        runningInQueue: running,
+      };
+    }
   }
   const ahead = (await store.jobAhead({ id: record.id, limit: MAX_AHEAD_COUNTED })) ?? 0;
   const capped = ahead >= MAX_AHEAD_COUNTED;

@@ -27,6 +27,12 @@ export interface QueueConfig {
    * under 50 ms, so a claimed job never waits long (see the worker's `QueueOptions.prefetch`).
    */
   prefetch?: number;
+  /**
+   * Jobs of this queue running at once across every worker process on the store. No limit by
+   * default. Checked in each claim, so workers together never exceed it; claiming ahead is off
+   * for such a queue (see the worker's `QueueOptions.globalConcurrency`).
+   */
+  globalConcurrency?: number;
 }
 
 /**

@@ -40,6 +40,8 @@ export interface ResolvedQueue {
   timeoutMs: number;
   /** Set only when the file sets it; the worker's default (the concurrency) applies otherwise. */
   prefetch?: number;
+  /** Set only when the file sets it: no cluster-wide limit otherwise. */
+  globalConcurrency?: number;
 }
 
 /** The configuration the CLI runs with: file + environment + defaults. */
@@ -378,6 +380,7 @@ export function resolveConfig(
     if (env.maxConcurrentJobs !== undefined) concurrency = Math.min(concurrency, env.maxConcurrentJobs);
     queues[name] = { concurrency, timeoutMs: env.jobTimeoutMs ?? fromFile.timeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS };
     if (fromFile.prefetch !== undefined) queues[name].prefetch = fromFile.prefetch;
+    if (fromFile.globalConcurrency !== undefined) queues[name].globalConcurrency = fromFile.globalConcurrency;
   }
   const schedules: ResolvedConfig['schedules'] = scheduleFileInUse(config, options.file, options.scheduleFile) ?? config.schedules;
   const configuredPollMs = fromOnePlace('pollIntervalMs', config.pollIntervalMs, options.file, fileSettings);

@@ -79,6 +79,7 @@ const queueConfig = z.strictObject({
   concurrency: bounded(SETTING_BOUNDS.concurrency).optional(),
   timeoutMs: bounded(SETTING_BOUNDS.timeoutMs).optional(),
   prefetch: integer(0).max(10_000, 'must be ≤ 10000').optional(),
+  globalConcurrency: integer(1).max(1_000_000, 'must be ≤ 1000000').optional(),
 });
 
 const sqliteConfig = z.strictObject({

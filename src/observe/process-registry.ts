@@ -31,8 +31,11 @@ export interface ProcessInfo {
   version: string;
   /** `worker`, `scheduler`, `api`. */
   roles: string[];
-  /** Queues its worker consumes: concurrency and handlers running now. */
-  queues: { queue: string; concurrency: number; busy: number }[];
+  /**
+   * Queues its worker consumes: concurrency, handlers running now, and the queue's cluster-wide
+   * limit as this process applies it (null: none; absent from processes of older versions).
+   */
+  queues: { queue: string; concurrency: number; busy: number; globalConcurrency?: number | null }[];
   /** Ids of jobs running in it (at most 100). */
   runningJobIds: string[];
   /** ISO time the process started its runtime. */

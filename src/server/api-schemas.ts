@@ -209,13 +209,15 @@ export const jobWhyReplySchema = z.object({
   state: z.string(),
   queue: z.string(),
   code: z
-    .enum(['running', 'finished', 'scheduled', 'waiting', 'queue_paused', 'no_worker', 'queued'])
-    .describe('running: a worker runs it; finished; scheduled: not due until `until`; waiting: on dependencies; queue_paused; no_worker: no live process consumes its queue; queued: due, `ahead` jobs first'),
+    .enum(['running', 'finished', 'scheduled', 'waiting', 'queue_paused', 'no_worker', 'concurrency_limit', 'queued'])
+    .describe('running: a worker runs it; finished; scheduled: not due until `until`; waiting: on dependencies; queue_paused; no_worker: no live process consumes its queue; concurrency_limit: its queue runs `limit` jobs across the cluster already; queued: due, `ahead` jobs first'),
   message: z.string(),
   until: z.string().nullable().describe('scheduled: when it becomes due; running: when its lease expires'),
   ahead: z.number().nullable().describe('queued: due jobs of its queue before it in claim order (counted up to 10 000)'),
   aheadCapped: z.boolean(),
   workerId: z.string().nullable(),
+  limit: z.number().optional().describe('concurrency_limit: the queue\'s global concurrency limit'),
+  runningInQueue: z.number().optional().describe('concurrency_limit: jobs of the queue running now'),
 });
 
 const distributionSchema = z.object({
@@ -279,7 +281,9 @@ export const processViewSchema = z.object({
   pid: z.number(),
   version: z.string(),
   roles: z.array(z.string()).describe('worker, scheduler, api'),
-  queues: z.array(z.object({ queue: z.string(), concurrency: z.number(), busy: z.number() })).describe('queues its worker consumes'),
+  queues: z
+    .array(z.object({ queue: z.string(), concurrency: z.number(), busy: z.number(), globalConcurrency: z.number().nullable().optional().describe('the queue\'s limit across every worker, as this process applies it; null: none') }))
+    .describe('queues its worker consumes'),
   runningJobIds: z.array(z.string()),
   startedAt: z.string(),
   firstSeenAt: z.string(),

@@ -8,6 +8,8 @@ export interface ProducerOptions {
   leaseMs: number;
   /** Base time between fallback polls, in ms; each wait is jittered by ±20 %. */
   pollIntervalMs: number;
+  /** The queue's cluster-wide limit, applied by the store in each claim (see `QueueOptions.globalConcurrency`). */
+  globalConcurrency?: number;
   /** How many jobs to claim now: at most the queue's free slots plus its room to claim ahead (see ClaimSize); 0 for none. */
   claimLimit(): number;
   /** Hands a claimed job on: to the executor, or to wait for a free slot. */
@@ -106,7 +108,13 @@ export class Producer implements Service {
     const options = this.#options;
     let full = false;
     try {
-      const jobs = await options.store.jobFetch({ queue: options.queue, limit, owner: options.workerId, leaseMs: options.leaseMs });
+      const jobs = await options.store.jobFetch({
+        queue: options.queue,
+        limit,
+        owner: options.workerId,
+        leaseMs: options.leaseMs,
+        ...(options.globalConcurrency !== undefined ? { globalConcurrency: options.globalConcurrency } : {}),
+      });
       full = jobs.length >= limit;
       options.fetched(jobs.length);
       // Claimed jobs run even when stop() came during the fetch: they are ours now, and the

@@ -27,6 +27,15 @@ export interface QueueOptions {
    * third of the lease is given back to the queue (recorded as a `released` attempt).
    */
   prefetch?: number;
+  /**
+   * Handlers of this queue running at once across every worker on the store (an integer ≥ 1; no
+   * limit by default). Checked inside each claim, so concurrent workers never exceed it; a slot
+   * held by a worker that died comes back when its lease is rescued. Claiming ahead (`prefetch`)
+   * is off for such a queue: a job waiting in one worker's memory would hold a slot that
+   * another worker could use. Give every worker of the queue the same value: each claim applies
+   * the limit of the worker that makes it.
+   */
+  globalConcurrency?: number;
 }
 
 /** The environment variables the worker takes its defaults from. */

@@ -67,7 +67,7 @@ export interface Worker extends Service {
   /** The queues this worker consumes. */
   readonly queues: readonly string[];
   /** Per consumed queue: configured concurrency and handlers running now (for metrics and the process registry). */
-  slots(): { queue: string; slots: number; busy: number }[];
+  slots(): { queue: string; slots: number; busy: number; globalConcurrency: number | null }[];
   /** Ids of the jobs whose handlers run now. */
   runningJobIds(): string[];
   readonly events: NightshiftEvents;
@@ -90,8 +90,10 @@ interface QueueState {
   readonly name: string;
   readonly concurrency: number;
   readonly timeoutMs: number;
-  /** Most jobs claimed ahead of free slots (see `QueueOptions.prefetch`). */
+  /** Most jobs claimed ahead of free slots (see `QueueOptions.prefetch`); 0 for a limited queue. */
   readonly prefetch: number;
+  /** Cluster-wide limit (see `QueueOptions.globalConcurrency`), or null. */
+  readonly globalConcurrency: number | null;
   /** Handlers running. */
   running: number;
   readonly claimSize: ClaimSize;
@@ -149,12 +151,16 @@ export function createWorker(options: WorkerOptions): Worker {
     assertIntOption(`queues.${name}.concurrency`, queue.concurrency, 1);
     assertIntOption(`queues.${name}.timeoutMs`, queue.timeoutMs, 1);
     assertIntOption(`queues.${name}.prefetch`, queue.prefetch, 0);
+    assertIntOption(`queues.${name}.globalConcurrency`, queue.globalConcurrency, 1);
     const concurrency = queue.concurrency ?? defaultConcurrency;
+    const globalConcurrency = queue.globalConcurrency ?? null;
     queueSettings.set(name, {
       name,
       concurrency,
       timeoutMs: queue.timeoutMs ?? defaultTimeoutMs,
-      prefetch: queue.prefetch ?? concurrency,
+      // A job claimed ahead would hold a cluster-wide slot while it waits for one of ours.
+      prefetch: globalConcurrency !== null ? 0 : (queue.prefetch ?? concurrency),
+      globalConcurrency,
       running: 0,
       claimSize: new ClaimSize(),
       ahead: new ClaimedAhead(),
@@ -282,8 +288,12 @@ export function createWorker(options: WorkerOptions): Worker {
         return;
       }
       const outcome = entry.item.finish.outcome;
-      // The job may be runnable again right away (zero backoff, zero snooze, released).
-      if (outcome === 'failed' || outcome === 'snoozed' || outcome === 'released') producers.get(job.queue)?.trigger();
+      // The job may be runnable again right away (zero backoff, zero snooze, released). Under a
+      // cluster-wide limit, any written finish frees a slot the claim counts: the claim made
+      // when the handler settled ran before this write and may have found the queue full.
+      if (outcome === 'failed' || outcome === 'snoozed' || outcome === 'released' || queueSettings.get(job.queue)?.globalConcurrency != null) {
+        producers.get(job.queue)?.trigger();
+      }
       emitFinished(entry.execution, entry.item.finish);
     },
   });
@@ -335,6 +345,7 @@ export function createWorker(options: WorkerOptions): Worker {
         workerId: id,
         leaseMs,
         pollIntervalMs,
+        ...(settings.globalConcurrency !== null ? { globalConcurrency: settings.globalConcurrency } : {}),
         claimLimit: () => {
           // Finishes that cannot be written (disk full, store unreachable): start nothing new
           // whose outcome could not be recorded either.
@@ -400,7 +411,7 @@ export function createWorker(options: WorkerOptions): Worker {
     id,
     events,
     queues: [...queueNames],
-    slots: () => [...queueSettings.values()].map((queue) => ({ queue: queue.name, slots: queue.concurrency, busy: queue.running })),
+    slots: () => [...queueSettings.values()].map((queue) => ({ queue: queue.name, slots: queue.concurrency, busy: queue.running, globalConcurrency: queue.globalConcurrency })),
     runningJobIds: () => executor.running.values().map((execution) => execution.job.id),
     get running() {
       return executor.running.size;

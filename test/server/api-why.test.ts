@@ -69,4 +69,30 @@ for (const kind of STORE_KINDS) {
       expect((await why('not-an-id')).status).toBe(400);
     });
   });
+
+  describe.skipIf(!kind.available)(`why a job waits for its queue's global concurrency, on ${kind.kind}`, () => {
+    it('names the limit and the jobs running across the cluster; queued again once a slot frees', async () => {
+      const opened = await kind.open();
+      // Three slots in this process, one across the cluster.
+      const nightshift = createNightshift({ store: opened.store, jobs: [blocker, quick], http: { port: 0 }, queues: { busy: { concurrency: 3, globalConcurrency: 1 } }, pollIntervalMs: 50 });
+      try {
+        await nightshift.start();
+        const started = new Promise<void>((resolve) => nightshift.events.on('job:started', ({ job }) => job.name === 'blocker' && resolve()));
+        await nightshift.enqueue(blocker, {});
+        await started;
+        const { job: waiting } = await nightshift.enqueue(quick, {});
+        const response = await fetch(`${nightshift.httpAddress}/api/jobs/${waiting.id}/why`);
+        const body = (await response.json()) as Record<string, unknown>;
+        expect(body).toMatchObject({ code: 'concurrency_limit', limit: 1, runningInQueue: 1, state: 'available' });
+        expect(body.message).toMatch(/global concurrency limit: 1 running across the cluster, limit 1/);
+        const done = new Promise<void>((resolve) => nightshift.events.on('job:completed', ({ job }) => job.id === waiting.id && resolve()));
+        release();
+        await done;
+      } finally {
+        release();
+        await nightshift.stop();
+        await opened.cleanup();
+      }
+    });
+  });
 }

@@ -134,7 +134,7 @@ export function jobsRoutes(app: FastifyInstance, client: Client, guard: RouteGua
     {
       onRequest: guard('read'),
       schema: {
-        summary: "Why isn't this job running? One reason from the store's state now: scheduled until, queue paused, no live worker, jobs ahead of it, or running/finished",
+        summary: "Why isn't this job running? One reason from the store's state now: scheduled until, queue paused, no live worker, queue at its global concurrency limit, jobs ahead of it, or running/finished",
         tags: ['jobs'],
         params: idParamsSchema,
         response: { 200: jobWhyReplySchema, ...errors },

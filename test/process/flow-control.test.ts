@@ -1,0 +1,139 @@
+/**
+ * Flow control across real worker processes (test/fixtures/flow-worker-process.mjs, the built
+ * package), on SQLite and on PostgreSQL: every handler prints when it starts and ends, and the
+ * ledger of all three processes is checked for overlaps.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createClient } from '../../src/client/client.js';
+import { defineJob } from '../../src/job/define-job.js';
+import { createPostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { Store } from '../../src/store/types.js';
+import { killAll, spawnJsonLineProcess, type ChildWorker } from '../fixtures/child-workers.js';
+import { until } from '../fixtures/sqlite-runtime.js';
+import { postgresUrl, testSchema } from '../support/postgres-server.js';
+
+const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'flow-worker-process.mjs');
+const url = postgresUrl();
+
+// The same name, queue and schema as the worker script's job; only the enqueue side runs here.
+const ledger = defineJob({ name: 'ledger', queue: 'flow', schema: z.object({ seq: z.number().int(), key: z.string().optional() }), handler: () => undefined });
+
+interface Opened {
+  store: Store;
+  env: Record<string, string>;
+  cleanup(): Promise<void>;
+}
+
+const KINDS: { kind: 'sqlite' | 'postgres'; available: boolean; open(): Promise<Opened> }[] = [
+  {
+    kind: 'sqlite',
+    available: true,
+    async open() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-flow-'));
+      const file = path.join(dir, 'jobs.db');
+      const store = createSqliteStore({ path: file });
+      await store.migrate();
+      return {
+        store,
+        env: { NS_DB: file },
+        async cleanup() {
+          await store.close();
+          fs.rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+  {
+    kind: 'postgres',
+    available: url !== null,
+    async open() {
+      const { schema, drop } = testSchema(url!, 'flow');
+      const store = createPostgresStore({ connectionString: url!, schema, poolSize: 2 });
+      await store.migrate();
+      return {
+        store,
+        env: { NS_PG_URL: url!, NS_SCHEMA: schema },
+        async cleanup() {
+          await store.close();
+          await drop();
+        },
+      };
+    },
+  },
+];
+
+interface LedgerLine {
+  type: 'start' | 'end';
+  seq: number;
+  key: string | null;
+  worker: string;
+  at: number;
+}
+
+/** The most handlers running at once in `lines` (all processes), optionally per key. */
+function maxOverlap(lines: LedgerLine[], keyOf: (line: LedgerLine) => string = () => ''): { overall: number; perKey: Map<string, number> } {
+  // Ends sort before starts at the same instant: a slot freed and taken at once is not an overlap.
+  const points = lines.map((line) => ({ at: line.at, delta: line.type === 'start' ? 1 : -1, key: keyOf(line) })).sort((a, b) => a.at - b.at || a.delta - b.delta);
+  const running = new Map<string, number>();
+  const perKey = new Map<string, number>();
+  let overall = 0;
+  let now = 0;
+  for (const point of points) {
+    now += point.delta;
+    overall = Math.max(overall, now);
+    const n = (running.get(point.key) ?? 0) + point.delta;
+    running.set(point.key, n);
+    perKey.set(point.key, Math.max(perKey.get(point.key) ?? 0, n));
+  }
+  return { overall, perKey };
+}
+
+async function runWorkers(opened: Opened, options: { workers: number; queues: unknown; jobMs: number; expected: number }): Promise<LedgerLine[]> {
+  const workers: ChildWorker[] = [];
+  for (let i = 0; i < options.workers; i++) {
+    workers.push(
+      spawnJsonLineProcess({
+        args: [SCRIPT],
+        env: { LOG_LEVEL: 'silent', ...opened.env, NS_WORKER_ID: `flow-${i}`, NS_QUEUES: JSON.stringify(options.queues), NS_JOB_MS: String(options.jobMs) },
+        waitTimeoutMs: 60_000,
+      }),
+    );
+  }
+  await Promise.all(workers.map((worker) => worker.waitForLine((line) => line.type === 'ready')));
+  const ends = () => workers.reduce((n, worker) => n + worker.lines.filter((line) => line.type === 'end').length, 0);
+  // The processes' output arrives on their own pipes: the shared polling helper watches the sum.
+  await until(() => ends() >= options.expected, `${options.expected} jobs ended`, 60_000);
+  return workers.flatMap((worker) => worker.lines.filter((line): line is LedgerLine & Record<string, unknown> => line.type === 'start' || line.type === 'end')) as LedgerLine[];
+}
+
+for (const kind of KINDS) {
+  describe.skipIf(!kind.available)(`flow control across worker processes: ${kind.kind}`, () => {
+    const opened: Opened[] = [];
+    afterEach(async () => {
+      await killAll();
+      for (const store of opened.splice(0)) await store.cleanup();
+    });
+
+    it('three workers with room for 12 never run more than the queue’s globalConcurrency of 3', { timeout: 90_000 }, async () => {
+      const store = await kind.open();
+      opened.push(store);
+      const JOBS = 90;
+      await createClient({ store: store.store, jobs: [ledger] }).enqueueMany(
+        ledger,
+        Array.from({ length: JOBS }, (_, seq) => ({ seq })),
+      );
+      const lines = await runWorkers(store, { workers: 3, queues: { flow: { concurrency: 4, globalConcurrency: 3 } }, jobMs: 15, expected: JOBS });
+      expect(new Set(lines.filter((line) => line.type === 'end').map((line) => line.seq)).size).toBe(JOBS);
+      const { overall } = maxOverlap(lines);
+      expect(overall).toBeLessThanOrEqual(3);
+      // The limit is used, not just respected: the ledger reaches it.
+      expect(overall).toBe(3);
+    });
+  });
+}
