@@ -9,6 +9,7 @@ import { addDelta, emptyDelta } from '../observe/stats-recorder.js';
 import { percentile, summarize } from '../observe/stats-report.js';
 import type { StatsDelta, Store } from '../store/types.js';
 import type { AlertRules, Severity } from './alert-rules.js';
+import { queueLoads, SaturationMemory } from './queue-saturation.js';
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -40,6 +41,11 @@ export interface Firing {
 export interface EvaluationOptions {
   /** Job names known to this process (besides those in the stats). */
   jobNames?: readonly string[];
+  /**
+   * Since when each queue has been saturated, kept across the passes of one evaluator (the alert
+   * service holds one). Without it each pass starts afresh, so `saturatedForSeconds` never fires.
+   */
+  saturation?: SaturationMemory;
 }
 
 function matcher(pattern: string | undefined): (name: string) => boolean {
@@ -164,6 +170,8 @@ export async function evaluateAlertRules(store: Store, rules: AlertRules, option
     const [stats, oldest, processes, paused] = await Promise.all([counts(), store.jobQueueOldest(), listProcesses(store), store.queuePausedSince()]);
     const lagOf = new Map(oldest.map((entry) => [entry.queue, Math.max(0, now - entry.oldestRunAt.getTime())]));
     const consumed = new Set(processes.flatMap((process) => process.queues.map((slot) => slot?.queue)).filter((queue): queue is string => typeof queue === 'string'));
+    // Observed once per pass, whatever the rules: the memory must see every pass to know "since".
+    const saturated = (options.saturation ?? new SaturationMemory()).observe(queueLoads(processes), now);
     for (const rule of rules.queueHealth) {
       if (!rule.enabled) continue;
       const { conditions } = rule;
@@ -174,6 +182,14 @@ export async function evaluateAlertRules(store: Store, rules: AlertRules, option
           const pausedMs = now - pausedAt.getTime();
           if (matches(queue) && pausedMs >= conditions.pausedForSeconds * 1000) {
             fire('queueHealth', rule, { kind: 'queue', name: queue }, `paused for ${Math.round(pausedMs / 1000)} s (since ${pausedAt.toISOString()})`, `pausedForSeconds ≥ ${conditions.pausedForSeconds}`);
+          }
+        }
+      }
+      if (conditions.saturatedForSeconds !== undefined) {
+        for (const { queue, busy, slots, sinceMs } of saturated) {
+          const forMs = now - sinceMs;
+          if (matches(queue) && forMs >= conditions.saturatedForSeconds * 1000) {
+            fire('queueHealth', rule, { kind: 'queue', name: queue }, `saturated for ${Math.round(forMs / 1000)} s (${busy}/${slots} slots busy)`, `saturatedForSeconds ≥ ${conditions.saturatedForSeconds}`);
           }
         }
       }

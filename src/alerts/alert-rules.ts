@@ -59,7 +59,7 @@ export const jobFailureRuleSchema = z.strictObject({
     .superRefine(atLeastOne(JOB_FAILURE_TRIGGERS)),
 });
 
-const QUEUE_TRIGGERS = ['dlqSize', 'pendingJobs', 'delayedJobs', 'oldestDueSeconds', 'waitP95Seconds', 'noWorker', 'pausedForSeconds'] as const;
+const QUEUE_TRIGGERS = ['dlqSize', 'pendingJobs', 'delayedJobs', 'oldestDueSeconds', 'waitP95Seconds', 'noWorker', 'pausedForSeconds', 'saturatedForSeconds'] as const;
 export const queueHealthRuleSchema = z.strictObject({
   ...ruleBase,
   conditions: z
@@ -80,6 +80,13 @@ export const queueHealthRuleSchema = z.strictObject({
       noWorker: z.literal(true).optional(),
       /** The queue has been paused for at least N seconds. */
       pausedForSeconds: seconds.optional(),
+      /**
+       * Every live worker slot of the queue (summed concurrency of the processes consuming it,
+       * capped by its `globalConcurrency`) has been busy at every evaluation for at least N
+       * seconds. Read from the process registry (refreshed every 10 s) and remembered by each
+       * evaluator, so N below `evaluateEvery` + 10 s is in effect rounded up to it.
+       */
+      saturatedForSeconds: seconds.optional(),
       /** Window of `waitP95Seconds`, seconds; default 3600. */
       timeWindow: seconds.optional(),
     })

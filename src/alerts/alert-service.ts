@@ -18,6 +18,7 @@ import { createIntervalService, type IntervalService } from '../service.js';
 import type { AlertEpisodeRecord, AlertStore } from '../store/alert-types.js';
 import type { JobInsert, Store } from '../store/types.js';
 import { evaluateAlertRules, type Firing } from './alert-evaluator.js';
+import { SaturationMemory } from './queue-saturation.js';
 import type { AlertMessage } from './channels/index.js';
 import type { AlertRules, Severity } from './alert-rules.js';
 import { ALERT_DELIVERY_JOB, ALERT_DELIVERY_QUEUE, ALERT_DELIVERY_ATTEMPTS, type AlertDeliveryPayload } from './deliver-job.js';
@@ -132,6 +133,8 @@ export function createAlertService(options: AlertServiceOptions): AlertService {
   const maxPerJobPerHour = rules.settings.throttle.maxAlertsPerJobPerHour;
   const known = new Set(options.channelNames);
   const warned = new Set<string>();
+  // This service's own passes are what "saturated for N s" is measured over (see queue-saturation.ts).
+  const saturation = new SaturationMemory();
 
   const channelsOf = (firing: Firing): string[] => {
     const wanted = firing.channels.length > 0 ? firing.channels : rules.settings.channels;
@@ -160,7 +163,7 @@ export function createAlertService(options: AlertServiceOptions): AlertService {
   const evaluate = async (): Promise<AlertPass> => {
     const pass: AlertPass = { opened: [], resolved: [] };
     const [firings, open, now] = await Promise.all([
-      evaluateAlertRules(store, rules, { jobNames: options.jobNames ?? [] }),
+      evaluateAlertRules(store, rules, { jobNames: options.jobNames ?? [], saturation }),
       store.alertList({ filter: { open: true }, limit: 10_000 }),
       store.timeNow(),
     ]);

@@ -3,6 +3,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { evaluateAlertRules, type Firing } from '../../src/alerts/alert-evaluator.js';
 import { parseAlertRules } from '../../src/alerts/alert-rules.js';
+import { createAlertService } from '../../src/alerts/alert-service.js';
+import type { ProcessInfo } from '../../src/observe/process-registry.js';
 import { TestClock } from '../../src/store/conformance/test-clock.js';
 import { STATS_BUCKET_COUNT, type JobInsert, type StatsDelta } from '../../src/store/types.js';
 import { jobInput } from '../../src/store/conformance/conformance-fixtures.js';
@@ -84,6 +86,69 @@ for (const kind of STORE_KINDS) {
         'orphaned|queue|bulk',
         'stuck|queue|bulk',
       ]);
+    });
+
+    it('queue health: every live slot of a queue busy for N s fires, per evaluator, and resolves when a slot frees', async () => {
+      /** What each process tells the registry (as the runtime does every 10 s). */
+      const beat = async (queues: Record<string, ProcessInfo['queues']>) => {
+        for (const [id, slots] of Object.entries(queues)) {
+          const info: ProcessInfo = { id, host: 'test', pid: 1, version: '0', roles: ['worker'], queues: slots, runningJobIds: [], startedAt: new Date(clock.now()).toISOString() };
+          await opened.store.processHeartbeat({ id, info: JSON.stringify(info), forgetAfterMs: 3_600_000 });
+        }
+      };
+      const full = {
+        // `busy` is full across two processes (2/2 + 2/2); `capped` is held by its cluster-wide limit of 2
+        // (the smallest reported) although 6 slots are configured; `calm` has room.
+        a: [{ queue: 'busy', concurrency: 2, busy: 2 }, { queue: 'calm', concurrency: 4, busy: 1 }, { queue: 'capped', concurrency: 4, busy: 1, globalConcurrency: 3 }],
+        b: [{ queue: 'busy', concurrency: 2, busy: 2 }, { queue: 'capped', concurrency: 2, busy: 1, globalConcurrency: 2 }],
+      };
+      const rules = parseAlertRules({
+        settings: { channels: ['log'], throttle: { minInterval: 0 } },
+        queueHealth: [
+          { name: 'saturated', conditions: { saturatedForSeconds: 60 } },
+          { name: 'capped-saturated', conditions: { saturatedForSeconds: 90, queuePattern: '^capped$' } },
+        ],
+      });
+      const service = createAlertService({ store: opened.store as never, rules, channelNames: ['log'] });
+      const opensOf = async () => (await service.evaluate()).opened.map((episode) => episode.key).sort();
+
+      await beat(full);
+      expect(await opensOf()).toEqual([]); // saturated from now on
+      clock.advance(30_000);
+      await beat(full);
+      expect(await opensOf()).toEqual([]); // 30 s < 60 s
+      clock.advance(30_000);
+      await beat(full);
+      expect(await opensOf()).toEqual(['saturated|queue|busy', 'saturated|queue|capped']);
+      const firings = await evaluateAlertRules(opened.store, rules);
+      expect(firings).toEqual([]); // a one-off evaluation has no memory of earlier passes
+      clock.advance(30_000);
+      await beat(full);
+      const pass = await service.evaluate();
+      expect(pass.opened.map((episode) => episode.key)).toEqual(['capped-saturated|queue|capped']);
+      const measured = (await opened.store.alertList({ filter: { open: true }, limit: 10 })).map((episode) => [episode.key, JSON.parse(episode.info).measured, JSON.parse(episode.info).threshold]).sort();
+      expect(measured).toEqual([
+        ['capped-saturated|queue|capped', 'saturated for 90 s (2/2 slots busy)', 'saturatedForSeconds ≥ 90'],
+        ['saturated|queue|busy', 'saturated for 60 s (4/4 slots busy)', 'saturatedForSeconds ≥ 60'],
+        ['saturated|queue|capped', 'saturated for 60 s (2/2 slots busy)', 'saturatedForSeconds ≥ 60'],
+      ]);
+
+      // One slot of `busy` frees: its episode resolves, and its clock starts again from the next full pass.
+      clock.advance(10_000);
+      await beat({ ...full, b: [{ queue: 'busy', concurrency: 2, busy: 1 }, full.b[1]!] });
+      expect((await service.evaluate()).resolved.map((episode) => episode.key)).toEqual(['saturated|queue|busy']);
+      clock.advance(10_000);
+      await beat(full);
+      expect(await opensOf()).toEqual([]);
+      clock.advance(59_000);
+      await beat(full);
+      expect(await opensOf()).toEqual([]); // 59 s since it filled again
+      clock.advance(1_000);
+      expect(await opensOf()).toEqual(['saturated|queue|busy']);
+
+      // Its processes stop beating: nothing consumes the queues, nothing is saturated, all resolve.
+      clock.advance(31_000);
+      expect((await service.evaluate()).resolved.map((episode) => episode.key).sort()).toEqual(['capped-saturated|queue|capped', 'saturated|queue|busy', 'saturated|queue|capped']);
     });
 
     it('performance: success rate below a floor with enough runs, and run time against the day before', async () => {

@@ -80,6 +80,9 @@ describe('alert rules', () => {
     expect(bad({ queueHealth: [{ name: 'x', severity: 'urgent', conditions: { dlqSize: 1 } }] })).toThrow(/queueHealth\[0\]\.severity/);
     expect(bad({ performance: [{ name: 'x', conditions: { successRate: 1.5 } }] })).toThrow(/performance\[0\]\.conditions\.successRate/);
     expect(bad({ queueHealth: [{ name: 'x', conditions: { pendingJobs: -1 } }] })).toThrow(/pendingJobs/);
+    expect(bad({ queueHealth: [{ name: 'x', conditions: { saturatedForSeconds: 0 } }] })).toThrow(/queueHealth\[0\]\.conditions\.saturatedForSeconds/);
+    expect(bad({ queueHealth: [{ name: 'x', conditions: { saturatedForSeconds: 60, saturatedFor: 60 } }] })).toThrow(/conditions\.saturatedFor: unknown field/);
+    expect(parseAlertRules({ queueHealth: [{ name: 'x', conditions: { queuePattern: '^mail$', saturatedForSeconds: 120 } }] }).queueHealth[0]?.conditions).toEqual({ queuePattern: '^mail$', saturatedForSeconds: 120 });
     expect(bad({ queueHealth: [{ name: 'same', conditions: { dlqSize: 1 } }], jobFailures: [{ name: 'same', conditions: { failureCount: 1 } }] })).toThrow(/rule names must be unique; repeated: same/);
     expect(bad({ alerts: [] })).toThrow(/alerts: unknown field/);
   });
