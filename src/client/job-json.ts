@@ -23,6 +23,8 @@ export interface JobJson {
   lease: { owner: string; expiresAt: string } | null;
   lastError: Job['lastError'];
   scheduleId: string | null;
+  /** Its per-key concurrency key, or null. */
+  concurrencyKey: string | null;
   meta: unknown;
   payload: unknown;
   result: unknown;
@@ -64,6 +66,7 @@ export function jobToJson(job: Job): JobJson {
     lease: job.lease === null ? null : { owner: job.lease.owner, expiresAt: job.lease.expiresAt.toISOString() },
     lastError: job.lastError,
     scheduleId: job.scheduleId,
+    concurrencyKey: job.concurrencyKey,
     meta: meta === null ? null : meta.ok ? meta.value : job.meta,
     payload: job.payload === undefined ? null : job.payload,
     result: job.result === undefined ? null : job.result,

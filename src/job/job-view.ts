@@ -50,6 +50,7 @@ export function toJob<Payload = unknown>(record: JobRecord): Job<Payload> {
     lastError: record.lastError,
     scheduleId: record.scheduleId,
     meta: record.meta,
+    concurrencyKey: record.concurrencyKey,
     payload: parseField('payload', record.payload, parseErrors) as Payload,
     result: parseField('result', record.result, parseErrors),
     progress: parseField('progress', record.progress, parseErrors),

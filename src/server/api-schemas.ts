@@ -94,6 +94,7 @@ export const jobViewSchema = z.object({
   lease: z.object({ owner: z.string(), expiresAt: z.string() }).nullable(),
   lastError: errorRecordSchema.nullable(),
   scheduleId: z.string().nullable(),
+  concurrencyKey: z.string().nullable().describe('per-key concurrency: jobs of the queue with this key run at most the job\'s perKey at once'),
   meta: z.unknown(),
   payload: z.unknown(),
   result: z.unknown(),

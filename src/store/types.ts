@@ -73,6 +73,13 @@ export interface JobInsert {
   scheduleId: string | null;
   /** Free-form metadata (serialized JSON object), e.g. `{"fireAt": "…"}` for cron jobs. */
   meta: string | null;
+  /**
+   * Per-key concurrency: jobs of the same queue with the same key run at most `concurrencyLimit`
+   * at once across every worker, for claims that ask for it (`JobFetchParams.perKeyConcurrency`).
+   * Both set or both absent/null; the limit is an integer ≥ 1.
+   */
+  concurrencyKey?: string | null;
+  concurrencyLimit?: number | null;
 }
 
 /** The lease a worker holds on a running job. */
@@ -110,6 +117,8 @@ export interface JobRecord {
   progress: string | null;
   scheduleId: string | null;
   meta: string | null;
+  /** Its per-key concurrency key (see `JobInsert.concurrencyKey`), or null. */
+  concurrencyKey: string | null;
 }
 
 /** How an attempt ended. `running` is the attempt in progress (derived from the job row). */
@@ -191,6 +200,14 @@ export interface JobFetchParams {
    * ≥ 1; not applied to a claim by `ids`.
    */
   globalConcurrency?: number;
+  /**
+   * Hold jobs with a `concurrencyKey` to their `concurrencyLimit`: a job is claimed only while
+   * fewer jobs of its queue with its key are running (whoever runs them) than its limit, and one
+   * claim takes no more of a key than that leaves room for. Keys are served in claim order among
+   * the jobs each may still start, so a key with thousands waiting does not hold back the others.
+   * Counted inside the claim like `globalConcurrency`; not applied to a claim by `ids`.
+   */
+  perKeyConcurrency?: boolean;
 }
 
 export interface JobListFilter {

@@ -1,9 +1,20 @@
-/** Conformance: flow control in the claim — a queue's global concurrency across every worker. */
+/** Conformance: flow control in the claim — a queue's global concurrency and per-key concurrency across every worker. */
 import { describe, expect, it } from 'vitest';
-import type { Store } from '../types.js';
+import type { JobInsert, JobRecord, Store } from '../types.js';
 import { errorRecord, jobInput, LEASE_MS, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
 
 const OWNER = 'limits-worker';
+
+/** A claim of `queue` honouring per-key limits (and a global one when given). */
+function fetchKeyed(store: Store, queue: string, limit: number, globalConcurrency?: number) {
+  return store.jobFetch({ queue, limit, owner: OWNER, leaseMs: LEASE_MS, perKeyConcurrency: true, ...(globalConcurrency === undefined ? {} : { globalConcurrency }) });
+}
+
+/** A job of `queue` with a concurrency key and limit. */
+const keyed = (queue: string, key: string | null, limit = 1, overrides: Partial<JobInsert> = {}): JobInsert =>
+  jobInput({ queue, payload: JSON.stringify({ key }), ...(key === null ? {} : { concurrencyKey: key, concurrencyLimit: limit }), ...overrides });
+
+const keysOf = (jobs: JobRecord[]): (string | null)[] => jobs.map((job) => (JSON.parse(job.payload) as { key: string | null }).key);
 
 /** A claim of `queue` under a global concurrency limit. */
 function fetchLimited(store: Store, queue: string, limit: number, globalConcurrency: number, leaseMs = LEASE_MS) {
@@ -81,6 +92,85 @@ export function describeJobLimits(factory: StoreFactory): void {
       }
       expect(maxRunning).toBe(LIMIT);
       expect(claimedTotal).toBeGreaterThan(LIMIT);
+    });
+  });
+
+  describe('flow control: per-key concurrency', () => {
+    const t = useStoreFixture(factory);
+
+    it('stores the key on the job and claims one job per key at a time with a limit of 1', async () => {
+      const inserted = await t.store.jobInsertMany({ jobs: [keyed('sync', 'a'), keyed('sync', 'a'), keyed('sync', 'b'), keyed('sync', 'a'), keyed('sync', 'c'), keyed('sync', 'b')] });
+      expect(inserted.map((r) => r.job.concurrencyKey)).toEqual(['a', 'a', 'b', 'a', 'c', 'b']);
+      expect((await t.store.jobGet({ id: inserted[0]!.job.id }))?.concurrencyKey).toBe('a');
+      const first = await fetchKeyed(t.store, 'sync', 10);
+      expect(keysOf(first)).toEqual(['a', 'b', 'c']);
+      expect(first.map((job) => job.concurrencyKey)).toEqual(['a', 'b', 'c']);
+      expect(await fetchKeyed(t.store, 'sync', 10)).toEqual([]);
+      // A's job finishes: the next of A, and only it, can start.
+      await completeAll(t.store, first.slice(0, 1));
+      const next = await fetchKeyed(t.store, 'sync', 10);
+      expect(next.map((job) => job.id)).toEqual([inserted[1]!.job.id]);
+    });
+
+    it('a limit of N runs up to N of a key; the limit is each job\'s own', async () => {
+      await t.store.jobInsertMany({ jobs: [...Array.from({ length: 5 }, () => keyed('sync', 'wide', 3)), keyed('sync', 'narrow', 1), keyed('sync', 'narrow', 1)] });
+      const claimed = await fetchKeyed(t.store, 'sync', 10);
+      expect(keysOf(claimed).sort()).toEqual(['narrow', 'wide', 'wide', 'wide']);
+      expect(await fetchKeyed(t.store, 'sync', 10)).toEqual([]);
+    });
+
+    it('a key with many jobs waiting ahead does not hold back the others; unkeyed jobs are not limited', async () => {
+      // 50 jobs of "busy" first in claim order (higher priority), then one each of two quieter keys and two without a key.
+      await t.store.jobInsertMany({ jobs: Array.from({ length: 50 }, () => keyed('sync', 'busy', 1, { priority: 10 })) });
+      await t.store.jobInsertMany({ jobs: [keyed('sync', 'quiet1'), keyed('sync', null), keyed('sync', 'quiet2'), keyed('sync', null)] });
+      const claimed = await fetchKeyed(t.store, 'sync', 5);
+      expect(keysOf(claimed)).toEqual(['busy', 'quiet1', null, 'quiet2', null]);
+    });
+
+    it('counts running jobs of the key whoever claimed them, only in the same queue, and with a global limit too', async () => {
+      await t.store.jobInsertMany({ jobs: [keyed('sync', 'k'), keyed('sync', 'k'), keyed('other', 'k'), keyed('sync', 'm'), keyed('sync', 'n')] });
+      // A claim that does not apply key limits (a worker without them, or `nightshift run`) still counts.
+      const [plain] = await t.store.jobFetch({ queue: 'sync', limit: 1, owner: 'other', leaseMs: LEASE_MS });
+      expect(plain?.concurrencyKey).toBe('k');
+      expect(keysOf(await fetchKeyed(t.store, 'other', 10))).toEqual(['k']);
+      // Global limit 2 with one running: room for one more, the first free key in claim order.
+      expect(keysOf(await fetchKeyed(t.store, 'sync', 10, 2))).toEqual(['m']);
+      expect(await fetchKeyed(t.store, 'sync', 10, 2)).toEqual([]);
+      expect(keysOf(await fetchKeyed(t.store, 'sync', 10))).toEqual(['n']);
+    });
+
+    it('a key slot held by a lost worker comes back when its lease is rescued', async () => {
+      await t.store.jobInsertMany({ jobs: [keyed('sync', 'k'), keyed('sync', 'k')] });
+      const [first] = await t.store.jobFetch({ queue: 'sync', limit: 1, owner: OWNER, leaseMs: 1_000, perKeyConcurrency: true });
+      expect(first).toBeDefined();
+      expect(await fetchKeyed(t.store, 'sync', 10)).toEqual([]);
+      t.clock.advance(1_001);
+      const rescued = await t.store.jobRescueExpired({ limit: 10, error: errorRecord({ kind: 'lease_expired' }) });
+      expect(rescued.retried).toEqual([first!.id]);
+      // The key's one slot is free again: one of its two jobs starts (the older due one first).
+      expect(keysOf(await fetchKeyed(t.store, 'sync', 10))).toEqual(['k']);
+      expect(await fetchKeyed(t.store, 'sync', 10)).toEqual([]);
+    });
+
+    it('concurrent keyed claims from several connections never run two jobs of a key at once', async () => {
+      const stores: Store[] = [t.store];
+      if (t.fixture.openAnother !== undefined) stores.push(await t.fixture.openAnother(), await t.fixture.openAnother());
+      const KEYS = 6;
+      await t.store.jobInsertMany({ jobs: Array.from({ length: 120 }, (_, i) => keyed('sync', `k${i % KEYS}`)) });
+      const running = new Map<string, JobRecord>();
+      let claimed = 0;
+      for (let round = 0; round < 40 && claimed < 120; round++) {
+        const claims = await Promise.all(stores.flatMap((store) => [fetchKeyed(store, 'sync', 3), fetchKeyed(store, 'sync', 3)]));
+        for (const job of claims.flat()) running.set(job.id, job);
+        claimed += claims.flat().length;
+        const perKey = new Map<string, number>();
+        for (const job of running.values()) perKey.set(job.concurrencyKey!, (perKey.get(job.concurrencyKey!) ?? 0) + 1);
+        expect(Math.max(0, ...perKey.values())).toBeLessThanOrEqual(1);
+        const done = [...running.values()].slice(0, 4);
+        await completeAll(t.store, done);
+        for (const job of done) running.delete(job.id);
+      }
+      expect(claimed).toBe(120);
     });
   });
 }

@@ -41,6 +41,7 @@ export interface JobStatements {
   fetch: Statement;
   fetchLock: Statement;
   fetchLimited: Statement;
+  fetchKeyed: Statement;
   fetchIds: Statement;
   finish: Statement;
   heartbeat: Statement;
@@ -76,16 +77,17 @@ export function jobStatements(names: SchemaNames): JobStatements {
         WITH input AS MATERIALIZED (
           SELECT nextval(${sequence}::regclass) AS id, i.*
           FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::timestamptz[],
-                      $8::text[], $9::bigint[], $10::text[], $11::text[])
-               WITH ORDINALITY AS i(name, queue, payload, priority, max_attempts, run_at, key, timeout_ms, schedule_id, meta, ord)
+                      $8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::int[])
+               WITH ORDINALITY AS i(name, queue, payload, priority, max_attempts, run_at, key, timeout_ms, schedule_id, meta,
+                                    concurrency_key, concurrency_limit, ord)
         ),
         inserted AS (
           INSERT INTO ${s}.jobs (id, name, queue, payload, state, priority, max_attempts, run_at, created_at,
-                                 key, timeout_ms, schedule_id, meta)
+                                 key, timeout_ms, schedule_id, meta, concurrency_key, concurrency_limit)
           SELECT input.id, input.name, input.queue, input.payload,
                  CASE WHEN coalesce(input.run_at, ${NOW}) > ${NOW} THEN 'scheduled' ELSE 'available' END,
                  input.priority, input.max_attempts, coalesce(input.run_at, ${NOW}), ${NOW},
-                 input.key, input.timeout_ms, input.schedule_id, input.meta
+                 input.key, input.timeout_ms, input.schedule_id, input.meta, input.concurrency_key, input.concurrency_limit
           FROM input ORDER BY input.ord
           ON CONFLICT (name, key) WHERE key IS NOT NULL AND state IN ${KEY_BLOCKING} DO NOTHING
           RETURNING ${jobColumns()}
@@ -109,14 +111,15 @@ export function jobStatements(names: SchemaNames): JobStatements {
           SELECT nextval(${sequence}::regclass) AS id, i.*,
                  CASE WHEN coalesce(i.run_at, ${NOW}) > ${NOW} THEN 'scheduled' ELSE 'available' END AS state
           FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::timestamptz[],
-                      $8::bigint[], $9::text[], $10::text[])
-               WITH ORDINALITY AS i(name, queue, payload, priority, max_attempts, run_at, timeout_ms, schedule_id, meta, ord)
+                      $8::bigint[], $9::text[], $10::text[], $11::text[], $12::int[])
+               WITH ORDINALITY AS i(name, queue, payload, priority, max_attempts, run_at, timeout_ms, schedule_id, meta,
+                                    concurrency_key, concurrency_limit, ord)
         ),
         inserted AS (
           INSERT INTO ${s}.jobs (id, name, queue, payload, state, priority, max_attempts, run_at, created_at,
-                                 timeout_ms, schedule_id, meta)
+                                 timeout_ms, schedule_id, meta, concurrency_key, concurrency_limit)
           SELECT id, name, queue, payload, state, priority, max_attempts, coalesce(run_at, ${NOW}), ${NOW},
-                 timeout_ms, schedule_id, meta
+                 timeout_ms, schedule_id, meta, concurrency_key, concurrency_limit
           FROM input
         )
         SELECT string_agg(id::text, ',' ORDER BY ord) AS ids,
@@ -130,9 +133,9 @@ export function jobStatements(names: SchemaNames): JobStatements {
       name: n('job_insert_one'),
       text: `
         INSERT INTO ${s}.jobs (name, queue, payload, state, priority, max_attempts, run_at, created_at,
-                               timeout_ms, schedule_id, meta)
+                               timeout_ms, schedule_id, meta, concurrency_key, concurrency_limit)
         VALUES ($2, $3, $4, CASE WHEN coalesce($7::timestamptz, ${NOW}) > ${NOW} THEN 'scheduled' ELSE 'available' END,
-                $5, $6, coalesce($7::timestamptz, ${NOW}), ${NOW}, $8, $9, $10)
+                $5, $6, coalesce($7::timestamptz, ${NOW}), ${NOW}, $8, $9, $10, $11, $12)
         RETURNING id::text AS ids, CASE WHEN state = 'available' THEN 'a' ELSE 's' END AS states, created_at::text AS created_at`,
     },
     // Runs only after a key conflict, as its own statement: a fresh snapshot sees the conflicting
@@ -187,6 +190,46 @@ export function jobStatements(names: SchemaNames): JobStatements {
           ORDER BY c.priority DESC, c.run_at, c.id
           LIMIT greatest(0, least($5::bigint, $6::bigint - (
             SELECT coalesce(sum(q.n), 0) FROM ${s}.queue_counts q WHERE q.queue = $2 AND q.state = 'running')))
+          FOR UPDATE SKIP LOCKED
+        )
+        RETURNING ${jobColumns('j')}`,
+    },
+    // The claim under per-key limits (`jobFetch({ perKeyConcurrency })`), after `fetchLock` like
+    // `fetchLimited`, and with its queue-wide limit when $6 is not NULL. Every due job of the queue
+    // is ranked within its key in claim order; a keyed job is a candidate while its rank plus the
+    // jobs of its key running now stays within its own limit, so each key offers only what it has
+    // room for and the claim order picks among all keys (a key with thousands waiting takes its
+    // slots and no more). The lock makes the running counts current for every limited claim; the
+    // candidates are then locked SKIP LOCKED as in \`fetch\`, a window function not being allowed
+    // under FOR UPDATE. It reads every due job of the queue: the price of fairness, paid only by
+    // queues whose jobs have keys.
+    fetchKeyed: {
+      name: n('job_fetch_keyed'),
+      text: `
+        WITH busy AS (
+          SELECT r.concurrency_key AS k, count(*) AS n FROM ${s}.jobs r
+          WHERE r.queue = $2 AND r.state = 'running' AND r.concurrency_key IS NOT NULL
+          GROUP BY r.concurrency_key
+        ),
+        due AS (
+          SELECT c.id, c.priority, c.run_at, c.concurrency_key AS k, c.concurrency_limit AS lim,
+                 row_number() OVER (PARTITION BY c.concurrency_key ORDER BY c.priority DESC, c.run_at, c.id) AS r
+          FROM ${s}.jobs c
+          WHERE c.queue = $2 AND c.state IN ${CLAIMABLE} AND c.run_at <= ${NOW}
+            AND NOT EXISTS (SELECT 1 FROM ${s}.paused_queues p WHERE p.queue = $2)
+        ),
+        candidates AS (
+          SELECT due.id, due.priority, due.run_at FROM due LEFT JOIN busy ON busy.k = due.k
+          WHERE due.k IS NULL OR due.r + coalesce(busy.n, 0) <= coalesce(due.lim, 1)
+        )
+        UPDATE ${s}.jobs AS j
+        ${CLAIM_SET}
+        WHERE j.id IN (
+          SELECT c.id FROM ${s}.jobs c
+          WHERE c.id IN (SELECT id FROM candidates) AND c.state IN ${CLAIMABLE}
+          ORDER BY c.priority DESC, c.run_at, c.id
+          LIMIT greatest(0, least($5::bigint, coalesce($6::bigint - (
+            SELECT coalesce(sum(q.n), 0) FROM ${s}.queue_counts q WHERE q.queue = $2 AND q.state = 'running'), $5::bigint)))
           FOR UPDATE SKIP LOCKED
         )
         RETURNING ${jobColumns('j')}`,

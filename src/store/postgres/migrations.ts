@@ -523,6 +523,16 @@ export const MIGRATIONS: readonly MigrationStep[] = [
       DROP TABLE ${s}.events;
     `,
   },
+  {
+    version: 18,
+    name: 'per-key concurrency: a key and its limit on each job, and an index of running jobs by key',
+    sql: ({ quoted: s }) => `
+      ALTER TABLE ${s}.jobs ADD COLUMN concurrency_key text;
+      ALTER TABLE ${s}.jobs ADD COLUMN concurrency_limit integer;
+      CREATE INDEX jobs_running_key_idx ON ${s}.jobs (queue, concurrency_key)
+        WHERE state = 'running' AND concurrency_key IS NOT NULL;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

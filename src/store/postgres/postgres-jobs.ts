@@ -95,6 +95,8 @@ export async function insertJobs(ctx: PgJobContext, db: Queryable, jobs: JobInse
       batch.map((p) => p.job.timeoutMs),
       batch.map((p) => p.job.scheduleId),
       batch.map((p) => p.job.meta),
+      batch.map((p) => p.job.concurrencyKey ?? null),
+      batch.map((p) => p.job.concurrencyLimit ?? null),
     ]);
     const conflicts: typeof batch = [];
     for (const row of rows) {
@@ -143,6 +145,8 @@ async function insertUnkeyedJobs(ctx: PgJobContext, db: Queryable, jobs: JobInse
     one(jobs.map((job) => job.timeoutMs)),
     one(jobs.map((job) => job.scheduleId)),
     one(jobs.map((job) => job.meta)),
+    one(jobs.map((job) => job.concurrencyKey ?? null)),
+    one(jobs.map((job) => job.concurrencyLimit ?? null)),
   ]);
   const ids = rows[0]?.ids?.split(',') ?? [];
   const states = rows[0]?.states ?? '';
@@ -173,6 +177,7 @@ async function insertUnkeyedJobs(ctx: PgJobContext, db: Queryable, jobs: JobInse
       progress: null,
       scheduleId: job.scheduleId,
       meta: job.meta,
+      concurrencyKey: job.concurrencyKey ?? null,
     },
   }));
 }
@@ -190,13 +195,14 @@ export async function fetchJobs(ctx: PgJobContext, params: JobFetchParams): Prom
   if (params.limit <= 0) return [];
   const claim = [ctx.now(), params.queue, params.owner, params.leaseMs, params.limit];
   let rows: JobRow[];
-  if (params.ids === undefined && params.globalConcurrency !== undefined) {
+  if (params.ids === undefined && (params.globalConcurrency !== undefined || params.perKeyConcurrency === true)) {
     const global = params.globalConcurrency;
+    const statement = params.perKeyConcurrency === true ? ctx.sql.fetchKeyed : ctx.sql.fetchLimited;
     // The lock's key names the schema and the queue: limited claims of other queues, or of the
     // same queue name in another schema, do not wait on each other (a hash collision only makes them wait).
     rows = await inTransaction(ctx.pool, async (client) => {
       await run(client, ctx.sql.fetchLock, [`${ctx.names.schema}:${params.queue}`]);
-      return (await run<JobRow>(client, ctx.sql.fetchLimited, [...claim, global])).rows;
+      return (await run<JobRow>(client, statement, [...claim, global ?? null])).rows;
     });
   } else if (params.ids === undefined) {
     ({ rows } = await run<JobRow>(ctx.pool, ctx.sql.fetch, claim));

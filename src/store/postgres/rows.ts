@@ -41,6 +41,7 @@ export function jobColumns(alias?: string): string {
     `${a}progress`,
     `${a}schedule_id`,
     `${a}meta`,
+    `${a}concurrency_key`,
   ].join(', ');
 }
 
@@ -67,6 +68,7 @@ export interface JobRow {
   progress: string | null;
   schedule_id: string | null;
   meta: string | null;
+  concurrency_key: string | null;
 }
 
 /** Reads a stored error defensively: a hand-edited row must not crash a read. */
@@ -110,6 +112,7 @@ export function toJobRecord(row: JobRow): JobRecord {
     progress: row.progress,
     scheduleId: row.schedule_id,
     meta: row.meta,
+    concurrencyKey: row.concurrency_key ?? null,
   };
 }
 

@@ -8,7 +8,7 @@ import { jobFromRow, type JobRow } from './sqlite-rows.js';
 import { JOB_INSERT_MAX_ROWS, jobInsertRowsSql, SQL } from './sqlite-statements.js';
 
 /** Parameters per row of a multi-row insert (see `jobInsertRowsSql`). */
-const PARAMS_PER_ROW = 13;
+const PARAMS_PER_ROW = 15;
 
 /**
  * Inserts jobs on one connection, with the statements it needs prepared once (lazily: the
@@ -57,6 +57,8 @@ export class JobInserter {
         job.timeoutMs,
         job.scheduleId,
         job.meta,
+        job.concurrencyKey ?? null,
+        job.concurrencyLimit ?? null,
       );
       if (info.changes === 0) {
         // Only the (name, key) unique index can swallow an insert (ON CONFLICT DO NOTHING).
@@ -110,6 +112,8 @@ export class JobInserter {
         args[base + 10] = job.timeoutMs;
         args[base + 11] = job.scheduleId;
         args[base + 12] = job.meta;
+        args[base + 13] = job.concurrencyKey ?? null;
+        args[base + 14] = job.concurrencyLimit ?? null;
       }
       const info = this.statementFor(size).run(args);
       if (info.changes !== size) throw new Error(`multi-row insert wrote ${info.changes} rows for ${size} jobs`);
@@ -164,6 +168,7 @@ function newJobRecord(id: string, job: JobInsert, state: JobState, runAt: number
     progress: null,
     scheduleId: job.scheduleId,
     meta: job.meta,
+    concurrencyKey: job.concurrencyKey ?? null,
   };
 }
 

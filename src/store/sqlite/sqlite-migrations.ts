@@ -352,6 +352,16 @@ const MIGRATIONS: readonly Migration[] = [
       DROP TABLE nightshift_events;
     `,
   },
+  {
+    version: 12,
+    description: 'per-key concurrency: a key and its limit on each job, and an index of running jobs by key',
+    sql: `
+      ALTER TABLE nightshift_jobs ADD COLUMN concurrency_key TEXT;
+      ALTER TABLE nightshift_jobs ADD COLUMN concurrency_limit INTEGER;
+      CREATE INDEX nightshift_jobs_running_key_idx ON nightshift_jobs (queue, concurrency_key)
+        WHERE state = 'running' AND concurrency_key IS NOT NULL;
+    `,
+  },
 ];
 
 /** The schema version this code expects. */

@@ -28,6 +28,8 @@ export interface JobRow {
   progress: string | null;
   schedule_id: string | null;
   meta: string | null;
+  concurrency_key: string | null;
+  concurrency_limit: number | null;
 }
 
 /** A row of `nightshift_job_attempts`. */
@@ -128,6 +130,7 @@ export function jobFromRow(row: JobRow): JobRecord {
     progress: row.progress,
     scheduleId: row.schedule_id,
     meta: row.meta,
+    concurrencyKey: row.concurrency_key ?? null,
   };
 }
 
@@ -150,6 +153,7 @@ export type ClaimedValues = [
   progress: string | null,
   scheduleId: string | null,
   meta: string | null,
+  concurrencyKey: string | null,
 ];
 
 /** Positions in `ClaimedValues` that claim ordering reads. */
@@ -192,6 +196,7 @@ export function jobFromClaimValues(values: ClaimedValues, claim: ClaimWrite): Jo
     progress: values[14],
     scheduleId: values[15],
     meta: values[16],
+    concurrencyKey: values[17],
   };
 }
 

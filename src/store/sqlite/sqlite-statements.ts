@@ -46,7 +46,7 @@ const CLAIM_PICK = `
  * 0.2 µs per row on the worker's critical path.
  */
 export const CLAIM_VALUE_COLUMNS = `id, name, queue, payload, priority, attempt, max_attempts, run_at, created_at,
-      finished_at, key, timeout_ms, last_error, result, progress, schedule_id, meta`;
+      finished_at, key, timeout_ms, last_error, result, progress, schedule_id, meta, concurrency_key`;
 
 /**
  * The id of the next job: above every id in the table and every id ever pruned (the floor the
@@ -68,9 +68,10 @@ export const SQL = {
    */
   jobInsert: `
     INSERT INTO nightshift_jobs
-      (id, name, queue, payload, state, priority, max_attempts, run_at, created_at, key, timeout_ms, schedule_id, meta)
+      (id, name, queue, payload, state, priority, max_attempts, run_at, created_at, key, timeout_ms, schedule_id, meta,
+       concurrency_key, concurrency_limit)
     VALUES
-      (${NEXT_JOB_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      (${NEXT_JOB_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT DO NOTHING`,
   /** The id the next inserted job gets; read inside a write transaction, before a multi-row insert. */
   jobNextId: `SELECT ${NEXT_JOB_ID} AS id`,
@@ -111,6 +112,41 @@ export const SQL = {
       ORDER BY priority DESC, run_at, id
       LIMIT CAST(MAX(0, MIN(@limit, @global - COALESCE(
         (SELECT n FROM nightshift_queue_counts WHERE queue = @queue AND state = 'running'), 0))) AS INTEGER))
+    RETURNING ${CLAIM_VALUE_COLUMNS}`,
+  /**
+   * The claim under per-key limits (`jobFetch({ perKeyConcurrency })`), with the queue-wide limit
+   * too when @global is not NULL. Every due job of the queue is ranked within its key in claim
+   * order; a keyed job is a candidate while its rank plus the jobs of its key running now stays
+   * within its own limit, so each key offers only what it has room for and the claim order then
+   * picks among all keys: a key with thousands waiting takes its slots and no more. Unkeyed jobs
+   * are always candidates. Runs inside BEGIN IMMEDIATE like every claim, so the running counts
+   * cannot change under it. It reads every due job of the queue (the ranking needs them all):
+   * the price of fairness, paid only by queues whose jobs have keys.
+   */
+  jobClaimKeyed: `
+    UPDATE nightshift_jobs
+    SET ${CLAIM_SET}
+    WHERE id IN (
+      WITH busy AS (
+        SELECT concurrency_key AS k, COUNT(*) AS n FROM nightshift_jobs
+        WHERE queue = @queue AND state = 'running' AND concurrency_key IS NOT NULL
+        GROUP BY concurrency_key
+      ),
+      due AS (
+        SELECT id, priority, run_at, concurrency_key AS k, concurrency_limit AS lim,
+               CASE WHEN concurrency_key IS NULL THEN 0
+                    ELSE ROW_NUMBER() OVER (PARTITION BY concurrency_key ORDER BY priority DESC, run_at, id) END AS r
+        FROM nightshift_jobs
+        WHERE queue = @queue
+          AND state IN ${PENDING}
+          AND run_at <= @now
+          AND NOT EXISTS (SELECT 1 FROM nightshift_paused_queues WHERE queue = @queue)
+      )
+      SELECT due.id FROM due LEFT JOIN busy ON busy.k = due.k
+      WHERE due.k IS NULL OR due.r + COALESCE(busy.n, 0) <= COALESCE(due.lim, 1)
+      ORDER BY due.priority DESC, due.run_at, due.id
+      LIMIT CAST(MAX(0, MIN(@limit, COALESCE(@global - COALESCE(
+        (SELECT n FROM nightshift_queue_counts WHERE queue = @queue AND state = 'running'), 0), @limit))) AS INTEGER))
     RETURNING ${CLAIM_VALUE_COLUMNS}`,
   /**
    * The claim of given jobs (`jobFetch({ ids })`): @ids is a JSON array of ids. Only those of
@@ -420,9 +456,10 @@ export function jobInsertRowsSql(rows: number): string {
   if (!Number.isInteger(rows) || rows < 1 || rows > JOB_INSERT_MAX_ROWS) {
     throw new RangeError(`jobInsertRowsSql: rows must be an integer in 1…${JOB_INSERT_MAX_ROWS}, got ${rows}`);
   }
-  const values = new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+  const values = new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
   return `INSERT INTO nightshift_jobs
-      (id, name, queue, payload, state, priority, max_attempts, run_at, created_at, key, timeout_ms, schedule_id, meta)
+      (id, name, queue, payload, state, priority, max_attempts, run_at, created_at, key, timeout_ms, schedule_id, meta,
+       concurrency_key, concurrency_limit)
     VALUES ${values}`;
 }
 
@@ -430,4 +467,4 @@ export function jobInsertRowsSql(rows: number): string {
 export type StatementName = keyof typeof SQL;
 
 /** Statements prepared in raw mode: each row is an array of the columns in SELECT/RETURNING order. */
-export const RAW_STATEMENTS: ReadonlySet<StatementName> = new Set<StatementName>(['jobClaim', 'jobClaimLimited', 'jobClaimIds']);
+export const RAW_STATEMENTS: ReadonlySet<StatementName> = new Set<StatementName>(['jobClaim', 'jobClaimLimited', 'jobClaimKeyed', 'jobClaimIds']);

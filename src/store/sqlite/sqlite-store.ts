@@ -129,6 +129,7 @@ class SqliteStore implements Store {
   private readonly claimTx: (params: ClaimParams) => ClaimedValues[];
   private readonly claimIdsTx: (params: ClaimParams & { ids: string }) => ClaimedValues[];
   private readonly claimLimitedTx: (params: ClaimParams & { global: number }) => ClaimedValues[];
+  private readonly claimKeyedTx: (params: ClaimParams & { global: number | null }) => ClaimedValues[];
   private readonly insertTx: (jobs: readonly JobInsert[], now: number) => JobInsertResult[];
 
   constructor(options: SqliteStoreOptions) {
@@ -184,6 +185,8 @@ class SqliteStore implements Store {
     // Claims by id take the same lock: a queue claim on another connection waits for it, then sees the rows running.
     const claimLimited = this.db.transaction((params: ClaimParams & { global: number }) => statements().jobClaimLimited.all(params) as ClaimedValues[]);
     this.claimLimitedTx = (params) => claimLimited.immediate(params);
+    const claimKeyed = this.db.transaction((params: ClaimParams & { global: number | null }) => statements().jobClaimKeyed.all(params) as ClaimedValues[]);
+    this.claimKeyedTx = (params) => claimKeyed.immediate(params);
     const claimIds = this.db.transaction((params: ClaimParams & { ids: string }) => statements().jobClaimIds.all(params) as ClaimedValues[]);
     this.claimIdsTx = (params) => claimIds.immediate(params);
     // IMMEDIATE: the de-duplication check reads before it writes.
@@ -257,9 +260,12 @@ class SqliteStore implements Store {
       expiresAt: now + params.leaseMs,
     };
     const global = params.globalConcurrency;
-    const rows = this.run('jobFetch', () =>
-      ids !== undefined ? this.claimIdsTx({ ...claim, ids }) : global !== undefined ? this.claimLimitedTx({ ...claim, global }) : this.claimTx(claim),
-    );
+    const rows = this.run('jobFetch', () => {
+      if (ids !== undefined) return this.claimIdsTx({ ...claim, ids });
+      if (params.perKeyConcurrency === true) return this.claimKeyedTx({ ...claim, global: global ?? null });
+      if (global !== undefined) return this.claimLimitedTx({ ...claim, global });
+      return this.claimTx(claim);
+    });
     // RETURNING gives rows in no particular order; hand them out in claim order.
     rows.sort((a, b) => b[CLAIMED_PRIORITY] - a[CLAIMED_PRIORITY] || a[CLAIMED_RUN_AT] - b[CLAIMED_RUN_AT] || a[CLAIMED_ID] - b[CLAIMED_ID]);
     const jobs = new Array<JobRecord>(rows.length);
