@@ -58,17 +58,25 @@ function floorMinute(ms: number): number {
   return Math.floor(ms / MINUTE_MS) * MINUTE_MS;
 }
 
-/** Per name and per queue, the sums of a window (and of the day before it). */
+/** Per name and per queue, the sums of a window (and, when asked for, of the day before it). */
 interface WindowStats {
   byName: Map<string, StatsDelta>;
   byQueue: Map<string, StatsDelta>;
+  /** Empty unless the window was read with its baseline. */
   baselineByName: Map<string, StatsDelta>;
 }
 
-async function readWindow(store: Store, nowMs: number, windowMs: number): Promise<WindowStats> {
-  // Buckets of one day from a day before the window: [baseline day][window].
-  const since = floorMinute(nowMs - windowMs) - DAY_MS;
-  const rows = await store.statsList({ since: new Date(since), bucketMs: DAY_MS });
+/**
+ * Reads the per-minute stats of the window ending now. With `baseline` (only `durationIncrease`
+ * needs it) the day before the window too, as one more bucket: that is a day of minutes more to
+ * sum, the largest part of a pass on a busy store, so it is read only for the windows that use it.
+ */
+async function readWindow(store: Store, nowMs: number, windowMs: number, baseline: boolean): Promise<WindowStats> {
+  const windowStart = floorMinute(nowMs - windowMs);
+  // With a baseline, buckets of one day from a day before the window: [baseline day][window]. Without,
+  // one bucket longer than the window (now − windowStart is under windowMs + a minute).
+  const since = baseline ? windowStart - DAY_MS : windowStart;
+  const rows = await store.statsList({ since: new Date(since), bucketMs: baseline ? DAY_MS : windowMs + MINUTE_MS });
   const out: WindowStats = { byName: new Map(), byQueue: new Map(), baselineByName: new Map() };
   const add = (map: Map<string, StatsDelta>, key: string, row: StatsDelta) => {
     let into = map.get(key);
@@ -79,7 +87,7 @@ async function readWindow(store: Store, nowMs: number, windowMs: number): Promis
     addDelta(into, row);
   };
   for (const row of rows) {
-    if (row.start.getTime() === since) {
+    if (baseline && row.start.getTime() === since) {
       add(out.baselineByName, row.name, row);
     } else {
       add(out.byName, row.name, row);
@@ -89,17 +97,42 @@ async function readWindow(store: Store, nowMs: number, windowMs: number): Promis
   return out;
 }
 
+/** The windows (seconds) the enabled rules read, and whether each needs the day before it. */
+function windowsOf(rules: AlertRules): Map<number, boolean> {
+  const needs = new Map<number, boolean>();
+  const need = (seconds: number | undefined, baseline = false) => {
+    const key = seconds ?? 3600;
+    needs.set(key, (needs.get(key) ?? false) || baseline);
+  };
+  for (const { enabled, conditions } of rules.jobFailures) {
+    if (!enabled) continue;
+    if (conditions.failureCount !== undefined || conditions.timeouts !== undefined) need(conditions.timeWindow);
+    if (conditions.failuresPerHour !== undefined) need(3600);
+    if (conditions.consecutiveFailures !== undefined) need(DAY_MS / 1000);
+  }
+  for (const { enabled, conditions } of rules.queueHealth) if (enabled && conditions.waitP95Seconds !== undefined) need(conditions.timeWindow);
+  for (const { enabled, conditions } of rules.performance) if (enabled) need(conditions.timeWindow, conditions.durationIncrease !== undefined);
+  return needs;
+}
+
 /** Evaluates every enabled rule once. */
 export async function evaluateAlertRules(store: Store, rules: AlertRules, options: EvaluationOptions = {}): Promise<Firing[]> {
   if (!rules.settings.enabled) return [];
   const now = (await store.timeNow()).getTime();
+  // Every window is asked for at once: on PostgreSQL the reads run side by side on the pool.
   const windows = new Map<number, Promise<WindowStats>>();
-  const windowOf = (seconds: number | undefined) => {
-    const ms = (seconds ?? 3600) * 1000;
-    let found = windows.get(ms);
+  for (const [seconds, baseline] of windowsOf(rules)) {
+    const read = readWindow(store, now, seconds * 1000, baseline);
+    // Awaited where a rule reads it; until then a failure must not count as unhandled.
+    read.catch(() => undefined);
+    windows.set(seconds, read);
+  }
+  const windowOf = (seconds: number | undefined): Promise<WindowStats> => {
+    const key = seconds ?? 3600;
+    let found = windows.get(key);
     if (!found) {
-      found = readWindow(store, now, ms);
-      windows.set(ms, found);
+      found = readWindow(store, now, key * 1000, false);
+      windows.set(key, found);
     }
     return found;
   };
