@@ -16,6 +16,7 @@ import { assertStorableText, checkKey, MAX_REASON_LENGTH } from '../job/input-bo
 import { cancelMany, deleteMany, deleteOne, retryMany, type BulkActionResult } from './bulk-actions.js';
 import type { EnqueueManyOptions, EnqueueOptions, EnqueueResult, JobEnqueuer } from '../job/enqueue-types.js';
 import { resolveEnqueueOptions } from './enqueue-options.js';
+import { resolveConcurrencyKey } from '../job/concurrency-key.js';
 import { toAttempt, toJob, type Job, type JobDetails } from '../job/job-view.js';
 
 export type { EnqueueManyOptions, EnqueueOptions, EnqueueResult, JobEnqueuer } from '../job/enqueue-types.js';
@@ -253,7 +254,7 @@ export function createClient(options: ClientOptions): Client {
     const where = `enqueue "${job.name}"`;
     const resolved = resolveEnqueueOptions(where, job, options, await storeNowMs(options));
     const text = await preparePayload(job, payload);
-    const insert: JobInsert = { name: job.name, payload: text, ...resolved, scheduleId: null, meta: null };
+    const insert: JobInsert = { name: job.name, payload: text, ...resolved, scheduleId: null, meta: null, ...resolveConcurrencyKey(where, job.perKey, payload, options?.concurrencyKey) };
     const results = await store.jobInsertMany(options?.tx === undefined ? { jobs: [insert] } : { jobs: [insert], tx: options.tx });
     return announce(results)[0]!;
   };
@@ -284,6 +285,14 @@ export function createClient(options: ClientOptions): Client {
         const itemKey = keyOf(payload, index);
         if (itemKey !== undefined) key = checkKey(`enqueueMany "${job.name}" item ${index}`, itemKey);
       }
+      let concurrency: { concurrencyKey: string | null; concurrencyLimit: number | null } | null = null;
+      if (job.perKey !== null || shared.concurrencyKey !== undefined) {
+        try {
+          concurrency = resolveConcurrencyKey(`enqueueMany "${job.name}"`, job.perKey, payload, shared.concurrencyKey);
+        } catch (error) {
+          throw itemError(error, index);
+        }
+      }
       inserts[index] = {
         name: job.name,
         payload: text,
@@ -295,6 +304,7 @@ export function createClient(options: ClientOptions): Client {
         timeoutMs: base.timeoutMs,
         scheduleId: null,
         meta: null,
+        ...(concurrency ?? {}),
       };
     }
     const results = await store.jobInsertMany(shared.tx === undefined ? { jobs: inserts } : { jobs: inserts, tx: shared.tx });

@@ -9,7 +9,7 @@ import type { JobInsert } from '../store/types.js';
 
 export type { EnqueueOptions } from '../job/enqueue-types.js';
 
-const KNOWN_OPTIONS = new Set(['delayMs', 'runAt', 'priority', 'queue', 'maxAttempts', 'key', 'timeoutMs', 'tx']);
+const KNOWN_OPTIONS = new Set(['delayMs', 'runAt', 'priority', 'queue', 'maxAttempts', 'key', 'timeoutMs', 'concurrencyKey', 'tx']);
 
 /**
  * Checks enqueue options and returns them as the parts of a `JobInsert` they decide. `nowMs` is

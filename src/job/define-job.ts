@@ -3,6 +3,7 @@ import type { JobEnqueuer } from './enqueue-types.js';
 import { ValidationError } from '../errors.js';
 import { assertValidMs, parsePriority, type Priority } from './input-bounds.js';
 import { assertValidName } from './names.js';
+import { checkPerKeyOptions, type ConcurrencyKeyRule, type PerKeyConcurrency } from './concurrency-key.js';
 import type { HandlerOutcome } from './outcomes.js';
 import { assertValidRetryPolicy, type RetryPolicy } from './retry-policy.js';
 import { anyPayload, type SchemaInput, type SchemaOutput, type StandardSchema } from './schema.js';
@@ -72,6 +73,15 @@ export interface JobOptions<S extends StandardSchema, Result> {
   priority?: Priority;
   /** Human description for `nightshift list` and the dashboard. */
   description?: string;
+  /**
+   * Per-key concurrency: jobs of this kind with the same key run at most `perKey` at once on
+   * their queue, across every worker (e.g. one sync per organisation). A top-level payload field
+   * whose value is a string or number (`'orgId'`), or a function of the payload; an enqueue may
+   * give the key instead (`concurrencyKey` option). A missing or empty key is an enqueue error.
+   */
+  concurrencyKey?: ConcurrencyKeyRule<SchemaInput<S>>;
+  /** Jobs of one key running at once; default 1 (one at a time per key). Needs `concurrencyKey`. */
+  perKey?: number;
   handler: JobHandler<SchemaOutput<S>, Result>;
 }
 
@@ -94,6 +104,8 @@ export interface JobDefinition<S extends StandardSchema = StandardSchema, Result
   /** Default priority of its jobs as a number (a name given to `defineJob` is resolved). */
   readonly priority: number;
   readonly description: string | undefined;
+  /** Its per-key concurrency rule (`concurrencyKey` / `perKey`), or null. */
+  readonly perKey: PerKeyConcurrency | null;
   readonly handler: JobHandler<SchemaOutput<S>, Result>;
   /** Phantom field carrying the enqueue type; never set at run time. */
   readonly __input?: SchemaInput<S>;
@@ -136,6 +148,7 @@ export function defineJob(options: JobOptions<StandardSchema, unknown> | Schemal
   assertValidRetryPolicy(options.name, options.retry);
   if (options.timeoutMs !== undefined) assertValidMs(options.timeoutMs, `job "${options.name}": timeoutMs`, true);
   const priority = parsePriority(options.priority ?? 0, `job "${options.name}"`);
+  const perKey = checkPerKeyOptions(options.name, options.concurrencyKey, options.perKey);
   return Object.freeze({
     name: options.name,
     queue,
@@ -144,6 +157,7 @@ export function defineJob(options: JobOptions<StandardSchema, unknown> | Schemal
     timeoutMs: options.timeoutMs,
     priority,
     description: options.description,
+    perKey,
     handler: options.handler,
   });
 }

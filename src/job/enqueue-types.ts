@@ -28,6 +28,11 @@ export interface EnqueueOptions {
   key?: string;
   /** Per-attempt time limit in ms for this job only; default the job's, else the queue's. */
   timeoutMs?: number;
+  /**
+   * Its per-key concurrency key (1–256 characters, or a number), instead of the one the job's
+   * `concurrencyKey` rule takes from the payload. Only for jobs defined with such a rule.
+   */
+  concurrencyKey?: string | number;
   /** The caller's open transaction (a `pg.PoolClient` after BEGIN on PostgreSQL): the job exists only if it commits. */
   tx?: StoreTransaction;
 }

@@ -5,6 +5,7 @@
 import type { AnyJobDefinition } from '../job/define-job.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, parseStoredJson, serializePayload } from '../job/payload.js';
 import { validatePayload } from '../job/schema.js';
+import { resolveConcurrencyKey } from '../job/concurrency-key.js';
 import { ValidationError } from '../errors.js';
 import type { JobInsert, ScheduleRecord } from '../store/types.js';
 import { parseScheduleJobOptions, scheduleJobDefaults } from './schedule-definition.js';
@@ -35,6 +36,8 @@ export async function checkedScheduleInput(schedule: ScheduleRecord, job: AnyJob
   }
   try {
     await validatePayload(job.name, job.schema, value);
+    // A job with a per-key rule must find its key in the input (checked now, not at the tick).
+    resolveConcurrencyKey(`job "${job.name}"`, job.perKey, value, undefined);
     return serializePayload(value, maxPayloadBytes);
   } catch (error) {
     if (error instanceof ValidationError) {
@@ -61,5 +64,6 @@ export function buildTickJob(schedule: ScheduleRecord, job: AnyJobDefinition, pa
     timeoutMs: defaults.timeoutMs,
     scheduleId: schedule.id,
     meta: JSON.stringify(meta),
+    ...resolveConcurrencyKey(`schedule "${schedule.id}"`, job.perKey, JSON.parse(payload) as unknown, undefined),
   };
 }

@@ -10,6 +10,8 @@ export interface ProducerOptions {
   pollIntervalMs: number;
   /** The queue's cluster-wide limit, applied by the store in each claim (see `QueueOptions.globalConcurrency`). */
   globalConcurrency?: number;
+  /** Claims honour the jobs' per-key limits (see `JobFetchParams.perKeyConcurrency`). */
+  perKeyConcurrency?: boolean;
   /** How many jobs to claim now: at most the queue's free slots plus its room to claim ahead (see ClaimSize); 0 for none. */
   claimLimit(): number;
   /** Hands a claimed job on: to the executor, or to wait for a free slot. */
@@ -114,6 +116,7 @@ export class Producer implements Service {
         owner: options.workerId,
         leaseMs: options.leaseMs,
         ...(options.globalConcurrency !== undefined ? { globalConcurrency: options.globalConcurrency } : {}),
+        ...(options.perKeyConcurrency === true ? { perKeyConcurrency: true } : {}),
       });
       full = jobs.length >= limit;
       options.fetched(jobs.length);

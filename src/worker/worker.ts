@@ -94,6 +94,8 @@ interface QueueState {
   readonly prefetch: number;
   /** Cluster-wide limit (see `QueueOptions.globalConcurrency`), or null. */
   readonly globalConcurrency: number | null;
+  /** Claims honour per-key limits: a registered job of this queue has a `concurrencyKey` rule. */
+  readonly perKey: boolean;
   /** Handlers running. */
   running: number;
   readonly claimSize: ClaimSize;
@@ -154,13 +156,15 @@ export function createWorker(options: WorkerOptions): Worker {
     assertIntOption(`queues.${name}.globalConcurrency`, queue.globalConcurrency, 1);
     const concurrency = queue.concurrency ?? defaultConcurrency;
     const globalConcurrency = queue.globalConcurrency ?? null;
+    const perKey = [...jobs.values()].some((job) => job.queue === name && job.perKey);
     queueSettings.set(name, {
       name,
       concurrency,
       timeoutMs: queue.timeoutMs ?? defaultTimeoutMs,
-      // A job claimed ahead would hold a cluster-wide slot while it waits for one of ours.
-      prefetch: globalConcurrency !== null ? 0 : (queue.prefetch ?? concurrency),
+      // A job claimed ahead would hold a cluster-wide or per-key slot while it waits for one of ours.
+      prefetch: globalConcurrency !== null || perKey ? 0 : (queue.prefetch ?? concurrency),
       globalConcurrency,
+      perKey,
       running: 0,
       claimSize: new ClaimSize(),
       ahead: new ClaimedAhead(),
@@ -291,7 +295,8 @@ export function createWorker(options: WorkerOptions): Worker {
       // The job may be runnable again right away (zero backoff, zero snooze, released). Under a
       // cluster-wide limit, any written finish frees a slot the claim counts: the claim made
       // when the handler settled ran before this write and may have found the queue full.
-      if (outcome === 'failed' || outcome === 'snoozed' || outcome === 'released' || queueSettings.get(job.queue)?.globalConcurrency != null) {
+      const limited = queueSettings.get(job.queue);
+      if (outcome === 'failed' || outcome === 'snoozed' || outcome === 'released' || limited?.globalConcurrency != null || limited?.perKey === true) {
         producers.get(job.queue)?.trigger();
       }
       emitFinished(entry.execution, entry.item.finish);
@@ -346,6 +351,7 @@ export function createWorker(options: WorkerOptions): Worker {
         leaseMs,
         pollIntervalMs,
         ...(settings.globalConcurrency !== null ? { globalConcurrency: settings.globalConcurrency } : {}),
+        ...(settings.perKey ? { perKeyConcurrency: true } : {}),
         claimLimit: () => {
           // Finishes that cannot be written (disk full, store unreachable): start nothing new
           // whose outcome could not be recorded either.

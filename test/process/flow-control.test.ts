@@ -22,7 +22,9 @@ const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fi
 const url = postgresUrl();
 
 // The same name, queue and schema as the worker script's job; only the enqueue side runs here.
-const ledger = defineJob({ name: 'ledger', queue: 'flow', schema: z.object({ seq: z.number().int(), key: z.string().optional() }), handler: () => undefined });
+const ledgerSchema = z.object({ seq: z.number().int(), key: z.string().optional() });
+const ledger = defineJob({ name: 'ledger', queue: 'flow', schema: ledgerSchema, handler: () => undefined });
+const keyedLedger = defineJob({ name: 'keyed-ledger', queue: 'keyed', schema: ledgerSchema, concurrencyKey: 'key', perKey: 1, handler: () => undefined });
 
 interface Opened {
   store: Store;
@@ -134,6 +136,44 @@ for (const kind of KINDS) {
       expect(overall).toBeLessThanOrEqual(3);
       // The limit is used, not just respected: the ledger reaches it.
       expect(overall).toBe(3);
+    });
+
+    it('three workers never run two jobs of one key at once, and keys run side by side', { timeout: 90_000 }, async () => {
+      const store = await kind.open();
+      opened.push(store);
+      const KEYS = 8;
+      const PER_KEY = 12;
+      const payloads = Array.from({ length: KEYS * PER_KEY }, (_, seq) => ({ seq, key: `k${seq % KEYS}` }));
+      await createClient({ store: store.store, jobs: [keyedLedger] }).enqueueMany(keyedLedger, payloads);
+      const lines = await runWorkers(store, { workers: 3, queues: { keyed: { concurrency: 4 } }, jobMs: 10, expected: KEYS * PER_KEY });
+      expect(new Set(lines.filter((line) => line.type === 'end').map((line) => line.seq)).size).toBe(KEYS * PER_KEY);
+      const { overall, perKey } = maxOverlap(lines, (line) => line.key ?? '');
+      expect([...perKey.values()].every((n) => n === 1)).toBe(true);
+      expect(perKey.size).toBe(KEYS);
+      // Serial per key, parallel across keys.
+      expect(overall).toBeGreaterThan(1);
+    });
+
+    it('a worker killed with SIGKILL while holding a key frees it once its lease expires, not before', { timeout: 90_000 }, async () => {
+      const store = await kind.open();
+      opened.push(store);
+      await createClient({ store: store.store, jobs: [keyedLedger] }).enqueueMany(keyedLedger, [
+        { seq: 0, key: 'k' },
+        { seq: 1, key: 'k' },
+      ]);
+      const env = (id: string, jobMs: number) => ({ LOG_LEVEL: 'silent', ...store.env, NS_WORKER_ID: id, NS_QUEUES: JSON.stringify({ keyed: { concurrency: 2 } }), NS_JOB_MS: String(jobMs), NS_LEASE_MS: '1000' });
+      const holder = spawnJsonLineProcess({ args: [SCRIPT], env: env('holder', 60_000), waitTimeoutMs: 60_000 });
+      const started = (await holder.waitForLine((line) => line.type === 'start')) as unknown as LedgerLine;
+      process.kill(holder.pid, 'SIGKILL');
+      await holder.exited;
+      const next = spawnJsonLineProcess({ args: [SCRIPT], env: env('next', 10), waitTimeoutMs: 60_000 });
+      await until(() => next.lines.filter((line) => line.type === 'end').length >= 2, 'both jobs of the key ran', 30_000);
+      const runs = next.lines.filter((line) => line.type === 'start') as unknown as LedgerLine[];
+      // The held job came back (rescued) and the other waited for it: both ran, one after the other,
+      // and nothing of key k started before the dead worker's lease ran out.
+      expect(runs.map((line) => line.seq).sort()).toEqual([0, 1]);
+      expect(Math.min(...runs.map((line) => line.at))).toBeGreaterThanOrEqual(started.at + 1000 - 5);
+      expect(maxOverlap(next.lines.filter((line) => line.type === 'start' || line.type === 'end') as unknown as LedgerLine[]).overall).toBe(1);
     });
   });
 }
