@@ -9,6 +9,7 @@ import { addDelta, emptyDelta } from '../observe/stats-recorder.js';
 import { percentile, summarize } from '../observe/stats-report.js';
 import type { StatsDelta, Store } from '../store/types.js';
 import type { AlertRules, Severity } from './alert-rules.js';
+import { readStreaks, type StreakMemory } from './failure-streaks.js';
 import { queueLoads, SaturationMemory } from './queue-saturation.js';
 
 const MINUTE_MS = 60_000;
@@ -46,6 +47,11 @@ export interface EvaluationOptions {
    * service holds one). Without it each pass starts afresh, so `saturatedForSeconds` never fires.
    */
   saturation?: SaturationMemory;
+  /**
+   * `consecutiveFailures` answers kept across the passes of one evaluator, so a name is read
+   * again only when it may have changed (see failure-streaks.ts). Without it every name is read.
+   */
+  streaks?: StreakMemory;
 }
 
 function matcher(pattern: string | undefined): (name: string) => boolean {
@@ -189,12 +195,10 @@ export async function evaluateAlertRules(store: Store, rules: AlertRules, option
       const n = conditions.consecutiveFailures;
       const stats = await windowOf(DAY_MS / 1000);
       const names = [...new Set([...(options.jobNames ?? []), ...stats.byName.keys()])].filter(matches).sort().slice(0, MAX_NAMES_PER_RULE);
+      const answers = await readStreaks(store, names, n, now, options.streaks);
       for (const name of names) {
-        const page = await store.jobList({ filter: { names: [name], states: ['completed', 'dead'] }, limit: n });
-        if (page.jobs.length === n && page.jobs.every((job) => job.state === 'dead')) {
-          const newest = page.jobs[0];
-          fire('jobFailures', rule, { kind: 'job', name }, `the newest ${n} finished job${n === 1 ? '' : 's'} all ended dead`, `consecutiveFailures ≥ ${n}`, newest?.lastError ? { name: newest.lastError.name, message: newest.lastError.message } : null);
-        }
+        const answer = answers.get(name);
+        if (answer?.firing) fire('jobFailures', rule, { kind: 'job', name }, `the newest ${n} finished job${n === 1 ? '' : 's'} all ended dead`, `consecutiveFailures ≥ ${n}`, answer.lastError);
       }
     }
   }
