@@ -23,8 +23,9 @@ export interface JobJson {
   lease: { owner: string; expiresAt: string } | null;
   lastError: Job['lastError'];
   scheduleId: string | null;
-  /** Its per-key concurrency key, or null. */
+  /** Its per-key concurrency key and the most jobs of that key that run at once, or null. */
   concurrencyKey: string | null;
+  concurrencyLimit: number | null;
   meta: unknown;
   payload: unknown;
   result: unknown;
@@ -67,6 +68,7 @@ export function jobToJson(job: Job): JobJson {
     lastError: job.lastError,
     scheduleId: job.scheduleId,
     concurrencyKey: job.concurrencyKey,
+    concurrencyLimit: job.concurrencyLimit,
     meta: meta === null ? null : meta.ok ? meta.value : job.meta,
     payload: job.payload === undefined ? null : job.payload,
     result: job.result === undefined ? null : job.result,

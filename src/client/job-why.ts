@@ -24,6 +24,8 @@ export type WhyCode =
   | 'no_worker'
   /** Due, but its queue runs as many jobs as its cluster-wide limit allows (`limit`, `runningInQueue`). */
   | 'concurrency_limit'
+  /** Due, but its concurrency key runs as many jobs as its limit allows (`limit`, `heldBy`). */
+  | 'key_busy'
   /** Due, and `ahead` due jobs of its queue come first in claim order (0: the next claim takes it). */
   | 'queued';
 
@@ -41,9 +43,11 @@ export interface JobWhy {
   aheadCapped: boolean;
   /** `running`: the worker holding its lease. */
   workerId: string | null;
-  /** `concurrency_limit`: the queue's limit and the jobs of the queue running now. */
+  /** `concurrency_limit`: the queue's limit and the jobs of the queue running now; `key_busy`: the key's limit. */
   limit?: number;
   runningInQueue?: number;
+  /** `key_busy`: ids of the running jobs that hold its key's slots. */
+  heldBy?: string[];
 }
 
 /** Explains job `record` (already read) against the store's state now. */
@@ -80,6 +84,23 @@ export async function explainJob(store: Store, record: JobRecord): Promise<JobWh
   const consumers = processes.filter((process) => process.queues.some((slot) => slot?.queue === record.queue));
   if (consumers.length === 0) {
     return { ...base, code: 'no_worker', message: `due, but no live Nightshift process consumes queue "${record.queue}"; start a worker for it` };
+  }
+  if (record.concurrencyKey !== null) {
+    // A key's limit is the job's own (stored with it); the holders are the key's running jobs.
+    const limit = record.concurrencyLimit;
+    if (limit !== null) {
+      const holders = await store.jobKeyHolders({ queue: record.queue, concurrencyKey: record.concurrencyKey, limit: Math.max(limit, 1) });
+      if (holders.length >= limit) {
+        const ids = holders.map((job) => job.id);
+        return {
+          ...base,
+          code: 'key_busy',
+          message: `due, but its concurrency key "${record.concurrencyKey}" is busy: held by job${ids.length === 1 ? '' : 's'} ${ids.join(', ')} (at most ${limit} at once); it runs when ${ids.length === 1 ? 'that one finishes' : 'one of them finishes'}`,
+          limit,
+          heldBy: ids,
+        };
+      }
+    }
   }
   // The smallest limit any live worker applies: the one that holds the queue back.
   const limits = consumers.flatMap((process) => process.queues.filter((slot) => slot?.queue === record.queue && typeof slot.globalConcurrency === 'number').map((slot) => slot.globalConcurrency as number));

@@ -51,6 +51,7 @@ export function toJob<Payload = unknown>(record: JobRecord): Job<Payload> {
     scheduleId: record.scheduleId,
     meta: record.meta,
     concurrencyKey: record.concurrencyKey,
+    concurrencyLimit: record.concurrencyLimit,
     payload: parseField('payload', record.payload, parseErrors) as Payload,
     result: parseField('result', record.result, parseErrors),
     progress: parseField('progress', record.progress, parseErrors),

@@ -29,6 +29,7 @@ const TIMED_METHODS = [
   'jobPrune',
   'jobQueueOldest',
   'jobAhead',
+  'jobKeyHolders',
   'queuePause',
   'queueResume',
   'queuePausedList',

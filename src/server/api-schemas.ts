@@ -94,7 +94,8 @@ export const jobViewSchema = z.object({
   lease: z.object({ owner: z.string(), expiresAt: z.string() }).nullable(),
   lastError: errorRecordSchema.nullable(),
   scheduleId: z.string().nullable(),
-  concurrencyKey: z.string().nullable().describe('per-key concurrency: jobs of the queue with this key run at most the job\'s perKey at once'),
+  concurrencyKey: z.string().nullable().describe('per-key concurrency: jobs of the queue with this key run at most `concurrencyLimit` at once'),
+  concurrencyLimit: z.number().nullable(),
   meta: z.unknown(),
   payload: z.unknown(),
   result: z.unknown(),
@@ -210,8 +211,8 @@ export const jobWhyReplySchema = z.object({
   state: z.string(),
   queue: z.string(),
   code: z
-    .enum(['running', 'finished', 'scheduled', 'waiting', 'queue_paused', 'no_worker', 'concurrency_limit', 'queued'])
-    .describe('running: a worker runs it; finished; scheduled: not due until `until`; waiting: on dependencies; queue_paused; no_worker: no live process consumes its queue; concurrency_limit: its queue runs `limit` jobs across the cluster already; queued: due, `ahead` jobs first'),
+    .enum(['running', 'finished', 'scheduled', 'waiting', 'queue_paused', 'no_worker', 'concurrency_limit', 'key_busy', 'queued'])
+    .describe('running: a worker runs it; finished; scheduled: not due until `until`; waiting: on dependencies; queue_paused; no_worker: no live process consumes its queue; concurrency_limit: its queue runs `limit` jobs across the cluster already; key_busy: its concurrency key runs `limit` jobs already (`heldBy`); queued: due, `ahead` jobs first'),
   message: z.string(),
   until: z.string().nullable().describe('scheduled: when it becomes due; running: when its lease expires'),
   ahead: z.number().nullable().describe('queued: due jobs of its queue before it in claim order (counted up to 10 000)'),
@@ -219,6 +220,7 @@ export const jobWhyReplySchema = z.object({
   workerId: z.string().nullable(),
   limit: z.number().optional().describe('concurrency_limit: the queue\'s global concurrency limit'),
   runningInQueue: z.number().optional().describe('concurrency_limit: jobs of the queue running now'),
+  heldBy: z.array(z.string()).optional().describe('key_busy: ids of the running jobs holding its key'),
 });
 
 const distributionSchema = z.object({

@@ -117,8 +117,9 @@ export interface JobRecord {
   progress: string | null;
   scheduleId: string | null;
   meta: string | null;
-  /** Its per-key concurrency key (see `JobInsert.concurrencyKey`), or null. */
+  /** Its per-key concurrency key and limit (see `JobInsert.concurrencyKey`), or null. */
   concurrencyKey: string | null;
+  concurrencyLimit: number | null;
 }
 
 /** How an attempt ended. `running` is the attempt in progress (derived from the job row). */
@@ -550,6 +551,12 @@ export interface Store extends AlertStore {
    * answer). Null when there is no such job. For "why isn't this job running?".
    */
   jobAhead(params: { id: string; limit: number }): Promise<number | null>;
+  /**
+   * The running jobs of `queue` with concurrency key `concurrencyKey` (see `JobInsert`), longest
+   * running first, at most `limit`: who holds a key's slots. Added with per-key concurrency, for
+   * "why isn't this job running?".
+   */
+  jobKeyHolders(params: { queue: string; concurrencyKey: string; limit: number }): Promise<JobRecord[]>;
 
   // -- API tokens: only their SHA-256 digests are stored. Added with the HTTP API's token commands.
 

@@ -70,6 +70,43 @@ for (const kind of STORE_KINDS) {
     });
   });
 
+  describe.skipIf(!kind.available)(`why a job waits for its concurrency key, on ${kind.kind}`, () => {
+    it('names the key, its limit and the jobs holding it', async () => {
+      const opened = await kind.open();
+      // Handlers wait until the end of the test; any that start after it return at once.
+      const waiting: (() => void)[] = [];
+      let done = false;
+      const releaseKeyed = () => {
+        done = true;
+        for (const resolve of waiting.splice(0)) resolve();
+      };
+      const perOrg = defineJob<{ org: string }>({
+        name: 'per-org',
+        queue: 'orgs',
+        concurrencyKey: 'org',
+        handler: () => (done ? undefined : new Promise<void>((resolve) => waiting.push(resolve))),
+      });
+      const nightshift = createNightshift({ store: opened.store, jobs: [perOrg], http: { port: 0 }, queues: { orgs: { concurrency: 4 } }, pollIntervalMs: 50 });
+      try {
+        await nightshift.start();
+        const started = new Promise<string>((resolve) => nightshift.events.on('job:started', ({ job }) => resolve(job.id)));
+        const { job: holder } = await nightshift.enqueue(perOrg, { org: 'acme' });
+        await started;
+        const { job: second } = await nightshift.enqueue(perOrg, { org: 'acme' });
+        const response = await fetch(`${nightshift.httpAddress}/api/jobs/${second.id}/why`);
+        const body = (await response.json()) as Record<string, unknown>;
+        expect(body).toMatchObject({ code: 'key_busy', limit: 1, heldBy: [holder.id], state: 'available' });
+        expect(body.message).toMatch(new RegExp(`concurrency key "acme" is busy: held by job ${holder.id} \\(at most 1 at once\\)`));
+        const view = (await (await fetch(`${nightshift.httpAddress}/api/jobs/${second.id}`)).json()) as Record<string, unknown>;
+        expect(view).toMatchObject({ concurrencyKey: 'acme', concurrencyLimit: 1 });
+      } finally {
+        releaseKeyed();
+        await nightshift.stop();
+        await opened.cleanup();
+      }
+    });
+  });
+
   describe.skipIf(!kind.available)(`why a job waits for its queue's global concurrency, on ${kind.kind}`, () => {
     it('names the limit and the jobs running across the cluster; queued again once a slot frees', async () => {
       const opened = await kind.open();

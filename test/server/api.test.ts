@@ -314,7 +314,7 @@ describe('job metrics kept in cells, against prom-client fed the same observatio
     return {
       id: '1', name: attempt.name, queue: attempt.queue, payload: '{}', state: 'running', priority: 0, attempt: 1, maxAttempts: 3, runAt, createdAt: runAt,
       attemptedAt: attempt.waitMs === null ? null : new Date(runAt.getTime() + attempt.waitMs),
-      finishedAt: null, key: null, timeoutMs: null, lease: null, lastError: null, result: null, progress: null, scheduleId: null, meta: null, concurrencyKey: null,
+      finishedAt: null, key: null, timeoutMs: null, lease: null, lastError: null, result: null, progress: null, scheduleId: null, meta: null, concurrencyKey: null, concurrencyLimit: null,
     };
   };
 

@@ -152,6 +152,22 @@ export function describeJobLimits(factory: StoreFactory): void {
       expect(await fetchKeyed(t.store, 'sync', 10)).toEqual([]);
     });
 
+    it('jobKeyHolders lists the running jobs of a key in its queue, longest running first', async () => {
+      await t.store.jobInsertMany({ jobs: [keyed('sync', 'k', 2), keyed('sync', 'k', 2), keyed('sync', 'k', 2), keyed('other', 'k'), keyed('sync', 'm')] });
+      expect(await t.store.jobKeyHolders({ queue: 'sync', concurrencyKey: 'k', limit: 10 })).toEqual([]);
+      const [first] = await fetchKeyed(t.store, 'sync', 1);
+      t.clock.advance(1_000);
+      const more = await fetchKeyed(t.store, 'sync', 10);
+      expect(keysOf(more).sort()).toEqual(['k', 'm']);
+      await fetchKeyed(t.store, 'other', 10);
+      const holders = await t.store.jobKeyHolders({ queue: 'sync', concurrencyKey: 'k', limit: 10 });
+      expect(holders.map((job) => job.id)).toEqual([first!.id, more.find((job) => job.concurrencyKey === 'k')!.id]);
+      expect(holders.every((job) => job.state === 'running' && job.queue === 'sync')).toBe(true);
+      expect(await t.store.jobKeyHolders({ queue: 'sync', concurrencyKey: 'k', limit: 1 })).toHaveLength(1);
+      expect(await t.store.jobKeyHolders({ queue: 'sync', concurrencyKey: 'k', limit: 0 })).toEqual([]);
+      expect(await t.store.jobKeyHolders({ queue: 'sync', concurrencyKey: 'nobody', limit: 10 })).toEqual([]);
+    });
+
     it('concurrent keyed claims from several connections never run two jobs of a key at once', async () => {
       const stores: Store[] = [t.store];
       if (t.fixture.openAnother !== undefined) stores.push(await t.fixture.openAnother(), await t.fixture.openAnother());

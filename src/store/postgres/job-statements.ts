@@ -42,6 +42,7 @@ export interface JobStatements {
   fetchLock: Statement;
   fetchLimited: Statement;
   fetchKeyed: Statement;
+  keyHolders: Statement;
   fetchIds: Statement;
   finish: Statement;
   heartbeat: Statement;
@@ -233,6 +234,15 @@ export function jobStatements(names: SchemaNames): JobStatements {
           FOR UPDATE SKIP LOCKED
         )
         RETURNING ${jobColumns('j')}`,
+    },
+    // Running jobs holding a concurrency key (the partial running-key index).
+    keyHolders: {
+      name: n('job_key_holders'),
+      text: `
+        SELECT ${jobColumns()} FROM ${s}.jobs
+        WHERE queue = $1 AND concurrency_key = $2 AND state = 'running'
+        ORDER BY attempted_at, id
+        LIMIT $3`,
     },
     // The claim of given jobs (`jobFetch({ ids })`, `nightshift run`): only those of the queue in a
     // claimable state, whatever their run_at or a pause of the queue (the caller asks to run them

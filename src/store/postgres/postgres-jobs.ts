@@ -178,6 +178,7 @@ async function insertUnkeyedJobs(ctx: PgJobContext, db: Queryable, jobs: JobInse
       scheduleId: job.scheduleId,
       meta: job.meta,
       concurrencyKey: job.concurrencyKey ?? null,
+      concurrencyLimit: job.concurrencyLimit ?? null,
     },
   }));
 }
@@ -214,6 +215,12 @@ export async function fetchJobs(ctx: PgJobContext, params: JobFetchParams): Prom
   }
   // RETURNING order is unspecified; hand jobs out in claim order.
   return rows.map(toJobRecord).sort(sortForClaim);
+}
+
+/** Running jobs of a queue holding a concurrency key, longest running first. */
+export async function keyHolders(ctx: PgJobContext, params: { queue: string; concurrencyKey: string; limit: number }): Promise<JobRecord[]> {
+  const { rows } = await run<JobRow>(ctx.pool, ctx.sql.keyHolders, [params.queue, params.concurrencyKey, params.limit]);
+  return rows.map(toJobRecord);
 }
 
 export async function finishJobs(ctx: PgJobContext, items: JobFinishItem[]): Promise<JobFinishResult> {

@@ -24,6 +24,7 @@ import {
   insertJobs,
   jobAttempts,
   jobStats,
+  keyHolders,
   listJobs,
   notifyOthers,
   pruneJobs,
@@ -435,6 +436,12 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
       // The shared id rule, here: the stats module's own check is narrower (18 digits).
       if (!isJobId(params.id)) return Promise.resolve(null);
       return guard('count the jobs ahead', () => jobsAhead(stats, params));
+    },
+
+    jobKeyHolders(params) {
+      const limit = Math.max(0, Math.floor(params.limit));
+      if (limit === 0) return Promise.resolve([]);
+      return guard('read the jobs holding a concurrency key', () => keyHolders(ctx, { ...params, limit }));
     },
 
     jobQueueOldest() {

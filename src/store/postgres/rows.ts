@@ -42,6 +42,7 @@ export function jobColumns(alias?: string): string {
     `${a}schedule_id`,
     `${a}meta`,
     `${a}concurrency_key`,
+    `${a}concurrency_limit`,
   ].join(', ');
 }
 
@@ -69,6 +70,7 @@ export interface JobRow {
   schedule_id: string | null;
   meta: string | null;
   concurrency_key: string | null;
+  concurrency_limit: number | null;
 }
 
 /** Reads a stored error defensively: a hand-edited row must not crash a read. */
@@ -113,6 +115,7 @@ export function toJobRecord(row: JobRow): JobRecord {
     scheduleId: row.schedule_id,
     meta: row.meta,
     concurrencyKey: row.concurrency_key ?? null,
+    concurrencyLimit: row.concurrency_limit ?? null,
   };
 }
 

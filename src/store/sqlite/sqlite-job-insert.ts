@@ -169,6 +169,7 @@ function newJobRecord(id: string, job: JobInsert, state: JobState, runAt: number
     scheduleId: job.scheduleId,
     meta: job.meta,
     concurrencyKey: job.concurrencyKey ?? null,
+    concurrencyLimit: job.concurrencyLimit ?? null,
   };
 }
 

@@ -131,6 +131,7 @@ export function jobFromRow(row: JobRow): JobRecord {
     scheduleId: row.schedule_id,
     meta: row.meta,
     concurrencyKey: row.concurrency_key ?? null,
+    concurrencyLimit: row.concurrency_limit ?? null,
   };
 }
 
@@ -154,6 +155,7 @@ export type ClaimedValues = [
   scheduleId: string | null,
   meta: string | null,
   concurrencyKey: string | null,
+  concurrencyLimit: number | null,
 ];
 
 /** Positions in `ClaimedValues` that claim ordering reads. */
@@ -197,6 +199,7 @@ export function jobFromClaimValues(values: ClaimedValues, claim: ClaimWrite): Jo
     scheduleId: values[15],
     meta: values[16],
     concurrencyKey: values[17],
+    concurrencyLimit: values[18],
   };
 }
 

@@ -46,7 +46,7 @@ const CLAIM_PICK = `
  * 0.2 µs per row on the worker's critical path.
  */
 export const CLAIM_VALUE_COLUMNS = `id, name, queue, payload, priority, attempt, max_attempts, run_at, created_at,
-      finished_at, key, timeout_ms, last_error, result, progress, schedule_id, meta, concurrency_key`;
+      finished_at, key, timeout_ms, last_error, result, progress, schedule_id, meta, concurrency_key, concurrency_limit`;
 
 /**
  * The id of the next job: above every id in the table and every id ever pruned (the floor the
@@ -267,6 +267,12 @@ export const SQL = {
       AND (@createdBefore IS NULL OR created_at < @createdBefore)
       AND (@scheduleId IS NULL OR schedule_id = @scheduleId)
     ORDER BY id DESC
+    LIMIT CAST(@limit AS INTEGER)`,
+  /** Running jobs holding a concurrency key (the partial running-key index). */
+  jobKeyHolders: `
+    SELECT * FROM nightshift_jobs
+    WHERE queue = @queue AND concurrency_key = @key AND state = 'running'
+    ORDER BY attempted_at, id
     LIMIT CAST(@limit AS INTEGER)`,
   jobCancel: `
     UPDATE nightshift_jobs

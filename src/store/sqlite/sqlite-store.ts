@@ -445,6 +445,14 @@ class SqliteStore implements Store {
     return this.run('jobAhead', () => jobsAhead(this.ctx, id, params.limit));
   }
 
+  async jobKeyHolders(params: { queue: string; concurrencyKey: string; limit: number }): Promise<JobRecord[]> {
+    const limit = Math.max(0, Math.floor(params.limit));
+    if (limit === 0) return [];
+    return this.run('jobKeyHolders', () =>
+      (this.ctx.statements().jobKeyHolders.all({ queue: params.queue, key: params.concurrencyKey, limit }) as JobRow[]).map(jobFromRow),
+    );
+  }
+
   async jobQueueOldest(): Promise<{ queue: string; oldestRunAt: Date }[]> {
     return this.run('jobQueueOldest', () => queueOldest(this.ctx));
   }
