@@ -30,6 +30,8 @@ const TIMED_METHODS = [
   'jobQueueOldest',
   'jobAhead',
   'jobKeyHolders',
+  'queueHold',
+  'queueRateWait',
   'queuePause',
   'queueResume',
   'queuePausedList',

@@ -209,7 +209,17 @@ export interface JobFetchParams {
    * Counted inside the claim like `globalConcurrency`; not applied to a claim by `ids`.
    */
   perKeyConcurrency?: boolean;
+  /**
+   * A rate limit across every worker: claim only while fewer than `max` jobs of `queue` were
+   * claimed under this limit in the last `perMs` ms (plus `RATE_WINDOW_MARGIN_MS`, so that jobs
+   * claimed together and started a moment later still fall within one window), counted inside
+   * the claim and serialized like `globalConcurrency`. Not applied to a claim by `ids`.
+   */
+  rateLimit?: { max: number; perMs: number };
 }
+
+/** How much longer than `perMs` a rate limit's window is, ms (see `JobFetchParams.rateLimit`). */
+export const RATE_WINDOW_MARGIN_MS = 10;
 
 export interface JobListFilter {
   states?: JobState[];
@@ -404,6 +414,18 @@ export interface Store extends AlertStore {
 
   /** Stops/starts claims from a queue (enqueues are still accepted). */
   queuePause(params: { queue: string }): Promise<void>;
+  /**
+   * Holds `queue` for `forMs` from the store's now: no claim of the queue (except by ids) takes
+   * a job until then. A later hold that ends sooner does not shorten it. For a handler's
+   * `RateLimitedError` (the remote side said "slow down"). Added with rate limits.
+   */
+  queueHold(params: { queue: string; forMs: number }): Promise<void>;
+  /**
+   * How long, in ms from the store's now, until a claim of `queue` under `rateLimit` can take a
+   * job: 0 when the window has room and no hold is on; else until the oldest claims leave the
+   * window, or the hold ends, whichever is later. Lets a worker sleep instead of polling.
+   */
+  queueRateWait(params: { queue: string; rateLimit?: { max: number; perMs: number } }): Promise<number>;
   queueResume(params: { queue: string }): Promise<void>;
   queuePausedList(): Promise<string[]>;
   /** The paused queues with when each was paused (pausing a paused queue keeps its first time), by queue. */

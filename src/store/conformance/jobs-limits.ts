@@ -1,6 +1,6 @@
-/** Conformance: flow control in the claim — a queue's global concurrency and per-key concurrency across every worker. */
+/** Conformance: flow control in the claim — a queue's global concurrency, per-key concurrency, rate limit and holds across every worker. */
 import { describe, expect, it } from 'vitest';
-import type { JobInsert, JobRecord, Store } from '../types.js';
+import { RATE_WINDOW_MARGIN_MS, type JobInsert, type JobRecord, type Store } from '../types.js';
 import { errorRecord, jobInput, LEASE_MS, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
 
 const OWNER = 'limits-worker';
@@ -187,6 +187,64 @@ export function describeJobLimits(factory: StoreFactory): void {
         for (const job of done) running.delete(job.id);
       }
       expect(claimed).toBe(120);
+    });
+  });
+
+  describe('flow control: rate limits and holds', () => {
+    const t = useStoreFixture(factory);
+    const rate = { max: 5, perMs: 1_000 };
+    const fetchRated = (store: Store, limit: number, extra: Partial<Parameters<Store['jobFetch']>[0]> = {}) =>
+      store.jobFetch({ queue: 'api', limit, owner: OWNER, leaseMs: LEASE_MS, rateLimit: rate, ...extra });
+
+    it('claims at most max per window, and again once the oldest claims leave it', async () => {
+      await t.store.jobInsertMany({ jobs: Array.from({ length: 20 }, () => jobInput({ queue: 'api' })) });
+      expect(await fetchRated(t.store, 3)).toHaveLength(3);
+      expect(await t.store.queueRateWait({ queue: 'api', rateLimit: rate })).toBe(0);
+      t.clock.advance(400);
+      expect(await fetchRated(t.store, 10)).toHaveLength(2);
+      expect(await fetchRated(t.store, 10)).toEqual([]);
+      // The first three leave the window perMs + margin after they were claimed; then the next two.
+      const firstFree = t.clock.now() - 400 + rate.perMs + RATE_WINDOW_MARGIN_MS;
+      expect(await t.store.queueRateWait({ queue: 'api', rateLimit: rate })).toBe(firstFree - t.clock.now());
+      t.clock.set(firstFree - 1);
+      expect(await fetchRated(t.store, 10)).toEqual([]);
+      t.clock.set(firstFree);
+      expect(await fetchRated(t.store, 10)).toHaveLength(3);
+      expect(await fetchRated(t.store, 10)).toEqual([]);
+      t.clock.advance(400);
+      expect(await fetchRated(t.store, 10)).toHaveLength(2);
+    });
+
+    it('counts only claims made under the limit, per queue; combines with the other limits', async () => {
+      await t.store.jobInsertMany({ jobs: [...Array.from({ length: 10 }, () => jobInput({ queue: 'api' })), ...Array.from({ length: 10 }, () => jobInput({ queue: 'other' }))] });
+      await t.store.jobFetch({ queue: 'other', limit: 10, owner: OWNER, leaseMs: LEASE_MS, rateLimit: rate });
+      expect(await fetchRated(t.store, 10, { globalConcurrency: 2 })).toHaveLength(2);
+      expect(await fetchRated(t.store, 10, { globalConcurrency: 2 })).toEqual([]);
+      // Without the global limit the window still has room for three.
+      expect(await fetchRated(t.store, 10)).toHaveLength(3);
+      expect(await fetchRated(t.store, 10)).toEqual([]);
+    });
+
+    it('a hold stops every claim of the queue (but not claims by id) until it ends; a shorter hold does not shorten it', async () => {
+      const [held] = await t.store.jobInsertMany({ jobs: [jobInput({ queue: 'api' }), jobInput({ queue: 'api' }), jobInput({ queue: 'other' })] });
+      await t.store.queueHold({ queue: 'api', forMs: 5_000 });
+      await t.store.queueHold({ queue: 'api', forMs: 1_000 });
+      expect(await t.store.jobFetch({ queue: 'api', limit: 10, owner: OWNER, leaseMs: LEASE_MS })).toEqual([]);
+      expect(await fetchRated(t.store, 10)).toEqual([]);
+      expect(await t.store.jobFetch({ queue: 'api', limit: 10, owner: OWNER, leaseMs: LEASE_MS, globalConcurrency: 5, perKeyConcurrency: true })).toEqual([]);
+      expect(await t.store.queueRateWait({ queue: 'api' })).toBe(5_000);
+      expect(await t.store.jobFetch({ queue: 'other', limit: 10, owner: OWNER, leaseMs: LEASE_MS })).toHaveLength(1);
+      expect(await t.store.jobFetch({ queue: 'api', limit: 10, owner: OWNER, leaseMs: LEASE_MS, ids: [held!.job.id] })).toHaveLength(1);
+      t.clock.advance(5_000);
+      expect(await t.store.jobFetch({ queue: 'api', limit: 10, owner: OWNER, leaseMs: LEASE_MS })).toHaveLength(1);
+    });
+
+    it('concurrent rate-limited claims from several connections never take more than max in a window', async () => {
+      const stores: Store[] = [t.store];
+      if (t.fixture.openAnother !== undefined) stores.push(await t.fixture.openAnother(), await t.fixture.openAnother());
+      await t.store.jobInsertMany({ jobs: Array.from({ length: 100 }, () => jobInput({ queue: 'api' })) });
+      const claims = await Promise.all(stores.flatMap((store) => [fetchRated(store, 2), fetchRated(store, 2), fetchRated(store, 2)]));
+      expect(claims.flat()).toHaveLength(rate.max);
     });
   });
 }

@@ -25,6 +25,8 @@ const CLAIMABLE = `('available', 'scheduled', 'retryable')`;
 const KEY_BLOCKING = `('scheduled', 'available', 'running', 'retryable', 'waiting')`;
 const FINAL = `('completed', 'dead', 'cancelled')`;
 const NOW = 'coalesce($1::timestamptz, now())';
+/** The clock at the moment a statement runs (rate limits): the injected time, or clock_timestamp(). */
+const CLOCK = 'coalesce($1::timestamptz, clock_timestamp())';
 /** What a claim writes ($3 owner, $4 lease ms): shared by the queue claim and the claim by ids. */
 const CLAIM_SET = `SET state = 'running',
             attempt = j.attempt + 1,
@@ -43,6 +45,12 @@ export interface JobStatements {
   fetchLimited: Statement;
   fetchKeyed: Statement;
   keyHolders: Statement;
+  queueHold: Statement;
+  queueHoldUntil: Statement;
+  rateUsed: Statement;
+  rateWindow: Statement;
+  rateLog: Statement;
+  rateForget: Statement;
   fetchIds: Statement;
   finish: Statement;
   heartbeat: Statement;
@@ -162,6 +170,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
           SELECT c.id FROM ${s}.jobs c
           WHERE c.queue = $2 AND c.state IN ${CLAIMABLE} AND c.run_at <= ${NOW}
             AND NOT EXISTS (SELECT 1 FROM ${s}.paused_queues p WHERE p.queue = $2)
+            AND NOT EXISTS (SELECT 1 FROM ${s}.queue_holds h WHERE h.queue = $2 AND h.until > ${NOW})
           ORDER BY c.priority DESC, c.run_at, c.id
           LIMIT $5
           FOR UPDATE SKIP LOCKED
@@ -188,6 +197,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
           SELECT c.id FROM ${s}.jobs c
           WHERE c.queue = $2 AND c.state IN ${CLAIMABLE} AND c.run_at <= ${NOW}
             AND NOT EXISTS (SELECT 1 FROM ${s}.paused_queues p WHERE p.queue = $2)
+            AND NOT EXISTS (SELECT 1 FROM ${s}.queue_holds h WHERE h.queue = $2 AND h.until > ${NOW})
           ORDER BY c.priority DESC, c.run_at, c.id
           LIMIT greatest(0, least($5::bigint, $6::bigint - (
             SELECT coalesce(sum(q.n), 0) FROM ${s}.queue_counts q WHERE q.queue = $2 AND q.state = 'running')))
@@ -218,6 +228,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
           FROM ${s}.jobs c
           WHERE c.queue = $2 AND c.state IN ${CLAIMABLE} AND c.run_at <= ${NOW}
             AND NOT EXISTS (SELECT 1 FROM ${s}.paused_queues p WHERE p.queue = $2)
+            AND NOT EXISTS (SELECT 1 FROM ${s}.queue_holds h WHERE h.queue = $2 AND h.until > ${NOW})
         ),
         candidates AS (
           SELECT due.id, due.priority, due.run_at FROM due LEFT JOIN busy ON busy.k = due.k
@@ -235,6 +246,31 @@ export function jobStatements(names: SchemaNames): JobStatements {
         )
         RETURNING ${jobColumns('j')}`,
     },
+    // Rate limits and holds ($1 is the injected clock, as everywhere). The rate statements read
+    // the clock when they run (clock_timestamp), not when the transaction began (now()): a claim
+    // that waited for the queue's lock must count, and be recorded, at the time it claims.
+    // A hold never shortens one already there.
+    queueHold: {
+      name: n('queue_hold'),
+      text: `INSERT INTO ${s}.queue_holds (queue, until) VALUES ($2, ${CLOCK} + $3::float8 * interval '1 millisecond')
+             ON CONFLICT (queue) DO UPDATE SET until = greatest(${s}.queue_holds.until, excluded.until)`,
+    },
+    // One row: the hold's end (NULL: none) and the clock.
+    queueHoldUntil: {
+      name: n('queue_hold_until'),
+      text: `SELECT (SELECT until FROM ${s}.queue_holds WHERE queue = $2 AND until > ${CLOCK}) AS until, ${CLOCK} AS now`,
+    },
+    // Jobs claimed under a queue's rate limit in the last $3 ms, and the store's now.
+    rateUsed: {
+      name: n('rate_used'),
+      text: `SELECT coalesce(sum(n), 0)::int AS n, ${CLOCK} AS now FROM ${s}.rate_log WHERE queue = $2 AND at > ${CLOCK} - $3::float8 * interval '1 millisecond'`,
+    },
+    rateWindow: {
+      name: n('rate_window'),
+      text: `SELECT at, n FROM ${s}.rate_log WHERE queue = $2 AND at > ${CLOCK} - $3::float8 * interval '1 millisecond' ORDER BY at DESC`,
+    },
+    rateLog: { name: n('rate_log'), text: `INSERT INTO ${s}.rate_log (queue, at, n) VALUES ($2, ${CLOCK}, $3)` },
+    rateForget: { name: n('rate_forget'), text: `DELETE FROM ${s}.rate_log WHERE queue = $2 AND at <= ${CLOCK} - $3::float8 * interval '1 millisecond'` },
     // Running jobs holding a concurrency key (the partial running-key index).
     keyHolders: {
       name: n('job_key_holders'),

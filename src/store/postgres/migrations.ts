@@ -533,6 +533,22 @@ export const MIGRATIONS: readonly MigrationStep[] = [
         WHERE state = 'running' AND concurrency_key IS NOT NULL;
     `,
   },
+  {
+    version: 19,
+    name: 'rate limits: what each rate-limited claim took and when, and queues held by a handler',
+    sql: ({ quoted: s }) => `
+      CREATE TABLE ${s}.rate_log (
+        queue text        NOT NULL,
+        at    timestamptz NOT NULL,
+        n     integer     NOT NULL
+      );
+      CREATE INDEX rate_log_idx ON ${s}.rate_log (queue, at);
+      CREATE TABLE ${s}.queue_holds (
+        queue text PRIMARY KEY,
+        until timestamptz NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -20,6 +20,7 @@ import {
   type QueueStats,
 } from '../types.js';
 import { isJobId } from '../job-ids.js';
+import { rateRoomAt, rateWindowMs } from '../rate-window.js';
 import type { JobStatements, Statement } from './job-statements.js';
 import { jobColumns, runningAttempt, toAttemptRecord, toJobRecord, type AttemptRow, type JobRow } from './rows.js';
 import type { SchemaNames } from './schema-name.js';
@@ -196,14 +197,29 @@ export async function fetchJobs(ctx: PgJobContext, params: JobFetchParams): Prom
   if (params.limit <= 0) return [];
   const claim = [ctx.now(), params.queue, params.owner, params.leaseMs, params.limit];
   let rows: JobRow[];
-  if (params.ids === undefined && (params.globalConcurrency !== undefined || params.perKeyConcurrency === true)) {
+  if (params.ids === undefined && (params.globalConcurrency !== undefined || params.perKeyConcurrency === true || params.rateLimit !== undefined)) {
     const global = params.globalConcurrency;
-    const statement = params.perKeyConcurrency === true ? ctx.sql.fetchKeyed : ctx.sql.fetchLimited;
+    const rate = params.rateLimit;
+    const statement = params.perKeyConcurrency === true ? ctx.sql.fetchKeyed : global !== undefined ? ctx.sql.fetchLimited : ctx.sql.fetch;
     // The lock's key names the schema and the queue: limited claims of other queues, or of the
     // same queue name in another schema, do not wait on each other (a hash collision only makes them wait).
     rows = await inTransaction(ctx.pool, async (client) => {
       await run(client, ctx.sql.fetchLock, [`${ctx.names.schema}:${params.queue}`]);
-      return (await run<JobRow>(client, statement, [...claim, global ?? null])).rows;
+      let limit = params.limit;
+      if (rate !== undefined) {
+        const { rows: used } = await run<{ n: number }>(client, ctx.sql.rateUsed, [ctx.now(), params.queue, rateWindowMs(rate.perMs)]);
+        limit = Math.min(limit, rate.max - (used[0]?.n ?? 0));
+      }
+      let claimed: JobRow[] = [];
+      if (limit > 0) {
+        const args = [ctx.now(), params.queue, params.owner, params.leaseMs, limit];
+        claimed = (await run<JobRow>(client, statement, statement === ctx.sql.fetch ? args : [...args, global ?? null])).rows;
+      }
+      if (rate !== undefined) {
+        if (claimed.length > 0) await run(client, ctx.sql.rateLog, [ctx.now(), params.queue, claimed.length]);
+        await run(client, ctx.sql.rateForget, [ctx.now(), params.queue, rateWindowMs(rate.perMs)]);
+      }
+      return claimed;
     });
   } else if (params.ids === undefined) {
     ({ rows } = await run<JobRow>(ctx.pool, ctx.sql.fetch, claim));
@@ -215,6 +231,23 @@ export async function fetchJobs(ctx: PgJobContext, params: JobFetchParams): Prom
   }
   // RETURNING order is unspecified; hand jobs out in claim order.
   return rows.map(toJobRecord).sort(sortForClaim);
+}
+
+export async function holdQueue(ctx: PgJobContext, params: { queue: string; forMs: number }): Promise<void> {
+  await run(ctx.pool, ctx.sql.queueHold, [ctx.now(), params.queue, params.forMs]);
+}
+
+/** See `Store.queueRateWait`; the decision is the shared one (rate-window.ts). */
+export async function rateWait(ctx: PgJobContext, params: { queue: string; rateLimit?: { max: number; perMs: number } }): Promise<number> {
+  const [hold, window] = await Promise.all([
+    run<{ until: Date | null; now: Date }>(ctx.pool, ctx.sql.queueHoldUntil, [ctx.now(), params.queue]),
+    params.rateLimit === undefined
+      ? Promise.resolve({ rows: [] as { at: Date; n: number }[] })
+      : run<{ at: Date; n: number }>(ctx.pool, ctx.sql.rateWindow, [ctx.now(), params.queue, rateWindowMs(params.rateLimit.perMs)]),
+  ]);
+  const now = hold.rows[0]!.now.getTime();
+  const at = params.rateLimit === undefined ? now : rateRoomAt(window.rows.map((row) => ({ at: row.at.getTime(), n: row.n })), params.rateLimit.max, params.rateLimit.perMs, now);
+  return Math.max(at, hold.rows[0]!.until?.getTime() ?? now) - now;
 }
 
 /** Running jobs of a queue holding a concurrency key, longest running first. */

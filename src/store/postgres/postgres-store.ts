@@ -24,7 +24,9 @@ import {
   insertJobs,
   jobAttempts,
   jobStats,
+  holdQueue,
   keyHolders,
+  rateWait,
   listJobs,
   notifyOthers,
   pruneJobs,
@@ -436,6 +438,14 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
       // The shared id rule, here: the stats module's own check is narrower (18 digits).
       if (!isJobId(params.id)) return Promise.resolve(null);
       return guard('count the jobs ahead', () => jobsAhead(stats, params));
+    },
+
+    queueHold(params) {
+      return guard(`hold queue ${params.queue}`, () => holdQueue(ctx, params));
+    },
+
+    queueRateWait(params) {
+      return guard(`read when queue ${params.queue} has room`, () => rateWait(ctx, params));
     },
 
     jobKeyHolders(params) {

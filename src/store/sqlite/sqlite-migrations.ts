@@ -362,6 +362,22 @@ const MIGRATIONS: readonly Migration[] = [
         WHERE state = 'running' AND concurrency_key IS NOT NULL;
     `,
   },
+  {
+    version: 13,
+    description: 'rate limits: what each rate-limited claim took and when, and queues held by a handler',
+    sql: `
+      CREATE TABLE nightshift_rate_log (
+        queue TEXT    NOT NULL,
+        at    INTEGER NOT NULL,
+        n     INTEGER NOT NULL
+      );
+      CREATE INDEX nightshift_rate_log_idx ON nightshift_rate_log (queue, at);
+      CREATE TABLE nightshift_queue_holds (
+        queue TEXT PRIMARY KEY,
+        until INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this code expects. */

@@ -34,6 +34,7 @@ const CLAIM_PICK = `
         AND state IN ${PENDING}
         AND run_at <= @now
         AND NOT EXISTS (SELECT 1 FROM nightshift_paused_queues WHERE queue = @queue)
+        AND NOT EXISTS (SELECT 1 FROM nightshift_queue_holds WHERE queue = @queue AND until > @now)
       ORDER BY priority DESC, run_at, id
       LIMIT CAST(@limit AS INTEGER)`;
 
@@ -109,6 +110,7 @@ export const SQL = {
         AND state IN ${PENDING}
         AND run_at <= @now
         AND NOT EXISTS (SELECT 1 FROM nightshift_paused_queues WHERE queue = @queue)
+        AND NOT EXISTS (SELECT 1 FROM nightshift_queue_holds WHERE queue = @queue AND until > @now)
       ORDER BY priority DESC, run_at, id
       LIMIT CAST(MAX(0, MIN(@limit, @global - COALESCE(
         (SELECT n FROM nightshift_queue_counts WHERE queue = @queue AND state = 'running'), 0))) AS INTEGER))
@@ -141,6 +143,7 @@ export const SQL = {
           AND state IN ${PENDING}
           AND run_at <= @now
           AND NOT EXISTS (SELECT 1 FROM nightshift_paused_queues WHERE queue = @queue)
+        AND NOT EXISTS (SELECT 1 FROM nightshift_queue_holds WHERE queue = @queue AND until > @now)
       )
       SELECT due.id FROM due LEFT JOIN busy ON busy.k = due.k
       WHERE due.k IS NULL OR due.r + COALESCE(busy.n, 0) <= COALESCE(due.lim, 1)
@@ -361,6 +364,17 @@ export const SQL = {
 
   // ---- queues ------------------------------------------------------------------------------------
   queuePause: `INSERT INTO nightshift_paused_queues (queue, paused_at) VALUES (@queue, @now) ON CONFLICT DO NOTHING`,
+  /** A hold never shortens one already there. */
+  queueHold: `
+    INSERT INTO nightshift_queue_holds (queue, until) VALUES (@queue, @until)
+    ON CONFLICT (queue) DO UPDATE SET until = MAX(until, excluded.until)`,
+  queueHoldUntil: `SELECT until FROM nightshift_queue_holds WHERE queue = @queue AND until > @now`,
+  /** Jobs claimed under a queue's rate limit since @since. */
+  rateUsed: `SELECT COALESCE(SUM(n), 0) AS n FROM nightshift_rate_log WHERE queue = @queue AND at > @since`,
+  /** The window's claims, newest first: when they leave it tells when the next claim has room. */
+  rateWindow: `SELECT at, n FROM nightshift_rate_log WHERE queue = @queue AND at > @since ORDER BY at DESC`,
+  rateLog: `INSERT INTO nightshift_rate_log (queue, at, n) VALUES (@queue, @at, @n)`,
+  rateForget: `DELETE FROM nightshift_rate_log WHERE queue = @queue AND at <= @before`,
   queueResume: `DELETE FROM nightshift_paused_queues WHERE queue = @queue`,
   queuePausedList: `SELECT queue FROM nightshift_paused_queues ORDER BY queue`,
   queuePausedSince: `SELECT queue, paused_at FROM nightshift_paused_queues ORDER BY queue`,

@@ -56,6 +56,7 @@ import { finishJobs } from './sqlite-job-finish.js';
 import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
 import { migrateSqlite } from './sqlite-migrations.js';
+import { claimRated, holdQueue, rateWait } from './sqlite-rate-limits.js';
 import { insertToken, listTokens, revokeToken } from './sqlite-tokens.js';
 import { addSilence, listAlerts, listSilences, openAlert, pruneAlerts, removeSilence, resolveAlert } from './sqlite-alerts.js';
 import type { AlertEpisodeRecord, AlertListFilter, AlertOpenParams, AlertSilenceRecord } from '../alert-types.js';
@@ -130,6 +131,7 @@ class SqliteStore implements Store {
   private readonly claimIdsTx: (params: ClaimParams & { ids: string }) => ClaimedValues[];
   private readonly claimLimitedTx: (params: ClaimParams & { global: number }) => ClaimedValues[];
   private readonly claimKeyedTx: (params: ClaimParams & { global: number | null }) => ClaimedValues[];
+  private readonly claimRatedTx: (params: ClaimParams, rate: { max: number; perMs: number }, limits: { global: number | null; perKey: boolean }) => ClaimedValues[];
   private readonly insertTx: (jobs: readonly JobInsert[], now: number) => JobInsertResult[];
 
   constructor(options: SqliteStoreOptions) {
@@ -187,6 +189,10 @@ class SqliteStore implements Store {
     this.claimLimitedTx = (params) => claimLimited.immediate(params);
     const claimKeyed = this.db.transaction((params: ClaimParams & { global: number | null }) => statements().jobClaimKeyed.all(params) as ClaimedValues[]);
     this.claimKeyedTx = (params) => claimKeyed.immediate(params);
+    const claimRatedInTx = this.db.transaction((params: ClaimParams, rate: { max: number; perMs: number }, limits: { global: number | null; perKey: boolean }) =>
+      claimRated(this.ctx, params, rate, limits),
+    );
+    this.claimRatedTx = (params, rate, limits) => claimRatedInTx.immediate(params, rate, limits);
     const claimIds = this.db.transaction((params: ClaimParams & { ids: string }) => statements().jobClaimIds.all(params) as ClaimedValues[]);
     this.claimIdsTx = (params) => claimIds.immediate(params);
     // IMMEDIATE: the de-duplication check reads before it writes.
@@ -262,6 +268,7 @@ class SqliteStore implements Store {
     const global = params.globalConcurrency;
     const rows = this.run('jobFetch', () => {
       if (ids !== undefined) return this.claimIdsTx({ ...claim, ids });
+      if (params.rateLimit !== undefined) return this.claimRatedTx(claim, params.rateLimit, { global: global ?? null, perKey: params.perKeyConcurrency === true });
       if (params.perKeyConcurrency === true) return this.claimKeyedTx({ ...claim, global: global ?? null });
       if (global !== undefined) return this.claimLimitedTx({ ...claim, global });
       return this.claimTx(claim);
@@ -464,6 +471,14 @@ class SqliteStore implements Store {
 
   async jobPrune(params: { finishedBefore: Date; states: JobState[]; limit: number }): Promise<{ deleted: number }> {
     return { deleted: this.run('jobPrune', () => pruneJobs(this.ctx, params.finishedBefore, params.states, params.limit)) };
+  }
+
+  async queueHold(params: { queue: string; forMs: number }): Promise<void> {
+    this.run('queueHold', () => holdQueue(this.ctx, params.queue, params.forMs));
+  }
+
+  async queueRateWait(params: { queue: string; rateLimit?: { max: number; perMs: number } }): Promise<number> {
+    return this.run('queueRateWait', () => rateWait(this.ctx, params.queue, params.rateLimit));
   }
 
   async queuePause(params: { queue: string }): Promise<void> {

@@ -1,0 +1,61 @@
+/**
+ * Rate limits and holds on SQLite: the rate-limited claim, a handler's hold on a queue, and when
+ * a queue next has room. Every claim runs under BEGIN IMMEDIATE (see the store), so the count of
+ * the window's claims, the claim and the row recording it cannot interleave with another claim.
+ */
+import { rateRoomAt, rateWindowMs } from '../rate-window.js';
+import type { SqliteContext } from './sqlite-context.js';
+import type { ClaimedValues } from './sqlite-rows.js';
+
+/** What a claim binds (see `ClaimParams` in the store). */
+export interface RatedClaim {
+  queue: string;
+  limit: number;
+  owner: string;
+  token: string;
+  now: number;
+  expiresAt: number;
+}
+
+/**
+ * The claim under a rate limit, combined with the queue's other limits: takes at most the room
+ * left in the window, records what it took, and forgets rows that left the window. Call inside
+ * an IMMEDIATE transaction.
+ */
+export function claimRated(
+  ctx: SqliteContext,
+  claim: RatedClaim,
+  rate: { max: number; perMs: number },
+  limits: { global: number | null; perKey: boolean },
+): ClaimedValues[] {
+  const statements = ctx.statements();
+  const since = claim.now - rateWindowMs(rate.perMs);
+  const used = (statements.rateUsed.get({ queue: claim.queue, since }) as { n: number }).n;
+  const room = Math.min(claim.limit, rate.max - used);
+  let rows: ClaimedValues[] = [];
+  if (room > 0) {
+    const limited = { ...claim, limit: room };
+    if (limits.perKey) rows = statements.jobClaimKeyed.all({ ...limited, global: limits.global }) as ClaimedValues[];
+    else if (limits.global !== null) rows = statements.jobClaimLimited.all({ ...limited, global: limits.global }) as ClaimedValues[];
+    else rows = statements.jobClaim.all(limited) as ClaimedValues[];
+    if (rows.length > 0) statements.rateLog.run({ queue: claim.queue, at: claim.now, n: rows.length });
+  }
+  statements.rateForget.run({ queue: claim.queue, before: since });
+  return rows;
+}
+
+export function holdQueue(ctx: SqliteContext, queue: string, forMs: number): void {
+  ctx.statements().queueHold.run({ queue, until: ctx.now() + forMs });
+}
+
+export function rateWait(ctx: SqliteContext, queue: string, rate: { max: number; perMs: number } | undefined): number {
+  const statements = ctx.statements();
+  const now = ctx.now();
+  const hold = statements.queueHoldUntil.get({ queue, now }) as { until: number } | undefined;
+  let at = now;
+  if (rate !== undefined) {
+    const claims = statements.rateWindow.all({ queue, since: now - rateWindowMs(rate.perMs) }) as { at: number; n: number }[];
+    at = rateRoomAt(claims, rate.max, rate.perMs, now);
+  }
+  return Math.max(at, hold?.until ?? now) - now;
+}
