@@ -95,6 +95,26 @@ export class UnrecoverableError extends Error {
   }
 }
 
+/** What `RateLimitedError` waits when it is given no usable `retryAfterMs`, ms. */
+export const DEFAULT_RATE_LIMITED_RETRY_MS = 1000;
+
+/**
+ * Thrown by a handler when the remote side throttled it (an HTTP 429, a "slow down"): the job goes
+ * back to its queue without using an attempt and runs again after `retryAfterMs`, and the whole
+ * queue is held that long across every worker on the store, so its other jobs do not hit the
+ * same wall. `retryAfterMs` (ms, e.g. from a Retry-After header) defaults to 1000.
+ */
+export class RateLimitedError extends Error {
+  readonly retryAfterMs: number;
+  constructor(options: { retryAfterMs?: number; message?: string; cause?: unknown } = {}) {
+    const ms = options.retryAfterMs;
+    const retryAfterMs = typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? Math.round(ms) : DEFAULT_RATE_LIMITED_RETRY_MS;
+    super(options.message ?? `rate limited: retry after ${retryAfterMs} ms`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RateLimitedError';
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
 /** Raised inside a handler's AbortSignal reason when the job's timeout elapsed. */
 export class JobTimeoutError extends NightshiftError {
   readonly timeoutMs: number;

@@ -33,6 +33,11 @@ export interface QueueConfig {
    * for such a queue (see the worker's `QueueOptions.globalConcurrency`).
    */
   globalConcurrency?: number;
+  /**
+   * At most `max` jobs of this queue start in any `perMs` ms, across every worker process on the
+   * store (see the worker's `QueueOptions.rateLimit`). No limit by default.
+   */
+  rateLimit?: { max: number; perMs: number };
 }
 
 /**

@@ -42,6 +42,8 @@ export interface ResolvedQueue {
   prefetch?: number;
   /** Set only when the file sets it: no cluster-wide limit otherwise. */
   globalConcurrency?: number;
+  /** Set only when the file sets it: no rate limit otherwise. */
+  rateLimit?: { max: number; perMs: number };
 }
 
 /** The configuration the CLI runs with: file + environment + defaults. */
@@ -381,6 +383,7 @@ export function resolveConfig(
     queues[name] = { concurrency, timeoutMs: env.jobTimeoutMs ?? fromFile.timeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS };
     if (fromFile.prefetch !== undefined) queues[name].prefetch = fromFile.prefetch;
     if (fromFile.globalConcurrency !== undefined) queues[name].globalConcurrency = fromFile.globalConcurrency;
+    if (fromFile.rateLimit !== undefined) queues[name].rateLimit = { max: fromFile.rateLimit.max, perMs: fromFile.rateLimit.perMs };
   }
   const schedules: ResolvedConfig['schedules'] = scheduleFileInUse(config, options.file, options.scheduleFile) ?? config.schedules;
   const configuredPollMs = fromOnePlace('pollIntervalMs', config.pollIntervalMs, options.file, fileSettings);

@@ -80,6 +80,12 @@ const queueConfig = z.strictObject({
   timeoutMs: bounded(SETTING_BOUNDS.timeoutMs).optional(),
   prefetch: integer(0).max(10_000, 'must be ≤ 10000').optional(),
   globalConcurrency: integer(1).max(1_000_000, 'must be ≤ 1000000').optional(),
+  rateLimit: z
+    .strictObject({
+      max: integer(1).max(1_000_000, 'must be ≤ 1000000'),
+      perMs: integer(1, 'ms').max(86_400_000, 'must be ≤ 86400000 (a day)'),
+    })
+    .optional(),
 });
 
 const sqliteConfig = z.strictObject({

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
-import { JobTimeoutError, LeaseLostError, ShutdownError, ValidationError } from '../errors.js';
+import { JobTimeoutError, LeaseLostError, RateLimitedError, ShutdownError, ValidationError } from '../errors.js';
 import type { AnyJobDefinition, JobContext } from '../job/define-job.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from '../job/payload.js';
+import { clampDelayMs } from '../job/input-bounds.js';
 import type { NightshiftEvents } from '../observe/events.js';
 import type { Clock, JobFinish, JobRecord } from '../store/types.js';
 import { decideFailure, decideOutcome, isHandlerOutcome, toErrorRecord } from './retry-decision.js';
@@ -78,6 +79,8 @@ export interface ExecutorHost {
   heartbeatOne(execution: Execution): Promise<boolean>;
   /** The execution settled; `finish` null means "nothing to write" (the lease is gone). */
   settled(execution: Execution): void;
+  /** A handler threw `RateLimitedError`: hold its queue for `forMs` (see `Store.queueHold`). */
+  holdQueue(queue: string, forMs: number): void;
 }
 
 /** The JobContext a handler receives. Logger and signal are built only when first used. */
@@ -280,6 +283,7 @@ export class Executor {
 
   #failed(execution: Execution, error: unknown): void {
     if (execution.settled) return;
+    if (error instanceof RateLimitedError) this.host.holdQueue(execution.job.queue, clampDelayMs(error.retryAfterMs));
     this.#settle(execution, decideFailure(execution.job, execution.definition, error, this.host.random));
   }
 

@@ -12,6 +12,8 @@ export interface ProducerOptions {
   globalConcurrency?: number;
   /** Claims honour the jobs' per-key limits (see `JobFetchParams.perKeyConcurrency`). */
   perKeyConcurrency?: boolean;
+  /** The queue's cluster-wide rate limit: claims apply it, and a short claim sleeps until the window has room. */
+  rateLimit?: { max: number; perMs: number };
   /** How many jobs to claim now: at most the queue's free slots plus its room to claim ahead (see ClaimSize); 0 for none. */
   claimLimit(): number;
   /** Hands a claimed job on: to the executor, or to wait for a free slot. */
@@ -47,6 +49,8 @@ export class Producer implements Service {
   #again = false;
   #inFlight: Promise<void> | null = null;
   #pollTimer: NodeJS.Timeout | null = null;
+  /** Rate-limited queue: wakes the producer when the store says the window has room again. */
+  #roomTimer: NodeJS.Timeout | null = null;
 
   constructor(options: ProducerOptions) {
     this.#options = options;
@@ -75,6 +79,10 @@ export class Producer implements Service {
       clearTimeout(this.#pollTimer);
       this.#pollTimer = null;
     }
+    if (this.#roomTimer) {
+      clearTimeout(this.#roomTimer);
+      this.#roomTimer = null;
+    }
     if (this.#inFlight) await this.#inFlight;
   }
 
@@ -95,6 +103,11 @@ export class Producer implements Service {
 
   readonly #onScheduled = (): void => {
     if (this.#state !== 'scheduled') return;
+    // Waiting for a rate limit's window to have room: its timer triggers the next claim.
+    if (this.#roomTimer !== null) {
+      this.#state = 'idle';
+      return;
+    }
     const limit = this.#options.claimLimit();
     if (limit <= 0) {
       // A finishing job triggers again when a slot frees up.
@@ -117,8 +130,12 @@ export class Producer implements Service {
         leaseMs: options.leaseMs,
         ...(options.globalConcurrency !== undefined ? { globalConcurrency: options.globalConcurrency } : {}),
         ...(options.perKeyConcurrency === true ? { perKeyConcurrency: true } : {}),
+        ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {}),
       });
       full = jobs.length >= limit;
+      // Fewer than asked on a rate-limited queue: maybe no jobs, maybe no room. Ask when there
+      // is room (0 when there is) and sleep until then rather than polling.
+      if (!full && options.rateLimit !== undefined) await this.#sleepUntilRoom(options.rateLimit);
       options.fetched(jobs.length);
       // Claimed jobs run even when stop() came during the fetch: they are ours now, and the
       // worker's shutdown waits for (or releases) them.
@@ -131,6 +148,16 @@ export class Producer implements Service {
       this.#inFlight = null;
       this.#fetched(full);
     }
+  }
+
+  async #sleepUntilRoom(rateLimit: { max: number; perMs: number }): Promise<void> {
+    const waitMs = await this.#options.store.queueRateWait({ queue: this.#options.queue, rateLimit });
+    if (waitMs <= 0 || this.#state === 'stopped') return;
+    if (this.#roomTimer) clearTimeout(this.#roomTimer);
+    this.#roomTimer = setTimeout(() => {
+      this.#roomTimer = null;
+      this.trigger();
+    }, waitMs);
   }
 
   #fetched(full: boolean): void {

@@ -1,4 +1,4 @@
-import { JobTimeoutError, UnrecoverableError } from '../errors.js';
+import { JobTimeoutError, RateLimitedError, UnrecoverableError } from '../errors.js';
 import type { AnyJobDefinition } from '../job/define-job.js';
 import {
   clampDelayMs,
@@ -68,6 +68,8 @@ export function errorKind(error: unknown): string {
  * `failed`, retried `backoff(attempt)` ms after the store's now, per the job's retry policy.
  */
 export function decideFailure(job: JobRecord, definition: AnyJobDefinition | undefined, error: unknown, random: () => number): JobFinish {
+  // Throttled by the remote side: back to the queue, the attempt given back (a snooze).
+  if (error instanceof RateLimitedError) return { outcome: 'snoozed', delayMs: clampDelayMs(error.retryAfterMs) };
   const kind = errorKind(error);
   const record = toErrorRecord(error, kind);
   if (kind === 'unrecoverable' || job.attempt >= job.maxAttempts) return { outcome: 'dead', error: record };

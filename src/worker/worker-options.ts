@@ -36,6 +36,15 @@ export interface QueueOptions {
    * the limit of the worker that makes it.
    */
   globalConcurrency?: number;
+  /**
+   * A rate limit across every worker on the store: at most `max` jobs of this queue start in any
+   * `perMs` ms (plus 10 ms, so that jobs claimed together and started a moment later still fall
+   * in one window). Checked inside each claim; jobs over the limit stay queued without using an
+   * attempt, and a worker sleeps until the window has room instead of polling. Claiming ahead is
+   * off for such a queue. Give every worker of the queue the same value. Integers: `max` ≥ 1,
+   * `perMs` ≥ 1.
+   */
+  rateLimit?: { max: number; perMs: number };
 }
 
 /** The environment variables the worker takes its defaults from. */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { createClient, type Client } from '../client/client.js';
-import { StateError } from '../errors.js';
+import { ConfigError, StateError } from '../errors.js';
 import { assertValidName } from '../job/names.js';
 import { NightshiftEvents } from '../observe/events.js';
 import { createSilentLogger } from '../observe/logger.js';
@@ -96,6 +96,10 @@ interface QueueState {
   readonly globalConcurrency: number | null;
   /** Claims honour per-key limits: a registered job of this queue has a `concurrencyKey` rule. */
   readonly perKey: boolean;
+  /** Cluster-wide rate limit (see `QueueOptions.rateLimit`), or null. */
+  readonly rateLimit: { max: number; perMs: number } | null;
+  /** This worker's clock time until which a handler's `RateLimitedError` holds the queue (0: not held). */
+  heldUntil: number;
   /** Handlers running. */
   running: number;
   readonly claimSize: ClaimSize;
@@ -154,6 +158,13 @@ export function createWorker(options: WorkerOptions): Worker {
     assertIntOption(`queues.${name}.timeoutMs`, queue.timeoutMs, 1);
     assertIntOption(`queues.${name}.prefetch`, queue.prefetch, 0);
     assertIntOption(`queues.${name}.globalConcurrency`, queue.globalConcurrency, 1);
+    if (queue.rateLimit !== undefined) {
+      if (typeof queue.rateLimit !== 'object' || queue.rateLimit === null) throw new ConfigError(`queues.${name}.rateLimit must be { max, perMs }, got ${String(queue.rateLimit)}`);
+      assertIntOption(`queues.${name}.rateLimit.max`, queue.rateLimit.max, 1);
+      assertIntOption(`queues.${name}.rateLimit.perMs`, queue.rateLimit.perMs, 1);
+      if (queue.rateLimit.max === undefined || queue.rateLimit.perMs === undefined) throw new ConfigError(`queues.${name}.rateLimit needs both max and perMs`);
+    }
+    const rateLimit = queue.rateLimit === undefined ? null : { max: queue.rateLimit.max, perMs: queue.rateLimit.perMs };
     const concurrency = queue.concurrency ?? defaultConcurrency;
     const globalConcurrency = queue.globalConcurrency ?? null;
     const perKey = [...jobs.values()].some((job) => job.queue === name && job.perKey);
@@ -161,10 +172,12 @@ export function createWorker(options: WorkerOptions): Worker {
       name,
       concurrency,
       timeoutMs: queue.timeoutMs ?? defaultTimeoutMs,
-      // A job claimed ahead would hold a cluster-wide or per-key slot while it waits for one of ours.
-      prefetch: globalConcurrency !== null || perKey ? 0 : (queue.prefetch ?? concurrency),
+      // A job claimed ahead would hold a cluster-wide or per-key slot, or a rate token, while it waits for one of ours.
+      prefetch: globalConcurrency !== null || perKey || rateLimit !== null ? 0 : (queue.prefetch ?? concurrency),
       globalConcurrency,
       perKey,
+      rateLimit,
+      heldUntil: 0,
       running: 0,
       claimSize: new ClaimSize(),
       ahead: new ClaimedAhead(),
@@ -190,6 +203,19 @@ export function createWorker(options: WorkerOptions): Worker {
     enqueueClient: () => (client ??= createClient({ store, jobs: options.jobs, events, logger })),
     queueTimeoutMs: (queue) => queueSettings.get(queue)?.timeoutMs ?? defaultTimeoutMs,
     heartbeatOne: (execution) => heartbeat.renewOne(execution),
+    holdQueue(queue, forMs) {
+      // Every worker on the store: a hold row its claims check. This worker: no claim until then,
+      // and one the moment it ends.
+      store.queueHold({ queue, forMs }).catch(reportError(`hold:${queue}`));
+      const settings = queueSettings.get(queue);
+      if (!settings) return;
+      const until = clock() + forMs;
+      if (until <= settings.heldUntil) return;
+      settings.heldUntil = until;
+      const timer = setTimeout(() => producers.get(queue)?.trigger(), forMs + 1);
+      timer.unref?.();
+      logger.info({ queue, forMs }, 'a handler was rate limited: holding the queue');
+    },
     settled(execution) {
       const queue = queueSettings.get(execution.job.queue);
       if (queue) {
@@ -352,10 +378,13 @@ export function createWorker(options: WorkerOptions): Worker {
         pollIntervalMs,
         ...(settings.globalConcurrency !== null ? { globalConcurrency: settings.globalConcurrency } : {}),
         ...(settings.perKey ? { perKeyConcurrency: true } : {}),
+        ...(settings.rateLimit !== null ? { rateLimit: settings.rateLimit } : {}),
         claimLimit: () => {
           // Finishes that cannot be written (disk full, store unreachable): start nothing new
           // whose outcome could not be recorded either.
           if (completer.stalled) return 0;
+          // Held by a handler's RateLimitedError: its timer triggers the next claim.
+          if (settings.heldUntil > clock()) return 0;
           const freeSlots = settings.concurrency - settings.running;
           const aheadRoom = Math.max(0, settings.claimSize.ahead(settings.prefetch) - settings.ahead.size);
           return settings.claimSize.limit(Math.max(0, freeSlots) + aheadRoom);

@@ -46,7 +46,7 @@ describe('validateConfig', () => {
   it('lists every problem with its path and the file', () => {
     const error = configError({
       jobs: [send, 'report', send],
-      queues: { 'no spaces': {}, email: { concurrency: 1.5 }, reports: { prefetch: -1 } },
+      queues: { 'no spaces': {}, email: { concurrency: 1.5 }, reports: { prefetch: -1 }, api: { rateLimit: { max: 0, perMs: 1000, burst: 3 } }, llm: { globalConcurrency: -2 } },
       store: { postgres: { connectionString: 'mysql://x', schema: 'Drop Table' } },
       schedules: 42,
       leaseMs: 5,
@@ -62,6 +62,9 @@ describe('validateConfig', () => {
       'queues.no spaces': expect.stringContaining('queue name must be'),
       'queues.email.concurrency': 'must be an integer ≥ 1',
       'queues.reports.prefetch': 'must be an integer ≥ 0',
+      'queues.api.rateLimit.max': 'must be an integer ≥ 1',
+      'queues.api.rateLimit': expect.stringContaining('burst'),
+      'queues.llm.globalConcurrency': 'must be an integer ≥ 1',
       'store.postgres.connectionString': 'must start with postgres:// or postgresql://',
       'store.postgres.schema': expect.stringContaining('lowercase SQL identifier'),
       schedules: 'must be a YAML file path or a list of schedules',

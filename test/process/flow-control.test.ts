@@ -154,6 +154,29 @@ for (const kind of KINDS) {
       expect(overall).toBeGreaterThan(1);
     });
 
+    it('three workers under a rate limit of 10/s never start more than 10 jobs in any 1-s window over 10 s, and use the limit', { timeout: 90_000 }, async () => {
+      const store = await kind.open();
+      opened.push(store);
+      const JOBS = 100;
+      await createClient({ store: store.store, jobs: [ledger] }).enqueueMany(
+        ledger,
+        Array.from({ length: JOBS }, (_, seq) => ({ seq })),
+      );
+      const lines = await runWorkers(store, { workers: 3, queues: { flow: { concurrency: 5, rateLimit: { max: 10, perMs: 1000 } } }, jobMs: 1, expected: JOBS });
+      const starts = lines.filter((line) => line.type === 'start').map((line) => line.at).sort((a, b) => a - b);
+      expect(starts).toHaveLength(JOBS);
+      // The most starts in any window of 1 s (closed at both ends: the strictest reading).
+      let most = 0;
+      for (let first = 0, last = 0; last < starts.length; last++) {
+        while (starts[last]! - starts[first]! > 1000) first++;
+        most = Math.max(most, last - first + 1);
+      }
+      expect(most).toBeLessThanOrEqual(10);
+      expect(most).toBe(10);
+      // 100 jobs at 10 per second cannot start in less than nine seconds after the first.
+      expect(starts[JOBS - 1]! - starts[0]!).toBeGreaterThanOrEqual(9 * 1000);
+    });
+
     it('a worker killed with SIGKILL while holding a key frees it once its lease expires, not before', { timeout: 90_000 }, async () => {
       const store = await kind.open();
       opened.push(store);

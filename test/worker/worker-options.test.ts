@@ -37,6 +37,12 @@ describe('worker options', () => {
     expect(() => createWorker({ store, jobs: [job], queues: { default: { concurrency: 0 } } })).toThrow(/queues.default.concurrency/);
     expect(() => createWorker({ store, jobs: [job], queues: { default: { prefetch: -1 } } })).toThrow(/queues.default.prefetch must be an integer ≥ 0/);
     expect(() => createWorker({ store, jobs: [job], queues: { default: { prefetch: 1.5 } } })).toThrow(/queues.default.prefetch/);
+    // Flow control: limits are integers ≥ 1, and a rate limit needs both of its numbers.
+    expect(() => createWorker({ store, jobs: [job], queues: { default: { globalConcurrency: 0 } } })).toThrow(/queues.default.globalConcurrency must be an integer ≥ 1/);
+    expect(() => createWorker({ store, jobs: [job], queues: { default: { rateLimit: { max: 0, perMs: 1000 } } } })).toThrow(/queues.default.rateLimit.max must be an integer ≥ 1/);
+    expect(() => createWorker({ store, jobs: [job], queues: { default: { rateLimit: { max: 5, perMs: -1 } } } })).toThrow(/queues.default.rateLimit.perMs must be an integer ≥ 1/);
+    expect(() => createWorker({ store, jobs: [job], queues: { default: { rateLimit: { max: 5 } as never } } })).toThrow(/queues.default.rateLimit needs both max and perMs/);
+    expect(() => createWorker({ store, jobs: [job], queues: { default: { rateLimit: 'fast' as never } } })).toThrow(/queues.default.rateLimit must be \{ max, perMs \}/);
     expect(() => createWorker({ store, jobs: [job], queues: { 'bad queue': {} } })).toThrow(/queue name/);
     expect(() => createWorker({ store, jobs: [job], id: 'has space' })).toThrow(/worker id/);
     expect(() => createWorker({ store, jobs: [job, defineJob({ name: 'opt', schema: z.object({}), handler: async () => 1 })] })).toThrow(/two different jobs/);
