@@ -301,6 +301,7 @@ function resolveJobs(
   file: string | null,
   fileSettings: ScheduleFileSettings | null,
   builtinJobs: typeof withBuiltinJobs | undefined,
+  env: EnvSettings,
 ): AnyJobDefinition[] {
   const builtins = fromOnePlace('builtins', config.builtins, file, fileSettings);
   // Nothing enabled: the config's jobs as they are, without loading the built-in jobs' code.
@@ -308,7 +309,8 @@ function resolveJobs(
   if (builtinJobs === undefined) throw new Error('resolveConfig: the config enables built-in jobs; pass `builtinJobs` (loadConfig does)');
   const fromFile = fileSettings?.settings.builtins !== undefined ? fileSettings : null;
   try {
-    return builtinJobs(config.jobs, builtins);
+    // The maintenance jobs act on the store this config and environment name (opened per run).
+    return builtinJobs(config.jobs, builtins, { storeConfig: { config: config.store, env } });
   } catch (error) {
     if (!(error instanceof ConfigError) || error.file !== undefined) throw error;
     const where = fromFile?.file ?? file ?? undefined;
@@ -373,7 +375,7 @@ export function resolveConfig(
 ): ResolvedConfig {
   const { env } = options;
   const fileSettings = options.fileSettings ?? null;
-  const jobs = resolveJobs(config, options.file, fileSettings, options.builtinJobs);
+  const jobs = resolveJobs(config, options.file, fileSettings, options.builtinJobs, env);
   const queueNames = new Set<string>([...Object.keys(config.queues ?? {}), ...jobs.map((job) => job.queue)]);
   const queues: Record<string, ResolvedQueue> = {};
   for (const name of [...queueNames].sort()) {

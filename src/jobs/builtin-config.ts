@@ -7,6 +7,7 @@
  * builtins: {
  *   command: { allow: ['/usr/local/bin/backup', 'pg_dump'], env: ['PATH', 'HOME'] },
  *   http: { allow: ['https://api.example.com/v1/', 'hooks.example.org'] },
+ *   maintenance: true,
  * }
  * ```
  */
@@ -56,6 +57,13 @@ export interface BuiltinJobsConfig {
   command?: CommandJobConfig;
   /** Enables the `http` job (sends requests from the worker's network). Default: off. */
   http?: HttpJobConfig;
+  /**
+   * `true` enables `maintenance.retry` (retries recently dead jobs) and `maintenance.cleanup`
+   * (deletes old finished jobs and their attempts) on the configured store. Default: off — they
+   * reach nothing outside the store, but they change and delete its jobs, and a registered
+   * built-in can be enqueued by anyone who can enqueue by name (CLI, API, SQL `enqueue()`).
+   */
+  maintenance?: boolean;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -100,8 +108,9 @@ function builtinsSchema() {
     {
       command: commandConfigSchema.optional(),
       http: httpConfigSchema.optional(),
+      maintenance: z.boolean({ error: 'must be true (enables maintenance.retry and maintenance.cleanup) or false' }).optional(),
     },
-    { error: 'must be an object: { command?: { allow, env, inputEnv }, http?: { allow } }' },
+    { error: 'must be an object: { command?: { allow, env, inputEnv }, http?: { allow }, maintenance?: true }' },
   );
 }
 

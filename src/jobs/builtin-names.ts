@@ -7,6 +7,10 @@
 export const HTTP_JOB_NAME = 'http';
 /** Name of the built-in command job (the `jobId` in YAML). */
 export const COMMAND_JOB_NAME = 'command';
+/** Name of the built-in job that retries recently dead jobs (the `jobId` in YAML). */
+export const MAINTENANCE_RETRY_JOB_NAME = 'maintenance.retry';
+/** Name of the built-in job that deletes old finished jobs (the `jobId` in YAML). */
+export const MAINTENANCE_CLEANUP_JOB_NAME = 'maintenance.cleanup';
 
 /**
  * For the name of a built-in job that is not enabled, how to enable it (appended to an
@@ -18,6 +22,9 @@ export function builtinNotEnabledHint(name: string): string | undefined {
   }
   if (name === HTTP_JOB_NAME) {
     return `the built-in "http" job is off; enable it with builtins: { http: { allow: [hosts or URL prefixes] } } in the config or the schedule file`;
+  }
+  if (name === MAINTENANCE_RETRY_JOB_NAME || name === MAINTENANCE_CLEANUP_JOB_NAME) {
+    return `the built-in "${name}" job is off; enable it with builtins: { maintenance: true } in the config or the schedule file`;
   }
   return undefined;
 }
