@@ -19,6 +19,7 @@ export type NightshiftErrorCode =
   | 'UNKNOWN_CHANNEL'
   | 'UNKNOWN_RULE'
   | 'UNKNOWN_SILENCE'
+  | 'UNKNOWN_DEPENDENCY'
   | 'JOB_NOT_FOUND'
   | 'INVALID_STATE'
   | 'STORE_UNAVAILABLE'

@@ -30,6 +30,7 @@ const TIMED_METHODS = [
   'jobQueueOldest',
   'jobAhead',
   'jobKeyHolders',
+  'jobDependencies',
   'queueHold',
   'queueRateWait',
   'queuePause',

@@ -24,7 +24,7 @@ export type JobState =
   | 'completed'
   | 'dead' // no attempts left, unrecoverable error, or corrupt row
   | 'cancelled'
-  | 'waiting'; // dependencies not done yet (reserved; no store produces it yet)
+  | 'waiting'; // dependencies not done yet (see JobInsert.dependsOn)
 
 export const JOB_STATES: readonly JobState[] = [
   'scheduled',
@@ -80,7 +80,25 @@ export interface JobInsert {
    */
   concurrencyKey?: string | null;
   concurrencyLimit?: number | null;
+  /**
+   * Jobs this one waits for: ids of stored jobs (`dependsOn`) and positions of earlier items of
+   * the same `jobInsertMany` (`dependsOnItems`, for a flow inserted in one call). The job is
+   * `waiting` until every one of them completed. An unknown id or a position that is not an
+   * earlier item refuses the whole insert (`UNKNOWN_DEPENDENCY`), storing nothing.
+   */
+  dependsOn?: readonly string[];
+  dependsOnItems?: readonly number[];
+  /**
+   * When a dependency ends `dead` or `cancelled`: `cancel` the job (the default; its error names
+   * the dependency, and jobs waiting on it follow the same way), `run` it as if the dependency
+   * had completed, or `wait` (until the dependency is retried and completes).
+   */
+  onDependencyFailure?: DependencyFailurePolicy;
 }
+
+/** What a waiting job does when a dependency ends dead or cancelled (see `JobInsert`). */
+export type DependencyFailurePolicy = 'cancel' | 'run' | 'wait';
+export const DEPENDENCY_FAILURE_POLICIES: readonly DependencyFailurePolicy[] = ['cancel', 'run', 'wait'];
 
 /** The lease a worker holds on a running job. */
 export interface Lease {
@@ -579,6 +597,13 @@ export interface Store extends AlertStore {
    * "why isn't this job running?".
    */
   jobKeyHolders(params: { queue: string; concurrencyKey: string; limit: number }): Promise<JobRecord[]>;
+  /**
+   * The jobs `id` depends on (see `JobInsert.dependsOn`), lowest id first, with whether each edge
+   * is settled (the dependency completed, or failed under the `run` policy). Empty for a job
+   * without dependencies or an unknown id; a dependency pruned since is left out. For a parent
+   * reading its children's results, and for "why is this job waiting?".
+   */
+  jobDependencies(params: { id: string }): Promise<{ job: JobRecord; settled: boolean }[]>;
 
   // -- API tokens: only their SHA-256 digests are stored. Added with the HTTP API's token commands.
 

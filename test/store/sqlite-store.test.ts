@@ -167,7 +167,7 @@ describe('sqlite store: schema', () => {
     expect(raw.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
     // Every old value kept; later versions only added columns (null for old rows).
     expect(raw.prepare('SELECT * FROM nightshift_jobs ORDER BY id').all()).toEqual(
-      (before as Record<string, unknown>[]).map((row) => ({ ...row, concurrency_key: null, concurrency_limit: null })),
+      (before as Record<string, unknown>[]).map((row) => ({ ...row, concurrency_key: null, concurrency_limit: null, deps_pending: 0, has_dependents: 0, on_dep_failure: null })),
     );
     const table = raw.prepare(`SELECT sql FROM sqlite_master WHERE name = 'nightshift_jobs'`).pluck().get() as string;
     expect(table).not.toMatch(/AUTOINCREMENT/);

@@ -45,6 +45,11 @@ export interface JobStatements {
   fetchLimited: Statement;
   fetchKeyed: Statement;
   keyHolders: Statement;
+  depStates: Statement;
+  insertDependent: Statement;
+  depEdges: Statement;
+  depSettle: Statement;
+  dependencies: Statement;
   queueHold: Statement;
   queueHoldUntil: Statement;
   rateUsed: Statement;
@@ -271,6 +276,51 @@ export function jobStatements(names: SchemaNames): JobStatements {
     },
     rateLog: { name: n('rate_log'), text: `INSERT INTO ${s}.rate_log (queue, at, n) VALUES ($2, ${CLOCK}, $3)` },
     rateForget: { name: n('rate_forget'), text: `DELETE FROM ${s}.rate_log WHERE queue = $2 AND at <= ${CLOCK} - $3::float8 * interval '1 millisecond'` },
+    // Dependencies (store/job-dependencies.ts). The states a new job's dependencies are in, each
+    // row locked FOR SHARE until the insert commits: a dependency cannot finish in between, so its
+    // finish (whose settle runs after it commits) always finds the new edge, or the insert sees it
+    // finished (READ COMMITTED re-reads a row once its lock is released).
+    depStates: {
+      name: n('dep_states'),
+      text: `SELECT id::text AS id, state FROM ${s}.jobs WHERE id = ANY($1::bigint[]) ORDER BY id FOR SHARE`,
+    },
+    // One job that names dependencies, with the state its plan decided ($15: 'waiting' or NULL for
+    // its normal state), its count of unsettled edges and its policy. A key conflict inserts
+    // nothing (the caller reads the job holding the key, as for any insert).
+    insertDependent: {
+      name: n('job_insert_dependent'),
+      text: `
+        INSERT INTO ${s}.jobs (name, queue, payload, state, priority, max_attempts, run_at, created_at,
+                               key, timeout_ms, schedule_id, meta, concurrency_key, concurrency_limit, deps_pending, on_dep_failure)
+        VALUES ($2, $3, $4, coalesce($15::text, CASE WHEN coalesce($7::timestamptz, ${NOW}) > ${NOW} THEN 'scheduled' ELSE 'available' END),
+                $5, $6, coalesce($7::timestamptz, ${NOW}), ${NOW}, $8, $9, $10, $11, $12, $13, $14, $16)
+        ON CONFLICT (name, key) WHERE key IS NOT NULL AND state IN ${KEY_BLOCKING} DO NOTHING
+        RETURNING ${jobColumns()}`,
+    },
+    depEdges: {
+      name: n('dep_edges'),
+      text: `
+        WITH edges AS (
+          INSERT INTO ${s}.job_deps (job_id, depends_on, resolved)
+          SELECT $1::bigint, e.depends_on, e.resolved FROM unnest($2::bigint[], $3::bool[]) AS e(depends_on, resolved)
+          ON CONFLICT DO NOTHING
+          RETURNING depends_on
+        )
+        UPDATE ${s}.jobs SET has_dependents = true WHERE id IN (SELECT depends_on FROM edges) AND NOT has_dependents`,
+    },
+    // Queues that got a job due now, one row each time one did.
+    depSettle: {
+      name: n('dep_settle'),
+      text: `SELECT queue FROM ${s}.settle_dependents($2::bigint[], $3::text[], ${NOW}) AS queue`,
+    },
+    dependencies: {
+      name: n('job_dependencies'),
+      text: `
+        SELECT ${jobColumns('j')}, d.resolved AS dep_resolved FROM ${s}.job_deps d
+        JOIN ${s}.jobs j ON j.id = d.depends_on
+        WHERE d.job_id = $1::bigint
+        ORDER BY j.id`,
+    },
     // Running jobs holding a concurrency key (the partial running-key index).
     keyHolders: {
       name: n('job_key_holders'),
@@ -345,7 +395,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
               lease_expires_at = NULL
           FROM input AS i
           WHERE j.id = i.id AND j.state = 'running' AND j.lease_token = i.token
-          RETURNING j.id, i.token, j.queue, j.lease_owner, j.attempted_at, i.outcome, i.error, i.result,
+          RETURNING j.id, i.token, j.queue, j.lease_owner, j.attempted_at, i.outcome, i.error, i.result, j.has_dependents,
                     CASE WHEN i.outcome IN ('snoozed', 'released') THEN j.attempt + 1 ELSE j.attempt END AS ran_attempt
         ),
         recorded AS (
@@ -355,7 +405,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
                  NULL
           FROM updated WHERE outcome <> 'completed'
         )
-        SELECT id::text AS id, token, queue, outcome FROM updated`,
+        SELECT id::text AS id, token, queue, outcome, has_dependents FROM updated`,
     },
     // Fenced like finish: only rows still running under the caller's token are extended.
     heartbeat: {

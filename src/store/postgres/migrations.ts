@@ -549,6 +549,76 @@ export const MIGRATIONS: readonly MigrationStep[] = [
       );
     `,
   },
+  {
+    version: 20,
+    name: 'job dependencies: the edges a job waits on, its count of unsettled ones, and what a dependency\'s end does',
+    // See store/job-dependencies.ts for the rules. The edges go with their jobs (ON DELETE
+    // CASCADE), so pruning and deleting keep the graph consistent without more statements.
+    // settle_dependents applies the end of some dependencies to the jobs waiting on them,
+    // cascading cancellations; it is idempotent (an edge settles once), so running it again for
+    // a dependency that already ended changes nothing.
+    sql: ({ quoted: s }) => `
+      ALTER TABLE ${s}.jobs ADD COLUMN deps_pending integer NOT NULL DEFAULT 0;
+      ALTER TABLE ${s}.jobs ADD COLUMN has_dependents boolean NOT NULL DEFAULT false;
+      ALTER TABLE ${s}.jobs ADD COLUMN on_dep_failure text;
+      CREATE TABLE ${s}.job_deps (
+        job_id     bigint NOT NULL REFERENCES ${s}.jobs (id) ON DELETE CASCADE,
+        depends_on bigint NOT NULL REFERENCES ${s}.jobs (id) ON DELETE CASCADE,
+        resolved   boolean NOT NULL DEFAULT false,
+        PRIMARY KEY (job_id, depends_on)
+      );
+      CREATE INDEX job_deps_on_idx ON ${s}.job_deps (depends_on, job_id);
+      CREATE FUNCTION ${s}.settle_dependents(deps bigint[], hows text[], at timestamptz) RETURNS SETOF text
+      LANGUAGE plpgsql AS $fn$
+      DECLARE
+        frontier_ids bigint[] := deps;
+        frontier_hows text[] := hows;
+        next_ids bigint[];
+        next_hows text[];
+        waiting record;
+        released record;
+        i integer;
+      BEGIN
+        WHILE coalesce(array_length(frontier_ids, 1), 0) > 0 LOOP
+          next_ids := '{}';
+          next_hows := '{}';
+          FOR i IN 1 .. array_length(frontier_ids, 1) LOOP
+            FOR waiting IN
+              SELECT d.job_id, coalesce(j.on_dep_failure, 'cancel') AS policy
+              FROM ${s}.job_deps d JOIN ${s}.jobs j ON j.id = d.job_id
+              WHERE d.depends_on = frontier_ids[i] AND NOT d.resolved AND j.state = 'waiting'
+              ORDER BY d.job_id
+              FOR UPDATE OF d, j
+            LOOP
+              CONTINUE WHEN frontier_hows[i] <> 'completed' AND waiting.policy = 'wait';
+              UPDATE ${s}.job_deps SET resolved = true WHERE job_id = waiting.job_id AND depends_on = frontier_ids[i];
+              IF frontier_hows[i] = 'completed' OR waiting.policy = 'run' THEN
+                UPDATE ${s}.jobs
+                SET deps_pending = deps_pending - 1,
+                    state = CASE WHEN deps_pending - 1 > 0 THEN state WHEN run_at > at THEN 'scheduled' ELSE 'available' END
+                WHERE id = waiting.job_id AND state = 'waiting'
+                RETURNING state, queue INTO released;
+                IF FOUND AND released.state = 'available' THEN RETURN NEXT released.queue; END IF;
+              ELSE
+                UPDATE ${s}.jobs
+                SET state = 'cancelled', finished_at = at,
+                    last_error = jsonb_build_object('name', 'DependencyFailed', 'message',
+                      format('dependency %s ended %s', frontier_ids[i], frontier_hows[i]), 'stack', NULL, 'kind', 'dependency_failed')
+                WHERE id = waiting.job_id AND state = 'waiting';
+                IF FOUND THEN
+                  next_ids := next_ids || waiting.job_id;
+                  next_hows := next_hows || 'cancelled'::text;
+                END IF;
+              END IF;
+            END LOOP;
+          END LOOP;
+          frontier_ids := next_ids;
+          frontier_hows := next_hows;
+        END LOOP;
+      END
+      $fn$;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

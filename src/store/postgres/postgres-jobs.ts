@@ -21,6 +21,7 @@ import {
 } from '../types.js';
 import { isJobId } from '../job-ids.js';
 import { rateRoomAt, rateWindowMs } from '../rate-window.js';
+import { dependencyIds, hasDependencies, planDependencies } from '../job-dependencies.js';
 import type { JobStatements, Statement } from './job-statements.js';
 import { jobColumns, runningAttempt, toAttemptRecord, toJobRecord, type AttemptRow, type JobRow } from './rows.js';
 import type { SchemaNames } from './schema-name.js';
@@ -79,6 +80,7 @@ const KEY_RACE_ROUNDS = 5;
  * again, a bounded number of times.
  */
 export async function insertJobs(ctx: PgJobContext, db: Queryable, jobs: JobInsert[]): Promise<JobInsertResult[]> {
+  if (jobs.some(hasDependencies)) return insertWithDependencies(ctx, db, jobs);
   if (jobs.every((job) => job.key === null)) return insertUnkeyedJobs(ctx, db, jobs);
   const results: (JobInsertResult | undefined)[] = new Array(jobs.length);
   let pending = jobs.map((job, index) => ({ job, index }));
@@ -250,6 +252,94 @@ export async function rateWait(ctx: PgJobContext, params: { queue: string; rateL
   return Math.max(at, hold.rows[0]!.until?.getTime() ?? now) - now;
 }
 
+/** Wakes this process's and every other process's workers of `queues` (none: nothing). */
+async function wakeQueues(ctx: PgJobContext, queues: Iterable<string>): Promise<void> {
+  const list = [...new Set(queues)];
+  if (list.length === 0) return;
+  ctx.wake(list);
+  await notifyOthers(ctx, list);
+}
+
+/** Applies the end of dependencies `ids` (`hows`: completed, dead, cancelled) to the jobs waiting on them; returns the queues that got a due job. */
+async function settleDependents(ctx: PgJobContext, db: Queryable, ids: string[], hows: string[]): Promise<Set<string>> {
+  // Two settles may lock the same waiting jobs in different orders (a parent of children that
+  // finish in several processes): PostgreSQL aborts one with a deadlock, and since the function
+  // is idempotent, running it again is the fix. On the caller's transaction an abort cannot be
+  // retried here; it fails the caller's statement as any deadlock would.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { rows } = await run<{ queue: string }>(db, ctx.sql.depSettle, [ctx.now(), ids, hows]);
+      return new Set(rows.map((row) => row.queue));
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (db !== ctx.pool || attempt >= 5 || (code !== '40P01' && code !== '40001')) throw error;
+    }
+  }
+}
+
+/**
+ * Inserts a batch in which some jobs name dependencies (a flow), in one transaction (the
+ * caller's, or one of its own): runs of jobs without dependencies go through the usual batch
+ * insert; each job with dependencies is planned from its dependencies' states (locked FOR
+ * SHARE: see depStates) and inserted alone, then its edges.
+ */
+async function insertWithDependencies(ctx: PgJobContext, db: Queryable, jobs: JobInsert[]): Promise<JobInsertResult[]> {
+  const work = async (client: Queryable): Promise<JobInsertResult[]> => {
+    const results: JobInsertResult[] = new Array<JobInsertResult>(jobs.length);
+    const ids: (string | null)[] = new Array<string | null>(jobs.length).fill(null);
+    let segment: number[] = [];
+    const flush = async () => {
+      if (segment.length === 0) return;
+      const inserted = await insertJobs(ctx, client, segment.map((index) => jobs[index]!));
+      inserted.forEach((result, k) => {
+        results[segment[k]!] = result;
+        ids[segment[k]!] = result.job.id;
+      });
+      segment = [];
+    };
+    for (let index = 0; index < jobs.length; index++) {
+      const job = jobs[index]!;
+      if (!hasDependencies(job)) {
+        segment.push(index);
+        continue;
+      }
+      await flush();
+      const depIds = dependencyIds(job, index, ids);
+      const states = await run<{ id: string; state: JobState }>(client, ctx.sql.depStates, [depIds]);
+      const plan = planDependencies(job, depIds, new Map(states.rows.map((row) => [row.id, row.state])));
+      const { rows } = await run<JobRow>(client, ctx.sql.insertDependent, [
+        ctx.now(), job.name, job.queue, job.payload, job.priority, job.maxAttempts, job.runAt, job.key, job.timeoutMs, job.scheduleId, job.meta,
+        job.concurrencyKey ?? null, job.concurrencyLimit ?? null, plan.state === null ? 0 : plan.pending, plan.state === null ? null : 'waiting', plan.policy,
+      ]);
+      let row = rows[0];
+      if (row === undefined) {
+        // The key is taken: the job holding it is the answer, as for any keyed insert.
+        const existing = await run<JobRow>(client, ctx.sql.selectByKeys, [[job.name], [job.key]]);
+        if (!existing.rows[0]) throw new StoreError(`postgres store: the job holding key ${JSON.stringify(job.key)} of "${job.name}" finished meanwhile; retry the enqueue`, { retryable: true });
+        results[index] = { job: toJobRecord(existing.rows[0]), inserted: false };
+        ids[index] = existing.rows[0].id;
+        continue;
+      }
+      await run(client, ctx.sql.depEdges, [row.id, plan.edges.map((edge) => edge.id), plan.edges.map((edge) => edge.settled)]);
+      if (plan.failed) {
+        await settleDependents(ctx, client, [plan.failed.id], [plan.failed.state]);
+        row = (await run<JobRow>(client, ctx.sql.get, [row.id])).rows[0]!;
+      }
+      results[index] = { job: toJobRecord(row), inserted: true };
+      ids[index] = row.id;
+    }
+    await flush();
+    return results;
+  };
+  return db === ctx.pool ? inTransaction(ctx.pool, work) : work(db);
+}
+
+export async function jobDependencies(ctx: PgJobContext, id: string): Promise<{ job: JobRecord; settled: boolean }[]> {
+  if (!isJobId(id)) return [];
+  const { rows } = await run<JobRow & { dep_resolved: boolean }>(ctx.pool, ctx.sql.dependencies, [id]);
+  return rows.map((row) => ({ job: toJobRecord(row), settled: row.dep_resolved }));
+}
+
 /** Running jobs of a queue holding a concurrency key, longest running first. */
 export async function keyHolders(ctx: PgJobContext, params: { queue: string; concurrencyKey: string; limit: number }): Promise<JobRecord[]> {
   const { rows } = await run<JobRow>(ctx.pool, ctx.sql.keyHolders, [params.queue, params.concurrencyKey, params.limit]);
@@ -266,9 +356,17 @@ export async function finishJobs(ctx: PgJobContext, items: JobFinishItem[]): Pro
   // here and in every other process (workers there may have free slots for them).
   const finishes = new Map(writes.map((item) => [`${item.id}\u0000${item.token}`, item.finish]));
   const requeued = new Set<string>();
+  const parents: { id: string; outcome: string }[] = [];
   for (const row of rows) {
     const finish = finishes.get(`${row.id}\u0000${row.token}`);
     if (finish !== undefined && claimableAtOnce(finish)) requeued.add(row.queue);
+    if (row.has_dependents && (row.outcome === 'completed' || row.outcome === 'dead' || row.outcome === 'cancelled')) parents.push(row);
+  }
+  // Jobs waiting on the ones that ended. A statement of its own, after the finish committed (the
+  // finish keeps its fast, asynchronously committed single statement for the jobs nobody waits
+  // for); settle_dependents is idempotent, and new edges cannot slip in between (see depStates).
+  if (parents.length > 0) {
+    for (const queue of await settleDependents(ctx, ctx.pool, parents.map((p) => p.id), parents.map((p) => p.outcome))) requeued.add(queue);
   }
   if (requeued.size > 0) {
     ctx.wake([...requeued]);
@@ -282,7 +380,7 @@ export async function finishJobs(ctx: PgJobContext, items: JobFinishItem[]): Pro
 }
 
 /** Runs the fenced finish statement for items with well-formed ids; returns the rows it wrote. */
-async function writeFinishes(ctx: PgJobContext, items: JobFinishItem[]): Promise<{ id: string; token: string; queue: string; outcome: string }[]> {
+async function writeFinishes(ctx: PgJobContext, items: JobFinishItem[]): Promise<{ id: string; token: string; queue: string; outcome: string; has_dependents: boolean }[]> {
   const values = [
     ctx.now(),
     items.map((item) => item.id),
@@ -303,7 +401,7 @@ async function writeFinishes(ctx: PgJobContext, items: JobFinishItem[]): Promise
       return null;
     }),
   ];
-  const { rows } = await run<{ id: string; token: string; queue: string; outcome: string }>(ctx.pool, ctx.sql.finish, values);
+  const { rows } = await run<{ id: string; token: string; queue: string; outcome: string; has_dependents: boolean }>(ctx.pool, ctx.sql.finish, values);
   return rows;
 }
 
@@ -370,12 +468,11 @@ export async function rescueExpired(ctx: PgJobContext, limit: number, error: Err
     JSON.stringify({ name: error.name, message: error.message, stack: error.stack, kind: error.kind }),
   ]);
   const retried = rows.filter((row) => row.state === 'retryable');
-  if (retried.length > 0) {
-    const queues = [...new Set(retried.map((row) => row.queue))];
-    ctx.wake(queues);
-    await notifyOthers(ctx, queues);
-  }
-  return { retried: retried.map((row) => row.id), dead: rows.filter((row) => row.state === 'dead').map((row) => row.id) };
+  const dead = rows.filter((row) => row.state === 'dead').map((row) => row.id);
+  const queues = new Set(retried.map((row) => row.queue));
+  if (dead.length > 0) for (const queue of await settleDependents(ctx, ctx.pool, dead, dead.map(() => 'dead'))) queues.add(queue);
+  await wakeQueues(ctx, queues);
+  return { retried: retried.map((row) => row.id), dead };
 }
 
 export async function getJob(ctx: PgJobContext, id: string): Promise<JobRecord | null> {
@@ -407,7 +504,10 @@ export async function jobAttempts(ctx: PgJobContext, id: string): Promise<Attemp
 export async function cancelJob(ctx: PgJobContext, id: string, reason: string): Promise<JobRecord | null> {
   if (!isJobId(id)) return null;
   const { rows } = await run<JobRow>(ctx.pool, ctx.sql.cancel, [ctx.now(), id, JSON.stringify(cancelledError(reason))]);
-  if (rows[0]) return toJobRecord(rows[0]);
+  if (rows[0]) {
+    await wakeQueues(ctx, await settleDependents(ctx, ctx.pool, [id], ['cancelled']));
+    return toJobRecord(rows[0]);
+  }
   // Not found, or already final: report the job as it is.
   return getJob(ctx, id);
 }

@@ -25,6 +25,7 @@ import {
   jobAttempts,
   jobStats,
   holdQueue,
+  jobDependencies,
   keyHolders,
   rateWait,
   listJobs,
@@ -446,6 +447,10 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
 
     queueRateWait(params) {
       return guard(`read when queue ${params.queue} has room`, () => rateWait(ctx, params));
+    },
+
+    jobDependencies(params) {
+      return guard('read the dependencies of a job', () => jobDependencies(ctx, params.id));
     },
 
     jobKeyHolders(params) {

@@ -77,6 +77,7 @@ export function cancelJob(ctx: SqliteContext, id: number, reason: string): JobRe
       if (before === undefined) return null;
       const after = statements.jobCancel.get({ id, now, error }) as JobRow | undefined;
       if (after === undefined) return jobFromRow(before);
+      if (after.has_dependents === 1) ctx.inserter.deps.settle([id], 'cancelled', now);
       if (before.state === 'running') {
         statements.attemptInsert.run({
           jobId: id,
@@ -168,6 +169,7 @@ export function pruneJobs(ctx: SqliteContext, finishedBefore: Date, states: read
       let highest = 0;
       for (const row of rows) if (row.id > highest) highest = row.id;
       statements.attemptPrune.run({ ids: JSON.stringify(rows.map((row) => row.id)) });
+      ctx.inserter.deps.forget(rows.map((row) => row.id));
       // The deleted ids may have been the newest: keep them from being handed out again.
       statements.jobIdFloorRaise.run({ id: highest });
       return rows.length;
@@ -188,6 +190,7 @@ export function deleteJobs(ctx: SqliteContext, ids: readonly number[]): number[]
       if (rows.length === 0) return [];
       const deleted = rows.map((row) => row.id);
       statements.attemptPrune.run({ ids: JSON.stringify(deleted) });
+      ctx.inserter.deps.forget(deleted);
       statements.jobIdFloorRaise.run({ id: Math.max(...deleted) });
       return deleted;
     })

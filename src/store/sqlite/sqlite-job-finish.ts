@@ -16,6 +16,7 @@ interface FinishedRow {
   attempted_at: number | null;
   attempted_by: string | null;
   queue: string;
+  has_dependents: number;
 }
 
 /** One item as the general batch statement reads it: `[id, token, outcome, runAt, error, result]`. */
@@ -48,10 +49,18 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
 
   /** Ids whose write applied; for the general statement, with what the caller needs of the row. */
   const applied = new Map<number, FinishedRow | null>();
+  /** Queues that got a job due now: released dependents (added to what the finishes themselves made available). */
+  let released = new Set<string>();
   ctx.db
     .transaction(() => {
       if (completed.length > 0) {
-        for (const row of statements.jobCompleteBatch.all({ items: JSON.stringify(completed), now }) as { id: number }[]) applied.set(row.id, null);
+        const parents: number[] = [];
+        for (const row of statements.jobCompleteBatch.all({ items: JSON.stringify(completed), now }) as { id: number; has_dependents: number }[]) {
+          applied.set(row.id, null);
+          if (row.has_dependents === 1) parents.push(row.id);
+        }
+        // Jobs waiting on these: in the same transaction, so a dependent never misses its release.
+        if (parents.length > 0) released = ctx.inserter.deps.settle(parents, 'completed', now);
       }
       if (others.length === 0) return;
       const rows = statements.jobFinishBatch.all({ items: JSON.stringify(others), now }) as FinishedRow[];
@@ -68,6 +77,9 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
         const outcome = tuple[2];
         const attempt = outcome === 'snoozed' || outcome === 'released' ? row.attempt + 1 : row.attempt;
         attempts.push([row.id, attempt, row.attempted_by ?? '', row.attempted_at ?? now, outcome, tuple[4], tuple[5]]);
+        if (row.has_dependents === 1 && (outcome === 'dead' || outcome === 'cancelled')) {
+          for (const queue of ctx.inserter.deps.settle([row.id], outcome, now)) released.add(queue);
+        }
       }
       statements.attemptInsertBatch.run({ rows: JSON.stringify(attempts), now });
     })
@@ -75,7 +87,7 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
 
   const appliedIds: string[] = [];
   const rejected: string[] = [];
-  const madeAvailable = new Set<string>();
+  const madeAvailable = released;
   for (let i = 0; i < items.length; i++) {
     const item = items[i] as JobFinishItem;
     const tuple = tuples[i] as FinishTuple;

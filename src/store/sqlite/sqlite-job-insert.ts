@@ -5,6 +5,8 @@
 import type Database from 'better-sqlite3';
 import type { JobInsert, JobInsertResult, JobRecord, JobState } from '../types.js';
 import { jobFromRow, type JobRow } from './sqlite-rows.js';
+import { SqliteDependencies } from './sqlite-job-deps.js';
+import { hasDependencies } from '../job-dependencies.js';
 import { JOB_INSERT_MAX_ROWS, jobInsertRowsSql, SQL } from './sqlite-statements.js';
 
 /** Parameters per row of a multi-row insert (see `jobInsertRowsSql`). */
@@ -21,7 +23,13 @@ export class JobInserter {
   /** Multi-row statements by row count; only powers of two are ever prepared (at most 10). */
   private readonly multi = new Map<number, Database.Statement>();
 
-  constructor(private readonly db: Database.Database) {}
+  /** The dependency graph, written with the jobs that name dependencies (sqlite-job-deps.ts). */
+  readonly deps: SqliteDependencies;
+  private byId: Database.Statement | null = null;
+
+  constructor(private readonly db: Database.Database) {
+    this.deps = new SqliteDependencies(db);
+  }
 
   /**
    * Inserts `jobs` in order and returns one result per job. A job whose (name, key) is held by
@@ -32,18 +40,45 @@ export class JobInserter {
    * these values, and skipping the read keeps enqueues cheap.
    */
   insert(jobs: readonly JobInsert[], now: number): JobInsertResult[] {
+    if (jobs.some(hasDependencies)) return this.insertWithDependencies(jobs, now);
     const keyed = jobs.some((job) => job.key !== null);
     return keyed || jobs.length === 1 ? this.insertOneByOne(jobs, now) : this.insertRows(jobs, now);
   }
 
+  /**
+   * One job at a time, in order, so that an item may depend on the ids of earlier items (a flow).
+   * A job with dependencies starts `waiting` (or `cancelled`, when one already failed under the
+   * `cancel` policy) and is read back, since its row is no longer just the input.
+   */
+  private insertWithDependencies(jobs: readonly JobInsert[], now: number): JobInsertResult[] {
+    this.byId ??= this.db.prepare('SELECT * FROM nightshift_jobs WHERE id = ?');
+    const ids: (string | null)[] = [];
+    const results: JobInsertResult[] = [];
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i] as JobInsert;
+      const plan = this.deps.plan(job, i, ids);
+      const [result] = this.insertOneByOne([job], now, plan !== null && plan.state !== null ? 'waiting' : undefined);
+      const id = Number((result as JobInsertResult).job.id);
+      ids.push(String(id));
+      if (plan !== null && (result as JobInsertResult).inserted) {
+        this.deps.record(id, plan);
+        if (plan.failed) this.deps.settle([Number(plan.failed.id)], plan.failed.state === 'dead' ? 'dead' : 'cancelled', now);
+        results.push({ job: jobFromRow(this.byId.get(id) as JobRow), inserted: true });
+      } else {
+        results.push(result as JobInsertResult);
+      }
+    }
+    return results;
+  }
+
   /** One statement per job; needed when keys may conflict, since each conflict is resolved alone. */
-  private insertOneByOne(jobs: readonly JobInsert[], now: number): JobInsertResult[] {
+  private insertOneByOne(jobs: readonly JobInsert[], now: number, forcedState?: JobState): JobInsertResult[] {
     this.single ??= this.db.prepare(SQL.jobInsert);
     const results = new Array<JobInsertResult>(jobs.length);
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i] as JobInsert;
       const runAt = job.runAt === null ? now : job.runAt.getTime();
-      const state: JobState = runAt > now ? 'scheduled' : 'available';
+      const state: JobState = forcedState ?? (runAt > now ? 'scheduled' : 'available');
       const info = this.single.run(
         job.name,
         job.queue,
@@ -181,3 +216,4 @@ export function queuesMadeAvailable(results: readonly JobInsertResult[]): Set<st
   }
   return queues;
 }
+

@@ -77,7 +77,10 @@ export function rescueExpiredJobs(ctx: SqliteContext, limit: number, lostError: 
           error,
           result: null,
         });
-        if (row.state === 'dead') dead.push(String(job.id));
+        if (row.state === 'dead') {
+          dead.push(String(job.id));
+          for (const queue of ctx.inserter.deps.settle([job.id], 'dead', now)) queues.add(queue);
+        }
         else {
           retried.push(String(job.id));
           queues.add(job.queue);

@@ -378,6 +378,22 @@ const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 14,
+    description: 'job dependencies: the edges a job waits on, its count of unsettled ones, and a flag on jobs others wait for',
+    sql: `
+      ALTER TABLE nightshift_jobs ADD COLUMN deps_pending INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE nightshift_jobs ADD COLUMN has_dependents INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE nightshift_jobs ADD COLUMN on_dep_failure TEXT;
+      CREATE TABLE nightshift_job_deps (
+        job_id     INTEGER NOT NULL,
+        depends_on INTEGER NOT NULL,
+        resolved   INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (job_id, depends_on)
+      ) WITHOUT ROWID;
+      CREATE INDEX nightshift_job_deps_on_idx ON nightshift_job_deps (depends_on, job_id);
+    `,
+  },
 ];
 
 /** The schema version this code expects. */

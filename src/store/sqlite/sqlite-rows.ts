@@ -30,6 +30,7 @@ export interface JobRow {
   meta: string | null;
   concurrency_key: string | null;
   concurrency_limit: number | null;
+  has_dependents: number;
 }
 
 /** A row of `nightshift_job_attempts`. */

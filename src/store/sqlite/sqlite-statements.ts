@@ -193,7 +193,7 @@ export const SQL = {
     WHERE nightshift_jobs.id = i.value ->> 0
       AND nightshift_jobs.state = 'running'
       AND nightshift_jobs.lease_token = i.value ->> 1
-    RETURNING nightshift_jobs.id AS id, nightshift_jobs.attempt AS attempt, attempted_at, attempted_by, queue`,
+    RETURNING nightshift_jobs.id AS id, nightshift_jobs.attempt AS attempt, attempted_at, attempted_by, queue, has_dependents`,
   /**
    * The same fenced write for items that all completed, the common case: @items is a JSON array
    * of `[id, token, result]`. Three JSON lookups per row instead of a dozen, and no attempt row —
@@ -208,7 +208,7 @@ export const SQL = {
     WHERE nightshift_jobs.id = i.value ->> 0
       AND nightshift_jobs.state = 'running'
       AND nightshift_jobs.lease_token = i.value ->> 1
-    RETURNING nightshift_jobs.id`,
+    RETURNING nightshift_jobs.id, has_dependents`,
   /** Appends finished attempts; @rows is a JSON array of `[jobId, attempt, workerId, startedAt, outcome, error, result]`. */
   attemptInsertBatch: `
     INSERT INTO nightshift_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error, result)

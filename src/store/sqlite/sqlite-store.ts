@@ -452,6 +452,14 @@ class SqliteStore implements Store {
     return this.run('jobAhead', () => jobsAhead(this.ctx, id, params.limit));
   }
 
+  async jobDependencies(params: { id: string }): Promise<{ job: JobRecord; settled: boolean }[]> {
+    const id = parseId(params.id);
+    if (id === null) return [];
+    return this.run('jobDependencies', () =>
+      this.ctx.inserter.deps.dependencies(id).map((row) => ({ job: jobFromRow(row as unknown as JobRow), settled: row.dep_resolved === 1 })),
+    );
+  }
+
   async jobKeyHolders(params: { queue: string; concurrencyKey: string; limit: number }): Promise<JobRecord[]> {
     const limit = Math.max(0, Math.floor(params.limit));
     if (limit === 0) return [];

@@ -1,0 +1,155 @@
+/** Conformance: job dependencies — waiting, release on completion, failure policies, flows in one insert, and the graph after cancel, rescue and prune. */
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../errors.js';
+import type { JobRecord, Store } from '../types.js';
+import { errorRecord, fetchJobs, insertJob, jobInput, LEASE_MS, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
+
+const OWNER = 'deps-worker';
+
+/** Claims job `id` (by id) and finishes it with `outcome`. */
+async function finishOne(store: Store, id: string, outcome: 'completed' | 'dead' | 'cancelled', result: string | null = null): Promise<void> {
+  const [job] = await store.jobFetch({ queue: 'default', limit: 1, owner: OWNER, leaseMs: LEASE_MS, ids: [id] });
+  if (!job?.lease) throw new Error(`could not claim job ${id}`);
+  const finish =
+    outcome === 'completed' ? ({ outcome, result } as const) : outcome === 'dead' ? ({ outcome, error: errorRecord() } as const) : ({ outcome, reason: 'stop' } as const);
+  const { applied } = await store.jobFinishMany({ items: [{ id, token: job.lease.token, finish }] });
+  if (applied.length !== 1) throw new Error(`finish of ${id} was not applied`);
+}
+
+const stateOf = async (store: Store, id: string): Promise<JobRecord['state'] | undefined> => (await store.jobGet({ id }))?.state;
+
+export function describeJobDependencies(factory: StoreFactory): void {
+  describe('job dependencies', () => {
+    const t = useStoreFixture(factory);
+
+    it('a job waits until every dependency completed, then becomes available; its dependencies are listed with their results', async () => {
+      const a = await insertJob(t.store);
+      const b = await insertJob(t.store);
+      const child = await insertJob(t.store, { dependsOn: [a.id, b.id, a.id] });
+      expect(child.state).toBe('waiting');
+      // A waiting job is never claimed.
+      const claimed = await fetchJobs(t.store);
+      expect(claimed.map((job) => job.id).sort()).toEqual([a.id, b.id].sort());
+      for (const job of claimed) await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease!.token, finish: { outcome: 'completed', result: job.id === a.id ? '"A"' : null } }] });
+      expect(await stateOf(t.store, child.id)).toBe('available');
+      const deps = await t.store.jobDependencies({ id: child.id });
+      expect(deps.map((d) => [d.job.id, d.job.state, d.job.result, d.settled])).toEqual([
+        [a.id, 'completed', '"A"', true],
+        [b.id, 'completed', null, true],
+      ]);
+      expect(await t.store.jobDependencies({ id: a.id })).toEqual([]);
+      expect(await t.store.jobDependencies({ id: '987654321' })).toEqual([]);
+      expect(await t.store.jobDependencies({ id: 'nope' })).toEqual([]);
+    });
+
+    it('releases one dependency at a time: still waiting while one is left; a job due later becomes scheduled', async () => {
+      const a = await insertJob(t.store);
+      const b = await insertJob(t.store);
+      const later = new Date(t.clock.now() + 60_000);
+      const job = await insertJob(t.store, { dependsOn: [a.id, b.id], runAt: later });
+      await finishOne(t.store, a.id, 'completed');
+      expect(await stateOf(t.store, job.id)).toBe('waiting');
+      await finishOne(t.store, b.id, 'completed');
+      expect(await stateOf(t.store, job.id)).toBe('scheduled');
+    });
+
+    it('a job whose dependencies all completed already starts as usual', async () => {
+      const a = await insertJob(t.store);
+      await finishOne(t.store, a.id, 'completed');
+      const job = await insertJob(t.store, { dependsOn: [a.id] });
+      expect(job.state).toBe('available');
+    });
+
+    it('a dependency that ends dead or cancelled cancels the job (default), naming it, and the jobs waiting on that one in turn', async () => {
+      const a = await insertJob(t.store);
+      const mid = await insertJob(t.store, { dependsOn: [a.id] });
+      const top = await insertJob(t.store, { dependsOn: [mid.id] });
+      await finishOne(t.store, a.id, 'dead');
+      const midAfter = await t.store.jobGet({ id: mid.id });
+      expect(midAfter).toMatchObject({ state: 'cancelled', lastError: { kind: 'dependency_failed', message: `dependency ${a.id} ended dead` } });
+      expect(midAfter!.finishedAt).not.toBeNull();
+      expect(await t.store.jobGet({ id: top.id })).toMatchObject({ state: 'cancelled', lastError: { message: `dependency ${mid.id} ended cancelled` } });
+      // Cancelling a dependency from outside does the same.
+      const b = await insertJob(t.store);
+      const other = await insertJob(t.store, { dependsOn: [b.id] });
+      await t.store.jobCancel({ id: b.id, reason: 'operator' });
+      expect(await t.store.jobGet({ id: other.id })).toMatchObject({ state: 'cancelled', lastError: { message: `dependency ${b.id} ended cancelled` } });
+    });
+
+    it('policy run treats a failed dependency as done; policy wait keeps waiting until a retry completes it', async () => {
+      const a = await insertJob(t.store);
+      const b = await insertJob(t.store);
+      const pair = await t.store.jobInsertMany({
+        jobs: [jobInput({ dependsOn: [a.id, b.id], onDependencyFailure: 'run' }), jobInput({ dependsOn: [a.id], onDependencyFailure: 'wait' })],
+      });
+      const [runner, waiter] = [pair[0]!.job, pair[1]!.job];
+      await finishOne(t.store, a.id, 'dead');
+      expect(await stateOf(t.store, runner.id)).toBe('waiting');
+      expect(await stateOf(t.store, waiter.id)).toBe('waiting');
+      await finishOne(t.store, b.id, 'completed');
+      expect(await stateOf(t.store, runner.id)).toBe('available');
+      // The dead dependency is retried and completes: the waiting job goes, the runner is not released twice.
+      await t.store.jobRetry({ id: a.id });
+      await finishOne(t.store, a.id, 'completed');
+      expect(await stateOf(t.store, waiter.id)).toBe('available');
+      expect(await stateOf(t.store, runner.id)).toBe('available');
+      // A job inserted after its dependency died: cancelled at once under cancel, waiting under wait, due under run.
+      const dead = await insertJob(t.store);
+      await finishOne(t.store, dead.id, 'dead');
+      const results = await t.store.jobInsertMany({
+        jobs: [jobInput({ dependsOn: [dead.id] }), jobInput({ dependsOn: [dead.id], onDependencyFailure: 'wait' }), jobInput({ dependsOn: [dead.id], onDependencyFailure: 'run' })],
+      });
+      expect(results.map((r) => r.job.state)).toEqual(['cancelled', 'waiting', 'available']);
+      expect(results[0]!.job.lastError).toMatchObject({ kind: 'dependency_failed', message: `dependency ${dead.id} ended dead` });
+    });
+
+    it('a flow in one insert: items depend on earlier items by position; the parent runs after every child', async () => {
+      const children = Array.from({ length: 5 }, (_, i) => jobInput({ payload: `{"child":${i}}` }));
+      const results = await t.store.jobInsertMany({ jobs: [...children, jobInput({ payload: '{"parent":true}', dependsOnItems: [0, 1, 2, 3, 4] })] });
+      const parent = results[5]!.job;
+      expect(parent.state).toBe('waiting');
+      const claimed = await fetchJobs(t.store, 'default', 100);
+      expect(claimed).toHaveLength(5);
+      for (const [i, job] of claimed.entries()) {
+        await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease!.token, finish: { outcome: 'completed', result: String(i) } }] });
+        expect(await stateOf(t.store, parent.id)).toBe(i < 4 ? 'waiting' : 'available');
+      }
+      expect((await t.store.jobDependencies({ id: parent.id })).map((d) => d.job.id)).toEqual(results.slice(0, 5).map((r) => r.job.id));
+    });
+
+    it('refuses unknown dependencies, and positions that are not earlier items, storing nothing', async () => {
+      const a = await insertJob(t.store);
+      const before = (await t.store.jobList({ limit: 100 })).jobs.length;
+      const attempts = [
+        [jobInput({ dependsOn: [a.id, '987654321'] })],
+        [jobInput({ dependsOn: ['not-an-id'] })],
+        [jobInput(), jobInput({ dependsOnItems: [1] })],
+        [jobInput({ dependsOnItems: [0] })],
+        [jobInput(), jobInput({ dependsOnItems: [-1] })],
+      ];
+      for (const jobs of attempts) {
+        const error = await t.store.jobInsertMany({ jobs }).then(
+          () => null,
+          (thrown: unknown) => thrown,
+        );
+        expect(error).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).code).toBe('UNKNOWN_DEPENDENCY');
+      }
+      expect((await t.store.jobList({ limit: 100 })).jobs).toHaveLength(before);
+    });
+
+    it('the rescuer killing a dependency settles its dependents; pruning a finished graph leaves nothing behind', async () => {
+      const a = await insertJob(t.store, { maxAttempts: 1 });
+      const child = await insertJob(t.store, { dependsOn: [a.id] });
+      await t.store.jobFetch({ queue: 'default', limit: 1, owner: OWNER, leaseMs: 1_000, ids: [a.id] });
+      t.clock.advance(1_001);
+      const rescued = await t.store.jobRescueExpired({ limit: 10, error: errorRecord({ kind: 'lease_expired' }) });
+      expect(rescued.dead).toEqual([a.id]);
+      expect(await stateOf(t.store, child.id)).toBe('cancelled');
+      t.clock.advance(60_000);
+      await t.store.jobPrune({ finishedBefore: new Date(t.clock.now()), states: ['dead', 'cancelled'], limit: 100 });
+      expect(await t.store.jobGet({ id: a.id })).toBeNull();
+      expect(await t.store.jobDependencies({ id: child.id })).toEqual([]);
+    });
+  });
+}
