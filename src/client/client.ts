@@ -10,11 +10,12 @@ import { isJobId } from '../store/job-ids.js';
 import { readQueueThroughput, readStatsReport, readTimeseries, type StatsReport, type Timeseries, type TimeseriesBucket, type TimeseriesWindow } from '../observe/stats-report.js';
 import { listProcesses, type ProcessView } from '../observe/process-registry.js';
 import { createSilentLogger } from '../observe/logger.js';
-import { JOB_STATES, type JobInsert, type JobInsertResult, type JobListFilter, type JobState, type JobStats, type Store } from '../store/types.js';
+import { JOB_STATES, type JobInsert, type JobInsertResult, type JobListFilter, type JobState, type JobStats, type Store, type StoreTransaction } from '../store/types.js';
 import { createJobRegistry, type JobList } from '../job/job-registry.js';
 import { assertStorableText, checkKey, MAX_REASON_LENGTH } from '../job/input-bounds.js';
 import { cancelMany, deleteMany, deleteOne, retryMany, type BulkActionResult } from './bulk-actions.js';
-import type { EnqueueManyOptions, EnqueueOptions, EnqueueResult, JobEnqueuer } from '../job/enqueue-types.js';
+import type { EnqueueManyOptions, EnqueueOptions, EnqueueResult, FlowNode, FlowResult, JobEnqueuer } from '../job/enqueue-types.js';
+import { flattenFlow } from './flow.js';
 import { resolveEnqueueOptions } from './enqueue-options.js';
 import { resolveConcurrencyKey } from '../job/concurrency-key.js';
 import { toAttempt, toJob, type Job, type JobDetails } from '../job/job-view.js';
@@ -70,6 +71,12 @@ export interface ListPage {
 /** Enqueues and inspects jobs. Safe to share; holds no connections of its own. */
 export interface Client extends JobEnqueuer {
   readonly events: NightshiftEvents;
+  /**
+   * Inserts a flow (a job and the jobs it waits for, nested) in one transaction; every job is
+   * checked as an enqueue of it would be, and nothing is stored unless all of it is. A parent
+   * runs after its children completed and reads their results with `ctx.childResults()`.
+   */
+  flow(root: FlowNode, options?: { tx?: StoreTransaction }): Promise<FlowResult>;
   /** A job with its attempts. NotFoundError when there is none. */
   get(id: string): Promise<JobDetails>;
   /** Why job `id` is not running (or that it is): one reason, from the store's state now. NotFoundError when there is none. */
@@ -305,11 +312,32 @@ export function createClient(options: ClientOptions): Client {
         scheduleId: null,
         meta: null,
         ...(concurrency ?? {}),
+        ...(base.dependsOn ? { dependsOn: base.dependsOn } : {}),
+        ...(base.onDependencyFailure ? { onDependencyFailure: base.onDependencyFailure } : {}),
       };
     }
     const results = await store.jobInsertMany(shared.tx === undefined ? { jobs: inserts } : { jobs: inserts, tx: shared.tx });
     logger.debug({ job: job.name, count: inserts.length }, 'enqueued jobs in bulk');
     return announce(results);
+  };
+
+  const flow = async (root: FlowNode, options: { tx?: StoreTransaction } = {}): Promise<FlowResult> => {
+    const { inserts, shape } = await flattenFlow(root, async (node, where) => {
+      const job = resolveJob(node.job);
+      const at = `${where} "${job.name}"`;
+      if (node.options && 'tx' in node.options) throw new ValidationError('INVALID_OPTION', `${at}: give tx to flow(), not to one of its jobs`);
+      const resolved = resolveEnqueueOptions(at, job, node.options, await storeNowMs(node.options));
+      let text: string;
+      try {
+        text = await preparePayload(job, node.data);
+      } catch (error) {
+        throw error instanceof NightshiftError ? new ValidationError(error.code, `${at}: ${error.message}`, { cause: error, issues: [...error.issues] }) : error;
+      }
+      return { name: job.name, payload: text, ...resolved, scheduleId: null, meta: null, ...resolveConcurrencyKey(at, job.perKey, node.data, node.options?.concurrencyKey) };
+    });
+    const results = await store.jobInsertMany(options.tx === undefined ? { jobs: inserts } : { jobs: inserts, tx: options.tx });
+    logger.debug({ jobs: inserts.length }, 'enqueued a flow');
+    return shape(announce(results));
   };
 
   const assertId = (id: unknown): string => {
@@ -322,6 +350,7 @@ export function createClient(options: ClientOptions): Client {
     events,
     enqueue: enqueue as Client['enqueue'],
     enqueueMany: enqueueMany as Client['enqueueMany'],
+    flow,
 
     async get(id) {
       assertId(id);

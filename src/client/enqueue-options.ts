@@ -4,12 +4,16 @@ import { assertInt32, assertValidDelayMs, assertValidMs, assertValidRunAt, check
 import { assertValidName } from '../job/names.js';
 import { DEFAULT_ATTEMPTS } from '../job/retry-policy.js';
 import type { EnqueueOptions } from '../job/enqueue-types.js';
-import type { JobInsert } from '../store/types.js';
+import { DEPENDENCY_FAILURE_POLICIES, type JobInsert } from '../store/types.js';
+import { isJobId } from '../store/job-ids.js';
 
 
 export type { EnqueueOptions } from '../job/enqueue-types.js';
 
-const KNOWN_OPTIONS = new Set(['delayMs', 'runAt', 'priority', 'queue', 'maxAttempts', 'key', 'timeoutMs', 'concurrencyKey', 'tx']);
+const KNOWN_OPTIONS = new Set(['delayMs', 'runAt', 'priority', 'queue', 'maxAttempts', 'key', 'timeoutMs', 'concurrencyKey', 'dependsOn', 'onDependencyFailure', 'tx']);
+
+/** Most dependencies one job may name. */
+export const MAX_DEPENDENCIES = 10_000;
 
 /**
  * Checks enqueue options and returns them as the parts of a `JobInsert` they decide. `nowMs` is
@@ -59,5 +63,19 @@ export function resolveEnqueueOptions(
     }
     timeoutMs = options.timeoutMs;
   }
-  return { queue, priority, maxAttempts, runAt, key, timeoutMs };
+  const dependencies: Pick<JobInsert, 'dependsOn' | 'onDependencyFailure'> = {};
+  if (options.dependsOn !== undefined) {
+    const ids: unknown = options.dependsOn;
+    if (!Array.isArray(ids) || ids.length > MAX_DEPENDENCIES || ids.some((id) => typeof id !== 'string' || !isJobId(id))) {
+      throw new ValidationError('INVALID_OPTION', `${where}: dependsOn must be an array of at most ${MAX_DEPENDENCIES} job ids (decimal strings)`);
+    }
+    if (ids.length > 0) dependencies.dependsOn = ids as string[];
+  }
+  if (options.onDependencyFailure !== undefined) {
+    if (!DEPENDENCY_FAILURE_POLICIES.includes(options.onDependencyFailure)) {
+      throw new ValidationError('INVALID_OPTION', `${where}: onDependencyFailure must be one of ${DEPENDENCY_FAILURE_POLICIES.join(', ')}, got ${JSON.stringify(options.onDependencyFailure)}`);
+    }
+    dependencies.onDependencyFailure = options.onDependencyFailure;
+  }
+  return { queue, priority, maxAttempts, runAt, key, timeoutMs, ...dependencies };
 }

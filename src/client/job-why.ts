@@ -6,6 +6,9 @@
 import type { JobRecord, Store } from '../store/types.js';
 import { listProcesses } from '../observe/process-registry.js';
 
+/** Most unfinished dependencies a `waiting` answer names. */
+export const MAX_WAITING_ON_SHOWN = 20;
+
 /** Most jobs ahead counted (the count stops there: `aheadCapped`). */
 export const MAX_AHEAD_COUNTED = 10_000;
 
@@ -48,6 +51,8 @@ export interface JobWhy {
   runningInQueue?: number;
   /** `key_busy`: ids of the running jobs that hold its key's slots. */
   heldBy?: string[];
+  /** `waiting`: ids of the dependencies not settled yet (at most `MAX_WAITING_ON_SHOWN`). */
+  waitingOn?: string[];
 }
 
 /** Explains job `record` (already read) against the store's state now. */
@@ -67,8 +72,18 @@ export async function explainJob(store: Store, record: JobRecord): Promise<JobWh
     case 'dead':
     case 'cancelled':
       return { ...base, code: 'finished', message: `it finished: ${record.state} at ${record.finishedAt?.toISOString() ?? 'an unknown time'}; retry it to run it again` };
-    case 'waiting':
-      return { ...base, code: 'waiting', message: 'waiting for the jobs it depends on to finish' };
+    case 'waiting': {
+      const dependencies = await store.jobDependencies({ id: record.id });
+      const open = dependencies.filter((dependency) => !dependency.settled).map((dependency) => dependency.job.id);
+      const shown = open.slice(0, MAX_WAITING_ON_SHOWN);
+      const list = open.length === 0 ? 'none left (it is about to become due)' : `job${open.length === 1 ? '' : 's'} ${shown.join(', ')}${open.length > shown.length ? `, … (${open.length - shown.length} more)` : ''}`;
+      return {
+        ...base,
+        code: 'waiting',
+        message: `waiting for ${open.length} of its ${dependencies.length} dependencies to complete: ${list}`,
+        waitingOn: shown,
+      };
+    }
     default:
       break;
   }

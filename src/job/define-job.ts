@@ -45,6 +45,21 @@ export interface JobContext {
    * `client.enqueueMany`. Use `keyOf` so that a retried parent does not enqueue its children twice.
    */
   readonly enqueueMany: JobEnqueuer['enqueueMany'];
+  /**
+   * The jobs this one depends on (its children in a flow, or its `dependsOn`), lowest id first,
+   * each with its state and parsed result (`undefined` when the stored result does not parse).
+   * A dependency deleted or pruned since is left out.
+   */
+  childResults(): Promise<ChildResult[]>;
+}
+
+/** One dependency of a job as `ctx.childResults()` gives it. */
+export interface ChildResult {
+  id: string;
+  name: string;
+  /** `completed`, or `dead` / `cancelled` when the job runs under `onDependencyFailure: 'run'`. */
+  state: string;
+  result: unknown;
 }
 
 /** A job handler: returns a JSON-serializable result, or a typed outcome (`snooze`, `cancel`). */

@@ -33,6 +33,13 @@ export interface EnqueueOptions {
    * `concurrencyKey` rule takes from the payload. Only for jobs defined with such a rule.
    */
   concurrencyKey?: string | number;
+  /**
+   * Ids of jobs this one waits for (at most 10 000): it stays `waiting` until every one of them
+   * completed. An id that names no job refuses the enqueue (`UNKNOWN_DEPENDENCY`).
+   */
+  dependsOn?: readonly string[];
+  /** When a dependency ends dead or cancelled: `cancel` this job (default), `run` it anyway, or `wait` for a retry. */
+  onDependencyFailure?: 'cancel' | 'run' | 'wait';
   /** The caller's open transaction (a `pg.PoolClient` after BEGIN on PostgreSQL): the job exists only if it commits. */
   tx?: StoreTransaction;
 }
@@ -41,6 +48,27 @@ export interface EnqueueOptions {
 export interface EnqueueManyOptions<Payload = unknown> extends Omit<EnqueueOptions, 'key'> {
   /** De-duplication key of each item (see `EnqueueOptions.key`); return undefined for none. */
   keyOf?: (payload: Payload, index: number) => string | undefined;
+}
+
+/**
+ * A flow: a job and the jobs it waits for (`children`, each a flow itself), inserted in one
+ * transaction. Every job waits for its direct children; leaves start at once. A fan-in after a
+ * fan-out is one call: `{ job: summary, data, children: users.map((u) => ({ job: perUser, data: u })) }`.
+ */
+export interface FlowNode {
+  /** A job definition, or a registered job's name. */
+  job: JobDefinition<StandardSchema, unknown> | string;
+  data: unknown;
+  /** Enqueue options for this job (not `tx`: give it to `flow` itself). */
+  options?: Omit<EnqueueOptions, 'tx'>;
+  children?: readonly FlowNode[];
+}
+
+/** A flow as inserted: each job with its children's results, in the order given. */
+export interface FlowResult {
+  job: Job;
+  inserted: boolean;
+  children: FlowResult[];
 }
 
 /** What an enqueue did: the job (new, or the existing one with the same key) and whether it is new. */

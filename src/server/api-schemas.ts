@@ -52,6 +52,9 @@ const enqueueOptionFields = {
   priority: prioritySchema.optional(),
   maxAttempts: z.number().int().min(1).max(MAX_INT32).optional(),
   timeoutMs: z.number().int().min(1).max(MAX_INT32).optional(),
+  dependsOn: z.array(jobIdSchema).max(10_000).optional().describe('ids of jobs this one waits for: it stays waiting until every one completed'),
+  onDependencyFailure: z.enum(['cancel', 'run', 'wait']).optional().describe('when a dependency ends dead or cancelled: cancel this job (default), run it anyway, or wait for a retry'),
+  concurrencyKey: z.union([z.string().min(1).max(MAX_KEY_LENGTH), z.number()]).optional().describe("per-key concurrency: the key, for a job defined with a concurrencyKey rule (instead of the one the rule takes from the payload)"),
 };
 
 export const enqueueBodySchema = z
@@ -221,6 +224,7 @@ export const jobWhyReplySchema = z.object({
   limit: z.number().optional().describe('concurrency_limit: the queue\'s global concurrency limit'),
   runningInQueue: z.number().optional().describe('concurrency_limit: jobs of the queue running now'),
   heldBy: z.array(z.string()).optional().describe('key_busy: ids of the running jobs holding its key'),
+  waitingOn: z.array(z.string()).optional().describe('waiting: ids of its dependencies not settled yet (at most 20)'),
 });
 
 const distributionSchema = z.object({

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
 import { JobTimeoutError, LeaseLostError, RateLimitedError, ShutdownError, ValidationError } from '../errors.js';
-import type { AnyJobDefinition, JobContext } from '../job/define-job.js';
-import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from '../job/payload.js';
+import type { AnyJobDefinition, ChildResult, JobContext } from '../job/define-job.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, parseStoredJson, serializePayload } from '../job/payload.js';
 import { clampDelayMs } from '../job/input-bounds.js';
 import type { NightshiftEvents } from '../observe/events.js';
 import type { Clock, JobFinish, JobRecord } from '../store/types.js';
@@ -81,6 +81,8 @@ export interface ExecutorHost {
   settled(execution: Execution): void;
   /** A handler threw `RateLimitedError`: hold its queue for `forMs` (see `Store.queueHold`). */
   holdQueue(queue: string, forMs: number): void;
+  /** The jobs job `id` depends on, with their results (see `Store.jobDependencies`). */
+  dependencies(id: string): Promise<{ job: JobRecord; settled: boolean }[]>;
 }
 
 /** The JobContext a handler receives. Logger and signal are built only when first used. */
@@ -119,6 +121,13 @@ class ExecutionContext implements JobContext {
   }
   now(): Date {
     return new Date(this.#executor.host.clock());
+  }
+  async childResults(): Promise<ChildResult[]> {
+    const dependencies = await this.#executor.host.dependencies(this.#execution.job.id);
+    return dependencies.map(({ job }) => {
+      const parsed = job.result === null ? null : parseStoredJson(job.result);
+      return { id: job.id, name: job.name, state: job.state, result: parsed === null ? null : parsed.ok ? parsed.value : undefined };
+    });
   }
   async heartbeat(): Promise<void> {
     const execution = this.#execution;

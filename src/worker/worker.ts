@@ -203,6 +203,7 @@ export function createWorker(options: WorkerOptions): Worker {
     enqueueClient: () => (client ??= createClient({ store, jobs: options.jobs, events, logger })),
     queueTimeoutMs: (queue) => queueSettings.get(queue)?.timeoutMs ?? defaultTimeoutMs,
     heartbeatOne: (execution) => heartbeat.renewOne(execution),
+    dependencies: (jobId) => store.jobDependencies({ id: jobId }),
     holdQueue(queue, forMs) {
       // Every worker on the store: a hold row its claims check. This worker: no claim until then,
       // and one the moment it ends.

@@ -32,6 +32,7 @@ function context(): JobContext {
     publish: () => undefined,
     enqueue: () => Promise.reject(new Error('not expected')),
     enqueueMany: () => Promise.reject(new Error('not expected')),
+    childResults: () => Promise.reject(new Error('not expected')),
   };
 }
 

@@ -24,6 +24,7 @@ const url = postgresUrl();
 // The same name, queue and schema as the worker script's job; only the enqueue side runs here.
 const ledgerSchema = z.object({ seq: z.number().int(), key: z.string().optional() });
 const ledger = defineJob({ name: 'ledger', queue: 'flow', schema: ledgerSchema, handler: () => undefined });
+const fanParent = defineJob({ name: 'fan-parent', queue: 'fan', schema: z.object({ label: z.string() }), handler: () => undefined });
 const keyedLedger = defineJob({ name: 'keyed-ledger', queue: 'keyed', schema: ledgerSchema, concurrencyKey: 'key', perKey: 1, handler: () => undefined });
 
 interface Opened {
@@ -96,8 +97,8 @@ function maxOverlap(lines: LedgerLine[], keyOf: (line: LedgerLine) => string = (
   return { overall, perKey };
 }
 
-async function runWorkers(opened: Opened, options: { workers: number; queues: unknown; jobMs: number; expected: number }): Promise<LedgerLine[]> {
-  const workers: ChildWorker[] = [];
+async function runWorkers(opened: Opened, options: { workers: number; queues: unknown; jobMs: number; expected: number; spawned?: ChildWorker[] }): Promise<LedgerLine[]> {
+  const workers: ChildWorker[] = options.spawned ?? [];
   for (let i = 0; i < options.workers; i++) {
     workers.push(
       spawnJsonLineProcess({
@@ -175,6 +176,30 @@ for (const kind of KINDS) {
       expect(most).toBe(10);
       // 100 jobs at 10 per second cannot start in less than nine seconds after the first.
       expect(starts[JOBS - 1]! - starts[0]!).toBeGreaterThanOrEqual(9 * 1000);
+    });
+
+    it('a flow of 500 children over three workers runs its parent once, after the last child, with every result', { timeout: 90_000 }, async () => {
+      const store = await kind.open();
+      opened.push(store);
+      const CHILDREN = 500;
+      const flow = await createClient({ store: store.store, jobs: [ledger, fanParent] }).flow({
+        job: fanParent,
+        data: { label: 'nightly' },
+        children: Array.from({ length: CHILDREN }, (_, seq) => ({ job: ledger, data: { seq } })),
+      });
+      const spawned: ChildWorker[] = [];
+      const lines = await runWorkers(store, { workers: 3, queues: { flow: { concurrency: 5 }, fan: { concurrency: 2 } }, jobMs: 1, expected: CHILDREN, spawned });
+      const ends = lines.filter((line) => line.type === 'end');
+      expect(new Set(ends.map((line) => line.seq)).size).toBe(CHILDREN);
+      // Once the parent is stored completed, no process may run it again: count its runs then.
+      await until(async () => (await store.store.jobGet({ id: flow.job.id }))?.state === 'completed', 'the parent completed', 30_000);
+      const parentLines = spawned.flatMap((worker) => worker.lines.filter((line) => line.type === 'parent'));
+      expect(parentLines).toHaveLength(1);
+      const [parent] = parentLines as [Record<string, unknown>];
+      expect(parent.id).toBe(flow.job.id);
+      expect(parent.at as number).toBeGreaterThanOrEqual(Math.max(...ends.map((line) => line.at)));
+      expect(parent).toMatchObject({ children: CHILDREN, completed: CHILDREN });
+      expect(parent.seqs).toEqual(Array.from({ length: CHILDREN }, (_, seq) => seq));
     });
 
     it('a worker killed with SIGKILL while holding a key frees it once its lease expires, not before', { timeout: 90_000 }, async () => {

@@ -37,6 +37,7 @@ function context(controller = new AbortController()): JobContext {
     // The built-in jobs never enqueue follow-ups.
     enqueue: () => Promise.reject(new Error('not expected: the built-in jobs do not enqueue')),
     enqueueMany: () => Promise.reject(new Error('not expected: the built-in jobs do not enqueue')),
+    childResults: () => Promise.reject(new Error('not expected: the built-in jobs have no dependencies')),
   };
 }
 

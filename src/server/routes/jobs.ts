@@ -30,7 +30,17 @@ const BULK_BODY_LIMIT = 32 * 1024 * 1024;
 
 const errors = { 400: errorReplySchema, 401: errorReplySchema, 403: errorReplySchema, 404: errorReplySchema, 409: errorReplySchema, 413: errorReplySchema, 503: errorReplySchema };
 
-function enqueueOptions(body: { queue?: string | undefined; delayMs?: number | undefined; runAt?: string | undefined; priority?: number | undefined; maxAttempts?: number | undefined; timeoutMs?: number | undefined }): EnqueueOptions {
+function enqueueOptions(body: {
+  queue?: string | undefined;
+  delayMs?: number | undefined;
+  runAt?: string | undefined;
+  priority?: number | undefined;
+  maxAttempts?: number | undefined;
+  timeoutMs?: number | undefined;
+  dependsOn?: string[] | undefined;
+  onDependencyFailure?: 'cancel' | 'run' | 'wait' | undefined;
+  concurrencyKey?: string | number | undefined;
+}): EnqueueOptions {
   const options: EnqueueOptions = {};
   if (body.queue !== undefined) options.queue = body.queue;
   if (body.delayMs !== undefined) options.delayMs = body.delayMs;
@@ -38,6 +48,9 @@ function enqueueOptions(body: { queue?: string | undefined; delayMs?: number | u
   if (body.priority !== undefined) options.priority = body.priority;
   if (body.maxAttempts !== undefined) options.maxAttempts = body.maxAttempts;
   if (body.timeoutMs !== undefined) options.timeoutMs = body.timeoutMs;
+  if (body.dependsOn !== undefined) options.dependsOn = body.dependsOn;
+  if (body.onDependencyFailure !== undefined) options.onDependencyFailure = body.onDependencyFailure;
+  if (body.concurrencyKey !== undefined) options.concurrencyKey = body.concurrencyKey;
   return options;
 }
 
