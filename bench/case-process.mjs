@@ -4,17 +4,18 @@
 //
 // Roles:
 //   enqueue  times W1 (one awaited enqueue at a time) or W2 (bulk batches) and reports the time.
-//   seed     fills the queue before a drain (not timed).
+//   seed     fills the queue before a drain (not timed); with `keys`, payloads carry interleaved keys.
 //   produce  enqueues at a fixed rate for the latency workload, stamping each payload.
 //   work     opens a worker, reports `ready`, starts on `go`, reports progress, and on `stop`
 //            stops and reports its run ledger, latencies and peak memory. With a `rate` it is
-//            also the producer (in-process latency workload) and reports `produced`.
+//            also the producer (in-process latency workload) and reports `produced`. With `timed`
+//            the ledger also keeps each call's start, end and key (limit checks of W6/W7).
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as setImmediatePromise, setTimeout as sleep } from 'node:timers/promises';
 import { RunLedger } from './run-ledger.mjs';
 import { loadHarness, preciseNow } from './systems/case-context.mjs';
 
-/** @type {{ role: string, ctx: import('./systems/case-context.mjs').CaseContext, jobs: number, batch?: number, rate?: number, idleMs?: number, concurrency?: number, handler?: string, mode?: string }} */
+/** @type {{ role: string, ctx: import('./systems/case-context.mjs').CaseContext, jobs: number, batch?: number, keys?: number, rate?: number, idleMs?: number, concurrency?: number, handler?: string, mode?: string, surfaces?: string, timed?: boolean }} */
 const spec = JSON.parse(process.env.BENCH_SPEC ?? 'null');
 if (!spec || typeof process.send !== 'function') {
   console.error('case-process.mjs is started by bench/run.mjs, not directly');
@@ -30,6 +31,18 @@ const memory = startMemorySampler();
 /** @param {object} message */
 function send(message) {
   process.send?.(message);
+}
+
+/**
+ * Sends a message and resolves once it is written to the IPC channel: a large one (the timed
+ * ledger of 20,000 calls) may still be queued when the process disconnects after its last step.
+ * @param {object} message
+ */
+function sendFlushed(message) {
+  return new Promise((resolve, reject) => {
+    if (!process.send) return resolve(undefined);
+    process.send(message, undefined, {}, (error) => (error ? reject(error) : resolve(undefined)));
+  });
 }
 
 /** Resolves with the next IPC message of the given type. */
@@ -79,7 +92,7 @@ async function runEnqueue(harness) {
 
 async function runSeed(harness) {
   const producer = await harness.openProducer(spec.ctx);
-  for (const batch of makeBatches(spec.jobs, spec.batch ?? 1_000)) await producer.enqueueMany(batch);
+  for (const batch of makeBatches(spec.jobs, spec.batch ?? 1_000, spec.keys)) await producer.enqueueMany(batch);
   await producer.close();
   send({ type: 'result', peakRssBytes: memory.peak() });
 }
@@ -109,19 +122,25 @@ async function producePaced(harness) {
 }
 
 async function runWork(harness) {
-  const ledger = new RunLedger(spec.jobs);
+  const ledger = new RunLedger(spec.jobs, { timed: spec.timed === true });
   /** @type {number[]} */
   const latencies = [];
   const timer5 = spec.handler === 'timer5';
+  const yieldOnce = spec.handler === 'yield';
   const measureLatency = spec.handler === 'latency';
   const handle = (payload) => {
     if (measureLatency) latencies.push(preciseNow() - payload.t);
-    ledger.record(payload?.seq);
+    const call = spec.timed ? ledger.begin(payload?.seq, payload?.key, preciseNow()) : (ledger.record(payload?.seq), -1);
     // The last expected call is reported at once rather than on the next 20 ms progress tick,
     // so that the runner's wait for the store to show every job completed starts without delay.
     if (ledger.calls === spec.jobs) send({ type: 'progress', calls: ledger.calls });
-    if (timer5) return sleep(5);
-    return undefined;
+    const work = timer5 ? sleep(5) : yieldOnce ? setImmediatePromise() : undefined;
+    if (!spec.timed) return work;
+    if (work === undefined) {
+      ledger.end(call, preciseNow());
+      return undefined;
+    }
+    return work.then(() => ledger.end(call, preciseNow()));
   };
   const worker = await harness.openWorker(spec.ctx, { concurrency: spec.concurrency ?? 10, handle, surfaces: spec.surfaces });
   const go = nextMessage('go');
@@ -145,22 +164,27 @@ async function runWork(harness) {
   await stop;
   clearInterval(progress);
   await worker.stop();
-  send({
+  await sendFlushed({
     type: 'result',
     counts: ledger.counts,
     foreign: ledger.foreign,
     calls: ledger.calls,
+    timings: ledger.timings,
     latencies,
     peakRssBytes: memory.peak(),
   });
 }
 
-/** Splits 0 … jobs-1 into payload batches. */
-function makeBatches(jobs, size) {
+/**
+ * Splits 0 … jobs-1 into payload batches. With `keys`, job `seq` has key `k<seq % keys>`: the keys
+ * are interleaved, so every key has jobs waiting from the first claim to the last and the limit is
+ * in force throughout the run, not for one key at a time.
+ */
+function makeBatches(jobs, size, keys) {
   const batches = [];
   for (let start = 0; start < jobs; start += size) {
     const batch = [];
-    for (let seq = start; seq < Math.min(jobs, start + size); seq++) batch.push({ seq, t: preciseNow() });
+    for (let seq = start; seq < Math.min(jobs, start + size); seq++) batch.push(keys ? { seq, t: preciseNow(), key: `k${seq % keys}` } : { seq, t: preciseNow() });
     batches.push(batch);
   }
   return batches;

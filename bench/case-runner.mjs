@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { judgeLedgers, judgeStoredSeqs } from './run-ledger.mjs';
+import { judgeLedgers, judgeLimits, judgeStoredSeqs } from './run-ledger.mjs';
 import { loadHarness, preciseNow } from './systems/case-context.mjs';
 
 const CASE_PROCESS = fileURLToPath(new URL('./case-process.mjs', import.meta.url));
@@ -44,6 +44,7 @@ const SHORT_NAMES = { nightshift: 'ns', bullmq: 'bullmq', 'pg-boss': 'pgboss', '
  * @property {{ p50: number, p95: number, p99: number, max: number } | null} latencyMs
  * @property {number | null} peakRssBytes  Peak RSS of the measured process (worker, or producer for W1/W2); max over processes.
  * @property {import('./run-ledger.mjs').ExactlyOnceReport | null} exactlyOnce
+ * @property {import('./run-ledger.mjs').LimitsReport | null} limits  Per-key / rate limit checks (W6, W7), else null.
  * @property {string[]} notes
  * @property {string | null} error
  */
@@ -65,7 +66,10 @@ export async function runCase({ workload, system, store, pgUrl, redisUrl, runTag
     pgUrl,
     redisUrl,
     sqlitePath: sqliteDir ? join(sqliteDir, `${workload.id.toLowerCase()}.db`) : '',
+    perKey: workload.perKey ?? null,
+    rateLimit: workload.rateLimit ?? null,
   };
+  const limited = workload.perKey !== undefined || workload.rateLimit !== undefined;
   /** @type {CaseResult} */
   const result = {
     workload: workload.id,
@@ -77,6 +81,7 @@ export async function runCase({ workload, system, store, pgUrl, redisUrl, runTag
     latencyMs: null,
     peakRssBytes: null,
     exactlyOnce: null,
+    limits: null,
     notes: [],
     error: null,
   };
@@ -101,12 +106,12 @@ export async function runCase({ workload, system, store, pgUrl, redisUrl, runTag
         break;
       }
       case 'drain': {
-        const seeder = track(processes, new CaseProcess({ role: 'seed', ctx, jobs: workload.jobs, batch: 1_000 }));
+        const seeder = track(processes, new CaseProcess({ role: 'seed', ctx, jobs: workload.jobs, batch: 1_000, keys: workload.keys }));
         await seeder.waitFor('result', LIMITS.phaseMs);
         await seeder.finish();
         const workers = [];
         for (let i = 0; i < (workload.processes ?? 1); i++) {
-          workers.push(track(processes, new CaseProcess({ role: 'work', ctx, jobs: workload.jobs, concurrency: workload.concurrency, handler: workload.handler, surfaces: workload.surfaces })));
+          workers.push(track(processes, new CaseProcess({ role: 'work', ctx, jobs: workload.jobs, concurrency: workload.concurrency, handler: workload.handler, surfaces: workload.surfaces, timed: limited })));
         }
         await Promise.all(workers.map((worker) => worker.waitFor('ready', LIMITS.phaseMs)));
         observer = await harness.openObserver(ctx, { jobs: workload.jobs });
@@ -117,6 +122,17 @@ export async function runCase({ workload, system, store, pgUrl, redisUrl, runTag
         const reports = await stopWorkers(workers);
         result.peakRssBytes = Math.max(...reports.map((report) => report.peakRssBytes));
         result.exactlyOnce = judgeLedgers(workload.jobs, reports);
+        if (limited) {
+          result.limits = judgeLimits(reports, { perKey: workload.perKey, rateLimit: workload.rateLimit });
+          const rate = result.limits.rate;
+          if (rate) {
+            const bursts =
+              rate.ratio > 1.02 && rate.maxInWindow <= rate.max
+                ? `; ${rate.achievedPerSec.toFixed(1)}/s from first to last start although no ${rate.perMs} ms window held more than ${rate.maxInWindow}: jobs starting together as a window opens shorten that span by up to one window`
+                : '';
+            result.notes.push(`least-squares pace of the starts ${rate.slopePerSec.toFixed(1)}/s${bursts}`);
+          }
+        }
         break;
       }
       case 'latency': {

@@ -11,7 +11,7 @@ export const USAGE = `Usage: npm run bench -- [options]
 
   --store sqlite|postgres|all   Nightshift store(s) to benchmark (default all). Peers always run on
                                 their own backend (BullMQ: Redis; pg-boss, graphile-worker: PostgreSQL).
-  --only W1,W3                  Workloads and tables to run (default all: W1,W2,W3,W3x2,W4,W4P,W5,
+  --only W1,W3                  Workloads and tables to run (default all: W1,W2,W3,W3x2,W4,W4P,W5,W6,W7,
                                 then CLI and HTTP). Tables besides the workloads run alone when only
                                 they are named (no peers, Redis or peer packages needed):
                                 CLI      how long one \`nightshift\` command takes;

@@ -6,13 +6,14 @@ const PEERS = new Set(['bullmq', 'pg-boss', 'graphile-worker']);
 /**
  * Ratio to the best peer on the same workload, oriented so that > 1 is better than that peer:
  * throughput / best peer throughput, or best peer p95 latency / p95 latency. A workload only
- * Nightshift runs (W3x2) is compared with the peers' single-process W3.
+ * Nightshift runs (W3x2) is compared with the peers' single-process W3. A rate-limited drain (W7)
+ * has none: faster is not better there, the ratio to the limit in the result is the comparison.
  * @param {import('./case-runner.mjs').CaseResult} result
  * @param {import('./case-runner.mjs').CaseResult[]} all
  * @returns {{ ratio: number, against: string, workload: string } | null}
  */
 export function ratioToBestPeer(result, all) {
-  if (result.error) return null;
+  if (result.error || result.limits?.rate) return null;
   const workload = result.workload === 'W3x2' ? 'W3' : result.workload;
   const peers = all.filter((other) => other.workload === workload && PEERS.has(other.system) && !other.error);
   if (result.latencyMs) {
@@ -62,7 +63,15 @@ function formatResult(result) {
     const { p50, p95, p99 } = result.latencyMs;
     return `p50 ${p50.toFixed(1)} / p95 ${p95.toFixed(1)} / p99 ${p99.toFixed(1)} ms`;
   }
-  if (result.jobsPerSec !== null) return `${Math.round(result.jobsPerSec).toLocaleString('en-US')} jobs/s`;
+  if (result.limits?.rate) {
+    const { achievedPerSec, ratio, maxInWindow, perMs } = result.limits.rate;
+    const held = maxInWindow <= result.limits.rate.max;
+    return `rate ${achievedPerSec.toFixed(1)}/s (${ratio.toFixed(3)}x limit), ${held ? '' : 'FAIL '}max ${maxInWindow} in ${perMs / 1000} s`;
+  }
+  if (result.jobsPerSec !== null) {
+    const rate = `${Math.round(result.jobsPerSec).toLocaleString('en-US')} jobs/s`;
+    return result.limits ? `${rate}, ${result.limits.text}` : rate;
+  }
   return '-';
 }
 

@@ -247,14 +247,14 @@ async function main() {
       const repeat = options.quick ? 1 : (c.workload.repeat ?? 1);
       for (let run = 0; run < repeat; run++) {
         runs.push(await runCase({ workload: c.workload, system: c.system, store: c.store, pgUrl, redisUrl: options.redisUrl, runTag }));
-        if (runs[run].error !== null || runs[run].exactlyOnce?.ok === false) break;
+        if (runs[run].error !== null || runs[run].exactlyOnce?.ok === false || runs[run].limits?.ok === false) break;
       }
       const result = medianRun(runs);
       results.push(result);
       process.stderr.write(
         result.error
           ? `error: ${result.error.split('\n')[0]}\n`
-          : `${result.latencyMs ? `p95 ${result.latencyMs.p95.toFixed(1)} ms` : `${Math.round(result.jobsPerSec ?? 0)} jobs/s`}, ${result.exactlyOnce?.text ?? '-'}\n`,
+          : `${result.latencyMs ? `p95 ${result.latencyMs.p95.toFixed(1)} ms` : `${Math.round(result.jobsPerSec ?? 0)} jobs/s`}, ${result.exactlyOnce?.text ?? '-'}${result.limits ? `, ${result.limits.text}` : ''}\n`,
       );
     }
   } finally {
@@ -280,12 +280,16 @@ async function main() {
     'result: jobs/s (higher is better) or enqueue->start latency percentiles (lower is better).',
     'vs best peer: ratio to the best of bullmq/pg-boss/graphile-worker on that workload, > 1 = better (throughput, or p95 latency).',
     'peak RSS: the measured process (worker; producer for W1/W2). exactly-once: every sequence number ran (W1/W2: is stored) exactly once.',
+    ...limitLegend(selected),
   ];
   const { loadHarness } = await import('./systems/case-context.mjs');
   const settings = {};
   for (const system of options.systems) settings[system] = (await loadHarness(system)).settings;
   for (const [system, text] of Object.entries(settings)) lines.push(`settings: ${system}: ${text}`);
   for (const result of results) for (const note of result.notes) if (!note.startsWith('exactly-once:')) lines.push(`note: ${result.workload} ${result.system} (${result.store}): ${note}`);
+  for (const workload of selected) {
+    for (const [system, why] of Object.entries(workload.absent ?? {})) if (options.systems.includes(system)) lines.push(`note: ${workload.id} ${system}: absent: ${why}`);
+  }
   lines.push(...surfaceCostNotes(results));
   if (missingExports.length > 0) lines.push(`note: not exported from dist/index.js yet (loaded from their modules): ${missingExports.join(', ')}`);
   console.log(lines.join('\n'));
@@ -309,7 +313,22 @@ async function main() {
   };
   writeFileSync(outFile, `${JSON.stringify(json, null, 2)}\n`);
   console.error(`bench: results written to ${outFile}`);
-  return side.failed || results.some((result) => result.error || (result.exactlyOnce && !result.exactlyOnce.ok)) ? 1 : 0;
+  return side.failed || results.some((result) => result.error || (result.exactlyOnce && !result.exactlyOnce.ok) || (result.limits && !result.limits.ok)) ? 1 : 0;
+}
+
+/** What the limit checks of the selected workloads (W6 per key, W7 rate) mean, for the legend under the table. */
+function limitLegend(selected) {
+  const lines = [];
+  if (selected.some((workload) => workload.perKey !== undefined)) {
+    lines.push('max N/key: the most handler calls of one key open at once (start to return, over every process); above the per-key limit fails the case.');
+  }
+  if (selected.some((workload) => workload.rateLimit !== undefined)) {
+    lines.push(
+      'rate: handler starts / (last start - first start), and its ratio to the limit (target within 2 %); max in 1 s: the most starts in any sliding window of the',
+      "limit's period over the merged start times; above the limit fails the case.",
+    );
+  }
+  return lines;
 }
 
 /**

@@ -10,10 +10,17 @@
  * @property {number} [batch]       Bulk batch size (enqueue-bulk), jobs.
  * @property {number} [concurrency] Worker concurrency per process (drain, latency).
  * @property {number} [processes]   Worker processes (drain); default 1.
- * @property {'noop' | 'timer5' | 'latency'} [handler] What each job does.
+ * @property {'noop' | 'yield' | 'timer5' | 'latency'} [handler] What each job does (`yield`: awaits one
+ *                                  setImmediate, so handlers started together are open at once).
  * @property {number} [rate]        Producer rate (latency), jobs/s.
  * @property {boolean} [inProcess] Latency: the producer runs inside the worker's process.
  * @property {string[]} [onlyFor]   Restricts the workload to these `system:store` labels.
+ * @property {Record<string, string>} [absent] Why a system is not in `onlyFor` (printed under the table).
+ * @property {number} [keys]        Drain: payloads carry `key` = `k<seq % keys>`, seeded in that interleaved order.
+ * @property {number} [perKey]      Drain: jobs of one key allowed to run at once (needs `keys`); checked
+ *                                  over every handler call's start and end.
+ * @property {{ max: number, perMs: number }} [rateLimit] Drain: the queue's rate limit, handler starts per
+ *                                  `perMs` ms; checked over every window of `perMs` and on the achieved rate.
  * @property {number} [repeat]      Runs per case; the median run is reported (see median-run.mjs). Default 1; 1 with --quick.
  * @property {'off' | 'on'} [surfaces] Drain: Nightshift's operator surfaces (metrics, process registry, event feed,
  *                                  activity stats) all off or all on; unset: the runtime's defaults.
@@ -76,5 +83,33 @@ export function workloads({ quick }) {
       onlyFor: ['nightshift:sqlite', 'nightshift:postgres'],
     })),
     { id: 'W5', title: '5 ms async jobs, concurrency 50', kind: 'drain', jobs: scale(5_000, 1_000), concurrency: 50, handler: 'timer5', repeat: 3 },
+    {
+      // One job of a key at a time, 1,000 keys x 20 jobs. BullMQ's groups are in BullMQ Pro only.
+      id: 'W6',
+      title: `drain with per-key concurrency 1, ${scale('1,000 keys x 20', '100 keys x 10')} jobs, concurrency 10`,
+      kind: 'drain',
+      jobs: scale(20_000, 1_000),
+      keys: scale(1_000, 100),
+      perKey: 1,
+      concurrency: 10,
+      handler: 'yield',
+      onlyFor: ['nightshift:sqlite', 'nightshift:postgres', 'pg-boss:postgres', 'graphile-worker:postgres'],
+      absent: { bullmq: 'open-source BullMQ has no per-key concurrency (groups are a BullMQ Pro feature)' },
+    },
+    {
+      // A queue limited to 500 starts per second, seeded with 20 s of work.
+      id: 'W7',
+      title: `drain under a queue rate limit of ${scale('500/s (20 s', '100/s (5 s')} of jobs), concurrency 10`,
+      kind: 'drain',
+      jobs: scale(10_000, 500),
+      rateLimit: { max: scale(500, 100), perMs: 1_000 },
+      concurrency: 10,
+      handler: 'noop',
+      onlyFor: ['nightshift:sqlite', 'nightshift:postgres', 'bullmq:redis'],
+      absent: {
+        'pg-boss': 'pg-boss 10 has no worker rate limit (singletonSeconds throttles sends, one job per period; it does not pace a backlog)',
+        'graphile-worker': 'graphile-worker 0.17 has no rate limit option',
+      },
+    },
   ];
 }

@@ -10,7 +10,18 @@ import IORedis from 'ioredis';
 export const name = 'bullmq';
 export const packageName = 'bullmq';
 /** Settings used, printed with the results. */
-export const settings = 'add / addBulk; Worker concurrency, ioredis, completed jobs kept (default)';
+export const settings = 'add / addBulk; Worker concurrency, ioredis, completed jobs kept (default); W7: Worker limiter { max, duration }';
+
+/** Caveats printed under the table for a case. */
+export function caseNotes(workloadId) {
+  if (workloadId === 'W7') {
+    return [
+      'the limiter is a fixed window: a counter in Redis incremented as each job becomes active, expiring `duration` after the first (prepareJobForProcessing.lua); ' +
+        'the starts of one window and of the next can fall within one second',
+    ];
+  }
+  return [];
+}
 
 /** @param {import('./case-context.mjs').CaseContext} ctx */
 function connection(ctx) {
@@ -48,7 +59,14 @@ export async function openWorker(ctx, { concurrency, handle }) {
     async (job) => {
       await handle(job.data);
     },
-    { connection: connection(ctx), prefix: ctx.namespace, concurrency, autorun: false },
+    {
+      connection: connection(ctx),
+      prefix: ctx.namespace,
+      concurrency,
+      autorun: false,
+      // W7: BullMQ's queue-wide rate limiter (kept in Redis, so shared by every worker of the queue).
+      ...(ctx.rateLimit ? { limiter: { max: ctx.rateLimit.max, duration: ctx.rateLimit.perMs } } : {}),
+    },
   );
   worker.on('error', (error) => process.emitWarning(`bullmq worker: ${error.message}`));
   await worker.waitUntilReady();

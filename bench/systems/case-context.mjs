@@ -7,7 +7,7 @@
 //                                               start begins taking jobs, so timing excludes setup)
 //   openObserver(ctx, { jobs })               → { countCompleted(), storedSeqs(), close(), destroy?() }
 // Payloads are `{ seq, t }`: the job's sequence number and the producer's clock (ms, sub-ms
-// precision) just before the enqueue call.
+// precision) just before the enqueue call; with `ctx.perKey` also `key`, the job's concurrency key.
 
 /**
  * @typedef {object} CaseContext
@@ -18,6 +18,9 @@
  * @property {string} pgUrl      Connection string of the bench database.
  * @property {string} redisUrl
  * @property {string} sqlitePath SQLite file (Nightshift on SQLite only).
+ * @property {number | null} perKey  Jobs of one key allowed at once (W6), or null. Payloads then also
+ *                               carry `key`; the harness uses its system's per-key feature on it.
+ * @property {{ max: number, perMs: number } | null} rateLimit  The queue's rate limit (W7), or null.
  */
 
 /** Loads a harness module by system name. */

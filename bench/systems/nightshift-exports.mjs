@@ -1,7 +1,7 @@
 // Finds the Nightshift functions the bench needs in the built package. The public entry point
 // (dist/index.js) is preferred; while a function is not exported from it yet, the module that
 // defines it is used directly, and `missingPublicExports()` names it so the gap is reported.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
@@ -33,6 +33,18 @@ export function loadNightshift() {
 /** Names the bench needed but did not find on dist/index.js (after `loadNightshift`). */
 export function missingPublicExports() {
   return [...missing];
+}
+
+/**
+ * Whether the built package has the queue option `rateLimit` (W7). An unknown queue option is
+ * ignored, not refused, so the bench looks for it in the declaration of `QueueOptions`.
+ */
+export function rateLimitSupported() {
+  try {
+    return /\brateLimit\?:/.test(readFileSync(`${DIST}worker/worker-options.d.ts`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 async function load() {

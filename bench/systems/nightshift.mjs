@@ -3,12 +3,14 @@
 // application would: `enqueue` awaited per job, `enqueueMany` for bulk (one insert statement per
 // batch), and `createNightshift` with the queue's concurrency for consumption.
 import { z } from 'zod';
-import { loadNightshift } from './nightshift-exports.mjs';
+import { loadNightshift, rateLimitSupported } from './nightshift-exports.mjs';
 
 export const name = 'nightshift';
 export const packageName = 'nightshift';
 /** Settings used, printed with the results. */
-export const settings = 'enqueue / enqueueMany; createNightshift with queue concurrency, store and runtime defaults otherwise (lease, polls, rescuer, pruner)';
+export const settings =
+  'enqueue / enqueueMany; createNightshift with queue concurrency, store and runtime defaults otherwise (lease, polls, rescuer, pruner); ' +
+  'W6: defineJob concurrencyKey on the payload\'s key, perKey 1; W7: queue rateLimit { max, perMs }';
 
 /** Caveats printed under the table for a case. */
 export function caseNotes(workloadId, store) {
@@ -17,7 +19,19 @@ export function caseNotes(workloadId, store) {
 }
 
 const JOB_NAME = 'bench';
-const payloadSchema = z.object({ seq: z.number().int().min(0), t: z.number() });
+const payloadSchema = z.object({ seq: z.number().int().min(0), t: z.number(), key: z.string().optional() });
+
+/**
+ * The bench job's definition: with `ctx.perKey` (W6), jobs of one payload `key` run at most
+ * `perKey` at once. Producer and worker define it alike, so the key is stored at enqueue.
+ * @param {Record<string, any>} api
+ * @param {import('./case-context.mjs').CaseContext} ctx
+ * @param {(payload: { seq: number, t: number, key?: string }) => unknown} handler
+ */
+function benchJob(api, ctx, handler) {
+  const perKey = ctx.perKey === null || ctx.perKey === undefined ? {} : { concurrencyKey: 'key', perKey: ctx.perKey };
+  return api.defineJob({ name: JOB_NAME, queue: ctx.queue, schema: payloadSchema, ...perKey, handler });
+}
 
 /** @param {import('./case-context.mjs').CaseContext} ctx */
 async function openStore(ctx) {
@@ -54,7 +68,7 @@ export async function openProducer(ctx) {
   }
   const { api, store } = await openStore(ctx);
   // The client only needs the name, queue and schema; the handler never runs in this process.
-  const job = api.defineJob({ name: JOB_NAME, queue: ctx.queue, schema: payloadSchema, handler: () => undefined });
+  const job = benchJob(api, ctx, () => undefined);
   const client = api.createClient({ store, jobs: [job] });
   return {
     enqueueOne: async (payload) => {
@@ -73,17 +87,17 @@ export async function openProducer(ctx) {
  *   `surfaces`: metrics, process registry, event feed and activity stats all off or all on; unset: defaults.
  */
 export async function openWorker(ctx, { concurrency, handle, surfaces }) {
+  // An option the build does not know would be ignored, and W7 would measure an unlimited queue.
+  if (ctx.rateLimit && !rateLimitSupported()) {
+    throw new Error('this build of Nightshift has no queue rateLimit option (none in QueueOptions, dist/worker/worker-options.d.ts)');
+  }
   const { api, store } = await openStore(ctx);
-  const job = api.defineJob({
-    name: JOB_NAME,
-    queue: ctx.queue,
-    schema: payloadSchema,
-    handler: async (payload) => {
-      await handle(payload);
-    },
+  const job = benchJob(api, ctx, async (payload) => {
+    await handle(payload);
   });
   const switches = surfaces === undefined ? {} : { metrics: surfaces === 'on', processRegistry: surfaces === 'on', eventFeed: surfaces === 'on', stats: surfaces === 'on' };
-  const app = api.createNightshift({ store, jobs: [job], queues: { [ctx.queue]: { concurrency } }, ...switches });
+  const queue = { concurrency, ...(ctx.rateLimit ? { rateLimit: { max: ctx.rateLimit.max, perMs: ctx.rateLimit.perMs } } : {}) };
+  const app = api.createNightshift({ store, jobs: [job], queues: { [ctx.queue]: queue }, ...switches });
   inProcessRuntime = { app, job };
   return {
     start: () => app.start(),
