@@ -192,6 +192,12 @@ export interface JobFinishItem {
   /** The lease token the worker claimed the job with: the fence. */
   token: string;
   finish: JobFinish;
+  /**
+   * The handler started this many ms after the claim (a job claimed ahead waited for a slot):
+   * the store moves the attempt's start (`attemptedAt`, the attempt row's `startedAt`) that much
+   * later, so an attempt's start is when its handler started. Whole ms, 0 … 100 years; absent: 0.
+   */
+  startDelayMs?: number;
 }
 
 export interface JobFinishResult {

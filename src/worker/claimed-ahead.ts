@@ -22,9 +22,9 @@ export class ClaimedAhead {
     this.#waiting.push({ job, claimedAtMs });
   }
 
-  /** The oldest waiting job, removed; undefined when none waits. */
-  shift(): JobRecord | undefined {
-    return this.#waiting.shift()?.job;
+  /** The oldest waiting job, removed, with when it was claimed; undefined when none waits. */
+  shift(): WaitingJob | undefined {
+    return this.#waiting.shift();
   }
 
   /** Removes job `id` if it waits here (it was cancelled); true when it did. */

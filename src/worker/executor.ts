@@ -37,6 +37,8 @@ export class Execution {
   finish: JobFinish | null = null;
   /** Position in `RunningExecutions`; -1 when not running there. */
   slot = -1;
+  /** How long the job waited in this worker between its claim and its handler (claimed ahead), ms; 0 otherwise. */
+  startDelayMs = 0;
 
   constructor(job: JobRecord, token: string, definition: AnyJobDefinition | undefined, startedAtMs: number) {
     this.job = job;
@@ -175,10 +177,18 @@ export class Executor {
   }
 
   /** Starts a claimed job. Never throws: every problem becomes the job's outcome. */
-  run(job: JobRecord): void {
+  /**
+   * Starts `job`'s handler. `waitedMs`: how long it waited for a slot after its claim (a job
+   * claimed ahead); the attempt's start is then moved by that much, here for the events and in
+   * the store with the finish (`JobFinishItem.startDelayMs`).
+   */
+  run(claimed: JobRecord, waitedMs = 0): void {
     const host = this.host;
-    const definition = this.#jobs.get(job.name);
+    const definition = this.#jobs.get(claimed.name);
+    const delay = clampDelayMs(waitedMs);
+    const job = delay > 0 && claimed.attemptedAt ? { ...claimed, attemptedAt: new Date(claimed.attemptedAt.getTime() + delay) } : claimed;
     const execution = new Execution(job, job.lease?.token ?? '', definition, host.clock());
+    execution.startDelayMs = delay;
     this.running.add(execution);
     if (host.events.has('job:started')) host.events.emit('job:started', { job, workerId: host.workerId });
 

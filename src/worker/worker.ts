@@ -234,7 +234,9 @@ export function createWorker(options: WorkerOptions): Worker {
       producers.get(execution.job.queue)?.trigger();
       const finish = execution.finish;
       if (finish) {
-        completer.add({ item: { id: execution.job.id, token: execution.token, finish }, execution });
+        const item: JobFinishItem = { id: execution.job.id, token: execution.token, finish };
+        if (execution.startDelayMs > 0) item.startDelayMs = execution.startDelayMs;
+        completer.add({ item, execution });
       } else {
         logger.info({ jobId: execution.job.id, job: execution.job.name }, 'job lease lost (cancelled or rescued); its handler was aborted');
       }
@@ -251,10 +253,11 @@ export function createWorker(options: WorkerOptions): Worker {
   function startWaiting(queue: QueueState): void {
     queue.startScheduled = false;
     while (queue.running < queue.concurrency) {
-      const job = queue.ahead.shift();
-      if (job === undefined) return;
+      const waiting = queue.ahead.shift();
+      if (waiting === undefined) return;
       queue.running++;
-      executor.run(job);
+      // Its attempt starts now, not at its claim: the store is told how long it waited.
+      executor.run(waiting.job, clock() - waiting.claimedAtMs);
     }
   }
 

@@ -192,6 +192,28 @@ describe('claiming', () => {
       expect(seen.started).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     });
 
+    it('records a waiting job\'s attempt as starting when its handler started, not when it was claimed', async () => {
+      const clock = new TestClock();
+      const { job, seen, open } = heldJob();
+      runtime = await openRuntime([job], { clock, worker: { queues: { default: { concurrency: 1, prefetch: 1 } } } });
+      const rt = runtime;
+      await warmUp(rt, job);
+      const [first, second] = await rt.client.enqueueMany(job, [{ n: 0 }, { n: 1 }]);
+      await until(async () => (await totals(rt)).running === 2, 'both jobs are claimed, one waiting');
+      const claimedAt = clock.now();
+      // The waiting job starts 7 s after its claim, once the first handler lets go.
+      clock.advance(7_000);
+      const allDone = completions(rt, 2);
+      open();
+      await allDone;
+      await until(async () => (await rt.client.get(second!.job.id)).state === 'completed', 'the second job is stored completed');
+      expect(seen.started).toEqual([0, 1]);
+      const [firstAttempt] = (await rt.client.get(first!.job.id)).attempts;
+      const [secondAttempt] = (await rt.client.get(second!.job.id)).attempts;
+      expect(firstAttempt!.startedAt.getTime()).toBe(claimedAt);
+      expect(secondAttempt!.startedAt.getTime()).toBe(claimedAt + 7_000);
+    });
+
     it('claims nothing ahead before a handler of the queue finished', async () => {
       const { job, seen, open } = heldJob();
       runtime = await openRuntime([job], { worker: { queues: { default: { concurrency: 2 } } } });

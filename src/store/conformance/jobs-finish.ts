@@ -12,6 +12,24 @@ export function describeJobFinish(factory: StoreFactory): void {
       return t.store.jobFinishMany({ items: [{ id, token, finish }] });
     }
 
+    it('startDelayMs moves the attempt\'s start to when its handler started, for completed and other outcomes', async () => {
+      const a = await insertAndClaim(t.store);
+      const b = await insertAndClaim(t.store, { maxAttempts: 1 });
+      const claimedAt = t.clock.now();
+      t.clock.advance(500);
+      await t.store.jobFinishMany({
+        items: [
+          { id: a.id, token: a.lease.token, finish: { outcome: 'completed', result: null }, startDelayMs: 120 },
+          { id: b.id, token: b.lease.token, finish: { outcome: 'dead', error: errorRecord() }, startDelayMs: 200 },
+        ],
+      });
+      expect((await t.store.jobGet({ id: a.id }))?.attemptedAt?.getTime()).toBe(claimedAt + 120);
+      const [attemptA] = await t.store.jobAttempts({ id: a.id });
+      expect(attemptA).toMatchObject({ startedAt: new Date(claimedAt + 120), durationMs: 380, outcome: 'completed' });
+      const [attemptB] = await t.store.jobAttempts({ id: b.id });
+      expect(attemptB).toMatchObject({ startedAt: new Date(claimedAt + 200), durationMs: 300, outcome: 'dead' });
+    });
+
     it('completed: state completed, result and finishedAt stored, lease cleared', async () => {
       const job = await insertAndClaim(t.store);
       t.clock.advance(250);

@@ -378,8 +378,8 @@ export function jobStatements(names: SchemaNames): JobStatements {
       text: `
         WITH input AS (
           SELECT i.* FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit,
-                          unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::float8[])
-                            AS i(id, token, outcome, result, error, delay_ms)
+                          unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::float8[], $8::float8[])
+                            AS i(id, token, outcome, result, error, delay_ms, start_delay_ms)
         ),
         updated AS (
           UPDATE ${s}.jobs AS j
@@ -390,6 +390,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
               run_at = CASE WHEN i.outcome IN ('failed', 'snoozed') THEN ${NOW} + i.delay_ms * interval '1 millisecond' ELSE j.run_at END,
               finished_at = CASE WHEN i.outcome IN ('completed', 'dead', 'cancelled') THEN ${NOW} ELSE NULL END,
               result = CASE WHEN i.outcome = 'completed' THEN i.result ELSE j.result END,
+              attempted_at = j.attempted_at + coalesce(i.start_delay_ms, 0) * interval '1 millisecond',
               last_error = CASE WHEN i.outcome IN ('failed', 'dead', 'cancelled') THEN i.error ELSE j.last_error END,
               lease_token = NULL,
               lease_expires_at = NULL

@@ -400,6 +400,7 @@ async function writeFinishes(ctx: PgJobContext, items: JobFinishItem[]): Promise
       if (finish.outcome === 'snoozed') return finish.delayMs;
       return null;
     }),
+    items.map((item) => (item.finish.outcome === 'released' ? null : (item.startDelayMs ?? null))),
   ];
   const { rows } = await run<{ id: string; token: string; queue: string; outcome: string; has_dependents: boolean }>(ctx.pool, ctx.sql.finish, values);
   return rows;

@@ -19,11 +19,11 @@ interface FinishedRow {
   has_dependents: number;
 }
 
-/** One item as the general batch statement reads it: `[id, token, outcome, runAt, error, result]`. */
-type FinishTuple = [number, string, string, number | null, string | null, string | null];
+/** One item as the general batch statement reads it: `[id, token, outcome, runAt, error, result, startDelayMs]`. */
+type FinishTuple = [number, string, string, number | null, string | null, string | null, number];
 
-/** One completed item as `jobCompleteBatch` reads it: `[id, token, result]`. */
-type CompleteTuple = [number, string, string | null];
+/** One completed item as `jobCompleteBatch` reads it: `[id, token, result, startDelayMs]`. */
+type CompleteTuple = [number, string, string | null, number];
 
 /**
  * Applies every item in one BEGIN IMMEDIATE transaction. Completed items (nearly all of them)
@@ -43,7 +43,7 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
   for (let i = 0; i < items.length; i++) {
     const tuple = toTuple(items[i] as JobFinishItem, now);
     tuples[i] = tuple;
-    if (tuple[2] === 'completed') completed.push([tuple[0], tuple[1], tuple[5]]);
+    if (tuple[2] === 'completed') completed.push([tuple[0], tuple[1], tuple[5], tuple[6]]);
     else others.push(tuple);
   }
 
@@ -111,18 +111,19 @@ function toTuple(item: JobFinishItem, now: number): FinishTuple {
   // An id that names no job becomes 0, which never matches a row: the item is rejected.
   const id = parseId(item.id) ?? 0;
   const { finish } = item;
+  const delay = item.startDelayMs ?? 0;
   switch (finish.outcome) {
     case 'completed':
-      return [id, item.token, 'completed', null, null, finish.result];
+      return [id, item.token, 'completed', null, null, finish.result, delay];
     case 'failed':
-      return [id, item.token, 'failed', now + finish.retryDelayMs, serializeErrorRecord(finish.error), null];
+      return [id, item.token, 'failed', now + finish.retryDelayMs, serializeErrorRecord(finish.error), null, delay];
     case 'dead':
-      return [id, item.token, 'dead', null, serializeErrorRecord(finish.error), null];
+      return [id, item.token, 'dead', null, serializeErrorRecord(finish.error), null, delay];
     case 'snoozed':
-      return [id, item.token, 'snoozed', now + finish.delayMs, null, null];
+      return [id, item.token, 'snoozed', now + finish.delayMs, null, null, delay];
     case 'cancelled':
-      return [id, item.token, 'cancelled', null, serializeErrorRecord({ name: 'JobCancelled', message: finish.reason, stack: null, kind: 'cancelled' }), null];
+      return [id, item.token, 'cancelled', null, serializeErrorRecord({ name: 'JobCancelled', message: finish.reason, stack: null, kind: 'cancelled' }), null, delay];
     case 'released':
-      return [id, item.token, 'released', null, null, null];
+      return [id, item.token, 'released', null, null, null, 0];
   }
 }

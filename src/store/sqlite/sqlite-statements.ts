@@ -169,7 +169,8 @@ export const SQL = {
     RETURNING ${CLAIM_VALUE_COLUMNS}`,
   /**
    * Fenced finishing writes for a whole batch in one statement. @items is a JSON array of
-   * `[id, token, outcome, runAt, error, result]`; a row is written only while the job is running
+   * `[id, token, outcome, runAt, error, result, startDelayMs]` (the delay moves the attempt's
+   * start to when its handler started: see `JobFinishItem.startDelayMs`); a row is written only while the job is running
    * under that token, so jobs rescued, cancelled or re-claimed meanwhile are left untouched (and
    * are missing from RETURNING). What each outcome does:
    * - completed: final, result stored;  failed: retryable at runAt, error stored;
@@ -187,6 +188,7 @@ export const SQL = {
         finished_at = CASE WHEN i.value ->> 2 IN ('completed','dead','cancelled') THEN @now ELSE NULL END,
         last_error = COALESCE(i.value ->> 4, last_error),
         result = CASE WHEN i.value ->> 2 = 'completed' THEN i.value ->> 5 ELSE result END,
+        attempted_at = attempted_at + COALESCE(i.value ->> 6, 0),
         lease_token = NULL,
         lease_expires_at = NULL
     FROM json_each(@items) AS i
@@ -196,13 +198,14 @@ export const SQL = {
     RETURNING nightshift_jobs.id AS id, nightshift_jobs.attempt AS attempt, attempted_at, attempted_by, queue, has_dependents`,
   /**
    * The same fenced write for items that all completed, the common case: @items is a JSON array
-   * of `[id, token, result]`. Three JSON lookups per row instead of a dozen, and no attempt row —
+   * of `[id, token, result, startDelayMs]`. Three JSON lookups per row instead of a dozen, and no attempt row —
    * a completed attempt stays in the job row (attempt, attempted_by, attempted_at, finished_at,
    * result), which is where `jobAttempts` reads it from; a retry records it before reusing the row.
    */
   jobCompleteBatch: `
     UPDATE nightshift_jobs
     SET state = 'completed', finished_at = @now, result = i.value ->> 2,
+        attempted_at = attempted_at + COALESCE(i.value ->> 3, 0),
         lease_token = NULL, lease_expires_at = NULL
     FROM json_each(@items) AS i
     WHERE nightshift_jobs.id = i.value ->> 0
