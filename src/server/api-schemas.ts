@@ -14,6 +14,12 @@ import { JOB_STATES } from '../store/types.js';
 export const MAX_BULK_JOBS = 10_000;
 /** Largest page of `GET /api/jobs`. */
 export const MAX_PAGE = 1000;
+/** Largest request body of the routes that enqueue many jobs at once (bulk, flows), bytes: many payloads, each within the payload limit. */
+export const BULK_BODY_LIMIT = 32 * 1024 * 1024;
+/** Most jobs, counting every node, in one `POST /api/flows` (the library allows more; see client/flow.ts). */
+export const MAX_FLOW_REQUEST_JOBS = 10_000;
+/** Deepest nesting of children in one `POST /api/flows`: the root is level 0, its children level 1. */
+export const MAX_FLOW_REQUEST_DEPTH = 20;
 
 const name = (what: string) =>
   z
@@ -44,7 +50,7 @@ const prioritySchema = (() => {
     );
 })();
 
-/** Options shared by single and bulk enqueue (the library's `EnqueueOptions`). */
+/** Options shared by single and bulk enqueue and by each node of a flow (the library's `EnqueueOptions`). */
 const enqueueOptionFields = {
   queue: name('queue').optional(),
   delayMs: z.number().min(0).max(MAX_DELAY_MS).optional(),
@@ -123,6 +129,45 @@ export const jobDetailsViewSchema = jobViewSchema.extend({ attempts: z.array(att
 
 export const enqueueReplySchema = z.object({ job: jobViewSchema, inserted: z.boolean() });
 export const bulkEnqueueReplySchema = z.object({ jobs: z.array(enqueueReplySchema), inserted: z.number() });
+
+/**
+ * One node of `POST /api/flows`, and the whole body: a job and the jobs it waits for, nested (the
+ * library's `FlowNode`). Recursive, so it is registered with an id: the OpenAPI document shows it
+ * as the component `FlowNodeInput`, which refers to itself for `children`. The size and depth
+ * bounds are checked on the parsed body before this schema runs (routes/flows.ts), so a tree too
+ * deep for a recursive parse never reaches it.
+ */
+export const flowNodeBodySchema = z
+  .strictObject({
+    name: name('job name'),
+    data: z.unknown().optional().describe("the job's payload; validated against the job's schema"),
+    options: z
+      .strictObject({ key: z.string().min(1).max(MAX_KEY_LENGTH).optional().describe('de-duplication key'), ...enqueueOptionFields })
+      .optional()
+      .describe('the options of `POST /api/jobs`; dependsOn adds dependencies beyond the children'),
+    get children(): z.ZodOptional<z.ZodArray<typeof flowNodeBodySchema>> {
+      return z
+        .array(flowNodeBodySchema)
+        .max(MAX_FLOW_REQUEST_JOBS)
+        .optional()
+        .describe(`jobs this one waits for, each a node of the same shape; inserted before it, and it stays waiting until every one completed`);
+    },
+  })
+  .meta({
+    id: 'FlowNode',
+    description: `a job and the jobs it waits for; at most ${MAX_FLOW_REQUEST_JOBS} jobs in all and ${MAX_FLOW_REQUEST_DEPTH} levels of children`,
+  });
+
+/** The reply of `POST /api/flows`: each job of the flow with its children's replies, in the order given. */
+export const flowReplySchema = z
+  .object({
+    job: jobViewSchema,
+    inserted: z.boolean().describe('false when a job with the same key was already waiting or running'),
+    get children(): z.ZodArray<typeof flowReplySchema> {
+      return z.array(flowReplySchema);
+    },
+  })
+  .meta({ id: 'FlowResult' });
 
 const csv = (item: z.ZodType<string, string>) =>
   z

@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
 import { NAME_MAX_LENGTH } from '../job/names.js';
@@ -31,6 +31,7 @@ import type { AlertsAdmin } from '../alerts/alerts-admin.js';
 import { statsRoutes } from './routes/stats.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { eventRoutes } from './routes/events.js';
+import { flowRoutes } from './routes/flows.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { scheduleRoutes } from './routes/schedules.js';
 
@@ -69,7 +70,7 @@ export interface ApiServerOptions {
   tokens?: readonly ApiToken[];
   /** Origins (e.g. `https://ops.example.com`) whose pages may make changing requests; default none. */
   allowedOrigins?: readonly string[];
-  /** Largest request body, bytes; default the payload limit (1 MiB) plus 64 KiB for the envelope. Bulk enqueue allows 32 MiB. */
+  /** Largest request body, bytes; default the payload limit (1 MiB) plus 64 KiB for the envelope. Bulk enqueue and flows allow 32 MiB. */
   bodyLimitBytes?: number;
   /**
    * Whether the rest of the process is ready (its loops run): null when it is, else the reason.
@@ -104,6 +105,30 @@ function authenticatorOf(options: ApiServerOptions): Authenticator {
   });
 }
 
+type SwaggerDocument = Parameters<typeof jsonSchemaTransformObject>[0];
+
+/**
+ * The document with the zod schemas registered with an id in `components.schemas`: recursive
+ * schemas (a flow's nodes, api-schemas.ts) can only be written as a reference to a component.
+ * zod's registry is global to the process, and an app mounting `nightshiftApi` may register
+ * schemas of its own there, so only the components this document refers to are kept.
+ */
+function withReferencedComponents(document: SwaggerDocument): ReturnType<typeof jsonSchemaTransformObject> {
+  const object = jsonSchemaTransformObject(document) as { paths?: unknown; components?: { schemas?: Record<string, unknown> } };
+  const registered = object.components?.schemas ?? {};
+  const before = 'openapiObject' in document ? (document.openapiObject.components?.schemas ?? {}) : {};
+  const refsIn = (value: unknown): string[] => [...JSON.stringify(value ?? null).matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((match) => match[1]!);
+  const kept: Record<string, unknown> = { ...before };
+  const pending = refsIn(object.paths);
+  while (pending.length > 0) {
+    const id = pending.pop()!;
+    if (id in kept || !(id in registered)) continue;
+    kept[id] = registered[id];
+    pending.push(...refsIn(registered[id]));
+  }
+  return { ...object, components: { ...object.components, schemas: kept } } as ReturnType<typeof jsonSchemaTransformObject>;
+}
+
 /** Registers every route on `app` (whatever its prefix). */
 async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth: Authenticator): Promise<void> {
   app.setValidatorCompiler(validatorCompiler);
@@ -120,6 +145,7 @@ async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth
       security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,
+    transformObject: withReferencedComponents,
   });
   const guard = createRouteGuard(auth, options.allowedOrigins ?? []);
   let closing = false;
@@ -154,6 +180,7 @@ async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth
   await app.register(
     async (scoped) => {
       jobsRoutes(scoped, options.client, guard);
+      flowRoutes(scoped, options.client, guard);
       catalogRoutes(scoped, options.client, guard);
       statsRoutes(scoped, options.client, guard);
       eventRoutes(scoped, options.eventFeed, guard, options.logger);

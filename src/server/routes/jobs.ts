@@ -7,6 +7,7 @@ import type { EnqueueOptions } from '../../client/enqueue-options.js';
 import { jobDetailsToJson, jobToJson } from '../../client/job-json.js';
 import type { JobState } from '../../store/types.js';
 import {
+  BULK_BODY_LIMIT,
   bulkActionBodySchema,
   bulkActionReplySchema,
   bulkEnqueueBodySchema,
@@ -25,12 +26,10 @@ import {
 } from '../api-schemas.js';
 import type { RouteGuard } from '../route-guard.js';
 
-/** Request bodies of bulk enqueue may be this large (many payloads, each within the payload limit). */
-const BULK_BODY_LIMIT = 32 * 1024 * 1024;
-
 const errors = { 400: errorReplySchema, 401: errorReplySchema, 403: errorReplySchema, 404: errorReplySchema, 409: errorReplySchema, 413: errorReplySchema, 503: errorReplySchema };
 
-function enqueueOptions(body: {
+/** The library's enqueue options from the API's option fields (`enqueueOptionFields`); `key` is the caller's. */
+export function enqueueOptions(body: {
   queue?: string | undefined;
   delayMs?: number | undefined;
   runAt?: string | undefined;
