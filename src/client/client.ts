@@ -314,6 +314,8 @@ export function createClient(options: ClientOptions): Client {
         ...(concurrency ?? {}),
         ...(base.dependsOn ? { dependsOn: base.dependsOn } : {}),
         ...(base.onDependencyFailure ? { onDependencyFailure: base.onDependencyFailure } : {}),
+        ...(base.throttle ? { throttle: base.throttle } : {}),
+        ...(base.debounce ? { debounce: base.debounce } : {}),
       };
     }
     const results = await store.jobInsertMany(shared.tx === undefined ? { jobs: inserts } : { jobs: inserts, tx: shared.tx });
@@ -326,6 +328,7 @@ export function createClient(options: ClientOptions): Client {
       const job = resolveJob(node.job);
       const at = `${where} "${job.name}"`;
       if (node.options && 'tx' in node.options) throw new ValidationError('INVALID_OPTION', `${at}: give tx to flow(), not to one of its jobs`);
+      if (node.options && ('throttle' in node.options || 'debounce' in node.options)) throw new ValidationError('INVALID_OPTION', `${at}: throttle and debounce are not for jobs of a flow`);
       const resolved = resolveEnqueueOptions(at, job, node.options, await storeNowMs(node.options));
       let text: string;
       try {

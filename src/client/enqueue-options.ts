@@ -1,6 +1,6 @@
 import { ValidationError } from '../errors.js';
 import type { AnyJobDefinition } from '../job/define-job.js';
-import { assertInt32, assertValidDelayMs, assertValidMs, assertValidRunAt, checkKey, MAX_INT32, parsePriority } from '../job/input-bounds.js';
+import { assertInt32, assertValidDelayMs, assertValidMs, assertValidRunAt, checkKey, MAX_DELAY_MS, MAX_INT32, parsePriority } from '../job/input-bounds.js';
 import { assertValidName } from '../job/names.js';
 import { DEFAULT_ATTEMPTS } from '../job/retry-policy.js';
 import type { EnqueueOptions } from '../job/enqueue-types.js';
@@ -10,7 +10,7 @@ import { isJobId } from '../store/job-ids.js';
 
 export type { EnqueueOptions } from '../job/enqueue-types.js';
 
-const KNOWN_OPTIONS = new Set(['delayMs', 'runAt', 'priority', 'queue', 'maxAttempts', 'key', 'timeoutMs', 'concurrencyKey', 'dependsOn', 'onDependencyFailure', 'tx']);
+const KNOWN_OPTIONS = new Set(['delayMs', 'runAt', 'priority', 'queue', 'maxAttempts', 'key', 'timeoutMs', 'concurrencyKey', 'dependsOn', 'onDependencyFailure', 'throttle', 'debounce', 'tx']);
 
 /** Most dependencies one job may name. */
 export const MAX_DEPENDENCIES = 10_000;
@@ -77,5 +77,30 @@ export function resolveEnqueueOptions(
     }
     dependencies.onDependencyFailure = options.onDependencyFailure;
   }
-  return { queue, priority, maxAttempts, runAt, key, timeoutMs, ...dependencies };
+  const spacing = resolveSpacing(where, options, key !== null || dependencies.dependsOn !== undefined);
+  return { queue, priority, maxAttempts, runAt, key, timeoutMs, ...dependencies, ...spacing };
+}
+
+/** Checks `throttle` / `debounce` (see `EnqueueOptions`); `keyed`: the enqueue also has a `key` or dependencies. */
+function resolveSpacing(where: string, options: EnqueueOptions, keyed: boolean): Pick<JobInsert, 'throttle' | 'debounce'> {
+  const { throttle, debounce } = options;
+  if (throttle === undefined && debounce === undefined) return {};
+  if (throttle !== undefined && debounce !== undefined) throw new ValidationError('INVALID_OPTION', `${where}: give throttle or debounce, not both`);
+  if (keyed) throw new ValidationError('INVALID_OPTION', `${where}: throttle and debounce do not combine with key or dependsOn`);
+  const ms = (value: unknown, what: string, min: number): number => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_DELAY_MS) {
+      throw new ValidationError('INVALID_OPTION', `${where}: ${what} must be a whole number of ms from ${min} to ${MAX_DELAY_MS}, got ${String(value)}`);
+    }
+    return value;
+  };
+  if (throttle !== undefined) {
+    if (typeof throttle !== 'object' || throttle === null) throw new ValidationError('INVALID_OPTION', `${where}: throttle must be { key, perMs }`);
+    return { throttle: { key: checkKey(`${where}: throttle`, throttle.key), perMs: ms(throttle.perMs, 'throttle.perMs', 1) } };
+  }
+  if (typeof debounce !== 'object' || debounce === null) throw new ValidationError('INVALID_OPTION', `${where}: debounce must be { key, delayMs, maxDelayMs? }`);
+  if (options.delayMs !== undefined || options.runAt !== undefined) throw new ValidationError('INVALID_OPTION', `${where}: debounce sets the run time; do not give delayMs or runAt with it`);
+  const delayMs = ms(debounce.delayMs, 'debounce.delayMs', 0);
+  const maxDelayMs = debounce.maxDelayMs === undefined ? null : ms(debounce.maxDelayMs, 'debounce.maxDelayMs', 0);
+  if (maxDelayMs !== null && maxDelayMs < delayMs) throw new ValidationError('INVALID_OPTION', `${where}: debounce.maxDelayMs (${maxDelayMs}) must be at least delayMs (${delayMs})`);
+  return { debounce: { key: checkKey(`${where}: debounce`, debounce.key), delayMs, maxDelayMs } };
 }

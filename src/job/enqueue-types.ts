@@ -40,6 +40,19 @@ export interface EnqueueOptions {
   dependsOn?: readonly string[];
   /** When a dependency ends dead or cancelled: `cancel` this job (default), `run` it anyway, or `wait` for a retry. */
   onDependencyFailure?: 'cancel' | 'run' | 'wait';
+  /**
+   * At most one job of this name per `key` (1–256 characters) in any `perMs` ms: while one was
+   * created within the window, enqueue returns it (`inserted: false`) instead of a new one.
+   * Not with `key`, `debounce` or `dependsOn`.
+   */
+  throttle?: { key: string; perMs: number };
+  /**
+   * Debounce by `key`: while a job of this name with this key has not started, enqueue replaces
+   * its payload and moves it to `delayMs` from now (`inserted: false`), but never past
+   * `maxDelayMs` after its first enqueue (default: no cap); else a new job runs `delayMs` from
+   * now. Not with `delayMs`/`runAt` (it sets the run time), `key`, `throttle` or `dependsOn`.
+   */
+  debounce?: { key: string; delayMs: number; maxDelayMs?: number };
   /** The caller's open transaction (a `pg.PoolClient` after BEGIN on PostgreSQL): the job exists only if it commits. */
   tx?: StoreTransaction;
 }

@@ -60,6 +60,16 @@ const enqueueOptionFields = {
   timeoutMs: z.number().int().min(1).max(MAX_INT32).optional(),
   dependsOn: z.array(jobIdSchema).max(10_000).optional().describe('ids of jobs this one waits for: it stays waiting until every one completed'),
   onDependencyFailure: z.enum(['cancel', 'run', 'wait']).optional().describe('when a dependency ends dead or cancelled: cancel this job (default), run it anyway, or wait for a retry'),
+  throttle: z
+    .object({ key: z.string().min(1).max(MAX_KEY_LENGTH), perMs: z.number().int().min(1).max(MAX_DELAY_MS) })
+    .strict()
+    .optional()
+    .describe('at most one job of this name per key in any perMs window: an enqueue within it answers 200 with the existing job'),
+  debounce: z
+    .object({ key: z.string().min(1).max(MAX_KEY_LENGTH), delayMs: z.number().int().min(0).max(MAX_DELAY_MS), maxDelayMs: z.number().int().min(0).max(MAX_DELAY_MS).optional() })
+    .strict()
+    .optional()
+    .describe('while a job of this name and key has not started, replace its data and move it to delayMs from now (never past maxDelayMs after its first enqueue); answers 200 with that job'),
   concurrencyKey: z.union([z.string().min(1).max(MAX_KEY_LENGTH), z.number()]).optional().describe("per-key concurrency: the key, for a job defined with a concurrencyKey rule (instead of the one the rule takes from the payload)"),
 };
 

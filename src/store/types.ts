@@ -94,6 +94,19 @@ export interface JobInsert {
    * had completed, or `wait` (until the dependency is retried and completes).
    */
   onDependencyFailure?: DependencyFailurePolicy;
+  /**
+   * At most one job of this name per `key` in any `perMs` window: when one was created within
+   * the last `perMs` ms (store clock, any state), the insert returns it (`inserted: false`).
+   * Not with `key`, `debounce` or dependencies.
+   */
+  throttle?: { key: string; perMs: number };
+  /**
+   * Debounce by `key`: when a job of this name with this debounce key has not started yet, the
+   * insert replaces its payload and moves its run time to `delayMs` from now (but never past
+   * `maxDelayMs` after that job was first enqueued), returning it (`inserted: false`); else a new
+   * job runs `delayMs` from now. `runAt` is ignored. Not with `key`, `throttle` or dependencies.
+   */
+  debounce?: { key: string; delayMs: number; maxDelayMs: number | null };
 }
 
 /** What a waiting job does when a dependency ends dead or cancelled (see `JobInsert`). */

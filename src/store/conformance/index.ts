@@ -42,7 +42,7 @@ import type { StoreFactory } from './conformance-fixtures.js';
 import { describeJobFetch } from './jobs-fetch.js';
 import { describeJobFetchIds } from './jobs-fetch-ids.js';
 import { describeJobLimits } from './jobs-limits.js';
-import { describeJobDependencies } from './jobs-dependencies.js';
+import { describeJobDependencies, describeThrottleDebounce } from './jobs-dependencies.js';
 import { describeJobFinish } from './jobs-finish.js';
 import { describeJobIds } from './jobs-ids.js';
 import { describeJobInsert } from './jobs-insert.js';
@@ -70,6 +70,7 @@ export function runStoreConformance(label: string, factory: StoreFactory): void 
     describeJobFetchIds(factory);
     describeJobLimits(factory);
     describeJobDependencies(factory);
+    describeThrottleDebounce(factory);
     describeJobFinish(factory);
     describeJobLeases(factory);
     describeJobInspect(factory);

@@ -153,3 +153,64 @@ export function describeJobDependencies(factory: StoreFactory): void {
     });
   });
 }
+
+/** Conformance: throttle and debounce by key, including two connections enqueueing at once. */
+export function describeThrottleDebounce(factory: StoreFactory): void {
+  describe('throttle and debounce', () => {
+    const t = useStoreFixture(factory);
+    const throttled = (payload: string, perMs = 10_000, name = 'conformance.job') => jobInput({ name, payload, throttle: { key: 'org-1', perMs } });
+    const debounced = (payload: string, delayMs = 5_000, maxDelayMs: number | null = 20_000) => jobInput({ payload, debounce: { key: 'doc-7', delayMs, maxDelayMs } });
+
+    it('throttle: one job per key per window, whatever its state; a new one once the window passed', async () => {
+      const [first] = await t.store.jobInsertMany({ jobs: [throttled('{"n":1}')] });
+      expect(first).toMatchObject({ inserted: true });
+      const [again] = await t.store.jobInsertMany({ jobs: [throttled('{"n":2}')] });
+      expect(again).toMatchObject({ inserted: false, job: { id: first!.job.id, payload: '{"n":1}' } });
+      // Finished does not matter: the window is about when it was created.
+      await finishOne(t.store, first!.job.id, 'completed');
+      t.clock.advance(9_999);
+      expect((await t.store.jobInsertMany({ jobs: [throttled('{"n":3}')] }))[0]).toMatchObject({ inserted: false, job: { id: first!.job.id } });
+      // Another key, another name: their own windows.
+      expect((await t.store.jobInsertMany({ jobs: [jobInput({ throttle: { key: 'org-2', perMs: 10_000 } })] }))[0]!.inserted).toBe(true);
+      expect((await t.store.jobInsertMany({ jobs: [throttled('{}', 10_000, 'other.job')] }))[0]!.inserted).toBe(true);
+      t.clock.advance(1);
+      const [later] = await t.store.jobInsertMany({ jobs: [throttled('{"n":4}')] });
+      expect(later!.inserted).toBe(true);
+      expect(later!.job.id).not.toBe(first!.job.id);
+    });
+
+    it('debounce: a pending job gets the latest payload and moves its run time, never past its deadline; a started one is left alone', async () => {
+      const start = t.clock.now();
+      const [first] = await t.store.jobInsertMany({ jobs: [debounced('{"v":1}')] });
+      expect(first).toMatchObject({ inserted: true, job: { state: 'scheduled', payload: '{"v":1}' } });
+      expect(first!.job.runAt.getTime()).toBe(start + 5_000);
+      t.clock.advance(4_000);
+      const [second] = await t.store.jobInsertMany({ jobs: [debounced('{"v":2}')] });
+      expect(second).toMatchObject({ inserted: false, job: { id: first!.job.id, payload: '{"v":2}', state: 'scheduled' } });
+      expect(second!.job.runAt.getTime()).toBe(start + 9_000);
+      // Keeps moving, but not past first enqueue + maxDelayMs.
+      t.clock.advance(14_000);
+      const [third] = await t.store.jobInsertMany({ jobs: [debounced('{"v":3}')] });
+      expect(third!.job.runAt.getTime()).toBe(start + 20_000);
+      expect((await t.store.jobGet({ id: first!.job.id }))?.payload).toBe('{"v":3}');
+      // Once it runs, the next enqueue starts a new debounced job.
+      t.clock.set(start + 20_000);
+      const [claimed] = await fetchJobs(t.store);
+      expect(claimed?.id).toBe(first!.job.id);
+      const [fresh] = await t.store.jobInsertMany({ jobs: [debounced('{"v":4}')] });
+      expect(fresh!.inserted).toBe(true);
+      expect(fresh!.job.id).not.toBe(first!.job.id);
+    });
+
+    it('two connections enqueueing one key at once make one job', async () => {
+      const other = t.fixture.openAnother ? await t.fixture.openAnother() : t.store;
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? t.store : other).jobInsertMany({ jobs: [i < 5 ? throttled(`{"i":${i}}`) : debounced(`{"i":${i}}`)] })),
+      );
+      const ids = results.map((r) => r[0]!.job.id);
+      expect(new Set(ids.slice(0, 5)).size).toBe(1);
+      expect(new Set(ids.slice(5)).size).toBe(1);
+      expect(results.flat().filter((r) => r.inserted)).toHaveLength(2);
+    });
+  });
+}

@@ -46,6 +46,12 @@ export interface JobStatements {
   fetchKeyed: Statement;
   keyHolders: Statement;
   depStates: Statement;
+  keyLock: Statement;
+  throttled: Statement;
+  setThrottleKey: Statement;
+  debounced: Statement;
+  debounceMove: Statement;
+  setDebounce: Statement;
   insertDependent: Statement;
   depEdges: Statement;
   depSettle: Statement;
@@ -276,6 +282,44 @@ export function jobStatements(names: SchemaNames): JobStatements {
     },
     rateLog: { name: n('rate_log'), text: `INSERT INTO ${s}.rate_log (queue, at, n) VALUES ($2, ${CLOCK}, $3)` },
     rateForget: { name: n('rate_forget'), text: `DELETE FROM ${s}.rate_log WHERE queue = $2 AND at <= ${CLOCK} - $3::float8 * interval '1 millisecond'` },
+    // Throttle and debounce (store/debounce.ts), each inside a transaction that first takes a
+    // transaction-scoped advisory lock on the schema, job name and key ($1 is its text): two
+    // enqueues of one key in different processes then look and write one after the other, and
+    // the second sees the first's job. The run time of a debounced job is computed here with the
+    // same rule as debouncedRunAt: delay from now, but not past the deadline.
+    keyLock: { name: n('key_lock'), text: `SELECT pg_advisory_xact_lock(hashtextextended($1::text, 1))` },
+    throttled: {
+      name: n('throttled'),
+      text: `SELECT ${jobColumns()} FROM ${s}.jobs WHERE name = $2 AND throttle_key = $3
+             AND created_at > ${NOW} - $4::float8 * interval '1 millisecond' ORDER BY id DESC LIMIT 1`,
+    },
+    setThrottleKey: { name: n('set_throttle_key'), text: `UPDATE ${s}.jobs SET throttle_key = $2 WHERE id = $1::bigint` },
+    debounced: {
+      name: n('debounced'),
+      text: `SELECT id::text AS id FROM ${s}.jobs WHERE name = $1 AND debounce_key = $2 AND state IN ('scheduled', 'available') ORDER BY id DESC LIMIT 1 FOR UPDATE`,
+    },
+    debounceMove: {
+      name: n('debounce_move'),
+      text: `
+        WITH moved AS (
+          SELECT least(${NOW} + $4::float8 * interval '1 millisecond', greatest(${NOW}, coalesce(debounce_deadline, 'infinity'::timestamptz))) AS run_at
+          FROM ${s}.jobs WHERE id = $2::bigint
+        )
+        UPDATE ${s}.jobs AS j SET payload = $3, run_at = moved.run_at,
+               state = CASE WHEN moved.run_at > ${NOW} THEN 'scheduled' ELSE 'available' END
+        FROM moved WHERE j.id = $2::bigint
+        RETURNING ${jobColumns('j')}`,
+    },
+    setDebounce: {
+      name: n('set_debounce'),
+      text: `
+        UPDATE ${s}.jobs SET debounce_key = $3,
+               debounce_deadline = CASE WHEN $4::float8 IS NULL THEN NULL ELSE ${NOW} + $4::float8 * interval '1 millisecond' END,
+               run_at = ${NOW} + $5::float8 * interval '1 millisecond',
+               state = CASE WHEN $5::float8 > 0 THEN 'scheduled' ELSE state END
+        WHERE id = $2::bigint
+        RETURNING ${jobColumns()}`,
+    },
     // Dependencies (store/job-dependencies.ts). The states a new job's dependencies are in, each
     // row locked FOR SHARE until the insert commits: a dependency cannot finish in between, so its
     // finish (whose settle runs after it commits) always finds the new edge, or the insert sees it

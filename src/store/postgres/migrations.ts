@@ -619,6 +619,17 @@ export const MIGRATIONS: readonly MigrationStep[] = [
       $fn$;
     `,
   },
+  {
+    version: 21,
+    name: 'throttle and debounce by key: the keys, a debounced job\'s deadline, and indexes to find them',
+    sql: ({ quoted: s }) => `
+      ALTER TABLE ${s}.jobs ADD COLUMN throttle_key text;
+      ALTER TABLE ${s}.jobs ADD COLUMN debounce_key text;
+      ALTER TABLE ${s}.jobs ADD COLUMN debounce_deadline timestamptz;
+      CREATE INDEX jobs_throttle_idx ON ${s}.jobs (name, throttle_key, created_at) WHERE throttle_key IS NOT NULL;
+      CREATE INDEX jobs_debounce_idx ON ${s}.jobs (name, debounce_key) WHERE debounce_key IS NOT NULL;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

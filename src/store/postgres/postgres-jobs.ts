@@ -22,6 +22,7 @@ import {
 import { isJobId } from '../job-ids.js';
 import { rateRoomAt, rateWindowMs } from '../rate-window.js';
 import { dependencyIds, hasDependencies, planDependencies } from '../job-dependencies.js';
+import { isThrottledOrDebounced } from '../debounce.js';
 import type { JobStatements, Statement } from './job-statements.js';
 import { jobColumns, runningAttempt, toAttemptRecord, toJobRecord, type AttemptRow, type JobRow } from './rows.js';
 import type { SchemaNames } from './schema-name.js';
@@ -81,6 +82,7 @@ const KEY_RACE_ROUNDS = 5;
  */
 export async function insertJobs(ctx: PgJobContext, db: Queryable, jobs: JobInsert[]): Promise<JobInsertResult[]> {
   if (jobs.some(hasDependencies)) return insertWithDependencies(ctx, db, jobs);
+  if (jobs.some(isThrottledOrDebounced)) return insertThrottled(ctx, db, jobs);
   if (jobs.every((job) => job.key === null)) return insertUnkeyedJobs(ctx, db, jobs);
   const results: (JobInsertResult | undefined)[] = new Array(jobs.length);
   let pending = jobs.map((job, index) => ({ job, index }));
@@ -329,6 +331,45 @@ async function insertWithDependencies(ctx: PgJobContext, db: Queryable, jobs: Jo
       ids[index] = row.id;
     }
     await flush();
+    return results;
+  };
+  return db === ctx.pool ? inTransaction(ctx.pool, work) : work(db);
+}
+
+/**
+ * Throttled and debounced jobs, one at a time, in one transaction (the caller's or its own):
+ * each takes its key's advisory lock (see keyLock), then meets the job it finds or inserts one.
+ */
+async function insertThrottled(ctx: PgJobContext, db: Queryable, jobs: JobInsert[]): Promise<JobInsertResult[]> {
+  const work = async (client: Queryable): Promise<JobInsertResult[]> => {
+    const results: JobInsertResult[] = [];
+    for (const job of jobs) {
+      const { throttle, debounce, ...plain } = job;
+      if (throttle) {
+        await run(client, ctx.sql.keyLock, [`${ctx.names.schema}:throttle:${job.name}:${throttle.key}`]);
+        const existing = await run<JobRow>(client, ctx.sql.throttled, [ctx.now(), job.name, throttle.key, throttle.perMs]);
+        if (existing.rows[0]) {
+          results.push({ job: toJobRecord(existing.rows[0]), inserted: false });
+          continue;
+        }
+        const [result] = await insertJobs(ctx, client, [plain]);
+        await run(client, ctx.sql.setThrottleKey, [result!.job.id, throttle.key]);
+        results.push(result!);
+      } else if (debounce) {
+        await run(client, ctx.sql.keyLock, [`${ctx.names.schema}:debounce:${job.name}:${debounce.key}`]);
+        const pending = await run<{ id: string }>(client, ctx.sql.debounced, [job.name, debounce.key]);
+        if (pending.rows[0]) {
+          const moved = await run<JobRow>(client, ctx.sql.debounceMove, [ctx.now(), pending.rows[0].id, job.payload, debounce.delayMs]);
+          results.push({ job: toJobRecord(moved.rows[0]!), inserted: false });
+          continue;
+        }
+        const [result] = await insertJobs(ctx, client, [{ ...plain, runAt: null }]);
+        const placed = await run<JobRow>(client, ctx.sql.setDebounce, [ctx.now(), result!.job.id, debounce.key, debounce.maxDelayMs, debounce.delayMs]);
+        results.push({ job: toJobRecord(placed.rows[0]!), inserted: true });
+      } else {
+        results.push(...(await insertJobs(ctx, client, [plain])));
+      }
+    }
     return results;
   };
   return db === ctx.pool ? inTransaction(ctx.pool, work) : work(db);

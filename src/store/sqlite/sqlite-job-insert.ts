@@ -7,6 +7,7 @@ import type { JobInsert, JobInsertResult, JobRecord, JobState } from '../types.j
 import { jobFromRow, type JobRow } from './sqlite-rows.js';
 import { SqliteDependencies } from './sqlite-job-deps.js';
 import { hasDependencies } from '../job-dependencies.js';
+import { debounceDeadline, debouncedRunAt, isThrottledOrDebounced, throttleSince } from '../debounce.js';
 import { JOB_INSERT_MAX_ROWS, jobInsertRowsSql, SQL } from './sqlite-statements.js';
 
 /** Parameters per row of a multi-row insert (see `jobInsertRowsSql`). */
@@ -41,9 +42,66 @@ export class JobInserter {
    */
   insert(jobs: readonly JobInsert[], now: number): JobInsertResult[] {
     if (jobs.some(hasDependencies)) return this.insertWithDependencies(jobs, now);
+    if (jobs.some(isThrottledOrDebounced)) return this.insertThrottled(jobs, now);
     const keyed = jobs.some((job) => job.key !== null);
     return keyed || jobs.length === 1 ? this.insertOneByOne(jobs, now) : this.insertRows(jobs, now);
   }
+
+  /**
+   * Throttled and debounced jobs, one at a time (store/debounce.ts decides): a throttled job meets
+   * the newest job of its name and key created in its window; a debounced one the newest of its
+   * name and key that has not started, whose payload and run time it replaces. The caller's
+   * write transaction keeps other writers out between the look and the write.
+   */
+  private insertThrottled(jobs: readonly JobInsert[], now: number): JobInsertResult[] {
+    const statements = this.throttleStatements();
+    const results: JobInsertResult[] = [];
+    for (const job of jobs) {
+      if (job.throttle) {
+        const existing = statements.throttled.get({ name: job.name, key: job.throttle.key, since: throttleSince(job as JobInsert & { throttle: { perMs: number } }, now) }) as JobRow | undefined;
+        if (existing) {
+          results.push({ job: jobFromRow(existing), inserted: false });
+          continue;
+        }
+        const [result] = this.insertOneByOne([job], now);
+        statements.setThrottleKey.run({ id: Number(result!.job.id), key: job.throttle.key });
+        results.push(result!);
+      } else if (job.debounce) {
+        const { key, delayMs, maxDelayMs } = job.debounce;
+        const pending = statements.debounced.get({ name: job.name, key }) as JobRow | undefined;
+        if (pending) {
+          const runAt = debouncedRunAt(delayMs, now, pending.debounce_deadline ?? null);
+          const updated = statements.debounceMove.get({ id: pending.id, payload: job.payload, runAt, now }) as JobRow;
+          results.push({ job: jobFromRow(updated), inserted: false });
+          continue;
+        }
+        const [result] = this.insertOneByOne([{ ...job, runAt: new Date(now + delayMs) }], now);
+        statements.setDebounce.run({ id: Number(result!.job.id), key, deadline: debounceDeadline(maxDelayMs, now) });
+        results.push(result!);
+      } else {
+        results.push(...this.insertOneByOne([job], now));
+      }
+    }
+    return results;
+  }
+
+  private throttleStatements() {
+    return (this.throttleSql ??= {
+      throttled: this.db.prepare(
+        `SELECT * FROM nightshift_jobs WHERE name = @name AND throttle_key = @key AND created_at > @since ORDER BY id DESC LIMIT 1`,
+      ),
+      setThrottleKey: this.db.prepare(`UPDATE nightshift_jobs SET throttle_key = @key WHERE id = @id`),
+      debounced: this.db.prepare(
+        `SELECT * FROM nightshift_jobs WHERE name = @name AND debounce_key = @key AND state IN ('scheduled','available') ORDER BY id DESC LIMIT 1`,
+      ),
+      debounceMove: this.db.prepare(
+        `UPDATE nightshift_jobs SET payload = @payload, run_at = @runAt, state = CASE WHEN @runAt > @now THEN 'scheduled' ELSE 'available' END
+         WHERE id = @id RETURNING *`,
+      ),
+      setDebounce: this.db.prepare(`UPDATE nightshift_jobs SET debounce_key = @key, debounce_deadline = @deadline WHERE id = @id`),
+    });
+  }
+  private throttleSql: Record<'throttled' | 'setThrottleKey' | 'debounced' | 'debounceMove' | 'setDebounce', Database.Statement> | null = null;
 
   /**
    * One job at a time, in order, so that an item may depend on the ids of earlier items (a flow).

@@ -394,6 +394,17 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX nightshift_job_deps_on_idx ON nightshift_job_deps (depends_on, job_id);
     `,
   },
+  {
+    version: 15,
+    description: 'throttle and debounce by key: the keys, a debounced job\'s deadline, and indexes to find them',
+    sql: `
+      ALTER TABLE nightshift_jobs ADD COLUMN throttle_key TEXT;
+      ALTER TABLE nightshift_jobs ADD COLUMN debounce_key TEXT;
+      ALTER TABLE nightshift_jobs ADD COLUMN debounce_deadline INTEGER;
+      CREATE INDEX nightshift_jobs_throttle_idx ON nightshift_jobs (name, throttle_key, created_at) WHERE throttle_key IS NOT NULL;
+      CREATE INDEX nightshift_jobs_debounce_idx ON nightshift_jobs (name, debounce_key) WHERE debounce_key IS NOT NULL;
+    `,
+  },
 ];
 
 /** The schema version this code expects. */

@@ -31,6 +31,7 @@ export interface JobRow {
   concurrency_key: string | null;
   concurrency_limit: number | null;
   has_dependents: number;
+  debounce_deadline?: number | null;
 }
 
 /** A row of `nightshift_job_attempts`. */
