@@ -127,6 +127,14 @@ export function describeJobLimits(factory: StoreFactory): void {
       expect(keysOf(claimed)).toEqual(['busy', 'quiet1', null, 'quiet2', null]);
     });
 
+    it('finds a free key behind more jobs of a busy key than a claim ranks at first', async () => {
+      // More than the first ranking looks at (a prefix of a few hundred due jobs), all of one key.
+      await t.store.jobInsertMany({ jobs: Array.from({ length: 800 }, () => keyed('sync', 'busy', 1, { priority: 10 })) });
+      await t.store.jobInsertMany({ jobs: [keyed('sync', 'quiet')] });
+      expect(keysOf(await fetchKeyed(t.store, 'sync', 2))).toEqual(['busy', 'quiet']);
+      expect(await fetchKeyed(t.store, 'sync', 2)).toEqual([]);
+    });
+
     it('counts running jobs of the key whoever claimed them, only in the same queue, and with a global limit too', async () => {
       await t.store.jobInsertMany({ jobs: [keyed('sync', 'k'), keyed('sync', 'k'), keyed('other', 'k'), keyed('sync', 'm'), keyed('sync', 'n')] });
       // A claim that does not apply key limits (a worker without them, or `nightshift run`) still counts.

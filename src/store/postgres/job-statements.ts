@@ -223,8 +223,9 @@ export function jobStatements(names: SchemaNames): JobStatements {
     // room for and the claim order picks among all keys (a key with thousands waiting takes its
     // slots and no more). The lock makes the running counts current for every limited claim; the
     // candidates are then locked SKIP LOCKED as in \`fetch\`, a window function not being allowed
-    // under FOR UPDATE. It reads every due job of the queue: the price of fairness, paid only by
-    // queues whose jobs have keys.
+    // under FOR UPDATE. $7 bounds how many due jobs (in claim order) are ranked, NULL for all: a
+    // job's rank among a prefix is its rank among all, so the caller ranks a short prefix first
+    // and every due job only when that found too few (as on SQLite).
     fetchKeyed: {
       name: n('job_fetch_keyed'),
       text: `
@@ -236,10 +237,14 @@ export function jobStatements(names: SchemaNames): JobStatements {
         due AS (
           SELECT c.id, c.priority, c.run_at, c.concurrency_key AS k, c.concurrency_limit AS lim,
                  row_number() OVER (PARTITION BY c.concurrency_key ORDER BY c.priority DESC, c.run_at, c.id) AS r
-          FROM ${s}.jobs c
-          WHERE c.queue = $2 AND c.state IN ${CLAIMABLE} AND c.run_at <= ${NOW}
-            AND NOT EXISTS (SELECT 1 FROM ${s}.paused_queues p WHERE p.queue = $2)
-            AND NOT EXISTS (SELECT 1 FROM ${s}.queue_holds h WHERE h.queue = $2 AND h.until > ${NOW})
+          FROM (
+            SELECT d.id, d.priority, d.run_at, d.concurrency_key, d.concurrency_limit FROM ${s}.jobs d
+            WHERE d.queue = $2 AND d.state IN ${CLAIMABLE} AND d.run_at <= ${NOW}
+              AND NOT EXISTS (SELECT 1 FROM ${s}.paused_queues p WHERE p.queue = $2)
+              AND NOT EXISTS (SELECT 1 FROM ${s}.queue_holds h WHERE h.queue = $2 AND h.until > ${NOW})
+            ORDER BY d.priority DESC, d.run_at, d.id
+            LIMIT $7
+          ) c
         ),
         candidates AS (
           SELECT due.id, due.priority, due.run_at FROM due LEFT JOIN busy ON busy.k = due.k

@@ -72,6 +72,9 @@ export function asTransaction(tx: unknown): Queryable {
   );
 }
 
+/** Due jobs the per-key claim ranks first (see `fetchKeyed`). */
+const KEYED_CLAIM_PROBE = 500;
+
 /** How many times an insert is re-tried when a conflicting key disappears between two statements. */
 const KEY_RACE_ROUNDS = 5;
 
@@ -217,7 +220,16 @@ export async function fetchJobs(ctx: PgJobContext, params: JobFetchParams): Prom
       let claimed: JobRow[] = [];
       if (limit > 0) {
         const args = [ctx.now(), params.queue, params.owner, params.leaseMs, limit];
-        claimed = (await run<JobRow>(client, statement, statement === ctx.sql.fetch ? args : [...args, global ?? null])).rows;
+        if (statement === ctx.sql.fetchKeyed) {
+          // A short prefix ranked first; every due job only when it found too few (see fetchKeyed).
+          claimed = (await run<JobRow>(client, statement, [...args, global ?? null, Math.max(KEYED_CLAIM_PROBE, limit * 50)])).rows;
+          if (claimed.length < limit) {
+            const rest = [ctx.now(), params.queue, params.owner, params.leaseMs, limit - claimed.length, global ?? null, null];
+            claimed = claimed.concat((await run<JobRow>(client, statement, rest)).rows);
+          }
+        } else {
+          claimed = (await run<JobRow>(client, statement, statement === ctx.sql.fetch ? args : [...args, global ?? null])).rows;
+        }
       }
       if (rate !== undefined) {
         if (claimed.length > 0) await run(client, ctx.sql.rateLog, [ctx.now(), params.queue, claimed.length]);

@@ -1,10 +1,11 @@
 /**
- * Rate limits and holds on SQLite: the rate-limited claim, a handler's hold on a queue, and when
- * a queue next has room. Every claim runs under BEGIN IMMEDIATE (see the store), so the count of
+ * Limited claims on SQLite: the per-key claim in two steps, the rate-limited claim, a handler's
+ * hold on a queue, and when a queue next has room. Every claim runs under BEGIN IMMEDIATE (see the store), so the count of
  * the window's claims, the claim and the row recording it cannot interleave with another claim.
  */
 import { rateRoomAt, rateWindowMs } from '../rate-window.js';
 import type { SqliteContext } from './sqlite-context.js';
+import type { PreparedStatements } from './sqlite-context.js';
 import type { ClaimedValues } from './sqlite-rows.js';
 
 /** What a claim binds (see `ClaimParams` in the store). */
@@ -35,7 +36,7 @@ export function claimRated(
   let rows: ClaimedValues[] = [];
   if (room > 0) {
     const limited = { ...claim, limit: room };
-    if (limits.perKey) rows = statements.jobClaimKeyed.all({ ...limited, global: limits.global }) as ClaimedValues[];
+    if (limits.perKey) rows = claimKeyedInTwo(statements, { ...limited, global: limits.global });
     else if (limits.global !== null) rows = statements.jobClaimLimited.all({ ...limited, global: limits.global }) as ClaimedValues[];
     else rows = statements.jobClaim.all(limited) as ClaimedValues[];
     if (rows.length > 0) statements.rateLog.run({ queue: claim.queue, at: claim.now, n: rows.length });
@@ -58,4 +59,20 @@ export function rateWait(ctx: SqliteContext, queue: string, rate: { max: number;
     at = rateRoomAt(claims, rate.max, rate.perMs, now);
   }
   return Math.max(at, hold?.until ?? now) - now;
+}
+
+/** Due jobs the per-key claim ranks first (see `claimKeyedInTwo`). */
+const KEYED_CLAIM_PROBE = 500;
+
+/**
+ * The per-key claim in two steps (see `jobClaimKeyed`): rank a short prefix of the due jobs, and
+ * only when that gave fewer than asked rank them all for the rest. Inside the claim's
+ * transaction, so the second step sees the first one's jobs running.
+ */
+export function claimKeyedInTwo(statements: PreparedStatements, params: RatedClaim & { global: number | null }): ClaimedValues[] {
+  const probe = Math.max(KEYED_CLAIM_PROBE, params.limit * 50);
+  const first = statements.jobClaimKeyed.all({ ...params, probe }) as ClaimedValues[];
+  if (first.length >= params.limit) return first;
+  const rest = statements.jobClaimKeyed.all({ ...params, limit: params.limit - first.length, probe: -1 }) as ClaimedValues[];
+  return first.concat(rest);
 }

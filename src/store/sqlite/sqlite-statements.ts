@@ -122,8 +122,10 @@ export const SQL = {
    * within its own limit, so each key offers only what it has room for and the claim order then
    * picks among all keys: a key with thousands waiting takes its slots and no more. Unkeyed jobs
    * are always candidates. Runs inside BEGIN IMMEDIATE like every claim, so the running counts
-   * cannot change under it. It reads every due job of the queue (the ranking needs them all):
-   * the price of fairness, paid only by queues whose jobs have keys.
+   * cannot change under it. @probe bounds how many due jobs (in claim order) are ranked: a job's
+   * rank among the first @probe is its rank among all (every earlier job of its key is among
+   * them), so the candidates found there are the first candidates overall. The store ranks a
+   * short prefix first and only ranks every due job (@probe -1) when that found too few.
    */
   jobClaimKeyed: `
     UPDATE nightshift_jobs
@@ -138,12 +140,15 @@ export const SQL = {
         SELECT id, priority, run_at, concurrency_key AS k, concurrency_limit AS lim,
                CASE WHEN concurrency_key IS NULL THEN 0
                     ELSE ROW_NUMBER() OVER (PARTITION BY concurrency_key ORDER BY priority DESC, run_at, id) END AS r
-        FROM nightshift_jobs
-        WHERE queue = @queue
-          AND state IN ${PENDING}
-          AND run_at <= @now
-          AND NOT EXISTS (SELECT 1 FROM nightshift_paused_queues WHERE queue = @queue)
-        AND NOT EXISTS (SELECT 1 FROM nightshift_queue_holds WHERE queue = @queue AND until > @now)
+        FROM (
+          SELECT id, priority, run_at, concurrency_key, concurrency_limit FROM nightshift_jobs
+          WHERE queue = @queue
+            AND state IN ${PENDING}
+            AND run_at <= @now
+            AND NOT EXISTS (SELECT 1 FROM nightshift_paused_queues WHERE queue = @queue)
+            AND NOT EXISTS (SELECT 1 FROM nightshift_queue_holds WHERE queue = @queue AND until > @now)
+          ORDER BY priority DESC, run_at, id
+          LIMIT CAST(@probe AS INTEGER))
       )
       SELECT due.id FROM due LEFT JOIN busy ON busy.k = due.k
       WHERE due.k IS NULL OR due.r + COALESCE(busy.n, 0) <= COALESCE(due.lim, 1)

@@ -56,7 +56,7 @@ import { finishJobs } from './sqlite-job-finish.js';
 import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
 import { migrateSqlite } from './sqlite-migrations.js';
-import { claimRated, holdQueue, rateWait } from './sqlite-rate-limits.js';
+import { claimKeyedInTwo, claimRated, holdQueue, rateWait } from './sqlite-rate-limits.js';
 import { insertToken, listTokens, revokeToken } from './sqlite-tokens.js';
 import { addSilence, listAlerts, listSilences, openAlert, pruneAlerts, removeSilence, resolveAlert } from './sqlite-alerts.js';
 import type { AlertEpisodeRecord, AlertListFilter, AlertOpenParams, AlertSilenceRecord } from '../alert-types.js';
@@ -187,7 +187,7 @@ class SqliteStore implements Store {
     // Claims by id take the same lock: a queue claim on another connection waits for it, then sees the rows running.
     const claimLimited = this.db.transaction((params: ClaimParams & { global: number }) => statements().jobClaimLimited.all(params) as ClaimedValues[]);
     this.claimLimitedTx = (params) => claimLimited.immediate(params);
-    const claimKeyed = this.db.transaction((params: ClaimParams & { global: number | null }) => statements().jobClaimKeyed.all(params) as ClaimedValues[]);
+    const claimKeyed = this.db.transaction((params: ClaimParams & { global: number | null }) => claimKeyedInTwo(statements(), params));
     this.claimKeyedTx = (params) => claimKeyed.immediate(params);
     const claimRatedInTx = this.db.transaction((params: ClaimParams, rate: { max: number; perMs: number }, limits: { global: number | null; perKey: boolean }) =>
       claimRated(this.ctx, params, rate, limits),
@@ -612,3 +612,4 @@ interface ClaimParams {
   now: number;
   expiresAt: number;
 }
+
