@@ -4,7 +4,7 @@
 //
 // Roles:
 //   enqueue  times W1 (one awaited enqueue at a time) or W2 (bulk batches) and reports the time.
-//   seed     fills the queue before a drain (not timed); with `keys`, payloads carry interleaved keys.
+//   seed     fills the queue before a drain (not timed); with `keys`, each key's payloads are seeded together.
 //   produce  enqueues at a fixed rate for the latency workload, stamping each payload.
 //   work     opens a worker, reports `ready`, starts on `go`, reports progress, and on `stop`
 //            stops and reports its run ledger, latencies and peak memory. With a `rate` it is
@@ -176,15 +176,17 @@ async function runWork(harness) {
 }
 
 /**
- * Splits 0 … jobs-1 into payload batches. With `keys`, job `seq` has key `k<seq % keys>`: the keys
- * are interleaved, so every key has jobs waiting from the first claim to the last and the limit is
- * in force throughout the run, not for one key at a time.
+ * Splits 0 … jobs-1 into payload batches. With `keys`, the jobs of each key are seeded together
+ * (job `seq` has key `k<floor(seq / (jobs / keys))>`): in claim order a key's jobs come one after
+ * another, so a system that ignored the limit would run many of one key at once (and the check
+ * would say so), and one that served keys unfairly would work through one key at a time.
  */
 function makeBatches(jobs, size, keys) {
   const batches = [];
+  const perKey = keys ? Math.max(1, Math.ceil(jobs / keys)) : 0;
   for (let start = 0; start < jobs; start += size) {
     const batch = [];
-    for (let seq = start; seq < Math.min(jobs, start + size); seq++) batch.push(keys ? { seq, t: preciseNow(), key: `k${seq % keys}` } : { seq, t: preciseNow() });
+    for (let seq = start; seq < Math.min(jobs, start + size); seq++) batch.push(keys ? { seq, t: preciseNow(), key: `k${Math.floor(seq / perKey)}` } : { seq, t: preciseNow() });
     batches.push(batch);
   }
   return batches;

@@ -16,7 +16,7 @@
  * @property {boolean} [inProcess] Latency: the producer runs inside the worker's process.
  * @property {string[]} [onlyFor]   Restricts the workload to these `system:store` labels.
  * @property {Record<string, string>} [absent] Why a system is not in `onlyFor` (printed under the table).
- * @property {number} [keys]        Drain: payloads carry `key` = `k<seq % keys>`, seeded in that interleaved order.
+ * @property {number} [keys]        Drain: payloads carry `key`; each key's jobs are seeded together (see makeBatches).
  * @property {number} [perKey]      Drain: jobs of one key allowed to run at once (needs `keys`); checked
  *                                  over every handler call's start and end.
  * @property {{ max: number, perMs: number }} [rateLimit] Drain: the queue's rate limit, handler starts per
