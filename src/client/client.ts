@@ -56,6 +56,8 @@ export interface ListParams {
   createdBefore?: Date;
   /** Jobs created by this schedule (exact schedule id). */
   scheduleId?: string;
+  /** Jobs whose last error is of this kind or kinds (`timeout`, `error`, `unrecoverable`, `lease_expired`, …). */
+  errorKind?: string | string[];
   /** Page size, 1 … 1000; default 50. */
   limit?: number;
   /** `nextCursor` of the previous page. */
@@ -172,7 +174,12 @@ export function toListFilter(params: JobFilter): JobListFilter {
     }
   }
   if (params.scheduleId !== undefined) assertValidName('schedule id', params.scheduleId);
+  const errorKinds = asList(params.errorKind);
+  for (const kind of errorKinds ?? []) {
+    if (typeof kind !== 'string' || !/^[a-z][a-z0-9_]{0,63}$/.test(kind)) throw new ValidationError('INVALID_OPTION', `list: errorKind must be a kind like timeout or lease_expired (lower-case letters, digits, _), got ${JSON.stringify(kind)}`);
+  }
   const filter: JobListFilter = {};
+  if (errorKinds) filter.errorKinds = errorKinds;
   if (states) filter.states = states;
   if (queues) filter.queues = queues;
   if (names) filter.names = names;

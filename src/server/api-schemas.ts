@@ -198,6 +198,9 @@ export const jobFilterFields = {
   createdAfter: z.iso.datetime({ offset: true }).optional(),
   createdBefore: z.iso.datetime({ offset: true }).optional(),
   scheduleId: scheduleIdSchema.optional().describe('only jobs created by this schedule'),
+  errorKind: csv(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'an error kind: lower-case letters, digits and _'))
+    .optional()
+    .describe('jobs whose last error is of this kind (timeout, error, unrecoverable, lease_expired, dependency_failed, …); comma-separated for several'),
 };
 
 export const jobListQuerySchema = z
@@ -219,7 +222,7 @@ export const bulkActionBodySchema = z
   .object({ ...jobFilterFields, reason: z.string().max(MAX_REASON_LENGTH).optional().describe('cancel only') })
   .strict()
   .refine((body) => Object.entries(body).some(([key, value]) => key !== 'reason' && value !== undefined), {
-    message: 'give at least one filter field (state, queue, name, search, createdAfter, createdBefore, scheduleId)',
+    message: 'give at least one filter field (state, queue, name, search, createdAfter, createdBefore, scheduleId, errorKind)',
   });
 
 export const bulkActionReplySchema = z.object({

@@ -277,6 +277,12 @@ export interface JobListFilter {
   createdBefore?: Date;
   /** Jobs created by this schedule (exact id). */
   scheduleId?: string;
+  /**
+   * Jobs whose last error has one of these kinds (`ErrorRecord.kind`: `error`, `timeout`,
+   * `unrecoverable`, `lease_expired`, `dependency_failed`, …); a job without an error never
+   * matches. An empty list matches nothing.
+   */
+  errorKinds?: string[];
 }
 
 export interface JobListParams {

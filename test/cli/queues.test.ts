@@ -50,7 +50,14 @@ describe('nightshift queues and dead', () => {
     // Filters select: another queue, or a time range before any of them, changes nothing.
     expect(await project.json(['dead', 'purge', '--queue', 'elsewhere'])).toMatchObject({ changed: 0 });
     expect(await project.json(['dead', 'retry', '--before', '2000-01-01T00:00:00Z'])).toMatchObject({ changed: 0 });
-    expect(await project.json(['dead', 'purge', '--job', 'give-up'])).toMatchObject({ changed: 3 });
+    // By error kind: an UnrecoverableError is kind unrecoverable, not timeout.
+    expect((await project.json<{ groups: unknown[] }>(['dead', '--error-kind', 'timeout'])).groups).toEqual([]);
+    expect((await project.json<{ groups: { count: number }[] }>(['dead', '--error-kind', 'unrecoverable'])).groups).toEqual([expect.objectContaining({ count: 3 })]);
+    expect(await project.json(['dead', 'retry', '--error-kind', 'timeout'])).toMatchObject({ changed: 0 });
+    const badKind = await project.run(['dead', 'retry', '--error-kind', 'Time Out']);
+    expect(badKind.code).not.toBe(0);
+    expect(badKind.stderr).toContain('errorKind must be a kind like timeout');
+    expect(await project.json(['dead', 'purge', '--job', 'give-up', '--error-kind', 'unrecoverable'])).toMatchObject({ changed: 3 });
     expect((await project.json<{ groups: unknown[] }>(['dead'])).groups).toEqual([]);
     expect((await project.run(['run', 'give-up', '--input', '{}'])).code).toBe(1);
     expect(await project.json(['dead', 'retry', '--job', 'give-up', '--since', '2000-01-01T00:00:00Z'])).toMatchObject({ changed: 1 });

@@ -58,15 +58,23 @@ export function registerQueueCommands(program: Command): void {
     .description('dead jobs grouped by job and error (the newest 10 000 read), most first')
     .option('--queue <queue>', 'only this queue')
     .option('--job <name>', 'only this job name')
+    .option('--error-kind <kind>', 'only jobs whose last error is of this kind (timeout, error, unrecoverable, lease_expired, …)')
     .action(
-      commandAction(async (context, options: { queue?: string; job?: string }) => {
+      commandAction(async (context, options: { queue?: string; job?: string; errorKind?: string }) => {
         const client = await context.client({ required: false });
         const groups = new Map<string, { job: string; queue: string; error: string; count: number; newestId: string; newestAt: string | null }>();
         let cursor: string | null = null;
         let scanned = 0;
         // Newest first, at most 10 000 jobs read: enough to group what an operator looks at.
         do {
-          const page = await client.list({ state: 'dead', ...(options.queue ? { queue: options.queue } : {}), ...(options.job ? { job: options.job } : {}), limit: 1000, cursor });
+          const page = await client.list({
+            state: 'dead',
+            ...(options.queue ? { queue: options.queue } : {}),
+            ...(options.job ? { job: options.job } : {}),
+            ...(options.errorKind ? { errorKind: options.errorKind } : {}),
+            limit: 1000,
+            cursor,
+          });
           for (const job of page.jobs) {
             const error = job.lastError ? `${job.lastError.name}: ${job.lastError.message.split('\n')[0]!.slice(0, 120)}` : '(no error recorded)';
             const key = `${job.name}\u0000${job.queue}\u0000${error}`;
@@ -100,8 +108,9 @@ export function registerQueueCommands(program: Command): void {
       .option('--job <name>', 'only this job name')
       .option('--since <iso>', 'only jobs created at or after this time (ISO 8601)')
       .option('--before <iso>', 'only jobs created before this time (ISO 8601)')
+      .option('--error-kind <kind>', 'only jobs whose last error is of this kind (timeout, error, unrecoverable, lease_expired, …)')
       .action(
-        commandAction(async (context, options: { queue?: string; job?: string; since?: string; before?: string }) => {
+        commandAction(async (context, options: { queue?: string; job?: string; since?: string; before?: string; errorKind?: string }) => {
           const client = await context.client({ required: false });
           const date = (text: string | undefined, flag: string): Date | undefined => {
             if (text === undefined) return undefined;
@@ -115,6 +124,7 @@ export function registerQueueCommands(program: Command): void {
             ...(options.job ? { job: options.job } : {}),
             ...(options.since ? { createdAfter: date(options.since, '--since') } : {}),
             ...(options.before ? { createdBefore: date(options.before, '--before') } : {}),
+            ...(options.errorKind ? { errorKind: options.errorKind } : {}),
           };
           const result = action === 'retry' ? await client.retryMany(filter) : await client.deleteMany(filter);
           context.print(result, () => `${result.changed} dead job${result.changed === 1 ? '' : 's'} ${action === 'retry' ? 'retried' : 'purged'}${result.skipped ? `, ${result.skipped} skipped` : ''}${result.more ? ' (more remain: run it again)' : ''}`);

@@ -66,6 +66,7 @@ function filterOf(fields: {
   createdAfter?: string | undefined;
   createdBefore?: string | undefined;
   scheduleId?: string | undefined;
+  errorKind?: string[] | undefined;
 }): JobFilter {
   const filter: JobFilter = {};
   if (fields.state) filter.state = fields.state as JobState[];
@@ -75,6 +76,7 @@ function filterOf(fields: {
   if (fields.createdAfter) filter.createdAfter = new Date(fields.createdAfter);
   if (fields.createdBefore) filter.createdBefore = new Date(fields.createdBefore);
   if (fields.scheduleId !== undefined) filter.scheduleId = fields.scheduleId;
+  if (fields.errorKind) filter.errorKind = fields.errorKind;
   return filter;
 }
 

@@ -12,6 +12,29 @@ export function describeJobInspect(factory: StoreFactory): void {
   describe('job list and management', () => {
     const t = useStoreFixture(factory);
 
+    it('errorKinds: jobs whose last error is of one of the kinds; none without an error; empty list matches nothing', async () => {
+      const timeout = await insertAndClaim(t.store);
+      const lost = await insertAndClaim(t.store);
+      const plain = await insertAndClaim(t.store);
+      const ok = await insertAndClaim(t.store);
+      await t.store.jobFinishMany({
+        items: [
+          { id: timeout.id, token: timeout.lease.token, finish: { outcome: 'dead', error: errorRecord({ kind: 'timeout' }) } },
+          { id: lost.id, token: lost.lease.token, finish: { outcome: 'dead', error: errorRecord({ kind: 'lease_expired' }) } },
+          { id: plain.id, token: plain.lease.token, finish: { outcome: 'failed', error: errorRecord(), retryDelayMs: 1000 } },
+          { id: ok.id, token: ok.lease.token, finish: { outcome: 'completed', result: null } },
+        ],
+      });
+      const ids = async (errorKinds: string[], states?: ('dead' | 'retryable')[]) =>
+        (await t.store.jobList({ filter: { errorKinds, ...(states ? { states } : {}) }, limit: 100 })).jobs.map((job) => job.id).sort();
+      expect(await ids(['timeout'])).toEqual([timeout.id]);
+      expect(await ids(['timeout', 'lease_expired'])).toEqual([timeout.id, lost.id].sort());
+      expect(await ids(['error'])).toEqual([plain.id]);
+      expect(await ids(['error'], ['dead'])).toEqual([]);
+      expect(await ids(['nothing_like_it'])).toEqual([]);
+      expect(await ids([])).toEqual([]);
+    });
+
     it('lists newest first and pages with a cursor until the end', async () => {
       const results = await t.store.jobInsertMany({ jobs: Array.from({ length: 12 }, (_, i) => jobInput({ payload: String(i) })) });
       const expected = results.map((r) => r.job.id).reverse();

@@ -614,6 +614,7 @@ export async function listJobs(ctx: PgJobContext, params: JobListParams): Promis
   if (filter.createdAfter) where.push(`created_at >= ${bind(filter.createdAfter)}::timestamptz`);
   if (filter.createdBefore) where.push(`created_at < ${bind(filter.createdBefore)}::timestamptz`);
   if (filter.scheduleId !== undefined) where.push(`schedule_id = ${bind(filter.scheduleId)}::text`);
+  if (filter.errorKinds !== undefined) where.push(`last_error ->> 'kind' = ANY (${bind(filter.errorKinds)}::text[])`);
   if (params.cursor !== undefined && params.cursor !== null) {
     if (!isJobId(params.cursor)) {
       throw new ValidationError('INVALID_OPTION', `cursor ${JSON.stringify(params.cursor)} is not a cursor returned by jobList; omit it to start from the newest job`);

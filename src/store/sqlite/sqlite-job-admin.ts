@@ -54,6 +54,7 @@ export function listJobs(ctx: SqliteContext, params: JobListParams): JobListPage
     createdAfter: filter.createdAfter?.getTime() ?? null,
     createdBefore: filter.createdBefore?.getTime() ?? null,
     scheduleId: filter.scheduleId ?? null,
+    errorKinds: listParam(filter.errorKinds),
     limit: limit + 1,
   }) as JobRow[];
   const more = rows.length > limit;

@@ -277,6 +277,8 @@ export const SQL = {
       AND (@createdAfter IS NULL OR created_at >= @createdAfter)
       AND (@createdBefore IS NULL OR created_at < @createdBefore)
       AND (@scheduleId IS NULL OR schedule_id = @scheduleId)
+      AND (@errorKinds IS NULL OR (last_error IS NOT NULL AND json_valid(last_error)
+           AND json_extract(last_error, '$.kind') IN (SELECT value FROM json_each(@errorKinds))))
     ORDER BY id DESC
     LIMIT CAST(@limit AS INTEGER)`,
   /** Running jobs holding a concurrency key (the partial running-key index). */
