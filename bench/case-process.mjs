@@ -5,17 +5,20 @@
 // Roles:
 //   enqueue  times W1 (one awaited enqueue at a time) or W2 (bulk batches) and reports the time.
 //   seed     fills the queue before a drain (not timed); with `keys`, each key's payloads are seeded together.
+//   seed-flow inserts the flow of W8 (one parent waiting on `children` jobs) in one call, and reports how long it took.
 //   produce  enqueues at a fixed rate for the latency workload, stamping each payload.
 //   work     opens a worker, reports `ready`, starts on `go`, reports progress, and on `stop`
 //            stops and reports its run ledger, latencies and peak memory. With a `rate` it is
 //            also the producer (in-process latency workload) and reports `produced`. With `timed`
 //            the ledger also keeps each call's start, end and key (limit checks of W6/W7).
+//            With `children` it runs the flow of W8 and also reports when each parent call started,
+//            what it read of its children's results and when the last child handler returned.
 import { readFileSync } from 'node:fs';
 import { setImmediate as setImmediatePromise, setTimeout as sleep } from 'node:timers/promises';
 import { RunLedger } from './run-ledger.mjs';
 import { loadHarness, preciseNow } from './systems/case-context.mjs';
 
-/** @type {{ role: string, ctx: import('./systems/case-context.mjs').CaseContext, jobs: number, batch?: number, keys?: number, rate?: number, idleMs?: number, concurrency?: number, handler?: string, mode?: string, surfaces?: string, timed?: boolean }} */
+/** @type {{ role: string, ctx: import('./systems/case-context.mjs').CaseContext, jobs: number, batch?: number, keys?: number, rate?: number, idleMs?: number, concurrency?: number, handler?: string, mode?: string, surfaces?: string, timed?: boolean, children?: number }} */
 const spec = JSON.parse(process.env.BENCH_SPEC ?? 'null');
 if (!spec || typeof process.send !== 'function') {
   console.error('case-process.mjs is started by bench/run.mjs, not directly');
@@ -64,6 +67,8 @@ async function main() {
       return runEnqueue(harness);
     case 'seed':
       return runSeed(harness);
+    case 'seed-flow':
+      return runSeedFlow(harness);
     case 'produce':
       return runProduce(harness);
     case 'work':
@@ -95,6 +100,18 @@ async function runSeed(harness) {
   for (const batch of makeBatches(spec.jobs, spec.batch ?? 1_000, spec.keys)) await producer.enqueueMany(batch);
   await producer.close();
   send({ type: 'result', peakRssBytes: memory.peak() });
+}
+
+/** Inserts one parent (sequence number `children`) waiting on `children` no-op children (0 … children-1), timing the call. */
+async function runSeedFlow(harness) {
+  if (typeof harness.openFlowProducer !== 'function') throw new Error(`${spec.ctx.system} has no flow harness`);
+  const producer = await harness.openFlowProducer(spec.ctx);
+  const children = Array.from({ length: spec.children }, (_, seq) => ({ seq }));
+  const started = preciseNow();
+  await producer.enqueueFlow({ parent: { seq: spec.children }, children });
+  const seedMs = preciseNow() - started;
+  await producer.close();
+  send({ type: 'result', seedMs, peakRssBytes: memory.peak() });
 }
 
 async function runProduce(harness) {
@@ -142,7 +159,10 @@ async function runWork(harness) {
     }
     return work.then(() => ledger.end(call, preciseNow()));
   };
-  const worker = await harness.openWorker(spec.ctx, { concurrency: spec.concurrency ?? 10, handle, surfaces: spec.surfaces });
+  const flow = spec.children === undefined ? null : flowHandlers(ledger);
+  const worker = flow
+    ? await harness.openFlowWorker(spec.ctx, { concurrency: spec.concurrency ?? 10, child: flow.child, parent: flow.parent })
+    : await harness.openWorker(spec.ctx, { concurrency: spec.concurrency ?? 10, handle, surfaces: spec.surfaces });
   const go = nextMessage('go');
   const stop = nextMessage('stop');
   send({ type: 'ready' });
@@ -171,8 +191,55 @@ async function runWork(harness) {
     calls: ledger.calls,
     timings: ledger.timings,
     latencies,
+    flow: flow?.report ?? null,
     peakRssBytes: memory.peak(),
   });
+}
+
+/**
+ * The handlers of W8. A child records its sequence number and returns `{ seq }`; the parent records
+ * its own (so the ledger also shows it ran once), its start time, and then checks what it reads of
+ * its children's results: how many, whether each completed, and whether their `seq`s are exactly
+ * 0 … children-1. The runner judges the report (judgeFlow in run-ledger.mjs).
+ * @param {RunLedger} ledger
+ */
+function flowHandlers(ledger) {
+  const children = spec.children ?? 0;
+  /** @type {import('./run-ledger.mjs').FlowReport} */
+  const report = { parentStarts: [], lastChildEnd: Number.NEGATIVE_INFINITY, results: [] };
+  const noteCall = () => {
+    if (ledger.calls === spec.jobs) send({ type: 'progress', calls: ledger.calls });
+  };
+  return {
+    report,
+    child: (payload) => {
+      ledger.record(payload?.seq);
+      noteCall();
+      const result = { seq: payload?.seq };
+      report.lastChildEnd = Math.max(report.lastChildEnd, preciseNow());
+      return result;
+    },
+    parent: async (payload, readChildResults) => {
+      report.parentStarts.push(preciseNow());
+      const entries = await readChildResults();
+      const seen = new Uint8Array(children);
+      let completed = 0;
+      let distinct = 0;
+      for (const entry of entries) {
+        if (entry.completed) completed++;
+        const seq = entry.result?.seq;
+        if (Number.isInteger(seq) && seq >= 0 && seq < children && seen[seq] === 0) {
+          seen[seq] = 1;
+          distinct++;
+        }
+      }
+      report.results.push({ count: entries.length, completed, distinct });
+      // Recorded after the read, so the runner stops the worker only once the parent has checked.
+      ledger.record(payload?.seq);
+      noteCall();
+      return { children: entries.length };
+    },
+  };
 }
 
 /**

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { judgeLedgers, judgeLimits, judgeStoredSeqs } from './run-ledger.mjs';
+import { judgeFlow, judgeLedgers, judgeLimits, judgeStoredSeqs } from './run-ledger.mjs';
 import { loadHarness, preciseNow } from './systems/case-context.mjs';
 
 const CASE_PROCESS = fileURLToPath(new URL('./case-process.mjs', import.meta.url));
@@ -45,6 +45,7 @@ const SHORT_NAMES = { nightshift: 'ns', bullmq: 'bullmq', 'pg-boss': 'pgboss', '
  * @property {number | null} peakRssBytes  Peak RSS of the measured process (worker, or producer for W1/W2); max over processes.
  * @property {import('./run-ledger.mjs').ExactlyOnceReport | null} exactlyOnce
  * @property {import('./run-ledger.mjs').LimitsReport | null} limits  Per-key / rate limit checks (W6, W7), else null.
+ * @property {import('./run-ledger.mjs').FlowVerdict | null} flow  The flow's times and the parent's check (W8), else null.
  * @property {string[]} notes
  * @property {string | null} error
  */
@@ -82,6 +83,7 @@ export async function runCase({ workload, system, store, pgUrl, redisUrl, runTag
     peakRssBytes: null,
     exactlyOnce: null,
     limits: null,
+    flow: null,
     notes: [],
     error: null,
   };
@@ -172,10 +174,29 @@ export async function runCase({ workload, system, store, pgUrl, redisUrl, runTag
         result.exactlyOnce = judgeLedgers(workload.jobs, [report]);
         break;
       }
+      case 'flow': {
+        // The tree is inserted in one call, timed but outside the total (a note reports it).
+        const seeder = track(processes, new CaseProcess({ role: 'seed-flow', ctx, jobs: workload.jobs, children: workload.children }));
+        const seeded = await seeder.waitFor('result', LIMITS.phaseMs);
+        await seeder.finish();
+        result.notes.push(`seeding the flow (${(workload.children + 1).toLocaleString('en-US')} jobs in one call, not in the total) took ${formatMs(seeded.seedMs)}`);
+        const worker = track(processes, new CaseProcess({ role: 'work', ctx, jobs: workload.jobs, concurrency: workload.concurrency, children: workload.children }));
+        await worker.waitFor('ready', LIMITS.phaseMs);
+        observer = await harness.openObserver(ctx, { jobs: workload.jobs });
+        const started = preciseNow();
+        worker.send({ type: 'go' });
+        await waitForCompletion([worker], observer, workload.jobs);
+        const reports = await stopWorkers([worker]);
+        result.peakRssBytes = Math.max(...reports.map((report) => report.peakRssBytes));
+        result.exactlyOnce = judgeLedgers(workload.jobs, reports);
+        result.flow = judgeFlow(workload.children, reports.map((report) => report.flow), started);
+        result.elapsedMs = result.flow.totalMs;
+        break;
+      }
       default:
         throw new Error(`unknown workload kind ${workload.kind}`);
     }
-    if (result.elapsedMs !== null && workload.kind !== 'latency') result.jobsPerSec = (workload.jobs / result.elapsedMs) * 1000;
+    if (result.elapsedMs !== null && workload.kind !== 'latency' && workload.kind !== 'flow') result.jobsPerSec = (workload.jobs / result.elapsedMs) * 1000;
   } catch (error) {
     result.error = error instanceof Error ? error.message : String(error);
   } finally {
@@ -245,6 +266,11 @@ async function stopWorkers(workers) {
   const reports = await Promise.all(workers.map((worker) => worker.waitFor('result', LIMITS.exitMs)));
   await Promise.all(workers.map((worker) => worker.finish()));
   return reports;
+}
+
+/** A duration for a note: ms below 10 s, else s. */
+function formatMs(ms) {
+  return ms < 10_000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** Nearest-rank percentiles of latencies in ms. */

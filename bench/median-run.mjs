@@ -5,13 +5,13 @@
 
 /**
  * Picks the run to report: the first failed run when any failed (an error, an exactly-once
- * violation or a broken limit must show), else the median by throughput, with the other runs noted.
+ * violation, a broken limit or a failed flow check must show), else the median by throughput, with the other runs noted.
  * @param {import('./case-runner.mjs').CaseResult[]} runs  At least one.
  * @returns {import('./case-runner.mjs').CaseResult}
  */
 export function medianRun(runs) {
   if (runs.length === 0) throw new Error('medianRun: no runs');
-  const failed = runs.find((run) => run.error !== null || run.exactlyOnce?.ok === false || run.limits?.ok === false);
+  const failed = runs.find((run) => run.error !== null || run.exactlyOnce?.ok === false || run.limits?.ok === false || run.flow?.ok === false);
   if (failed) return failed;
   if (runs.length === 1) return runs[0];
   const sorted = [...runs].sort((a, b) => (a.jobsPerSec ?? 0) - (b.jobsPerSec ?? 0));

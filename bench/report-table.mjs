@@ -5,7 +5,8 @@ const PEERS = new Set(['bullmq', 'pg-boss', 'graphile-worker']);
 
 /**
  * Ratio to the best peer on the same workload, oriented so that > 1 is better than that peer:
- * throughput / best peer throughput, or best peer p95 latency / p95 latency. A workload only
+ * throughput / best peer throughput, best peer p95 latency / p95 latency, or for a flow (W8) best
+ * peer total / total. A workload only
  * Nightshift runs (W3x2) is compared with the peers' single-process W3. A rate-limited drain (W7)
  * has none: faster is not better there, the ratio to the limit in the result is the comparison.
  * @param {import('./case-runner.mjs').CaseResult} result
@@ -16,6 +17,13 @@ export function ratioToBestPeer(result, all) {
   if (result.error || result.limits?.rate) return null;
   const workload = result.workload === 'W3x2' ? 'W3' : result.workload;
   const peers = all.filter((other) => other.workload === workload && PEERS.has(other.system) && !other.error);
+  if (result.flow) {
+    // A flow (W8): the best peer's total over this one's, so > 1 is faster to the parent's start.
+    if (result.flow.totalMs === null) return null;
+    const best = minBy(peers.filter((peer) => peer.flow?.totalMs != null), (peer) => peer.flow.totalMs);
+    if (!best) return null;
+    return { ratio: best.flow.totalMs / result.flow.totalMs, against: best.system, workload };
+  }
   if (result.latencyMs) {
     const best = minBy(peers.filter((peer) => peer.latencyMs), (peer) => peer.latencyMs.p95);
     if (!best) return null;
@@ -47,7 +55,7 @@ export function renderTable(results, workloads) {
         result.error ? `ERROR: ${truncate(result.error, 60)}` : formatResult(result),
         result.peakRssBytes === null ? '-' : `${(result.peakRssBytes / 1024 / 1024).toFixed(0)} MB`,
         ratio === null ? '-' : `${formatRatio(ratio.ratio)}x${ratio.workload !== result.workload ? ` (vs ${ratio.workload})` : ''}`,
-        result.exactlyOnce ? result.exactlyOnce.text : '-',
+        result.exactlyOnce ? `${result.exactlyOnce.text}${result.flow ? `; ${result.flow.text}` : ''}` : '-',
       ]);
     }
   }
@@ -63,6 +71,10 @@ function formatResult(result) {
     const { p50, p95, p99 } = result.latencyMs;
     return `p50 ${p50.toFixed(1)} / p95 ${p95.toFixed(1)} / p99 ${p99.toFixed(1)} ms`;
   }
+  if (result.flow) {
+    const { totalMs, fanInMs } = result.flow;
+    return totalMs === null ? 'parent never started' : `total ${formatSeconds(totalMs)}, fan-in ${fanInMs === null ? '-' : `${fanInMs.toFixed(1)} ms`}`;
+  }
   if (result.limits?.rate) {
     const { achievedPerSec, ratio, maxInWindow, perMs } = result.limits.rate;
     const held = maxInWindow <= result.limits.rate.max;
@@ -73,6 +85,11 @@ function formatResult(result) {
     return result.limits ? `${rate}, ${result.limits.text}` : rate;
   }
   return '-';
+}
+
+/** Seconds with two decimals, or ms below one second. */
+function formatSeconds(ms) {
+  return ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 
 /** Two decimals, or two significant digits below 0.1 so a 200x gap does not print as 0.00. */

@@ -230,3 +230,49 @@ export function maxInSlidingWindow(sortedTimes, windowMs) {
   }
   return most;
 }
+
+/**
+ * What a W8 worker process reports besides its ledger (case-process.mjs `flowHandlers`).
+ * @typedef {object} FlowReport
+ * @property {number[]} parentStarts  When each call of the parent's handler started, ms (preciseNow).
+ * @property {number} lastChildEnd   When the last child handler of this process returned, ms (-Infinity: none ran here).
+ * @property {{ count: number, completed: number, distinct: number }[]} results  Per parent call: the child
+ *   results it read, how many of them were completed, and how many distinct child `seq`s in range they carried.
+ */
+
+/**
+ * @typedef {object} FlowVerdict
+ * @property {boolean} ok         The parent ran exactly once and read every child's result, each completed, once.
+ * @property {string} text        Short verdict for the table, e.g. `parent 1 run, saw 10,000`.
+ * @property {number | null} totalMs  From the runner's "go" to the parent handler's start, ms.
+ * @property {number | null} fanInMs  From the last child handler's return to the parent handler's start, ms.
+ * @property {number} parentRuns
+ * @property {{ count: number, completed: number, distinct: number } | null} saw  What the first parent call read.
+ */
+
+/**
+ * Judges the flow reports of W8's worker processes against the number of children.
+ * @param {number} children
+ * @param {(FlowReport | null | undefined)[]} reports
+ * @param {number} goAt  The runner's "go", ms (preciseNow).
+ * @returns {FlowVerdict}
+ */
+export function judgeFlow(children, reports, goAt) {
+  const starts = reports.flatMap((report) => report?.parentStarts ?? []).sort((a, b) => a - b);
+  const results = reports.flatMap((report) => report?.results ?? []);
+  const lastChildEnd = Math.max(...reports.map((report) => report?.lastChildEnd ?? Number.NEGATIVE_INFINITY));
+  const parentStart = starts.length > 0 ? starts[0] : null;
+  const saw = results[0] ?? null;
+  const sawAll = saw !== null && saw.count === children && saw.completed === children && saw.distinct === children;
+  const ok = starts.length === 1 && sawAll;
+  const count = (n) => n.toLocaleString('en-US');
+  const sawText = saw === null ? 'saw nothing' : saw.count === saw.completed && saw.count === saw.distinct ? `saw ${count(saw.count)}` : `saw ${count(saw.count)} (${count(saw.completed)} completed, ${count(saw.distinct)} distinct)`;
+  return {
+    ok,
+    text: `${ok ? '' : 'FAIL '}parent ${starts.length} run${starts.length === 1 ? '' : 's'}, ${sawText}${sawAll ? '' : ` of ${count(children)}`}`,
+    totalMs: parentStart === null ? null : parentStart - goAt,
+    fanInMs: parentStart === null || !Number.isFinite(lastChildEnd) ? null : parentStart - lastChildEnd,
+    parentRuns: starts.length,
+    saw,
+  };
+}

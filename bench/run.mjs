@@ -247,14 +247,14 @@ async function main() {
       const repeat = options.quick ? 1 : (c.workload.repeat ?? 1);
       for (let run = 0; run < repeat; run++) {
         runs.push(await runCase({ workload: c.workload, system: c.system, store: c.store, pgUrl, redisUrl: options.redisUrl, runTag }));
-        if (runs[run].error !== null || runs[run].exactlyOnce?.ok === false || runs[run].limits?.ok === false) break;
+        if (runs[run].error !== null || runs[run].exactlyOnce?.ok === false || runs[run].limits?.ok === false || runs[run].flow?.ok === false) break;
       }
       const result = medianRun(runs);
       results.push(result);
       process.stderr.write(
         result.error
           ? `error: ${result.error.split('\n')[0]}\n`
-          : `${result.latencyMs ? `p95 ${result.latencyMs.p95.toFixed(1)} ms` : `${Math.round(result.jobsPerSec ?? 0)} jobs/s`}, ${result.exactlyOnce?.text ?? '-'}${result.limits ? `, ${result.limits.text}` : ''}\n`,
+          : `${result.latencyMs ? `p95 ${result.latencyMs.p95.toFixed(1)} ms` : result.flow ? `total ${Math.round(result.flow.totalMs ?? Number.NaN)} ms, fan-in ${(result.flow.fanInMs ?? Number.NaN).toFixed(1)} ms` : `${Math.round(result.jobsPerSec ?? 0)} jobs/s`}, ${result.exactlyOnce?.text ?? '-'}${result.limits ? `, ${result.limits.text}` : ''}${result.flow ? `, ${result.flow.text}` : ''}\n`,
       );
     }
   } finally {
@@ -313,10 +313,10 @@ async function main() {
   };
   writeFileSync(outFile, `${JSON.stringify(json, null, 2)}\n`);
   console.error(`bench: results written to ${outFile}`);
-  return side.failed || results.some((result) => result.error || (result.exactlyOnce && !result.exactlyOnce.ok) || (result.limits && !result.limits.ok)) ? 1 : 0;
+  return side.failed || results.some((result) => result.error || (result.exactlyOnce && !result.exactlyOnce.ok) || (result.limits && !result.limits.ok) || (result.flow && !result.flow.ok)) ? 1 : 0;
 }
 
-/** What the limit checks of the selected workloads (W6 per key, W7 rate) mean, for the legend under the table. */
+/** What the limit checks (W6 per key, W7 rate) and the flow times (W8) of the selected workloads mean, for the legend under the table. */
 function limitLegend(selected) {
   const lines = [];
   if (selected.some((workload) => workload.perKey !== undefined)) {
@@ -326,6 +326,12 @@ function limitLegend(selected) {
     lines.push(
       'rate: handler starts / (last start - first start), and its ratio to the limit (target within 2 %); max in 1 s: the most starts in any sliding window of the',
       "limit's period over the merged start times; above the limit fails the case.",
+    );
+  }
+  if (selected.some((workload) => workload.kind === 'flow')) {
+    lines.push(
+      "flow: total = the runner's go (worker start) to the parent handler's start; fan-in = the parent handler's start - the last child handler's return (wall clock,",
+      'across processes); vs best peer on total. The parent must run once and read every child\'s result, each completed, once (saw N), else the case fails.',
     );
   }
   return lines;

@@ -5,8 +5,9 @@
  * @typedef {object} Workload
  * @property {string} id            Short id used by `--only` (e.g. `W3`).
  * @property {string} title         One-line description printed in the table.
- * @property {'enqueue-single' | 'enqueue-bulk' | 'drain' | 'latency'} kind
- * @property {number} jobs          Jobs enqueued/processed.
+ * @property {'enqueue-single' | 'enqueue-bulk' | 'drain' | 'latency' | 'flow'} kind
+ * @property {number} jobs          Jobs enqueued/processed (a flow: its children and the parent).
+ * @property {number} [children]    Flow: children of the one parent (sequence numbers 0 … children-1; the parent's is `children`).
  * @property {number} [batch]       Bulk batch size (enqueue-bulk), jobs.
  * @property {number} [concurrency] Worker concurrency per process (drain, latency).
  * @property {number} [processes]   Worker processes (drain); default 1.
@@ -109,6 +110,20 @@ export function workloads({ quick }) {
       absent: {
         'pg-boss': 'pg-boss 10 has no worker rate limit (singletonSeconds throttles sends, one job per period; it does not pace a backlog)',
         'graphile-worker': 'graphile-worker 0.17 has no rate limit option',
+      },
+    },
+    {
+      // Fan-out and fan-in: one parent waiting on 10,000 no-op children, the tree inserted at once.
+      id: 'W8',
+      title: `a flow of ${scale('10,000', '1,000')} children and one parent, concurrency 10`,
+      kind: 'flow',
+      jobs: scale(10_000, 1_000) + 1,
+      children: scale(10_000, 1_000),
+      concurrency: 10,
+      onlyFor: ['nightshift:sqlite', 'nightshift:postgres', 'bullmq:redis'],
+      absent: {
+        'pg-boss': 'pg-boss 10 has no job dependencies or flows (no parent, child or group option on send/insert; its queue policies limit how many of a key run, not what waits for what)',
+        'graphile-worker': 'graphile-worker 0.17 has no job dependencies or flows (a task can add jobs, but nothing makes a job wait for others)',
       },
     },
   ];

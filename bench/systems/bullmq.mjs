@@ -4,13 +4,15 @@
 //
 // Completed jobs are kept (the default) so that the completed set in Redis is what the run counts;
 // `removeOnComplete` would be a little faster but would leave nothing to count.
-import { Queue, Worker } from 'bullmq';
+import { FlowProducer, Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 
 export const name = 'bullmq';
 export const packageName = 'bullmq';
 /** Settings used, printed with the results. */
-export const settings = 'add / addBulk; Worker concurrency, ioredis, completed jobs kept (default); W7: Worker limiter { max, duration }';
+export const settings =
+  'add / addBulk; Worker concurrency, ioredis, completed jobs kept (default); W7: Worker limiter { max, duration }; ' +
+  'W8: FlowProducer.add (one MULTI), children and parent on one queue, job.getChildrenValues() in the parent';
 
 /** Caveats printed under the table for a case. */
 export function caseNotes(workloadId) {
@@ -67,6 +69,49 @@ export async function openWorker(ctx, { concurrency, handle }) {
       // W7: BullMQ's queue-wide rate limiter (kept in Redis, so shared by every worker of the queue).
       ...(ctx.rateLimit ? { limiter: { max: ctx.rateLimit.max, duration: ctx.rateLimit.perMs } } : {}),
     },
+  );
+  worker.on('error', (error) => process.emitWarning(`bullmq worker: ${error.message}`));
+  await worker.waitUntilReady();
+  /** @type {Promise<void> | null} */
+  let running = null;
+  return {
+    start: async () => {
+      running = worker.run();
+    },
+    stop: async () => {
+      await worker.close();
+      await running;
+    },
+  };
+}
+
+/** @param {import('./case-context.mjs').CaseContext} ctx */
+export async function openFlowProducer(ctx) {
+  const flows = new FlowProducer({ connection: connection(ctx), prefix: ctx.namespace });
+  await flows.waitUntilReady();
+  return {
+    // FlowProducer.add writes the whole tree in one MULTI: all of it or nothing.
+    enqueueFlow: async ({ parent, children }) => {
+      await flows.add({ name: 'parent', queueName: ctx.queue, data: parent, children: children.map((data) => ({ name: 'child', queueName: ctx.queue, data })) });
+    },
+    close: () => flows.close(),
+  };
+}
+
+/**
+ * Children and parent on one queue, so one Worker with the concurrency runs both; the job name tells them apart.
+ * @param {import('./case-context.mjs').CaseContext} ctx
+ * @param {{ concurrency: number, child: (payload: { seq: number }) => unknown, parent: (payload: { seq: number }, readChildResults: () => Promise<{ completed: boolean, result: unknown }[]>) => Promise<unknown> }} options
+ */
+export async function openFlowWorker(ctx, { concurrency, child, parent }) {
+  const worker = new Worker(
+    ctx.queue,
+    async (job) => {
+      if (job.name !== 'parent') return child(job.data);
+      // getChildrenValues holds the return values of the children that completed, keyed by job key.
+      return parent(job.data, async () => Object.values(await job.getChildrenValues()).map((result) => ({ completed: true, result })));
+    },
+    { connection: connection(ctx), prefix: ctx.namespace, concurrency, autorun: false },
   );
   worker.on('error', (error) => process.emitWarning(`bullmq worker: ${error.message}`));
   await worker.waitUntilReady();

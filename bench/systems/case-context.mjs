@@ -6,6 +6,13 @@
 //   openWorker(ctx, { concurrency, handle })  → { start(), stop() }   (open connects and migrates;
 //                                               start begins taking jobs, so timing excludes setup)
 //   openObserver(ctx, { jobs })               → { countCompleted(), storedSeqs(), close(), destroy?() }
+// and, for the systems with flows (W8):
+//   openFlowProducer(ctx)                     → { enqueueFlow({ parent, children }), close() }
+//                                               (one parent payload waiting on every child payload)
+//   openFlowWorker(ctx, { concurrency, child, parent }) → { start(), stop() }
+//                                               child(payload) returns the child's result; parent(payload,
+//                                               readChildResults) gets a function that reads what the
+//                                               system hands the parent, as [{ completed, result }].
 // Payloads are `{ seq, t }`: the job's sequence number and the producer's clock (ms, sub-ms
 // precision) just before the enqueue call; with `ctx.perKey` also `key`, the job's concurrency key.
 

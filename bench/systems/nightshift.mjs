@@ -10,7 +10,8 @@ export const packageName = 'nightshift';
 /** Settings used, printed with the results. */
 export const settings =
   'enqueue / enqueueMany; createNightshift with queue concurrency, store and runtime defaults otherwise (lease, polls, rescuer, pruner); ' +
-  'W6: defineJob concurrencyKey on the payload\'s key, perKey 1; W7: queue rateLimit { max, perMs }';
+  'W6: defineJob concurrencyKey on the payload\'s key, perKey 1; W7: queue rateLimit { max, perMs }; ' +
+  'W8: client.flow (the tree in one transaction), child and parent jobs on one queue, ctx.childResults() in the parent';
 
 /** Caveats printed under the table for a case. */
 export function caseNotes(workloadId, store) {
@@ -99,6 +100,56 @@ export async function openWorker(ctx, { concurrency, handle, surfaces }) {
   const queue = { concurrency, ...(ctx.rateLimit ? { rateLimit: { max: ctx.rateLimit.max, perMs: ctx.rateLimit.perMs } } : {}) };
   const app = api.createNightshift({ store, jobs: [job], queues: { [ctx.queue]: queue }, ...switches });
   inProcessRuntime = { app, job };
+  return {
+    start: () => app.start(),
+    stop: async () => {
+      await app.stop();
+      await store.close();
+    },
+  };
+}
+
+const flowPayloadSchema = z.object({ seq: z.number().int().min(0) });
+
+/**
+ * The flow jobs of W8, on the bench queue: children and their parent are two job names of one
+ * queue, so one worker with the queue's concurrency runs both.
+ * @param {Record<string, any>} api
+ * @param {import('./case-context.mjs').CaseContext} ctx
+ */
+function flowJobs(api, ctx, { child = () => undefined, parent = () => undefined } = {}) {
+  return {
+    child: api.defineJob({ name: `${JOB_NAME}.child`, queue: ctx.queue, schema: flowPayloadSchema, handler: child }),
+    parent: api.defineJob({ name: `${JOB_NAME}.parent`, queue: ctx.queue, schema: flowPayloadSchema, handler: parent }),
+  };
+}
+
+/** @param {import('./case-context.mjs').CaseContext} ctx */
+export async function openFlowProducer(ctx) {
+  const { api, store } = await openStore(ctx);
+  const jobs = flowJobs(api, ctx);
+  const client = api.createClient({ store, jobs: [jobs.child, jobs.parent] });
+  return {
+    // One call: the client inserts the whole tree in one transaction.
+    enqueueFlow: async ({ parent, children }) => {
+      await client.flow({ job: jobs.parent, data: parent, children: children.map((data) => ({ job: jobs.child, data })) });
+    },
+    close: () => store.close(),
+  };
+}
+
+/**
+ * @param {import('./case-context.mjs').CaseContext} ctx
+ * @param {{ concurrency: number, child: (payload: { seq: number }) => unknown, parent: (payload: { seq: number }, readChildResults: () => Promise<{ completed: boolean, result: unknown }[]>) => Promise<unknown> }} options
+ */
+export async function openFlowWorker(ctx, { concurrency, child, parent }) {
+  const { api, store } = await openStore(ctx);
+  const jobs = flowJobs(api, ctx, {
+    child: async (payload) => child(payload),
+    parent: async (payload, jobCtx) =>
+      parent(payload, async () => (await jobCtx.childResults()).map((entry) => ({ completed: entry.state === 'completed', result: entry.result }))),
+  });
+  const app = api.createNightshift({ store, jobs: [jobs.child, jobs.parent], queues: { [ctx.queue]: { concurrency } } });
   return {
     start: () => app.start(),
     stop: async () => {
