@@ -4,6 +4,7 @@ import { StateError } from './errors.js';
 import { createPruner, type Retention } from './maintenance/pruner.js';
 import { createRescuer } from './maintenance/rescuer.js';
 import { createEventFeedReader, createEventFeedWriter } from './observe/event-feed.js';
+import { parseRetention, type RetentionMs } from './job/retention.js';
 import { NightshiftEvents } from './observe/events.js';
 import { createSilentLogger } from './observe/logger.js';
 import type { Clock, Store } from './store/types.js';
@@ -239,7 +240,15 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
     const prune = options.prune || {};
     const eventsMs = typeof eventFeed === 'object' ? eventFeed.retentionMs : undefined;
     const retention = eventsMs === undefined ? prune.retention : { eventsMs, ...prune.retention };
-    services.push(createPruner({ store, events, logger, intervalMs: prune.intervalMs, retention, batchSize: prune.batchSize }));
+    // Retention per job (its definition) and per queue (its options), checked here like any option.
+    const names: Record<string, RetentionMs> = {};
+    for (const job of client.definitions()) if (job.retention) names[job.name] = job.retention;
+    const queues: Record<string, RetentionMs> = {};
+    for (const [queue, settings] of Object.entries(options.queues ?? {})) {
+      const own = parseRetention(`queues.${queue}`, settings?.keep, settings?.keepResult);
+      if (own) queues[queue] = own;
+    }
+    services.push(createPruner({ store, events, logger, intervalMs: prune.intervalMs, retention, batchSize: prune.batchSize, overrides: { names, queues } }));
   }
   if (alerting?.evaluate) {
     const recorder = statsRecorder;

@@ -38,6 +38,13 @@ export interface QueueConfig {
    * store (see the worker's `QueueOptions.rateLimit`). No limit by default.
    */
   rateLimit?: { max: number; perMs: number };
+  /**
+   * How long the queue's finished jobs are kept, by state — `{ completed: '1h', dead: '30d' }` —
+   * instead of `prune`'s retention; a job's own `keep` (defineJob) wins. `keepResult`: how long a
+   * completed job keeps its result.
+   */
+  keep?: { completed?: Duration; cancelled?: Duration; dead?: Duration };
+  keepResult?: Duration;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Duration } from './setting-rules.js';
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -44,6 +45,9 @@ export interface ResolvedQueue {
   globalConcurrency?: number;
   /** Set only when the file sets it: no rate limit otherwise. */
   rateLimit?: { max: number; perMs: number };
+  /** Set only when the file sets them: the runtime's retention otherwise. */
+  keep?: { completed?: Duration; cancelled?: Duration; dead?: Duration };
+  keepResult?: Duration;
 }
 
 /** The configuration the CLI runs with: file + environment + defaults. */
@@ -386,6 +390,8 @@ export function resolveConfig(
     if (fromFile.prefetch !== undefined) queues[name].prefetch = fromFile.prefetch;
     if (fromFile.globalConcurrency !== undefined) queues[name].globalConcurrency = fromFile.globalConcurrency;
     if (fromFile.rateLimit !== undefined) queues[name].rateLimit = { max: fromFile.rateLimit.max, perMs: fromFile.rateLimit.perMs };
+    if (fromFile.keep !== undefined) queues[name].keep = fromFile.keep;
+    if (fromFile.keepResult !== undefined) queues[name].keepResult = fromFile.keepResult;
   }
   const schedules: ResolvedConfig['schedules'] = scheduleFileInUse(config, options.file, options.scheduleFile) ?? config.schedules;
   const configuredPollMs = fromOnePlace('pollIntervalMs', config.pollIntervalMs, options.file, fileSettings);

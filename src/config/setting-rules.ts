@@ -66,44 +66,6 @@ export function boundsIssue(value: number, bounds: IntegerBounds): string | null
   return null;
 }
 
-/** Units of a duration, in ms. */
-const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-export type DurationUnit = keyof typeof DURATION_UNITS;
-
-/**
- * A length of time: a number of milliseconds, or a whole number followed by a unit — `500ms`,
- * `30s`, `30m`, `12h`, `7d` (a plain `"5000"` is milliseconds too).
- */
-export type Duration = number | `${number}` | `${number}${DurationUnit}`;
-
-/** How durations are written, for messages. */
-export const DURATION_SYNTAX = 'a whole number of ms, or a whole number with a unit: 500ms, 30s, 30m, 12h, 7d';
-
-const DURATION_PATTERN = /^(\d+)\s*(ms|s|m|h|d)?$/;
-
-/**
- * Parses a duration into ms, within `bounds`. Returns the ms, or the problem as a message that
- * states the syntax (and the bounds in the duration's own terms, e.g. "at least 1 hour").
- */
-export function parseDuration(value: unknown, bounds: IntegerBounds): { ms: number } | { problem: string } {
-  let ms: number;
-  if (typeof value === 'number' && Number.isInteger(value)) {
-    ms = value;
-  } else if (typeof value === 'string' && DURATION_PATTERN.test(value.trim())) {
-    const [, amount, unit] = DURATION_PATTERN.exec(value.trim()) as RegExpExecArray;
-    ms = Number(amount) * DURATION_UNITS[(unit ?? 'ms') as DurationUnit];
-  } else {
-    return { problem: `must be ${DURATION_SYNTAX}` };
-  }
-  if (ms < bounds.min) return { problem: `must be at least ${formatMs(bounds.min)}` };
-  if (ms > bounds.max) return { problem: `must be at most ${formatMs(bounds.max)}` };
-  return { ms };
-}
-
-/** `3600000` → `1h (3600000 ms)`: a bound as people write it, and exactly. */
-function formatMs(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit} (${ms} ms)`;
-  }
-  return `${ms} ms`;
-}
+// Durations are parsed by job/duration.ts (a job's retention takes them too); re-exported here,
+// where the other settings' rules are.
+export { DURATION_SYNTAX, parseDuration, type Duration, type DurationUnit } from '../job/duration.js';

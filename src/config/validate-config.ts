@@ -86,6 +86,10 @@ const queueConfig = z.strictObject({
       perMs: integer(1, 'ms').max(86_400_000, 'must be ≤ 86400000 (a day)'),
     })
     .optional(),
+  keep: z
+    .strictObject({ completed: duration(RETENTION_BOUNDS).optional(), cancelled: duration(RETENTION_BOUNDS).optional(), dead: duration(RETENTION_BOUNDS).optional() })
+    .optional(),
+  keepResult: duration(RETENTION_BOUNDS).optional(),
 });
 
 const sqliteConfig = z.strictObject({

@@ -4,6 +4,8 @@ import { ValidationError } from '../errors.js';
 import { assertValidMs, parsePriority, type Priority } from './input-bounds.js';
 import { assertValidName } from './names.js';
 import { checkPerKeyOptions, type ConcurrencyKeyRule, type PerKeyConcurrency } from './concurrency-key.js';
+import type { Duration } from './duration.js';
+import { parseRetention, type KeepOptions, type RetentionMs } from './retention.js';
 import type { HandlerOutcome } from './outcomes.js';
 import { assertValidRetryPolicy, type RetryPolicy } from './retry-policy.js';
 import { anyPayload, type SchemaInput, type SchemaOutput, type StandardSchema } from './schema.js';
@@ -97,6 +99,13 @@ export interface JobOptions<S extends StandardSchema, Result> {
   concurrencyKey?: ConcurrencyKeyRule<SchemaInput<S>>;
   /** Jobs of one key running at once; default 1 (one at a time per key). Needs `concurrencyKey`. */
   perKey?: number;
+  /**
+   * How long its finished jobs are kept, by state, instead of the queue's or the runtime's
+   * retention: `{ completed: '1h', dead: '30d' }` (ms, or a whole number with ms/s/m/h/d).
+   */
+  keep?: KeepOptions;
+  /** How long a completed job of this kind keeps its result (the job stays for `keep.completed`). */
+  keepResult?: Duration;
   handler: JobHandler<SchemaOutput<S>, Result>;
 }
 
@@ -121,6 +130,8 @@ export interface JobDefinition<S extends StandardSchema = StandardSchema, Result
   readonly description: string | undefined;
   /** Its per-key concurrency rule (`concurrencyKey` / `perKey`), or null. */
   readonly perKey: PerKeyConcurrency | null;
+  /** Its own retention (`keep` / `keepResult`) in ms, or null. */
+  readonly retention: RetentionMs | null;
   readonly handler: JobHandler<SchemaOutput<S>, Result>;
   /** Phantom field carrying the enqueue type; never set at run time. */
   readonly __input?: SchemaInput<S>;
@@ -164,6 +175,7 @@ export function defineJob(options: JobOptions<StandardSchema, unknown> | Schemal
   if (options.timeoutMs !== undefined) assertValidMs(options.timeoutMs, `job "${options.name}": timeoutMs`, true);
   const priority = parsePriority(options.priority ?? 0, `job "${options.name}"`);
   const perKey = checkPerKeyOptions(options.name, options.concurrencyKey, options.perKey);
+  const retention = parseRetention(`job "${options.name}"`, options.keep, options.keepResult);
   return Object.freeze({
     name: options.name,
     queue,
@@ -173,6 +185,7 @@ export function defineJob(options: JobOptions<StandardSchema, unknown> | Schemal
     priority,
     description: options.description,
     perKey,
+    retention,
     handler: options.handler,
   });
 }

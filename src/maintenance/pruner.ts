@@ -3,7 +3,7 @@ import { ConfigError } from '../errors.js';
 import type { NightshiftEvents } from '../observe/events.js';
 import { EVENT_RETENTION_MS } from '../observe/event-feed.js';
 import { createSilentLogger } from '../observe/logger.js';
-import type { JobState, Store } from '../store/types.js';
+import type { JobState, PruneScope, Store } from '../store/types.js';
 import { createIntervalService, type IntervalService } from '../service.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -36,6 +36,19 @@ export interface Retention {
   statsMs?: number;
   /** How long resolved alert episodes and ended silences are kept, in ms; default 30 days. */
   alertsMs?: number;
+  /**
+   * How long a completed job keeps its result, in ms (the job itself stays for `completedMs`);
+   * default: as long as the job. Per job and queue: `keepResult`.
+   */
+  resultMs?: number;
+}
+
+/** Retention of one job name or queue (`defineJob({ keep, keepResult })`, `queues.x.keep`), ms. */
+export interface JobRetention {
+  completedMs?: number;
+  cancelledMs?: number;
+  deadMs?: number;
+  resultMs?: number;
 }
 
 /**
@@ -57,6 +70,8 @@ export const DEFAULT_RETENTION: Required<Retention> = {
   eventsMs: EVENT_RETENTION_MS,
   statsMs: 8 * DAY_MS,
   alertsMs: 30 * DAY_MS,
+  // No result time to live unless one is set: a result goes with its job.
+  resultMs: Number.POSITIVE_INFINITY,
 };
 /**
  * Shortest accepted tick retention, ms (1 hour). A tick is pruned only well after any scheduler
@@ -86,7 +101,21 @@ export interface PrunerOptions {
   onTicksPruned?(deleted: number): void;
   /** Called after each pass with the number of feed events deleted. */
   onEventsPruned?(deleted: number): void;
+  /**
+   * Retention of some job names and queues instead of `retention`: a job's own wins over its
+   * queue's, which wins over `retention`. Each passes its own prune, and the general one leaves
+   * their jobs alone.
+   */
+  overrides?: { names?: Record<string, JobRetention>; queues?: Record<string, JobRetention> };
 }
+
+/** Which retention (`state`, or the result) a rule is about, and its field in JobRetention. */
+const RULES = [
+  { what: 'completed', field: 'completedMs' },
+  { what: 'cancelled', field: 'cancelledMs' },
+  { what: 'dead', field: 'deadMs' },
+  { what: 'result', field: 'resultMs' },
+] as const;
 
 /**
  * Deletes finished jobs (and their attempts) once they are older than the retention of their
@@ -100,7 +129,8 @@ export function createPruner(options: PrunerOptions): IntervalService {
     if (value !== undefined) retention[name as keyof Retention] = value;
   }
   for (const [name, value] of Object.entries(retention)) {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    // resultMs may stay infinite: no time to live unless one is set.
+    if (typeof value !== 'number' || Number.isNaN(value) || value < 0 || (!Number.isFinite(value) && name !== 'resultMs')) {
       throw new ConfigError(`retention.${name} must be a number of ms ≥ 0, got ${String(value)}`);
     }
   }
@@ -109,11 +139,27 @@ export function createPruner(options: PrunerOptions): IntervalService {
   }
   const batchSize = options.batchSize ?? DEFAULT_PRUNE_BATCH;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`pruner batchSize must be a positive integer, got ${batchSize}`);
-  const rules: { state: JobState; keepMs: number }[] = [
-    { state: 'completed', keepMs: retention.completedMs },
-    { state: 'cancelled', keepMs: retention.cancelledMs },
-    { state: 'dead', keepMs: retention.deadMs },
-  ];
+  const names = Object.entries(options.overrides?.names ?? {});
+  const queues = Object.entries(options.overrides?.queues ?? {});
+  for (const [kind, entries] of [['job', names], ['queue', queues]] as const) {
+    for (const [name, keep] of entries) {
+      for (const [field, value] of Object.entries(keep)) {
+        if (value !== undefined && (typeof value !== 'number' || !(value >= 0))) throw new ConfigError(`retention of ${kind} "${name}": ${field} must be a number of ms ≥ 0, got ${String(value)}`);
+      }
+    }
+  }
+  /** Every prune one pass makes: a rule, a cutoff age and a scope (per job, per queue, then the rest). */
+  const plan: { what: (typeof RULES)[number]['what']; keepMs: number; scope: PruneScope }[] = [];
+  for (const rule of RULES) {
+    const ownNames = names.filter(([, keep]) => keep[rule.field] !== undefined).map(([name]) => name);
+    const ownQueues = queues.filter(([, keep]) => keep[rule.field] !== undefined).map(([queue]) => queue);
+    for (const [name, keep] of names) if (keep[rule.field] !== undefined) plan.push({ what: rule.what, keepMs: keep[rule.field]!, scope: { names: [name] } });
+    for (const [queue, keep] of queues) {
+      if (keep[rule.field] !== undefined) plan.push({ what: rule.what, keepMs: keep[rule.field]!, scope: { queues: [queue], ...(ownNames.length > 0 ? { exceptNames: ownNames } : {}) } });
+    }
+    const rest: PruneScope = { ...(ownNames.length > 0 ? { exceptNames: ownNames } : {}), ...(ownQueues.length > 0 ? { exceptQueues: ownQueues } : {}) };
+    plan.push({ what: rule.what, keepMs: retention[rule.field], scope: rest });
+  }
 
   const service = createIntervalService({
     name: 'pruner',
@@ -121,15 +167,24 @@ export function createPruner(options: PrunerOptions): IntervalService {
     run: async () => {
       const now = (await options.store.timeNow()).getTime();
       let total = 0;
-      for (const rule of rules) {
-        const finishedBefore = new Date(now - rule.keepMs);
+      let results = 0;
+      for (const step of plan) {
+        if (!Number.isFinite(step.keepMs)) continue;
+        const finishedBefore = new Date(now - step.keepMs);
         for (let batch = 0; batch < MAX_BATCHES_PER_PASS; batch++) {
-          const { deleted } = await options.store.jobPrune({ finishedBefore, states: [rule.state], limit: batchSize });
-          total += deleted;
-          if (deleted < batchSize) break;
+          let done: number;
+          if (step.what === 'result') {
+            done = (await options.store.jobResultPrune({ finishedBefore, limit: batchSize, scope: step.scope })).cleared;
+            results += done;
+          } else {
+            done = (await options.store.jobPrune({ finishedBefore, states: [step.what as JobState], limit: batchSize, scope: step.scope })).deleted;
+            total += done;
+          }
+          if (done < batchSize) break;
         }
       }
       if (total > 0) logger.info({ deleted: total }, 'pruned finished jobs past their retention');
+      if (results > 0) logger.info({ cleared: results }, 'cleared results past their time to live');
       // Ticks after jobs, with the same batch bound: a seconds-level schedule adds 86 400 a day.
       const claimedBefore = new Date(now - retention.ticksOlderThanMs);
       let ticks = 0;

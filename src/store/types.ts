@@ -109,6 +109,17 @@ export interface JobInsert {
   debounce?: { key: string; delayMs: number; maxDelayMs: number | null };
 }
 
+/**
+ * Which jobs a prune applies to: only these names or queues, and never these (each absent: no
+ * restriction; an empty `names`/`queues` list selects nothing). For retention per job and queue.
+ */
+export interface PruneScope {
+  names?: string[];
+  queues?: string[];
+  exceptNames?: string[];
+  exceptQueues?: string[];
+}
+
 /** What a waiting job does when a dependency ends dead or cancelled (see `JobInsert`). */
 export type DependencyFailurePolicy = 'cancel' | 'run' | 'wait';
 export const DEPENDENCY_FAILURE_POLICIES: readonly DependencyFailurePolicy[] = ['cancel', 'run', 'wait'];
@@ -452,8 +463,17 @@ export interface Store extends AlertStore {
    * out again. Added with the HTTP API's delete; both stores implement it.
    */
   jobDelete(params: { ids: string[] }): Promise<{ deleted: string[] }>;
-  /** Deletes final-state jobs finished before `finishedBefore`, with their attempts. Returns how many. */
-  jobPrune(params: { finishedBefore: Date; states: JobState[]; limit: number }): Promise<{ deleted: number }>;
+  /**
+   * Deletes final-state jobs finished before `finishedBefore`, with their attempts, at most
+   * `limit`; restricted by `scope` (per job or queue retention). Returns how many.
+   */
+  jobPrune(params: { finishedBefore: Date; states: JobState[]; limit: number; scope?: PruneScope }): Promise<{ deleted: number }>;
+  /**
+   * Clears the stored result of completed jobs finished before `finishedBefore` (a result's time
+   * to live, `keepResult`), at most `limit`, restricted by `scope`. The job and its attempt
+   * history stay. Returns how many results were cleared. Added with per-job retention.
+   */
+  jobResultPrune(params: { finishedBefore: Date; limit: number; scope?: PruneScope }): Promise<{ cleared: number }>;
 
   /** Stops/starts claims from a queue (enqueues are still accepted). */
   queuePause(params: { queue: string }): Promise<void>;

@@ -2,6 +2,8 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { readEnvInteger } from '../config/env.js';
 import { ConfigError } from '../errors.js';
+import type { Duration } from '../job/duration.js';
+import type { KeepOptions } from '../job/retention.js';
 
 /** Default queue concurrency when neither the queue options nor `MAX_CONCURRENT_JOBS` set one. */
 export const DEFAULT_CONCURRENCY = 10;
@@ -45,6 +47,13 @@ export interface QueueOptions {
    * `perMs` ≥ 1.
    */
   rateLimit?: { max: number; perMs: number };
+  /**
+   * How long the queue's finished jobs are kept, by state (`{ completed: '1h', dead: '30d' }`),
+   * instead of the runtime's retention; a job's own `keep` wins. Read by the pruner, not the worker.
+   */
+  keep?: KeepOptions;
+  /** How long a completed job of the queue keeps its result. Read by the pruner. */
+  keepResult?: Duration;
 }
 
 /** The environment variables the worker takes its defaults from. */

@@ -403,6 +403,34 @@ export function describeJobInspect(factory: StoreFactory): void {
       expect(await t.store.jobAttempts({ id: recent.id })).toHaveLength(1);
     });
 
+    it('a prune scope restricts it to names or queues, or keeps them out; results are cleared by age without deleting jobs', async () => {
+      const finish = async (overrides: Parameters<typeof insertAndClaim>[1], result: string | null) => {
+        const job = await insertAndClaim(t.store, overrides);
+        await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'completed', result } }] });
+        return job.id;
+      };
+      const report = await finish({ name: 'report', queue: 'reports' }, '"big"');
+      const mail = await finish({ name: 'mail', queue: 'mail' }, '"sent"');
+      const other = await finish({ name: 'other', queue: 'mail' }, '"x"');
+      t.clock.advance(60_000);
+      const cutoff = new Date(t.clock.now());
+      const exists = async (id: string) => (await t.store.jobGet({ id })) !== null;
+      // Results first: clear those of the report only, then every other one but mail's queue.
+      expect(await t.store.jobResultPrune({ finishedBefore: cutoff, limit: 100, scope: { names: ['report'] } })).toEqual({ cleared: 1 });
+      expect(await t.store.jobGet({ id: report })).toMatchObject({ state: 'completed', result: null });
+      expect((await t.store.jobGet({ id: mail }))?.result).toBe('"sent"');
+      expect(await t.store.jobResultPrune({ finishedBefore: cutoff, limit: 100, scope: { exceptQueues: ['mail'] } })).toEqual({ cleared: 0 });
+      expect(await t.store.jobResultPrune({ finishedBefore: cutoff, limit: 100, scope: { queues: ['mail'], exceptNames: ['mail'] } })).toEqual({ cleared: 1 });
+      expect((await t.store.jobGet({ id: other }))?.result).toBeNull();
+      expect(await t.store.jobResultPrune({ finishedBefore: new Date(cutoff.getTime() - 120_000), limit: 100 })).toEqual({ cleared: 0 });
+      // Deletes in the same scopes; an empty names list selects nothing.
+      expect(await t.store.jobPrune({ finishedBefore: cutoff, states: ['completed'], limit: 100, scope: { names: [] } })).toEqual({ deleted: 0 });
+      expect(await t.store.jobPrune({ finishedBefore: cutoff, states: ['completed'], limit: 100, scope: { exceptNames: ['report'], exceptQueues: ['reports'] } })).toEqual({ deleted: 2 });
+      expect([await exists(report), await exists(mail), await exists(other)]).toEqual([true, false, false]);
+      expect(await t.store.jobPrune({ finishedBefore: cutoff, states: ['completed'], limit: 100, scope: { queues: ['reports'] } })).toEqual({ deleted: 1 });
+      expect(await exists(report)).toBe(false);
+    });
+
     it('deletes only final jobs among the ids given, with their attempts; ids are never handed out again', async () => {
       await t.store.jobInsertMany({ jobs: [jobInput(), jobInput()] });
       const [done, failed] = await fetchJobs(t.store, 'default', 2);

@@ -24,6 +24,14 @@ export interface Statement {
 const CLAIMABLE = `('available', 'scheduled', 'retryable')`;
 const KEY_BLOCKING = `('scheduled', 'available', 'running', 'retryable', 'waiting')`;
 const FINAL = `('completed', 'dead', 'cancelled')`;
+/** A prune's scope (`PruneScope`, store/types.ts) as four parameters from $`first`: each list, or NULL for no restriction. */
+const pruneScope = (first: number): string => {
+  const [names, queues, exceptNames, exceptQueues] = [first, first + 1, first + 2, first + 3].map((n) => `$${n}::text[]`);
+  return `AND (${names} IS NULL OR name = ANY (${names}))
+            AND (${queues} IS NULL OR queue = ANY (${queues}))
+            AND (${exceptNames} IS NULL OR name <> ALL (${exceptNames}))
+            AND (${exceptQueues} IS NULL OR queue <> ALL (${exceptQueues}))`;
+};
 const NOW = 'coalesce($1::timestamptz, now())';
 /** The clock at the moment a statement runs (rate limits): the injected time, or clock_timestamp(). */
 const CLOCK = 'coalesce($1::timestamptz, clock_timestamp())';
@@ -72,6 +80,7 @@ export interface JobStatements {
   retry: Statement;
   stats: Statement;
   prune: Statement;
+  resultPrune: Statement;
   deleteFinal: Statement;
   notify: Statement;
   queuePause: Statement;
@@ -572,8 +581,21 @@ export function jobStatements(names: SchemaNames): JobStatements {
         DELETE FROM ${s}.jobs WHERE id IN (
           SELECT id FROM ${s}.jobs
           WHERE state = ANY($1::text[]) AND state IN ${FINAL} AND finished_at < $2
+            ${pruneScope(4)}
           ORDER BY finished_at
           LIMIT $3
+          FOR UPDATE SKIP LOCKED
+        )`,
+    },
+    // Results past their time to live (keepResult): cleared, the jobs stay.
+    resultPrune: {
+      text: `
+        UPDATE ${s}.jobs SET result = NULL WHERE id IN (
+          SELECT id FROM ${s}.jobs
+          WHERE state = 'completed' AND finished_at < $1 AND result IS NOT NULL
+            ${pruneScope(3)}
+          ORDER BY finished_at
+          LIMIT $2
           FOR UPDATE SKIP LOCKED
         )`,
     },

@@ -16,6 +16,7 @@ import {
   type JobListParams,
   type JobRecord,
   type JobState,
+  type PruneScope,
   type JobStats,
   type QueueStats,
 } from '../types.js';
@@ -652,14 +653,25 @@ export async function jobStats(ctx: PgJobContext): Promise<JobStats> {
   return { queues: [...queues.values()], totals };
 }
 
+/** The bound parameters ($4 … $7) of a prune's scope: each list, or null for no restriction. */
+function scopeValues(scope: PruneScope | undefined): (string[] | null)[] {
+  return [scope?.names ?? null, scope?.queues ?? null, scope?.exceptNames ?? null, scope?.exceptQueues ?? null];
+}
+
 export async function pruneJobs(
   ctx: PgJobContext,
-  params: { finishedBefore: Date; states: JobState[]; limit: number },
+  params: { finishedBefore: Date; states: JobState[]; limit: number; scope?: PruneScope },
 ): Promise<{ deleted: number }> {
   const states = params.states.filter((state) => FINAL_STATES.includes(state));
   if (states.length === 0 || params.limit <= 0) return { deleted: 0 };
-  const result = await run(ctx.pool, ctx.sql.prune, [states, params.finishedBefore, params.limit]);
+  const result = await run(ctx.pool, ctx.sql.prune, [states, params.finishedBefore, params.limit, ...scopeValues(params.scope)]);
   return { deleted: result.rowCount ?? 0 };
+}
+
+export async function pruneResults(ctx: PgJobContext, params: { finishedBefore: Date; limit: number; scope?: PruneScope }): Promise<{ cleared: number }> {
+  if (params.limit <= 0) return { cleared: 0 };
+  const result = await run(ctx.pool, ctx.sql.resultPrune, [params.finishedBefore, params.limit, ...scopeValues(params.scope)]);
+  return { cleared: result.rowCount ?? 0 };
 }
 
 /** Deletes the final-state jobs among `ids` (attempts cascade). Ids come from a sequence, never reused. */

@@ -25,6 +25,7 @@ import {
   jobAttempts,
   jobStats,
   holdQueue,
+  pruneResults,
   jobDependencies,
   keyHolders,
   rateWait,
@@ -447,6 +448,10 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
 
     queueRateWait(params) {
       return guard(`read when queue ${params.queue} has room`, () => rateWait(ctx, params));
+    },
+
+    jobResultPrune(params) {
+      return guard('clear old results', () => pruneResults(ctx, params));
     },
 
     jobDependencies(params) {

@@ -3,7 +3,7 @@
  */
 import { StateError, ValidationError } from '../../errors.js';
 import { isJobId } from '../job-ids.js';
-import { FINAL_STATES, JOB_STATES, type JobListPage, type JobListParams, type JobRecord, type JobState, type JobStats } from '../types.js';
+import { FINAL_STATES, JOB_STATES, type JobListPage, type JobListParams, type JobRecord, type JobState, type JobStats, type PruneScope } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
 import { sqliteErrorCode } from './sqlite-errors.js';
 import { likeContainsPattern } from './sqlite-like.js';
@@ -158,14 +158,31 @@ export function jobStats(ctx: SqliteContext): JobStats {
 }
 
 /** Deletes up to `limit` jobs in the given final states finished before the cutoff, with their attempts. */
-export function pruneJobs(ctx: SqliteContext, finishedBefore: Date, states: readonly JobState[], limit: number): number {
+/** The bound parameters of a prune's scope. */
+function scopeParams(scope: PruneScope | undefined): Record<'names' | 'queues' | 'exceptNames' | 'exceptQueues', string | null> {
+  return {
+    names: listParam(scope?.names),
+    queues: listParam(scope?.queues),
+    exceptNames: listParam(scope?.exceptNames),
+    exceptQueues: listParam(scope?.exceptQueues),
+  };
+}
+
+/** Clears results of completed jobs past their time to live (see `Store.jobResultPrune`). */
+export function pruneResults(ctx: SqliteContext, finishedBefore: Date, limit: number, scope: PruneScope | undefined): number {
+  const max = Math.max(0, Math.floor(limit));
+  if (max === 0) return 0;
+  return (ctx.statements().jobResultPrune.all({ finishedBefore: finishedBefore.getTime(), limit: max, ...scopeParams(scope) }) as unknown[]).length;
+}
+
+export function pruneJobs(ctx: SqliteContext, finishedBefore: Date, states: readonly JobState[], limit: number, scope?: PruneScope): number {
   const final = states.filter((state) => FINAL_STATES.includes(state));
   const max = Math.max(0, Math.floor(limit));
   if (final.length === 0 || max === 0) return 0;
   const statements = ctx.statements();
   return ctx.db
     .transaction(() => {
-      const rows = statements.jobPrune.all({ states: JSON.stringify(final), finishedBefore: finishedBefore.getTime(), limit: max }) as { id: number }[];
+      const rows = statements.jobPrune.all({ states: JSON.stringify(final), finishedBefore: finishedBefore.getTime(), limit: max, ...scopeParams(scope) }) as { id: number }[];
       if (rows.length === 0) return 0;
       let highest = 0;
       for (const row of rows) if (row.id > highest) highest = row.id;

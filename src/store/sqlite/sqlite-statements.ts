@@ -59,6 +59,12 @@ const NEXT_JOB_ID = `MAX(
         COALESCE((SELECT pruned_through FROM nightshift_job_id_floor WHERE only = 1), 0)
       ) + 1`;
 
+/** A prune's scope (`PruneScope`): each list a JSON array, or NULL for no restriction. */
+const PRUNE_SCOPE = `AND (@names IS NULL OR name IN (SELECT value FROM json_each(@names)))
+        AND (@queues IS NULL OR queue IN (SELECT value FROM json_each(@queues)))
+        AND (@exceptNames IS NULL OR name NOT IN (SELECT value FROM json_each(@exceptNames)))
+        AND (@exceptQueues IS NULL OR queue NOT IN (SELECT value FROM json_each(@exceptQueues)))`;
+
 export const SQL = {
   // ---- jobs: insert ------------------------------------------------------------------------
   /**
@@ -307,6 +313,19 @@ export const SQL = {
       WHERE state IN ${FINAL}
         AND state IN (SELECT value FROM json_each(@states))
         AND finished_at < @finishedBefore
+        ${PRUNE_SCOPE}
+      LIMIT CAST(@limit AS INTEGER)
+    )
+    RETURNING id`,
+  /** Clears results past their time to live (keepResult); the jobs stay. */
+  jobResultPrune: `
+    UPDATE nightshift_jobs SET result = NULL
+    WHERE id IN (
+      SELECT id FROM nightshift_jobs
+      WHERE state = 'completed'
+        AND finished_at < @finishedBefore
+        AND result IS NOT NULL
+        ${PRUNE_SCOPE}
       LIMIT CAST(@limit AS INTEGER)
     )
     RETURNING id`,

@@ -31,6 +31,7 @@ import type {
   JobListParams,
   JobRecord,
   JobState,
+  PruneScope,
   JobStats,
   StatsDelta,
   StatsRow,
@@ -50,7 +51,7 @@ import type {
 import { prepareStatements, type PreparedStatements, type SqliteContext } from './sqlite-context.js';
 import { ChangeWatch } from './sqlite-change-watch.js';
 import { mapSqliteError } from './sqlite-errors.js';
-import { cancelJob, deleteJobs, jobStats, listJobs, parseId, pruneJobs, retryJob } from './sqlite-job-admin.js';
+import { cancelJob, deleteJobs, jobStats, listJobs, parseId, pruneJobs, pruneResults, retryJob } from './sqlite-job-admin.js';
 import { appendEvents, eventBounds, listEvents, pruneEvents } from './sqlite-events.js';
 import { finishJobs } from './sqlite-job-finish.js';
 import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
@@ -477,8 +478,12 @@ class SqliteStore implements Store {
     return { deleted: this.run('jobDelete', () => deleteJobs(this.ctx, ids)).map(String) };
   }
 
-  async jobPrune(params: { finishedBefore: Date; states: JobState[]; limit: number }): Promise<{ deleted: number }> {
-    return { deleted: this.run('jobPrune', () => pruneJobs(this.ctx, params.finishedBefore, params.states, params.limit)) };
+  async jobResultPrune(params: { finishedBefore: Date; limit: number; scope?: PruneScope }): Promise<{ cleared: number }> {
+    return { cleared: this.run('jobResultPrune', () => pruneResults(this.ctx, params.finishedBefore, params.limit, params.scope)) };
+  }
+
+  async jobPrune(params: { finishedBefore: Date; states: JobState[]; limit: number; scope?: PruneScope }): Promise<{ deleted: number }> {
+    return { deleted: this.run('jobPrune', () => pruneJobs(this.ctx, params.finishedBefore, params.states, params.limit, params.scope)) };
   }
 
   async queueHold(params: { queue: string; forMs: number }): Promise<void> {
