@@ -142,11 +142,12 @@ export interface NightshiftConfig {
    */
   schedules?: string | readonly ScheduleEntry[];
   /**
-   * The built-in jobs this app enables, each with an allow-list:
-   * `{ command: { allow: ['/usr/local/bin/backup', 'pg_dump'], env: ['PATH'] }, http: { allow: ['hooks.example.org'] } }`
-   * (every field is documented on `BuiltinJobsConfig`). Default `{}`: neither `command` nor `http`
-   * exists, so nobody can enqueue or schedule them. A YAML schedule file in use may set
-   * `builtins:` instead (not both).
+   * The built-in jobs this app enables: `command` and `http` each with an allow-list, and the
+   * `maintenance.retry` / `maintenance.cleanup` jobs with `maintenance: true`:
+   * `{ command: { allow: ['/usr/local/bin/backup', 'pg_dump'], env: ['PATH'] }, http: { allow: ['hooks.example.org'] }, maintenance: true }`
+   * (every field is documented on `BuiltinJobsConfig`). Default `{}`: none of them exists, so
+   * nobody can enqueue or schedule them. A YAML schedule file in use may set `builtins:` instead
+   * (not both).
    */
   builtins?: BuiltinJobsConfig;
   /**
