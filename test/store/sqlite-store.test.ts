@@ -167,12 +167,31 @@ describe('sqlite store: schema', () => {
     expect(raw.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
     // Every old value kept; later versions only added columns (null for old rows).
     expect(raw.prepare('SELECT * FROM nightshift_jobs ORDER BY id').all()).toEqual(
-      (before as Record<string, unknown>[]).map((row) => ({ ...row, concurrency_key: null, concurrency_limit: null, deps_pending: 0, has_dependents: 0, on_dep_failure: null })),
+      (before as Record<string, unknown>[]).map((row) => ({
+        ...row,
+        concurrency_key: null,
+        concurrency_limit: null,
+        deps_pending: 0,
+        has_dependents: 0,
+        on_dep_failure: null,
+        throttle_key: null,
+        debounce_key: null,
+        debounce_deadline: null,
+      })),
     );
     const table = raw.prepare(`SELECT sql FROM sqlite_master WHERE name = 'nightshift_jobs'`).pluck().get() as string;
     expect(table).not.toMatch(/AUTOINCREMENT/);
     const indexes = raw.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'nightshift_jobs' ORDER BY name`).pluck().all();
-    expect(indexes).toEqual(['nightshift_jobs_claim_idx', 'nightshift_jobs_finished_idx', 'nightshift_jobs_key_idx', 'nightshift_jobs_lease_idx', 'nightshift_jobs_running_key_idx', 'nightshift_jobs_schedule_idx']);
+    expect(indexes).toEqual([
+      'nightshift_jobs_claim_idx',
+      'nightshift_jobs_debounce_idx',
+      'nightshift_jobs_finished_idx',
+      'nightshift_jobs_key_idx',
+      'nightshift_jobs_lease_idx',
+      'nightshift_jobs_running_key_idx',
+      'nightshift_jobs_schedule_idx',
+      'nightshift_jobs_throttle_idx',
+    ]);
 
     const [single] = await store.jobInsertMany({ jobs: [job()] });
     const bulk = await store.jobInsertMany({ jobs: [job(), job()] });
