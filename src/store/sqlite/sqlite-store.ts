@@ -57,7 +57,9 @@ import { finishJobs } from './sqlite-job-finish.js';
 import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
 import { migrateSqlite } from './sqlite-migrations.js';
-import { claimKeyedInTwo, claimRated, holdQueue, rateWait } from './sqlite-rate-limits.js';
+import { claimKeyedInTwo, claimRated, holdQueue, rateWait, type RatedClaim } from './sqlite-rate-limits.js';
+import { hasDependencies } from '../job-dependencies.js';
+import { isThrottledOrDebounced } from '../debounce.js';
 import { insertToken, listTokens, revokeToken } from './sqlite-tokens.js';
 import { addSilence, listAlerts, listSilences, openAlert, pruneAlerts, removeSilence, resolveAlert } from './sqlite-alerts.js';
 import type { AlertEpisodeRecord, AlertListFilter, AlertOpenParams, AlertSilenceRecord } from '../alert-types.js';
@@ -236,10 +238,12 @@ class SqliteStore implements Store {
         // The caller's connection and open transaction: commit and rollback are theirs.
         return this.inserterFor(params.tx).insert(jobs, now);
       }
-      if (jobs.length === 1 && jobs[0]?.key === null) {
+      const only = jobs[0];
+      if (jobs.length === 1 && only !== undefined && only.key === null && !hasDependencies(only) && !isThrottledOrDebounced(only)) {
         // One INSERT that cannot conflict needs no explicit transaction: a writing statement
         // asks for the write lock before it reads anything, so busy_timeout applies and the
-        // statement commits atomically on its own.
+        // statement commits atomically on its own. Anything that reads first (a key, a
+        // dependency, a throttle or debounce key) takes the IMMEDIATE transaction below.
         return this.ctx.inserter.insert(jobs, now);
       }
       return this.insertTx(jobs, now);
@@ -609,12 +613,6 @@ class SqliteStore implements Store {
   }
 }
 
-interface ClaimParams {
-  queue: string;
-  limit: number;
-  owner: string;
-  token: string;
-  now: number;
-  expiresAt: number;
-}
+/** What a claim binds: the queue, how many, the owner, the batch token, now and the lease's end. */
+type ClaimParams = RatedClaim;
 
