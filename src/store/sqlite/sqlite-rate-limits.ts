@@ -8,7 +8,7 @@ import type { SqliteContext } from './sqlite-context.js';
 import type { PreparedStatements } from './sqlite-context.js';
 import type { ClaimedValues } from './sqlite-rows.js';
 
-/** What a claim binds (see `ClaimParams` in the store). */
+/** What every claim binds (the store's `ClaimParams`): queue, how many, owner, batch token, now, the lease's end. */
 export interface RatedClaim {
   queue: string;
   limit: number;

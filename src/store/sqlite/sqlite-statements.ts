@@ -28,7 +28,7 @@ const CLAIM_SET = `state = 'running',
  * in an IN (…) subquery, SQLite marks the statement to be re-prepared whenever the parameter is
  * bound again — on every call — which tripled the cost of a claim.
  */
-const CLAIM_PICK = `
+const claimPick = (limit: string): string => `
       SELECT id FROM nightshift_jobs
       WHERE queue = @queue
         AND state IN ${PENDING}
@@ -36,7 +36,8 @@ const CLAIM_PICK = `
         AND NOT EXISTS (SELECT 1 FROM nightshift_paused_queues WHERE queue = @queue)
         AND NOT EXISTS (SELECT 1 FROM nightshift_queue_holds WHERE queue = @queue AND until > @now)
       ORDER BY priority DESC, run_at, id
-      LIMIT CAST(@limit AS INTEGER)`;
+      LIMIT CAST(${limit} AS INTEGER)`;
+const CLAIM_PICK = claimPick('@limit');
 
 /**
  * What a claim returns of each row, in the order of `ClaimedValues` (sqlite-rows.ts), as arrays
@@ -110,16 +111,8 @@ export const SQL = {
   jobClaimLimited: `
     UPDATE nightshift_jobs
     SET ${CLAIM_SET}
-    WHERE id IN (
-      SELECT id FROM nightshift_jobs
-      WHERE queue = @queue
-        AND state IN ${PENDING}
-        AND run_at <= @now
-        AND NOT EXISTS (SELECT 1 FROM nightshift_paused_queues WHERE queue = @queue)
-        AND NOT EXISTS (SELECT 1 FROM nightshift_queue_holds WHERE queue = @queue AND until > @now)
-      ORDER BY priority DESC, run_at, id
-      LIMIT CAST(MAX(0, MIN(@limit, @global - COALESCE(
-        (SELECT n FROM nightshift_queue_counts WHERE queue = @queue AND state = 'running'), 0))) AS INTEGER))
+    WHERE id IN (${claimPick(`MAX(0, MIN(@limit, @global - COALESCE(
+        (SELECT n FROM nightshift_queue_counts WHERE queue = @queue AND state = 'running'), 0)))`)})
     RETURNING ${CLAIM_VALUE_COLUMNS}`,
   /**
    * The claim under per-key limits (`jobFetch({ perKeyConcurrency })`), with the queue-wide limit
