@@ -265,7 +265,9 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
         logger,
         describe: () => ({
           roles: [...(worker ? ['worker'] : []), ...(services.some((service) => service.name === 'scheduler') ? ['scheduler'] : []), ...(options.http ? ['api'] : [])],
-          queues: worker ? worker.slots().map((slot) => ({ queue: slot.queue, concurrency: slot.slots, busy: slot.busy, globalConcurrency: slot.globalConcurrency })) : [],
+          queues: worker
+            ? worker.slots().map((slot) => ({ queue: slot.queue, concurrency: slot.slots, busy: slot.busy, globalConcurrency: slot.globalConcurrency, rateLimit: slot.rateLimit }))
+            : [],
           runningJobIds: worker ? worker.runningJobIds() : [],
         }),
       }),

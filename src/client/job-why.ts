@@ -29,6 +29,8 @@ export type WhyCode =
   | 'concurrency_limit'
   /** Due, but its concurrency key runs as many jobs as its limit allows (`limit`, `heldBy`). */
   | 'key_busy'
+  /** Due, but its queue's rate limit has no room until `until` (or a handler's RateLimitedError holds the queue). */
+  | 'rate_limited'
   /** Due, and `ahead` due jobs of its queue come first in claim order (0: the next claim takes it). */
   | 'queued';
 
@@ -132,6 +134,14 @@ export async function explainJob(store: Store, record: JobRecord): Promise<JobWh
         runningInQueue: running,
       };
     }
+  }
+  // The queue's rate limit as a live worker applies it, and any hold a handler put on the queue.
+  const rateLimit = consumers.flatMap((process) => process.queues.filter((slot) => slot?.queue === record.queue && slot.rateLimit).map((slot) => slot.rateLimit!))[0];
+  const waitMs = await store.queueRateWait({ queue: record.queue, ...(rateLimit ? { rateLimit } : {}) });
+  if (waitMs > 0) {
+    const until = new Date(now.getTime() + waitMs);
+    const why = rateLimit ? `its rate limit (${rateLimit.max} per ${rateLimit.perMs} ms) has no room` : 'a handler said the remote side is rate limiting it (RateLimitedError)';
+    return { ...base, code: 'rate_limited', message: `due, but queue "${record.queue}" waits: ${why}; the next slot is at ${until.toISOString()}`, until };
   }
   const ahead = (await store.jobAhead({ id: record.id, limit: MAX_AHEAD_COUNTED })) ?? 0;
   const capped = ahead >= MAX_AHEAD_COUNTED;

@@ -35,7 +35,7 @@ export interface ProcessInfo {
    * Queues its worker consumes: concurrency, handlers running now, and the queue's cluster-wide
    * limit as this process applies it (null: none; absent from processes of older versions).
    */
-  queues: { queue: string; concurrency: number; busy: number; globalConcurrency?: number | null }[];
+  queues: { queue: string; concurrency: number; busy: number; globalConcurrency?: number | null; rateLimit?: { max: number; perMs: number } | null }[];
   /** Ids of jobs running in it (at most 100). */
   runningJobIds: string[];
   /** ISO time the process started its runtime. */

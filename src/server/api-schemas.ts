@@ -272,10 +272,10 @@ export const jobWhyReplySchema = z.object({
   state: z.string(),
   queue: z.string(),
   code: z
-    .enum(['running', 'finished', 'scheduled', 'waiting', 'queue_paused', 'no_worker', 'concurrency_limit', 'key_busy', 'queued'])
-    .describe('running: a worker runs it; finished; scheduled: not due until `until`; waiting: on dependencies; queue_paused; no_worker: no live process consumes its queue; concurrency_limit: its queue runs `limit` jobs across the cluster already; key_busy: its concurrency key runs `limit` jobs already (`heldBy`); queued: due, `ahead` jobs first'),
+    .enum(['running', 'finished', 'scheduled', 'waiting', 'queue_paused', 'no_worker', 'concurrency_limit', 'key_busy', 'rate_limited', 'queued'])
+    .describe('running: a worker runs it; finished; scheduled: not due until `until`; waiting: on dependencies; queue_paused; no_worker: no live process consumes its queue; concurrency_limit: its queue runs `limit` jobs across the cluster already; key_busy: its concurrency key runs `limit` jobs already (`heldBy`); rate_limited: no room in its rate limit, or held, until `until`; queued: due, `ahead` jobs first'),
   message: z.string(),
-  until: z.string().nullable().describe('scheduled: when it becomes due; running: when its lease expires'),
+  until: z.string().nullable().describe('scheduled: when it becomes due; running: when its lease expires; rate_limited: when the next slot opens'),
   ahead: z.number().nullable().describe('queued: due jobs of its queue before it in claim order (counted up to 10 000)'),
   aheadCapped: z.boolean(),
   workerId: z.string().nullable(),
@@ -347,7 +347,7 @@ export const processViewSchema = z.object({
   version: z.string(),
   roles: z.array(z.string()).describe('worker, scheduler, api'),
   queues: z
-    .array(z.object({ queue: z.string(), concurrency: z.number(), busy: z.number(), globalConcurrency: z.number().nullable().optional().describe('the queue\'s limit across every worker, as this process applies it; null: none') }))
+    .array(z.object({ queue: z.string(), concurrency: z.number(), busy: z.number(), globalConcurrency: z.number().nullable().optional().describe('the queue\'s limit across every worker, as this process applies it; null: none'), rateLimit: z.object({ max: z.number(), perMs: z.number() }).nullable().optional().describe('the queue\'s rate limit as this process applies it; null: none') }))
     .describe('queues its worker consumes'),
   runningJobIds: z.array(z.string()),
   startedAt: z.string(),

@@ -67,7 +67,7 @@ export interface Worker extends Service {
   /** The queues this worker consumes. */
   readonly queues: readonly string[];
   /** Per consumed queue: configured concurrency and handlers running now (for metrics and the process registry). */
-  slots(): { queue: string; slots: number; busy: number; globalConcurrency: number | null }[];
+  slots(): { queue: string; slots: number; busy: number; globalConcurrency: number | null; rateLimit: { max: number; perMs: number } | null }[];
   /** Ids of the jobs whose handlers run now. */
   runningJobIds(): string[];
   readonly events: NightshiftEvents;
@@ -450,7 +450,8 @@ export function createWorker(options: WorkerOptions): Worker {
     id,
     events,
     queues: [...queueNames],
-    slots: () => [...queueSettings.values()].map((queue) => ({ queue: queue.name, slots: queue.concurrency, busy: queue.running, globalConcurrency: queue.globalConcurrency })),
+    slots: () =>
+      [...queueSettings.values()].map((queue) => ({ queue: queue.name, slots: queue.concurrency, busy: queue.running, globalConcurrency: queue.globalConcurrency, rateLimit: queue.rateLimit })),
     runningJobIds: () => executor.running.values().map((execution) => execution.job.id),
     get running() {
       return executor.running.size;

@@ -107,6 +107,27 @@ for (const kind of STORE_KINDS) {
     });
   });
 
+  describe.skipIf(!kind.available)(`why a job waits for its queue's rate limit, on ${kind.kind}`, () => {
+    it('names the limit and when the next slot opens; a handler\'s hold says so', async () => {
+      const opened = await kind.open();
+      const nightshift = createNightshift({ store: opened.store, jobs: [quick], http: { port: 0 }, queues: { busy: { concurrency: 2, rateLimit: { max: 1, perMs: 60_000 } } }, pollIntervalMs: 50 });
+      try {
+        await nightshift.start();
+        const done = new Promise<void>((resolve) => nightshift.events.on('job:completed', () => resolve()));
+        await nightshift.enqueue(quick, {});
+        await done;
+        const { job: next } = await nightshift.enqueue(quick, {});
+        const body = (await (await fetch(`${nightshift.httpAddress}/api/jobs/${next.id}/why`)).json()) as Record<string, unknown>;
+        expect(body).toMatchObject({ code: 'rate_limited', state: 'available' });
+        expect(body.message).toMatch(/its rate limit \(1 per 60000 ms\) has no room; the next slot is at /);
+        expect(Date.parse(body.until as string)).toBeGreaterThan(Date.now() + 50_000);
+      } finally {
+        await nightshift.stop();
+        await opened.cleanup();
+      }
+    });
+  });
+
   describe.skipIf(!kind.available)(`why a job waits for its queue's global concurrency, on ${kind.kind}`, () => {
     it('names the limit and the jobs running across the cluster; queued again once a slot frees', async () => {
       const opened = await kind.open();
