@@ -17,7 +17,7 @@ import { cancelMany, deleteMany, deleteOne, retryMany, type BulkActionResult } f
 import type { EnqueueManyOptions, EnqueueOptions, EnqueueResult, FlowNode, FlowResult, JobEnqueuer } from '../job/enqueue-types.js';
 import { flattenFlow } from './flow.js';
 import { resolveEnqueueOptions } from './enqueue-options.js';
-import { resolveConcurrencyKey } from '../job/concurrency-key.js';
+import { resolveConcurrencyKey, resolveRateKey } from '../job/concurrency-key.js';
 import { toAttempt, toJob, type Job, type JobDetails } from '../job/job-view.js';
 
 export type { EnqueueManyOptions, EnqueueOptions, EnqueueResult, JobEnqueuer } from '../job/enqueue-types.js';
@@ -268,7 +268,15 @@ export function createClient(options: ClientOptions): Client {
     const where = `enqueue "${job.name}"`;
     const resolved = resolveEnqueueOptions(where, job, options, await storeNowMs(options));
     const text = await preparePayload(job, payload);
-    const insert: JobInsert = { name: job.name, payload: text, ...resolved, scheduleId: null, meta: null, ...resolveConcurrencyKey(where, job.perKey, payload, options?.concurrencyKey) };
+    const insert: JobInsert = {
+      name: job.name,
+      payload: text,
+      ...resolved,
+      scheduleId: null,
+      meta: null,
+      ...resolveConcurrencyKey(where, job.perKey, payload, options?.concurrencyKey),
+      ...resolveRateKey(where, job.rateLimit, payload, options?.rateKey),
+    };
     const results = await store.jobInsertMany(options?.tx === undefined ? { jobs: [insert] } : { jobs: [insert], tx: options.tx });
     return announce(results)[0]!;
   };
@@ -300,9 +308,11 @@ export function createClient(options: ClientOptions): Client {
         if (itemKey !== undefined) key = checkKey(`enqueueMany "${job.name}" item ${index}`, itemKey);
       }
       let concurrency: { concurrencyKey: string | null; concurrencyLimit: number | null } | null = null;
-      if (job.perKey !== null || shared.concurrencyKey !== undefined) {
+      let rate: ReturnType<typeof resolveRateKey> = {};
+      if (job.perKey || shared.concurrencyKey !== undefined || job.rateLimit || shared.rateKey !== undefined) {
         try {
           concurrency = resolveConcurrencyKey(`enqueueMany "${job.name}"`, job.perKey, payload, shared.concurrencyKey);
+          rate = resolveRateKey(`enqueueMany "${job.name}"`, job.rateLimit, payload, shared.rateKey);
         } catch (error) {
           throw itemError(error, index);
         }
@@ -319,6 +329,7 @@ export function createClient(options: ClientOptions): Client {
         scheduleId: null,
         meta: null,
         ...(concurrency ?? {}),
+        ...rate,
         ...(base.dependsOn ? { dependsOn: base.dependsOn } : {}),
         ...(base.onDependencyFailure ? { onDependencyFailure: base.onDependencyFailure } : {}),
         ...(base.throttle ? { throttle: base.throttle } : {}),
@@ -343,7 +354,15 @@ export function createClient(options: ClientOptions): Client {
       } catch (error) {
         throw error instanceof NightshiftError ? new ValidationError(error.code, `${at}: ${error.message}`, { cause: error, issues: [...error.issues] }) : error;
       }
-      return { name: job.name, payload: text, ...resolved, scheduleId: null, meta: null, ...resolveConcurrencyKey(at, job.perKey, node.data, node.options?.concurrencyKey) };
+      return {
+        name: job.name,
+        payload: text,
+        ...resolved,
+        scheduleId: null,
+        meta: null,
+        ...resolveConcurrencyKey(at, job.perKey, node.data, node.options?.concurrencyKey),
+        ...resolveRateKey(at, job.rateLimit, node.data, node.options?.rateKey),
+      };
     });
     const results = await store.jobInsertMany(options.tx === undefined ? { jobs: inserts } : { jobs: inserts, tx: options.tx });
     logger.debug({ jobs: inserts.length }, 'enqueued a flow');

@@ -10,7 +10,7 @@ import { isJobId } from '../store/job-ids.js';
 
 export type { EnqueueOptions } from '../job/enqueue-types.js';
 
-const KNOWN_OPTIONS = new Set(['delayMs', 'runAt', 'priority', 'queue', 'maxAttempts', 'key', 'timeoutMs', 'concurrencyKey', 'dependsOn', 'onDependencyFailure', 'throttle', 'debounce', 'tx']);
+const KNOWN_OPTIONS = new Set(['delayMs', 'runAt', 'priority', 'queue', 'maxAttempts', 'key', 'timeoutMs', 'concurrencyKey', 'rateKey', 'dependsOn', 'onDependencyFailure', 'throttle', 'debounce', 'tx']);
 
 /** Most dependencies one job may name. */
 export const MAX_DEPENDENCIES = 10_000;

@@ -3,7 +3,7 @@ import type { JobEnqueuer } from './enqueue-types.js';
 import { ValidationError } from '../errors.js';
 import { assertValidMs, parsePriority, type Priority } from './input-bounds.js';
 import { assertValidName } from './names.js';
-import { checkPerKeyOptions, type ConcurrencyKeyRule, type PerKeyConcurrency } from './concurrency-key.js';
+import { checkPerKeyOptions, checkRateLimitOption, type ConcurrencyKeyRule, type PerKeyConcurrency, type PerKeyRate } from './concurrency-key.js';
 import type { Duration } from './duration.js';
 import { parseRetention, type KeepOptions, type RetentionMs } from './retention.js';
 import type { HandlerOutcome } from './outcomes.js';
@@ -100,6 +100,13 @@ export interface JobOptions<S extends StandardSchema, Result> {
   /** Jobs of one key running at once; default 1 (one at a time per key). Needs `concurrencyKey`. */
   perKey?: number;
   /**
+   * A rate limit per key, across every worker: jobs of this kind with the same key start at most
+   * `max` times in any `perMs` ms (e.g. three calls a minute per organisation). `key` is a
+   * payload field or a function of the payload, as for `concurrencyKey`; an enqueue may give it
+   * (`rateKey` option). A rate limit for a whole queue goes in the queue's options.
+   */
+  rateLimit?: { max: number; perMs: number; key: ConcurrencyKeyRule<SchemaInput<S>> };
+  /**
    * How long its finished jobs are kept, by state, instead of the queue's or the runtime's
    * retention: `{ completed: '1h', dead: '30d' }` (ms, or a whole number with ms/s/m/h/d).
    */
@@ -132,6 +139,8 @@ export interface JobDefinition<S extends StandardSchema = StandardSchema, Result
   readonly perKey: PerKeyConcurrency | null;
   /** Its own retention (`keep` / `keepResult`) in ms, or null. */
   readonly retention: RetentionMs | null;
+  /** Its per-key rate limit (`rateLimit`), or null. */
+  readonly rateLimit: PerKeyRate | null;
   readonly handler: JobHandler<SchemaOutput<S>, Result>;
   /** Phantom field carrying the enqueue type; never set at run time. */
   readonly __input?: SchemaInput<S>;
@@ -176,6 +185,7 @@ export function defineJob(options: JobOptions<StandardSchema, unknown> | Schemal
   const priority = parsePriority(options.priority ?? 0, `job "${options.name}"`);
   const perKey = checkPerKeyOptions(options.name, options.concurrencyKey, options.perKey);
   const retention = parseRetention(`job "${options.name}"`, options.keep, options.keepResult);
+  const rateLimit = checkRateLimitOption(options.name, options.rateLimit);
   return Object.freeze({
     name: options.name,
     queue,
@@ -186,6 +196,7 @@ export function defineJob(options: JobOptions<StandardSchema, unknown> | Schemal
     description: options.description,
     perKey,
     retention,
+    rateLimit,
     handler: options.handler,
   });
 }

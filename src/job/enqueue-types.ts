@@ -33,6 +33,8 @@ export interface EnqueueOptions {
    * `concurrencyKey` rule takes from the payload. Only for jobs defined with such a rule.
    */
   concurrencyKey?: string | number;
+  /** Its per-key rate limit's key, instead of the one the job's `rateLimit.key` takes from the payload. Only for jobs with a per-key `rateLimit`. */
+  rateKey?: string | number;
   /**
    * Ids of jobs this one waits for (at most 10 000): it stays `waiting` until every one of them
    * completed. An id that names no job refuses the enqueue (`UNKNOWN_DEPENDENCY`).

@@ -5,7 +5,7 @@
 import type { AnyJobDefinition } from '../job/define-job.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, parseStoredJson, serializePayload } from '../job/payload.js';
 import { validatePayload } from '../job/schema.js';
-import { resolveConcurrencyKey } from '../job/concurrency-key.js';
+import { resolveConcurrencyKey, resolveRateKey } from '../job/concurrency-key.js';
 import { ValidationError } from '../errors.js';
 import type { JobInsert, ScheduleRecord } from '../store/types.js';
 import { parseScheduleJobOptions, scheduleJobDefaults } from './schedule-definition.js';
@@ -38,6 +38,7 @@ export async function checkedScheduleInput(schedule: ScheduleRecord, job: AnyJob
     await validatePayload(job.name, job.schema, value);
     // A job with a per-key rule must find its key in the input (checked now, not at the tick).
     resolveConcurrencyKey(`job "${job.name}"`, job.perKey, value, undefined);
+    resolveRateKey(`job "${job.name}"`, job.rateLimit, value, undefined);
     return serializePayload(value, maxPayloadBytes);
   } catch (error) {
     if (error instanceof ValidationError) {
@@ -65,5 +66,6 @@ export function buildTickJob(schedule: ScheduleRecord, job: AnyJobDefinition, pa
     scheduleId: schedule.id,
     meta: JSON.stringify(meta),
     ...resolveConcurrencyKey(`schedule "${schedule.id}"`, job.perKey, JSON.parse(payload) as unknown, undefined),
+    ...resolveRateKey(`schedule "${schedule.id}"`, job.rateLimit, JSON.parse(payload) as unknown, undefined),
   };
 }

@@ -70,6 +70,7 @@ const enqueueOptionFields = {
     .strict()
     .optional()
     .describe('while a job of this name and key has not started, replace its data and move it to delayMs from now (never past maxDelayMs after its first enqueue); answers 200 with that job'),
+  rateKey: z.union([z.string().min(1).max(MAX_KEY_LENGTH), z.number()]).optional().describe("per-key rate limit: the key, for a job defined with a per-key rateLimit (instead of the one its rule takes from the payload)"),
   concurrencyKey: z.union([z.string().min(1).max(MAX_KEY_LENGTH), z.number()]).optional().describe("per-key concurrency: the key, for a job defined with a concurrencyKey rule (instead of the one the rule takes from the payload)"),
 };
 

@@ -107,6 +107,12 @@ export interface JobInsert {
    * job runs `delayMs` from now. `runAt` is ignored. Not with `key`, `throttle` or dependencies.
    */
   debounce?: { key: string; delayMs: number; maxDelayMs: number | null };
+  /**
+   * A rate limit per key: jobs of the queue with this key start at most `max` times in any
+   * `perMs` ms (plus `RATE_WINDOW_MARGIN_MS`), for claims that ask for it
+   * (`JobFetchParams.perKeyRate`).
+   */
+  rateKey?: { key: string; max: number; perMs: number };
 }
 
 /**
@@ -264,6 +270,12 @@ export interface JobFetchParams {
    * the claim and serialized like `globalConcurrency`. Not applied to a claim by `ids`.
    */
   rateLimit?: { max: number; perMs: number };
+  /**
+   * Hold jobs with a `rateKey` to their key's limit: a claim takes a keyed job only while fewer
+   * than its `max` jobs of its queue and key were claimed in its window, ranking the due jobs of
+   * each key in claim order like `perKeyConcurrency` (which it combines with). Not by `ids`.
+   */
+  perKeyRate?: boolean;
 }
 
 /** How much longer than `perMs` a rate limit's window is, ms (see `JobFetchParams.rateLimit`). */
@@ -486,9 +498,11 @@ export interface Store extends AlertStore {
   /**
    * How long, in ms from the store's now, until a claim of `queue` under `rateLimit` can take a
    * job: 0 when the window has room and no hold is on; else until the oldest claims leave the
-   * window, or the hold ends, whichever is later. Lets a worker sleep instead of polling.
+   * window, or the hold ends, whichever is later. With `perKeyRate`, also at most until the
+   * first per-key claim leaves its key's window (some key then has room again). Lets a worker
+   * sleep instead of polling.
    */
-  queueRateWait(params: { queue: string; rateLimit?: { max: number; perMs: number } }): Promise<number>;
+  queueRateWait(params: { queue: string; rateLimit?: { max: number; perMs: number }; perKeyRate?: boolean }): Promise<number>;
   queueResume(params: { queue: string }): Promise<void>;
   queuePausedList(): Promise<string[]>;
   /** The paused queues with when each was paused (pausing a paused queue keeps its first time), by queue. */

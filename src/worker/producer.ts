@@ -14,6 +14,8 @@ export interface ProducerOptions {
   perKeyConcurrency?: boolean;
   /** The queue's cluster-wide rate limit: claims apply it, and a short claim sleeps until the window has room. */
   rateLimit?: { max: number; perMs: number };
+  /** Claims apply the jobs' per-key rate limits (see `JobFetchParams.perKeyRate`); a short claim sleeps until a key has room. */
+  perKeyRate?: boolean;
   /** How many jobs to claim now: at most the queue's free slots plus its room to claim ahead (see ClaimSize); 0 for none. */
   claimLimit(): number;
   /** Hands a claimed job on: to the executor, or to wait for a free slot. */
@@ -131,11 +133,12 @@ export class Producer implements Service {
         ...(options.globalConcurrency !== undefined ? { globalConcurrency: options.globalConcurrency } : {}),
         ...(options.perKeyConcurrency === true ? { perKeyConcurrency: true } : {}),
         ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {}),
+        ...(options.perKeyRate === true ? { perKeyRate: true } : {}),
       });
       full = jobs.length >= limit;
       // Fewer than asked on a rate-limited queue: maybe no jobs, maybe no room. Ask when there
       // is room (0 when there is) and sleep until then rather than polling.
-      if (!full && options.rateLimit !== undefined) await this.#sleepUntilRoom(options.rateLimit);
+      if (!full && (options.rateLimit !== undefined || options.perKeyRate === true)) await this.#sleepUntilRoom(options.rateLimit);
       options.fetched(jobs.length);
       // Claimed jobs run even when stop() came during the fetch: they are ours now, and the
       // worker's shutdown waits for (or releases) them.
@@ -150,8 +153,9 @@ export class Producer implements Service {
     }
   }
 
-  async #sleepUntilRoom(rateLimit: { max: number; perMs: number }): Promise<void> {
-    const waitMs = await this.#options.store.queueRateWait({ queue: this.#options.queue, rateLimit });
+  async #sleepUntilRoom(rateLimit: { max: number; perMs: number } | undefined): Promise<void> {
+    const options = this.#options;
+    const waitMs = await options.store.queueRateWait({ queue: options.queue, ...(rateLimit ? { rateLimit } : {}), ...(options.perKeyRate ? { perKeyRate: true } : {}) });
     if (waitMs <= 0 || this.#state === 'stopped') return;
     if (this.#roomTimer) clearTimeout(this.#roomTimer);
     this.#roomTimer = setTimeout(() => {

@@ -96,6 +96,8 @@ interface QueueState {
   readonly globalConcurrency: number | null;
   /** Claims honour per-key limits: a registered job of this queue has a `concurrencyKey` rule. */
   readonly perKey: boolean;
+  /** Claims honour per-key rate limits: a registered job of this queue has a per-key `rateLimit`. */
+  readonly perKeyRate: boolean;
   /** Cluster-wide rate limit (see `QueueOptions.rateLimit`), or null. */
   readonly rateLimit: { max: number; perMs: number } | null;
   /** This worker's clock time until which a handler's `RateLimitedError` holds the queue (0: not held). */
@@ -168,14 +170,16 @@ export function createWorker(options: WorkerOptions): Worker {
     const concurrency = queue.concurrency ?? defaultConcurrency;
     const globalConcurrency = queue.globalConcurrency ?? null;
     const perKey = [...jobs.values()].some((job) => job.queue === name && job.perKey);
+    const perKeyRate = [...jobs.values()].some((job) => job.queue === name && job.rateLimit);
     queueSettings.set(name, {
       name,
       concurrency,
       timeoutMs: queue.timeoutMs ?? defaultTimeoutMs,
       // A job claimed ahead would hold a cluster-wide or per-key slot, or a rate token, while it waits for one of ours.
-      prefetch: globalConcurrency !== null || perKey || rateLimit !== null ? 0 : (queue.prefetch ?? concurrency),
+      prefetch: globalConcurrency !== null || perKey || perKeyRate || rateLimit !== null ? 0 : (queue.prefetch ?? concurrency),
       globalConcurrency,
       perKey,
+      perKeyRate,
       rateLimit,
       heldUntil: 0,
       running: 0,
@@ -382,6 +386,7 @@ export function createWorker(options: WorkerOptions): Worker {
         pollIntervalMs,
         ...(settings.globalConcurrency !== null ? { globalConcurrency: settings.globalConcurrency } : {}),
         ...(settings.perKey ? { perKeyConcurrency: true } : {}),
+        ...(settings.perKeyRate ? { perKeyRate: true } : {}),
         ...(settings.rateLimit !== null ? { rateLimit: settings.rateLimit } : {}),
         claimLimit: () => {
           // Finishes that cannot be written (disk full, store unreachable): start nothing new

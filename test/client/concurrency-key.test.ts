@@ -70,6 +70,32 @@ for (const kind of STORE_KINDS) {
   });
 }
 
+describe('per-key rate limits at enqueue', () => {
+  it('stores the key and limit from the payload or rateKey, and refuses a missing key or a rateKey for a job without one', async () => {
+    const { openTempStore } = await import('../fixtures/sqlite-runtime.js');
+    const temp = await openTempStore();
+    try {
+      const llm = defineJob<{ orgId?: string }>({ name: 'llm.call', rateLimit: { max: 3, perMs: 60_000, key: 'orgId' }, handler: () => undefined });
+      const client = createClient({ store: temp.store, jobs: [llm, plain] });
+      await client.enqueue(llm, { orgId: 'acme' });
+      await client.enqueue(llm, {}, { rateKey: 'beta' });
+      const claimed = await temp.store.jobFetch({ queue: 'default', limit: 10, owner: 'w', leaseMs: 60_000, perKeyRate: true });
+      expect(claimed).toHaveLength(2);
+      await expect(client.enqueue(llm, {})).rejects.toMatchObject({ code: 'INVALID_PAYLOAD', message: expect.stringContaining('the rate key (payload field "orgId")') });
+      await expect(client.enqueue(plain, {}, { rateKey: 'x' })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('rateKey is only for jobs defined with a per-key rateLimit') });
+      expect((await temp.store.jobList({ limit: 10 })).jobs).toHaveLength(2);
+    } finally {
+      await temp.cleanup();
+    }
+  });
+
+  it('defineJob refuses a rateLimit without a key, or with bad numbers', () => {
+    expect(() => defineJob({ name: 'a', rateLimit: { max: 3, perMs: 1000 } as never, handler: () => undefined })).toThrow(/rateLimit.key is required on a job/);
+    expect(() => defineJob({ name: 'a', rateLimit: { max: 0, perMs: 1000, key: 'k' }, handler: () => undefined })).toThrow(/rateLimit.max must be an integer from 1/);
+    expect(() => defineJob({ name: 'a', rateLimit: { max: 1, perMs: 1.5, key: 'k' }, handler: () => undefined })).toThrow(/rateLimit.perMs must be a whole number of ms/);
+  });
+});
+
 describe('defineJob: per-key options', () => {
   it('refuses a perKey that is not an integer ≥ 1, a perKey without a key, and a key that is neither a field nor a function', () => {
     const attempts: [() => unknown, RegExp][] = [

@@ -25,6 +25,7 @@ const url = postgresUrl();
 const ledgerSchema = z.object({ seq: z.number().int(), key: z.string().optional() });
 const ledger = defineJob({ name: 'ledger', queue: 'flow', schema: ledgerSchema, handler: () => undefined });
 const fanParent = defineJob({ name: 'fan-parent', queue: 'fan', schema: z.object({ label: z.string() }), handler: () => undefined });
+const ratedLedger = defineJob({ name: 'rated-ledger', queue: 'rated', schema: ledgerSchema, rateLimit: { max: 3, perMs: 1000, key: 'key' }, handler: () => undefined });
 const keyedLedger = defineJob({ name: 'keyed-ledger', queue: 'keyed', schema: ledgerSchema, concurrencyKey: 'key', perKey: 1, handler: () => undefined });
 
 interface Opened {
@@ -200,6 +201,27 @@ for (const kind of KINDS) {
       expect(parent.at as number).toBeGreaterThanOrEqual(Math.max(...ends.map((line) => line.at)));
       expect(parent).toMatchObject({ children: CHILDREN, completed: CHILDREN });
       expect(parent.seqs).toEqual(Array.from({ length: CHILDREN }, (_, seq) => seq));
+    });
+
+    it('three workers under a per-key rate limit of 3/s never start more than 3 of a key in any 1-s window, keys side by side', { timeout: 90_000 }, async () => {
+      const store = await kind.open();
+      opened.push(store);
+      // Two keys, 9 jobs each: three full windows per key.
+      const payloads = Array.from({ length: 18 }, (_, seq) => ({ seq, key: seq < 9 ? 'org-a' : 'org-b' }));
+      await createClient({ store: store.store, jobs: [ratedLedger] }).enqueueMany(ratedLedger, payloads);
+      const lines = await runWorkers(store, { workers: 3, queues: { rated: { concurrency: 4 } }, jobMs: 1, expected: 18 });
+      for (const key of ['org-a', 'org-b']) {
+        const starts = lines.filter((line) => line.type === 'start' && line.key === key).map((line) => line.at).sort((a, b) => a - b);
+        expect(starts).toHaveLength(9);
+        let most = 0;
+        for (let first = 0, last = 0; last < starts.length; last++) {
+          while (starts[last]! - starts[first]! > 1000) first++;
+          most = Math.max(most, last - first + 1);
+        }
+        expect(most).toBe(3);
+        // Nine starts at 3 per second take at least two windows after the first.
+        expect(starts[8]! - starts[0]!).toBeGreaterThanOrEqual(2000);
+      }
     });
 
     it('a worker killed with SIGKILL while holding a key frees it once its lease expires, not before', { timeout: 90_000 }, async () => {

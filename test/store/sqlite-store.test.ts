@@ -177,6 +177,9 @@ describe('sqlite store: schema', () => {
         throttle_key: null,
         debounce_key: null,
         debounce_deadline: null,
+        rate_key: null,
+        rate_max: null,
+        rate_per_ms: null,
       })),
     );
     const table = raw.prepare(`SELECT sql FROM sqlite_master WHERE name = 'nightshift_jobs'`).pluck().get() as string;

@@ -39,6 +39,7 @@ export function enqueueOptions(body: {
   dependsOn?: string[] | undefined;
   onDependencyFailure?: 'cancel' | 'run' | 'wait' | undefined;
   concurrencyKey?: string | number | undefined;
+  rateKey?: string | number | undefined;
   throttle?: { key: string; perMs: number } | undefined;
   debounce?: { key: string; delayMs: number; maxDelayMs?: number | undefined } | undefined;
 }): EnqueueOptions {
@@ -52,6 +53,7 @@ export function enqueueOptions(body: {
   if (body.dependsOn !== undefined) options.dependsOn = body.dependsOn;
   if (body.onDependencyFailure !== undefined) options.onDependencyFailure = body.onDependencyFailure;
   if (body.concurrencyKey !== undefined) options.concurrencyKey = body.concurrencyKey;
+  if (body.rateKey !== undefined) options.rateKey = body.rateKey;
   if (body.throttle !== undefined) options.throttle = body.throttle;
   if (body.debounce !== undefined) options.debounce = body.debounce.maxDelayMs === undefined ? { key: body.debounce.key, delayMs: body.debounce.delayMs } : { key: body.debounce.key, delayMs: body.debounce.delayMs, maxDelayMs: body.debounce.maxDelayMs };
   return options;

@@ -255,4 +255,41 @@ export function describeJobLimits(factory: StoreFactory): void {
       expect(claims.flat()).toHaveLength(rate.max);
     });
   });
+
+  describe('flow control: rate limits per key', () => {
+    const t = useStoreFixture(factory);
+    const rated = (key: string | null, max = 2, perMs = 1_000): JobInsert =>
+      jobInput({ queue: 'api', payload: JSON.stringify({ key }), ...(key === null ? {} : { rateKey: { key, max, perMs } }) });
+    const fetchRatedKeys = (store: Store, limit: number) => store.jobFetch({ queue: 'api', limit, owner: OWNER, leaseMs: LEASE_MS, perKeyRate: true });
+
+    it('claims at most max of each key per window, keys apart, jobs without a key freely; again once the window passed', async () => {
+      await t.store.jobInsertMany({ jobs: [...Array.from({ length: 5 }, () => rated('org-a')), ...Array.from({ length: 5 }, () => rated('org-b')), rated(null), rated(null)] });
+      expect(keysOf(await fetchRatedKeys(t.store, 20)).sort()).toEqual([null, null, 'org-a', 'org-a', 'org-b', 'org-b'].sort());
+      expect(await fetchRatedKeys(t.store, 20)).toEqual([]);
+      // Finishing does not give a token back: the window counts claims.
+      expect(await t.store.queueRateWait({ queue: 'api', perKeyRate: true })).toBe(1_000 + RATE_WINDOW_MARGIN_MS);
+      t.clock.advance(1_000 + RATE_WINDOW_MARGIN_MS);
+      expect(keysOf(await fetchRatedKeys(t.store, 3))).toEqual(['org-a', 'org-a', 'org-b']);
+      expect(keysOf(await fetchRatedKeys(t.store, 20))).toEqual(['org-b']);
+    });
+
+    it('a key\'s limit is the job\'s own; combines with per-key concurrency', async () => {
+      await t.store.jobInsertMany({ jobs: [...Array.from({ length: 4 }, () => rated('slow', 1, 60_000)), ...Array.from({ length: 4 }, () => rated('fast', 3, 1_000))] });
+      expect(keysOf(await fetchRatedKeys(t.store, 20)).sort()).toEqual(['fast', 'fast', 'fast', 'slow']);
+      // With per-key concurrency 1 on top, a key with rate room still runs one at a time.
+      await t.store.jobInsertMany({ jobs: Array.from({ length: 3 }, () => jobInput({ queue: 'api', payload: '{"key":"both"}', rateKey: { key: 'both', max: 5, perMs: 1_000 }, concurrencyKey: 'both', concurrencyLimit: 1 })) });
+      const claimed = await t.store.jobFetch({ queue: 'api', limit: 20, owner: OWNER, leaseMs: LEASE_MS, perKeyRate: true, perKeyConcurrency: true });
+      expect(keysOf(claimed)).toEqual(['both']);
+    });
+
+    it('concurrent claims from several connections never take more than max of a key in a window', async () => {
+      const stores: Store[] = [t.store];
+      if (t.fixture.openAnother !== undefined) stores.push(await t.fixture.openAnother(), await t.fixture.openAnother());
+      await t.store.jobInsertMany({ jobs: [...Array.from({ length: 30 }, () => rated('org-a', 4)), ...Array.from({ length: 30 }, () => rated('org-b', 4))] });
+      const claims = await Promise.all(stores.flatMap((store) => [fetchRatedKeys(store, 3), fetchRatedKeys(store, 3), fetchRatedKeys(store, 3)]));
+      const keys = keysOf(claims.flat());
+      expect(keys.filter((key) => key === 'org-a')).toHaveLength(4);
+      expect(keys.filter((key) => key === 'org-b')).toHaveLength(4);
+    });
+  });
 }

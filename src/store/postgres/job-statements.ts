@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { SchemaNames } from './schema-name.js';
 import { jobColumns } from './rows.js';
+import { RATE_WINDOW_MARGIN_MS } from '../types.js';
 
 /**
  * Every SQL statement of the PostgreSQL store's job operations, one named statement each.
@@ -70,6 +71,10 @@ export interface JobStatements {
   rateWindow: Statement;
   rateLog: Statement;
   rateForget: Statement;
+  rateKeyLog: Statement;
+  rateKeyForget: Statement;
+  rateKeyNextFree: Statement;
+  jobSetRateKey: Statement;
   fetchIds: Statement;
   finish: Statement;
   heartbeat: Statement;
@@ -245,9 +250,11 @@ export function jobStatements(names: SchemaNames): JobStatements {
         ),
         due AS (
           SELECT c.id, c.priority, c.run_at, c.concurrency_key AS k, c.concurrency_limit AS lim,
-                 row_number() OVER (PARTITION BY c.concurrency_key ORDER BY c.priority DESC, c.run_at, c.id) AS r
+                 row_number() OVER (PARTITION BY c.concurrency_key ORDER BY c.priority DESC, c.run_at, c.id) AS r,
+                 c.rate_key AS rk, c.rate_max AS rmax, c.rate_per_ms AS rms,
+                 row_number() OVER (PARTITION BY c.rate_key ORDER BY c.priority DESC, c.run_at, c.id) AS rr
           FROM (
-            SELECT d.id, d.priority, d.run_at, d.concurrency_key, d.concurrency_limit FROM ${s}.jobs d
+            SELECT d.id, d.priority, d.run_at, d.concurrency_key, d.concurrency_limit, d.rate_key, d.rate_max, d.rate_per_ms FROM ${s}.jobs d
             WHERE d.queue = $2 AND d.state IN ${CLAIMABLE} AND d.run_at <= ${NOW}
               AND NOT EXISTS (SELECT 1 FROM ${s}.paused_queues p WHERE p.queue = $2)
               AND NOT EXISTS (SELECT 1 FROM ${s}.queue_holds h WHERE h.queue = $2 AND h.until > ${NOW})
@@ -257,7 +264,12 @@ export function jobStatements(names: SchemaNames): JobStatements {
         ),
         candidates AS (
           SELECT due.id, due.priority, due.run_at FROM due LEFT JOIN busy ON busy.k = due.k
-          WHERE due.k IS NULL OR due.r + coalesce(busy.n, 0) <= coalesce(due.lim, 1)
+          WHERE (due.k IS NULL OR due.r + coalesce(busy.n, 0) <= coalesce(due.lim, 1))
+            -- A per-key rate limit: the key's claims still in this job's window, plus its rank.
+            AND (due.rk IS NULL OR due.rr + coalesce((
+              SELECT sum(l.n) FROM ${s}.rate_log l
+              WHERE l.queue = $2 AND l.key = due.rk
+                AND l.at > ${CLOCK} - (due.rms + ${RATE_WINDOW_MARGIN_MS}) * interval '1 millisecond'), 0) <= due.rmax)
         )
         UPDATE ${s}.jobs AS j
         ${CLAIM_SET}
@@ -288,14 +300,34 @@ export function jobStatements(names: SchemaNames): JobStatements {
     // Jobs claimed under a queue's rate limit in the last $3 ms, and the store's now.
     rateUsed: {
       name: n('rate_used'),
-      text: `SELECT coalesce(sum(n), 0)::int AS n, ${CLOCK} AS now FROM ${s}.rate_log WHERE queue = $2 AND at > ${CLOCK} - $3::float8 * interval '1 millisecond'`,
+      text: `SELECT coalesce(sum(n), 0)::int AS n, ${CLOCK} AS now FROM ${s}.rate_log WHERE queue = $2 AND key IS NULL AND at > ${CLOCK} - $3::float8 * interval '1 millisecond'`,
     },
     rateWindow: {
       name: n('rate_window'),
-      text: `SELECT at, n FROM ${s}.rate_log WHERE queue = $2 AND at > ${CLOCK} - $3::float8 * interval '1 millisecond' ORDER BY at DESC`,
+      text: `SELECT at, n FROM ${s}.rate_log WHERE queue = $2 AND key IS NULL AND at > ${CLOCK} - $3::float8 * interval '1 millisecond' ORDER BY at DESC`,
     },
     rateLog: { name: n('rate_log'), text: `INSERT INTO ${s}.rate_log (queue, at, n) VALUES ($2, ${CLOCK}, $3)` },
-    rateForget: { name: n('rate_forget'), text: `DELETE FROM ${s}.rate_log WHERE queue = $2 AND at <= ${CLOCK} - $3::float8 * interval '1 millisecond'` },
+    rateForget: { name: n('rate_forget'), text: `DELETE FROM ${s}.rate_log WHERE queue = $2 AND key IS NULL AND at <= ${CLOCK} - $3::float8 * interval '1 millisecond'` },
+    // Per-key claims ($2: the ids just claimed), one log row per key with the key's window (ms).
+    rateKeyLog: {
+      name: n('rate_key_log'),
+      text: `
+        INSERT INTO ${s}.rate_log (queue, key, at, n, window_ms)
+        SELECT queue, rate_key, ${CLOCK}, count(*), max(rate_per_ms) + ${RATE_WINDOW_MARGIN_MS} FROM ${s}.jobs
+        WHERE id = ANY ($2::bigint[]) AND rate_key IS NOT NULL
+        GROUP BY queue, rate_key`,
+    },
+    rateKeyForget: {
+      name: n('rate_key_forget'),
+      text: `DELETE FROM ${s}.rate_log WHERE queue = $2 AND key IS NOT NULL AND at + window_ms * interval '1 millisecond' <= ${CLOCK}`,
+    },
+    // When the first per-key claim of the queue leaves its key's window, or NULL.
+    rateKeyNextFree: {
+      name: n('rate_key_next_free'),
+      text: `SELECT min(at + window_ms * interval '1 millisecond') AS at FROM ${s}.rate_log
+             WHERE queue = $2 AND key IS NOT NULL AND at + window_ms * interval '1 millisecond' > ${CLOCK}`,
+    },
+    jobSetRateKey: { name: n('job_set_rate_key'), text: `UPDATE ${s}.jobs SET rate_key = $2, rate_max = $3, rate_per_ms = $4 WHERE id = $1::bigint` },
     // Throttle and debounce (store/debounce.ts), each inside a transaction that first takes a
     // transaction-scoped advisory lock on the schema, job name and key ($1 is its text): two
     // enqueues of one key in different processes then look and write one after the other, and

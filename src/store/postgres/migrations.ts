@@ -630,6 +630,18 @@ export const MIGRATIONS: readonly MigrationStep[] = [
       CREATE INDEX jobs_debounce_idx ON ${s}.jobs (name, debounce_key) WHERE debounce_key IS NOT NULL;
     `,
   },
+  {
+    version: 22,
+    name: 'rate limits per key: the key and its limit on each job, and per-key claims in the rate log',
+    sql: ({ quoted: s }) => `
+      ALTER TABLE ${s}.jobs ADD COLUMN rate_key text;
+      ALTER TABLE ${s}.jobs ADD COLUMN rate_max integer;
+      ALTER TABLE ${s}.jobs ADD COLUMN rate_per_ms integer;
+      ALTER TABLE ${s}.rate_log ADD COLUMN key text;
+      ALTER TABLE ${s}.rate_log ADD COLUMN window_ms integer;
+      CREATE INDEX rate_log_key_idx ON ${s}.rate_log (queue, key, at) WHERE key IS NOT NULL;
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -85,6 +85,7 @@ const KEY_RACE_ROUNDS = 5;
  * again, a bounded number of times.
  */
 export async function insertJobs(ctx: PgJobContext, db: Queryable, jobs: JobInsert[]): Promise<JobInsertResult[]> {
+  if (jobs.some((job) => job.rateKey !== undefined)) return insertWithRateKeys(ctx, db, jobs);
   if (jobs.some(hasDependencies)) return insertWithDependencies(ctx, db, jobs);
   if (jobs.some(isThrottledOrDebounced)) return insertThrottled(ctx, db, jobs);
   if (jobs.every((job) => job.key === null)) return insertUnkeyedJobs(ctx, db, jobs);
@@ -205,10 +206,11 @@ export async function fetchJobs(ctx: PgJobContext, params: JobFetchParams): Prom
   if (params.limit <= 0) return [];
   const claim = [ctx.now(), params.queue, params.owner, params.leaseMs, params.limit];
   let rows: JobRow[];
-  if (params.ids === undefined && (params.globalConcurrency !== undefined || params.perKeyConcurrency === true || params.rateLimit !== undefined)) {
+  const perKeyRate = params.perKeyRate === true;
+  if (params.ids === undefined && (params.globalConcurrency !== undefined || params.perKeyConcurrency === true || params.rateLimit !== undefined || perKeyRate)) {
     const global = params.globalConcurrency;
     const rate = params.rateLimit;
-    const statement = params.perKeyConcurrency === true ? ctx.sql.fetchKeyed : global !== undefined ? ctx.sql.fetchLimited : ctx.sql.fetch;
+    const statement = params.perKeyConcurrency === true || perKeyRate ? ctx.sql.fetchKeyed : global !== undefined ? ctx.sql.fetchLimited : ctx.sql.fetch;
     // The lock's key names the schema and the queue: limited claims of other queues, or of the
     // same queue name in another schema, do not wait on each other (a hash collision only makes them wait).
     rows = await inTransaction(ctx.pool, async (client) => {
@@ -222,12 +224,18 @@ export async function fetchJobs(ctx: PgJobContext, params: JobFetchParams): Prom
       if (limit > 0) {
         const args = [ctx.now(), params.queue, params.owner, params.leaseMs, limit];
         if (statement === ctx.sql.fetchKeyed) {
+          // What a step took of each rate key goes into the log at once: the next step counts it.
+          const logged = async (rows: JobRow[]): Promise<JobRow[]> => {
+            if (perKeyRate && rows.length > 0) await run(client, ctx.sql.rateKeyLog, [ctx.now(), rows.map((row) => row.id)]);
+            return rows;
+          };
           // A short prefix ranked first; every due job only when it found too few (see fetchKeyed).
-          claimed = (await run<JobRow>(client, statement, [...args, global ?? null, Math.max(KEYED_CLAIM_PROBE, limit * 50)])).rows;
+          claimed = await logged((await run<JobRow>(client, statement, [...args, global ?? null, Math.max(KEYED_CLAIM_PROBE, limit * 50)])).rows);
           if (claimed.length < limit) {
             const rest = [ctx.now(), params.queue, params.owner, params.leaseMs, limit - claimed.length, global ?? null, null];
-            claimed = claimed.concat((await run<JobRow>(client, statement, rest)).rows);
+            claimed = claimed.concat(await logged((await run<JobRow>(client, statement, rest)).rows));
           }
+          if (perKeyRate) await run(client, ctx.sql.rateKeyForget, [ctx.now(), params.queue]);
         } else {
           claimed = (await run<JobRow>(client, statement, statement === ctx.sql.fetch ? args : [...args, global ?? null])).rows;
         }
@@ -255,7 +263,7 @@ export async function holdQueue(ctx: PgJobContext, params: { queue: string; forM
 }
 
 /** See `Store.queueRateWait`; the decision is the shared one (rate-window.ts). */
-export async function rateWait(ctx: PgJobContext, params: { queue: string; rateLimit?: { max: number; perMs: number } }): Promise<number> {
+export async function rateWait(ctx: PgJobContext, params: { queue: string; rateLimit?: { max: number; perMs: number }; perKeyRate?: boolean }): Promise<number> {
   const [hold, window] = await Promise.all([
     run<{ until: Date | null; now: Date }>(ctx.pool, ctx.sql.queueHoldUntil, [ctx.now(), params.queue]),
     params.rateLimit === undefined
@@ -263,7 +271,12 @@ export async function rateWait(ctx: PgJobContext, params: { queue: string; rateL
       : run<{ at: Date; n: number }>(ctx.pool, ctx.sql.rateWindow, [ctx.now(), params.queue, rateWindowMs(params.rateLimit.perMs)]),
   ]);
   const now = hold.rows[0]!.now.getTime();
-  const at = params.rateLimit === undefined ? now : rateRoomAt(window.rows.map((row) => ({ at: row.at.getTime(), n: row.n })), params.rateLimit.max, params.rateLimit.perMs, now);
+  let at = params.rateLimit === undefined ? now : rateRoomAt(window.rows.map((row) => ({ at: row.at.getTime(), n: row.n })), params.rateLimit.max, params.rateLimit.perMs, now);
+  if (params.perKeyRate === true && at <= now) {
+    // Some key is full: wake when the first per-key claim leaves its window (that key has room).
+    const next = (await run<{ at: Date | null }>(ctx.pool, ctx.sql.rateKeyNextFree, [ctx.now(), params.queue])).rows[0]?.at ?? null;
+    if (next !== null) at = next.getTime();
+  }
   return Math.max(at, hold.rows[0]!.until?.getTime() ?? now) - now;
 }
 
@@ -344,6 +357,22 @@ async function insertWithDependencies(ctx: PgJobContext, db: Queryable, jobs: Jo
       ids[index] = row.id;
     }
     await flush();
+    return results;
+  };
+  return db === ctx.pool ? inTransaction(ctx.pool, work) : work(db);
+}
+
+/**
+ * Jobs with a per-key rate limit: inserted as any job, then given their key, in one transaction
+ * (the caller's or one of its own) so that no claim sees such a job without its key.
+ */
+async function insertWithRateKeys(ctx: PgJobContext, db: Queryable, jobs: JobInsert[]): Promise<JobInsertResult[]> {
+  const work = async (client: Queryable): Promise<JobInsertResult[]> => {
+    const results = await insertJobs(ctx, client, jobs.map(({ rateKey: _rateKey, ...job }) => job));
+    for (const [index, result] of results.entries()) {
+      const rate = jobs[index]!.rateKey;
+      if (rate !== undefined && result.inserted) await run(client, ctx.sql.jobSetRateKey, [result.job.id, rate.key, rate.max, rate.perMs]);
+    }
     return results;
   };
   return db === ctx.pool ? inTransaction(ctx.pool, work) : work(db);

@@ -41,11 +41,33 @@ export class JobInserter {
    * these values, and skipping the read keeps enqueues cheap.
    */
   insert(jobs: readonly JobInsert[], now: number): JobInsertResult[] {
+    const results = this.insertAny(jobs, now);
+    if (jobs.some((job) => job.rateKey !== undefined)) this.setRateKeys(jobs, results);
+    return results;
+  }
+
+  private insertAny(jobs: readonly JobInsert[], now: number): JobInsertResult[] {
     if (jobs.some(hasDependencies)) return this.insertWithDependencies(jobs, now);
     if (jobs.some(isThrottledOrDebounced)) return this.insertThrottled(jobs, now);
     const keyed = jobs.some((job) => job.key !== null);
     return keyed || jobs.length === 1 ? this.insertOneByOne(jobs, now) : this.insertRows(jobs, now);
   }
+
+  /**
+   * Per-key rate limits, written after the rows (not in the hot insert statements): in the same
+   * transaction, so no claim sees a new job without its key. The store never takes its one-job
+   * fast path for such a job (see jobInsertMany).
+   */
+  private setRateKeys(jobs: readonly JobInsert[], results: readonly JobInsertResult[]): void {
+    this.rateKeyStatement ??= this.db.prepare(SQL.jobSetRateKey);
+    for (let i = 0; i < jobs.length; i++) {
+      const rate = jobs[i]!.rateKey;
+      const result = results[i]!;
+      if (rate === undefined || !result.inserted) continue;
+      this.rateKeyStatement.run({ id: Number(result.job.id), key: rate.key, max: rate.max, perMs: rate.perMs });
+    }
+  }
+  private rateKeyStatement: Database.Statement | null = null;
 
   /**
    * Throttled and debounced jobs, one at a time (store/debounce.ts decides): a throttled job meets

@@ -405,6 +405,18 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX nightshift_jobs_debounce_idx ON nightshift_jobs (name, debounce_key) WHERE debounce_key IS NOT NULL;
     `,
   },
+  {
+    version: 16,
+    description: 'rate limits per key: the key and its limit on each job, and per-key claims in the rate log',
+    sql: `
+      ALTER TABLE nightshift_jobs ADD COLUMN rate_key TEXT;
+      ALTER TABLE nightshift_jobs ADD COLUMN rate_max INTEGER;
+      ALTER TABLE nightshift_jobs ADD COLUMN rate_per_ms INTEGER;
+      ALTER TABLE nightshift_rate_log ADD COLUMN key TEXT;
+      ALTER TABLE nightshift_rate_log ADD COLUMN window_ms INTEGER;
+      CREATE INDEX nightshift_rate_log_key_idx ON nightshift_rate_log (queue, key, at) WHERE key IS NOT NULL;
+    `,
+  },
 ];
 
 /** The schema version this code expects. */

@@ -27,7 +27,7 @@ export function claimRated(
   ctx: SqliteContext,
   claim: RatedClaim,
   rate: { max: number; perMs: number },
-  limits: { global: number | null; perKey: boolean },
+  limits: { global: number | null; perKey: boolean; perKeyRate: boolean },
 ): ClaimedValues[] {
   const statements = ctx.statements();
   const since = claim.now - rateWindowMs(rate.perMs);
@@ -36,7 +36,7 @@ export function claimRated(
   let rows: ClaimedValues[] = [];
   if (room > 0) {
     const limited = { ...claim, limit: room };
-    if (limits.perKey) rows = claimKeyedInTwo(statements, { ...limited, global: limits.global });
+    if (limits.perKey) rows = claimKeyedInTwo(statements, { ...limited, global: limits.global, perKeyRate: limits.perKeyRate });
     else if (limits.global !== null) rows = statements.jobClaimLimited.all({ ...limited, global: limits.global }) as ClaimedValues[];
     else rows = statements.jobClaim.all(limited) as ClaimedValues[];
     if (rows.length > 0) statements.rateLog.run({ queue: claim.queue, at: claim.now, n: rows.length });
@@ -49,7 +49,7 @@ export function holdQueue(ctx: SqliteContext, queue: string, forMs: number): voi
   ctx.statements().queueHold.run({ queue, until: ctx.now() + forMs });
 }
 
-export function rateWait(ctx: SqliteContext, queue: string, rate: { max: number; perMs: number } | undefined): number {
+export function rateWait(ctx: SqliteContext, queue: string, rate: { max: number; perMs: number } | undefined, perKeyRate = false): number {
   const statements = ctx.statements();
   const now = ctx.now();
   const hold = statements.queueHoldUntil.get({ queue, now }) as { until: number } | undefined;
@@ -57,6 +57,11 @@ export function rateWait(ctx: SqliteContext, queue: string, rate: { max: number;
   if (rate !== undefined) {
     const claims = statements.rateWindow.all({ queue, since: now - rateWindowMs(rate.perMs) }) as { at: number; n: number }[];
     at = rateRoomAt(claims, rate.max, rate.perMs, now);
+  }
+  if (perKeyRate && at <= now) {
+    // Some key is full: wake when the first per-key claim leaves its window (that key has room).
+    const next = (statements.rateKeyNextFree.get({ queue, now }) as { at: number | null }).at;
+    if (next !== null) at = next;
   }
   return Math.max(at, hold?.until ?? now) - now;
 }
@@ -69,10 +74,16 @@ const KEYED_CLAIM_PROBE = 500;
  * only when that gave fewer than asked rank them all for the rest. Inside the claim's
  * transaction, so the second step sees the first one's jobs running.
  */
-export function claimKeyedInTwo(statements: PreparedStatements, params: RatedClaim & { global: number | null }): ClaimedValues[] {
+export function claimKeyedInTwo(statements: PreparedStatements, params: RatedClaim & { global: number | null; perKeyRate: boolean }): ClaimedValues[] {
+  const { perKeyRate, ...bound } = params;
+  // What a step took of each rate key goes into the log at once: the next step counts it.
+  const logged = (rows: ClaimedValues[]): ClaimedValues[] => {
+    if (perKeyRate && rows.length > 0) statements.rateKeyLog.run({ at: params.now, ids: JSON.stringify(rows.map((row) => row[0])) });
+    return rows;
+  };
   const probe = Math.max(KEYED_CLAIM_PROBE, params.limit * 50);
-  const first = statements.jobClaimKeyed.all({ ...params, probe }) as ClaimedValues[];
-  if (first.length >= params.limit) return first;
-  const rest = statements.jobClaimKeyed.all({ ...params, limit: params.limit - first.length, probe: -1 }) as ClaimedValues[];
-  return first.concat(rest);
+  let rows = logged(statements.jobClaimKeyed.all({ ...bound, probe }) as ClaimedValues[]);
+  if (rows.length < params.limit) rows = rows.concat(logged(statements.jobClaimKeyed.all({ ...bound, limit: params.limit - rows.length, probe: -1 }) as ClaimedValues[]));
+  if (perKeyRate) statements.rateKeyForget.run({ queue: params.queue, now: params.now });
+  return rows;
 }

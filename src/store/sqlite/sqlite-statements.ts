@@ -7,6 +7,7 @@
  * Timestamps are integer milliseconds since the epoch, taken from the store's clock (`@now`).
  */
 import { EVENTS_PER_BATCH } from '../event-batches.js';
+import { RATE_WINDOW_MARGIN_MS } from '../types.js';
 
 /** States a claim picks jobs from (mirrors the partial claim index). */
 const PENDING = `('available','scheduled','retryable')`;
@@ -138,9 +139,12 @@ export const SQL = {
       due AS (
         SELECT id, priority, run_at, concurrency_key AS k, concurrency_limit AS lim,
                CASE WHEN concurrency_key IS NULL THEN 0
-                    ELSE ROW_NUMBER() OVER (PARTITION BY concurrency_key ORDER BY priority DESC, run_at, id) END AS r
+                    ELSE ROW_NUMBER() OVER (PARTITION BY concurrency_key ORDER BY priority DESC, run_at, id) END AS r,
+               rate_key AS rk, rate_max AS rmax, rate_per_ms AS rms,
+               CASE WHEN rate_key IS NULL THEN 0
+                    ELSE ROW_NUMBER() OVER (PARTITION BY rate_key ORDER BY priority DESC, run_at, id) END AS rr
         FROM (
-          SELECT id, priority, run_at, concurrency_key, concurrency_limit FROM nightshift_jobs
+          SELECT id, priority, run_at, concurrency_key, concurrency_limit, rate_key, rate_max, rate_per_ms FROM nightshift_jobs
           WHERE queue = @queue
             AND state IN ${PENDING}
             AND run_at <= @now
@@ -150,7 +154,11 @@ export const SQL = {
           LIMIT CAST(@probe AS INTEGER))
       )
       SELECT due.id FROM due LEFT JOIN busy ON busy.k = due.k
-      WHERE due.k IS NULL OR due.r + COALESCE(busy.n, 0) <= COALESCE(due.lim, 1)
+      WHERE (due.k IS NULL OR due.r + COALESCE(busy.n, 0) <= COALESCE(due.lim, 1))
+        -- A per-key rate limit: the key's claims still in this job's window, plus its rank.
+        AND (due.rk IS NULL OR due.rr + COALESCE((
+          SELECT SUM(l.n) FROM nightshift_rate_log l
+          WHERE l.queue = @queue AND l.key = due.rk AND l.at > @now - due.rms - ${RATE_WINDOW_MARGIN_MS}), 0) <= due.rmax)
       ORDER BY due.priority DESC, due.run_at, due.id
       LIMIT CAST(MAX(0, MIN(@limit, COALESCE(@global - COALESCE(
         (SELECT n FROM nightshift_queue_counts WHERE queue = @queue AND state = 'running'), 0), @limit))) AS INTEGER))
@@ -392,11 +400,22 @@ export const SQL = {
     ON CONFLICT (queue) DO UPDATE SET until = MAX(until, excluded.until)`,
   queueHoldUntil: `SELECT until FROM nightshift_queue_holds WHERE queue = @queue AND until > @now`,
   /** Jobs claimed under a queue's rate limit since @since. */
-  rateUsed: `SELECT COALESCE(SUM(n), 0) AS n FROM nightshift_rate_log WHERE queue = @queue AND at > @since`,
+  rateUsed: `SELECT COALESCE(SUM(n), 0) AS n FROM nightshift_rate_log WHERE queue = @queue AND key IS NULL AND at > @since`,
   /** The window's claims, newest first: when they leave it tells when the next claim has room. */
-  rateWindow: `SELECT at, n FROM nightshift_rate_log WHERE queue = @queue AND at > @since ORDER BY at DESC`,
+  rateWindow: `SELECT at, n FROM nightshift_rate_log WHERE queue = @queue AND key IS NULL AND at > @since ORDER BY at DESC`,
   rateLog: `INSERT INTO nightshift_rate_log (queue, at, n) VALUES (@queue, @at, @n)`,
-  rateForget: `DELETE FROM nightshift_rate_log WHERE queue = @queue AND at <= @before`,
+  rateForget: `DELETE FROM nightshift_rate_log WHERE queue = @queue AND key IS NULL AND at <= @before`,
+  /** Per-key claims (@ids: the jobs just claimed), one log row per key with the key's window. */
+  rateKeyLog: `
+    INSERT INTO nightshift_rate_log (queue, key, at, n, window_ms)
+    SELECT queue, rate_key, @at, COUNT(*), MAX(rate_per_ms) + ${RATE_WINDOW_MARGIN_MS} FROM nightshift_jobs
+    WHERE id IN (SELECT value FROM json_each(@ids)) AND rate_key IS NOT NULL
+    GROUP BY queue, rate_key`,
+  rateKeyForget: `DELETE FROM nightshift_rate_log WHERE queue = @queue AND key IS NOT NULL AND at + window_ms <= @now`,
+  /** When the first per-key claim of the queue leaves its key's window (NULL: none in a window). */
+  rateKeyNextFree: `SELECT MIN(at + window_ms) AS at FROM nightshift_rate_log WHERE queue = @queue AND key IS NOT NULL AND at + window_ms > @now`,
+  /** The per-key rate limit of a job, set after its insert (see JobInsert.rateKey). */
+  jobSetRateKey: `UPDATE nightshift_jobs SET rate_key = @key, rate_max = @max, rate_per_ms = @perMs WHERE id = @id`,
   queueResume: `DELETE FROM nightshift_paused_queues WHERE queue = @queue`,
   queuePausedList: `SELECT queue FROM nightshift_paused_queues ORDER BY queue`,
   queuePausedSince: `SELECT queue, paused_at FROM nightshift_paused_queues ORDER BY queue`,

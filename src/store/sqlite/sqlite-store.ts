@@ -133,8 +133,8 @@ class SqliteStore implements Store {
   private readonly claimTx: (params: ClaimParams) => ClaimedValues[];
   private readonly claimIdsTx: (params: ClaimParams & { ids: string }) => ClaimedValues[];
   private readonly claimLimitedTx: (params: ClaimParams & { global: number }) => ClaimedValues[];
-  private readonly claimKeyedTx: (params: ClaimParams & { global: number | null }) => ClaimedValues[];
-  private readonly claimRatedTx: (params: ClaimParams, rate: { max: number; perMs: number }, limits: { global: number | null; perKey: boolean }) => ClaimedValues[];
+  private readonly claimKeyedTx: (params: ClaimParams & { global: number | null; perKeyRate: boolean }) => ClaimedValues[];
+  private readonly claimRatedTx: (params: ClaimParams, rate: { max: number; perMs: number }, limits: { global: number | null; perKey: boolean; perKeyRate: boolean }) => ClaimedValues[];
   private readonly insertTx: (jobs: readonly JobInsert[], now: number) => JobInsertResult[];
 
   constructor(options: SqliteStoreOptions) {
@@ -190,9 +190,9 @@ class SqliteStore implements Store {
     // Claims by id take the same lock: a queue claim on another connection waits for it, then sees the rows running.
     const claimLimited = this.db.transaction((params: ClaimParams & { global: number }) => statements().jobClaimLimited.all(params) as ClaimedValues[]);
     this.claimLimitedTx = (params) => claimLimited.immediate(params);
-    const claimKeyed = this.db.transaction((params: ClaimParams & { global: number | null }) => claimKeyedInTwo(statements(), params));
+    const claimKeyed = this.db.transaction((params: ClaimParams & { global: number | null; perKeyRate: boolean }) => claimKeyedInTwo(statements(), params));
     this.claimKeyedTx = (params) => claimKeyed.immediate(params);
-    const claimRatedInTx = this.db.transaction((params: ClaimParams, rate: { max: number; perMs: number }, limits: { global: number | null; perKey: boolean }) =>
+    const claimRatedInTx = this.db.transaction((params: ClaimParams, rate: { max: number; perMs: number }, limits: { global: number | null; perKey: boolean; perKeyRate: boolean }) =>
       claimRated(this.ctx, params, rate, limits),
     );
     this.claimRatedTx = (params, rate, limits) => claimRatedInTx.immediate(params, rate, limits);
@@ -239,7 +239,7 @@ class SqliteStore implements Store {
         return this.inserterFor(params.tx).insert(jobs, now);
       }
       const only = jobs[0];
-      if (jobs.length === 1 && only !== undefined && only.key === null && !hasDependencies(only) && !isThrottledOrDebounced(only)) {
+      if (jobs.length === 1 && only !== undefined && only.key === null && !hasDependencies(only) && !isThrottledOrDebounced(only) && only.rateKey === undefined) {
         // One INSERT that cannot conflict needs no explicit transaction: a writing statement
         // asks for the write lock before it reads anything, so busy_timeout applies and the
         // statement commits atomically on its own. Anything that reads first (a key, a
@@ -273,8 +273,9 @@ class SqliteStore implements Store {
     const global = params.globalConcurrency;
     const rows = this.run('jobFetch', () => {
       if (ids !== undefined) return this.claimIdsTx({ ...claim, ids });
-      if (params.rateLimit !== undefined) return this.claimRatedTx(claim, params.rateLimit, { global: global ?? null, perKey: params.perKeyConcurrency === true });
-      if (params.perKeyConcurrency === true) return this.claimKeyedTx({ ...claim, global: global ?? null });
+      const perKeyRate = params.perKeyRate === true;
+      if (params.rateLimit !== undefined) return this.claimRatedTx(claim, params.rateLimit, { global: global ?? null, perKey: params.perKeyConcurrency === true || perKeyRate, perKeyRate });
+      if (params.perKeyConcurrency === true || perKeyRate) return this.claimKeyedTx({ ...claim, global: global ?? null, perKeyRate });
       if (global !== undefined) return this.claimLimitedTx({ ...claim, global });
       return this.claimTx(claim);
     });
@@ -494,8 +495,8 @@ class SqliteStore implements Store {
     this.run('queueHold', () => holdQueue(this.ctx, params.queue, params.forMs));
   }
 
-  async queueRateWait(params: { queue: string; rateLimit?: { max: number; perMs: number } }): Promise<number> {
-    return this.run('queueRateWait', () => rateWait(this.ctx, params.queue, params.rateLimit));
+  async queueRateWait(params: { queue: string; rateLimit?: { max: number; perMs: number }; perKeyRate?: boolean }): Promise<number> {
+    return this.run('queueRateWait', () => rateWait(this.ctx, params.queue, params.rateLimit, params.perKeyRate === true));
   }
 
   async queuePause(params: { queue: string }): Promise<void> {
