@@ -492,9 +492,11 @@ export interface Store extends AlertStore {
   /**
    * Holds `queue` for `forMs` from the store's now: no claim of the queue (except by ids) takes
    * a job until then. A later hold that ends sooner does not shorten it. For a handler's
-   * `RateLimitedError` (the remote side said "slow down"). Added with rate limits.
+   * `RateLimitedError` (the remote side said "slow down"). Added with rate limits. With `jobId`
+   * of a job that has a per-key rate limit (`JobInsert.rateKey`), only its key is held instead:
+   * the key's window is filled until the hold ends, for claims that apply per-key rate limits.
    */
-  queueHold(params: { queue: string; forMs: number }): Promise<void>;
+  queueHold(params: { queue: string; forMs: number; jobId?: string }): Promise<void>;
   /**
    * How long, in ms from the store's now, until a claim of `queue` under `rateLimit` can take a
    * job: 0 when the window has room and no hold is on; else until the oldest claims leave the

@@ -81,8 +81,8 @@ export interface ExecutorHost {
   heartbeatOne(execution: Execution): Promise<boolean>;
   /** The execution settled; `finish` null means "nothing to write" (the lease is gone). */
   settled(execution: Execution): void;
-  /** A handler threw `RateLimitedError`: hold its queue for `forMs` (see `Store.queueHold`). */
-  holdQueue(queue: string, forMs: number): void;
+  /** A handler of job `job` threw `RateLimitedError`: hold its rate key, or its queue, for `forMs` (see `Store.queueHold`). */
+  holdQueue(job: JobRecord, forMs: number): void;
   /** The jobs job `id` depends on, with their results (see `Store.jobDependencies`). */
   dependencies(id: string): Promise<{ job: JobRecord; settled: boolean }[]>;
 }
@@ -302,7 +302,7 @@ export class Executor {
 
   #failed(execution: Execution, error: unknown): void {
     if (execution.settled) return;
-    if (error instanceof RateLimitedError) this.host.holdQueue(execution.job.queue, clampDelayMs(error.retryAfterMs));
+    if (error instanceof RateLimitedError) this.host.holdQueue(execution.job, clampDelayMs(error.retryAfterMs));
     this.#settle(execution, decideFailure(execution.job, execution.definition, error, this.host.random));
   }
 

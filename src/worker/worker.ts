@@ -208,12 +208,14 @@ export function createWorker(options: WorkerOptions): Worker {
     queueTimeoutMs: (queue) => queueSettings.get(queue)?.timeoutMs ?? defaultTimeoutMs,
     heartbeatOne: (execution) => heartbeat.renewOne(execution),
     dependencies: (jobId) => store.jobDependencies({ id: jobId }),
-    holdQueue(queue, forMs) {
-      // Every worker on the store: a hold row its claims check. This worker: no claim until then,
+    holdQueue(job, forMs) {
+      const queue = job.queue;
+      // Every worker on the store: a hold its claims check — of the job's rate key when it has a
+      // per-key rate limit, else of the queue. This worker, for a queue hold: no claim until then,
       // and one the moment it ends.
-      store.queueHold({ queue, forMs }).catch(reportError(`hold:${queue}`));
+      store.queueHold({ queue, forMs, jobId: job.id }).catch(reportError(`hold:${queue}`));
       const settings = queueSettings.get(queue);
-      if (!settings) return;
+      if (!settings || jobs.get(job.name)?.rateLimit) return;
       const until = clock() + forMs;
       if (until <= settings.heldUntil) return;
       settings.heldUntil = until;

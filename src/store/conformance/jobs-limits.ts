@@ -282,6 +282,23 @@ export function describeJobLimits(factory: StoreFactory): void {
       expect(keysOf(claimed)).toEqual(['both']);
     });
 
+    it('a hold naming a job with a rate key holds only that key until it ends; a job without one holds the queue', async () => {
+      const [a] = await t.store.jobInsertMany({ jobs: [rated('org-a', 5, 1_000)] });
+      await t.store.jobInsertMany({ jobs: [rated('org-a', 5, 1_000), rated('org-b', 5, 1_000)] });
+      await t.store.queueHold({ queue: 'api', forMs: 30_000, jobId: a!.job.id });
+      expect(keysOf(await fetchRatedKeys(t.store, 10))).toEqual(['org-b']);
+      // The first key window to free is org-b's claim just now (the hold is another key's row).
+      expect(await t.store.queueRateWait({ queue: 'api', perKeyRate: true })).toBe(1_000 + RATE_WINDOW_MARGIN_MS);
+      t.clock.advance(29_999);
+      expect(await fetchRatedKeys(t.store, 10)).toEqual([]);
+      t.clock.advance(1);
+      expect(keysOf(await fetchRatedKeys(t.store, 10))).toEqual(['org-a', 'org-a']);
+      const [plain] = await t.store.jobInsertMany({ jobs: [rated(null), rated(null)] });
+      await t.store.queueHold({ queue: 'api', forMs: 5_000, jobId: plain!.job.id });
+      expect(await fetchRatedKeys(t.store, 10)).toEqual([]);
+      expect(await t.store.queueRateWait({ queue: 'api' })).toBe(5_000);
+    });
+
     it('concurrent claims from several connections never take more than max of a key in a window', async () => {
       const stores: Store[] = [t.store];
       if (t.fixture.openAnother !== undefined) stores.push(await t.fixture.openAnother(), await t.fixture.openAnother());

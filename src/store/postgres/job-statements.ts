@@ -73,6 +73,7 @@ export interface JobStatements {
   rateForget: Statement;
   rateKeyLog: Statement;
   rateKeyForget: Statement;
+  rateKeyHold: Statement;
   rateKeyNextFree: Statement;
   jobSetRateKey: Statement;
   fetchIds: Statement;
@@ -316,6 +317,14 @@ export function jobStatements(names: SchemaNames): JobStatements {
         SELECT queue, rate_key, ${CLOCK}, count(*), max(rate_per_ms) + ${RATE_WINDOW_MARGIN_MS} FROM ${s}.jobs
         WHERE id = ANY ($2::bigint[]) AND rate_key IS NOT NULL
         GROUP BY queue, rate_key`,
+    },
+    // Holds job $2's rate key: a log row that fills the key's window until the hold ends ($3: hold
+    // ms), dated so that it leaves the window exactly then (at + window = the hold's end).
+    rateKeyHold: {
+      name: n('rate_key_hold'),
+      text: `INSERT INTO ${s}.rate_log (queue, key, at, n, window_ms)
+             SELECT queue, rate_key, ${CLOCK} + ($3::float8 - rate_per_ms - ${RATE_WINDOW_MARGIN_MS}) * interval '1 millisecond', 2147483647, rate_per_ms + ${RATE_WINDOW_MARGIN_MS}
+             FROM ${s}.jobs WHERE id = $2::bigint AND rate_key IS NOT NULL`,
     },
     rateKeyForget: {
       name: n('rate_key_forget'),

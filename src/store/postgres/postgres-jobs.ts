@@ -258,7 +258,12 @@ export async function fetchJobs(ctx: PgJobContext, params: JobFetchParams): Prom
   return rows.map(toJobRecord).sort(sortForClaim);
 }
 
-export async function holdQueue(ctx: PgJobContext, params: { queue: string; forMs: number }): Promise<void> {
+/** Holds the job's rate key when it has one, else the queue (see `Store.queueHold`). */
+export async function holdQueue(ctx: PgJobContext, params: { queue: string; forMs: number; jobId?: string }): Promise<void> {
+  if (params.jobId !== undefined && isJobId(params.jobId)) {
+    const held = await run(ctx.pool, ctx.sql.rateKeyHold, [ctx.now(), params.jobId, params.forMs]);
+    if ((held.rowCount ?? 0) > 0) return;
+  }
   await run(ctx.pool, ctx.sql.queueHold, [ctx.now(), params.queue, params.forMs]);
 }
 

@@ -45,8 +45,16 @@ export function claimRated(
   return rows;
 }
 
-export function holdQueue(ctx: SqliteContext, queue: string, forMs: number): void {
-  ctx.statements().queueHold.run({ queue, until: ctx.now() + forMs });
+/** Holds the job's rate key when it has one, else the queue (see `Store.queueHold`). */
+export function holdQueue(ctx: SqliteContext, queue: string, forMs: number, jobId: number | null): void {
+  const until = ctx.now() + forMs;
+  const statements = ctx.statements();
+  ctx.db
+    .transaction(() => {
+      const held = jobId !== null && statements.rateKeyHold.run({ id: jobId, until }).changes > 0;
+      if (!held) statements.queueHold.run({ queue, until });
+    })
+    .immediate();
 }
 
 export function rateWait(ctx: SqliteContext, queue: string, rate: { max: number; perMs: number } | undefined, perKeyRate = false): number {

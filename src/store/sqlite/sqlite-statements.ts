@@ -411,6 +411,14 @@ export const SQL = {
     SELECT queue, rate_key, @at, COUNT(*), MAX(rate_per_ms) + ${RATE_WINDOW_MARGIN_MS} FROM nightshift_jobs
     WHERE id IN (SELECT value FROM json_each(@ids)) AND rate_key IS NOT NULL
     GROUP BY queue, rate_key`,
+  /**
+   * Holds a rate key: a log row that fills the key's window (n far above any limit) until the
+   * hold ends, dated so that it leaves the window exactly then (at + window = hold end).
+   */
+  rateKeyHold: `
+    INSERT INTO nightshift_rate_log (queue, key, at, n, window_ms)
+    SELECT queue, rate_key, @until - rate_per_ms - ${RATE_WINDOW_MARGIN_MS}, 2147483647, rate_per_ms + ${RATE_WINDOW_MARGIN_MS}
+    FROM nightshift_jobs WHERE id = @id AND rate_key IS NOT NULL`,
   rateKeyForget: `DELETE FROM nightshift_rate_log WHERE queue = @queue AND key IS NOT NULL AND at + window_ms <= @now`,
   /** When the first per-key claim of the queue leaves its key's window (NULL: none in a window). */
   rateKeyNextFree: `SELECT MIN(at + window_ms) AS at FROM nightshift_rate_log WHERE queue = @queue AND key IS NOT NULL AND at + window_ms > @now`,

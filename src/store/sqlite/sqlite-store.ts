@@ -491,8 +491,8 @@ class SqliteStore implements Store {
     return { deleted: this.run('jobPrune', () => pruneJobs(this.ctx, params.finishedBefore, params.states, params.limit, params.scope)) };
   }
 
-  async queueHold(params: { queue: string; forMs: number }): Promise<void> {
-    this.run('queueHold', () => holdQueue(this.ctx, params.queue, params.forMs));
+  async queueHold(params: { queue: string; forMs: number; jobId?: string }): Promise<void> {
+    this.run('queueHold', () => holdQueue(this.ctx, params.queue, params.forMs, params.jobId === undefined ? null : parseId(params.jobId)));
   }
 
   async queueRateWait(params: { queue: string; rateLimit?: { max: number; perMs: number }; perKeyRate?: boolean }): Promise<number> {
