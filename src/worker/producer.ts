@@ -18,8 +18,12 @@ export interface ProducerOptions {
   perKeyRate?: boolean;
   /** How many jobs to claim now: at most the queue's free slots plus its room to claim ahead (see ClaimSize); 0 for none. */
   claimLimit(): number;
-  /** Hands a claimed job on: to the executor, or to wait for a free slot. */
-  dispatch(job: JobRecord): void;
+  /**
+   * Hands a claimed job on: to the executor, or to wait for a free slot. `claimTookMs`: how long
+   * the claim took from the request to its answer (a rate-limited queue gives back a job whose
+   * start would lag its claim by more than the rate window's margin).
+   */
+  dispatch(job: JobRecord, claimTookMs: number): void;
   /** A fetch came back (for the `worker:fetched` event). */
   fetched(count: number): void;
   onError(error: unknown): void;
@@ -43,6 +47,11 @@ export interface ProducerOptions {
  * turns into one claim of the freed slots (in chunks when the queue's handlers are slow: see
  * ClaimSize; a full chunk fetches again on the next tick).
  */
+/** How soon a rate-limited queue claims again when the store says there is room after a short claim, ms (doubling). */
+const ROOM_RETRY_MS = 1;
+/** Empty claims with room in a row before a rate-limited queue waits for a wake-up or its poll. */
+const ROOM_RETRIES = 5;
+
 export class Producer implements Service {
   readonly name: string;
   readonly #options: ProducerOptions;
@@ -53,6 +62,8 @@ export class Producer implements Service {
   #pollTimer: NodeJS.Timeout | null = null;
   /** Rate-limited queue: wakes the producer when the store says the window has room again. */
   #roomTimer: NodeJS.Timeout | null = null;
+  /** Claims of a rate-limited queue in a row that took nothing although the store said there was room. */
+  #emptyRetries = 0;
 
   constructor(options: ProducerOptions) {
     this.#options = options;
@@ -125,6 +136,7 @@ export class Producer implements Service {
     const options = this.#options;
     let full = false;
     try {
+      const requestedAt = performance.now();
       const jobs = await options.store.jobFetch({
         queue: options.queue,
         limit,
@@ -136,13 +148,15 @@ export class Producer implements Service {
         ...(options.perKeyRate === true ? { perKeyRate: true } : {}),
       });
       full = jobs.length >= limit;
-      // Fewer than asked on a rate-limited queue: maybe no jobs, maybe no room. Ask when there
-      // is room (0 when there is) and sleep until then rather than polling.
-      if (!full && (options.rateLimit !== undefined || options.perKeyRate === true)) await this.#sleepUntilRoom(options.rateLimit);
       options.fetched(jobs.length);
       // Claimed jobs run even when stop() came during the fetch: they are ours now, and the
-      // worker's shutdown waits for (or releases) them.
-      for (const job of jobs) options.dispatch(job);
+      // worker's shutdown waits for (or releases) them. Started before anything else is awaited:
+      // under a rate limit, a job's start should follow its claim as closely as it can.
+      const claimTookMs = performance.now() - requestedAt;
+      for (const job of jobs) options.dispatch(job, claimTookMs);
+      // Fewer than asked on a rate-limited queue: maybe no jobs, maybe no room. Ask when there
+      // is room and sleep until then rather than polling.
+      if (!full && (options.rateLimit !== undefined || options.perKeyRate === true)) await this.#sleepUntilRoom(options.rateLimit, jobs.length);
     } catch (error) {
       // Do not spin on a failing store: the next poll tries again.
       this.#again = false;
@@ -153,10 +167,22 @@ export class Producer implements Service {
     }
   }
 
-  async #sleepUntilRoom(rateLimit: { max: number; perMs: number } | undefined): Promise<void> {
+  async #sleepUntilRoom(rateLimit: { max: number; perMs: number } | undefined, claimed: number): Promise<void> {
     const options = this.#options;
-    const waitMs = await options.store.queueRateWait({ queue: options.queue, ...(rateLimit ? { rateLimit } : {}), ...(options.perKeyRate ? { perKeyRate: true } : {}) });
-    if (waitMs <= 0 || this.#state === 'stopped') return;
+    let waitMs = await options.store.queueRateWait({ queue: options.queue, ...(rateLimit ? { rateLimit } : {}), ...(options.perKeyRate ? { perKeyRate: true } : {}) });
+    if (this.#state === 'stopped') return;
+    if (waitMs <= 0) {
+      // Room now: it opened between the claim and this question, or the queue has no due job.
+      // Claim again soon, backing off (2, 4, 8 … ms); after a few empty claims with room in a
+      // row no job is due, and the producer waits for a wake-up or its poll like any other
+      // queue (it does not spin).
+      if (claimed > 0) this.#emptyRetries = 0;
+      else if (this.#emptyRetries >= ROOM_RETRIES) return;
+      else this.#emptyRetries++;
+      waitMs = ROOM_RETRY_MS * 2 ** this.#emptyRetries;
+    } else {
+      this.#emptyRetries = 0;
+    }
     if (this.#roomTimer) clearTimeout(this.#roomTimer);
     this.#roomTimer = setTimeout(() => {
       this.#roomTimer = null;

@@ -4,7 +4,7 @@ import { ConfigError, StateError } from '../errors.js';
 import { assertValidName } from '../job/names.js';
 import { NightshiftEvents } from '../observe/events.js';
 import { createSilentLogger } from '../observe/logger.js';
-import type { Clock, JobFinishItem, JobRecord, JobState, Store } from '../store/types.js';
+import { RATE_WINDOW_MARGIN_MS, type Clock, type JobFinishItem, type JobRecord, type JobState, type Store } from '../store/types.js';
 import { ClaimSize } from './claim-size.js';
 import { ClaimedAhead } from './claimed-ahead.js';
 import { Completer, type CompleterEntry } from './completer.js';
@@ -400,7 +400,15 @@ export function createWorker(options: WorkerOptions): Worker {
           const aheadRoom = Math.max(0, settings.claimSize.ahead(settings.prefetch) - settings.ahead.size);
           return settings.claimSize.limit(Math.max(0, freeSlots) + aheadRoom);
         },
-        dispatch(job) {
+        dispatch(job, claimTookMs) {
+          // A rate limit counts a job when its claim is written, and its window is perMs plus a
+          // margin; a job that could start later than that margin after its claim (an answer
+          // that took that long to arrive, or to be read) might share a window of starts with
+          // the next window's jobs. It goes back instead (released: its attempt does not count).
+          if ((settings.rateLimit !== null || settings.perKeyRate) && claimTookMs > RATE_WINDOW_MARGIN_MS) {
+            releaseWaiting(job);
+            return;
+          }
           if (settings.running >= settings.concurrency) {
             settings.ahead.push(job, clock());
             return;

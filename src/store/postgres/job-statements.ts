@@ -53,6 +53,7 @@ export interface JobStatements {
   fetchLock: Statement;
   fetchLimited: Statement;
   fetchKeyed: Statement;
+  fetchRated: Statement;
   keyHolders: Statement;
   depStates: Statement;
   keyLock: Statement;
@@ -230,6 +231,40 @@ export function jobStatements(names: SchemaNames): JobStatements {
           FOR UPDATE SKIP LOCKED
         )
         RETURNING ${jobColumns('j')}`,
+    },
+    // The claim under a queue's rate limit (no per-key limits), after `fetchLock`, in one round
+    // trip: it takes at most the room left in the window ($6 max, $7 window ms; the queue-wide
+    // concurrency limit too when $8 is not NULL), records what it took and forgets what left
+    // the window. A rate-limited job is given back by the worker when its claim's answer comes
+    // too late (see the worker's dispatch), so a short claim matters here.
+    fetchRated: {
+      name: n('job_fetch_rated'),
+      text: `
+        WITH claimed AS (
+          UPDATE ${s}.jobs AS j
+          ${CLAIM_SET}
+          WHERE j.id IN (
+            SELECT c.id FROM ${s}.jobs c
+            WHERE c.queue = $2 AND c.state IN ${CLAIMABLE} AND c.run_at <= ${NOW}
+              AND NOT EXISTS (SELECT 1 FROM ${s}.paused_queues p WHERE p.queue = $2)
+              AND NOT EXISTS (SELECT 1 FROM ${s}.queue_holds h WHERE h.queue = $2 AND h.until > ${NOW})
+            ORDER BY c.priority DESC, c.run_at, c.id
+            LIMIT greatest(0, least($5::bigint,
+              $6::bigint - (SELECT coalesce(sum(l.n), 0) FROM ${s}.rate_log l
+                            WHERE l.queue = $2 AND l.key IS NULL AND l.at > ${CLOCK} - $7::float8 * interval '1 millisecond'),
+              coalesce($8::bigint - (SELECT coalesce(sum(q.n), 0) FROM ${s}.queue_counts q WHERE q.queue = $2 AND q.state = 'running'), $5::bigint)))
+            FOR UPDATE SKIP LOCKED
+          )
+          RETURNING ${jobColumns('j')}
+        ),
+        logged AS (
+          INSERT INTO ${s}.rate_log (queue, at, n)
+          SELECT $2, ${CLOCK}, count(*) FROM claimed HAVING count(*) > 0
+        ),
+        forgotten AS (
+          DELETE FROM ${s}.rate_log WHERE queue = $2 AND key IS NULL AND at <= ${CLOCK} - $7::float8 * interval '1 millisecond'
+        )
+        SELECT * FROM claimed`,
     },
     // The claim under per-key limits (`jobFetch({ perKeyConcurrency })`), after `fetchLock` like
     // `fetchLimited`, and with its queue-wide limit when $6 is not NULL. Every due job of the queue

@@ -215,6 +215,10 @@ export async function fetchJobs(ctx: PgJobContext, params: JobFetchParams): Prom
     // same queue name in another schema, do not wait on each other (a hash collision only makes them wait).
     rows = await inTransaction(ctx.pool, async (client) => {
       await run(client, ctx.sql.fetchLock, [`${ctx.names.schema}:${params.queue}`]);
+      if (rate !== undefined && statement !== ctx.sql.fetchKeyed) {
+        // The queue's rate limit alone (or with its global limit): one statement (see fetchRated).
+        return (await run<JobRow>(client, ctx.sql.fetchRated, [ctx.now(), params.queue, params.owner, params.leaseMs, params.limit, rate.max, rateWindowMs(rate.perMs), global ?? null])).rows;
+      }
       let limit = params.limit;
       if (rate !== undefined) {
         const { rows: used } = await run<{ n: number }>(client, ctx.sql.rateUsed, [ctx.now(), params.queue, rateWindowMs(rate.perMs)]);
