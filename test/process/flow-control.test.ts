@@ -24,6 +24,7 @@ const url = postgresUrl();
 // The same name, queue and schema as the worker script's job; only the enqueue side runs here.
 const ledgerSchema = z.object({ seq: z.number().int(), key: z.string().optional() });
 const ledger = defineJob({ name: 'ledger', queue: 'flow', schema: ledgerSchema, handler: () => undefined });
+const failing = defineJob({ name: 'failing', queue: 'flow', handler: () => undefined });
 const fanParent = defineJob({ name: 'fan-parent', queue: 'fan', schema: z.object({ label: z.string() }), handler: () => undefined });
 const ratedLedger = defineJob({ name: 'rated-ledger', queue: 'rated', schema: ledgerSchema, rateLimit: { max: 3, perMs: 1000, key: 'key' }, handler: () => undefined });
 const keyedLedger = defineJob({ name: 'keyed-ledger', queue: 'keyed', schema: ledgerSchema, concurrencyKey: 'key', perKey: 1, handler: () => undefined });
@@ -222,6 +223,23 @@ for (const kind of KINDS) {
         // Nine starts at 3 per second take at least two windows after the first.
         expect(starts[8]! - starts[0]!).toBeGreaterThanOrEqual(2000);
       }
+    });
+
+    it('a dead child cancels its parent by default, and under onDependencyFailure run the parent still runs, across three workers', { timeout: 90_000 }, async () => {
+      const store = await kind.open();
+      opened.push(store);
+      const client = createClient({ store: store.store, jobs: [ledger, fanParent, failing] });
+      const children = [{ job: ledger, data: { seq: 0 } }, { job: ledger, data: { seq: 1 } }, { job: failing, data: {} }];
+      const strict = await client.flow({ job: fanParent, data: { label: 'strict' }, children });
+      const tolerant = await client.flow({ job: fanParent, data: { label: 'tolerant' }, options: { onDependencyFailure: 'run' }, children: children.map((c, i) => (i < 2 ? { ...c, data: { seq: i + 2 } } : c)) });
+      const spawned: ChildWorker[] = [];
+      await runWorkers(store, { workers: 3, queues: { flow: { concurrency: 2 }, fan: { concurrency: 1 } }, jobMs: 1, expected: 4, spawned });
+      await until(async () => (await store.store.jobGet({ id: tolerant.job.id }))?.state === 'completed', 'the tolerant parent completed', 30_000);
+      const strictParent = await store.store.jobGet({ id: strict.job.id });
+      expect(strictParent).toMatchObject({ state: 'cancelled', lastError: { kind: 'dependency_failed', message: `dependency ${strict.children[2]!.job.id} ended dead` } });
+      const parents = spawned.flatMap((worker) => worker.lines.filter((line) => line.type === 'parent'));
+      expect(parents).toHaveLength(1);
+      expect(parents[0]).toMatchObject({ id: tolerant.job.id, children: 3, completed: 2 });
     });
 
     it('a worker killed with SIGKILL while holding a key frees it once its lease expires, not before', { timeout: 90_000 }, async () => {
