@@ -165,7 +165,11 @@ export interface JobRecord {
   progress: string | null;
   scheduleId: string | null;
   meta: string | null;
-  /** Its per-key concurrency key and limit (see `JobInsert.concurrencyKey`), or null. */
+  /**
+   * Its per-key concurrency key and limit (see `JobInsert.concurrencyKey`), or null. A record
+   * from a claim that does not apply per-key limits may leave them null (SQLite reads fewer
+   * columns on that hot path); `jobGet` and `jobList` always give them.
+   */
   concurrencyKey: string | null;
   concurrencyLimit: number | null;
 }

@@ -185,8 +185,10 @@ export class Executor {
   run(claimed: JobRecord, waitedMs = 0): void {
     const host = this.host;
     const definition = this.#jobs.get(claimed.name);
-    const delay = clampDelayMs(waitedMs);
-    const job = delay > 0 && claimed.attemptedAt ? { ...claimed, attemptedAt: new Date(claimed.attemptedAt.getTime() + delay) } : claimed;
+    const delay = waitedMs > 0 ? clampDelayMs(waitedMs) : 0;
+    // The claimed record is this worker's own (fresh from its claim): moved in place, not copied.
+    if (delay > 0 && claimed.attemptedAt) claimed.attemptedAt = new Date(claimed.attemptedAt.getTime() + delay);
+    const job = claimed;
     const execution = new Execution(job, job.lease?.token ?? '', definition, host.clock());
     execution.startDelayMs = delay;
     this.running.add(execution);

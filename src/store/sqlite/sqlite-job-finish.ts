@@ -22,8 +22,8 @@ interface FinishedRow {
 /** One item as the general batch statement reads it: `[id, token, outcome, runAt, error, result, startDelayMs]`. */
 type FinishTuple = [number, string, string, number | null, string | null, string | null, number];
 
-/** One completed item as `jobCompleteBatch` reads it: `[id, token, result, startDelayMs]`. */
-type CompleteTuple = [number, string, string | null, number];
+/** One completed item as `jobCompleteBatch` reads it: `[id, token, result]`, plus the start delay for `jobCompleteBatchDelayed`. */
+type CompleteTuple = [number, string, string | null] | [number, string, string | null, number];
 
 /**
  * Applies every item in one BEGIN IMMEDIATE transaction. Completed items (nearly all of them)
@@ -39,11 +39,15 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
   const now = ctx.now();
   const tuples: FinishTuple[] = new Array<FinishTuple>(items.length);
   const completed: CompleteTuple[] = [];
+  let delayed = false;
   const others: FinishTuple[] = [];
   for (let i = 0; i < items.length; i++) {
     const tuple = toTuple(items[i] as JobFinishItem, now);
     tuples[i] = tuple;
-    if (tuple[2] === 'completed') completed.push([tuple[0], tuple[1], tuple[5], tuple[6]]);
+    if (tuple[2] === 'completed') {
+      completed.push(tuple[6] > 0 ? [tuple[0], tuple[1], tuple[5], tuple[6]] : [tuple[0], tuple[1], tuple[5]]);
+      if (tuple[6] > 0) delayed = true;
+    }
     else others.push(tuple);
   }
 
@@ -54,13 +58,18 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
   ctx.db
     .transaction(() => {
       if (completed.length > 0) {
-        const parents: number[] = [];
-        for (const row of statements.jobCompleteBatch.all({ items: JSON.stringify(completed), now }) as { id: number; has_dependents: number }[]) {
+        const complete = delayed ? statements.jobCompleteBatchDelayed : statements.jobCompleteBatch;
+        const ids: number[] = [];
+        for (const row of complete.all({ items: JSON.stringify(completed), now }) as { id: number }[]) {
           applied.set(row.id, null);
-          if (row.has_dependents === 1) parents.push(row.id);
+          ids.push(row.id);
         }
         // Jobs waiting on these: in the same transaction, so a dependent never misses its release.
-        if (parents.length > 0) released = ctx.inserter.deps.settle(parents, 'completed', now);
+        // Looked for only while some job waits on another at all (one probe), not per job.
+        if (ids.length > 0 && (statements.depsAny.get() as { any: number }).any === 1) {
+          const parents = (statements.depsParents.all({ ids: JSON.stringify(ids) }) as { id: number }[]).map((row) => row.id);
+          if (parents.length > 0) released = ctx.inserter.deps.settle(parents, 'completed', now);
+        }
       }
       if (others.length === 0) return;
       const rows = statements.jobFinishBatch.all({ items: JSON.stringify(others), now }) as FinishedRow[];

@@ -156,8 +156,9 @@ export type ClaimedValues = [
   progress: string | null,
   scheduleId: string | null,
   meta: string | null,
-  concurrencyKey: string | null,
-  concurrencyLimit: number | null,
+  // Only the per-key claim returns these two (KEYED_CLAIM_VALUE_COLUMNS).
+  concurrencyKey?: string | null,
+  concurrencyLimit?: number | null,
 ];
 
 /** Positions in `ClaimedValues` that claim ordering reads. */
@@ -200,8 +201,8 @@ export function jobFromClaimValues(values: ClaimedValues, claim: ClaimWrite): Jo
     progress: values[14],
     scheduleId: values[15],
     meta: values[16],
-    concurrencyKey: values[17],
-    concurrencyLimit: values[18],
+    concurrencyKey: values[17] ?? null,
+    concurrencyLimit: values[18] ?? null,
   };
 }
 

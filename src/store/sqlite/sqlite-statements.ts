@@ -49,7 +49,13 @@ const CLAIM_PICK = claimPick('@limit');
  * 0.2 µs per row on the worker's critical path.
  */
 export const CLAIM_VALUE_COLUMNS = `id, name, queue, payload, priority, attempt, max_attempts, run_at, created_at,
-      finished_at, key, timeout_ms, last_error, result, progress, schedule_id, meta, concurrency_key, concurrency_limit`;
+      finished_at, key, timeout_ms, last_error, result, progress, schedule_id, meta`;
+/**
+ * The per-key claim returns the key and its limit too. The other claims do not: two more
+ * columns cost every job of a plain queue about 2 % of a no-op drain, and nothing on the
+ * worker's path reads them (views read the job again: `jobGet`, `jobList`).
+ */
+export const KEYED_CLAIM_VALUE_COLUMNS = `${CLAIM_VALUE_COLUMNS}, concurrency_key, concurrency_limit`;
 
 /**
  * The id of the next job: above every id in the table and every id ever pruned (the floor the
@@ -162,7 +168,7 @@ export const SQL = {
       ORDER BY due.priority DESC, due.run_at, due.id
       LIMIT CAST(MAX(0, MIN(@limit, COALESCE(@global - COALESCE(
         (SELECT n FROM nightshift_queue_counts WHERE queue = @queue AND state = 'running'), 0), @limit))) AS INTEGER))
-    RETURNING ${CLAIM_VALUE_COLUMNS}`,
+    RETURNING ${KEYED_CLAIM_VALUE_COLUMNS}`,
   /**
    * The claim of given jobs (`jobFetch({ ids })`): @ids is a JSON array of ids. Only those of
    * @queue in a pending state, in claim order, at most @limit; run_at and a paused queue are not
@@ -210,11 +216,25 @@ export const SQL = {
     RETURNING nightshift_jobs.id AS id, nightshift_jobs.attempt AS attempt, attempted_at, attempted_by, queue, has_dependents`,
   /**
    * The same fenced write for items that all completed, the common case: @items is a JSON array
-   * of `[id, token, result, startDelayMs]`. Three JSON lookups per row instead of a dozen, and no attempt row —
+   * of `[id, token, result]`. Three JSON lookups per row instead of a dozen, and no attempt row —
    * a completed attempt stays in the job row (attempt, attempted_by, attempted_at, finished_at,
    * result), which is where `jobAttempts` reads it from; a retry records it before reusing the row.
    */
   jobCompleteBatch: `
+    UPDATE nightshift_jobs
+    SET state = 'completed', finished_at = @now, result = i.value ->> 2,
+        lease_token = NULL, lease_expires_at = NULL
+    FROM json_each(@items) AS i
+    WHERE nightshift_jobs.id = i.value ->> 0
+      AND nightshift_jobs.state = 'running'
+      AND nightshift_jobs.lease_token = i.value ->> 1
+    RETURNING nightshift_jobs.id`,
+  /**
+   * The same for a batch in which some job waited in its worker before it started (claimed
+   * ahead): @items are `[id, token, result, startDelayMs]`, and the attempt's start moves by the
+   * delay. A separate statement so that the common batch does not pay for the extra column.
+   */
+  jobCompleteBatchDelayed: `
     UPDATE nightshift_jobs
     SET state = 'completed', finished_at = @now, result = i.value ->> 2,
         attempted_at = attempted_at + COALESCE(i.value ->> 3, 0),
@@ -223,7 +243,11 @@ export const SQL = {
     WHERE nightshift_jobs.id = i.value ->> 0
       AND nightshift_jobs.state = 'running'
       AND nightshift_jobs.lease_token = i.value ->> 1
-    RETURNING nightshift_jobs.id, has_dependents`,
+    RETURNING nightshift_jobs.id`,
+  /** Whether any job waits on another at all: a finish looks for dependents only then. */
+  depsAny: `SELECT EXISTS (SELECT 1 FROM nightshift_job_deps) AS any`,
+  /** The jobs among @ids (a JSON array) that others wait on. */
+  depsParents: `SELECT id FROM nightshift_jobs WHERE id IN (SELECT value FROM json_each(@ids)) AND has_dependents = 1`,
   /** Appends finished attempts; @rows is a JSON array of `[jobId, attempt, workerId, startedAt, outcome, error, result]`. */
   attemptInsertBatch: `
     INSERT INTO nightshift_job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error, result)
