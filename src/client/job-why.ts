@@ -55,6 +55,8 @@ export interface JobWhy {
   heldBy?: string[];
   /** `waiting`: ids of the dependencies not settled yet (at most `MAX_WAITING_ON_SHOWN`). */
   waitingOn?: string[];
+  /** `rate_limited` by the job's own per-key rate limit: its key. */
+  rateKey?: string;
 }
 
 /** Explains job `record` (already read) against the store's state now. */
@@ -142,6 +144,12 @@ export async function explainJob(store: Store, record: JobRecord): Promise<JobWh
     const until = new Date(now.getTime() + waitMs);
     const why = rateLimit ? `its rate limit (${rateLimit.max} per ${rateLimit.perMs} ms) has no room` : 'a handler said the remote side is rate limiting it (RateLimitedError)';
     return { ...base, code: 'rate_limited', message: `due, but queue "${record.queue}" waits: ${why}; the next slot is at ${until.toISOString()}`, until };
+  }
+  // Its own key's rate limit (or a hold on that key).
+  const keyed = await store.jobRateWait({ id: record.id });
+  if (keyed && keyed.waitMs > 0) {
+    const until = new Date(now.getTime() + keyed.waitMs);
+    return { ...base, code: 'rate_limited', message: `due, but its rate key "${keyed.key}" has no room; the next slot is at ${until.toISOString()}`, until, rateKey: keyed.key };
   }
   const ahead = (await store.jobAhead({ id: record.id, limit: MAX_AHEAD_COUNTED })) ?? 0;
   const capped = ahead >= MAX_AHEAD_COUNTED;

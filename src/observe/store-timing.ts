@@ -34,6 +34,7 @@ const TIMED_METHODS = [
   'jobResultPrune',
   'queueHold',
   'queueRateWait',
+  'jobRateWait',
   'queuePause',
   'queueResume',
   'queuePausedList',

@@ -284,6 +284,7 @@ export const jobWhyReplySchema = z.object({
   runningInQueue: z.number().optional().describe('concurrency_limit: jobs of the queue running now'),
   heldBy: z.array(z.string()).optional().describe('key_busy: ids of the running jobs holding its key'),
   waitingOn: z.array(z.string()).optional().describe('waiting: ids of its dependencies not settled yet (at most 20)'),
+  rateKey: z.string().optional().describe('rate_limited by its per-key rate limit: the key'),
 });
 
 const distributionSchema = z.object({

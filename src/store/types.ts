@@ -509,6 +509,12 @@ export interface Store extends AlertStore {
    * sleep instead of polling.
    */
   queueRateWait(params: { queue: string; rateLimit?: { max: number; perMs: number }; perKeyRate?: boolean }): Promise<number>;
+  /**
+   * For a job with a per-key rate limit (`JobInsert.rateKey`): its key, and how long (ms from the
+   * store's now) until its key's window has room for it (0: now). Null for a job without one or
+   * an unknown id. For "why isn't this job running?".
+   */
+  jobRateWait(params: { id: string }): Promise<{ key: string; waitMs: number } | null>;
   queueResume(params: { queue: string }): Promise<void>;
   queuePausedList(): Promise<string[]>;
   /** The paused queues with when each was paused (pausing a paused queue keeps its first time), by queue. */

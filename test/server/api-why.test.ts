@@ -128,6 +128,27 @@ for (const kind of STORE_KINDS) {
     });
   });
 
+  describe.skipIf(!kind.available)(`why a job waits for its rate key, on ${kind.kind}`, () => {
+    it('names the key and when its next slot opens', async () => {
+      const opened = await kind.open();
+      const llm = defineJob<{ org: string }>({ name: 'llm.call', queue: 'llm', rateLimit: { max: 1, perMs: 60_000, key: 'org' }, handler: () => undefined });
+      const nightshift = createNightshift({ store: opened.store, jobs: [llm], http: { port: 0 }, queues: { llm: { concurrency: 2 } }, pollIntervalMs: 50 });
+      try {
+        await nightshift.start();
+        const done = new Promise<void>((resolve) => nightshift.events.on('job:completed', () => resolve()));
+        await nightshift.enqueue(llm, { org: 'acme' });
+        await done;
+        const { job: next } = await nightshift.enqueue(llm, { org: 'acme' });
+        const body = (await (await fetch(`${nightshift.httpAddress}/api/jobs/${next.id}/why`)).json()) as Record<string, unknown>;
+        expect(body).toMatchObject({ code: 'rate_limited', rateKey: 'acme', state: 'available' });
+        expect(body.message).toMatch(/its rate key "acme" has no room; the next slot is at /);
+      } finally {
+        await nightshift.stop();
+        await opened.cleanup();
+      }
+    });
+  });
+
   describe.skipIf(!kind.available)(`why a job waits for its queue's global concurrency, on ${kind.kind}`, () => {
     it('names the limit and the jobs running across the cluster; queued again once a slot frees', async () => {
       const opened = await kind.open();

@@ -283,6 +283,21 @@ export function describeJobLimits(factory: StoreFactory): void {
       expect(keysOf(claimed)).toEqual(['both']);
     });
 
+    it('jobRateWait says a job\'s key and how long until the key has room for it', async () => {
+      const [a1, a2] = await t.store.jobInsertMany({ jobs: [rated('org-a', 1, 1_000), rated('org-a', 1, 1_000)] });
+      const [plain] = await t.store.jobInsertMany({ jobs: [rated(null)] });
+      expect(await t.store.jobRateWait({ id: a2!.job.id })).toEqual({ key: 'org-a', waitMs: 0 });
+      expect(await fetchRatedKeys(t.store, 1)).toHaveLength(1);
+      t.clock.advance(300);
+      expect(await t.store.jobRateWait({ id: a2!.job.id })).toEqual({ key: 'org-a', waitMs: 1_000 + RATE_WINDOW_MARGIN_MS - 300 });
+      expect(await t.store.jobRateWait({ id: plain!.job.id })).toBeNull();
+      expect(await t.store.jobRateWait({ id: '987654321' })).toBeNull();
+      expect(await t.store.jobRateWait({ id: 'nope' })).toBeNull();
+      // A hold on the key counts the same way.
+      await t.store.queueHold({ queue: 'api', forMs: 60_000, jobId: a1!.job.id });
+      expect(await t.store.jobRateWait({ id: a2!.job.id })).toEqual({ key: 'org-a', waitMs: 60_000 });
+    });
+
     it('a hold naming a job with a rate key holds only that key until it ends; a job without one holds the queue', async () => {
       const [a] = await t.store.jobInsertMany({ jobs: [rated('org-a', 5, 1_000)] });
       await t.store.jobInsertMany({ jobs: [rated('org-a', 5, 1_000), rated('org-b', 5, 1_000)] });

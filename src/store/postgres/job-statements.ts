@@ -77,6 +77,7 @@ export interface JobStatements {
   rateKeyHold: Statement;
   rateKeyNextFree: Statement;
   jobSetRateKey: Statement;
+  jobRateWindow: Statement;
   fetchIds: Statement;
   finish: Statement;
   heartbeat: Statement;
@@ -370,6 +371,17 @@ export function jobStatements(names: SchemaNames): JobStatements {
       name: n('rate_key_next_free'),
       text: `SELECT min(at + window_ms * interval '1 millisecond') AS at FROM ${s}.rate_log
              WHERE queue = $2 AND key IS NOT NULL AND at + window_ms * interval '1 millisecond' > ${CLOCK}`,
+    },
+    // A job's per-key rate limit, its key's claims still in its window (holds included), and the clock.
+    jobRateWindow: {
+      name: n('job_rate_window'),
+      text: `
+        SELECT j.rate_key AS key, j.rate_max AS max, j.rate_per_ms AS per_ms, ${CLOCK} AS now,
+               coalesce((SELECT json_agg(json_build_array((extract(epoch FROM l.at) * 1000)::float8, l.n))
+                         FROM ${s}.rate_log l
+                         WHERE l.queue = j.queue AND l.key = j.rate_key
+                           AND l.at > ${CLOCK} - (j.rate_per_ms + ${RATE_WINDOW_MARGIN_MS}) * interval '1 millisecond'), '[]'::json) AS claims
+        FROM ${s}.jobs j WHERE j.id = $2::bigint AND j.rate_key IS NOT NULL`,
     },
     jobSetRateKey: { name: n('job_set_rate_key'), text: `UPDATE ${s}.jobs SET rate_key = $2, rate_max = $3, rate_per_ms = $4 WHERE id = $1::bigint` },
     // Throttle and debounce (store/debounce.ts), each inside a transaction that first takes a

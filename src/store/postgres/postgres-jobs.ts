@@ -432,6 +432,16 @@ export async function jobDependencies(ctx: PgJobContext, id: string): Promise<{ 
   return rows.map((row) => ({ job: toJobRecord(row), settled: row.dep_resolved }));
 }
 
+/** See `Store.jobRateWait`; the decision is the shared one (rate-window.ts). */
+export async function jobRateWait(ctx: PgJobContext, id: string): Promise<{ key: string; waitMs: number } | null> {
+  if (!isJobId(id)) return null;
+  const { rows } = await run<{ key: string; max: number; per_ms: number; now: Date; claims: [number, number][] }>(ctx.pool, ctx.sql.jobRateWindow, [ctx.now(), id]);
+  const row = rows[0];
+  if (!row) return null;
+  const now = row.now.getTime();
+  return { key: row.key, waitMs: rateRoomAt(row.claims.map(([at, n]) => ({ at, n })), row.max, row.per_ms, now) - now };
+}
+
 /** Running jobs of a queue holding a concurrency key, longest running first. */
 export async function keyHolders(ctx: PgJobContext, params: { queue: string; concurrencyKey: string; limit: number }): Promise<JobRecord[]> {
   const { rows } = await run<JobRow>(ctx.pool, ctx.sql.keyHolders, [params.queue, params.concurrencyKey, params.limit]);

@@ -27,6 +27,7 @@ import {
   holdQueue,
   pruneResults,
   jobDependencies,
+  jobRateWait,
   keyHolders,
   rateWait,
   listJobs,
@@ -444,6 +445,10 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
 
     queueHold(params) {
       return guard(`hold queue ${params.queue}`, () => holdQueue(ctx, params));
+    },
+
+    jobRateWait(params) {
+      return guard('read when a job\'s rate key has room', () => jobRateWait(ctx, params.id));
     },
 
     queueRateWait(params) {

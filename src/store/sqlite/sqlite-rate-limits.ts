@@ -95,3 +95,13 @@ export function claimKeyedInTwo(statements: PreparedStatements, params: RatedCla
   if (perKeyRate) statements.rateKeyForget.run({ queue: params.queue, now: params.now });
   return rows;
 }
+
+/** See `Store.jobRateWait`: the job's key, and when its key's window has room for it. */
+export function jobRateWait(ctx: SqliteContext, id: number): { key: string; waitMs: number } | null {
+  const statements = ctx.statements();
+  const job = statements.jobRateKey.get({ id }) as { queue: string; rate_key: string; rate_max: number; rate_per_ms: number } | undefined;
+  if (!job) return null;
+  const now = ctx.now();
+  const claims = statements.rateKeyWindow.all({ queue: job.queue, key: job.rate_key, since: now - rateWindowMs(job.rate_per_ms) }) as { at: number; n: number }[];
+  return { key: job.rate_key, waitMs: rateRoomAt(claims, job.rate_max, job.rate_per_ms, now) - now };
+}

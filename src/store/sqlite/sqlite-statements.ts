@@ -446,6 +446,9 @@ export const SQL = {
   rateKeyForget: `DELETE FROM nightshift_rate_log WHERE queue = @queue AND key IS NOT NULL AND at + window_ms <= @now`,
   /** When the first per-key claim of the queue leaves its key's window (NULL: none in a window). */
   rateKeyNextFree: `SELECT MIN(at + window_ms) AS at FROM nightshift_rate_log WHERE queue = @queue AND key IS NOT NULL AND at + window_ms > @now`,
+  /** A job's per-key rate limit and its key's claims still in the job's window (holds included). */
+  jobRateKey: `SELECT queue, rate_key, rate_max, rate_per_ms FROM nightshift_jobs WHERE id = @id AND rate_key IS NOT NULL`,
+  rateKeyWindow: `SELECT at, n FROM nightshift_rate_log WHERE queue = @queue AND key = @key AND at > @since`,
   /** The per-key rate limit of a job, set after its insert (see JobInsert.rateKey). */
   jobSetRateKey: `UPDATE nightshift_jobs SET rate_key = @key, rate_max = @max, rate_per_ms = @perMs WHERE id = @id`,
   queueResume: `DELETE FROM nightshift_paused_queues WHERE queue = @queue`,

@@ -57,7 +57,7 @@ import { finishJobs } from './sqlite-job-finish.js';
 import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
 import { migrateSqlite } from './sqlite-migrations.js';
-import { claimKeyedInTwo, claimRated, holdQueue, rateWait, type RatedClaim } from './sqlite-rate-limits.js';
+import { claimKeyedInTwo, claimRated, holdQueue, jobRateWait, rateWait, type RatedClaim } from './sqlite-rate-limits.js';
 import { hasDependencies } from '../job-dependencies.js';
 import { isThrottledOrDebounced } from '../debounce.js';
 import { insertToken, listTokens, revokeToken } from './sqlite-tokens.js';
@@ -497,6 +497,12 @@ class SqliteStore implements Store {
 
   async queueRateWait(params: { queue: string; rateLimit?: { max: number; perMs: number }; perKeyRate?: boolean }): Promise<number> {
     return this.run('queueRateWait', () => rateWait(this.ctx, params.queue, params.rateLimit, params.perKeyRate === true));
+  }
+
+  async jobRateWait(params: { id: string }): Promise<{ key: string; waitMs: number } | null> {
+    const id = parseId(params.id);
+    if (id === null) return null;
+    return this.run('jobRateWait', () => jobRateWait(this.ctx, id));
   }
 
   async queuePause(params: { queue: string }): Promise<void> {
