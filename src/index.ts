@@ -44,6 +44,8 @@ export type { SqliteStoreOptions } from './store/sqlite/sqlite-store.js';
 export { createPostgresStore } from './store/postgres/postgres-store.js';
 export type { PostgresStoreOptions } from './store/postgres/postgres-store.js';
 export { loadAlertRulesFile, parseAlertRules } from './alerts/alert-rules.js';
+export { evaluateAlertRules } from './alerts/alert-evaluator.js';
+export type { Firing as AlertFiring } from './alerts/alert-evaluator.js';
 export type { AlertRules, AlertRulesInput, Severity as AlertSeverity } from './alerts/alert-rules.js';
 export {
   channelsFromEnv,

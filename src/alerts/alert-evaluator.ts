@@ -9,12 +9,12 @@ import { addDelta, emptyDelta } from '../observe/stats-recorder.js';
 import { percentile, summarize } from '../observe/stats-report.js';
 import type { StatsDelta, Store } from '../store/types.js';
 import type { AlertRules, Severity } from './alert-rules.js';
-import { readStreaks, type StreakMemory } from './failure-streaks.js';
+import { readStreaks } from './failure-streaks.js';
 import { queueLoads, SaturationMemory } from './queue-saturation.js';
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
-/** Most job names one `consecutiveFailures` rule looks at per pass (one small read each). */
+/** Most job names one `consecutiveFailures` rule looks at per pass (all in one read). */
 const MAX_NAMES_PER_RULE = 200;
 
 export type AlertFamily = 'jobFailures' | 'queueHealth' | 'performance' | 'schedules';
@@ -47,11 +47,6 @@ export interface EvaluationOptions {
    * service holds one). Without it each pass starts afresh, so `saturatedForSeconds` never fires.
    */
   saturation?: SaturationMemory;
-  /**
-   * `consecutiveFailures` answers kept across the passes of one evaluator, so a name is read
-   * again only when it may have changed (see failure-streaks.ts). Without it every name is read.
-   */
-  streaks?: StreakMemory;
 }
 
 function matcher(pattern: string | undefined): (name: string) => boolean {
@@ -195,7 +190,7 @@ export async function evaluateAlertRules(store: Store, rules: AlertRules, option
       const n = conditions.consecutiveFailures;
       const stats = await windowOf(DAY_MS / 1000);
       const names = [...new Set([...(options.jobNames ?? []), ...stats.byName.keys()])].filter(matches).sort().slice(0, MAX_NAMES_PER_RULE);
-      const answers = await readStreaks(store, names, n, now, options.streaks);
+      const answers = await readStreaks(store, names, n);
       for (const name of names) {
         const answer = answers.get(name);
         if (answer?.firing) fire('jobFailures', rule, { kind: 'job', name }, `the newest ${n} finished job${n === 1 ? '' : 's'} all ended dead`, `consecutiveFailures ≥ ${n}`, answer.lastError);

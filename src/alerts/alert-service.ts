@@ -18,7 +18,6 @@ import { createIntervalService, type IntervalService } from '../service.js';
 import type { AlertEpisodeRecord, AlertStore } from '../store/alert-types.js';
 import type { JobInsert, Store } from '../store/types.js';
 import { evaluateAlertRules, type Firing } from './alert-evaluator.js';
-import { StreakMemory } from './failure-streaks.js';
 import { SaturationMemory } from './queue-saturation.js';
 import type { AlertMessage } from './channels/index.js';
 import type { AlertRules, Severity } from './alert-rules.js';
@@ -136,8 +135,6 @@ export function createAlertService(options: AlertServiceOptions): AlertService {
   const warned = new Set<string>();
   // This service's own passes are what "saturated for N s" is measured over (see queue-saturation.ts).
   const saturation = new SaturationMemory();
-  // And over which it remembers the consecutiveFailures answers (see failure-streaks.ts).
-  const streaks = new StreakMemory();
 
   const channelsOf = (firing: Firing): string[] => {
     const wanted = firing.channels.length > 0 ? firing.channels : rules.settings.channels;
@@ -166,7 +163,7 @@ export function createAlertService(options: AlertServiceOptions): AlertService {
   const evaluate = async (): Promise<AlertPass> => {
     const pass: AlertPass = { opened: [], resolved: [] };
     const [firings, open, now] = await Promise.all([
-      evaluateAlertRules(store, rules, { jobNames: options.jobNames ?? [], saturation, streaks }),
+      evaluateAlertRules(store, rules, { jobNames: options.jobNames ?? [], saturation }),
       store.alertList({ filter: { open: true }, limit: 10_000 }),
       store.timeNow(),
     ]);

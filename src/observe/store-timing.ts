@@ -28,6 +28,7 @@ const TIMED_METHODS = [
   'jobDelete',
   'jobPrune',
   'jobQueueOldest',
+  'jobNewestFinished',
   'jobAhead',
   'jobKeyHolders',
   'jobDependencies',

@@ -656,6 +656,14 @@ export interface Store extends AlertStore {
    */
   jobQueueOldest(): Promise<{ queue: string; oldestRunAt: Date }[]>;
   /**
+   * For each of `names`, its newest `limit` jobs that ended `completed` or `dead` (by finish
+   * time, then id), newest first, with each one's last error. Served by an index over finished
+   * jobs by name, so a name with no such job costs one index probe, not a walk of the table.
+   * For `consecutiveFailures` alerts. Names with none are absent from the answer; the order
+   * between names is the store's own.
+   */
+  jobNewestFinished(params: { names: string[]; limit: number }): Promise<FinishedOutcome[]>;
+  /**
    * How many jobs of job `id`'s queue a claim would take before it right now: due (run_at ≤ the
    * store's now), pending, and earlier in claim order (higher priority; same priority and earlier
    * run_at; same both and lower id). Counts at most `limit` (two index range scans bounded by the
@@ -775,3 +783,10 @@ export interface EventListFilter {
 
 /** A store's clock: returns the current time in ms since the epoch. Injected by tests. */
 export type Clock = () => number;
+
+/** One finished job in `jobNewestFinished`'s answer. */
+export interface FinishedOutcome {
+  name: string;
+  state: 'completed' | 'dead';
+  lastError: ErrorRecord | null;
+}

@@ -4,7 +4,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { evaluateAlertRules, type Firing } from '../../src/alerts/alert-evaluator.js';
 import { parseAlertRules } from '../../src/alerts/alert-rules.js';
 import { createAlertService } from '../../src/alerts/alert-service.js';
-import { STREAK_REFRESH_MS, StreakMemory } from '../../src/alerts/failure-streaks.js';
 import type { Store } from '../../src/store/types.js';
 import type { ProcessInfo } from '../../src/observe/process-registry.js';
 import { TestClock } from '../../src/store/conformance/test-clock.js';
@@ -16,8 +15,6 @@ import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
 const insert = (overrides: Partial<JobInsert> = {}): JobInsert => jobInput({ name: 'sync', maxAttempts: 1, payload: '{}', ...overrides });
 const delta = (overrides: Partial<StatsDelta>): StatsDelta => ({ ...emptyDelta('default', 'sync'), ...overrides });
 const keys = (firings: Firing[]) => firings.map((firing) => firing.key).sort();
-/** Past the minutes of stats that count as "since an answer was read" (failure-streaks.ts). */
-const STATS_SKEW_MS_PLUS = 7 * 60_000;
 
 for (const kind of STORE_KINDS) {
   describe.skipIf(!kind.available)(`alert rules on ${kind.kind}`, () => {
@@ -63,56 +60,41 @@ for (const kind of STORE_KINDS) {
       expect(keys(await evaluateAlertRules(opened.store, rules, { jobNames: ['sync', 'mail'] }))).toEqual(['repeated|job|sync']);
     });
 
-    it('job failures: an evaluator reads a name again only when its stats moved, its streak fires, or its answer is old', async () => {
-      // Walking the jobs of a quiet name is the costly read: count them on the real store.
-      const reads: string[] = [];
+    it('job failures: every pass sees what ended since, stats or not, in one read of the store for all names', async () => {
+      const reads: string[][] = [];
       const store = new Proxy(opened.store, {
         get(target, property) {
-          if (property === 'jobList') return (params: Parameters<Store['jobList']>[0]) => (reads.push(params.filter!.names![0]!), target.jobList(params));
+          if (property === 'jobNewestFinished') return (params: Parameters<Store['jobNewestFinished']>[0]) => (reads.push([...params.names].sort()), target.jobNewestFinished(params));
           const value: unknown = Reflect.get(target, property);
           return typeof value === 'function' ? value.bind(target) : value;
         },
       });
       const rules = parseAlertRules({ jobFailures: [{ name: 'streak', conditions: { consecutiveFailures: 2 } }] });
-      const streaks = new StreakMemory();
       const pass = async () => {
         reads.length = 0;
-        return keys(await evaluateAlertRules(store, rules, { jobNames: ['sync', 'mail', 'idle'], streaks }));
+        return keys(await evaluateAlertRules(store, rules, { jobNames: ['sync', 'mail', 'idle'] }));
       };
       await finish('sync', ['dead', 'dead']);
       await finish('mail', ['completed']);
       expect(await pass()).toEqual(['streak|job|sync']);
-      expect(reads.sort()).toEqual(['idle', 'mail', 'sync']); // the first pass reads every name
-      clock.advance(30_000);
-      expect(await pass()).toEqual(['streak|job|sync']);
-      expect(reads).toEqual(['sync']); // only the firing one
+      expect(reads).toEqual([['idle', 'mail', 'sync']]);
 
-      // mail dies twice, counted in the stats as a worker does: read again, and fires.
-      await finish('mail', ['dead', 'dead']);
-      await opened.store.statsAdd({ deltas: [delta({ name: 'mail', dead: 2 })] });
-      clock.advance(30_000);
-      expect(await pass()).toEqual(['streak|job|mail', 'streak|job|sync']);
-      expect(reads.sort()).toEqual(['mail', 'sync']);
-
-      // sync completes (counted): read again, and its streak clears.
-      await finish('sync', ['completed']);
-      await opened.store.statsAdd({ deltas: [delta({ name: 'sync', completed: 1 })] });
-      clock.advance(30_000);
-      expect(await pass()).toEqual(['streak|job|mail']);
-      expect(reads.sort()).toEqual(['mail', 'sync']);
-
-      // idle dies twice where the stats do not see it (the rescuer's deaths): found by the refresh
-      // of the oldest answer, one name per pass.
+      // idle dies twice where the stats do not see it (as the rescuer's deaths): the next pass fires.
       await finish('idle', ['dead', 'dead']);
-      clock.advance(STATS_SKEW_MS_PLUS);
-      expect(await pass()).toEqual(['streak|job|mail']);
-      expect(reads.sort()).toEqual(['mail', 'sync']); // sync's completion was within the skew of its last read
       clock.advance(30_000);
-      expect(await pass()).toEqual(['streak|job|mail']);
-      expect(reads).toEqual(['mail']);
-      clock.advance(STREAK_REFRESH_MS);
-      expect(await pass()).toEqual(['streak|job|idle', 'streak|job|mail']);
-      expect(reads.sort()).toEqual(['idle', 'mail']);
+      expect(await pass()).toEqual(['streak|job|idle', 'streak|job|sync']);
+
+      // sync completes, uncounted too: its streak clears at once.
+      await finish('sync', ['completed']);
+      clock.advance(30_000);
+      expect(await pass()).toEqual(['streak|job|idle']);
+
+      // An operator retries idle's newest dead job: one dead job left on top, under the streak of 2.
+      const [newest] = (await opened.store.jobList({ filter: { names: ['idle'], states: ['dead'] }, limit: 1 })).jobs;
+      await opened.store.jobRetry({ id: newest!.id });
+      clock.advance(30_000);
+      expect(await pass()).toEqual([]);
+      expect(reads).toEqual([['idle', 'mail', 'sync']]);
     });
 
     it('queue health: dead-letter size, backlog, delayed jobs, oldest due job and no live worker', async () => {

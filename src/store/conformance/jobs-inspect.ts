@@ -373,6 +373,51 @@ export function describeJobInspect(factory: StoreFactory): void {
       await expectExact('after delete and prune');
     });
 
+    it('newest finished by name: completed and dead jobs per name, latest finish first, with the last error', async () => {
+      const finish = async (name: string, outcome: 'completed' | 'dead' | 'cancelled' | 'retry', message = name) => {
+        const job = await insertAndClaim(t.store, { name });
+        t.clock.advance(1_000);
+        if (outcome === 'cancelled') {
+          await t.store.jobCancel({ id: job.id, reason: 'cancelled' });
+        } else if (outcome === 'retry') {
+          await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'failed', error: errorRecord({ message }), retryDelayMs: 60_000 } }] });
+        } else {
+          const how = outcome === 'completed' ? { outcome, result: null } : { outcome, error: errorRecord({ message }) };
+          await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: how }] });
+        }
+        return job;
+      };
+      // sync: dead, completed, dead, dead (oldest first); a cancelled and a retryable one count as neither.
+      await finish('sync', 'dead', 'first');
+      await finish('sync', 'completed');
+      await finish('sync', 'dead', 'third');
+      const early = await insertAndClaim(t.store, { name: 'sync' });
+      await finish('sync', 'cancelled');
+      await finish('sync', 'retry');
+      // Created before the others, finished last: the finish time orders, not the id.
+      t.clock.advance(1_000);
+      await t.store.jobFinishMany({ items: [{ id: early.id, token: early.lease.token, finish: { outcome: 'dead', error: errorRecord({ message: 'latest' }) } }] });
+      await finish('mail', 'completed');
+      await insertJob(t.store, { name: 'idle' });
+
+      const rows = await t.store.jobNewestFinished({ names: ['sync', 'mail', 'idle', 'never-seen', 'sync'], limit: 3 });
+      const view = rows.map((row) => [row.name, row.state, row.lastError?.message ?? null]);
+      expect(view.filter(([name]) => name === 'sync')).toEqual([
+        ['sync', 'dead', 'latest'],
+        ['sync', 'dead', 'third'],
+        ['sync', 'completed', null],
+      ]);
+      expect(view.filter(([name]) => name === 'mail')).toEqual([['mail', 'completed', null]]);
+      expect(view.filter(([name]) => name !== 'sync' && name !== 'mail')).toEqual([]);
+      expect(rows.find((row) => row.name === 'sync')?.lastError).toMatchObject({ name: 'Error', message: 'latest' });
+      expect(await t.store.jobNewestFinished({ names: ['sync'], limit: 0 })).toEqual([]);
+      expect(await t.store.jobNewestFinished({ names: [], limit: 5 })).toEqual([]);
+      // A retried dead job leaves the answer until it finishes again.
+      expect(await t.store.jobRetry({ id: early.id })).not.toBeNull();
+      const after = await t.store.jobNewestFinished({ names: ['sync'], limit: 1 });
+      expect(after.map((row) => row.lastError?.message ?? null)).toEqual(['third']);
+    });
+
     it('prunes final jobs finished before the cutoff, with their attempts, up to the limit', async () => {
       await t.store.jobInsertMany({ jobs: Array.from({ length: 4 }, () => jobInput()) });
       const claimed = await fetchJobs(t.store, 'default', 4);

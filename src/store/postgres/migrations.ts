@@ -642,6 +642,13 @@ export const MIGRATIONS: readonly MigrationStep[] = [
       CREATE INDEX rate_log_key_idx ON ${s}.rate_log (queue, key, at) WHERE key IS NOT NULL;
     `,
   },
+  {
+    version: 24,
+    name: 'finished jobs by name, newest first: for consecutive-failure alerts without walking the jobs table',
+    sql: ({ quoted: s }) => `
+      CREATE INDEX jobs_name_finished_idx ON ${s}.jobs (name, finished_at DESC, id DESC) WHERE state IN ('completed', 'dead');
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -5,8 +5,9 @@
  */
 import type pg from 'pg';
 import { STATS_VALUE_COLUMNS, statsFromValues, statsValues } from '../stats-columns.js';
-import type { StatsDelta, StatsRow } from '../types.js';
+import type { FinishedOutcome, StatsDelta, StatsRow } from '../types.js';
 import { run } from './postgres-jobs.js';
+import { toErrorRecord } from './rows.js';
 import type { SchemaNames } from './schema-name.js';
 import { inTransaction } from './transaction.js';
 
@@ -69,6 +70,19 @@ export function statsStatements(names: SchemaNames) {
           )
         SELECT queue, MIN((SELECT j.run_at FROM ${s}.jobs j WHERE j.${PENDING} AND j.queue = priorities.queue AND j.priority = priorities.priority ORDER BY j.run_at LIMIT 1)) AS oldest
         FROM priorities WHERE priority IS NOT NULL GROUP BY queue ORDER BY queue`,
+    },
+    // jobs_name_finished_idx (migration 24): per name, a seek and its newest entries.
+    newestFinished: {
+      text: `
+        SELECT n.name, f.state, f.last_error
+        FROM unnest($1::text[]) AS n(name)
+        CROSS JOIN LATERAL (
+          SELECT j.state, j.last_error, j.finished_at, j.id FROM ${s}.jobs j
+          WHERE j.name = n.name AND j.state IN ('completed', 'dead')
+          ORDER BY j.finished_at DESC, j.id DESC
+          LIMIT $2
+        ) f
+        ORDER BY n.name, f.finished_at DESC, f.id DESC`,
     },
     // Two ranges of jobs_fetch_idx: higher priorities, then the same priority up to the job.
     ahead: {
@@ -142,4 +156,9 @@ export async function jobsAhead(ctx: PgStatsContext, params: { id: string; limit
 export async function queueOldest(ctx: PgStatsContext): Promise<{ queue: string; oldestRunAt: Date }[]> {
   const { rows } = await run<{ queue: string; oldest: Date | null }>(ctx.pool, ctx.sql.oldest, [] as unknown[]);
   return rows.filter((row) => row.oldest !== null).map((row) => ({ queue: row.queue, oldestRunAt: row.oldest as Date }));
+}
+
+export async function newestFinished(ctx: PgStatsContext, names: readonly string[], limit: number): Promise<FinishedOutcome[]> {
+  const { rows } = await run<{ name: string; state: 'completed' | 'dead'; last_error: unknown }>(ctx.pool, ctx.sql.newestFinished, [[...new Set(names)], limit]);
+  return rows.map((row) => ({ name: row.name, state: row.state, lastError: toErrorRecord(row.last_error) }));
 }

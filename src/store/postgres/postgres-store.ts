@@ -9,7 +9,7 @@ import { runMigrations } from './migrations.js';
 import { NotificationListener } from './notification-listener.js';
 import { toStoreError } from './pg-errors.js';
 import { addSilence, alertStatements, listAlerts, listSilences, openAlert, pruneAlerts, removeSilence, resolveAlert, type PgAlertContext } from './postgres-alerts.js';
-import { jobsAhead, queueOldest, statsAdd, statsRollup, statsList, statsPrune, statsStatements, type PgStatsContext } from './postgres-stats.js';
+import { jobsAhead, newestFinished, queueOldest, statsAdd, statsRollup, statsList, statsPrune, statsStatements, type PgStatsContext } from './postgres-stats.js';
 import { appendEvents, eventBounds, eventStatements, listEvents, pruneEvents, type PgEventContext } from './postgres-events.js';
 import { insertToken, listTokens, revokeToken, tokenStatements, type PgTokenContext } from './postgres-tokens.js';
 import { processHeartbeat, processList, processRemove, processStatements, type PgProcessContext } from './postgres-processes.js';
@@ -471,6 +471,12 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
 
     jobQueueOldest() {
       return guard('read the oldest pending job per queue', () => queueOldest(stats));
+    },
+
+    jobNewestFinished(params) {
+      const limit = Math.max(0, Math.floor(params.limit));
+      if (limit === 0 || params.names.length === 0) return Promise.resolve([]);
+      return guard('read the newest finished jobs by name', () => newestFinished(stats, params.names, limit));
     },
 
     jobDelete(params) {

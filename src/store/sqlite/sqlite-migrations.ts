@@ -417,6 +417,16 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX nightshift_rate_log_key_idx ON nightshift_rate_log (queue, key, at) WHERE key IS NOT NULL;
     `,
   },
+  {
+    version: 18,
+    description: 'final jobs indexed by name, then finish time: the newest of a name in one seek (consecutive-failure alerts); pruning walks it name by name',
+    // Replaces the index of finish times alone rather than adding one: a finish writes one index
+    // entry either way, and that write is on every job's path.
+    sql: `
+      DROP INDEX nightshift_jobs_finished_idx;
+      CREATE INDEX nightshift_jobs_finished_idx ON nightshift_jobs (name, finished_at) WHERE state IN ('completed','dead','cancelled');
+    `,
+  },
 ];
 
 /** The schema version this code expects. */

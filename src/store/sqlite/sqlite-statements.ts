@@ -67,11 +67,21 @@ const NEXT_JOB_ID = `MAX(
         COALESCE((SELECT pruned_through FROM nightshift_job_id_floor WHERE only = 1), 0)
       ) + 1`;
 
-/** A prune's scope (`PruneScope`): each list a JSON array, or NULL for no restriction. */
-const PRUNE_SCOPE = `AND (@names IS NULL OR name IN (SELECT value FROM json_each(@names)))
-        AND (@queues IS NULL OR queue IN (SELECT value FROM json_each(@queues)))
-        AND (@exceptNames IS NULL OR name NOT IN (SELECT value FROM json_each(@exceptNames)))
-        AND (@exceptQueues IS NULL OR queue NOT IN (SELECT value FROM json_each(@exceptQueues)))`;
+/**
+ * The names of final jobs, in order, by one seek per name on nightshift_jobs_finished_idx (a skip
+ * scan SQLite does not make by itself without ANALYZE statistics): a CTE named `names`.
+ */
+const FINISHED_NAMES = `names(name) AS (
+        SELECT (SELECT name FROM nightshift_jobs INDEXED BY nightshift_jobs_finished_idx WHERE state IN ${FINAL} ORDER BY name LIMIT 1)
+        UNION ALL
+        SELECT (SELECT n.name FROM nightshift_jobs n INDEXED BY nightshift_jobs_finished_idx WHERE n.state IN ${FINAL} AND n.name > names.name ORDER BY n.name LIMIT 1)
+        FROM names WHERE names.name IS NOT NULL
+      )`;
+/** A prune's scope (`PruneScope`) over the pruned jobs `j`: each list a JSON array, or NULL for no restriction. */
+const PRUNE_SCOPE = `AND (@names IS NULL OR j.name IN (SELECT value FROM json_each(@names)))
+        AND (@queues IS NULL OR j.queue IN (SELECT value FROM json_each(@queues)))
+        AND (@exceptNames IS NULL OR j.name NOT IN (SELECT value FROM json_each(@exceptNames)))
+        AND (@exceptQueues IS NULL OR j.queue NOT IN (SELECT value FROM json_each(@exceptQueues)))`;
 
 export const SQL = {
   // ---- jobs: insert ------------------------------------------------------------------------
@@ -331,13 +341,18 @@ export const SQL = {
     RETURNING *`,
   // Kept by triggers (migration 8): a read of a few rows, whatever the size of the jobs table.
   jobStats: `SELECT queue, state, n AS count FROM nightshift_queue_counts WHERE n > 0`,
+  // Both walk nightshift_jobs_finished_idx (name, finished_at) over final jobs (migration 18): the
+  // job names, one seek each (the names CTE), then each name's range before the cutoff. The state
+  // condition is written as in the index so the planner may use it.
   jobPrune: `
     DELETE FROM nightshift_jobs
     WHERE id IN (
-      SELECT id FROM nightshift_jobs
-      WHERE state IN ${FINAL}
-        AND state IN (SELECT value FROM json_each(@states))
-        AND finished_at < @finishedBefore
+      WITH RECURSIVE ${FINISHED_NAMES}
+      SELECT j.id FROM names CROSS JOIN nightshift_jobs j INDEXED BY nightshift_jobs_finished_idx
+      WHERE j.name = names.name
+        AND j.state IN ${FINAL}
+        AND j.state IN (SELECT value FROM json_each(@states))
+        AND j.finished_at < @finishedBefore
         ${PRUNE_SCOPE}
       LIMIT CAST(@limit AS INTEGER)
     )
@@ -346,10 +361,13 @@ export const SQL = {
   jobResultPrune: `
     UPDATE nightshift_jobs SET result = NULL
     WHERE id IN (
-      SELECT id FROM nightshift_jobs
-      WHERE state = 'completed'
-        AND finished_at < @finishedBefore
-        AND result IS NOT NULL
+      WITH RECURSIVE ${FINISHED_NAMES}
+      SELECT j.id FROM names CROSS JOIN nightshift_jobs j INDEXED BY nightshift_jobs_finished_idx
+      WHERE j.name = names.name
+        AND j.state IN ${FINAL}
+        AND j.state = 'completed'
+        AND j.finished_at < @finishedBefore
+        AND j.result IS NOT NULL
         ${PRUNE_SCOPE}
       LIMIT CAST(@limit AS INTEGER)
     )

@@ -3,9 +3,10 @@
  * and the earliest pending run time per queue, found by seeks on the claim index.
  */
 import { STATS_VALUE_COLUMNS, statsFromValues, statsValues } from '../stats-columns.js';
-import type { StatsDelta, StatsRow } from '../types.js';
+import type { FinishedOutcome, StatsDelta, StatsRow } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
 import { preparedOnce } from './sqlite-prepared.js';
+import { parseErrorRecord } from './sqlite-rows.js';
 
 const MINUTE_MS = 60_000;
 const PENDING = `state IN ('available','scheduled','retryable')`;
@@ -62,6 +63,14 @@ const SQL = {
         WHERE o.queue = j.queue AND o.${PENDING} AND o.priority = j.priority AND o.run_at <= @now
           AND (o.run_at < j.run_at OR (o.run_at = j.run_at AND o.id < j.id))
         LIMIT CAST(@limit AS INTEGER))) AS ahead`,
+  // nightshift_jobs_finished_idx (name, finished_at) over final jobs (migration 18): a seek on the
+  // name, then its newest entries, cancelled ones skipped. The first state condition is the
+  // index's own, so the planner can use the partial index.
+  newestFinished: `
+    SELECT state, last_error FROM nightshift_jobs INDEXED BY nightshift_jobs_finished_idx
+    WHERE name = ? AND state IN ('completed','dead','cancelled') AND state <> 'cancelled'
+    ORDER BY finished_at DESC, id DESC
+    LIMIT ?`,
 };
 
 const statements = preparedOnce(SQL);
@@ -104,4 +113,15 @@ export function jobsAhead(ctx: SqliteContext, id: number, limit: number): number
 export function queueOldest(ctx: SqliteContext): { queue: string; oldestRunAt: Date }[] {
   const rows = statements(ctx).oldest.all() as { queue: string; oldest: number | null }[];
   return rows.filter((row) => row.oldest !== null).map((row) => ({ queue: row.queue, oldestRunAt: new Date(row.oldest as number) }));
+}
+
+export function newestFinished(ctx: SqliteContext, names: readonly string[], limit: number): FinishedOutcome[] {
+  const statement = statements(ctx).newestFinished;
+  const out: FinishedOutcome[] = [];
+  for (const name of new Set(names)) {
+    for (const row of statement.all(name, limit) as { state: 'completed' | 'dead'; last_error: string | null }[]) {
+      out.push({ name, state: row.state, lastError: parseErrorRecord(row.last_error) });
+    }
+  }
+  return out;
 }

@@ -22,6 +22,7 @@ import type {
   AttemptRecord,
   Clock,
   ErrorRecord,
+  FinishedOutcome,
   JobFetchParams,
   JobFinishItem,
   JobFinishResult,
@@ -63,7 +64,7 @@ import { isThrottledOrDebounced } from '../debounce.js';
 import { insertToken, listTokens, revokeToken } from './sqlite-tokens.js';
 import { addSilence, listAlerts, listSilences, openAlert, pruneAlerts, removeSilence, resolveAlert } from './sqlite-alerts.js';
 import type { AlertEpisodeRecord, AlertListFilter, AlertOpenParams, AlertSilenceRecord } from '../alert-types.js';
-import { addStats, jobsAhead, listStats, pruneStats, queueOldest, rollupStats } from './sqlite-stats.js';
+import { addStats, jobsAhead, listStats, newestFinished, pruneStats, queueOldest, rollupStats } from './sqlite-stats.js';
 import {
   attemptFromRow,
   CLAIMED_ID,
@@ -476,6 +477,12 @@ class SqliteStore implements Store {
 
   async jobQueueOldest(): Promise<{ queue: string; oldestRunAt: Date }[]> {
     return this.run('jobQueueOldest', () => queueOldest(this.ctx));
+  }
+
+  async jobNewestFinished(params: { names: string[]; limit: number }): Promise<FinishedOutcome[]> {
+    const limit = Math.max(0, Math.floor(params.limit));
+    if (limit === 0 || params.names.length === 0) return [];
+    return this.run('jobNewestFinished', () => newestFinished(this.ctx, params.names, limit));
   }
 
   async jobDelete(params: { ids: string[] }): Promise<{ deleted: string[] }> {
