@@ -351,6 +351,14 @@ function surfaceCostNotes(results) {
     const cost = (1 - on.jobsPerSec / off.jobsPerSec) * 100;
     notes.push(`note: operator surfaces on nightshift (${store}): W3O ${Math.round(on.jobsPerSec)} vs W3B ${Math.round(off.jobsPerSec)} jobs/s (medians), cost ${cost.toFixed(1)} % (bound: 5 %)`);
   }
+  for (const store of ['sqlite', 'postgres']) {
+    const find = (id) => results.find((result) => result.workload === id && result.system === 'nightshift' && result.store === store && !result.error);
+    const base = find('W3O');
+    const alerts = find('W3A');
+    if (!base?.jobsPerSec || !alerts?.jobsPerSec) continue;
+    const share = (alerts.jobsPerSec / base.jobsPerSec) * 100;
+    notes.push(`note: alerting on nightshift (${store}): W3A ${Math.round(alerts.jobsPerSec)} vs W3O ${Math.round(base.jobsPerSec)} jobs/s (medians), ${share.toFixed(1)} % of it (bound: at least 95 %)`);
+  }
   return notes;
 }
 

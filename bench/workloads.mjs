@@ -23,8 +23,9 @@
  * @property {{ max: number, perMs: number }} [rateLimit] Drain: the queue's rate limit, handler starts per
  *                                  `perMs` ms; checked over every window of `perMs` and on the achieved rate.
  * @property {number} [repeat]      Runs per case; the median run is reported (see median-run.mjs). Default 1; 1 with --quick.
- * @property {'off' | 'on'} [surfaces] Drain: Nightshift's operator surfaces (metrics, process registry, event feed,
- *                                  activity stats) all off or all on; unset: the runtime's defaults.
+ * @property {'off' | 'on' | 'alerts'} [surfaces] Drain: Nightshift's operator surfaces (metrics, process registry,
+ *                                  event feed, activity stats) all off or all on; `alerts`: all on plus ten alert
+ *                                  rules (see ALERT_RULES in systems/nightshift.mjs); unset: the runtime's defaults.
  */
 
 /**
@@ -83,6 +84,21 @@ export function workloads({ quick }) {
       repeat: 5,
       onlyFor: ['nightshift:sqlite', 'nightshift:postgres'],
     })),
+    {
+      // What alerting costs a worker: W3O plus the ten alert rules of the reference alerts.yaml
+      // (failure streaks and counts, dead-letter size, backlog, oldest due job, no worker, success
+      // rate, duration spike, late schedule), evaluated by the runtime at its default interval and at
+      // start, delivered to the log channel. Compared with W3O of the same run in a note.
+      id: 'W3A',
+      title: 'W3 with every surface on and ten alert rules evaluated',
+      kind: 'drain',
+      jobs: scale(20_000, 2_000),
+      concurrency: 10,
+      handler: 'noop',
+      surfaces: 'alerts',
+      repeat: 5,
+      onlyFor: ['nightshift:sqlite', 'nightshift:postgres'],
+    },
     { id: 'W5', title: '5 ms async jobs, concurrency 50', kind: 'drain', jobs: scale(5_000, 1_000), concurrency: 50, handler: 'timer5', repeat: 3 },
     {
       // One job of a key at a time, 1,000 keys x 20 jobs. BullMQ's groups are in BullMQ Pro only.

@@ -14,6 +14,8 @@ const FALLBACK_MODULES = {
   createClient: 'client/client.js',
   createWorker: 'worker/worker.js',
   createNightshift: 'nightshift.js',
+  parseAlertRules: 'alerts/alert-rules.js',
+  evaluateAlertRules: 'alerts/alert-evaluator.js',
 };
 
 /** @type {Promise<Record<string, Function>> | null} */

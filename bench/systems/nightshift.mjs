@@ -4,6 +4,7 @@
 // batch), and `createNightshift` with the queue's concurrency for consumption.
 import { z } from 'zod';
 import { loadNightshift, rateLimitSupported } from './nightshift-exports.mjs';
+import { ALERT_RULES } from '../alert-rules.mjs';
 
 export const name = 'nightshift';
 export const packageName = 'nightshift';
@@ -85,7 +86,8 @@ export async function openProducer(ctx) {
 /**
  * @param {import('./case-context.mjs').CaseContext} ctx
  * @param {{ concurrency: number, handle: (payload: { seq: number, t: number }) => Promise<void> | void, surfaces?: 'off' | 'on' }} options
- *   `surfaces`: metrics, process registry, event feed and activity stats all off or all on; unset: defaults.
+ *   `surfaces`: metrics, process registry, event feed and activity stats all off or all on; `alerts`: all on
+ *   and ALERT_RULES evaluated; unset: defaults.
  */
 export async function openWorker(ctx, { concurrency, handle, surfaces }) {
   // An option the build does not know would be ignored, and W7 would measure an unlimited queue.
@@ -96,7 +98,8 @@ export async function openWorker(ctx, { concurrency, handle, surfaces }) {
   const job = benchJob(api, ctx, async (payload) => {
     await handle(payload);
   });
-  const switches = surfaces === undefined ? {} : { metrics: surfaces === 'on', processRegistry: surfaces === 'on', eventFeed: surfaces === 'on', stats: surfaces === 'on' };
+  const on = surfaces === 'on' || surfaces === 'alerts';
+  const switches = surfaces === undefined ? {} : { metrics: on, processRegistry: on, eventFeed: on, stats: on, ...(surfaces === 'alerts' ? { alerts: { rules: ALERT_RULES } } : {}) };
   const queue = { concurrency, ...(ctx.rateLimit ? { rateLimit: { max: ctx.rateLimit.max, perMs: ctx.rateLimit.perMs } } : {}) };
   const app = api.createNightshift({ store, jobs: [job], queues: { [ctx.queue]: queue }, ...switches });
   inProcessRuntime = { app, job };
