@@ -31,6 +31,7 @@ const TIMED_METHODS = [
   'jobAhead',
   'jobKeyHolders',
   'jobDependencies',
+  'jobSettleStranded',
   'jobResultPrune',
   'queueHold',
   'queueRateWait',

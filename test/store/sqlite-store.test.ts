@@ -194,6 +194,7 @@ describe('sqlite store: schema', () => {
       'nightshift_jobs_running_key_idx',
       'nightshift_jobs_schedule_idx',
       'nightshift_jobs_throttle_idx',
+      'nightshift_jobs_waiting_idx',
     ]);
 
     const [single] = await store.jobInsertMany({ jobs: [job()] });

@@ -417,6 +417,13 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX nightshift_rate_log_key_idx ON nightshift_rate_log (queue, key, at) WHERE key IS NOT NULL;
     `,
   },
+  {
+    version: 17,
+    description: 'an index of waiting jobs, so the rescuer finds those stranded by a deleted or unsettled dependency without scanning every job',
+    sql: `
+      CREATE INDEX nightshift_jobs_waiting_idx ON nightshift_jobs (id) WHERE state = 'waiting';
+    `,
+  },
 ];
 
 /** The schema version this code expects. */
