@@ -232,6 +232,7 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
         logger,
         intervalMs: options.rescue ? options.rescue.intervalMs : undefined,
         onRescued: () => worker?.wake(),
+        onStrandedSettled: (result) => worker?.wake(result.queues),
         ...(worker ? { beforePass: () => worker.flushFinishes() } : {}),
       }),
     );

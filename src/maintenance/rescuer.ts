@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { NightshiftEvents } from '../observe/events.js';
 import { createSilentLogger } from '../observe/logger.js';
-import type { ErrorRecord, Store } from '../store/types.js';
+import type { ErrorRecord, Store, StrandedSettleResult } from '../store/types.js';
 import { createIntervalService, type IntervalService } from '../service.js';
 
 /**
@@ -21,6 +21,8 @@ export const DEFAULT_RESCUE_INTERVAL_MS = 5000;
 const RESCUE_BATCH = 1000;
 /** Store calls per pass at most, so one pass stays short even after a mass crash. */
 const MAX_BATCHES_PER_PASS = 20;
+/** Ended or deleted dependencies looked at per pass (`Store.jobSettleStranded`); more wait for the next pass. */
+const STRANDED_BATCH = 1000;
 
 export interface RescuerOptions {
   store: Store;
@@ -30,6 +32,8 @@ export interface RescuerOptions {
   logger?: Logger;
   /** Called after a store call rescued jobs (the facade wakes its worker so they run at once). */
   onRescued?(result: { retried: string[]; dead: string[] }): void;
+  /** Called after a pass released or cancelled stranded dependents (the facade wakes its worker for `queues`). */
+  onStrandedSettled?(result: StrandedSettleResult): void;
   /**
    * Awaited before each pass. The facade writes its worker's waiting finishes first: after an
    * outage longer than a lease, those jobs' leases have expired, yet their finishes would still
@@ -43,23 +47,44 @@ export interface RescuerOptions {
  * (runnable now) when attempts remain, else `dead`, with the attempt recorded as `lost` and
  * `LEASE_EXPIRED_ERROR` as the error. The store does this with fenced writes, so any number of
  * processes may run a rescuer at once, and a job that completed meanwhile is never reopened.
+ *
+ * Then it repairs waiting jobs that nothing would release any more (`Store.jobSettleStranded`):
+ * those whose dependency ended while their settle was lost (a process died between the two
+ * writes), or was pruned or deleted while they still waited on it. They are released or
+ * cancelled as the dependency's end would have done; the store's rules decide, and running it
+ * in several processes at once changes each job once.
  */
 export function createRescuer(options: RescuerOptions): IntervalService {
   const logger = options.logger ?? createSilentLogger();
+  const rescueExpired = async (): Promise<void> => {
+    for (let batch = 0; batch < MAX_BATCHES_PER_PASS; batch++) {
+      const result = await options.store.jobRescueExpired({ limit: RESCUE_BATCH, error: LEASE_EXPIRED_ERROR });
+      const count = result.retried.length + result.dead.length;
+      if (count === 0) return;
+      logger.warn({ retried: result.retried.length, dead: result.dead.length }, 'rescued jobs whose lease expired');
+      options.events?.emit('rescuer:rescued', result);
+      options.onRescued?.(result);
+      if (count < RESCUE_BATCH) return;
+    }
+  };
+  const settleStranded = async (): Promise<void> => {
+    const result = await options.store.jobSettleStranded({ limit: STRANDED_BATCH });
+    if (result.released.length + result.cancelled.length === 0) return;
+    logger.warn(
+      { released: result.released.length, cancelled: result.cancelled.length },
+      'settled waiting jobs whose dependency ended or was deleted without releasing them',
+    );
+    options.events?.emit('rescuer:settled', result);
+    options.onStrandedSettled?.(result);
+  };
   return createIntervalService({
     name: 'rescuer',
     intervalMs: options.intervalMs ?? DEFAULT_RESCUE_INTERVAL_MS,
     run: async () => {
       await options.beforePass?.();
-      for (let batch = 0; batch < MAX_BATCHES_PER_PASS; batch++) {
-        const result = await options.store.jobRescueExpired({ limit: RESCUE_BATCH, error: LEASE_EXPIRED_ERROR });
-        const count = result.retried.length + result.dead.length;
-        if (count === 0) return;
-        logger.warn({ retried: result.retried.length, dead: result.dead.length }, 'rescued jobs whose lease expired');
-        options.events?.emit('rescuer:rescued', result);
-        options.onRescued?.(result);
-        if (count < RESCUE_BATCH) return;
-      }
+      // Expired leases first: a job the rescue kills settles the jobs waiting on it itself.
+      await rescueExpired();
+      await settleStranded();
     },
     onError(error) {
       logger.error({ err: error }, 'rescuer pass failed; trying again next interval');

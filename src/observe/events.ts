@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { ErrorRecord, JobRecord } from '../store/types.js';
+import type { ErrorRecord, JobRecord, StrandedSettleResult } from '../store/types.js';
 
 /**
  * Every lifecycle event Nightshift emits, with its payload type. Tests wait on these instead of
@@ -33,6 +33,8 @@ export interface NightshiftEventMap {
   'worker:stalled': { workerId: string; stalled: boolean; error: unknown };
   'worker:stopped': { workerId: string };
   'rescuer:rescued': { retried: string[]; dead: string[] };
+  /** The rescuer released or cancelled waiting jobs stranded by a dependency that ended or was deleted unsettled (`Store.jobSettleStranded`). */
+  'rescuer:settled': StrandedSettleResult;
   'schedule:fired': { scheduleId: string; fireAt: Date; jobId: string | null; status: string };
   'schedule:error': { scheduleId: string; error: unknown };
   /** Missed ticks (older than the scheduler's grace period) were skipped rather than run. */

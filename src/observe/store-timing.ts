@@ -32,6 +32,7 @@ const TIMED_METHODS = [
   'jobAhead',
   'jobKeyHolders',
   'jobDependencies',
+  'jobSettleStranded',
   'jobResultPrune',
   'queueHold',
   'queueRateWait',

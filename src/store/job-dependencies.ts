@@ -8,10 +8,15 @@
  * available or scheduled when the count reaches 0. Under `cancel` (the default) a failed
  * dependency cancels the job, and that cancellation reaches the jobs waiting on it in turn;
  * under `wait` the edge stays open until the dependency is retried and completes.
+ *
+ * A dependency can also be gone before its edge settled: pruned or deleted (its edges go with
+ * it) while a job still waited on it, or ended without its dependents being settled (a process
+ * that died between a finish and the settle). `Store.jobSettleStranded` finds such jobs and
+ * applies `dependencyEndEffect` to them, as a finish would have.
  */
 import { ValidationError } from '../errors.js';
 import { isJobId } from './job-ids.js';
-import type { DependencyFailurePolicy, JobInsert, JobState } from './types.js';
+import { DEPENDENCY_FAILURE_POLICIES, type DependencyFailurePolicy, type JobInsert, type JobState } from './types.js';
 
 /** What a new job with dependencies starts as, and the edges to write (dependency id, settled). */
 export interface DependencyPlan {
@@ -64,9 +69,9 @@ export function planDependencies(job: JobInsert, ids: readonly string[], states:
   let failed: DependencyPlan['failed'] = null;
   for (const id of ids) {
     const state = states.get(id)!;
-    const ended = state === 'dead' || state === 'cancelled';
-    const settled = state === 'completed' || (ended && policy === 'run');
-    if (ended && policy === 'cancel' && failed === null) failed = { id, state };
+    const effect = state === 'completed' || state === 'dead' || state === 'cancelled' ? dependencyEndEffect(state, policy) : 'keep';
+    const settled = effect === 'release';
+    if (effect === 'cancel' && failed === null) failed = { id, state };
     edges.push({ id, settled });
     if (!settled) pending++;
   }
@@ -76,4 +81,41 @@ export function planDependencies(job: JobInsert, ids: readonly string[], states:
 /** The error a job cancelled by a failed dependency records (both stores write exactly this). */
 export function dependencyFailedError(depId: string, how: string): { name: string; message: string; stack: null; kind: string } {
   return { name: 'DependencyFailed', message: `dependency ${depId} ended ${how}`, stack: null, kind: 'dependency_failed' };
+}
+
+/**
+ * How a dependency's end reaches a job waiting on it: `deleted` is a dependency that no longer
+ * exists while the job's edge to it was not settled (pruned or deleted meanwhile; whether it
+ * had completed is unknown).
+ */
+export type DependencyEnd = 'completed' | 'dead' | 'cancelled' | 'deleted';
+
+/**
+ * What a dependency's end does to a job waiting on it under `policy` (null: the default,
+ * `cancel`): `release` settles the edge (the job is due once none is left), `cancel` cancels the
+ * job, `keep` leaves the edge open. A deleted dependency is settled only under `run`: under
+ * `wait` nothing could ever complete it any more, so the job is cancelled rather than left
+ * waiting forever.
+ */
+export function dependencyEndEffect(end: DependencyEnd, policy: DependencyFailurePolicy | null): 'release' | 'cancel' | 'keep' {
+  if (end === 'completed') return 'release';
+  const effective = policy ?? 'cancel';
+  if (effective === 'run') return 'release';
+  if (effective === 'wait' && end !== 'deleted') return 'keep';
+  return 'cancel';
+}
+
+/** The policies under which a dead or cancelled dependency leaves the edge open (a store's stranded-job search skips those edges). */
+export const POLICIES_KEEPING_FAILED_EDGES: readonly DependencyFailurePolicy[] = DEPENDENCY_FAILURE_POLICIES.filter(
+  (policy) => dependencyEndEffect('dead', policy) === 'keep' && dependencyEndEffect('cancelled', policy) === 'keep',
+);
+
+/** The error a job records when a dependency it waited on was deleted before it completed (both stores write exactly this). */
+export function dependencyDeletedError(): { name: string; message: string; stack: null; kind: string } {
+  return {
+    name: 'DependencyFailed',
+    message: 'a dependency was deleted before it completed (pruned or deleted while this job waited on it)',
+    stack: null,
+    kind: 'dependency_failed',
+  };
 }

@@ -130,6 +130,16 @@ export interface PruneScope {
 export type DependencyFailurePolicy = 'cancel' | 'run' | 'wait';
 export const DEPENDENCY_FAILURE_POLICIES: readonly DependencyFailurePolicy[] = ['cancel', 'run', 'wait'];
 
+/** What `Store.jobSettleStranded` changed. */
+export interface StrandedSettleResult {
+  /** Jobs that left `waiting`: now available, or scheduled when their runAt is later. */
+  released: string[];
+  /** Jobs cancelled: stranded ones, and the jobs waiting on those in turn. */
+  cancelled: string[];
+  /** Queues that got a job due now (a worker of theirs should claim again). */
+  queues: string[];
+}
+
 /** The lease a worker holds on a running job. */
 export interface Lease {
   owner: string;
@@ -683,6 +693,24 @@ export interface Store extends AlertStore {
    * reading its children's results, and for "why is this job waiting?".
    */
   jobDependencies(params: { id: string }): Promise<{ job: JobRecord; settled: boolean }[]>;
+  /**
+   * Repairs waiting jobs that nothing would ever release (the rescuer calls it on each pass):
+   * - a job whose unsettled dependency already ended (completed, dead or cancelled) — its finish
+   *   committed but its dependents were not settled, e.g. the process died in between: the end
+   *   is applied as the finish would have (release, cancel naming the dependency, or keep
+   *   waiting under `wait` for a dead or cancelled one);
+   * - a job whose unsettled dependency no longer exists (pruned or deleted while the job waited
+   *   on it): under `run` it counts as settled; under `cancel` and `wait` the job is cancelled
+   *   with `dependencyDeletedError()` (store/job-dependencies.ts decides both).
+   * Cancellations reach the jobs waiting on the cancelled ones, as any cancellation does.
+   * Looks at no more than `limit` ended dependencies and `limit` jobs with a deleted one per call
+   * (what cascades from them is not counted). Reads only waiting jobs and their edges, never the whole
+   * jobs table: with nothing stranded it costs an index walk over the waiting jobs. Idempotent,
+   * and safe while finishes and other repairs run. Wakes listeners of queues that got a job due
+   * now, like any release. Returns the jobs it moved out of `waiting` (released: now available
+   * or scheduled; cancelled) and the queues that got a job due now. Added with flows.
+   */
+  jobSettleStranded(params: { limit: number }): Promise<StrandedSettleResult>;
 
   // -- API tokens: only their SHA-256 digests are stored. Added with the HTTP API's token commands.
 

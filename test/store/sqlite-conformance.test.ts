@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runStoreConformance, TestClock } from '../../src/store/conformance/index.js';
@@ -23,6 +24,14 @@ runStoreConformance('sqlite', async () => {
     async cleanup() {
       for (const store of stores) await store.close();
       rmSync(dir, { recursive: true, force: true });
+    },
+    async endWithoutSettling({ id, state }) {
+      const raw = new Database(path);
+      try {
+        raw.prepare('UPDATE nightshift_jobs SET state = ?, finished_at = ?, lease_token = NULL, lease_expires_at = NULL WHERE id = ?').run(state, clock.now(), Number(id));
+      } finally {
+        raw.close();
+      }
     },
   };
 });

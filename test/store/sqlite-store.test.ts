@@ -15,6 +15,7 @@ import { isRetryableSqliteCode, mapSqliteError } from '../../src/store/sqlite/sq
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite/sqlite-migrations.js';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { SQL } from '../../src/store/sqlite/sqlite-statements.js';
+import { SQL as DEPENDENCY_SQL } from '../../src/store/sqlite/sqlite-job-deps.js';
 import type { JobInsert, Store } from '../../src/store/types.js';
 
 const CHILD = fileURLToPath(new URL('./sqlite-process-child.ts', import.meta.url));
@@ -194,6 +195,7 @@ describe('sqlite store: schema', () => {
       'nightshift_jobs_running_key_idx',
       'nightshift_jobs_schedule_idx',
       'nightshift_jobs_throttle_idx',
+      'nightshift_jobs_waiting_idx',
     ]);
 
     const [single] = await store.jobInsertMany({ jobs: [job()] });
@@ -448,5 +450,21 @@ describe('sqlite store: negative priorities through the claim index', () => {
     const details = plan.map((row) => row.detail).join('\n');
     expect(details).toContain('nightshift_jobs_claim_idx');
     expect(details).not.toContain('TEMP B-TREE');
+  });
+});
+
+describe('sqlite store: stranded dependents', () => {
+  it('both searches walk the index of waiting jobs first, then each one\'s edges by primary key: never every job or edge', async () => {
+    await openStore();
+    const db = openRaw();
+    const plan = (text: string, params: Record<string, unknown>) =>
+      (db.prepare(`EXPLAIN QUERY PLAN ${text}`).all(params) as { detail: string }[]).map((row) => row.detail);
+    const ended = plan(DEPENDENCY_SQL.strandedEnded, { keep: '["wait"]', limit: 10 });
+    expect(ended[0]).toBe('SCAN w USING INDEX nightshift_jobs_waiting_idx');
+    expect(ended.filter((line) => line.startsWith('SCAN ') && !line.includes('json_each'))).toEqual([ended[0]]);
+    expect(ended).toContain('SEARCH d USING PRIMARY KEY (job_id=?)');
+    const orphans = plan(DEPENDENCY_SQL.strandedOrphans, { limit: 10 });
+    expect(orphans[0]).toBe('SCAN w USING INDEX nightshift_jobs_waiting_idx');
+    expect(orphans.filter((line) => line.startsWith('SCAN '))).toEqual([orphans[0]]);
   });
 });

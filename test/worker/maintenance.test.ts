@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createClient } from '../../src/client/client.js';
@@ -40,6 +41,60 @@ describe('rescuer', () => {
     // The record is the core's, the same on every store.
     expect(stored?.lastError).toEqual(LEASE_EXPIRED_ERROR);
     expect((await store.jobAttempts({ id: job.id })).map((attempt) => [attempt.outcome, attempt.error])).toEqual([['lost', LEASE_EXPIRED_ERROR]]);
+  });
+});
+
+/** Writes a job's final state straight into the SQLite file, as a finish whose dependents' settle was lost leaves it. */
+function endWithoutSettling(file: string, id: string, state: 'completed' | 'dead', at = Date.now()): void {
+  const raw = new Database(file);
+  try {
+    raw.prepare('UPDATE nightshift_jobs SET state = ?, finished_at = ? WHERE id = ?').run(state, at, Number(id));
+  } finally {
+    raw.close();
+  }
+}
+
+describe('rescuer: stranded dependents', () => {
+  it('each pass releases or cancels waiting jobs whose dependency ended unsettled or was deleted, and reports them', async () => {
+    const clock = new TestClock();
+    temp = await openTempStore({ clock });
+    const { store } = temp;
+    const client = createClient({ store, jobs: [noop] });
+    const done = (await client.enqueue(noop, {})).job;
+    const released = (await client.enqueue(noop, {}, { dependsOn: [done.id], queue: 'reports' })).job;
+    const dead = (await client.enqueue(noop, {})).job;
+    const waiter = (await client.enqueue(noop, {}, { dependsOn: [dead.id], onDependencyFailure: 'wait' })).job;
+    endWithoutSettling(temp.file, done.id, 'completed', clock.now());
+    endWithoutSettling(temp.file, dead.id, 'dead', clock.now());
+    clock.advance(60_000);
+    expect(await store.jobPrune({ finishedBefore: new Date(clock.now()), states: ['dead'], limit: 10 })).toEqual({ deleted: 1 });
+
+    const events = new NightshiftEvents();
+    const settled = events.waitFor('rescuer:settled');
+    const woken: string[][] = [];
+    const rescuer = createRescuer({ store, events, intervalMs: 60_000, onStrandedSettled: (result) => woken.push(result.queues) });
+    stopAll.push(() => rescuer.stop());
+    await rescuer.runNow();
+    expect(await settled).toEqual({ released: [released.id], cancelled: [waiter.id], queues: ['reports'] });
+    expect(woken).toEqual([['reports']]);
+    expect((await store.jobGet({ id: released.id }))?.state).toBe('available');
+    expect(await store.jobGet({ id: waiter.id })).toMatchObject({ state: 'cancelled', lastError: { kind: 'dependency_failed', message: expect.stringContaining('deleted before it completed') } });
+    // Nothing left: the next pass reports nothing.
+    await rescuer.runNow();
+    expect(woken).toHaveLength(1);
+  });
+
+  it('in a running Nightshift, a job whose dependency completed without releasing it runs after the next rescue pass', async () => {
+    temp = await openTempStore();
+    const client = createClient({ store: temp.store, jobs: [noop] });
+    const dependency = (await client.enqueue(noop, {})).job;
+    const dependent = (await client.enqueue(noop, {}, { dependsOn: [dependency.id] })).job;
+    endWithoutSettling(temp.file, dependency.id, 'completed');
+    const runtime = createNightshift({ store: temp.store, jobs: [noop], pollIntervalMs: 60_000, rescue: { intervalMs: 60_000 }, prune: false });
+    stopAll.push(() => runtime.stop());
+    const completed = runtime.events.waitFor('job:completed');
+    await runtime.start();
+    expect((await completed).job.id).toBe(dependent.id);
   });
 });
 

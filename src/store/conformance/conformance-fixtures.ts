@@ -15,6 +15,13 @@ export interface StoreFixture {
   /** Closes the store(s) and removes the database. */
   cleanup(): Promise<void>;
   /**
+   * Writes job `id`'s final state (finished now, by the fixture's clock) straight into the
+   * database, bypassing the store, and settles nothing: what a finish leaves behind when its
+   * process dies before the jobs waiting on it are settled. The one write of the suite that does
+   * not go through the Store interface; every store's fixture must provide it.
+   */
+  endWithoutSettling(params: { id: string; state: 'completed' | 'dead' | 'cancelled' }): Promise<void>;
+  /**
    * Optional: opens another store on the same database (another connection, as another process
    * would), with the same clock. Concurrency tests run across both when present. `cleanup`
    * closes it too.

@@ -11,7 +11,8 @@
  *   });
  *
  * The factory is called once per test and must return a store on a fresh, empty database; the
- * suite calls `migrate()` itself. Assertions only use the Store interface, never the database.
+ * suite calls `migrate()` itself. Assertions only use the Store interface, never the database;
+ * the fixture's `endWithoutSettling` is the one write that bypasses it (to stage a crash).
  * A factory that can also return `openAnother()` (a second store on the same database, as
  * another process would open it) gets the concurrency tests run across both connections.
  *
@@ -31,7 +32,8 @@
  * - a malformed job id ('', '0', '01', ' 1', '1.5', out of range …) names no job: every method
  *   taking one answers "not found" and changes nothing, never with a database error;
  * - every write that makes a job claimable at once (a due insert, a failed finish with no delay, a
- *   snooze with no delay, a release, a retry, a rescue that retries, a resume) wakes the listeners
+ *   snooze with no delay, a release, a retry, a rescue that retries, a resume, a repair of a
+ *   stranded dependent) wakes the listeners
  *   of every connection with that queue; an unsubscribed listener is never called again, not even
  *   later in a wake-up already under way;
  * - `eventList`: an empty filter list matches nothing, a missing one everything; an event without
@@ -42,7 +44,7 @@ import type { StoreFactory } from './conformance-fixtures.js';
 import { describeJobFetch } from './jobs-fetch.js';
 import { describeJobFetchIds } from './jobs-fetch-ids.js';
 import { describeJobLimits } from './jobs-limits.js';
-import { describeJobDependencies, describeThrottleDebounce } from './jobs-dependencies.js';
+import { describeJobDependencies, describeStrandedDependents, describeThrottleDebounce } from './jobs-dependencies.js';
 import { describeJobFinish } from './jobs-finish.js';
 import { describeJobIds } from './jobs-ids.js';
 import { describeJobInsert } from './jobs-insert.js';
@@ -70,6 +72,7 @@ export function runStoreConformance(label: string, factory: StoreFactory): void 
     describeJobFetchIds(factory);
     describeJobLimits(factory);
     describeJobDependencies(factory);
+    describeStrandedDependents(factory);
     describeThrottleDebounce(factory);
     describeJobFinish(factory);
     describeJobLeases(factory);

@@ -1,6 +1,7 @@
 /** Conformance: job dependencies — waiting, release on completion, failure policies, flows in one insert, and the graph after cancel, rescue and prune. */
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../errors.js';
+import { dependencyDeletedError } from '../job-dependencies.js';
 import type { JobRecord, Store } from '../types.js';
 import { errorRecord, fetchJobs, insertJob, jobInput, LEASE_MS, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
 
@@ -150,6 +151,150 @@ export function describeJobDependencies(factory: StoreFactory): void {
       await t.store.jobPrune({ finishedBefore: new Date(t.clock.now()), states: ['dead', 'cancelled'], limit: 100 });
       expect(await t.store.jobGet({ id: a.id })).toBeNull();
       expect(await t.store.jobDependencies({ id: child.id })).toEqual([]);
+    });
+  });
+}
+
+/** Conformance: `jobSettleStranded`, the repair of waiting jobs that nothing would release any more. */
+export function describeStrandedDependents(factory: StoreFactory): void {
+  describe('stranded dependents (jobSettleStranded)', () => {
+    const t = useStoreFixture(factory);
+    const sorted = (ids: readonly string[]) => [...ids].sort((a, b) => Number(a) - Number(b));
+    const repair = async () => {
+      const result = await t.store.jobSettleStranded({ limit: 100 });
+      return { released: sorted(result.released), cancelled: sorted(result.cancelled), queues: [...result.queues].sort() };
+    };
+    const NOTHING = { released: [], cancelled: [], queues: [] };
+
+    it('a dependency that ended without its dependents being settled (a crash in between): each policy gets what the finish would have done', async () => {
+      const [done, dead, stopped] = [await insertJob(t.store), await insertJob(t.store), await insertJob(t.store)];
+      const released = await insertJob(t.store, { dependsOn: [done.id] });
+      const later = await insertJob(t.store, { dependsOn: [done.id], runAt: new Date(t.clock.now() + 60_000) });
+      const cancelled = await insertJob(t.store, { dependsOn: [dead.id] });
+      const above = await insertJob(t.store, { dependsOn: [cancelled.id] });
+      const runner = await insertJob(t.store, { dependsOn: [dead.id], onDependencyFailure: 'run', queue: 'other' });
+      const waiter = await insertJob(t.store, { dependsOn: [dead.id], onDependencyFailure: 'wait' });
+      const onStopped = await insertJob(t.store, { dependsOn: [stopped.id] });
+      await t.fixture.endWithoutSettling({ id: done.id, state: 'completed' });
+      await t.fixture.endWithoutSettling({ id: dead.id, state: 'dead' });
+      await t.fixture.endWithoutSettling({ id: stopped.id, state: 'cancelled' });
+      expect(await stateOf(t.store, released.id)).toBe('waiting');
+
+      expect(await repair()).toEqual({
+        released: sorted([released.id, later.id, runner.id]),
+        cancelled: sorted([cancelled.id, above.id, onStopped.id]),
+        queues: ['default', 'other'],
+      });
+      expect(await stateOf(t.store, released.id)).toBe('available');
+      expect(await stateOf(t.store, later.id)).toBe('scheduled');
+      expect(await stateOf(t.store, runner.id)).toBe('available');
+      expect((await t.store.jobDependencies({ id: released.id })).map((d) => d.settled)).toEqual([true]);
+      const cancelledAfter = await t.store.jobGet({ id: cancelled.id });
+      expect(cancelledAfter).toMatchObject({ state: 'cancelled', lastError: { name: 'DependencyFailed', kind: 'dependency_failed', message: `dependency ${dead.id} ended dead` } });
+      expect(cancelledAfter!.finishedAt).not.toBeNull();
+      expect(await t.store.jobGet({ id: above.id })).toMatchObject({ state: 'cancelled', lastError: { message: `dependency ${cancelled.id} ended cancelled` } });
+      expect(await t.store.jobGet({ id: onStopped.id })).toMatchObject({ state: 'cancelled', lastError: { message: `dependency ${stopped.id} ended cancelled` } });
+      // Under wait a dead dependency is not stranding: the job waits for a retry, which still releases it.
+      expect(await stateOf(t.store, waiter.id)).toBe('waiting');
+      expect(await repair()).toEqual(NOTHING);
+      await t.store.jobRetry({ id: dead.id });
+      await finishOne(t.store, dead.id, 'completed');
+      expect(await stateOf(t.store, waiter.id)).toBe('available');
+    });
+
+    it('a dead dependency pruned while a job waits on it under wait: the job is cancelled, saying so, and the jobs waiting on it follow', async () => {
+      const a = await insertJob(t.store);
+      const waiter = await insertJob(t.store, { dependsOn: [a.id], onDependencyFailure: 'wait' });
+      const above = await insertJob(t.store, { dependsOn: [waiter.id] });
+      await finishOne(t.store, a.id, 'dead');
+      t.clock.advance(60_000);
+      expect((await t.store.jobPrune({ finishedBefore: new Date(t.clock.now()), states: ['dead'], limit: 100 })).deleted).toBe(1);
+      expect(await stateOf(t.store, waiter.id)).toBe('waiting');
+
+      expect(await repair()).toEqual({ released: [], cancelled: sorted([waiter.id, above.id]), queues: [] });
+      const after = await t.store.jobGet({ id: waiter.id });
+      // The record is the shared one, the same on every store.
+      expect(after).toMatchObject({ state: 'cancelled', lastError: dependencyDeletedError() });
+      expect(after!.finishedAt).not.toBeNull();
+      expect(await t.store.jobGet({ id: above.id })).toMatchObject({ state: 'cancelled', lastError: { message: `dependency ${waiter.id} ended cancelled` } });
+      expect(await repair()).toEqual(NOTHING);
+    });
+
+    it('a dependency deleted after it ended unsettled: cancel cancels the job; run counts the edge as settled', async () => {
+      const [a, b, c] = [await insertJob(t.store), await insertJob(t.store), await insertJob(t.store)];
+      const cancelling = await insertJob(t.store, { dependsOn: [a.id] });
+      const running = await insertJob(t.store, { dependsOn: [a.id], onDependencyFailure: 'run', queue: 'other' });
+      const stillWaiting = await insertJob(t.store, { dependsOn: [a.id, b.id], onDependencyFailure: 'run' });
+      const laterRun = await insertJob(t.store, { dependsOn: [c.id], onDependencyFailure: 'run', runAt: new Date(t.clock.now() + 60_000) });
+      await t.fixture.endWithoutSettling({ id: a.id, state: 'completed' });
+      await t.fixture.endWithoutSettling({ id: c.id, state: 'dead' });
+      expect(sorted((await t.store.jobDelete({ ids: [a.id, c.id] })).deleted)).toEqual([a.id, c.id]);
+
+      expect(await repair()).toEqual({ released: sorted([running.id, laterRun.id]), cancelled: [cancelling.id], queues: ['other'] });
+      expect(await t.store.jobGet({ id: cancelling.id })).toMatchObject({ state: 'cancelled', lastError: dependencyDeletedError() });
+      expect(await stateOf(t.store, running.id)).toBe('available');
+      expect(await stateOf(t.store, laterRun.id)).toBe('scheduled');
+      // One edge of two went: it still waits for the other, whose completion releases it as usual.
+      expect(await stateOf(t.store, stillWaiting.id)).toBe('waiting');
+      expect(await repair()).toEqual(NOTHING);
+      await finishOne(t.store, b.id, 'completed');
+      expect(await stateOf(t.store, stillWaiting.id)).toBe('available');
+    });
+
+    it('with nothing stranded it returns nothing and changes nothing; limit 0 looks at nothing', async () => {
+      const running = await insertJob(t.store);
+      await t.store.jobFetch({ queue: 'default', limit: 1, owner: OWNER, leaseMs: LEASE_MS, ids: [running.id] });
+      const dead = await insertJob(t.store);
+      const done = await insertJob(t.store);
+      await finishOne(t.store, dead.id, 'dead');
+      await finishOne(t.store, done.id, 'completed');
+      await insertJob(t.store, { dependsOn: [running.id] });
+      await insertJob(t.store, { dependsOn: [dead.id], onDependencyFailure: 'wait' });
+      await insertJob(t.store, { dependsOn: [running.id, done.id], onDependencyFailure: 'run' });
+      await insertJob(t.store, { dependsOn: [done.id] });
+      const before = (await t.store.jobList({ limit: 100 })).jobs;
+      expect(await repair()).toEqual(NOTHING);
+      expect(await t.store.jobSettleStranded({ limit: 0 })).toEqual(NOTHING);
+      expect((await t.store.jobList({ limit: 100 })).jobs).toEqual(before);
+    });
+
+    it('two connections repairing at once change each stranded job once', async () => {
+      const other = t.fixture.openAnother ? await t.fixture.openAnother() : t.store;
+      const deps = [];
+      for (let i = 0; i < 6; i++) deps.push(await insertJob(t.store));
+      const released = [];
+      const cancelled = [];
+      for (const dep of deps) {
+        released.push((await insertJob(t.store, { dependsOn: [dep.id] })).id);
+        released.push((await insertJob(t.store, { dependsOn: [dep.id], onDependencyFailure: 'run' })).id);
+      }
+      for (const dep of deps.slice(0, 3)) await t.fixture.endWithoutSettling({ id: dep.id, state: 'completed' });
+      for (const dep of deps.slice(3)) {
+        cancelled.push((await insertJob(t.store, { dependsOn: [dep.id], onDependencyFailure: 'wait' })).id);
+        await t.fixture.endWithoutSettling({ id: dep.id, state: 'dead' });
+      }
+      // The dead ones are deleted: under run their dependents are released, under cancel and wait cancelled.
+      await t.store.jobDelete({ ids: deps.slice(3).map((dep) => dep.id) });
+      const results = await Promise.all([t.store, other, t.store, other].map((store) => store.jobSettleStranded({ limit: 100 })));
+      const everyRelease = results.flatMap((result) => result.released);
+      const everyCancel = results.flatMap((result) => result.cancelled);
+      const expectedReleased = released.filter((_, i) => i < 6 || i % 2 === 1);
+      const expectedCancelled = [...released.filter((_, i) => i >= 6 && i % 2 === 0), ...cancelled];
+      expect(sorted(everyRelease)).toEqual(sorted(expectedReleased));
+      expect(sorted(everyCancel)).toEqual(sorted(expectedCancelled));
+      expect(await repair()).toEqual(NOTHING);
+    });
+
+    it('works through a limited batch per call and finds the rest on the next', async () => {
+      const deps = [await insertJob(t.store), await insertJob(t.store), await insertJob(t.store)];
+      const waiting = [];
+      for (const dep of deps) waiting.push(await insertJob(t.store, { dependsOn: [dep.id] }));
+      for (const dep of deps) await t.fixture.endWithoutSettling({ id: dep.id, state: 'completed' });
+      const first = await t.store.jobSettleStranded({ limit: 2 });
+      expect(first.released).toHaveLength(2);
+      const second = await t.store.jobSettleStranded({ limit: 2 });
+      expect(sorted([...first.released, ...second.released])).toEqual(sorted(waiting.map((job) => job.id)));
+      expect(await repair()).toEqual(NOTHING);
     });
   });
 }

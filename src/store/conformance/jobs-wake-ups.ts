@@ -12,7 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../types.js';
 import type { TestClock } from './test-clock.js';
-import { errorRecord, insertAndClaim, insertJob, jobInput, LEASE_MS, LOST_ERROR, useStoreFixture, waitUntil, type StoreFactory } from './conformance-fixtures.js';
+import { errorRecord, insertAndClaim, insertJob, jobInput, LEASE_MS, LOST_ERROR, useStoreFixture, waitUntil, type StoreFactory, type StoreFixture } from './conformance-fixtures.js';
 
 /** The queues a listener heard since it settled, and its unsubscribe function. */
 interface Heard {
@@ -40,7 +40,7 @@ async function listenSettled(listening: Store, probe: Store | null): Promise<Hea
 interface WakeCase {
   what: string;
   queue: string;
-  prepare(store: Store, clock: TestClock, queue: string): Promise<() => Promise<unknown>>;
+  prepare(store: Store, clock: TestClock, queue: string, fixture: StoreFixture): Promise<() => Promise<unknown>>;
 }
 
 const WAKE_CASES: WakeCase[] = [
@@ -92,6 +92,17 @@ const WAKE_CASES: WakeCase[] = [
     },
   },
   {
+    what: 'jobSettleStranded releasing a job',
+    queue: 'wake-stranded',
+    prepare: async (store, clock, queue, fixture) => {
+      // Its dependency completed, but the process died before the job was released.
+      const dep = await insertJob(store, { queue: 'wake-stranded-dependency', runAt: new Date(clock.now() + 60_000) });
+      const job = await insertJob(store, { queue, dependsOn: [dep.id] });
+      await fixture.endWithoutSettling({ id: dep.id, state: 'completed' });
+      return async () => expect((await store.jobSettleStranded({ limit: 10 })).released).toEqual([job.id]);
+    },
+  },
+  {
     what: 'queueResume',
     queue: 'wake-resume',
     prepare: async (store, clock, queue) => {
@@ -110,7 +121,7 @@ export function describeJobWakeUps(factory: StoreFactory): void {
 
     for (const { what, queue, prepare } of WAKE_CASES) {
       it(`${what} wakes the listeners of the same connection with its queue`, async () => {
-        const act = await prepare(t.store, t.clock, queue);
+        const act = await prepare(t.store, t.clock, queue, t.fixture);
         const probe = (await t.fixture.openAnother?.()) ?? null;
         const heard = await listenSettled(t.store, probe);
         try {
@@ -124,7 +135,7 @@ export function describeJobWakeUps(factory: StoreFactory): void {
       it(`${what} wakes the listeners of another connection with its queue`, async () => {
         const openAnother = t.fixture.openAnother;
         if (openAnother === undefined) return;
-        const act = await prepare(t.store, t.clock, queue);
+        const act = await prepare(t.store, t.clock, queue, t.fixture);
         const other = await openAnother();
         const heard = await listenSettled(other, t.store);
         try {

@@ -65,6 +65,11 @@ export interface JobStatements {
   insertDependent: Statement;
   depEdges: Statement;
   depSettle: Statement;
+  depSettleChanges: Statement;
+  depStrandedEnded: Statement;
+  depStrandedOrphans: Statement;
+  depOrphanRelease: Statement;
+  depOrphanCancel: Statement;
   dependencies: Statement;
   queueHold: Statement;
   queueHoldUntil: Statement;
@@ -458,6 +463,72 @@ export function jobStatements(names: SchemaNames): JobStatements {
     depSettle: {
       name: n('dep_settle'),
       text: `SELECT queue FROM ${s}.settle_dependents($2::bigint[], $3::text[], ${NOW}) AS queue`,
+    },
+    // The same, one row per job moved out of waiting: its id, new state and queue (migration 23).
+    depSettleChanges: {
+      text: `SELECT changed_id::text AS id, changed_state AS state, changed_queue AS queue FROM ${s}.settle_dependents_changes($2::bigint[], $3::text[], ${NOW})`,
+    },
+    // Stranded waiting jobs (Store.jobSettleStranded), run by the rescuer on each pass. Both
+    // searches start from the partial index of waiting jobs (migration 23) and reach each one's
+    // edges by primary key: their cost follows the waiting jobs, never the size of the jobs or
+    // edges tables (edges of finished jobs stay until they are pruned).
+    // Ended dependencies with an unsettled edge from a waiting job whose policy settles that end
+    // now ($2: the policies that leave a failed dependency's edge open, job-dependencies.ts).
+    // OFFSET 0 keeps the edge lookup a per-job subquery: flattened into a join, the planner may
+    // prefer hashing a scan of every unsettled edge to looking up a few waiting jobs' edges.
+    depStrandedEnded: {
+      text: `
+        SELECT p.id::text AS id, p.state FROM ${s}.jobs w
+        CROSS JOIN LATERAL (SELECT d.depends_on FROM ${s}.job_deps d WHERE d.job_id = w.id AND NOT d.resolved OFFSET 0) AS d
+        JOIN ${s}.jobs p ON p.id = d.depends_on
+        WHERE w.state = 'waiting'
+          AND (p.state = 'completed'
+               OR (p.state IN ('dead', 'cancelled') AND coalesce(w.on_dep_failure, 'cancel') <> ALL ($2::text[])))
+        GROUP BY p.id
+        ORDER BY p.id
+        LIMIT $1`,
+    },
+    // Waiting jobs counting more unsettled edges than they have: the others went with a
+    // dependency that was deleted (ON DELETE CASCADE) before they settled.
+    depStrandedOrphans: {
+      text: `
+        SELECT id::text AS id, policy FROM (
+          SELECT w.id, w.on_dep_failure AS policy, w.deps_pending,
+                 (SELECT count(*) FROM ${s}.job_deps d WHERE d.job_id = w.id AND NOT d.resolved) AS unsettled
+          FROM ${s}.jobs w
+          WHERE w.state = 'waiting'
+        ) AS c
+        WHERE deps_pending > unsettled
+        ORDER BY c.id
+        LIMIT $1`,
+    },
+    // Under `run`, the edges that went with their dependency count as settled: due once none is
+    // left. The count comes from this statement's snapshot; a settle that commits meanwhile only
+    // resolves edges, lowering deps_pending with them, and the WHERE clause is re-checked on the
+    // job's latest row (READ COMMITTED) against that older count, which is never below the true
+    // one: deps_pending never drops below the edges still open, and a job the race left short is
+    // found again on the next pass.
+    depOrphanRelease: {
+      text: `
+        UPDATE ${s}.jobs AS j
+        SET deps_pending = c.unsettled,
+            state = CASE WHEN c.unsettled > 0 THEN j.state WHEN j.run_at > ${NOW} THEN 'scheduled' ELSE 'available' END
+        FROM (
+          SELECT w.id, (SELECT count(*)::int FROM ${s}.job_deps d WHERE d.job_id = w.id AND NOT d.resolved) AS unsettled
+          FROM ${s}.jobs w WHERE w.id = ANY ($2::bigint[])
+        ) AS c
+        WHERE j.id = c.id AND j.state = 'waiting' AND j.deps_pending > c.unsettled
+        RETURNING j.id::text AS id, j.state, j.queue`,
+    },
+    // Under `cancel` and `wait`: cancelled with the caller's error ($3). Re-checked as above, so a
+    // job whose last edge a concurrent settle just resolved is not cancelled for it.
+    depOrphanCancel: {
+      text: `
+        UPDATE ${s}.jobs AS j
+        SET state = 'cancelled', finished_at = ${NOW}, last_error = $3::jsonb
+        WHERE j.id = ANY ($2::bigint[]) AND j.state = 'waiting'
+          AND j.deps_pending > (SELECT count(*) FROM ${s}.job_deps d WHERE d.job_id = j.id AND NOT d.resolved)
+        RETURNING j.id::text AS id`,
     },
     dependencies: {
       name: n('job_dependencies'),

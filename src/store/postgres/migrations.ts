@@ -643,6 +643,84 @@ export const MIGRATIONS: readonly MigrationStep[] = [
     `,
   },
   {
+    version: 23,
+    name: 'stranded dependents: an index of waiting jobs, and a settle that tells what it changed',
+    // The rescuer looks for waiting jobs that nothing would release any more (Store.jobSettleStranded:
+    // a dependency ended but its settle never ran, or it was deleted while they waited): the
+    // partial index keeps that search to the waiting jobs, however many finished ones the table
+    // holds. settle_dependents_changes is version 20's settle_dependents returning each job it
+    // moved out of waiting, with its new state; settle_dependents becomes a view of it (same
+    // signature, so processes of the previous version keep working), and the rules stay in one body.
+    sql: ({ quoted: s }) => `
+      CREATE INDEX jobs_waiting_idx ON ${s}.jobs (id) WHERE state = 'waiting';
+      CREATE FUNCTION ${s}.settle_dependents_changes(deps bigint[], hows text[], at timestamptz)
+        RETURNS TABLE (changed_id bigint, changed_state text, changed_queue text)
+      LANGUAGE plpgsql AS $fn$
+      DECLARE
+        frontier_ids bigint[] := deps;
+        frontier_hows text[] := hows;
+        next_ids bigint[];
+        next_hows text[];
+        waiting record;
+        released record;
+        i integer;
+      BEGIN
+        WHILE coalesce(array_length(frontier_ids, 1), 0) > 0 LOOP
+          next_ids := '{}';
+          next_hows := '{}';
+          FOR i IN 1 .. array_length(frontier_ids, 1) LOOP
+            FOR waiting IN
+              SELECT d.job_id, coalesce(j.on_dep_failure, 'cancel') AS policy
+              FROM ${s}.job_deps d JOIN ${s}.jobs j ON j.id = d.job_id
+              WHERE d.depends_on = frontier_ids[i] AND NOT d.resolved AND j.state = 'waiting'
+              ORDER BY d.job_id
+              FOR UPDATE OF d, j
+            LOOP
+              -- The rule of store/job-dependencies.ts (dependencyEndEffect), as in version 20.
+              CONTINUE WHEN frontier_hows[i] <> 'completed' AND waiting.policy = 'wait';
+              UPDATE ${s}.job_deps SET resolved = true WHERE job_id = waiting.job_id AND depends_on = frontier_ids[i];
+              IF frontier_hows[i] = 'completed' OR waiting.policy = 'run' THEN
+                UPDATE ${s}.jobs
+                SET deps_pending = deps_pending - 1,
+                    state = CASE WHEN deps_pending - 1 > 0 THEN state WHEN run_at > at THEN 'scheduled' ELSE 'available' END
+                WHERE id = waiting.job_id AND state = 'waiting'
+                RETURNING state, queue INTO released;
+                IF FOUND AND released.state <> 'waiting' THEN
+                  changed_id := waiting.job_id;
+                  changed_state := released.state;
+                  changed_queue := released.queue;
+                  RETURN NEXT;
+                END IF;
+              ELSE
+                UPDATE ${s}.jobs
+                SET state = 'cancelled', finished_at = at,
+                    last_error = jsonb_build_object('name', 'DependencyFailed', 'message',
+                      format('dependency %s ended %s', frontier_ids[i], frontier_hows[i]), 'stack', NULL, 'kind', 'dependency_failed')
+                WHERE id = waiting.job_id AND state = 'waiting'
+                RETURNING state, queue INTO released;
+                IF FOUND THEN
+                  next_ids := next_ids || waiting.job_id;
+                  next_hows := next_hows || 'cancelled'::text;
+                  changed_id := waiting.job_id;
+                  changed_state := released.state;
+                  changed_queue := released.queue;
+                  RETURN NEXT;
+                END IF;
+              END IF;
+            END LOOP;
+          END LOOP;
+          frontier_ids := next_ids;
+          frontier_hows := next_hows;
+        END LOOP;
+      END
+      $fn$;
+      CREATE OR REPLACE FUNCTION ${s}.settle_dependents(deps bigint[], hows text[], at timestamptz) RETURNS SETOF text
+      LANGUAGE sql AS $fn$
+        SELECT changed_queue FROM ${s}.settle_dependents_changes(deps, hows, at) WHERE changed_state = 'available'
+      $fn$;
+    `,
+  },
+  {
     version: 24,
     name: 'finished jobs by name, newest first: for consecutive-failure alerts without walking the jobs table',
     sql: ({ quoted: s }) => `

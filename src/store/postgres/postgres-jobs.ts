@@ -290,7 +290,7 @@ export async function rateWait(ctx: PgJobContext, params: { queue: string; rateL
 }
 
 /** Wakes this process's and every other process's workers of `queues` (none: nothing). */
-async function wakeQueues(ctx: PgJobContext, queues: Iterable<string>): Promise<void> {
+export async function wakeQueues(ctx: PgJobContext, queues: Iterable<string>): Promise<void> {
   const list = [...new Set(queues)];
   if (list.length === 0) return;
   ctx.wake(list);
@@ -299,14 +299,24 @@ async function wakeQueues(ctx: PgJobContext, queues: Iterable<string>): Promise<
 
 /** Applies the end of dependencies `ids` (`hows`: completed, dead, cancelled) to the jobs waiting on them; returns the queues that got a due job. */
 async function settleDependents(ctx: PgJobContext, db: Queryable, ids: string[], hows: string[]): Promise<Set<string>> {
+  const { rows } = await settleRetried<{ queue: string }>(ctx, db, ctx.sql.depSettle, [ctx.now(), ids, hows]);
+  return new Set(rows.map((row) => row.queue));
+}
+
+/** `settleDependents` on the pool, telling each job it moved out of `waiting`: its new state (available, scheduled or cancelled) and queue. */
+export async function settleDependentsChanges(ctx: PgJobContext, ids: string[], hows: string[]): Promise<{ id: string; state: JobState; queue: string }[]> {
+  if (ids.length === 0) return [];
+  return (await settleRetried<{ id: string; state: JobState; queue: string }>(ctx, ctx.pool, ctx.sql.depSettleChanges, [ctx.now(), ids, hows])).rows;
+}
+
+async function settleRetried<R extends pg.QueryResultRow>(ctx: PgJobContext, db: Queryable, statement: Statement, values: unknown[]): Promise<pg.QueryResult<R>> {
   // Two settles may lock the same waiting jobs in different orders (a parent of children that
   // finish in several processes): PostgreSQL aborts one with a deadlock, and since the function
   // is idempotent, running it again is the fix. On the caller's transaction an abort cannot be
   // retried here; it fails the caller's statement as any deadlock would.
   for (let attempt = 1; ; attempt++) {
     try {
-      const { rows } = await run<{ queue: string }>(db, ctx.sql.depSettle, [ctx.now(), ids, hows]);
-      return new Set(rows.map((row) => row.queue));
+      return await run<R>(db, statement, values);
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (db !== ctx.pool || attempt >= 5 || (code !== '40P01' && code !== '40001')) throw error;
@@ -467,6 +477,7 @@ export async function finishJobs(ctx: PgJobContext, items: JobFinishItem[]): Pro
   // Jobs waiting on the ones that ended. A statement of its own, after the finish committed (the
   // finish keeps its fast, asynchronously committed single statement for the jobs nobody waits
   // for); settle_dependents is idempotent, and new edges cannot slip in between (see depStates).
+  // Should this process die in between, the rescuer's jobSettleStranded settles them instead.
   if (parents.length > 0) {
     for (const queue of await settleDependents(ctx, ctx.pool, parents.map((p) => p.id), parents.map((p) => p.outcome))) requeued.add(queue);
   }

@@ -39,6 +39,7 @@ import {
   run,
   type PgJobContext,
 } from './postgres-jobs.js';
+import { settleStranded } from './postgres-stranded-dependents.js';
 import {
   claimTick,
   deleteSchedules,
@@ -337,6 +338,9 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     },
     jobGet({ id }) {
       return guard(`read job ${id}`, () => getJob(ctx, id));
+    },
+    jobSettleStranded({ limit }) {
+      return guard('settle stranded dependents', () => settleStranded(ctx, limit));
     },
     jobAttempts({ id }) {
       return guard(`read attempts of job ${id}`, () => jobAttempts(ctx, id));

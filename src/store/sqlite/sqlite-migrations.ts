@@ -418,6 +418,13 @@ const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 17,
+    description: 'an index of waiting jobs, so the rescuer finds those stranded by a deleted or unsettled dependency without scanning every job',
+    sql: `
+      CREATE INDEX nightshift_jobs_waiting_idx ON nightshift_jobs (id) WHERE state = 'waiting';
+    `,
+  },
+  {
     version: 18,
     description: 'final jobs indexed by name, then finish time: the newest of a name in one seek (consecutive-failure alerts); pruning walks it name by name',
     // Replaces the index of finish times alone rather than adding one: a finish writes one index

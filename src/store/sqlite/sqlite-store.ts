@@ -48,6 +48,7 @@ import type {
   ScheduleTick,
   Store,
   StoreTransaction,
+  StrandedSettleResult,
 } from '../types.js';
 import { prepareStatements, type PreparedStatements, type SqliteContext } from './sqlite-context.js';
 import { ChangeWatch } from './sqlite-change-watch.js';
@@ -465,6 +466,14 @@ class SqliteStore implements Store {
     return this.run('jobDependencies', () =>
       this.ctx.inserter.deps.dependencies(id).map((row) => ({ job: jobFromRow(row as unknown as JobRow), settled: row.dep_resolved === 1 })),
     );
+  }
+
+  async jobSettleStranded(params: { limit: number }): Promise<StrandedSettleResult> {
+    const result = this.run('jobSettleStranded', () =>
+      this.ctx.db.transaction(() => this.ctx.inserter.deps.settleStranded(params.limit, this.ctx.now())).immediate(),
+    );
+    this.notify(result.queues);
+    return result;
   }
 
   async jobKeyHolders(params: { queue: string; concurrencyKey: string; limit: number }): Promise<JobRecord[]> {
