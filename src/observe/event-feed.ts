@@ -8,7 +8,7 @@
  * to 200 characters; never payloads or results:
  * - `job:enqueued`  { state, priority, attempt, maxAttempts, runAt, scheduleId }  (new jobs only, not key matches)
  * - `job:started`   { attempt, maxAttempts, workerId }
- * - `job:completed` { attempt, durationMs }
+ * - `job:completed` { attempt, durationMs }  (durations in ms, to the microsecond)
  * - `job:failed`    { attempt, maxAttempts, durationMs, willRetry: true, retryDelayMs, error }
  * - `job:dead`      { attempt, maxAttempts, durationMs, willRetry: false, error }  (an attempt failed for good)
  * - `job:snoozed`   { attempt, delayMs }
@@ -106,15 +106,24 @@ function jobEvent(type: FeedEventType, job: JobRecord, data: string): Pending {
  * the worker id is the only text, quoted once per id.
  */
 let lastWorkerId = '';
-let lastWorkerIdJson = '""';
+let lastAttempt = -1;
+let lastMaxAttempts = -1;
+let lastStarted = '';
 function startedData(job: JobRecord, workerId: string): string {
-  if (workerId !== lastWorkerId) {
+  // The same text object as the last one when nothing in it changed (most jobs: first attempt of
+  // the same maximum, on this worker): no string to build, and the batch encoder's comparison
+  // with the previous job:started data is an identity check.
+  if (workerId !== lastWorkerId || job.attempt !== lastAttempt || job.maxAttempts !== lastMaxAttempts) {
     lastWorkerId = workerId;
-    lastWorkerIdJson = JSON.stringify(workerId);
+    lastAttempt = job.attempt;
+    lastMaxAttempts = job.maxAttempts;
+    lastStarted = `{"attempt":${job.attempt},"maxAttempts":${job.maxAttempts},"workerId":${JSON.stringify(workerId)}}`;
   }
-  return `{"attempt":${job.attempt},"maxAttempts":${job.maxAttempts},"workerId":${lastWorkerIdJson}}`;
+  return lastStarted;
 }
-const completedData = (job: JobRecord, durationMs: number): string => `{"attempt":${job.attempt},"durationMs":${Number.isFinite(durationMs) ? durationMs : null}}`;
+/** Durations in the feed: ms to the microsecond (a timer's float has 17 digits no reader needs). */
+const feedDuration = (durationMs: number): number | null => (Number.isFinite(durationMs) ? Math.round(durationMs * 1000) / 1000 : null);
+const completedData = (job: JobRecord, durationMs: number): string => `{"attempt":${job.attempt},"durationMs":${feedDuration(durationMs)}}`;
 
 /**
  * States: `stopped` → (start) → `idle` (buffer empty, no timer) → (an event) → `armed` (timer set)
@@ -224,7 +233,7 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
             JSON.stringify({
               attempt: job.attempt,
               maxAttempts: job.maxAttempts,
-              durationMs,
+              durationMs: feedDuration(durationMs),
               willRetry,
               ...(willRetry ? { retryDelayMs } : {}),
               error: { name: cut(error.name), kind: error.kind, message: cut(error.message) },

@@ -3,8 +3,9 @@
  *
  * A busy worker emits two or three events per job; a row each made the feed the most expensive
  * thing a worker wrote after the jobs themselves (an index entry, a row header and a statement
- * step per event). A batch row holds the append's events as one JSON array, so an append costs
- * one row whatever its size, and the feed's cost on a worker is mostly building that text.
+ * step per event). A batch row holds the append's events as one JSON text (`encodeEventBatch`),
+ * so an append costs one row whatever its size, and the feed's cost on a worker is mostly
+ * building that text and writing its bytes.
  *
  * Ids. An event's id is `batchId × EVENTS_PER_BATCH + its index in the batch`: still a decimal
  * string that grows with commit order (batch ids do, by each store's own rule), so cursors,
@@ -37,42 +38,64 @@ export function splitEventBatches(events: readonly EventInsert[]): EventInsert[]
   return batches;
 }
 
-/**
- * JSON strings of the few texts that repeat in every batch (types, queues, job names): quoted
- * once. Bounded so that a stream of distinct values cannot grow it without end.
- */
-const quoted = new Map<string, string>();
-const MAX_QUOTED = 10_000;
-function quote(text: string | null): string {
-  if (text === null) return 'null';
-  let json = quoted.get(text);
-  if (json === undefined) {
-    json = JSON.stringify(text);
-    if (quoted.size >= MAX_QUOTED) quoted.clear();
-    quoted.set(text, json);
-  }
-  return json;
-}
-/** Job ids are decimal digits: quoting them needs no escaping. */
-const quoteId = (id: string | null): string => (id === null ? 'null' : /^\d+$/.test(id) ? `"${id}"` : JSON.stringify(id));
+/** Job ids are decimal digits: written as JSON numbers when a double holds them exactly. */
+const SAFE_ID = /^(0|[1-9]\d{0,14})$/;
 
 /**
- * The stored text of one batch: a JSON array of `[type, queue, jobName, jobId, data]`. `data` is
- * the core's serialized JSON object (the Store contract: the core serializes, the store stores),
- * so it goes in as a JSON value, not quoted again — the feed's bulk is these small objects, and
- * quoting them costs as much as writing them. Anything else given as data (not `{…}`) goes in
- * as a string. Either way it reads back as the text given (for a JSON object, as `JSON.stringify`
- * writes it: see `EventInsert.data`).
+ * The stored text of one batch (format 2): one JSON object,
+ * `{"v":2,"d":[texts…],"e":[[type, queue, jobName, jobId, data]…]}`. Type, queue and job name
+ * are indexes into `d`, the batch's texts, each written once; a job id is a JSON number (a text
+ * when it is not a plain decimal a double holds); `data` is the index in `d` of a data text that
+ * repeats the previous data of its event type (a worker's `job:started` data is the same for
+ * most of its jobs), else the core's serialized JSON object written as a JSON value, not quoted
+ * again, or the text given when it is not `{…}`. Null type, queue or name: -1.
+ *
+ * Why: the feed's rows are most of what a busy worker writes besides the jobs themselves, and on
+ * SQLite what a write costs follows its bytes (WAL pages, checkpoints). Format 1, a JSON array
+ * of `[type, queue, jobName, jobId, data]` with every text spelled out, took about 170 bytes per
+ * run job (started and completed); this one about a third of that. Batches of format 1 written
+ * before still read (see `collectEvents`).
  */
 export function encodeEventBatch(events: readonly EventInsert[]): string {
-  let text = '[';
+  const texts = new Map<string, number>();
+  const dictionary: string[] = [];
+  const indexOf = (text: string | null): number => {
+    if (text === null) return -1;
+    let index = texts.get(text);
+    if (index === undefined) {
+      index = dictionary.length;
+      dictionary.push(text);
+      texts.set(text, index);
+    }
+    return index;
+  };
+  // A data text equal to the previous one of the same event type (a worker's job:started data,
+  // the same for most of its jobs) goes to the dictionary from its second time on: one string
+  // comparison per event, no hashing of the many texts that occur once (job:completed's).
+  const lastData = new Map<string, { data: string; index: number }>();
+  let entries = '';
   for (let i = 0; i < events.length; i++) {
     const event = events[i]!;
     const data = event.data;
-    const raw = data.length >= 2 && data.charCodeAt(0) === 123 && data.charCodeAt(data.length - 1) === 125;
-    text += `${i === 0 ? '' : ','}[${quote(event.type)},${quote(event.queue)},${quote(event.jobName)},${quoteId(event.jobId)},${raw ? data : quote(data)}]`;
+    const id = event.jobId;
+    const idText = id === null ? 'null' : SAFE_ID.test(id) ? id : JSON.stringify(id);
+    let dataText: string;
+    const last = lastData.get(event.type);
+    if (last !== undefined && last.data === data) {
+      if (last.index < 0) last.index = indexOf(data);
+      dataText = String(last.index);
+    } else {
+      if (last === undefined) lastData.set(event.type, { data, index: -1 });
+      else {
+        last.data = data;
+        last.index = texts.get(data) ?? -1;
+      }
+      if (data.length >= 2 && data.charCodeAt(0) === 123 && data.charCodeAt(data.length - 1) === 125) dataText = data;
+      else dataText = JSON.stringify(data);
+    }
+    entries += `${i === 0 ? '' : ','}[${indexOf(event.type)},${indexOf(event.queue)},${indexOf(event.jobName)},${idText},${dataText}]`;
   }
-  return `${text}]`;
+  return `{"v":2,"d":${JSON.stringify(dictionary)},"e":[${entries}]}`;
 }
 
 /**
@@ -93,30 +116,69 @@ export function eventId(batchId: number, index: number): string {
 
 const asText = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 
+/** One entry of a batch, decoded to texts: null when it is not an entry with a type. */
+type DecodedEntry = { type: string; queue: string | null; jobName: string | null; jobId: string | null; data: string } | null;
+
+/** The entries of a stored batch text, of either format, decoded lazily; null when it does not parse. */
+function batchEntries(stored: string): { length: number; at(index: number): DecodedEntry } | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stored);
+  } catch {
+    return null;
+  }
+  const dataText = (value: unknown): string => (typeof value === 'string' ? value : value !== null && typeof value === 'object' ? JSON.stringify(value) : '{}');
+  if (Array.isArray(parsed)) {
+    // Format 1: [type, queue, jobName, jobId, data] with the texts spelled out.
+    return {
+      length: parsed.length,
+      at(index) {
+        const entry: unknown = parsed[index];
+        if (!Array.isArray(entry) || typeof entry[0] !== 'string') return null;
+        return { type: entry[0], queue: asText(entry[1]), jobName: asText(entry[2]), jobId: asText(entry[3]), data: dataText(entry[4]) };
+      },
+    };
+  }
+  if (parsed === null || typeof parsed !== 'object') return null;
+  const { d, e } = parsed as { d?: unknown; e?: unknown };
+  if (!Array.isArray(d) || !Array.isArray(e)) return null;
+  const text = (value: unknown): string | null => (typeof value === 'number' && value >= 0 ? asText(d[value]) : null);
+  return {
+    length: e.length,
+    at(index) {
+      const entry: unknown = e[index];
+      if (!Array.isArray(entry)) return null;
+      const type = text(entry[0]);
+      if (type === null) return null;
+      const id: unknown = entry[3];
+      const data: unknown = entry[4];
+      return {
+        type,
+        queue: text(entry[1]),
+        jobName: text(entry[2]),
+        jobId: typeof id === 'number' ? String(id) : asText(id),
+        data: typeof data === 'number' ? (text(data) ?? '{}') : dataText(data),
+      };
+    },
+  };
+}
+
 /**
  * Adds to `out` the events of `batch` after the cursor that pass `filter`, until `out` holds
  * `limit`. Returns false once `out` is full. A batch whose text does not parse, or an entry that
- * is not an array with a type, is skipped: a corrupt row never fails a read.
+ * is not an entry with a type, is skipped: a corrupt row never fails a read.
  */
 export function collectEvents(batch: StoredEventBatch, cursor: { batch: number; index: number }, filter: EventListFilter | undefined, limit: number, out: EventRecord[]): boolean {
-  let entries: unknown;
-  try {
-    entries = JSON.parse(batch.events);
-  } catch {
-    return out.length < limit;
-  }
-  if (!Array.isArray(entries)) return out.length < limit;
+  const entries = batchEntries(batch.events);
+  if (entries === null) return out.length < limit;
   const first = batch.id === cursor.batch ? cursor.index + 1 : 0;
   for (let index = first; index < entries.length && index < EVENTS_PER_BATCH; index++) {
-    const entry: unknown = entries[index];
-    if (!Array.isArray(entry) || typeof entry[0] !== 'string') continue;
-    const [type, queue, jobName, jobId] = [entry[0], asText(entry[1]), asText(entry[2]), asText(entry[3])];
-    const value: unknown = entry[4];
-    if (filter?.types && !filter.types.includes(type)) continue;
-    if (filter?.queues && (queue === null || !filter.queues.includes(queue))) continue;
-    if (filter?.names && (jobName === null || !filter.names.includes(jobName))) continue;
-    const data = typeof value === 'string' ? value : value !== null && typeof value === 'object' ? JSON.stringify(value) : '{}';
-    out.push({ id: eventId(batch.id, index), at: batch.at, type, queue, jobName, jobId, data });
+    const entry = entries.at(index);
+    if (entry === null) continue;
+    if (filter?.types && !filter.types.includes(entry.type)) continue;
+    if (filter?.queues && (entry.queue === null || !filter.queues.includes(entry.queue))) continue;
+    if (filter?.names && (entry.jobName === null || !filter.names.includes(entry.jobName))) continue;
+    out.push({ id: eventId(batch.id, index), at: batch.at, ...entry });
     if (out.length >= limit) return false;
   }
   return true;
