@@ -17,6 +17,7 @@ export { defineConfig } from './config/define-config.js';
 export type { NightshiftConfig, ConfigSetupContext, QueueConfig, StoreConfig, SqliteStoreConfig, PostgresStoreConfig, ScheduleEntry } from './config/define-config.js';
 export { createClient } from './client/client.js';
 export type { Client, ClientOptions, EnqueueOptions, EnqueueManyOptions, EnqueueResult, ListParams, ListPage } from './client/client.js';
+export type { FlowNode, FlowResult } from './job/enqueue-types.js';
 export type { Job, JobDetails, Attempt } from './job/job-view.js';
 export { createWorker } from './worker/worker.js';
 export type { Worker, WorkerOptions } from './worker/worker.js';
@@ -35,7 +36,9 @@ export { loadScheduleFile, parseScheduleFile, syncScheduleFile, syncScheduleDefi
 export type { ScheduleSyncResult } from './scheduler/schedule-sync.js';
 export { builtinJobs, withBuiltinJobs } from './jobs/builtin-jobs.js';
 export type { BuiltinJobsConfig, CommandJobConfig, HttpJobConfig } from './jobs/builtin-config.js';
-export { HTTP_JOB_NAME, COMMAND_JOB_NAME } from './jobs/builtin-names.js';
+export { HTTP_JOB_NAME, COMMAND_JOB_NAME, MAINTENANCE_CLEANUP_JOB_NAME, MAINTENANCE_RETRY_JOB_NAME } from './jobs/builtin-names.js';
+export type { MaintenanceCleanupInput, MaintenanceCleanupResult } from './jobs/maintenance-cleanup-job.js';
+export type { MaintenanceRetryInput, MaintenanceRetryResult } from './jobs/maintenance-retry-job.js';
 export type { HttpJobInput, HttpJobResult } from './jobs/http-job.js';
 export { CommandFailedError } from './jobs/command-job.js';
 export type { CommandJobInput, CommandJobResult } from './jobs/command-job.js';
