@@ -21,6 +21,8 @@ export interface OpenedStore {
    * as a database refuses a value it cannot store. Other jobs and other states are untouched.
    */
   refuseFinish(id: string, state: string): Promise<void>;
+  /** Makes the database refuse (raise an error on) inserting any job whose payload contains `marker`. */
+  refuseInsert(marker: string): Promise<void>;
   /**
    * PostgreSQL only: installs a trigger that fails every completion with a retryable SQLSTATE
    * (40001) while switched on; returns the switch.
@@ -62,6 +64,16 @@ export const STORE_KINDS: readonly StoreKind[] = [
           );
           db.close();
         },
+        async refuseInsert(marker) {
+          const { default: Database } = await import('better-sqlite3');
+          const db = new Database(file);
+          db.exec(
+            `CREATE TRIGGER refuse_insert BEFORE INSERT ON nightshift_jobs
+             WHEN instr(NEW.payload, '${marker.replace(/'/g, "''")}') > 0
+             BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END`,
+          );
+          db.close();
+        },
         async cleanup() {
           await store.close();
           fs.rmSync(dir, { recursive: true, force: true });
@@ -89,6 +101,21 @@ export const STORE_KINDS: readonly StoreKind[] = [
             await client.query(
               `CREATE TRIGGER ${pg.escapeIdentifier(`refuse_${Number(id)}_${state}`)} BEFORE UPDATE ON ${s}.jobs FOR EACH ROW
                WHEN (NEW.id = ${Number(id)} AND NEW.state = ${pg.escapeLiteral(state)}) EXECUTE FUNCTION ${s}.refuse_finish()`,
+            );
+          } finally {
+            await client.end();
+          }
+        },
+        async refuseInsert(marker) {
+          const client = new pg.Client({ connectionString: url! });
+          await client.connect();
+          try {
+            const s = pg.escapeIdentifier(schema);
+            await client.query(`CREATE OR REPLACE FUNCTION ${s}.refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+              BEGIN RAISE EXCEPTION 'refused by a test trigger'; END $$`);
+            await client.query(
+              `CREATE TRIGGER refuse_insert BEFORE INSERT ON ${s}.jobs FOR EACH ROW
+               WHEN (strpos(NEW.payload::text, ${pg.escapeLiteral(marker)}) > 0) EXECUTE FUNCTION ${s}.refuse_insert()`,
             );
           } finally {
             await client.end();

@@ -2,7 +2,7 @@
 // mapping, transactional enqueue on a caller's connection, schema versioning, wake-ups, and
 // several OS processes sharing one file.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -379,6 +379,50 @@ describe('sqlite store: transactional enqueue on the caller’s connection', () 
     const store = await openStore();
     await expect(store.jobInsertMany({ jobs: [job()], tx: { query() {} } })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
     await expect(store.jobInsertMany({ jobs: [job()], tx: openRaw() })).rejects.toThrow(/no open transaction/);
+  });
+});
+
+describe('sqlite store: one-job enqueues of one event-loop turn share a commit', () => {
+  it('commits them in one transaction, numbered in call order, each with its own result', async () => {
+    const store = await openStore();
+    // Each commit appends the pages it changed to the WAL: its growth counts commits.
+    const walBytes = () => statSync(`${path}-wal`).size;
+    await store.jobInsertMany({ jobs: [job()] });
+    const start = walBytes();
+    const results = await Promise.all(Array.from({ length: 25 }, (_, n) => store.jobInsertMany({ jobs: [job({ payload: `{"n":${n}}` })] })));
+    const together = walBytes() - start;
+    for (let n = 0; n < 5; n++) await store.jobInsertMany({ jobs: [job()] });
+    const fiveAlone = walBytes() - start - together;
+    expect(together).toBeGreaterThan(0);
+    expect(together).toBeLessThan(fiveAlone);
+    const ids = results.map(([result]) => Number(result!.job.id));
+    expect(ids).toEqual(Array.from({ length: 25 }, (_, n) => ids[0]! + n));
+    expect(results.map(([result]) => result!.job.payload)).toEqual(Array.from({ length: 25 }, (_, n) => `{"n":${n}}`));
+    for (const [result] of results) expect(await store.jobGet({ id: result!.job.id })).toEqual(result!.job);
+  });
+
+  it('a store closed while enqueues are gathered commits them first; later calls fail', async () => {
+    const store = await openStore();
+    const pending = Array.from({ length: 5 }, () => store.jobInsertMany({ jobs: [job()] }));
+    await store.close();
+    const results = await Promise.all(pending);
+    const count = openRaw().prepare('SELECT count(*) AS n FROM nightshift_jobs').get() as { n: number };
+    expect(count.n).toBe(5);
+    expect(results.every(([result]) => result!.inserted)).toBe(true);
+    await expect(store.jobInsertMany({ jobs: [job()] })).rejects.toBeInstanceOf(StoreError);
+  });
+
+  it('a lock held past busyTimeoutMs fails every gathered enqueue with the retryable error, storing none', async () => {
+    const store = await openStore({ busyTimeoutMs: 50 });
+    const holder = openRaw();
+    holder.exec('BEGIN IMMEDIATE');
+    const outcomes = await Promise.allSettled(Array.from({ length: 4 }, () => store.jobInsertMany({ jobs: [job()] })));
+    holder.exec('ROLLBACK');
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe('rejected');
+      expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'STORE_UNAVAILABLE', retryable: true });
+    }
+    expect((await store.jobList({})).jobs).toEqual([]);
   });
 });
 

@@ -51,6 +51,15 @@ export function describeJobInsert(factory: StoreFactory): void {
       expect(await t.store.jobGet({ id: job.id })).toEqual(job);
     });
 
+    it('one-job inserts made at once each get their own record, and every one is stored', async () => {
+      const results = await Promise.all(Array.from({ length: 30 }, (_, n) => t.store.jobInsertMany({ jobs: [jobInput({ payload: `{"n":${n}}`, queue: n % 2 === 0 ? 'even' : 'odd' })] })));
+      expect(results.every((result) => result.length === 1 && result[0]!.inserted)).toBe(true);
+      expect(results.map(([result]) => result!.job.payload)).toEqual(Array.from({ length: 30 }, (_, n) => `{"n":${n}}`));
+      expect(new Set(results.map(([result]) => result!.job.id)).size).toBe(30);
+      for (const [result] of results) expect(await t.store.jobGet({ id: result!.job.id })).toEqual(result!.job);
+      expect((await t.store.jobList({ limit: 100 })).jobs).toHaveLength(30);
+    });
+
     it('a future runAt makes the job scheduled', async () => {
       const runAt = new Date(t.clock.now() + 60_000);
       const job = await insertJob(t.store, { runAt });

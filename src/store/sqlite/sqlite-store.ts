@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { ValidationError } from '../../errors.js';
+import { StoreError, ValidationError } from '../../errors.js';
 import type { Logger } from '../../observe/logger.js';
 import { createSilentLogger } from '../../observe/logger.js';
 import type {
@@ -58,6 +58,7 @@ import { appendEvents, eventBounds, listEvents, pruneEvents } from './sqlite-eve
 import { finishJobs } from './sqlite-job-finish.js';
 import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
+import { InsertBatch } from './sqlite-insert-batch.js';
 import { migrateSqlite } from './sqlite-migrations.js';
 import { claimKeyedInTwo, claimRated, holdQueue, jobRateWait, rateWait, type RatedClaim } from './sqlite-rate-limits.js';
 import { hasDependencies } from '../job-dependencies.js';
@@ -138,6 +139,8 @@ class SqliteStore implements Store {
   private readonly claimKeyedTx: (params: ClaimParams & { global: number | null; perKeyRate: boolean }) => ClaimedValues[];
   private readonly claimRatedTx: (params: ClaimParams, rate: { max: number; perMs: number }, limits: { global: number | null; perKey: boolean; perKeyRate: boolean }) => ClaimedValues[];
   private readonly insertTx: (jobs: readonly JobInsert[], now: number) => JobInsertResult[];
+  /** One-job enqueues of one event-loop turn, committed together (sqlite-insert-batch.ts). */
+  private readonly insertBatch: InsertBatch;
 
   constructor(options: SqliteStoreOptions) {
     if (typeof options.path !== 'string' || options.path === '') {
@@ -203,6 +206,12 @@ class SqliteStore implements Store {
     // IMMEDIATE: the de-duplication check reads before it writes.
     const insert = this.db.transaction((jobs: readonly JobInsert[], now: number) => inserter.insert(jobs, now));
     this.insertTx = (jobs, now) => insert.immediate(jobs, now);
+    this.insertBatch = new InsertBatch({
+      insertAll: (jobs) => this.run('jobInsertMany', () => this.insertTx(jobs, this.clock())),
+      insertOne: (job) => this.run('jobInsertMany', () => inserter.insert([job], this.clock())[0]!),
+      onInserted: (results) => this.notify(queuesMadeAvailable(results)),
+      failsEveryJob: (error) => this.closed || (error instanceof StoreError && error.retryable),
+    });
     this.changeWatch = new ChangeWatch({
       intervalMs: changePollIntervalMs,
       dataVersion: () => (statements().dataVersion.get() as { data_version: number }).data_version,
@@ -221,6 +230,8 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Enqueues gathered for this turn's commit are written before the connection goes.
+    this.insertBatch.flush();
     this.closed = true;
     this.changeWatch.stop();
     this.listeners.clear();
@@ -234,19 +245,18 @@ class SqliteStore implements Store {
   async jobInsertMany(params: { jobs: JobInsert[]; tx?: StoreTransaction }): Promise<JobInsertResult[]> {
     const { jobs } = params;
     if (jobs.length === 0) return [];
+    const only = jobs[0];
+    if ((params.tx === undefined || params.tx === null) && jobs.length === 1 && only !== undefined && only.key === null && !hasDependencies(only) && !isThrottledOrDebounced(only) && only.rateKey === undefined) {
+      // One job that cannot conflict (nothing to read before the write): committed with the
+      // other such enqueues of this event-loop turn, in one transaction (sqlite-insert-batch.ts).
+      if (this.closed) throw mapSqliteError(new Error('the store is closed; create a new one'), 'jobInsertMany');
+      return [await this.insertBatch.add(only)];
+    }
     const results = this.run('jobInsertMany', () => {
       const now = this.clock();
       if (params.tx !== undefined && params.tx !== null) {
         // The caller's connection and open transaction: commit and rollback are theirs.
         return this.inserterFor(params.tx).insert(jobs, now);
-      }
-      const only = jobs[0];
-      if (jobs.length === 1 && only !== undefined && only.key === null && !hasDependencies(only) && !isThrottledOrDebounced(only) && only.rateKey === undefined) {
-        // One INSERT that cannot conflict needs no explicit transaction: a writing statement
-        // asks for the write lock before it reads anything, so busy_timeout applies and the
-        // statement commits atomically on its own. Anything that reads first (a key, a
-        // dependency, a throttle or debounce key) takes the IMMEDIATE transaction below.
-        return this.ctx.inserter.insert(jobs, now);
       }
       return this.insertTx(jobs, now);
     });
