@@ -3,11 +3,11 @@
  * one row per rate-limited claim (when, how many jobs) and reads the rows still in the window;
  * this decides from them, so the two stores answer alike.
  */
-import { RATE_WINDOW_MARGIN_MS } from './types.js';
+import { rateWindowMarginMs } from './types.js';
 
 /** The length of a rate limit's window, ms: `perMs` plus the margin (see `JobFetchParams.rateLimit`). */
 export function rateWindowMs(perMs: number): number {
-  return perMs + RATE_WINDOW_MARGIN_MS;
+  return perMs + rateWindowMarginMs(perMs);
 }
 
 /**

@@ -109,7 +109,7 @@ export interface JobInsert {
   debounce?: { key: string; delayMs: number; maxDelayMs: number | null };
   /**
    * A rate limit per key: jobs of the queue with this key start at most `max` times in any
-   * `perMs` ms (plus `RATE_WINDOW_MARGIN_MS`), for claims that ask for it
+   * `perMs` ms (plus `rateWindowMarginMs(perMs)`), for claims that ask for it
    * (`JobFetchParams.perKeyRate`).
    */
   rateKey?: { key: string; max: number; perMs: number };
@@ -279,7 +279,7 @@ export interface JobFetchParams {
   perKeyConcurrency?: boolean;
   /**
    * A rate limit across every worker: claim only while fewer than `max` jobs of `queue` were
-   * claimed under this limit in the last `perMs` ms (plus `RATE_WINDOW_MARGIN_MS`, so that jobs
+   * claimed under this limit in the last `perMs` ms (plus `rateWindowMarginMs(perMs)`, so that jobs
    * claimed together and started a moment later still fall within one window), counted inside
    * the claim and serialized like `globalConcurrency`. Not applied to a claim by `ids`.
    */
@@ -292,8 +292,21 @@ export interface JobFetchParams {
   perKeyRate?: boolean;
 }
 
-/** How much longer than `perMs` a rate limit's window is, ms (see `JobFetchParams.rateLimit`). */
-export const RATE_WINDOW_MARGIN_MS = 10;
+/**
+ * How much longer than `perMs` a rate limit's window is, ms (see `JobFetchParams.rateLimit`): 1 %
+ * of `perMs`, at least 10 ms. A job claimed under a limit starts when the claim's answer reaches
+ * its worker; one whose answer took longer than this margin is given back unstarted (the claim's
+ * count stays in the window), so a margin that grows with the window keeps that rare for the
+ * long windows of small limits (3 a minute), where one lost start costs most.
+ */
+export function rateWindowMarginMs(perMs: number): number {
+  return Math.max(10, Math.ceil(perMs / 100));
+}
+
+/** `rateWindowMarginMs` in SQL over an integer expression of `perMs`; `max` is the dialect's two-argument maximum (SQLite MAX, PostgreSQL greatest). */
+export function rateWindowMarginSql(perMs: string, max: 'MAX' | 'greatest'): string {
+  return `${max}(10, ((${perMs}) + 99) / 100)`;
+}
 
 export interface JobListFilter {
   states?: JobState[];

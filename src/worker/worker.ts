@@ -4,7 +4,7 @@ import { ConfigError, StateError } from '../errors.js';
 import { assertValidName } from '../job/names.js';
 import { NightshiftEvents } from '../observe/events.js';
 import { createSilentLogger } from '../observe/logger.js';
-import { RATE_WINDOW_MARGIN_MS, type Clock, type JobFinishItem, type JobRecord, type JobState, type Store } from '../store/types.js';
+import { rateWindowMarginMs, type Clock, type JobFinishItem, type JobRecord, type JobState, type Store } from '../store/types.js';
 import { ClaimSize } from './claim-size.js';
 import { ClaimedAhead } from './claimed-ahead.js';
 import { Completer, type CompleterEntry } from './completer.js';
@@ -404,8 +404,10 @@ export function createWorker(options: WorkerOptions): Worker {
           // A rate limit counts a job when its claim is written, and its window is perMs plus a
           // margin; a job that could start later than that margin after its claim (an answer
           // that took that long to arrive, or to be read) might share a window of starts with
-          // the next window's jobs. It goes back instead (released: its attempt does not count).
-          if ((settings.rateLimit !== null || settings.perKeyRate) && claimTookMs > RATE_WINDOW_MARGIN_MS) {
+          // the next window's jobs. It goes back instead (released: its attempt does not count;
+          // the claim's count stays in the window, which the margin, 1 % of it, makes rare).
+          const margin = rateMarginMs(settings, job);
+          if (margin !== null && claimTookMs > margin) {
             releaseWaiting(job);
             return;
           }
@@ -422,6 +424,18 @@ export function createWorker(options: WorkerOptions): Worker {
         onError: reportError(`fetch:${queue}`),
       }),
     );
+  }
+
+  /** The smallest window margin of the rate limits `job` was claimed under, or null when none applies. */
+  function rateMarginMs(queue: QueueState, job: JobRecord): number | null {
+    let margin = queue.rateLimit === null ? null : rateWindowMarginMs(queue.rateLimit.perMs);
+    if (queue.perKeyRate) {
+      // A job of a name this worker does not know may still carry a key: the narrowest margin.
+      const keyed = jobs.get(job.name)?.rateLimit ?? null;
+      const keyMargin = keyed === null ? (jobs.has(job.name) ? null : rateWindowMarginMs(0)) : rateWindowMarginMs(keyed.perMs);
+      if (keyMargin !== null) margin = margin === null ? keyMargin : Math.min(margin, keyMargin);
+    }
+    return margin;
   }
 
   let state: 'new' | 'started' | 'stopping' | 'stopped' = 'new';

@@ -1,6 +1,7 @@
 /** Conformance: flow control in the claim — a queue's global concurrency, per-key concurrency, rate limit and holds across every worker. */
 import { describe, expect, it } from 'vitest';
-import { RATE_WINDOW_MARGIN_MS, type JobInsert, type JobRecord, type Store } from '../types.js';
+import { type JobInsert, type JobRecord, type Store } from '../types.js';
+import { rateWindowMs } from '../rate-window.js';
 import { errorRecord, jobInput, LEASE_MS, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
 
 const OWNER = 'limits-worker';
@@ -213,7 +214,7 @@ export function describeJobLimits(factory: StoreFactory): void {
       expect(await fetchRated(t.store, 10)).toHaveLength(2);
       expect(await fetchRated(t.store, 10)).toEqual([]);
       // The first three leave the window perMs + margin after they were claimed; then the next two.
-      const firstFree = t.clock.now() - 400 + rate.perMs + RATE_WINDOW_MARGIN_MS;
+      const firstFree = t.clock.now() - 400 + rateWindowMs(rate.perMs);
       expect(await t.store.queueRateWait({ queue: 'api', rateLimit: rate })).toBe(firstFree - t.clock.now());
       t.clock.set(firstFree - 1);
       expect(await fetchRated(t.store, 10)).toEqual([]);
@@ -268,8 +269,8 @@ export function describeJobLimits(factory: StoreFactory): void {
       expect(keysOf(await fetchRatedKeys(t.store, 20)).sort()).toEqual([null, null, 'org-a', 'org-a', 'org-b', 'org-b'].sort());
       expect(await fetchRatedKeys(t.store, 20)).toEqual([]);
       // Finishing does not give a token back: the window counts claims.
-      expect(await t.store.queueRateWait({ queue: 'api', perKeyRate: true })).toBe(1_000 + RATE_WINDOW_MARGIN_MS);
-      t.clock.advance(1_000 + RATE_WINDOW_MARGIN_MS);
+      expect(await t.store.queueRateWait({ queue: 'api', perKeyRate: true })).toBe(rateWindowMs(1_000));
+      t.clock.advance(rateWindowMs(1_000));
       expect(keysOf(await fetchRatedKeys(t.store, 3))).toEqual(['org-a', 'org-a', 'org-b']);
       expect(keysOf(await fetchRatedKeys(t.store, 20))).toEqual(['org-b']);
     });
@@ -289,7 +290,7 @@ export function describeJobLimits(factory: StoreFactory): void {
       expect(await t.store.jobRateWait({ id: a2!.job.id })).toEqual({ key: 'org-a', waitMs: 0 });
       expect(await fetchRatedKeys(t.store, 1)).toHaveLength(1);
       t.clock.advance(300);
-      expect(await t.store.jobRateWait({ id: a2!.job.id })).toEqual({ key: 'org-a', waitMs: 1_000 + RATE_WINDOW_MARGIN_MS - 300 });
+      expect(await t.store.jobRateWait({ id: a2!.job.id })).toEqual({ key: 'org-a', waitMs: rateWindowMs(1_000) - 300 });
       expect(await t.store.jobRateWait({ id: plain!.job.id })).toBeNull();
       expect(await t.store.jobRateWait({ id: '987654321' })).toBeNull();
       expect(await t.store.jobRateWait({ id: 'nope' })).toBeNull();
@@ -304,7 +305,7 @@ export function describeJobLimits(factory: StoreFactory): void {
       await t.store.queueHold({ queue: 'api', forMs: 30_000, jobId: a!.job.id });
       expect(keysOf(await fetchRatedKeys(t.store, 10))).toEqual(['org-b']);
       // The first key window to free is org-b's claim just now (the hold is another key's row).
-      expect(await t.store.queueRateWait({ queue: 'api', perKeyRate: true })).toBe(1_000 + RATE_WINDOW_MARGIN_MS);
+      expect(await t.store.queueRateWait({ queue: 'api', perKeyRate: true })).toBe(rateWindowMs(1_000));
       t.clock.advance(29_999);
       expect(await fetchRatedKeys(t.store, 10)).toEqual([]);
       t.clock.advance(1);

@@ -1,7 +1,10 @@
 import pg from 'pg';
 import type { SchemaNames } from './schema-name.js';
 import { jobColumns } from './rows.js';
-import { RATE_WINDOW_MARGIN_MS } from '../types.js';
+import { rateWindowMarginSql } from '../types.js';
+
+/** A per-key window's margin over the integer column or expression `perMs` (see rateWindowMarginMs). */
+const margin = (perMs: string): string => rateWindowMarginSql(perMs, 'greatest');
 
 /**
  * Every SQL statement of the PostgreSQL store's job operations, one named statement each.
@@ -311,7 +314,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
             AND (due.rk IS NULL OR due.rr + coalesce((
               SELECT sum(l.n) FROM ${s}.rate_log l
               WHERE l.queue = $2 AND l.key = due.rk
-                AND l.at > ${CLOCK} - (due.rms + ${RATE_WINDOW_MARGIN_MS}) * interval '1 millisecond'), 0) <= due.rmax)
+                AND l.at > ${CLOCK} - (due.rms + ${margin('due.rms')}) * interval '1 millisecond'), 0) <= due.rmax)
         )
         UPDATE ${s}.jobs AS j
         ${CLAIM_SET}
@@ -355,7 +358,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
       name: n('rate_key_log'),
       text: `
         INSERT INTO ${s}.rate_log (queue, key, at, n, window_ms)
-        SELECT queue, rate_key, ${CLOCK}, count(*), max(rate_per_ms) + ${RATE_WINDOW_MARGIN_MS} FROM ${s}.jobs
+        SELECT queue, rate_key, ${CLOCK}, count(*), max(rate_per_ms + ${margin('rate_per_ms')}) FROM ${s}.jobs
         WHERE id = ANY ($2::bigint[]) AND rate_key IS NOT NULL
         GROUP BY queue, rate_key`,
     },
@@ -364,7 +367,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
     rateKeyHold: {
       name: n('rate_key_hold'),
       text: `INSERT INTO ${s}.rate_log (queue, key, at, n, window_ms)
-             SELECT queue, rate_key, ${CLOCK} + ($3::float8 - rate_per_ms - ${RATE_WINDOW_MARGIN_MS}) * interval '1 millisecond', 2147483647, rate_per_ms + ${RATE_WINDOW_MARGIN_MS}
+             SELECT queue, rate_key, ${CLOCK} + ($3::float8 - rate_per_ms - ${margin('rate_per_ms')}) * interval '1 millisecond', 2147483647, rate_per_ms + ${margin('rate_per_ms')}
              FROM ${s}.jobs WHERE id = $2::bigint AND rate_key IS NOT NULL`,
     },
     rateKeyForget: {
@@ -385,7 +388,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
                coalesce((SELECT json_agg(json_build_array((extract(epoch FROM l.at) * 1000)::float8, l.n))
                          FROM ${s}.rate_log l
                          WHERE l.queue = j.queue AND l.key = j.rate_key
-                           AND l.at > ${CLOCK} - (j.rate_per_ms + ${RATE_WINDOW_MARGIN_MS}) * interval '1 millisecond'), '[]'::json) AS claims
+                           AND l.at > ${CLOCK} - (j.rate_per_ms + ${margin('j.rate_per_ms')}) * interval '1 millisecond'), '[]'::json) AS claims
         FROM ${s}.jobs j WHERE j.id = $2::bigint AND j.rate_key IS NOT NULL`,
     },
     jobSetRateKey: { name: n('job_set_rate_key'), text: `UPDATE ${s}.jobs SET rate_key = $2, rate_max = $3, rate_per_ms = $4 WHERE id = $1::bigint` },

@@ -7,7 +7,10 @@
  * Timestamps are integer milliseconds since the epoch, taken from the store's clock (`@now`).
  */
 import { EVENTS_PER_BATCH } from '../event-batches.js';
-import { RATE_WINDOW_MARGIN_MS } from '../types.js';
+import { rateWindowMarginSql } from '../types.js';
+
+/** A per-key window's margin over the integer column or expression `perMs` (see rateWindowMarginMs). */
+const margin = (perMs: string): string => rateWindowMarginSql(perMs, 'MAX');
 
 /** States a claim picks jobs from (mirrors the partial claim index). */
 const PENDING = `('available','scheduled','retryable')`;
@@ -174,7 +177,7 @@ export const SQL = {
         -- A per-key rate limit: the key's claims still in this job's window, plus its rank.
         AND (due.rk IS NULL OR due.rr + COALESCE((
           SELECT SUM(l.n) FROM nightshift_rate_log l
-          WHERE l.queue = @queue AND l.key = due.rk AND l.at > @now - due.rms - ${RATE_WINDOW_MARGIN_MS}), 0) <= due.rmax)
+          WHERE l.queue = @queue AND l.key = due.rk AND l.at > @now - due.rms - ${margin('due.rms')}), 0) <= due.rmax)
       ORDER BY due.priority DESC, due.run_at, due.id
       LIMIT CAST(MAX(0, MIN(@limit, COALESCE(@global - COALESCE(
         (SELECT n FROM nightshift_queue_counts WHERE queue = @queue AND state = 'running'), 0), @limit))) AS INTEGER))
@@ -450,7 +453,7 @@ export const SQL = {
   /** Per-key claims (@ids: the jobs just claimed), one log row per key with the key's window. */
   rateKeyLog: `
     INSERT INTO nightshift_rate_log (queue, key, at, n, window_ms)
-    SELECT queue, rate_key, @at, COUNT(*), MAX(rate_per_ms) + ${RATE_WINDOW_MARGIN_MS} FROM nightshift_jobs
+    SELECT queue, rate_key, @at, COUNT(*), MAX(rate_per_ms + ${margin('rate_per_ms')}) FROM nightshift_jobs
     WHERE id IN (SELECT value FROM json_each(@ids)) AND rate_key IS NOT NULL
     GROUP BY queue, rate_key`,
   /**
@@ -459,7 +462,7 @@ export const SQL = {
    */
   rateKeyHold: `
     INSERT INTO nightshift_rate_log (queue, key, at, n, window_ms)
-    SELECT queue, rate_key, @until - rate_per_ms - ${RATE_WINDOW_MARGIN_MS}, 2147483647, rate_per_ms + ${RATE_WINDOW_MARGIN_MS}
+    SELECT queue, rate_key, @until - rate_per_ms - ${margin('rate_per_ms')}, 2147483647, rate_per_ms + ${margin('rate_per_ms')}
     FROM nightshift_jobs WHERE id = @id AND rate_key IS NOT NULL`,
   rateKeyForget: `DELETE FROM nightshift_rate_log WHERE queue = @queue AND key IS NOT NULL AND at + window_ms <= @now`,
   /** When the first per-key claim of the queue leaves its key's window (NULL: none in a window). */

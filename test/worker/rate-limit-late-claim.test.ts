@@ -1,0 +1,66 @@
+// A claim under a rate limit whose answer reaches the worker late (a loaded database, a slow
+// network; injected here by delaying the real store's answer). The claim's count stays in the
+// window either way; a job given back for it would wait a whole window. With a long window (3 a
+// minute) a late answer is within the margin (1 % of the window) and the job starts; with a short
+// one it is given back unstarted, so that no window of starts outruns the limit.
+import { afterEach, describe, expect, it } from 'vitest';
+import { defineJob } from '../../src/job/define-job.js';
+import { createNightshift, type Nightshift } from '../../src/nightshift.js';
+import type { Store } from '../../src/store/types.js';
+import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
+import { until } from '../fixtures/sqlite-runtime.js';
+
+/** The store, with every claim's answer held back `delayMs` before the worker sees it. */
+function lateClaims(store: Store, delayMs: number): Store {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (property !== 'jobFetch' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+      return async (...args: unknown[]) => {
+        const jobs = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        return jobs;
+      };
+    },
+  });
+}
+
+for (const kind of STORE_KINDS) {
+  describe.skipIf(!kind.available)(`a late claim under a rate limit, on ${kind.kind}`, () => {
+    let opened: OpenedStore | null = null;
+    let nightshift: Nightshift | null = null;
+    afterEach(async () => {
+      await nightshift?.stop();
+      await opened?.cleanup();
+      nightshift = null;
+      opened = null;
+    });
+
+    const run = async (rateLimit: { max: number; perMs: number }) => {
+      opened = await kind.open();
+      const starts: number[] = [];
+      const call = defineJob({ name: 'llm.call', queue: 'llm', handler: () => void starts.push(Date.now()) });
+      nightshift = createNightshift({ store: lateClaims(opened.store, 60), jobs: [call], queues: { llm: { concurrency: 1, rateLimit } }, pollIntervalMs: 20, rescue: false, prune: false });
+      const released: string[] = [];
+      nightshift.events.on('job:released', ({ job }) => void released.push(job.id));
+      await nightshift.start();
+      await nightshift.enqueue(call, {});
+      return { starts, released };
+    };
+
+    it('3 a minute: an answer 60 ms late is within the margin, so the job starts at once', async () => {
+      const { starts, released } = await run({ max: 3, perMs: 60_000 });
+      await until(() => starts.length === 1, 'the job to start', 5_000);
+      expect(released).toEqual([]);
+    });
+
+    it('5 a second: an answer 60 ms late is past the margin, so the job is given back unstarted, its attempt not counted', async () => {
+      const { starts, released } = await run({ max: 5, perMs: 1_000 });
+      await until(() => released.length >= 1, 'the job to be given back', 5_000);
+      expect(starts).toEqual([]);
+      // Every claim's answer is late, so it is given back every time: never started, never counted as an attempt.
+      const [job] = (await opened!.store.jobList({})).jobs;
+      expect(job).toMatchObject({ attempt: 0 });
+    });
+  });
+}
