@@ -1,6 +1,6 @@
 // What the HTTP tables share: the server process (http-server-process.mjs) started and stopped
-// from the runner, a keep-alive HTTP client on Node's own `http` module, a closed-loop load
-// generator and percentiles.
+// from the runner, a keep-alive HTTP client on Node's own `http` module (for the read routes), and
+// percentiles.
 import { fork } from 'node:child_process';
 import http from 'node:http';
 
@@ -98,45 +98,6 @@ export function createHttpClient(address, { sockets }) {
       req.end(payload ?? undefined);
     });
   return { request, close: () => agent.destroy() };
-}
-
-/**
- * Closed-loop load: `clients` callers each await `call()` again and again, first for `warmupMs`
- * (not counted), then for `durationMs`. `call` resolves with the jobs it enqueued; its duration
- * is one latency sample. The first error stops every caller and is thrown.
- * @param {{ clients: number, warmupMs: number, durationMs: number, call: () => Promise<number> }} options
- * @returns {Promise<{ jobs: number, requests: number, totalCalls: number, elapsedMs: number, latenciesMs: number[] }>}
- *   jobs and requests of the timed window; totalCalls with the warm-up's.
- */
-export async function closedLoop({ clients, warmupMs, durationMs, call }) {
-  let failure = null;
-  let totalCalls = 0;
-  const phase = async (untilMs, record) => {
-    let jobs = 0;
-    const latenciesMs = [];
-    const caller = async () => {
-      while (failure === null && performance.now() < untilMs) {
-        const started = performance.now();
-        try {
-          // Awaited first: `jobs += await call()` would add to the value read before the await.
-          const enqueued = await call();
-          jobs += enqueued;
-          totalCalls++;
-        } catch (error) {
-          failure ??= error;
-          return;
-        }
-        if (record) latenciesMs.push(performance.now() - started);
-      }
-    };
-    await Promise.all(Array.from({ length: clients }, caller));
-    if (failure !== null) throw failure;
-    return { jobs, latenciesMs };
-  };
-  await phase(performance.now() + warmupMs, false);
-  const started = performance.now();
-  const { jobs, latenciesMs } = await phase(started + durationMs, true);
-  return { jobs, requests: latenciesMs.length, totalCalls, elapsedMs: performance.now() - started, latenciesMs };
 }
 
 /** The p-th percentile (0–100) of `values` by the nearest-rank method; NaN when empty. */
