@@ -71,18 +71,23 @@ export function statsStatements(names: SchemaNames) {
         SELECT queue, MIN((SELECT j.run_at FROM ${s}.jobs j WHERE j.${PENDING} AND j.queue = priorities.queue AND j.priority = priorities.priority ORDER BY j.run_at LIMIT 1)) AS oldest
         FROM priorities WHERE priority IS NOT NULL GROUP BY queue ORDER BY queue`,
     },
-    // jobs_name_finished_idx (migration 24): per name, a seek and its newest entries.
+    // jobs_name_finished_idx (migration 24): per name, a seek and its newest entries, read from
+    // the index alone, then those few rows by primary key. Asked for whole rows in the lateral,
+    // the planner judged the index's heap visits dearer than walking jobs_finished_idx backwards
+    // and filtering by name (its LIMIT estimate assumes matches are spread evenly), which read
+    // every finished job for a name that is rare or never ran: 530 ms at 1M jobs against 1 ms.
     newestFinished: {
       text: `
         SELECT n.name, f.state, f.last_error
         FROM unnest($1::text[]) AS n(name)
         CROSS JOIN LATERAL (
-          SELECT j.state, j.last_error, j.finished_at, j.id FROM ${s}.jobs j
-          WHERE j.name = n.name AND j.state IN ('completed', 'dead')
-          ORDER BY j.finished_at DESC, j.id DESC
+          SELECT i.id, i.finished_at FROM ${s}.jobs i
+          WHERE i.name = n.name AND i.state IN ('completed', 'dead')
+          ORDER BY i.name, i.finished_at DESC, i.id DESC
           LIMIT $2
-        ) f
-        ORDER BY n.name, f.finished_at DESC, f.id DESC`,
+        ) top
+        JOIN ${s}.jobs f ON f.id = top.id
+        ORDER BY n.name, top.finished_at DESC, top.id DESC`,
     },
     // Two ranges of jobs_fetch_idx: higher priorities, then the same priority up to the job.
     ahead: {
