@@ -212,7 +212,13 @@ export const jobListQuerySchema = z
   })
   .strict();
 
-export const jobListReplySchema = z.object({ jobs: z.array(jobViewSchema), nextCursor: z.string().nullable() });
+export const jobListReplySchema = z.object({
+  jobs: z.array(jobViewSchema),
+  nextCursor: z
+    .string()
+    .nullable()
+    .describe('The next page: pass it as `cursor`. A filtered page looks at 100,000 job ids at most, so it can be short, even empty, and still have one; null ends the list.'),
+});
 
 /**
  * Body of the bulk actions (`POST /api/jobs/retry|cancel|delete`): the list's filter, at least

@@ -341,11 +341,17 @@ export interface JobListParams {
   limit?: number;
   /** Opaque cursor returned by the previous page. Newest jobs come first. */
   cursor?: string | null;
+  /**
+   * A page with a filter looks at this many ids below its start at most (default 100,000, see
+   * store/job-list-window.ts), so no page walks the whole table. It may then hold fewer jobs than
+   * `limit`, even none, with a `nextCursor` to go on from.
+   */
+  scanIds?: number;
 }
 
 export interface JobListPage {
   jobs: JobRecord[];
-  /** Cursor for the next page, null when this is the last. */
+  /** Cursor for the next page, null when this is the last (a short or empty page may have one). */
   nextCursor: string | null;
 }
 

@@ -87,6 +87,35 @@ export function describeJobInspect(factory: StoreFactory): void {
       expect(seen).toEqual(expected);
     });
 
+    it('a filtered page looks at scanIds ids at most: short or empty pages carry a cursor until the end', async () => {
+      const results = await t.store.jobInsertMany({ jobs: Array.from({ length: 30 }, (_, i) => jobInput({ name: i === 1 || i === 24 ? 'needle' : 'hay' })) });
+      const ids = results.map((r) => Number(r.job.id));
+      const needles = [ids[24]!, ids[1]!].map(String);
+      const pages: { jobs: string[]; cursor: string | null }[] = [];
+      let cursor: string | null = null;
+      for (let page = 0; page < 10; page++) {
+        const result = await t.store.jobList({ filter: { names: ['needle'] }, limit: 10, cursor, scanIds: 10 });
+        pages.push({ jobs: result.jobs.map((j) => j.id), cursor: result.nextCursor });
+        cursor = result.nextCursor;
+        if (cursor === null) break;
+      }
+      expect(pages.flatMap((page) => page.jobs)).toEqual(needles);
+      expect(pages.at(-1)!.cursor).toBeNull();
+      // The ten ids between the two needles fill a page's window with nothing: an empty page that goes on.
+      expect(pages.some((page) => page.jobs.length === 0 && page.cursor !== null)).toBe(true);
+      // Each page's jobs lie within ten ids below where it started.
+      let start = Math.max(...ids) + 1;
+      for (const page of pages) {
+        for (const id of page.jobs) expect(Number(id)).toBeGreaterThanOrEqual(start - 10);
+        if (page.cursor !== null) start = Number(page.cursor);
+      }
+      // Without a filter a page is always full while jobs remain, whatever scanIds says.
+      expect((await t.store.jobList({ limit: 25, scanIds: 10 })).jobs).toHaveLength(25);
+      // By default a page looks far enough for this table: both needles in one page, no cursor.
+      expect(await t.store.jobList({ filter: { names: ['needle'] } })).toEqual({ jobs: expect.any(Array), nextCursor: null });
+      expect((await t.store.jobList({ filter: { names: ['needle'] } })).jobs.map((j) => j.id)).toEqual(needles);
+    });
+
     it('filters by states, queues, names and schedule', async () => {
       const a = await insertJob(t.store, { name: 'report.build', queue: 'reports' });
       const b = await insertJob(t.store, { name: 'mail.send', queue: 'mail', scheduleId: 'nightly' });

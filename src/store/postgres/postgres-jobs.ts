@@ -22,6 +22,7 @@ import {
 } from '../types.js';
 import { isJobId } from '../job-ids.js';
 import { rateRoomAt, rateWindowMs } from '../rate-window.js';
+import { cursorAfter, isFiltered, listWindow, type JobListWindow } from '../job-list-window.js';
 import { dependencyIds, hasDependencies, planDependencies } from '../job-dependencies.js';
 import { isThrottledOrDebounced } from '../debounce.js';
 import type { JobStatements, Statement } from './job-statements.js';
@@ -675,11 +676,27 @@ export async function listJobs(ctx: PgJobContext, params: JobListParams): Promis
   if (filter.createdBefore) where.push(`created_at < ${bind(filter.createdBefore)}::timestamptz`);
   if (filter.scheduleId !== undefined) where.push(`schedule_id = ${bind(filter.scheduleId)}::text`);
   if (filter.errorKinds !== undefined) where.push(`last_error ->> 'kind' = ANY (${bind(filter.errorKinds)}::text[])`);
+  let cursor: number | null = null;
   if (params.cursor !== undefined && params.cursor !== null) {
     if (!isJobId(params.cursor)) {
       throw new ValidationError('INVALID_OPTION', `cursor ${JSON.stringify(params.cursor)} is not a cursor returned by jobList; omit it to start from the newest job`);
     }
-    where.push(`id < ${bind(params.cursor)}::bigint`);
+    cursor = Number(params.cursor);
+  }
+  // A filtered page looks at a bounded window of ids (store/job-list-window.ts).
+  let window: JobListWindow | null = null;
+  let oldest: number | null = null;
+  if (isFiltered(params)) {
+    const { rows: range } = await ctx.pool.query<{ newest: string | null; oldest: string | null }>(
+      `SELECT (SELECT max(id) FROM ${ctx.names.quoted}.jobs) AS newest, (SELECT min(id) FROM ${ctx.names.quoted}.jobs) AS oldest`,
+    );
+    const newest = range[0]?.newest == null ? null : Number(range[0].newest);
+    oldest = range[0]?.oldest == null ? null : Number(range[0].oldest);
+    window = listWindow(params, cursor, newest);
+    where.push(`j.id >= ${bind(window.floor)}::bigint`);
+    where.push(`j.id < ${bind(window.before)}::bigint`);
+  } else if (cursor !== null) {
+    where.push(`j.id < ${bind(cursor)}::bigint`);
   }
   const text =
     `SELECT ${jobColumns('j')} FROM ${ctx.names.quoted}.jobs j` +
@@ -688,6 +705,7 @@ export async function listJobs(ctx: PgJobContext, params: JobListParams): Promis
     ` ORDER BY j.id DESC LIMIT ${bind(limit + 1)}`;
   const { rows } = await ctx.pool.query<JobRow>(text, values);
   const page = rows.slice(0, limit).map(toJobRecord);
+  if (window !== null) return { jobs: page, nextCursor: cursorAfter(rows, limit, window, oldest) };
   const last = page[page.length - 1];
   return { jobs: page, nextCursor: rows.length > limit && last ? last.id : null };
 }

@@ -3,6 +3,7 @@
  */
 import { StateError, ValidationError } from '../../errors.js';
 import { isJobId } from '../job-ids.js';
+import { cursorAfter, isFiltered, listWindow } from '../job-list-window.js';
 import { FINAL_STATES, JOB_STATES, type JobListPage, type JobListParams, type JobRecord, type JobState, type JobStats, type PruneScope } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
 import { sqliteErrorCode } from './sqlite-errors.js';
@@ -42,9 +43,13 @@ export function listJobs(ctx: SqliteContext, params: JobListParams): JobListPage
   if (params.cursor !== undefined && params.cursor !== null && cursor === null) {
     throw new ValidationError('INVALID_OPTION', `jobList: cursor ${JSON.stringify(params.cursor)} is not one this store returned; start again without a cursor`);
   }
+  const filtered = isFiltered(params);
+  const range = filtered ? (ctx.statements().jobIdRange.get() as { newest: number | null; oldest: number | null }) : null;
+  const window = range === null ? { before: cursor ?? Number.MAX_SAFE_INTEGER, floor: 0 } : listWindow(params, cursor, range.newest);
   // One row more than the page tells whether another page follows.
   const rows = ctx.statements().jobList.all({
-    before: cursor ?? Number.MAX_SAFE_INTEGER,
+    before: window.before,
+    floor: window.floor,
     states: listParam(filter.states),
     queues: listParam(filter.queues),
     names: listParam(filter.names),
@@ -57,10 +62,7 @@ export function listJobs(ctx: SqliteContext, params: JobListParams): JobListPage
     errorKinds: listParam(filter.errorKinds),
     limit: limit + 1,
   }) as JobRow[];
-  const more = rows.length > limit;
-  const page = more ? rows.slice(0, limit) : rows;
-  const last = page[page.length - 1];
-  return { jobs: page.map(jobFromRow), nextCursor: more && last !== undefined ? String(last.id) : null };
+  return { jobs: rows.slice(0, limit).map(jobFromRow), nextCursor: cursorAfter(rows, limit, window, range?.oldest ?? null) };
 }
 
 /**

@@ -306,11 +306,12 @@ export const SQL = {
   /**
    * One page of jobs, newest first. Each filter is skipped when its parameter is NULL; list
    * filters arrive as JSON arrays. @before is the cursor (the last id of the previous page; a
-   * number above every id for the first page), always bound so the scan starts at it.
+   * number above every id for the first page), always bound so the scan starts at it; @floor
+   * bounds how deep a filtered page looks (store/job-list-window.ts; 0 for none).
    */
   jobList: `
     SELECT * FROM nightshift_jobs
-    WHERE id < @before
+    WHERE id < @before AND id >= @floor
       AND (@states IS NULL OR state IN (SELECT value FROM json_each(@states)))
       AND (@queues IS NULL OR queue IN (SELECT value FROM json_each(@queues)))
       AND (@names IS NULL OR name IN (SELECT value FROM json_each(@names)))
@@ -325,6 +326,8 @@ export const SQL = {
            AND json_extract(last_error, '$.kind') IN (SELECT value FROM json_each(@errorKinds))))
     ORDER BY id DESC
     LIMIT CAST(@limit AS INTEGER)`,
+  /** The highest and lowest job ids (two primary-key lookups), for the window of a filtered page. */
+  jobIdRange: `SELECT (SELECT MAX(id) FROM nightshift_jobs) AS newest, (SELECT MIN(id) FROM nightshift_jobs) AS oldest`,
   /** Running jobs holding a concurrency key (the partial running-key index). */
   jobKeyHolders: `
     SELECT * FROM nightshift_jobs
