@@ -208,7 +208,7 @@ export async function readTimeseries(store: Store, params: { window: TimeseriesW
   const count = Math.max(1, Math.ceil(TIMESERIES_WINDOWS[params.window] / bucketMs));
   const now = (await store.timeNow()).getTime();
   const since = floorTo(now, bucketMs) - (count - 1) * bucketMs;
-  const rows = await store.statsList({ since: new Date(since), bucketMs });
+  const rows = await store.statsList({ since: new Date(since), bucketMs, countersOnly: true });
   const total = zeros(count);
   const queues = new Map<string, TimeseriesPoints>();
   for (const row of rows) {
@@ -243,7 +243,7 @@ export async function readQueueThroughput(store: Store): Promise<Map<string, { c
   // Minute buckets aligned to the window start: the last hour's and the last minute's rows at once.
   const since = floorTo(now - HOUR_MS, MINUTE_MS);
   const lastMinuteStart = now - MINUTE_MS;
-  const rows = await store.statsList({ since: new Date(since), bucketMs: MINUTE_MS });
+  const rows = await store.statsList({ since: new Date(since), bucketMs: MINUTE_MS, countersOnly: true });
   const out = new Map<string, { completedLastMinute: number; failedLastMinute: number; completedLastHour: number; failedLastHour: number }>();
   for (const row of rows) {
     let entry = out.get(row.queue);

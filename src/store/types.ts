@@ -666,9 +666,11 @@ export interface Store extends AlertStore {
    * `bucketMs` long (a positive integer; a bucket longer than the window gives one bucket) and
    * start at `since`: a minute `m` counts in the bucket starting at
    * `since + floor((m - since) / bucketMs) * bucketMs`. Rows by bucket start, then queue, then
-   * name; a bucket without activity has no row.
+   * name; a bucket without activity has no row. `countersOnly` sums the counters alone (enqueued
+   * … timeouts) and leaves the run-time and wait sums and histograms 0: a chart of counts reads a
+   * tenth of the columns.
    */
-  statsList(params: { since: Date; bucketMs: number }): Promise<StatsRow[]>;
+  statsList(params: { since: Date; bucketMs: number; countersOnly?: boolean }): Promise<StatsRow[]>;
   /** Deletes the minutes before `before`. Returns how many rows went. */
   statsPrune(params: { before: Date }): Promise<{ deleted: number }>;
   /**

@@ -70,6 +70,23 @@ export function describeStats(factory: StoreFactory): void {
       expect(whole.map((row) => row.completed)).toEqual([7]);
     });
 
+    it('countersOnly sums the counters alone, bucket by bucket as the full read does', async () => {
+      const start = t.clock.now();
+      await t.store.statsAdd({ deltas: [delta({ enqueued: 3, completed: 2, failed: 1, dead: 1, cancelled: 1, timeouts: 1, durationSumMs: 40, waitSumMs: 9, durationBuckets: buckets({ 1: 2 }), waitBuckets: buckets({ 0: 3 }) })] });
+      t.clock.advance(60_000);
+      await t.store.statsAdd({ deltas: [delta({ completed: 4, durationBuckets: buckets({ 3: 4 }) }), delta({ queue: 'b', enqueued: 5 })] });
+      const full = await t.store.statsList({ since: new Date(start), bucketMs: 60_000 });
+      const counters = await t.store.statsList({ since: new Date(start), bucketMs: 60_000, countersOnly: true });
+      expect(counters).toEqual(
+        full.map((row) => ({ ...row, durationSumMs: 0, waitSumMs: 0, durationBuckets: row.durationBuckets.map(() => 0), waitBuckets: row.waitBuckets.map(() => 0) })),
+      );
+      expect(counters.map((row) => [row.queue, row.enqueued, row.completed, row.failed, row.dead, row.cancelled, row.timeouts])).toEqual([
+        ['default', 3, 2, 1, 1, 1, 1],
+        ['b', 5, 0, 0, 0, 0, 0],
+        ['default', 0, 4, 0, 0, 0, 0],
+      ]);
+    });
+
     it('keeps names and queues with quotes and non-ASCII apart; prunes minutes before a time', async () => {
       const start = t.clock.now();
       await t.store.statsAdd({ deltas: [delta({ queue: "q'1", name: 'naïve "job"', enqueued: 1 }), delta({ queue: 'q😀', name: 'x', enqueued: 2 })] });

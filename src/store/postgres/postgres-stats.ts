@@ -4,7 +4,7 @@
  * is the server's (`$1` is the injected test clock, or NULL for `now()`), kept as epoch ms.
  */
 import type pg from 'pg';
-import { STATS_VALUE_COLUMNS, statsFromValues, statsValues } from '../stats-columns.js';
+import { STATS_COUNTERS, STATS_VALUE_COLUMNS, statsFromValues, statsValues } from '../stats-columns.js';
 import type { FinishedOutcome, StatsDelta, StatsRow } from '../types.js';
 import { run } from './postgres-jobs.js';
 import { toErrorRecord } from './rows.js';
@@ -31,6 +31,13 @@ export function statsStatements(names: SchemaNames) {
       text: `
         SELECT $1::bigint + ((minute - $1::bigint) / $2::bigint) * $2::bigint AS start, queue, name,
           ${STATS_VALUE_COLUMNS.map((column) => `SUM(${column})::float8 AS ${column}`).join(', ')}
+        FROM ${s}.stats WHERE minute >= $1::bigint
+        GROUP BY start, queue, name ORDER BY start, queue, name`,
+    },
+    listCounters: {
+      text: `
+        SELECT $1::bigint + ((minute - $1::bigint) / $2::bigint) * $2::bigint AS start, queue, name,
+          ${STATS_COUNTERS.map((column) => `SUM(${column})::float8 AS ${column}`).join(', ')}
         FROM ${s}.stats WHERE minute >= $1::bigint
         GROUP BY start, queue, name ORDER BY start, queue, name`,
     },
@@ -128,8 +135,8 @@ export async function statsAdd(ctx: PgStatsContext, deltas: readonly StatsDelta[
   await run(ctx.pool, ctx.sql.add, [ctx.now(), JSON.stringify(rows)]);
 }
 
-export async function statsList(ctx: PgStatsContext, params: { since: Date; bucketMs: number }): Promise<StatsRow[]> {
-  const { rows } = await run<{ start: string; queue: string; name: string } & Record<string, number>>(ctx.pool, ctx.sql.list, [
+export async function statsList(ctx: PgStatsContext, params: { since: Date; bucketMs: number; countersOnly?: boolean }): Promise<StatsRow[]> {
+  const { rows } = await run<{ start: string; queue: string; name: string } & Record<string, number>>(ctx.pool, params.countersOnly === true ? ctx.sql.listCounters : ctx.sql.list, [
     params.since.getTime(),
     Math.max(1, Math.floor(params.bucketMs)),
   ]);

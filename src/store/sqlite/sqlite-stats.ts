@@ -2,7 +2,7 @@
  * Activity statistics on SQLite: per-minute rows added to by upsert, summed per bucket on read;
  * and the earliest pending run time per queue, found by seeks on the claim index.
  */
-import { STATS_VALUE_COLUMNS, statsFromValues, statsValues } from '../stats-columns.js';
+import { STATS_COUNTERS, STATS_VALUE_COLUMNS, statsFromValues, statsValues } from '../stats-columns.js';
 import type { FinishedOutcome, StatsDelta, StatsRow } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
 import { preparedOnce } from './sqlite-prepared.js';
@@ -21,6 +21,11 @@ const SQL = {
   list: `
     SELECT :since + ((minute - CAST(:since AS INTEGER)) / CAST(:bucket AS INTEGER)) * :bucket AS start, queue, name,
       ${STATS_VALUE_COLUMNS.map((column) => `SUM(${column}) AS ${column}`).join(', ')}
+    FROM nightshift_stats WHERE minute >= :since
+    GROUP BY start, queue, name ORDER BY start, queue, name`,
+  listCounters: `
+    SELECT :since + ((minute - CAST(:since AS INTEGER)) / CAST(:bucket AS INTEGER)) * :bucket AS start, queue, name,
+      ${STATS_COUNTERS.map((column) => `SUM(${column}) AS ${column}`).join(', ')}
     FROM nightshift_stats WHERE minute >= :since
     GROUP BY start, queue, name ORDER BY start, queue, name`,
   prune: `DELETE FROM nightshift_stats WHERE minute < ?`,
@@ -84,8 +89,9 @@ export function addStats(ctx: SqliteContext, deltas: readonly StatsDelta[]): voi
   })();
 }
 
-export function listStats(ctx: SqliteContext, params: { since: Date; bucketMs: number }): StatsRow[] {
-  const rows = statements(ctx).list.all({ since: params.since.getTime(), bucket: Math.max(1, Math.floor(params.bucketMs)) }) as ({ start: number; queue: string; name: string } & Record<string, number>)[];
+export function listStats(ctx: SqliteContext, params: { since: Date; bucketMs: number; countersOnly?: boolean }): StatsRow[] {
+  const prepared = statements(ctx);
+  const rows = (params.countersOnly === true ? prepared.listCounters : prepared.list).all({ since: params.since.getTime(), bucket: Math.max(1, Math.floor(params.bucketMs)) }) as ({ start: number; queue: string; name: string } & Record<string, number>)[];
   return rows.map((row) => ({ start: new Date(row.start), ...statsFromValues(row.queue, row.name, (column) => Number(row[column] ?? 0)) }));
 }
 

@@ -424,7 +424,7 @@ class SqliteStore implements Store {
     this.run('statsAdd', () => addStats(this.ctx, params.deltas));
   }
 
-  async statsList(params: { since: Date; bucketMs: number }): Promise<StatsRow[]> {
+  async statsList(params: { since: Date; bucketMs: number; countersOnly?: boolean }): Promise<StatsRow[]> {
     return this.run('statsList', () => listStats(this.ctx, params));
   }
 
