@@ -88,38 +88,27 @@ export const STORE_KINDS: readonly StoreKind[] = [
       const { schema, drop } = testSchema(url!, 'fault');
       const store = createPostgresStore({ connectionString: url!, schema, poolSize: 4, ...(options.clock ? { clock: options.clock } : {}) });
       await store.migrate();
+      /** A trigger named `name` that makes the database refuse every `event` on jobs whose row meets `when`. */
+      const refuseWith = async (name: string, event: 'INSERT' | 'UPDATE', when: string) => {
+        const client = new pg.Client({ connectionString: url! });
+        await client.connect();
+        try {
+          const s = pg.escapeIdentifier(schema);
+          await client.query(`CREATE OR REPLACE FUNCTION ${s}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'refused by a test trigger'; END $$`);
+          await client.query(`CREATE TRIGGER ${pg.escapeIdentifier(name)} BEFORE ${event} ON ${s}.jobs FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION ${s}.refuse_change()`);
+        } finally {
+          await client.end();
+        }
+      };
       return {
         kind: 'postgres',
         store,
         async refuseFinish(id, state) {
-          const client = new pg.Client({ connectionString: url! });
-          await client.connect();
-          try {
-            const s = pg.escapeIdentifier(schema);
-            await client.query(`CREATE OR REPLACE FUNCTION ${s}.refuse_finish() RETURNS trigger LANGUAGE plpgsql AS $$
-              BEGIN RAISE EXCEPTION 'refused by a test trigger'; END $$`);
-            await client.query(
-              `CREATE TRIGGER ${pg.escapeIdentifier(`refuse_${Number(id)}_${state}`)} BEFORE UPDATE ON ${s}.jobs FOR EACH ROW
-               WHEN (NEW.id = ${Number(id)} AND NEW.state = ${pg.escapeLiteral(state)}) EXECUTE FUNCTION ${s}.refuse_finish()`,
-            );
-          } finally {
-            await client.end();
-          }
+          await refuseWith(`refuse_${Number(id)}_${state}`, 'UPDATE', `NEW.id = ${Number(id)} AND NEW.state = ${pg.escapeLiteral(state)}`);
         },
         async refuseInsert(marker) {
-          const client = new pg.Client({ connectionString: url! });
-          await client.connect();
-          try {
-            const s = pg.escapeIdentifier(schema);
-            await client.query(`CREATE OR REPLACE FUNCTION ${s}.refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-              BEGIN RAISE EXCEPTION 'refused by a test trigger'; END $$`);
-            await client.query(
-              `CREATE TRIGGER refuse_insert BEFORE INSERT ON ${s}.jobs FOR EACH ROW
-               WHEN (strpos(NEW.payload::text, ${pg.escapeLiteral(marker)}) > 0) EXECUTE FUNCTION ${s}.refuse_insert()`,
-            );
-          } finally {
-            await client.end();
-          }
+          await refuseWith('refuse_insert', 'INSERT', `strpos(NEW.payload::text, ${pg.escapeLiteral(marker)}) > 0`);
         },
         async transientFinishFailures() {
           const client = new pg.Client({ connectionString: url! });

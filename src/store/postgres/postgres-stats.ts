@@ -17,6 +17,12 @@ const PENDING = `state IN ('available', 'scheduled', 'retryable')`;
 export function statsStatements(names: SchemaNames) {
   const s = names.quoted;
   const record = STATS_VALUE_COLUMNS.map((column) => `${column} float8`).join(', ');
+  // statsList: the sums of `columns` per bucket, queue and name ($1 since, $2 bucket ms).
+  const listSql = (columns: readonly string[]) => `
+        SELECT $1::bigint + ((minute - $1::bigint) / $2::bigint) * $2::bigint AS start, queue, name,
+          ${columns.map((column) => `SUM(${column})::float8 AS ${column}`).join(', ')}
+        FROM ${s}.stats WHERE minute >= $1::bigint
+        GROUP BY start, queue, name ORDER BY start, queue, name`;
   return {
     // One statement per flush: the deltas travel as one JSON array of [queue, name, values…] rows.
     add: {
@@ -27,20 +33,8 @@ export function statsStatements(names: SchemaNames) {
         ON CONFLICT (minute, queue, name) DO UPDATE SET
           ${STATS_VALUE_COLUMNS.map((column) => `${column} = stats.${column} + excluded.${column}`).join(', ')}`,
     },
-    list: {
-      text: `
-        SELECT $1::bigint + ((minute - $1::bigint) / $2::bigint) * $2::bigint AS start, queue, name,
-          ${STATS_VALUE_COLUMNS.map((column) => `SUM(${column})::float8 AS ${column}`).join(', ')}
-        FROM ${s}.stats WHERE minute >= $1::bigint
-        GROUP BY start, queue, name ORDER BY start, queue, name`,
-    },
-    listCounters: {
-      text: `
-        SELECT $1::bigint + ((minute - $1::bigint) / $2::bigint) * $2::bigint AS start, queue, name,
-          ${STATS_COUNTERS.map((column) => `SUM(${column})::float8 AS ${column}`).join(', ')}
-        FROM ${s}.stats WHERE minute >= $1::bigint
-        GROUP BY start, queue, name ORDER BY start, queue, name`,
-    },
+    list: { text: listSql(STATS_VALUE_COLUMNS) },
+    listCounters: { text: listSql(STATS_COUNTERS) },
     prune: { text: `DELETE FROM ${s}.stats WHERE minute < $1` },
     // Conflicts with itself and with the adds' upserts: one rollup at a time, and no add lands in
     // the range between the read and the write (adds go to the current minute anyway).

@@ -13,21 +13,22 @@ const PENDING = `state IN ('available','scheduled','retryable')`;
 
 const columns = STATS_VALUE_COLUMNS.join(', ');
 const placeholders = STATS_VALUE_COLUMNS.map(() => '?').join(', ');
+/** statsList: the sums of `columns` per bucket, queue and name (:since, :bucket ms). */
+function listSql(columns: readonly string[]): string {
+  return `
+    SELECT :since + ((minute - CAST(:since AS INTEGER)) / CAST(:bucket AS INTEGER)) * :bucket AS start, queue, name,
+      ${columns.map((column) => `SUM(${column}) AS ${column}`).join(', ')}
+    FROM nightshift_stats WHERE minute >= :since
+    GROUP BY start, queue, name ORDER BY start, queue, name`;
+}
+
 const SQL = {
   add: `
     INSERT INTO nightshift_stats (minute, queue, name, ${columns}) VALUES (?, ?, ?, ${placeholders})
     ON CONFLICT (minute, queue, name) DO UPDATE SET
       ${STATS_VALUE_COLUMNS.map((column) => `${column} = ${column} + excluded.${column}`).join(', ')}`,
-  list: `
-    SELECT :since + ((minute - CAST(:since AS INTEGER)) / CAST(:bucket AS INTEGER)) * :bucket AS start, queue, name,
-      ${STATS_VALUE_COLUMNS.map((column) => `SUM(${column}) AS ${column}`).join(', ')}
-    FROM nightshift_stats WHERE minute >= :since
-    GROUP BY start, queue, name ORDER BY start, queue, name`,
-  listCounters: `
-    SELECT :since + ((minute - CAST(:since AS INTEGER)) / CAST(:bucket AS INTEGER)) * :bucket AS start, queue, name,
-      ${STATS_COUNTERS.map((column) => `SUM(${column}) AS ${column}`).join(', ')}
-    FROM nightshift_stats WHERE minute >= :since
-    GROUP BY start, queue, name ORDER BY start, queue, name`,
+  list: listSql(STATS_VALUE_COLUMNS),
+  listCounters: listSql(STATS_COUNTERS),
   prune: `DELETE FROM nightshift_stats WHERE minute < ?`,
   rollupRead: `
     SELECT (minute / CAST(@resolution AS INTEGER)) * CAST(@resolution AS INTEGER) AS slot, queue, name,
