@@ -52,7 +52,7 @@ import type {
 } from '../types.js';
 import { prepareStatements, type PreparedStatements, type SqliteContext } from './sqlite-context.js';
 import { ChangeWatch } from './sqlite-change-watch.js';
-import { mapSqliteError } from './sqlite-errors.js';
+import { mapSqliteError, sqliteErrorCode } from './sqlite-errors.js';
 import { cancelJob, deleteJobs, jobStats, listJobs, parseId, pruneJobs, pruneResults, retryJob } from './sqlite-job-admin.js';
 import { appendEvents, eventBounds, listEvents, pruneEvents } from './sqlite-events.js';
 import { finishJobs } from './sqlite-job-finish.js';
@@ -121,6 +121,27 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   return new SqliteStore(options);
 }
 
+/** A flag to sleep on synchronously (Atomics.wait): the store opens in a constructor. */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Switches the connection to WAL. When several processes open a fresh file at once, SQLite can
+ * answer SQLITE_BUSY to the switch at once, without its busy handler (waiting there could
+ * deadlock), so the switch is tried again after short pauses until `busyTimeoutMs` has passed.
+ */
+function enableWal(db: Database.Database, busyTimeoutMs: number): void {
+  const deadline = Date.now() + busyTimeoutMs;
+  for (let pauseMs = 2; ; pauseMs = Math.min(pauseMs * 2, 50)) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      if (sqliteErrorCode(error)?.startsWith('SQLITE_BUSY') !== true || Date.now() + pauseMs > deadline) throw error;
+      Atomics.wait(PAUSE, 0, 0, pauseMs);
+    }
+  }
+}
+
 class SqliteStore implements Store {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
@@ -165,7 +186,7 @@ class SqliteStore implements Store {
       this.db = new Database(options.path, { timeout: busyTimeoutMs });
       // busy_timeout first: switching to WAL needs a lock another opening process may hold.
       this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-      this.db.pragma('journal_mode = WAL');
+      enableWal(this.db, busyTimeoutMs);
       // NORMAL in WAL mode: a commit survives a process crash; only a power loss may lose the last commits.
       this.db.pragma('synchronous = NORMAL');
       // A checkpoint fsyncs the WAL and the database file; at the default (every 1000 pages, a
