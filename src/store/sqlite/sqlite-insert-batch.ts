@@ -18,7 +18,6 @@
  * alone. A store closing with jobs gathered commits them first.
  */
 import type { JobInsert, JobInsertResult } from '../types.js';
-import type { NightshiftError } from '../../errors.js';
 
 interface Waiter {
   readonly job: JobInsert;
@@ -34,7 +33,7 @@ export interface InsertBatchOptions {
   /** Called once per flush with the results that were stored. */
   readonly onInserted: (results: readonly JobInsertResult[]) => void;
   /** Whether an error of the shared transaction would fail each job alone too (lock busy, store closed). */
-  readonly failsEveryJob: (error: NightshiftError | unknown) => boolean;
+  readonly failsEveryJob: (error: unknown) => boolean;
 }
 
 /** Commits of a single gathered job in a row after which calls are inserted at once for a while. */

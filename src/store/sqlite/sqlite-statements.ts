@@ -86,6 +86,19 @@ const PRUNE_SCOPE = `AND (@names IS NULL OR j.name IN (SELECT value FROM json_ea
         AND (@exceptNames IS NULL OR j.name NOT IN (SELECT value FROM json_each(@exceptNames)))
         AND (@exceptQueues IS NULL OR j.queue NOT IN (SELECT value FROM json_each(@exceptQueues)))`;
 
+/** The fenced batch completion (`jobCompleteBatch`), with `extraSet` added to its SET list. */
+function completeBatchSql(extraSet: string): string {
+  return `
+    UPDATE nightshift_jobs
+    SET state = 'completed', finished_at = @now, result = i.value ->> 2, ${extraSet}
+        lease_token = NULL, lease_expires_at = NULL
+    FROM json_each(@items) AS i
+    WHERE nightshift_jobs.id = i.value ->> 0
+      AND nightshift_jobs.state = 'running'
+      AND nightshift_jobs.lease_token = i.value ->> 1
+    RETURNING nightshift_jobs.id`;
+}
+
 export const SQL = {
   // ---- jobs: insert ------------------------------------------------------------------------
   /**
@@ -233,30 +246,13 @@ export const SQL = {
    * a completed attempt stays in the job row (attempt, attempted_by, attempted_at, finished_at,
    * result), which is where `jobAttempts` reads it from; a retry records it before reusing the row.
    */
-  jobCompleteBatch: `
-    UPDATE nightshift_jobs
-    SET state = 'completed', finished_at = @now, result = i.value ->> 2,
-        lease_token = NULL, lease_expires_at = NULL
-    FROM json_each(@items) AS i
-    WHERE nightshift_jobs.id = i.value ->> 0
-      AND nightshift_jobs.state = 'running'
-      AND nightshift_jobs.lease_token = i.value ->> 1
-    RETURNING nightshift_jobs.id`,
+  jobCompleteBatch: completeBatchSql(''),
   /**
    * The same for a batch in which some job waited in its worker before it started (claimed
    * ahead): @items are `[id, token, result, startDelayMs]`, and the attempt's start moves by the
    * delay. A separate statement so that the common batch does not pay for the extra column.
    */
-  jobCompleteBatchDelayed: `
-    UPDATE nightshift_jobs
-    SET state = 'completed', finished_at = @now, result = i.value ->> 2,
-        attempted_at = attempted_at + COALESCE(i.value ->> 3, 0),
-        lease_token = NULL, lease_expires_at = NULL
-    FROM json_each(@items) AS i
-    WHERE nightshift_jobs.id = i.value ->> 0
-      AND nightshift_jobs.state = 'running'
-      AND nightshift_jobs.lease_token = i.value ->> 1
-    RETURNING nightshift_jobs.id`,
+  jobCompleteBatchDelayed: completeBatchSql('attempted_at = attempted_at + COALESCE(i.value ->> 3, 0),'),
   /** Whether any job waits on another at all: a finish looks for dependents only then. */
   depsAny: `SELECT EXISTS (SELECT 1 FROM nightshift_job_deps) AS any`,
   /** The jobs among @ids (a JSON array) that others wait on. */
