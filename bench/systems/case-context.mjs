@@ -16,6 +16,8 @@
 // Payloads are `{ seq, t }`: the job's sequence number and the producer's clock (ms, sub-ms
 // precision) just before the enqueue call; with `ctx.perKey` also `key`, the job's concurrency key.
 
+import { createWallClock } from '../../scripts/wall-clock.mjs';
+
 /**
  * @typedef {object} CaseContext
  * @property {string} system     Harness name (`nightshift`, `bullmq`, `pg-boss`, `graphile-worker`).
@@ -46,7 +48,5 @@ export async function loadHarness(system) {
   }
 }
 
-/** A wall-clock timestamp in ms with sub-ms precision, comparable across processes on one host. */
-export function preciseNow() {
-  return performance.timeOrigin + performance.now();
-}
+/** A wall-clock timestamp in ms with sub-ms precision, comparable across processes on one host (see scripts/wall-clock.mjs). */
+export const preciseNow = createWallClock();
