@@ -228,8 +228,14 @@ export type JobFinish =
   | { outcome: 'snoozed'; delayMs: number }
   /** The handler cancelled its own job: state `cancelled`. */
   | { outcome: 'cancelled'; reason: string }
-  /** Shutdown gave the job back: state `available`, attempt count given back. */
-  | { outcome: 'released' };
+  /**
+   * Given back unstarted (shutdown, or a claim that came too late to start): state `available`,
+   * attempt count given back. `rateRefund`: the job never started, so the rate-limit counts its
+   * claim took come back too — the queue's (`queue`) and its rate key's (`key`, when it has one):
+   * the store writes a claim of −1 dated at the attempt's start (the claim), which leaves the
+   * window no later than the claim it cancels.
+   */
+  | { outcome: 'released'; rateRefund?: { queue: boolean; key: boolean } };
 
 export interface JobFinishItem {
   id: string;
@@ -290,6 +296,12 @@ export interface JobFetchParams {
    * each key in claim order like `perKeyConcurrency` (which it combines with). Not by `ids`.
    */
   perKeyRate?: boolean;
+  /**
+   * Called by the store at once before it takes the claim's time for its rate-limit counts (a
+   * limited claim: after any lock it waits for, before the clock it records is read), so never
+   * after that time. The worker measures from there how late a claimed job would start.
+   */
+  onClaimTime?: () => void;
 }
 
 /**

@@ -249,6 +249,33 @@ export function describeJobLimits(factory: StoreFactory): void {
       expect(await t.store.jobFetch({ queue: 'api', limit: 10, owner: OWNER, leaseMs: LEASE_MS })).toHaveLength(1);
     });
 
+    it('a job given back unstarted with a rate refund gives its claim back to the window; without one it does not', async () => {
+      await t.store.jobInsertMany({ jobs: Array.from({ length: 20 }, () => jobInput({ queue: 'api' })) });
+      const first = await fetchRated(t.store, 5);
+      expect(first).toHaveLength(5);
+      t.clock.advance(100);
+      const release = (jobs: JobRecord[], rateRefund?: { queue: boolean; key: boolean }) =>
+        t.store.jobFinishMany({ items: jobs.map((job) => ({ id: job.id, token: job.lease!.token, finish: { outcome: 'released' as const, ...(rateRefund ? { rateRefund } : {}) } })) });
+      // A plain release (shutdown) keeps the count: the window stays full.
+      expect((await release(first.slice(0, 1))).applied).toHaveLength(1);
+      expect(await fetchRated(t.store, 10)).toEqual([]);
+      // Refunded: two come back, and the window has room for exactly two.
+      expect((await release(first.slice(1, 3), { queue: true, key: false })).applied).toHaveLength(2);
+      expect(await t.store.queueRateWait({ queue: 'api', rateLimit: rate })).toBe(0);
+      const again = await fetchRated(t.store, 10);
+      expect(again).toHaveLength(2);
+      expect(await fetchRated(t.store, 10)).toEqual([]);
+      // The refund leaves the window with the claim it cancels (not later): once the first
+      // claim's window has passed, only the second claim (two jobs, 100 ms later) still counts.
+      t.clock.set(first[0]!.attemptedAt!.getTime() + rateWindowMs(rate.perMs));
+      expect(await fetchRated(t.store, 10)).toHaveLength(3);
+      expect(await fetchRated(t.store, 10)).toEqual([]);
+      // A refund for a job whose release was fenced out (a stale token) changes nothing.
+      const stale = await release(first.slice(3, 4).map((job) => ({ ...job, lease: { ...job.lease!, token: 'stale' } })), { queue: true, key: false });
+      expect(stale.rejected).toHaveLength(1);
+      expect(await fetchRated(t.store, 10)).toEqual([]);
+    });
+
     it('concurrent rate-limited claims from several connections never take more than max in a window', async () => {
       const stores: Store[] = [t.store];
       if (t.fixture.openAnother !== undefined) stores.push(await t.fixture.openAnother(), await t.fixture.openAnother());
@@ -273,6 +300,22 @@ export function describeJobLimits(factory: StoreFactory): void {
       t.clock.advance(rateWindowMs(1_000));
       expect(keysOf(await fetchRatedKeys(t.store, 3))).toEqual(['org-a', 'org-a', 'org-b']);
       expect(keysOf(await fetchRatedKeys(t.store, 20))).toEqual(['org-b']);
+    });
+
+    it('a job given back unstarted with a key refund gives its key\'s claim back; the key\'s next free time ignores refunds', async () => {
+      await t.store.jobInsertMany({ jobs: [...Array.from({ length: 4 }, () => rated('org-a')), ...Array.from({ length: 4 }, () => rated('org-b'))] });
+      const claimed = await fetchRatedKeys(t.store, 20);
+      expect(keysOf(claimed).sort()).toEqual(['org-a', 'org-a', 'org-b', 'org-b']);
+      t.clock.advance(100);
+      const a = claimed.filter((job) => keysOf([job])[0] === 'org-a');
+      const result = await t.store.jobFinishMany({ items: a.slice(0, 1).map((job) => ({ id: job.id, token: job.lease!.token, finish: { outcome: 'released' as const, rateRefund: { queue: false, key: true } } })) });
+      expect(result.applied).toHaveLength(1);
+      // org-a has room for one again; org-b is still full.
+      expect(keysOf(await fetchRatedKeys(t.store, 20))).toEqual(['org-a']);
+      expect(await fetchRatedKeys(t.store, 20)).toEqual([]);
+      // Both keys are full now; the next free time is when the first claims leave the window.
+      expect(await t.store.queueRateWait({ queue: 'api', perKeyRate: true })).toBe(rateWindowMs(1_000) - 100);
+      expect(await t.store.jobRateWait({ id: a[1]!.id })).toEqual({ key: 'org-a', waitMs: rateWindowMs(1_000) - 100 });
     });
 
     it('a key\'s limit is the job\'s own; combines with per-key concurrency', async () => {

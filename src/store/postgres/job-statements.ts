@@ -81,6 +81,7 @@ export interface JobStatements {
   rateLog: Statement;
   rateForget: Statement;
   rateKeyLog: Statement;
+  rateRefund: Statement;
   rateKeyForget: Statement;
   rateKeyHold: Statement;
   rateKeyNextFree: Statement;
@@ -353,6 +354,22 @@ export function jobStatements(names: SchemaNames): JobStatements {
     },
     rateLog: { name: n('rate_log'), text: `INSERT INTO ${s}.rate_log (queue, at, n) VALUES ($2, ${CLOCK}, $3)` },
     rateForget: { name: n('rate_forget'), text: `DELETE FROM ${s}.rate_log WHERE queue = $2 AND key IS NULL AND at <= ${CLOCK} - $3::float8 * interval '1 millisecond'` },
+    // Claims given back unstarted (see JobFinish released rateRefund): $1 job ids, $2 their
+    // claims' times (the attempt's start the finish returned, not read again: the job may have
+    // been claimed anew since), $3/$4 whether the queue's and the key's count come back. Each
+    // refund is a claim of −1 dated no later than the claim it cancels.
+    rateRefund: {
+      name: n('rate_refund'),
+      text: `
+        INSERT INTO ${s}.rate_log (queue, key, at, n, window_ms)
+        SELECT j.queue, NULL, r.at, -1, NULL
+        FROM unnest($1::bigint[], $2::timestamptz[], $3::bool[], $4::bool[]) AS r(id, at, by_queue, by_key) JOIN ${s}.jobs j ON j.id = r.id
+        WHERE r.by_queue
+        UNION ALL
+        SELECT j.queue, j.rate_key, r.at, -1, j.rate_per_ms + ${margin('j.rate_per_ms')}
+        FROM unnest($1::bigint[], $2::timestamptz[], $3::bool[], $4::bool[]) AS r(id, at, by_queue, by_key) JOIN ${s}.jobs j ON j.id = r.id
+        WHERE r.by_key AND j.rate_key IS NOT NULL`,
+    },
     // Per-key claims ($2: the ids just claimed), one log row per key with the key's window (ms).
     rateKeyLog: {
       name: n('rate_key_log'),
@@ -374,11 +391,11 @@ export function jobStatements(names: SchemaNames): JobStatements {
       name: n('rate_key_forget'),
       text: `DELETE FROM ${s}.rate_log WHERE queue = $2 AND key IS NOT NULL AND at + window_ms * interval '1 millisecond' <= ${CLOCK}`,
     },
-    // When the first per-key claim of the queue leaves its key's window, or NULL.
+    // When the first per-key claim of the queue leaves its key's window, or NULL (a refund, n < 0, frees nothing by leaving).
     rateKeyNextFree: {
       name: n('rate_key_next_free'),
       text: `SELECT min(at + window_ms * interval '1 millisecond') AS at FROM ${s}.rate_log
-             WHERE queue = $2 AND key IS NOT NULL AND at + window_ms * interval '1 millisecond' > ${CLOCK}`,
+             WHERE queue = $2 AND key IS NOT NULL AND n > 0 AND at + window_ms * interval '1 millisecond' > ${CLOCK}`,
     },
     // A job's per-key rate limit, its key's claims still in its window (holds included), and the clock.
     jobRateWindow: {
@@ -626,7 +643,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
                  NULL
           FROM updated WHERE outcome <> 'completed'
         )
-        SELECT id::text AS id, token, queue, outcome, has_dependents FROM updated`,
+        SELECT id::text AS id, token, queue, outcome, has_dependents, CASE WHEN outcome = 'released' THEN attempted_at END AS released_claim FROM updated`,
     },
     // Fenced like finish: only rows still running under the caller's token are extended.
     heartbeat: {

@@ -216,6 +216,8 @@ export async function fetchJobs(ctx: PgJobContext, params: JobFetchParams): Prom
     // same queue name in another schema, do not wait on each other (a hash collision only makes them wait).
     rows = await inTransaction(ctx.pool, async (client) => {
       await run(client, ctx.sql.fetchLock, [`${ctx.names.schema}:${params.queue}`]);
+      // Every rate-limit count below is recorded at the server's clock when its statement runs: after this.
+      params.onClaimTime?.();
       if (rate !== undefined && statement !== ctx.sql.fetchKeyed) {
         // The queue's rate limit alone (or with its global limit): one statement (see fetchRated).
         return (await run<JobRow>(client, ctx.sql.fetchRated, [ctx.now(), params.queue, params.owner, params.leaseMs, params.limit, rate.max, rateWindowMs(rate.perMs), global ?? null])).rows;
@@ -482,6 +484,7 @@ export async function finishJobs(ctx: PgJobContext, items: JobFinishItem[]): Pro
   if (parents.length > 0) {
     for (const queue of await settleDependents(ctx, ctx.pool, parents.map((p) => p.id), parents.map((p) => p.outcome))) requeued.add(queue);
   }
+  await refundRates(ctx, rows, finishes);
   if (requeued.size > 0) {
     ctx.wake([...requeued]);
     await notifyOthers(ctx, [...requeued]);
@@ -493,8 +496,41 @@ export async function finishJobs(ctx: PgJobContext, items: JobFinishItem[]): Pro
   };
 }
 
+/** A row the fenced finish wrote. */
+interface FinishedRow {
+  id: string;
+  token: string;
+  queue: string;
+  outcome: string;
+  has_dependents: boolean;
+  /** A release's claim time (the attempt's start), else null. */
+  released_claim: Date | null;
+}
+
+/**
+ * Gives back the rate-limit counts of releases that ask for it (see `JobFinish`), for the rows
+ * the finish applied. A statement of its own after the finish: rare, and a refund lost to a
+ * crash in between only keeps the window fuller than it is.
+ */
+async function refundRates(ctx: PgJobContext, rows: FinishedRow[], finishes: Map<string, JobFinish>): Promise<void> {
+  const ids: string[] = [];
+  const ats: Date[] = [];
+  const byQueue: boolean[] = [];
+  const byKey: boolean[] = [];
+  for (const row of rows) {
+    const finish = finishes.get(`${row.id}\u0000${row.token}`);
+    const refund = finish?.outcome === 'released' ? finish.rateRefund : undefined;
+    if (refund === undefined || row.released_claim === null || (!refund.queue && !refund.key)) continue;
+    ids.push(row.id);
+    ats.push(row.released_claim);
+    byQueue.push(refund.queue);
+    byKey.push(refund.key);
+  }
+  if (ids.length > 0) await run(ctx.pool, ctx.sql.rateRefund, [ids, ats, byQueue, byKey]);
+}
+
 /** Runs the fenced finish statement for items with well-formed ids; returns the rows it wrote. */
-async function writeFinishes(ctx: PgJobContext, items: JobFinishItem[]): Promise<{ id: string; token: string; queue: string; outcome: string; has_dependents: boolean }[]> {
+async function writeFinishes(ctx: PgJobContext, items: JobFinishItem[]): Promise<FinishedRow[]> {
   const values = [
     ctx.now(),
     items.map((item) => item.id),
@@ -516,7 +552,7 @@ async function writeFinishes(ctx: PgJobContext, items: JobFinishItem[]): Promise
     }),
     items.map((item) => (item.finish.outcome === 'released' ? null : (item.startDelayMs ?? null))),
   ];
-  const { rows } = await run<{ id: string; token: string; queue: string; outcome: string; has_dependents: boolean }>(ctx.pool, ctx.sql.finish, values);
+  const { rows } = await run<FinishedRow>(ctx.pool, ctx.sql.finish, values);
   return rows;
 }
 

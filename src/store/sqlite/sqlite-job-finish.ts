@@ -51,6 +51,15 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
     else others.push(tuple);
   }
 
+  /** Releases that give their rate-limit claims back: job id → [queue refund, key refund]. */
+  let refunds: Map<number, [number, number]> | null = null;
+  for (const item of items) {
+    const refund = item.finish.outcome === 'released' ? item.finish.rateRefund : undefined;
+    if (refund === undefined || (!refund.queue && !refund.key)) continue;
+    const id = parseId(item.id);
+    if (id !== null) (refunds ??= new Map()).set(id, [refund.queue ? 1 : 0, refund.key ? 1 : 0]);
+  }
+
   /** Ids whose write applied; for the general statement, with what the caller needs of the row. */
   const applied = new Map<number, FinishedRow | null>();
   /** Queues that got a job due now: released dependents (added to what the finishes themselves made available). */
@@ -77,6 +86,7 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
       const byId = new Map<number, FinishedRow>();
       for (const row of rows) byId.set(row.id, row);
       const attempts: unknown[][] = [];
+      const refunded: unknown[][] = [];
       for (const tuple of others) {
         const row = byId.get(tuple[0]);
         if (row === undefined) continue;
@@ -86,11 +96,14 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
         const outcome = tuple[2];
         const attempt = outcome === 'snoozed' || outcome === 'released' ? row.attempt + 1 : row.attempt;
         attempts.push([row.id, attempt, row.attempted_by ?? '', row.attempted_at ?? now, outcome, tuple[4], tuple[5]]);
+        const refund = outcome === 'released' ? refunds?.get(row.id) : undefined;
+        if (refund !== undefined && row.attempted_at !== null) refunded.push([row.id, row.attempted_at, refund[0], refund[1]]);
         if (row.has_dependents === 1 && (outcome === 'dead' || outcome === 'cancelled')) {
           for (const queue of ctx.inserter.deps.settle([row.id], outcome, now)) released.add(queue);
         }
       }
       statements.attemptInsertBatch.run({ rows: JSON.stringify(attempts), now });
+      if (refunded.length > 0) statements.rateRefund.run({ rows: JSON.stringify(refunded) });
     })
     .immediate();
 

@@ -450,6 +450,19 @@ export const SQL = {
   rateLog: `INSERT INTO nightshift_rate_log (queue, at, n) VALUES (@queue, @at, @n)`,
   rateForget: `DELETE FROM nightshift_rate_log WHERE queue = @queue AND key IS NULL AND at <= @before`,
   /** Per-key claims (@ids: the jobs just claimed), one log row per key with the key's window. */
+  /**
+   * Claims given back unstarted (see `JobFinish` released `rateRefund`): @rows is a JSON array of
+   * `[jobId, claimedAt, queueRefund, keyRefund]`; each refund is a claim of −1 dated at the claim.
+   */
+  rateRefund: `
+    INSERT INTO nightshift_rate_log (queue, key, at, n, window_ms)
+    SELECT j.queue, NULL, r.value ->> 1, -1, NULL
+    FROM json_each(@rows) AS r JOIN nightshift_jobs AS j ON j.id = r.value ->> 0
+    WHERE r.value ->> 2 = 1
+    UNION ALL
+    SELECT j.queue, j.rate_key, r.value ->> 1, -1, j.rate_per_ms + ${margin('j.rate_per_ms')}
+    FROM json_each(@rows) AS r JOIN nightshift_jobs AS j ON j.id = r.value ->> 0
+    WHERE r.value ->> 3 = 1 AND j.rate_key IS NOT NULL`,
   rateKeyLog: `
     INSERT INTO nightshift_rate_log (queue, key, at, n, window_ms)
     SELECT queue, rate_key, @at, COUNT(*), MAX(rate_per_ms + ${margin('rate_per_ms')}) FROM nightshift_jobs
@@ -464,8 +477,8 @@ export const SQL = {
     SELECT queue, rate_key, @until - rate_per_ms - ${margin('rate_per_ms')}, 2147483647, rate_per_ms + ${margin('rate_per_ms')}
     FROM nightshift_jobs WHERE id = @id AND rate_key IS NOT NULL`,
   rateKeyForget: `DELETE FROM nightshift_rate_log WHERE queue = @queue AND key IS NOT NULL AND at + window_ms <= @now`,
-  /** When the first per-key claim of the queue leaves its key's window (NULL: none in a window). */
-  rateKeyNextFree: `SELECT MIN(at + window_ms) AS at FROM nightshift_rate_log WHERE queue = @queue AND key IS NOT NULL AND at + window_ms > @now`,
+  /** When the first per-key claim of the queue leaves its key's window (NULL: none in a window); refunds (n < 0) free nothing by leaving. */
+  rateKeyNextFree: `SELECT MIN(at + window_ms) AS at FROM nightshift_rate_log WHERE queue = @queue AND key IS NOT NULL AND n > 0 AND at + window_ms > @now`,
   /** A job's per-key rate limit and its key's claims still in the job's window (holds included). */
   jobRateKey: `SELECT queue, rate_key, rate_max, rate_per_ms FROM nightshift_jobs WHERE id = @id AND rate_key IS NOT NULL`,
   rateKeyWindow: `SELECT at, n FROM nightshift_rate_log WHERE queue = @queue AND key = @key AND at > @since`,

@@ -294,6 +294,7 @@ class SqliteStore implements Store {
       if (numeric.length === 0) return [];
       ids = JSON.stringify(numeric);
     }
+    params.onClaimTime?.();
     const now = this.clock();
     const claim: ClaimParams = {
       queue: params.queue,
