@@ -39,6 +39,13 @@ export class Execution {
   slot = -1;
   /** How long the job waited in this worker between its claim and its handler (claimed ahead), ms; 0 otherwise. */
   startDelayMs = 0;
+  /**
+   * The latest `performance.now()` at which its handler may start (a rate-limited claim: see the
+   * worker's dispatch); past it, the job is given back unstarted instead. Infinity when none.
+   */
+  startBy = Infinity;
+  /** What a release for a missed `startBy` gives back of the rate limits its claim counted in. */
+  rateRefund: { queue: boolean; key: boolean } | undefined = undefined;
 
   constructor(job: JobRecord, token: string, definition: AnyJobDefinition | undefined, startedAtMs: number) {
     this.job = job;
@@ -182,7 +189,7 @@ export class Executor {
    * claimed ahead); the attempt's start is then moved by that much, here for the events and in
    * the store with the finish (`JobFinishItem.startDelayMs`).
    */
-  run(claimed: JobRecord, waitedMs = 0): void {
+  run(claimed: JobRecord, waitedMs = 0, startBy?: { at: number; rateRefund: { queue: boolean; key: boolean } }): void {
     const host = this.host;
     const definition = this.#jobs.get(claimed.name);
     const delay = waitedMs > 0 ? clampDelayMs(waitedMs) : 0;
@@ -191,7 +198,12 @@ export class Executor {
     const job = claimed;
     const execution = new Execution(job, job.lease?.token ?? '', definition, host.clock());
     execution.startDelayMs = delay;
+    if (startBy !== undefined) {
+      execution.startBy = startBy.at;
+      execution.rateRefund = startBy.rateRefund;
+    }
     this.running.add(execution);
+    if (this.#tooLate(execution)) return;
     if (host.events.has('job:started')) host.events.emit('job:started', { job, workerId: host.workerId });
 
     if (!definition) {
@@ -243,6 +255,13 @@ export class Executor {
     }
   }
 
+  /** Past its `startBy`: given back unstarted (released: neither its attempt nor its rate-limit claim counts), and true. */
+  #tooLate(execution: Execution): boolean {
+    if (execution.startBy === Infinity || performance.now() <= execution.startBy) return false;
+    this.#settle(execution, execution.rateRefund ? { outcome: 'released', rateRefund: execution.rateRefund } : { outcome: 'released' });
+    return true;
+  }
+
   #invalidPayload(execution: Execution, error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
     const reason = new ValidationError('INVALID_PAYLOAD', `stored payload of job ${execution.job.id} failed validation: ${message}`);
@@ -266,6 +285,9 @@ export class Executor {
       this.#invalidPayload(execution, new Error(listed));
       return;
     }
+    // Checked again just before the handler: validating the payload (a schema's first use
+    // compiles it), the started event's listeners or a slow machine may have used the time.
+    if (this.#tooLate(execution)) return;
     const timeoutMs = this.#timeoutMs(execution);
     if (timeoutMs < MAX_TIMER_MS) execution.timer = setTimeout(() => this.abort(execution, 'timeout'), timeoutMs);
     let returned: unknown;

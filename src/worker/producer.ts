@@ -19,11 +19,12 @@ export interface ProducerOptions {
   /** How many jobs to claim now: at most the queue's free slots plus its room to claim ahead (see ClaimSize); 0 for none. */
   claimLimit(): number;
   /**
-   * Hands a claimed job on: to the executor, or to wait for a free slot. `claimTookMs`: how long
-   * the claim took from the request to its answer (a rate-limited queue gives back a job whose
-   * start would lag its claim by more than the rate window's margin).
+   * Hands a claimed job on: to the executor, or to wait for a free slot. `claimTimeAt`: when the
+   * claim's time was taken (see `JobFetchParams.onClaimTime`), on `performance.now()`'s clock (a
+   * rate-limited queue gives back a job whose start, read when it would start, lags its claim by
+   * more than half the rate window's margin).
    */
-  dispatch(job: JobRecord, claimTookMs: number): void;
+  dispatch(job: JobRecord, claimTimeAt: number): void;
   /** A fetch came back (for the `worker:fetched` event). */
   fetched(count: number): void;
   onError(error: unknown): void;
@@ -136,7 +137,10 @@ export class Producer implements Service {
     const options = this.#options;
     let full = false;
     try {
-      const requestedAt = performance.now();
+      // When the claim's time was taken (its rate-limit counts are recorded no earlier): the
+      // request's time unless the store says it later, after the locks it waited for.
+      let claimTimeAt = performance.now();
+      const rated = options.rateLimit !== undefined || options.perKeyRate === true;
       const jobs = await options.store.jobFetch({
         queue: options.queue,
         limit,
@@ -146,14 +150,14 @@ export class Producer implements Service {
         ...(options.perKeyConcurrency === true ? { perKeyConcurrency: true } : {}),
         ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {}),
         ...(options.perKeyRate === true ? { perKeyRate: true } : {}),
+        ...(rated ? { onClaimTime: () => void (claimTimeAt = performance.now()) } : {}),
       });
       full = jobs.length >= limit;
       options.fetched(jobs.length);
       // Claimed jobs run even when stop() came during the fetch: they are ours now, and the
       // worker's shutdown waits for (or releases) them. Started before anything else is awaited:
       // under a rate limit, a job's start should follow its claim as closely as it can.
-      const claimTookMs = performance.now() - requestedAt;
-      for (const job of jobs) options.dispatch(job, claimTookMs);
+      for (const job of jobs) options.dispatch(job, claimTimeAt);
       // Fewer than asked on a rate-limited queue: maybe no jobs, maybe no room. Ask when there
       // is room and sleep until then rather than polling.
       if (!full && (options.rateLimit !== undefined || options.perKeyRate === true)) await this.#sleepUntilRoom(options.rateLimit, jobs.length);

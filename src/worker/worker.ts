@@ -4,7 +4,7 @@ import { ConfigError, StateError } from '../errors.js';
 import { assertValidName } from '../job/names.js';
 import { NightshiftEvents } from '../observe/events.js';
 import { createSilentLogger } from '../observe/logger.js';
-import { rateWindowMarginMs, type Clock, type JobFinishItem, type JobRecord, type JobState, type Store } from '../store/types.js';
+import { rateWindowMarginMs, type Clock, type JobFinish, type JobFinishItem, type JobRecord, type JobState, type Store } from '../store/types.js';
 import { ClaimSize } from './claim-size.js';
 import { ClaimedAhead } from './claimed-ahead.js';
 import { Completer, type CompleterEntry } from './completer.js';
@@ -267,10 +267,14 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   }
 
-  /** Gives a job claimed ahead back to its queue, unstarted: available again, its attempt not counted. */
-  function releaseWaiting(job: JobRecord): void {
+  /**
+   * Gives a claimed job back to its queue, unstarted: available again, its attempt not counted
+   * (and, with `rateRefund`, the rate-limit counts its claim took).
+   */
+  function releaseWaiting(job: JobRecord, rateRefund?: { queue: boolean; key: boolean }): void {
     const token = job.lease?.token ?? '';
-    completer.add({ item: { id: job.id, token, finish: { outcome: 'released' } }, execution: new Execution(job, token, jobs.get(job.name), clock()) });
+    const finish: JobFinish = rateRefund ? { outcome: 'released', rateRefund } : { outcome: 'released' };
+    completer.add({ item: { id: job.id, token, finish }, execution: new Execution(job, token, jobs.get(job.name), clock()) });
   }
 
   /**
@@ -400,15 +404,20 @@ export function createWorker(options: WorkerOptions): Worker {
           const aheadRoom = Math.max(0, settings.claimSize.ahead(settings.prefetch) - settings.ahead.size);
           return settings.claimSize.limit(Math.max(0, freeSlots) + aheadRoom);
         },
-        dispatch(job, claimTookMs) {
+        dispatch(job, claimTimeAt) {
           // A rate limit counts a job when its claim is written, and its window is perMs plus a
-          // margin; a job that could start later than that margin after its claim (an answer
-          // that took that long to arrive, or to be read) might share a window of starts with
-          // the next window's jobs. It goes back instead (released: its attempt does not count;
-          // the claim's count stays in the window, which the margin, 1 % of it, makes rare).
+          // margin; a job whose handler would start later than that margin after its claim's
+          // time was taken (an answer that took that long to arrive or to be read, a batch's earlier
+          // handlers, a slow first validation) might share a window of starts with the next
+          // window's jobs. It goes back instead (released: its attempt does not count; the
+          // claim's count comes back to the window with it: the job never started). The executor
+          // reads the deadline just before the handler, and it is half the margin: the other half
+          // covers the handler's way to its first line (a pause of the process, a garbage
+          // collection). A job is never parked for a slot, where it would start later still.
           const margin = rateMarginMs(settings, job);
-          if (margin !== null && claimTookMs > margin) {
-            releaseWaiting(job);
+          const rateRefund = margin === null ? undefined : { queue: settings.rateLimit !== null, key: settings.perKeyRate };
+          if (rateRefund !== undefined && settings.running >= settings.concurrency) {
+            releaseWaiting(job, rateRefund);
             return;
           }
           if (settings.running >= settings.concurrency) {
@@ -416,7 +425,7 @@ export function createWorker(options: WorkerOptions): Worker {
             return;
           }
           settings.running++;
-          executor.run(job);
+          executor.run(job, 0, margin === null || rateRefund === undefined ? undefined : { at: claimTimeAt + margin / 2, rateRefund });
         },
         fetched(count) {
           if (events.has('worker:fetched')) events.emit('worker:fetched', { queue, count });

@@ -2,8 +2,10 @@
 // network; injected here by delaying the real store's answer). The claim's count stays in the
 // window either way; a job given back for it would wait a whole window. With a long window (3 a
 // minute) a late answer is within the margin (1 % of the window) and the job starts; with a short
-// one it is given back unstarted, so that no window of starts outruns the limit.
+// one it is given back unstarted, so that no window of starts outruns the limit, and its claim
+// goes back to the window. The deadline is read just before the handler, after validation.
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { defineJob } from '../../src/job/define-job.js';
 import { createNightshift, type Nightshift } from '../../src/nightshift.js';
 import type { Store } from '../../src/store/types.js';
@@ -36,11 +38,18 @@ for (const kind of STORE_KINDS) {
       opened = null;
     });
 
-    const run = async (rateLimit: { max: number; perMs: number }) => {
+    const run = async (rateLimit: { max: number; perMs: number }, options: { lateMs?: number; validateMs?: number } = {}) => {
       opened = await kind.open();
       const starts: number[] = [];
-      const call = defineJob({ name: 'llm.call', queue: 'llm', handler: () => void starts.push(Date.now()) });
-      nightshift = createNightshift({ store: lateClaims(opened.store, 60), jobs: [call], queues: { llm: { concurrency: 1, rateLimit } }, pollIntervalMs: 20, rescue: false, prune: false });
+      // A schema whose validation takes `validateMs` (an async check): the time between the
+      // claim's answer and the handler.
+      const schema = z.object({}).refine(async () => {
+        if (options.validateMs) await new Promise((resolve) => setTimeout(resolve, options.validateMs));
+        return true;
+      });
+      const call = defineJob({ name: 'llm.call', queue: 'llm', schema, handler: () => void starts.push(Date.now()) });
+      const store = options.lateMs === 0 ? opened.store : lateClaims(opened.store, options.lateMs ?? 60);
+      nightshift = createNightshift({ store, jobs: [call], queues: { llm: { concurrency: 1, rateLimit } }, pollIntervalMs: 20, rescue: false, prune: false });
       const released: string[] = [];
       nightshift.events.on('job:released', ({ job }) => void released.push(job.id));
       await nightshift.start();
@@ -65,6 +74,41 @@ for (const kind of STORE_KINDS) {
       expect(starts).toEqual([]);
       const [job] = (await opened!.store.jobList({})).jobs;
       expect(job).toMatchObject({ attempt: 0, state: 'available' });
+    });
+
+    it('a job given back unstarted gives its claim back to the window, so late answers do not use it up', async () => {
+      // 5 in 10 s: a margin of 100 ms, and answers 150 ms late. Without the refunds the sixth
+      // claim would wait the whole window.
+      const rate = { max: 5, perMs: 10_000 };
+      const { starts, released } = await run(rate, { lateMs: 150 });
+      await until(() => released.length > rate.max, `${rate.max + 1} give-backs`, 8_000);
+      await nightshift!.stop();
+      nightshift = null;
+      expect(starts).toEqual([]);
+      expect(await opened!.store.queueRateWait({ queue: 'llm', rateLimit: rate })).toBe(0);
+    });
+
+    it('5 a second: a prompt answer whose validation takes longer than the margin is given back before its handler starts', async () => {
+      const rate = { max: 5, perMs: 1_000 };
+      const { starts, released } = await run(rate, { lateMs: 0, validateMs: 40 });
+      await until(() => released.length >= 2, 'two give-backs', 10_000);
+      await nightshift!.stop();
+      nightshift = null;
+      expect(starts).toEqual([]);
+      const [job] = (await opened!.store.jobList({})).jobs;
+      expect(job).toMatchObject({ attempt: 0, state: 'available' });
+      expect(await opened!.store.queueRateWait({ queue: 'llm', rateLimit: rate })).toBe(0);
+    });
+
+    it('5 a second: a prompt answer and a quick validation start the job, as its first attempt', async () => {
+      // (A process's first claim may still come back too late, a statement prepared on first
+      // use: given back and refunded, it is claimed again.)
+      const { starts } = await run({ max: 5, perMs: 1_000 }, { lateMs: 0 });
+      await until(() => starts.length === 1, 'the job to start', 5_000);
+      await nightshift!.stop();
+      nightshift = null;
+      const [job] = (await opened!.store.jobList({})).jobs;
+      expect(job).toMatchObject({ attempt: 1, state: 'completed' });
     });
   });
 }
