@@ -20,6 +20,16 @@ export type AbortCause = 'timeout' | 'lease_lost' | 'shutdown';
  * outcome, or earlier when it is aborted (timeout, lease lost, shutdown) — a handler that ignores
  * its AbortSignal does not hold the slot, and whatever it returns later is ignored.
  */
+/**
+ * A rate-limited job's start deadline: past `at` (on `performance.now()`'s clock; see the
+ * worker's dispatch), it is given back unstarted instead, with `rateRefund`: the rate-limit
+ * counts its claim took.
+ */
+export interface StartBy {
+  at: number;
+  rateRefund: { queue: boolean; key: boolean };
+}
+
 export class Execution {
   readonly job: JobRecord;
   readonly token: string;
@@ -39,13 +49,8 @@ export class Execution {
   slot = -1;
   /** How long the job waited in this worker between its claim and its handler (claimed ahead), ms; 0 otherwise. */
   startDelayMs = 0;
-  /**
-   * The latest `performance.now()` at which its handler may start (a rate-limited claim: see the
-   * worker's dispatch); past it, the job is given back unstarted instead. Infinity when none.
-   */
-  startBy = Infinity;
-  /** What a release for a missed `startBy` gives back of the rate limits its claim counted in. */
-  rateRefund: { queue: boolean; key: boolean } | undefined = undefined;
+  /** A rate-limited claim's start deadline (see `StartBy`); null when none. */
+  startBy: StartBy | null = null;
 
   constructor(job: JobRecord, token: string, definition: AnyJobDefinition | undefined, startedAtMs: number) {
     this.job = job;
@@ -189,7 +194,7 @@ export class Executor {
    * claimed ahead); the attempt's start is then moved by that much, here for the events and in
    * the store with the finish (`JobFinishItem.startDelayMs`).
    */
-  run(claimed: JobRecord, waitedMs = 0, startBy?: { at: number; rateRefund: { queue: boolean; key: boolean } }): void {
+  run(claimed: JobRecord, waitedMs = 0, startBy: StartBy | null = null): void {
     const host = this.host;
     const definition = this.#jobs.get(claimed.name);
     const delay = waitedMs > 0 ? clampDelayMs(waitedMs) : 0;
@@ -198,10 +203,7 @@ export class Executor {
     const job = claimed;
     const execution = new Execution(job, job.lease?.token ?? '', definition, host.clock());
     execution.startDelayMs = delay;
-    if (startBy !== undefined) {
-      execution.startBy = startBy.at;
-      execution.rateRefund = startBy.rateRefund;
-    }
+    execution.startBy = startBy;
     this.running.add(execution);
     if (this.#tooLate(execution)) return;
     if (host.events.has('job:started')) host.events.emit('job:started', { job, workerId: host.workerId });
@@ -257,8 +259,9 @@ export class Executor {
 
   /** Past its `startBy`: given back unstarted (released: neither its attempt nor its rate-limit claim counts), and true. */
   #tooLate(execution: Execution): boolean {
-    if (execution.startBy === Infinity || performance.now() <= execution.startBy) return false;
-    this.#settle(execution, execution.rateRefund ? { outcome: 'released', rateRefund: execution.rateRefund } : { outcome: 'released' });
+    const startBy = execution.startBy;
+    if (startBy === null || performance.now() <= startBy.at) return false;
+    this.#settle(execution, { outcome: 'released', rateRefund: startBy.rateRefund });
     return true;
   }
 

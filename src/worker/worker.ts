@@ -415,17 +415,14 @@ export function createWorker(options: WorkerOptions): Worker {
           // covers the handler's way to its first line (a pause of the process, a garbage
           // collection). A job is never parked for a slot, where it would start later still.
           const margin = rateMarginMs(settings, job);
-          const rateRefund = margin === null ? undefined : { queue: settings.rateLimit !== null, key: settings.perKeyRate };
-          if (rateRefund !== undefined && settings.running >= settings.concurrency) {
-            releaseWaiting(job, rateRefund);
-            return;
-          }
+          const startBy = margin === null ? null : { at: claimTimeAt + margin / 2, rateRefund: { queue: settings.rateLimit !== null, key: settings.perKeyRate } };
           if (settings.running >= settings.concurrency) {
-            settings.ahead.push(job, clock());
+            if (startBy !== null) releaseWaiting(job, startBy.rateRefund);
+            else settings.ahead.push(job, clock());
             return;
           }
           settings.running++;
-          executor.run(job, 0, margin === null || rateRefund === undefined ? undefined : { at: claimTimeAt + margin / 2, rateRefund });
+          executor.run(job, 0, startBy);
         },
         fetched(count) {
           if (events.has('worker:fetched')) events.emit('worker:fetched', { queue, count });

@@ -51,15 +51,6 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
     else others.push(tuple);
   }
 
-  /** Releases that give their rate-limit claims back: job id → [queue refund, key refund]. */
-  let refunds: Map<number, [number, number]> | null = null;
-  for (const item of items) {
-    const refund = item.finish.outcome === 'released' ? item.finish.rateRefund : undefined;
-    if (refund === undefined || (!refund.queue && !refund.key)) continue;
-    const id = parseId(item.id);
-    if (id !== null) (refunds ??= new Map()).set(id, [refund.queue ? 1 : 0, refund.key ? 1 : 0]);
-  }
-
   /** Ids whose write applied; for the general statement, with what the caller needs of the row. */
   const applied = new Map<number, FinishedRow | null>();
   /** Queues that got a job due now: released dependents (added to what the finishes themselves made available). */
@@ -86,6 +77,7 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
       const byId = new Map<number, FinishedRow>();
       for (const row of rows) byId.set(row.id, row);
       const attempts: unknown[][] = [];
+      const refunds = rateRefunds(items);
       const refunded: unknown[][] = [];
       for (const tuple of others) {
         const row = byId.get(tuple[0]);
@@ -127,6 +119,18 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
     }
   }
   return { result: { applied: appliedIds, rejected }, madeAvailable };
+}
+
+/** Releases that give their rate-limit claims back (see `JobFinish`): job id → [queue refund, key refund]; null for none. */
+function rateRefunds(items: readonly JobFinishItem[]): Map<number, [number, number]> | null {
+  let refunds: Map<number, [number, number]> | null = null;
+  for (const item of items) {
+    const refund = item.finish.outcome === 'released' ? item.finish.rateRefund : undefined;
+    if (refund === undefined || (!refund.queue && !refund.key)) continue;
+    const id = parseId(item.id);
+    if (id !== null) (refunds ??= new Map()).set(id, [refund.queue ? 1 : 0, refund.key ? 1 : 0]);
+  }
+  return refunds;
 }
 
 function toTuple(item: JobFinishItem, now: number): FinishTuple {

@@ -449,7 +449,6 @@ export const SQL = {
   rateWindow: `SELECT at, n FROM nightshift_rate_log WHERE queue = @queue AND key IS NULL AND at > @since ORDER BY at DESC`,
   rateLog: `INSERT INTO nightshift_rate_log (queue, at, n) VALUES (@queue, @at, @n)`,
   rateForget: `DELETE FROM nightshift_rate_log WHERE queue = @queue AND key IS NULL AND at <= @before`,
-  /** Per-key claims (@ids: the jobs just claimed), one log row per key with the key's window. */
   /**
    * Claims given back unstarted (see `JobFinish` released `rateRefund`): @rows is a JSON array of
    * `[jobId, claimedAt, queueRefund, keyRefund]`; each refund is a claim of −1 dated at the claim.
@@ -463,6 +462,7 @@ export const SQL = {
     SELECT j.queue, j.rate_key, r.value ->> 1, -1, j.rate_per_ms + ${margin('j.rate_per_ms')}
     FROM json_each(@rows) AS r JOIN nightshift_jobs AS j ON j.id = r.value ->> 0
     WHERE r.value ->> 3 = 1 AND j.rate_key IS NOT NULL`,
+  /** Per-key claims (@ids: the jobs just claimed), one log row per key with the key's window. */
   rateKeyLog: `
     INSERT INTO nightshift_rate_log (queue, key, at, n, window_ms)
     SELECT queue, rate_key, @at, COUNT(*), MAX(rate_per_ms + ${margin('rate_per_ms')}) FROM nightshift_jobs
