@@ -117,6 +117,9 @@ export function jobStatements(names: SchemaNames): JobStatements {
     // materialized, so nextval runs once per input row) which lets the final SELECT pair every input
     // row, by position, with the row inserted for it, or with nothing when its key was taken.
     // ON CONFLICT DO NOTHING also skips a duplicate key *within* the batch (first one wins).
+    // The ids follow input order (the claim order of equal jobs), but rows go in by (name, key):
+    // two batches sharing keys in different orders then wait for each other's keys in the same
+    // order instead of deadlocking.
     insert: {
       name: n('job_insert'),
       text: `
@@ -134,7 +137,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
                  CASE WHEN coalesce(input.run_at, ${NOW}) > ${NOW} THEN 'scheduled' ELSE 'available' END,
                  input.priority, input.max_attempts, coalesce(input.run_at, ${NOW}), ${NOW},
                  input.key, input.timeout_ms, input.schedule_id, input.meta, input.concurrency_key, input.concurrency_limit
-          FROM input ORDER BY input.ord
+          FROM input ORDER BY input.name, input.key, input.ord
           ON CONFLICT (name, key) WHERE key IS NOT NULL AND state IN ${KEY_BLOCKING} DO NOTHING
           RETURNING ${jobColumns()}
         )
