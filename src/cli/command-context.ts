@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
 import type { ResolvedConfig } from '../config/load-config.js';
-import { createLogger, type LogFormat } from '../observe/logger.js';
+import { createLogger, deferredLogger, type LogFormat } from '../observe/logger.js';
 import type { StoreSpec } from '../config/resolve-store.js';
 import type { Store } from '../store/types.js';
 
@@ -26,6 +26,7 @@ export class CommandContext {
   #config: ResolvedConfig | null = null;
   #store: { store: Store; spec: StoreSpec } | null = null;
   #logger: Logger | null = null;
+  #quietLogger: Logger | undefined;
   readonly #cleanups: (() => Promise<void>)[] = [];
   /**
    * Log level when neither `LOG_LEVEL` nor the config sets one: `warn` keeps short commands quiet;
@@ -83,6 +84,15 @@ export class CommandContext {
   }
 
   /**
+   * `logger()`, built on its first use: for the store and client of a short command, which
+   * usually log nothing, so that such a command does not load the logging library at all.
+   */
+  quietLogger(): Logger {
+    this.#quietLogger ??= deferredLogger(() => this.logger());
+    return this.#quietLogger;
+  }
+
+  /**
    * Opens (once) the store the configuration and environment name, and migrates it: migrating is
    * idempotent and cheap, and a fresh install should answer `nightshift jobs` with "no jobs",
    * not "no such table". `required` is passed to `config()`.
@@ -91,7 +101,7 @@ export class CommandContext {
     const { describeStoreSpec, resolveStore } = await import('../config/resolve-store.js');
     if (!this.#store) {
       const config = await this.config(options);
-      const opened = await resolveStore({ config: config.store, env: config.env, logger: this.logger() });
+      const opened = await resolveStore({ config: config.store, env: config.env, logger: this.quietLogger() });
       this.onClose(() => opened.store.close());
       await opened.store.migrate();
       this.#store = opened;
@@ -107,7 +117,7 @@ export class CommandContext {
     return createClient({
       store,
       jobs: [...config.jobs],
-      logger: this.logger(),
+      logger: this.quietLogger(),
       ...(config.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: config.maxPayloadBytes }),
     });
   }

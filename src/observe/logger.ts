@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import pino from 'pino';
+import type Pino from 'pino';
 import type { DestinationStream, Logger, LevelWithSilent } from 'pino';
 import type PinoPretty from 'pino-pretty';
 import { serializeLoggedError, type LoggedError } from './log-errors.js';
@@ -34,14 +34,24 @@ export interface LoggerOptions {
  * only at `debug` and `trace`, in both formats. The level and format come from the caller: the
  * environment (`LOG_LEVEL`, `LOG_FORMAT`) is parsed by config/env.ts, not here.
  */
+/**
+ * pino, required on first use rather than imported: a CLI command that never logs (`list`,
+ * `jobs`, `enqueue`) does not pay for loading it and its dependencies (about 40 ms of a call).
+ */
+let pinoModule: typeof Pino | undefined;
+function pino(): typeof Pino {
+  pinoModule ??= createRequire(import.meta.url)('pino') as typeof Pino;
+  return pinoModule;
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const requested = options.level ?? 'info';
   const level = (LOG_LEVELS as readonly string[]).includes(requested) ? requested : 'info';
   const withStack = level === 'debug' || level === 'trace';
   const format = options.format ?? (process.stderr.isTTY ? 'pretty' : 'json');
-  return pino(
+  return pino()(
     { name: options.name ?? 'nightshift', level, serializers: { err: (value: unknown) => serializeLoggedError(value, withStack) } },
-    format === 'pretty' ? prettyDestination() : pino.destination({ fd: 2, sync: false }),
+    format === 'pretty' ? prettyDestination() : pino().destination({ fd: 2, sync: false }),
   );
 }
 
@@ -64,7 +74,7 @@ function prettyDestination(): DestinationStream {
     ignore: 'pid,hostname,name',
     customPrettifiers: { err: (value: unknown) => prettyError(value as LoggedError) },
   });
-  const out = pino.destination({ fd: 2, sync: true });
+  const out = pino().destination({ fd: 2, sync: true });
   return {
     write(line: string) {
       out.write(prettify(line));
@@ -100,5 +110,37 @@ function visible(text: string): string {
 
 /** A logger that discards everything (the default for library use without a logger). */
 export function createSilentLogger(): Logger {
-  return pino({ level: 'silent' });
+  return pino()({ level: 'silent' });
+}
+
+/**
+ * A logger that is built by `make` on its first use, for a caller that may never log (the store
+ * of a short CLI command): until then nothing is loaded. `child` before that use gives another
+ * deferred logger, built from the parent's when it is first used.
+ */
+export function deferredLogger(make: () => Logger): Logger {
+  let real: Logger | undefined;
+  const get = (): Logger => (real ??= make());
+  const bound = new Map<PropertyKey, unknown>();
+  return new Proxy({} as Logger, {
+    get(_target, key) {
+      if (key === 'child' && real === undefined) {
+        return (bindings: Record<string, unknown>, options?: Record<string, unknown>) =>
+          deferredLogger(() => (get().child as unknown as (b: Record<string, unknown>, o?: Record<string, unknown>) => Logger)(bindings, options));
+      }
+      const target = get();
+      const value: unknown = Reflect.get(target, key);
+      if (typeof value !== 'function') return value;
+      let fn = bound.get(key);
+      if (fn === undefined) bound.set(key, (fn = (value as (...a: unknown[]) => unknown).bind(target)));
+      return fn;
+    },
+    set(_target, key, value) {
+      bound.delete(key);
+      return Reflect.set(get(), key, value);
+    },
+    has(_target, key) {
+      return key in get();
+    },
+  });
 }
