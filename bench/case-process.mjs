@@ -167,7 +167,14 @@ async function runWork(harness) {
   const stop = nextMessage('stop');
   send({ type: 'ready' });
   await go;
+  // CPU time of this process from go to stop (user + system): what the work cost, less exposed
+  // than wall time to what else the machine does.
+  const cpuAtGo = process.cpuUsage();
   await worker.start();
+  // When start() resolved (the runner's clock) and the CPU it took: one-time costs of a process,
+  // reported beside the throughput rather than inside it for workloads timed from the start.
+  const startCpu = process.cpuUsage(cpuAtGo);
+  const startedAt = preciseNow();
   send({ type: 'started' });
   if (spec.rate) {
     // In-process latency: idle like the cross-process case, then produce from this process.
@@ -182,6 +189,7 @@ async function runWork(harness) {
     send({ type: 'progress', calls: ledger.calls });
   }, 20);
   await stop;
+  const cpu = process.cpuUsage(cpuAtGo);
   clearInterval(progress);
   await worker.stop();
   await sendFlushed({
@@ -192,6 +200,9 @@ async function runWork(harness) {
     timings: ledger.timings,
     latencies,
     flow: flow?.report ?? null,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    startedAt,
+    startCpuMs: (startCpu.user + startCpu.system) / 1000,
     peakRssBytes: memory.peak(),
   });
 }

@@ -43,6 +43,10 @@ const SHORT_NAMES = { nightshift: 'ns', bullmq: 'bullmq', 'pg-boss': 'pgboss', '
  * @property {number | null} jobsPerSec
  * @property {{ p50: number, p95: number, p99: number, max: number } | null} latencyMs
  * @property {number | null} peakRssBytes  Peak RSS of the measured process (worker, or producer for W1/W2); max over processes.
+ * @property {number | null} cpuMs  Drains: CPU time (user + system) of the worker processes from go to stop, summed.
+ * @property {number | null} startMs  Drains: from go until every worker's start() resolved, ms.
+ * @property {number | null} startCpuMs  Drains: CPU time the workers' start() took, summed.
+ * @property {'go' | 'started'} timedFrom  Drains: where jobs/s is timed from (the workload's `timedFrom`, default go).
  * @property {import('./run-ledger.mjs').ExactlyOnceReport | null} exactlyOnce
  * @property {import('./run-ledger.mjs').LimitsReport | null} limits  Per-key / rate limit checks (W6, W7), else null.
  * @property {import('./run-ledger.mjs').FlowVerdict | null} flow  The flow's times and the parent's check (W8), else null.
@@ -81,6 +85,10 @@ export async function runCase({ workload, system, store, pgUrl, redisUrl, runTag
     jobsPerSec: null,
     latencyMs: null,
     peakRssBytes: null,
+    cpuMs: null,
+    startMs: null,
+    startCpuMs: null,
+    timedFrom: 'go',
     exactlyOnce: null,
     limits: null,
     flow: null,
@@ -123,6 +131,17 @@ export async function runCase({ workload, system, store, pgUrl, redisUrl, runTag
         result.elapsedMs = preciseNow() - started;
         const reports = await stopWorkers(workers);
         result.peakRssBytes = Math.max(...reports.map((report) => report.peakRssBytes));
+        if (reports.every((report) => typeof report.cpuMs === 'number')) {
+          result.startMs = Math.max(...reports.map((report) => report.startedAt)) - started;
+          result.startCpuMs = reports.reduce((sum, report) => sum + report.startCpuMs, 0);
+          result.cpuMs = reports.reduce((sum, report) => sum + report.cpuMs, 0);
+          if (workload.timedFrom === 'started') {
+            // Throughput after every worker started: the drain less its start, the CPU less start()'s.
+            result.timedFrom = 'started';
+            result.elapsedMs -= result.startMs;
+            result.cpuMs -= result.startCpuMs;
+          }
+        }
         result.exactlyOnce = judgeLedgers(workload.jobs, reports);
         if (limited) {
           result.limits = judgeLimits(reports, { perKey: workload.perKey, rateLimit: workload.rateLimit });
@@ -321,6 +340,7 @@ class CaseProcess {
     this.exitCode = undefined;
     this.child = fork(CASE_PROCESS, [], {
       env: { ...process.env, BENCH_SPEC: JSON.stringify(spec), LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+      ...(process.env.BENCH_PROF && spec.role === 'work' ? { execArgv: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] } : {}),
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -23,6 +23,9 @@
  * @property {{ max: number, perMs: number }} [rateLimit] Drain: the queue's rate limit, handler starts per
  *                                  `perMs` ms; checked over every window of `perMs` and on the achieved rate.
  * @property {number} [repeat]      Runs per case; the median run is reported (see median-run.mjs). Default 1; 1 with --quick.
+ * @property {string} [interleave]  Cases of workloads with the same value, system and store run by turns, one run each per turn.
+ * @property {'go' | 'started'} [timedFrom] Drain: jobs/s timed from `go` (default: the worker's start() included) or from
+ *   when every worker's start() resolved (its one-time cost reported apart, in `startMs`/`startCpuMs`).
  * @property {'off' | 'on' | 'alerts'} [surfaces] Drain: Nightshift's operator surfaces (metrics, process registry,
  *                                  event feed, activity stats) all off or all on; `alerts`: all on plus ten alert
  *                                  rules (see ALERT_RULES in systems/nightshift.mjs); unset: the runtime's defaults.
@@ -72,7 +75,12 @@ export function workloads({ quick }) {
     },
     // The price of what operators watch: the same drain with metrics, the process registry, the
     // event feed and the activity stats all off, then all on. Nightshift only (the peers have no
-    // such switches); five runs each, medians compared in a note under the table.
+    // such switches); five runs each, compared in a note under the table. Workloads of one
+    // `interleave` group run by turns on each store (W3B, W3O, W3A, W3B, …), so that the machine
+    // drifting over a minute weighs on each alike, and runs of one turn are compared as pairs.
+    // Timed from the end of the worker's start(): what is compared is the cost per job; what
+    // starting costs once per process (loading the metrics library, a first heartbeat) is
+    // reported in the note beside it.
     ...['off', 'on'].map((surfaces) => ({
       id: surfaces === 'off' ? 'W3B' : 'W3O',
       title: `W3 with metrics, registry, event feed and stats all ${surfaces}`,
@@ -82,6 +90,8 @@ export function workloads({ quick }) {
       handler: 'noop',
       surfaces,
       repeat: 5,
+      interleave: 'surfaces',
+      timedFrom: 'started',
       onlyFor: ['nightshift:sqlite', 'nightshift:postgres'],
     })),
     {
@@ -97,6 +107,8 @@ export function workloads({ quick }) {
       handler: 'noop',
       surfaces: 'alerts',
       repeat: 5,
+      interleave: 'surfaces',
+      timedFrom: 'started',
       onlyFor: ['nightshift:sqlite', 'nightshift:postgres'],
     },
     { id: 'W5', title: '5 ms async jobs, concurrency 50', kind: 'drain', jobs: scale(5_000, 1_000), concurrency: 50, handler: 'timer5', repeat: 3 },
