@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type { ErrorRecord, JobRecord, StrandedSettleResult } from '../store/types.js';
 
 /**
@@ -52,42 +51,57 @@ export interface NightshiftEventMap {
 
 export type NightshiftEventName = keyof NightshiftEventMap;
 
-/** A typed EventEmitter over `NightshiftEventMap`. */
-export class NightshiftEvents {
-  readonly #emitter = new EventEmitter({ captureRejections: false });
+type AnyListener = (payload: never) => void;
 
-  constructor() {
-    this.#emitter.setMaxListeners(0);
-  }
+/**
+ * Typed events over `NightshiftEventMap`. Listeners of an event are kept in an array that is
+ * replaced, never changed, when one is added or removed: `emit` walks the array it finds without
+ * copying it (a worker emits two or three events per job, each to every surface that listens),
+ * and a listener added or removed during an emit takes effect from the next one, as with Node's
+ * EventEmitter. A listener that throws stops the emit and the error reaches the emitter's caller.
+ */
+export class NightshiftEvents {
+  readonly #listeners = new Map<NightshiftEventName, readonly AnyListener[]>();
 
   on<E extends NightshiftEventName>(event: E, listener: (payload: NightshiftEventMap[E]) => void): () => void {
-    this.#emitter.on(event, listener);
-    return () => this.#emitter.off(event, listener);
+    this.#listeners.set(event, [...(this.#listeners.get(event) ?? []), listener as AnyListener]);
+    return () => this.off(event, listener);
   }
 
   once<E extends NightshiftEventName>(event: E, listener: (payload: NightshiftEventMap[E]) => void): () => void {
-    this.#emitter.once(event, listener);
-    return () => this.#emitter.off(event, listener);
+    const once = Object.assign(
+      (payload: NightshiftEventMap[E]) => {
+        this.off(event, once);
+        listener(payload);
+      },
+      { original: listener },
+    );
+    return this.on(event, once);
   }
 
+  /** Removes one registration of `listener`, the last one added, `once` ones included (as EventEmitter does). */
   off<E extends NightshiftEventName>(event: E, listener: (payload: NightshiftEventMap[E]) => void): void {
-    this.#emitter.off(event, listener);
+    const current = this.#listeners.get(event);
+    if (current === undefined) return;
+    let index = current.length - 1;
+    while (index >= 0 && current[index] !== listener && (current[index] as { original?: unknown }).original !== listener) index--;
+    if (index < 0) return;
+    const next = current.filter((_, at) => at !== index);
+    if (next.length === 0) this.#listeners.delete(event);
+    else this.#listeners.set(event, next);
   }
 
   emit<E extends NightshiftEventName>(event: E, payload: NightshiftEventMap[E]): void {
-    if (this.#emitter.listenerCount(event) === 0) return;
-    this.#emitter.emit(event, payload);
+    const listeners = this.#listeners.get(event) as readonly ((payload: NightshiftEventMap[E]) => void)[] | undefined;
+    if (listeners === undefined) return;
+    for (let i = 0; i < listeners.length; i++) listeners[i]!(payload);
   }
 
-  /** Whether anyone listens to `event` — lets hot paths skip building payloads nobody reads. */
+  /** Whether anything listens to `event`: emitters skip building a payload nobody reads. */
   has(event: NightshiftEventName): boolean {
-    return this.#emitter.listenerCount(event) > 0;
+    return this.#listeners.has(event);
   }
 
-  /**
-   * Resolves with the first payload of `event` for which `predicate` holds; rejects after
-   * `timeoutMs` (a safety net for tests, not a synchronisation mechanism).
-   */
   waitFor<E extends NightshiftEventName>(
     event: E,
     predicate: (payload: NightshiftEventMap[E]) => boolean = () => true,

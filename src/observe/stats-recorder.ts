@@ -83,19 +83,24 @@ export interface StatsRecorder extends Service {
 /** Counts this process's activity and adds it to the store's per-minute stats. */
 export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorder {
   const { store, events, logger } = options;
-  let pending = new Map<string, StatsDelta>();
+  // Deltas by queue, then job name: an event finds its delta without building a key string
+  // (two or three events per job run, in every process that records).
+  let pending = new Map<string, Map<string, StatsDelta>>();
+  let pairs = 0;
   let dropped = 0;
 
   const deltaFor = (queue: string, name: string): StatsDelta | null => {
-    const key = `${queue}\u0000${name}`;
-    let delta = pending.get(key);
+    let byName = pending.get(queue);
+    if (byName === undefined) pending.set(queue, (byName = new Map()));
+    let delta = byName.get(name);
     if (!delta) {
-      if (pending.size >= MAX_PAIRS) {
+      if (pairs >= MAX_PAIRS) {
         dropped++;
         return null;
       }
       delta = emptyDelta(queue, name);
-      pending.set(key, delta);
+      byName.set(name, delta);
+      pairs++;
     }
     return delta;
   };
@@ -142,11 +147,12 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
 
   let flushing: Promise<void> | null = null;
   const flushOnce = async (): Promise<void> => {
-    if (pending.size === 0) return;
+    if (pairs === 0) return;
     const taken = pending;
     pending = new Map();
+    pairs = 0;
     // One delta per pair, sorted: concurrent writers lock the rows in the same order.
-    const deltas = [...taken.values()].sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const deltas = [...taken.values()].flatMap((byName) => [...byName.values()]).sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     try {
       await store.statsAdd({ deltas });
     } catch (error) {
