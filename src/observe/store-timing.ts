@@ -37,6 +37,7 @@ const TIMED_METHODS = [
   'queueHold',
   'queueRateWait',
   'jobRateWait',
+  'jobRateLateStart',
   'queuePause',
   'queueResume',
   'queuePausedList',

@@ -556,6 +556,15 @@ export interface Store extends AlertStore {
    * an unknown id. For "why isn't this job running?".
    */
   jobRateWait(params: { id: string }): Promise<{ key: string; waitMs: number } | null>;
+  /**
+   * A rate-limited job whose handler started after its start deadline (the worker's `StartBy`:
+   * the process was paused between its last check and the handler): its claim's rate-limit
+   * counts move to now — a claim of −1 dated at the attempt's start (the claim) and one of +1
+   * dated now, for the queue's limit (`queue`) and its rate key's (`key`, when it has one) — so
+   * that the window counts the job from when it really started, and later claims leave a full
+   * window between its start and theirs. Applied only while the job runs under `token`.
+   */
+  jobRateLateStart(params: { id: string; token: string; queue: boolean; key: boolean }): Promise<{ moved: boolean }>;
   queueResume(params: { queue: string }): Promise<void>;
   queuePausedList(): Promise<string[]>;
   /** The paused queues with when each was paused (pausing a paused queue keeps its first time), by queue. */

@@ -93,6 +93,12 @@ export interface ExecutorHost {
   heartbeatOne(execution: Execution): Promise<boolean>;
   /** The execution settled; `finish` null means "nothing to write" (the lease is gone). */
   settled(execution: Execution): void;
+  /**
+   * A rate-limited job's handler returned from its first synchronous run after its start
+   * deadline, `lateByMs` past it: it may have started late, so its claim's rate-limit counts move
+   * to now (`Store.jobRateLateStart`).
+   */
+  rateLateStart(execution: Execution, lateByMs: number): void;
   /** A handler of job `job` threw `RateLimitedError`: hold its rate key, or its queue, for `forMs` (see `Store.queueHold`). */
   holdQueue(job: JobRecord, forMs: number): void;
   /** The jobs job `id` depends on, with their results (see `Store.jobDependencies`). */
@@ -257,6 +263,18 @@ export class Executor {
     }
   }
 
+  /**
+   * After a rate-limited handler's first synchronous run: past its deadline now, its first line
+   * may have run past it too (the process paused between the last check and the call), where a
+   * later claim could put it in one window with more than the limit. Its claim moves to now.
+   */
+  #lateStart(execution: Execution): void {
+    const startBy = execution.startBy;
+    if (startBy === null) return;
+    const lateByMs = performance.now() - startBy.at;
+    if (lateByMs > 0) this.host.rateLateStart(execution, lateByMs);
+  }
+
   /** Past its `startBy`: given back unstarted (released: neither its attempt nor its rate-limit claim counts), and true. */
   #tooLate(execution: Execution): boolean {
     const startBy = execution.startBy;
@@ -297,9 +315,11 @@ export class Executor {
     try {
       returned = definition.handler(result.value, new ExecutionContext(execution, this));
     } catch (error) {
+      this.#lateStart(execution);
       this.#failed(execution, error);
       return;
     }
+    this.#lateStart(execution);
     if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<unknown>).then === 'function') {
       (returned as PromiseLike<unknown>).then(
         (value) => this.#succeeded(execution, value),

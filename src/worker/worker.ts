@@ -208,6 +208,13 @@ export function createWorker(options: WorkerOptions): Worker {
     queueTimeoutMs: (queue) => queueSettings.get(queue)?.timeoutMs ?? defaultTimeoutMs,
     heartbeatOne: (execution) => heartbeat.renewOne(execution),
     dependencies: (jobId) => store.jobDependencies({ id: jobId }),
+    rateLateStart(execution, lateByMs) {
+      const job = execution.job;
+      const refund = execution.startBy?.rateRefund;
+      if (!refund) return;
+      logger.debug({ jobId: job.id, job: job.name, lateByMs }, 'handler started past its rate-limit start deadline (the process was paused): its rate-limit claim moves to now');
+      store.jobRateLateStart({ id: job.id, token: execution.token, queue: refund.queue, key: refund.key }).catch(reportError(`rate-late-start:${job.queue}`));
+    },
     holdQueue(job, forMs) {
       const queue = job.queue;
       // Every worker on the store: a hold its claims check — of the job's rate key when it has a

@@ -38,7 +38,7 @@ for (const kind of STORE_KINDS) {
       opened = null;
     });
 
-    const run = async (rateLimit: { max: number; perMs: number }, options: { lateMs?: number; validateMs?: number } = {}) => {
+    const run = async (rateLimit: { max: number; perMs: number }, options: { lateMs?: number; validateMs?: number; busyMs?: number } = {}) => {
       opened = await kind.open();
       const starts: number[] = [];
       // A schema whose validation takes `validateMs` (an async check): the time between the
@@ -47,14 +47,24 @@ for (const kind of STORE_KINDS) {
         if (options.validateMs) await new Promise((resolve) => setTimeout(resolve, options.validateMs));
         return true;
       });
-      const call = defineJob({ name: 'llm.call', queue: 'llm', schema, handler: () => void starts.push(Date.now()) });
+      const call = defineJob({
+        name: 'llm.call',
+        queue: 'llm',
+        schema,
+        handler: () => {
+          starts.push(Date.now());
+          // A first synchronous run that ends past the start deadline (`busyMs` of CPU).
+          const busyUntil = performance.now() + (options.busyMs ?? 0);
+          while (performance.now() < busyUntil);
+        },
+      });
       const store = options.lateMs === 0 ? opened.store : lateClaims(opened.store, options.lateMs ?? 60);
       nightshift = createNightshift({ store, jobs: [call], queues: { llm: { concurrency: 1, rateLimit } }, pollIntervalMs: 20, rescue: false, prune: false });
       const released: string[] = [];
       nightshift.events.on('job:released', ({ job }) => void released.push(job.id));
       await nightshift.start();
       await nightshift.enqueue(call, {});
-      return { starts, released };
+      return { starts, released, enqueueAnother: () => nightshift!.enqueue(call, {}) };
     };
 
     it('3 a minute: an answer 60 ms late is within the margin, so the job starts at once', async () => {
@@ -98,6 +108,17 @@ for (const kind of STORE_KINDS) {
       const [job] = (await opened!.store.jobList({})).jobs;
       expect(job).toMatchObject({ attempt: 0, state: 'available' });
       expect(await opened!.store.queueRateWait({ queue: 'llm', rateLimit: rate })).toBe(0);
+    });
+
+    it('1 a second: a handler still in its first synchronous run past the deadline moves its claim, so the next starts a window after it', async () => {
+      // The process could have been paused between the deadline's last check and the handler's
+      // first line (not injectable); a handler busy for 60 ms looks the same once it returns: past
+      // its deadline. Its claim's count moves to then, so the next claim waits a whole window
+      // (1,010 ms) from then, not from the claim: its start is at least 1,070 ms after this one's.
+      const { starts, enqueueAnother } = await run({ max: 1, perMs: 1_000 }, { lateMs: 0, busyMs: 60 });
+      await enqueueAnother();
+      await until(() => starts.length === 2, 'both jobs to start', 10_000);
+      expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(1_060);
     });
 
     it('5 a second: a prompt answer and a quick validation start the job, as its first attempt', async () => {

@@ -276,6 +276,34 @@ export function describeJobLimits(factory: StoreFactory): void {
       expect(await fetchRated(t.store, 10)).toEqual([]);
     });
 
+    it('a late start moves its claim to now: the window counts that job from its start; only under its lease', async () => {
+      await t.store.jobInsertMany({ jobs: Array.from({ length: 20 }, () => jobInput({ queue: 'api' })) });
+      const first = await fetchRated(t.store, rate.max);
+      expect(first).toHaveLength(rate.max);
+      const claimedAt = first[0]!.attemptedAt!.getTime();
+      t.clock.advance(300);
+      const late = first[0]!;
+      // A stale token, an unknown id or nothing asked: nothing moves.
+      expect(await t.store.jobRateLateStart({ id: late.id, token: 'stale', queue: true, key: false })).toEqual({ moved: false });
+      expect(await t.store.jobRateLateStart({ id: '999999999', token: late.lease!.token, queue: true, key: false })).toEqual({ moved: false });
+      expect(await t.store.jobRateLateStart({ id: 'not-an-id', token: late.lease!.token, queue: true, key: false })).toEqual({ moved: false });
+      expect(await t.store.jobRateLateStart({ id: late.id, token: late.lease!.token, queue: false, key: false })).toEqual({ moved: false });
+      expect(await t.store.jobRateLateStart({ id: late.id, token: late.lease!.token, queue: true, key: false })).toEqual({ moved: true });
+      // Still full now; when the first claim's window has passed, all but the moved job's count left it.
+      expect(await fetchRated(t.store, 10)).toEqual([]);
+      t.clock.set(claimedAt + rateWindowMs(rate.perMs));
+      expect(await fetchRated(t.store, 10)).toHaveLength(rate.max - 1);
+      expect(await fetchRated(t.store, 10)).toEqual([]);
+      // The moved count leaves the window a whole window after the late start.
+      expect(await t.store.queueRateWait({ queue: 'api', rateLimit: rate })).toBe(300);
+      t.clock.advance(300);
+      expect(await fetchRated(t.store, 10)).toHaveLength(1);
+      // A job that is no longer running moves nothing.
+      const done = (await t.store.jobFinishMany({ items: [{ id: first[1]!.id, token: first[1]!.lease!.token, finish: { outcome: 'completed', result: null } }] })).applied;
+      expect(done).toHaveLength(1);
+      expect(await t.store.jobRateLateStart({ id: first[1]!.id, token: first[1]!.lease!.token, queue: true, key: false })).toEqual({ moved: false });
+    });
+
     it('concurrent rate-limited claims from several connections never take more than max in a window', async () => {
       const stores: Store[] = [t.store];
       if (t.fixture.openAnother !== undefined) stores.push(await t.fixture.openAnother(), await t.fixture.openAnother());
@@ -300,6 +328,21 @@ export function describeJobLimits(factory: StoreFactory): void {
       t.clock.advance(rateWindowMs(1_000));
       expect(keysOf(await fetchRatedKeys(t.store, 3))).toEqual(['org-a', 'org-a', 'org-b']);
       expect(keysOf(await fetchRatedKeys(t.store, 20))).toEqual(['org-b']);
+    });
+
+    it('a late start moves its key\'s claim to now, and only the key\'s when the queue has no limit of its own', async () => {
+      await t.store.jobInsertMany({ jobs: Array.from({ length: 4 }, () => rated('org-a')) });
+      const claimed = await fetchRatedKeys(t.store, 20);
+      expect(claimed).toHaveLength(2);
+      const claimedAt = claimed[0]!.attemptedAt!.getTime();
+      t.clock.advance(200);
+      expect(await t.store.jobRateLateStart({ id: claimed[0]!.id, token: claimed[0]!.lease!.token, queue: false, key: true })).toEqual({ moved: true });
+      t.clock.set(claimedAt + rateWindowMs(1_000));
+      // One of org-a's two counts left with the claim; the moved one stays 200 ms longer.
+      expect(keysOf(await fetchRatedKeys(t.store, 20))).toEqual(['org-a']);
+      expect(await fetchRatedKeys(t.store, 20)).toEqual([]);
+      t.clock.advance(200);
+      expect(keysOf(await fetchRatedKeys(t.store, 20))).toEqual(['org-a']);
     });
 
     it('a job given back unstarted with a key refund gives its key\'s claim back; the key\'s next free time ignores refunds', async () => {

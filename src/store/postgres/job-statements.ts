@@ -82,6 +82,7 @@ export interface JobStatements {
   rateForget: Statement;
   rateKeyLog: Statement;
   rateRefund: Statement;
+  rateLateStart: Statement;
   rateKeyForget: Statement;
   rateKeyHold: Statement;
   rateKeyNextFree: Statement;
@@ -372,6 +373,21 @@ export function jobStatements(names: SchemaNames): JobStatements {
         SELECT j.queue, j.rate_key, r.at, -1, j.rate_per_ms + ${margin('j.rate_per_ms')}
         FROM unnest($1::bigint[], $2::timestamptz[], $3::bool[], $4::bool[]) AS r(id, at, by_queue, by_key) JOIN ${s}.jobs j ON j.id = r.id
         WHERE r.by_key AND j.rate_key IS NOT NULL`,
+    },
+    // A late start (see Store.jobRateLateStart) of job $2 running under token $3: its claim's
+    // counts, −1 at the attempt's start and +1 now, for the queue ($4) and its rate key ($5).
+    rateLateStart: {
+      name: n('rate_late_start'),
+      text: `
+        WITH j AS (
+          SELECT queue, rate_key, rate_per_ms, attempted_at FROM ${s}.jobs
+          WHERE id = $2::bigint AND lease_token = $3 AND state = 'running' AND attempted_at IS NOT NULL
+        ), m(moved, n) AS (VALUES (false, -1), (true, 1))
+        INSERT INTO ${s}.rate_log (queue, key, at, n, window_ms)
+        SELECT j.queue, NULL, CASE WHEN m.moved THEN ${CLOCK} ELSE j.attempted_at END, m.n, NULL FROM j, m WHERE $4::bool
+        UNION ALL
+        SELECT j.queue, j.rate_key, CASE WHEN m.moved THEN ${CLOCK} ELSE j.attempted_at END, m.n, j.rate_per_ms + ${margin('j.rate_per_ms')}
+        FROM j, m WHERE $5::bool AND j.rate_key IS NOT NULL`,
     },
     // Per-key claims ($2: the ids just claimed), one log row per key with the key's window (ms).
     rateKeyLog: {

@@ -455,6 +455,13 @@ export async function jobRateWait(ctx: PgJobContext, id: string): Promise<{ key:
   return { key: row.key, waitMs: rateRoomAt(row.claims.map(([at, n]) => ({ at, n })), row.max, row.per_ms, now) - now };
 }
 
+/** `Store.jobRateLateStart`: moves the running job's rate-limit counts from its claim to now. */
+export async function rateLateStart(ctx: PgJobContext, params: { id: string; token: string; queue: boolean; key: boolean }): Promise<boolean> {
+  if (!isJobId(params.id) || (!params.queue && !params.key)) return false;
+  const { rowCount } = await run(ctx.pool, ctx.sql.rateLateStart, [ctx.now(), params.id, params.token, params.queue, params.key]);
+  return (rowCount ?? 0) > 0;
+}
+
 /** Running jobs of a queue holding a concurrency key, longest running first. */
 export async function keyHolders(ctx: PgJobContext, params: { queue: string; concurrencyKey: string; limit: number }): Promise<JobRecord[]> {
   const { rows } = await run<JobRow>(ctx.pool, ctx.sql.keyHolders, [params.queue, params.concurrencyKey, params.limit]);

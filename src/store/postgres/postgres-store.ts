@@ -29,6 +29,7 @@ import {
   jobDependencies,
   jobRateWait,
   keyHolders,
+  rateLateStart,
   rateWait,
   listJobs,
   notifyOthers,
@@ -449,6 +450,10 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
 
     queueHold(params) {
       return guard(`hold queue ${params.queue}`, () => holdQueue(ctx, params));
+    },
+
+    async jobRateLateStart(params) {
+      return { moved: await guard(`move the rate-limit claim of job ${params.id} to its late start`, () => rateLateStart(ctx, params)) };
     },
 
     jobRateWait(params) {

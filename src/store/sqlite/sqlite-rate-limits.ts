@@ -57,6 +57,13 @@ export function holdQueue(ctx: SqliteContext, queue: string, forMs: number, jobI
     .immediate();
 }
 
+/** `Store.jobRateLateStart`: moves the running job's rate-limit counts from its claim to now. */
+export function rateLateStart(ctx: SqliteContext, id: number, token: string, byQueue: boolean, byKey: boolean): boolean {
+  if (!byQueue && !byKey) return false;
+  // Moving a claim later frees nothing: no wake-up to send.
+  return ctx.statements().rateLateStart.run({ id, token, now: ctx.now(), byQueue: byQueue ? 1 : 0, byKey: byKey ? 1 : 0 }).changes > 0;
+}
+
 export function rateWait(ctx: SqliteContext, queue: string, rate: { max: number; perMs: number } | undefined, perKeyRate = false): number {
   const statements = ctx.statements();
   const now = ctx.now();

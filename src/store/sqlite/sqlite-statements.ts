@@ -462,6 +462,19 @@ export const SQL = {
     SELECT j.queue, j.rate_key, r.value ->> 1, -1, j.rate_per_ms + ${margin('j.rate_per_ms')}
     FROM json_each(@rows) AS r JOIN nightshift_jobs AS j ON j.id = r.value ->> 0
     WHERE r.value ->> 3 = 1 AND j.rate_key IS NOT NULL`,
+  /**
+   * A late start (see \`Store.jobRateLateStart\`) of job @id running under @token: its claim's
+   * counts, −1 at the attempt's start and +1 at @now, for the queue (@byQueue) and its key (@byKey).
+   */
+  rateLateStart: `
+    INSERT INTO nightshift_rate_log (queue, key, at, n, window_ms)
+    SELECT j.queue, NULL, CASE m.moved WHEN 1 THEN @now ELSE j.attempted_at END, m.n, NULL
+    FROM nightshift_jobs AS j, (SELECT 0 AS moved, -1 AS n UNION ALL SELECT 1, 1) AS m
+    WHERE j.id = @id AND j.lease_token = @token AND j.state = 'running' AND j.attempted_at IS NOT NULL AND @byQueue = 1
+    UNION ALL
+    SELECT j.queue, j.rate_key, CASE m.moved WHEN 1 THEN @now ELSE j.attempted_at END, m.n, j.rate_per_ms + ${margin('j.rate_per_ms')}
+    FROM nightshift_jobs AS j, (SELECT 0 AS moved, -1 AS n UNION ALL SELECT 1, 1) AS m
+    WHERE j.id = @id AND j.lease_token = @token AND j.state = 'running' AND j.attempted_at IS NOT NULL AND @byKey = 1 AND j.rate_key IS NOT NULL`,
   /** Per-key claims (@ids: the jobs just claimed), one log row per key with the key's window. */
   rateKeyLog: `
     INSERT INTO nightshift_rate_log (queue, key, at, n, window_ms)

@@ -60,7 +60,7 @@ import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
 import { InsertBatch } from './sqlite-insert-batch.js';
 import { migrateSqlite } from './sqlite-migrations.js';
-import { claimKeyedInTwo, claimRated, holdQueue, jobRateWait, rateWait, type RatedClaim } from './sqlite-rate-limits.js';
+import { claimKeyedInTwo, claimRated, holdQueue, jobRateWait, rateLateStart, rateWait, type RatedClaim } from './sqlite-rate-limits.js';
 import { hasDependencies } from '../job-dependencies.js';
 import { isThrottledOrDebounced } from '../debounce.js';
 import { insertToken, listTokens, revokeToken } from './sqlite-tokens.js';
@@ -545,6 +545,12 @@ class SqliteStore implements Store {
 
   async queueRateWait(params: { queue: string; rateLimit?: { max: number; perMs: number }; perKeyRate?: boolean }): Promise<number> {
     return this.run('queueRateWait', () => rateWait(this.ctx, params.queue, params.rateLimit, params.perKeyRate === true));
+  }
+
+  async jobRateLateStart(params: { id: string; token: string; queue: boolean; key: boolean }): Promise<{ moved: boolean }> {
+    const id = parseId(params.id);
+    if (id === null) return { moved: false };
+    return { moved: this.run('jobRateLateStart', () => rateLateStart(this.ctx, id, params.token, params.queue, params.key)) };
   }
 
   async jobRateWait(params: { id: string }): Promise<{ key: string; waitMs: number } | null> {
