@@ -21,12 +21,14 @@ export type AbortCause = 'timeout' | 'lease_lost' | 'shutdown';
  * its AbortSignal does not hold the slot, and whatever it returns later is ignored.
  */
 /**
- * A rate-limited job's start deadline: past `at` (on `performance.now()`'s clock; see the
- * worker's dispatch), it is given back unstarted instead, with `rateRefund`: the rate-limit
- * counts its claim took.
+ * A rate-limited job's start deadlines, on `performance.now()`'s clock (see the worker's
+ * dispatch): past `at`, it is given back unstarted instead, with `rateRefund`: the rate-limit
+ * counts its claim took; past `moveAfter` when its handler's first synchronous run returns, those
+ * counts move to then (`ExecutorHost.rateLateStart`).
  */
 export interface StartBy {
   at: number;
+  moveAfter: number;
   rateRefund: { queue: boolean; key: boolean };
 }
 
@@ -271,7 +273,7 @@ export class Executor {
   #lateStart(execution: Execution): void {
     const startBy = execution.startBy;
     if (startBy === null) return;
-    const lateByMs = performance.now() - startBy.at;
+    const lateByMs = performance.now() - startBy.moveAfter;
     if (lateByMs > 0) this.host.rateLateStart(execution, lateByMs);
   }
 

@@ -8,7 +8,7 @@ import { rateWindowMarginMs, type Clock, type JobFinish, type JobFinishItem, typ
 import { ClaimSize } from './claim-size.js';
 import { ClaimedAhead } from './claimed-ahead.js';
 import { Completer, type CompleterEntry } from './completer.js';
-import { Execution, Executor, type ExecutorHost } from './executor.js';
+import { Execution, Executor, type ExecutorHost, type StartBy } from './executor.js';
 import { createHeartbeat, type Heartbeat } from './heartbeat.js';
 import { createJobRegistry, type JobList } from '../job/job-registry.js';
 import { Producer } from './producer.js';
@@ -413,16 +413,24 @@ export function createWorker(options: WorkerOptions): Worker {
         },
         dispatch(job, claimTimeAt) {
           // A rate limit counts a job when its claim is written, and its window is perMs plus a
-          // margin; a job whose handler would start later than that margin after its claim's
-          // time was taken (an answer that took that long to arrive or to be read, a batch's earlier
-          // handlers, a slow first validation) might share a window of starts with the next
-          // window's jobs. It goes back instead (released: its attempt does not count; the
-          // claim's count comes back to the window with it: the job never started). The executor
-          // reads the deadline just before the handler, and it is half the margin: the other half
-          // covers the handler's way to its first line (a pause of the process, a garbage
-          // collection). A job is never parked for a slot, where it would start later still.
-          const margin = rateMarginMs(settings, job);
-          const startBy = margin === null ? null : { at: claimTimeAt + margin / 2, rateRefund: { queue: settings.rateLimit !== null, key: settings.perKeyRate } };
+          // margin. A job whose handler starts more than half that margin after its claim's time
+          // was taken (an answer that took that long to arrive or to be read, a batch's earlier
+          // handlers, a slow first validation, a pause of the process) might share a window of
+          // starts with the next window's jobs: its claim's count moves to its start
+          // (`moveAfter`, read when the handler's first synchronous run returns; see
+          // Store.jobRateLateStart). That holds while the move lands within the window; a job
+          // that would start later than half the window goes back instead (`at`, read just before
+          // the handler; released: its attempt does not count, and its claim's count comes back
+          // to the window: it never started). A job is never parked for a slot.
+          const limit = rateWindowOf(settings, job);
+          const startBy: StartBy | null =
+            limit === null
+              ? null
+              : {
+                  at: claimTimeAt + Math.max(limit.marginMs, limit.perMs) / 2,
+                  moveAfter: claimTimeAt + limit.marginMs / 2,
+                  rateRefund: { queue: settings.rateLimit !== null, key: settings.perKeyRate },
+                };
           if (settings.running >= settings.concurrency) {
             if (startBy !== null) releaseWaiting(job, startBy.rateRefund);
             else settings.ahead.push(job, clock());
@@ -439,16 +447,16 @@ export function createWorker(options: WorkerOptions): Worker {
     );
   }
 
-  /** The smallest window margin of the rate limits `job` was claimed under, or null when none applies. */
-  function rateMarginMs(queue: QueueState, job: JobRecord): number | null {
-    let margin = queue.rateLimit === null ? null : rateWindowMarginMs(queue.rateLimit.perMs);
+  /** The shortest window (`perMs`) and margin of the rate limits `job` was claimed under, or null when none applies. */
+  function rateWindowOf(queue: QueueState, job: JobRecord): { perMs: number; marginMs: number } | null {
+    let perMs = queue.rateLimit === null ? null : queue.rateLimit.perMs;
     if (queue.perKeyRate) {
-      // A job of a name this worker does not know may still carry a key: the narrowest margin.
+      // A job of a name this worker does not know may still carry a key: the narrowest window.
       const keyed = jobs.get(job.name)?.rateLimit ?? null;
-      const keyMargin = keyed === null ? (jobs.has(job.name) ? null : rateWindowMarginMs(0)) : rateWindowMarginMs(keyed.perMs);
-      if (keyMargin !== null) margin = margin === null ? keyMargin : Math.min(margin, keyMargin);
+      const keyPerMs = keyed === null ? (jobs.has(job.name) ? null : 0) : keyed.perMs;
+      if (keyPerMs !== null) perMs = perMs === null ? keyPerMs : Math.min(perMs, keyPerMs);
     }
-    return margin;
+    return perMs === null ? null : { perMs, marginMs: rateWindowMarginMs(perMs) };
   }
 
   let state: 'new' | 'started' | 'stopping' | 'stopped' = 'new';

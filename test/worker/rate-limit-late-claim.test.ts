@@ -1,9 +1,10 @@
 // A claim under a rate limit whose answer reaches the worker late (a loaded database, a slow
-// network; injected here by delaying the real store's answer). The claim's count stays in the
-// window either way; a job given back for it would wait a whole window. With a long window (3 a
-// minute) a late answer is within the margin (1 % of the window) and the job starts; with a short
-// one it is given back unstarted, so that no window of starts outruns the limit, and its claim
-// goes back to the window. The deadline is read just before the handler, after validation.
+// network; injected here by delaying the real store's answer). Within half the limit's margin
+// (1 % of the window, at least 10 ms) the job starts as claimed. Later, up to half the window, it
+// starts too, and its claim's count moves to its start (Store.jobRateLateStart), so that no
+// window of starts outruns the limit. Later still it is given back unstarted: its attempt does not
+// count and its claim goes back to the window. The give-back deadline is read just before the
+// handler, after validation; the move, when the handler's first synchronous run returns.
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob } from '../../src/job/define-job.js';
@@ -73,8 +74,27 @@ for (const kind of STORE_KINDS) {
       expect(released).toEqual([]);
     });
 
-    it('5 a second: an answer 60 ms late is past the margin, so the job is given back unstarted, its attempt not counted', async () => {
-      const { starts, released } = await run({ max: 5, perMs: 1_000 });
+    it('1 a second: an answer 60 ms late is past the margin but within half the window: the job starts and its claim moves to its start', async () => {
+      const rate = { max: 1, perMs: 1_000 };
+      const { starts, released } = await run(rate);
+      await until(() => starts.length === 1, 'the job to start', 5_000);
+      // The move is written once the handler returned: give it a moment, well inside the window.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const before = Date.now();
+      const waitMs = await opened!.store.queueRateWait({ queue: 'llm', rateLimit: rate });
+      // The window is full until a whole window (1,010 ms) after the start, not after the claim,
+      // 60 ms earlier: had the count stayed at the claim, this would be about 950 ms.
+      expect(before + waitMs - starts[0]!).toBeGreaterThanOrEqual(1_000);
+      await nightshift!.stop();
+      nightshift = null;
+      expect(released).toEqual([]);
+      const [job] = (await opened!.store.jobList({})).jobs;
+      expect(job).toMatchObject({ attempt: 1, state: 'completed' });
+      expect(starts[0]! - job!.attemptedAt!.getTime()).toBeGreaterThanOrEqual(55);
+    });
+
+    it('5 a second: an answer 600 ms late is past half the window, so the job is given back unstarted, its attempt not counted', async () => {
+      const { starts, released } = await run({ max: 5, perMs: 1_000 }, { lateMs: 600 });
       await until(() => released.length >= 1, 'the job to be given back', 5_000);
       expect(starts).toEqual([]);
       // Every claim's answer is late, so it is given back every time: never started, never counted
@@ -87,20 +107,20 @@ for (const kind of STORE_KINDS) {
     });
 
     it('a job given back unstarted gives its claim back to the window, so late answers do not use it up', async () => {
-      // 5 in 10 s: a margin of 100 ms, and answers 150 ms late. Without the refunds the sixth
-      // claim would wait the whole window.
-      const rate = { max: 5, perMs: 10_000 };
-      const { starts, released } = await run(rate, { lateMs: 150 });
-      await until(() => released.length > rate.max, `${rate.max + 1} give-backs`, 8_000);
+      // 5 in 1 s, and answers 600 ms late. Without the refunds the sixth claim would wait for the
+      // first to leave the window.
+      const rate = { max: 5, perMs: 1_000 };
+      const { starts, released } = await run(rate, { lateMs: 600 });
+      await until(() => released.length > rate.max, `${rate.max + 1} give-backs`, 10_000);
       await nightshift!.stop();
       nightshift = null;
       expect(starts).toEqual([]);
       expect(await opened!.store.queueRateWait({ queue: 'llm', rateLimit: rate })).toBe(0);
     });
 
-    it('5 a second: a prompt answer whose validation takes longer than the margin is given back before its handler starts', async () => {
+    it('5 a second: a prompt answer whose validation takes longer than half the window is given back before its handler starts', async () => {
       const rate = { max: 5, perMs: 1_000 };
-      const { starts, released } = await run(rate, { lateMs: 0, validateMs: 40 });
+      const { starts, released } = await run(rate, { lateMs: 0, validateMs: 600 });
       await until(() => released.length >= 2, 'two give-backs', 10_000);
       await nightshift!.stop();
       nightshift = null;
