@@ -256,9 +256,11 @@ describe.skipIf(!STORE_KINDS[1]!.available)('finishes failing transiently on pos
     await fiveFailures;
     // Claims already on their way when the first write failed (jobs this quick are claimed
     // faster than a failed write is reported) still start; after that, nothing: from the third
-    // failed write to the fifth (~600 ms), no job started, and most jobs were never claimed.
+    // failed write to the fifth (~600 ms), no job started, and some jobs were never claimed. How
+    // many start before the first failure is reported depends on the machine's load: 25-35 alone,
+    // 55 once in a full run.
     expect(started).toBe(startedAtThird);
-    expect(started).toBeLessThan(50);
+    expect(started).toBeLessThan(ids.length);
     const startedWhileStalled = started;
     const resumed = nightshift.events.waitFor('worker:stalled', ({ stalled: s }) => !s);
     await toggle(false);
