@@ -269,7 +269,10 @@ async function main() {
       // the group that has runs left and has not failed.
       const runs = group.map(() => []);
       const repeat = options.quick ? 1 : Math.max(...group.map((index) => cases[index].workload.repeat ?? 1));
+      const label = (index) => `bench: [${index + 1}/${cases.length}] ${cases[index].workload.id} ${cases[index].system} (${cases[index].store}) … `;
+      // A lone case says what runs before it runs; a group, before its turns, and each case's result after.
       if (group.length > 1) process.stderr.write(`bench: ${group.map((index) => cases[index].workload.id).join(', ')} ${cases[group[0]].system} (${cases[group[0]].store}) by turns, ${repeat} turns …\n`);
+      else process.stderr.write(label(group[0]));
       for (let turn = 0; turn < repeat; turn++) {
         for (const [at, index] of group.entries()) {
           const c = cases[index];
@@ -279,10 +282,9 @@ async function main() {
         }
       }
       for (const [at, index] of group.entries()) {
-        const c = cases[index];
         const result = medianRun(runs[at]);
         results[index] = result;
-        process.stderr.write(`bench: [${index + 1}/${cases.length}] ${c.workload.id} ${c.system} (${c.store}) … `);
+        if (group.length > 1) process.stderr.write(label(index));
         process.stderr.write(
         result.error
           ? `error: ${result.error.split('\n')[0]}\n`

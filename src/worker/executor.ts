@@ -96,9 +96,9 @@ export interface ExecutorHost {
   /** The execution settled; `finish` null means "nothing to write" (the lease is gone). */
   settled(execution: Execution): void;
   /**
-   * A rate-limited job's handler returned from its first synchronous run after its start
-   * deadline, `lateByMs` past it: it may have started late, so its claim's rate-limit counts move
-   * to now (`Store.jobRateLateStart`).
+   * A rate-limited job's handler returned from its first synchronous run past its
+   * `startBy.moveAfter`, by `lateByMs`: it may have started that late, so its claim's rate-limit
+   * counts move to now (`Store.jobRateLateStart`).
    */
   rateLateStart(execution: Execution, lateByMs: number): void;
   /** A handler of job `job` threw `RateLimitedError`: hold its rate key, or its queue, for `forMs` (see `Store.queueHold`). */
@@ -266,9 +266,9 @@ export class Executor {
   }
 
   /**
-   * After a rate-limited handler's first synchronous run: past its deadline now, its first line
-   * may have run past it too (the process paused between the last check and the call), where a
-   * later claim could put it in one window with more than the limit. Its claim moves to now.
+   * After a rate-limited handler's first synchronous run: past `moveAfter` now, its first line
+   * may have run past it too (a late claim answer, a slow validation, a pause of the process),
+   * where a later claim could put it in one window with more than the limit. Its claim moves to now.
    */
   #lateStart(execution: Execution): void {
     const startBy = execution.startBy;

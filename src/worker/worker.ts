@@ -212,7 +212,7 @@ export function createWorker(options: WorkerOptions): Worker {
       const job = execution.job;
       const refund = execution.startBy?.rateRefund;
       if (!refund) return;
-      logger.debug({ jobId: job.id, job: job.name, lateByMs }, 'handler started past its rate-limit start deadline (the process was paused): its rate-limit claim moves to now');
+      logger.debug({ jobId: job.id, job: job.name, lateByMs }, 'handler started later than half the rate limit\'s margin after its claim (a late claim answer, a slow validation, a paused process): its rate-limit claim moves to now');
       store.jobRateLateStart({ id: job.id, token: execution.token, queue: refund.queue, key: refund.key }).catch(reportError(`rate-late-start:${job.queue}`));
     },
     holdQueue(job, forMs) {

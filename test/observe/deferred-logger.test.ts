@@ -45,8 +45,8 @@ describe('deferredLogger', () => {
       log.info('ready');
       const enabled = log.isLevelEnabled('debug');
       console.log(JSON.stringify({ built, pinoLoaded: pinoLoaded(), level: log.level, enabled }));
-      // The destination writes asynchronously: let it drain before the process ends.
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // The destination writes asynchronously: flush it before the process ends.
+      await new Promise((resolve) => log.flush(resolve));
     `);
     expect(JSON.parse(stdout)).toEqual({ built: 1, pinoLoaded: true, level: 'info', enabled: false });
     const lines = stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -62,7 +62,7 @@ describe('deferredLogger', () => {
       const quiet = log.child({ component: 'api' }, { level: 'warn' });
       quiet.info('not shown');
       quiet.warn('shown');
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => quiet.flush(resolve));
     `);
     const lines = stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.map((line) => line.msg)).toEqual(['shown']);
