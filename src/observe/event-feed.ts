@@ -121,6 +121,29 @@ function startedData(job: JobRecord, workerId: string): string {
   }
   return lastStarted;
 }
+/**
+ * `job:enqueued` data, serialized once per distinct value: a bulk enqueue's jobs share state,
+ * priority, attempt, maximum, run time and schedule, so they share one string (and the batch
+ * encoder's comparison with the previous data is an identity check).
+ */
+let lastEnqueued = { state: '', priority: NaN, attempt: NaN, maxAttempts: NaN, runAt: NaN, scheduleId: null as string | null, data: '' };
+function enqueuedData(job: JobRecord): string {
+  const last = lastEnqueued;
+  const runAt = job.runAt.getTime();
+  if (
+    job.state !== last.state ||
+    job.priority !== last.priority ||
+    job.attempt !== last.attempt ||
+    job.maxAttempts !== last.maxAttempts ||
+    runAt !== last.runAt ||
+    job.scheduleId !== last.scheduleId
+  ) {
+    const data = JSON.stringify({ state: job.state, priority: job.priority, attempt: job.attempt, maxAttempts: job.maxAttempts, runAt: job.runAt.toISOString(), scheduleId: job.scheduleId });
+    lastEnqueued = { state: job.state, priority: job.priority, attempt: job.attempt, maxAttempts: job.maxAttempts, runAt, scheduleId: job.scheduleId, data };
+  }
+  return lastEnqueued.data;
+}
+
 /** Durations in the feed: ms to the microsecond (a timer's float has 17 digits no reader needs). */
 const feedDuration = (durationMs: number): number | null => (Number.isFinite(durationMs) ? Math.round(durationMs * 1000) / 1000 : null);
 const completedData = (job: JobRecord, durationMs: number): string => `{"attempt":${job.attempt},"durationMs":${feedDuration(durationMs)}}`;
@@ -211,13 +234,7 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
     unsubscribes.push(
       events.on('job:enqueued', ({ job, inserted }) => {
         if (!inserted) return;
-        push(
-          jobEvent(
-            'job:enqueued',
-            job,
-            JSON.stringify({ state: job.state, priority: job.priority, attempt: job.attempt, maxAttempts: job.maxAttempts, runAt: job.runAt.toISOString(), scheduleId: job.scheduleId }),
-          ),
-        );
+        push(jobEvent('job:enqueued', job, enqueuedData(job)));
       }),
       events.on('job:started', ({ job, workerId }) => {
         push(jobEvent('job:started', job, startedData(job, workerId)));

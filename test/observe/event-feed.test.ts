@@ -11,7 +11,7 @@ import { NightshiftEvents } from '../../src/observe/events.js';
 import { TestClock } from '../../src/store/conformance/index.js';
 import { createPostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { Store } from '../../src/store/types.js';
+import type { JobRecord, Store } from '../../src/store/types.js';
 import { postgresUrl, testSchema } from '../support/postgres-server.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -48,6 +48,41 @@ describe('event feed writer', () => {
     expect(await allEvents(store)).toEqual(Array.from({ length: 2500 }, (_, i) => `q${i}`));
     const [first] = await store.eventList({ afterId: '0', limit: 1 });
     expect(first).toMatchObject({ type: 'queue:paused', jobName: null, jobId: null, data: '{}' });
+  });
+
+  it('gives each job:enqueued its own data, whichever field changed from the job before', async () => {
+    const store = sqliteStore();
+    await store.migrate();
+    const events = new NightshiftEvents();
+    const writer = createEventFeedWriter({ store, events, flushIntervalMs: 60_000 });
+    cleanups.push(() => writer.stop());
+    writer.start();
+    const runAt = new Date('2026-03-01T10:00:00.000Z');
+    const base = { state: 'available', priority: 0, attempt: 0, maxAttempts: 3, runAt, scheduleId: null } as const;
+    // Each differs from the one before in one field (a bulk enqueue's jobs mostly share them all).
+    const variants = [
+      base,
+      base,
+      { ...base, state: 'scheduled' },
+      { ...base, state: 'scheduled', priority: 5 },
+      { ...base, state: 'scheduled', priority: 5, maxAttempts: 9 },
+      { ...base, state: 'scheduled', priority: 5, maxAttempts: 9, runAt: new Date(runAt.getTime() + 1) },
+      { ...base, state: 'scheduled', priority: 5, maxAttempts: 9, runAt: new Date(runAt.getTime() + 1), scheduleId: 'nightly' },
+      { ...base, attempt: 1 },
+      base,
+    ];
+    variants.forEach((fields, i) => {
+      const job = { id: String(i + 1), name: 'mail.send', queue: 'mail', ...fields } as unknown as JobRecord;
+      events.emit('job:enqueued', { job, inserted: true });
+    });
+    // A key match (not inserted) writes nothing.
+    events.emit('job:enqueued', { job: { id: '99', name: 'mail.send', queue: 'mail', ...base } as unknown as JobRecord, inserted: false });
+    await writer.flush();
+    const written = await store.eventList({ afterId: '0', limit: 100 });
+    expect(written.map((event) => event.jobId)).toEqual(variants.map((_, i) => String(i + 1)));
+    expect(written.map((event) => JSON.parse(event.data))).toEqual(
+      variants.map((fields) => ({ ...fields, runAt: fields.runAt.toISOString() })),
+    );
   });
 
   it('stop() writes what is still waiting', async () => {
