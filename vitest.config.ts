@@ -8,5 +8,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     globalSetup: ['test/support/global-setup.ts'],
+    // Every HTTP reply is checked against its documented schema (src/server/reply-serializer.ts);
+    // child processes the tests start inherit it.
+    env: { NIGHTSHIFT_CHECK_REPLIES: '1' },
   },
 });

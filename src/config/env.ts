@@ -24,6 +24,7 @@ import { boundsIssue, parseDuration, RETENTION_BOUNDS, SETTING_BOUNDS, type Inte
  * | `LOG_LEVEL`           | `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`          |
  * | `LOG_FORMAT`          | `pretty` or `json`; unset: pretty when stderr is a terminal, else JSON  |
  * | `NIGHTSHIFT_RETAIN_COMPLETED` / `_CANCELLED` / `_DEAD` | duration (`7d`, `12h`, `30m`, `45s`, `500ms` or plain ms): how long finished jobs of that state are kept |
+ * | `NIGHTSHIFT_CHECK_REPLIES` | on/off (`1`/`0`): the HTTP API checks every reply against its documented schema (`readEnvFlag`) |
  *
  * Why 0 is or is not valid for each number is written next to its bounds (setting-rules.ts).
  * Empty variables count as unset.
@@ -128,6 +129,25 @@ export function readEnvInteger(name: IntegerVariable, env: Env = process.env): n
     throw new ConfigError(`invalid environment: ${name}: ${parsed.problem}`, { issues });
   }
   return parsed.value;
+}
+
+/** The on/off variables, read where they apply (`readEnvFlag`). */
+export const FLAG_VARIABLES = {
+  NIGHTSHIFT_CHECK_REPLIES: 'the HTTP API checks every reply against its documented schema (tests, development)',
+} as const;
+
+/**
+ * Reads an on/off variable: `1`/`true`/`yes`/`on` → true, `0`/`false`/`no`/`off` or unset → false
+ * (any case). Anything else is a `ConfigError` naming the variable, not a silent "off".
+ */
+export function readEnvFlag(name: keyof typeof FLAG_VARIABLES, env: Env = process.env): boolean {
+  const raw = valueOf(env, name);
+  if (raw === undefined) return false;
+  const value = raw.toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  const message = `must be 1, true, yes, on, 0, false, no or off, got ${JSON.stringify(raw)}`;
+  throw new ConfigError(`invalid environment: ${name}: ${message}`, { issues: [{ path: name, message }] });
 }
 
 /**

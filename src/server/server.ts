@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
-import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
 import { NAME_MAX_LENGTH } from '../job/names.js';
@@ -25,6 +25,8 @@ import type { ScheduleManager } from '../scheduler/schedule-manager.js';
 import { healthReplySchema, readyReplySchema } from './api-schemas.js';
 import { assertSafeBind, Authenticator, type ApiToken, type StoredTokens } from './auth.js';
 import { handleError, HttpError } from './http-errors.js';
+import { replySerializerCompiler } from './reply-serializer.js';
+import { readEnvFlag } from '../config/env.js';
 import { createRouteGuard } from './route-guard.js';
 import { alertRoutes } from './routes/alerts.js';
 import type { AlertsAdmin } from '../alerts/alerts-admin.js';
@@ -89,6 +91,12 @@ export interface ApiServerOptions {
    * after every one is revoked.
    */
   tokenSource?: () => Promise<StoredTokens>;
+  /**
+   * Check every reply against its documented schema, answering 500 when one does not match
+   * (reply-serializer.ts). Costs about as much as building the reply; meant for tests and
+   * development. Default: `NIGHTSHIFT_CHECK_REPLIES` from `env` (`1`/`true` on), else off.
+   */
+  checkReplies?: boolean;
 }
 
 function tokensOf(options: ApiServerOptions): ApiToken[] {
@@ -132,7 +140,7 @@ function withReferencedComponents(document: SwaggerDocument): ReturnType<typeof 
 /** Registers every route on `app` (whatever its prefix). */
 async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth: Authenticator): Promise<void> {
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(replySerializerCompiler(options.checkReplies ?? readEnvFlag('NIGHTSHIFT_CHECK_REPLIES', options.env)));
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } });
