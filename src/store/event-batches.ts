@@ -69,31 +69,43 @@ export function encodeEventBatch(events: readonly EventInsert[]): string {
     }
     return index;
   };
-  // A data text equal to the previous one of the same event type (a worker's job:started data,
-  // the same for most of its jobs) goes to the dictionary from its second time on: one string
-  // comparison per event, no hashing of the many texts that occur once (job:completed's).
-  const lastData = new Map<string, { data: string; index: number }>();
+  // Per event type, what its previous event had: its data text (a data text equal to the
+  // previous one of the same type, as a worker's job:started data is for most of its jobs, goes
+  // to the dictionary from its second time on: one string comparison per event, no hashing of
+  // the many texts that occur once, job:completed's), and its queue and job name with the
+  // entry's head written for them (`[type,queue,name,`): a worker's events of one type mostly
+  // share both, so the head is reused without looking the texts up again.
+  const previous = new Map<string, { data: string; index: number; queue: string | null; jobName: string | null; head: string }>();
   let entries = '';
   for (let i = 0; i < events.length; i++) {
     const event = events[i]!;
     const data = event.data;
     const id = event.jobId;
     const idText = id === null ? 'null' : SAFE_ID.test(id) ? id : JSON.stringify(id);
-    let dataText: string;
-    const last = lastData.get(event.type);
-    if (last !== undefined && last.data === data) {
-      if (last.index < 0) last.index = indexOf(data);
-      dataText = String(last.index);
+    let last = previous.get(event.type);
+    let dataText: string | undefined;
+    if (last === undefined) {
+      last = { data, index: -1, queue: event.queue, jobName: event.jobName, head: `[${indexOf(event.type)},${indexOf(event.queue)},${indexOf(event.jobName)},` };
+      previous.set(event.type, last);
     } else {
-      if (last === undefined) lastData.set(event.type, { data, index: -1 });
-      else {
+      if (last.queue !== event.queue || last.jobName !== event.jobName) {
+        last.queue = event.queue;
+        last.jobName = event.jobName;
+        last.head = `[${indexOf(event.type)},${indexOf(event.queue)},${indexOf(event.jobName)},`;
+      }
+      if (last.data === data) {
+        if (last.index < 0) last.index = indexOf(data);
+        dataText = String(last.index);
+      } else {
         last.data = data;
         last.index = texts.get(data) ?? -1;
       }
+    }
+    if (dataText === undefined) {
       if (data.length >= 2 && data.charCodeAt(0) === 123 && data.charCodeAt(data.length - 1) === 125) dataText = data;
       else dataText = JSON.stringify(data);
     }
-    entries += `${i === 0 ? '' : ','}[${indexOf(event.type)},${indexOf(event.queue)},${indexOf(event.jobName)},${idText},${dataText}]`;
+    entries += `${i === 0 ? '' : ','}${last.head}${idText},${dataText}]`;
   }
   return `{"v":2,"d":${JSON.stringify(dictionary)},"e":[${entries}]}`;
 }

@@ -30,6 +30,21 @@ describe('event batch text', () => {
     expect(read(encodeEventBatch(events))).toEqual(asRecords(events));
   });
 
+  it("reads back each event's queue and name when they change between events of one type, with data repeating across the change", () => {
+    const mixed: EventInsert[] = [
+      { type: 'job:started', queue: 'mail', jobName: 'send', jobId: '1', data: started },
+      { type: 'job:started', queue: 'mail', jobName: 'send', jobId: '2', data: started },
+      { type: 'job:started', queue: 'sms', jobName: 'send', jobId: '3', data: started },
+      { type: 'job:started', queue: 'sms', jobName: 'notify', jobId: '4', data: started },
+      { type: 'job:completed', queue: 'sms', jobName: 'notify', jobId: '4', data: '{"attempt":1,"durationMs":2}' },
+      { type: 'job:started', queue: null, jobName: null, jobId: null, data: started },
+      { type: 'job:started', queue: 'mail', jobName: 'send', jobId: '5', data: '{"attempt":2,"maxAttempts":3,"workerId":"host-1"}' },
+      { type: 'job:started', queue: 'mail', jobName: 'send', jobId: '6', data: started },
+      { type: 'job:completed', queue: 'mail', jobName: 'send', jobId: '1', data: '{"attempt":1,"durationMs":2}' },
+    ];
+    expect(read(encodeEventBatch(mixed))).toEqual(asRecords(mixed));
+  });
+
   it('writes each repeated text once: about a third of the earlier format for a run job', () => {
     const run = Array.from({ length: 1000 }, (_, i) => [
       { type: 'job:started', queue: 'default', jobName: 'user.sync', jobId: String(100_000 + i), data: started },
