@@ -1,6 +1,7 @@
 // Fault injection: one enqueue the database refuses, among many made at the same moment, on both
-// stores. SQLite commits the one-job enqueues of one event-loop turn together; one refused row
-// must fail only its own enqueue, never its neighbours', and every other job must be stored once.
+// stores. Both commit one-job enqueues that arrive together in one statement (SQLite: those of
+// one event-loop turn; PostgreSQL: those that arrive while an insert is under way); one refused
+// row must fail only its own enqueue, never its neighbours', and every other job must be stored once.
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createClient } from '../../src/client/client.js';
@@ -23,7 +24,7 @@ for (const kind of STORE_KINDS) {
       await opened.refuseInsert(MARKER);
       const client = createClient({ store: opened.store, jobs: [job] });
       const poisoned = 17;
-      // Every call is made before any is awaited: on SQLite they share one commit attempt.
+      // Every call is made before any is awaited: after the first, they share one commit attempt.
       const calls = Array.from({ length: 40 }, (_, n) => client.enqueue(job, { n, tag: n === poisoned ? MARKER : 'fine' }));
       const settled = await Promise.allSettled(calls);
       const refused = settled[poisoned]!;
@@ -34,8 +35,8 @@ for (const kind of STORE_KINDS) {
         expect(outcome.status, `call ${n}`).toBe('fulfilled');
         return [Number((outcome as PromiseFulfilledResult<{ job: { id: string } }>).value.job.id)];
       });
-      // SQLite numbers one turn's enqueues in call order; PostgreSQL's pool runs them side by side.
-      if (kind.kind === 'sqlite') expect(ids).toEqual([...ids].sort((a, b) => a - b));
+      // The shared statement, and each job alone after it failed, are numbered in call order.
+      expect(ids).toEqual([...ids].sort((a, b) => a - b));
       expect(new Set(ids).size).toBe(39);
       const stored = (await opened.store.jobList({ limit: 100 })).jobs;
       expect(stored.map((row) => Number(row.id)).sort((a, b) => a - b)).toEqual([...ids].sort((a, b) => a - b));

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, StoreError } from '../../errors.js';
 import { createSilentLogger } from '../../observe/logger.js';
 import { isJobId } from '../job-ids.js';
 import type { Clock, Store } from '../types.js';
@@ -53,6 +53,9 @@ import {
   upsertSchedules,
 } from './postgres-schedules.js';
 import { DEFAULT_SCHEMA, schemaNames } from './schema-name.js';
+import { PgInsertBatch } from './postgres-insert-batch.js';
+import { hasDependencies } from '../job-dependencies.js';
+import { isThrottledOrDebounced } from '../debounce.js';
 import { tickStatements } from './tick-statements.js';
 
 /** Options of `createPostgresStore`. */
@@ -282,6 +285,18 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
   const alerts: PgAlertContext = { pool, sql: alertStatements(names), jobs: ctx, now: () => (clock ? new Date(clock()) : null) };
   const stats: PgStatsContext = { pool, sql: statsStatements(names), now: () => (clock ? new Date(clock()) : null) };
 
+  // One-job enqueues that cannot conflict share statements while one is under way (postgres-insert-batch.ts).
+  const insertBatch = new PgInsertBatch({
+    insertAll: (jobs) =>
+      guard('enqueue', async () => {
+        const results = await insertJobs(ctx, pool, [...jobs]);
+        const queues = availableQueues(results);
+        if (queues.length > 0) wake(queues);
+        return results;
+      }),
+    failsEveryJob: (error) => closed || (error instanceof StoreError && error.retryable),
+  });
+
   const store: Store = {
     kind: 'postgres',
 
@@ -291,6 +306,8 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
 
     async close() {
       if (closed) return;
+      // Enqueues already asked for are written (or fail) before the pool goes.
+      await insertBatch.drained();
       closed = true;
       listeners.clear();
       if (pollTimer) clearTimeout(pollTimer);
@@ -311,6 +328,12 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     },
 
     jobInsertMany({ jobs, tx }) {
+      const only = jobs.length === 1 ? jobs[0] : undefined;
+      if ((tx === undefined || tx === null) && only !== undefined && only.key === null && !hasDependencies(only) && !isThrottledOrDebounced(only) && only.rateKey === undefined) {
+        // One job that cannot conflict: sent with the other such enqueues that arrive while a
+        // shared insert is under way (postgres-insert-batch.ts).
+        return insertBatch.add(only).then((result) => [result]);
+      }
       return guard('enqueue', async () => {
         if (jobs.length === 0) return [];
         if (tx !== undefined && tx !== null) {
