@@ -70,5 +70,8 @@ describe.skipIf(url === null)('postgres: one-job enqueues share statements', () 
     expect(settled.map((outcome) => outcome.status)).toEqual(Array(20).fill('fulfilled'));
     const reader = fx.open();
     expect((await reader.jobList({ limit: 100 })).jobs).toHaveLength(20);
+    // After the close, a call fails at once on its own; nothing waits for a shared statement.
+    await expect(store.jobInsertMany({ jobs: [jobInput()] })).rejects.toThrow();
+    expect((await reader.jobList({ limit: 100 })).jobs).toHaveLength(20);
   });
 });

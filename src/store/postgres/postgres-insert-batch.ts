@@ -37,19 +37,27 @@ export class PgInsertBatch {
   private waiting: Waiter[] = [];
   /** The shared insert under way, if any. */
   private flight: Promise<void> | null = null;
+  private closing = false;
 
   constructor(private readonly options: PgInsertBatchOptions) {}
 
   /** Inserts `job`: at once when no shared insert is under way, else with the jobs that wait for it to end. */
   add(job: JobInsert): Promise<JobInsertResult> {
+    // Once the store closes, a call is not gathered: it fails (or not) on its own, as it would
+    // have before, and cannot keep the close waiting.
+    if (this.closing) return this.options.insertAll([job]).then((results) => results[0]!);
     return new Promise<JobInsertResult>((resolve, reject) => {
       this.waiting.push({ job, resolve, reject });
       if (this.flight === null) this.flight = this.send();
     });
   }
 
-  /** Resolves once nothing waits and nothing is under way (the store's close waits for it). */
-  async drained(): Promise<void> {
+  /**
+   * For the store's close: calls from now on are no longer gathered; resolves once what was
+   * already asked for is written (or has failed).
+   */
+  async close(): Promise<void> {
+    this.closing = true;
     while (this.flight !== null) await this.flight;
   }
 

@@ -307,7 +307,7 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     async close() {
       if (closed) return;
       // Enqueues already asked for are written (or fail) before the pool goes.
-      await insertBatch.drained();
+      await insertBatch.close();
       closed = true;
       listeners.clear();
       if (pollTimer) clearTimeout(pollTimer);
