@@ -38,6 +38,8 @@
  *   later in a wake-up already under way;
  * - `eventList`: an empty filter list matches nothing, a missing one everything; an event without
  *   a queue or job name never matches a list of them; the pruned-through mark only goes up.
+ * - after `close()`, calls fail with a non-retryable StoreError saying the store is closed (never
+ *   a "connection lost" that invites a retry); `close()` again does nothing.
  */
 import { describe } from 'vitest';
 import type { StoreFactory } from './conformance-fixtures.js';

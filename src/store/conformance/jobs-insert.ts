@@ -1,11 +1,34 @@
 /** Conformance: inserting jobs, de-duplication keys, raw payloads, the clock (wake-ups: jobs-wake-ups.ts). */
 import { describe, expect, it } from 'vitest';
+import { StoreError } from '../../errors.js';
 import { FINAL_STATES, type JobState } from '../types.js';
 import { errorRecord, fetchJobs, insertAndClaim, insertJob, jobInput, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
 
 export function describeJobInsert(factory: StoreFactory): void {
   describe('job insert', () => {
     const t = useStoreFixture(factory);
+
+    it('after close(), calls fail at once with a non-retryable StoreError saying the store is closed; close() again does nothing', async () => {
+      await insertJob(t.store);
+      await t.store.close();
+      const calls: [string, () => Promise<unknown>][] = [
+        ['jobInsertMany (one job)', () => t.store.jobInsertMany({ jobs: [jobInput()] })],
+        ['jobInsertMany (two jobs)', () => t.store.jobInsertMany({ jobs: [jobInput(), jobInput()] })],
+        ['jobGet', () => t.store.jobGet({ id: '1' })],
+        ['jobList', () => t.store.jobList({ limit: 10 })],
+      ];
+      for (const [name, call] of calls) {
+        const error = await call().then(
+          () => null,
+          (rejected: unknown) => rejected,
+        );
+        expect(error, name).toBeInstanceOf(StoreError);
+        expect((error as StoreError).retryable, name).toBe(false);
+        expect((error as StoreError).code, name).toBe('STORE_ERROR');
+        expect((error as StoreError).message, name).toContain('the store is closed; create a new one');
+      }
+      await t.store.close();
+    });
 
     it('migrate is idempotent', async () => {
       await t.store.migrate();

@@ -272,6 +272,8 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
 
   /** Runs an operation and maps whatever the driver throws (pg-errors.ts). */
   const guard = async <T>(operation: string, fn: () => Promise<T>): Promise<T> => {
+    // Not the driver's "cannot use a pool after calling end", which reads as a lost connection.
+    if (closed) throw new StoreError(`postgres store: ${operation} failed: the store is closed; create a new one`, { retryable: false });
     try {
       return await fn();
     } catch (error) {
