@@ -102,6 +102,10 @@ export class NightshiftEvents {
     return this.#listeners.has(event);
   }
 
+  /**
+   * Resolves with the first payload of `event` for which `predicate` holds; rejects after
+   * `timeoutMs` (a safety net for tests, not a synchronisation mechanism).
+   */
   waitFor<E extends NightshiftEventName>(
     event: E,
     predicate: (payload: NightshiftEventMap[E]) => boolean = () => true,

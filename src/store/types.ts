@@ -557,9 +557,9 @@ export interface Store extends AlertStore {
    */
   jobRateWait(params: { id: string }): Promise<{ key: string; waitMs: number } | null>;
   /**
-   * A rate-limited job whose handler started after its start deadline (the worker's `StartBy`:
-   * the process was paused between its last check and the handler): its claim's rate-limit
-   * counts move to now — a claim of −1 dated at the attempt's start (the claim) and one of +1
+   * A rate-limited job whose handler may have started later than half the window's margin after
+   * its claim (the worker's `StartBy.moveAfter`: a late claim answer, a slow validation, a paused
+   * process): its claim's rate-limit counts move to now — a claim of −1 dated at the attempt's start (the claim) and one of +1
    * dated now, for the queue's limit (`queue`) and its rate key's (`key`, when it has one) — so
    * that the window counts the job from when it really started, and later claims leave a full
    * window between its start and theirs. Applied only while the job runs under `token`.

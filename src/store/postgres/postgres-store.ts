@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ConfigError, StoreError } from '../../errors.js';
 import { createSilentLogger } from '../../observe/logger.js';
 import { isJobId } from '../job-ids.js';
-import type { Clock, Store } from '../types.js';
+import type { Clock, JobInsert, JobInsertResult, Store } from '../types.js';
 import { jobStatements } from './job-statements.js';
 import { runMigrations } from './migrations.js';
 import { NotificationListener } from './notification-listener.js';
@@ -54,8 +54,7 @@ import {
 } from './postgres-schedules.js';
 import { DEFAULT_SCHEMA, schemaNames } from './schema-name.js';
 import { PgInsertBatch } from './postgres-insert-batch.js';
-import { hasDependencies } from '../job-dependencies.js';
-import { isThrottledOrDebounced } from '../debounce.js';
+import { groupCommitJob } from '../group-commit.js';
 import { tickStatements } from './tick-statements.js';
 
 /** Options of `createPostgresStore`. */
@@ -288,14 +287,15 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
   const stats: PgStatsContext = { pool, sql: statsStatements(names), now: () => (clock ? new Date(clock()) : null) };
 
   // One-job enqueues that cannot conflict share statements while one is under way (postgres-insert-batch.ts).
+  /** Inserts jobs on the pool (each statement its own transaction) and wakes this process's workers for the queues they made due. */
+  const insertAndWake = async (jobs: JobInsert[]): Promise<JobInsertResult[]> => {
+    const results = await insertJobs(ctx, pool, jobs);
+    const queues = availableQueues(results);
+    if (queues.length > 0) wake(queues);
+    return results;
+  };
   const insertBatch = new PgInsertBatch({
-    insertAll: (jobs) =>
-      guard('enqueue', async () => {
-        const results = await insertJobs(ctx, pool, [...jobs]);
-        const queues = availableQueues(results);
-        if (queues.length > 0) wake(queues);
-        return results;
-      }),
+    insertAll: (jobs) => guard('enqueue', () => insertAndWake([...jobs])),
     failsEveryJob: (error) => closed || (error instanceof StoreError && error.retryable),
   });
 
@@ -330,12 +330,10 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     },
 
     jobInsertMany({ jobs, tx }) {
-      const only = jobs.length === 1 ? jobs[0] : undefined;
-      if ((tx === undefined || tx === null) && only !== undefined && only.key === null && !hasDependencies(only) && !isThrottledOrDebounced(only) && only.rateKey === undefined) {
-        // One job that cannot conflict: sent with the other such enqueues that arrive while a
-        // shared insert is under way (postgres-insert-batch.ts).
-        return insertBatch.add(only).then((result) => [result]);
-      }
+      const only = groupCommitJob(jobs, tx);
+      // One job that cannot conflict: sent with the other such enqueues that arrive while a
+      // shared insert is under way (postgres-insert-batch.ts).
+      if (only !== null) return insertBatch.add(only).then((result) => [result]);
       return guard('enqueue', async () => {
         if (jobs.length === 0) return [];
         if (tx !== undefined && tx !== null) {
@@ -343,10 +341,7 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
           // their COMMIT (and dropped on ROLLBACK), so no in-process wake-up here.
           return insertJobs(ctx, asTransaction(tx), jobs);
         }
-        const results = await insertJobs(ctx, pool, jobs);
-        const queues = availableQueues(results);
-        if (queues.length > 0) wake(queues);
-        return results;
+        return insertAndWake(jobs);
       });
     },
 

@@ -61,8 +61,7 @@ import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
 import { InsertBatch } from './sqlite-insert-batch.js';
 import { migrateSqlite } from './sqlite-migrations.js';
 import { claimKeyedInTwo, claimRated, holdQueue, jobRateWait, rateLateStart, rateWait, type RatedClaim } from './sqlite-rate-limits.js';
-import { hasDependencies } from '../job-dependencies.js';
-import { isThrottledOrDebounced } from '../debounce.js';
+import { groupCommitJob } from '../group-commit.js';
 import { insertToken, listTokens, revokeToken } from './sqlite-tokens.js';
 import { addSilence, listAlerts, listSilences, openAlert, pruneAlerts, removeSilence, resolveAlert } from './sqlite-alerts.js';
 import type { AlertEpisodeRecord, AlertListFilter, AlertOpenParams, AlertSilenceRecord } from '../alert-types.js';
@@ -266,8 +265,8 @@ class SqliteStore implements Store {
   async jobInsertMany(params: { jobs: JobInsert[]; tx?: StoreTransaction }): Promise<JobInsertResult[]> {
     const { jobs } = params;
     if (jobs.length === 0) return [];
-    const only = jobs[0];
-    if ((params.tx === undefined || params.tx === null) && jobs.length === 1 && only !== undefined && only.key === null && !hasDependencies(only) && !isThrottledOrDebounced(only) && only.rateKey === undefined) {
+    const only = groupCommitJob(jobs, params.tx);
+    if (only !== null) {
       // One job that cannot conflict (nothing to read before the write): committed with the
       // other such enqueues of this event-loop turn, in one transaction (sqlite-insert-batch.ts).
       if (this.closed) throw mapSqliteError(new Error('the store is closed; create a new one'), 'jobInsertMany');
