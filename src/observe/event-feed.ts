@@ -20,7 +20,9 @@
  *
  * The writer never awaits on the hot path: an event is turned into a small object and pushed
  * onto a buffer; one `eventAppend` per flush writes the batch, every `flushIntervalMs` (100 ms)
- * or as soon as `flushSize` (1000) events wait. If the store fails, the batch goes back to the
+ * or as soon as `flushSize` events wait (by default the store's `eventAppendSize`: 1000 on
+ * SQLite, 5000 on PostgreSQL, where each append is a transaction whose round trips and commit
+ * cost a busy worker far more than its size does). If the store fails, the batch goes back to the
  * buffer and is tried again every second until the store takes it; the buffer holds at most
  * `maxBuffered` (20 000) events, beyond which the oldest are dropped with a warning — losing feed
  * events is better than growing without bound in a process whose store is down. A burst larger
@@ -60,8 +62,7 @@ export type FeedEventType = (typeof FEED_EVENT_TYPES)[number];
 export const EVENT_RETENTION_MS = 3_600_000;
 /** Default time between flushes while events wait, ms. */
 export const DEFAULT_FLUSH_INTERVAL_MS = 100;
-/** Default number of waiting events that triggers a flush at once. */
-/** Default number of waiting events that triggers a flush at once. */
+/** Number of waiting events that triggers a flush at once, for a store that names none. */
 export const DEFAULT_FLUSH_SIZE = 1000;
 /** Default most events held while the store cannot be written. */
 export const DEFAULT_MAX_BUFFERED = 20_000;
@@ -76,7 +77,7 @@ export interface EventFeedWriterOptions {
   logger?: Logger;
   /** Time between flushes while events wait, ms; default 100. */
   flushIntervalMs?: number;
-  /** Events that trigger a flush without waiting for the interval; default 1000. */
+  /** Events that trigger a flush without waiting for the interval; default the store's `eventAppendSize`. */
   flushSize?: number;
   /** Most events held in memory while the store fails; the oldest beyond it are dropped. Default 20 000. */
   maxBuffered?: number;
@@ -157,7 +158,7 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
   const { store, events } = options;
   const logger = options.logger ?? createSilentLogger();
   const flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
-  const flushSize = options.flushSize ?? DEFAULT_FLUSH_SIZE;
+  const flushSize = options.flushSize ?? (store.eventAppendSize > 0 ? store.eventAppendSize : DEFAULT_FLUSH_SIZE);
   const maxBuffered = options.maxBuffered ?? DEFAULT_MAX_BUFFERED;
   let buffer: Pending[] = [];
   let running = false;

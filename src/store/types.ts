@@ -653,6 +653,15 @@ export interface Store extends AlertStore {
    */
   eventAppend(params: { events: EventInsert[] }): Promise<void>;
   /**
+   * How many events this store would rather take per `eventAppend` while events arrive fast: the
+   * event feed writer's default flush size (it also flushes every 100 ms, whatever it holds).
+   * A description of what an append costs here, not a rule: SQLite 1000 (a local write whose
+   * cost follows its bytes; larger batches measured no cheaper), PostgreSQL 5000 (a transaction
+   * of several round trips and a commit, whatever its size: fewer, larger appends cost a busy
+   * worker much less).
+   */
+  readonly eventAppendSize: number;
+  /**
    * Events with an id above `afterId` (`'0'`: from the oldest kept), oldest first, at most
    * `limit`, restricted by `filter` (each list, when given, must contain the event's type, queue
    * or job name; an event without a queue or name never matches a list of them).

@@ -101,6 +101,40 @@ describe('event feed writer', () => {
   });
 
   const url = postgresUrl();
+  function postgresStore(): Store {
+    const { schema, drop } = testSchema(url!, 'feed');
+    cleanups.push(drop);
+    const store = createPostgresStore({ connectionString: url!, schema, poolSize: 2 });
+    cleanups.push(() => store.close());
+    return store;
+  }
+
+  // Without a flushSize the writer flushes as soon as the store's preferred append size waits
+  // (SQLite 1000, PostgreSQL 5000); one event more waits for the interval.
+  for (const [name, open] of [
+    ['SQLite', sqliteStore],
+    ['PostgreSQL', postgresStore],
+  ] as const) {
+    it.skipIf(name === 'PostgreSQL' && url === null)(`flushes at the store's eventAppendSize by default (${name})`, async () => {
+      const store = open();
+      await store.migrate();
+      const size = store.eventAppendSize;
+      expect(size).toBe(name === 'SQLite' ? 1000 : 5000);
+      const events = new NightshiftEvents();
+      const writer = createEventFeedWriter({ store, events, flushIntervalMs: 60_000 });
+      cleanups.push(() => writer.stop());
+      const batches: number[] = [];
+      events.on('feed:flushed', ({ count }) => batches.push(count));
+      writer.start();
+      const flushed = events.waitFor('feed:flushed');
+      for (let i = 0; i <= size; i++) events.emit('queue:paused', { queue: `q${i}` });
+      await flushed;
+      expect(batches).toEqual([size]);
+      expect(writer.buffered).toBe(1);
+      expect((await allEvents(store)).length).toBe(size);
+    });
+  }
+
   it.skipIf(url === null)('while the store fails it keeps at most maxBuffered events, drops the oldest, and writes the rest once the store is back', async () => {
     const { schema, drop } = testSchema(url!, 'feed');
     cleanups.push(drop);

@@ -58,6 +58,14 @@ export function describeEvents(factory: StoreFactory): void {
       expect(await t.store.eventList({ afterId: '0', limit: 0 })).toEqual([]);
     });
 
+    it('names the append size it prefers, and takes an append of that many events whole, in order', async () => {
+      const size = t.store.eventAppendSize;
+      expect(Number.isSafeInteger(size) && size >= 1).toBe(true);
+      await t.store.eventAppend({ events: Array.from({ length: size }, (_, i) => eventInput({ jobId: String(i) })) });
+      const all = await readAll(t.store);
+      expect(all.map((e) => e.jobId)).toEqual(Array.from({ length: size }, (_, i) => String(i)));
+    });
+
     it('filters by types, queues and job names; every given list must match', async () => {
       await t.store.eventAppend({
         events: [

@@ -301,6 +301,7 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
 
   const store: Store = {
     kind: 'postgres',
+    eventAppendSize: 5000,
 
     async migrate() {
       await runMigrations(pool, names, { logger });

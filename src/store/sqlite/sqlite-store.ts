@@ -143,6 +143,7 @@ function enableWal(db: Database.Database, busyTimeoutMs: number): void {
 
 class SqliteStore implements Store {
   readonly kind = 'sqlite';
+  readonly eventAppendSize = 1000;
   private readonly db: Database.Database;
   private readonly clock: Clock;
   private readonly logger: Logger;
