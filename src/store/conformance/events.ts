@@ -1,7 +1,7 @@
 /** Conformance: the event feed — append, read after a cursor with filters, prune, and commit order across connections. */
 import { describe, expect, it } from 'vitest';
 import type { EventInsert, EventRecord, Store } from '../types.js';
-import { useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
+import { insertAndClaim, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
 
 /** An event to append with defaults: a `job:completed` of `conformance.job` on `default`. */
 function eventInput(overrides: Partial<EventInsert> = {}): EventInsert {
@@ -64,6 +64,24 @@ export function describeEvents(factory: StoreFactory): void {
       await t.store.eventAppend({ events: Array.from({ length: size }, (_, i) => eventInput({ jobId: String(i) })) });
       const all = await readAll(t.store);
       expect(all.map((e) => e.jobId)).toEqual(Array.from({ length: size }, (_, i) => String(i)));
+    });
+
+    it('appends made while jobs are being finished resolve once readable, in the order asked, and the finishes apply', async () => {
+      const jobs = [];
+      for (let i = 0; i < 3; i++) jobs.push(await insertAndClaim(t.store));
+      const finish = (job: (typeof jobs)[number]) =>
+        t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'completed', result: null } }] });
+      expect((await finish(jobs[0]!)).applied).toEqual([jobs[0]!.id]);
+      // Appends asked right after a finish, the next finish not awaited before the last append.
+      const first = t.store.eventAppend({ events: [eventInput({ jobId: 'a' }), eventInput({ jobId: 'b' })] });
+      const second = t.store.eventAppend({ events: [eventInput({ jobId: 'c' })] });
+      const finished = finish(jobs[1]!);
+      const third = t.store.eventAppend({ events: [eventInput({ jobId: 'd' })] });
+      await Promise.all([first, second, third]);
+      expect((await readAll(t.store)).map((e) => e.jobId)).toEqual(['a', 'b', 'c', 'd']);
+      expect((await finished).applied).toEqual([jobs[1]!.id]);
+      expect((await finish(jobs[2]!)).applied).toEqual([jobs[2]!.id]);
+      for (const job of jobs) expect((await t.store.jobGet({ id: job.id }))?.state).toBe('completed');
     });
 
     it('filters by types, queues and job names; every given list must match', async () => {

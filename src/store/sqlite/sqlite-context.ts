@@ -3,6 +3,7 @@
  * and the wake-up notifier.
  */
 import type Database from 'better-sqlite3';
+import type { EventRider } from './sqlite-event-rider.js';
 import type { JobInserter } from './sqlite-job-insert.js';
 import { RAW_STATEMENTS, SQL, type StatementName } from './sqlite-statements.js';
 
@@ -29,4 +30,6 @@ export interface SqliteContext {
   now(): number;
   /** Tells in-process listeners that jobs of these queues may be available. */
   notify(queues: Iterable<string>): void;
+  /** Feed appends waiting to be written with the next job finish. */
+  readonly eventRider: EventRider;
 }

@@ -5,6 +5,7 @@
  */
 import type { JobFinishItem, JobFinishResult } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
+import type { RidingAppends } from './sqlite-event-rider.js';
 import { parseId } from './sqlite-job-admin.js';
 import { serializeErrorRecord } from './sqlite-rows.js';
 
@@ -55,49 +56,61 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
   const applied = new Map<number, FinishedRow | null>();
   /** Queues that got a job due now: released dependents (added to what the finishes themselves made available). */
   let released = new Set<string>();
-  ctx.db
-    .transaction(() => {
-      if (completed.length > 0) {
-        const complete = delayed ? statements.jobCompleteBatchDelayed : statements.jobCompleteBatch;
-        const ids: number[] = [];
-        for (const row of complete.all({ items: JSON.stringify(completed), now }) as { id: number }[]) {
-          applied.set(row.id, null);
-          ids.push(row.id);
-        }
-        // Jobs waiting on these: in the same transaction, so a dependent never misses its release.
-        // Looked for only while some job waits on another at all (one probe), not per job.
-        if (ids.length > 0 && (statements.depsAny.get() as { any: number }).any === 1) {
-          const parents = (statements.depsParents.all({ ids: JSON.stringify(ids) }) as { id: number }[]).map((row) => row.id);
-          if (parents.length > 0) released = ctx.inserter.deps.settle(parents, 'completed', now);
-        }
+  /** Feed appends written in this transaction after the finishes (see sqlite-event-rider.ts). */
+  let riding: RidingAppends | null = null;
+  const write = (): void => {
+    if (completed.length > 0) {
+      const complete = delayed ? statements.jobCompleteBatchDelayed : statements.jobCompleteBatch;
+      const ids: number[] = [];
+      for (const row of complete.all({ items: JSON.stringify(completed), now }) as { id: number }[]) {
+        applied.set(row.id, null);
+        ids.push(row.id);
       }
-      if (others.length === 0) return;
-      const rows = statements.jobFinishBatch.all({ items: JSON.stringify(others), now }) as FinishedRow[];
-      if (rows.length === 0) return;
-      const byId = new Map<number, FinishedRow>();
-      for (const row of rows) byId.set(row.id, row);
-      const attempts: unknown[][] = [];
-      const refunds = rateRefunds(items);
-      const refunded: unknown[][] = [];
-      for (const tuple of others) {
-        const row = byId.get(tuple[0]);
-        if (row === undefined) continue;
-        // Drop it so a job listed twice in one batch gets one attempt row (its second write was fenced out).
-        byId.delete(tuple[0]);
-        applied.set(row.id, row);
-        const outcome = tuple[2];
-        const attempt = outcome === 'snoozed' || outcome === 'released' ? row.attempt + 1 : row.attempt;
-        attempts.push([row.id, attempt, row.attempted_by ?? '', row.attempted_at ?? now, outcome, tuple[4], tuple[5]]);
-        const refund = outcome === 'released' ? refunds?.get(row.id) : undefined;
-        if (refund !== undefined && row.attempted_at !== null) refunded.push([row.id, row.attempted_at, refund[0], refund[1]]);
-        if (row.has_dependents === 1 && (outcome === 'dead' || outcome === 'cancelled')) {
-          for (const queue of ctx.inserter.deps.settle([row.id], outcome, now)) released.add(queue);
-        }
+      // Jobs waiting on these: in the same transaction, so a dependent never misses its release.
+      // Looked for only while some job waits on another at all (one probe), not per job.
+      if (ids.length > 0 && (statements.depsAny.get() as { any: number }).any === 1) {
+        const parents = (statements.depsParents.all({ ids: JSON.stringify(ids) }) as { id: number }[]).map((row) => row.id);
+        if (parents.length > 0) released = ctx.inserter.deps.settle(parents, 'completed', now);
       }
-      statements.attemptInsertBatch.run({ rows: JSON.stringify(attempts), now });
-      if (refunded.length > 0) statements.rateRefund.run({ rows: JSON.stringify(refunded) });
-    })
-    .immediate();
+    }
+    if (others.length === 0) return;
+    const rows = statements.jobFinishBatch.all({ items: JSON.stringify(others), now }) as FinishedRow[];
+    if (rows.length === 0) return;
+    const byId = new Map<number, FinishedRow>();
+    for (const row of rows) byId.set(row.id, row);
+    const attempts: unknown[][] = [];
+    const refunds = rateRefunds(items);
+    const refunded: unknown[][] = [];
+    for (const tuple of others) {
+      const row = byId.get(tuple[0]);
+      if (row === undefined) continue;
+      // Drop it so a job listed twice in one batch gets one attempt row (its second write was fenced out).
+      byId.delete(tuple[0]);
+      applied.set(row.id, row);
+      const outcome = tuple[2];
+      const attempt = outcome === 'snoozed' || outcome === 'released' ? row.attempt + 1 : row.attempt;
+      attempts.push([row.id, attempt, row.attempted_by ?? '', row.attempted_at ?? now, outcome, tuple[4], tuple[5]]);
+      const refund = outcome === 'released' ? refunds?.get(row.id) : undefined;
+      if (refund !== undefined && row.attempted_at !== null) refunded.push([row.id, row.attempted_at, refund[0], refund[1]]);
+      if (row.has_dependents === 1 && (outcome === 'dead' || outcome === 'cancelled')) {
+        for (const queue of ctx.inserter.deps.settle([row.id], outcome, now)) released.add(queue);
+      }
+    }
+    statements.attemptInsertBatch.run({ rows: JSON.stringify(attempts), now });
+    if (refunded.length > 0) statements.rateRefund.run({ rows: JSON.stringify(refunded) });
+  };
+  try {
+    ctx.db
+      .transaction(() => {
+        write();
+        riding = ctx.eventRider.rideIn();
+      })
+      .immediate();
+  } catch (error) {
+    ctx.eventRider.settle(riding, false);
+    throw error;
+  }
+  ctx.eventRider.settle(riding, true);
 
   const appliedIds: string[] = [];
   const rejected: string[] = [];

@@ -59,6 +59,7 @@ import { finishJobs } from './sqlite-job-finish.js';
 import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
 import { InsertBatch } from './sqlite-insert-batch.js';
+import { EventRider } from './sqlite-event-rider.js';
 import { migrateSqlite } from './sqlite-migrations.js';
 import { claimKeyedInTwo, claimRated, holdQueue, jobRateWait, rateLateStart, rateWait, type RatedClaim } from './sqlite-rate-limits.js';
 import { groupCommitJob } from '../group-commit.js';
@@ -207,6 +208,7 @@ class SqliteStore implements Store {
       inserter,
       now: () => this.clock(),
       notify: (queues) => this.notify(queues),
+      eventRider: new EventRider({ append: (events) => this.run('eventAppend', () => appendEvents(this.ctx, events)) }),
     };
     // The claim is one UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT n) RETURNING, run under
     // BEGIN IMMEDIATE (see the module comment): the write lock is held from before the SELECT
@@ -251,8 +253,10 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    // Enqueues gathered for this turn's commit are written before the connection goes.
+    // Enqueues gathered for this turn's commit, and feed appends waiting for a finish, are
+    // written before the connection goes.
     this.insertBatch.flush();
+    this.ctx.eventRider.flush();
     this.closed = true;
     this.changeWatch.stop();
     this.listeners.clear();
@@ -427,7 +431,8 @@ class SqliteStore implements Store {
   }
 
   async eventAppend(params: { events: EventInsert[] }): Promise<void> {
-    this.run('eventAppend', () => appendEvents(this.ctx, params.events));
+    // Possibly with the next job finish (sqlite-event-rider.ts); resolves once committed either way.
+    return this.run('eventAppend', () => this.ctx.eventRider.add(params.events));
   }
 
   async eventList(params: { afterId: string; limit: number; filter?: EventListFilter }): Promise<EventRecord[]> {
