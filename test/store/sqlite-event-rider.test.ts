@@ -39,7 +39,9 @@ async function open(): Promise<{ store: Store; file: string; watcher: Database.D
   cleanups.push(() => store.close());
   await store.migrate();
   const watcher = new Database(file);
-  cleanups.push(() => watcher.close());
+  cleanups.push(() => {
+    watcher.close();
+  });
   return { store, file, watcher, commits: () => walCommits(file) };
 }
 
@@ -134,7 +136,9 @@ describe('sqlite feed appends ride the next job finish', () => {
     await store.close();
     await append;
     const reader = new Database(file, { readonly: true });
-    cleanups.push(() => reader.close());
+    cleanups.push(() => {
+      reader.close();
+    });
     expect(reader.prepare('SELECT count(*) FROM nightshift_event_batches').pluck().get()).toBe(1);
   });
 });

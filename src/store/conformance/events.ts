@@ -67,7 +67,7 @@ export function describeEvents(factory: StoreFactory): void {
     });
 
     it('appends made while jobs are being finished resolve once readable, in the order asked, and the finishes apply', async () => {
-      const jobs = [];
+      const jobs: Awaited<ReturnType<typeof insertAndClaim>>[] = [];
       for (let i = 0; i < 3; i++) jobs.push(await insertAndClaim(t.store));
       const finish = (job: (typeof jobs)[number]) =>
         t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'completed', result: null } }] });
