@@ -147,7 +147,23 @@ function enqueuedData(job: JobRecord): string {
 
 /** Durations in the feed: ms to the microsecond (a timer's float has 17 digits no reader needs). */
 const feedDuration = (durationMs: number): number | null => (Number.isFinite(durationMs) ? Math.round(durationMs * 1000) / 1000 : null);
-const completedData = (job: JobRecord, durationMs: number): string => `{"attempt":${job.attempt},"durationMs":${feedDuration(durationMs)}}`;
+/**
+ * `feedDuration(durationMs)` as JSON writes it, from whole microseconds: printing a fraction is
+ * several times slower than printing integers, and every completed job's event carries one.
+ * The same text for every duration below about 68 years; anything else (negative, not finite,
+ * larger) is printed the general way.
+ */
+export function feedDurationText(durationMs: number): string {
+  const us = Math.round(durationMs * 1000);
+  if (!(us >= 0 && us < 2_147_483_647_000)) return JSON.stringify(feedDuration(durationMs));
+  const whole = Math.floor(us / 1000);
+  const frac = us - whole * 1000;
+  if (frac === 0) return `${whole}`;
+  if (frac % 100 === 0) return `${whole}.${frac / 100}`;
+  if (frac % 10 === 0) return `${whole}.${frac < 100 ? '0' : ''}${frac / 10}`;
+  return `${whole}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
+}
+const completedData = (job: JobRecord, durationMs: number): string => `{"attempt":${job.attempt},"durationMs":${feedDurationText(durationMs)}}`;
 
 /**
  * States: `stopped` → (start) → `idle` (buffer empty, no timer) → (an event) → `armed` (timer set)

@@ -88,7 +88,19 @@ export function createMetrics(options: MetricsOptions): Metrics {
   // One cell per (queue, job) label pair, found through two maps so an event builds no string and
   // no labels object; the metrics above read the cells only when scraped (see metric-cells.ts).
   const jobCells = new Map<string, Map<string, JobCell>>();
+  // The last pair asked for: a worker's events mostly repeat it (one queue, one job name).
+  let lastQueue = '';
+  let lastJob = '';
+  let lastCell: JobCell | null = null;
   const jobCell = (queueName: string, jobName: string): JobCell => {
+    if (lastCell !== null && queueName === lastQueue && jobName === lastJob) return lastCell;
+    const cell = findJobCell(queueName, jobName);
+    lastQueue = queueName;
+    lastJob = jobName;
+    lastCell = cell;
+    return cell;
+  };
+  const findJobCell = (queueName: string, jobName: string): JobCell => {
     const queue = queueLabel(queueName);
     const job = jobLabel(jobName);
     let byJob = jobCells.get(queue);

@@ -89,7 +89,15 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
   let pairs = 0;
   let dropped = 0;
 
+  // The last pair asked for (a worker's events mostly repeat it); forgotten when a flush takes `pending`.
+  let last: StatsDelta | null = null;
   const deltaFor = (queue: string, name: string): StatsDelta | null => {
+    if (last !== null && last.queue === queue && last.name === name) return last;
+    const delta = findDelta(queue, name);
+    last = delta;
+    return delta;
+  };
+  const findDelta = (queue: string, name: string): StatsDelta | null => {
     let byName = pending.get(queue);
     if (byName === undefined) pending.set(queue, (byName = new Map()));
     let delta = byName.get(name);
@@ -151,6 +159,7 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
     const taken = pending;
     pending = new Map();
     pairs = 0;
+    last = null;
     // One delta per pair, sorted: concurrent writers lock the rows in the same order.
     const deltas = [...taken.values()].flatMap((byName) => [...byName.values()]).sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     try {

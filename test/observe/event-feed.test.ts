@@ -6,7 +6,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPruner } from '../../src/maintenance/pruner.js';
-import { createEventFeedWriter, EVENT_RETENTION_MS } from '../../src/observe/event-feed.js';
+import { createEventFeedWriter, EVENT_RETENTION_MS, feedDurationText } from '../../src/observe/event-feed.js';
 import { NightshiftEvents } from '../../src/observe/events.js';
 import { TestClock } from '../../src/store/conformance/index.js';
 import { createPostgresStore } from '../../src/store/postgres/postgres-store.js';
@@ -165,6 +165,21 @@ describe('event feed writer', () => {
     await admin.query(`ALTER TABLE ${table('batches_away')} RENAME TO event_batches`);
     while (writer.buffered > 0) await writer.flush();
     expect(await allEvents(store)).toEqual(Array.from({ length: 50 }, (_, i) => `q${i + 20}`));
+  });
+});
+
+describe('durations in feed events', () => {
+  it('prints what JSON prints for the duration rounded to the microsecond, fast path or not', () => {
+    const json = (ms: number) => JSON.stringify(Number.isFinite(ms) ? Math.round(ms * 1000) / 1000 : null);
+    const edges = [0, 0.0004, 0.0005, 0.001, 0.01, 0.1, 0.12, 0.1234, 1, 1.5, 2.25, 9.999, 10.001, 999.9995, 1e6 + 0.5, 2_147_483_646.999, 2_147_483_647, 3e12, -0.4, -1.25, NaN, Infinity, -Infinity];
+    for (const ms of edges) expect(feedDurationText(ms)).toBe(json(ms));
+    // A fixed pseudo-random sweep over durations from sub-millisecond to hours.
+    let seed = 42;
+    for (let i = 0; i < 100_000; i++) {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      const ms = (seed / 2_147_483_648) * 10 ** ((i % 8) - 2);
+      expect(feedDurationText(ms)).toBe(json(ms));
+    }
   });
 });
 
