@@ -5,7 +5,7 @@
  * thing a worker wrote after the jobs themselves (an index entry, a row header and a statement
  * step per event). A batch row holds the append's events as one JSON text (`encodeEventBatch`),
  * so an append costs one row whatever its size, and the feed's cost on a worker is mostly
- * building that text and writing its bytes.
+ * building that text and writing its bytes (on SQLite packed: `compressEventBatch`).
  *
  * Ids. An event's id is `batchId × EVENTS_PER_BATCH + its index in the batch`: still a decimal
  * string that grows with commit order (batch ids do, by each store's own rule), so cursors,
@@ -17,6 +17,7 @@
  * are few and cheap, and a reader follows the head of the feed, where batches are few.
  * Pruning deletes whole batches (see `pickPrunable`).
  */
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { EventInsert, EventListFilter, EventRecord } from './types.js';
 
 /** Most events in one stored batch; also the factor between batch ids and event ids. */
@@ -27,8 +28,34 @@ export interface StoredEventBatch {
   /** The batch id (a safe integer). */
   id: number;
   at: Date;
-  /** Its events as `encodeEventBatch` wrote them. */
-  events: string;
+  /** Its events as `encodeEventBatch` wrote them, or as `compressEventBatch` packed that text. */
+  events: string | Uint8Array;
+}
+
+/**
+ * A batch's text packed for storage: raw DEFLATE (RFC 1951), level 1, about an eighth of the
+ * text (a thousand events of run jobs: ~33 KB of text, ~4 KB packed) for ~0.1 µs per event.
+ *
+ * Why SQLite stores batches packed: a batch of text spans nine overflow pages, each new to the
+ * file, and while the WAL is busy every checkpoint copies them back into the database on top of
+ * the jobs' few hot pages. Draining 80 000 no-op jobs its own process had just enqueued, a worker
+ * ran 24 % slower with the feed on than off when the batches were text, 4 % when packed (an
+ * empty text: also 4 %); starting from an empty WAL, text and packed both cost 6–8 %. It also
+ * keeps the feed's hour of events an eighth of the size. PostgreSQL compresses long values
+ * itself (TOAST), so it stores the text.
+ */
+export function compressEventBatch(text: string): Buffer {
+  return deflateRawSync(text, { level: 1, memLevel: 9 });
+}
+
+/** The text of a stored batch, unpacked when packed; null when a packed batch does not unpack. */
+function batchText(stored: string | Uint8Array): string | null {
+  if (typeof stored === 'string') return stored;
+  try {
+    return inflateRawSync(stored).toString('utf8');
+  } catch {
+    return null;
+  }
 }
 
 /** Splits an append into batches of at most `EVENTS_PER_BATCH`, in order. */
@@ -181,7 +208,8 @@ function batchEntries(stored: string): { length: number; at(index: number): Deco
  * is not an entry with a type, is skipped: a corrupt row never fails a read.
  */
 export function collectEvents(batch: StoredEventBatch, cursor: { batch: number; index: number }, filter: EventListFilter | undefined, limit: number, out: EventRecord[]): boolean {
-  const entries = batchEntries(batch.events);
+  const text = batchText(batch.events);
+  const entries = text === null ? null : batchEntries(text);
   if (entries === null) return out.length < limit;
   const first = batch.id === cursor.batch ? cursor.index + 1 : 0;
   for (let index = first; index < entries.length && index < EVENTS_PER_BATCH; index++) {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { insertAndClaim } from '../../src/store/conformance/conformance-fixtures.js';
+import { encodeEventBatch } from '../../src/store/event-batches.js';
 import { RIDE_RECENT_MS, RIDE_WAIT_MS } from '../../src/store/sqlite/sqlite-event-rider.js';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { EventInsert, JobRecord, Store } from '../../src/store/types.js';
@@ -140,5 +141,21 @@ describe('sqlite feed appends ride the next job finish', () => {
       reader.close();
     });
     expect(reader.prepare('SELECT count(*) FROM nightshift_event_batches').pluck().get()).toBe(1);
+  });
+});
+
+describe('sqlite feed rows', () => {
+  it('are stored packed (a BLOB), and rows of text written before still read, in order', async () => {
+    const { store, watcher } = await open();
+    await store.eventAppend({ events: [event('packed-1'), event('packed-2')] });
+    expect(watcher.prepare('SELECT typeof(events) FROM nightshift_event_batches').pluck().all()).toEqual(['blob']);
+    // A row as an earlier version wrote it: the batch's text.
+    watcher
+      .prepare('INSERT INTO nightshift_event_batches (at, n, events) VALUES (?, 1, ?)')
+      .run(Date.now(), encodeEventBatch([event('text-1')]));
+    await store.eventAppend({ events: [event('packed-3')] });
+    expect(await ids(store)).toEqual(['packed-1', 'packed-2', 'text-1', 'packed-3']);
+    const [last] = (await store.eventList({ afterId: '0', limit: 100 })).slice(-1);
+    expect(last).toMatchObject({ type: 'job:completed', queue: 'default', jobName: 'conformance.job', jobId: 'packed-3', data: '{"attempt":1}' });
   });
 });

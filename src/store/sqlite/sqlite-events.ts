@@ -1,9 +1,10 @@
 /**
- * The event feed on SQLite: one row per append (store/event-batches.ts), read after a cursor,
- * pruned by whole batches with a mark. Ids are integers here and decimal strings at the Store
- * boundary.
+ * The event feed on SQLite: one row per append (store/event-batches.ts), its text packed
+ * (`compressEventBatch`: a BLOB in the `events` column; rows written before hold the text),
+ * read after a cursor, pruned by whole batches with a mark. Ids are integers here and decimal
+ * strings at the Store boundary.
  */
-import { collectEvents, encodeEventBatch, eventCursor, pickPrunable, splitEventBatches, type StoredEventBatch } from '../event-batches.js';
+import { collectEvents, compressEventBatch, encodeEventBatch, eventCursor, pickPrunable, splitEventBatches, type StoredEventBatch } from '../event-batches.js';
 import type { EventInsert, EventListFilter, EventRecord } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
 
@@ -18,7 +19,7 @@ export function appendEvents(ctx: SqliteContext, events: readonly EventInsert[])
   // One transaction: an append larger than a batch is seen whole or not at all.
   ctx.db
     .transaction(() => {
-      for (const batch of batches) statements.eventBatchAppend.run({ now, n: batch.length, events: encodeEventBatch(batch) });
+      for (const batch of batches) statements.eventBatchAppend.run({ now, n: batch.length, events: compressEventBatch(encodeEventBatch(batch)) });
     })
     .immediate();
 }
@@ -32,7 +33,7 @@ export function listEvents(ctx: SqliteContext, params: { afterId: string; limit:
   // One read transaction: the pages of batches come from one snapshot.
   return ctx.db.transaction(() => {
     for (;;) {
-      const rows = statements.eventBatchList.all({ from, limit: BATCHES_PER_READ }) as { id: number; at: number; events: string }[];
+      const rows = statements.eventBatchList.all({ from, limit: BATCHES_PER_READ }) as { id: number; at: number; events: string | Buffer }[];
       for (const row of rows) {
         const batch: StoredEventBatch = { id: row.id, at: new Date(row.at), events: row.events };
         if (!collectEvents(batch, cursor, params.filter, params.limit, out)) return out;
