@@ -559,8 +559,8 @@ export interface Store extends AlertStore {
   /**
    * A rate-limited job whose handler may have started later than half the window's margin after
    * its claim (the worker's `StartBy.moveAfter`: a late claim answer, a slow validation, a paused
-   * process): its claim's rate-limit counts move to now — a claim of −1 dated at the attempt's start (the claim) and one of +1
-   * dated now, for the queue's limit (`queue`) and its rate key's (`key`, when it has one) — so
+   * process): its claim's rate-limit counts move to now — a claim of −1 dated at the attempt's
+   * start (the claim) and one of +1 dated now, for the queue's limit (`queue`) and its rate key's (`key`, when it has one) — so
    * that the window counts the job from when it really started, and later claims leave a full
    * window between its start and theirs. Applied only while the job runs under `token`.
    */
@@ -655,10 +655,10 @@ export interface Store extends AlertStore {
   /**
    * How many events this store would rather take per `eventAppend` while events arrive fast: the
    * event feed writer's default flush size (it also flushes every 100 ms, whatever it holds).
-   * A description of what an append costs here, not a rule: SQLite 1000 (a local write whose
-   * cost follows its bytes; larger batches measured no cheaper), PostgreSQL 5000 (a transaction
-   * of several round trips and a commit, whatever its size: fewer, larger appends cost a busy
-   * worker much less).
+   * A description of what an append costs here, not a rule: SQLite 1000 (a local write, made
+   * with the next job finish when one is coming; larger batches measured no cheaper),
+   * PostgreSQL 5000 (a transaction of several round trips and a commit, whatever its size:
+   * fewer, larger appends cost a busy worker much less).
    */
   readonly eventAppendSize: number;
   /**

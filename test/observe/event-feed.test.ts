@@ -31,16 +31,22 @@ async function allEvents(store: Store): Promise<string[]> {
   return (await store.eventList({ afterId: '0', limit: 100_000 })).map((event) => event.queue!);
 }
 
+/** A started writer over `store`, and the sizes of the batches it wrote, in order. */
+function startWriter(store: Store, options: { flushSize?: number; flushIntervalMs?: number } = {}) {
+  const events = new NightshiftEvents();
+  const writer = createEventFeedWriter({ store, events, ...options });
+  cleanups.push(() => writer.stop());
+  const batches: number[] = [];
+  events.on('feed:flushed', ({ count }) => batches.push(count));
+  writer.start();
+  return { events, writer, batches };
+}
+
 describe('event feed writer', () => {
   it('writes a burst in batches of at most flushSize, in the order the events were emitted', async () => {
     const store = sqliteStore();
     await store.migrate();
-    const events = new NightshiftEvents();
-    const writer = createEventFeedWriter({ store, events, flushSize: 1000 });
-    cleanups.push(() => writer.stop());
-    const batches: number[] = [];
-    events.on('feed:flushed', ({ count }) => batches.push(count));
-    writer.start();
+    const { events, batches } = startWriter(store, { flushSize: 1000 });
     for (let i = 0; i < 2500; i++) events.emit('queue:paused', { queue: `q${i}` });
     await events.waitFor('feed:flushed', () => batches.reduce((sum, count) => sum + count, 0) === 2500);
     expect(Math.max(...batches)).toBeLessThanOrEqual(1000);
@@ -120,12 +126,7 @@ describe('event feed writer', () => {
       await store.migrate();
       const size = store.eventAppendSize;
       expect(size).toBe(name === 'SQLite' ? 1000 : 5000);
-      const events = new NightshiftEvents();
-      const writer = createEventFeedWriter({ store, events, flushIntervalMs: 60_000 });
-      cleanups.push(() => writer.stop());
-      const batches: number[] = [];
-      events.on('feed:flushed', ({ count }) => batches.push(count));
-      writer.start();
+      const { events, writer, batches } = startWriter(store, { flushIntervalMs: 60_000 });
       const flushed = events.waitFor('feed:flushed');
       for (let i = 0; i <= size; i++) events.emit('queue:paused', { queue: `q${i}` });
       await flushed;

@@ -67,10 +67,7 @@ export class EventRider {
     }
     return new Promise<void>((resolve, reject) => {
       this.#waiting.push({ events, resolve, reject });
-      this.#timer ??= setTimeout(() => {
-        this.#timer = null;
-        this.flush();
-      }, RIDE_WAIT_MS);
+      this.#arm();
     });
   }
 
@@ -104,6 +101,11 @@ export class EventRider {
       return;
     }
     this.#waiting = riding.concat(this.#waiting);
+    this.#arm();
+  }
+
+  /** Writes what waits on its own after `RIDE_WAIT_MS`, unless a finish takes it first. */
+  #arm(): void {
     this.#timer ??= setTimeout(() => {
       this.#timer = null;
       this.flush();
