@@ -136,6 +136,40 @@ describe('event feed writer', () => {
     });
   }
 
+  // job:started and job:completed keep only numbers until their batch is written; their data
+  // is the same text the other events' JSON would be, per event, also for a batch written late.
+  for (const [name, open] of [
+    ['SQLite', sqliteStore],
+    ['PostgreSQL', postgresStore],
+  ] as const) {
+    it.skipIf(name === 'PostgreSQL' && url === null)(`writes each run event's own attempt, maximum, worker and duration (${name})`, async () => {
+      const store = open();
+      await store.migrate();
+      const { events, writer } = startWriter(store, { flushIntervalMs: 60_000 });
+      const runs = [
+        { id: '1', attempt: 1, maxAttempts: 3, workerId: 'w-1', durationMs: 0.0625 },
+        { id: '2', attempt: 1, maxAttempts: 3, workerId: 'w-1', durationMs: 12 },
+        { id: '3', attempt: 2, maxAttempts: 3, workerId: 'w-1', durationMs: 1234.5678 },
+        { id: '4', attempt: 2, maxAttempts: 5, workerId: 'w-"2"', durationMs: 0 },
+        { id: '5', attempt: 1, maxAttempts: 5, workerId: 'w-"2"', durationMs: Number.NaN },
+      ];
+      for (const run of runs) {
+        const job = { id: run.id, name: 'mail.send', queue: 'mail', attempt: run.attempt, maxAttempts: run.maxAttempts } as unknown as JobRecord;
+        events.emit('job:started', { job, workerId: run.workerId });
+        events.emit('job:completed', { job, result: null, durationMs: run.durationMs });
+      }
+      await writer.flush();
+      const written = await store.eventList({ afterId: '0', limit: 100 });
+      expect(written.map((event) => [event.type, event.jobId, JSON.parse(event.data)])).toEqual(
+        runs.flatMap((run) => [
+          ['job:started', run.id, { attempt: run.attempt, maxAttempts: run.maxAttempts, workerId: run.workerId }],
+          ['job:completed', run.id, JSON.parse(JSON.stringify({ attempt: run.attempt, durationMs: Number.isFinite(run.durationMs) ? Math.round(run.durationMs * 1000) / 1000 : null }))],
+        ]),
+      );
+      expect(written.every((event) => event.queue === 'mail' && event.jobName === 'mail.send')).toBe(true);
+    });
+  }
+
   it.skipIf(url === null)('while the store fails it keeps at most maxBuffered events, drops the oldest, and writes the rest once the store is back', async () => {
     const { schema, drop } = testSchema(url!, 'feed');
     cleanups.push(drop);
@@ -162,10 +196,22 @@ describe('event feed writer', () => {
     await writer.flush();
     expect(writer.buffered).toBe(50);
     expect(dropped).toBe(20);
+    // A run's events wait too, and are written with their own data once the store is back.
+    const job = { id: '7', name: 'mail.send', queue: 'q70', attempt: 2, maxAttempts: 4 } as unknown as JobRecord;
+    events.emit('job:started', { job, workerId: 'w-9' });
+    events.emit('job:completed', { job, result: null, durationMs: 3.25 });
+    await writer.flush();
+    expect(writer.buffered).toBe(50);
+    expect(dropped).toBe(22);
 
     await admin.query(`ALTER TABLE ${table('batches_away')} RENAME TO event_batches`);
     while (writer.buffered > 0) await writer.flush();
-    expect(await allEvents(store)).toEqual(Array.from({ length: 50 }, (_, i) => `q${i + 20}`));
+    expect(await allEvents(store)).toEqual([...Array.from({ length: 48 }, (_, i) => `q${i + 22}`), 'q70', 'q70']);
+    const run = (await store.eventList({ afterId: '0', limit: 100 })).slice(-2);
+    expect(run.map((event) => [event.type, JSON.parse(event.data)])).toEqual([
+      ['job:started', { attempt: 2, maxAttempts: 4, workerId: 'w-9' }],
+      ['job:completed', { attempt: 2, durationMs: 3.25 }],
+    ]);
   });
 });
 
