@@ -22,51 +22,50 @@
  * error the events stay waiting and are then written on their own, where the error reaches the
  * caller. A rolled-back finish puts them back the same way.
  */
-import type { EventInsert } from '../types.js';
-
 /** A finish within this long (ms) means more are coming: appends wait for the next one. */
 export const RIDE_RECENT_MS = 50;
 /** Longest an append waits for a finish to ride with before it is written alone, ms. */
 export const RIDE_WAIT_MS = 10;
 
-interface Waiting {
-  readonly events: readonly EventInsert[];
+interface Waiting<Row> {
+  readonly rows: readonly Row[];
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
 
 /** Appends taken into a transaction, settled once it ended. */
-export type RidingAppends = readonly Waiting[];
+export type RidingAppends = readonly Waiting<unknown>[];
 
-export interface EventRiderOptions {
+export interface EventRiderOptions<Row> {
   /**
-   * Writes events in one transaction (throws a mapped store error). Called inside the finish's
-   * open transaction, better-sqlite3 makes that transaction a savepoint of it.
+   * Writes the rows of appends (batches ready to insert) in one transaction (throws a mapped
+   * store error). Called inside the finish's open transaction, better-sqlite3 makes that
+   * transaction a savepoint of it.
    */
-  readonly append: (events: readonly EventInsert[]) => void;
+  readonly append: (rows: readonly Row[]) => void;
 }
 
-export class EventRider {
-  #waiting: Waiting[] = [];
+export class EventRider<Row> {
+  #waiting: Waiting<Row>[] = [];
   #timer: NodeJS.Timeout | null = null;
   /** `performance.now()` of the last finish (a scheduling guess, not the store's clock). */
   #lastFinishAt = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly options: EventRiderOptions) {}
+  constructor(private readonly options: EventRiderOptions<Row>) {}
 
-  /** Appends `events`: at once when no finish is expected soon, else with the next finish. */
-  add(events: readonly EventInsert[]): Promise<void> {
-    if (events.length === 0) return Promise.resolve();
+  /** Appends `rows`: at once when no finish is expected soon, else with the next finish. */
+  add(rows: readonly Row[]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
     if (this.#waiting.length === 0 && performance.now() - this.#lastFinishAt > RIDE_RECENT_MS) {
       try {
-        this.options.append(events);
+        this.options.append(rows);
         return Promise.resolve();
       } catch (error) {
         return Promise.reject(error);
       }
     }
     return new Promise<void>((resolve, reject) => {
-      this.#waiting.push({ events, resolve, reject });
+      this.#waiting.push({ rows, resolve, reject });
       this.#arm();
     });
   }
@@ -81,7 +80,7 @@ export class EventRider {
     const waiting = this.#waiting;
     if (waiting.length === 0) return null;
     try {
-      this.options.append(waiting.length === 1 ? waiting[0]!.events : waiting.flatMap((entry) => entry.events));
+      this.options.append(waiting.length === 1 ? waiting[0]!.rows : waiting.flatMap((entry) => entry.rows));
     } catch {
       return null;
     }
@@ -100,7 +99,7 @@ export class EventRider {
       for (const entry of riding) entry.resolve();
       return;
     }
-    this.#waiting = riding.concat(this.#waiting);
+    this.#waiting = (riding as readonly Waiting<Row>[]).concat(this.#waiting);
     this.#arm();
   }
 
@@ -122,7 +121,7 @@ export class EventRider {
     if (waiting.length === 0) return;
     this.#waiting = [];
     try {
-      this.options.append(waiting.length === 1 ? waiting[0]!.events : waiting.flatMap((entry) => entry.events));
+      this.options.append(waiting.length === 1 ? waiting[0]!.rows : waiting.flatMap((entry) => entry.rows));
     } catch (error) {
       for (const entry of waiting) entry.reject(error);
       return;

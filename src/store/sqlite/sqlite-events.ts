@@ -11,15 +11,25 @@ import type { SqliteContext } from './sqlite-context.js';
 /** Batches read per statement while collecting a page of events. */
 const BATCHES_PER_READ = 16;
 
-export function appendEvents(ctx: SqliteContext, events: readonly EventInsert[]): void {
-  if (events.length === 0) return;
+/** One batch of an append, ready to insert: its event count and its text, packed. */
+export interface EventBatchRow {
+  readonly n: number;
+  readonly events: Uint8Array;
+}
+
+/** An append's batches as rows to insert: each encoded (`encodeEventBatch`) and packed, in order. */
+export function packEventRows(events: readonly EventInsert[]): EventBatchRow[] {
+  return splitEventBatches(events).map((batch) => ({ n: batch.length, events: compressEventBatch(encodeEventBatch(batch)) }));
+}
+
+/** Inserts the batches of one or more appends, in order, in one transaction: an append is seen whole or not at all. */
+export function appendEventRows(ctx: SqliteContext, rows: readonly EventBatchRow[]): void {
+  if (rows.length === 0) return;
   const statements = ctx.statements();
   const now = ctx.now();
-  const batches = splitEventBatches(events);
-  // One transaction: an append larger than a batch is seen whole or not at all.
   ctx.db
     .transaction(() => {
-      for (const batch of batches) statements.eventBatchAppend.run({ now, n: batch.length, events: compressEventBatch(encodeEventBatch(batch)) });
+      for (const row of rows) statements.eventBatchAppend.run({ now, n: row.n, events: row.events });
     })
     .immediate();
 }

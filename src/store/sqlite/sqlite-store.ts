@@ -54,7 +54,7 @@ import { prepareStatements, type PreparedStatements, type SqliteContext } from '
 import { ChangeWatch } from './sqlite-change-watch.js';
 import { mapSqliteError, sqliteErrorCode } from './sqlite-errors.js';
 import { cancelJob, deleteJobs, jobStats, listJobs, parseId, pruneJobs, pruneResults, retryJob } from './sqlite-job-admin.js';
-import { appendEvents, eventBounds, listEvents, pruneEvents } from './sqlite-events.js';
+import { appendEventRows, eventBounds, packEventRows, listEvents, pruneEvents, type EventBatchRow } from './sqlite-events.js';
 import { finishJobs } from './sqlite-job-finish.js';
 import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
@@ -208,7 +208,7 @@ class SqliteStore implements Store {
       inserter,
       now: () => this.clock(),
       notify: (queues) => this.notify(queues),
-      eventRider: new EventRider({ append: (events) => this.run('eventAppend', () => appendEvents(this.ctx, events)) }),
+      eventRider: new EventRider<EventBatchRow>({ append: (rows) => this.run('eventAppend', () => appendEventRows(this.ctx, rows)) }),
     };
     // The claim is one UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT n) RETURNING, run under
     // BEGIN IMMEDIATE (see the module comment): the write lock is held from before the SELECT
@@ -431,9 +431,12 @@ class SqliteStore implements Store {
   }
 
   async eventAppend(params: { events: EventInsert[] }): Promise<void> {
-    // Possibly with the next job finish (sqlite-event-rider.ts); resolves once committed either way.
-    return this.run('eventAppend', () => this.ctx.eventRider.add(params.events));
+    // Encoded and packed here, outside any transaction, so that a finish carrying the rows holds
+    // the write lock only for their insert. Possibly written with the next job finish
+    // (sqlite-event-rider.ts); resolves once committed either way.
+    return this.run('eventAppend', () => this.ctx.eventRider.add(packEventRows(params.events)));
   }
+
 
   async eventList(params: { afterId: string; limit: number; filter?: EventListFilter }): Promise<EventRecord[]> {
     return this.run('eventList', () => listEvents(this.ctx, params));
