@@ -27,7 +27,7 @@ const BULK_SIZE = 1_000;
  * @typedef {object} HttpEnqueueRow
  * @property {'sqlite' | 'postgres'} store
  * @property {string} cell        Stable id: http-health (requests/s of GET /health, no job), http-single,
- *                                inprocess-single, http-bulk, inprocess-bulk.
+ *                                inprocess-single, http-bulk, http-bulk-minimal (ids-only replies), inprocess-bulk.
  * @property {string} label
  * @property {number | null} jobsPerSec  Requests/s for http-health.
  * @property {{ p50: number, p97_5: number } | null} requestMs  Per-request latency (HTTP cells), ms.
@@ -49,7 +49,7 @@ const cpuMs = (usage) => (usage.user + usage.system) / 1000;
  * change what the server does, and a fixed body keeps the load generator's own cost low, which
  * on a 2-core machine is CPU the server cannot have.
  */
-async function httpCell(server, { clients, warmupMs, durationMs, bulk, health = false }) {
+async function httpCell(server, { clients, warmupMs, durationMs, bulk, health = false, minimal = false }) {
   const url = new URL(server.address);
   if (url.hostname !== '127.0.0.1') throw new Error(`the HTTP tables only load loopback, not ${url.hostname}`);
   const request = health
@@ -57,7 +57,7 @@ async function httpCell(server, { clients, warmupMs, durationMs, bulk, health = 
     : {
         method: 'POST',
         path: bulk ? '/api/jobs/bulk' : '/api/jobs',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...(minimal ? { prefer: 'return=minimal' } : {}) },
         body: JSON.stringify(bulk ? { name: HTTP_JOB_NAME, items: Array.from({ length: BULK_SIZE }, (_, seq) => ({ data: { seq } })) } : { name: HTTP_JOB_NAME, data: { seq: 0 } }),
       };
   const expected = health ? 200 : 201;
@@ -150,6 +150,12 @@ export async function measureHttpEnqueue({ stores, pgUrl, quick, log }) {
         ['http-single', `HTTP POST /api/jobs, 1 job/request, ${SINGLE_CLIENTS} clients`, 'single', () => httpCell(server, { clients: SINGLE_CLIENTS, bulk: false, ...timing })],
         ['inprocess-single', `in-process client.enqueue, ${SINGLE_CLIENTS} callers`, 'single', () => inProcessCell(server, { mode: 'single', concurrency: SINGLE_CLIENTS, ...timing })],
         ['http-bulk', `HTTP POST /api/jobs/bulk, ${BULK_SIZE.toLocaleString('en-US')}/request, ${BULK_CLIENTS} clients`, 'bulk', () => httpCell(server, { clients: BULK_CLIENTS, bulk: true, ...timing })],
+        [
+          'http-bulk-minimal',
+          `HTTP POST /api/jobs/bulk, ${BULK_SIZE.toLocaleString('en-US')}/request, Prefer: return=minimal (ids only), ${BULK_CLIENTS} clients`,
+          'bulk',
+          () => httpCell(server, { clients: BULK_CLIENTS, bulk: true, minimal: true, ...timing }),
+        ],
         ['inprocess-bulk', `in-process client.enqueueMany ${BULK_SIZE.toLocaleString('en-US')}, ${BULK_CLIENTS} callers`, 'bulk', () => inProcessCell(server, { mode: 'bulk', concurrency: BULK_CLIENTS, ...timing })],
       ];
       for (const [cell, label, kind, measure] of plan) {
@@ -169,8 +175,12 @@ export async function measureHttpEnqueue({ stores, pgUrl, quick, log }) {
       await server?.stop();
       if (dir) rmSync(dir, { recursive: true, force: true });
     }
-    for (const kind of ['single', 'bulk']) {
-      const http = rows.find((r) => r.store === store && r.cell === `http-${kind}`);
+    for (const [cell, kind] of [
+      ['http-single', 'single'],
+      ['http-bulk', 'bulk'],
+      ['http-bulk-minimal', 'bulk'],
+    ]) {
+      const http = rows.find((r) => r.store === store && r.cell === cell);
       const local = rows.find((r) => r.store === store && r.cell === `inprocess-${kind}`);
       if (http?.jobsPerSec && local?.jobsPerSec) http.vsInProcess = http.jobsPerSec / local.jobsPerSec;
     }

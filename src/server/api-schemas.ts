@@ -139,7 +139,18 @@ export const attemptViewSchema = z.object({
 export const jobDetailsViewSchema = jobViewSchema.extend({ attempts: z.array(attemptViewSchema) });
 
 export const enqueueReplySchema = z.object({ job: jobViewSchema, inserted: z.boolean() });
-export const bulkEnqueueReplySchema = z.object({ jobs: z.array(enqueueReplySchema), inserted: z.number() });
+/** A bulk enqueue's reply: every job in full, in the order of the items. */
+export const bulkEnqueueFullReplySchema = z
+  .object({ jobs: z.array(enqueueReplySchema), inserted: z.number() })
+  .describe('every job in full, in the order of the items (the default)');
+/**
+ * The same reply without the jobs' fields, for `Prefer: return=minimal`: a client that only needs
+ * the ids is not sent a kilobyte per job.
+ */
+export const bulkEnqueueMinimalReplySchema = z
+  .object({ jobs: z.array(z.object({ id: z.string(), inserted: z.boolean() })), inserted: z.number() })
+  .describe('with `Prefer: return=minimal`: each job\'s id and whether it was inserted, in the order of the items');
+export const bulkEnqueueReplySchema = z.union([bulkEnqueueFullReplySchema, bulkEnqueueMinimalReplySchema]);
 
 /**
  * One node of `POST /api/flows`, and the whole body: a job and the jobs it waits for, nested (the

@@ -84,6 +84,33 @@ for (const kind of STORE_KINDS) {
       expect(await stored()).toBe(50);
     });
 
+    it('bulk-enqueues with Prefer: return=minimal: only ids and inserted, in the order of the items', async () => {
+      const items = [{ data: { to: 'a@example.com' }, key: 'k-a' }, { data: { to: 'b@example.com' } }, { data: { to: 'c@example.com' }, key: 'k-a' }];
+      const minimal = await call('POST', '/api/jobs/bulk', { name: 'email.send', items }, { prefer: 'respond-async, return=minimal; foo=bar' });
+      expect(minimal.status).toBe(201);
+      expect(minimal.headers.get('preference-applied')).toBe('return=minimal');
+      expect(minimal.body).toEqual({ jobs: [{ id: expect.any(String), inserted: true }, { id: expect.any(String), inserted: true }, { id: expect.any(String), inserted: false }], inserted: 2 });
+      const [first, second, third] = minimal.body.jobs as { id: string }[];
+      // The same key in one batch: the third item is the first job.
+      expect(third!.id).toBe(first!.id);
+      expect((await call('GET', `/api/jobs/${second!.id}`)).body).toMatchObject({ id: second!.id, payload: { to: 'b@example.com' } });
+      expect(await stored()).toBe(2);
+
+      // Case does not matter; other preferences alone change nothing.
+      const upper = await call('POST', '/api/jobs/bulk', { name: 'email.send', items: [{ data: { to: 'd@example.com' } }] }, { prefer: 'RETURN=Minimal' });
+      expect(Object.keys(upper.body.jobs[0])).toEqual(['id', 'inserted']);
+      for (const prefer of ['respond-async', 'return=representation', 'return-minimal']) {
+        const full = await call('POST', '/api/jobs/bulk', { name: 'email.send', items: [{ data: { to: 'e@example.com' } }] }, { prefer });
+        expect(full.status).toBe(201);
+        expect(full.headers.get('preference-applied')).toBeNull();
+        expect(full.body.jobs[0]).toMatchObject({ inserted: true, job: { name: 'email.send', payload: { to: 'e@example.com' } } });
+      }
+      // A failing batch still fails whole, with the error shape.
+      const bad = await call('POST', '/api/jobs/bulk', { name: 'email.send', items: [{ data: { to: 'nope' } }] }, { prefer: 'return=minimal' });
+      expect(bad).toMatchObject({ status: 400, body: { error: { code: 'INVALID_PAYLOAD' } } });
+      expect(await stored()).toBe(6);
+    });
+
     it('hostile input gets a clear error in one shape and stores nothing', async () => {
       const cases: [string, string, unknown, Record<string, string>, number, string][] = [
         ['unknown job', '/api/jobs', { name: 'no.such.job', data: {} }, {}, 404, 'UNKNOWN_JOB'],
