@@ -53,6 +53,12 @@ export class Execution {
   startDelayMs = 0;
   /** A rate-limited claim's start deadline (see `StartBy`); null when none. */
   startBy: StartBy | null = null;
+  /**
+   * The write moving this job's rate-limit claim to its late start (`Store.jobRateLateStart`),
+   * while it may be under way: the job's finish waits for it, since the move only applies to a
+   * job still running.
+   */
+  lateStartWrite: Promise<void> | null = null;
 
   constructor(job: JobRecord, token: string, definition: AnyJobDefinition | undefined, startedAtMs: number) {
     this.job = job;

@@ -195,6 +195,8 @@ export function createWorker(options: WorkerOptions): Worker {
   };
 
   let idleWaiters: (() => void)[] = [];
+  /** Finishes waiting for their job's late-start write (see `Execution.lateStartWrite`); written before the worker stops. */
+  const deferredFinishes = new Set<Promise<void>>();
   const producers = new Map<string, Producer>();
   let client: Client | null = options.client ?? null;
 
@@ -213,7 +215,7 @@ export function createWorker(options: WorkerOptions): Worker {
       const refund = execution.startBy?.rateRefund;
       if (!refund) return;
       logger.debug({ jobId: job.id, job: job.name, lateByMs }, 'handler started later than half the rate limit\'s margin after its claim (a late claim answer, a slow validation, a paused process): its rate-limit claim moves to now');
-      store.jobRateLateStart({ id: job.id, token: execution.token, queue: refund.queue, key: refund.key }).catch(reportError(`rate-late-start:${job.queue}`));
+      execution.lateStartWrite = store.jobRateLateStart({ id: job.id, token: execution.token, queue: refund.queue, key: refund.key }).then(() => undefined, reportError(`rate-late-start:${job.queue}`));
     },
     holdQueue(job, forMs) {
       const queue = job.queue;
@@ -249,7 +251,18 @@ export function createWorker(options: WorkerOptions): Worker {
       if (finish) {
         const item: JobFinishItem = { id: execution.job.id, token: execution.token, finish };
         if (execution.startDelayMs > 0) item.startDelayMs = execution.startDelayMs;
-        completer.add({ item, execution });
+        const lateStart = execution.lateStartWrite;
+        if (lateStart === null) completer.add({ item, execution });
+        else {
+          // After the move of its rate-limit claim, which applies only while the job runs: on a
+          // store with a pool of connections the finish could otherwise commit first, and the
+          // claim would stay counted at the claim, a window that could hold one start too many.
+          const deferred = lateStart.then(() => {
+            deferredFinishes.delete(deferred);
+            completer.add({ item, execution });
+          });
+          deferredFinishes.add(deferred);
+        }
       } else {
         logger.info({ jobId: execution.job.id, job: execution.job.name }, 'job lease lost (cancelled or rescued); its handler was aborted');
       }
@@ -488,7 +501,13 @@ export function createWorker(options: WorkerOptions): Worker {
     }
     // Bounded like the wait for handlers: a store that stays unwritable must not hold the
     // process forever (its jobs are rescued after their leases and run again).
-    await completer.drain({ giveUpAfterMs: Math.max(shutdownTimeoutMs, 1000) });
+    const giveUpAfterMs = Math.max(shutdownTimeoutMs, 1000);
+    if (deferredFinishes.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(deferredFinishes), new Promise<void>((resolve) => (timer = setTimeout(resolve, giveUpAfterMs)))]);
+      clearTimeout(timer);
+    }
+    await completer.drain({ giveUpAfterMs });
     await heartbeat.stop();
     state = 'stopped';
     logger.info('worker stopped');

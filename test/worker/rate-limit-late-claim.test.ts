@@ -13,17 +13,30 @@ import type { Store } from '../../src/store/types.js';
 import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
 import { until } from '../fixtures/sqlite-runtime.js';
 
-/** The store, with every claim's answer held back `delayMs` before the worker sees it. */
-function lateClaims(store: Store, delayMs: number): Store {
+/**
+ * The store, with every claim's answer held back `delayMs` before the worker sees it, and each
+ * late-start move sent `moveDelayMs` after it was asked for (a busy pool: the job's finish, asked
+ * for next, could reach the database first).
+ */
+function lateClaims(store: Store, delayMs: number, moveDelayMs = 0): Store {
   return new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;
-      if (property !== 'jobFetch' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
-      return async (...args: unknown[]) => {
-        const jobs = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-        return jobs;
-      };
+      if (typeof value !== 'function') return value;
+      if (property === 'jobFetch') {
+        return async (...args: unknown[]) => {
+          const jobs = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+          return jobs;
+        };
+      }
+      if (property === 'jobRateLateStart' && moveDelayMs > 0) {
+        return async (...args: unknown[]) => {
+          await new Promise((resolve) => setTimeout(resolve, moveDelayMs));
+          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        };
+      }
+      return value.bind(target);
     },
   });
 }
@@ -39,7 +52,7 @@ for (const kind of STORE_KINDS) {
       opened = null;
     });
 
-    const run = async (rateLimit: { max: number; perMs: number }, options: { lateMs?: number; validateMs?: number; busyMs?: number } = {}) => {
+    const run = async (rateLimit: { max: number; perMs: number }, options: { lateMs?: number; validateMs?: number; busyMs?: number; moveDelayMs?: number } = {}) => {
       opened = await kind.open();
       const starts: number[] = [];
       // A schema whose validation takes `validateMs` (an async check): the time between the
@@ -59,7 +72,7 @@ for (const kind of STORE_KINDS) {
           while (performance.now() < busyUntil);
         },
       });
-      const store = options.lateMs === 0 ? opened.store : lateClaims(opened.store, options.lateMs ?? 60);
+      const store = options.lateMs === 0 && !options.moveDelayMs ? opened.store : lateClaims(opened.store, options.lateMs ?? 60, options.moveDelayMs);
       nightshift = createNightshift({ store, jobs: [call], queues: { llm: { concurrency: 1, rateLimit } }, pollIntervalMs: 20, rescue: false, prune: false });
       const released: string[] = [];
       nightshift.events.on('job:released', ({ job }) => void released.push(job.id));
@@ -98,6 +111,20 @@ for (const kind of STORE_KINDS) {
       const [job] = (await opened!.store.jobList({})).jobs;
       expect(job).toMatchObject({ attempt: 1, state: 'completed' });
       expect(starts[0]! - job!.attemptedAt!.getTime()).toBeGreaterThanOrEqual(55);
+    });
+
+    it('1 a second: a late start whose move is slow to reach the store still moves before the job finishes', async () => {
+      // The handler returns at once, so its finish is asked for right after the move; the move
+      // reaches the store 100 ms later. The finish waits for it: a move written after the job
+      // finished would not apply (it moves only a running job's claim), and the window would stay
+      // counted from the claim, 60 ms early.
+      const rate = { max: 1, perMs: 1_000 };
+      const { starts, released } = await run(rate, { moveDelayMs: 100 });
+      await until(() => starts.length === 1, 'the job to start', 5_000);
+      await until(async () => (await opened!.store.jobList({})).jobs[0]?.state === 'completed', 'the job to complete', 5_000);
+      const fullFor = Date.now() + (await opened!.store.queueRateWait({ queue: 'llm', rateLimit: rate })) - starts[0]!;
+      expect(fullFor).toBeGreaterThanOrEqual(1_000);
+      expect(released).toEqual([]);
     });
 
     it('5 a second: an answer 600 ms late is past half the window, so the job is given back unstarted, its attempt not counted', async () => {
