@@ -649,7 +649,8 @@ export interface Store extends AlertStore {
    * contiguous between appends). Each gets the next id — the
    * feed's cursor, increasing with commit order: a reader that has seen id N never later finds a
    * new event with an id ≤ N (how each store guarantees it is written next to its statement) —
-   * and `at` from the store's clock. An empty list writes nothing.
+   * and `at` from the store's clock. Appends of one store instance are stored in the order they
+   * were asked for, also when several are under way at once. An empty list writes nothing.
    */
   eventAppend(params: { events: EventInsert[] }): Promise<void>;
   /**

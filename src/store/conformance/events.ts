@@ -84,6 +84,12 @@ export function describeEvents(factory: StoreFactory): void {
       for (const job of jobs) expect((await t.store.jobGet({ id: job.id }))?.state).toBe('completed');
     });
 
+    it('stores appends under way at once in the order they were asked for', async () => {
+      const appends = Array.from({ length: 20 }, (_, i) => t.store.eventAppend({ events: [eventInput({ jobId: `${i}-a` }), eventInput({ jobId: `${i}-b` })] }));
+      await Promise.all(appends);
+      expect((await readAll(t.store)).map((e) => e.jobId)).toEqual(Array.from({ length: 20 }, (_, i) => [`${i}-a`, `${i}-b`]).flat());
+    });
+
     it('filters by types, queues and job names; every given list must match', async () => {
       await t.store.eventAppend({
         events: [

@@ -213,6 +213,8 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
   };
 
   let closed = false;
+  /** Settles once the last event append asked for has (see `eventAppend`). */
+  let eventAppendTail: Promise<void> = Promise.resolve();
   let notifications: NotificationListener | null = null;
   let pollTimer: NodeJS.Timeout | null = null;
 
@@ -404,7 +406,14 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     },
 
     eventAppend(params) {
-      return guard('append events', () => appendEvents(events, params.events));
+      // One after another: appends under way at once would each take a pooled connection, and
+      // could reach the feed's lock (and so their ids) in another order than they were asked.
+      const append = eventAppendTail.then(() => guard('append events', () => appendEvents(events, params.events)));
+      eventAppendTail = append.then(
+        () => undefined,
+        () => undefined,
+      );
+      return append;
     },
 
     eventList(params) {
