@@ -20,6 +20,10 @@ export const USAGE = `Usage: npm run bench -- [options]
                                          (seeding takes a while: only run when named).
   --systems nightshift,bullmq   Systems to run (default all: ${ALL_SYSTEMS.join(',')}).
   --quick                       Smaller counts: a smoke run that checks the harness, not a measurement.
+  --repeat N                    Run every workload N times (default: each workload's own count: 1 for
+                                most, 3 for W5, 15 turns for W3B/W3O/W3A); the result is the median run, and
+                                groups run by turns compare N pairs. More runs narrow a comparison
+                                whose runs spread by a few points.
   --pg-url URL                  PostgreSQL server (default postgres://postgres@127.0.0.1:5432/test).
                                 A database "nightshift_bench_<pid>" is created on it and dropped afterwards.
   --redis-url URL               Redis server (default redis://127.0.0.1:6379).
@@ -33,6 +37,7 @@ export const USAGE = `Usage: npm run bench -- [options]
  * @property {string[] | null} only  Workload ids, or null for all.
  * @property {string[]} systems
  * @property {boolean} quick
+ * @property {number | null} repeat  Runs of every workload; null: each workload's own.
  * @property {string} pgUrl
  * @property {string} redisUrl
  * @property {string | null} out  JSON output path; null means the default.
@@ -51,6 +56,7 @@ export function parseOptions(argv) {
     only: null,
     systems: [...ALL_SYSTEMS],
     quick: false,
+    repeat: null,
     pgUrl: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
     redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
     out: null,
@@ -91,6 +97,13 @@ export function parseOptions(argv) {
       case '--quick':
         options.quick = true;
         break;
+      case '--repeat': {
+        const text = value();
+        const repeat = Number(text);
+        if (!/^\d+$/.test(text) || !Number.isSafeInteger(repeat) || repeat < 1 || repeat > 1000) throw new Error(`--repeat must be a whole number from 1 to 1000, got "${text}"`);
+        options.repeat = repeat;
+        break;
+      }
       case '--pg-url':
         options.pgUrl = value();
         break;

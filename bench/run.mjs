@@ -268,7 +268,8 @@ async function main() {
       // One case, or the cases of an interleave group run by turns: each turn runs every case of
       // the group that has runs left and has not failed.
       const runs = group.map(() => []);
-      const repeat = options.quick ? 1 : Math.max(...group.map((index) => cases[index].workload.repeat ?? 1));
+      const runsOf = (workload) => (options.quick ? 1 : (options.repeat ?? workload.repeat ?? 1));
+      const repeat = Math.max(...group.map((index) => runsOf(cases[index].workload)));
       const label = (index) => `bench: [${index + 1}/${cases.length}] ${cases[index].workload.id} ${cases[index].system} (${cases[index].store}) … `;
       // A lone case says what runs before it runs; a group, before its turns, and each case's result after.
       if (group.length > 1) process.stderr.write(`bench: ${group.map((index) => cases[index].workload.id).join(', ')} ${cases[group[0]].system} (${cases[group[0]].store}) by turns, ${repeat} turns …\n`);
@@ -277,7 +278,7 @@ async function main() {
         for (const [at, index] of group.entries()) {
           const c = cases[index];
           const caseRuns = runs[at];
-          if (caseRuns.length >= (options.quick ? 1 : (c.workload.repeat ?? 1)) || caseRuns.some(failedRun)) continue;
+          if (caseRuns.length >= runsOf(c.workload) || caseRuns.some(failedRun)) continue;
           caseRuns.push(await runCase({ workload: c.workload, system: c.system, store: c.store, pgUrl, redisUrl: options.redisUrl, runTag }));
         }
       }
