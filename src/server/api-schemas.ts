@@ -145,7 +145,7 @@ export const bulkEnqueueFullReplySchema = z
   .describe('every job in full, in the order of the items (the default)');
 /**
  * The same reply without the jobs' fields, for `Prefer: return=minimal`: a client that only needs
- * the ids is not sent a kilobyte per job.
+ * the ids is sent about 30 bytes a job instead of several hundred.
  */
 export const bulkEnqueueMinimalReplySchema = z
   .object({ jobs: z.array(z.object({ id: z.string(), inserted: z.boolean() })), inserted: z.number() })

@@ -132,6 +132,13 @@ const STATE_AFTER: Record<JobFinishItem['finish']['outcome'], JobState> = {
  * (ShutdownError) and give their jobs back (`released`: state available, attempt not counted),
  * write every pending finish, then resolve.
  */
+/** Resolves when `promise` settles or after `ms`, whichever comes first (a shutdown's bounded waits). */
+async function waitAtMost(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 export function createWorker(options: WorkerOptions): Worker {
   const { store } = options;
   const jobs = createJobRegistry(options.jobs);
@@ -489,24 +496,13 @@ export function createWorker(options: WorkerOptions): Worker {
     for (const queue of queueSettings.values()) for (const job of queue.ahead.takeAll()) releaseWaiting(job);
     if (executor.running.size > 0) {
       logger.info({ running: executor.running.size, shutdownTimeoutMs }, 'waiting for running jobs before shutting down');
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => idleWaiters.push(resolve)),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, shutdownTimeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
+      await waitAtMost(new Promise<void>((resolve) => idleWaiters.push(resolve)), shutdownTimeoutMs);
       for (const execution of executor.running.values()) executor.abort(execution, 'shutdown');
     }
     // Bounded like the wait for handlers: a store that stays unwritable must not hold the
     // process forever (its jobs are rescued after their leases and run again).
     const giveUpAfterMs = Math.max(shutdownTimeoutMs, 1000);
-    if (deferredFinishes.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all(deferredFinishes), new Promise<void>((resolve) => (timer = setTimeout(resolve, giveUpAfterMs)))]);
-      clearTimeout(timer);
-    }
+    if (deferredFinishes.size > 0) await waitAtMost(Promise.all(deferredFinishes), giveUpAfterMs);
     await completer.drain({ giveUpAfterMs });
     await heartbeat.stop();
     state = 'stopped';

@@ -65,7 +65,7 @@ export function enqueueOptions(body: {
  * arrive joined by commas) asks for `return=minimal`. Preferences the route does not know are
  * ignored, as the RFC says.
  */
-export function prefersMinimal(header: string | string[] | undefined): boolean {
+function prefersMinimal(header: string | string[] | undefined): boolean {
   if (header === undefined) return false;
   const text = Array.isArray(header) ? header.join(',') : header;
   return text.split(',').some((preference) => {

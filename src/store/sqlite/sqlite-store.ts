@@ -54,7 +54,7 @@ import { prepareStatements, type PreparedStatements, type SqliteContext } from '
 import { ChangeWatch } from './sqlite-change-watch.js';
 import { mapSqliteError, sqliteErrorCode } from './sqlite-errors.js';
 import { cancelJob, deleteJobs, jobStats, listJobs, parseId, pruneJobs, pruneResults, retryJob } from './sqlite-job-admin.js';
-import { appendEventRows, eventBounds, packEventRows, listEvents, pruneEvents, type EventBatchRow } from './sqlite-events.js';
+import { appendEventRows, eventBounds, listEvents, packEventRows, pruneEvents, type EventBatchRow } from './sqlite-events.js';
 import { finishJobs } from './sqlite-job-finish.js';
 import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
@@ -436,7 +436,6 @@ class SqliteStore implements Store {
     // (sqlite-event-rider.ts); resolves once committed either way.
     return this.run('eventAppend', () => this.ctx.eventRider.add(packEventRows(params.events)));
   }
-
 
   async eventList(params: { afterId: string; limit: number; filter?: EventListFilter }): Promise<EventRecord[]> {
     return this.run('eventList', () => listEvents(this.ctx, params));
