@@ -18,8 +18,8 @@
  * - `schedule:missed` { scheduleId, count, first, last }
  * - `queue:paused` / `queue:resumed`  { }  (queue column)
  *
- * The writer never awaits on the hot path: an event is turned into a small object and pushed
- * onto a buffer; one `eventAppend` per flush writes the batch, every `flushIntervalMs` (100 ms)
+ * The writer never awaits on the hot path: an event is written into the open batch's bytes
+ * (store/event-batches.ts); one `eventAppend` per flush writes what waits, every `flushIntervalMs` (100 ms)
  * or as soon as `flushSize` events wait (by default the store's `eventAppendSize`: 1000 on
  * SQLite, 5000 on PostgreSQL, where each append is a transaction whose round trips and commit
  * cost a busy worker far more than its size does). If the store fails, the batch goes back to the
@@ -36,7 +36,8 @@
  * retention (default 1 hour, `EVENT_RETENTION_MS`).
  */
 import type { Logger } from 'pino';
-import type { EventInsert, EventListFilter, JobRecord, Store } from '../store/types.js';
+import { decodeEventBatch, encodeEvents, EventBatchBuilder, EVENTS_PER_BATCH } from '../store/event-batches.js';
+import type { EventBatch, EventListFilter, JobRecord, Store } from '../store/types.js';
 import type { Service } from '../service.js';
 import type { NightshiftEvents } from './events.js';
 import { createSilentLogger } from './logger.js';
@@ -93,39 +94,10 @@ export interface EventFeedWriter extends Service {
 
 const cut = (text: string): string => (text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text);
 
-/** One buffered event, its `data` already serialized. */
-type Pending = EventInsert;
-
-/** A job event: its columns from the job, `data` serialized by the caller. */
-function jobEvent(type: FeedEventType, job: JobRecord, data: string): Pending {
-  return { type, queue: job.queue, jobName: job.name, jobId: job.id, data };
-}
-
-/**
- * The two events every job run leaves (`job:started`, `job:completed`) are serialized by hand:
- * they are most of the feed, and a worker writes them per job. Numbers print as JSON does;
- * the worker id is the only text, quoted once per id.
- */
-let lastWorkerId = '';
-let lastAttempt = -1;
-let lastMaxAttempts = -1;
-let lastStarted = '';
-function startedData(job: JobRecord, workerId: string): string {
-  // The same text object as the last one when nothing in it changed (most jobs: first attempt of
-  // the same maximum, on this worker): no string to build, and the batch encoder's comparison
-  // with the previous job:started data is an identity check.
-  if (workerId !== lastWorkerId || job.attempt !== lastAttempt || job.maxAttempts !== lastMaxAttempts) {
-    lastWorkerId = workerId;
-    lastAttempt = job.attempt;
-    lastMaxAttempts = job.maxAttempts;
-    lastStarted = `{"attempt":${job.attempt},"maxAttempts":${job.maxAttempts},"workerId":${JSON.stringify(workerId)}}`;
-  }
-  return lastStarted;
-}
 /**
  * `job:enqueued` data, serialized once per distinct value: a bulk enqueue's jobs share state,
- * priority, attempt, maximum, run time and schedule, so they share one string (and the batch
- * encoder's comparison with the previous data is an identity check).
+ * priority, attempt, maximum, run time and schedule, so they share one string (written once per
+ * batch: the batch's dictionary finds it by identity).
  */
 let lastEnqueued = { state: '', priority: NaN, attempt: NaN, maxAttempts: NaN, runAt: NaN, scheduleId: null as string | null, data: '' };
 function enqueuedData(job: JobRecord): string {
@@ -147,59 +119,80 @@ function enqueuedData(job: JobRecord): string {
 
 /** Durations in the feed: ms to the microsecond (a timer's float has 17 digits no reader needs). */
 const feedDuration = (durationMs: number): number | null => (Number.isFinite(durationMs) ? Math.round(durationMs * 1000) / 1000 : null);
-/**
- * `feedDuration(durationMs)` as JSON writes it, from whole microseconds: printing a fraction is
- * several times slower than printing integers, and every completed job's event carries one.
- * The same text for every duration below about 68 years; anything else (negative, not finite,
- * larger) is printed the general way.
- */
-export function feedDurationText(durationMs: number): string {
-  const us = Math.round(durationMs * 1000);
-  if (!(us >= 0 && us < 2_147_483_647_000)) return JSON.stringify(feedDuration(durationMs));
-  const whole = Math.floor(us / 1000);
-  const frac = us - whole * 1000;
-  if (frac === 0) return `${whole}`;
-  if (frac % 100 === 0) return `${whole}.${frac / 100}`;
-  if (frac % 10 === 0) return `${whole}.${frac < 100 ? '0' : ''}${frac / 10}`;
-  return `${whole}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
+
+/** A sealed batch waiting to be written; its first `skip` events were dropped while the store failed. */
+interface Waiting {
+  batch: EventBatch;
+  skip: number;
 }
-const completedData = (job: JobRecord, durationMs: number): string => `{"attempt":${job.attempt},"durationMs":${feedDurationText(durationMs)}}`;
+
+/** `waiting` without its dropped events: batches with some dropped are written again without them. */
+function withoutDropped(waiting: Waiting): EventBatch[] {
+  if (waiting.skip === 0) return [waiting.batch];
+  return encodeEvents(decodeEventBatch(waiting.batch.bytes).slice(waiting.skip));
+}
 
 /**
- * States: `stopped` → (start) → `idle` (buffer empty, no timer) → (an event) → `armed` (timer set)
- * → (timer or flushSize) → `flushing` → `idle`/`armed`; (stop) from any → `stopped` after a last flush.
- * One flush at a time; events that arrive during a flush wait for the next one.
+ * States: `stopped` → (start) → `idle` (nothing buffered, no timer) → (an event) → `armed` (timer
+ * set) → (timer or flushSize) → `flushing` → `idle`/`armed`; (stop) from any → `stopped` after a
+ * last flush. One flush at a time; events that arrive during a flush wait for the next one.
+ *
+ * Events go straight into the open batch (`EventBatchBuilder`: a run's two events are a few
+ * bytes each, no object or text is made for them). A batch is sealed when it holds the flush
+ * size, or by a flush; sealed batches wait in order until an append takes them.
  */
 export function createEventFeedWriter(options: EventFeedWriterOptions): EventFeedWriter {
   const { store, events } = options;
   const logger = options.logger ?? createSilentLogger();
   const flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
   const flushSize = options.flushSize ?? (store.eventAppendSize > 0 ? store.eventAppendSize : DEFAULT_FLUSH_SIZE);
+  const sealSize = Math.min(flushSize, EVENTS_PER_BATCH);
   const maxBuffered = options.maxBuffered ?? DEFAULT_MAX_BUFFERED;
-  let buffer: Pending[] = [];
+  const open = new EventBatchBuilder();
+  let waiting: Waiting[] = [];
+  /** Events in `waiting`, not counting dropped ones. */
+  let waitingCount = 0;
   let running = false;
   let timer: NodeJS.Timeout | null = null;
   let flushing: Promise<void> | null = null;
   let failing = false;
   const unsubscribes: (() => void)[] = [];
 
+  const buffered = (): number => waitingCount + open.count;
+  const seal = (): void => {
+    const batch = open.seal();
+    if (batch === null) return;
+    waiting.push({ batch, skip: 0 });
+    waitingCount += batch.count;
+  };
+
   /** Events dropped since the last successful write (warned about once, counted in the next info). */
   let droppedSince = 0;
+  /** Drops the oldest events beyond `maxBuffered` (marked skipped: a drop is O(1), not a copy). */
   const bound = (): void => {
-    if (buffer.length <= maxBuffered) return;
-    const dropped = buffer.length - maxBuffered;
-    // One element at a time in the common case (a push over the bound): shift, not a copy.
-    if (dropped === 1) buffer.shift();
-    else buffer = buffer.slice(dropped);
+    let excess = buffered() - maxBuffered;
+    if (excess <= 0) return;
+    const dropped = excess;
+    if (waiting.length === 0) seal();
+    while (excess > 0 && waiting.length > 0) {
+      const oldest = waiting[0]!;
+      const take = Math.min(excess, oldest.batch.count - oldest.skip);
+      oldest.skip += take;
+      waitingCount -= take;
+      excess -= take;
+      if (oldest.skip === oldest.batch.count) waiting.shift();
+      if (excess > 0 && waiting.length === 0) seal();
+    }
     if (droppedSince === 0) logger.warn({ kept: maxBuffered }, 'event feed buffer full (the store cannot keep up or is down): dropping the oldest events');
     droppedSince += dropped;
     if (events.has('feed:dropped')) events.emit('feed:dropped', { count: dropped });
   };
 
-  const push = (event: Pending): void => {
-    buffer.push(event);
-    bound();
-    if (buffer.length >= flushSize) void flush();
+  /** After an event went into the open batch. */
+  const added = (): void => {
+    if (open.count >= sealSize) seal();
+    if (waitingCount + open.count > maxBuffered) bound();
+    if (waitingCount + open.count >= flushSize) void flush();
     else arm();
   };
 
@@ -220,29 +213,45 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
       clearTimeout(timer);
       timer = null;
     }
-    if (buffer.length === 0) return Promise.resolve();
-    // The whole buffer when it fits (no copy), else its first flushSize events.
-    const batch = buffer.length <= flushSize ? buffer : buffer.slice(0, flushSize);
-    buffer = batch === buffer ? [] : buffer.slice(batch.length);
+    // The oldest waiting batches up to flushSize events (at least one), and the open batch when it fits too.
+    let count = 0;
+    let taken = 0;
+    while (taken < waiting.length) {
+      const size = waiting[taken]!.batch.count - waiting[taken]!.skip;
+      if (taken > 0 && count + size > flushSize) break;
+      count += size;
+      taken++;
+    }
+    if (taken === waiting.length && open.count > 0 && (taken === 0 || count + open.count <= flushSize)) {
+      count += open.count;
+      seal();
+      taken++;
+    }
+    if (taken === 0) return Promise.resolve();
+    const sending = waiting.slice(0, taken);
+    waiting = waiting.slice(taken);
+    waitingCount -= count;
     flushing = (async () => {
+      const batches = sending.flatMap(withoutDropped);
       try {
-        await store.eventAppend({ events: batch });
+        await store.eventAppend({ batches });
         if (failing) logger.info('event feed: the store takes events again');
         if (droppedSince > 0) logger.warn({ dropped: droppedSince }, 'event feed: events were dropped while the buffer was full');
         droppedSince = 0;
         failing = false;
-        if (events.has('feed:flushed')) events.emit('feed:flushed', { count: batch.length });
+        if (events.has('feed:flushed')) events.emit('feed:flushed', { count });
       } catch (error) {
-        // Back to the front, in order; the bound applies on the next push or right here.
-        buffer = batch.concat(buffer);
+        // Back to the front, in order (without what was dropped); the bound applies right here.
+        waiting = batches.map((batch): Waiting => ({ batch, skip: 0 })).concat(waiting);
+        waitingCount += count;
         bound();
-        if (!failing) logger.warn({ err: error, waiting: buffer.length }, 'event feed: could not write events to the store; keeping them and trying again');
+        if (!failing) logger.warn({ err: error, waiting: buffered() }, 'event feed: could not write events to the store; keeping them and trying again');
         failing = true;
       } finally {
         flushing = null;
       }
-      if (buffer.length >= flushSize && running && !failing) void flush();
-      else if (buffer.length > 0) arm();
+      if (buffered() >= flushSize && running && !failing) void flush();
+      else if (buffered() > 0) arm();
     })();
     return flushing;
   };
@@ -251,50 +260,56 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
     unsubscribes.push(
       events.on('job:enqueued', ({ job, inserted }) => {
         if (!inserted) return;
-        push(jobEvent('job:enqueued', job, enqueuedData(job)));
+        open.add('job:enqueued', job.queue, job.name, job.id, enqueuedData(job));
+        added();
       }),
       events.on('job:started', ({ job, workerId }) => {
-        push(jobEvent('job:started', job, startedData(job, workerId)));
+        open.addStarted('job:started', job.queue, job.name, job.id, job.attempt, job.maxAttempts, workerId);
+        added();
       }),
       events.on('job:completed', ({ job, durationMs }) => {
-        push(jobEvent('job:completed', job, completedData(job, durationMs)));
+        open.addCompleted('job:completed', job.queue, job.name, job.id, job.attempt, durationMs);
+        added();
       }),
       events.on('job:failed', ({ job, error, willRetry, retryDelayMs, durationMs }) => {
-        push(
-          jobEvent(
-            willRetry ? 'job:failed' : 'job:dead',
-            job,
-            JSON.stringify({
-              attempt: job.attempt,
-              maxAttempts: job.maxAttempts,
-              durationMs: feedDuration(durationMs),
-              willRetry,
-              ...(willRetry ? { retryDelayMs } : {}),
-              error: { name: cut(error.name), kind: error.kind, message: cut(error.message) },
-            }),
-          ),
-        );
+        const data = JSON.stringify({
+          attempt: job.attempt,
+          maxAttempts: job.maxAttempts,
+          durationMs: feedDuration(durationMs),
+          willRetry,
+          ...(willRetry ? { retryDelayMs } : {}),
+          error: { name: cut(error.name), kind: error.kind, message: cut(error.message) },
+        });
+        open.add(willRetry ? 'job:failed' : 'job:dead', job.queue, job.name, job.id, data);
+        added();
       }),
       events.on('job:snoozed', ({ job, delayMs }) => {
-        push(jobEvent('job:snoozed', job, JSON.stringify({ attempt: job.attempt, delayMs })));
+        open.add('job:snoozed', job.queue, job.name, job.id, JSON.stringify({ attempt: job.attempt, delayMs }));
+        added();
       }),
       events.on('job:cancelled', ({ job, reason }) => {
-        push(jobEvent('job:cancelled', job, JSON.stringify({ reason: cut(reason) })));
+        open.add('job:cancelled', job.queue, job.name, job.id, JSON.stringify({ reason: cut(reason) }));
+        added();
       }),
       events.on('job:released', ({ job }) => {
-        push(jobEvent('job:released', job, JSON.stringify({ attempt: job.attempt })));
+        open.add('job:released', job.queue, job.name, job.id, JSON.stringify({ attempt: job.attempt }));
+        added();
       }),
       events.on('schedule:fired', ({ scheduleId, fireAt, jobId, status }) => {
-        push({ type: 'schedule:fired', queue: null, jobName: null, jobId, data: JSON.stringify({ scheduleId, fireAt: fireAt.toISOString(), status }) });
+        open.add('schedule:fired', null, null, jobId, JSON.stringify({ scheduleId, fireAt: fireAt.toISOString(), status }));
+        added();
       }),
       events.on('schedule:missed', ({ scheduleId, count, first, last }) => {
-        push({ type: 'schedule:missed', queue: null, jobName: null, jobId: null, data: JSON.stringify({ scheduleId, count, first: first.toISOString(), last: last.toISOString() }) });
+        open.add('schedule:missed', null, null, null, JSON.stringify({ scheduleId, count, first: first.toISOString(), last: last.toISOString() }));
+        added();
       }),
       events.on('queue:paused', ({ queue }) => {
-        push({ type: 'queue:paused', queue, jobName: null, jobId: null, data: '{}' });
+        open.add('queue:paused', queue, null, null, '{}');
+        added();
       }),
       events.on('queue:resumed', ({ queue }) => {
-        push({ type: 'queue:resumed', queue, jobName: null, jobId: null, data: '{}' });
+        open.add('queue:resumed', queue, null, null, '{}');
+        added();
       }),
     );
   };
@@ -302,7 +317,7 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
   return {
     name: 'event-feed',
     get buffered() {
-      return buffer.length;
+      return buffered();
     },
     flush,
     start() {
@@ -321,10 +336,12 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
       // What this process still holds: written now, in batches, until a write fails; the rest is reported lost.
       if (flushing) await flushing;
       failing = false;
-      while (buffer.length > 0 && !failing) await flush();
-      if (buffer.length > 0) {
-        logger.warn({ lost: buffer.length }, 'event feed: stopping with events the store did not take; they are lost');
-        buffer = [];
+      while (buffered() > 0 && !failing) await flush();
+      if (buffered() > 0) {
+        logger.warn({ lost: buffered() }, 'event feed: stopping with events the store did not take; they are lost');
+        seal();
+        waiting = [];
+        waitingCount = 0;
       }
     },
   };

@@ -3,52 +3,388 @@
  *
  * A busy worker emits two or three events per job; a row each made the feed the most expensive
  * thing a worker wrote after the jobs themselves (an index entry, a row header and a statement
- * step per event). A batch row holds the append's events as one JSON text (`encodeEventBatch`),
- * so an append costs one row whatever its size, and the feed's cost on a worker is mostly
- * building that text and writing its bytes (on SQLite packed: `compressEventBatch`).
+ * step per event). A batch row holds up to `EVENTS_PER_BATCH` events as bytes (format 3, below),
+ * so an append costs one row whatever its size. The batch is built by the writer as the events
+ * happen (`EventBatchBuilder`) and handed to the store ready to keep (`EventBatch`): a store
+ * only stores it, and reads it back with `collectEvents`.
  *
  * Ids. An event's id is `batchId × EVENTS_PER_BATCH + its index in the batch`: still a decimal
  * string that grows with commit order (batch ids do, by each store's own rule), so cursors,
- * `Last-Event-ID` and the pruned-through mark work as before. An append of more events than
- * `EVENTS_PER_BATCH` is stored as several batches in one transaction. Ids are no longer
- * contiguous between batches; nothing relies on that.
+ * `Last-Event-ID` and the pruned-through mark work as before. Ids are not contiguous between
+ * batches; nothing relies on that.
  *
  * Reading decodes the batches after the cursor's batch and filters in the process: the filters
  * are few and cheap, and a reader follows the head of the feed, where batches are few.
  * Pruning deletes whole batches (see `pickPrunable`).
+ *
+ * Formats. Batches written by earlier versions still read: format 1 (a JSON array of spelled-out
+ * entries) and format 2 (a JSON object with a dictionary of texts), each as text or, on SQLite,
+ * packed with raw DEFLATE. Only format 3 is written.
  */
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { EventInsert, EventListFilter, EventRecord } from './types.js';
+import { inflateRawSync } from 'node:zlib';
+import { ValidationError } from '../errors.js';
+import type { EventBatch, EventInsert, EventListFilter, EventRecord } from './types.js';
 
 /** Most events in one stored batch; also the factor between batch ids and event ids. */
 export const EVENTS_PER_BATCH = 10_000;
+
 
 /** A stored batch as the stores read it back. */
 export interface StoredEventBatch {
   /** The batch id (a safe integer). */
   id: number;
   at: Date;
-  /** Its events as `encodeEventBatch` wrote them, or as `compressEventBatch` packed that text. */
+  /** Its bytes (format 3, or format 1/2 text packed with DEFLATE), or its text (formats 1 and 2). */
   events: string | Uint8Array;
 }
 
 /**
- * A batch's text packed for storage: raw DEFLATE (RFC 1951), level 1, about an eighth of the
- * text (a thousand events of run jobs: ~33 KB of text, ~4 KB packed) for ~0.1 µs per event.
- *
- * Why SQLite stores batches packed: a batch of text spans nine overflow pages, each new to the
- * file, and while the WAL is busy every checkpoint copies them back into the database on top of
- * the jobs' few hot pages. Draining 80 000 no-op jobs its own process had just enqueued, a worker
- * ran 24 % slower with the feed on than off when the batches were text, 4 % when packed (an
- * empty text: also 4 %); starting from an empty WAL, text and packed both cost 6–8 %. It also
- * keeps the feed's hour of events an eighth of the size. PostgreSQL compresses long values
- * itself (TOAST), so it stores the text.
+ * Whether `batch` is a batch a store may keep: a count from 1 to `EVENTS_PER_BATCH` and bytes
+ * that start as format 3 does.
  */
-export function compressEventBatch(text: string): Buffer {
-  return deflateRawSync(text, { level: 1, memLevel: 9 });
+export function isEventBatch(batch: unknown): batch is EventBatch {
+  if (batch === null || typeof batch !== 'object') return false;
+  const { count, bytes } = batch as { count?: unknown; bytes?: unknown };
+  return (
+    typeof count === 'number' && Number.isInteger(count) && count >= 1 && count <= EVENTS_PER_BATCH && bytes instanceof Uint8Array && bytes.length > 2 && bytes[0] === MAGIC && bytes[1] === FORMAT
+  );
 }
 
-/** The text of a stored batch, unpacked when packed; null when a packed batch does not unpack. */
+/**
+ * What both stores check before writing an append: every element a batch (`isEventBatch`), else
+ * a `ValidationError` and nothing written, so a caller's mistake never becomes a row no reader
+ * can use.
+ */
+export function checkEventBatches(batches: unknown): asserts batches is readonly EventBatch[] {
+  if (!Array.isArray(batches)) throw new ValidationError('INVALID_OPTION', 'eventAppend: `batches` must be an array of event batches');
+  batches.forEach((batch, index) => {
+    if (!isEventBatch(batch)) {
+      throw new ValidationError('INVALID_OPTION', `eventAppend: batches[${index}] is not an event batch: build batches with EventBatchBuilder or encodeEvents (1 to ${EVENTS_PER_BATCH} events each)`, {
+        issues: [{ path: `batches.${index}`, message: 'not an event batch' }],
+      });
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Format 3
+//
+// Why bytes, built as events happen: the feed is most of what a busy worker does besides its
+// jobs, and a run job leaves two events. Format 2 was JSON text the writer built per event
+// (`job:completed`'s data), encoded per batch and, on SQLite, packed with DEFLATE: about 40 µs of
+// the main thread per thousand events in all, some 5 % of a worker draining no-op jobs. Here a
+// run event is a few varints appended to a buffer, with no text and no object made for it, and
+// the bytes are small enough (about 6 per run event) to store as they are.
+//
+// Layout: byte 0 is MAGIC (0x4E), which no raw DEFLATE stream starts with (its block type bits
+// would be the reserved 11), so packed batches of format 1 and 2 stay told apart; byte 1 is the
+// format, 3. Then operations until the end:
+// - 0x80 DEF, varint byte length, UTF-8: the next text of the batch's dictionary (index 0, 1, …).
+// - 0x81 DEF of a text that is not well-formed UTF-16 (a lone surrogate): its JSON string literal.
+// - 0x00–0x1F an event. Bits 0–1, its data kind: 0 text (a dictionary index: the data as given),
+//   1 started (varints attempt and maxAttempts, a dictionary index for the worker id: the data
+//   `{"attempt":…,"maxAttempts":…,"workerId":…}`), 2 completed (varints attempt and the duration
+//   in whole microseconds: `{"attempt":…,"durationMs":…}`, the milliseconds as JSON prints them).
+//   Bit 2: a head follows (varints type, queue + 1 and job name + 1, dictionary indexes, 0 for
+//   null); else the head is the previous event's of the same data kind. Bits 3–4, the job id:
+//   0 null, 1 a number (a zigzag varint: the difference from the previous numbered id of the
+//   batch, which starts at 0), 2 a text (a dictionary index). The id comes after the head, the
+//   data fields last.
+// Varints are unsigned LEB128 of safe integers (up to 8 bytes).
+
+const MAGIC = 0x4e;
+const FORMAT = 3;
+const OP_DEF = 0x80;
+const OP_DEF_JSON = 0x81;
+const KIND_TEXT = 0;
+const KIND_STARTED = 1;
+const KIND_COMPLETED = 2;
+const HAS_HEAD = 4;
+const ID_NUMBER = 8;
+const ID_TEXT = 16;
+/** Most bytes an event takes besides the texts it defines: its operation and seven varints. */
+const MAX_EVENT_BYTES = 1 + 7 * 8;
+/** Durations up to this many microseconds (~68 years) are written as a number; longer ones as text. */
+const MAX_MICROS = 2_147_483_647_000;
+
+/**
+ * `us` microseconds as milliseconds the way `JSON.stringify(us / 1000)` prints them, for
+ * 0 ≤ us < MAX_MICROS, built from integers (printing a fraction is several times slower).
+ */
+export function microsAsMillisText(us: number): string {
+  const whole = Math.floor(us / 1000);
+  const frac = us - whole * 1000;
+  if (frac === 0) return `${whole}`;
+  if (frac % 100 === 0) return `${whole}.${frac / 100}`;
+  if (frac % 10 === 0) return `${whole}.${frac < 100 ? '0' : ''}${frac / 10}`;
+  return `${whole}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
+}
+
+/** The number of a job id of 1 to 15 digits without a leading zero (a double holds it exactly), else -1. */
+function idNumber(id: string): number {
+  const length = id.length;
+  if (length === 0 || length > 15) return -1;
+  let value = 0;
+  for (let i = 0; i < length; i++) {
+    const digit = id.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9 || (digit === 0 && i === 0 && length > 1)) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+const isCount = (value: number): boolean => Number.isSafeInteger(value) && value >= 0;
+const utf8 = new TextEncoder();
+
+/**
+ * Builds one batch in format 3 as events arrive. `add` takes any event; `addStarted` and
+ * `addCompleted` take a run's numbers and write the same data their text would be, in a few
+ * bytes (anything they cannot write as numbers goes as text). `seal` hands the batch over and
+ * starts the next one.
+ */
+export class EventBatchBuilder {
+  #bytes = new Uint8Array(16_384);
+  #length = 2;
+  #count = 0;
+  #texts = new Map<string, number>();
+  #previousId = 0;
+  /** Per data kind, the head of its previous event (type, queue, job name), as texts. */
+  readonly #heads: ({ type: string; queue: string | null; jobName: string | null } | null)[] = [null, null, null];
+
+  constructor() {
+    this.#bytes[0] = MAGIC;
+    this.#bytes[1] = FORMAT;
+  }
+
+  /** Events in the batch so far. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Any event; its data as given. */
+  add(type: string, queue: string | null, jobName: string | null, jobId: string | null, data: string): void {
+    const textIndex = this.#text(data);
+    this.#event(KIND_TEXT, type, queue, jobName, jobId);
+    this.#varint(textIndex);
+  }
+
+  /** `{"attempt":attempt,"maxAttempts":maxAttempts,"workerId":workerId}`. */
+  addStarted(type: string, queue: string | null, jobName: string | null, jobId: string | null, attempt: number, maxAttempts: number, workerId: string): void {
+    if (!isCount(attempt) || !isCount(maxAttempts)) {
+      this.add(type, queue, jobName, jobId, `{"attempt":${JSON.stringify(attempt)},"maxAttempts":${JSON.stringify(maxAttempts)},"workerId":${JSON.stringify(workerId)}}`);
+      return;
+    }
+    const worker = this.#text(workerId);
+    this.#event(KIND_STARTED, type, queue, jobName, jobId);
+    this.#varint(attempt);
+    this.#varint(maxAttempts);
+    this.#varint(worker);
+  }
+
+  /** `{"attempt":attempt,"durationMs":…}`, the duration rounded to the microsecond (null when not finite). */
+  addCompleted(type: string, queue: string | null, jobName: string | null, jobId: string | null, attempt: number, durationMs: number): void {
+    const us = Math.round(durationMs * 1000);
+    if (!isCount(attempt) || !(us >= 0 && us < MAX_MICROS)) {
+      const duration = Number.isFinite(durationMs) ? us / 1000 : null;
+      this.add(type, queue, jobName, jobId, `{"attempt":${JSON.stringify(attempt)},"durationMs":${JSON.stringify(duration)}}`);
+      return;
+    }
+    this.#event(KIND_COMPLETED, type, queue, jobName, jobId);
+    this.#varint(attempt);
+    this.#varint(us);
+  }
+
+  /** The batch so far (null when empty); the builder starts a new one. */
+  seal(): EventBatch | null {
+    if (this.#count === 0) return null;
+    const batch = { count: this.#count, bytes: this.#bytes.slice(0, this.#length) };
+    this.#length = 2;
+    this.#count = 0;
+    this.#texts.clear();
+    this.#previousId = 0;
+    this.#heads.fill(null);
+    return batch;
+  }
+
+  /**
+   * Writes an event's operation, head and id, and makes room for its data fields: after it, up
+   * to three varints go in without a check. Texts the event needs are defined before it.
+   */
+  #event(kind: number, type: string, queue: string | null, jobName: string | null, jobId: string | null): void {
+    const head = this.#heads[kind];
+    const sameHead = head != null && head.type === type && head.queue === queue && head.jobName === jobName;
+    let typeIndex = 0;
+    let queueIndex = 0;
+    let nameIndex = 0;
+    if (!sameHead) {
+      typeIndex = this.#text(type);
+      queueIndex = queue === null ? 0 : this.#text(queue) + 1;
+      nameIndex = jobName === null ? 0 : this.#text(jobName) + 1;
+      this.#heads[kind] = { type, queue, jobName };
+    }
+    let idBits = 0;
+    let idValue = 0;
+    if (jobId !== null) {
+      const number = idNumber(jobId);
+      if (number >= 0) {
+        const delta = number - this.#previousId;
+        this.#previousId = number;
+        idBits = ID_NUMBER;
+        idValue = delta >= 0 ? delta * 2 : -delta * 2 - 1;
+      } else {
+        idBits = ID_TEXT;
+        idValue = this.#text(jobId);
+      }
+    }
+    // An event's operation, head, id and data: at most 1 + 8 × 7 bytes.
+    if (this.#length + MAX_EVENT_BYTES > this.#bytes.length) this.#room(MAX_EVENT_BYTES);
+    this.#bytes[this.#length++] = kind | (sameHead ? 0 : HAS_HEAD) | idBits;
+    if (!sameHead) {
+      this.#varint(typeIndex);
+      this.#varint(queueIndex);
+      this.#varint(nameIndex);
+    }
+    if (idBits !== 0) this.#varint(idValue);
+    this.#count++;
+  }
+
+  /** The dictionary index of `text`, defining it first when the batch has not had it. */
+  #text(text: string): number {
+    const known = this.#texts.get(text);
+    if (known !== undefined) return known;
+    const index = this.#texts.size;
+    this.#texts.set(text, index);
+    const wellFormed = text.isWellFormed();
+    const encoded = utf8.encode(wellFormed ? text : JSON.stringify(text));
+    this.#room(1 + 8 + encoded.length);
+    this.#bytes[this.#length++] = wellFormed ? OP_DEF : OP_DEF_JSON;
+    this.#varint(encoded.length);
+    this.#bytes.set(encoded, this.#length);
+    this.#length += encoded.length;
+    return index;
+  }
+
+  /** Writes `value` (a safe non-negative integer) where room was made for it. */
+  #varint(value: number): void {
+    const bytes = this.#bytes;
+    if (value < 0x80) {
+      bytes[this.#length++] = value;
+      return;
+    }
+    let at = this.#length;
+    while (value >= 0x80) {
+      bytes[at++] = (value % 0x80) | 0x80;
+      value = Math.floor(value / 0x80);
+    }
+    bytes[at++] = value;
+    this.#length = at;
+  }
+
+  #room(extra: number): void {
+    if (this.#length + extra <= this.#bytes.length) return;
+    let size = this.#bytes.length * 2;
+    while (size < this.#length + extra) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.#bytes.subarray(0, this.#length));
+    this.#bytes = grown;
+  }
+}
+
+/** `events` as batches ready to store, at most `EVENTS_PER_BATCH` each, in order. */
+export function encodeEvents(events: readonly EventInsert[]): EventBatch[] {
+  const batches: EventBatch[] = [];
+  const builder = new EventBatchBuilder();
+  for (const event of events) {
+    builder.add(event.type, event.queue, event.jobName, event.jobId, event.data);
+    if (builder.count === EVENTS_PER_BATCH) batches.push(builder.seal()!);
+  }
+  const last = builder.seal();
+  if (last !== null) batches.push(last);
+  return batches;
+}
+
+/** The events of a format 3 batch, in order, up to the first operation that does not read (a damaged row). */
+export function decodeEventBatch(bytes: Uint8Array): EventInsert[] {
+  const events: EventInsert[] = [];
+  if (bytes.length < 2 || bytes[0] !== MAGIC || bytes[1] !== FORMAT) return events;
+  const texts: string[] = [];
+  const heads: ({ type: string; queue: string | null; jobName: string | null } | null)[] = [null, null, null];
+  const decoder = new TextDecoder();
+  let at = 2;
+  let previousId = 0;
+  const varint = (): number => {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      if (at >= bytes.length) throw new RangeError('truncated');
+      const byte = bytes[at++]!;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 0x80;
+    }
+    throw new RangeError('varint too long');
+  };
+  const text = (index: number): string => {
+    const value = texts[index];
+    if (value === undefined) throw new RangeError('no such text');
+    return value;
+  };
+  try {
+    while (at < bytes.length) {
+      const op = bytes[at++]!;
+      if (op === OP_DEF || op === OP_DEF_JSON) {
+        const length = varint();
+        if (at + length > bytes.length) throw new RangeError('truncated');
+        const raw = decoder.decode(bytes.subarray(at, at + length));
+        at += length;
+        const value: unknown = op === OP_DEF ? raw : JSON.parse(raw);
+        if (typeof value !== 'string') throw new RangeError('not a text');
+        texts.push(value);
+        continue;
+      }
+      if (op > 0x1f) throw new RangeError('unknown operation');
+      const kind = op & 3;
+      if (kind > KIND_COMPLETED) throw new RangeError('unknown data kind');
+      let head = heads[kind];
+      if (op & HAS_HEAD) {
+        const type = text(varint());
+        const queue = varint();
+        const name = varint();
+        head = { type, queue: queue === 0 ? null : text(queue - 1), jobName: name === 0 ? null : text(name - 1) };
+        heads[kind] = head;
+      }
+      if (!head) throw new RangeError('no head');
+      let jobId: string | null = null;
+      const idBits = op & (ID_NUMBER | ID_TEXT);
+      if (idBits === ID_NUMBER) {
+        const zigzag = varint();
+        previousId += zigzag % 2 === 0 ? zigzag / 2 : -(zigzag + 1) / 2;
+        jobId = String(previousId);
+      } else if (idBits === ID_TEXT) jobId = text(varint());
+      else if (idBits !== 0) throw new RangeError('unknown id kind');
+      let data: string;
+      if (kind === KIND_TEXT) data = text(varint());
+      else if (kind === KIND_STARTED) {
+        const attempt = varint();
+        const maxAttempts = varint();
+        data = `{"attempt":${attempt},"maxAttempts":${maxAttempts},"workerId":${JSON.stringify(text(varint()))}}`;
+      } else {
+        const attempt = varint();
+        const us = varint();
+        data = `{"attempt":${attempt},"durationMs":${microsAsMillisText(us)}}`;
+      }
+      events.push({ type: head.type, queue: head.queue, jobName: head.jobName, jobId, data });
+    }
+  } catch {
+    // A damaged row: what read before it stands.
+  }
+  return events;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading, every format
+
+/** The text of a stored batch of format 1 or 2, unpacked when packed; null when a packed batch does not unpack. */
 function batchText(stored: string | Uint8Array): string | null {
   if (typeof stored === 'string') return stored;
   try {
@@ -56,85 +392,6 @@ function batchText(stored: string | Uint8Array): string | null {
   } catch {
     return null;
   }
-}
-
-/** Splits an append into batches of at most `EVENTS_PER_BATCH`, in order. */
-export function splitEventBatches(events: readonly EventInsert[]): EventInsert[][] {
-  const batches: EventInsert[][] = [];
-  for (let start = 0; start < events.length; start += EVENTS_PER_BATCH) batches.push(events.slice(start, start + EVENTS_PER_BATCH));
-  return batches;
-}
-
-/** Job ids are decimal digits: written as JSON numbers when a double holds them exactly. */
-const SAFE_ID = /^(0|[1-9]\d{0,14})$/;
-
-/**
- * The stored text of one batch (format 2): one JSON object,
- * `{"v":2,"d":[texts…],"e":[[type, queue, jobName, jobId, data]…]}`. Type, queue and job name
- * are indexes into `d`, the batch's texts, each written once; a job id is a JSON number (a text
- * when it is not a plain decimal a double holds); `data` is the index in `d` of a data text that
- * repeats the previous data of its event type (a worker's `job:started` data is the same for
- * most of its jobs), else the core's serialized JSON object written as a JSON value, not quoted
- * again, or the text given when it is not `{…}`. Null type, queue or name: -1.
- *
- * Why: the feed's rows are most of what a busy worker writes besides the jobs themselves, and on
- * SQLite what a write costs follows its bytes (WAL pages, checkpoints). Format 1, a JSON array
- * of `[type, queue, jobName, jobId, data]` with every text spelled out, took about 170 bytes per
- * run job (started and completed); this one about a third of that. Batches of format 1 written
- * before still read (see `collectEvents`).
- */
-export function encodeEventBatch(events: readonly EventInsert[]): string {
-  const texts = new Map<string, number>();
-  const dictionary: string[] = [];
-  const indexOf = (text: string | null): number => {
-    if (text === null) return -1;
-    let index = texts.get(text);
-    if (index === undefined) {
-      index = dictionary.length;
-      dictionary.push(text);
-      texts.set(text, index);
-    }
-    return index;
-  };
-  // Per event type, what its previous event had: its data text (a data text equal to the
-  // previous one of the same type, as a worker's job:started data is for most of its jobs, goes
-  // to the dictionary from its second time on: one string comparison per event, no hashing of
-  // the many texts that occur once, job:completed's), and its queue and job name with the
-  // entry's head written for them (`[type,queue,name,`): a worker's events of one type mostly
-  // share both, so the head is reused without looking the texts up again.
-  const previous = new Map<string, { data: string; index: number; queue: string | null; jobName: string | null; head: string }>();
-  let entries = '';
-  for (let i = 0; i < events.length; i++) {
-    const event = events[i]!;
-    const data = event.data;
-    const id = event.jobId;
-    const idText = id === null ? 'null' : SAFE_ID.test(id) ? id : JSON.stringify(id);
-    let last = previous.get(event.type);
-    let dataText: string | undefined;
-    if (last === undefined) {
-      last = { data, index: -1, queue: event.queue, jobName: event.jobName, head: `[${indexOf(event.type)},${indexOf(event.queue)},${indexOf(event.jobName)},` };
-      previous.set(event.type, last);
-    } else {
-      if (last.queue !== event.queue || last.jobName !== event.jobName) {
-        last.queue = event.queue;
-        last.jobName = event.jobName;
-        last.head = `[${indexOf(event.type)},${indexOf(event.queue)},${indexOf(event.jobName)},`;
-      }
-      if (last.data === data) {
-        if (last.index < 0) last.index = indexOf(data);
-        dataText = String(last.index);
-      } else {
-        last.data = data;
-        last.index = texts.get(data) ?? -1;
-      }
-    }
-    if (dataText === undefined) {
-      if (data.length >= 2 && data.charCodeAt(0) === 123 && data.charCodeAt(data.length - 1) === 125) dataText = data;
-      else dataText = JSON.stringify(data);
-    }
-    entries += `${i === 0 ? '' : ','}${last.head}${idText},${dataText}]`;
-  }
-  return `{"v":2,"d":${JSON.stringify(dictionary)},"e":[${entries}]}`;
 }
 
 /**
@@ -158,7 +415,7 @@ const asText = (value: unknown): string | null => (typeof value === 'string' ? v
 /** One entry of a batch, decoded to texts: null when it is not an entry with a type. */
 type DecodedEntry = { type: string; queue: string | null; jobName: string | null; jobId: string | null; data: string } | null;
 
-/** The entries of a stored batch text, of either format, decoded lazily; null when it does not parse. */
+/** The entries of a stored batch text, format 1 or 2, decoded lazily; null when it does not parse. */
 function batchEntries(stored: string): { length: number; at(index: number): DecodedEntry } | null {
   let parsed: unknown;
   try {
@@ -202,14 +459,24 @@ function batchEntries(stored: string): { length: number; at(index: number): Deco
   };
 }
 
+/** The entries of a stored batch of any format; null when it does not read at all. */
+function storedEntries(stored: string | Uint8Array): { length: number; at(index: number): DecodedEntry } | null {
+  if (typeof stored !== 'string' && stored.length >= 2 && stored[0] === MAGIC) {
+    const events = decodeEventBatch(stored);
+    return { length: events.length, at: (index) => events[index] ?? null };
+  }
+  const text = batchText(stored);
+  return text === null ? null : batchEntries(text);
+}
+
 /**
  * Adds to `out` the events of `batch` after the cursor that pass `filter`, until `out` holds
- * `limit`. Returns false once `out` is full. A batch whose text does not parse, or an entry that
- * is not an entry with a type, is skipped: a corrupt row never fails a read.
+ * `limit`. Returns false once `out` is full. A batch that does not read, an entry that is not an
+ * entry with a type, or a format 3 batch's events after its first damaged byte, are skipped: a
+ * corrupt row never fails a read.
  */
 export function collectEvents(batch: StoredEventBatch, cursor: { batch: number; index: number }, filter: EventListFilter | undefined, limit: number, out: EventRecord[]): boolean {
-  const text = batchText(batch.events);
-  const entries = text === null ? null : batchEntries(text);
+  const entries = storedEntries(batch.events);
   if (entries === null) return out.length < limit;
   const first = batch.id === cursor.batch ? cursor.index + 1 : 0;
   for (let index = first; index < entries.length && index < EVENTS_PER_BATCH; index++) {

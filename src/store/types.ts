@@ -645,14 +645,17 @@ export interface Store extends AlertStore {
   // -- The event feed: job and schedule lifecycle events every process can read. Added with SSE.
 
   /**
-   * Appends events in one transaction (stored as one row per up to 10 000 events; ids are not
-   * contiguous between appends). Each gets the next id — the
-   * feed's cursor, increasing with commit order: a reader that has seen id N never later finds a
-   * new event with an id ≤ N (how each store guarantees it is written next to its statement) —
-   * and `at` from the store's clock. Appends of one store instance are stored in the order they
-   * were asked for, also when several are under way at once. An empty list writes nothing.
+   * Appends batches of events in one transaction, a row per batch, in order (see
+   * store/event-batches.ts: the core builds a batch, `EventBatchBuilder` or `encodeEvents`, and
+   * the store keeps its bytes as they are). Each event gets the next id — the feed's cursor,
+   * increasing with commit order: a reader that has seen id N never later finds a new event with
+   * an id ≤ N (how each store guarantees it is written next to its statement); ids are not
+   * contiguous between batches — and `at` from the store's clock. Appends of one store instance
+   * are stored in the order they were asked for, also when several are under way at once. An
+   * empty list writes nothing; a list with anything that is not a batch (`isEventBatch`) writes
+   * nothing and rejects with a `ValidationError`.
    */
-  eventAppend(params: { events: EventInsert[] }): Promise<void>;
+  eventAppend(params: { batches: readonly EventBatch[] }): Promise<void>;
   /**
    * How many events this store would rather take per `eventAppend` while events arrive fast: the
    * event feed writer's default flush size (it also flushes every 100 ms, whatever it holds).
@@ -830,6 +833,12 @@ export interface ProcessRecord {
   firstSeenAt: Date;
   /** Its latest heartbeat, by the store's clock. */
   lastSeenAt: Date;
+}
+
+/** A batch of feed events ready to store: its event count (1 to 10 000) and its bytes (store/event-batches.ts, format 3). */
+export interface EventBatch {
+  readonly count: number;
+  readonly bytes: Uint8Array;
 }
 
 /** One event to append to the feed. The core writes small `data`: ids, states, error kinds, never payloads. */

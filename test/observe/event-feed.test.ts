@@ -6,11 +6,12 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPruner } from '../../src/maintenance/pruner.js';
-import { createEventFeedWriter, EVENT_RETENTION_MS, feedDurationText } from '../../src/observe/event-feed.js';
+import { createEventFeedWriter, EVENT_RETENTION_MS } from '../../src/observe/event-feed.js';
 import { NightshiftEvents } from '../../src/observe/events.js';
 import { TestClock } from '../../src/store/conformance/index.js';
 import { createPostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { decodeEventBatch, encodeEvents, EventBatchBuilder } from '../../src/store/event-batches.js';
 import type { JobRecord, Store } from '../../src/store/types.js';
 import { postgresUrl, testSchema } from '../support/postgres-server.js';
 
@@ -216,17 +217,23 @@ describe('event feed writer', () => {
 });
 
 describe('durations in feed events', () => {
-  it('prints what JSON prints for the duration rounded to the microsecond, fast path or not', () => {
+  it('reads back what JSON prints for the duration rounded to the microsecond, as a number or not', () => {
     const json = (ms: number) => JSON.stringify(Number.isFinite(ms) ? Math.round(ms * 1000) / 1000 : null);
+    const durationsRead = (durations: number[]): string[] => {
+      const builder = new EventBatchBuilder();
+      for (const ms of durations) builder.addCompleted('job:completed', 'q', 'n', '1', 1, ms);
+      return decodeEventBatch(builder.seal()!.bytes).map((event) => JSON.stringify((JSON.parse(event.data) as { durationMs: unknown }).durationMs));
+    };
     const edges = [0, 0.0004, 0.0005, 0.001, 0.01, 0.1, 0.12, 0.1234, 1, 1.5, 2.25, 9.999, 10.001, 999.9995, 1e6 + 0.5, 2_147_483_646.999, 2_147_483_647, 3e12, -0.4, -1.25, NaN, Infinity, -Infinity];
-    for (const ms of edges) expect(feedDurationText(ms)).toBe(json(ms));
+    expect(durationsRead(edges)).toEqual(edges.map(json));
     // A fixed pseudo-random sweep over durations from sub-millisecond to hours.
     let seed = 42;
+    const sweep: number[] = [];
     for (let i = 0; i < 100_000; i++) {
       seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
-      const ms = (seed / 2_147_483_648) * 10 ** ((i % 8) - 2);
-      expect(feedDurationText(ms)).toBe(json(ms));
+      sweep.push((seed / 2_147_483_648) * 10 ** ((i % 8) - 2));
     }
+    expect(durationsRead(sweep)).toEqual(sweep.map(json));
   });
 });
 
@@ -236,9 +243,9 @@ describe('pruner: event retention', () => {
     const store = sqliteStore(clock);
     await store.migrate();
     const event = (queue: string) => ({ type: 'queue:paused', queue, jobName: null, jobId: null, data: '{}' });
-    await store.eventAppend({ events: [event('old')] });
+    await store.eventAppend({ batches: encodeEvents([event('old')]) });
     clock.advance(EVENT_RETENTION_MS - 60_000);
-    await store.eventAppend({ events: [event('recent')] });
+    await store.eventAppend({ batches: encodeEvents([event('recent')]) });
     clock.advance(120_000);
     let pruned = -1;
     await createPruner({ store, onEventsPruned: (deleted) => (pruned = deleted) }).runNow();

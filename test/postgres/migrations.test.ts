@@ -5,6 +5,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LATEST_VERSION, MIGRATIONS, runMigrations } from '../../src/store/postgres/migrations.js';
 import { createPostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { encodeEvents } from '../../src/store/event-batches.js';
 import { schemaNames } from '../../src/store/postgres/schema-name.js';
 import { postgresUrl } from '../support/postgres-server.js';
 import { jobInput, pgFixture, waitUntil } from './pg-test-fixtures.js';
@@ -150,7 +151,7 @@ describe.skipIf(url === null)('postgres: migrations', () => {
     expect(rows[0].f).toBeNull();
     await admin.query(`DROP FUNCTION ${s}.enqueue(text, jsonb, jsonb)`);
     expect(await runMigrations(fx.pool(), names)).toEqual(MIGRATIONS.filter((step) => step.version >= 3).map((step) => step.version));
-    expect(LATEST_VERSION).toBe(24);
+    expect(LATEST_VERSION).toBe(25);
   });
 
   it('the counting step counts the jobs already there once; its triggers keep the counts exact after', async () => {
@@ -183,10 +184,35 @@ describe.skipIf(url === null)('postgres: migrations', () => {
     await store.migrate();
     expect(await store.eventList({ afterId: '0', limit: 10 })).toEqual([]);
     expect(await store.eventBounds()).toEqual({ newestId: null, prunedThroughId: '2' });
-    await store.eventAppend({ events: [{ type: 'job:started', queue: 'q', jobName: 'n', jobId: '1', data: '{}' }] });
+    await store.eventAppend({ batches: encodeEvents([{ type: 'job:started', queue: 'q', jobName: 'n', jobId: '1', data: '{}' }]) });
     const [event] = await store.eventList({ afterId: '234567', limit: 10 });
     expect(event).toMatchObject({ type: 'job:started', jobId: '1' });
     expect(Number(event!.id)).toBeGreaterThan(234_567);
+  });
+
+  it('the feed-as-bytes step keeps batches of text written before readable, in order with new ones', async () => {
+    const names = schemaNames(fx.schema);
+    const s = pg.escapeIdentifier(fx.schema);
+    await runMigrations(fx.pool(), names, { upTo: 24 });
+    const admin = await fx.client();
+    // A batch as the version before wrote it: format 2 text.
+    const text = '{"v":2,"d":["job:completed","mail","send"],"e":[[0,1,2,41,{"attempt":1,"durationMs":2.5}]]}';
+    await admin.query(`INSERT INTO ${s}.event_batches (at, n, events) VALUES (now(), 1, $1)`, [text]);
+    const store = fx.open();
+    await store.migrate();
+    await store.eventAppend({ batches: encodeEvents([{ type: 'job:started', queue: 'q', jobName: 'n', jobId: '42', data: '{}' }]) });
+    const read = await store.eventList({ afterId: '0', limit: 10 });
+    expect(read.map((event) => [event.type, event.queue, event.jobName, event.jobId, event.data])).toEqual([
+      ['job:completed', 'mail', 'send', '41', '{"attempt":1,"durationMs":2.5}'],
+      ['job:started', 'q', 'n', '42', '{}'],
+    ]);
+    const { rows } = await admin.query(`SELECT events IS NULL AS bytes, pg_typeof(packed)::text AS type FROM ${s}.event_batches ORDER BY id`);
+    expect(rows).toEqual([
+      { bytes: false, type: 'bytea' },
+      { bytes: true, type: 'bytea' },
+    ]);
+    // A row is one form or the other, never neither.
+    await expect(admin.query(`INSERT INTO ${s}.event_batches (at, n) VALUES (now(), 1)`)).rejects.toThrow(/event_batches_one_form/);
   });
 
   it('rejects hostile or invalid schema names before touching the database', () => {

@@ -5,10 +5,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { insertAndClaim } from '../../src/store/conformance/conformance-fixtures.js';
-import { encodeEventBatch } from '../../src/store/event-batches.js';
+import { encodeEvents } from '../../src/store/event-batches.js';
 import { RIDE_RECENT_MS, RIDE_WAIT_MS } from '../../src/store/sqlite/sqlite-event-rider.js';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { EventInsert, JobRecord, Store } from '../../src/store/types.js';
@@ -67,7 +68,7 @@ describe('sqlite feed appends ride the next job finish', () => {
     const second = await insertAndClaim(store);
     await complete(store, first);
     const before = commits();
-    const append = store.eventAppend({ events: [event('a'), event('b')] });
+    const append = store.eventAppend({ batches: encodeEvents([event('a'), event('b')]) });
     expect(await settled(append)).toBe(false);
     expect(await ids(store)).toEqual([]);
     expect((await complete(store, second)).applied).toEqual([second.id]);
@@ -81,7 +82,7 @@ describe('sqlite feed appends ride the next job finish', () => {
     await complete(store, await insertAndClaim(store));
     const before = commits();
     const started = performance.now();
-    await store.eventAppend({ events: [event('alone')] });
+    await store.eventAppend({ batches: encodeEvents([event('alone')]) });
     expect(performance.now() - started).toBeGreaterThanOrEqual(RIDE_WAIT_MS - 1);
     expect(commits() - before).toBe(1);
     expect(await ids(store)).toEqual(['alone']);
@@ -92,7 +93,7 @@ describe('sqlite feed appends ride the next job finish', () => {
     await complete(store, await insertAndClaim(store));
     await new Promise((resolve) => setTimeout(resolve, RIDE_RECENT_MS + 20));
     const before = commits();
-    const append = store.eventAppend({ events: [event('now')] });
+    const append = store.eventAppend({ batches: encodeEvents([event('now')]) });
     expect(commits() - before).toBe(1);
     await append;
     expect(await ids(store)).toEqual(['now']);
@@ -104,7 +105,7 @@ describe('sqlite feed appends ride the next job finish', () => {
     const second = await insertAndClaim(store);
     watcher.exec(`CREATE TRIGGER refuse_events BEFORE INSERT ON nightshift_event_batches BEGIN SELECT RAISE(ABORT, 'no events today'); END`);
     await complete(store, first);
-    const append = store.eventAppend({ events: [event('refused')] });
+    const append = store.eventAppend({ batches: encodeEvents([event('refused')]) });
     const caught = append.catch((error: unknown) => error);
     expect((await complete(store, second)).applied).toEqual([second.id]);
     expect((await store.jobGet({ id: second.id }))?.state).toBe('completed');
@@ -120,7 +121,7 @@ describe('sqlite feed appends ride the next job finish', () => {
     const first = await insertAndClaim(store);
     const second = await insertAndClaim(store);
     await complete(store, first);
-    const append = store.eventAppend({ events: [event('kept')] });
+    const append = store.eventAppend({ batches: encodeEvents([event('kept')]) });
     // The finish fails as a whole (its completion is refused): nothing of it commits.
     watcher.exec(`CREATE TRIGGER refuse_attempts BEFORE UPDATE ON nightshift_jobs WHEN NEW.state = 'completed' BEGIN SELECT RAISE(ABORT, 'not now'); END`);
     await expect(complete(store, second)).rejects.toThrow(/not now/);
@@ -133,7 +134,7 @@ describe('sqlite feed appends ride the next job finish', () => {
   it('closing the store writes the appends still waiting', async () => {
     const { store, file } = await open();
     await complete(store, await insertAndClaim(store));
-    const append = store.eventAppend({ events: [event('late')] });
+    const append = store.eventAppend({ batches: encodeEvents([event('late')]) });
     await store.close();
     await append;
     const reader = new Database(file, { readonly: true });
@@ -145,17 +146,18 @@ describe('sqlite feed appends ride the next job finish', () => {
 });
 
 describe('sqlite feed rows', () => {
-  it('are stored packed (a BLOB), and rows of text written before still read, in order', async () => {
+  it('are stored as bytes (a BLOB), and rows of text or packed text written before still read, in order', async () => {
     const { store, watcher } = await open();
-    await store.eventAppend({ events: [event('packed-1'), event('packed-2')] });
+    await store.eventAppend({ batches: encodeEvents([event('bytes-1'), event('bytes-2')]) });
     expect(watcher.prepare('SELECT typeof(events) FROM nightshift_event_batches').pluck().all()).toEqual(['blob']);
-    // A row as an earlier version wrote it: the batch's text.
-    watcher
-      .prepare('INSERT INTO nightshift_event_batches (at, n, events) VALUES (?, 1, ?)')
-      .run(Date.now(), encodeEventBatch([event('text-1')]));
-    await store.eventAppend({ events: [event('packed-3')] });
-    expect(await ids(store)).toEqual(['packed-1', 'packed-2', 'text-1', 'packed-3']);
-    const [last] = (await store.eventList({ afterId: '0', limit: 100 })).slice(-1);
-    expect(last).toMatchObject({ type: 'job:completed', queue: 'default', jobName: 'conformance.job', jobId: 'packed-3', data: '{"attempt":1}' });
+    // Rows as earlier versions wrote them: a batch's text (format 2), and that text packed.
+    const text = (id: string) => `{"v":2,"d":["job:completed","default","conformance.job"],"e":[[0,1,2,${JSON.stringify(id)},{"attempt":1}]]}`;
+    const insert = watcher.prepare('INSERT INTO nightshift_event_batches (at, n, events) VALUES (?, 1, ?)');
+    insert.run(Date.now(), text('text-1'));
+    insert.run(Date.now(), deflateRawSync(text('packed-1')));
+    await store.eventAppend({ batches: encodeEvents([event('bytes-3')]) });
+    expect(await ids(store)).toEqual(['bytes-1', 'bytes-2', 'text-1', 'packed-1', 'bytes-3']);
+    const read = await store.eventList({ afterId: '0', limit: 100 });
+    for (const one of read) expect(one).toMatchObject({ type: 'job:completed', queue: 'default', jobName: 'conformance.job', data: '{"attempt":1}' });
   });
 });

@@ -14,6 +14,7 @@ import { TestClock } from '../../src/store/conformance/test-clock.js';
 import { isRetryableSqliteCode, mapSqliteError } from '../../src/store/sqlite/sqlite-errors.js';
 import { migrateSqlite, SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite/sqlite-migrations.js';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { encodeEvents } from '../../src/store/event-batches.js';
 import { SQL } from '../../src/store/sqlite/sqlite-statements.js';
 import { SQL as DEPENDENCY_SQL } from '../../src/store/sqlite/sqlite-job-deps.js';
 import type { JobInsert, Store } from '../../src/store/types.js';
@@ -234,7 +235,7 @@ describe('sqlite store: schema', () => {
     const store = await openStore();
     expect(await store.eventList({ afterId: '0', limit: 10 })).toEqual([]);
     expect(await store.eventBounds()).toEqual({ newestId: null, prunedThroughId: '100' });
-    await store.eventAppend({ events: [{ type: 'job:started', queue: 'q', jobName: 'n', jobId: '1', data: '{}' }] });
+    await store.eventAppend({ batches: encodeEvents([{ type: 'job:started', queue: 'q', jobName: 'n', jobId: '1', data: '{}' }]) });
     // A reader that had seen the old newest id still finds the new event after its cursor.
     const [event] = await store.eventList({ afterId: '234567', limit: 10 });
     expect(event).toMatchObject({ type: 'job:started', jobId: '1' });

@@ -1,6 +1,7 @@
 /** Conformance: the event feed — append, read after a cursor with filters, prune, and commit order across connections. */
 import { describe, expect, it } from 'vitest';
-import type { EventInsert, EventRecord, Store } from '../types.js';
+import { encodeEvents, EventBatchBuilder } from '../event-batches.js';
+import type { EventBatch, EventInsert, EventRecord, Store } from '../types.js';
 import { insertAndClaim, useStoreFixture, type StoreFactory } from './conformance-fixtures.js';
 
 /** An event to append with defaults: a `job:completed` of `conformance.job` on `default`. */
@@ -26,17 +27,17 @@ export function describeEvents(factory: StoreFactory): void {
 
     it('appends a batch in order with increasing ids and the store clock, and keeps every field as given', async () => {
       expect(await t.store.eventBounds()).toEqual({ newestId: null, prunedThroughId: null });
-      await t.store.eventAppend({ events: [] });
+      await t.store.eventAppend({ batches: encodeEvents([]) });
       const data = JSON.stringify({ message: 'hôst "quoted" 😀', n: 1 });
       await t.store.eventAppend({
-        events: [
+        batches: encodeEvents([
           eventInput({ type: 'job:enqueued', jobId: '7', data }),
           eventInput({ type: 'queue:paused', queue: 'mail', jobName: null, jobId: null, data: '{}' }),
           eventInput({ type: 'schedule:fired', queue: null, jobName: null, jobId: null }),
-        ],
+        ]),
       });
       t.clock.advance(1000);
-      await t.store.eventAppend({ events: [eventInput({ jobId: '7' })] });
+      await t.store.eventAppend({ batches: encodeEvents([eventInput({ jobId: '7' })]) });
       const events = await t.store.eventList({ afterId: '0', limit: 10 });
       expect(events.map((e) => e.type)).toEqual(['job:enqueued', 'queue:paused', 'schedule:fired', 'job:completed']);
       const ids = events.map((e) => BigInt(e.id));
@@ -48,7 +49,7 @@ export function describeEvents(factory: StoreFactory): void {
     });
 
     it('reads after a cursor, at most limit, oldest first: paging sees every event exactly once', async () => {
-      await t.store.eventAppend({ events: Array.from({ length: 25 }, (_, i) => eventInput({ jobId: String(i) })) });
+      await t.store.eventAppend({ batches: encodeEvents(Array.from({ length: 25 }, (_, i) => eventInput({ jobId: String(i) }))) });
       const all = await t.store.eventList({ afterId: '0', limit: 100 });
       expect(all.map((e) => e.jobId)).toEqual(Array.from({ length: 25 }, (_, i) => String(i)));
       const paged = await readAll(t.store, '0', 7);
@@ -61,9 +62,46 @@ export function describeEvents(factory: StoreFactory): void {
     it('names the append size it prefers, and takes an append of that many events whole, in order', async () => {
       const size = t.store.eventAppendSize;
       expect(Number.isSafeInteger(size) && size >= 1).toBe(true);
-      await t.store.eventAppend({ events: Array.from({ length: size }, (_, i) => eventInput({ jobId: String(i) })) });
+      await t.store.eventAppend({ batches: encodeEvents(Array.from({ length: size }, (_, i) => eventInput({ jobId: String(i) }))) });
       const all = await readAll(t.store);
       expect(all.map((e) => e.jobId)).toEqual(Array.from({ length: size }, (_, i) => String(i)));
+    });
+
+    it('keeps the batches of one append in order, each event as its batch holds it, ids increasing across them', async () => {
+      const builder = new EventBatchBuilder();
+      builder.addStarted('job:started', 'mail', 'send', '41', 1, 3, 'host-1:7');
+      builder.addCompleted('job:completed', 'mail', 'send', '41', 1, 2.5);
+      builder.add('job:dead', 'mail', 'send', '42', '{"attempt":3,"error":{"message":"h\u00f4st \\"x\\""}}');
+      const runs = builder.seal()!;
+      const more = encodeEvents(Array.from({ length: 3 }, (_, i) => eventInput({ jobId: String(100 + i) })));
+      await t.store.eventAppend({ batches: [runs, ...more, runs] });
+      const all = await readAll(t.store);
+      const fields = (e: EventRecord) => [e.type, e.queue, e.jobName, e.jobId, e.data];
+      const first = [
+        ['job:started', 'mail', 'send', '41', '{"attempt":1,"maxAttempts":3,"workerId":"host-1:7"}'],
+        ['job:completed', 'mail', 'send', '41', '{"attempt":1,"durationMs":2.5}'],
+        ['job:dead', 'mail', 'send', '42', '{"attempt":3,"error":{"message":"h\u00f4st \\"x\\""}}'],
+      ];
+      expect(all.map(fields)).toEqual([...first, ...['100', '101', '102'].map((id) => fields({ ...eventInput({ jobId: id }), id: '', at: new Date(0) })), ...first]);
+      const ids = all.map((e) => BigInt(e.id));
+      for (let i = 1; i < ids.length; i++) expect(ids[i]! > ids[i - 1]!).toBe(true);
+    });
+
+    it('refuses an append holding anything that is not a batch, and writes none of it', async () => {
+      const [good] = encodeEvents([eventInput({ jobId: 'kept-out' })]);
+      const wrong: unknown[] = [
+        { count: 0, bytes: good!.bytes },
+        { count: 10_001, bytes: good!.bytes },
+        { count: 1, bytes: new TextEncoder().encode('[["job:started",null,null,null,{}]]') },
+        { count: 1, bytes: 'not bytes' },
+        null,
+      ];
+      for (const bad of wrong) {
+        await expect(t.store.eventAppend({ batches: [good!, bad as EventBatch] })).rejects.toMatchObject({ name: 'ValidationError', code: 'INVALID_OPTION' });
+      }
+      await expect(t.store.eventAppend({ batches: 'x' as unknown as EventBatch[] })).rejects.toMatchObject({ name: 'ValidationError' });
+      expect(await readAll(t.store)).toEqual([]);
+      expect(await t.store.eventBounds()).toEqual({ newestId: null, prunedThroughId: null });
     });
 
     it('appends made while jobs are being finished resolve once readable, in the order asked, and the finishes apply', async () => {
@@ -73,10 +111,10 @@ export function describeEvents(factory: StoreFactory): void {
         t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'completed', result: null } }] });
       expect((await finish(jobs[0]!)).applied).toEqual([jobs[0]!.id]);
       // Appends asked right after a finish, the next finish not awaited before the last append.
-      const first = t.store.eventAppend({ events: [eventInput({ jobId: 'a' }), eventInput({ jobId: 'b' })] });
-      const second = t.store.eventAppend({ events: [eventInput({ jobId: 'c' })] });
+      const first = t.store.eventAppend({ batches: encodeEvents([eventInput({ jobId: 'a' }), eventInput({ jobId: 'b' })]) });
+      const second = t.store.eventAppend({ batches: encodeEvents([eventInput({ jobId: 'c' })]) });
       const finished = finish(jobs[1]!);
-      const third = t.store.eventAppend({ events: [eventInput({ jobId: 'd' })] });
+      const third = t.store.eventAppend({ batches: encodeEvents([eventInput({ jobId: 'd' })]) });
       await Promise.all([first, second, third]);
       expect((await readAll(t.store)).map((e) => e.jobId)).toEqual(['a', 'b', 'c', 'd']);
       expect((await finished).applied).toEqual([jobs[1]!.id]);
@@ -85,20 +123,20 @@ export function describeEvents(factory: StoreFactory): void {
     });
 
     it('stores appends under way at once in the order they were asked for', async () => {
-      const appends = Array.from({ length: 20 }, (_, i) => t.store.eventAppend({ events: [eventInput({ jobId: `${i}-a` }), eventInput({ jobId: `${i}-b` })] }));
+      const appends = Array.from({ length: 20 }, (_, i) => t.store.eventAppend({ batches: encodeEvents([eventInput({ jobId: `${i}-a` }), eventInput({ jobId: `${i}-b` })]) }));
       await Promise.all(appends);
       expect((await readAll(t.store)).map((e) => e.jobId)).toEqual(Array.from({ length: 20 }, (_, i) => [`${i}-a`, `${i}-b`]).flat());
     });
 
     it('filters by types, queues and job names; every given list must match', async () => {
       await t.store.eventAppend({
-        events: [
+        batches: encodeEvents([
           eventInput({ type: 'job:started', queue: 'mail', jobName: 'send', jobId: '1' }),
           eventInput({ type: 'job:completed', queue: 'mail', jobName: 'send', jobId: '1' }),
           eventInput({ type: 'job:completed', queue: 'media', jobName: 'resize', jobId: '2' }),
           eventInput({ type: 'job:failed', queue: 'media', jobName: 'resize', jobId: '3' }),
           eventInput({ type: 'schedule:fired', queue: null, jobName: null, jobId: null }),
-        ],
+        ]),
       });
       const ids = async (filter: Parameters<Store['eventList']>[0]['filter']) =>
         (await t.store.eventList({ afterId: '0', limit: 100, filter })).map((e) => `${e.type}/${e.jobId}`);
@@ -116,10 +154,10 @@ export function describeEvents(factory: StoreFactory): void {
     });
 
     it('prunes whole appends older than a time, oldest first, up to a number of events, and says how far it pruned', async () => {
-      await t.store.eventAppend({ events: [eventInput({ jobId: 'a' }), eventInput({ jobId: 'b' })] });
-      await t.store.eventAppend({ events: [eventInput({ jobId: 'c' })] });
+      await t.store.eventAppend({ batches: encodeEvents([eventInput({ jobId: 'a' }), eventInput({ jobId: 'b' })]) });
+      await t.store.eventAppend({ batches: encodeEvents([eventInput({ jobId: 'c' })]) });
       t.clock.advance(60_000);
-      await t.store.eventAppend({ events: [eventInput({ jobId: 'd' })] });
+      await t.store.eventAppend({ batches: encodeEvents([eventInput({ jobId: 'd' })]) });
       const all = await readAll(t.store);
       const before = new Date(t.clock.now() - 30_000);
       // [a, b] fits in 2; [c] would make 3.
@@ -133,7 +171,7 @@ export function describeEvents(factory: StoreFactory): void {
       expect(left.map((e) => e.jobId)).toEqual(['d']);
       expect(await t.store.eventBounds()).toEqual({ newestId: left[0]!.id, prunedThroughId: all[2]!.id });
       // An append larger than the limit still goes, whole, rather than staying forever.
-      await t.store.eventAppend({ events: [eventInput({ jobId: 'e' }), eventInput({ jobId: 'f' }), eventInput({ jobId: 'g' })] });
+      await t.store.eventAppend({ batches: encodeEvents([eventInput({ jobId: 'e' }), eventInput({ jobId: 'f' }), eventInput({ jobId: 'g' })]) });
       t.clock.advance(60_000);
       expect(await t.store.eventPrune({ before: new Date(t.clock.now()), limit: 1 })).toEqual({ deleted: 1 });
       expect(await t.store.eventPrune({ before: new Date(t.clock.now()), limit: 1 })).toEqual({ deleted: 3 });
@@ -141,7 +179,7 @@ export function describeEvents(factory: StoreFactory): void {
       const bounds = await t.store.eventBounds();
       expect(bounds.newestId).toBeNull();
       expect(BigInt(bounds.prunedThroughId!)).toBeGreaterThan(BigInt(left[0]!.id));
-      await t.store.eventAppend({ events: [eventInput({ jobId: 'h' })] });
+      await t.store.eventAppend({ batches: encodeEvents([eventInput({ jobId: 'h' })]) });
       const [again] = await readAll(t.store);
       expect(again!.jobId).toBe('h');
       expect(BigInt(again!.id)).toBeGreaterThan(BigInt(bounds.prunedThroughId!));
@@ -149,8 +187,8 @@ export function describeEvents(factory: StoreFactory): void {
     });
 
     it('a cursor inside an append reads the rest of it; a cursor that is not a number reads from the start', async () => {
-      await t.store.eventAppend({ events: Array.from({ length: 5 }, (_, i) => eventInput({ jobId: String(i) })) });
-      await t.store.eventAppend({ events: [eventInput({ jobId: '5' })] });
+      await t.store.eventAppend({ batches: encodeEvents(Array.from({ length: 5 }, (_, i) => eventInput({ jobId: String(i) }))) });
+      await t.store.eventAppend({ batches: encodeEvents([eventInput({ jobId: '5' })]) });
       const all = await readAll(t.store);
       expect((await t.store.eventList({ afterId: all[2]!.id, limit: 10 })).map((e) => e.jobId)).toEqual(['3', '4', '5']);
       expect((await t.store.eventList({ afterId: all[4]!.id, limit: 10 })).map((e) => e.jobId)).toEqual(['5']);
@@ -168,7 +206,7 @@ export function describeEvents(factory: StoreFactory): void {
       let writing = true;
       const writers = Promise.all(
         Array.from({ length: BATCHES }, (_, b) =>
-          stores[b % stores.length]!.eventAppend({ events: Array.from({ length: PER_BATCH }, (_, i) => eventInput({ jobId: `${b}.${i}` })) }),
+          stores[b % stores.length]!.eventAppend({ batches: encodeEvents(Array.from({ length: PER_BATCH }, (_, i) => eventInput({ jobId: `${b}.${i}` }))) }),
         ),
       ).finally(() => {
         writing = false;

@@ -727,6 +727,19 @@ export const MIGRATIONS: readonly MigrationStep[] = [
       CREATE INDEX jobs_name_finished_idx ON ${s}.jobs (name, finished_at DESC, id DESC) WHERE state IN ('completed', 'dead');
     `,
   },
+  {
+    version: 25,
+    name: 'event feed batches as bytes (format 3): a bytea column beside the text of earlier batches',
+    // See store/event-batches.ts. A row holds either `events` (formats 1 and 2, text) or `packed`
+    // (format 3). The bytes are already compact; compressing them again would cost the server
+    // CPU for little, so they are stored out of line as they are (EXTERNAL).
+    sql: ({ quoted: s }) => `
+      ALTER TABLE ${s}.event_batches ALTER COLUMN events DROP NOT NULL;
+      ALTER TABLE ${s}.event_batches ADD COLUMN packed bytea;
+      ALTER TABLE ${s}.event_batches ALTER COLUMN packed SET STORAGE EXTERNAL;
+      ALTER TABLE ${s}.event_batches ADD CONSTRAINT event_batches_one_form CHECK ((events IS NULL) <> (packed IS NULL));
+    `,
+  },
 ];
 
 /** The newest schema version this code knows. */

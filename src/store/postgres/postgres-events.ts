@@ -16,8 +16,8 @@
  * gap in the ids, never an id below a cursor.
  */
 import type pg from 'pg';
-import { collectEvents, encodeEventBatch, EVENTS_PER_BATCH, eventCursor, pickPrunable, splitEventBatches } from '../event-batches.js';
-import type { EventInsert, EventListFilter, EventRecord } from '../types.js';
+import { collectEvents, EVENTS_PER_BATCH, eventCursor, pickPrunable } from '../event-batches.js';
+import type { EventBatch, EventListFilter, EventRecord } from '../types.js';
 import { run } from './postgres-jobs.js';
 import type { SchemaNames } from './schema-name.js';
 import { inTransaction } from './transaction.js';
@@ -30,12 +30,12 @@ export function eventStatements(names: SchemaNames) {
   const s = names.quoted;
   return {
     lock: { text: `LOCK TABLE ${s}.event_batches IN SHARE ROW EXCLUSIVE MODE` },
-    append: { text: `INSERT INTO ${s}.event_batches (at, n, events) VALUES (${NOW}, $2, $3)` },
+    append: { text: `INSERT INTO ${s}.event_batches (at, n, packed) VALUES (${NOW}, $2, $3)` },
     // `id` comes back as text (node-postgres reads bigint as a string); ORDER BY must see the
     // bigint, so it is not cast here (an output column named id would be sorted as text).
     list: {
       text: `
-        SELECT id, at, events FROM ${s}.event_batches
+        SELECT id, at, events, packed FROM ${s}.event_batches
         WHERE id >= $1::bigint
         ORDER BY id
         LIMIT $2`,
@@ -74,11 +74,11 @@ export interface PgEventContext {
   now(): Date | null;
 }
 
-export async function appendEvents(ctx: PgEventContext, events: readonly EventInsert[]): Promise<void> {
-  if (events.length === 0) return;
+export async function appendEvents(ctx: PgEventContext, batches: readonly EventBatch[]): Promise<void> {
+  if (batches.length === 0) return;
   await inTransaction(ctx.pool, async (client) => {
     await run(client, ctx.sql.lock, []);
-    for (const batch of splitEventBatches(events)) await run(client, ctx.sql.append, [ctx.now(), batch.length, encodeEventBatch(batch)]);
+    for (const batch of batches) await run(client, ctx.sql.append, [ctx.now(), batch.count, Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength)]);
   });
 }
 
@@ -90,9 +90,9 @@ export async function listEvents(ctx: PgEventContext, params: { afterId: string;
   // Page after page of batches, each from its own snapshot: ids follow commit order (see the
   // module comment), so a later page only adds batches after the ones already read.
   for (;;) {
-    const { rows } = await run<{ id: string; at: Date; events: string }>(ctx.pool, ctx.sql.list, [String(from), BATCHES_PER_READ]);
+    const { rows } = await run<{ id: string; at: Date; events: string | null; packed: Buffer | null }>(ctx.pool, ctx.sql.list, [String(from), BATCHES_PER_READ]);
     for (const row of rows) {
-      if (!collectEvents({ id: Number(row.id), at: row.at, events: row.events }, cursor, params.filter, params.limit, out)) return out;
+      if (!collectEvents({ id: Number(row.id), at: row.at, events: row.packed ?? row.events ?? '' }, cursor, params.filter, params.limit, out)) return out;
     }
     if (rows.length < BATCHES_PER_READ) return out;
     from = Number(rows[rows.length - 1]!.id) + 1;

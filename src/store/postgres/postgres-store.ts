@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { ConfigError, StoreError } from '../../errors.js';
 import { createSilentLogger } from '../../observe/logger.js';
 import { isJobId } from '../job-ids.js';
+import { checkEventBatches } from '../event-batches.js';
 import type { Clock, JobInsert, JobInsertResult, Store } from '../types.js';
 import { jobStatements } from './job-statements.js';
 import { runMigrations } from './migrations.js';
@@ -408,7 +409,12 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     eventAppend(params) {
       // One after another: appends under way at once would each take a pooled connection, and
       // could reach the feed's lock (and so their ids) in another order than they were asked.
-      const append = eventAppendTail.then(() => guard('append events', () => appendEvents(events, params.events)));
+      const append = eventAppendTail.then(() =>
+        guard('append events', () => {
+          checkEventBatches(params.batches);
+          return appendEvents(events, params.batches);
+        }),
+      );
       eventAppendTail = append.then(
         () => undefined,
         () => undefined,

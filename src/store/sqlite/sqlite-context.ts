@@ -3,8 +3,8 @@
  * and the wake-up notifier.
  */
 import type Database from 'better-sqlite3';
+import type { EventBatch } from '../types.js';
 import type { EventRider } from './sqlite-event-rider.js';
-import type { EventBatchRow } from './sqlite-events.js';
 import type { JobInserter } from './sqlite-job-insert.js';
 import { RAW_STATEMENTS, SQL, type StatementName } from './sqlite-statements.js';
 
@@ -32,5 +32,5 @@ export interface SqliteContext {
   /** Tells in-process listeners that jobs of these queues may be available. */
   notify(queues: Iterable<string>): void;
   /** Feed appends waiting to be written with the next job finish. */
-  readonly eventRider: EventRider<EventBatchRow>;
+  readonly eventRider: EventRider<EventBatch>;
 }

@@ -1,35 +1,24 @@
 /**
- * The event feed on SQLite: one row per append (store/event-batches.ts), its text packed
- * (`compressEventBatch`: a BLOB in the `events` column; rows written before hold the text),
- * read after a cursor, pruned by whole batches with a mark. Ids are integers here and decimal
- * strings at the Store boundary.
+ * The event feed on SQLite: one row per batch (store/event-batches.ts), its bytes a BLOB in the
+ * `events` column (rows of earlier formats hold text or packed text), read after a cursor,
+ * pruned by whole batches with a mark. Ids are integers here and decimal strings at the Store
+ * boundary.
  */
-import { collectEvents, compressEventBatch, encodeEventBatch, eventCursor, pickPrunable, splitEventBatches, type StoredEventBatch } from '../event-batches.js';
-import type { EventInsert, EventListFilter, EventRecord } from '../types.js';
+import { collectEvents, eventCursor, pickPrunable, type StoredEventBatch } from '../event-batches.js';
+import type { EventBatch, EventListFilter, EventRecord } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
 
 /** Batches read per statement while collecting a page of events. */
 const BATCHES_PER_READ = 16;
 
-/** One batch of an append, ready to insert: its event count and its text, packed. */
-export interface EventBatchRow {
-  readonly n: number;
-  readonly events: Uint8Array;
-}
-
-/** An append's batches as rows to insert: each encoded (`encodeEventBatch`) and packed, in order. */
-export function packEventRows(events: readonly EventInsert[]): EventBatchRow[] {
-  return splitEventBatches(events).map((batch) => ({ n: batch.length, events: compressEventBatch(encodeEventBatch(batch)) }));
-}
-
 /** Inserts the batches of one or more appends, in order, in one transaction: an append is seen whole or not at all. */
-export function appendEventRows(ctx: SqliteContext, rows: readonly EventBatchRow[]): void {
-  if (rows.length === 0) return;
+export function appendEventBatches(ctx: SqliteContext, batches: readonly EventBatch[]): void {
+  if (batches.length === 0) return;
   const statements = ctx.statements();
   const now = ctx.now();
   ctx.db
     .transaction(() => {
-      for (const row of rows) statements.eventBatchAppend.run({ now, n: row.n, events: row.events });
+      for (const batch of batches) statements.eventBatchAppend.run({ now, n: batch.count, events: batch.bytes });
     })
     .immediate();
 }

@@ -389,7 +389,7 @@ export const SQL = {
   processRemove: `DELETE FROM nightshift_processes WHERE id = @id`,
   // ---- event feed ------------------------------------------------------------------------------
   /**
-   * Appends one batch (store/event-batches.ts): @events is its encoded text, @n how many events.
+   * Appends one batch (store/event-batches.ts): @events is its bytes, @n how many events.
    * Ids follow commit order because SQLite has one writer at a time: the insert holds the write
    * lock from before it takes its id until it commits, so a reader that saw id N can never later
    * find a new id ≤ N.

@@ -36,7 +36,7 @@ import type {
   JobStats,
   StatsDelta,
   StatsRow,
-  EventInsert,
+  EventBatch,
   EventListFilter,
   EventRecord,
   ProcessRecord,
@@ -54,7 +54,7 @@ import { prepareStatements, type PreparedStatements, type SqliteContext } from '
 import { ChangeWatch } from './sqlite-change-watch.js';
 import { mapSqliteError, sqliteErrorCode } from './sqlite-errors.js';
 import { cancelJob, deleteJobs, jobStats, listJobs, parseId, pruneJobs, pruneResults, retryJob } from './sqlite-job-admin.js';
-import { appendEventRows, eventBounds, listEvents, packEventRows, pruneEvents, type EventBatchRow } from './sqlite-events.js';
+import { appendEventBatches, eventBounds, listEvents, pruneEvents } from './sqlite-events.js';
 import { finishJobs } from './sqlite-job-finish.js';
 import { heartbeatJobs, rescueExpiredJobs } from './sqlite-job-leases.js';
 import { JobInserter, queuesMadeAvailable } from './sqlite-job-insert.js';
@@ -63,6 +63,7 @@ import { EventRider } from './sqlite-event-rider.js';
 import { migrateSqlite } from './sqlite-migrations.js';
 import { claimKeyedInTwo, claimRated, holdQueue, jobRateWait, rateLateStart, rateWait, type RatedClaim } from './sqlite-rate-limits.js';
 import { groupCommitJob } from '../group-commit.js';
+import { checkEventBatches } from '../event-batches.js';
 import { insertToken, listTokens, revokeToken } from './sqlite-tokens.js';
 import { addSilence, listAlerts, listSilences, openAlert, pruneAlerts, removeSilence, resolveAlert } from './sqlite-alerts.js';
 import type { AlertEpisodeRecord, AlertListFilter, AlertOpenParams, AlertSilenceRecord } from '../alert-types.js';
@@ -208,7 +209,7 @@ class SqliteStore implements Store {
       inserter,
       now: () => this.clock(),
       notify: (queues) => this.notify(queues),
-      eventRider: new EventRider<EventBatchRow>({ append: (rows) => this.run('eventAppend', () => appendEventRows(this.ctx, rows)) }),
+      eventRider: new EventRider<EventBatch>({ append: (batches) => this.run('eventAppend', () => appendEventBatches(this.ctx, batches)) }),
     };
     // The claim is one UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT n) RETURNING, run under
     // BEGIN IMMEDIATE (see the module comment): the write lock is held from before the SELECT
@@ -430,11 +431,12 @@ class SqliteStore implements Store {
     this.run('processRemove', () => this.ctx.statements().processRemove.run({ id: params.id }));
   }
 
-  async eventAppend(params: { events: EventInsert[] }): Promise<void> {
-    // Encoded and packed here, outside any transaction, so that a finish carrying the rows holds
-    // the write lock only for their insert. Possibly written with the next job finish
-    // (sqlite-event-rider.ts); resolves once committed either way.
-    return this.run('eventAppend', () => this.ctx.eventRider.add(packEventRows(params.events)));
+  async eventAppend(params: { batches: readonly EventBatch[] }): Promise<void> {
+    // Possibly written with the next job finish (sqlite-event-rider.ts); resolves once committed either way.
+    return this.run('eventAppend', () => {
+      checkEventBatches(params.batches);
+      return this.ctx.eventRider.add(params.batches);
+    });
   }
 
   async eventList(params: { afterId: string; limit: number; filter?: EventListFilter }): Promise<EventRecord[]> {
