@@ -76,6 +76,34 @@ describe('event batches (format 3)', () => {
     expect(read(builder.seal()!.bytes)).toEqual(asRecords([{ type: 'job:started', queue: 'mail', jobName: 'send', jobId: '9', data: '{"attempt":1,"maxAttempts":3,"workerId":"w-1"}' }]));
   });
 
+  it('reads back any mix of run events, whatever their ids, counts, workers and heads do from one event to the next', () => {
+    // A fixed pseudo-random walk: ids that step, jump and go back, counts and durations small and
+    // large, heads and workers that change now and then.
+    let seed = 11;
+    const next = (n: number): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed % n;
+    };
+    const builder = new EventBatchBuilder();
+    const expected: EventInsert[] = [];
+    let id = 1000;
+    for (let i = 0; i < 5000; i++) {
+      const step = [1, 1, 1, 2, -1, 63, 64, -31, -32, 100_000, -500][next(11)]!;
+      id = Math.max(1, id + step);
+      const jobId = next(50) === 0 ? `k-${id}` : String(id);
+      const queue = ['a', 'b'][next(20) === 0 ? 1 : 0]!;
+      const attempt = [1, 1, 2, 127, 128, 300][next(6)]!;
+      const maxAttempts = [3, 3, 127, 128, 1000][next(5)]!;
+      const workerId = next(30) === 0 ? 'w-2' : 'w-1';
+      const us = [0, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, 5_000_000_000][next(9)]!;
+      builder.addStarted('job:started', queue, 'n', jobId, attempt, maxAttempts, workerId);
+      builder.addCompleted('job:completed', queue, 'n', jobId, attempt, us / 1000);
+      expected.push({ type: 'job:started', queue, jobName: 'n', jobId, data: JSON.stringify({ attempt, maxAttempts, workerId }) });
+      expected.push({ type: 'job:completed', queue, jobName: 'n', jobId, data: JSON.stringify({ attempt, durationMs: us / 1000 }) });
+    }
+    expect(decodeEventBatch(builder.seal()!.bytes)).toEqual(expected);
+  });
+
   it("keeps a thousand run jobs' events in under eight bytes each", () => {
     const builder = new EventBatchBuilder();
     for (let i = 0; i < 1000; i++) {
