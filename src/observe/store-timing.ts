@@ -80,7 +80,18 @@ type Untimed = Exclude<keyof Store, TimedMethod | 'kind' | 'eventAppendSize' | '
 const allListed: [Untimed] extends [never] ? true : Untimed = true;
 void allListed;
 
-/** A Store that reports the duration of each call to `observer()` (when it returns one). */
+// Every timed method takes at most one argument (its params object): the wrapper passes one on.
+type MoreThanOne = { [M in TimedMethod]: Parameters<Store[M]> extends [] | [unknown?] ? never : M }[TimedMethod];
+const oneArgument: [MoreThanOne] extends [never] ? true : MoreThanOne = true;
+void oneArgument;
+
+/**
+ * A Store that reports the duration of each call to `observer()` (when it returns one). The
+ * wrapper is a plain function with one `then` per call, not an `async` function around a bound
+ * one with rest arguments: it runs for every claim and finish, mostly in workers that live
+ * minutes, before the engine has compiled it. A store method that throws instead of rejecting
+ * still gives a rejected promise.
+ */
 export function timeStore(store: Store, observer: () => StoreCallObserver | null): Store {
   const timed = {
     kind: store.kind,
@@ -88,19 +99,28 @@ export function timeStore(store: Store, observer: () => StoreCallObserver | null
     jobAvailableListen: (listener: (queues: string[]) => void) => store.jobAvailableListen(listener),
   } as Record<string, unknown>;
   for (const method of TIMED_METHODS) {
-    const call = (store[method] as (...args: unknown[]) => Promise<unknown>).bind(store);
-    timed[method] = async (...args: unknown[]) => {
+    const fn = store[method] as (params?: unknown) => Promise<unknown>;
+    timed[method] = (params?: unknown): Promise<unknown> => {
       const observe = observer();
-      if (!observe) return call(...args);
-      const started = performance.now();
+      const started = observe ? performance.now() : 0;
+      let pending: Promise<unknown>;
       try {
-        const result = await call(...args);
-        observe(method, (performance.now() - started) / 1000, true);
-        return result;
+        pending = fn.call(store, params);
       } catch (error) {
-        observe(method, (performance.now() - started) / 1000, false);
-        throw error;
+        observe?.(method, (performance.now() - started) / 1000, false);
+        return Promise.reject(error);
       }
+      if (!observe) return pending;
+      return pending.then(
+        (result) => {
+          observe(method, (performance.now() - started) / 1000, true);
+          return result;
+        },
+        (error: unknown) => {
+          observe(method, (performance.now() - started) / 1000, false);
+          throw error;
+        },
+      );
     };
   }
   return timed as unknown as Store;
