@@ -191,8 +191,8 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
   /** After an event went into the open batch. */
   const added = (): void => {
     if (open.count >= sealSize) seal();
-    if (waitingCount + open.count > maxBuffered) bound();
-    if (waitingCount + open.count >= flushSize) void flush();
+    if (buffered() > maxBuffered) bound();
+    if (buffered() >= flushSize) void flush();
     else arm();
   };
 

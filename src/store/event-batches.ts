@@ -111,7 +111,7 @@ const MAX_MICROS = 2_147_483_647_000;
  * `us` microseconds as milliseconds the way `JSON.stringify(us / 1000)` prints them, for
  * 0 ≤ us < MAX_MICROS, built from integers (printing a fraction is several times slower).
  */
-export function microsAsMillisText(us: number): string {
+function microsAsMillisText(us: number): string {
   const whole = Math.floor(us / 1000);
   const frac = us - whole * 1000;
   if (frac === 0) return `${whole}`;
