@@ -41,6 +41,7 @@ import type { EventBatch, EventListFilter, JobRecord, Store } from '../store/typ
 import type { Service } from '../service.js';
 import type { NightshiftEvents } from './events.js';
 import { createSilentLogger } from './logger.js';
+import { observeRuns, runObservers } from './run-observers.js';
 
 /** Every event type the feed carries. */
 export const FEED_EVENT_TYPES = [
@@ -157,6 +158,9 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
   let flushing: Promise<void> | null = null;
   let failing = false;
   const unsubscribes: (() => void)[] = [];
+  // Runs reach the feed at the end of the task they happened in (see run-observers.ts): anything
+  // recorded or read before that takes them first, so the feed keeps the order things happened in.
+  const runs = runObservers(events);
 
   const buffered = (): number => waitingCount + open.count;
   const seal = (): void => {
@@ -208,6 +212,7 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
   };
 
   const flush = (): Promise<void> => {
+    runs.deliver();
     if (flushing) return flushing;
     if (timer) {
       clearTimeout(timer);
@@ -259,19 +264,24 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
   const subscribe = (): void => {
     unsubscribes.push(
       events.on('job:enqueued', ({ job, inserted }) => {
+        runs.deliver();
         if (!inserted) return;
         open.add('job:enqueued', job.queue, job.name, job.id, enqueuedData(job));
         added();
       }),
-      events.on('job:started', ({ job, workerId }) => {
-        open.addStarted('job:started', job.queue, job.name, job.id, job.attempt, job.maxAttempts, workerId);
-        added();
-      }),
-      events.on('job:completed', ({ job, durationMs }) => {
-        open.addCompleted('job:completed', job.queue, job.name, job.id, job.attempt, durationMs);
-        added();
+      // A run's start and completion come straight from the worker (see run-observers.ts).
+      observeRuns(events, {
+        started(job, workerId) {
+          open.addStarted('job:started', job.queue, job.name, job.id, job.attempt, job.maxAttempts, workerId);
+          added();
+        },
+        completed(job, durationMs) {
+          open.addCompleted('job:completed', job.queue, job.name, job.id, job.attempt, durationMs);
+          added();
+        },
       }),
       events.on('job:failed', ({ job, error, willRetry, retryDelayMs, durationMs }) => {
+        runs.deliver();
         const data = JSON.stringify({
           attempt: job.attempt,
           maxAttempts: job.maxAttempts,
@@ -284,30 +294,37 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
         added();
       }),
       events.on('job:snoozed', ({ job, delayMs }) => {
+        runs.deliver();
         open.add('job:snoozed', job.queue, job.name, job.id, JSON.stringify({ attempt: job.attempt, delayMs }));
         added();
       }),
       events.on('job:cancelled', ({ job, reason }) => {
+        runs.deliver();
         open.add('job:cancelled', job.queue, job.name, job.id, JSON.stringify({ reason: cut(reason) }));
         added();
       }),
       events.on('job:released', ({ job }) => {
+        runs.deliver();
         open.add('job:released', job.queue, job.name, job.id, JSON.stringify({ attempt: job.attempt }));
         added();
       }),
       events.on('schedule:fired', ({ scheduleId, fireAt, jobId, status }) => {
+        runs.deliver();
         open.add('schedule:fired', null, null, jobId, JSON.stringify({ scheduleId, fireAt: fireAt.toISOString(), status }));
         added();
       }),
       events.on('schedule:missed', ({ scheduleId, count, first, last }) => {
+        runs.deliver();
         open.add('schedule:missed', null, null, null, JSON.stringify({ scheduleId, count, first: first.toISOString(), last: last.toISOString() }));
         added();
       }),
       events.on('queue:paused', ({ queue }) => {
+        runs.deliver();
         open.add('queue:paused', queue, null, null, '{}');
         added();
       }),
       events.on('queue:resumed', ({ queue }) => {
+        runs.deliver();
         open.add('queue:resumed', queue, null, null, '{}');
         added();
       }),
@@ -317,6 +334,7 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
   return {
     name: 'event-feed',
     get buffered() {
+      runs.deliver();
       return buffered();
     },
     flush,

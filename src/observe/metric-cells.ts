@@ -31,14 +31,17 @@ export interface CounterCell {
 export class CellCounter {
   readonly #touched: CounterCell[] = [];
 
-  constructor(registry: Registry, config: { name: string; help: string; labelNames: readonly string[] }) {
+  /** `beforeRead`: called each time the registry reads the counter, before it does (to bring cells up to date). */
+  constructor(registry: Registry, config: { name: string; help: string; labelNames: readonly string[]; beforeRead?: () => void }) {
     const touched = this.#touched;
+    const beforeRead = config.beforeRead;
     const counter = new Counter({
       name: config.name,
       help: config.help,
       labelNames: config.labelNames,
       registers: [registry],
       collect() {
+        beforeRead?.();
         clear();
         for (const cell of touched) this.inc(cell.labels, cell.value);
       },
@@ -91,12 +94,14 @@ export class CellHistogram {
   readonly aggregator = 'sum';
   readonly #bounds: readonly number[];
   readonly #touched: HistogramCell[] = [];
+  readonly #beforeRead: (() => void) | undefined;
 
-  /** `buckets`: upper bounds, ascending, as prom-client's `buckets` option. */
-  constructor(registry: Registry, config: { name: string; help: string; buckets: readonly number[] }) {
+  /** `buckets`: upper bounds, ascending, as prom-client's `buckets` option; `beforeRead` as for `CellCounter`. */
+  constructor(registry: Registry, config: { name: string; help: string; buckets: readonly number[]; beforeRead?: () => void }) {
     this.name = config.name;
     this.help = config.help;
     this.#bounds = [...config.buckets];
+    this.#beforeRead = config.beforeRead;
     // prom-client types `registerMetric` as taking one of its own metric classes, but the registry
     // only reads the members this class has (see the class comment); this is the one cast.
     registry.registerMetric(this as unknown as Metric);
@@ -123,6 +128,7 @@ export class CellHistogram {
 
   /** The same shape as prom-client's `Histogram.get()`: per series each bucket, `+Inf`, `_sum`, `_count`. */
   async get(): Promise<{ name: string; help: string; type: 'histogram'; values: HistogramValue[]; aggregator: 'sum' }> {
+    this.#beforeRead?.();
     const bucketName = `${this.name}_bucket`;
     const values: HistogramValue[] = [];
     for (const cell of this.#touched) {

@@ -10,6 +10,7 @@
  */
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { NightshiftEvents } from './events.js';
+import { observeRuns, runObservers } from './run-observers.js';
 import { CellCounter, CellHistogram, type CounterCell, type HistogramCell } from './metric-cells.js';
 
 /** Error kinds used as label values; any other kind is reported as `other`. */
@@ -70,20 +71,26 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const queueLabel = (name: string) => (queueNames.has(name) ? name : 'other');
   const cacheMs = options.cacheMs ?? 5000;
 
+  // Runs of the current task reach the metrics at its end (see run-observers.ts): whatever reads
+  // or counts in order with them takes them first.
+  const runs = runObservers(options.events);
+  const beforeRead = (): void => runs.deliver();
   const duration = new CellHistogram(registry, {
     name: 'nightshift_job_duration_seconds',
     help: 'How long handlers ran, by outcome-independent attempt (seconds).',
     buckets: DURATION_BUCKETS,
+    beforeRead,
   });
   const wait = new CellHistogram(registry, {
     name: 'nightshift_job_wait_seconds',
     help: 'From when a job was due (run_at) to when its attempt started (seconds).',
     buckets: DURATION_BUCKETS,
+    beforeRead,
   });
-  const completed = new CellCounter(registry, { name: 'nightshift_jobs_completed_total', help: 'Attempts that completed.', labelNames: ['queue', 'job'] });
-  const failed = new CellCounter(registry, { name: 'nightshift_jobs_failed_total', help: 'Attempts that failed (retried or dead), by error kind.', labelNames: ['queue', 'job', 'kind'] });
-  const retried = new CellCounter(registry, { name: 'nightshift_jobs_retried_total', help: 'Failed attempts that will be retried.', labelNames: ['queue', 'job'] });
-  const dead = new CellCounter(registry, { name: 'nightshift_jobs_dead_total', help: 'Jobs that ended dead.', labelNames: ['queue', 'job'] });
+  const completed = new CellCounter(registry, { name: 'nightshift_jobs_completed_total', help: 'Attempts that completed.', labelNames: ['queue', 'job'], beforeRead });
+  const failed = new CellCounter(registry, { name: 'nightshift_jobs_failed_total', help: 'Attempts that failed (retried or dead), by error kind.', labelNames: ['queue', 'job', 'kind'], beforeRead });
+  const retried = new CellCounter(registry, { name: 'nightshift_jobs_retried_total', help: 'Failed attempts that will be retried.', labelNames: ['queue', 'job'], beforeRead });
+  const dead = new CellCounter(registry, { name: 'nightshift_jobs_dead_total', help: 'Jobs that ended dead.', labelNames: ['queue', 'job'], beforeRead });
 
   // One cell per (queue, job) label pair, found through two maps so an event builds no string and
   // no labels object; the metrics above read the cells only when scraped (see metric-cells.ts).
@@ -207,15 +214,19 @@ export function createMetrics(options: MetricsOptions): Metrics {
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'nightshift_process_' });
 
   const offs = [
-    options.events.on('job:started', ({ job }) => {
-      if (job.attemptedAt) wait.observe(jobCell(job.queue, job.name).wait, Math.max(0, job.attemptedAt.getTime() - job.runAt.getTime()) / 1000);
-    }),
-    options.events.on('job:completed', ({ job, durationMs }) => {
-      const cell = jobCell(job.queue, job.name);
-      completed.inc(cell.completed);
-      duration.observe(cell.duration, durationMs / 1000);
+    // A run's start and completion come straight from the worker (see run-observers.ts).
+    observeRuns(options.events, {
+      started(job) {
+        if (job.attemptedAt) wait.observe(jobCell(job.queue, job.name).wait, Math.max(0, job.attemptedAt.getTime() - job.runAt.getTime()) / 1000);
+      },
+      completed(job, durationMs) {
+        const cell = jobCell(job.queue, job.name);
+        completed.inc(cell.completed);
+        duration.observe(cell.duration, durationMs / 1000);
+      },
     }),
     options.events.on('job:failed', ({ job, error, willRetry, durationMs }) => {
+      runs.deliver();
       const cell = jobCell(job.queue, job.name);
       failed.inc(failedCell(cell, error.kind));
       duration.observe(cell.duration, durationMs / 1000);

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { createIntervalService, type Service } from '../service.js';
 import { STATS_BUCKET_COUNT, type StatsDelta, type Store } from '../store/types.js';
 import type { NightshiftEvents } from './events.js';
+import { observeRuns, runObservers, type RunObserver } from './run-observers.js';
 
 /**
  * Upper bounds (ms) of the histogram buckets for run times and waits; the last bucket holds
@@ -125,20 +126,6 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
       const delta = deltaFor(job.queue, job.name);
       if (delta) delta.enqueued++;
     },
-    'job:started': ({ job }: { job: { queue: string; name: string; runAt: Date; attemptedAt: Date | null } }) => {
-      const delta = deltaFor(job.queue, job.name);
-      if (!delta || !job.attemptedAt) return;
-      const ms = Math.max(0, job.attemptedAt.getTime() - job.runAt.getTime());
-      const bucket = bucketOf(ms);
-      delta.waitBuckets[bucket] = (delta.waitBuckets[bucket] ?? 0) + 1;
-      delta.waitSumMs += ms;
-    },
-    'job:completed': ({ job, durationMs }: { job: { queue: string; name: string }; durationMs: number }) => {
-      const delta = deltaFor(job.queue, job.name);
-      if (!delta) return;
-      delta.completed++;
-      ran(delta, durationMs);
-    },
     'job:failed': ({ job, error, willRetry, durationMs }: { job: { queue: string; name: string }; error: { kind: string }; willRetry: boolean; durationMs: number }) => {
       const delta = deltaFor(job.queue, job.name);
       if (!delta) return;
@@ -152,9 +139,29 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
       if (delta) delta.cancelled++;
     },
   } as const;
+  // A run's start and completion come straight from the worker (see run-observers.ts).
+  const runs: RunObserver = {
+    started(job) {
+      const delta = deltaFor(job.queue, job.name);
+      if (!delta || !job.attemptedAt) return;
+      const ms = Math.max(0, job.attemptedAt.getTime() - job.runAt.getTime());
+      const bucket = bucketOf(ms);
+      delta.waitBuckets[bucket] = (delta.waitBuckets[bucket] ?? 0) + 1;
+      delta.waitSumMs += ms;
+    },
+    completed(job, durationMs) {
+      const delta = deltaFor(job.queue, job.name);
+      if (!delta) return;
+      delta.completed++;
+      ran(delta, durationMs);
+    },
+  };
+  let unobserve: (() => void) | null = null;
 
   let flushing: Promise<void> | null = null;
   const flushOnce = async (): Promise<void> => {
+    // Runs of the current task reach the recorder at its end (see run-observers.ts): take them first.
+    runObservers(events).deliver();
     if (pairs === 0) return;
     const taken = pending;
     pending = new Map();
@@ -199,6 +206,7 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
     async start() {
       if (!attached) {
         for (const [event, listener] of Object.entries(listeners)) events.on(event as keyof typeof listeners, listener as never);
+        unobserve = observeRuns(events, runs);
         attached = true;
       }
       await loop.start();
@@ -207,6 +215,8 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
       await loop.stop();
       if (attached) {
         for (const [event, listener] of Object.entries(listeners)) events.off(event as keyof typeof listeners, listener as never);
+        unobserve?.();
+        unobserve = null;
         attached = false;
       }
       await flush().catch((error: unknown) => {

@@ -5,6 +5,7 @@ import type { AnyJobDefinition, ChildResult, JobContext } from '../job/define-jo
 import { DEFAULT_MAX_PAYLOAD_BYTES, parseStoredJson, serializePayload } from '../job/payload.js';
 import { clampDelayMs } from '../job/input-bounds.js';
 import type { NightshiftEvents } from '../observe/events.js';
+import { emitRunStarted, runObservers, type RunObservers } from '../observe/run-observers.js';
 import type { Clock, JobFinish, JobRecord } from '../store/types.js';
 import { decideFailure, decideOutcome, isHandlerOutcome, toErrorRecord } from './retry-decision.js';
 import { RunningExecutions } from './running-executions.js';
@@ -194,12 +195,14 @@ class ExecutionContext implements JobContext {
 export class Executor {
   readonly host: ExecutorHost;
   readonly #jobs: ReadonlyMap<string, AnyJobDefinition>;
+  readonly #observers: RunObservers;
   /** Running executions. */
   readonly running = new RunningExecutions();
 
   constructor(host: ExecutorHost, jobs: ReadonlyMap<string, AnyJobDefinition>) {
     this.host = host;
     this.#jobs = jobs;
+    this.#observers = runObservers(host.events);
   }
 
   /** Starts a claimed job. Never throws: every problem becomes the job's outcome. */
@@ -220,7 +223,7 @@ export class Executor {
     execution.startBy = startBy;
     this.running.add(execution);
     if (this.#tooLate(execution)) return;
-    if (host.events.has('job:started')) host.events.emit('job:started', { job, workerId: host.workerId });
+    emitRunStarted(host.events, this.#observers, job, host.workerId);
 
     if (!definition) {
       const known = [...this.#jobs.keys()].join(', ') || '(none)';

@@ -4,6 +4,7 @@ import { ConfigError, StateError } from '../errors.js';
 import { assertValidName } from '../job/names.js';
 import { NightshiftEvents } from '../observe/events.js';
 import { createSilentLogger } from '../observe/logger.js';
+import { emitRunCompleted, runObservers } from '../observe/run-observers.js';
 import { rateWindowMarginMs, type Clock, type JobFinish, type JobFinishItem, type JobRecord, type JobState, type Store } from '../store/types.js';
 import { ClaimSize } from './claim-size.js';
 import { ClaimedAhead } from './claimed-ahead.js';
@@ -153,6 +154,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const defaultConcurrency = envSetting('MAX_CONCURRENT_JOBS', DEFAULT_CONCURRENCY);
   const defaultTimeoutMs = envSetting('JOB_TIMEOUT_MS', DEFAULT_JOB_TIMEOUT_MS);
   const events = options.events ?? new NightshiftEvents();
+  const observers = runObservers(events);
   const logger = (options.logger ?? createSilentLogger()).child({ workerId: id });
   const clock = options.clock ?? Date.now;
 
@@ -374,7 +376,7 @@ export function createWorker(options: WorkerOptions): Worker {
     const job = execution.job;
     switch (finish.outcome) {
       case 'completed':
-        if (events.has('job:completed')) events.emit('job:completed', { job: after(job, finish.outcome), result: execution.result, durationMs: execution.durationMs });
+        emitRunCompleted(events, observers, job, execution.result, execution.durationMs);
         return;
       case 'failed':
       case 'dead': {

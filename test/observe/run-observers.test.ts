@@ -1,0 +1,137 @@
+// How a worker tells the process's own surfaces about its runs (run-observers.ts): queued and
+// delivered at the end of the task, in order, with the worker's own record; listeners of the
+// public events still get theirs at once, with a copy in the new state.
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineJob } from '../../src/job/define-job.js';
+import { NightshiftEvents } from '../../src/observe/events.js';
+import { emitRunCompleted, emitRunStarted, observeRuns, runObservers, type RunObserver } from '../../src/observe/run-observers.js';
+import type { JobRecord } from '../../src/store/types.js';
+import { openRuntime, until, type Runtime } from '../fixtures/sqlite-runtime.js';
+
+let runtime: Runtime | null = null;
+afterEach(async () => {
+  await runtime?.close();
+  runtime = null;
+});
+
+/** An observer that writes down what it is told: `started <id> <worker>` / `completed <id> <state>`. */
+function recorder(): RunObserver & { seen: string[]; jobs: JobRecord[] } {
+  const seen: string[] = [];
+  const jobs: JobRecord[] = [];
+  return {
+    seen,
+    jobs,
+    started(job, workerId) {
+      seen.push(`started ${job.id} ${workerId}`);
+      jobs.push(job);
+    },
+    completed(job, durationMs) {
+      expect(durationMs).toBeGreaterThanOrEqual(0);
+      seen.push(`completed ${job.id} ${job.state}`);
+      jobs.push(job);
+    },
+  };
+}
+
+const job = (id: string) => ({ id, name: 'n', queue: 'q', state: 'running', lease: { owner: 'w', token: 't', expiresAt: new Date() } }) as unknown as JobRecord;
+
+describe('run observers on a real worker (SQLite)', () => {
+  it('see every run start and then complete, with the worker’s own record, while listeners get a copy in the new state', async () => {
+    const ran: string[] = [];
+    const count = defineJob({ name: 'count', schema: z.object({ n: z.number() }), handler: ({ n }) => void ran.push(String(n)) });
+    runtime = await openRuntime([count], { worker: { id: 'worker-a' } });
+    const { client, worker, events } = runtime;
+    const observer = recorder();
+    const off = observeRuns(events, observer);
+    const copies: JobRecord[] = [];
+    events.on('job:completed', ({ job }) => copies.push(job));
+    const ids = [];
+    for (let n = 0; n < 5; n++) ids.push((await client.enqueue(count, { n })).job.id);
+    await worker.start();
+    await until(() => copies.length === 5, 'five completions');
+    runObservers(events).deliver();
+    for (const id of ids) {
+      const mine = observer.seen.filter((line) => line.split(' ')[1] === id);
+      expect(mine).toEqual([`started ${id} worker-a`, `completed ${id} running`]);
+    }
+    // The listener's copy is another object, in the state the finish wrote.
+    for (const copy of copies) {
+      expect(copy.state).toBe('completed');
+      expect(copy.lease).toBeNull();
+      expect(observer.jobs).not.toContain(copy);
+      expect(observer.jobs.find((one) => one.id === copy.id)?.state).toBe('running');
+    }
+    off();
+  });
+});
+
+describe('run observers, delivery', () => {
+  it('are told at the end of the task, or at once when asked to deliver, in the order runs happened', async () => {
+    const events = new NightshiftEvents();
+    const observers = runObservers(events);
+    const observer = recorder();
+    observeRuns(events, observer);
+    emitRunStarted(events, observers, job('1'), 'w');
+    emitRunStarted(events, observers, job('2'), 'w');
+    emitRunCompleted(events, observers, job('1'), null, 1);
+    expect(observer.seen).toEqual([]);
+    observers.deliver();
+    expect(observer.seen).toEqual(['started 1 w', 'started 2 w', 'completed 1 running']);
+    emitRunCompleted(events, observers, job('2'), null, 2);
+    await Promise.resolve();
+    expect(observer.seen.at(-1)).toBe('completed 2 running');
+  });
+
+  it('deliver what waits before an observer comes or goes: a new one misses earlier runs, a leaving one gets them', () => {
+    const events = new NightshiftEvents();
+    const observers = runObservers(events);
+    const first = recorder();
+    const offFirst = observeRuns(events, first);
+    emitRunStarted(events, observers, job('1'), 'w');
+    const second = recorder();
+    observeRuns(events, second);
+    emitRunStarted(events, observers, job('2'), 'w');
+    offFirst();
+    expect(first.seen).toEqual(['started 1 w', 'started 2 w']);
+    expect(second.seen).toEqual(['started 2 w']);
+    emitRunStarted(events, observers, job('3'), 'w');
+    observers.deliver();
+    expect(first.seen).toHaveLength(2);
+    expect(second.seen).toEqual(['started 2 w', 'started 3 w']);
+  });
+
+  it('keep going past an observer that throws, and report its error as worker:error', async () => {
+    const events = new NightshiftEvents();
+    const observers = runObservers(events);
+    const errors: { error: unknown; during: string }[] = [];
+    events.on('worker:error', (payload) => errors.push(payload));
+    const broken = new Error('observer broke');
+    observeRuns(events, {
+      started() {
+        throw broken;
+      },
+      completed() {},
+    });
+    const observer = recorder();
+    observeRuns(events, observer);
+    emitRunStarted(events, observers, job('1'), 'w');
+    // Delivered by the microtask, where a throw would otherwise end the process.
+    await Promise.resolve();
+    expect(observer.seen).toEqual(['started 1 w']);
+    expect(errors).toEqual([{ error: broken, during: 'run observer' }]);
+  });
+
+  it('queue nothing when no observer listens, and still tell the public events at once', () => {
+    const events = new NightshiftEvents();
+    const observers = runObservers(events);
+    const told: string[] = [];
+    events.on('job:started', ({ job }) => told.push(`started ${job.id}`));
+    emitRunStarted(events, observers, job('1'), 'w');
+    expect(told).toEqual(['started 1']);
+    const observer = recorder();
+    observeRuns(events, observer);
+    observers.deliver();
+    expect(observer.seen).toEqual([]);
+  });
+});
