@@ -340,7 +340,7 @@ class CaseProcess {
     this.exitCode = undefined;
     this.child = fork(CASE_PROCESS, [], {
       env: { ...process.env, BENCH_SPEC: JSON.stringify(spec), LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
-      ...(process.env.BENCH_PROF && spec.role === 'work' ? { execArgv: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] } : {}),
+      ...(process.env.BENCH_PROF && spec.role === 'work' ? { execArgv: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`, ...(process.env.BENCH_PROF_INTERVAL ? [`--cpu-prof-interval=${process.env.BENCH_PROF_INTERVAL}`] : [])] } : {}),
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

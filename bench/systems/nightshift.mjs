@@ -100,6 +100,8 @@ export async function openWorker(ctx, { concurrency, handle, surfaces }) {
   });
   const on = surfaces === 'on' || surfaces === 'alerts';
   const switches = surfaces === undefined ? {} : { metrics: on, processRegistry: on, eventFeed: on, stats: on, ...(surfaces === 'alerts' ? { alerts: { rules: ALERT_RULES } } : {}) };
+  // BENCH_SURFACES=metrics,eventFeed,… : only those on in W3O (to see what each costs).
+  if (on && process.env.BENCH_SURFACES) for (const key of ['metrics', 'processRegistry', 'eventFeed', 'stats']) switches[key] = process.env.BENCH_SURFACES.split(',').includes(key);
   const queue = { concurrency, ...(ctx.rateLimit ? { rateLimit: { max: ctx.rateLimit.max, perMs: ctx.rateLimit.perMs } } : {}) };
   const app = api.createNightshift({ store, jobs: [job], queues: { [ctx.queue]: queue }, ...switches });
   inProcessRuntime = { app, job };
