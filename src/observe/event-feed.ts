@@ -41,7 +41,7 @@ import type { EventBatch, EventListFilter, JobRecord, Store } from '../store/typ
 import type { Service } from '../service.js';
 import type { NightshiftEvents } from './events.js';
 import { createSilentLogger } from './logger.js';
-import { observeRuns, RUN_STARTED, runObservers } from './run-observers.js';
+import { observeRuns, runObservers } from './run-observers.js';
 
 /** Every event type the feed carries. */
 export const FEED_EVENT_TYPES = [
@@ -269,15 +269,14 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
         open.add('job:enqueued', job.queue, job.name, job.id, enqueuedData(job));
         added();
       }),
-      // A run's start and completion come straight from the worker, in batches (see run-observers.ts).
+      // A run's start and completion come straight from the worker (see run-observers.ts).
       observeRuns(events, {
-        runs({ count, kinds, jobs, values }) {
-          for (let i = 0; i < count; i++) {
-            const job = jobs[i]!;
-            if (kinds[i] === RUN_STARTED) open.addStarted('job:started', job.queue, job.name, job.id, job.attempt, job.maxAttempts, values[i] as string);
-            else open.addCompleted('job:completed', job.queue, job.name, job.id, job.attempt, values[i] as number);
-            if (open.count >= sealSize) seal();
-          }
+        started(job, workerId) {
+          open.addStarted('job:started', job.queue, job.name, job.id, job.attempt, job.maxAttempts, workerId);
+          added();
+        },
+        completed(job, durationMs) {
+          open.addCompleted('job:completed', job.queue, job.name, job.id, job.attempt, durationMs);
           added();
         },
       }),

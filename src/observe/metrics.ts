@@ -10,7 +10,7 @@
  */
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { NightshiftEvents } from './events.js';
-import { observeRuns, RUN_STARTED, runObservers } from './run-observers.js';
+import { observeRuns, runObservers } from './run-observers.js';
 import { CellCounter, CellHistogram, type CounterCell, type HistogramCell } from './metric-cells.js';
 
 /** Error kinds used as label values; any other kind is reported as `other`. */
@@ -214,19 +214,15 @@ export function createMetrics(options: MetricsOptions): Metrics {
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'nightshift_process_' });
 
   const offs = [
-    // A run's start and completion come straight from the worker, in batches (see run-observers.ts).
+    // A run's start and completion come straight from the worker (see run-observers.ts).
     observeRuns(options.events, {
-      runs({ count, kinds, jobs, values }) {
-        for (let i = 0; i < count; i++) {
-          const job = jobs[i]!;
-          if (kinds[i] === RUN_STARTED) {
-            if (job.attemptedAt) wait.observe(jobCell(job.queue, job.name).wait, Math.max(0, job.attemptedAt.getTime() - job.runAt.getTime()) / 1000);
-          } else {
-            const cell = jobCell(job.queue, job.name);
-            completed.inc(cell.completed);
-            duration.observe(cell.duration, (values[i] as number) / 1000);
-          }
-        }
+      started(job) {
+        if (job.attemptedAt) wait.observe(jobCell(job.queue, job.name).wait, Math.max(0, job.attemptedAt.getTime() - job.runAt.getTime()) / 1000);
+      },
+      completed(job, durationMs) {
+        const cell = jobCell(job.queue, job.name);
+        completed.inc(cell.completed);
+        duration.observe(cell.duration, durationMs / 1000);
       },
     }),
     options.events.on('job:failed', ({ job, error, willRetry, durationMs }) => {

@@ -8,7 +8,7 @@
  * so a worker hands them its own record instead: no payload, no copy.
  *
  * And not at once: a worker's runs are queued and delivered together at the end of the current
- * task (a microtask), each observer walking the batch in order in one loop. Called from inside the worker's own
+ * task (a microtask), each observer walking them in order. Called from inside the worker's own
  * hot functions (a handler's start, a finish's report), the surfaces' code was compiled into
  * those and made them slower too; from one loop of their own it is not. Measured on W3 (20,000
  * no-op jobs, every surface on, CPU profiles of the worker): the copies and payloads were about
@@ -25,30 +25,18 @@
 import type { JobRecord } from '../store/types.js';
 import type { NightshiftEvents } from './events.js';
 
-/** `RunBatch.kinds[i]` of a run that started: its value is the worker id. */
-export const RUN_STARTED = 0;
-/** `RunBatch.kinds[i]` of a run that completed, its finish written: its value is the handler's duration, ms. */
-export const RUN_COMPLETED = 1;
-
-/**
- * Runs in the order they happened, as parallel arrays (no object per run). `jobs[i]`: the
- * worker's record as claimed (its state still says `running`, also once completed); read it,
- * keep nothing of it, nor of the arrays.
- */
-export interface RunBatch {
-  readonly count: number;
-  readonly kinds: readonly number[];
-  readonly jobs: readonly JobRecord[];
-  readonly values: readonly (string | number)[];
-}
-
-/**
- * Told of runs a batch at a time: one call and one loop per observer, compiled once, rather
- * than a call per run into small functions each compiled on its own.
- */
 export interface RunObserver {
-  runs(batch: RunBatch): void;
+  /** An attempt started. `job`: the worker's record as claimed (state `running`); read it, keep nothing of it. */
+  started(job: JobRecord, workerId: string): void;
+  /**
+   * An attempt completed and its finish is written. `job`: the worker's record as claimed (its
+   * state still says `running`); read it, keep nothing of it. `durationMs`: the handler's run.
+   */
+  completed(job: JobRecord, durationMs: number): void;
 }
+
+const STARTED = 0;
+const COMPLETED = 1;
 
 /** The observers of one emitter and the runs waiting to be delivered to them. */
 export class RunObservers {
@@ -68,7 +56,7 @@ export class RunObservers {
 
   started(job: JobRecord, workerId: string): void {
     if (this.list.length === 0) return;
-    this.#kinds.push(RUN_STARTED);
+    this.#kinds.push(STARTED);
     this.#jobs.push(job);
     this.#values.push(workerId);
     this.#schedule();
@@ -76,7 +64,7 @@ export class RunObservers {
 
   completed(job: JobRecord, durationMs: number): void {
     if (this.list.length === 0) return;
-    this.#kinds.push(RUN_COMPLETED);
+    this.#kinds.push(COMPLETED);
     this.#jobs.push(job);
     this.#values.push(durationMs);
     this.#schedule();
@@ -90,14 +78,20 @@ export class RunObservers {
     this.#scheduled = false;
     const count = this.#jobs.length;
     if (count === 0) return;
-    const batch: RunBatch = { count, kinds: this.#kinds, jobs: this.#jobs, values: this.#values };
+    const kinds = this.#kinds;
+    const jobs = this.#jobs;
+    const values = this.#values;
     this.#kinds = [];
     this.#jobs = [];
     this.#values = [];
     const list = this.list;
     for (let k = 0; k < list.length; k++) {
+      const observer = list[k]!;
       try {
-        list[k]!.runs(batch);
+        for (let i = 0; i < count; i++) {
+          if (kinds[i] === STARTED) observer.started(jobs[i]!, values[i] as string);
+          else observer.completed(jobs[i]!, values[i] as number);
+        }
       } catch (error) {
         if (this.#events.has('worker:error')) this.#events.emit('worker:error', { error, during: 'run observer' });
       }

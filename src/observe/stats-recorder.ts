@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { createIntervalService, type Service } from '../service.js';
 import { STATS_BUCKET_COUNT, type StatsDelta, type Store } from '../store/types.js';
 import type { NightshiftEvents } from './events.js';
-import { observeRuns, RUN_STARTED, runObservers, type RunObserver } from './run-observers.js';
+import { observeRuns, runObservers, type RunObserver } from './run-observers.js';
 
 /**
  * Upper bounds (ms) of the histogram buckets for run times and waits; the last bucket holds
@@ -139,24 +139,21 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
       if (delta) delta.cancelled++;
     },
   } as const;
-  // A run's start and completion come straight from the worker, in batches (see run-observers.ts).
+  // A run's start and completion come straight from the worker (see run-observers.ts).
   const runs: RunObserver = {
-    runs({ count, kinds, jobs, values }) {
-      for (let i = 0; i < count; i++) {
-        const job = jobs[i]!;
-        const delta = deltaFor(job.queue, job.name);
-        if (!delta) continue;
-        if (kinds[i] === RUN_STARTED) {
-          if (!job.attemptedAt) continue;
-          const ms = Math.max(0, job.attemptedAt.getTime() - job.runAt.getTime());
-          const bucket = bucketOf(ms);
-          delta.waitBuckets[bucket] = (delta.waitBuckets[bucket] ?? 0) + 1;
-          delta.waitSumMs += ms;
-        } else {
-          delta.completed++;
-          ran(delta, values[i] as number);
-        }
-      }
+    started(job) {
+      const delta = deltaFor(job.queue, job.name);
+      if (!delta || !job.attemptedAt) return;
+      const ms = Math.max(0, job.attemptedAt.getTime() - job.runAt.getTime());
+      const bucket = bucketOf(ms);
+      delta.waitBuckets[bucket] = (delta.waitBuckets[bucket] ?? 0) + 1;
+      delta.waitSumMs += ms;
+    },
+    completed(job, durationMs) {
+      const delta = deltaFor(job.queue, job.name);
+      if (!delta) return;
+      delta.completed++;
+      ran(delta, durationMs);
     },
   };
   let unobserve: (() => void) | null = null;

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob } from '../../src/job/define-job.js';
 import { NightshiftEvents } from '../../src/observe/events.js';
-import { emitRunCompleted, emitRunStarted, observeRuns, RUN_COMPLETED, RUN_STARTED, runObservers, type RunObserver } from '../../src/observe/run-observers.js';
+import { emitRunCompleted, emitRunStarted, observeRuns, runObservers, type RunObserver } from '../../src/observe/run-observers.js';
 import type { JobRecord } from '../../src/store/types.js';
 import { openRuntime, until, type Runtime } from '../fixtures/sqlite-runtime.js';
 
@@ -15,27 +15,21 @@ afterEach(async () => {
   runtime = null;
 });
 
-/** An observer that writes down what it is told: `started <id> <worker>` / `completed <id> <state>`, and the batch sizes. */
-function recorder(): RunObserver & { seen: string[]; jobs: JobRecord[]; batches: number[] } {
+/** An observer that writes down what it is told: `started <id> <worker>` / `completed <id> <state>`. */
+function recorder(): RunObserver & { seen: string[]; jobs: JobRecord[] } {
   const seen: string[] = [];
   const jobs: JobRecord[] = [];
-  const batches: number[] = [];
   return {
     seen,
     jobs,
-    batches,
-    runs({ count, kinds, jobs: ran, values }) {
-      batches.push(count);
-      for (let i = 0; i < count; i++) {
-        const job = ran[i]!;
-        if (kinds[i] === RUN_STARTED) seen.push(`started ${job.id} ${String(values[i])}`);
-        else {
-          expect(kinds[i]).toBe(RUN_COMPLETED);
-          expect(values[i]).toBeGreaterThanOrEqual(0);
-          seen.push(`completed ${job.id} ${job.state}`);
-        }
-        jobs.push(job);
-      }
+    started(job, workerId) {
+      seen.push(`started ${job.id} ${workerId}`);
+      jobs.push(job);
+    },
+    completed(job, durationMs) {
+      expect(durationMs).toBeGreaterThanOrEqual(0);
+      seen.push(`completed ${job.id} ${job.state}`);
+      jobs.push(job);
     },
   };
 }
@@ -84,8 +78,6 @@ describe('run observers, delivery', () => {
     expect(observer.seen).toEqual([]);
     observers.deliver();
     expect(observer.seen).toEqual(['started 1 w', 'started 2 w', 'completed 1 running']);
-    // One call for the three.
-    expect(observer.batches).toEqual([3]);
     emitRunCompleted(events, observers, job('2'), null, 2);
     await Promise.resolve();
     expect(observer.seen.at(-1)).toBe('completed 2 running');
@@ -116,9 +108,10 @@ describe('run observers, delivery', () => {
     events.on('worker:error', (payload) => errors.push(payload));
     const broken = new Error('observer broke');
     observeRuns(events, {
-      runs() {
+      started() {
         throw broken;
       },
+      completed() {},
     });
     const observer = recorder();
     observeRuns(events, observer);
