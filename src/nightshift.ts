@@ -66,10 +66,9 @@ export interface NightshiftOptions {
    * Copy this process's job, schedule and queue lifecycle events into the store's cluster-wide
    * event feed (batched every 100 ms, never awaited by a job), which `GET /api/events` serves.
    * Default: on when the HTTP API runs here, off otherwise — turn it on in the workers whose
-   * events the feed should carry. It is not free: measured on this project's W3 (no-op jobs at
-   * 50–65k/s on SQLite), a worker writing its events drains about a tenth slower (`npm run bench
-   * -- --only W3B,W3O` measures every operator surface together); for jobs that do real work
-   * the share is far smaller. `nightshift daemon` turns it on unless
+   * events the feed should carry. It is not free: on this project's W3 (no-op jobs), every
+   * operator surface together costs a worker's drain 4–9 % on SQLite (`npm run bench -- --only
+   * W3B,W3O`); for jobs that do real work the share is far smaller. `nightshift daemon` turns it on unless
    * `--no-event-feed`. `retentionMs`: how long the pruner
    * keeps feed events, ms; default 3 600 000 (1 hour) — `prune.retention.eventsMs` wins if set.
    */
