@@ -39,7 +39,7 @@ import type { Logger } from 'pino';
 import { decodeEventBatch, encodeEvents, EventBatchBuilder, EVENTS_PER_BATCH } from '../store/event-batches.js';
 import type { EventBatch, EventListFilter, JobRecord, Store } from '../store/types.js';
 import type { Service } from '../service.js';
-import type { NightshiftEvents } from './events.js';
+import type { NightshiftEventMap, NightshiftEventName, NightshiftEvents } from './events.js';
 import { createSilentLogger } from './logger.js';
 import { observeRuns, runObservers } from './run-observers.js';
 
@@ -261,10 +261,16 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
     return flushing;
   };
 
+  /** Listens to `event`, taking waiting runs first: they happened before it. */
+  const inOrder = <E extends NightshiftEventName>(event: E, listener: (payload: NightshiftEventMap[E]) => void): (() => void) =>
+    events.on(event, (payload) => {
+      runs.deliver();
+      listener(payload);
+    });
+
   const subscribe = (): void => {
     unsubscribes.push(
-      events.on('job:enqueued', ({ job, inserted }) => {
-        runs.deliver();
+      inOrder('job:enqueued', ({ job, inserted }) => {
         if (!inserted) return;
         open.add('job:enqueued', job.queue, job.name, job.id, enqueuedData(job));
         added();
@@ -280,8 +286,7 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
           added();
         },
       }),
-      events.on('job:failed', ({ job, error, willRetry, retryDelayMs, durationMs }) => {
-        runs.deliver();
+      inOrder('job:failed', ({ job, error, willRetry, retryDelayMs, durationMs }) => {
         const data = JSON.stringify({
           attempt: job.attempt,
           maxAttempts: job.maxAttempts,
@@ -293,38 +298,31 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
         open.add(willRetry ? 'job:failed' : 'job:dead', job.queue, job.name, job.id, data);
         added();
       }),
-      events.on('job:snoozed', ({ job, delayMs }) => {
-        runs.deliver();
+      inOrder('job:snoozed', ({ job, delayMs }) => {
         open.add('job:snoozed', job.queue, job.name, job.id, JSON.stringify({ attempt: job.attempt, delayMs }));
         added();
       }),
-      events.on('job:cancelled', ({ job, reason }) => {
-        runs.deliver();
+      inOrder('job:cancelled', ({ job, reason }) => {
         open.add('job:cancelled', job.queue, job.name, job.id, JSON.stringify({ reason: cut(reason) }));
         added();
       }),
-      events.on('job:released', ({ job }) => {
-        runs.deliver();
+      inOrder('job:released', ({ job }) => {
         open.add('job:released', job.queue, job.name, job.id, JSON.stringify({ attempt: job.attempt }));
         added();
       }),
-      events.on('schedule:fired', ({ scheduleId, fireAt, jobId, status }) => {
-        runs.deliver();
+      inOrder('schedule:fired', ({ scheduleId, fireAt, jobId, status }) => {
         open.add('schedule:fired', null, null, jobId, JSON.stringify({ scheduleId, fireAt: fireAt.toISOString(), status }));
         added();
       }),
-      events.on('schedule:missed', ({ scheduleId, count, first, last }) => {
-        runs.deliver();
+      inOrder('schedule:missed', ({ scheduleId, count, first, last }) => {
         open.add('schedule:missed', null, null, null, JSON.stringify({ scheduleId, count, first: first.toISOString(), last: last.toISOString() }));
         added();
       }),
-      events.on('queue:paused', ({ queue }) => {
-        runs.deliver();
+      inOrder('queue:paused', ({ queue }) => {
         open.add('queue:paused', queue, null, null, '{}');
         added();
       }),
-      events.on('queue:resumed', ({ queue }) => {
-        runs.deliver();
+      inOrder('queue:resumed', ({ queue }) => {
         open.add('queue:resumed', queue, null, null, '{}');
         added();
       }),

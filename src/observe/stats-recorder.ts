@@ -199,25 +199,22 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
     onError: (error) => logger?.warn({ err: error }, 'could not add to the stats; keeping the counts for the next flush'),
   });
 
-  let attached = false;
   return {
     name: 'stats-recorder',
     flush,
     async start() {
-      if (!attached) {
+      if (unobserve === null) {
         for (const [event, listener] of Object.entries(listeners)) events.on(event as keyof typeof listeners, listener as never);
         unobserve = observeRuns(events, runs);
-        attached = true;
       }
       await loop.start();
     },
     async stop() {
       await loop.stop();
-      if (attached) {
+      if (unobserve !== null) {
         for (const [event, listener] of Object.entries(listeners)) events.off(event as keyof typeof listeners, listener as never);
-        unobserve?.();
+        unobserve();
         unobserve = null;
-        attached = false;
       }
       await flush().catch((error: unknown) => {
         logger?.warn({ err: error }, 'could not add the last counts to the stats at stop; they are lost');

@@ -7,7 +7,8 @@ import { defineJob } from '../../src/job/define-job.js';
 import { NightshiftEvents } from '../../src/observe/events.js';
 import { emitRunCompleted, emitRunStarted, observeRuns, runObservers, type RunObserver } from '../../src/observe/run-observers.js';
 import type { JobRecord } from '../../src/store/types.js';
-import { openRuntime, until, type Runtime } from '../fixtures/sqlite-runtime.js';
+import { createEventFeedWriter } from '../../src/observe/event-feed.js';
+import { openRuntime, openTempStore, until, type Runtime } from '../fixtures/sqlite-runtime.js';
 
 let runtime: Runtime | null = null;
 afterEach(async () => {
@@ -133,5 +134,25 @@ describe('run observers, delivery', () => {
     observeRuns(events, observer);
     observers.deliver();
     expect(observer.seen).toEqual([]);
+  });
+
+  it('reach the event feed before any event that came after them in the same task (SQLite)', async () => {
+    const temp = await openTempStore();
+    try {
+      const events = new NightshiftEvents();
+      const observers = runObservers(events);
+      const writer = createEventFeedWriter({ store: temp.store, events, flushIntervalMs: 60_000 });
+      writer.start();
+      emitRunStarted(events, observers, job('7'), 'w');
+      events.emit('queue:paused', { queue: 'q' });
+      emitRunCompleted(events, observers, job('7'), null, 1.5);
+      events.emit('queue:resumed', { queue: 'q' });
+      await writer.flush();
+      await writer.stop();
+      const written = await temp.store.eventList({ afterId: '0', limit: 10 });
+      expect(written.map((event) => event.type)).toEqual(['job:started', 'queue:paused', 'job:completed', 'queue:resumed']);
+    } finally {
+      await temp.cleanup();
+    }
   });
 });
