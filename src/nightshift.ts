@@ -10,7 +10,7 @@ import { createSilentLogger } from './observe/logger.js';
 import type { Clock, Store } from './store/types.js';
 import type { JobList } from './job/job-registry.js';
 import type { Service } from './service.js';
-import type { Metrics } from './observe/metrics.js';
+import { createMetrics, type Metrics } from './observe/metrics.js';
 import { setUpAlerting } from './alerts/alert-runtime.js';
 import type { AlertRules, AlertRulesInput } from './alerts/alert-rules.js';
 import type { AlertChannel } from './alerts/channels/index.js';
@@ -168,16 +168,10 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
       })
     : null;
 
-  // The metrics module (and prom-client) starts loading now, the metrics are created on start:
-  // a runtime without metrics loads neither. Loaded here rather than in start(), the compiling
-  // and the garbage of loading them are behind the process by the time its worker drains jobs
-  // (loaded in start(), they cost a W3 drain right after it about 3 % of its CPU).
-  const metricsModule = wantsMetrics ? import('./observe/metrics.js') : null;
-  // A failed load is reported by start(), not as an unhandled rejection before it.
-  metricsModule?.catch(() => undefined);
-  const createRuntimeMetrics = async (): Promise<void> => {
-    if (metrics || !metricsModule) return;
-    const { createMetrics } = await metricsModule;
+  // Counting starts on start(); prom-client is loaded only when the registry is first read
+  // (see observe/metrics.ts), so a worker whose metrics nobody scrapes never loads it.
+  const createRuntimeMetrics = (): void => {
+    if (metrics || !wantsMetrics) return;
     metrics = createMetrics({
       events,
       jobs: client.definitions(),
@@ -290,7 +284,7 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
     starting ??= (async () => {
       state = 'starting';
       await store.migrate();
-      await createRuntimeMetrics();
+      createRuntimeMetrics();
       try {
         for (const service of services) {
           await service.start();

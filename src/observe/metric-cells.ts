@@ -4,10 +4,12 @@
  * prom-client's `inc`/`observe` take a labels object and validate and hash it on every call; at
  * tens of thousands of jobs a second that is a measurable share of a drain. Here the caller looks
  * a cell up once per label set (in its own maps, without building a string) and each event adds
- * to numbers in it. prom-client only sees the cells when the registry is read (`/metrics`):
+ * to numbers in it. Nothing here loads prom-client: the cells count on their own, and are served
+ * once `register()` puts them in a registry (which may happen long after the first count).
+ * prom-client only sees the cells when the registry is read (`/metrics`):
  *
- * - `CellCounter` keeps a real prom-client `Counter` whose `collect()` resets it and re-adds each
- *   cell's total. A cell only grows, so what is served is still a monotonic counter.
+ * - `CellCounter` registers a real prom-client `Counter` whose `collect()` resets it and re-adds
+ *   each cell's total. A cell only grows, so what is served is still a monotonic counter.
  * - `CellHistogram` is registered as a metric of its own, because prom-client has no public way
  *   to add bucket counts in bulk. Its `get()` returns what prom-client's `Histogram.get()` returns
  *   for the same observations (same values, label order, series order), so `/metrics` text is
@@ -17,7 +19,7 @@
  * Series are listed in the order they were first touched, as prom-client lists them; a cell that
  * was created but never touched is not served, as a label set prom-client never saw would not be.
  */
-import { Counter, type Metric, type Registry } from 'prom-client';
+import type { Counter, Metric, Registry } from 'prom-client';
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -27,18 +29,27 @@ export interface CounterCell {
   value: number;
 }
 
-/** A counter fed through cells; served as a prom-client `Counter`. */
+/** A counter fed through cells; served as a prom-client `Counter` once registered. */
 export class CellCounter {
   readonly #touched: CounterCell[] = [];
+  readonly #config: { name: string; help: string; labelNames: readonly string[]; beforeRead?: () => void };
 
   /** `beforeRead`: called each time the registry reads the counter, before it does (to bring cells up to date). */
-  constructor(registry: Registry, config: { name: string; help: string; labelNames: readonly string[]; beforeRead?: () => void }) {
+  constructor(config: { name: string; help: string; labelNames: readonly string[]; beforeRead?: () => void }) {
+    this.#config = config;
+  }
+
+  /**
+   * Serves the cells in `registry` through a `Counter` made with `CounterClass` (prom-client's,
+   * passed in so that counting never loads prom-client). Every cell counted before is served too.
+   */
+  register(registry: Registry, CounterClass: typeof Counter): void {
     const touched = this.#touched;
-    const beforeRead = config.beforeRead;
-    const counter = new Counter({
-      name: config.name,
-      help: config.help,
-      labelNames: config.labelNames,
+    const { name, help, labelNames, beforeRead } = this.#config;
+    const counter = new CounterClass({
+      name,
+      help,
+      labelNames,
       registers: [registry],
       collect() {
         beforeRead?.();
@@ -97,11 +108,15 @@ export class CellHistogram {
   readonly #beforeRead: (() => void) | undefined;
 
   /** `buckets`: upper bounds, ascending, as prom-client's `buckets` option; `beforeRead` as for `CellCounter`. */
-  constructor(registry: Registry, config: { name: string; help: string; buckets: readonly number[]; beforeRead?: () => void }) {
+  constructor(config: { name: string; help: string; buckets: readonly number[]; beforeRead?: () => void }) {
     this.name = config.name;
     this.help = config.help;
     this.#bounds = [...config.buckets];
     this.#beforeRead = config.beforeRead;
+  }
+
+  /** Serves the cells in `registry`; every observation made before is served too. */
+  register(registry: Registry): void {
     // prom-client types `registerMetric` as taking one of its own metric classes, but the registry
     // only reads the members this class has (see the class comment); this is the one cast.
     registry.registerMetric(this as unknown as Metric);

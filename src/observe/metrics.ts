@@ -7,8 +7,16 @@
  * is counted as `other`), `kind` only the error kinds the library records; never ids or payloads.
  * Each `createMetrics` has its own registry, so several runtimes (or tests) in one process do
  * not share counters; `registry` is what `/metrics` serves, and an app may serve it itself.
+ *
+ * Counting needs no prom-client: job and store-call events go into cells (metric-cells.ts). The
+ * registry, and with it prom-client and Node's process metrics, is made when it is first read
+ * (the first scrape, or `registry`), and serves everything counted since `createMetrics`. A
+ * worker whose metrics nobody reads never loads prom-client; its drain does not pay for the
+ * loading and compiling either.
  */
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type * as PromClient from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { NightshiftEvents } from './events.js';
 import { observeRuns, runObservers } from './run-observers.js';
 import { CellCounter, CellHistogram, type CounterCell, type HistogramCell } from './metric-cells.js';
@@ -35,11 +43,15 @@ export interface MetricsOptions {
   sources?: MetricsSources;
   /** How long a store read for the gauges is reused, ms; default 5000. */
   cacheMs?: number;
-  /** Add Node's process metrics (CPU, memory, event loop lag); default true. */
+  /**
+   * Add Node's process metrics (CPU, memory, event loop lag, GC); default true. They start with the
+   * registry: garbage collections and event loop delay are measured from the first read on.
+   */
   processMetrics?: boolean;
 }
 
 export interface Metrics {
+  /** The prom-client registry; made (and prom-client loaded) on first use. */
   readonly registry: Registry;
   /** The Prometheus text exposition. */
   text(): Promise<string>;
@@ -63,8 +75,11 @@ interface JobCell {
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 
+/** prom-client, loaded on first use: synchronously, because `Metrics.registry` is a plain property. */
+let promClient: typeof PromClient | null = null;
+const loadPromClient = (): typeof PromClient => (promClient ??= createRequire(import.meta.url)('prom-client') as typeof PromClient);
+
 export function createMetrics(options: MetricsOptions): Metrics {
-  const registry = new Registry();
   const jobNames = new Set(options.jobs.map((job) => job.name));
   const queueNames = new Set([...options.jobs.map((job) => job.queue), ...(options.queues ?? [])]);
   const jobLabel = (name: string) => (jobNames.has(name) ? name : 'other');
@@ -75,22 +90,22 @@ export function createMetrics(options: MetricsOptions): Metrics {
   // or counts in order with them takes them first.
   const runs = runObservers(options.events);
   const beforeRead = (): void => runs.deliver();
-  const duration = new CellHistogram(registry, {
+  const duration = new CellHistogram({
     name: 'nightshift_job_duration_seconds',
     help: 'How long handlers ran, by outcome-independent attempt (seconds).',
     buckets: DURATION_BUCKETS,
     beforeRead,
   });
-  const wait = new CellHistogram(registry, {
+  const wait = new CellHistogram({
     name: 'nightshift_job_wait_seconds',
     help: 'From when a job was due (run_at) to when its attempt started (seconds).',
     buckets: DURATION_BUCKETS,
     beforeRead,
   });
-  const completed = new CellCounter(registry, { name: 'nightshift_jobs_completed_total', help: 'Attempts that completed.', labelNames: ['queue', 'job'], beforeRead });
-  const failed = new CellCounter(registry, { name: 'nightshift_jobs_failed_total', help: 'Attempts that failed (retried or dead), by error kind.', labelNames: ['queue', 'job', 'kind'], beforeRead });
-  const retried = new CellCounter(registry, { name: 'nightshift_jobs_retried_total', help: 'Failed attempts that will be retried.', labelNames: ['queue', 'job'], beforeRead });
-  const dead = new CellCounter(registry, { name: 'nightshift_jobs_dead_total', help: 'Jobs that ended dead.', labelNames: ['queue', 'job'], beforeRead });
+  const completed = new CellCounter({ name: 'nightshift_jobs_completed_total', help: 'Attempts that completed.', labelNames: ['queue', 'job'], beforeRead });
+  const failed = new CellCounter({ name: 'nightshift_jobs_failed_total', help: 'Attempts that failed (retried or dead), by error kind.', labelNames: ['queue', 'job', 'kind'], beforeRead });
+  const retried = new CellCounter({ name: 'nightshift_jobs_retried_total', help: 'Failed attempts that will be retried.', labelNames: ['queue', 'job'], beforeRead });
+  const dead = new CellCounter({ name: 'nightshift_jobs_dead_total', help: 'Jobs that ended dead.', labelNames: ['queue', 'job'], beforeRead });
 
   // One cell per (queue, job) label pair, found through two maps so an event builds no string and
   // no labels object; the metrics above read the cells only when scraped (see metric-cells.ts).
@@ -146,72 +161,86 @@ export function createMetrics(options: MetricsOptions): Metrics {
   };
   const readQueues = cachedRead(options.sources?.queues?.bind(options.sources));
   const readSchedules = cachedRead(options.sources?.schedules?.bind(options.sources));
-  const storeCalls = new CellHistogram(registry, {
+  const storeCalls = new CellHistogram({
     name: 'nightshift_store_call_duration_seconds',
     help: 'How long calls into the store took in this process, by method and outcome (ok/error).',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
   });
   /** Per store method: the `ok` and `error` series. */
   const storeCallCells = new Map<string, { ok: HistogramCell; error: HistogramCell }>();
-  new Gauge({
-    name: 'nightshift_queue_jobs',
-    help: 'Jobs in the store by queue and state (cluster-wide, cached a few seconds).',
-    labelNames: ['queue', 'state'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const queue of await readQueues()) {
-        for (const [state, count] of Object.entries(queue.counts)) this.set({ queue: queue.name, state }, count);
-      }
-    },
-  });
-  new Gauge({
-    name: 'nightshift_queue_lag_seconds',
-    help: 'How long the oldest due job of each queue has waited to start (cluster-wide, cached a few seconds; 0 when none is due).',
-    labelNames: ['queue'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const queue of await readQueues()) this.set({ queue: queue.name }, (queue.lagMs ?? 0) / 1000);
-    },
-  });
-  const scheduleGauge = (name: string, help: string, pick: (schedule: { lastRunAt: Date | null; nextRunAt: Date | null }) => Date | null) =>
+  // The registry lists the families in this order; the cells above count from the start.
+  const buildRegistry = (): Registry => {
+    const { Registry, Counter, Gauge, collectDefaultMetrics } = loadPromClient();
+    const registry = new Registry();
+    duration.register(registry);
+    wait.register(registry);
+    completed.register(registry, Counter);
+    failed.register(registry, Counter);
+    retried.register(registry, Counter);
+    dead.register(registry, Counter);
+    storeCalls.register(registry);
     new Gauge({
-      name,
-      help,
-      labelNames: ['schedule'],
+      name: 'nightshift_queue_jobs',
+      help: 'Jobs in the store by queue and state (cluster-wide, cached a few seconds).',
+      labelNames: ['queue', 'state'],
       registers: [registry],
       async collect() {
         this.reset();
-        for (const schedule of await readSchedules()) {
-          const at = pick(schedule);
-          if (at) this.set({ schedule: schedule.id }, at.getTime() / 1000);
+        for (const queue of await readQueues()) {
+          for (const [state, count] of Object.entries(queue.counts)) this.set({ queue: queue.name, state }, count);
         }
       },
     });
-  scheduleGauge('nightshift_schedule_last_run_timestamp_seconds', 'Fire time of each schedule’s last claimed tick (Unix seconds; absent before the first).', (s) => s.lastRunAt);
-  scheduleGauge('nightshift_schedule_next_run_timestamp_seconds', 'Next fire time of each schedule (Unix seconds; absent when paused or it never fires again).', (s) => s.nextRunAt);
-  new Gauge({
-    name: 'nightshift_worker_slots',
-    help: 'Configured concurrency of this process’s worker, by queue.',
-    labelNames: ['queue'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const slot of options.sources?.slots?.() ?? []) this.set({ queue: queueLabel(slot.queue) }, slot.slots);
-    },
-  });
-  new Gauge({
-    name: 'nightshift_worker_busy_slots',
-    help: 'Handlers running now in this process’s worker, by queue.',
-    labelNames: ['queue'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const slot of options.sources?.slots?.() ?? []) this.set({ queue: queueLabel(slot.queue) }, slot.busy);
-    },
-  });
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'nightshift_process_' });
+    new Gauge({
+      name: 'nightshift_queue_lag_seconds',
+      help: 'How long the oldest due job of each queue has waited to start (cluster-wide, cached a few seconds; 0 when none is due).',
+      labelNames: ['queue'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const queue of await readQueues()) this.set({ queue: queue.name }, (queue.lagMs ?? 0) / 1000);
+      },
+    });
+    const scheduleGauge = (name: string, help: string, pick: (schedule: { lastRunAt: Date | null; nextRunAt: Date | null }) => Date | null) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['schedule'],
+        registers: [registry],
+        async collect() {
+          this.reset();
+          for (const schedule of await readSchedules()) {
+            const at = pick(schedule);
+            if (at) this.set({ schedule: schedule.id }, at.getTime() / 1000);
+          }
+        },
+      });
+    scheduleGauge('nightshift_schedule_last_run_timestamp_seconds', 'Fire time of each schedule’s last claimed tick (Unix seconds; absent before the first).', (s) => s.lastRunAt);
+    scheduleGauge('nightshift_schedule_next_run_timestamp_seconds', 'Next fire time of each schedule (Unix seconds; absent when paused or it never fires again).', (s) => s.nextRunAt);
+    new Gauge({
+      name: 'nightshift_worker_slots',
+      help: 'Configured concurrency of this process’s worker, by queue.',
+      labelNames: ['queue'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const slot of options.sources?.slots?.() ?? []) this.set({ queue: queueLabel(slot.queue) }, slot.slots);
+      },
+    });
+    new Gauge({
+      name: 'nightshift_worker_busy_slots',
+      help: 'Handlers running now in this process’s worker, by queue.',
+      labelNames: ['queue'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const slot of options.sources?.slots?.() ?? []) this.set({ queue: queueLabel(slot.queue) }, slot.busy);
+      },
+    });
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'nightshift_process_' });
+    return registry;
+  };
+  let registry: Registry | null = null;
 
   const offs = [
     // A run's start and completion come straight from the worker (see run-observers.ts).
@@ -236,8 +265,16 @@ export function createMetrics(options: MetricsOptions): Metrics {
   ];
   let stopped = false;
   return {
-    registry,
-    text: () => registry.metrics(),
+    get registry() {
+      return (registry ??= buildRegistry());
+    },
+    text() {
+      try {
+        return (registry ??= buildRegistry()).metrics();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
     observeStoreCall(method, seconds, ok) {
       let cells = storeCallCells.get(method);
       if (cells === undefined) {
