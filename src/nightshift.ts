@@ -94,7 +94,8 @@ export interface NightshiftOptions {
   /**
    * Collect Prometheus metrics (job counters and durations, queue gauges, worker slots, Node
    * process metrics) in `nightshift.metrics`; default false, true when `http` is set. An app may
-   * serve `nightshift.metrics.registry` itself.
+   * serve `nightshift.metrics.registry` itself. Counting starts on start(); prom-client and the
+   * process metrics are loaded on the first read of the registry.
    */
   metrics?: boolean;
   /**
