@@ -102,6 +102,38 @@ describe('run observers, delivery', () => {
     expect(second.seen).toEqual(['started 2 w', 'started 3 w']);
   });
 
+  it('deliver each run once when an observer delivers during a delivery, and keep delivering after it', () => {
+    const events = new NightshiftEvents();
+    const observers = runObservers(events);
+    // The first observer, told of job 1, queues job 2 and delivers at once (as the feed's flush
+    // delivers from inside its own observer).
+    let nested = false;
+    observeRuns(events, {
+      started(record) {
+        if (record.id === '1' && !nested) {
+          nested = true;
+          emitRunStarted(events, observers, job('2'), 'w');
+          observers.deliver();
+        }
+      },
+      completed() {},
+    });
+    const observer = recorder();
+    observeRuns(events, observer);
+    emitRunStarted(events, observers, job('1'), 'w');
+    observers.deliver();
+    expect(observer.seen.sort()).toEqual(['started 1 w', 'started 2 w']);
+    // The arrays taken turns with stay sound: later runs arrive once each, in order, and a
+    // delivery with nothing waiting tells nobody anything.
+    for (let round = 3; round < 9; round++) {
+      emitRunStarted(events, observers, job(String(round)), 'w');
+      emitRunCompleted(events, observers, job(String(round)), null, 1);
+      observers.deliver();
+      observers.deliver();
+    }
+    expect(observer.seen.slice(2)).toEqual([3, 4, 5, 6, 7, 8].flatMap((id) => [`started ${id} w`, `completed ${id} running`]));
+  });
+
   it('keep going past an observer that throws, and report its error as worker:error', async () => {
     const events = new NightshiftEvents();
     const observers = runObservers(events);
