@@ -100,6 +100,16 @@ function maxOverlap(lines: LedgerLine[], keyOf: (line: LedgerLine) => string = (
   return { overall, perKey };
 }
 
+/**
+ * The lines of `type` the workers printed, once at least one has arrived. A line a worker printed
+ * before a store write can still be in its pipe when the test sees that write.
+ */
+async function linesOf(workers: ChildWorker[], type: string): Promise<Record<string, unknown>[]> {
+  const found = () => workers.flatMap((worker) => worker.lines.filter((line) => line.type === type));
+  await until(() => found().length > 0, `a "${type}" line from a worker`, 30_000);
+  return found();
+}
+
 async function runWorkers(opened: Opened, options: { workers: number; queues: unknown; jobMs: number; expected: number; spawned?: ChildWorker[] }): Promise<LedgerLine[]> {
   const workers: ChildWorker[] = options.spawned ?? [];
   for (let i = 0; i < options.workers; i++) {
@@ -196,7 +206,8 @@ for (const kind of KINDS) {
       expect(new Set(ends.map((line) => line.seq)).size).toBe(CHILDREN);
       // Once the parent is stored completed, no process may run it again: count its runs then.
       await until(async () => (await store.store.jobGet({ id: flow.job.id }))?.state === 'completed', 'the parent completed', 30_000);
-      const parentLines = spawned.flatMap((worker) => worker.lines.filter((line) => line.type === 'parent'));
+      // Its line was written before its finish, but may still wait in the pipe: read it first.
+      const parentLines = await linesOf(spawned, 'parent');
       expect(parentLines).toHaveLength(1);
       const [parent] = parentLines as [Record<string, unknown>];
       expect(parent.id).toBe(flow.job.id);
@@ -236,9 +247,9 @@ for (const kind of KINDS) {
       const spawned: ChildWorker[] = [];
       await runWorkers(store, { workers: 3, queues: { flow: { concurrency: 2 }, fan: { concurrency: 1 } }, jobMs: 1, expected: 4, spawned });
       await until(async () => (await store.store.jobGet({ id: tolerant.job.id }))?.state === 'completed', 'the tolerant parent completed', 30_000);
+      const parents = await linesOf(spawned, 'parent');
       const strictParent = await store.store.jobGet({ id: strict.job.id });
       expect(strictParent).toMatchObject({ state: 'cancelled', lastError: { kind: 'dependency_failed', message: `dependency ${strict.children[2]!.job.id} ended dead` } });
-      const parents = spawned.flatMap((worker) => worker.lines.filter((line) => line.type === 'parent'));
       expect(parents).toHaveLength(1);
       expect(parents[0]).toMatchObject({ id: tolerant.job.id, children: 3, completed: 2 });
     });
