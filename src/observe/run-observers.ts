@@ -19,8 +19,9 @@
  * state, or records other events in order with runs (the event feed), calls `deliver()` first,
  * so nothing waiting in the queue is missed or overtaken.
  *
- * The events themselves are unchanged: a worker still emits `job:started` and `job:completed` to
- * whoever listens, at once. Internal: not exported from the package.
+ * The events themselves are unchanged: beside `started()`/`completed()` here, the worker still
+ * emits `job:started` and `job:completed` (with its own copy of the job in the state the finish
+ * wrote) to whoever listens, at once. Internal: not exported from the package.
  */
 import type { JobRecord } from '../store/types.js';
 import type { NightshiftEvents } from './events.js';
@@ -142,19 +143,4 @@ export function observeRuns(events: NightshiftEvents, observer: RunObserver): ()
     observers.deliver();
     observers.list = observers.list.filter((one) => one !== observer);
   };
-}
-
-/** Queues `job`'s start for `observers`, and tells `job:started`'s listeners at once. */
-export function emitRunStarted(events: NightshiftEvents, observers: RunObservers, job: JobRecord, workerId: string): void {
-  observers.started(job, workerId);
-  if (events.has('job:started')) events.emit('job:started', { job, workerId });
-}
-
-/**
- * Queues `job`'s completion for `observers`, and tells `job:completed`'s listeners at once, with
- * a copy of it in its new state.
- */
-export function emitRunCompleted(events: NightshiftEvents, observers: RunObservers, job: JobRecord, result: unknown, durationMs: number): void {
-  observers.completed(job, durationMs);
-  if (events.has('job:completed')) events.emit('job:completed', { job: { ...job, state: 'completed', lease: null }, result, durationMs });
 }

@@ -5,7 +5,7 @@ import type { AnyJobDefinition, ChildResult, JobContext } from '../job/define-jo
 import { DEFAULT_MAX_PAYLOAD_BYTES, parseStoredJson, serializePayload } from '../job/payload.js';
 import { clampDelayMs } from '../job/input-bounds.js';
 import type { NightshiftEvents } from '../observe/events.js';
-import { emitRunStarted, runObservers, type RunObservers } from '../observe/run-observers.js';
+import { runObservers, type RunObservers } from '../observe/run-observers.js';
 import type { Clock, JobFinish, JobRecord } from '../store/types.js';
 import { decideFailure, decideOutcome, isHandlerOutcome, toErrorRecord } from './retry-decision.js';
 import { RunningExecutions } from './running-executions.js';
@@ -223,7 +223,8 @@ export class Executor {
     execution.startBy = startBy;
     this.running.add(execution);
     if (this.#tooLate(execution)) return;
-    emitRunStarted(host.events, this.#observers, job, host.workerId);
+    this.#observers.started(job, host.workerId);
+    if (host.events.has('job:started')) host.events.emit('job:started', { job, workerId: host.workerId });
 
     if (!definition) {
       const known = [...this.#jobs.keys()].join(', ') || '(none)';

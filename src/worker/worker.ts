@@ -4,7 +4,7 @@ import { ConfigError, StateError } from '../errors.js';
 import { assertValidName } from '../job/names.js';
 import { NightshiftEvents } from '../observe/events.js';
 import { createSilentLogger } from '../observe/logger.js';
-import { emitRunCompleted, runObservers } from '../observe/run-observers.js';
+import { runObservers } from '../observe/run-observers.js';
 import { rateWindowMarginMs, type Clock, type JobFinish, type JobFinishItem, type JobRecord, type JobState, type Store } from '../store/types.js';
 import { ClaimSize } from './claim-size.js';
 import { ClaimedAhead } from './claimed-ahead.js';
@@ -376,7 +376,8 @@ export function createWorker(options: WorkerOptions): Worker {
     const job = execution.job;
     switch (finish.outcome) {
       case 'completed':
-        emitRunCompleted(events, observers, job, execution.result, execution.durationMs);
+        observers.completed(job, execution.durationMs);
+        if (events.has('job:completed')) events.emit('job:completed', { job: after(job, finish.outcome), result: execution.result, durationMs: execution.durationMs });
         return;
       case 'failed':
       case 'dead': {

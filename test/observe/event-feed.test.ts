@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createPruner } from '../../src/maintenance/pruner.js';
 import { createEventFeedWriter, EVENT_RETENTION_MS } from '../../src/observe/event-feed.js';
 import { NightshiftEvents } from '../../src/observe/events.js';
-import { emitRunCompleted, emitRunStarted, runObservers } from '../../src/observe/run-observers.js';
+import { runObservers } from '../../src/observe/run-observers.js';
 import { TestClock } from '../../src/store/conformance/index.js';
 import { createPostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -157,8 +157,8 @@ describe('event feed writer', () => {
       ];
       for (const run of runs) {
         const job = { id: run.id, name: 'mail.send', queue: 'mail', attempt: run.attempt, maxAttempts: run.maxAttempts } as unknown as JobRecord;
-        emitRunStarted(events, runObservers(events), job, run.workerId);
-        emitRunCompleted(events, runObservers(events), job, null, run.durationMs);
+        runObservers(events).started(job, run.workerId);
+        runObservers(events).completed(job, run.durationMs);
       }
       await writer.flush();
       const written = await store.eventList({ afterId: '0', limit: 100 });
@@ -200,8 +200,8 @@ describe('event feed writer', () => {
     expect(dropped).toBe(20);
     // A run's events wait too, and are written with their own data once the store is back.
     const job = { id: '7', name: 'mail.send', queue: 'q70', attempt: 2, maxAttempts: 4 } as unknown as JobRecord;
-    emitRunStarted(events, runObservers(events), job, 'w-9');
-    emitRunCompleted(events, runObservers(events), job, null, 3.25);
+    runObservers(events).started(job, 'w-9');
+    runObservers(events).completed(job, 3.25);
     await writer.flush();
     expect(writer.buffered).toBe(50);
     expect(dropped).toBe(22);

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob } from '../../src/job/define-job.js';
 import { NightshiftEvents } from '../../src/observe/events.js';
-import { emitRunCompleted, emitRunStarted, observeRuns, runObservers, type RunObserver } from '../../src/observe/run-observers.js';
+import { observeRuns, runObservers, type RunObserver } from '../../src/observe/run-observers.js';
 import type { JobRecord } from '../../src/store/types.js';
 import { createEventFeedWriter } from '../../src/observe/event-feed.js';
 import { openRuntime, openTempStore, until, type Runtime } from '../fixtures/sqlite-runtime.js';
@@ -73,13 +73,13 @@ describe('run observers, delivery', () => {
     const observers = runObservers(events);
     const observer = recorder();
     observeRuns(events, observer);
-    emitRunStarted(events, observers, job('1'), 'w');
-    emitRunStarted(events, observers, job('2'), 'w');
-    emitRunCompleted(events, observers, job('1'), null, 1);
+    observers.started(job('1'), 'w');
+    observers.started(job('2'), 'w');
+    observers.completed(job('1'), 1);
     expect(observer.seen).toEqual([]);
     observers.deliver();
     expect(observer.seen).toEqual(['started 1 w', 'started 2 w', 'completed 1 running']);
-    emitRunCompleted(events, observers, job('2'), null, 2);
+    observers.completed(job('2'), 2);
     await Promise.resolve();
     expect(observer.seen.at(-1)).toBe('completed 2 running');
   });
@@ -89,14 +89,14 @@ describe('run observers, delivery', () => {
     const observers = runObservers(events);
     const first = recorder();
     const offFirst = observeRuns(events, first);
-    emitRunStarted(events, observers, job('1'), 'w');
+    observers.started(job('1'), 'w');
     const second = recorder();
     observeRuns(events, second);
-    emitRunStarted(events, observers, job('2'), 'w');
+    observers.started(job('2'), 'w');
     offFirst();
     expect(first.seen).toEqual(['started 1 w', 'started 2 w']);
     expect(second.seen).toEqual(['started 2 w']);
-    emitRunStarted(events, observers, job('3'), 'w');
+    observers.started(job('3'), 'w');
     observers.deliver();
     expect(first.seen).toHaveLength(2);
     expect(second.seen).toEqual(['started 2 w', 'started 3 w']);
@@ -112,7 +112,7 @@ describe('run observers, delivery', () => {
       started(record) {
         if (record.id === '1' && !nested) {
           nested = true;
-          emitRunStarted(events, observers, job('2'), 'w');
+          observers.started(job('2'), 'w');
           observers.deliver();
         }
       },
@@ -120,14 +120,14 @@ describe('run observers, delivery', () => {
     });
     const observer = recorder();
     observeRuns(events, observer);
-    emitRunStarted(events, observers, job('1'), 'w');
+    observers.started(job('1'), 'w');
     observers.deliver();
     expect(observer.seen.sort()).toEqual(['started 1 w', 'started 2 w']);
     // The arrays taken turns with stay sound: later runs arrive once each, in order, and a
     // delivery with nothing waiting tells nobody anything.
     for (let round = 3; round < 9; round++) {
-      emitRunStarted(events, observers, job(String(round)), 'w');
-      emitRunCompleted(events, observers, job(String(round)), null, 1);
+      observers.started(job(String(round)), 'w');
+      observers.completed(job(String(round)), 1);
       observers.deliver();
       observers.deliver();
     }
@@ -148,20 +148,17 @@ describe('run observers, delivery', () => {
     });
     const observer = recorder();
     observeRuns(events, observer);
-    emitRunStarted(events, observers, job('1'), 'w');
+    observers.started(job('1'), 'w');
     // Delivered by the microtask, where a throw would otherwise end the process.
     await Promise.resolve();
     expect(observer.seen).toEqual(['started 1 w']);
     expect(errors).toEqual([{ error: broken, during: 'run observer' }]);
   });
 
-  it('queue nothing when no observer listens, and still tell the public events at once', () => {
+  it('queue nothing when no observer listens', () => {
     const events = new NightshiftEvents();
     const observers = runObservers(events);
-    const told: string[] = [];
-    events.on('job:started', ({ job }) => told.push(`started ${job.id}`));
-    emitRunStarted(events, observers, job('1'), 'w');
-    expect(told).toEqual(['started 1']);
+    observers.started(job('1'), 'w');
     const observer = recorder();
     observeRuns(events, observer);
     observers.deliver();
@@ -175,9 +172,9 @@ describe('run observers, delivery', () => {
       const observers = runObservers(events);
       const writer = createEventFeedWriter({ store: temp.store, events, flushIntervalMs: 60_000 });
       writer.start();
-      emitRunStarted(events, observers, job('7'), 'w');
+      observers.started(job('7'), 'w');
       events.emit('queue:paused', { queue: 'q' });
-      emitRunCompleted(events, observers, job('7'), null, 1.5);
+      observers.completed(job('7'), 1.5);
       events.emit('queue:resumed', { queue: 'q' });
       await writer.flush();
       await writer.stop();

@@ -10,7 +10,7 @@ import { defineJob } from '../../src/job/define-job.js';
 import { createNightshift, type Nightshift } from '../../src/nightshift.js';
 import { NightshiftEvents } from '../../src/observe/events.js';
 import { createMetrics } from '../../src/observe/metrics.js';
-import { emitRunCompleted, emitRunStarted, runObservers } from '../../src/observe/run-observers.js';
+import { runObservers } from '../../src/observe/run-observers.js';
 import type { JobRecord } from '../../src/store/types.js';
 import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
 import { callJson, storedJobs, type Reply } from '../support/http-call.js';
@@ -365,13 +365,13 @@ describe('job metrics kept in cells, against prom-client fed the same observatio
     // Started all, then finished in another order: a series is listed where it was first touched.
     const run = (attempts: Attempt[]) => {
       for (const attempt of attempts) {
-        emitRunStarted(events, runObservers(events), record(attempt), 'w');
+        runObservers(events).started(record(attempt), 'w');
         if (attempt.waitMs !== null) wait.observe(attempt.as, attempt.waitMs / 1000);
       }
       for (const attempt of [...attempts].reverse()) {
         const job = record(attempt);
         if (attempt.ok) {
-          emitRunCompleted(events, runObservers(events), job, null, attempt.durationMs);
+          runObservers(events).completed(job, attempt.durationMs);
           completed.inc(attempt.as);
         } else {
           const error = { name: 'Error', message: 'no', stack: null, kind: attempt.kind };
