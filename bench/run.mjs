@@ -382,10 +382,30 @@ function medianOf(values) {
 }
 
 /**
+ * A 95 % confidence interval for the median of `values`, without assuming how they are
+ * distributed: the k-th smallest and k-th largest value, for the largest k with
+ * P(Binomial(n, ½) < k) ≤ 2.5 % (each value falls below the true median with probability ½).
+ * With 40 turns that is the 14th and the 27th. Null below 6 values, where no such k exists.
+ */
+function medianInterval(values) {
+  const n = values.length;
+  const sorted = [...values].sort((a, b) => a - b);
+  let below = 0;
+  let probability = 2 ** -n;
+  let k = 0;
+  for (let i = 0; i < n && below + probability <= 0.025; i++) {
+    below += probability;
+    k = i + 1;
+    probability = (probability * (n - i)) / (i + 1);
+  }
+  return k === 0 ? null : [sorted[k - 1], sorted[n - k]];
+}
+
+/**
  * How `on` compares with `base`, two results of one interleave group: per turn (runs that ran
  * one after the other, so the machine's drift over the whole group cancels), the ratio of
- * throughputs and of the worker's CPU time per job; the medians of those ratios. Null figures
- * when a run of a turn has none.
+ * throughputs and of the worker's CPU time per job; the medians of those ratios, and a 95 %
+ * interval for the throughput one (`medianInterval`). Null figures when a run of a turn has none.
  */
 function pairedRatios(on, base) {
   const turns = Math.min(on.runs?.length ?? 0, base.runs?.length ?? 0);
@@ -397,7 +417,7 @@ function pairedRatios(on, base) {
     if (a.jobsPerSec && b.jobsPerSec) speed.push(a.jobsPerSec / b.jobsPerSec);
     if (a.cpuMs && b.cpuMs) cpu.push(a.cpuMs / b.cpuMs);
   }
-  return { turns, speed: medianOf(speed), cpu: medianOf(cpu) };
+  return { turns, speed: medianOf(speed), speedInterval: medianInterval(speed), cpu: medianOf(cpu) };
 }
 
 /** A result's start figures, medians over its runs: wall and CPU ms of the workers' start(). */
@@ -410,12 +430,17 @@ function startFigures(result) {
 /**
  * What the operator surfaces cost, per store: W3O (all on) against W3B (all off), run by turns.
  * The verdict is the median over turns of each turn's throughput ratio (the issue's bound is
- * 5 %); the ratio of the two medians and the worker's CPU time per job are printed beside it.
+ * 5 %), with a 95 % interval for that median: a bound below the interval is missed whatever the
+ * turns' noise, one inside it is not decided by the run. The ratio of the two medians and the
+ * worker's CPU time per job are printed beside it.
  * Alerting: W3A against W3O, the same way (bound: at least 95 % of W3O).
  */
 function surfaceCostNotes(results) {
   const notes = [];
   const pct = (value) => `${value.toFixed(1)} %`;
+  // A throughput ratio's interval as a cost (1 − ratio) or a share (ratio), low to high.
+  const costRange = (interval) => (interval === null ? '' : ` (95 % interval ${((1 - interval[1]) * 100).toFixed(1)} to ${pct((1 - interval[0]) * 100)})`);
+  const shareRange = (interval) => (interval === null ? '' : ` (95 % interval ${(interval[0] * 100).toFixed(1)} to ${pct(interval[1] * 100)})`);
   for (const store of ['sqlite', 'postgres']) {
     const find = (id) => results.find((result) => result?.workload === id && result.system === 'nightshift' && result.store === store && !result.error);
     const off = find('W3B');
@@ -425,7 +450,7 @@ function surfaceCostNotes(results) {
     const ofMedians = (1 - on.jobsPerSec / off.jobsPerSec) * 100;
     const verdict = paired.speed === null ? ofMedians : (1 - paired.speed) * 100;
     notes.push(
-      `note: operator surfaces on nightshift (${store}): cost ${pct(verdict)} of throughput (bound: 5 %)` +
+      `note: operator surfaces on nightshift (${store}): cost ${pct(verdict)}${paired.speed === null ? '' : costRange(paired.speedInterval)} of throughput (bound: 5 %)` +
         `${paired.speed === null ? ' from the medians' : `, the median over ${paired.turns} turns of W3O/W3B run one after the other`}; ` +
         `medians W3O ${Math.round(on.jobsPerSec)} vs W3B ${Math.round(off.jobsPerSec)} jobs/s (${pct(ofMedians)})` +
         `${paired.cpu === null ? '' : `; worker CPU time per job ${paired.cpu >= 1 ? '+' : ''}${pct((paired.cpu - 1) * 100)} (median over turns)`}` +
@@ -441,7 +466,7 @@ function surfaceCostNotes(results) {
     const ofMedians = (alerts.jobsPerSec / base.jobsPerSec) * 100;
     const verdict = paired.speed === null ? ofMedians : paired.speed * 100;
     notes.push(
-      `note: alerting on nightshift (${store}): W3A at ${pct(verdict)} of W3O (bound: at least 95 %)` +
+      `note: alerting on nightshift (${store}): W3A at ${pct(verdict)}${paired.speed === null ? '' : shareRange(paired.speedInterval)} of W3O (bound: at least 95 %)` +
         `${paired.speed === null ? ' from the medians' : `, the median over ${paired.turns} turns`}; medians W3A ${Math.round(alerts.jobsPerSec)} vs W3O ${Math.round(base.jobsPerSec)} jobs/s (${pct(ofMedians)})` +
         `${paired.cpu === null ? '' : `; worker CPU time ${paired.cpu >= 1 ? '+' : ''}${pct((paired.cpu - 1) * 100)}`}`,
     );
