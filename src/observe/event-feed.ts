@@ -200,6 +200,17 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
     else arm();
   };
 
+  /**
+   * After a run's event went into the open batch: `added()` only when it has something to do. A
+   * run's events are most of what the feed writes, and this check is all they usually need (a
+   * timer or a flush is under way, and no limit is near), so the engine compiles the run
+   * observer small.
+   */
+  const addedLimit = Math.min(flushSize, maxBuffered + 1);
+  const addedRun = (): void => {
+    if ((timer === null && flushing === null) || open.count >= sealSize || waitingCount + open.count >= addedLimit) added();
+  };
+
   const arm = (): void => {
     if (!running || timer || flushing) return;
     timer = setTimeout(
@@ -279,11 +290,11 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
       observeRuns(events, {
         started(job, workerId) {
           open.addStarted('job:started', job.queue, job.name, job.id, job.attempt, job.maxAttempts, workerId);
-          added();
+          addedRun();
         },
         completed(job, durationMs) {
           open.addCompleted('job:completed', job.queue, job.name, job.id, job.attempt, durationMs);
-          added();
+          addedRun();
         },
       }),
       inOrder('job:failed', ({ job, error, willRetry, retryDelayMs, durationMs }) => {

@@ -75,6 +75,13 @@ export class CellCounter {
   inc(cell: CounterCell): void {
     if (cell.value++ === 0) this.#touched.push(cell);
   }
+
+  /** Adds `count` (≥ 0) at once. */
+  add(cell: CounterCell, count: number): void {
+    if (count <= 0) return;
+    if (cell.value === 0) this.#touched.push(cell);
+    cell.value += count;
+  }
 }
 
 /** One histogram series: per-bucket (not cumulative) counts, sum and count. */
@@ -139,6 +146,22 @@ export class CellHistogram {
     }
     cell.sum += value;
     if (cell.count++ === 0) this.#touched.push(cell);
+  }
+
+  /**
+   * Adds observations counted elsewhere over the same bounds: `counts[i]` in bucket i, one more
+   * entry (or more) for those above the last bound, `sum` their total.
+   */
+  addCounts(cell: HistogramCell, counts: ArrayLike<number>, sum: number): void {
+    let total = 0;
+    for (let i = 0; i < counts.length; i++) {
+      if (i < cell.counts.length) cell.counts[i]! += counts[i]!;
+      total += counts[i]!;
+    }
+    if (total <= 0) return;
+    cell.sum += sum;
+    if (cell.count === 0) this.#touched.push(cell);
+    cell.count += total;
   }
 
   /** The same shape as prom-client's `Histogram.get()`: per series each bucket, `+Inf`, `_sum`, `_count`. */

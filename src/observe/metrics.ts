@@ -18,7 +18,8 @@ import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { NightshiftEvents } from './events.js';
-import { observeRuns, runObservers } from './run-observers.js';
+import { runObservers } from './run-observers.js';
+import { RUN_BOUNDS_MS } from './run-tally.js';
 import { CellCounter, CellHistogram, type CounterCell, type HistogramCell } from './metric-cells.js';
 
 /** Error kinds used as label values; any other kind is reported as `other`. */
@@ -73,7 +74,8 @@ interface JobCell {
   readonly failed: Map<string, CounterCell>;
 }
 
-const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+/** The run tally's bounds in seconds: 0.005, 0.01, … 3600 (each the same number as its literal). */
+const DURATION_BUCKETS = RUN_BOUNDS_MS.map((ms) => ms / 1000);
 
 /** prom-client, loaded on first use: synchronously, because `Metrics.registry` is a plain property. */
 let promClient: typeof PromClient | null = null;
@@ -86,10 +88,23 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const queueLabel = (name: string) => (queueNames.has(name) ? name : 'other');
   const cacheMs = options.cacheMs ?? 5000;
 
-  // Runs of the current task reach the metrics at its end (see run-observers.ts): whatever reads
-  // or counts in order with them takes them first.
+  // Completions, run times and waits are counted in the process's run tally (run-tally.ts),
+  // shared with the activity stats; a read takes what it counted since the last read. Runs of the
+  // current task reach the tally at its end (see run-observers.ts): a read delivers them first.
   const runs = runObservers(options.events);
-  const beforeRead = (): void => runs.deliver();
+  const releaseTally = runs.useTally();
+  const tallyReader = runs.tally.reader();
+  let stopped = false;
+  const beforeRead = (): void => {
+    if (stopped) return;
+    runs.deliver();
+    tallyReader.take(({ cell: tallied, completed: done, durationCounts, durationSumMs, waits, waitCounts, waitSumMs }) => {
+      const cell = jobCell(tallied.queue, tallied.name);
+      completed.add(cell.completed, done);
+      if (done > 0) duration.addCounts(cell.duration, durationCounts, durationSumMs / 1000);
+      if (waits > 0) wait.addCounts(cell.wait, waitCounts, waitSumMs / 1000);
+    });
+  };
   const duration = new CellHistogram({
     name: 'nightshift_job_duration_seconds',
     help: 'How long handlers ran, by outcome-independent attempt (seconds).',
@@ -243,17 +258,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   let registry: Registry | null = null;
 
   const offs = [
-    // A run's start and completion come straight from the worker (see run-observers.ts).
-    observeRuns(options.events, {
-      started(job) {
-        if (job.attemptedAt) wait.observe(jobCell(job.queue, job.name).wait, Math.max(0, job.attemptedAt.getTime() - job.runAt.getTime()) / 1000);
-      },
-      completed(job, durationMs) {
-        const cell = jobCell(job.queue, job.name);
-        completed.inc(cell.completed);
-        duration.observe(cell.duration, durationMs / 1000);
-      },
-    }),
+    releaseTally,
     options.events.on('job:failed', ({ job, error, willRetry, durationMs }) => {
       runs.deliver();
       const cell = jobCell(job.queue, job.name);
@@ -263,7 +268,6 @@ export function createMetrics(options: MetricsOptions): Metrics {
       else dead.inc(cell.dead);
     }),
   ];
-  let stopped = false;
   return {
     get registry() {
       return (registry ??= buildRegistry());
@@ -285,6 +289,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
     stop() {
       if (stopped) return;
+      // Runs counted until now are this registry's: taken before it stops reading the tally.
+      beforeRead();
       stopped = true;
       for (const off of offs) off();
     },

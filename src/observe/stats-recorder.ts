@@ -13,13 +13,14 @@ import type { Logger } from 'pino';
 import { createIntervalService, type Service } from '../service.js';
 import { STATS_BUCKET_COUNT, type StatsDelta, type Store } from '../store/types.js';
 import type { NightshiftEvents } from './events.js';
-import { observeRuns, runObservers, type RunObserver } from './run-observers.js';
+import { runObservers } from './run-observers.js';
+import { RUN_BOUNDS_MS, runBucket, type TallyReader } from './run-tally.js';
 
 /**
  * Upper bounds (ms) of the histogram buckets for run times and waits; the last bucket holds
  * everything above the last bound. Percentiles are estimated within a bucket (see `percentile`).
  */
-export const STATS_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000] as const;
+export const STATS_BOUNDS_MS = RUN_BOUNDS_MS;
 
 if (STATS_BOUNDS_MS.length + 1 !== STATS_BUCKET_COUNT) throw new Error('STATS_BOUNDS_MS does not match STATS_BUCKET_COUNT');
 
@@ -29,10 +30,7 @@ export const STATS_FLUSH_MS = 5_000;
 const MAX_PAIRS = 10_000;
 
 /** The histogram bucket of a value in ms. */
-export function bucketOf(ms: number): number {
-  for (let i = 0; i < STATS_BOUNDS_MS.length; i++) if (ms <= (STATS_BOUNDS_MS[i] as number)) return i;
-  return STATS_BOUNDS_MS.length;
-}
+export const bucketOf = runBucket;
 
 /** A zero delta for a (queue, name). */
 export function emptyDelta(queue: string, name: string): StatsDelta {
@@ -139,29 +137,28 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
       if (delta) delta.cancelled++;
     },
   } as const;
-  // A run's start and completion come straight from the worker (see run-observers.ts).
-  const runs: RunObserver = {
-    started(job) {
-      const delta = deltaFor(job.queue, job.name);
-      if (!delta || !job.attemptedAt) return;
-      const ms = Math.max(0, job.attemptedAt.getTime() - job.runAt.getTime());
-      const bucket = bucketOf(ms);
-      delta.waitBuckets[bucket] = (delta.waitBuckets[bucket] ?? 0) + 1;
-      delta.waitSumMs += ms;
-    },
-    completed(job, durationMs) {
-      const delta = deltaFor(job.queue, job.name);
+  // Completions, run times and waits are counted in the process's run tally (run-tally.ts),
+  // shared with the metrics; a flush takes what it counted since the last one. Runs of the
+  // current task reach the tally at its end (see run-observers.ts): a flush delivers them first.
+  const runs = runObservers(events);
+  let tally: { reader: TallyReader; release: () => void } | null = null;
+  const takeRuns = (): void => {
+    if (tally === null) return;
+    runs.deliver();
+    tally.reader.take(({ cell, completed, durationCounts, durationSumMs, waits, waitCounts, waitSumMs }) => {
+      const delta = deltaFor(cell.queue, cell.name);
       if (!delta) return;
-      delta.completed++;
-      ran(delta, durationMs);
-    },
+      delta.completed += completed;
+      delta.durationSumMs += durationSumMs;
+      delta.waitSumMs += waitSumMs;
+      if (completed > 0) for (let i = 0; i < STATS_BUCKET_COUNT; i++) delta.durationBuckets[i] = (delta.durationBuckets[i] ?? 0) + (durationCounts[i] ?? 0);
+      if (waits > 0) for (let i = 0; i < STATS_BUCKET_COUNT; i++) delta.waitBuckets[i] = (delta.waitBuckets[i] ?? 0) + (waitCounts[i] ?? 0);
+    });
   };
-  let unobserve: (() => void) | null = null;
 
   let flushing: Promise<void> | null = null;
   const flushOnce = async (): Promise<void> => {
-    // Runs of the current task reach the recorder at its end (see run-observers.ts): take them first.
-    runObservers(events).deliver();
+    takeRuns();
     if (pairs === 0) return;
     const taken = pending;
     pending = new Map();
@@ -203,18 +200,21 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
     name: 'stats-recorder',
     flush,
     async start() {
-      if (unobserve === null) {
+      if (tally === null) {
         for (const [event, listener] of Object.entries(listeners)) events.on(event as keyof typeof listeners, listener as never);
-        unobserve = observeRuns(events, runs);
+        const release = runs.useTally();
+        tally = { reader: runs.tally.reader(), release };
       }
       await loop.start();
     },
     async stop() {
       await loop.stop();
-      if (unobserve !== null) {
+      if (tally !== null) {
         for (const [event, listener] of Object.entries(listeners)) events.off(event as keyof typeof listeners, listener as never);
-        unobserve();
-        unobserve = null;
+        // What was counted until now is taken before the recorder stops reading the tally.
+        takeRuns();
+        tally.release();
+        tally = null;
       }
       await flush().catch((error: unknown) => {
         logger?.warn({ err: error }, 'could not add the last counts to the stats at stop; they are lost');

@@ -174,8 +174,9 @@ export class EventBatchBuilder {
   /** `{"attempt":attempt,"maxAttempts":maxAttempts,"workerId":workerId}`. */
   addStarted(type: string, queue: string | null, jobName: string | null, jobId: string | null, attempt: number, maxAttempts: number, workerId: string): void {
     // The common case in a few steps: the head and worker of the previous started event, small
-    // counts, an id a little above the previous one. The code runs twice per job, and most of a
-    // short-lived worker's jobs run it before the engine has compiled it.
+    // counts, an id a little above the previous one. The code runs for every job, and most of a
+    // short-lived worker's jobs run it before the engine has compiled it; everything else is in
+    // a method of its own, so that what the engine compiles (and a drain waits for) stays small.
     const head = this.#heads[KIND_STARTED];
     if (
       workerId === this.#worker &&
@@ -185,10 +186,11 @@ export class EventBatchBuilder {
       head.jobName === jobName &&
       jobId !== null &&
       (attempt & 0x7f) === attempt &&
-      (maxAttempts & 0x7f) === maxAttempts
+      (maxAttempts & 0x7f) === maxAttempts &&
+      this.#length + 8 <= this.#bytes.length
     ) {
       const delta = idNumber(jobId) - this.#previousId;
-      if (delta >= 0 && delta < 64 && this.#length + 8 <= this.#bytes.length) {
+      if (delta >= 0 && delta < 64) {
         const bytes = this.#bytes;
         let at = this.#length;
         this.#previousId += delta;
@@ -202,6 +204,10 @@ export class EventBatchBuilder {
         return;
       }
     }
+    this.#addStartedInFull(type, queue, jobName, jobId, attempt, maxAttempts, workerId);
+  }
+
+  #addStartedInFull(type: string, queue: string | null, jobName: string | null, jobId: string | null, attempt: number, maxAttempts: number, workerId: string): void {
     if (!isCount(attempt) || !isCount(maxAttempts)) {
       this.add(type, queue, jobName, jobId, `{"attempt":${JSON.stringify(attempt)},"maxAttempts":${JSON.stringify(maxAttempts)},"workerId":${JSON.stringify(workerId)}}`);
       return;
@@ -222,10 +228,20 @@ export class EventBatchBuilder {
     const us = Math.round(durationMs * 1000);
     // The common case in a few steps, as in addStarted.
     const head = this.#heads[KIND_COMPLETED];
-    if (head != null && head.type === type && head.queue === queue && head.jobName === jobName && jobId !== null && (attempt & 0x7f) === attempt && us >= 0 && us < 0x200000) {
+    if (
+      head != null &&
+      head.type === type &&
+      head.queue === queue &&
+      head.jobName === jobName &&
+      jobId !== null &&
+      (attempt & 0x7f) === attempt &&
+      us >= 0 &&
+      us < 0x200000 &&
+      this.#length + 8 <= this.#bytes.length
+    ) {
       const id = idNumber(jobId);
       const delta = id - this.#previousId;
-      if (id >= 0 && delta > -32 && delta < 32 && this.#length + 8 <= this.#bytes.length) {
+      if (id >= 0 && delta > -32 && delta < 32) {
         const bytes = this.#bytes;
         let at = this.#length;
         this.#previousId = id;
@@ -247,6 +263,10 @@ export class EventBatchBuilder {
         return;
       }
     }
+    this.#addCompletedInFull(type, queue, jobName, jobId, attempt, durationMs, us);
+  }
+
+  #addCompletedInFull(type: string, queue: string | null, jobName: string | null, jobId: string | null, attempt: number, durationMs: number, us: number): void {
     if (!isCount(attempt) || !(us >= 0 && us < MAX_MICROS)) {
       const duration = Number.isFinite(durationMs) ? us / 1000 : null;
       this.add(type, queue, jobName, jobId, `{"attempt":${JSON.stringify(attempt)},"durationMs":${JSON.stringify(duration)}}`);
