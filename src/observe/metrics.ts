@@ -12,7 +12,9 @@
  * registry, and with it prom-client and Node's process metrics, is made when it is first read
  * (the first scrape, or `registry`), and serves everything counted since `createMetrics`. A
  * worker whose metrics nobody reads never loads prom-client; its drain does not pay for the
- * loading and compiling either.
+ * loading and compiling either. Completions, run times and waits are not counted here per run:
+ * they come from the process's run tally (run-tally.ts), shared with the activity stats and
+ * taken at each read, so their series are listed in the order the tally first counted them.
  */
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
