@@ -37,8 +37,8 @@ export function runBucket(ms: number): number {
   return low;
 }
 
-/** What one (queue, job name) pair has run since the tally began; it only grows. */
-export class TallyCell {
+/** Completions with their run times, and starts with their waits, as bucket counts and sums (ms). */
+class RunCounts {
   completed = 0;
   readonly durationCounts = new Float64Array(RUN_BUCKETS);
   durationSumMs = 0;
@@ -46,11 +46,16 @@ export class TallyCell {
   waits = 0;
   readonly waitCounts = new Float64Array(RUN_BUCKETS);
   waitSumMs = 0;
+}
 
+/** What one (queue, job name) pair has run since the tally began; it only grows. */
+export class TallyCell extends RunCounts {
   constructor(
     readonly queue: string,
     readonly name: string,
-  ) {}
+  ) {
+    super();
+  }
 }
 
 /** What a reader takes from one cell: what it counted since the reader last took from it. */
@@ -120,20 +125,11 @@ export class RunTally {
   }
 }
 
-/** What one reader has taken of each cell so far. */
-class Taken {
-  completed = 0;
-  readonly durationCounts = new Float64Array(RUN_BUCKETS);
-  durationSumMs = 0;
-  waits = 0;
-  readonly waitCounts = new Float64Array(RUN_BUCKETS);
-  waitSumMs = 0;
-}
-
 /** One surface's view of a tally: `take` hands over what was counted since its last `take`. */
 export class TallyReader {
   readonly #tally: RunTally;
-  readonly #taken = new Map<TallyCell, Taken>();
+  /** What it has taken of each cell so far. */
+  readonly #taken = new Map<TallyCell, RunCounts>();
 
   constructor(tally: RunTally) {
     this.#tally = tally;
@@ -151,7 +147,7 @@ export class TallyReader {
 
   #takeFrom(cell: TallyCell): TallyDelta | null {
     let taken = this.#taken.get(cell);
-    if (taken === undefined) this.#taken.set(cell, (taken = new Taken()));
+    if (taken === undefined) this.#taken.set(cell, (taken = new RunCounts()));
     if (taken.completed === cell.completed && taken.waits === cell.waits) return null;
     const durationCounts = new Float64Array(RUN_BUCKETS);
     const waitCounts = new Float64Array(RUN_BUCKETS);

@@ -177,13 +177,9 @@ export class EventBatchBuilder {
     // counts, an id a little above the previous one. The code runs for every job, and most of a
     // short-lived worker's jobs run it before the engine has compiled it; everything else is in
     // a method of its own, so that what the engine compiles (and a drain waits for) stays small.
-    const head = this.#heads[KIND_STARTED];
     if (
       workerId === this.#worker &&
-      head != null &&
-      head.type === type &&
-      head.queue === queue &&
-      head.jobName === jobName &&
+      this.#sameHead(KIND_STARTED, type, queue, jobName) &&
       jobId !== null &&
       (attempt & 0x7f) === attempt &&
       (maxAttempts & 0x7f) === maxAttempts &&
@@ -227,12 +223,8 @@ export class EventBatchBuilder {
   addCompleted(type: string, queue: string | null, jobName: string | null, jobId: string | null, attempt: number, durationMs: number): void {
     const us = Math.round(durationMs * 1000);
     // The common case in a few steps, as in addStarted.
-    const head = this.#heads[KIND_COMPLETED];
     if (
-      head != null &&
-      head.type === type &&
-      head.queue === queue &&
-      head.jobName === jobName &&
+      this.#sameHead(KIND_COMPLETED, type, queue, jobName) &&
       jobId !== null &&
       (attempt & 0x7f) === attempt &&
       us >= 0 &&
@@ -295,8 +287,7 @@ export class EventBatchBuilder {
    * to three varints go in without a check. Texts the event needs are defined before it.
    */
   #event(kind: number, type: string, queue: string | null, jobName: string | null, jobId: string | null): void {
-    const head = this.#heads[kind];
-    const sameHead = head != null && head.type === type && head.queue === queue && head.jobName === jobName;
+    const sameHead = this.#sameHead(kind, type, queue, jobName);
     let typeIndex = 0;
     let queueIndex = 0;
     let nameIndex = 0;
@@ -330,6 +321,12 @@ export class EventBatchBuilder {
     }
     if (idBits !== 0) this.#varint(idValue);
     this.#count++;
+  }
+
+  /** Whether the previous event of data kind `kind` had this head (then the next one may leave it out). */
+  #sameHead(kind: number, type: string, queue: string | null, jobName: string | null): boolean {
+    const head = this.#heads[kind];
+    return head != null && head.type === type && head.queue === queue && head.jobName === jobName;
   }
 
   /** The dictionary index of `text`, defining it first when the batch has not had it. */
