@@ -151,7 +151,7 @@ export class RunObservers {
   useTally(): () => void {
     this.deliver();
     this.#tallyUsers++;
-    this.#active = true;
+    this.#update();
     let used = true;
     return () => {
       if (!used) return;

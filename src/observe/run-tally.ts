@@ -22,7 +22,7 @@ export const RUN_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000,
 /** Buckets per histogram: one per bound and one above the last. */
 export const RUN_BUCKETS = RUN_BOUNDS_MS.length + 1;
 
-/** Most (queue, job name) pairs counted; runs of further pairs are not counted (and reported by `dropped`). */
+/** Most (queue, job name) pairs counted; runs of further pairs are not counted (`dropped`; the stats recorder logs them). */
 export const MAX_TALLY_PAIRS = 10_000;
 
 /** The bucket of `ms` (≥ 0): a binary search over the bounds, four or five comparisons. */

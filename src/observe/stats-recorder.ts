@@ -14,7 +14,7 @@ import { createIntervalService, type Service } from '../service.js';
 import { STATS_BUCKET_COUNT, type StatsDelta, type Store } from '../store/types.js';
 import type { NightshiftEvents } from './events.js';
 import { runObservers } from './run-observers.js';
-import { RUN_BOUNDS_MS, runBucket, type TallyReader } from './run-tally.js';
+import { MAX_TALLY_PAIRS, RUN_BOUNDS_MS, runBucket, type TallyReader } from './run-tally.js';
 
 /**
  * Upper bounds (ms) of the histogram buckets for run times and waits; the last bucket holds
@@ -142,9 +142,16 @@ export function createStatsRecorder(options: StatsRecorderOptions): StatsRecorde
   // current task reach the tally at its end (see run-observers.ts): a flush delivers them first.
   const runs = runObservers(events);
   let tally: { reader: TallyReader; release: () => void } | null = null;
+  /** The tally's `dropped` when last looked at: runs it left out since are reported once per flush. */
+  let tallyDroppedSeen = runs.tally.dropped;
   const takeRuns = (): void => {
     if (tally === null) return;
     runs.deliver();
+    const tallyDropped = runs.tally.dropped - tallyDroppedSeen;
+    if (tallyDropped > 0) {
+      tallyDroppedSeen = runs.tally.dropped;
+      logger?.warn({ dropped: tallyDropped, pairs: MAX_TALLY_PAIRS }, 'stats: runs of more queue/job pairs than this process counts; runs of the further pairs are missing from the stats and the metrics');
+    }
     tally.reader.take(({ cell, completed, durationCounts, durationSumMs, waits, waitCounts, waitSumMs }) => {
       const delta = deltaFor(cell.queue, cell.name);
       if (!delta) return;

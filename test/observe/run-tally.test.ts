@@ -1,10 +1,14 @@
 // The one count of a process's runs that the metrics and the activity stats read
 // (run-tally.ts): counted while delivered, taken by each reader on its own.
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { NightshiftEvents } from '../../src/observe/events.js';
+import { createStatsRecorder } from '../../src/observe/stats-recorder.js';
 import { runObservers } from '../../src/observe/run-observers.js';
 import { MAX_TALLY_PAIRS, RUN_BOUNDS_MS, RUN_BUCKETS, RunTally, runBucket, type TallyDelta } from '../../src/observe/run-tally.js';
 import type { JobRecord } from '../../src/store/types.js';
+import { openTempStore } from '../fixtures/sqlite-runtime.js';
 
 const RUN_AT = Date.parse('2026-11-30T10:00:00Z');
 const job = (queue: string, name: string, waitMs: number | null = null) =>
@@ -127,5 +131,51 @@ describe('run tally, fed by the run observers', () => {
     await Promise.resolve();
     expect(take(reader).get('q/a')?.completed).toBe(1);
     releaseSecond();
+  });
+});
+
+describe('run tally, read by the activity stats (SQLite)', () => {
+  it('adds what it counted to the stored stats, and logs the runs it left out once', async () => {
+    const temp = await openTempStore();
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>);
+          done();
+        },
+      }),
+    );
+    const events = new NightshiftEvents();
+    const observers = runObservers(events);
+    const recorder = createStatsRecorder({ store: temp.store, events, logger, flushMs: 3_600_000 });
+    try {
+      await recorder.start();
+      for (let i = 0; i < MAX_TALLY_PAIRS; i++) observers.completed(job('q', `job-${i}`), 3);
+      observers.completed(job('q', 'left-out'), 3);
+      observers.completed(job('q', 'left-out'), 4);
+      observers.started(job('q', 'job-0', 30), 'w');
+      await recorder.flush();
+      const warnings = lines.filter((line) => line.level === 40);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatchObject({ dropped: 2, pairs: MAX_TALLY_PAIRS });
+      const stored = await temp.store.statsList({ since: new Date(Date.now() - 3_600_000), bucketMs: 7_200_000 });
+      const byName = new Map<string, { completed: number; waitSumMs: number }>();
+      for (const row of stored) {
+        const seen = byName.get(row.name) ?? { completed: 0, waitSumMs: 0 };
+        byName.set(row.name, { completed: seen.completed + row.completed, waitSumMs: seen.waitSumMs + row.waitSumMs });
+      }
+      expect(byName.size).toBe(MAX_TALLY_PAIRS);
+      expect(byName.get('job-0')).toEqual({ completed: 1, waitSumMs: 30 });
+      expect(byName.has('left-out')).toBe(false);
+      // Nothing new left out: no second warning.
+      observers.completed(job('q', 'job-1'), 3);
+      await recorder.flush();
+      expect(lines.filter((line) => line.level === 40)).toHaveLength(1);
+    } finally {
+      await recorder.stop();
+      await temp.cleanup();
+    }
   });
 });
