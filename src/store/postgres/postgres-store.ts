@@ -67,7 +67,8 @@ export interface PostgresStoreOptions {
   connectionString?: string;
   /**
    * An existing pool to use instead of creating one. The store never ends a pool it did not
-   * create; `close()` only detaches from it.
+   * create; `close()` only detaches from it. The store's own pool turns PostgreSQL's JIT off for
+   * its sessions (`options: '-c jit=off'`, see `sessionOptions`); consider the same for yours.
    */
   pool?: pg.Pool;
   /** Schema holding Nightshift's tables (created by `migrate()`); default `nightshift`. */
@@ -137,6 +138,46 @@ export const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 /** Default interval of the LISTEN connection's liveness check, ms. */
 export const DEFAULT_LISTEN_CHECK_INTERVAL_MS = 30_000;
 
+/**
+ * The `options` startup parameter of the store's own connections: `jit = off`, then `PGOPTIONS`
+ * (which node-postgres reads only when no `options` is given, so it is passed on here; a setting
+ * there wins over ours). PostgreSQL's JIT compiles a statement whose estimated cost passes
+ * `jit_above_cost`; a few of Nightshift's reads over many rows qualify (an alert pass, the
+ * queue counts), and compiling them took 50–150 ms of server CPU each time, far more than
+ * running them: an alert pass over 20,000 jobs took 185 ms the first time and 27–126 ms after
+ * with it, 58 ms and 7–20 ms without. Nightshift's statements are short; none gains from it.
+ */
+export function sessionOptions(pgOptions: string | undefined): string {
+  return pgOptions === undefined || pgOptions.trim() === '' ? '-c jit=off' : `-c jit=off ${pgOptions}`;
+}
+
+/** The settings of the pool the store creates (when no `pool` is given), its timeouts resolved. */
+export function storePoolConfig(
+  options: Pick<PostgresStoreOptions, 'connectionString' | 'poolSize'>,
+  timeouts: { connectTimeoutMs: number; queryTimeoutMs: number; idleInTransactionTimeoutMs: number },
+  pgOptions: string | undefined = process.env.PGOPTIONS,
+): pg.PoolConfig {
+  const { connectTimeoutMs, queryTimeoutMs, idleInTransactionTimeoutMs } = timeouts;
+  return {
+    ...(options.connectionString === undefined ? {} : { connectionString: options.connectionString }),
+    max: options.poolSize ?? DEFAULT_POOL_SIZE,
+    application_name: 'nightshift',
+    // Fail a checkout instead of hanging forever when the server is gone.
+    connectionTimeoutMillis: connectTimeoutMs,
+    // Fail a statement whose answer never comes (see `queryTimeoutMs`); pg-errors.ts classifies
+    // it as retryable, and the pool discards the connection (any failed query releases its
+    // client with the error, which destroys it), so the next call gets a fresh one.
+    ...(queryTimeoutMs > 0 ? { query_timeout: queryTimeoutMs } : {}),
+    ...(idleInTransactionTimeoutMs > 0 ? { idle_in_transaction_session_timeout: idleInTransactionTimeoutMs } : {}),
+    options: sessionOptions(pgOptions),
+    // TCP keepalive, so a connection to a host that vanished without closing the socket (network
+    // partition, VM frozen) errors out even while idle. It cannot see a peer whose kernel still
+    // acknowledges (a hung server or middlebox): the query timeout and the LISTEN check cover that.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  };
+}
+
 function assertInteger(name: string, value: number | undefined, min: number): void {
   if (value !== undefined && (!Number.isInteger(value) || value < min)) {
     throw new ConfigError(`postgres store: ${name} must be an integer ≥ ${min}, got ${String(value)}`);
@@ -168,23 +209,7 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
   const ownsPool = options.pool === undefined;
   const pool =
     options.pool ??
-    new pg.Pool({
-      ...(options.connectionString === undefined ? {} : { connectionString: options.connectionString }),
-      max: options.poolSize ?? DEFAULT_POOL_SIZE,
-      application_name: 'nightshift',
-      // Fail a checkout instead of hanging forever when the server is gone.
-      connectionTimeoutMillis: connectTimeoutMs,
-      // Fail a statement whose answer never comes (see `queryTimeoutMs`); pg-errors.ts classifies
-      // it as retryable, and the pool discards the connection (any failed query releases its
-      // client with the error, which destroys it), so the next call gets a fresh one.
-      ...(queryTimeoutMs > 0 ? { query_timeout: queryTimeoutMs } : {}),
-      ...(idleInTransactionTimeoutMs > 0 ? { idle_in_transaction_session_timeout: idleInTransactionTimeoutMs } : {}),
-      // TCP keepalive, so a connection to a host that vanished without closing the socket (network
-      // partition, VM frozen) errors out even while idle. It cannot see a peer whose kernel still
-      // acknowledges (a hung server or middlebox): the query timeout and the LISTEN check cover that.
-      keepAlive: true,
-      keepAliveInitialDelayMillis: 10_000,
-    });
+    new pg.Pool(storePoolConfig(options, { connectTimeoutMs, queryTimeoutMs, idleInTransactionTimeoutMs }));
   // An idle pooled connection that dies (server restart, pg_terminate_backend) emits 'error' on the
   // pool; unhandled, that would crash the process. The pool drops the client and opens a new one
   // on the next checkout, so logging is all there is to do.
