@@ -8,11 +8,13 @@ interface JobJson {
   state: string;
   attempt: number;
   payload: unknown;
+  runAt: string;
+  createdAt: string;
 }
 
 interface JobDetailsJson {
   job: JobJson;
-  attempts: { outcome: string; workerId: string }[];
+  attempts: { outcome: string; workerId: string; startedAt: string }[];
 }
 
 /** The fixture config plus a job that takes a while, on the risky queue. */
@@ -91,6 +93,10 @@ describe('nightshift run: the job keeps its own queue', () => {
     const details = await project.json<JobDetailsJson>(['job', run.id]);
     expect(details.attempts).toHaveLength(1);
     expect(details.attempts[0]!.workerId).not.toBe(daemonWorker);
+    // Held back an hour until the run claimed it, then due from that claim: the stored run_at is
+    // not an hour after the job ran.
+    expect(Date.parse(details.job.runAt)).toBeLessThanOrEqual(Date.parse(details.attempts[0]!.startedAt));
+    expect(Date.parse(details.job.runAt)).toBeGreaterThanOrEqual(Date.parse(details.job.createdAt));
   });
 });
 

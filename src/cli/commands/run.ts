@@ -17,8 +17,9 @@ type RunOutcome =
 /**
  * How far in the future the job is enqueued before this process claims it by id. No worker claims
  * a job before its run_at, so the job is on its own queue yet run only here. The claim follows
- * within milliseconds; only a process killed in between (SIGKILL, power loss) leaves the job, to
- * run an hour later on its queue like any delayed job.
+ * within milliseconds and makes the job due from then on (the stored run_at becomes the claim's
+ * time); only a process killed in between (SIGKILL, power loss) leaves the job, to run an hour
+ * later on its queue like any delayed job.
  */
 const HOLD_BACK_MS = 3_600_000;
 

@@ -31,7 +31,18 @@ export function describeJobFetchIds(factory: StoreFactory): void {
       const later = await insertJob(t.store, { runAt: new Date(t.clock.now() + 3_600_000) });
       expect(later.state).toBe('scheduled');
       expect(await fetchJobs(t.store)).toEqual([]);
-      expect((await fetchIds(t.store, [later.id])).map((job) => job.id)).toEqual([later.id]);
+      t.clock.advance(1_000);
+      const claimedAt = t.clock.now();
+      const [early] = await fetchIds(t.store, [later.id]);
+      expect(early!.id).toBe(later.id);
+      // Due when it was claimed: its run_at is no longer the hour it was held back to, so neither
+      // the job's record nor its wait says it ran before it was due.
+      expect(early!.runAt).toEqual(new Date(claimedAt));
+      expect((await t.store.jobGet({ id: later.id }))!.runAt).toEqual(new Date(claimedAt));
+      // A job already due keeps the run_at it had.
+      const due = await insertJob(t.store);
+      t.clock.advance(1_000);
+      expect((await fetchIds(t.store, [due.id]))[0]!.runAt).toEqual(due.runAt);
 
       const held = await insertJob(t.store, { queue: 'held' });
       await t.store.queuePause({ queue: 'held' });

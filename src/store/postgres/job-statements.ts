@@ -588,7 +588,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
     },
     // The claim of given jobs (`jobFetch({ ids })`, `nightshift run`): only those of the queue in a
     // claimable state, whatever their run_at or a pause of the queue (the caller asks to run them
-    // now). FOR UPDATE without SKIP LOCKED: a listed row that a concurrent fetch, cancel or retry
+    // now, so one held back to a later run_at is due from its claim on). FOR UPDATE without SKIP LOCKED: a listed row that a concurrent fetch, cancel or retry
     // holds is waited for, then re-checked against the WHERE clause (READ COMMITTED re-evaluation),
     // so the job is claimed by exactly one of them and a busy row is not mistaken for a gone one.
     // Queue fetches never wait (SKIP LOCKED), so this cannot deadlock with them; a row that fails
@@ -597,7 +597,8 @@ export function jobStatements(names: SchemaNames): JobStatements {
       name: n('job_fetch_ids'),
       text: `
         UPDATE ${s}.jobs AS j
-        ${CLAIM_SET}
+        ${CLAIM_SET},
+            run_at = least(j.run_at, ${NOW})
         WHERE j.id IN (
           SELECT c.id FROM ${s}.jobs c
           WHERE c.id = ANY($6::bigint[]) AND c.queue = $2 AND c.state IN ${CLAIMABLE}

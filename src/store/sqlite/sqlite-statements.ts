@@ -200,9 +200,12 @@ export const SQL = {
    * @queue in a pending state, in claim order, at most @limit; run_at and a paused queue are not
    * checked (the caller asks to run these jobs now). Same lock, lease and result shape as `jobClaim`.
    */
+  // A claim by id is a request to run the job now: one held back to a later run_at is due from
+  // its claim on (the job's record and its wait then tell when it really ran).
   jobClaimIds: `
     UPDATE nightshift_jobs
-    SET ${CLAIM_SET}
+    SET ${CLAIM_SET},
+        run_at = MIN(run_at, @now)
     WHERE id IN (
       SELECT id FROM nightshift_jobs
       WHERE id IN (SELECT value FROM json_each(@ids))
