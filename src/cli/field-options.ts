@@ -70,12 +70,34 @@ export function mergeInputFields(option: string, input: unknown, fields: Record<
   return { ...(input as Record<string, unknown>), ...fields };
 }
 
+/** Options that other commands give a whole payload with (`enqueue --data`): with a JSON object, they meant the input. */
+const WHOLE_INPUT_OPTIONS = new Set(['--data', '--payload']);
+
+const isJsonObject = (text: string | undefined): boolean => {
+  if (text === undefined) return false;
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
+};
+
 /**
  * `--org acme` rewritten as the field options a command accepts (`--input-org acme`), for hints.
+ * `--data '{…}'` (enqueue's option for the payload, with a JSON object) becomes `--input '{…}'`.
  * Arguments that are not options are kept as they are.
  */
 export function asFieldOptions(prefix: string, args: readonly string[]): string[] {
-  return args.map((arg) => (arg.startsWith('--') && !arg.startsWith(`--${prefix}`) ? `--${prefix}-${arg.slice(2)}` : arg));
+  return args.map((arg, index) => {
+    if (!arg.startsWith('--') || arg.startsWith(`--${prefix}`)) return arg;
+    const equals = arg.indexOf('=');
+    const name = equals < 0 ? arg : arg.slice(0, equals);
+    if (WHOLE_INPUT_OPTIONS.has(name) && isJsonObject(equals < 0 ? args[index + 1] : arg.slice(equals + 1))) {
+      return equals < 0 ? `--${prefix}` : `--${prefix}${arg.slice(equals)}`;
+    }
+    return `--${prefix}-${arg.slice(2)}`;
+  });
 }
 
 /** Quotes an argument for a shell command line shown in a hint, when it needs quoting. */

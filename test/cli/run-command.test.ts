@@ -134,6 +134,10 @@ describe('nightshift run: input fields and hints', () => {
     const result = await project.run(['run', 'greet', '--who', 'ada']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('nightshift run greet --input-who ada');
+    // enqueue's option for the payload: the hint names run's.
+    const asEnqueue = await project.run(['run', 'greet', '--data', '{"who": "ada"}']);
+    expect(asEnqueue.code).toBe(2);
+    expect(asEnqueue.stderr).toContain(`nightshift run greet --input '{"who": "ada"}'`);
     const missing = await project.run(['run', 'greet', '--input-who']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('--input-who needs a value');
