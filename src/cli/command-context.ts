@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
 import type { ResolvedConfig } from '../config/load-config.js';
+import type { NightshiftEvents } from '../observe/events.js';
 import { createLogger, deferredLogger, type LogFormat } from '../observe/logger.js';
 import type { StoreSpec } from '../config/resolve-store.js';
 import type { Store } from '../store/types.js';
@@ -109,17 +110,37 @@ export class CommandContext {
     return { ...this.#store, description: describeStoreSpec(this.#store.spec) };
   }
 
-  /** A client on the store, knowing the config's jobs (by name). */
+  /**
+   * A client on the store, knowing the config's jobs (by name). What it changes (jobs enqueued,
+   * retried, cancelled; queues paused, resumed, drained) reaches the store's event feed.
+   */
   async client(options: { required?: boolean } = {}): Promise<Client> {
     const config = await this.config(options);
     const { store } = await this.store(options);
-    const { createClient } = await import('../client/client.js');
+    const [{ createClient }, { NightshiftEvents }] = await Promise.all([import('../client/client.js'), import('../observe/events.js')]);
+    const events = new NightshiftEvents();
+    await this.feedEvents(events);
     return createClient({
       store,
       jobs: [...config.jobs],
       logger: this.quietLogger(),
+      events,
       ...(config.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: config.maxPayloadBytes }),
     });
+  }
+
+  /**
+   * Copies the events of `events` into the store's event feed (`GET /api/events`) until the
+   * command ends, when what waits is written: an operator's change from the command line reaches
+   * every stream as a daemon's would. Call it after `store()`: it is written before the store
+   * closes.
+   */
+  async feedEvents(events: NightshiftEvents): Promise<void> {
+    const { store } = await this.store();
+    const { createEventFeedWriter } = await import('../observe/event-feed.js');
+    const feed = createEventFeedWriter({ store, events, logger: this.quietLogger() });
+    feed.start();
+    this.onClose(() => feed.stop());
   }
 
   /** Registers something to release when the command ends (last registered, first released). */

@@ -99,6 +99,8 @@ is run report.daily --input '{"org":"acme","days":7}'.`,
         const { store } = await context.store();
         const logger = context.logger();
         const events = new NightshiftEvents();
+        // The run's events (enqueued, started, completed or failed) reach the store's event feed.
+        await context.feedEvents(events);
         // Knows every job of the config: the enqueue, the hook and the handler's ctx.enqueue use it.
         const client = createClient({
           store,

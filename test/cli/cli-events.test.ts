@@ -1,0 +1,64 @@
+// What an operator changes from the command line reaches the store's event feed (GET /api/events),
+// as a daemon's changes do: each command is its own process, on a real SQLite file.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createEventFeedReader, type FeedEvent } from '../../src/observe/event-feed.js';
+import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { assertBuilt, fixtureConfig, Project } from './cli-harness.js';
+
+describe('nightshift commands write to the event feed', () => {
+  let project: Project | null = null;
+  beforeAll(() => assertBuilt());
+  afterEach(() => {
+    project?.cleanup();
+    project = null;
+  });
+
+  /** Every event of the feed after `after`, oldest first. */
+  async function feed(after = '0'): Promise<FeedEvent[]> {
+    const store = createSqliteStore({ path: project!.dbPath });
+    try {
+      return await createEventFeedReader(store).list({ afterId: after, limit: 1000 });
+    } finally {
+      await store.close();
+    }
+  }
+  const brief = (events: readonly FeedEvent[]) => events.map((event) => [event.type, event.queue, event.jobName, event.jobId]);
+
+  it('enqueue, cancel, queue pause, resume and drain, and run: in the order they happened; reading commands write nothing', async () => {
+    project = new Project({ 'nightshift.config.ts': fixtureConfig() });
+    const enqueued = await project.json<{ id: string }>(['enqueue', 'greet', '--data', '{"who":"ada"}']);
+    await project.json(['queues', 'pause', 'mail']);
+    await project.json(['queues', 'resume', 'mail']);
+    await project.json(['cancel', enqueued.id, '--reason', 'not today']);
+    const mail = await project.json<{ id: string }>(['enqueue', 'greet', '--data', '{"who":"cy"}', '--queue', 'mail']);
+    expect(await project.json(['queues', 'drain', 'mail'])).toMatchObject({ changed: 1 });
+    const ran = await project.json<{ id: string; state: string }>(['run', 'greet', '--input-who', 'bob']);
+    expect(ran.state).toBe('completed');
+    const failed = await project.run(['--json', 'run', 'explode']);
+    expect(failed.code).toBe(1);
+    const dead = JSON.parse(failed.stdout) as { id: string };
+
+    const events = await feed();
+    expect(brief(events)).toEqual([
+      ['job:enqueued', 'default', 'greet', enqueued.id],
+      ['queue:paused', 'mail', null, null],
+      ['queue:resumed', 'mail', null, null],
+      ['job:cancelled', 'default', 'greet', enqueued.id],
+      ['job:enqueued', 'mail', 'greet', mail.id],
+      ['job:cancelled', 'mail', 'greet', mail.id],
+      ['job:enqueued', 'default', 'greet', ran.id],
+      ['job:started', 'default', 'greet', ran.id],
+      ['job:completed', 'default', 'greet', ran.id],
+      ['job:enqueued', 'risky', 'explode', dead.id],
+      ['job:started', 'risky', 'explode', dead.id],
+      ['job:dead', 'risky', 'explode', dead.id],
+    ]);
+    expect(events[3]!.data).toEqual({ reason: 'not today' });
+    expect(events[7]!.data).toMatchObject({ attempt: 1, maxAttempts: 1 });
+    expect(events[11]!.data).toMatchObject({ willRetry: false, error: { message: 'kaboom' } });
+
+    // Commands that only read add nothing.
+    for (const args of [['jobs'], ['job', ran.id], ['queues'], ['stats'], ['dead']]) expect((await project.run(args)).code).toBe(0);
+    expect(await feed(events.at(-1)!.id)).toEqual([]);
+  });
+});
