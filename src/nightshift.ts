@@ -202,6 +202,7 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
           (await import('./scheduler/schedule-manager.js')).createScheduleManager({
             store,
             jobs: client.definitions(),
+            events,
             ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes }),
           });
         const { activeApiTokens } = await import('./client/api-tokens.js');

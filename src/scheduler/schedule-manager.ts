@@ -9,6 +9,7 @@
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { AnyJobDefinition } from '../job/define-job.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, parseStoredJson } from '../job/payload.js';
+import type { NightshiftEvents } from '../observe/events.js';
 import type { ErrorRecord, JobRecord, JobState, ScheduleRecord, ScheduleSource, ScheduleTick, Store } from '../store/types.js';
 import { fireTimesBetween, scheduleNextRun } from './next-fire.js';
 import { parseCronCached } from './cron-expression.js';
@@ -25,6 +26,12 @@ export interface ScheduleManagerOptions {
   maxPayloadBytes?: number;
   /** Called after every change, e.g. `() => scheduler.wake()` so an in-process scheduler reacts at once. */
   onChange?: () => void;
+  /**
+   * Where a manual run (`trigger`) is told, as the scheduler tells a cron tick: `job:enqueued`
+   * with its job, then `schedule:fired` with status `manual` (what the event feed copies into
+   * the store). Default: nobody.
+   */
+  events?: NightshiftEvents;
 }
 
 /** How the last run of a schedule went (from the job its last tick created). */
@@ -176,12 +183,14 @@ class StoreScheduleManager implements ScheduleManager {
   readonly #jobs: JobRegistry;
   readonly #maxPayloadBytes: number;
   readonly #onChange: () => void;
+  readonly #events: NightshiftEvents | null;
 
   constructor(options: ScheduleManagerOptions) {
     this.#store = options.store;
     this.#jobs = createJobRegistry(options.jobs);
     this.#maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.#onChange = options.onChange ?? (() => undefined);
+    this.#events = options.events ?? null;
   }
 
   async #require(id: string): Promise<ScheduleRecord> {
@@ -309,6 +318,11 @@ class StoreScheduleManager implements ScheduleManager {
       });
       if (claimed !== null && claimed.job !== null) {
         this.#onChange();
+        const events = this.#events;
+        if (events !== null) {
+          events.emit('job:enqueued', { job: claimed.job, inserted: true });
+          events.emit('schedule:fired', { scheduleId: id, fireAt: claimed.tick.fireAt, jobId: claimed.tick.jobId, status: claimed.tick.status });
+        }
         return { tick: claimed.tick, job: claimed.job };
       }
     }

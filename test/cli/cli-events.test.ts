@@ -24,8 +24,11 @@ describe('nightshift commands write to the event feed', () => {
   }
   const brief = (events: readonly FeedEvent[]) => events.map((event) => [event.type, event.queue, event.jobName, event.jobId]);
 
-  it('enqueue, cancel, queue pause, resume and drain, and run: in the order they happened; reading commands write nothing', async () => {
-    project = new Project({ 'nightshift.config.ts': fixtureConfig() });
+  it('enqueue, cancel, queue pause, resume and drain, run and a schedule\'s trigger: in the order they happened; reading commands write nothing', async () => {
+    project = new Project({
+      'nightshift.config.ts': fixtureConfig({ extra: "schedules: './schedules.yaml'," }),
+      'schedules.yaml': 'schedules:\n  - id: hourly\n    jobId: greet\n    schedule: "0 * * * *"\n    input: { who: cron }\n',
+    });
     const enqueued = await project.json<{ id: string }>(['enqueue', 'greet', '--data', '{"who":"ada"}']);
     await project.json(['queues', 'pause', 'mail']);
     await project.json(['queues', 'resume', 'mail']);
@@ -57,8 +60,20 @@ describe('nightshift commands write to the event feed', () => {
     expect(events[7]!.data).toMatchObject({ attempt: 1, maxAttempts: 1 });
     expect(events[11]!.data).toMatchObject({ willRetry: false, error: { message: 'kaboom' } });
 
+    // A schedule run now: its job enqueued, then the schedule fired (manual), as a daemon's tick.
+    expect((await project.run(['schedules', 'sync'])).code).toBe(0);
+    const before = (await feed()).at(-1)!.id;
+    const triggered = await project.json<{ jobId: string; status: string }>(['schedules', 'trigger', 'hourly']);
+    const fired = await feed(before);
+    expect(brief(fired)).toEqual([
+      ['job:enqueued', 'default', 'greet', triggered.jobId],
+      ['schedule:fired', null, null, triggered.jobId],
+    ]);
+    expect(fired[1]!.data).toMatchObject({ scheduleId: 'hourly', status: 'manual' });
+
     // Commands that only read add nothing.
     for (const args of [['jobs'], ['job', ran.id], ['queues'], ['stats'], ['dead']]) expect((await project.run(args)).code).toBe(0);
-    expect(await feed(events.at(-1)!.id)).toEqual([]);
+    for (const args of [['schedules'], ['schedules', 'history', 'hourly']]) expect((await project.run(args)).code).toBe(0);
+    expect(await feed(fired.at(-1)!.id)).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../../src/errors.js';
 import { defineJob } from '../../src/job/define-job.js';
+import { NightshiftEvents } from '../../src/observe/events.js';
 import { createScheduleManager, type ScheduleManager } from '../../src/scheduler/schedule-manager.js';
 import { createScheduler } from '../../src/scheduler/scheduler.js';
 import { storeHarnesses, type OpenedStore } from './store-harness.js';
@@ -63,6 +64,22 @@ for (const harness of storeHarnesses) {
       expect(bad.code).toBe('INVALID_PAYLOAD');
       expect((await manager.get('r'))?.input).toBe('{"orgId":"o2"}'); // unchanged
       await expect(manager.update('missing', { enabled: true })).rejects.toBeInstanceOf(NotFoundError);
+    });
+
+    it('tells its events of a manual run as the scheduler tells a tick: the job enqueued, then the schedule fired', async () => {
+      const events = new NightshiftEvents();
+      const told: string[] = [];
+      events.on('job:enqueued', ({ job, inserted }) => told.push(`enqueued ${job.id} ${job.scheduleId} ${inserted}`));
+      events.on('schedule:fired', ({ scheduleId, jobId, status, fireAt }) => told.push(`fired ${scheduleId} ${jobId} ${status} ${fireAt.getTime() % 1000 !== 0}`));
+      const telling = createScheduleManager({ store: opened.store, jobs, events });
+      await telling.create({ id: 'p', jobId: 'ping', schedule: '0 * * * *' });
+      expect(told).toEqual([]);
+      const { job } = await telling.trigger('p');
+      expect(told).toEqual([`enqueued ${job.id} p true`, `fired p ${job.id} manual true`]);
+      // A trigger that fails (an input the job refuses) tells nothing.
+      await telling.create({ id: 'r', jobId: 'report.daily', schedule: '@daily', input: { orgId: 'o1' } });
+      await expect(telling.trigger('r', { input: { orgId: 5 } })).rejects.toMatchObject({ code: 'INVALID_PAYLOAD' });
+      expect(told).toHaveLength(2);
     });
 
     it('pauses, resumes, triggers now and shows history, last outcome and statistics', async () => {

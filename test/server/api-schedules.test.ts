@@ -316,8 +316,13 @@ for (const kind of STORE_KINDS) {
       expect(await call('POST', '/api/schedules/nightly.report/resume')).toMatchObject({ status: 200, body: { enabled: true, source: 'file' } });
       expect(await call('POST', '/api/schedules/weekly.off/pause')).toMatchObject({ status: 200, body: { enabled: false } });
       expect(await opened.store.scheduleList({})).toEqual(before);
+      const enqueued = nextEvent('job:enqueued', ({ job }) => job.scheduleId === 'nightly.report');
+      const fired = nextEvent('schedule:fired', ({ scheduleId }) => scheduleId === 'nightly.report');
       const triggered = await call('POST', '/api/schedules/nightly.report/trigger');
       expect(triggered).toMatchObject({ status: 201, body: { job: { name: 'report.daily', scheduleId: 'nightly.report', payload: { orgId: 'acme' } } } });
+      // Told as a tick is (what the event feed copies): the job enqueued, the schedule fired by hand.
+      expect((await enqueued).job.id).toBe(triggered.body.job.id);
+      expect(await fired).toMatchObject({ jobId: triggered.body.job.id, status: 'manual' });
 
       // Without a known file the message says where to look.
       await nightshift!.stop();

@@ -9,10 +9,14 @@ import { formatDate, formatZonedDate, renderFields } from '../table.js';
 async function manager(context: CommandContext): Promise<ScheduleManager> {
   const config = await context.config({ required: false });
   const { store } = await context.store({ required: false });
-  const { createScheduleManager } = await import('../../scheduler/schedule-manager.js');
+  const [{ createScheduleManager }, { NightshiftEvents }] = await Promise.all([import('../../scheduler/schedule-manager.js'), import('../../observe/events.js')]);
+  // A manual run (`trigger`) reaches the store's event feed as a daemon's tick does.
+  const events = new NightshiftEvents();
+  await context.feedEvents(events);
   return createScheduleManager({
     store,
     jobs: [...config.jobs],
+    events,
     ...(config.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: config.maxPayloadBytes }),
   });
 }
