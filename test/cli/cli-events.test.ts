@@ -1,5 +1,6 @@
 // What an operator changes from the command line reaches the store's event feed (GET /api/events),
-// as a daemon's changes do: each command is its own process, on a real SQLite file.
+// and a job run with `nightshift run` counts in the activity stats, as a daemon's changes and runs
+// do: each command is its own process, on a real SQLite file.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEventFeedReader, type FeedEvent } from '../../src/observe/event-feed.js';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -75,5 +76,14 @@ describe('nightshift commands write to the event feed', () => {
     for (const args of [['jobs'], ['job', ran.id], ['queues'], ['stats'], ['dead']]) expect((await project.run(args)).code).toBe(0);
     for (const args of [['schedules'], ['schedules', 'history', 'hourly']]) expect((await project.run(args)).code).toBe(0);
     expect(await feed(fired.at(-1)!.id)).toEqual([]);
+  });
+
+  it('a run counts in the activity stats, as a daemon\'s runs do', async () => {
+    project = new Project({ 'nightshift.config.ts': fixtureConfig() });
+    expect((await project.run(['run', 'greet', '--input-who', 'ada'])).code).toBe(0);
+    expect((await project.run(['run', 'explode'])).code).toBe(1);
+    const { queues } = await project.json<{ queues: { name: string; completedLastHour: number; failedLastHour: number }[] }>(['queues']);
+    expect(queues.find((queue) => queue.name === 'default')).toMatchObject({ completedLastHour: 1, failedLastHour: 0 });
+    expect(queues.find((queue) => queue.name === 'risky')).toMatchObject({ completedLastHour: 0, failedLastHour: 1 });
   });
 });

@@ -99,8 +99,14 @@ is run report.daily --input '{"org":"acme","days":7}'.`,
         const { store } = await context.store();
         const logger = context.logger();
         const events = new NightshiftEvents();
-        // The run's events (enqueued, started, completed or failed) reach the store's event feed.
+        // The run's events (enqueued, started, completed or failed) reach the store's event feed,
+        // and the run counts in the activity stats (GET /api/stats, a queue's done and failed per
+        // hour) as a daemon's runs do: added when the command ends.
         await context.feedEvents(events);
+        const { createStatsRecorder } = await import('../../observe/stats-recorder.js');
+        const stats = createStatsRecorder({ store, events, logger: context.quietLogger() });
+        await stats.start();
+        context.onClose(() => stats.stop());
         // Knows every job of the config: the enqueue, the hook and the handler's ctx.enqueue use it.
         const client = createClient({
           store,
