@@ -111,8 +111,8 @@ export class CommandContext {
   }
 
   /**
-   * A client on the store, knowing the config's jobs (by name). What it changes (jobs enqueued,
-   * retried, cancelled; queues paused, resumed, drained) reaches the store's event feed.
+   * A client on the store, knowing the config's jobs (by name). Its events (jobs enqueued and
+   * cancelled, queues paused and resumed) reach the store's event feed.
    */
   async client(options: { required?: boolean } = {}): Promise<Client> {
     const config = await this.config(options);

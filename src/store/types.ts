@@ -475,8 +475,9 @@ export interface Store extends AlertStore {
    *
    * `ids` restricts the claim to those jobs (still of `queue`, still in a claimable state, at most
    * `limit`), and is a request to run them now: their run_at and a pause of their queue are not
-   * checked, and a job claimed before its run_at gets the claim's time as its run_at. `nightshift run` uses it to claim the one job it enqueued (held back by a future
-   * run_at so that no worker claims it first) on the job's own queue. Ids that do not exist, are
+   * checked, and a job claimed before its run_at gets the claim's time as its run_at.
+   * `nightshift run` uses it to claim the one job it enqueued (held back by a future run_at so
+   * that no worker claims it first) on the job's own queue. Ids that do not exist, are
    * of another queue, running or finished are skipped. An empty list claims nothing. Such a claim
    * is as atomic as any other: a job is claimed once, by this call or by a concurrent one.
    */

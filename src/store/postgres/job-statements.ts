@@ -588,11 +588,12 @@ export function jobStatements(names: SchemaNames): JobStatements {
     },
     // The claim of given jobs (`jobFetch({ ids })`, `nightshift run`): only those of the queue in a
     // claimable state, whatever their run_at or a pause of the queue (the caller asks to run them
-    // now, so one held back to a later run_at is due from its claim on). FOR UPDATE without SKIP LOCKED: a listed row that a concurrent fetch, cancel or retry
-    // holds is waited for, then re-checked against the WHERE clause (READ COMMITTED re-evaluation),
-    // so the job is claimed by exactly one of them and a busy row is not mistaken for a gone one.
-    // Queue fetches never wait (SKIP LOCKED), so this cannot deadlock with them; a row that fails
-    // the re-check is dropped, so fewer than $5 rows may come back.
+    // now, so one held back to a later run_at is due from its claim on). FOR UPDATE without SKIP
+    // LOCKED: a listed row that a concurrent fetch, cancel or retry holds is waited for, then
+    // re-checked against the WHERE clause (READ COMMITTED re-evaluation), so the job is claimed
+    // by exactly one of them and a busy row is not mistaken for a gone one. Queue fetches never
+    // wait (SKIP LOCKED), so this cannot deadlock with them; a row that fails the re-check is
+    // dropped, so fewer than $5 rows may come back.
     fetchIds: {
       name: n('job_fetch_ids'),
       text: `

@@ -198,10 +198,10 @@ export const SQL = {
   /**
    * The claim of given jobs (`jobFetch({ ids })`): @ids is a JSON array of ids. Only those of
    * @queue in a pending state, in claim order, at most @limit; run_at and a paused queue are not
-   * checked (the caller asks to run these jobs now). Same lock, lease and result shape as `jobClaim`.
+   * checked (the caller asks to run these jobs now), and a job held back to a later run_at is due
+   * from its claim on (its record and its wait then tell when it really ran). Same lock, lease
+   * and result shape as `jobClaim`.
    */
-  // A claim by id is a request to run the job now: one held back to a later run_at is due from
-  // its claim on (the job's record and its wait then tell when it really ran).
   jobClaimIds: `
     UPDATE nightshift_jobs
     SET ${CLAIM_SET},
