@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { NightshiftEvents } from '../observe/events.js';
 import { createSilentLogger } from '../observe/logger.js';
-import type { ErrorRecord, Store, StrandedSettleResult } from '../store/types.js';
+import type { ErrorRecord, JobRecord, Store, StrandedSettleResult } from '../store/types.js';
 import { createIntervalService, type IntervalService } from '../service.js';
 
 /**
@@ -43,6 +43,30 @@ export interface RescuerOptions {
 }
 
 /**
+ * Each rescued job's lost attempt as the failure it is (`job:failed`, `willRetry` as the rescue
+ * decided): what a worker's failed attempt tells metrics, stats, alerting, the event feed and the
+ * app's own listeners, so an attempt lost to a crash is counted like any other failure. Its
+ * `durationMs` is how long the attempt held the job, from its start to the rescue, by the
+ * store's clock; a retry is due at once (`retryDelayMs` 0).
+ */
+function reportLost(events: NightshiftEvents, jobs: readonly JobRecord[]): void {
+  if (!events.has('job:failed')) return;
+  for (const job of jobs) {
+    const willRetry = job.state === 'retryable';
+    const rescuedAt = (willRetry ? job.runAt : (job.finishedAt ?? job.runAt)).getTime();
+    const durationMs = job.attemptedAt === null ? 0 : Math.max(0, rescuedAt - job.attemptedAt.getTime());
+    events.emit('job:failed', {
+      job,
+      error: job.lastError ?? LEASE_EXPIRED_ERROR,
+      willRetry,
+      retryDelayMs: willRetry ? 0 : null,
+      retryAt: willRetry ? job.runAt : null,
+      durationMs,
+    });
+  }
+}
+
+/**
  * Takes back jobs whose lease expired (their worker crashed or stalled): back to `retryable`
  * (runnable now) when attempts remain, else `dead`, with the attempt recorded as `lost` and
  * `LEASE_EXPIRED_ERROR` as the error. The store does this with fenced writes, so any number of
@@ -62,7 +86,8 @@ export function createRescuer(options: RescuerOptions): IntervalService {
       const count = result.retried.length + result.dead.length;
       if (count === 0) return;
       logger.warn({ retried: result.retried.length, dead: result.dead.length }, 'rescued jobs whose lease expired');
-      options.events?.emit('rescuer:rescued', result);
+      if (options.events) reportLost(options.events, result.jobs);
+      options.events?.emit('rescuer:rescued', { retried: result.retried, dead: result.dead });
       options.onRescued?.(result);
       if (count < RESCUE_BATCH) return;
     }

@@ -11,6 +11,8 @@ export interface NightshiftEventMap {
   /**
    * An attempt failed. `retryDelayMs`: how long after the store's now it will be retried (null when
    * dead); `retryAt` is that instant by this process's clock, an estimate — the store's clock decides.
+   * Also emitted by the rescuer for an attempt whose lease expired (error kind `lease_expired`;
+   * `durationMs` from the attempt's start to the rescue, `retryAt` the store's time of the rescue).
    */
   'job:failed': { job: JobRecord; error: ErrorRecord; willRetry: boolean; retryDelayMs: number | null; retryAt: Date | null; durationMs: number };
   /** `delayMs` after the store's now; `runAt` is that instant by this process's clock, an estimate. */

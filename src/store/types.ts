@@ -320,6 +320,16 @@ export function rateWindowMarginSql(perMs: string, max: 'MAX' | 'greatest'): str
   return `${max}(10, ((${perMs}) + 99) / 100)`;
 }
 
+/** What `Store.jobRescueExpired` took back. */
+export interface RescueResult {
+  /** Ids of the jobs that became `retryable` (due now). */
+  retried: string[];
+  /** Ids of the jobs that became `dead` (no attempts left). */
+  dead: string[];
+  /** Every rescued job as the rescue left it (state, lastError, attempt and attemptedAt of the lost attempt). */
+  jobs: JobRecord[];
+}
+
 export interface JobListFilter {
   states?: JobState[];
   queues?: string[];
@@ -499,9 +509,11 @@ export interface Store extends AlertStore {
    * rescuer hands in one record for every store). The store applies the one rule the caller cannot
    * without reading each row: a job with attempts left (attempt < maxAttempts) becomes `retryable`,
    * due now; one without becomes `dead`, finished now. Fenced like a finish: a job that completed
-   * or heartbeated meanwhile is left alone. Returns the rescued jobs' ids by what became of them.
+   * or heartbeated meanwhile is left alone. Returns the rescued jobs' ids by what became of them,
+   * and the rescued jobs as the rescue left them (the core reports each lost attempt as a
+   * failure: events, metrics, the feed).
    */
-  jobRescueExpired(params: { limit: number; error: ErrorRecord }): Promise<{ retried: string[]; dead: string[] }>;
+  jobRescueExpired(params: { limit: number; error: ErrorRecord }): Promise<RescueResult>;
 
   jobGet(params: { id: string }): Promise<JobRecord | null>;
   /** Every attempt of a job, oldest first, the running one included. */

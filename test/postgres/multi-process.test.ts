@@ -5,6 +5,7 @@
  */
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createEventFeedReader } from '../../src/observe/event-feed.js';
 import { createPostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { Store } from '../../src/store/types.js';
 import { postgresUrl, startEmbeddedPostgres, testSchema, type EmbeddedPostgresServer } from '../support/postgres-server.js';
@@ -104,6 +105,14 @@ describe.skipIf(url === null)('postgres: worker processes on the shared server',
         { worker_id: 'doomed', outcome: 'lost', attempt: 1 },
         { worker_id: 'survivor', outcome: 'completed', attempt: 2 },
       ]);
+    }
+    // Each lost attempt is in the cluster-wide feed as a failure, written by the process that rescued it.
+    const feed = createEventFeedReader(store);
+    await waitUntil(async () => (await feed.list({ afterId: '0', limit: 1000, filter: { types: ['job:completed'] } })).length === 4, 'the completions in the feed', 10_000);
+    const failed = await feed.list({ afterId: '0', limit: 1000, filter: { types: ['job:failed', 'job:dead'] } });
+    expect(failed).toHaveLength(4);
+    for (const event of failed) {
+      expect(event).toMatchObject({ type: 'job:failed', queue: 'default', jobName: 'hold', data: { attempt: 1, willRetry: true, retryDelayMs: 0, error: { kind: 'lease_expired' } } });
     }
   });
 });

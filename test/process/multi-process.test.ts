@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createClient, type Client } from '../../src/client/client.js';
 import { defineJob } from '../../src/job/define-job.js';
+import { createEventFeedReader } from '../../src/observe/event-feed.js';
 import type { JobRecord } from '../../src/store/types.js';
 import { killAll, spawnWorker } from '../fixtures/child-workers.js';
 import { openTempStore, until, type TempStore } from '../fixtures/sqlite-runtime.js';
@@ -84,6 +85,22 @@ describe('worker processes sharing one SQLite file', () => {
       ['doomed', 'lost'],
       ['survivor', 'completed'],
     ]);
+
+    // The lost attempt is in the cluster-wide feed as a failure, written by the process that
+    // rescued it, before the second attempt's start.
+    const feed = createEventFeedReader(temp.store);
+    const ofJob = async () => (await feed.list({ afterId: '0', limit: 1000 })).filter((event) => event.jobId === job.id);
+    await until(async () => (await ofJob()).some((event) => event.type === 'job:completed'), 'the completion in the feed');
+    // The killed worker's own job:started may have died with it, unwritten (a feed writes every 100 ms).
+    const events = (await ofJob()).filter((event) => !(event.type === 'job:started' && event.data.attempt === 1));
+    expect(events.map((event) => event.type)).toEqual(['job:failed', 'job:started', 'job:completed']);
+    expect(events[0]).toMatchObject({
+      queue: 'default',
+      jobName: 'hold',
+      data: { attempt: 1, willRetry: true, retryDelayMs: 0, error: { name: 'LeaseExpiredError', kind: 'lease_expired' } },
+    });
+    expect(events[0]!.data.durationMs).toBeGreaterThanOrEqual(1500);
+    expect(events[1]!.data).toMatchObject({ attempt: 2, workerId: 'survivor' });
   });
 
   it('SIGTERM lets the running job finish, then the process exits 0', async () => {

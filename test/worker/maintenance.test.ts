@@ -5,7 +5,7 @@ import { createClient } from '../../src/client/client.js';
 import { defineJob } from '../../src/job/define-job.js';
 import { createPruner } from '../../src/maintenance/pruner.js';
 import { createRescuer, LEASE_EXPIRED_ERROR } from '../../src/maintenance/rescuer.js';
-import { NightshiftEvents } from '../../src/observe/events.js';
+import { NightshiftEvents, type NightshiftEventMap } from '../../src/observe/events.js';
 import { createNightshift, type Nightshift } from '../../src/nightshift.js';
 import { openTempStore, TestClock, type TempStore } from '../fixtures/sqlite-runtime.js';
 import { STATS_BUCKET_COUNT } from '../../src/store/types.js';
@@ -41,6 +41,46 @@ describe('rescuer', () => {
     // The record is the core's, the same on every store.
     expect(stored?.lastError).toEqual(LEASE_EXPIRED_ERROR);
     expect((await store.jobAttempts({ id: job.id })).map((attempt) => [attempt.outcome, attempt.error])).toEqual([['lost', LEASE_EXPIRED_ERROR]]);
+  });
+
+  it('reports each lost attempt as a failure: job:failed with the lease error, retried at once or dead', async () => {
+    const clock = new TestClock();
+    temp = await openTempStore({ clock });
+    const { store } = temp;
+    const client = createClient({ store, jobs: [noop] });
+    const retried = (await client.enqueue(noop, {}, { maxAttempts: 2 })).job;
+    const dead = (await client.enqueue(noop, {}, { maxAttempts: 1, queue: 'other' })).job;
+    await store.jobFetch({ queue: 'default', limit: 1, owner: 'crashed-worker', leaseMs: 1000 });
+    clock.advance(500);
+    await store.jobFetch({ queue: 'other', limit: 1, owner: 'crashed-worker', leaseMs: 1000 });
+    clock.advance(1501);
+    const events = new NightshiftEvents();
+    const failed: NightshiftEventMap['job:failed'][] = [];
+    events.on('job:failed', (event) => failed.push(event));
+    const rescuer = createRescuer({ store, events, intervalMs: 60_000 });
+    stopAll.push(() => rescuer.stop());
+    await rescuer.runNow();
+    const byId = new Map(failed.map((event) => [event.job.id, event]));
+    expect(failed).toHaveLength(2);
+    expect(byId.get(retried.id)).toMatchObject({
+      job: { id: retried.id, queue: 'default', name: 'noop', state: 'retryable', attempt: 1 },
+      error: LEASE_EXPIRED_ERROR,
+      willRetry: true,
+      retryDelayMs: 0,
+      durationMs: 2001,
+    });
+    expect(byId.get(retried.id)!.retryAt?.getTime()).toBe(clock.now());
+    expect(byId.get(dead.id)).toMatchObject({
+      job: { id: dead.id, queue: 'other', name: 'noop', state: 'dead', attempt: 1 },
+      error: { kind: 'lease_expired' },
+      willRetry: false,
+      retryDelayMs: null,
+      retryAt: null,
+      durationMs: 1501,
+    });
+    // A second pass finds nothing: each lost attempt is reported once.
+    await rescuer.runNow();
+    expect(failed).toHaveLength(2);
   });
 });
 

@@ -19,7 +19,8 @@
  * Behaviour the suite pins down beyond the interface's comments, so every store agrees:
  * - a job whose runAt is in the future is inserted `scheduled`, otherwise `available`;
  * - snoozed and released attempts give their attempt back and are recorded under that number;
- * - `jobRescueExpired` writes the error record it is given, exactly, on the job and its `lost` attempt;
+ * - `jobRescueExpired` writes the error record it is given, exactly, on the job and its `lost` attempt,
+ *   and returns each rescued job as `jobGet` reads it right after;
  * - cancelling a running job records its attempt as `cancelled`; the worker's late finish is rejected;
  * - a heartbeat's `progress: null` keeps the stored progress, like a missing one;
  * - `jobRetry` throws StateError when another pending job holds the job's key;

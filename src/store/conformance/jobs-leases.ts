@@ -15,7 +15,7 @@ export function describeJobLeases(factory: StoreFactory): void {
       expect(stored?.lease?.token).toBe(job.lease.token);
       // Past the original expiry but within the extended one: not rescued.
       t.clock.advance(LEASE_MS - 1_000);
-      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [] });
+      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [], jobs: [] });
       expect((await t.store.jobGet({ id: job.id }))?.state).toBe('running');
     });
 
@@ -64,16 +64,20 @@ export function describeJobLeases(factory: StoreFactory): void {
     it('does not rescue a lease that has not expired', async () => {
       const job = await insertAndClaim(t.store);
       t.clock.advance(LEASE_MS - 1);
-      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [] });
+      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [], jobs: [] });
       expect((await t.store.jobGet({ id: job.id }))?.state).toBe('running');
     });
 
     it('rescues an expired lease to retryable, due now, when attempts remain', async () => {
       const job = await insertAndClaim(t.store, { maxAttempts: 2 });
       t.clock.advance(LEASE_MS + 1);
-      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [job.id], dead: [] });
+      const rescued = await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR });
+      expect(rescued).toMatchObject({ retried: [job.id], dead: [] });
       const stored = await t.store.jobGet({ id: job.id });
       expect(stored).toMatchObject({ state: 'retryable', attempt: 1, lease: null, finishedAt: null });
+      // The rescued job as the rescue left it: what the core reports the lost attempt with.
+      expect(rescued.jobs).toEqual([stored]);
+      expect(rescued.jobs[0]!.attemptedAt?.getTime()).toBe(job.attemptedAt?.getTime());
       expect(stored?.lastError).toEqual(LOST_ERROR);
       expect(stored!.runAt.getTime()).toBeLessThanOrEqual(t.clock.now());
       const [again] = await fetchJobs(t.store);
@@ -83,9 +87,11 @@ export function describeJobLeases(factory: StoreFactory): void {
     it('rescues an expired lease to dead when no attempt remains', async () => {
       const job = await insertAndClaim(t.store, { maxAttempts: 1 });
       t.clock.advance(LEASE_MS + 1);
-      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [job.id] });
+      const rescued = await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR });
+      expect(rescued).toMatchObject({ retried: [], dead: [job.id] });
       const stored = await t.store.jobGet({ id: job.id });
       expect(stored).toMatchObject({ state: 'dead', attempt: 1, lease: null });
+      expect(rescued.jobs).toEqual([stored]);
       expect(stored?.lastError).toEqual(LOST_ERROR);
       expect(stored?.finishedAt?.getTime()).toBe(t.clock.now());
       expect(await fetchJobs(t.store)).toEqual([]);
@@ -116,7 +122,14 @@ export function describeJobLeases(factory: StoreFactory): void {
       const dead = await insertAndClaim(t.store, { maxAttempts: 1 });
       t.clock.advance(LEASE_MS + 1);
       const error = { name: 'WorkerVanished', message: 'line one\nline two: 日本語 \u{1F600}', stack: null, kind: 'lease_expired' };
-      expect(await t.store.jobRescueExpired({ limit: 10, error })).toEqual({ retried: [retried.id], dead: [dead.id] });
+      const rescued = await t.store.jobRescueExpired({ limit: 10, error });
+      expect(rescued).toMatchObject({ retried: [retried.id], dead: [dead.id] });
+      expect(rescued.jobs.map((job) => [job.id, job.state, job.lastError]).sort()).toEqual(
+        [
+          [retried.id, 'retryable', error],
+          [dead.id, 'dead', error],
+        ].sort(),
+      );
       for (const job of [retried, dead]) {
         expect((await t.store.jobGet({ id: job.id }))?.lastError).toEqual(error);
         expect((await t.store.jobAttempts({ id: job.id })).map((attempt) => attempt.error)).toEqual([error]);
@@ -125,7 +138,7 @@ export function describeJobLeases(factory: StoreFactory): void {
       const [again] = await fetchJobs(t.store);
       expect(again?.id).toBe(retried.id);
       t.clock.advance(LEASE_MS + 1);
-      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [retried.id] });
+      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toMatchObject({ retried: [], dead: [retried.id] });
       expect((await t.store.jobGet({ id: retried.id }))?.lastError).toEqual(LOST_ERROR);
       expect((await t.store.jobAttempts({ id: retried.id })).map((attempt) => attempt.error)).toEqual([error, LOST_ERROR]);
     });
@@ -152,7 +165,7 @@ export function describeJobLeases(factory: StoreFactory): void {
       const job = await insertAndClaim(t.store);
       t.clock.advance(LEASE_MS + 1);
       await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'completed', result: '"done"' } }] });
-      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [] });
+      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [], jobs: [] });
       expect(await t.store.jobGet({ id: job.id })).toMatchObject({ state: 'completed', result: '"done"' });
     });
 
@@ -165,13 +178,13 @@ export function describeJobLeases(factory: StoreFactory): void {
       const second = await t.store.jobRescueExpired({ limit: 3, error: LOST_ERROR });
       expect(second.retried).toHaveLength(2);
       expect(new Set([...first.retried, ...second.retried]).size).toBe(5);
-      expect(await t.store.jobRescueExpired({ limit: 3, error: LOST_ERROR })).toEqual({ retried: [], dead: [] });
+      expect(await t.store.jobRescueExpired({ limit: 3, error: LOST_ERROR })).toEqual({ retried: [], dead: [], jobs: [] });
     });
 
     it('only rescues running jobs', async () => {
       const pending = await insertJob(t.store, { runAt: new Date(t.clock.now() - 10 * LEASE_MS) });
       t.clock.advance(LEASE_MS * 3);
-      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [] });
+      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [], jobs: [] });
       expect((await t.store.jobGet({ id: pending.id }))?.state).toBe('available');
     });
   });

@@ -684,7 +684,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
       name: n('job_rescue'),
       text: `
         WITH expired AS (
-          SELECT id, attempt, lease_owner, attempted_at FROM ${s}.jobs
+          SELECT id FROM ${s}.jobs
           WHERE state = 'running' AND lease_expires_at <= ${NOW}
           ORDER BY lease_expires_at
           LIMIT $2
@@ -700,14 +700,14 @@ export function jobStatements(names: SchemaNames): JobStatements {
               lease_expires_at = NULL
           FROM expired AS e
           WHERE j.id = e.id
-          RETURNING j.id, j.queue, j.state, e.attempt, e.lease_owner, e.attempted_at
+          RETURNING ${jobColumns('j')}
         ),
         recorded AS (
           INSERT INTO ${s}.job_attempts (job_id, attempt, worker_id, started_at, finished_at, outcome, error, result)
-          SELECT id, attempt, coalesce(lease_owner, ''), coalesce(attempted_at, ${NOW}), ${NOW}, 'lost', $3::jsonb, NULL
+          SELECT id::bigint, attempt, coalesce(lease_owner, ''), coalesce(attempted_at, ${NOW}), ${NOW}, 'lost', $3::jsonb, NULL
           FROM updated
         )
-        SELECT id::text AS id, queue, state FROM updated`,
+        SELECT * FROM updated`,
     },
     get: { name: n('job_get'), text: `SELECT ${jobColumns()} FROM ${s}.jobs WHERE id = $1::bigint` },
     // Recorded attempts and the completed one kept in the job row (job_attempt_history), oldest

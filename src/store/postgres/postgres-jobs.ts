@@ -19,6 +19,7 @@ import {
   type PruneScope,
   type JobStats,
   type QueueStats,
+  type RescueResult,
 } from '../types.js';
 import { isJobId } from '../job-ids.js';
 import { rateRoomAt, rateWindowMs } from '../rate-window.js';
@@ -617,20 +618,21 @@ export async function heartbeatJobs(
 }
 
 /** Takes back expired leases, writing the caller's `error` (see `Store.jobRescueExpired`). */
-export async function rescueExpired(ctx: PgJobContext, limit: number, error: ErrorRecord): Promise<{ retried: string[]; dead: string[] }> {
-  if (limit <= 0) return { retried: [], dead: [] };
-  const { rows } = await run<{ id: string; queue: string; state: JobState }>(ctx.pool, ctx.sql.rescue, [
+export async function rescueExpired(ctx: PgJobContext, limit: number, error: ErrorRecord): Promise<RescueResult> {
+  if (limit <= 0) return { retried: [], dead: [], jobs: [] };
+  const { rows } = await run<JobRow>(ctx.pool, ctx.sql.rescue, [
     ctx.now(),
     limit,
     // The same four fields, in the same order, as SQLite's serializeErrorRecord.
     JSON.stringify({ name: error.name, message: error.message, stack: error.stack, kind: error.kind }),
   ]);
-  const retried = rows.filter((row) => row.state === 'retryable');
-  const dead = rows.filter((row) => row.state === 'dead').map((row) => row.id);
-  const queues = new Set(retried.map((row) => row.queue));
+  const jobs = rows.map(toJobRecord);
+  const retried = jobs.filter((job) => job.state === 'retryable');
+  const dead = jobs.filter((job) => job.state === 'dead').map((job) => job.id);
+  const queues = new Set(retried.map((job) => job.queue));
   if (dead.length > 0) for (const queue of await settleDependents(ctx, ctx.pool, dead, dead.map(() => 'dead'))) queues.add(queue);
   await wakeQueues(ctx, queues);
-  return { retried: retried.map((row) => row.id), dead };
+  return { retried: retried.map((job) => job.id), dead, jobs };
 }
 
 export async function getJob(ctx: PgJobContext, id: string): Promise<JobRecord | null> {

@@ -2,10 +2,10 @@
  * Lease upkeep of the SQLite store: heartbeats (fenced lease extension) and the rescue of
  * running jobs whose lease expired.
  */
-import type { ErrorRecord, JobState } from '../types.js';
+import type { ErrorRecord, JobRecord } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
 import { parseId } from './sqlite-job-admin.js';
-import { serializeErrorRecord } from './sqlite-rows.js';
+import { jobFromRow, serializeErrorRecord, type JobRow } from './sqlite-rows.js';
 
 /**
  * Extends the leases still held under their tokens and returns their ids. Progress is stored
@@ -54,19 +54,21 @@ interface ExpiredRow {
  * completed (or heartbeated) by its worker is never reopened: the worker's fenced write and the
  * rescue cannot interleave.
  */
-export function rescueExpiredJobs(ctx: SqliteContext, limit: number, lostError: ErrorRecord): { retried: string[]; dead: string[]; queues: Set<string> } {
+export function rescueExpiredJobs(ctx: SqliteContext, limit: number, lostError: ErrorRecord): { retried: string[]; dead: string[]; jobs: JobRecord[]; queues: Set<string> } {
   const statements = ctx.statements();
   const now = ctx.now();
   const error = serializeErrorRecord(lostError);
   const retried: string[] = [];
   const dead: string[] = [];
+  const jobs: JobRecord[] = [];
   const queues = new Set<string>();
   ctx.db
     .transaction(() => {
       const expired = statements.jobExpiredList.all({ now, limit: Math.max(0, Math.floor(limit)) }) as ExpiredRow[];
       for (const job of expired) {
-        const row = statements.jobRescue.get({ id: job.id, now, error }) as { state: JobState } | undefined;
+        const row = statements.jobRescue.get({ id: job.id, now, error }) as JobRow | undefined;
         if (row === undefined) continue;
+        jobs.push(jobFromRow(row));
         statements.attemptInsert.run({
           jobId: job.id,
           attempt: job.attempt,
@@ -88,5 +90,5 @@ export function rescueExpiredJobs(ctx: SqliteContext, limit: number, lostError: 
       }
     })
     .immediate();
-  return { retried, dead, queues };
+  return { retried, dead, jobs, queues };
 }

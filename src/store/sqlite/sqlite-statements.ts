@@ -291,7 +291,7 @@ export const SQL = {
         finished_at = CASE WHEN attempt < max_attempts THEN NULL ELSE @now END,
         last_error = @error, lease_token = NULL, lease_expires_at = NULL
     WHERE id = @id AND state = 'running' AND lease_expires_at < @now
-    RETURNING state`,
+    RETURNING *`,
 
   // ---- jobs: inspect and manage ----------------------------------------------------------------
   jobGet: `SELECT * FROM nightshift_jobs WHERE id = @id`,

@@ -34,6 +34,7 @@ import type {
   JobState,
   PruneScope,
   JobStats,
+  RescueResult,
   StatsDelta,
   StatsRow,
   EventBatch,
@@ -337,10 +338,10 @@ class SqliteStore implements Store {
     return { held: this.run('jobHeartbeat', () => heartbeatJobs(this.ctx, params.items, params.leaseMs)) };
   }
 
-  async jobRescueExpired(params: { limit: number; error: ErrorRecord }): Promise<{ retried: string[]; dead: string[] }> {
-    const { retried, dead, queues } = this.run('jobRescueExpired', () => rescueExpiredJobs(this.ctx, params.limit, params.error));
+  async jobRescueExpired(params: { limit: number; error: ErrorRecord }): Promise<RescueResult> {
+    const { retried, dead, jobs, queues } = this.run('jobRescueExpired', () => rescueExpiredJobs(this.ctx, params.limit, params.error));
     this.notify(queues);
-    return { retried, dead };
+    return { retried, dead, jobs };
   }
 
   async jobGet(params: { id: string }): Promise<JobRecord | null> {
