@@ -47,7 +47,7 @@ async function forEachPage(store: Store, filter: JobListFilter, act: (ids: { id:
 }
 
 /** Retries every selected job that is not running (see `Store.jobRetry`). */
-export async function retryMany(store: Store, filter: JobListFilter): Promise<BulkActionResult> {
+export async function retryMany(store: Store, filter: JobListFilter, events: NightshiftEvents): Promise<BulkActionResult> {
   const result = { changed: 0, skipped: 0, more: false };
   const selected = narrow(filter, JOB_STATES.filter((state) => state !== 'running'));
   if (!selected) return result;
@@ -55,8 +55,12 @@ export async function retryMany(store: Store, filter: JobListFilter): Promise<Bu
     for (const job of jobs) {
       try {
         const after = await store.jobRetry({ id: job.id });
-        if (after?.state === 'available') result.changed++;
-        else result.skipped++;
+        if (after?.state === 'available') {
+          result.changed++;
+          if (events.has('job:retried')) events.emit('job:retried', { job: after });
+        } else {
+          result.skipped++;
+        }
       } catch (error) {
         // Its key is held by another pending job: leave it, as retrying it alone would.
         if (error instanceof StateError) result.skipped++;

@@ -420,6 +420,7 @@ export function createClient(options: ClientOptions): Client {
       if (!record) throw notFound(id);
       if (record.state === 'running') throw new StateError(`job ${id} is running; wait for it to finish or cancel it first`);
       if (record.state !== 'available') throw new StateError(`job ${id} is ${record.state} and could not be retried`);
+      if (events.has('job:retried')) events.emit('job:retried', { job: record });
       return toJob(record);
     },
 
@@ -501,7 +502,7 @@ export function createClient(options: ClientOptions): Client {
       await deleteOne(store, id);
     },
 
-    retryMany: (filter) => retryMany(store, toListFilter(filter)),
+    retryMany: (filter) => retryMany(store, toListFilter(filter), events),
 
     cancelMany(filter, reason = 'cancelled on request') {
       checkReason(reason);

@@ -14,6 +14,7 @@
  * - `job:snoozed`   { attempt, delayMs }
  * - `job:cancelled` { reason }
  * - `job:released`  { attempt }
+ * - `job:retried`   { attempt, maxAttempts }  (made runnable now by an operator: client.retry, retryMany, API, CLI)
  * - `schedule:fired`  { scheduleId, fireAt, status }  (jobId column: the job it created)
  * - `schedule:missed` { scheduleId, count, first, last }
  * - `queue:paused` / `queue:resumed`  { }  (queue column)
@@ -53,6 +54,7 @@ export const FEED_EVENT_TYPES = [
   'job:snoozed',
   'job:cancelled',
   'job:released',
+  'job:retried',
   'schedule:fired',
   'schedule:missed',
   'queue:paused',
@@ -319,6 +321,10 @@ export function createEventFeedWriter(options: EventFeedWriterOptions): EventFee
       }),
       inOrder('job:released', ({ job }) => {
         open.add('job:released', job.queue, job.name, job.id, JSON.stringify({ attempt: job.attempt }));
+        added();
+      }),
+      inOrder('job:retried', ({ job }) => {
+        open.add('job:retried', job.queue, job.name, job.id, JSON.stringify({ attempt: job.attempt, maxAttempts: job.maxAttempts }));
         added();
       }),
       inOrder('schedule:fired', ({ scheduleId, fireAt, jobId, status }) => {

@@ -18,6 +18,12 @@ export interface NightshiftEventMap {
   /** `delayMs` after the store's now; `runAt` is that instant by this process's clock, an estimate. */
   'job:snoozed': { job: JobRecord; delayMs: number; runAt: Date };
   'job:cancelled': { job: JobRecord; reason: string };
+  /**
+   * A job that had ended, was waiting to be retried or was scheduled was made runnable now by an
+   * operator (`client.retry`, `retryMany`, the API, the CLI). `job`: as the retry left it
+   * (`available`; its `maxAttempts` one higher when it had used them all).
+   */
+  'job:retried': { job: JobRecord };
   'job:released': { job: JobRecord };
   /** A finishing write was refused: the job was no longer running under this worker's lease. */
   'job:stale': { jobId: string; workerId: string };

@@ -25,7 +25,7 @@ describe('nightshift commands write to the event feed', () => {
   }
   const brief = (events: readonly FeedEvent[]) => events.map((event) => [event.type, event.queue, event.jobName, event.jobId]);
 
-  it('enqueue, cancel, queue pause, resume and drain, run and a schedule\'s trigger: in the order they happened; reading commands write nothing', async () => {
+  it('enqueue, cancel, queue pause, resume and drain, run, a schedule\'s trigger and a retry: in the order they happened; reading commands write nothing', async () => {
     project = new Project({
       'nightshift.config.ts': fixtureConfig({ extra: "schedules: './schedules.yaml'," }),
       'schedules.yaml': 'schedules:\n  - id: hourly\n    jobId: greet\n    schedule: "0 * * * *"\n    input: { who: cron }\n',
@@ -72,10 +72,17 @@ describe('nightshift commands write to the event feed', () => {
     ]);
     expect(fired[1]!.data).toMatchObject({ scheduleId: 'hourly', status: 'manual' });
 
+    // A retry by hand: the dead job runnable again, with the attempt it gets.
+    const beforeRetry = (await feed()).at(-1)!.id;
+    expect((await project.run(['retry', dead.id])).code).toBe(0);
+    const retried = await feed(beforeRetry);
+    expect(brief(retried)).toEqual([['job:retried', 'risky', 'explode', dead.id]]);
+    expect(retried[0]!.data).toEqual({ attempt: 1, maxAttempts: 2 });
+
     // Commands that only read add nothing.
     for (const args of [['jobs'], ['job', ran.id], ['queues'], ['stats'], ['dead']]) expect((await project.run(args)).code).toBe(0);
     for (const args of [['schedules'], ['schedules', 'history', 'hourly']]) expect((await project.run(args)).code).toBe(0);
-    expect(await feed(fired.at(-1)!.id)).toEqual([]);
+    expect(await feed(retried.at(-1)!.id)).toEqual([]);
   });
 
   it('a run counts in the activity stats, as a daemon\'s runs do', async () => {

@@ -53,13 +53,23 @@ for (const kind of STORE_KINDS) {
     }
 
     it('retries every dead job of a queue, and refuses an empty filter', async () => {
-      await deadSyncJobs(5);
+      const ids = await deadSyncJobs(5);
       expect(await post('/api/jobs/retry', {})).toMatchObject({ status: 400, body: { error: { code: 'INVALID_REQUEST' } } });
       await nightshift.worker!.stop(); // nothing runs them again before we look
+      const retriedEvents: string[] = [];
+      nightshift.events.on('job:retried', ({ job }) => retriedEvents.push(`${job.id} ${job.state} ${job.maxAttempts}`));
       const retried = await post('/api/jobs/retry', { state: ['dead'], queue: ['sync'] });
       expect(retried).toEqual({ status: 200, body: { changed: 5, skipped: 0, more: false } });
       const states = (await nightshift.client.list({ queue: 'sync' })).jobs.map((job) => job.state);
       expect(states).toEqual(Array(5).fill('available'));
+      // Each one is a job:retried, in the cluster-wide feed too (the API's runtime writes it).
+      expect([...retriedEvents].sort()).toEqual(ids.map((id) => `${id} available 2`).sort());
+      const readFeed = () => opened.store.eventList({ afterId: '0', limit: 1000, filter: { types: ['job:retried'] } });
+      // The feed is written every 100 ms: wait for it, up to a few seconds.
+      for (let tries = 0; tries < 100 && (await readFeed()).length < 5; tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+      const feed = await readFeed();
+      expect(feed.map((event) => event.jobId).sort()).toEqual([...ids].sort());
+      expect(JSON.parse(feed[0]!.data)).toEqual({ attempt: 1, maxAttempts: 2 });
     });
 
     it('cancels what a filter selects, deletes finished jobs one by one and in bulk', async () => {
