@@ -104,7 +104,7 @@ export interface NightshiftOptions {
    * `ApiServerOptions` for tokens; without any, only a loopback host is accepted. The schedule
    * routes use `scheduleManager` when given, else one built from this runtime's store and jobs.
    */
-  http?: HttpListenOptions & Pick<ApiServerOptions, 'tokens' | 'allowedOrigins' | 'bodyLimitBytes' | 'env' | 'checkReplies' | 'authFailureLimit' | 'tokenSource' | 'scheduleManager' | 'scheduleFile'>;
+  http?: HttpListenOptions & Pick<ApiServerOptions, 'tokens' | 'allowedOrigins' | 'allowedHosts' | 'bodyLimitBytes' | 'env' | 'checkReplies' | 'authFailureLimit' | 'tokenSource' | 'scheduleManager' | 'scheduleFile'>;
 }
 
 /** A running Nightshift: client, worker and background services under one start/stop. */

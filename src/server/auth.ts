@@ -78,10 +78,16 @@ export class Authenticator {
    * `tokens` are fixed for the server's life; `source` (the store's unrevoked tokens) is read
    * again every TOKEN_REFRESH_MS, so creating or revoking a token takes effect within seconds.
    */
-  constructor(tokens: readonly ApiToken[], options: { failureLimit?: number; source?: () => Promise<StoredTokens> } = {}) {
+  /** Host names (lowercase, without port) an open API answers besides loopback ones; see `checkOpenHost`. */
+  readonly #allowedHosts: ReadonlySet<string>;
+  /** Set by `listenApiServer` for `insecure`: an open API listening beyond loopback answers any Host. */
+  anyHost = false;
+
+  constructor(tokens: readonly ApiToken[], options: { failureLimit?: number; source?: () => Promise<StoredTokens>; allowedHosts?: readonly string[] } = {}) {
     this.#failureLimit = options.failureLimit ?? FAILURES_BEFORE_LOCKOUT;
     this.#static = tokens.map(toChecked);
     this.#source = options.source ?? null;
+    this.#allowedHosts = new Set((options.allowedHosts ?? []).map((host) => host.toLowerCase()));
   }
 
   /** Whether any token is known (otherwise the API is open, on loopback only). Read after `refresh()`. */
@@ -108,7 +114,10 @@ export class Authenticator {
   async check(request: FastifyRequest, needed: TokenScope): Promise<void> {
     // A store that does not answer leaves the last tokens read in force rather than opening the API.
     await this.refresh().catch(() => undefined);
-    if (!this.enabled) return;
+    if (!this.enabled) {
+      this.#checkOpenHost(request);
+      return;
+    }
     const address = request.ip;
     const now = Date.now();
     const failures = this.#failures.get(address);
@@ -136,12 +145,44 @@ export class Authenticator {
     }
   }
 
+  /**
+   * Without a token the API is open to whatever can reach it, which `assertSafeBind` limits to
+   * this machine. A browser is on this machine too: a page of another site whose name it makes
+   * resolve to 127.0.0.1 (DNS rebinding) is, to the browser, the same origin as the API, so
+   * neither CORS nor the origin check stops its requests — but they still name that site in
+   * `Host`. So an open API answers only requests addressed to a loopback name or address (or a
+   * host listed in `allowedHosts`), unless it was told to listen beyond loopback (`insecure`).
+   */
+  #checkOpenHost(request: FastifyRequest): void {
+    if (this.anyHost) return;
+    const header = request.headers.host;
+    const host = typeof header === 'string' ? hostName(header) : '';
+    if (host !== '' && (isLoopbackHost(host) || host.endsWith('.localhost') || this.#allowedHosts.has(host))) return;
+    throw new HttpError(
+      403,
+      'HOST_NOT_ALLOWED',
+      `the API has no token, so it answers only requests addressed to this machine (localhost, 127.0.0.1, [::1]), not to ${JSON.stringify(header ?? '')}: ` +
+        'this keeps pages of other sites from reaching it through DNS rebinding. Configure an API token, or list the name in allowedHosts.',
+    );
+  }
+
   #fail(address: string, now: number): void {
     const entry = this.#failures.get(address);
     if (!entry || now - entry.since >= WINDOW_MS) this.#failures.set(address, { count: 1, since: now });
     else entry.count++;
     if (this.#failures.size > 10_000) this.#failures.clear(); // bounded memory under a spray of addresses
   }
+}
+
+/** The host name of a `Host` header (`name:port`, `[v6]:port`), lowercase, without the port. */
+function hostName(header: string): string {
+  const text = header.trim().toLowerCase();
+  if (text.startsWith('[')) {
+    const end = text.indexOf(']');
+    return end < 0 ? '' : text.slice(0, end + 1);
+  }
+  const colon = text.indexOf(':');
+  return colon < 0 ? text : text.slice(0, colon);
 }
 
 /** Whether `host` only accepts connections from this machine. */

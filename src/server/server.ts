@@ -23,7 +23,7 @@ import type { EventFeedReader } from '../observe/event-feed.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { ScheduleManager } from '../scheduler/schedule-manager.js';
 import { healthReplySchema, readyReplySchema } from './api-schemas.js';
-import { assertSafeBind, Authenticator, type ApiToken, type StoredTokens } from './auth.js';
+import { assertSafeBind, Authenticator, isLoopbackHost, type ApiToken, type StoredTokens } from './auth.js';
 import { handleError, HttpError } from './http-errors.js';
 import { replySerializerCompiler } from './reply-serializer.js';
 import { readEnvFlag } from '../config/env.js';
@@ -72,6 +72,13 @@ export interface ApiServerOptions {
   tokens?: readonly ApiToken[];
   /** Origins (e.g. `https://ops.example.com`) whose pages may make changing requests; default none. */
   allowedOrigins?: readonly string[];
+  /**
+   * Without any token, requests are answered only when their `Host` names this machine
+   * (`localhost`, `*.localhost`, `127.x.x.x`, `[::1]`): a guard against DNS rebinding. Other
+   * names an open API should answer to (a local alias, an app that mounts the API and reaches it
+   * by its own name), lowercase, without a port. With a token, or `insecure`, any Host is answered.
+   */
+  allowedHosts?: readonly string[];
   /** Largest request body, bytes; default the payload limit (1 MiB) plus 64 KiB for the envelope. Bulk enqueue and flows allow 32 MiB. */
   bodyLimitBytes?: number;
   /**
@@ -110,6 +117,7 @@ function authenticatorOf(options: ApiServerOptions): Authenticator {
   return new Authenticator(tokensOf(options), {
     ...(options.authFailureLimit === undefined ? {} : { failureLimit: options.authFailureLimit }),
     ...(options.tokenSource ? { source: options.tokenSource } : {}),
+    ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
   });
 }
 
@@ -231,6 +239,8 @@ export async function listenApiServer(app: FastifyInstance, options: { host?: st
   if (!auth) throw new Error('listenApiServer: pass an app made by createApiServer');
   // Tokens kept in the store count: read them before deciding whether a wider bind is safe.
   await auth.refresh(true);
+  // Asked to listen beyond loopback without a token, the API answers whatever name it is reached by.
+  auth.anyHost = options.insecure === true && !isLoopbackHost(host);
   if (assertSafeBind(host, auth, options.insecure ?? false) === 'insecure') {
     app.log.warn({ host }, 'the API listens beyond loopback WITHOUT a token (--insecure): anyone who can reach it can enqueue and cancel jobs');
   }

@@ -1,5 +1,6 @@
 // Security of the HTTP API: scoped tokens on every route, open only on loopback, cross-site
 // changes refused, repeated failed logins slowed down.
+import http from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob } from '../../src/job/define-job.js';
@@ -13,6 +14,19 @@ const TOKENS = {
   admin: 'admin-token-0123456789abcdef',
 };
 const REVOKED = 'revoked-token-0123456789abcdef';
+
+/** A request over node:http, which sends the Host header it is given (fetch sets its own). */
+function httpRequest(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: init.method ?? 'GET', headers: init.headers ?? {} }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.on('error', reject);
+    request.end(init.body);
+  });
+}
 
 /** Every route with the scope it needs (null: none) and a request that is valid apart from auth. */
 // `stream`: the route answers with a stream that never ends (SSE); the request is aborted once its headers arrived.
@@ -156,6 +170,37 @@ describe.skipIf(!STORE_KINDS[0]!.available)('HTTP API security', () => {
     expect((await fetch(`${base}/api/queues`, { headers: { origin: 'https://evil.example' } })).status).toBe(200);
     const stats = await opened.store.jobStats();
     expect(stats.totals.available).toBe(2); // job 1 and the same-origin one
+  });
+
+  it('without a token it answers only requests addressed to this machine (DNS rebinding), or to allowedHosts', async () => {
+    const base = await start({ port: 0, allowedHosts: ['ops.internal'] });
+    const port = new URL(base).port;
+    // What a page of evil.example makes its browser send once its name resolves to 127.0.0.1:
+    // to the browser the API is same-origin, so only the Host header tells.
+    const asHost = (host: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>
+      httpRequest(`${base}/api/queues`, { ...init, headers: { ...init.headers, host } });
+    const rebound = await httpRequest(`${base}/api/jobs`, {
+      method: 'POST',
+      headers: { host: `evil.example:${port}`, origin: `http://evil.example:${port}`, 'sec-fetch-site': 'same-origin', 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'ping', data: {} }),
+    });
+    expect(rebound.status).toBe(403);
+    expect(JSON.parse(rebound.body)).toMatchObject({ error: { code: 'HOST_NOT_ALLOWED', message: expect.stringContaining('DNS rebinding') } });
+    expect((await asHost(`evil.example:${port}`)).status).toBe(403);
+    expect((await asHost('EVIL.example')).status).toBe(403);
+    expect((await asHost(`127.0.0.1.evil.example:${port}`)).status).toBe(403);
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `app.localhost:${port}`, `[::1]:${port}`, `ops.internal:${port}`, 'ops.internal']) {
+      expect((await asHost(host)).status, host).toBe(200);
+    }
+    // Health needs no token and says nothing worth rebinding for.
+    expect((await httpRequest(`${base}/health`, { headers: { host: 'evil.example' } })).status).toBe(200);
+    expect((await opened.store.jobStats()).totals.available ?? 0).toBe(1); // job 1 only: the rebound enqueue stored nothing
+  });
+
+  it('with a token any Host is answered (the token is what a rebinding page does not have)', async () => {
+    const base = await start({ port: 0, tokens: [{ name: 'ops', token: TOKENS.admin, scope: 'admin' }] });
+    const reply = await httpRequest(`${base}/api/queues`, { headers: { host: 'api.example.com', authorization: `Bearer ${TOKENS.admin}` } });
+    expect(reply.status).toBe(200);
   });
 
   it('allows changes from configured origins only', async () => {
