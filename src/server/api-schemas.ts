@@ -234,12 +234,13 @@ export const jobListReplySchema = z.object({
 /**
  * Body of the bulk actions (`POST /api/jobs/retry|cancel|delete`): the list's filter, at least
  * one field of it — an empty filter would select every job, which must be asked for explicitly
- * (e.g. with every state).
+ * (e.g. with every state). An empty `search` filters nothing (as in the list), so it does not
+ * count: a script that passes a blank search box must not act on every job.
  */
 export const bulkActionBodySchema = z
   .object({ ...jobFilterFields, reason: z.string().max(MAX_REASON_LENGTH).optional().describe('cancel only') })
   .strict()
-  .refine((body) => Object.entries(body).some(([key, value]) => key !== 'reason' && value !== undefined), {
+  .refine((body) => Object.entries(body).some(([key, value]) => key !== 'reason' && value !== undefined && !(key === 'search' && value === '')), {
     message: 'give at least one filter field (state, queue, name, search, createdAfter, createdBefore, scheduleId, errorKind)',
   });
 

@@ -55,6 +55,12 @@ for (const kind of STORE_KINDS) {
     it('retries every dead job of a queue, and refuses an empty filter', async () => {
       const ids = await deadSyncJobs(5);
       expect(await post('/api/jobs/retry', {})).toMatchObject({ status: 400, body: { error: { code: 'INVALID_REQUEST' } } });
+      // A blank search filters nothing, so it is no filter either: refused, nothing changed.
+      for (const path of ['/api/jobs/retry', '/api/jobs/cancel', '/api/jobs/delete']) {
+        expect(await post(path, { search: '' }), path).toMatchObject({ status: 400, body: { error: { code: 'INVALID_REQUEST', message: expect.stringContaining('at least one filter') } } });
+        expect(await post(path, { search: '', reason: 'x' }), path).toMatchObject({ status: 400 });
+      }
+      expect((await nightshift.client.list({ queue: 'sync' })).jobs.map((job) => job.state)).toEqual(Array(5).fill('dead'));
       await nightshift.worker!.stop(); // nothing runs them again before we look
       const retriedEvents: string[] = [];
       nightshift.events.on('job:retried', ({ job }) => retriedEvents.push(`${job.id} ${job.state} ${job.maxAttempts}`));
