@@ -8,7 +8,7 @@
  */
 import { NotFoundError, StateError } from '../errors.js';
 import type { NightshiftEvents } from '../observe/events.js';
-import { FINAL_STATES, JOB_STATES, type JobListFilter, type JobState, type Store } from '../store/types.js';
+import { FINAL_STATES, JOB_STATES, RETRIABLE_STATES, type JobListFilter, type JobState, type Store } from '../store/types.js';
 
 /** Jobs read and acted on per page. */
 const BULK_PAGE = 1000;
@@ -46,10 +46,10 @@ async function forEachPage(store: Store, filter: JobListFilter, act: (ids: { id:
   }
 }
 
-/** Retries every selected job that is not running (see `Store.jobRetry`). */
+/** Retries every selected job that ended, waits for a retry or is scheduled (`RETRIABLE_STATES`, see `Store.jobRetry`). */
 export async function retryMany(store: Store, filter: JobListFilter, events: NightshiftEvents): Promise<BulkActionResult> {
   const result = { changed: 0, skipped: 0, more: false };
-  const selected = narrow(filter, JOB_STATES.filter((state) => state !== 'running'));
+  const selected = narrow(filter, RETRIABLE_STATES);
   if (!selected) return result;
   result.more = await forEachPage(store, selected, async (jobs) => {
     for (const job of jobs) {

@@ -86,7 +86,11 @@ export interface Client extends JobEnqueuer {
   list(params?: ListParams): Promise<ListPage>;
   /** Cancels a job that has not finished (a running handler is aborted). StateError when it already finished. */
   cancel(id: string, reason?: string): Promise<Job>;
-  /** Runs a finished, failed or waiting job again now. StateError while it is running. */
+  /**
+   * Runs a job that ended (completed, dead, cancelled), waits for a retry or is scheduled, now;
+   * one more attempt when it had used them all. StateError when it is running, already available,
+   * or waiting for the jobs it depends on.
+   */
   retry(id: string): Promise<Job>;
   stats(): Promise<JobStats>;
   /** The jobs this client knows by name, sorted by name. */
@@ -104,7 +108,7 @@ export interface Client extends JobEnqueuer {
   ping(): Promise<Date>;
   /** Deletes a finished job and its attempts. NotFoundError if there is none; StateError if it has not finished. */
   delete(id: string): Promise<void>;
-  /** Retries every job `filter` selects that is not running (see `retry`). At most 100 000 per call; `more` says when to call again. */
+  /** Retries every job `filter` selects that `retry` would (ended, retryable, scheduled); others are left alone. At most 100 000 per call; `more` says when to call again. */
   retryMany(filter: JobFilter): Promise<BulkActionResult>;
   /** Cancels every job `filter` selects that has not finished. At most 100 000 per call. */
   cancelMany(filter: JobFilter, reason?: string): Promise<BulkActionResult>;
@@ -416,9 +420,15 @@ export function createClient(options: ClientOptions): Client {
 
     async retry(id) {
       assertId(id);
+      // An available job would only lose its place in line (the store leaves it as it is, and
+      // would hand it back looking retried): said here instead.
+      const current = await store.jobGet({ id });
+      if (!current) throw notFound(id);
+      if (current.state === 'available') throw new StateError(`job ${id} is already available: it starts as soon as a worker of queue "${current.queue}" is free`);
       const record = await store.jobRetry({ id });
       if (!record) throw notFound(id);
       if (record.state === 'running') throw new StateError(`job ${id} is running; wait for it to finish or cancel it first`);
+      if (record.state === 'waiting') throw new StateError(`job ${id} is waiting for the jobs it depends on; it becomes available when they complete`);
       if (record.state !== 'available') throw new StateError(`job ${id} is ${record.state} and could not be retried`);
       if (events.has('job:retried')) events.emit('job:retried', { job: record });
       return toJob(record);

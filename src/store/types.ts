@@ -320,6 +320,9 @@ export function rateWindowMarginSql(perMs: string, max: 'MAX' | 'greatest'): str
   return `${max}(10, ((${perMs}) + 99) / 100)`;
 }
 
+/** The states `Store.jobRetry` makes available again: ended, waiting for a retry, or scheduled. */
+export const RETRIABLE_STATES: readonly JobState[] = ['completed', 'dead', 'cancelled', 'retryable', 'scheduled'];
+
 /** What `Store.jobRescueExpired` took back. */
 export interface RescueResult {
   /** Ids of the jobs that became `retryable` (due now). */
@@ -522,8 +525,10 @@ export interface Store extends AlertStore {
   /** Cancels a job in a non-final state (a running one loses its lease). Null if not found. */
   jobCancel(params: { id: string; reason: string }): Promise<JobRecord | null>;
   /**
-   * Makes a job in a final or retryable/scheduled state available now. Grants one more attempt when
-   * the job had used them all. Refuses (returns the unchanged job) for running jobs. Null if not found.
+   * Makes a job in a final or retryable/scheduled state (`RETRIABLE_STATES`) available now. Grants
+   * one more attempt when the job had used them all. Leaves any other job as it is and returns it
+   * unchanged: a running one (its worker has it), an available one (it would only lose its place
+   * in line), a waiting one (it would run before the jobs it waits for). Null if not found.
    */
   jobRetry(params: { id: string }): Promise<JobRecord | null>;
   jobStats(): Promise<JobStats>;

@@ -218,7 +218,7 @@ export function jobsRoutes(app: FastifyInstance, client: Client, guard: RouteGua
     '/jobs/:id/retry',
     {
       onRequest: guard('admin'),
-      schema: { summary: 'Run a finished, failed or waiting job again now', tags: ['jobs'], params: idParamsSchema, response: { 200: jobViewSchema, ...errors } },
+      schema: { summary: 'Run a finished, failed or scheduled job again now (409 while it runs, is available or waits for its dependencies)', tags: ['jobs'], params: idParamsSchema, response: { 200: jobViewSchema, ...errors } },
     },
     async (request) => jobToJson(await client.retry(request.params.id)),
   );

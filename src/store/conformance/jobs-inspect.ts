@@ -335,6 +335,20 @@ export function describeJobInspect(factory: StoreFactory): void {
       expect(await t.store.jobGet({ id: second.id })).toMatchObject({ state: 'available' });
     });
 
+    it('leaves an available job and a waiting one as they are: no new place in line, no start before its dependencies', async () => {
+      const available = await insertJob(t.store, { runAt: new Date(t.clock.now() - 60_000) });
+      const dependency = await insertJob(t.store);
+      const waiting = (await t.store.jobInsertMany({ jobs: [jobInput({ dependsOn: [dependency.id] })] }))[0]!.job;
+      expect(waiting.state).toBe('waiting');
+      t.clock.advance(5_000);
+      expect(await t.store.jobRetry({ id: available.id })).toEqual(await t.store.jobGet({ id: available.id }));
+      expect(await t.store.jobGet({ id: available.id })).toMatchObject({ state: 'available', runAt: available.runAt });
+      expect(await t.store.jobRetry({ id: waiting.id })).toMatchObject({ id: waiting.id, state: 'waiting' });
+      expect((await t.store.jobGet({ id: waiting.id }))?.state).toBe('waiting');
+      // The oldest due job is still claimed first.
+      expect((await fetchJobs(t.store, 'default', 1))[0]?.id).toBe(available.id);
+    });
+
     it('refuses to retry a running job and returns null for an unknown id', async () => {
       const job = await insertAndClaim(t.store);
       const result = await t.store.jobRetry({ id: job.id });

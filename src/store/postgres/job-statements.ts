@@ -750,7 +750,7 @@ export function jobStatements(names: SchemaNames): JobStatements {
       text: `
         WITH target AS (
           SELECT id, state, attempt, lease_owner, attempted_at, finished_at, result FROM ${s}.jobs
-          WHERE id = $2::bigint AND state <> 'running'
+          WHERE id = $2::bigint AND state IN ('completed', 'dead', 'cancelled', 'retryable', 'scheduled')
           FOR UPDATE
         ),
         updated AS (

@@ -4,7 +4,7 @@
 import { StateError, ValidationError } from '../../errors.js';
 import { isJobId } from '../job-ids.js';
 import { cursorAfter, isFiltered, listWindow } from '../job-list-window.js';
-import { FINAL_STATES, JOB_STATES, type JobListPage, type JobListParams, type JobRecord, type JobState, type JobStats, type PruneScope } from '../types.js';
+import { FINAL_STATES, JOB_STATES, RETRIABLE_STATES, type JobListPage, type JobListParams, type JobRecord, type JobState, type JobStats, type PruneScope } from '../types.js';
 import type { SqliteContext } from './sqlite-context.js';
 import { sqliteErrorCode } from './sqlite-errors.js';
 import { likeContainsPattern } from './sqlite-like.js';
@@ -112,7 +112,10 @@ export function retryJob(ctx: SqliteContext, id: number): JobRecord | null {
     .transaction((): JobRecord | null => {
       const before = statements.jobGet.get({ id }) as JobRow | undefined;
       if (before === undefined) return null;
-      if (before.state === 'running') return jobFromRow(before);
+      // Only jobs that ended, wait for a retry or are scheduled are made available: a running one
+      // has its worker, an available one would only lose its place in line, and a waiting one
+      // would run before the jobs it waits for.
+      if (!RETRIABLE_STATES.includes(before.state)) return jobFromRow(before);
       try {
         const after = jobFromRow(statements.jobRetry.get({ id, now }) as JobRow);
         const completed = completedAttemptFromJob(before);

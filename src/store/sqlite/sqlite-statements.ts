@@ -342,7 +342,7 @@ export const SQL = {
     UPDATE nightshift_jobs
     SET state = 'available', run_at = @now, finished_at = NULL, lease_token = NULL, lease_expires_at = NULL,
         max_attempts = MAX(max_attempts, attempt + 1)
-    WHERE id = @id AND state <> 'running'
+    WHERE id = @id AND state IN ('completed', 'dead', 'cancelled', 'retryable', 'scheduled')
     RETURNING *`,
   // Kept by triggers (migration 8): a read of a few rows, whatever the size of the jobs table.
   jobStats: `SELECT queue, state, n AS count FROM nightshift_queue_counts WHERE n > 0`,
