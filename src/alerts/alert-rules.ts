@@ -11,6 +11,14 @@ import { parseYamlFile } from '../scheduler/schedule-file.js';
 export const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
+/**
+ * The channels Nightshift has (channels/): a rule may name these, and any channel code passes to
+ * the runtime by its own name. Another name is a typo or a channel that does not exist, refused
+ * when the rules are read: otherwise its alerts would be recorded and never sent.
+ */
+export const CHANNEL_KINDS = ['log', 'slack', 'discord', 'email', 'webhook'] as const;
+export type ChannelKind = (typeof CHANNEL_KINDS)[number];
+
 /** A regular expression given as text; refused when it does not compile. */
 const pattern = z.string().min(1).max(500).refine((text) => {
   try {
@@ -164,28 +172,80 @@ function issuePath(path: readonly PropertyKey[]): string {
   return path.map((part, index) => (typeof part === 'number' ? `[${part}]` : `${index === 0 ? '' : '.'}${String(part)}`)).join('');
 }
 
+/** Where rules come from, for errors, and the channel names besides `CHANNEL_KINDS` they may use. */
+export interface AlertRulesSourceOptions {
+  file?: string;
+  lineAt?: (path: string) => number | undefined;
+  /** Names of the channels code gives the runtime (`alerts.channels`), which rules may name too. */
+  channels?: readonly string[];
+}
+
+interface RulesIssue {
+  path: string;
+  message: string;
+  line: number | undefined;
+}
+
 /**
- * Validates alert rules (from code or a parsed file). Throws one `ConfigError` listing every
- * problem as `field: message`; `lineAt` (for a file) puts the line of the first one in it.
+ * Every channel name of the rules (raw or parsed: the same shape) that is neither a channel kind
+ * nor in `extra`. Entries that are not text are left to the schema.
  */
-export function parseAlertRules(input: unknown, where: { file?: string; lineAt?: (path: string) => number | undefined } = {}): AlertRules {
-  const result = alertsFileSchema.safeParse(input ?? {});
-  if (!result.success) {
-    const issues = result.error.issues.map((issue) => {
-      const path = issuePath(issue.path);
-      const field = issue.code === 'unrecognized_keys' ? `${path ? `${path}.` : ''}${issue.keys.join(', ')}` : path || '(top level)';
-      const line = where.lineAt?.(issue.code === 'unrecognized_keys' ? `${path ? `${path}.` : ''}${issue.keys[0]}` : path);
-      const message = issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} (not a rule setting; check the spelling)` : issue.message;
-      return { path: field, message, line };
+function channelIssues(input: unknown, extra: readonly string[], lineAt: AlertRulesSourceOptions['lineAt']): RulesIssue[] {
+  const known = [...new Set<string>([...CHANNEL_KINDS, ...extra])];
+  const record = (value: unknown): Record<string, unknown> | null => (typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null);
+  const issues: RulesIssue[] = [];
+  const check = (channels: unknown, path: string, owner: string) => {
+    if (!Array.isArray(channels)) return;
+    channels.forEach((name, index) => {
+      if (typeof name !== 'string' || known.includes(name)) return;
+      const at = `${path}[${index}]`;
+      issues.push({ path: at, message: `unknown channel ${JSON.stringify(name)} (${owner}); known channels: ${known.join(', ')}`, line: lineAt?.(at) });
     });
-    const first = issues[0];
-    const list = issues.map((issue) => `${issue.line !== undefined ? `line ${issue.line}: ` : ''}${issue.path}: ${issue.message}`).join('; ');
-    throw new ConfigError(`invalid alert rules: ${list}`, {
-      ...(where.file ? { file: where.file } : {}),
-      ...(first?.line !== undefined ? { line: first.line } : {}),
-      issues: issues.map(({ path, message }) => ({ path, message })),
+  };
+  const root = record(input);
+  if (root === null) return issues;
+  check(record(root.settings)?.channels, 'settings.channels', 'the default of every rule');
+  for (const family of ['jobFailures', 'queueHealth', 'performance', 'schedules'] as const) {
+    const list = root[family];
+    if (!Array.isArray(list)) continue;
+    list.forEach((rule, index) => {
+      const name = record(rule)?.name;
+      check(record(rule)?.channels, `${family}[${index}].channels`, typeof name === 'string' ? `rule ${name}` : 'a rule');
     });
   }
+  return issues;
+}
+
+/** One `ConfigError` listing every problem as `field: message`, at the line of the first one. */
+function rulesError(issues: readonly RulesIssue[], file: string | undefined): ConfigError {
+  const first = issues[0];
+  const list = issues.map((issue) => `${issue.line !== undefined ? `line ${issue.line}: ` : ''}${issue.path}: ${issue.message}`).join('; ');
+  return new ConfigError(`invalid alert rules: ${list}`, {
+    ...(file ? { file } : {}),
+    ...(first?.line !== undefined ? { line: first.line } : {}),
+    issues: issues.map(({ path, message }) => ({ path, message })),
+  });
+}
+
+/**
+ * Validates alert rules (from code or a parsed file). Throws one `ConfigError` listing every
+ * problem as `field: message`; `lineAt` (for a file) puts the line of the first one in it. A
+ * channel name must be one of `CHANNEL_KINDS` or of `channels`.
+ */
+export function parseAlertRules(input: unknown, where: AlertRulesSourceOptions = {}): AlertRules {
+  const result = alertsFileSchema.safeParse(input ?? {});
+  const issues: RulesIssue[] = result.success
+    ? []
+    : result.error.issues.map((issue) => {
+        const path = issuePath(issue.path);
+        const field = issue.code === 'unrecognized_keys' ? `${path ? `${path}.` : ''}${issue.keys.join(', ')}` : path || '(top level)';
+        const line = where.lineAt?.(issue.code === 'unrecognized_keys' ? `${path ? `${path}.` : ''}${issue.keys[0]}` : path);
+        const message = issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} (not a rule setting; check the spelling)` : issue.message;
+        return { path: field, message, line };
+      });
+  // Checked on the input as well when the schema refused it: one error lists every problem.
+  issues.push(...channelIssues(input, where.channels ?? [], where.lineAt));
+  if (!result.success || issues.length > 0) throw rulesError(issues, where.file);
   const rules = result.data;
   const names = new Map<string, number>();
   for (const family of ['jobFailures', 'queueHealth', 'performance', 'schedules'] as const) {
@@ -196,8 +256,20 @@ export function parseAlertRules(input: unknown, where: { file?: string; lineAt?:
   return rules;
 }
 
-/** Reads and validates an alerts file (YAML). Errors name the file and line. */
-export async function loadAlertRulesFile(file: string): Promise<AlertRules> {
+/**
+ * Checks the channel names of rules parsed elsewhere (passed to the runtime as `AlertRules`)
+ * against `CHANNEL_KINDS` and `channels`; throws the `ConfigError` `parseAlertRules` would.
+ */
+export function checkAlertRuleChannels(rules: AlertRules, channels: readonly string[] = []): void {
+  const issues = channelIssues(rules, channels, undefined);
+  if (issues.length > 0) throw rulesError(issues, undefined);
+}
+
+/**
+ * Reads and validates an alerts file (YAML). Errors name the file and line. `channels`: names of
+ * the channels code gives the runtime, which the rules may name besides `CHANNEL_KINDS`.
+ */
+export async function loadAlertRulesFile(file: string, options: { channels?: readonly string[] } = {}): Promise<AlertRules> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -205,5 +277,5 @@ export async function loadAlertRulesFile(file: string): Promise<AlertRules> {
     throw new ConfigError(`cannot read the alerts file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { file, cause: error });
   }
   const { root, lineAt } = parseYamlFile(text, file, 'a mapping of settings and rule lists (jobFailures, queueHealth, performance, schedules)');
-  return parseAlertRules(root, { file, lineAt });
+  return parseAlertRules(root, { file, lineAt, ...(options.channels ? { channels: options.channels } : {}) });
 }

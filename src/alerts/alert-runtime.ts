@@ -6,9 +6,10 @@
 import type { Logger } from 'pino';
 import type { NightshiftEvents } from '../observe/events.js';
 import type { Store } from '../store/types.js';
-import { parseAlertRules, type AlertRules, type AlertRulesInput } from './alert-rules.js';
+import { checkAlertRuleChannels, parseAlertRules, type AlertRules, type AlertRulesInput } from './alert-rules.js';
 import { createAlertService, type AlertService } from './alert-service.js';
 import { createAlertsAdmin, type AlertsAdmin } from './alerts-admin.js';
+import { unconfiguredChannels, type UnconfiguredChannel } from './channel-use.js';
 import { channelsFromEnv, createLogChannel, createWebhookChannel, type AlertChannel } from './channels/index.js';
 import { createAlertDeliveryJob } from './deliver-job.js';
 
@@ -24,6 +25,8 @@ export interface AlertingOptions {
 export interface Alerting {
   rules: AlertRules;
   channels: ReadonlyMap<string, AlertChannel>;
+  /** Channels the enabled rules send to that this process has not configured (alerts to them are not sent). */
+  unconfigured: readonly UnconfiguredChannel[];
   deliveryJob: ReturnType<typeof createAlertDeliveryJob>;
   evaluate: boolean;
   service(params: { store: Store; events: NightshiftEvents; jobNames: readonly string[]; beforeEventPass?: () => Promise<void> }): AlertService;
@@ -36,7 +39,15 @@ function isParsed(rules: AlertRulesInput | AlertRules): rules is AlertRules {
 }
 
 export function setUpAlerting(options: AlertingOptions, logger: Logger): Alerting {
-  const rules = isParsed(options.rules) ? options.rules : parseAlertRules(options.rules);
+  // Rules may name the channels code passes besides the built-in kinds; any other name is refused.
+  const named = (options.channels ?? []).map((channel) => channel.name);
+  let rules: AlertRules;
+  if (isParsed(options.rules)) {
+    rules = options.rules;
+    checkAlertRuleChannels(rules, named);
+  } else {
+    rules = parseAlertRules(options.rules, { channels: named });
+  }
   const env = options.env ?? process.env;
   const channels = new Map<string, AlertChannel>();
   channels.set('log', createLogChannel({ logger }));
@@ -50,6 +61,7 @@ export function setUpAlerting(options: AlertingOptions, logger: Logger): Alertin
   return {
     rules,
     channels,
+    unconfigured: unconfiguredChannels(rules, channels.keys()),
     deliveryJob: createAlertDeliveryJob(channels),
     evaluate: options.evaluate ?? true,
     service: ({ store, events, jobNames, beforeEventPass }) => createAlertService({ store, rules, channelNames: [...channels.keys()], jobNames, events, logger, ...(beforeEventPass ? { beforeEventPass } : {}) }),

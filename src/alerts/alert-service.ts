@@ -5,7 +5,8 @@
  *   delivery job per channel inserted in the same transaction — unless a silence covers it or the
  *   throttle holds it (`minInterval` since the key's last delivered episode, `maxAlertsPerJobPerHour`
  *   delivered episodes per job): then the episode is recorded as `silenced` / `throttled` and
- *   nothing is sent;
+ *   nothing is sent; one with no channel configured in this process is recorded as `undelivered`
+ *   (never as delivered with nothing sent), and each such channel is warned about at start;
  * - an open episode whose condition cleared is resolved, with "resolved" deliveries when it had
  *   been delivered.
  * Deliveries are jobs (`nightshift.alert.deliver`, see `deliver-job.ts`): any worker sends them,
@@ -21,7 +22,15 @@ import { evaluateAlertRules, type Firing } from './alert-evaluator.js';
 import { SaturationMemory } from './queue-saturation.js';
 import type { AlertMessage } from './channels/index.js';
 import type { AlertRules, Severity } from './alert-rules.js';
+import { unconfiguredChannels } from './channel-use.js';
 import { ALERT_DELIVERY_JOB, ALERT_DELIVERY_QUEUE, ALERT_DELIVERY_ATTEMPTS, type AlertDeliveryPayload } from './deliver-job.js';
+
+/**
+ * The status of an episode none of whose channels is configured in the evaluating process: opened
+ * and kept like any other, but nothing was sent. Like `silenced` and `throttled`, it is stored as
+ * the episode's `suppressed`, so it neither counts as delivered nor holds later alerts back.
+ */
+export const UNDELIVERED = 'undelivered';
 
 export interface AlertServiceOptions {
   store: Store & AlertStore;
@@ -132,6 +141,8 @@ export function createAlertService(options: AlertServiceOptions): AlertService {
   const minIntervalMs = rules.settings.throttle.minInterval * 1000;
   const maxPerJobPerHour = rules.settings.throttle.maxAlertsPerJobPerHour;
   const known = new Set(options.channelNames);
+  // Each unconfigured channel is warned about once: at start, or at the first alert for it when
+  // `evaluate()` is called without a start.
   const warned = new Set<string>();
   // This service's own passes are what "saturated for N s" is measured over (see queue-saturation.ts).
   const saturation = new SaturationMemory();
@@ -140,7 +151,7 @@ export function createAlertService(options: AlertServiceOptions): AlertService {
     const wanted = firing.channels.length > 0 ? firing.channels : rules.settings.channels;
     return wanted.filter((name) => {
       if (known.has(name)) return true;
-      if (!warned.has(name)) logger?.error({ channel: name, rule: firing.rule }, `alert channel "${name}" is not configured; alerts for it are not sent`);
+      if (!warned.has(name)) logger?.warn({ channel: name, rule: firing.rule }, `alert channel "${name}" is not configured in this process; alerts for it are not sent`);
       warned.add(name);
       return false;
     });
@@ -178,12 +189,14 @@ export function createAlertService(options: AlertServiceOptions): AlertService {
         await store.alertOpen({ ...base, suppressed: null, jobs: [] }); // still true: marks it seen
         continue;
       }
-      const suppressed = await suppression(firing, nowMs);
+      // A silence or the throttle says more than "no channel": it would not have been sent anyway.
+      const suppressed = (await suppression(firing, nowMs)) ?? (channels.length === 0 ? UNDELIVERED : null);
       const jobs = suppressed ? [] : deliveryJobs(messageOf('fired', base, info, rules, now), channels);
       const result = await store.alertOpen({ ...base, suppressed, jobs });
       if (result.opened) {
         pass.opened.push(result.episode);
-        if (suppressed) logger?.info({ rule: firing.rule, subject: firing.subject, suppressed }, `alert ${suppressed}`);
+        if (suppressed === UNDELIVERED) logger?.warn({ rule: firing.rule, subject: firing.subject, suppressed }, 'alert undelivered: none of its channels is configured in this process');
+        else if (suppressed) logger?.info({ rule: firing.rule, subject: firing.subject, suppressed }, `alert ${suppressed}`);
       }
     }
     for (const episode of open) {
@@ -213,6 +226,17 @@ export function createAlertService(options: AlertServiceOptions): AlertService {
   return Object.assign(loop, {
     evaluate,
     async start() {
+      // Said once at start, per channel, naming the rules that use it: not only when an alert fires.
+      if (rules.settings.enabled) {
+        for (const { channel, rules: users, setup } of unconfiguredChannels(rules, known)) {
+          if (warned.has(channel)) continue;
+          warned.add(channel);
+          logger?.warn(
+            { channel, rules: users },
+            `alert channel "${channel}" is not configured in this process: rules ${users.join(', ')} send nothing to it, and their alerts with no other channel are recorded as ${UNDELIVERED}${setup ? ` (to turn it on: ${setup})` : ''}`,
+          );
+        }
+      }
       await start();
       off ??=
         options.events?.on('job:failed', ({ willRetry }) => {

@@ -32,7 +32,10 @@ export interface AlertEpisodeView {
   openedAt: string;
   lastSeenAt: string;
   resolvedAt: string | null;
-  /** `delivered`, `throttled` or `silenced`. */
+  /**
+   * `delivered` (sent to its channels: `deliveries` tells how that went), `throttled`, `silenced`,
+   * or `undelivered` (none of its channels was configured in the process that opened it: nothing sent).
+   */
   status: string;
   measured: string;
   threshold: string;
@@ -45,6 +48,7 @@ export interface AlertsAdmin {
   config(): { rules: AlertRules; channels: string[] };
   active(): Promise<AlertEpisodeView[]>;
   history(params: { limit?: number; severity?: string; rule?: string; job?: string; cursor?: string }): Promise<{ episodes: AlertEpisodeView[]; nextCursor: string | null }>;
+  /** `fired` counts every episode; an `undelivered` one is in none of `delivered`, `throttled`, `silenced`. */
   stats(): Promise<{ open: number; last24h: { fired: number; delivered: number; throttled: number; silenced: number; bySeverity: Record<string, number>; byRule: Record<string, number> } }>;
   /** Sends a test message through one channel (or every configured one) now; never throws. */
   test(channel?: string): Promise<{ channel: string; ok: boolean; error: string | null }[]>;
@@ -145,7 +149,7 @@ export function createAlertsAdmin(options: { store: Store & AlertStore; rules: A
         byRule[episode.rule] = (byRule[episode.rule] ?? 0) + 1;
         if (episode.suppressed === 'throttled') throttled++;
         else if (episode.suppressed === 'silenced') silenced++;
-        else delivered++;
+        else if (episode.suppressed === null) delivered++;
       }
       return { open: open.length, last24h: { fired: recent.length, delivered, throttled, silenced, bySeverity, byRule } };
     },

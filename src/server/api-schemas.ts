@@ -539,7 +539,7 @@ export const alertEpisodeSchema = z.object({
   openedAt: z.string(),
   lastSeenAt: z.string(),
   resolvedAt: z.string().nullable(),
-  status: z.string().describe('delivered, throttled or silenced'),
+  status: z.string().describe('delivered, throttled, silenced or undelivered (no channel of the alert was configured in the evaluating process: nothing sent)'),
   measured: z.string(),
   threshold: z.string(),
   lastError: z.object({ name: z.string(), message: z.string() }).nullable(),

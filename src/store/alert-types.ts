@@ -16,7 +16,7 @@ export interface AlertEpisodeRecord {
   /** The last evaluation that still found the condition true. */
   lastSeenAt: Date;
   resolvedAt: Date | null;
-  /** Why it was not delivered (`throttled`, `silenced`), or null when it was. */
+  /** Why it was not delivered (`throttled`, `silenced`, `undelivered`: no channel configured), or null when it was. */
   suppressed: string | null;
   /** Serialized JSON from the core: what fired (figure, threshold, last error, message id). */
   info: string;

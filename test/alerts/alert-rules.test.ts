@@ -4,7 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import pino from 'pino';
 import { loadAlertRulesFile, parseAlertRules } from '../../src/alerts/alert-rules.js';
+import { setUpAlerting } from '../../src/alerts/alert-runtime.js';
+import { createLogChannel } from '../../src/alerts/channels/index.js';
 
 const USERS_FILE = `settings:
   enabled: true
@@ -85,6 +88,44 @@ describe('alert rules', () => {
     expect(parseAlertRules({ queueHealth: [{ name: 'x', conditions: { queuePattern: '^mail$', saturatedForSeconds: 120 } }] }).queueHealth[0]?.conditions).toEqual({ queuePattern: '^mail$', saturatedForSeconds: 120 });
     expect(bad({ queueHealth: [{ name: 'same', conditions: { dlqSize: 1 } }], jobFailures: [{ name: 'same', conditions: { failureCount: 1 } }] })).toThrow(/rule names must be unique; repeated: same/);
     expect(bad({ alerts: [] })).toThrow(/alerts: unknown field/);
+  });
+
+  it('refuses a channel that is not one Nightshift has, naming the field, line and the known channels', async () => {
+    const known = 'known channels: log, slack, discord, email, webhook';
+    const target = file('queueHealth:\n  - name: z\n    conditions: { pendingJobs: 1 }\n    channels: [log, pagerduty]\n');
+    await expect(loadAlertRulesFile(target)).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+      line: 4,
+      issues: [{ path: 'queueHealth[0].channels[1]', message: `unknown channel "pagerduty" (rule z); ${known}` }],
+      message: expect.stringMatching(/alerts\.yaml:4: invalid alert rules: line 4: queueHealth\[0\]\.channels\[1\]: unknown channel "pagerduty"/),
+    });
+    // A channel that code gives the runtime under its own name may be named.
+    const custom = await loadAlertRulesFile(target, { channels: ['pagerduty'] });
+    expect(custom.queueHealth[0]?.channels).toEqual(['log', 'pagerduty']);
+    const settings = file('settings:\n  channels: [slak]\njobFailures:\n  - name: streak\n    conditions: { consecutiveFailures: 3 }\n');
+    await expect(loadAlertRulesFile(settings)).rejects.toThrow(`line 2: settings.channels[0]: unknown channel "slak" (the default of every rule); ${known}`);
+    // Listed with the schema's own problems: one error names everything to fix.
+    expect(() => parseAlertRules({ jobFailures: [{ name: 'x', severty: 'high', channels: ['pager'], conditions: { failureCount: 1 } }] })).toThrow(
+      /jobFailures\[0\]\.severty: unknown field.*; jobFailures\[0\]\.channels\[0\]: unknown channel "pager" \(rule x\)/,
+    );
+    expect(() => parseAlertRules({ settings: { channels: ['pager'] } }, { channels: ['pagerduty'] })).toThrow(`settings.channels[0]: unknown channel "pager" (the default of every rule); known channels: log, slack, discord, email, webhook, pagerduty`);
+  });
+
+  it('the runtime checks channel names against the channels it is given, parsed rules too', () => {
+    const logger = pino({ level: 'silent' });
+    const input = { queueHealth: [{ name: 'z', conditions: { pendingJobs: 1 }, channels: ['pagerduty'] }] };
+    expect(() => setUpAlerting({ rules: input }, logger)).toThrow(/queueHealth\[0\]\.channels\[0\]: unknown channel "pagerduty"/);
+    const pager = { ...createLogChannel({ logger }), name: 'pagerduty' };
+    const parsed = parseAlertRules(input, { channels: ['pagerduty'] });
+    expect(() => setUpAlerting({ rules: parsed }, logger)).toThrow(/queueHealth\[0\]\.channels\[0\]: unknown channel "pagerduty"/);
+    expect(setUpAlerting({ rules: parsed, channels: [pager] }, logger).unconfigured).toEqual([]);
+    expect(setUpAlerting({ rules: input, channels: [pager] }, logger).channels.has('pagerduty')).toBe(true);
+    // A known channel that is not configured here is no error (another process may have it): it is listed.
+    const slack = setUpAlerting({ env: {}, rules: { settings: { channels: ['slack'] }, queueHealth: [{ name: 'z', conditions: { pendingJobs: 1 } }, { name: 'off', enabled: false, conditions: { dlqSize: 1 } }, { name: 'own', conditions: { dlqSize: 1 }, channels: ['log', 'webhook'] }] } }, logger);
+    expect(slack.unconfigured).toEqual([
+      { channel: 'slack', rules: ['z'], setup: expect.stringContaining('NOTIFY_SLACK_ENABLED=true') },
+      { channel: 'webhook', rules: ['own'], setup: 'set settings.webhook.url in the rules' },
+    ]);
   });
 
   it('reports YAML syntax errors and unreadable files with the file name', async () => {

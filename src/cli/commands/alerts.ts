@@ -57,23 +57,30 @@ const COMMANDS: readonly { name: string; args?: string; define: Definition }[] =
   {
     name: 'status',
     define: (command) =>
-      command.description('the loaded alert rules, the channels (names only) and what is firing now').action(
+      command.description('the loaded alert rules, the channels (names only, and any the rules name that are not configured here) and what is firing now').action(
         commandAction(async (context, options: AlertsCommandOptions) => {
           const loaded = await loadAlerting(context, options);
           if (loaded === null) {
-            context.print({ alerting: false, from: null, rules: null, channels: [], active: [] }, () => NO_RULES);
+            context.print({ alerting: false, from: null, rules: null, channels: [], unconfiguredChannels: [], active: [] }, () => NO_RULES);
             return;
           }
           const { store } = await context.store({ required: false });
           const admin = loaded.alerting.admin(store);
           const active = await admin.active();
           const { rules, channels } = admin.config();
+          // Channels the rules send to that this environment lacks: shown, not refused, since a
+          // rules file may be shared with daemons whose environment has them.
+          const unconfigured = loaded.alerting.unconfigured;
           const { renderActive, renderRules } = await views();
-          context.print({ alerting: true, from: loaded.from, rules, channels, active }, () =>
+          context.print({ alerting: true, from: loaded.from, rules, channels, unconfiguredChannels: unconfigured, active }, () =>
             [
               renderFields([
                 ['rules from', loaded.from],
                 ['channels', channels.join(', ')],
+                ...unconfigured.map(
+                  ({ channel, rules: users, setup }) =>
+                    ['not configured', `${channel} (rules ${users.join(', ')}): a daemon with this environment sends nothing to it${setup ? `; ${setup}` : ''}`] as const,
+                ),
                 ['evaluated every', `${rules.settings.evaluateEvery}s${rules.settings.enabled ? '' : ' (settings.enabled is false: nothing fires)'}`],
               ]),
               renderRules(rules),
@@ -87,7 +94,7 @@ const COMMANDS: readonly { name: string; args?: string; define: Definition }[] =
     name: 'history',
     define: (command) =>
       command
-        .description('alert episodes newest first: status (delivered, throttled, silenced), resolved time, and each delivery (channel, state, attempts)')
+        .description('alert episodes newest first: status (delivered, throttled, silenced, undelivered), resolved time, and each delivery (channel, state, attempts)')
         .option('--limit <n>', 'how many, 1 to 1000', integerOption(1, 1000), 50)
         .option('--severity <severity>', 'only this severity: critical, high, medium, low, info')
         .option('--job <name>', 'only alerts about this job name')
