@@ -203,9 +203,16 @@ export function createMetrics(options: MetricsOptions): Metrics {
       registers: [registry],
       async collect() {
         this.reset();
+        // Queues this process does not know are summed under `other`: a queue name is whatever an
+        // enqueue sent, and a series per name would let any client grow the scrape without bound.
+        const sums = new Map<string, Map<string, number>>();
         for (const queue of await readQueues()) {
-          for (const [state, count] of Object.entries(queue.counts)) this.set({ queue: queue.name, state }, count);
+          const label = queueLabel(queue.name);
+          let byState = sums.get(label);
+          if (byState === undefined) sums.set(label, (byState = new Map()));
+          for (const [state, count] of Object.entries(queue.counts)) byState.set(state, (byState.get(state) ?? 0) + count);
         }
+        for (const [queue, byState] of sums) for (const [state, count] of byState) this.set({ queue, state }, count);
       },
     });
     new Gauge({
@@ -215,7 +222,13 @@ export function createMetrics(options: MetricsOptions): Metrics {
       registers: [registry],
       async collect() {
         this.reset();
-        for (const queue of await readQueues()) this.set({ queue: queue.name }, (queue.lagMs ?? 0) / 1000);
+        // Unknown queues under `other`, as above: the longest wait among them.
+        const lags = new Map<string, number>();
+        for (const queue of await readQueues()) {
+          const label = queueLabel(queue.name);
+          lags.set(label, Math.max(lags.get(label) ?? 0, (queue.lagMs ?? 0) / 1000));
+        }
+        for (const [queue, lag] of lags) this.set({ queue }, lag);
       },
     });
     const scheduleGauge = (name: string, help: string, pick: (schedule: { lastRunAt: Date | null; nextRunAt: Date | null }) => Date | null) =>
