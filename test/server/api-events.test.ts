@@ -212,6 +212,18 @@ describe('GET /api/events', () => {
       await late.until((events) => events.length >= 1, 'the gap');
       expect(late.events[0]).toMatchObject({ id: null, event: 'gap', data: { after: cursor } });
 
+      // A cursor beyond the newest event (the store was reset, or the id is another store's):
+      // a gap that says so, then every event the feed keeps, instead of silence.
+      await nightshift.enqueueMany(count, [{ n: 6 }]);
+      await completedOnly.until((events) => events.length >= 6, 'one more completion');
+      const kept = (await store.eventList({ afterId: '0', limit: 1000 })).map((e) => `${e.id} ${e.type}`);
+      expect(kept.length).toBeGreaterThan(0);
+      const ahead = await openStream(`${base}/api/events?after=999999999999999`);
+      streams.push(ahead);
+      await ahead.until((events) => events.length >= 1 + kept.length, 'the gap and every kept event');
+      expect(ahead.events[0]).toMatchObject({ id: null, event: 'gap', data: { after: '999999999999999', message: expect.stringContaining('beyond the newest event') } });
+      expect(ahead.events.slice(1, 1 + kept.length).map((e) => `${e.id} ${e.event}`)).toEqual(kept);
+
       // The OpenAPI document describes the stream.
       const openapi = (await (await fetch(`${base}/api/openapi.json`)).json()) as { paths: Record<string, { get?: { responses: Record<string, { content?: Record<string, unknown> }>; parameters?: { name: string }[] } }> };
       const route = openapi.paths['/api/events']!.get!;

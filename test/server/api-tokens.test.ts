@@ -55,6 +55,28 @@ for (const kind of STORE_KINDS) {
       expect((await listApiTokens(opened.store)).map((t) => [t.name, t.revokedAt !== null])).toEqual([['ci', true]]);
     }, 40_000);
 
+    it('an event stream open with a token ends within seconds of its revocation', async () => {
+      opened = await kind.open();
+      const { token } = await createApiToken(opened.store, { name: 'watcher', scope: 'read' });
+      nightshift = createNightshift({ store: opened.store, jobs: [], worker: false, http: { port: 0 } });
+      await nightshift.start();
+      const response = await fetch(`${nightshift.httpAddress!}/api/events`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } });
+      expect(response.status).toBe(200);
+      let text = '';
+      const ended = (async () => {
+        for await (const chunk of response.body!) text += Buffer.from(chunk as Uint8Array).toString('utf8');
+      })();
+      await revokeApiToken(opened.store, 'watcher');
+      const revokedAt = Date.now();
+      // The server ends the stream itself; the test's own limit is only a safety net.
+      await Promise.race([ended, new Promise((_, reject) => setTimeout(() => reject(new Error(`stream still open: ${text}`)), 6 * TOKEN_REFRESH_MS))]);
+      expect(Date.now() - revokedAt).toBeLessThan(6 * TOKEN_REFRESH_MS);
+      expect(text).toContain('event: unauthorized');
+      expect(text).toMatch(/data: \{"error":\{"code":"UNAUTHENTICATED"/);
+      // And it cannot come back with the same token.
+      expect((await fetch(`${nightshift.httpAddress!}/api/events`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+    }, 60_000);
+
     it('a stored token allows listening beyond loopback', async () => {
       opened = await kind.open();
       nightshift = createNightshift({ store: opened.store, jobs: [], worker: false, http: { host: '0.0.0.0', port: 0 } });

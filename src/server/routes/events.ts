@@ -4,7 +4,9 @@
  * Each event is sent as `id: <cursor>`, `event: <type>`, `data: <FeedEvent JSON>`. A client that
  * reconnects with `Last-Event-ID` (or `?after=<id>`) gets exactly the events after that id, as
  * long as they are within the pruner's event retention (default 1 hour); when events after its
- * cursor may have been pruned it first gets `event: gap` (no id). Without a cursor the stream
+ * cursor may have been pruned it first gets `event: gap` (no id), as does a cursor beyond the
+ * newest event (a store reset or replaced: the stream then goes on from the oldest event kept).
+ * A stream whose token is revoked gets `event: unauthorized` and ends. Without a cursor the stream
  * starts at the newest event. Filters: `?type=`, `?queue=`, `?name=` (comma-separated lists).
  * A comment line (`: heartbeat`) every 15 s keeps proxies from closing an idle stream.
  *
@@ -36,6 +38,8 @@ const PAGE = 1000;
 const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 /** Reconnection delay suggested to EventSource clients, ms. */
 const RETRY_MS = 2000;
+/** How often an open stream's token is checked again, ms (the tokens themselves are read every 5 s). */
+const AUTH_RECHECK_MS = 2000;
 
 const list = (what: string, max: number) =>
   z
@@ -230,7 +234,8 @@ export function eventRoutes(app: FastifyInstance, feed: EventFeedReader | undefi
         summary: 'Live job, schedule and queue events of every process on the store (Server-Sent Events)',
         description: [
           'A `text/event-stream`: each event has `id:` (the cursor), `event:` (its type) and `data:` (JSON: id, type, at, queue, jobName, jobId, data).',
-          'Resume with the `Last-Event-ID` header or `?after=`; events are kept for the event retention (default 1 hour), and a cursor older than that first gets `event: gap`.',
+          'Resume with the `Last-Event-ID` header or `?after=`; events are kept for the event retention (default 1 hour), and a cursor older than that first gets `event: gap`, as does one beyond the newest event (then every kept event follows).',
+          'A stream whose token is revoked gets `event: unauthorized` and ends.',
           'Without a cursor the stream starts at the newest event. A `: heartbeat` comment comes every 15 s.',
         ].join(' '),
         tags: ['events'],
@@ -255,13 +260,16 @@ export function eventRoutes(app: FastifyInstance, feed: EventFeedReader | undefi
         ...(request.query.queue ? { queues: request.query.queue } : {}),
         ...(request.query.name ? { names: request.query.name } : {}),
       };
-      await stream(hub, feed!, reply, filter, cursor === null ? null : BigInt(cursor));
+      // The token is checked again while the stream is open: one revoked (or a store that has had
+      // its first token created since) ends the stream within seconds, as it refuses new requests.
+      const stillAllowed = guard('read');
+      await stream(hub, feed!, reply, filter, cursor === null ? null : BigInt(cursor), () => stillAllowed(request, reply));
     },
   );
 }
 
 /** Runs one stream until the client goes or the server closes. */
-async function stream(hub: EventHub, feed: EventFeedReader, reply: FastifyReply, filter: EventListFilter, cursor: bigint | null): Promise<void> {
+async function stream(hub: EventHub, feed: EventFeedReader, reply: FastifyReply, filter: EventListFilter, cursor: bigint | null, recheck: () => Promise<void>): Promise<void> {
   const raw = reply.raw;
   // Joined before the headers go out: once a client has them, no event committed after is missed.
   let subscriber: Subscriber;
@@ -277,7 +285,20 @@ async function stream(hub: EventHub, feed: EventFeedReader, reply: FastifyReply,
     return;
   }
   reply.hijack();
-  raw.on('close', () => hub.leave(subscriber));
+  const authTimer = setInterval(() => {
+    recheck().catch((error: unknown) => {
+      if (raw.writableEnded || raw.destroyed) return;
+      const refused = error instanceof HttpError ? { code: error.code, message: error.message } : { code: 'UNAUTHENTICATED', message: 'the token is no longer accepted' };
+      raw.write(`event: unauthorized\ndata: ${JSON.stringify({ error: refused })}\n\n`);
+      raw.end();
+      hub.leave(subscriber);
+    });
+  }, AUTH_RECHECK_MS);
+  authTimer.unref();
+  raw.on('close', () => {
+    clearInterval(authTimer);
+    hub.leave(subscriber);
+  });
   raw.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
@@ -288,8 +309,16 @@ async function stream(hub: EventHub, feed: EventFeedReader, reply: FastifyReply,
   raw.write(`retry: ${RETRY_MS}\n\n`);
   if (cursor === null) return;
   try {
-    const { prunedThroughId } = await feed.bounds();
-    if (prunedThroughId !== null && cursor < BigInt(prunedThroughId)) {
+    const { prunedThroughId, newestId } = await feed.bounds();
+    const known = [newestId, prunedThroughId].reduce((max, id) => (id !== null && BigInt(id) > max ? BigInt(id) : max), 0n);
+    if (cursor > known) {
+      // No event with this id was ever written to this feed: the store was reset or replaced, or
+      // the cursor came from another one. Said once, then the stream goes on from the feed's start
+      // (every event it still keeps is new to this client) instead of waiting silently forever
+      // for ids that will not come.
+      raw.write(`event: gap\ndata: ${JSON.stringify({ after: String(cursor), newest: newestId, message: 'this cursor is beyond the newest event of the feed (the store was reset or is another one); going on from the oldest event kept' })}\n\n`);
+      subscriber.lastId = 0n;
+    } else if (prunedThroughId !== null && cursor < BigInt(prunedThroughId)) {
       raw.write(`event: gap\ndata: ${JSON.stringify({ after: String(cursor), prunedThrough: prunedThroughId, message: 'events after this cursor may have been pruned (older than the event retention)' })}\n\n`);
     }
     // Catch up from the store with this stream's filter; live events meanwhile wait in `pending`.
