@@ -1,7 +1,7 @@
 // Public API of the `nightshift` package. Internal modules are not exported from here.
 export * from './errors.js';
 export { defineJob, DEFAULT_QUEUE } from './job/define-job.js';
-export { MAX_DELAY_MS, MAX_PRIORITY, MIN_PRIORITY, PRIORITY_NAMES, MAX_KEY_LENGTH, REPLACEMENT_CHARACTER, parsePriority } from './job/input-bounds.js';
+export { MAX_DELAY_MS, MAX_PRIORITY, MIN_PRIORITY, PRIORITY_NAMES, MAX_KEY_LENGTH, MAX_PAYLOAD_DEPTH, REPLACEMENT_CHARACTER, parsePriority } from './job/input-bounds.js';
 export type { Priority } from './job/input-bounds.js';
 export type { JobContext, JobDefinition, JobHandler, JobOptions, AnyJobDefinition } from './job/define-job.js';
 export { snooze, cancel } from './job/outcomes.js';

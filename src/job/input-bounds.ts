@@ -53,6 +53,21 @@ export type Priority = number | PriorityName;
 /** Largest `maxAttempts`, `retry.attempts` and `timeoutMs`: a 32-bit integer column and a Node timer. */
 export const MAX_INT32 = 2 ** 31 - 1;
 
+/**
+ * Deepest nesting of arrays and objects accepted in a payload (and in a result, progress value or
+ * schedule input, which go through the same checks): 256 levels, counted as JSON nests them
+ * (`{"a":[1]}` is 2 levels, a scalar 0). Real data stays far below it (a few dozen levels is
+ * already unusual). The bound exists because every reader walks the value recursively —
+ * JSON.stringify (which overflows Node's default stack at about 4,000 levels), schema validators,
+ * loggers, the HTTP API's reply check, other languages' JSON libraries — most with several stack
+ * frames per level where JSON.stringify has one, so only a value an order of magnitude below the
+ * first overflow is safe for all of them. Refused with `PAYLOAD_NOT_SERIALIZABLE`, like every
+ * other value `serializePayload` cannot store faithfully; a stored value deeper than this (written
+ * around the checks, e.g. by the SQL `enqueue` function) is reported as unreadable instead of
+ * crashing whoever reads it (`parseStoredJson`).
+ */
+export const MAX_PAYLOAD_DEPTH = 256;
+
 /** Longest accepted de-duplication key, in characters. */
 export const MAX_KEY_LENGTH = 256;
 

@@ -4,20 +4,23 @@ import type { AttemptRecord, JobRecord } from '../store/types.js';
 /**
  * A job as the client shows it: the stored record with payload, result and progress parsed.
  * A value that does not parse (a row edited by hand, a bug) is reported in `parseErrors` and left
- * as `undefined` instead of making the whole read fail — inspecting a broken job must work.
+ * as `undefined` instead of making the whole read fail — inspecting a broken job must work. So is
+ * one nested deeper than MAX_PAYLOAD_DEPTH (written around enqueue's checks, e.g. by the SQL
+ * `enqueue` function): parsing it would work, but every caller that serializes the view again
+ * (the HTTP API, `--json`) would overflow the stack on it (see `parseStoredJson`).
  */
 export interface Job<Payload = unknown> extends Omit<JobRecord, 'payload' | 'result' | 'progress'> {
   payload: Payload;
   result: unknown;
   progress: unknown;
-  /** Fields that could not be parsed, with the parser's message; empty when all is well. */
+  /** Fields that could not be parsed (or nest too deeply to show), with the reason; empty when all is well. */
   parseErrors: { field: 'payload' | 'result' | 'progress'; message: string }[];
 }
 
 /** One attempt with its result parsed. */
 export interface Attempt extends Omit<AttemptRecord, 'result'> {
   result: unknown;
-  /** Set when the stored result is not valid JSON. */
+  /** Set when the stored result is not valid JSON or nests too deeply to show (see `parseStoredJson`). */
   resultError: string | null;
 }
 

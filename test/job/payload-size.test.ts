@@ -40,9 +40,11 @@ describe('serializePayload size checks', () => {
     expect(refusal(() => serializePayload({ pad: 'x'.repeat(2000), f: () => 1 }, 1000)).code).toBe('PAYLOAD_NOT_SERIALIZABLE');
     const deep: Record<string, unknown> = {};
     let at = deep;
-    for (let i = 0; i < 500; i++) at = (at.next = {}) as Record<string, unknown>;
+    // Deep, but within the nesting limit (256 levels): the value itself is what gets named.
+    for (let i = 0; i < 250; i++) at = (at.next = {}) as Record<string, unknown>;
     at.bad = Number.NaN;
     expect(refusal(() => serializePayload(deep)).code).toBe('PAYLOAD_NOT_SERIALIZABLE');
+    expect(refusal(() => serializePayload(deep)).message).toMatch(/^payload\.next\.next\..*\.bad is NaN/);
   });
 
   it('serializes what fits exactly as JSON.stringify does, counting UTF-8 bytes', () => {

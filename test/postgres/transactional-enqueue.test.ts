@@ -139,12 +139,20 @@ describe.skipIf(url === null)('postgres: the enqueue() SQL function', () => {
       ['ok', '{}', '{"run_at":"200000-01-01T00:00:00Z"}', /run_at must be between 1970-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z/],
       ['ok', '{}', '{"run_at":"1969-12-31T23:59:59Z"}', /run_at must be between/],
       ['ok', '{}', `{"key":"${'k'.repeat(257)}"}`, /key must be a string of 1 to 256 characters/],
+      // Nesting past MAX_PAYLOAD_DEPTH (256 levels), as serializePayload refuses it.
+      ['ok', `${'['.repeat(257)}0${']'.repeat(257)}`, '{}', /payload nests arrays and objects more than 256 levels deep/],
+      ['ok', `{"a":${'['.repeat(256)}0${']'.repeat(256)}}`, '{}', /more than 256 levels deep/],
+      ['ok', `${'['.repeat(5000)}0${']'.repeat(5000)}`, '{}', /more than 256 levels deep/],
     ];
     for (const [name, payload, options, message] of bad) {
       await expect(client.query(`SELECT ${fn}($1, $2::jsonb, $3::jsonb)`, [name, payload, options]), `${name} ${options}`).rejects.toThrow(message);
     }
     const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${pg.escapeIdentifier(fx.schema)}.jobs`);
     expect(rows[0].n).toBe(0);
+    // Exactly at the limit is stored, as by the core.
+    const atLimit = `{"a":${'['.repeat(255)}0${']'.repeat(255)}}`;
+    const stored = await client.query<{ id: string }>(`SELECT ${fn}('ok', $1::jsonb) AS id`, [atLimit]);
+    expect(JSON.parse((await fx.open().jobGet({ id: stored.rows[0]!.id }))!.payload)).toEqual(JSON.parse(atLimit));
   });
 
   it('works inside a transaction and from a trigger: rolled back means no job', async () => {

@@ -26,6 +26,10 @@ async function serve(check: boolean): Promise<{ app: FastifyInstance; url: strin
   for (const [path, value] of Object.entries(replies)) {
     api.get(`/${path}`, { schema: { response: { 200: replySchema } } }, async () => value as z.infer<typeof replySchema>);
   }
+  // A reply deeper than JSON.stringify can walk (stored values never are: parseStoredJson refuses them).
+  let tree: unknown = 0;
+  for (let i = 0; i < 20_000; i++) tree = [tree];
+  api.get('/deep', { schema: { response: { 200: z.object({ tree: z.unknown() }) } } }, async () => ({ tree }));
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return { app, url, logged };
 }
@@ -65,6 +69,14 @@ describe('replies and their documented schemas', () => {
     expect(await get(`${served.url}/extra`)).toEqual({ status: 200, body: { id: 'c', count: 3, when: null, secret: 'not documented' } });
     expect(await get(`${served.url}/wrongType`)).toEqual({ status: 200, body: { id: 'd', count: '4', when: null } });
     expect(served.logged).toEqual([]);
+  });
+
+  it.each([true, false])('with checking %s, a reply too deep to write is a 500 whose log names the route, not a bare stack overflow', async (check) => {
+    const served = await serve(check);
+    app = served.app;
+    expect(await get(`${served.url}/deep`)).toEqual({ status: 500, body: { error: { code: 'INTERNAL', message: 'internal error; see the server log' } } });
+    expect(await get(`${served.url}/exact`)).toEqual({ status: 200, body: { id: 'a', count: 1, when: null } });
+    expect(served.logged.join('\n')).toContain('the reply of GET /deep nests too deeply to be written as JSON');
   });
 
   it('NIGHTSHIFT_CHECK_REPLIES reads as on/off, and anything else is a config error naming it', () => {

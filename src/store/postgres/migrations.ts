@@ -4,7 +4,7 @@ import type { SchemaNames } from './schema-name.js';
 import { toStoreError } from './pg-errors.js';
 import { inTransaction } from './transaction.js';
 import { enqueueFunctionSql } from './sql-enqueue-function.js';
-import { MAX_PRIORITY, MIN_PRIORITY } from '../../job/input-bounds.js';
+import { MAX_PAYLOAD_DEPTH, MAX_PRIORITY, MIN_PRIORITY } from '../../job/input-bounds.js';
 import { EVENTS_PER_BATCH } from '../event-batches.js';
 
 /**
@@ -739,6 +739,11 @@ export const MIGRATIONS: readonly MigrationStep[] = [
       ALTER TABLE ${s}.event_batches ALTER COLUMN packed SET STORAGE EXTERNAL;
       ALTER TABLE ${s}.event_batches ADD CONSTRAINT event_batches_one_form CHECK ((events IS NULL) <> (packed IS NULL));
     `,
+  },
+  {
+    version: 26,
+    name: 'enqueue(): payloads nested more than 256 levels deep are refused, as the core refuses them',
+    sql: (names) => enqueueFunctionSql(names, { minPriority: MIN_PRIORITY, maxDepth: MAX_PAYLOAD_DEPTH }),
   },
 ];
 

@@ -11,10 +11,22 @@ import type { SchemaNames } from './schema-name.js';
  *
  * Each migration that (re)defines the function passes the bounds of its own version, so that the
  * text of an applied migration never changes: migration 8 keeps priorities at 0 and above,
- * migration 15 opens them to MIN_PRIORITY (−1 000 000) for `low` and other negative priorities.
+ * migration 15 opens them to MIN_PRIORITY (−1 000 000) for `low` and other negative priorities,
+ * migration 26 refuses payloads nested past MAX_PAYLOAD_DEPTH, as the core's serializePayload does.
  * A pure SQL caller passes the number (`{"priority": -100}`); names are a client-side spelling.
  */
-export function enqueueFunctionSql({ quoted: s }: SchemaNames, { minPriority }: { minPriority: number }): string {
+export function enqueueFunctionSql({ quoted: s }: SchemaNames, { minPriority, maxDepth }: { minPriority: number; maxDepth?: number }): string {
+  // Nesting past maxDepth (MAX_PAYLOAD_DEPTH, from migration 26): the root is path depth 0 and
+  // nesting level 1, so an array or object at path depth maxDepth is at level maxDepth + 1.
+  // jsonb_path_exists walks the value once, with no recursion limit of its own to hit.
+  const depthCheck =
+    maxDepth === undefined
+      ? ''
+      : `
+      IF payload IS NOT NULL AND jsonb_path_exists(payload, 'strict $.**{${maxDepth}} ? (@.type() == "array" || @.type() == "object")') THEN
+        RAISE EXCEPTION 'payload nests arrays and objects more than ${maxDepth} levels deep, which Nightshift does not store'
+          USING ERRCODE = '22023';
+      END IF;`;
   const KEY_BLOCKING = `('scheduled', 'available', 'running', 'retryable', 'waiting')`;
   const minRunAt = new Date(MIN_RUN_AT_MS).toISOString();
   const maxRunAt = new Date(MAX_RUN_AT_MS).toISOString();
@@ -41,7 +53,7 @@ export function enqueueFunctionSql({ quoted: s }: SchemaNames, { minPriority }: 
         RAISE EXCEPTION 'unknown option "%"; accepted: queue, priority, run_at, delay_ms, max_attempts, key', unknown
           USING ERRCODE = '22023';
       END IF;
-      PERFORM ${s}.assert_valid_name('job name', job_name);
+      PERFORM ${s}.assert_valid_name('job name', job_name);${depthCheck}
       job_queue := coalesce(opts ->> 'queue', 'default');
       PERFORM ${s}.assert_valid_name('queue name', job_queue);
       job_priority := ${s}.integer_option(opts, 'priority', ${minPriority}, ${MAX_PRIORITY}, 0);
