@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { StateError, ValidationError } from '../errors.js';
 import { assertStorableText } from '../job/input-bounds.js';
+import { assertValidName } from '../job/names.js';
 import type { ApiTokenRecord, Store } from '../store/types.js';
 
 export type ApiTokenScope = 'read' | 'enqueue' | 'admin';
@@ -41,6 +42,9 @@ function checkName(name: unknown): asserts name is string {
 /** Creates a token; the secret is in the answer and nowhere else (the store keeps its digest). */
 export async function createApiToken(store: Store, params: { name: string; scope: ApiTokenScope }): Promise<{ token: string; view: ApiTokenView }> {
   checkName(params.name);
+  // A new token's name follows the rule of every other name (it shows in logs, lists and the
+  // 403 that names a token's scope); revoking still takes any name an earlier version stored.
+  assertValidName('token name', params.name);
   if (!API_TOKEN_SCOPES.includes(params.scope)) {
     throw new ValidationError('INVALID_OPTION', `a token scope is one of ${API_TOKEN_SCOPES.join(', ')}, got ${String(params.scope)}`);
   }

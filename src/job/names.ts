@@ -10,7 +10,7 @@ export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/;
 export const NAME_MAX_LENGTH = 128;
 
 /** What a name is used for; only shapes the error message. */
-export type NameKind = 'job name' | 'queue name' | 'schedule id' | 'worker id';
+export type NameKind = 'job name' | 'queue name' | 'schedule id' | 'worker id' | 'token name';
 
 /** Throws a `ValidationError` (code `INVALID_NAME`) unless `value` is a valid name. */
 export function assertValidName(kind: NameKind, value: unknown): asserts value is string {
