@@ -48,6 +48,11 @@ describe('nightshift CLI commands', () => {
     // A named priority, and one below the default.
     expect(await project.json<JobJson>(['enqueue', 'greet', '--data', '{"who":"bo"}', '--priority', 'high'])).toMatchObject({ priority: 100 });
     expect(await project.json<JobJson>(['enqueue', 'greet', '--data', '{"who":"cy"}', '--priority', '-5'])).toMatchObject({ priority: -5 });
+    // Attempts up to the bound the API and the library take (2^31 - 1), no lower.
+    expect(await project.json<JobJson>(['enqueue', 'greet', '--data', '{"who":"di"}', '--attempts', '2000000'])).toMatchObject({ maxAttempts: 2_000_000 });
+    const tooMany = await project.run(['enqueue', 'greet', '--data', '{"who":"di"}', '--attempts', '2147483648']);
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.stderr).toMatch(/--attempts.*2147483647/);
 
     const page = await project.json<{ jobs: JobJson[]; nextCursor: string | null }>(['jobs', '--job', 'greet', '--state', 'scheduled']);
     expect(page.jobs.map((job) => job.id)).toContain(enqueued.id);

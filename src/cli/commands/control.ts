@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Job } from '../../job/job-view.js';
+import { MAX_INT32 } from '../../job/input-bounds.js';
 import { commandAction } from '../command-action.js';
 import { integerOption, parseJobId, parseJsonArgument, priorityOption } from '../option-parsers.js';
 import { formatDate, renderFields } from '../table.js';
@@ -49,7 +50,7 @@ export function registerControlCommands(program: Command): void {
     .option('--priority <n>', 'priority: critical, high, normal, low or -1000000 … 1000000, higher runs first (default: the job\'s)', priorityOption)
     .option('--queue <queue>', 'queue to run on (default: the job\'s)')
     .option('--key <key>', 'de-duplication key: while a job with this key is unfinished, return it instead of adding one')
-    .option('--attempts <n>', 'total attempts (default: the job\'s)', integerOption(1, 1_000_000))
+    .option('--attempts <n>', 'total attempts, 1 to 2147483647 as everywhere else (default: the job\'s)', integerOption(1, MAX_INT32))
     .action(
       commandAction(async (context, jobName: string, options: EnqueueCommandOptions) => {
         // Parsed before anything is opened: bad input must leave no trace.
