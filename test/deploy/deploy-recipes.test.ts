@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv2019 } from 'ajv/dist/2019.js';
@@ -30,9 +31,21 @@ let app: PackedApp;
 let daemonHelp: string;
 
 /** The environment of a process the recipes start: none of the developer's Nightshift settings. */
+/** A TCP port nothing listens on right now, on loopback. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 function recipeEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  const ours = [...Object.keys(INTEGER_VARIABLES), ...Object.keys(RETENTION_VARIABLES), 'NIGHTSHIFT_DB', 'DATABASE_URL', 'NIGHTSHIFT_STORE', 'LOG_LEVEL', 'LOG_FORMAT'];
+  const ours = [...Object.keys(INTEGER_VARIABLES), ...Object.keys(RETENTION_VARIABLES), 'NIGHTSHIFT_DB', 'DATABASE_URL', 'NIGHTSHIFT_STORE', 'NIGHTSHIFT_HTTP', 'HEALTH_CHECK_PORT', 'NIGHTSHIFT_API_TOKEN', 'LOG_LEVEL', 'LOG_FORMAT'];
   for (const key of ours) if (!(key in extra)) delete env[key];
   delete env.NODE_OPTIONS;
   return env;
@@ -98,6 +111,14 @@ describe('deploy/Dockerfile', () => {
       expect(result.status, `${args}: ${result.stderr}`).toBe(0);
     }
 
+    // The image serves the API on the container's loopback for its health check; here, on a free
+    // port of this machine's loopback instead of the image's fixed one.
+    expect(env.NIGHTSHIFT_HTTP).toMatch(/^127\.0\.0\.1:\d+$/);
+    env.NIGHTSHIFT_HTTP = `127.0.0.1:${await freePort()}`;
+    const [, ...checkArgs] = execForm(one('HEALTHCHECK').replace(/^.*?\bCMD\s+/, ''));
+    // Nothing listening yet: the check fails, so it does check something.
+    expect(spawnSync(process.execPath, checkArgs, { cwd: app.dir, env, encoding: 'utf8' }).status).toBe(1);
+
     const [, ...startArgs] = [...execForm(one('ENTRYPOINT')), ...execForm(one('CMD'))];
     const daemon = spawn(process.execPath, startArgs, { cwd: app.dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -111,7 +132,6 @@ describe('deploy/Dockerfile', () => {
     const exited = new Promise<number | null>((resolve) => daemon.on('exit', (code) => resolve(code)));
     try {
       await ready;
-      const [, ...checkArgs] = execForm(one('HEALTHCHECK').replace(/^.*?\bCMD\s+/, ''));
       const health = spawnSync(process.execPath, checkArgs, { cwd: app.dir, env, encoding: 'utf8' });
       expect(health.status, health.stderr).toBe(0);
       daemon.kill('SIGTERM');
