@@ -157,9 +157,15 @@ export class HttpAllowList {
       );
     }
     if (entry === undefined) {
-      throw new UnrecoverableError(
-        `refused ${what}: ${url.host} is not in builtins.http.allow (allowed: ${this.entries.map((allowed) => allowed.written).join(', ')}); add the host or a URL prefix there to allow it`,
-      );
+      const allowed = this.entries.map((entry) => entry.written).join(', ');
+      // Say which part missed: an allowed host whose path (or scheme, or port) is outside every
+      // entry for it is not "a host not in the list".
+      const sameHost = this.entries.filter((entry) => entry.host === host);
+      const reason =
+        sameHost.length === 0
+          ? `${url.host} is not in builtins.http.allow`
+          : `${url.protocol}//${url.host}${url.pathname} is outside every builtins.http.allow entry for ${host} (${sameHost.map((entry) => entry.written).join(', ')})`;
+      throw new UnrecoverableError(`refused ${what}: ${reason} (allowed: ${allowed}); add the host or a URL prefix there to allow it`);
     }
     return entry;
   }

@@ -129,7 +129,7 @@ describe('the http job', () => {
     const refused = run(job, { url: `${origin}/secret`, method: 'POST', body: { x: 1 } });
     await expect(refused).rejects.toBeInstanceOf(UnrecoverableError);
     await expect(refused).rejects.toThrow(
-      `refused POST ${origin}/secret: 127.0.0.1:${port} is not in builtins.http.allow (allowed: ${origin}/allowed/); add the host or a URL prefix there to allow it`,
+      `refused POST ${origin}/secret: ${origin}/secret is outside every builtins.http.allow entry for 127.0.0.1 (${origin}/allowed/) (allowed: ${origin}/allowed/); add the host or a URL prefix there to allow it`,
     );
     await expect(run(job, { url: `http://localhost:${port}/allowed/ok` })).rejects.toThrow(/localhost:\d+ is not in builtins\.http\.allow/);
     expect(seen).toEqual(['GET /allowed/ok']);
@@ -151,7 +151,7 @@ describe('the http job', () => {
       'GET /allowed/seen-other',
     ]);
 
-    await expect(run(job, { url: hop('/secret') })).rejects.toThrow(`refused the redirect of GET ${hop('/secret')} to ${origin}/secret: 127.0.0.1:${port} is not in builtins.http.allow`);
+    await expect(run(job, { url: hop('/secret') })).rejects.toThrow(`refused the redirect of GET ${hop('/secret')} to ${origin}/secret: ${origin}/secret is outside every builtins.http.allow entry for 127.0.0.1`);
     await expect(run(job, { url: hop('http://169.254.169.254/latest/meta-data/iam/') })).rejects.toThrow(
       /refused the redirect of .* to http:\/\/169\.254\.169\.254\/latest\/meta-data\/iam\/: 169\.254\.169\.254 is a link-local \/ cloud metadata address/,
     );
@@ -214,7 +214,7 @@ for (const harness of storeHarnesses) {
       const jobs = builtinJobs({ http: { allow: [`${origin}/hooks/`] } });
       expect(await runThroughWorker(opened, jobs, 'http', { url: `${origin}/hooks/nightly`, method: 'POST', body: {} })).toMatchObject({ state: 'completed', result: { status: 200 } });
       const refused = await runThroughWorker(opened, jobs, 'http', { url: `${origin}/admin/delete-everything`, method: 'POST', body: {} });
-      expect(refused).toMatchObject({ state: 'dead', error: { message: expect.stringContaining('is not in builtins.http.allow') } });
+      expect(refused).toMatchObject({ state: 'dead', error: { message: expect.stringContaining(`${origin}/admin/delete-everything is outside every builtins.http.allow entry for 127.0.0.1`) } });
       const metadata = await runThroughWorker(opened, jobs, 'http', { url: 'http://169.254.169.254/latest/meta-data/' });
       expect(metadata).toMatchObject({ state: 'dead', error: { message: expect.stringContaining('169.254.169.254 is a link-local / cloud metadata address') } });
       expect(seen).toEqual(['POST /hooks/nightly']);
