@@ -43,7 +43,21 @@ export function formatError(error: unknown, env: Readonly<Record<string, string 
     return lines.join('\n');
   }
   if (error instanceof Error) {
-    return verbose && error.stack ? `error: ${error.stack}` : `error: ${error.message}`;
+    // Node's system errors carry a code too (EADDRINUSE, EACCES, ENOENT…): printed the same way.
+    const code = (error as { code?: unknown }).code;
+    const head = typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code) ? `error [${code}]: ` : 'error: ';
+    const hint = listenHint(error, code);
+    const text = verbose && error.stack ? error.stack : error.message;
+    return `${head}${text}${hint === null ? '' : `\n  ${hint}`}`;
   }
   return `error: ${String(error)}`;
+}
+
+/** What to do when the HTTP API could not listen (a port taken, or one below 1024 without privileges). */
+function listenHint(error: Error, code: unknown): string | null {
+  if ((error as { syscall?: unknown }).syscall !== 'listen') return null;
+  if (code === 'EADDRINUSE') return 'another process listens on that address: stop it, or pick another port (--http host:port, NIGHTSHIFT_HTTP)';
+  if (code === 'EACCES') return 'this user may not listen on that port (ports below 1024 need privileges): pick a port from 1024 up';
+  if (code === 'EADDRNOTAVAIL') return 'no network interface of this machine has that address: listen on 127.0.0.1, or on one of its own addresses';
+  return null;
 }
