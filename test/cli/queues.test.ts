@@ -57,10 +57,18 @@ describe('nightshift queues and dead', () => {
     const badKind = await project.run(['dead', 'retry', '--error-kind', 'Time Out']);
     expect(badKind.code).not.toBe(0);
     expect(badKind.stderr).toContain('errorKind must be a kind like timeout');
+    // Without a filter, purge wants --all: nothing deleted.
+    const unfiltered = await project.run(['dead', 'purge']);
+    expect(unfiltered.code).toBe(2);
+    expect(unfiltered.stderr).toContain('or --all to delete every dead job');
     expect(await project.json(['dead', 'purge', '--job', 'give-up', '--error-kind', 'unrecoverable'])).toMatchObject({ changed: 3 });
     expect((await project.json<{ groups: unknown[] }>(['dead'])).groups).toEqual([]);
     expect((await project.run(['run', 'give-up', '--input', '{}'])).code).toBe(1);
     expect(await project.json(['dead', 'retry', '--job', 'give-up', '--since', '2000-01-01T00:00:00Z'])).toMatchObject({ changed: 1 });
+    expect((await project.json<{ jobs: { state: string }[] }>(['jobs', '--job', 'give-up'])).jobs.map((job) => job.state)).toEqual(['available']);
+    // --all purges every dead job, and only dead ones.
+    expect((await project.run(['run', 'give-up', '--input', '{}'])).code).toBe(1);
+    expect(await project.json(['dead', 'purge', '--all'])).toMatchObject({ changed: 1 });
     expect((await project.json<{ jobs: { state: string }[] }>(['jobs', '--job', 'give-up'])).jobs.map((job) => job.state)).toEqual(['available']);
     const bad = await project.run(['dead', 'retry', '--since', 'yesterday']);
     expect(bad.code).toBe(2);

@@ -109,8 +109,15 @@ export function registerQueueCommands(program: Command): void {
       .option('--since <iso>', 'only jobs created at or after this time (ISO 8601)')
       .option('--before <iso>', 'only jobs created before this time (ISO 8601)')
       .option('--error-kind <kind>', 'only jobs whose last error is of this kind (timeout, error, unrecoverable, lease_expired, …)')
+      .option('--all', action === 'purge' ? 'purge every dead job (required when no other filter is given: deleting cannot be undone)' : 'accepted for symmetry with purge: without a filter every dead job is retried')
       .action(
-        commandAction(async (context, options: { queue?: string; job?: string; since?: string; before?: string; errorKind?: string }) => {
+        commandAction(async (context, options: { queue?: string; job?: string; since?: string; before?: string; errorKind?: string; all?: boolean }) => {
+          const filtered = [options.queue, options.job, options.since, options.before, options.errorKind].some((value) => value !== undefined);
+          // Deleting cannot be undone: every dead job at once must be asked for, as the HTTP API
+          // asks for a filter; a retry can be (the jobs run again, or are cancelled).
+          if (action === 'purge' && !filtered && options.all !== true) {
+            throw new UsageError('dead purge deletes the dead jobs a filter selects: give --queue, --job, --since, --before or --error-kind, or --all to delete every dead job');
+          }
           const client = await context.client({ required: false });
           const date = (text: string | undefined, flag: string): Date | undefined => {
             if (text === undefined) return undefined;
