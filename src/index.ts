@@ -14,7 +14,7 @@ export { NightshiftEvents } from './observe/events.js';
 export type { NightshiftEventMap, NightshiftEventName } from './observe/events.js';
 export type * from './store/types.js';
 export { defineConfig } from './config/define-config.js';
-export type { NightshiftConfig, ConfigSetupContext, QueueConfig, StoreConfig, SqliteStoreConfig, PostgresStoreConfig, ScheduleEntry } from './config/define-config.js';
+export type { NightshiftConfig, ConfigSetupContext, QueueConfig, StoreConfig, SqliteStoreConfig, PostgresStoreConfig, ScheduleEntry, HttpConfig, HttpTokenConfig } from './config/define-config.js';
 export { createClient } from './client/client.js';
 export type { Client, ClientOptions, EnqueueOptions, EnqueueManyOptions, EnqueueResult, ListParams, ListPage } from './client/client.js';
 export type { FlowNode, FlowResult } from './job/enqueue-types.js';

@@ -206,7 +206,10 @@ export function createNightshift(options: NightshiftOptions): Nightshift {
             ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes }),
           });
         const { activeApiTokens } = await import('./client/api-tokens.js');
-        api = createApiService({ ...http, client, scheduleManager, logger, tokenSource: () => activeApiTokens(store), eventFeed: createEventFeedReader(store), ...(metrics ? { metrics } : {}), ...(alerting ? { alerts: alerting.admin(store) } : {}), readiness: () => readiness() });
+        // A payload limit above the default raises the body limit with it (plus room for the
+        // request's other fields), unless the API's own limit is set.
+        const bodyLimit = http.bodyLimitBytes === undefined && options.maxPayloadBytes !== undefined ? { bodyLimitBytes: options.maxPayloadBytes + 64 * 1024 } : {};
+        api = createApiService({ ...http, ...bodyLimit, client, scheduleManager, logger, tokenSource: () => activeApiTokens(store), eventFeed: createEventFeedReader(store), ...(metrics ? { metrics } : {}), ...(alerting ? { alerts: alerting.admin(store) } : {}), readiness: () => readiness() });
         await api.start();
       },
       async stop() {

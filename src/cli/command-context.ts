@@ -97,12 +97,18 @@ export class CommandContext {
    * Opens (once) the store the configuration and environment name, and migrates it: migrating is
    * idempotent and cheap, and a fresh install should answer `nightshift jobs` with "no jobs",
    * not "no such table". `required` is passed to `config()`.
+   *
+   * A store the environment picked over the config's without naming it (`NIGHTSHIFT_STORE=sqlite`
+   * over a PostgreSQL config) is announced with a warning on stderr, naming the file: stdout stays
+   * the command's output (`--json`).
    */
   async store(options: { required?: boolean } = {}): Promise<{ store: Store; spec: StoreSpec; description: string }> {
-    const { describeStoreSpec, resolveStore } = await import('../config/resolve-store.js');
+    const { describeStoreSpec, resolveStore, storeOverrideNotice } = await import('../config/resolve-store.js');
     if (!this.#store) {
       const config = await this.config(options);
       const opened = await resolveStore({ config: config.store, env: config.env, logger: this.quietLogger() });
+      const notice = storeOverrideNotice(config.store, config.env, opened.spec);
+      if (notice !== null) this.quietLogger().warn({ store: describeStoreSpec(opened.spec) }, notice);
       this.onClose(() => opened.store.close());
       await opened.store.migrate();
       this.#store = opened;

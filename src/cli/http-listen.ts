@@ -4,7 +4,8 @@ import { UsageError } from './cli-errors.js';
 
 /**
  * Where `daemon` and `serve` serve the HTTP API: `--http [host:]port`, else `NIGHTSHIFT_HTTP`,
- * else `HEALTH_CHECK_PORT` (on 127.0.0.1), else `fallback` (null: no HTTP server).
+ * else `HEALTH_CHECK_PORT` (on 127.0.0.1), else `fallback`: the config's `http` address, or the
+ * command's default (null: no HTTP server).
  */
 export function httpListenOf(flag: string | undefined, env: EnvSettings, fallback: ListenAddress | null = null): ListenAddress | null {
   if (flag !== undefined) {

@@ -43,6 +43,7 @@ export function buildProgram(): Command {
 Exit codes: 0 success, 1 failure (job failed, not found, config or store error), 2 bad usage or input.
 Environment: NIGHTSHIFT_DB, DATABASE_URL, NIGHTSHIFT_STORE, MAX_CONCURRENT_JOBS, JOB_TIMEOUT_MS,
 SHUTDOWN_TIMEOUT_MS, POLL_INTERVAL_MS, NIGHTSHIFT_RETAIN_COMPLETED|CANCELLED|DEAD (7d, 12h, 30m or ms),
+NIGHTSHIFT_HTTP ([host:]port of the HTTP API), HEALTH_CHECK_PORT, NIGHTSHIFT_API_TOKEN (an admin token),
 LOG_LEVEL (debug shows stacks of errors), LOG_FORMAT (pretty|json).`,
     );
   registerDaemonCommand(program);

@@ -107,6 +107,69 @@ export interface PostgresStoreConfig {
 export type StoreConfig = SqliteStoreConfig | PostgresStoreConfig | Store;
 
 /**
+ * An API token of the config's `http.tokens`, by its SHA-256 digest only: a config file is read
+ * (and committed) more widely than a secret should be, and the digest is all the server needs.
+ */
+export interface HttpTokenConfig {
+  /** Names the token in logs and in the 403 that names its scope; the rule of job names. */
+  name: string;
+  /**
+   * The token's SHA-256 digest, 64 lowercase hex characters: `printf %s "$TOKEN" | sha256sum`.
+   * Make the token itself random and long (`openssl rand -hex 32`): a digest of a guessable token
+   * can be reversed by guessing.
+   */
+  sha256: string;
+  /** `read` (every GET), `enqueue` (read, plus enqueues and flows) or `admin` (everything). */
+  scope: 'read' | 'enqueue' | 'admin';
+}
+
+/**
+ * The HTTP API (REST under `/api`, `/health`, `/ready`, `/metrics`) of `nightshift serve`, and of
+ * `nightshift daemon`, which serves it whenever this section is present (`daemon --no-http` keeps
+ * it off). The same settings as `createNightshift({ http })`, except plain-text tokens.
+ *
+ * Where it listens is one setting, host and port together: `--http [host:]port` wins, then
+ * `NIGHTSHIFT_HTTP`, then `HEALTH_CHECK_PORT` (on 127.0.0.1), then `host`/`port` here. The other
+ * fields apply wherever it listens; `--insecure` on the command line also sets `insecure`.
+ */
+export interface HttpConfig {
+  /**
+   * Interface to listen on: `127.0.0.1`, `::1`, `0.0.0.0`, a host name. Default 127.0.0.1. Beyond
+   * loopback the API needs a token (`nightshift tokens create`, `NIGHTSHIFT_API_TOKEN`, `tokens`) or
+   * `insecure`.
+   */
+  host?: string;
+  /** 0 … 65 535; 0 picks a free port (logged with "HTTP API listening"). Default 8080. */
+  port?: number;
+  /** Listen beyond loopback without a token, on a network you trust; a warning at every start. Default false. */
+  insecure?: boolean;
+  /**
+   * Origins (`https://ops.example.com`: scheme, host and port, as browsers send `Origin`) whose
+   * pages may make changing requests (POST, PUT, DELETE). Default none: a changing request from
+   * a page of another site is refused (403 `CROSS_SITE_REQUEST`).
+   */
+  allowedOrigins?: readonly string[];
+  /**
+   * Host names (without port; an IPv6 address in brackets) an API without any token answers
+   * besides this machine's loopback names: a local alias, a name in /etc/hosts. Without a token
+   * the API answers only requests addressed to `localhost`, `*.localhost`, `127.x.x.x` or `[::1]`
+   * (403 `HOST_NOT_ALLOWED` otherwise), against DNS rebinding. Default none.
+   */
+  allowedHosts?: readonly string[];
+  /** Largest request body, bytes. Default: the payload limit (1 MiB) plus 64 KiB; bulk enqueue and flows allow 32 MiB. */
+  bodyLimitBytes?: number;
+  /** At stop, how long requests still in flight may take before their connections are cut, ms. Default 5 000. */
+  closeGraceMs?: number;
+  /** Requests with a wrong token one address may make per minute before it gets 429. Default 10. */
+  authFailureLimit?: number;
+  /**
+   * Tokens accepted besides the store's (`nightshift tokens create`) and `NIGHTSHIFT_API_TOKEN`,
+   * by digest (`HttpTokenConfig`); with any, every `/api` request needs one. Default none.
+   */
+  tokens?: readonly HttpTokenConfig[];
+}
+
+/**
  * One cron schedule of the config's `schedules: [...]`: the very shape of an entry of a YAML
  * schedule file (`ScheduleDefinition`, documented field by field there). Unknown keys are
  * rejected, so a typo is reported instead of silently ignored.
@@ -136,6 +199,12 @@ export interface NightshiftConfig {
    * `NIGHTSHIFT_DB` and `NIGHTSHIFT_STORE` in the environment win over this setting.
    */
   store?: StoreConfig;
+  /**
+   * The HTTP API of `nightshift serve` and `nightshift daemon` (`HttpConfig`); its presence makes
+   * `daemon` serve it. `--http`, `NIGHTSHIFT_HTTP` and `HEALTH_CHECK_PORT` win over `host`/`port`.
+   * Default: none (`serve` listens on 127.0.0.1:8080, `daemon` serves no API).
+   */
+  http?: HttpConfig;
   /**
    * Cron schedules: a path to a YAML schedule file (relative paths resolve from this config
    * file's directory), or the list inline. Default: none.

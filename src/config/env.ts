@@ -1,9 +1,10 @@
+import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { LevelWithSilent } from 'pino';
 import { ConfigError, type ValidationIssue } from '../errors.js';
 import type { Retention } from '../maintenance/pruner.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../observe/logger.js';
-import { boundsIssue, parseDuration, RETENTION_BOUNDS, SETTING_BOUNDS, type IntegerBounds } from './setting-rules.js';
+import { boundsIssue, HTTP_PORT_BOUNDS, parseDuration, RETENTION_BOUNDS, SETTING_BOUNDS, type IntegerBounds } from './setting-rules.js';
 
 /**
  * Settings read from environment variables: the one place they are parsed, with one set of rules
@@ -14,13 +15,13 @@ import { boundsIssue, parseDuration, RETENTION_BOUNDS, SETTING_BOUNDS, type Inte
  * |-----------------------|-------------------------------------------------------------------------|
  * | `NIGHTSHIFT_DB`       | SQLite database file                                                    |
  * | `DATABASE_URL`        | `postgres://…`/`postgresql://…` → PostgreSQL; `sqlite:path`, `file:` URL or a plain path → SQLite |
- * | `NIGHTSHIFT_STORE`    | `sqlite` or `postgres`: which store to use when both kinds are configured |
+ * | `NIGHTSHIFT_STORE`    | `sqlite` or `postgres`: which store to use when both kinds are configured; `postgres` needs a server named by `DATABASE_URL`, the config's `store.postgres` or `PGHOST`/`PGUSER`/`PGDATABASE` |
  * | `MAX_CONCURRENT_JOBS` | integer 1 … 10 000: caps every queue's concurrency (and is the default) |
  * | `JOB_TIMEOUT_MS`      | integer ≥ 1, ms: time limit of every queue, replacing the file's        |
  * | `SHUTDOWN_TIMEOUT_MS` | integer ≥ 0, ms: grace period of a graceful stop; 0 aborts running handlers at once |
  * | `POLL_INTERVAL_MS`    | integer ≥ 1, ms: base time between a queue's fallback polls             |
- * | `HEALTH_CHECK_PORT`   | integer 1 … 65 535: `nightshift daemon` / `serve` serve the HTTP API (health, ready, metrics, REST) on 127.0.0.1 at this port |
- * | `NIGHTSHIFT_HTTP`     | `[host:]port` (`8080`, `0.0.0.0:8080`, `[::1]:8080`): where `daemon` / `serve` serve the HTTP API; wins over `HEALTH_CHECK_PORT` |
+ * | `HEALTH_CHECK_PORT`   | integer 1 … 65 535: `nightshift daemon` / `serve` serve the HTTP API (health, ready, metrics, REST) on 127.0.0.1 at this port; wins over the config's `http.host`/`http.port` |
+ * | `NIGHTSHIFT_HTTP`     | `[host:]port` (`8080`, `0.0.0.0:8080`, `[::1]:8080`): where `daemon` / `serve` serve the HTTP API; wins over `HEALTH_CHECK_PORT` and the config's `http.host`/`http.port` |
  * | `LOG_LEVEL`           | `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`          |
  * | `LOG_FORMAT`          | `pretty` or `json`; unset: pretty when stderr is a terminal, else JSON  |
  * | `NIGHTSHIFT_RETAIN_COMPLETED` / `_CANCELLED` / `_DEAD` | duration (`7d`, `12h`, `30m`, `45s`, `500ms` or plain ms): how long finished jobs of that state are kept |
@@ -40,6 +41,13 @@ export interface EnvSettings {
   healthCheckPort?: number;
   /** `NIGHTSHIFT_HTTP`: where the HTTP API listens. */
   http?: ListenAddress;
+  /**
+   * Set when `NIGHTSHIFT_STORE=postgres` names no server: no `DATABASE_URL`, and none of the pg
+   * driver's `PG_SERVER_VARIABLES`. Only the config file's `store.postgres` can name it then;
+   * `storeSpec` refuses to go on without (the driver would fail with "no PostgreSQL user name
+   * specified in startup packet", which does not say what to set).
+   */
+  postgresUnnamed?: true;
   logLevel?: LevelWithSilent;
   logFormat?: LogFormat;
   /** Job retention from `NIGHTSHIFT_RETAIN_*`, in ms; only the variables that are set. */
@@ -82,6 +90,13 @@ export function sqlitePathFromUrl(url: string): string | null {
   return url;
 }
 
+/**
+ * The pg driver's variables that name a PostgreSQL server or account. With one of them set,
+ * `NIGHTSHIFT_STORE=postgres` needs no `DATABASE_URL`: the driver reads them (and PGPORT,
+ * PGPASSWORD, …).
+ */
+export const PG_SERVER_VARIABLES = ['PGHOST', 'PGUSER', 'PGDATABASE'] as const;
+
 /** Where an HTTP server listens. */
 export interface ListenAddress {
   /** Default 127.0.0.1. */
@@ -89,16 +104,33 @@ export interface ListenAddress {
   port: number;
 }
 
+/** A host in `[host:]port`: a name or IPv4 address, or an IPv6 address in brackets. */
+const LISTEN_HOST = String.raw`\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+`;
+
 /**
  * Parses `[host:]port` — `8080`, `127.0.0.1:8080`, `0.0.0.0:8080`, `[::1]:8080` — as `--http` and
  * `NIGHTSHIFT_HTTP` take it. Port 0 picks a free port.
  */
 export function parseListenAddress(text: string): ListenAddress | { problem: string } {
-  const match = /^(?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(text.trim());
+  const match = new RegExp(`^(?:(${LISTEN_HOST}):)?(\\d{1,5})$`).exec(text.trim());
   const port = match ? Number(match[2]) : Number.NaN;
-  if (!match || port > 65_535) return { problem: `must be [host:]port with a port from 0 to 65535 (e.g. 8080 or 0.0.0.0:8080), got ${JSON.stringify(text)}` };
+  if (!match || port > HTTP_PORT_BOUNDS.max) return { problem: `must be [host:]port with a port from 0 to 65535 (e.g. 8080 or 0.0.0.0:8080), got ${JSON.stringify(text)}` };
   const host = match[1]?.replace(/^\[|\]$/g, '');
   return host === undefined ? { port } : { host, port };
+}
+
+/**
+ * A host to listen on as the config's `http.host` takes it: what `[host:]port` takes before the
+ * colon, or an IPv6 address without brackets (`::1`, as `createNightshift` takes it). Returns it
+ * without brackets, or null when it is neither.
+ */
+export function parseListenHost(text: string): string | null {
+  const host = text.trim();
+  if (new RegExp(`^(?:${LISTEN_HOST})$`).test(host)) {
+    const bare = host.replace(/^\[|\]$/g, '');
+    return host.startsWith('[') && isIP(bare) !== 6 ? null : bare;
+  }
+  return isIP(host) === 6 ? host : null;
 }
 
 /** A variable's value, trimmed; undefined when unset or empty. */
@@ -210,8 +242,10 @@ export function readEnv(env: Env = process.env): EnvSettings {
     if (databaseUrl !== undefined && !urlIsPostgres) {
       issues.push({ path: 'DATABASE_URL', message: 'NIGHTSHIFT_STORE is "postgres" but DATABASE_URL is not a postgres:// URL' });
     }
-    // Without DATABASE_URL the pg driver falls back to PGHOST, PGUSER, … .
+    // Without DATABASE_URL the pg driver falls back to PGHOST, PGUSER, … ; without those either,
+    // the server can only come from the config file, which storeSpec checks.
     settings.store = urlIsPostgres ? { kind: 'postgres', connectionString: databaseUrl } : { kind: 'postgres' };
+    if (!urlIsPostgres && PG_SERVER_VARIABLES.every((name) => get(name) === undefined)) settings.postgresUnnamed = true;
   } else if (storeKind === 'sqlite') {
     // A postgres DATABASE_URL may belong to the app itself; NIGHTSHIFT_STORE=sqlite says to ignore it.
     const path = sqliteFile ?? urlSqlitePath ?? undefined;

@@ -8,9 +8,9 @@ import type { AnyJobDefinition } from '../job/define-job.js';
 import type { withBuiltinJobs } from '../jobs/builtin-jobs.js';
 import type { LevelWithSilent } from 'pino';
 import type { Retention } from '../maintenance/pruner.js';
-import type { NightshiftConfig, ScheduleEntry, StoreConfig } from './define-config.js';
+import type { HttpConfig, NightshiftConfig, ScheduleEntry, StoreConfig } from './define-config.js';
 import { readEnv, RETENTION_VARIABLES, type EnvSettings } from './env.js';
-import { validateConfig, validateFileSetting, type FileSettings, type ValidatedPrune } from './validate-config.js';
+import { loadSchemaNameCheck, namesPostgresSchema, validateConfig, validateFileSetting, type FileSettings, type ValidatedPrune } from './validate-config.js';
 
 // Modules a command does not always need are imported where they are used, so that a short
 // command (`list`, `jobs`, `enqueue`) loads only its own path: the config module loader (no
@@ -75,8 +75,15 @@ export interface ResolvedConfig {
   prune: false | { retention: Retention; intervalMs?: number };
   /** `POLL_INTERVAL_MS`, else `pollIntervalMs` of the code config or the schedule file. */
   pollIntervalMs: number | undefined;
-  /** `HEALTH_CHECK_PORT`: reserved for the daemon's HTTP server, which it does not start yet. */
+  /** `HEALTH_CHECK_PORT`: where `daemon` and `serve` serve the HTTP API, on 127.0.0.1 (see `http`). */
   healthCheckPort: number | undefined;
+  /**
+   * The config's `http` section (`HttpConfig`), validated; undefined without one. Its `host` and
+   * `port` are the last choice of the listen address: `--http`, `NIGHTSHIFT_HTTP` and
+   * `HEALTH_CHECK_PORT` win, applied by `daemon` and `serve` (config/http-config.ts), as
+   * `resolveStore` applies the environment to `store`.
+   */
+  http: HttpConfig | undefined;
   /** `LOG_LEVEL`, else the file's `logLevel`; undefined when neither is set (each command picks its default). */
   logLevel: LevelWithSilent | undefined;
   maxPayloadBytes: number | undefined;
@@ -265,7 +272,10 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
     }
     config = { jobs: [] };
   } else {
-    config = validateConfig(await importConfigModule(file), file);
+    const exported = await importConfigModule(file);
+    // The store's own rule, loaded with the pg driver only for a config that names a schema.
+    const schemaNameCheck = namesPostgresSchema(exported) ? await loadSchemaNameCheck() : undefined;
+    config = validateConfig(exported, file, schemaNameCheck === undefined ? {} : { schemaNameCheck });
   }
   const schedules = scheduleFileInUse(config, file, scheduleFile);
   const fileSettings = schedules === undefined ? null : await readScheduleFileSettings(schedules);
@@ -407,6 +417,7 @@ export function resolveConfig(
     prune: resolvePrune(config, env, options.file, fileSettings),
     pollIntervalMs,
     healthCheckPort: env.healthCheckPort,
+    http: config.http,
     logLevel: env.logLevel ?? config.logLevel,
     maxPayloadBytes: config.maxPayloadBytes,
     workerId: config.workerId,

@@ -39,12 +39,19 @@ export const SETTING_BOUNDS = {
    */
   pollIntervalMs: { min: 1, max: MAX_INT32, unit: 'ms' },
   /**
-   * Port of the daemon's HTTP server and health endpoint (reserved: `nightshift daemon` starts no
-   * server yet): 1 … 65 535. 0 ("any free port") is refused: a health probe could not know where
-   * to ask.
+   * `HEALTH_CHECK_PORT`: the port `daemon` and `serve` serve the HTTP API (health, ready, metrics,
+   * REST) at, on 127.0.0.1: 1 … 65 535. 0 ("any free port") is refused: the variable is there for
+   * health probes, which could not know where to ask. (`HTTP_PORT_BOUNDS` for the others.)
    */
   healthCheckPort: { min: 1, max: 65_535, unit: '' },
 } as const satisfies Record<string, IntegerBounds>;
+
+/**
+ * Port of the HTTP API as `--http`, `NIGHTSHIFT_HTTP` and the config's `http.port` take it:
+ * 0 … 65 535. 0 is valid, as in `createNightshift({ http: { port: 0 } })`: a free port is picked
+ * and logged ("HTTP API listening"), which suits tests and a process behind a discovery service.
+ */
+export const HTTP_PORT_BOUNDS = { min: 0, max: 65_535, unit: '' } as const satisfies IntegerBounds;
 
 /**
  * How long a finished job (and its attempts, with their results) is kept: 0 … 100 years. 0 is

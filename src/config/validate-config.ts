@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { ConfigError, type ValidationIssue } from '../errors.js';
+import { MAX_INT32 } from '../job/input-bounds.js';
 import { NAME_MAX_LENGTH, NAME_PATTERN } from '../job/names.js';
 import { builtinJobsConfigSchema, type BuiltinJobsConfig } from '../jobs/builtin-config.js';
 import { MIN_TICK_RETENTION_MS } from '../maintenance/pruner.js';
 import { LOG_LEVELS } from '../observe/logger.js';
 import { scheduleDefinitionSchema } from '../scheduler/schedule-definition.js';
 import type { NightshiftConfig, StoreConfig } from './define-config.js';
-import { parseDuration, PRUNE_INTERVAL_BOUNDS, RETENTION_BOUNDS, SETTING_BOUNDS, type IntegerBounds } from './setting-rules.js';
+import { parseListenHost } from './env.js';
+import { HTTP_PORT_BOUNDS, parseDuration, PRUNE_INTERVAL_BOUNDS, RETENTION_BOUNDS, SETTING_BOUNDS, type IntegerBounds } from './setting-rules.js';
 
 /*
  * Shape checks for a configuration object, with zod. Every problem is reported with its dotted
@@ -105,18 +107,121 @@ const postgresConfig = z.strictObject({
       .string()
       .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
       .optional(),
-    schema: z
-      .string()
-      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier (a-z, 0-9, _; at most 63 characters)')
-      .optional(),
+    // Only the type here: the name rule is the store's own (`SchemaNameCheck`), so that a name
+    // this accepts is one the store accepts.
+    schema: z.string({ error: 'must be a string' }).optional(),
     poolSize: positiveInt().max(1000, 'must be ≤ 1000').optional(),
     listen: z.boolean().optional(),
   }),
 });
 
+/**
+ * Whether a PostgreSQL schema name is accepted: null when it is, else what is wrong with it.
+ * `validateConfig` checks `store.postgres.schema` with it when given one (`loadConfig` does).
+ */
+export type SchemaNameCheck = (schema: string) => string | null;
+
+/**
+ * The store's schema-name rule (store/postgres/schema-name.ts), its message included: the config
+ * and the store accept the very same names. That module loads the pg driver (some 35 ms), so it is
+ * loaded only for a config that names a schema, not by every command of a SQLite deployment.
+ * Without the check, `validateConfig` lets any string through to the store, which refuses it when
+ * it opens (naming the schema, not the file).
+ */
+export async function loadSchemaNameCheck(): Promise<SchemaNameCheck> {
+  const { schemaNames } = await import('../store/postgres/schema-name.js');
+  return (schema) => {
+    try {
+      schemaNames(schema);
+      return null;
+    } catch (error) {
+      return (error instanceof Error ? error.message : String(error)).replace(/^postgres store: /, '');
+    }
+  };
+}
+
+/** Whether a config object names a PostgreSQL schema (so that `loadSchemaNameCheck` is needed). */
+export function namesPostgresSchema(value: unknown): boolean {
+  const store = typeof value === 'object' && value !== null ? (value as { store?: unknown }).store : undefined;
+  const postgres = typeof store === 'object' && store !== null ? (store as { postgres?: unknown }).postgres : undefined;
+  return typeof postgres === 'object' && postgres !== null && typeof (postgres as { schema?: unknown }).schema === 'string';
+}
+
+/** An origin as browsers send it in `Origin`: scheme, host and the port when not the default. */
+const origin = z.unknown().superRefine((value, ctx) => {
+  const expected = 'must be an origin as browsers send it: scheme://host[:port], without path or trailing slash (e.g. https://ops.example.com)';
+  let parsed: URL | null = null;
+  try {
+    parsed = typeof value === 'string' ? new URL(value) : null;
+  } catch {
+    parsed = null;
+  }
+  if (parsed !== null && (parsed.protocol === 'http:' || parsed.protocol === 'https:')) {
+    if (parsed.origin === value) return;
+    // The server compares origins as text: `https://Ops.example.com/` would never match.
+    ctx.addIssue({ code: 'custom', message: `${expected}; got ${JSON.stringify(value)}, did you mean ${JSON.stringify(parsed.origin)}?` });
+    return;
+  }
+  ctx.addIssue({ code: 'custom', message: `${expected}, got ${JSON.stringify(value)}` });
+});
+
+/** A host name as the `Host` header carries it, without the port (an IPv6 address in brackets). */
+const allowedHost = z
+  .string({ error: 'must be a host name without port (e.g. jobs.internal)' })
+  .regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?)$/, 'must be a host name without port, as in the Host header (e.g. jobs.internal, or [fd00::1] for an IPv6 address)');
+
+const TOKEN_SCOPES = ['read', 'enqueue', 'admin'] as const;
+
+/** A token of `http.tokens`: its digest, never the token (see `HttpTokenConfig`). */
+const httpToken = z.strictObject(
+  {
+    name,
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the token\'s SHA-256 digest: 64 lowercase hex characters (printf %s "$TOKEN" | sha256sum)'),
+    scope: z.enum(TOKEN_SCOPES, { error: `must be one of ${TOKEN_SCOPES.join(', ')}` }),
+    // Named so that its message can say where a token belongs instead of "unknown option".
+    token: z
+      .unknown()
+      .superRefine((_value, ctx) => {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'a token in plain text does not belong in a config file: give its SHA-256 digest as sha256 (printf %s "$TOKEN" | sha256sum), or use `nightshift tokens create` or NIGHTSHIFT_API_TOKEN',
+        });
+      })
+      .optional(),
+  },
+  { error: 'must be { name, sha256, scope }' },
+);
+
+const HTTP_SHAPE = '{ host, port, insecure, allowedOrigins, allowedHosts, bodyLimitBytes, closeGraceMs, authFailureLimit, tokens }';
+
+/** `http:` — the HTTP API of `serve` and `daemon` (`HttpConfig`). */
+const httpConfig = z.strictObject(
+  {
+    host: z
+      .unknown()
+      .transform((value, ctx) => {
+        const host = typeof value === 'string' ? parseListenHost(value) : null;
+        if (host !== null) return host;
+        ctx.addIssue({ code: 'custom', message: `must be a host name or IP address to listen on (127.0.0.1, ::1, 0.0.0.0, localhost), got ${JSON.stringify(value)}` });
+        return z.NEVER;
+      })
+      .optional(),
+    port: bounded(HTTP_PORT_BOUNDS).optional(),
+    insecure: z.boolean({ error: 'must be true or false' }).optional(),
+    allowedOrigins: z.array(origin, { error: 'must be a list of origins (e.g. [\'https://ops.example.com\'])' }).optional(),
+    allowedHosts: z.array(allowedHost, { error: 'must be a list of host names (e.g. [\'jobs.internal\'])' }).optional(),
+    bodyLimitBytes: bounded({ min: 1, max: MAX_INT32, unit: 'bytes' }).optional(),
+    closeGraceMs: bounded({ min: 0, max: MAX_INT32, unit: 'ms' }).optional(),
+    authFailureLimit: integer(1).max(1_000_000, 'must be ≤ 1000000').optional(),
+    tokens: z.array(httpToken, { error: 'must be a list of { name, sha256, scope }' }).optional(),
+  },
+  { error: `must be ${HTTP_SHAPE}` },
+);
+
 // zod skips refinements of a value once part of it failed; checks that must always run (unique
-// job names, queue names) live in `crossFieldIssues`, and the store check sits on an `unknown`
-// field, which never fails first. Every problem is reported in one pass.
+// job names, queue names, the store's schema-name rule) live in `crossFieldIssues`, and the
+// store check sits on an `unknown` field, which never fails first. Every problem is reported in
+// one pass.
 const configSchema = z.strictObject({
   jobs: z.array(jobDefinition, { error: 'must be a list of job definitions (defineJob(...))' }),
   queues: z.record(z.string(), queueConfig, { error: 'must be an object of queue settings by queue name' }).optional(),
@@ -135,6 +240,7 @@ const configSchema = z.strictObject({
     })
     .optional(),
   builtins: builtinJobsConfigSchema.optional(),
+  http: httpConfig.optional(),
   // Only the shape here: the rules themselves are checked where alerting is loaded (the daemon,
   // `serve`, `alerts …`), so that other commands do not load the rule schema.
   alerts: z
@@ -156,8 +262,13 @@ const configSchema = z.strictObject({
   setup: z.custom<NonNullable<NightshiftConfig['setup']>>((value) => typeof value === 'function', { error: 'must be a function' }).optional(),
 });
 
-function crossFieldIssues(value: Record<string, unknown>): ValidationIssue[] {
+function crossFieldIssues(value: Record<string, unknown>, schemaNameCheck: SchemaNameCheck | undefined): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
+  if (schemaNameCheck !== undefined && namesPostgresSchema(value)) {
+    const schema = ((value.store as { postgres: { schema: string } }).postgres).schema;
+    const problem = schemaNameCheck(schema);
+    if (problem !== null) issues.push({ path: 'store.postgres.schema', message: problem });
+  }
   if (Array.isArray(value.jobs)) {
     // Job names must be unique: the CLI and the worker look jobs up by name.
     const seen = new Map<string, number>();
@@ -232,9 +343,10 @@ export function formatIssues(issues: readonly ValidationIssue[]): string {
 
 /**
  * Checks a configuration object. Returns it typed, or throws a `ConfigError` naming `file` and
- * listing every problem (also available as `error.issues`).
+ * listing every problem (also available as `error.issues`). `schemaNameCheck` (see
+ * `loadSchemaNameCheck`) checks `store.postgres.schema`; without it only its type is checked.
  */
-export function validateConfig(value: unknown, file?: string): NightshiftConfig {
+export function validateConfig(value: unknown, file?: string, options: { schemaNameCheck?: SchemaNameCheck } = {}): NightshiftConfig {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigError(
       `the configuration must be an object (export default defineConfig({ jobs: [...] })), got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
@@ -242,7 +354,7 @@ export function validateConfig(value: unknown, file?: string): NightshiftConfig 
     );
   }
   const result = configSchema.safeParse(value);
-  const extra = crossFieldIssues(value as Record<string, unknown>);
+  const extra = crossFieldIssues(value as Record<string, unknown>, options.schemaNameCheck);
   if (!result.success || extra.length > 0) {
     const issues = [...(result.success ? [] : toIssues(result.error)), ...extra];
     throw new ConfigError(`invalid configuration: ${formatIssues(issues)}`, file === undefined ? { issues } : { file, issues });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { resolveConfig } from '../../src/config/load-config.js';
-import { validateConfig } from '../../src/config/validate-config.js';
+import { loadSchemaNameCheck, validateConfig } from '../../src/config/validate-config.js';
 import { ConfigError } from '../../src/errors.js';
 import { defineJob } from '../../src/job/define-job.js';
 import { defineConfig, type ScheduleEntry } from '../../src/config/define-config.js';
@@ -10,9 +10,12 @@ import type { ScheduleDefinition } from '../../src/scheduler/schedule-definition
 const send = defineJob({ name: 'email.send', queue: 'email', schema: z.object({ to: z.string() }), handler: () => undefined });
 const report = defineJob({ name: 'report', schema: z.object({}), timeoutMs: 1000, handler: () => undefined });
 
+// The store's schema-name rule, as loadConfig passes it.
+const schemaNameCheck = await loadSchemaNameCheck();
+
 function configError(value: unknown): ConfigError {
   try {
-    validateConfig(value, '/app/nightshift.config.ts');
+    validateConfig(value, '/app/nightshift.config.ts', { schemaNameCheck });
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return error as ConfigError;
@@ -66,7 +69,7 @@ describe('validateConfig', () => {
       'queues.api.rateLimit': expect.stringContaining('burst'),
       'queues.llm.globalConcurrency': 'must be an integer ≥ 1',
       'store.postgres.connectionString': 'must start with postgres:// or postgresql://',
-      'store.postgres.schema': expect.stringContaining('lowercase SQL identifier'),
+      'store.postgres.schema': expect.stringContaining('is not accepted; use 1–48 characters'),
       schedules: 'must be a YAML file path or a list of schedules',
       leaseMs: 'must be an integer ≥ 1000 (ms)',
       maxPayloadBytes: 'must be an integer ≥ 1 (bytes)',

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
+import { cliHttpOptions, configListenAddress } from '../../config/http-config.js';
 import { UsageError } from '../cli-errors.js';
 import { commandAction } from '../command-action.js';
 import { httpListenOf } from '../http-listen.js';
 
 /** Options of `nightshift daemon`. */
 interface DaemonOptions {
-  /** `--http [host:]port`: serve the HTTP API beside the worker. */
-  http?: string;
+  /** `--http [host:]port`: serve the HTTP API beside the worker; `--no-http` (false): serve none, whatever the environment and config say. */
+  http?: string | false;
   insecure?: boolean;
   /** `--no-event-feed` sets false. */
   eventFeed: boolean;
@@ -39,6 +40,10 @@ const IMMEDIATE_EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143
  * schedules of the file's kind that it does not declare are kept with a warning (another file may
  * declare them), or deleted with `--delete-undeclared`.
  *
+ * The HTTP API is served beside them when asked: `--http`, `NIGHTSHIFT_HTTP`, `HEALTH_CHECK_PORT`,
+ * or an `http` section in the config (config/http-config.ts); `--no-http` keeps it off, e.g. for
+ * the worker processes of a config whose `http` section is meant for `nightshift serve`.
+ *
  * The first signal stops gracefully: no new claims, running handlers get `shutdownTimeoutMs` to
  * finish, the rest are released back to their queues, the store is closed, exit code 0. A second
  * signal exits at once (130/143); the jobs it abandons are rescued when their leases expire.
@@ -49,8 +54,9 @@ export function registerDaemonCommand(program: Command): void {
     .description('run workers, maintenance and schedules until SIGINT/SIGTERM (logs JSON to stderr)')
     .option('--no-worker', 'run the scheduler only: no worker, no lease rescue, no pruning')
     .option('--no-scheduler', 'run workers only: do not sync the declared schedules or fire any')
-    .option('--http <[host:]port>', 'also serve the HTTP API (REST, /health, /ready, /metrics) there; default NIGHTSHIFT_HTTP or HEALTH_CHECK_PORT, else none. Host 127.0.0.1 unless given')
-    .option('--insecure', 'let --http listen beyond loopback without an API token (trusted networks only)')
+    .option('--http <[host:]port>', "also serve the HTTP API (REST, /health, /ready, /metrics) there; default NIGHTSHIFT_HTTP or HEALTH_CHECK_PORT, else the config's http.host/http.port when it has an http section (port 8080 unless set), else none. Host 127.0.0.1 unless given")
+    .option('--no-http', "serve no HTTP API, even when NIGHTSHIFT_HTTP, HEALTH_CHECK_PORT or the config's http section ask for one")
+    .option('--insecure', 'let the HTTP API listen beyond loopback without an API token (trusted networks only); also `http.insecure` in the config')
     .option('--no-event-feed', "do not copy this process's job and schedule events into the store's event feed (GET /api/events); it costs throughput on very short jobs")
     .option('--alerts <file>', "alert rules to evaluate (alerts.yaml shape); default: the config's `alerts`, else alerts.yaml beside the config file, else none")
     .option('--delete-undeclared', 'at start, delete stored schedules of the schedule file (or code config) kind that it does not declare; by default they are kept, since another file on the same store may declare them')
@@ -87,11 +93,14 @@ export function registerDaemonCommand(program: Command): void {
           import('../daemon-scheduler.js'),
         ]);
         const events = new NightshiftEvents();
-        const http = httpListenOf(options.http, config.env);
+        // `--http`, else NIGHTSHIFT_HTTP / HEALTH_CHECK_PORT, else the config's `http` section.
+        const listen = options.http === false ? null : httpListenOf(options.http, config.env, configListenAddress(config.http));
+        const http =
+          listen === null ? null : cliHttpOptions(listen, config.http, { insecure: options.insecure === true, scheduleFile: typeof config.schedules === 'string' ? config.schedules : undefined });
         const nightshift = createNightshift({
           store,
           eventFeed: options.eventFeed,
-          ...(http ? { http: { ...http, insecure: options.insecure === true, ...(typeof config.schedules === 'string' ? { scheduleFile: config.schedules } : {}) } } : {}),
+          ...(http ? { http } : {}),
           jobs: [...config.jobs],
           queues: config.queues,
           worker: options.worker,

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { cliHttpOptions, configListenAddress, DEFAULT_HTTP_PORT } from '../../config/http-config.js';
 import { commandAction } from '../command-action.js';
 import { httpListenOf } from '../http-listen.js';
 
@@ -9,27 +10,27 @@ interface ServeOptions {
   alerts?: string;
 }
 
-/** Port of `serve` when neither `--http` nor the environment names one. */
-const DEFAULT_SERVE_PORT = 8080;
-
 /**
  * `serve`: the HTTP API alone — no worker, no scheduler — until SIGINT/SIGTERM. For a process that
  * only takes requests (enqueues from other languages, operators' queries) next to workers
  * elsewhere on the same store. On the first signal `/ready` answers 503 and the server closes.
+ * Where it listens and how it answers come from the flags, the environment and the config's
+ * `http` section (config/http-config.ts).
  */
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description(`serve the HTTP API only (no worker, no scheduler) until SIGINT/SIGTERM; default 127.0.0.1:${DEFAULT_SERVE_PORT}`)
-    .option('--http <[host:]port>', `where to listen; default NIGHTSHIFT_HTTP or HEALTH_CHECK_PORT, else 127.0.0.1:${DEFAULT_SERVE_PORT}`)
-    .option('--insecure', 'listen beyond loopback without an API token (trusted networks only)')
+    .description(`serve the HTTP API only (no worker, no scheduler) until SIGINT/SIGTERM; default 127.0.0.1:${DEFAULT_HTTP_PORT}`)
+    .option('--http <[host:]port>', `where to listen; default NIGHTSHIFT_HTTP or HEALTH_CHECK_PORT, else the config's http.host/http.port, else 127.0.0.1:${DEFAULT_HTTP_PORT}`)
+    .option('--insecure', 'listen beyond loopback without an API token (trusted networks only); also `http.insecure` in the config')
     .option('--alerts <file>', "alert rules served under /api/alerts (not evaluated here); default as for daemon")
     .action(
       commandAction(async (context, options: ServeOptions) => {
         context.defaultLogLevel = 'info';
         const config = await context.config({ required: false });
         const logger = context.logger();
-        const http = httpListenOf(options.http, config.env, { port: DEFAULT_SERVE_PORT })!;
+        const listen = httpListenOf(options.http, config.env, configListenAddress(config.http) ?? { port: DEFAULT_HTTP_PORT })!;
+        const http = cliHttpOptions(listen, config.http, { insecure: options.insecure === true, scheduleFile: typeof config.schedules === 'string' ? config.schedules : undefined });
         // /api/alerts reads and silences; evaluating is the daemons' job.
         const alerts =
           options.alerts !== undefined || config.alerts !== null
@@ -43,7 +44,7 @@ export function registerServeCommand(program: Command): void {
           queues: config.queues,
           worker: false,
           logger,
-          http: { ...http, insecure: options.insecure === true, ...(typeof config.schedules === 'string' ? { scheduleFile: config.schedules } : {}) },
+          http,
           ...(config.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: config.maxPayloadBytes }),
           ...(alerts === null ? {} : { alerts: alerts.runtimeOptions(false) }),
         });
