@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AlertEpisodeRecord, AlertSilenceRecord, AlertStore } from '../store/alert-types.js';
+import { isJobId } from '../store/job-ids.js';
 import type { Store } from '../store/types.js';
 import { ValidationError, NotFoundError } from '../errors.js';
 import type { AlertRules, Severity } from './alert-rules.js';
@@ -121,12 +122,17 @@ export function createAlertsAdmin(options: { store: Store & AlertStore; rules: A
       if (params.severity !== undefined && !(SEVERITIES as readonly string[]).includes(params.severity)) {
         throw new ValidationError('INVALID_OPTION', `alert history: severity must be one of ${SEVERITIES.join(', ')}`);
       }
+      // A cursor is an episode id a previous page returned: anything else is a mistake to say,
+      // not an empty page (the jobs list refuses one the same way).
+      if (params.cursor !== undefined && !isJobId(params.cursor)) {
+        throw new ValidationError('INVALID_OPTION', `alert history: cursor ${JSON.stringify(params.cursor)} is not one a previous page returned; start again without a cursor`);
+      }
       const episodes = await store.alertList({
         filter: {
           ...(params.severity ? { severity: params.severity } : {}),
           ...(params.rule ? { rule: params.rule } : {}),
           ...(params.job ? { subjectKind: 'job', subject: params.job } : {}),
-          ...(params.cursor ? { beforeId: params.cursor } : {}),
+          ...(params.cursor !== undefined ? { beforeId: params.cursor } : {}),
         },
         limit: limit + 1,
       });

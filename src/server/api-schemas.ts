@@ -6,8 +6,10 @@
 import { z } from 'zod';
 import { MAX_DELAY_MS, MAX_INT32, MAX_KEY_LENGTH, MAX_PRIORITY, MAX_REASON_LENGTH, MIN_PRIORITY, PRIORITY_ACCEPTED, PRIORITY_NAMES, type PriorityName } from '../job/input-bounds.js';
 import { NAME_MAX_LENGTH, NAME_PATTERN } from '../job/names.js';
+import { DEFAULT_BUCKET, TIMESERIES_BUCKETS, TIMESERIES_WINDOWS, type TimeseriesBucket, type TimeseriesWindow } from '../observe/stats-report.js';
 import { MAX_CATCH_UP } from '../scheduler/schedule-definition.js';
 import { RUN_STATS_JOB_LOOKUPS, RUN_STATS_TICK_LIMIT } from '../scheduler/schedule-manager.js';
+import { isJobId } from '../store/job-ids.js';
 import { JOB_STATES } from '../store/types.js';
 
 /** Largest number of jobs in one `POST /api/jobs/bulk`. */
@@ -191,11 +193,49 @@ export const flowReplySchema = z
   })
   .meta({ id: 'FlowResult' });
 
+/**
+ * Query parameters that may be given more than once (`?state=dead&state=cancelled`): the lists.
+ * Any other parameter sent twice is refused with "give it once" by the one query check of every
+ * route (request-rules.ts), which asks `isRepeatableParam` — rather than each field failing on
+ * the array the querystring parser makes of it ("expected number, received NaN").
+ */
+const repeatable = new WeakSet<z.ZodType>();
+
+/** Marks a query parameter schema as one that takes a value more than once (see `repeatable`). */
+export function repeatableParam<T extends z.ZodType>(schema: T): T {
+  repeatable.add(schema);
+  return schema;
+}
+
+/** Whether a query field (possibly wrapped: optional, default, described, refined, piped) was marked by `repeatableParam`. */
+export function isRepeatableParam(field: z.ZodType): boolean {
+  let schema: z.core.$ZodType | undefined = field;
+  while (schema !== undefined) {
+    if (repeatable.has(schema as z.ZodType)) return true;
+    const def = schema._zod.def as { innerType?: z.core.$ZodType; in?: z.core.$ZodType; type: string };
+    schema = def.innerType ?? (def.type === 'pipe' ? def.in : undefined);
+  }
+  return false;
+}
+
+/** A list in a query string: comma-separated, repeated (`?state=a&state=b`), or both. */
 const csv = (item: z.ZodType<string, string>) =>
-  z
-    .union([z.string(), z.array(z.string())])
-    .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((part) => part.trim()).filter(Boolean))
-    .pipe(z.array(item));
+  repeatableParam(
+    z
+      .union([z.string(), z.array(z.string())])
+      .transform((value) => (Array.isArray(value) ? value : [value]).flatMap((part) => part.split(',')).map((part) => part.trim()).filter(Boolean))
+      .pipe(z.array(item)),
+  );
+
+/**
+ * A page cursor: the `nextCursor` of the previous page, the id of the last row it showed. Checked
+ * here, so that a mistyped one is a 400 naming `cursor` on every list (the library's stores
+ * refuse it too for jobs, but an alert history page would be silently empty).
+ */
+export const pageCursorSchema = z
+  .string()
+  .refine(isJobId, { message: 'not a cursor this list returned: pass the nextCursor of the previous page, or leave cursor out to start from the newest' })
+  .describe('the `nextCursor` of the previous page');
 
 /** Filters of `GET /api/jobs` and of the bulk retry/cancel/delete actions. */
 export const jobFilterFields = {
@@ -219,7 +259,7 @@ export const jobListQuerySchema = z
   .object({
     ...jobFilterFields,
     limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional(),
-    cursor: z.string().max(200).optional(),
+    cursor: pageCursorSchema.optional(),
   })
   .strict();
 
@@ -335,11 +375,29 @@ export const statsReplySchema = z.object({
   jobs: z.array(activityWindowsSchema.extend({ name: z.string() })),
 });
 
-export const timeseriesQuerySchema = z.strictObject({
-  window: z.enum(['1h', '24h', '7d']).default('1h'),
-  bucket: z.enum(['1m', '5m', '15m', '1h', '6h', '1d']).optional().describe('default and finest: 1m for 1h, 15m for 24h, 1h for 7d; at most the window'),
-  queue: z.string().min(1).max(256).optional(),
-});
+/**
+ * The query of `GET /api/stats/timeseries`. The bucket's bounds for the window are checked here, as
+ * every other query field is, so that a bad combination is a 400 INVALID_REQUEST naming `bucket`;
+ * the library checks the same (`readTimeseries`, INVALID_OPTION) for its own callers.
+ */
+export const timeseriesQuerySchema = z
+  .strictObject({
+    window: z.enum(Object.keys(TIMESERIES_WINDOWS) as [TimeseriesWindow, ...TimeseriesWindow[]]).default('1h'),
+    bucket: z
+      .enum(Object.keys(TIMESERIES_BUCKETS) as [TimeseriesBucket, ...TimeseriesBucket[]])
+      .optional()
+      .describe('default and finest: 1m for 1h, 15m for 24h, 1h for 7d; at most the window'),
+    queue: z.string().min(1).max(256).optional(),
+  })
+  .superRefine(({ window, bucket }, ctx) => {
+    if (bucket === undefined) return;
+    const finest = DEFAULT_BUCKET[window];
+    if (TIMESERIES_BUCKETS[bucket] < TIMESERIES_BUCKETS[finest]) {
+      ctx.addIssue({ code: 'custom', path: ['bucket'], message: `a ${window} window takes buckets of ${finest} or more (older minutes are kept rolled up), got ${bucket}` });
+    } else if (TIMESERIES_BUCKETS[bucket] > TIMESERIES_WINDOWS[window]) {
+      ctx.addIssue({ code: 'custom', path: ['bucket'], message: `bucket ${bucket} is longer than the window ${window}` });
+    }
+  });
 
 const timeseriesPointsSchema = z.object({
   enqueued: z.array(z.number()),
@@ -411,9 +469,11 @@ export const scheduleCreateBodySchema = z
   .object({ id: scheduleIdSchema.optional().describe('unique schedule id; default the jobId'), ...scheduleBodyFields })
   .strict();
 
+// nullish, as every body whose fields are all optional: a PATCH without a body changes nothing.
 export const scheduleUpdateBodySchema = z
   .object({ ...scheduleBodyFields, jobId: scheduleBodyFields.jobId.optional(), schedule: scheduleBodyFields.schedule.optional() })
   .strict()
+  .nullish()
   .describe('the fields to change; the id cannot change');
 
 export const scheduleTriggerBodySchema = z
@@ -551,8 +611,13 @@ export const alertHistoryQuerySchema = z.strictObject({
   severity: z.enum(['critical', 'high', 'medium', 'low', 'info']).optional(),
   rule: z.string().min(1).max(200).optional(),
   jobId: z.string().min(1).max(256).optional().describe('the job name the alerts are about'),
-  cursor: z.string().max(20).optional(),
+  cursor: pageCursorSchema.optional(),
 });
+
+/** Body of `POST /api/alerts/test`: every field optional, so no body at all is accepted too (nullish, as `cancelBodySchema`). */
+export const alertTestBodySchema = z
+  .strictObject({ channel: z.string().min(1).max(100).optional().describe('one channel; absent: every configured one') })
+  .nullish();
 
 export const alertSilenceSchema = z.object({ id: z.string(), rule: z.string(), subject: z.string().nullable(), until: z.string(), reason: z.string().nullable(), createdAt: z.string() });
 

@@ -52,8 +52,37 @@ export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
 }
 
+/** One problem with a request: where (a dotted path in the part, '' for the whole) and what. */
+export interface RequestIssue {
+  path: string;
+  message: string;
+}
+
+/**
+ * The 400 of a malformed request (schema validation, and the query rules of request-rules.ts):
+ * INVALID_REQUEST, a message that lists every issue, and the issues in `details`.
+ */
+export function invalidRequest(where: string, issues: readonly RequestIssue[]): HttpError {
+  const listed = issues.map((issue) => `${issue.path || '(value)'}: ${issue.message}`).join('; ');
+  return new HttpError(400, 'INVALID_REQUEST', `invalid ${where}: ${listed}`, { details: { issues } });
+}
+
+/** The 415 of a body that is not JSON (request-rules.ts): it names the content type it got and the one the API takes. */
+export function unsupportedMediaType(contentType: string | undefined): HttpError {
+  const got = contentType === undefined || contentType.trim() === '' ? 'a body without content-type' : `content-type ${contentType}`;
+  return new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `send the body as JSON with content-type: application/json (got ${got})`);
+}
+
+/** What the error reply may say about the request it answers. */
+export interface ErrorContext {
+  /** The body limit of the route, bytes: named in a 413. */
+  bodyLimit?: number | undefined;
+  /** The request's content-type: named in a 415. */
+  contentType?: string | undefined;
+}
+
 /** Turns anything a route threw into a status and the one error body. */
-export function toErrorReply(error: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
+export function toErrorReply(error: unknown, context: ErrorContext = {}): { status: number; body: ErrorBody; headers: Record<string, string> } {
   if (error instanceof HttpError) {
     return { status: error.status, body: body(error.code, error.message, error.details), headers: error.headers };
   }
@@ -66,21 +95,26 @@ export function toErrorReply(error: unknown): { status: number; body: ErrorBody;
       path: issue.instancePath.replace(/^\//, '').replaceAll('/', '.'),
       message: issue.message ?? 'invalid',
     }));
-    const where = error.validationContext ?? 'request';
-    const listed = issues.map((issue) => `${issue.path || '(value)'}: ${issue.message}`).join('; ');
-    return { status: 400, body: body('INVALID_REQUEST', `invalid ${where}: ${listed}`, { issues }), headers: {} };
+    return toErrorReply(invalidRequest(error.validationContext ?? 'request', issues));
   }
   const fastifyError = error as Partial<FastifyError>;
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return { status: 413, body: body('PAYLOAD_TOO_LARGE', `request body is larger than the limit (${fastifyError.message})`), headers: {} };
+    // The limit is said, so that a client can split its request rather than guess (bulk and flows take more than the rest).
+    const limit = context.bodyLimit;
+    const message = limit === undefined ? 'request body is larger than the limit of this route' : `request body is larger than the limit of this route, ${limit} bytes (${readableBytes(limit)})`;
+    return { status: 413, body: body('PAYLOAD_TOO_LARGE', message, limit === undefined ? undefined : { limitBytes: limit }), headers: {} };
   }
-  if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return { status: 415, body: body('UNSUPPORTED_MEDIA_TYPE', 'send JSON with content-type: application/json'), headers: {} };
-  }
+  if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return toErrorReply(unsupportedMediaType(context.contentType));
   if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
     return { status: fastifyError.statusCode, body: body('INVALID_REQUEST', fastifyError.message ?? 'invalid request'), headers: {} };
   }
   return { status: 500, body: body('INTERNAL', 'internal error; see the server log'), headers: {} };
+}
+
+/** A byte count for people: `4 KiB`, `1.06 MiB`, `32 MiB`. */
+function readableBytes(bytes: number): string {
+  const [value, unit] = bytes >= 1024 * 1024 ? [bytes / 1024 / 1024, 'MiB'] : [bytes / 1024, 'KiB'];
+  return `${Number(value.toFixed(2))} ${unit}`;
 }
 
 function body(code: string, message: string, details?: unknown): ErrorBody {
@@ -89,7 +123,7 @@ function body(code: string, message: string, details?: unknown): ErrorBody {
 
 /** The fastify error handler: logs server faults, answers every error in the one shape. */
 export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  const { status, body: payload, headers } = toErrorReply(error);
+  const { status, body: payload, headers } = toErrorReply(error, { bodyLimit: request.routeOptions?.bodyLimit, contentType: request.headers['content-type'] });
   if (status >= 500) request.log.error({ err: error }, 'request failed');
   void reply.code(status).headers(headers).type('application/json').send(payload);
 }

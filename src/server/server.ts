@@ -14,7 +14,8 @@ import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
-import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
 import { NAME_MAX_LENGTH } from '../job/names.js';
@@ -22,10 +23,11 @@ import { DEFAULT_MAX_PAYLOAD_BYTES } from '../job/payload.js';
 import type { EventFeedReader } from '../observe/event-feed.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { ScheduleManager } from '../scheduler/schedule-manager.js';
-import { healthReplySchema, readyReplySchema } from './api-schemas.js';
+import { errorReplySchema, healthReplySchema, readyReplySchema } from './api-schemas.js';
 import { assertSafeBind, Authenticator, isLoopbackHost, type ApiToken, type StoredTokens } from './auth.js';
 import { handleError, HttpError } from './http-errors.js';
 import { replySerializerCompiler } from './reply-serializer.js';
+import { apiValidatorCompiler, installBodyParsers, withRouteDefaults } from './request-rules.js';
 import { readEnvFlag } from '../config/env.js';
 import { createRouteGuard } from './route-guard.js';
 import { alertRoutes } from './routes/alerts.js';
@@ -142,12 +144,33 @@ function withReferencedComponents(document: SwaggerDocument): ReturnType<typeof 
     kept[id] = registered[id];
     pending.push(...refsIn(registered[id]));
   }
-  return { ...object, components: { ...object.components, schemas: kept } } as ReturnType<typeof jsonSchemaTransformObject>;
+  return withOptionalBodies({ ...object, components: { ...object.components, schemas: kept } }) as ReturnType<typeof jsonSchemaTransformObject>;
+}
+
+/**
+ * @fastify/swagger marks every request body required; a route whose body schema accepts null
+ * (every field optional: cancel, drain, trigger, a schedule's PATCH, the alert test) takes a
+ * request without any body, and the document says so.
+ */
+function withOptionalBodies<T extends { paths?: unknown }>(object: T): T {
+  const paths = (object.paths ?? {}) as Record<string, Record<string, { requestBody?: { required?: boolean; content?: Record<string, { schema?: { anyOf?: { type?: unknown }[] } }> } }>>;
+  for (const operations of Object.values(paths)) {
+    for (const operation of Object.values(operations)) {
+      const body = operation.requestBody;
+      const schema = body?.content?.['application/json']?.schema;
+      if (body && schema?.anyOf?.some((member) => member.type === 'null')) body.required = false;
+    }
+  }
+  return object;
 }
 
 /** Registers every route on `app` (whatever its prefix). */
 async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth: Authenticator): Promise<void> {
-  app.setValidatorCompiler(validatorCompiler);
+  // The form of a request — strict query strings, JSON bodies — is checked by the same rules on
+  // every route (request-rules.ts); the hook that applies them comes before any route.
+  app.setValidatorCompiler(apiValidatorCompiler);
+  app.addHook('onRoute', withRouteDefaults);
+  installBodyParsers(app);
   app.setSerializerCompiler(replySerializerCompiler(options.checkReplies ?? readEnvFlag('NIGHTSHIFT_CHECK_REPLIES', options.env)));
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {
@@ -170,14 +193,14 @@ async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth
   });
   const api = app.withTypeProvider<ZodTypeProvider>();
 
-  api.get('/health', { schema: { summary: 'Liveness', tags: ['health'], security: [], response: { 200: healthReplySchema } } }, async () => ({
+  api.get('/health', { config: { anyQuery: true }, schema: { summary: 'Liveness', tags: ['health'], security: [], response: { 200: healthReplySchema } } }, async () => ({
     status: 'ok',
     uptime: process.uptime(),
     timestamp: new Date().toISOString(),
     version: VERSION,
   }));
 
-  api.get('/ready', { schema: { summary: 'Readiness: the store answers and the loops run', tags: ['health'], security: [], response: { 200: readyReplySchema, 503: readyReplySchema } } }, async (_request, reply) => {
+  api.get('/ready', { config: { anyQuery: true }, schema: { summary: 'Readiness: the store answers and the loops run', tags: ['health'], security: [], response: { 200: readyReplySchema, 503: readyReplySchema } } }, async (_request, reply) => {
     const notReady = closing ? 'shutting down' : (options.readiness?.() ?? null);
     if (notReady !== null) return reply.code(503).send({ status: 'unavailable', reason: notReady });
     try {
@@ -188,10 +211,26 @@ async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth
     return { status: 'ready' };
   });
 
-  app.get('/metrics', { onRequest: guard('read'), schema: { hide: true } }, async (_request, reply) => {
-    if (!options.metrics) throw new HttpError(404, 'NOT_FOUND', 'metrics are not enabled in this process');
-    return reply.type(options.metrics.registry.contentType).send(await options.metrics.text());
-  });
+  app.get(
+    '/metrics',
+    {
+      onRequest: guard('read'),
+      schema: {
+        summary: 'Prometheus metrics of this process: jobs run, durations, waits, queue depths and lag, schedules, store calls',
+        tags: ['health'],
+        response: {
+          200: { description: 'The Prometheus text exposition format.', content: { 'text/plain; version=0.0.4': { schema: z.string() } } },
+          401: errorReplySchema,
+          403: errorReplySchema,
+          404: errorReplySchema.describe('metrics are not enabled in this process'),
+        },
+      },
+    },
+    async (_request, reply) => {
+      if (!options.metrics) throw new HttpError(404, 'NOT_FOUND', 'metrics are not enabled in this process');
+      return reply.type(options.metrics.registry.contentType).send(await options.metrics.text());
+    },
+  );
 
   await app.register(
     async (scoped) => {

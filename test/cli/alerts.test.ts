@@ -192,6 +192,10 @@ describe('nightshift alerts', () => {
     });
     expect(history.alerts).toHaveLength(1);
     expect(history.alerts[0]).toMatchObject({ rule: 'give-up-dies', status: 'delivered' });
+    // A cursor no page returned is a mistake said as one, not "no alerts".
+    const garbage = await project.run(['alerts', 'history', '--cursor', 'garbage']);
+    expect(garbage.code).toBe(2);
+    expect(garbage.stderr).toContain('alert history: cursor "garbage" is not one a previous page returned');
     const firing = await project.json<{ active: { rule: string }[] }>(['alerts', 'status']);
     expect(firing.active.map((episode) => episode.rule)).toEqual(['give-up-dies']);
     expect((await project.json<{ job: { state: string } }>(['job', job.id])).job.state).toBe('dead');

@@ -225,10 +225,11 @@ describe('GET /api/events', () => {
       expect(ahead.events.slice(1, 1 + kept.length).map((e) => `${e.id} ${e.event}`)).toEqual(kept);
 
       // The OpenAPI document describes the stream.
-      const openapi = (await (await fetch(`${base}/api/openapi.json`)).json()) as { paths: Record<string, { get?: { responses: Record<string, { content?: Record<string, unknown> }>; parameters?: { name: string }[] } }> };
+      const openapi = (await (await fetch(`${base}/api/openapi.json`)).json()) as { paths: Record<string, { get?: { responses: Record<string, { content?: Record<string, unknown> }>; parameters?: { name: string; in: string }[] } }> };
       const route = openapi.paths['/api/events']!.get!;
       expect(Object.keys(route.responses['200']!.content!)).toEqual(['text/event-stream']);
-      expect(route.parameters!.map((p) => p.name).sort()).toEqual(['after', 'name', 'queue', 'type']);
+      expect(route.parameters!.filter((p) => p.in === 'query').map((p) => p.name).sort()).toEqual(['after', 'name', 'queue', 'type']);
+      expect(route.parameters!.filter((p) => p.in === 'header').map((p) => p.name)).toEqual(['last-event-id']);
 
       // Bad input is refused before anything streams.
       expect((await fetch(`${base}/api/events?type=job:exploded`)).status).toBe(400);

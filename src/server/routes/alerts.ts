@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AlertsAdmin } from '../../alerts/alerts-admin.js';
 import type { AlertSilenceRecord } from '../../store/alert-types.js';
-import { alertEpisodeSchema, alertHistoryQuerySchema, alertSilenceBodySchema, alertSilenceSchema, errorReplySchema } from '../api-schemas.js';
+import { alertEpisodeSchema, alertHistoryQuerySchema, alertSilenceBodySchema, alertSilenceSchema, alertTestBodySchema, errorReplySchema } from '../api-schemas.js';
 import { HttpError } from '../http-errors.js';
 import type { RouteGuard } from '../route-guard.js';
 
@@ -69,7 +69,7 @@ export function alertRoutes(app: FastifyInstance, alerts: AlertsAdmin | undefine
       schema: {
         summary: 'Send a test message now through one channel (or every configured one)',
         tags,
-        body: z.strictObject({ channel: z.string().min(1).max(100).optional() }).optional(),
+        body: alertTestBodySchema,
         response: { 200: z.object({ results: z.array(z.object({ channel: z.string(), ok: z.boolean(), error: z.string().nullable() })) }), ...errors },
       },
     },

@@ -7,7 +7,7 @@
  * cursor may have been pruned it first gets `event: gap` (no id), as does a cursor beyond the
  * newest event (a store reset or replaced: the stream then goes on from the oldest event kept).
  * A stream whose token is revoked gets `event: unauthorized` and ends. Without a cursor the stream
- * starts at the newest event. Filters: `?type=`, `?queue=`, `?name=` (comma-separated lists).
+ * starts at the newest event. Filters: `?type=`, `?queue=`, `?name=` (comma-separated lists, or repeated).
  * A comment line (`: heartbeat`) every 15 s keeps proxies from closing an idle stream.
  *
  * One shared poller per server (`EventHub`) reads the store after the newest id it has, every
@@ -24,7 +24,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { FEED_EVENT_TYPES, type EventFeedReader, type FeedEvent } from '../../observe/event-feed.js';
 import type { EventListFilter } from '../../store/types.js';
-import { errorReplySchema } from '../api-schemas.js';
+import { errorReplySchema, repeatableParam } from '../api-schemas.js';
 import { HttpError } from '../http-errors.js';
 import type { RouteGuard } from '../route-guard.js';
 
@@ -41,20 +41,23 @@ const RETRY_MS = 2000;
 /** How often an open stream's token is checked again, ms (the tokens themselves are read every 5 s). */
 const AUTH_RECHECK_MS = 2000;
 
+/** A filter list: comma-separated, repeated (`?type=a&type=b`, as the jobs list takes them), or both. */
 const list = (what: string, max: number) =>
-  z
-    .string()
-    .max(4096)
+  repeatableParam(
+    z
+      .union([z.string().max(4096), z.array(z.string().max(4096)).max(max)])
+      .transform((value, ctx) => {
+        const items = [...new Set((Array.isArray(value) ? value : [value]).flatMap((part) => part.split(',')).map((item) => item.trim()).filter((item) => item !== ''))];
+        if (items.length === 0) return undefined;
+        if (items.length > max) ctx.addIssue({ code: 'custom', message: `at most ${max} values` });
+        return items;
+      }),
+  )
     .optional()
-    .describe(`${what}, comma-separated`)
-    .transform((value, ctx) => {
-      if (value === undefined || value.trim() === '') return undefined;
-      const items = [...new Set(value.split(',').map((item) => item.trim()).filter((item) => item !== ''))];
-      if (items.length > max) ctx.addIssue({ code: 'custom', message: `at most ${max} values` });
-      return items;
-    });
+    .describe(`${what}, comma-separated`);
 
-export const eventStreamQuerySchema = z.object({
+/** Strict, as every query of the API: a mistyped filter (`?tpye=`) is a 400, not a stream of everything. */
+export const eventStreamQuerySchema = z.strictObject({
   type: list(`event types (${FEED_EVENT_TYPES.join(', ')})`, FEED_EVENT_TYPES.length).refine(
     (types) => types === undefined || types.every((type) => (FEED_EVENT_TYPES as readonly string[]).includes(type)),
     { message: `unknown event type; known: ${FEED_EVENT_TYPES.join(', ')}` },
@@ -62,6 +65,20 @@ export const eventStreamQuerySchema = z.object({
   queue: list('queue names', 100),
   name: list('job names', 100),
   after: z.string().regex(/^\d{1,18}$/, 'a decimal event id').optional().describe('resume after this event id (the `Last-Event-ID` header wins when both are sent)'),
+});
+
+/**
+ * The request header an EventSource sends when it reconnects, documented and checked here like
+ * the query; loose, since a request carries many other headers (validated headers are merged
+ * back into the request's, never replace them).
+ */
+export const eventStreamHeadersSchema = z.looseObject({
+  'last-event-id': z
+    .string()
+    .trim()
+    .regex(/^\d{1,18}$/, 'a decimal event id sent by this stream')
+    .optional()
+    .describe('Last-Event-ID: resume after this event id, as an EventSource does when it reconnects; wins over `?after=`'),
 });
 
 /** One open stream. */
@@ -240,6 +257,7 @@ export function eventRoutes(app: FastifyInstance, feed: EventFeedReader | undefi
         ].join(' '),
         tags: ['events'],
         querystring: eventStreamQuerySchema,
+        headers: eventStreamHeadersSchema,
         response: {
           200: { description: 'The event stream (never ends on its own).', content: { 'text/event-stream': { schema: z.string() } } },
           ...errors,
@@ -249,12 +267,8 @@ export function eventRoutes(app: FastifyInstance, feed: EventFeedReader | undefi
     async (request, reply) => {
       if (!hub) throw new HttpError(404, 'NOT_FOUND', 'the event feed is not served by this process');
       if (hub.closed) throw new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down');
-      const header = request.headers['last-event-id'];
-      const lastEventId = Array.isArray(header) ? header[0] : header;
-      if (lastEventId !== undefined && !/^\d{1,18}$/.test(lastEventId.trim())) {
-        throw new HttpError(400, 'INVALID_REQUEST', 'Last-Event-ID must be a decimal event id sent by this stream');
-      }
-      const cursor = lastEventId?.trim() ?? request.query.after ?? null;
+      // Checked by eventStreamHeadersSchema (a 400 naming last-event-id otherwise).
+      const cursor = request.headers['last-event-id'] ?? request.query.after ?? null;
       const filter: EventListFilter = {
         ...(request.query.type ? { types: request.query.type } : {}),
         ...(request.query.queue ? { queues: request.query.queue } : {}),

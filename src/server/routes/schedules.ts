@@ -179,7 +179,7 @@ export function scheduleRoutes(app: FastifyInstance, options: ScheduleRouteOptio
     async (request) => {
       const view = await requireView(request.params.id);
       assertApiOwned(view, 'an edit', `Edit its entry there, ${SYNC}`, scheduleFile);
-      return scheduleToJson(await manager().update(view.id, definedFields(request.body) as ScheduleUpdate));
+      return scheduleToJson(await manager().update(view.id, definedFields(request.body ?? {}) as ScheduleUpdate));
     },
   );
 
