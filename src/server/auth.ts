@@ -15,6 +15,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { FastifyRequest } from 'fastify';
+import { ConfigError } from '../errors.js';
 import { HttpError } from './http-errors.js';
 
 export type TokenScope = 'read' | 'enqueue' | 'admin';
@@ -162,7 +163,7 @@ export class Authenticator {
       403,
       'HOST_NOT_ALLOWED',
       `the API has no token, so it answers only requests addressed to this machine (localhost, 127.0.0.1, [::1]), not to ${JSON.stringify(header ?? '')}: ` +
-        'this keeps pages of other sites from reaching it through DNS rebinding. Configure an API token, or list the name in allowedHosts.',
+        'this keeps pages of other sites from reaching it through DNS rebinding. Configure an API token, or list the name in allowedHosts (http.allowedHosts in the config).',
     );
   }
 
@@ -201,10 +202,11 @@ export function isLoopbackHost(host: string): boolean {
 export function assertSafeBind(host: string, auth: Authenticator, insecure: boolean): 'ok' | 'insecure' {
   if (auth.enabled || isLoopbackHost(host)) return 'ok';
   if (insecure) return 'insecure';
-  throw new Error(
+  // A configuration problem, said with its code like the others (the CLI prints `error [INVALID_CONFIG]`).
+  throw new ConfigError(
     `refusing to listen on ${host} without an API token: anyone who can reach it could enqueue and cancel jobs. ` +
       'Set NIGHTSHIFT_API_TOKEN (an admin token of 16+ characters, e.g. `openssl rand -hex 32`) or configure tokens, ' +
-      'bind 127.0.0.1, or pass --insecure on a network you trust.',
+      'bind 127.0.0.1, or pass --insecure (http.insecure in the config) on a network you trust.',
   );
 }
 
@@ -219,7 +221,7 @@ export function assertSameOrigin(request: FastifyRequest, allowedOrigins: readon
   const origin = request.headers.origin;
   if (typeof origin === 'string' && origin !== 'null' && allowedOrigins.includes(origin)) return;
   if (request.headers['sec-fetch-site'] === 'cross-site') {
-    throw new HttpError(403, 'CROSS_SITE_REQUEST', 'cross-site requests may not change anything; use the API from the same origin or configure allowed origins');
+    throw new HttpError(403, 'CROSS_SITE_REQUEST', 'cross-site requests may not change anything; use the API from the same origin, or list the page\'s origin in allowedOrigins (http.allowedOrigins in the config)');
   }
   if (typeof origin === 'string') {
     let host: string | null = null;
@@ -229,7 +231,7 @@ export function assertSameOrigin(request: FastifyRequest, allowedOrigins: readon
       host = null;
     }
     if (host === null || host !== request.headers.host) {
-      throw new HttpError(403, 'CROSS_SITE_REQUEST', `requests from origin ${origin} may not change anything; configure allowed origins to permit it`);
+      throw new HttpError(403, 'CROSS_SITE_REQUEST', `requests from origin ${origin} may not change anything; list it in allowedOrigins (http.allowedOrigins in the config) to permit it`);
     }
   }
 }

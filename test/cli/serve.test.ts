@@ -77,7 +77,7 @@ describe('nightshift serve, daemon --http and tokens', () => {
     project = new Project({ 'nightshift.config.ts': fixtureConfig() });
     const result = await project.run(['serve', '--http', '0.0.0.0:0']);
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain('refusing to listen on 0.0.0.0 without an API token');
+    expect(result.stderr).toContain('error [INVALID_CONFIG]: refusing to listen on 0.0.0.0 without an API token');
     const bad = await project.run(['serve', '--http', 'nope:port']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--http must be [host:]port');
