@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { NightshiftEvents } from '../observe/events.js';
+import { tellCancelledDependents } from '../observe/cancelled-dependents.js';
 import { createSilentLogger } from '../observe/logger.js';
 import type { ErrorRecord, JobRecord, Store, StrandedSettleResult } from '../store/types.js';
 import { createIntervalService, type IntervalService } from '../service.js';
@@ -86,7 +87,11 @@ export function createRescuer(options: RescuerOptions): IntervalService {
       const count = result.retried.length + result.dead.length;
       if (count === 0) return;
       logger.warn({ retried: result.retried.length, dead: result.dead.length }, 'rescued jobs whose lease expired');
-      if (options.events) reportLost(options.events, result.jobs);
+      if (options.events) {
+        reportLost(options.events, result.jobs);
+        // The jobs waiting on one that died here, cancelled with it: told after its failure.
+        await tellCancelledDependents(options.store, options.events, result.cancelledDependents);
+      }
       options.events?.emit('rescuer:rescued', { retried: result.retried, dead: result.dead });
       options.onRescued?.(result);
       if (count < RESCUE_BATCH) return;
@@ -99,6 +104,7 @@ export function createRescuer(options: RescuerOptions): IntervalService {
       { released: result.released.length, cancelled: result.cancelled.length },
       'settled waiting jobs whose dependency ended or was deleted without releasing them',
     );
+    if (options.events) await tellCancelledDependents(options.store, options.events, result.cancelled);
     options.events?.emit('rescuer:settled', result);
     options.onStrandedSettled?.(result);
   };

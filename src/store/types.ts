@@ -255,6 +255,12 @@ export interface JobFinishResult {
   applied: string[];
   /** Ids whose write was refused because the job was no longer running under that token. */
   rejected: string[];
+  /**
+   * Jobs that waited on one this write ended `dead` or `cancelled` and were cancelled with it
+   * (their `onDependencyFailure` says so), with the jobs waiting on those in turn; in no
+   * particular order. Absent when there are none (nearly always).
+   */
+  cancelledDependents?: string[];
 }
 
 /** What `Store.jobFetch` claims: see there. */
@@ -331,6 +337,8 @@ export interface RescueResult {
   dead: string[];
   /** Every rescued job as the rescue left it (state, lastError, attempt and attemptedAt of the lost attempt). */
   jobs: JobRecord[];
+  /** Jobs cancelled because a job they waited on was rescued to `dead` (as `JobFinishResult.cancelledDependents`). */
+  cancelledDependents: string[];
 }
 
 export interface JobListFilter {

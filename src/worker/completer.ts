@@ -18,6 +18,8 @@ export interface CompleterOptions<E extends CompleterEntry> {
   onWritten(entry: E, applied: boolean): void;
   /** Called when a write failed (transient failures are retried; see `Completer`). */
   onError(error: unknown): void;
+  /** Called after a write that cancelled jobs waiting on one it ended (`JobFinishResult.cancelledDependents`). */
+  onDependentsCancelled?(ids: string[]): void;
   /**
    * Called with true when a transient failure leaves finishes waiting for a retry, and with false
    * once a write succeeds again. The worker claims no new jobs in between.
@@ -249,6 +251,7 @@ export class Completer<E extends CompleterEntry> {
   #report(batch: E[], result: JobFinishResult): void {
     const rejected = result.rejected.length === 0 ? null : new Set(result.rejected);
     for (const entry of batch) this.#options.onWritten(entry, rejected === null || !rejected.has(entry.item.id));
+    if (result.cancelledDependents !== undefined && result.cancelledDependents.length > 0) this.#options.onDependentsCancelled?.(result.cancelledDependents);
   }
 
   #setStalled(stalled: boolean, error: unknown): void {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { createClient, type Client } from '../client/client.js';
 import { ConfigError, StateError } from '../errors.js';
 import { assertValidName } from '../job/names.js';
+import { tellCancelledDependents } from '../observe/cancelled-dependents.js';
 import { NightshiftEvents } from '../observe/events.js';
 import { createSilentLogger } from '../observe/logger.js';
 import { runObservers } from '../observe/run-observers.js';
@@ -348,6 +349,8 @@ export function createWorker(options: WorkerOptions): Worker {
       return false;
     },
     onError: reportError('finish'),
+    // After the finishes' own events: a dependent's cancellation follows the end that caused it.
+    onDependentsCancelled: (ids) => void tellCancelledDependents(store, events, ids).catch(reportError('cancelled dependents')),
     onStallChange(stalled, error) {
       if (events.has('worker:stalled')) events.emit('worker:stalled', { workerId: id, stalled, error: stalled ? error : null });
       // Claims were held back while finishes could not be written: look for work again.

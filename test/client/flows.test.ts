@@ -70,7 +70,11 @@ for (const kind of STORE_KINDS) {
       expect(run.results.every((r, n) => r.state === 'completed' && (r.result as { square: number }).square === n * n)).toBe(true);
     });
 
-    it('a dead child cancels its parent by default, naming it; with onDependencyFailure run the parent runs and sees it', async () => {
+    it('a dead child cancels its parent by default, naming it, and tells it; with onDependencyFailure run the parent runs and sees it', async () => {
+      // In the order they happened: the child's death, then its parent's cancellation.
+      const told: string[] = [];
+      nightshift.events.on('job:failed', ({ job, willRetry }) => void (!willRetry && told.push(`dead ${job.id}`)));
+      nightshift.events.on('job:cancelled', ({ job, reason }) => void told.push(`cancelled ${job.id} ${job.state}: ${reason}`));
       const cancelled = await nightshift.client.flow({ job: parent, data: { label: 'strict' }, children: [{ job: child, data: { n: 1 } }, { job: child, data: { n: 2, fail: true } }] });
       const tolerant = await nightshift.client.flow({
         job: parent,
@@ -81,6 +85,12 @@ for (const kind of STORE_KINDS) {
       await until(async () => (await nightshift.client.get(cancelled.job.id)).state === 'cancelled', 'the strict parent was cancelled', 20_000);
       const strict = await nightshift.client.get(cancelled.job.id);
       expect(strict.lastError).toMatchObject({ kind: 'dependency_failed', message: `dependency ${cancelled.children[1]!.job.id} ended dead` });
+      const failedChild = cancelled.children[1]!.job.id;
+      await until(() => told.some((line) => line.startsWith(`cancelled ${cancelled.job.id}`)), 'the parent\'s cancellation told', 10_000);
+      expect(told.filter((line) => line === `dead ${failedChild}` || line.startsWith(`cancelled ${cancelled.job.id} `))).toEqual([
+        `dead ${failedChild}`,
+        `cancelled ${cancelled.job.id} cancelled: dependency ${failedChild} ended dead`,
+      ]);
       await until(async () => (await nightshift.client.get(tolerant.job.id)).state === 'completed', 'the tolerant parent completed', 20_000);
       expect(parentRuns).toHaveLength(1);
       expect(parentRuns[0]!.results.map((r) => r.state)).toEqual(['completed', 'dead']);

@@ -73,7 +73,7 @@ describe('leases', () => {
     const claimed = (await startedEvent).job;
     const firstExpiry = claimed.lease!.expiresAt.getTime();
     await until(async () => ((await store.jobGet({ id: job.id }))?.lease?.expiresAt.getTime() ?? 0) > firstExpiry + 400, 'the lease was renewed', 5000);
-    expect(await store.jobRescueExpired({ limit: 10, error: LEASE_EXPIRED_ERROR })).toEqual({ retried: [], dead: [], jobs: [] });
+    expect(await store.jobRescueExpired({ limit: 10, error: LEASE_EXPIRED_ERROR })).toEqual({ retried: [], dead: [], jobs: [], cancelledDependents: [] });
     const completed = events.waitFor('job:completed');
     release.open();
     await completed;

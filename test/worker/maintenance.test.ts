@@ -82,6 +82,25 @@ describe('rescuer', () => {
     await rescuer.runNow();
     expect(failed).toHaveLength(2);
   });
+
+  it('tells the cancellation of the jobs waiting on one it rescued to dead', async () => {
+    const clock = new TestClock();
+    temp = await openTempStore({ clock });
+    const { store } = temp;
+    const client = createClient({ store, jobs: [noop] });
+    const doomed = (await client.enqueue(noop, {}, { maxAttempts: 1 })).job;
+    const waiting = (await client.enqueue(noop, {}, { dependsOn: [doomed.id], queue: 'after' })).job;
+    await store.jobFetch({ queue: 'default', limit: 1, owner: 'crashed-worker', leaseMs: 1000 });
+    clock.advance(1001);
+    const events = new NightshiftEvents();
+    const told: string[] = [];
+    events.on('job:failed', ({ job }) => void told.push(`failed ${job.id} ${job.state}`));
+    events.on('job:cancelled', ({ job, reason }) => void told.push(`cancelled ${job.id} ${job.queue}: ${reason}`));
+    const rescuer = createRescuer({ store, events, intervalMs: 60_000 });
+    stopAll.push(() => rescuer.stop());
+    await rescuer.runNow();
+    expect(told).toEqual([`failed ${doomed.id} dead`, `cancelled ${waiting.id} after: dependency ${doomed.id} ended dead`]);
+  });
 });
 
 /** Writes a job's final state straight into the SQLite file, as a finish whose dependents' settle was lost leaves it. */
@@ -110,12 +129,16 @@ describe('rescuer: stranded dependents', () => {
     expect(await store.jobPrune({ finishedBefore: new Date(clock.now()), states: ['dead'], limit: 10 })).toEqual({ deleted: 1 });
 
     const events = new NightshiftEvents();
+    const cancelledTold: string[] = [];
+    events.on('job:cancelled', ({ job }) => void cancelledTold.push(job.id));
     const settled = events.waitFor('rescuer:settled');
     const woken: string[][] = [];
     const rescuer = createRescuer({ store, events, intervalMs: 60_000, onStrandedSettled: (result) => woken.push(result.queues) });
     stopAll.push(() => rescuer.stop());
     await rescuer.runNow();
     expect(await settled).toEqual({ released: [released.id], cancelled: [waiter.id], queues: ['reports'] });
+    // The cancellation is told, as one the worker's finish causes is.
+    expect(cancelledTold).toEqual([waiter.id]);
     expect(woken).toEqual([['reports']]);
     expect((await store.jobGet({ id: released.id }))?.state).toBe('available');
     expect(await store.jobGet({ id: waiter.id })).toMatchObject({ state: 'cancelled', lastError: { kind: 'dependency_failed', message: expect.stringContaining('deleted before it completed') } });

@@ -139,6 +139,32 @@ export function describeJobDependencies(factory: StoreFactory): void {
       expect((await t.store.jobList({ limit: 100 })).jobs).toHaveLength(before);
     });
 
+    it('a finish that ends a dependency dead or cancelled reports the jobs it cancelled, those waiting on them included; a completion reports none', async () => {
+      const a = await insertJob(t.store);
+      const cancels = await insertJob(t.store, { dependsOn: [a.id] });
+      const above = await insertJob(t.store, { dependsOn: [cancels.id] });
+      const waits = await insertJob(t.store, { dependsOn: [a.id], onDependencyFailure: 'wait' });
+      const runs = await insertJob(t.store, { dependsOn: [a.id], onDependencyFailure: 'run' });
+      const [claimed] = await t.store.jobFetch({ queue: 'default', limit: 1, owner: OWNER, leaseMs: LEASE_MS, ids: [a.id] });
+      const result = await t.store.jobFinishMany({ items: [{ id: a.id, token: claimed!.lease!.token, finish: { outcome: 'dead', error: errorRecord() } }] });
+      expect(result.applied).toEqual([a.id]);
+      expect([...(result.cancelledDependents ?? [])].sort()).toEqual([cancels.id, above.id].sort());
+      expect(await stateOf(t.store, waits.id)).toBe('waiting');
+      expect(await stateOf(t.store, runs.id)).toBe('available');
+      // A cancelled dependency cancels too; a completed one releases, and nothing is reported.
+      const b = await insertJob(t.store);
+      const onB = await insertJob(t.store, { dependsOn: [b.id] });
+      const c = await insertJob(t.store);
+      const onC = await insertJob(t.store, { dependsOn: [c.id] });
+      const [claimedB, claimedC] = await t.store.jobFetch({ queue: 'default', limit: 2, owner: OWNER, leaseMs: LEASE_MS, ids: [b.id, c.id] });
+      const byId = new Map([claimedB!, claimedC!].map((job) => [job.id, job]));
+      const cancelled = await t.store.jobFinishMany({ items: [{ id: b.id, token: byId.get(b.id)!.lease!.token, finish: { outcome: 'cancelled', reason: 'stop' } }] });
+      expect(cancelled.cancelledDependents).toEqual([onB.id]);
+      const completed = await t.store.jobFinishMany({ items: [{ id: c.id, token: byId.get(c.id)!.lease!.token, finish: { outcome: 'completed', result: null } }] });
+      expect(completed).toEqual({ applied: [c.id], rejected: [] });
+      expect(await stateOf(t.store, onC.id)).toBe('available');
+    });
+
     it('the rescuer killing a dependency settles its dependents; pruning a finished graph leaves nothing behind', async () => {
       const a = await insertJob(t.store, { maxAttempts: 1 });
       const child = await insertJob(t.store, { dependsOn: [a.id] });
@@ -146,6 +172,7 @@ export function describeJobDependencies(factory: StoreFactory): void {
       t.clock.advance(1_001);
       const rescued = await t.store.jobRescueExpired({ limit: 10, error: errorRecord({ kind: 'lease_expired' }) });
       expect(rescued.dead).toEqual([a.id]);
+      expect(rescued.cancelledDependents).toEqual([child.id]);
       expect(await stateOf(t.store, child.id)).toBe('cancelled');
       t.clock.advance(60_000);
       await t.store.jobPrune({ finishedBefore: new Date(t.clock.now()), states: ['dead', 'cancelled'], limit: 100 });

@@ -15,7 +15,7 @@ export function describeJobLeases(factory: StoreFactory): void {
       expect(stored?.lease?.token).toBe(job.lease.token);
       // Past the original expiry but within the extended one: not rescued.
       t.clock.advance(LEASE_MS - 1_000);
-      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [], jobs: [] });
+      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [], jobs: [], cancelledDependents: [] });
       expect((await t.store.jobGet({ id: job.id }))?.state).toBe('running');
     });
 
@@ -64,7 +64,7 @@ export function describeJobLeases(factory: StoreFactory): void {
     it('does not rescue a lease that has not expired', async () => {
       const job = await insertAndClaim(t.store);
       t.clock.advance(LEASE_MS - 1);
-      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [], jobs: [] });
+      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [], jobs: [], cancelledDependents: [] });
       expect((await t.store.jobGet({ id: job.id }))?.state).toBe('running');
     });
 
@@ -165,7 +165,7 @@ export function describeJobLeases(factory: StoreFactory): void {
       const job = await insertAndClaim(t.store);
       t.clock.advance(LEASE_MS + 1);
       await t.store.jobFinishMany({ items: [{ id: job.id, token: job.lease.token, finish: { outcome: 'completed', result: '"done"' } }] });
-      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [], jobs: [] });
+      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [], jobs: [], cancelledDependents: [] });
       expect(await t.store.jobGet({ id: job.id })).toMatchObject({ state: 'completed', result: '"done"' });
     });
 
@@ -178,13 +178,13 @@ export function describeJobLeases(factory: StoreFactory): void {
       const second = await t.store.jobRescueExpired({ limit: 3, error: LOST_ERROR });
       expect(second.retried).toHaveLength(2);
       expect(new Set([...first.retried, ...second.retried]).size).toBe(5);
-      expect(await t.store.jobRescueExpired({ limit: 3, error: LOST_ERROR })).toEqual({ retried: [], dead: [], jobs: [] });
+      expect(await t.store.jobRescueExpired({ limit: 3, error: LOST_ERROR })).toEqual({ retried: [], dead: [], jobs: [], cancelledDependents: [] });
     });
 
     it('only rescues running jobs', async () => {
       const pending = await insertJob(t.store, { runAt: new Date(t.clock.now() - 10 * LEASE_MS) });
       t.clock.advance(LEASE_MS * 3);
-      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [], jobs: [] });
+      expect(await t.store.jobRescueExpired({ limit: 10, error: LOST_ERROR })).toEqual({ retried: [], dead: [], jobs: [], cancelledDependents: [] });
       expect((await t.store.jobGet({ id: pending.id }))?.state).toBe('available');
     });
   });

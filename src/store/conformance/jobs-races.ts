@@ -77,7 +77,7 @@ export function describeJobRaces(factory: StoreFactory): void {
       const stored = await t.store.jobGet({ id: job.id });
       const attempts = await t.store.jobAttempts({ id: job.id });
       if (finished.applied.length === 1) {
-        expect(rescued).toEqual({ retried: [], dead: [], jobs: [] });
+        expect(rescued).toEqual({ retried: [], dead: [], jobs: [], cancelledDependents: [] });
         expect(stored?.state).toBe('completed');
         expect(attempts.map((a) => a.outcome)).toEqual(['completed']);
       } else {

@@ -307,6 +307,19 @@ async function settleDependents(ctx: PgJobContext, db: Queryable, ids: string[],
   return new Set(rows.map((row) => row.queue));
 }
 
+/**
+ * `settleDependents` on the pool, adding the ids of the jobs it cancelled (with those waiting on
+ * them in turn) to `cancelled`; returns the queues that got a job due now, as `settleDependents`.
+ */
+async function settleDependentsCounting(ctx: PgJobContext, ids: string[], hows: string[], cancelled: string[]): Promise<Set<string>> {
+  const queues = new Set<string>();
+  for (const row of await settleDependentsChanges(ctx, ids, hows)) {
+    if (row.state === 'cancelled') cancelled.push(row.id);
+    else if (row.state === 'available') queues.add(row.queue);
+  }
+  return queues;
+}
+
 /** `settleDependents` on the pool, telling each job it moved out of `waiting`: its new state (available, scheduled or cancelled) and queue. */
 export async function settleDependentsChanges(ctx: PgJobContext, ids: string[], hows: string[]): Promise<{ id: string; state: JobState; queue: string }[]> {
   if (ids.length === 0) return [];
@@ -489,8 +502,9 @@ export async function finishJobs(ctx: PgJobContext, items: JobFinishItem[]): Pro
   // finish keeps its fast, asynchronously committed single statement for the jobs nobody waits
   // for); settle_dependents is idempotent, and new edges cannot slip in between (see depStates).
   // Should this process die in between, the rescuer's jobSettleStranded settles them instead.
+  const cancelledDependents: string[] = [];
   if (parents.length > 0) {
-    for (const queue of await settleDependents(ctx, ctx.pool, parents.map((p) => p.id), parents.map((p) => p.outcome))) requeued.add(queue);
+    for (const queue of await settleDependentsCounting(ctx, parents.map((p) => p.id), parents.map((p) => p.outcome), cancelledDependents)) requeued.add(queue);
   }
   await refundRates(ctx, rows, finishes);
   if (requeued.size > 0) {
@@ -501,6 +515,7 @@ export async function finishJobs(ctx: PgJobContext, items: JobFinishItem[]): Pro
   return {
     applied: items.filter((_, index) => outcome[index]).map((item) => item.id),
     rejected: items.filter((_, index) => !outcome[index]).map((item) => item.id),
+    ...(cancelledDependents.length > 0 ? { cancelledDependents } : {}),
   };
 }
 
@@ -619,7 +634,7 @@ export async function heartbeatJobs(
 
 /** Takes back expired leases, writing the caller's `error` (see `Store.jobRescueExpired`). */
 export async function rescueExpired(ctx: PgJobContext, limit: number, error: ErrorRecord): Promise<RescueResult> {
-  if (limit <= 0) return { retried: [], dead: [], jobs: [] };
+  if (limit <= 0) return { retried: [], dead: [], jobs: [], cancelledDependents: [] };
   const { rows } = await run<JobRow>(ctx.pool, ctx.sql.rescue, [
     ctx.now(),
     limit,
@@ -630,9 +645,10 @@ export async function rescueExpired(ctx: PgJobContext, limit: number, error: Err
   const retried = jobs.filter((job) => job.state === 'retryable');
   const dead = jobs.filter((job) => job.state === 'dead').map((job) => job.id);
   const queues = new Set(retried.map((job) => job.queue));
-  if (dead.length > 0) for (const queue of await settleDependents(ctx, ctx.pool, dead, dead.map(() => 'dead'))) queues.add(queue);
+  const cancelledDependents: string[] = [];
+  if (dead.length > 0) for (const queue of await settleDependentsCounting(ctx, dead, dead.map(() => 'dead'), cancelledDependents)) queues.add(queue);
   await wakeQueues(ctx, queues);
-  return { retried: retried.map((job) => job.id), dead, jobs };
+  return { retried: retried.map((job) => job.id), dead, jobs, cancelledDependents };
 }
 
 export async function getJob(ctx: PgJobContext, id: string): Promise<JobRecord | null> {

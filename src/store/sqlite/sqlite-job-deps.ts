@@ -140,6 +140,14 @@ export class SqliteDependencies {
     return changes.queues;
   }
 
+  /** `settle`, also adding the ids of the jobs it cancelled (with the jobs waiting on those in turn) to `cancelled`. */
+  settleCounting(ids: readonly number[], how: 'completed' | 'dead' | 'cancelled', now: number, cancelled: string[]): Set<string> {
+    const changes = emptyChanges();
+    this.settleInto(ids.map((id) => ({ id, how })), now, changes);
+    for (const id of changes.cancelled) cancelled.push(id);
+    return changes.queues;
+  }
+
   /** `settle` for dependencies that may have ended differently, recording every job it moves out of `waiting` in `changes`. */
   private settleInto(ended: readonly { id: number; how: 'completed' | 'dead' | 'cancelled' }[], now: number, changes: Changes): void {
     const statements = this.statements();

@@ -58,6 +58,8 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
   let released = new Set<string>();
   /** Feed appends written in this transaction after the finishes (see sqlite-event-rider.ts). */
   let riding: RidingAppends | null = null;
+  /** Jobs cancelled because one they waited on ended dead or cancelled here. */
+  const cancelledDependents: string[] = [];
   const write = (): void => {
     if (completed.length > 0) {
       const complete = delayed ? statements.jobCompleteBatchDelayed : statements.jobCompleteBatch;
@@ -93,7 +95,7 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
       const refund = outcome === 'released' ? refunds?.get(row.id) : undefined;
       if (refund !== undefined && row.attempted_at !== null) refunded.push([row.id, row.attempted_at, refund[0], refund[1]]);
       if (row.has_dependents === 1 && (outcome === 'dead' || outcome === 'cancelled')) {
-        for (const queue of ctx.inserter.deps.settle([row.id], outcome, now)) released.add(queue);
+        for (const queue of ctx.inserter.deps.settleCounting([row.id], outcome, now, cancelledDependents)) released.add(queue);
       }
     }
     statements.attemptInsertBatch.run({ rows: JSON.stringify(attempts), now });
@@ -131,7 +133,7 @@ export function finishJobs(ctx: SqliteContext, items: readonly JobFinishItem[]):
       madeAvailable.add(row.queue);
     }
   }
-  return { result: { applied: appliedIds, rejected }, madeAvailable };
+  return { result: cancelledDependents.length > 0 ? { applied: appliedIds, rejected, cancelledDependents } : { applied: appliedIds, rejected }, madeAvailable };
 }
 
 /** Releases that give their rate-limit claims back (see `JobFinish`): job id → [queue refund, key refund]; null for none. */

@@ -54,13 +54,14 @@ interface ExpiredRow {
  * completed (or heartbeated) by its worker is never reopened: the worker's fenced write and the
  * rescue cannot interleave.
  */
-export function rescueExpiredJobs(ctx: SqliteContext, limit: number, lostError: ErrorRecord): { retried: string[]; dead: string[]; jobs: JobRecord[]; queues: Set<string> } {
+export function rescueExpiredJobs(ctx: SqliteContext, limit: number, lostError: ErrorRecord): { retried: string[]; dead: string[]; jobs: JobRecord[]; cancelledDependents: string[]; queues: Set<string> } {
   const statements = ctx.statements();
   const now = ctx.now();
   const error = serializeErrorRecord(lostError);
   const retried: string[] = [];
   const dead: string[] = [];
   const jobs: JobRecord[] = [];
+  const cancelledDependents: string[] = [];
   const queues = new Set<string>();
   ctx.db
     .transaction(() => {
@@ -81,7 +82,7 @@ export function rescueExpiredJobs(ctx: SqliteContext, limit: number, lostError: 
         });
         if (row.state === 'dead') {
           dead.push(String(job.id));
-          for (const queue of ctx.inserter.deps.settle([job.id], 'dead', now)) queues.add(queue);
+          for (const queue of ctx.inserter.deps.settleCounting([job.id], 'dead', now, cancelledDependents)) queues.add(queue);
         }
         else {
           retried.push(String(job.id));
@@ -90,5 +91,5 @@ export function rescueExpiredJobs(ctx: SqliteContext, limit: number, lostError: 
       }
     })
     .immediate();
-  return { retried, dead, jobs, queues };
+  return { retried, dead, jobs, cancelledDependents, queues };
 }

@@ -339,9 +339,9 @@ class SqliteStore implements Store {
   }
 
   async jobRescueExpired(params: { limit: number; error: ErrorRecord }): Promise<RescueResult> {
-    const { retried, dead, jobs, queues } = this.run('jobRescueExpired', () => rescueExpiredJobs(this.ctx, params.limit, params.error));
+    const { retried, dead, jobs, cancelledDependents, queues } = this.run('jobRescueExpired', () => rescueExpiredJobs(this.ctx, params.limit, params.error));
     this.notify(queues);
-    return { retried, dead, jobs };
+    return { retried, dead, jobs, cancelledDependents };
   }
 
   async jobGet(params: { id: string }): Promise<JobRecord | null> {
