@@ -7,6 +7,7 @@
  * whether more matched (`more`), so a huge selection is done in several calls, not one unbounded one.
  */
 import { NotFoundError, StateError } from '../errors.js';
+import { tellCancelledDependents } from '../observe/cancelled-dependents.js';
 import type { NightshiftEvents } from '../observe/events.js';
 import { FINAL_STATES, JOB_STATES, RETRIABLE_STATES, type JobListFilter, type JobState, type Store } from '../store/types.js';
 
@@ -76,12 +77,22 @@ export async function cancelMany(store: Store, filter: JobListFilter, reason: st
   const result = { changed: 0, skipped: 0, more: false };
   const selected = narrow(filter, NOT_FINAL);
   if (!selected) return result;
+  // Jobs an earlier cancel of this call took down with it (they waited on it): selected too, they
+  // are cancelled already, by this call, and told once.
+  const cascaded = new Set<string>();
   result.more = await forEachPage(store, selected, async (jobs) => {
     for (const job of jobs) {
-      const after = await store.jobCancel({ id: job.id, reason });
+      if (cascaded.has(job.id)) {
+        result.changed++;
+        continue;
+      }
+      const cancelledDependents: string[] = [];
+      const after = await store.jobCancel({ id: job.id, reason, cancelledDependents });
       if (after?.state === 'cancelled') {
         result.changed++;
         if (events.has('job:cancelled')) events.emit('job:cancelled', { job: after, reason });
+        for (const id of cancelledDependents) cascaded.add(id);
+        await tellCancelledDependents(store, events, cancelledDependents);
       } else {
         result.skipped++;
       }

@@ -4,6 +4,7 @@ import type { AnyJobDefinition, JobDefinition } from '../job/define-job.js';
 import { assertValidName } from '../job/names.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from '../job/payload.js';
 import { checkPayload, type SchemaInput, type StandardSchema } from '../job/schema.js';
+import { tellCancelledDependents } from '../observe/cancelled-dependents.js';
 import { NightshiftEvents } from '../observe/events.js';
 import { explainJob, type JobWhy } from './job-why.js';
 import { isJobId } from '../store/job-ids.js';
@@ -411,10 +412,13 @@ export function createClient(options: ClientOptions): Client {
     async cancel(id, reason = 'cancelled on request') {
       assertId(id);
       checkReason(reason);
-      const record = await store.jobCancel({ id, reason });
+      const cancelledDependents: string[] = [];
+      const record = await store.jobCancel({ id, reason, cancelledDependents });
       if (!record) throw notFound(id);
       if (record.state !== 'cancelled') throw new StateError(`job ${id} is ${record.state}; only jobs that have not finished can be cancelled`);
       if (events.has('job:cancelled')) events.emit('job:cancelled', { job: record, reason });
+      // The jobs waiting on it that it took down with it, after it.
+      await tellCancelledDependents(store, events, cancelledDependents);
       return toJob(record);
     },
 

@@ -530,8 +530,13 @@ export interface Store extends AlertStore {
   /** Every attempt of a job, oldest first, the running one included. */
   jobAttempts(params: { id: string }): Promise<AttemptRecord[]>;
   jobList(params: JobListParams): Promise<JobListPage>;
-  /** Cancels a job in a non-final state (a running one loses its lease). Null if not found. */
-  jobCancel(params: { id: string; reason: string }): Promise<JobRecord | null>;
+  /**
+   * Cancels a job in a non-final state (a running one loses its lease). Null if not found. The
+   * jobs waiting on it are settled as its end decides (`onDependencyFailure`); the ids of those
+   * this cancelled (and of the jobs waiting on them in turn) are appended to
+   * `cancelledDependents` when the caller passes an array, so the core can tell of them.
+   */
+  jobCancel(params: { id: string; reason: string; cancelledDependents?: string[] }): Promise<JobRecord | null>;
   /**
    * Makes a job in a final or retryable/scheduled state (`RETRIABLE_STATES`) available now. Grants
    * one more attempt when the job had used them all. Leaves any other job as it is and returns it

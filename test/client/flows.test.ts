@@ -92,6 +92,12 @@ for (const kind of STORE_KINDS) {
         `cancelled ${cancelled.job.id} cancelled: dependency ${failedChild} ended dead`,
       ]);
       await until(async () => (await nightshift.client.get(tolerant.job.id)).state === 'completed', 'the tolerant parent completed', 20_000);
+      // An operator's cancel takes the jobs waiting on it down too, and tells each, after it.
+      const { job: held } = await nightshift.enqueue(child, { n: 9 }, { delayMs: 3_600_000 });
+      const { job: onHeld } = await nightshift.enqueue(parent, { label: 'on-held' }, { dependsOn: [held.id] });
+      told.length = 0;
+      await nightshift.client.cancel(held.id, 'not needed');
+      expect(told).toEqual([`cancelled ${held.id} cancelled: not needed`, `cancelled ${onHeld.id} cancelled: dependency ${held.id} ended cancelled`]);
       expect(parentRuns).toHaveLength(1);
       expect(parentRuns[0]!.results.map((r) => r.state)).toEqual(['completed', 'dead']);
     });

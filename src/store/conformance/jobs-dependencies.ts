@@ -163,6 +163,17 @@ export function describeJobDependencies(factory: StoreFactory): void {
       const completed = await t.store.jobFinishMany({ items: [{ id: c.id, token: byId.get(c.id)!.lease!.token, finish: { outcome: 'completed', result: null } }] });
       expect(completed).toEqual({ applied: [c.id], rejected: [] });
       expect(await stateOf(t.store, onC.id)).toBe('available');
+      // A cancel reports the same, into the array the caller passes; without one it just cancels.
+      const d = await insertJob(t.store);
+      const onD = await insertJob(t.store, { dependsOn: [d.id] });
+      const onOnD = await insertJob(t.store, { dependsOn: [onD.id] });
+      const reported: string[] = [];
+      expect(await t.store.jobCancel({ id: d.id, reason: 'stop', cancelledDependents: reported })).toMatchObject({ state: 'cancelled' });
+      expect([...reported].sort()).toEqual([onD.id, onOnD.id].sort());
+      const e = await insertJob(t.store);
+      const onE = await insertJob(t.store, { dependsOn: [e.id] });
+      await t.store.jobCancel({ id: e.id, reason: 'stop' });
+      expect(await stateOf(t.store, onE.id)).toBe('cancelled');
     });
 
     it('the rescuer killing a dependency settles its dependents; pruning a finished graph leaves nothing behind', async () => {

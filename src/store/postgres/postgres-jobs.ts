@@ -677,11 +677,11 @@ export async function jobAttempts(ctx: PgJobContext, id: string): Promise<Attemp
   return attempts;
 }
 
-export async function cancelJob(ctx: PgJobContext, id: string, reason: string): Promise<JobRecord | null> {
+export async function cancelJob(ctx: PgJobContext, id: string, reason: string, cancelledDependents: string[] = []): Promise<JobRecord | null> {
   if (!isJobId(id)) return null;
   const { rows } = await run<JobRow>(ctx.pool, ctx.sql.cancel, [ctx.now(), id, JSON.stringify(cancelledError(reason))]);
   if (rows[0]) {
-    await wakeQueues(ctx, await settleDependents(ctx, ctx.pool, [id], ['cancelled']));
+    await wakeQueues(ctx, await settleDependentsCounting(ctx, [id], ['cancelled'], cancelledDependents));
     return toJobRecord(rows[0]);
   }
   // Not found, or already final: report the job as it is.

@@ -400,8 +400,8 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
     jobList(params) {
       return guard('list jobs', () => listJobs(ctx, params));
     },
-    jobCancel({ id, reason }) {
-      return guard(`cancel job ${id}`, () => cancelJob(ctx, id, reason));
+    jobCancel({ id, reason, cancelledDependents }) {
+      return guard(`cancel job ${id}`, () => cancelJob(ctx, id, reason, cancelledDependents));
     },
     jobRetry({ id }) {
       return guard(`retry job ${id}`, () => retryJob(ctx, id));

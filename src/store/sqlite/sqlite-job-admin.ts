@@ -70,7 +70,7 @@ export function listJobs(ctx: SqliteContext, params: JobListParams): JobListPage
  * is recorded as cancelled here, since the worker's own finish will be rejected by the fence.
  * BEGIN IMMEDIATE: it reads the job, then writes.
  */
-export function cancelJob(ctx: SqliteContext, id: number, reason: string): JobRecord | null {
+export function cancelJob(ctx: SqliteContext, id: number, reason: string, cancelledDependents: string[] = []): JobRecord | null {
   const statements = ctx.statements();
   const now = ctx.now();
   const error = serializeErrorRecord({ name: 'JobCancelled', message: reason, stack: null, kind: 'cancelled' });
@@ -80,7 +80,7 @@ export function cancelJob(ctx: SqliteContext, id: number, reason: string): JobRe
       if (before === undefined) return null;
       const after = statements.jobCancel.get({ id, now, error }) as JobRow | undefined;
       if (after === undefined) return jobFromRow(before);
-      if (after.has_dependents === 1) ctx.inserter.deps.settle([id], 'cancelled', now);
+      if (after.has_dependents === 1) ctx.inserter.deps.settleCounting([id], 'cancelled', now, cancelledDependents);
       if (before.state === 'running') {
         statements.attemptInsert.run({
           jobId: id,

@@ -375,10 +375,10 @@ class SqliteStore implements Store {
     return this.run('jobList', () => listJobs(this.ctx, params));
   }
 
-  async jobCancel(params: { id: string; reason: string }): Promise<JobRecord | null> {
+  async jobCancel(params: { id: string; reason: string; cancelledDependents?: string[] }): Promise<JobRecord | null> {
     const id = parseId(params.id);
     if (id === null) return null;
-    return this.run('jobCancel', () => cancelJob(this.ctx, id, params.reason));
+    return this.run('jobCancel', () => cancelJob(this.ctx, id, params.reason, params.cancelledDependents));
   }
 
   async jobRetry(params: { id: string }): Promise<JobRecord | null> {
