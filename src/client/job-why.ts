@@ -78,13 +78,24 @@ export async function explainJob(store: Store, record: JobRecord): Promise<JobWh
       return { ...base, code: 'finished', message: `it finished: ${record.state} at ${record.finishedAt?.toISOString() ?? 'an unknown time'}; retry it to run it again` };
     case 'waiting': {
       const dependencies = await store.jobDependencies({ id: record.id });
-      const open = dependencies.filter((dependency) => !dependency.settled).map((dependency) => dependency.job.id);
+      const openDeps = dependencies.filter((dependency) => !dependency.settled);
+      const open = openDeps.map((dependency) => dependency.job.id);
       const shown = open.slice(0, MAX_WAITING_ON_SHOWN);
       const list = open.length === 0 ? 'none left (it is about to become due)' : `job${open.length === 1 ? '' : 's'} ${shown.join(', ')}${open.length > shown.length ? `, … (${open.length - shown.length} more)` : ''}`;
+      // Under onDependencyFailure 'wait', a dependency that ended dead or cancelled holds the job
+      // until someone retries it: said, since nothing else will move it.
+      const ended = openDeps.filter((dependency) => dependency.job.state === 'dead' || dependency.job.state === 'cancelled');
+      const endedNote =
+        ended.length === 0
+          ? ''
+          : `; ${ended
+              .slice(0, MAX_WAITING_ON_SHOWN)
+              .map((dependency) => `job ${dependency.job.id} ended ${dependency.job.state}`)
+              .join(', ')}${ended.length > MAX_WAITING_ON_SHOWN ? ', …' : ''} — it waits until ${ended.length === 1 ? 'that job is' : 'they are'} retried and complete${ended.length === 1 ? 's' : ''}`;
       return {
         ...base,
         code: 'waiting',
-        message: `waiting for ${open.length} of its ${dependencies.length} dependencies to complete: ${list}`,
+        message: `waiting for ${open.length} of its ${dependencies.length} dependencies to complete: ${list}${endedNote}`,
         waitingOn: shown,
       };
     }
@@ -93,7 +104,8 @@ export async function explainJob(store: Store, record: JobRecord): Promise<JobWh
   }
   const now = await store.timeNow();
   if (record.runAt.getTime() > now.getTime()) {
-    const why = record.state === 'retryable' ? `its last attempt failed; the retry (${attempts.replace('attempt', 'next attempt')}) runs at` : 'not due yet: it runs at';
+    // A retryable job's `attempt` counts the attempts made: the retry is the next one.
+    const why = record.state === 'retryable' ? `its last attempt failed; the retry (attempt ${record.attempt + 1} of ${record.maxAttempts}) runs at` : 'not due yet: it runs at';
     return { ...base, code: 'scheduled', message: `${why} ${record.runAt.toISOString()}`, until: record.runAt };
   }
   const [paused, processes] = await Promise.all([store.queuePausedList(), listProcesses(store)]);
