@@ -109,7 +109,8 @@ for (const kind of STORE_KINDS) {
       await until(async () => (await nightshift.client.get(first.id)).state === 'dead', 'the dependency died', 20_000);
       const why = await nightshift.client.why(waiter.id);
       expect(why).toMatchObject({ code: 'waiting', waitingOn: [first.id] });
-      expect(why.message).toBe(`waiting for 1 of its 1 dependencies to complete: job ${first.id}`);
+      // The dependency ended: the job waits for someone to retry it, and says so.
+      expect(why.message).toBe(`waiting for 1 of its 1 dependencies to complete: job ${first.id}; job ${first.id} ended dead — it waits until that job is retried and completes`);
       expect(parentRuns).toHaveLength(0);
     });
 
