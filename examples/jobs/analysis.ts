@@ -74,7 +74,9 @@ export const nightlyAnalysis = defineJob({
     const active = (await loadUsers()).filter((user) => user.active);
     const selected = active.filter((user) => inRollout(user.id, rolloutPercent)).slice(0, cap);
     const date = ctx.now().toISOString().slice(0, 10);
-    // The key makes a retried or doubly-triggered fan-out harmless: one job per user per night.
+    // The key makes a retried or doubly-triggered fan-out harmless while the first user jobs are
+    // still pending: one pending job per user per night. A key only holds while its job is pending,
+    // so a trigger after they all finished fans out again.
     const results = await ctx.enqueueMany(
       analyzeUser,
       selected.map((user) => ({ userId: user.id, date })),

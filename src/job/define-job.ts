@@ -33,7 +33,7 @@ export interface JobContext {
   heartbeat(): Promise<void>;
   /** Records progress (any JSON value, e.g. a percentage); stored with the next heartbeat. */
   progress(value: unknown): void;
-  /** Emits a job-specific event (`job:event`) to in-process listeners and the event stream. */
+  /** Emits a job-specific event (`job:event`) to this process's listeners (`nightshift.events`); it is not written to the cluster-wide event feed. */
   publish(event: string, data?: unknown): void;
   /**
    * Enqueues a follow-up job on the store this worker runs on: same signature, typing and checks
