@@ -31,6 +31,7 @@ const TIMED_METHODS = [
   'jobNewestFinished',
   'jobAhead',
   'jobKeyHolders',
+  'jobByKey',
   'jobDependencies',
   'jobSettleStranded',
   'jobResultPrune',

@@ -773,6 +773,12 @@ export interface Store extends AlertStore {
    */
   jobKeyHolders(params: { queue: string; concurrencyKey: string; limit: number }): Promise<JobRecord[]>;
   /**
+   * The job of `name` that holds the de-duplication `key` now (one in `KEY_BLOCKING_STATES`), or
+   * null: the job an enqueue with that key would return instead of inserting. Added with flows,
+   * whose root's key is checked before any of the flow is inserted (client.flow).
+   */
+  jobByKey(params: { name: string; key: string }): Promise<JobRecord | null>;
+  /**
    * The jobs `id` depends on (see `JobInsert.dependsOn`), lowest id first, with whether each edge
    * is settled (the dependency completed, or failed under the `run` policy). Empty for a job
    * without dependencies or an unknown id; a dependency pruned since is left out. For a parent

@@ -132,6 +132,20 @@ for (const kind of STORE_KINDS) {
       expect(again.status, again.text).toBe(201);
       expect(again.body.children[0]).toMatchObject({ inserted: false, job: { id: leaf.id } });
     });
+
+    it('a flow whose root key a pending job holds inserts nothing: 200 with that job, no children', async () => {
+      await start(false);
+      const flow = node(1, [node(2), node(3)], { key: 'report-2026-11' });
+      const first = await call('POST', '/api/flows', flow);
+      expect(first.status, first.text).toBe(201);
+      const before = await storedJobs(opened.store);
+      expect(before).toBe(3);
+      // The same POST again (a client retrying after a timeout): the flow already exists.
+      const again = await call('POST', '/api/flows', flow);
+      expect(again.status, again.text).toBe(200);
+      expect(again.body).toEqual({ job: first.body.job, inserted: false, children: [] });
+      expect(await storedJobs(opened.store)).toBe(before);
+    });
   });
 }
 

@@ -67,9 +67,17 @@ export function flowRoutes(app: FastifyInstance, client: Client, guard: RouteGua
         summary: `Enqueue a flow: a job and the jobs it waits for, nested (at most ${MAX_FLOW_REQUEST_JOBS} jobs, ${MAX_FLOW_REQUEST_DEPTH} levels), in one transaction; each parent waits for its direct children`,
         tags: ['jobs'],
         body: flowNodeBodySchema,
-        response: { 201: flowReplySchema, ...errors },
+        response: {
+          201: flowReplySchema,
+          200: flowReplySchema.describe('the root\'s key is held by a pending job: that job (inserted false, no children), and nothing of this flow was inserted'),
+          ...errors,
+        },
       },
     },
-    async (request, reply) => reply.code(201).send(flowReplyOf(await client.flow(flowNodeOf(request.body)))),
+    async (request, reply) => {
+      const result = await client.flow(flowNodeOf(request.body));
+      // As POST /api/jobs: 201 when it was inserted, 200 with the job that holds the key.
+      return reply.code(result.inserted ? 201 : 200).send(flowReplyOf(result));
+    },
   );
 }

@@ -477,6 +477,12 @@ export async function rateLateStart(ctx: PgJobContext, params: { id: string; tok
 }
 
 /** Running jobs of a queue holding a concurrency key, longest running first. */
+/** The job of `name` holding de-duplication `key` now (see `Store.jobByKey`). */
+export async function jobByKey(ctx: PgJobContext, name: string, key: string): Promise<JobRecord | null> {
+  const { rows } = await run<JobRow>(ctx.pool, ctx.sql.selectByKeys, [[name], [key]]);
+  return rows[0] ? toJobRecord(rows[0]) : null;
+}
+
 export async function keyHolders(ctx: PgJobContext, params: { queue: string; concurrencyKey: string; limit: number }): Promise<JobRecord[]> {
   const { rows } = await run<JobRow>(ctx.pool, ctx.sql.keyHolders, [params.queue, params.concurrencyKey, params.limit]);
   return rows.map(toJobRecord);

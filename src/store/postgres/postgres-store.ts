@@ -30,6 +30,7 @@ import {
   jobDependencies,
   jobRateWait,
   keyHolders,
+  jobByKey,
   rateLateStart,
   rateWait,
   listJobs,
@@ -535,6 +536,9 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
       return guard('read the dependencies of a job', () => jobDependencies(ctx, params.id));
     },
 
+    jobByKey({ name, key }) {
+      return guard(`read the job holding key ${JSON.stringify(key)}`, () => jobByKey(ctx, name, key));
+    },
     jobKeyHolders(params) {
       const limit = Math.max(0, Math.floor(params.limit));
       if (limit === 0) return Promise.resolve([]);

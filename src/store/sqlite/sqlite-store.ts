@@ -526,6 +526,11 @@ class SqliteStore implements Store {
     );
   }
 
+  async jobByKey(params: { name: string; key: string }): Promise<JobRecord | null> {
+    const row = this.run('jobByKey', () => this.ctx.statements().jobByActiveKey.get({ name: params.name, key: params.key }) as JobRow | undefined);
+    return row === undefined ? null : jobFromRow(row);
+  }
+
   async jobQueueOldest(): Promise<{ queue: string; oldestRunAt: Date }[]> {
     return this.run('jobQueueOldest', () => queueOldest(this.ctx));
   }
