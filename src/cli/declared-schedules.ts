@@ -47,14 +47,20 @@ export async function readDeclaredSchedules(config: ResolvedConfig): Promise<{ s
 /** A declared schedule shown as if stored: next run from now by the store's clock, never run. */
 function declaredView(schedule: ScheduleInput, nowMs: number, stored: ScheduleView | undefined): ScheduleView {
   const now = new Date(nowMs);
+  // A stored schedule paused (from the CLI or the API) while the declaration enables it: paused
+  // is what holds now — no tick fires until a sync enables it again — so that is what is shown,
+  // with the declaration's other settings (the DECLARED column says "changed, not synced").
+  const pausedNow = stored !== undefined && !stored.enabled;
+  const enabled = schedule.enabled && !pausedNow;
   return {
     ...schedule,
+    enabled,
     createdAt: stored?.createdAt ?? now,
     updatedAt: stored?.updatedAt ?? now,
-    nextRunAt: scheduleNextRun(schedule, nowMs),
+    nextRunAt: enabled ? scheduleNextRun(schedule, nowMs) : null,
     lastRunAt: stored?.lastRunAt ?? null,
     lastJobId: stored?.lastJobId ?? null,
-    paused: !schedule.enabled,
+    paused: !enabled,
     lastOutcome: stored?.lastOutcome ?? null,
   };
 }

@@ -19,7 +19,8 @@ export { scheduleToJson, scheduleHistoryEntryToJson as historyEntryToJson } from
  * listed, plus how it stands against the declaration (`declaration`, see `DeclarationState`; null
  * for a schedule the declaration has no say over). A schedule declared but not stored yet
  * (`not-stored`) shows the settings it would be stored with now; one stored with other settings
- * (`changed`) shows the declared settings, with the stored record's times and runs.
+ * (`changed`) shows the declared settings, with the stored record's times and runs — and, when
+ * it was paused (CLI or API), as paused, with no next run: that holds until a sync.
  */
 export function listedScheduleToJson(row: ListedSchedule): ScheduleJson & { declaration: DeclarationState | null } {
   return { ...scheduleToJson(row.view), declaration: row.declaration };
@@ -92,7 +93,7 @@ export function renderDeclaredSchedules(rows: readonly ListedSchedule[], declare
   const count = (state: DeclarationState) => rows.filter((row) => row.declaration === state).length;
   const notes: string[] = [];
   const pending = count('not-stored') + count('changed');
-  if (pending > 0) notes.push(`${pending} declared in ${declaredIn} but not stored as declared: the next daemon start (or \`nightshift schedules sync\`) stores them; next runs shown from the declaration`);
+  if (pending > 0) notes.push(`${pending} declared in ${declaredIn} but not stored as declared: the next daemon start (or \`nightshift schedules sync\`) stores them; next runs shown from the declaration (a paused one stays paused until then)`);
   if (count('not-declared') > 0) {
     notes.push(`${count('not-declared')} stored but not declared in ${declaredIn}: kept by a sync (another schedule file may declare them); \`nightshift schedules sync --delete-undeclared\` deletes them`);
   }

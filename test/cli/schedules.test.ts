@@ -184,6 +184,10 @@ describe('nightshift schedules', () => {
   it('pauses, resumes, triggers and shows a schedule with its runs', async () => {
     await project.json(['schedules', 'sync']);
     expect(await project.json(['schedules', 'pause', 'hourly-greeting'])).toMatchObject({ enabled: false, nextRunAt: null });
+    // The list says what holds now: paused, no next run — and that the file would enable it again.
+    const listed = await project.json<{ schedules: (ScheduleJson & { declaration: string })[] }>(['schedules']);
+    expect(listed.schedules.find((schedule) => schedule.id === 'hourly-greeting')).toMatchObject({ enabled: false, paused: true, nextRunAt: null, declaration: 'changed' });
+    expect((await project.run(['schedules'])).stdout).toMatch(/hourly-greeting\s.*\spaused\s.*changed, not synced/);
     const resumed = await project.json<ScheduleJson>(['schedules', 'resume', 'hourly-greeting']);
     expect(resumed.enabled).toBe(true);
     expect(resumed.nextRunAt).not.toBeNull();
