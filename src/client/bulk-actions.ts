@@ -9,7 +9,7 @@
 import { NotFoundError, StateError } from '../errors.js';
 import { tellCancelledDependents } from '../observe/cancelled-dependents.js';
 import type { NightshiftEvents } from '../observe/events.js';
-import { FINAL_STATES, JOB_STATES, RETRIABLE_STATES, type JobListFilter, type JobState, type Store } from '../store/types.js';
+import { FINAL_STATES, JOB_STATES, RETRIABLE_STATES, type JobListFilter, type JobRecord, type JobState, type Store } from '../store/types.js';
 
 /** Jobs read and acted on per page. */
 const BULK_PAGE = 1000;
@@ -48,6 +48,17 @@ async function forEachPage(store: Store, filter: JobListFilter, act: (ids: { id:
 }
 
 /** Retries every selected job that ended, waits for a retry or is scheduled (`RETRIABLE_STATES`, see `Store.jobRetry`). */
+/**
+ * For a job a failed dependency cancelled (`dependency_failed`): a dependency of it that still has
+ * not completed, else null. Retrying such a job would run it without what it waits for (its
+ * edges were settled when it was cancelled), so the dependency must be retried first.
+ */
+export async function unmetDependencyOf(store: Store, job: JobRecord): Promise<JobRecord | null> {
+  if (job.state !== 'cancelled' || job.lastError?.kind !== 'dependency_failed') return null;
+  const dependencies = await store.jobDependencies({ id: job.id });
+  return dependencies.find((dependency) => dependency.job.state !== 'completed')?.job ?? null;
+}
+
 export async function retryMany(store: Store, filter: JobListFilter, events: NightshiftEvents): Promise<BulkActionResult> {
   const result = { changed: 0, skipped: 0, more: false };
   const selected = narrow(filter, RETRIABLE_STATES);
@@ -55,6 +66,14 @@ export async function retryMany(store: Store, filter: JobListFilter, events: Nig
   result.more = await forEachPage(store, selected, async (jobs) => {
     for (const job of jobs) {
       try {
+        // A job cancelled by a failed dependency that still has not completed: left alone, as `retry` refuses it.
+        if (job.state === 'cancelled') {
+          const record = await store.jobGet({ id: job.id });
+          if (record === null || (await unmetDependencyOf(store, record)) !== null) {
+            result.skipped++;
+            continue;
+          }
+        }
         const after = await store.jobRetry({ id: job.id });
         if (after?.state === 'available') {
           result.changed++;

@@ -14,7 +14,7 @@ import { createSilentLogger } from '../observe/logger.js';
 import { JOB_STATES, type JobInsert, type JobInsertResult, type JobListFilter, type JobState, type JobStats, type Store, type StoreTransaction } from '../store/types.js';
 import { createJobRegistry, type JobList } from '../job/job-registry.js';
 import { assertStorableText, checkKey, MAX_REASON_LENGTH } from '../job/input-bounds.js';
-import { cancelMany, deleteMany, deleteOne, retryMany, type BulkActionResult } from './bulk-actions.js';
+import { cancelMany, deleteMany, deleteOne, retryMany, unmetDependencyOf, type BulkActionResult } from './bulk-actions.js';
 import type { EnqueueManyOptions, EnqueueOptions, EnqueueResult, FlowNode, FlowResult, JobEnqueuer } from '../job/enqueue-types.js';
 import { flattenFlow } from './flow.js';
 import { resolveEnqueueOptions } from './enqueue-options.js';
@@ -438,6 +438,8 @@ export function createClient(options: ClientOptions): Client {
       const current = await store.jobGet({ id });
       if (!current) throw notFound(id);
       if (current.state === 'available') throw new StateError(`job ${id} is already available: it starts as soon as a worker of queue "${current.queue}" is free`);
+      const unmet = await unmetDependencyOf(store, current);
+      if (unmet !== null) throw new StateError(`job ${id} was cancelled because job ${unmet.id} it depends on ended ${unmet.state}; retry job ${unmet.id} first, and this one once it completed`);
       const record = await store.jobRetry({ id });
       if (!record) throw notFound(id);
       if (record.state === 'running') throw new StateError(`job ${id} is running; wait for it to finish or cancel it first`);

@@ -86,6 +86,10 @@ for (const kind of STORE_KINDS) {
       const strict = await nightshift.client.get(cancelled.job.id);
       expect(strict.lastError).toMatchObject({ kind: 'dependency_failed', message: `dependency ${cancelled.children[1]!.job.id} ended dead` });
       const failedChild = cancelled.children[1]!.job.id;
+      // Retrying the parent alone would run it without the child it waits for: refused, naming it.
+      await expect(nightshift.client.retry(cancelled.job.id)).rejects.toThrow(`job ${cancelled.job.id} was cancelled because job ${failedChild} it depends on ended dead; retry job ${failedChild} first`);
+      expect(await nightshift.client.retryMany({ job: 'flow.parent', state: 'cancelled' })).toMatchObject({ changed: 0, skipped: 1 });
+      expect((await nightshift.client.get(cancelled.job.id)).state).toBe('cancelled');
       await until(() => told.some((line) => line.startsWith(`cancelled ${cancelled.job.id}`)), 'the parent\'s cancellation told', 10_000);
       expect(told.filter((line) => line === `dead ${failedChild}` || line.startsWith(`cancelled ${cancelled.job.id} `))).toEqual([
         `dead ${failedChild}`,
