@@ -138,6 +138,8 @@ describe.skipIf(url === null)('postgres: the enqueue() SQL function', () => {
       ['ok', '{}', '{"delay_ms":"soon"}', /delay_ms must be a number/],
       ['ok', '{}', '{"run_at":"200000-01-01T00:00:00Z"}', /run_at must be between 1970-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z/],
       ['ok', '{}', '{"run_at":"1969-12-31T23:59:59Z"}', /run_at must be between/],
+      ['ok', '{}', '{"run_at":"tomorrow-ish"}', /option run_at must be an ISO 8601 timestamp/],
+      ['ok', '{}', '{"run_at":"2026-13-45T99:00:00Z"}', /option run_at must be an ISO 8601 timestamp/],
       ['ok', '{}', `{"key":"${'k'.repeat(257)}"}`, /key must be a string of 1 to 256 characters/],
       // Nesting past MAX_PAYLOAD_DEPTH (256 levels), as serializePayload refuses it.
       ['ok', `${'['.repeat(257)}0${']'.repeat(257)}`, '{}', /payload nests arrays and objects more than 256 levels deep/],

@@ -12,7 +12,8 @@ import type { SchemaNames } from './schema-name.js';
  * Each migration that (re)defines the function passes the bounds of its own version, so that the
  * text of an applied migration never changes: migration 8 keeps priorities at 0 and above,
  * migration 15 opens them to MIN_PRIORITY (−1 000 000) for `low` and other negative priorities,
- * migration 26 refuses payloads nested past MAX_PAYLOAD_DEPTH, as the core's serializePayload does.
+ * migration 26 refuses payloads nested past MAX_PAYLOAD_DEPTH, as the core's serializePayload does,
+ * and a `run_at` that is no timestamp with 22023 naming the option (it raised the cast's own error).
  * A pure SQL caller passes the number (`{"priority": -100}`); names are a client-side spelling.
  */
 export function enqueueFunctionSql({ quoted: s }: SchemaNames, { minPriority, maxDepth }: { minPriority: number; maxDepth?: number }): string {
@@ -62,7 +63,16 @@ export function enqueueFunctionSql({ quoted: s }: SchemaNames, { minPriority, ma
         RAISE EXCEPTION 'give either run_at or delay_ms, not both' USING ERRCODE = '22023';
       END IF;
       IF opts ? 'run_at' THEN
-        job_run_at := (opts ->> 'run_at')::timestamptz;
+        ${
+          maxDepth === undefined
+            ? `job_run_at := (opts ->> 'run_at')::timestamptz;`
+            : `BEGIN
+          job_run_at := (opts ->> 'run_at')::timestamptz;
+        EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR invalid_parameter_value THEN
+          RAISE EXCEPTION 'option run_at must be an ISO 8601 timestamp (2026-11-30T09:00:00Z), got %', left(opts ->> 'run_at', 100)
+            USING ERRCODE = '22023';
+        END;`
+        }
         IF job_run_at < '${minRunAt}'::timestamptz OR job_run_at > '${maxRunAt}'::timestamptz THEN
           RAISE EXCEPTION 'option run_at must be between ${minRunAt} and ${maxRunAt}, got %', opts ->> 'run_at'
             USING ERRCODE = '22023';
