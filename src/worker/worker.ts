@@ -205,6 +205,8 @@ export function createWorker(options: WorkerOptions): Worker {
   };
 
   let idleWaiters: (() => void)[] = [];
+  /** Dependents' cancellations being told (read back, then emitted) after a finish; awaited by stop(). */
+  const tellings = new Set<Promise<void>>();
   /** Finishes waiting for their job's late-start write (see `Execution.lateStartWrite`); written before the worker stops. */
   const deferredFinishes = new Set<Promise<void>>();
   const producers = new Map<string, Producer>();
@@ -350,7 +352,12 @@ export function createWorker(options: WorkerOptions): Worker {
     },
     onError: reportError('finish'),
     // After the finishes' own events: a dependent's cancellation follows the end that caused it.
-    onDependentsCancelled: (ids) => void tellCancelledDependents(store, events, ids).catch(reportError('cancelled dependents')),
+    // Kept until done, so that stop() waits for them before the store closes.
+    onDependentsCancelled: (ids) => {
+      const telling = tellCancelledDependents(store, events, ids).catch(reportError('cancelled dependents'));
+      tellings.add(telling);
+      void telling.finally(() => tellings.delete(telling));
+    },
     onStallChange(stalled, error) {
       if (events.has('worker:stalled')) events.emit('worker:stalled', { workerId: id, stalled, error: stalled ? error : null });
       // Claims were held back while finishes could not be written: look for work again.
@@ -510,6 +517,8 @@ export function createWorker(options: WorkerOptions): Worker {
     const giveUpAfterMs = Math.max(shutdownTimeoutMs, 1000);
     if (deferredFinishes.size > 0) await waitAtMost(Promise.all(deferredFinishes), giveUpAfterMs);
     await completer.drain({ giveUpAfterMs });
+    // Cancellations of dependents the last finishes caused, told before the store may close.
+    if (tellings.size > 0) await waitAtMost(Promise.all(tellings), giveUpAfterMs);
     await heartbeat.stop();
     state = 'stopped';
     logger.info('worker stopped');
