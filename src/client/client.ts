@@ -282,8 +282,27 @@ export function createClient(options: ClientOptions): Client {
       ...resolveConcurrencyKey(where, job.perKey, payload, options?.concurrencyKey),
       ...resolveRateKey(where, job.rateLimit, payload, options?.rateKey),
     };
-    const results = await store.jobInsertMany(options?.tx === undefined ? { jobs: [insert] } : { jobs: [insert], tx: options.tx });
+    const insertOne = () => store.jobInsertMany(options?.tx === undefined ? { jobs: [insert] } : { jobs: [insert], tx: options.tx });
+    const results = insert.debounce !== undefined && options?.tx === undefined ? await inCallOrder(`${insert.name}\u0000${insert.debounce.key}`, insertOne) : await insertOne();
     return announce(results)[0]!;
+  };
+
+  /**
+   * Debounced enqueues of one key from this client, written in the order they were called: the
+   * last call's data is the job's, as documented. On PostgreSQL, concurrent calls go out on
+   * several connections and would otherwise commit in any order (SQLite writes one at a time).
+   * Calls from other processes are ordered by their commits, as they must be.
+   */
+  const debounceChains = new Map<string, Promise<unknown>>();
+  const inCallOrder = async <T>(key: string, write: () => Promise<T>): Promise<T> => {
+    const previous = debounceChains.get(key) ?? Promise.resolve();
+    const current = previous.then(write, write);
+    debounceChains.set(key, current);
+    try {
+      return await current;
+    } finally {
+      if (debounceChains.get(key) === current) debounceChains.delete(key);
+    }
   };
 
   const enqueueMany = async (jobOrName: unknown, payloads: readonly unknown[], options?: EnqueueManyOptions): Promise<EnqueueResult[]> => {
