@@ -4,51 +4,21 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createClient } from '../../src/client/client.js';
 import { defineJob } from '../../src/job/define-job.js';
-import { createPostgresStore } from '../../src/store/postgres/postgres-store.js';
-import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { Store } from '../../src/store/types.js';
-import { postgresUrl, testSchema } from '../support/postgres-server.js';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-
-const url = postgresUrl();
-/** Both stores; PostgreSQL with a pool wide enough for ten calls to go out at once. */
-const KINDS: { kind: string; available: boolean; open(): Promise<{ store: Store; cleanup(): Promise<void> }> }[] = [
-  {
-    kind: 'sqlite',
-    available: true,
-    async open() {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-debounce-'));
-      const store = createSqliteStore({ path: path.join(dir, 'jobs.db') });
-      await store.migrate();
-      return { store, cleanup: async () => { await store.close(); fs.rmSync(dir, { recursive: true, force: true }); } };
-    },
-  },
-  {
-    kind: 'postgres',
-    available: url !== null,
-    async open() {
-      const { schema, drop } = testSchema(url!, 'debounce');
-      const store = createPostgresStore({ connectionString: url!, schema, poolSize: 10 });
-      await store.migrate();
-      return { store, cleanup: async () => { await store.close(); await drop(); } };
-    },
-  },
-];
+import { STORE_KINDS, type OpenedStore } from '../fault/both-stores.js';
 
 const sync = defineJob({ name: 'doc.sync', schema: z.object({ i: z.number() }), handler: () => undefined });
 
-for (const kind of KINDS) {
+for (const kind of STORE_KINDS) {
   describe.skipIf(!kind.available)(`debounce call order on ${kind.kind}`, () => {
-    let opened: { store: Store; cleanup(): Promise<void> } | null = null;
+    let opened: OpenedStore | null = null;
     afterEach(async () => {
       await opened?.cleanup();
       opened = null;
     });
 
     it('ten calls at once: one job, with the last call\'s data, every time', async () => {
-      opened = await kind.open();
+      // A pool wide enough for the ten calls to go out at once on PostgreSQL.
+      opened = await kind.open({ poolSize: 10 });
       const client = createClient({ store: opened.store, jobs: [sync] });
       for (let round = 0; round < 10; round++) {
         const key = `doc-${round}`;

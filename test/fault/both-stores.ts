@@ -35,7 +35,8 @@ export interface StoreKind {
   kind: 'sqlite' | 'postgres';
   /** Null when this kind cannot run here (no PostgreSQL server outside CI). */
   available: boolean;
-  open(options?: { clock?: Clock }): Promise<OpenedStore>;
+  /** `poolSize`: PostgreSQL's pool (default 4); SQLite has one connection. */
+  open(options?: { clock?: Clock; poolSize?: number }): Promise<OpenedStore>;
 }
 
 const url = postgresUrl();
@@ -86,7 +87,7 @@ export const STORE_KINDS: readonly StoreKind[] = [
     available: url !== null,
     async open(options = {}) {
       const { schema, drop } = testSchema(url!, 'fault');
-      const store = createPostgresStore({ connectionString: url!, schema, poolSize: 4, ...(options.clock ? { clock: options.clock } : {}) });
+      const store = createPostgresStore({ connectionString: url!, schema, poolSize: options.poolSize ?? 4, ...(options.clock ? { clock: options.clock } : {}) });
       await store.migrate();
       /** A trigger named `name` that makes the database refuse every `event` on jobs whose row meets `when`. */
       const refuseWith = async (name: string, event: 'INSERT' | 'UPDATE', when: string) => {
