@@ -389,15 +389,11 @@ export function createClient(options: ClientOptions): Client {
       };
     });
     // A root whose key a pending job holds: the flow is that job, and nothing of this one is
-    // inserted — the store would skip only the root, inserting its children again (a retried POST
-    // would run them twice, with nothing waiting on them). Checked before the insert, outside a
-    // caller's `tx`; two flows racing with one key can still both insert their children.
-    const top = inserts[inserts.length - 1]!;
-    if (top.key !== null && top.key !== undefined) {
-      const holder = await store.jobByKey({ name: top.name, key: top.key });
-      if (holder !== null) return { job: toJob(holder), inserted: false, children: [] };
-    }
-    const results = await store.jobInsertMany(options.tx === undefined ? { jobs: inserts } : { jobs: inserts, tx: options.tx });
+    // inserted (else its children would run again with nothing waiting on them: a retried POST).
+    // The store decides it inside the insert's transaction (`flow: true`), so two posts of one
+    // keyed flow racing each other store one flow between them.
+    const results = await store.jobInsertMany(options.tx === undefined ? { jobs: inserts, flow: true } : { jobs: inserts, tx: options.tx, flow: true });
+    if (results.length < inserts.length) return { job: toJob(results[0]!.job), inserted: false, children: [] };
     logger.debug({ jobs: inserts.length }, 'enqueued a flow');
     return shape(announce(results));
   };

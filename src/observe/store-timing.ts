@@ -31,7 +31,6 @@ const TIMED_METHODS = [
   'jobNewestFinished',
   'jobAhead',
   'jobKeyHolders',
-  'jobByKey',
   'jobDependencies',
   'jobSettleStranded',
   'jobResultPrune',

@@ -485,8 +485,14 @@ export interface Store extends AlertStore {
    * whose `key` matches an existing job of the same name in a key-blocking state is not inserted;
    * the existing job is returned with `inserted: false`. Results are in input order.
    * `tx`, when given, makes the insert part of the caller's transaction.
+   *
+   * `flow: true` says the jobs are one flow whose root is the last job (the jobs before it are
+   * what it waits for): when the root's key is held by a job of another insert, nothing of the
+   * flow is stored and the result is that job alone (`[{ job, inserted: false }]`), decided
+   * inside the insert's transaction, so that two inserts of one keyed flow racing each other
+   * store one flow between them.
    */
-  jobInsertMany(params: { jobs: JobInsert[]; tx?: StoreTransaction }): Promise<JobInsertResult[]>;
+  jobInsertMany(params: { jobs: JobInsert[]; tx?: StoreTransaction; flow?: boolean }): Promise<JobInsertResult[]>;
 
   /**
    * Claims up to `limit` due jobs of `queue` (state available/scheduled/retryable, run_at ≤ now,
@@ -772,12 +778,6 @@ export interface Store extends AlertStore {
    * "why isn't this job running?".
    */
   jobKeyHolders(params: { queue: string; concurrencyKey: string; limit: number }): Promise<JobRecord[]>;
-  /**
-   * The job of `name` that holds the de-duplication `key` now (one in `KEY_BLOCKING_STATES`), or
-   * null: the job an enqueue with that key would return instead of inserting. Added with flows,
-   * whose root's key is checked before any of the flow is inserted (client.flow).
-   */
-  jobByKey(params: { name: string; key: string }): Promise<JobRecord | null>;
   /**
    * The jobs `id` depends on (see `JobInsert.dependsOn`), lowest id first, with whether each edge
    * is settled (the dependency completed, or failed under the `run` policy). Empty for a job

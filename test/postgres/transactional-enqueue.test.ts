@@ -61,6 +61,41 @@ describe.skipIf(url === null)('postgres: enqueue inside the caller transaction',
     expect(woken.flat()).not.toContain('tx-rollback');
   });
 
+  it('a keyed flow whose root key another transaction takes while it inserts stores nothing, in its own transaction or a savepoint of the caller\'s', async () => {
+    const store = fx.open();
+    await store.migrate();
+    const flow = (n: number) => [
+      jobInput({ name: 'flow.child', payload: String(n) }),
+      jobInput({ name: 'flow.child', payload: String(n) }),
+      jobInput({ name: 'flow.root', key: `report-${n}`, payload: String(n), dependsOnItems: [0, 1] }),
+    ];
+    const admin = await fx.client();
+    const waitingOnLock = async () =>
+      waitUntil(async () => (await admin.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`)).rowCount! > 0, 'the flow insert waiting for the key');
+    for (const inCallerTx of [false, true]) {
+      const n = inCallerTx ? 2 : 1;
+      // Another transaction holds the root's key, not yet committed: the flow's look does not see it.
+      const other = await fx.client();
+      await other.query('BEGIN');
+      const [holder] = await store.jobInsertMany({ jobs: [jobInput({ name: 'flow.root', key: `report-${n}` })], tx: other });
+      const caller = inCallerTx ? await fx.client() : null;
+      await caller?.query('BEGIN');
+      const pending = store.jobInsertMany(caller ? { jobs: flow(n), tx: caller, flow: true } : { jobs: flow(n), flow: true });
+      await waitingOnLock();
+      await other.query('COMMIT');
+      const results = await pending;
+      expect(results).toEqual([{ job: expect.objectContaining({ id: holder!.job.id, key: `report-${n}` }), inserted: false }]);
+      if (caller) {
+        // The caller's transaction goes on, without the flow.
+        const [after] = await store.jobInsertMany({ jobs: [jobInput({ name: 'after.flow' })], tx: caller });
+        await caller.query('COMMIT');
+        expect(await store.jobGet({ id: after!.job.id })).toMatchObject({ name: 'after.flow' });
+      }
+    }
+    const names = (await store.jobList({ limit: 100 })).jobs.map((job) => job.name).sort();
+    expect(names).toEqual(['after.flow', 'flow.root', 'flow.root']);
+  });
+
   it('refuses a tx that is not a pg client', async () => {
     const store = fx.open();
     await store.migrate();

@@ -118,6 +118,42 @@ export function describeJobDependencies(factory: StoreFactory): void {
       expect((await t.store.jobDependencies({ id: parent.id })).map((d) => d.job.id)).toEqual(results.slice(0, 5).map((r) => r.job.id));
     });
 
+    it('a flow (`flow: true`) whose root key another insert holds stores nothing and returns the holder alone', async () => {
+      const flowOf = (payload: string) => [
+        jobInput({ name: 'flow.child', payload }),
+        jobInput({ name: 'flow.child', payload }),
+        jobInput({ name: 'flow.root', key: 'report-1', payload, dependsOnItems: [0, 1] }),
+      ];
+      const first = await t.store.jobInsertMany({ jobs: flowOf('1'), flow: true });
+      expect(first.map((r) => r.inserted)).toEqual([true, true, true]);
+      const root = first[2]!.job;
+      expect(root).toMatchObject({ state: 'waiting', key: 'report-1' });
+      const again = await t.store.jobInsertMany({ jobs: flowOf('2'), flow: true });
+      expect(again).toEqual([{ job: await t.store.jobGet({ id: root.id }), inserted: false }]);
+      expect((await t.store.jobList({ limit: 100 })).jobs).toHaveLength(3);
+      // Held by a plain job of the root's name: the same.
+      const plain = await insertJob(t.store, { name: 'flow.root', key: 'report-2' });
+      const onPlain = await t.store.jobInsertMany({ jobs: flowOf('3').map((job) => (job.key === null ? job : { ...job, key: 'report-2' })), flow: true });
+      expect(onPlain).toEqual([{ job: await t.store.jobGet({ id: plain.id }), inserted: false }]);
+      expect((await t.store.jobList({ limit: 100 })).jobs).toHaveLength(4);
+      // Once the holder finished the key is free: the flow is stored whole.
+      const [claimed] = await t.store.jobFetch({ queue: 'default', limit: 1, owner: OWNER, leaseMs: LEASE_MS, ids: [plain.id] });
+      await t.store.jobFinishMany({ items: [{ id: plain.id, token: claimed!.lease!.token, finish: { outcome: 'completed', result: null } }] });
+      const freed = await t.store.jobInsertMany({ jobs: flowOf('4').map((job) => (job.key === null ? job : { ...job, key: 'report-2' })), flow: true });
+      expect(freed.map((r) => r.inserted)).toEqual([true, true, true]);
+      // A root without a key, and a one-job flow, insert as they always do.
+      expect((await t.store.jobInsertMany({ jobs: [jobInput(), jobInput({ dependsOnItems: [0] })], flow: true })).map((r) => r.inserted)).toEqual([true, true]);
+      expect(await t.store.jobInsertMany({ jobs: [jobInput({ name: 'flow.root', key: 'report-1' })], flow: true })).toEqual([{ job: await t.store.jobGet({ id: root.id }), inserted: false }]);
+      // A root whose key one of its own jobs takes: that job is not "another insert"; the flow is stored as given.
+      const own = await t.store.jobInsertMany({ jobs: [jobInput({ name: 'flow.root', key: 'own' }), jobInput({ name: 'flow.root', key: 'own', dependsOnItems: [0] })], flow: true });
+      expect(own).toHaveLength(2);
+      expect(own[0]!.inserted).toBe(true);
+      expect(own[1]).toEqual({ job: await t.store.jobGet({ id: own[0]!.job.id }), inserted: false });
+      // Keys are per job name: a root of another name with the same key is stored.
+      const otherName = await t.store.jobInsertMany({ jobs: flowOf('5').map((job) => (job.key === null ? job : { ...job, name: 'flow.other' })), flow: true });
+      expect(otherName.map((r) => r.inserted)).toEqual([true, true, true]);
+    });
+
     it('refuses unknown dependencies, and positions that are not earlier items, storing nothing', async () => {
       const a = await insertJob(t.store);
       const before = (await t.store.jobList({ limit: 100 })).jobs.length;

@@ -169,19 +169,6 @@ export function describeJobInsert(factory: StoreFactory): void {
         expect(again?.job.state).toBe('running');
       });
 
-      it('jobByKey finds the job holding a key, of that name only, and none once it finished', async () => {
-        const holder = await insertAndClaim(t.store, { name: 'a.job', key: 'held' });
-        expect(await t.store.jobByKey({ name: 'a.job', key: 'held' })).toEqual(await t.store.jobGet({ id: holder.id }));
-        expect(await t.store.jobByKey({ name: 'b.job', key: 'held' })).toBeNull();
-        expect(await t.store.jobByKey({ name: 'a.job', key: 'other' })).toBeNull();
-        await t.store.jobFinishMany({ items: [{ id: holder.id, token: holder.lease.token, finish: { outcome: 'completed', result: null } }] });
-        expect(await t.store.jobByKey({ name: 'a.job', key: 'held' })).toBeNull();
-        // A job waiting on its dependencies holds its key too.
-        const dependency = await insertJob(t.store);
-        const [waiting] = await t.store.jobInsertMany({ jobs: [jobInput({ name: 'a.job', key: 'held', dependsOn: [dependency.id] })] });
-        expect(await t.store.jobByKey({ name: 'a.job', key: 'held' })).toMatchObject({ id: waiting!.job.id, state: 'waiting' });
-      });
-
       it('a scheduled job blocks its key', async () => {
         const first = await insertJob(t.store, { key: 'later', runAt: new Date(t.clock.now() + 3_600_000) });
         const [again] = await t.store.jobInsertMany({ jobs: [jobInput({ key: 'later' })] });

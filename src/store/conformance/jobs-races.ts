@@ -45,6 +45,25 @@ export function describeJobRaces(factory: StoreFactory): void {
       expect((await t.store.jobList({ limit: 100 })).jobs).toHaveLength(10);
     });
 
+    it('concurrent inserts of one keyed flow store one flow between them', async () => {
+      const stores = await connections();
+      for (let round = 0; round < 5; round++) {
+        const key = `flow-${round}`;
+        const flow = (i: number) => [
+          jobInput({ name: 'race.child', payload: String(i) }),
+          jobInput({ name: 'race.child', payload: String(i) }),
+          jobInput({ name: 'race.root', key, payload: String(i), dependsOnItems: [0, 1] }),
+        ];
+        const results = await Promise.all(Array.from({ length: 6 }, (_, i) => stores[i % stores.length]!.jobInsertMany({ jobs: flow(i), flow: true })));
+        const winners = results.filter((result) => result.length === 3);
+        expect(winners).toHaveLength(1);
+        const root = winners[0]![2]!;
+        expect(winners[0]!.every((r) => r.inserted)).toBe(true);
+        for (const result of results) if (result !== winners[0]) expect(result).toEqual([{ job: expect.objectContaining({ id: root.job.id }), inserted: false }]);
+      }
+      expect((await t.store.jobList({ limit: 100 })).jobs).toHaveLength(15);
+    });
+
     it('cancel racing the worker finish: exactly one of them wins', async () => {
       const stores = await connections();
       const job = await insertAndClaim(t.store);

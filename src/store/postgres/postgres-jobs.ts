@@ -30,7 +30,7 @@ import type { JobStatements, Statement } from './job-statements.js';
 import { jobColumns, runningAttempt, toAttemptRecord, toJobRecord, type AttemptRow, type JobRow } from './rows.js';
 import type { SchemaNames } from './schema-name.js';
 import type { TickStatements } from './tick-statements.js';
-import { inTransaction } from './transaction.js';
+import { inTransaction, inTransactionOrRollback, Rollback } from './transaction.js';
 
 /** node-postgres's own timestamptz parser, so a text-cast timestamp reads exactly like a typed one. */
 const parseTimestamptz = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ, 'text') as (value: string) => Date;
@@ -399,6 +399,40 @@ async function insertWithDependencies(ctx: PgJobContext, db: Queryable, jobs: Jo
 }
 
 /**
+ * A flow (`Store.jobInsertMany` with `flow: true`): the jobs, unless its root (the last job) has
+ * a key that a job of another insert holds; then nothing is stored and the result is that job.
+ * A look first answers the common case (a flow posted again) without writing. Under READ
+ * COMMITTED the look cannot see an insert that commits after it, so the flow is inserted inside a
+ * transaction of its own, or a savepoint of the caller's, and rolled back when its root came
+ * back as another insert's job (the key's unique index made the insert wait for that one).
+ */
+export async function insertFlow(ctx: PgJobContext, db: Queryable, jobs: JobInsert[]): Promise<JobInsertResult[]> {
+  const root = jobs[jobs.length - 1];
+  if (jobs.length < 2 || root === undefined || root.key === null) return insertJobs(ctx, db, jobs);
+  const held = (await run<JobRow>(db, ctx.sql.selectByKeys, [[root.name], [root.key]])).rows[0];
+  if (held) return [{ job: toJobRecord(held), inserted: false }];
+  /** The root's result when another insert's job holds its key, else null. */
+  const heldElsewhere = (results: JobInsertResult[]): JobInsertResult | null => {
+    const last = results[results.length - 1]!;
+    if (last.inserted || results.some((result) => result.inserted && result.job.id === last.job.id)) return null;
+    return last;
+  };
+  if (db === ctx.pool) {
+    return inTransactionOrRollback(ctx.pool, async (client) => {
+      const results = await insertJobs(ctx, client, jobs);
+      const other = heldElsewhere(results);
+      return other === null ? results : new Rollback([other]);
+    });
+  }
+  await db.query('SAVEPOINT nightshift_flow');
+  const results = await insertJobs(ctx, db, jobs);
+  const other = heldElsewhere(results);
+  if (other !== null) await db.query('ROLLBACK TO SAVEPOINT nightshift_flow');
+  await db.query('RELEASE SAVEPOINT nightshift_flow');
+  return other === null ? results : [other];
+}
+
+/**
  * Jobs with a per-key rate limit: inserted as any job, then given their key, in one transaction
  * (the caller's or one of its own) so that no claim sees such a job without its key.
  */
@@ -477,12 +511,6 @@ export async function rateLateStart(ctx: PgJobContext, params: { id: string; tok
 }
 
 /** Running jobs of a queue holding a concurrency key, longest running first. */
-/** The job of `name` holding de-duplication `key` now (see `Store.jobByKey`). */
-export async function jobByKey(ctx: PgJobContext, name: string, key: string): Promise<JobRecord | null> {
-  const { rows } = await run<JobRow>(ctx.pool, ctx.sql.selectByKeys, [[name], [key]]);
-  return rows[0] ? toJobRecord(rows[0]) : null;
-}
-
 export async function keyHolders(ctx: PgJobContext, params: { queue: string; concurrencyKey: string; limit: number }): Promise<JobRecord[]> {
   const { rows } = await run<JobRow>(ctx.pool, ctx.sql.keyHolders, [params.queue, params.concurrencyKey, params.limit]);
   return rows.map(toJobRecord);

@@ -22,6 +22,7 @@ import {
   finishJobs,
   getJob,
   heartbeatJobs,
+  insertFlow,
   insertJobs,
   jobAttempts,
   jobStats,
@@ -30,7 +31,6 @@ import {
   jobDependencies,
   jobRateWait,
   keyHolders,
-  jobByKey,
   rateLateStart,
   rateWait,
   listJobs,
@@ -319,8 +319,8 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
 
   // One-job enqueues that cannot conflict share statements while one is under way (postgres-insert-batch.ts).
   /** Inserts jobs on the pool (each statement its own transaction) and wakes this process's workers for the queues they made due. */
-  const insertAndWake = async (jobs: JobInsert[]): Promise<JobInsertResult[]> => {
-    const results = await insertJobs(ctx, pool, jobs);
+  const insertAndWake = async (jobs: JobInsert[], flow = false): Promise<JobInsertResult[]> => {
+    const results = await (flow ? insertFlow(ctx, pool, jobs) : insertJobs(ctx, pool, jobs));
     const queues = availableQueues(results);
     if (queues.length > 0) wake(queues);
     return results;
@@ -361,7 +361,7 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
       });
     },
 
-    jobInsertMany({ jobs, tx }) {
+    jobInsertMany({ jobs, tx, flow }) {
       const only = groupCommitJob(jobs, tx);
       // One job that cannot conflict: sent with the other such enqueues that arrive while a
       // shared insert is under way (postgres-insert-batch.ts).
@@ -371,9 +371,9 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
         if (tx !== undefined && tx !== null) {
           // Inside the caller's transaction: the NOTIFY from the insert trigger is delivered at
           // their COMMIT (and dropped on ROLLBACK), so no in-process wake-up here.
-          return insertJobs(ctx, asTransaction(tx), jobs);
+          return flow === true ? insertFlow(ctx, asTransaction(tx), jobs) : insertJobs(ctx, asTransaction(tx), jobs);
         }
-        return insertAndWake(jobs);
+        return insertAndWake(jobs, flow === true);
       });
     },
 
@@ -536,9 +536,6 @@ export function createPostgresStore(options: PostgresStoreOptions = {}): Store {
       return guard('read the dependencies of a job', () => jobDependencies(ctx, params.id));
     },
 
-    jobByKey({ name, key }) {
-      return guard(`read the job holding key ${JSON.stringify(key)}`, () => jobByKey(ctx, name, key));
-    },
     jobKeyHolders(params) {
       const limit = Math.max(0, Math.floor(params.limit));
       if (limit === 0) return Promise.resolve([]);

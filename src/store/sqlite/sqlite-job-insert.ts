@@ -40,10 +40,25 @@ export class JobInserter {
    * The record of a new job is built from the input rather than read back: the row holds exactly
    * these values, and skipping the read keeps enqueues cheap.
    */
-  insert(jobs: readonly JobInsert[], now: number): JobInsertResult[] {
+  insert(jobs: readonly JobInsert[], now: number, flow = false): JobInsertResult[] {
+    if (flow) {
+      // A flow whose root's key is held (see Store.jobInsertMany): nothing of it is stored. The
+      // look is inside the caller's write transaction, so no other insert slips in between.
+      const holder = this.rootKeyHolder(jobs);
+      if (holder !== null) return [{ job: holder, inserted: false }];
+    }
     const results = this.insertAny(jobs, now);
     if (jobs.some((job) => job.rateKey !== undefined)) this.setRateKeys(jobs, results);
     return results;
+  }
+
+  /** The job holding the key of the last of `jobs` (a flow's root) when there are several, else null. */
+  private rootKeyHolder(jobs: readonly JobInsert[]): JobRecord | null {
+    const root = jobs[jobs.length - 1];
+    if (jobs.length < 2 || root === undefined || root.key === null) return null;
+    this.byKey ??= this.db.prepare(SQL.jobByActiveKey);
+    const row = this.byKey.get({ name: root.name, key: root.key }) as JobRow | undefined;
+    return row === undefined ? null : jobFromRow(row);
   }
 
   private insertAny(jobs: readonly JobInsert[], now: number): JobInsertResult[] {

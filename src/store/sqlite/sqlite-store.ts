@@ -162,7 +162,7 @@ class SqliteStore implements Store {
   private readonly claimLimitedTx: (params: ClaimParams & { global: number }) => ClaimedValues[];
   private readonly claimKeyedTx: (params: ClaimParams & { global: number | null; perKeyRate: boolean }) => ClaimedValues[];
   private readonly claimRatedTx: (params: ClaimParams, rate: { max: number; perMs: number }, limits: { global: number | null; perKey: boolean; perKeyRate: boolean }) => ClaimedValues[];
-  private readonly insertTx: (jobs: readonly JobInsert[], now: number) => JobInsertResult[];
+  private readonly insertTx: (jobs: readonly JobInsert[], now: number, flow?: boolean) => JobInsertResult[];
   /** One-job enqueues of one event-loop turn, committed together (sqlite-insert-batch.ts). */
   private readonly insertBatch: InsertBatch;
 
@@ -229,8 +229,8 @@ class SqliteStore implements Store {
     const claimIds = this.db.transaction((params: ClaimParams & { ids: string }) => statements().jobClaimIds.all(params) as ClaimedValues[]);
     this.claimIdsTx = (params) => claimIds.immediate(params);
     // IMMEDIATE: the de-duplication check reads before it writes.
-    const insert = this.db.transaction((jobs: readonly JobInsert[], now: number) => inserter.insert(jobs, now));
-    this.insertTx = (jobs, now) => insert.immediate(jobs, now);
+    const insert = this.db.transaction((jobs: readonly JobInsert[], now: number, flow: boolean) => inserter.insert(jobs, now, flow));
+    this.insertTx = (jobs, now, flow = false) => insert.immediate(jobs, now, flow);
     this.insertBatch = new InsertBatch({
       insertAll: (jobs) => this.run('jobInsertMany', () => this.insertTx(jobs, this.clock())),
       insertOne: (job) => this.run('jobInsertMany', () => inserter.insert([job], this.clock())[0]!),
@@ -269,7 +269,7 @@ class SqliteStore implements Store {
     return new Date(this.clock());
   }
 
-  async jobInsertMany(params: { jobs: JobInsert[]; tx?: StoreTransaction }): Promise<JobInsertResult[]> {
+  async jobInsertMany(params: { jobs: JobInsert[]; tx?: StoreTransaction; flow?: boolean }): Promise<JobInsertResult[]> {
     const { jobs } = params;
     if (jobs.length === 0) return [];
     const only = groupCommitJob(jobs, params.tx);
@@ -283,9 +283,9 @@ class SqliteStore implements Store {
       const now = this.clock();
       if (params.tx !== undefined && params.tx !== null) {
         // The caller's connection and open transaction: commit and rollback are theirs.
-        return this.inserterFor(params.tx).insert(jobs, now);
+        return this.inserterFor(params.tx).insert(jobs, now, params.flow === true);
       }
-      return this.insertTx(jobs, now);
+      return this.insertTx(jobs, now, params.flow === true);
     });
     this.notify(queuesMadeAvailable(results));
     return results;
@@ -524,11 +524,6 @@ class SqliteStore implements Store {
     return this.run('jobKeyHolders', () =>
       (this.ctx.statements().jobKeyHolders.all({ queue: params.queue, key: params.concurrencyKey, limit }) as JobRow[]).map(jobFromRow),
     );
-  }
-
-  async jobByKey(params: { name: string; key: string }): Promise<JobRecord | null> {
-    const row = this.run('jobByKey', () => this.ctx.statements().jobByActiveKey.get({ name: params.name, key: params.key }) as JobRow | undefined);
-    return row === undefined ? null : jobFromRow(row);
   }
 
   async jobQueueOldest(): Promise<{ queue: string; oldestRunAt: Date }[]> {
