@@ -95,6 +95,15 @@ export interface HttpJobOptions {
  * The built-in `http` job, allowed to reach what `config.allow` lists (see http-allow-list.ts).
  * Throws when an entry is invalid; `builtinJobs` validates the whole config first.
  */
+/**
+ * A URL as errors and logs show it: scheme, host, port and path, the query as `?…` and no
+ * fragment or credentials. A query often carries a key (`?apikey=…`), and an error travels far:
+ * logs, the job's record, alert messages in chat and mail.
+ */
+export function shownUrl(url: URL): string {
+  return `${url.origin}${url.pathname}${url.search === '' ? '' : '?…'}`;
+}
+
 export function createHttpJob(config: HttpJobConfig, options: HttpJobOptions = {}) {
   const allowList = new HttpAllowList(config.allow);
   const plainLookup = options.lookup ?? systemLookup;
@@ -112,8 +121,8 @@ export function createHttpJob(config: HttpJobConfig, options: HttpJobOptions = {
         body = JSON.stringify(input.body);
         headers['content-type'] ??= 'application/json';
       }
-      const what = `${method} ${input.url}`;
       let url = new URL(input.url);
+      const what = `${method} ${shownUrl(url)}`;
       // Refused before anything else happens: no DNS query, no connection.
       let entry = allowList.check(url, what);
       const timeoutMs = input.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
@@ -145,10 +154,10 @@ export function createHttpJob(config: HttpJobConfig, options: HttpJobOptions = {
         try {
           next = new URL(exchange.location, url);
         } catch {
-          throw new UnrecoverableError(`${what}: redirected to an invalid URL ${JSON.stringify(exchange.location)}`);
+          throw new UnrecoverableError(`${what}: redirected to an invalid URL`);
         }
-        if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new UnrecoverableError(`${what}: refused the redirect to ${next.href}: not an http(s) URL`);
-        entry = allowList.check(next, `the redirect of ${what} to ${next.href}`);
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new UnrecoverableError(`${what}: refused the redirect to ${shownUrl(next)}: not an http(s) URL`);
+        entry = allowList.check(next, `the redirect of ${what} to ${shownUrl(next)}`);
         // As fetch does: 303 turns anything but HEAD into a GET, 301/302 turn a POST into one.
         if ((exchange.status === 303 && method !== 'HEAD') || ((exchange.status === 301 || exchange.status === 302) && method === 'POST')) {
           method = 'GET';

@@ -51,7 +51,9 @@ beforeAll(async () => {
   server = http.createServer((request, response) => {
     seen.push(`${request.method} ${request.url}`);
     const url = new URL(request.url ?? '/', 'http://x');
-    if (url.pathname.startsWith('/redirect')) {
+    if (url.pathname.startsWith('/fail')) {
+      response.writeHead(500, { 'content-type': 'text/plain' }).end('down');
+    } else if (url.pathname.startsWith('/redirect')) {
       response.writeHead(Number(url.searchParams.get('status') ?? 302), { location: url.searchParams.get('to') ?? '/' }).end();
     } else {
       response.writeHead(200, { 'content-type': 'text/plain' }).end(`hello from ${url.pathname}`);
@@ -151,7 +153,7 @@ describe('the http job', () => {
       'GET /allowed/seen-other',
     ]);
 
-    await expect(run(job, { url: hop('/secret') })).rejects.toThrow(`refused the redirect of GET ${hop('/secret')} to ${origin}/secret: ${origin}/secret is outside every builtins.http.allow entry for 127.0.0.1`);
+    await expect(run(job, { url: hop('/secret') })).rejects.toThrow(`refused the redirect of GET ${origin}/redirect?… to ${origin}/secret: ${origin}/secret is outside every builtins.http.allow entry for 127.0.0.1`);
     await expect(run(job, { url: hop('http://169.254.169.254/latest/meta-data/iam/') })).rejects.toThrow(
       /refused the redirect of .* to http:\/\/169\.254\.169\.254\/latest\/meta-data\/iam\/: 169\.254\.169\.254 is a link-local \/ cloud metadata address/,
     );
@@ -192,6 +194,18 @@ describe('the http job', () => {
     const guarded = lookupRefusingMetadata();
     const resolved = await new Promise<unknown>((resolve, reject) => guarded('localhost', { all: true }, (error, address) => (error ? reject(error) : resolve(address))));
     expect(Array.isArray(resolved) && resolved.length > 0).toBe(true);
+  });
+
+  it('never shows a URL\'s query in its errors: a key there stays out of logs, job records and alerts', async () => {
+    const job = createHttpJob({ allow: [`${origin}/fail`, `${origin}/redirect`] });
+    const failed = run(job, { url: `${origin}/fail/ping?apikey=QSECRET&x=1` });
+    await expect(failed).rejects.toThrow(`GET ${origin}/fail/ping?… answered 500 Internal Server Error: down`);
+    const refused = run(job, { url: `${origin}/redirect?to=${encodeURIComponent(`${origin}/elsewhere?token=RSECRET#frag`)}` });
+    await expect(refused).rejects.toThrow(`refused the redirect of GET ${origin}/redirect?… to ${origin}/elsewhere?…: `);
+    for (const error of [await failed.catch((e: unknown) => e), await refused.catch((e: unknown) => e)]) {
+      expect(String((error as Error).message)).not.toMatch(/SECRET|frag/);
+    }
+    expect(seen.splice(0)).toEqual(['GET /fail/ping?apikey=QSECRET&x=1', `GET /redirect?to=${encodeURIComponent(`${origin}/elsewhere?token=RSECRET#frag`)}`]);
   });
 
   it('rejects URLs carrying credentials up front', async () => {
