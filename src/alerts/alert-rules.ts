@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { checkHttpUrl } from './channels/channel-settings.js';
 import { parseYamlFile } from '../scheduler/schedule-file.js';
 
 export const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const;
@@ -37,7 +38,7 @@ const ruleBase = {
   description: z.string().max(2000).optional(),
   severity: z.enum(SEVERITIES).default('medium'),
   /** Channels of this rule; default: the settings' channels. */
-  channels: z.array(z.string().min(1)).optional(),
+  channels: z.array(z.string().min(1)).min(1, 'name at least one channel (an empty list would deliver this rule\'s alerts nowhere)').optional(),
   /** Send a "resolved" message when the condition clears; default: the settings' `notifyResolved`. */
   notifyResolved: z.boolean().optional(),
 };
@@ -132,11 +133,23 @@ export const scheduleRuleSchema = z.strictObject({
 export const alertSettingsSchema = z.strictObject({
   enabled: z.boolean().default(true),
   /** Channels every rule uses unless it names its own. */
-  channels: z.array(z.string().min(1)).default(['log']),
+  channels: z.array(z.string().min(1)).min(1, 'name at least one channel (an empty list would deliver alerts nowhere); leave it out for the default, log').default(['log']),
   slack: z.strictObject({ channel: z.string().optional(), username: z.string().optional(), iconEmoji: z.string().optional() }).optional(),
   discord: z.strictObject({ username: z.string().optional() }).optional(),
   email: z.strictObject({ from: z.string().optional(), to: z.array(z.string()).optional() }).optional(),
-  webhook: z.strictObject({ url: z.string().url().optional() }).optional(),
+  webhook: z
+    .strictObject({
+      url: z
+        .string()
+        .optional()
+        .superRefine((url, ctx) => {
+          if (url === undefined) return;
+          // The channel's own check, at load (its message names no part of the URL).
+          const checked = checkHttpUrl(url);
+          if ('problem' in checked) ctx.addIssue({ code: 'custom', message: checked.problem });
+        }),
+    })
+    .optional(),
   throttle: z
     .strictObject({
       /** Seconds between two alerts of the same rule and subject; default 300. */

@@ -88,6 +88,22 @@ describe('alert rules', () => {
     expect(parseAlertRules({ queueHealth: [{ name: 'x', conditions: { queuePattern: '^mail$', saturatedForSeconds: 120 } }] }).queueHealth[0]?.conditions).toEqual({ queuePattern: '^mail$', saturatedForSeconds: 120 });
     expect(bad({ queueHealth: [{ name: 'same', conditions: { dlqSize: 1 } }], jobFailures: [{ name: 'same', conditions: { failureCount: 1 } }] })).toThrow(/rule names must be unique; repeated: same/);
     expect(bad({ alerts: [] })).toThrow(/alerts: unknown field/);
+    // An empty channel list would deliver nowhere: said at load (leaving it out means the default).
+    expect(bad({ settings: { channels: [] } })).toThrow(/settings\.channels: name at least one channel/);
+    expect(bad({ queueHealth: [{ name: 'x', channels: [], conditions: { dlqSize: 1 } }] })).toThrow(/queueHealth\[0\]\.channels: name at least one channel/);
+    // The webhook's URL gets the channel's own check at load, and the message shows none of it.
+    for (const url of ['https://user:RulesSecret1@hooks.example.com/x', 'ftp://hooks.example.com/RulesSecret1', 'not a url RulesSecret1', '']) {
+      const error = (() => {
+        try {
+          parseAlertRules({ settings: { webhook: { url } } });
+          return null;
+        } catch (thrown) {
+          return thrown as Error;
+        }
+      })();
+      expect(error?.message, url).toMatch(/settings\.webhook\.url: (must|is required)/);
+      expect(error?.message).not.toContain('RulesSecret1');
+    }
   });
 
   it('refuses a channel that is not one Nightshift has, naming the field, line and the known channels', async () => {

@@ -138,6 +138,10 @@ describe('channelsFromEnv', () => {
       path: 'SLACK_WEBHOOK_URL',
       message: 'must be an http:// or https:// URL (it does not parse as a URL)',
     });
+    // Credentials in a URL: fetch would refuse it at every delivery; refused here, at load.
+    const withCredentials = configError({ NOTIFY_SLACK_ENABLED: 'true', SLACK_WEBHOOK_URL: `https://user:${SECRET_TOKEN}@hooks.example.com/x` });
+    expect(withCredentials.issues).toEqual([{ path: 'SLACK_WEBHOOK_URL', message: expect.stringMatching(/^must not carry credentials \(user:password@\)/) }]);
+    expect(withCredentials.message).not.toContain(SECRET_TOKEN);
   });
 });
 

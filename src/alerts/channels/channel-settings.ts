@@ -18,6 +18,8 @@ export function checkHttpUrl(text: string | undefined): Checked<URL> {
     return { problem: 'must be an http:// or https:// URL (it does not parse as a URL)' };
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return { problem: `must be an http:// or https:// URL, got a URL with scheme "${url.protocol.slice(0, -1)}"` };
+  // fetch refuses such a URL at every delivery: said once, at load.
+  if (url.username !== '' || url.password !== '') return { problem: 'must not carry credentials (user:password@); send them in a header (the webhook channel\'s `headers`)' };
   return { value: url };
 }
 
