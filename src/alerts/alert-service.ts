@@ -59,7 +59,6 @@ export interface AlertService extends IntervalService {
   evaluate(): Promise<AlertPass>;
 }
 
-const SEVERITY_WORD: Record<Severity, string> = { critical: 'CRITICAL', high: 'High', medium: 'Medium', low: 'Low', info: 'Info' };
 
 function linkOf(base: string | undefined, subject: Firing['subject']): string | null {
   if (!base) return null;
@@ -89,7 +88,8 @@ function messageOf(kind: 'fired' | 'resolved', episode: Pick<AlertEpisodeRecord,
     resolved: kind === 'resolved',
     rule: episode.rule,
     severity,
-    title: `${kind === 'resolved' ? '[Resolved]' : `[${SEVERITY_WORD[severity] ?? severity}]`} ${episode.rule}: ${subject.kind} ${subject.name}`,
+    // No severity or status word: every channel puts `[HIGH]` / `[RESOLVED]` before it.
+    title: `${episode.rule}: ${subject.kind} ${subject.name}`,
     description: info.description,
     subject,
     measured: kind === 'resolved' ? `cleared (was: ${info.measured})` : info.measured,

@@ -166,7 +166,7 @@ export function createAlertsAdmin(options: { store: Store & AlertStore; rules: A
         id: `test-${randomUUID()}`,
         rule: 'test',
         severity: 'info' as Severity,
-        title: '[Info] test: a test alert from Nightshift',
+        title: 'test: a test alert from Nightshift',
         description: 'Sent by "alerts test": if you read this, the channel works.',
         subject: { kind: 'job', name: 'test' },
         measured: 'a test',

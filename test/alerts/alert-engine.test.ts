@@ -56,7 +56,8 @@ for (const kind of STORE_KINDS) {
       await until(() => receiver.requests.length >= 2, 'the retried delivery');
       const [first, second] = receiver.requests;
       expect(first!.headers['idempotency-key']).toBe(second!.headers['idempotency-key']);
-      expect(JSON.parse(second!.body)).toMatchObject({ rule: 'failures', severity: 'high', subject: { kind: 'job', name: 'sync' }, measured: '2 failed attempts in 600 s' });
+      // The title names the rule and subject; each channel puts the severity or status before it, once.
+      expect(JSON.parse(second!.body)).toMatchObject({ rule: 'failures', severity: 'high', title: 'failures: job sync', subject: { kind: 'job', name: 'sync' }, measured: '2 failed attempts in 600 s' });
       const admin = createAlertsAdmin({ store: opened.store as never, rules: parseAlertRules(rules), channels });
       await until(async () => (await admin.history({})).episodes[0]?.deliveries[0]?.state === 'completed', 'the delivery job to complete');
       const [episode] = (await admin.history({})).episodes;
@@ -69,7 +70,7 @@ for (const kind of STORE_KINDS) {
       expect(resolved.flatMap((pass) => pass.resolved)).toHaveLength(1);
       runtime.worker!.wake();
       await until(() => receiver.requests.length >= 3, 'the resolved message');
-      expect(JSON.parse(receiver.requests[2]!.body)).toMatchObject({ rule: 'failures', resolved: true });
+      expect(JSON.parse(receiver.requests[2]!.body)).toMatchObject({ rule: 'failures', resolved: true, title: 'failures: job sync' });
       // Two deliveries in all (fired, resolved), both completed once their finishes are written.
       await until(async () => (await runtime.client.list({ job: ALERT_DELIVERY_JOB, state: 'completed' })).jobs.length === 2, 'both deliveries to complete');
       expect((await runtime.client.list({ job: ALERT_DELIVERY_JOB })).jobs).toHaveLength(2);
