@@ -115,7 +115,7 @@ export interface Client extends JobEnqueuer {
   cancelMany(filter: JobFilter, reason?: string): Promise<BulkActionResult>;
   /** Deletes every finished job `filter` selects, with its attempts. At most 100 000 per call. */
   deleteMany(filter: JobFilter): Promise<BulkActionResult>;
-  /** Cancels every job of `queue` that has not started (running jobs go on). */
+  /** Cancels every job of `queue` that no worker has claimed (running jobs, and jobs a worker claimed ahead of a free slot, go on). */
   drainQueue(queue: string, reason?: string): Promise<BulkActionResult>;
   /** Every live Nightshift process on the store (the process registry), by id. */
   processes(): Promise<ProcessView[]>;

@@ -1,5 +1,12 @@
 import type { JobRecord } from '../store/types.js';
 
+/**
+ * A job claimed ahead that waited this long (ms) for a slot is checked with the store before it
+ * starts (worker.ts, `checkThenStart`). Claiming ahead is on only while handlers average under
+ * 50 ms, so a job waits this long only when they got slower: one round trip then costs little.
+ */
+export const AHEAD_CHECK_AFTER_MS = 100;
+
 /** A job claimed before a slot was free for it, and when it was claimed (worker clock, ms). */
 export interface WaitingJob {
   readonly job: JobRecord;

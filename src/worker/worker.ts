@@ -8,7 +8,7 @@ import { createSilentLogger } from '../observe/logger.js';
 import { runObservers } from '../observe/run-observers.js';
 import { rateWindowMarginMs, type Clock, type JobFinish, type JobFinishItem, type JobRecord, type JobState, type Store } from '../store/types.js';
 import { ClaimSize } from './claim-size.js';
-import { ClaimedAhead } from './claimed-ahead.js';
+import { AHEAD_CHECK_AFTER_MS, ClaimedAhead, type WaitingJob } from './claimed-ahead.js';
 import { Completer, type CompleterEntry } from './completer.js';
 import { Execution, Executor, type ExecutorHost, type StartBy } from './executor.js';
 import { createHeartbeat, type Heartbeat } from './heartbeat.js';
@@ -287,15 +287,71 @@ export function createWorker(options: WorkerOptions): Worker {
   };
   const executor = new Executor(host, jobs);
 
-  /** Starts jobs claimed ahead in the queue's free slots, oldest first. */
+  /**
+   * Starts jobs claimed ahead in the queue's free slots, oldest first. One that waited
+   * `AHEAD_CHECK_AFTER_MS` or more is asked about first (see `checkThenStart`); the others start
+   * at once.
+   */
   function startWaiting(queue: QueueState): void {
     queue.startScheduled = false;
+    let toCheck: WaitingJob[] | null = null;
     while (queue.running < queue.concurrency) {
       const waiting = queue.ahead.shift();
-      if (waiting === undefined) return;
+      if (waiting === undefined) break;
       queue.running++;
+      const waitedMs = clock() - waiting.claimedAtMs;
       // Its attempt starts now, not at its claim: the store is told how long it waited.
-      executor.run(waiting.job, clock() - waiting.claimedAtMs);
+      if (waitedMs < AHEAD_CHECK_AFTER_MS) executor.run(waiting.job, waitedMs);
+      else (toCheck ??= []).push(waiting);
+    }
+    if (toCheck !== null) {
+      const checking = checkThenStart(queue, toCheck).finally(() => aheadChecks.delete(checking));
+      aheadChecks.add(checking);
+    }
+  }
+
+  /** Checks of jobs claimed ahead under way (a stop waits for them). */
+  const aheadChecks = new Set<Promise<void>>();
+
+  /**
+   * Jobs that waited long for a slot (their queue's handlers got slower): another process may have
+   * cancelled one (a cancel from this process takes it out at once), drained it or paused its
+   * queue meanwhile, and the store cannot tell a job claimed ahead from a running one. So before
+   * they start, one heartbeat asks whether their leases still hold (and extends them) and the
+   * paused queues are read: a job whose lease is gone is not started, one of a paused queue goes
+   * back unstarted (`released`). Their slots are held meanwhile. A store that cannot answer
+   * starts them as before: a lost lease still aborts the handler at the next heartbeat.
+   */
+  async function checkThenStart(queue: QueueState, list: WaitingJob[]): Promise<void> {
+    let held: Set<string> | null = null;
+    let paused = false;
+    try {
+      const [beat, pausedQueues] = await Promise.all([
+        store.jobHeartbeat({ items: list.map(({ job }) => ({ id: job.id, token: job.lease?.token ?? '' })), leaseMs }),
+        store.queuePausedList(),
+      ]);
+      held = new Set(beat.held);
+      paused = pausedQueues.includes(queue.name);
+    } catch (error) {
+      reportError(`claimed-ahead check:${queue.name}`)(error);
+    }
+    for (const { job, claimedAtMs } of list) {
+      if (held !== null && !held.has(job.id)) {
+        queue.running--;
+        logger.info({ jobId: job.id, job: job.name }, 'a job claimed ahead was cancelled or taken back before it started; not starting it');
+        continue;
+      }
+      if (paused || state !== 'started') {
+        queue.running--;
+        releaseWaiting(job);
+        continue;
+      }
+      executor.run(job, clock() - claimedAtMs);
+    }
+    // Slots the jobs not started left free: the next waiting jobs, or a claim.
+    if (queue.running < queue.concurrency) {
+      if (queue.ahead.size > 0 && state === 'started') startWaiting(queue);
+      producers.get(queue.name)?.trigger();
     }
   }
 
@@ -507,6 +563,8 @@ export function createWorker(options: WorkerOptions): Worker {
     // Nothing claims any more: jobs still waiting for a slot go back to the queue at once.
     await aheadExpiry.stop();
     for (const queue of queueSettings.values()) for (const job of queue.ahead.takeAll()) releaseWaiting(job);
+    // Jobs being checked before their start are given back when the check ends (state is no longer started).
+    if (aheadChecks.size > 0) await Promise.all(aheadChecks);
     if (executor.running.size > 0) {
       logger.info({ running: executor.running.size, shutdownTimeoutMs }, 'waiting for running jobs before shutting down');
       await waitAtMost(new Promise<void>((resolve) => idleWaiters.push(resolve)), shutdownTimeoutMs);

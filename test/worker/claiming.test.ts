@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { createClient } from '../../src/client/client.js';
 import { defineJob } from '../../src/job/define-job.js';
+import { NightshiftEvents } from '../../src/observe/events.js';
+import { AHEAD_CHECK_AFTER_MS } from '../../src/worker/claimed-ahead.js';
 import { SLOW_QUEUE_CLAIM_LIMIT } from '../../src/worker/claim-size.js';
 import { gate, openRuntime, TestClock, until, type Runtime } from '../fixtures/sqlite-runtime.js';
 
@@ -293,6 +296,67 @@ describe('claiming', () => {
       await turns();
       expect(seen.started).toEqual([0]);
       expect((await rt.store.jobGet({ id: ids[1]! }))?.state).toBe('cancelled');
+    });
+
+    describe('a job that waited long for its slot is checked with the store before it starts', () => {
+      /** A client of another process: its cancels and pauses reach the worker only through the store. */
+      const otherProcess = (rt: Runtime, job: ReturnType<typeof heldJob>['job']) => createClient({ store: rt.store, jobs: [job], events: new NightshiftEvents() });
+      const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+      it('not started when another process cancelled it while it waited', async () => {
+        const { job, seen, open } = heldJob();
+        runtime = await openRuntime([job], { worker: { queues: { default: { concurrency: 1, prefetch: 2 } } } });
+        const rt = runtime;
+        await warmUp(rt, job);
+        const ids = (await rt.client.enqueueMany(job, [{ n: 0 }, { n: 1 }, { n: 2 }])).map((r) => r.job.id);
+        await until(async () => (await totals(rt)).running === 3, 'three jobs are claimed, two waiting');
+        expect(await otherProcess(rt, job).cancel(ids[1]!)).toMatchObject({ state: 'cancelled' });
+        await sleep(AHEAD_CHECK_AFTER_MS + 50);
+        const allDone = completions(rt, 2);
+        open();
+        await allDone;
+        expect(seen.started).toEqual([0, 2]);
+        expect(await rt.store.jobGet({ id: ids[1]! })).toMatchObject({ state: 'cancelled', attempt: 1 });
+        expect((await rt.store.jobGet({ id: ids[2]! }))?.state).toBe('completed');
+      });
+
+      it('given back unstarted when another process paused its queue, and run once it is resumed', async () => {
+        const { job, seen, open } = heldJob();
+        runtime = await openRuntime([job], { worker: { queues: { default: { concurrency: 1, prefetch: 1 } } } });
+        const rt = runtime;
+        await warmUp(rt, job);
+        const ids = (await rt.client.enqueueMany(job, [{ n: 0 }, { n: 1 }])).map((r) => r.job.id);
+        await until(async () => (await totals(rt)).running === 2, 'both jobs are claimed, one waiting');
+        const other = otherProcess(rt, job);
+        await other.pauseQueue('default');
+        await sleep(AHEAD_CHECK_AFTER_MS + 50);
+        const released = rt.events.waitFor('job:released');
+        open();
+        expect((await released).job.id).toBe(ids[1]);
+        expect(seen.started).toEqual([0]);
+        expect(await rt.store.jobGet({ id: ids[1]! })).toMatchObject({ state: 'available', attempt: 0, lease: null });
+        const completed = rt.events.waitFor('job:completed');
+        await other.resumeQueue('default');
+        rt.worker.wake();
+        expect((await completed).job.id).toBe(ids[1]);
+        expect(seen.started).toEqual([0, 1]);
+      });
+
+      it('started at once when it waited a short while', async () => {
+        const { job, seen, open } = heldJob();
+        // The worker's clock stands still: by it, the job waits no time at all, however slow this machine.
+        runtime = await openRuntime([job], { clock: new TestClock(), worker: { queues: { default: { concurrency: 1, prefetch: 1 } } } });
+        const rt = runtime;
+        await warmUp(rt, job);
+        await rt.client.enqueueMany(job, [{ n: 0 }, { n: 1 }]);
+        await until(async () => (await totals(rt)).running === 2, 'both jobs are claimed, one waiting');
+        // Paused meanwhile, but it waited under AHEAD_CHECK_AFTER_MS: it is not asked about, and runs.
+        await otherProcess(rt, job).pauseQueue('default');
+        const allDone = completions(rt, 2);
+        open();
+        await allDone;
+        expect(seen.started).toEqual([0, 1]);
+      });
     });
   });
 
