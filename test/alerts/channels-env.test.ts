@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { channelsFromEnv, createLogChannel } from '../../src/alerts/channels/index.js';
+import { AlertDeliveryError } from '../../src/alerts/channels/delivery-error.js';
 import { escapeDiscord, escapeHtml, escapeSlack, fitEscaped } from '../../src/alerts/channels/text-escaping.js';
 import { ConfigError } from '../../src/errors.js';
 import { answer, hostileAlert, startRecordingServer, type RecordingServer } from './alert-test-servers.js';
@@ -170,6 +171,25 @@ describe('log channel', () => {
     expect(lines[0]!.alert).toMatchObject({ id: 'alert-0001', rule: 'job-failures', severity: 'critical', subject: { kind: 'job', name: 'send-email @here' }, resolved: false });
     expect((lines[0]!.alert as { lastError: { message: string } }).lastError.message).toContain('<!channel>');
     expect(lines[2]!.msg).toBe('alert [RESOLVED] Job send-email failing');
+  });
+
+  it('fails, not delivered, when the log level hides the line: an alert nobody can read', async () => {
+    const { lines, logger } = capture();
+    logger.level = 'error';
+    const channel = createLogChannel({ logger });
+    const refused = await channel.send(hostileAlert({ severity: 'high' })).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(AlertDeliveryError);
+    expect(refused).toMatchObject({ code: 'ALERT_REJECTED', retryable: false, channel: 'log' });
+    expect((refused as Error).message).toMatch(/the log level "error" hides warn lines, so the alert was not written; set LOG_LEVEL to warn/);
+    // A critical one is written at error: shown.
+    await channel.send(hostileAlert());
+    logger.level = 'silent';
+    await expect(channel.send(hostileAlert())).rejects.toMatchObject({ code: 'ALERT_REJECTED' });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(lines.map((line) => line.level)).toEqual([50]);
   });
 });
 
