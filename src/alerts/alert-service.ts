@@ -157,9 +157,13 @@ export function createAlertService(options: AlertServiceOptions): AlertService {
     });
   };
 
+  /** Whether one of `silences` covers alerts of `rule` about `subject`. */
+  const silencedBy = (silences: readonly { rule: string; subject: string | null }[], rule: string, subject: string): boolean =>
+    silences.some((silence) => silence.rule === rule && (silence.subject === null || silence.subject === subject));
+
   const suppression = async (firing: Firing, nowMs: number): Promise<string | null> => {
     const silences = await store.alertSilenceList({ activeOnly: true });
-    if (silences.some((silence) => silence.rule === firing.rule && (silence.subject === null || silence.subject === firing.subject.name))) return 'silenced';
+    if (silencedBy(silences, firing.rule, firing.subject.name)) return 'silenced';
     if (minIntervalMs > 0) {
       const recent = await store.alertList({ filter: { key: firing.key, openedAfter: new Date(nowMs - minIntervalMs) }, limit: 20 });
       if (recent.some((episode) => episode.suppressed === null)) return 'throttled';
@@ -199,10 +203,17 @@ export function createAlertService(options: AlertServiceOptions): AlertService {
         else if (suppressed) logger?.info({ rule: firing.rule, subject: firing.subject, suppressed }, `alert ${suppressed}`);
       }
     }
+    // A silence also holds the "resolved" message of an episode that opened before it.
+    let silences: Awaited<ReturnType<typeof store.alertSilenceList>> | null = null;
     for (const episode of open) {
       if (firingKeys.has(episode.key)) continue;
       const info = parseInfo(episode.info);
-      const jobs = episode.suppressed === null && info.notifyResolved ? deliveryJobs(messageOf('resolved', episode, info, rules, now), info.channels) : [];
+      let notify = episode.suppressed === null && info.notifyResolved;
+      if (notify) {
+        silences ??= await store.alertSilenceList({ activeOnly: true });
+        if (silencedBy(silences, episode.rule, episode.subject)) notify = false;
+      }
+      const jobs = notify ? deliveryJobs(messageOf('resolved', episode, info, rules, now), info.channels) : [];
       const result = await store.alertResolve({ key: episode.key, jobs });
       if (result.episode) pass.resolved.push(result.episode);
     }

@@ -105,5 +105,24 @@ for (const kind of STORE_KINDS) {
       expect(await admin.test('webhook')).toEqual([{ channel: 'webhook', ok: true, error: null }]);
       await expect(admin.test('pager')).rejects.toThrow(/no alert channel "pager"/);
     });
+
+    it('a silence added while an episode is open holds its "resolved" message too', async () => {
+      await opened.store.statsAdd({ deltas: [dead('sync', 1)] });
+      const rules: AlertRulesInput = { settings: { channels: ['webhook'] }, jobFailures: [{ name: 'failures', conditions: { failureCount: 1, timeWindow: 600 } }] };
+      const admin = createAlertsAdmin({ store: opened.store as never, rules: parseAlertRules(rules), channels });
+      await service(rules).evaluate();
+      runtime.worker!.wake();
+      await until(() => receiver.requests.length === 1, 'the fired message');
+      await admin.silence({ rule: 'failures', subject: 'sync', forMs: 7_200_000, reason: 'looking into it' });
+      // The failure leaves the window: the episode resolves, recorded, and nothing is sent.
+      clock.advance(700_000);
+      const pass = await service(rules).evaluate();
+      expect(pass.resolved.map((episode) => episode.subject)).toEqual(['sync']);
+      expect(await admin.active()).toEqual([]);
+      runtime.worker!.wake();
+      await until(async () => (await runtime.client.list({ job: ALERT_DELIVERY_JOB, state: ['available', 'scheduled', 'running', 'retryable'] })).jobs.length === 0, 'the deliveries to finish');
+      expect((await runtime.client.list({ job: ALERT_DELIVERY_JOB })).jobs).toHaveLength(1);
+      expect(receiver.requests.map((request) => JSON.parse(request.body).resolved ?? false)).toEqual([false]);
+    });
   });
 }
