@@ -52,6 +52,12 @@ export interface ProducerOptions {
 const ROOM_RETRY_MS = 1;
 /** Empty claims with room in a row before a rate-limited queue waits for a wake-up or its poll. */
 const ROOM_RETRIES = 5;
+/** Most due times a producer keeps (`triggerIn`); later ones are left to the poll. */
+const MAX_DUE_TIMES = 64;
+/** Longest delay `triggerIn` keeps a timer for, ms (1 hour): later jobs are found by the poll, a second late at most in hours. */
+const MAX_DUE_DELAY_MS = 3_600_000;
+/** How much after a due time the fetch is asked for, ms. */
+const DUE_MARGIN_MS = 2;
 
 export class Producer implements Service {
   readonly name: string;
@@ -65,6 +71,9 @@ export class Producer implements Service {
   #roomTimer: NodeJS.Timeout | null = null;
   /** Claims of a rate-limited queue in a row that took nothing although the store said there was room. */
   #emptyRetries = 0;
+  /** When jobs this process knows of become due (`triggerIn`), on `performance.now()`'s clock, earliest first. */
+  #dueAt: number[] = [];
+  #dueTimer: NodeJS.Timeout | null = null;
 
   constructor(options: ProducerOptions) {
     this.#options = options;
@@ -97,6 +106,11 @@ export class Producer implements Service {
       clearTimeout(this.#roomTimer);
       this.#roomTimer = null;
     }
+    if (this.#dueTimer) {
+      clearTimeout(this.#dueTimer);
+      this.#dueTimer = null;
+    }
+    this.#dueAt = [];
     if (this.#inFlight) await this.#inFlight;
   }
 
@@ -114,6 +128,45 @@ export class Producer implements Service {
         return; // scheduled: already coming; stopped: ignored
     }
   }
+
+  /**
+   * Asks for a fetch in `delayMs`: a job of the queue this process knows of becomes due then (a
+   * delayed enqueue, a retry's backoff, a snooze), so it starts on time instead of at the next
+   * jittered poll. Up to `MAX_DUE_TIMES` times within `MAX_DUE_DELAY_MS` are kept, the earliest;
+   * one timer runs, for the first. Other times, and jobs from other processes, are found by the poll.
+   */
+  triggerIn(delayMs: number): void {
+    if (this.#state === 'stopped' || !(delayMs >= 0) || delayMs > MAX_DUE_DELAY_MS) return;
+    // A few ms late rather than early: the store's clock decides when the job is due.
+    const at = performance.now() + delayMs + DUE_MARGIN_MS;
+    const due = this.#dueAt;
+    if (due.length >= MAX_DUE_TIMES && at >= due[due.length - 1]!) return;
+    let index = due.length;
+    while (index > 0 && due[index - 1]! > at) index--;
+    due.splice(index, 0, at);
+    if (due.length > MAX_DUE_TIMES) due.pop();
+    if (index === 0) this.#armDue();
+  }
+
+  #armDue(): void {
+    if (this.#dueTimer) clearTimeout(this.#dueTimer);
+    this.#dueTimer = null;
+    const first = this.#dueAt[0];
+    if (first === undefined || this.#state === 'stopped') return;
+    this.#dueTimer = setTimeout(this.#onDue, Math.max(0, Math.ceil(first - performance.now())));
+    this.#dueTimer.unref?.();
+  }
+
+  readonly #onDue = (): void => {
+    this.#dueTimer = null;
+    const now = performance.now();
+    // Every time that has come: one fetch takes them all.
+    let passed = 0;
+    while (passed < this.#dueAt.length && this.#dueAt[passed]! <= now + 1) passed++;
+    this.#dueAt.splice(0, passed);
+    this.trigger();
+    this.#armDue();
+  };
 
   readonly #onScheduled = (): void => {
     if (this.#state !== 'scheduled') return;

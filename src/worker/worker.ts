@@ -434,6 +434,10 @@ export function createWorker(options: WorkerOptions): Worker {
       if (outcome === 'failed' || outcome === 'snoozed' || outcome === 'released' || limited?.globalConcurrency != null || limited?.perKey === true) {
         producers.get(job.queue)?.trigger();
       }
+      // A retry's backoff or a snooze: claimed when it is due, not at the next poll.
+      const finish = entry.item.finish;
+      const laterMs = finish.outcome === 'failed' ? finish.retryDelayMs : finish.outcome === 'snoozed' ? finish.delayMs : 0;
+      if (laterMs > 0) producers.get(job.queue)?.triggerIn(laterMs);
       emitFinished(entry.execution, entry.item.finish);
     },
   });
@@ -608,6 +612,13 @@ export function createWorker(options: WorkerOptions): Worker {
           if (execution && execution.job.attempt >= job.attempt && job.state === 'cancelled' && execution.token !== job.lease?.token) {
             executor.abort(execution, 'lease_lost');
           }
+        }),
+      );
+      // A job enqueued in this process to run later is claimed when it is due, not at the next poll
+      // (one from another process is found by the poll).
+      cleanups.push(
+        events.on('job:enqueued', ({ job, inserted }) => {
+          if (inserted && job.state === 'scheduled') producers.get(job.queue)?.triggerIn(job.runAt.getTime() - clock());
         }),
       );
       heartbeat.start();
