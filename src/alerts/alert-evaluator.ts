@@ -12,6 +12,13 @@ import type { AlertRules, Severity } from './alert-rules.js';
 import { readStreaks } from './failure-streaks.js';
 import { queueLoads, SaturationMemory } from './queue-saturation.js';
 
+/**
+ * `noWorker` fires once a due job has waited this long (ms) with no live consumer: a worker that
+ * is starting (a deploy that starts evaluators and workers apart) registers well within it, and
+ * a queue nobody consumes still alerts within a minute.
+ */
+export const NO_WORKER_MIN_LAG_MS = 30_000;
+
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 /** Most job names one `consecutiveFailures` rule looks at per pass (all in one read). */
@@ -238,7 +245,9 @@ export async function evaluateAlertRules(store: Store, rules: AlertRules, option
         if (conditions.oldestDueSeconds !== undefined && lagMs >= conditions.oldestDueSeconds * 1000) {
           fire('queueHealth', rule, subject, `the oldest due job has waited ${Math.round(lagMs / 1000)} s`, `oldestDueSeconds ≥ ${conditions.oldestDueSeconds}`);
         }
-        if (conditions.noWorker && lagMs > 0 && !consumed.has(queue)) fire('queueHealth', rule, subject, 'due jobs and no live worker consumes the queue', 'noWorker');
+        if (conditions.noWorker && lagMs >= NO_WORKER_MIN_LAG_MS && !consumed.has(queue)) {
+          fire('queueHealth', rule, subject, `due jobs (the oldest waiting ${Math.round(lagMs / 1000)} s) and no live worker consumes the queue`, 'noWorker');
+        }
         if (waits && conditions.waitP95Seconds !== undefined) {
           const p95 = percentile(waits.byQueue.get(queue)?.waitBuckets ?? [], 0.95);
           if (p95 !== null && p95 >= conditions.waitP95Seconds * 1000) {

@@ -105,6 +105,9 @@ for (const kind of STORE_KINDS) {
       clock.advance(90_000);
       await opened.store.queuePause({ queue: 'just-paused' }); // paused for 30 s: under the rule's minute
       clock.advance(30_000); // the bulk jobs have waited two minutes
+      // Due for 10 s with no consumer: a worker about to start (a split deploy), not yet an orphan.
+      await opened.store.jobInsertMany({ jobs: [insert({ queue: 'fresh' })] });
+      clock.advance(10_000);
       const rules = parseAlertRules({
         queueHealth: [
           { name: 'dlq', conditions: { dlqSize: 2 } },
