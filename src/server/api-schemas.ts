@@ -9,7 +9,7 @@ import { NAME_MAX_LENGTH, NAME_PATTERN } from '../job/names.js';
 import { DEFAULT_BUCKET, TIMESERIES_BUCKETS, TIMESERIES_WINDOWS, type TimeseriesBucket, type TimeseriesWindow } from '../observe/stats-report.js';
 import { MAX_CATCH_UP } from '../scheduler/schedule-definition.js';
 import { RUN_STATS_JOB_LOOKUPS, RUN_STATS_TICK_LIMIT } from '../scheduler/schedule-manager.js';
-import { isJobId } from '../store/job-ids.js';
+import { isJobId, MAX_JOB_ID } from '../store/job-ids.js';
 import { JOB_STATES } from '../store/types.js';
 
 /** Largest number of jobs in one `POST /api/jobs/bulk`. */
@@ -31,7 +31,19 @@ const name = (what: string) =>
     .regex(NAME_PATTERN, `${what} uses only A-Z a-z 0-9 _ - . : / and starts with a letter or digit`);
 
 export const jobStateSchema = z.enum(JOB_STATES as [string, ...string[]]);
-export const jobIdSchema = z.string().regex(/^[0-9]{1,20}$/, 'a job id is a decimal number');
+/** Whether decimal `digits` are at most MAX_JOB_ID (leading zeros aside; the route then answers whether such a job exists). */
+function withinJobIdRange(digits: string): boolean {
+  const significant = digits.replace(/^0+/, '');
+  return significant.length < 19 || (significant.length === 19 && BigInt(significant) <= MAX_JOB_ID);
+}
+/**
+ * A job id in a path or a body: decimal digits, at most MAX_JOB_ID (2^63 − 1; store/job-ids.ts).
+ * A larger number is refused as out of range, saying so, rather than called not decimal.
+ */
+export const jobIdSchema = z
+  .string()
+  .regex(/^[0-9]+$/, 'a job id is a decimal number')
+  .refine((id) => !/^[0-9]+$/.test(id) || withinJobIdRange(id), `out of range: job ids go up to ${MAX_JOB_ID} (2^63 − 1)`);
 /** A schedule id in a path, a body or a job filter: the rule of every name (job/names.ts). */
 export const scheduleIdSchema = name('schedule id');
 

@@ -113,8 +113,16 @@ export class Authenticator {
 
   /** Throws 401/403/429 unless the request carries a token with at least `needed`. */
   async check(request: FastifyRequest, needed: TokenScope): Promise<void> {
-    // A store that does not answer leaves the last tokens read in force rather than opening the API.
-    await this.refresh().catch(() => undefined);
+    // A store that does not answer leaves the last tokens read in force rather than opening the
+    // API; one that has not answered yet (an app that mounts the API reads them at its first
+    // request) leaves nothing to go by, and an API that may be closed is not answered as open.
+    try {
+      await this.refresh();
+    } catch (error) {
+      if (this.#storedAt === Number.NEGATIVE_INFINITY) {
+        throw new HttpError(503, 'STORE_UNAVAILABLE', `cannot read the API tokens kept in the store: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
     if (!this.enabled) {
       this.#checkOpenHost(request);
       return;

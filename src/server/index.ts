@@ -1,7 +1,10 @@
 // The HTTP API's entry point, `nightshift/server`: kept apart from the main entry so that an app
 // or a CLI call that never serves HTTP does not load fastify and prom-client.
-export { createApiServer, listenApiServer, nightshiftApi, createApiRequestHandler } from './server.js';
+export { createApiServer, listenApiServer, nightshiftApi } from './server.js';
 export type { ApiServerOptions } from './server.js';
+export { createApiRequestHandler } from './request-handler.js';
+export type { ApiRequestHandler, ApiRequestHandlerOptions } from './request-handler.js';
+export type { ApiAlertsOptions } from './api-sources.js';
 export type { ApiToken, TokenScope } from './auth.js';
 export { createApiService } from './api-service.js';
 export type { ApiService, HttpListenOptions } from './api-service.js';

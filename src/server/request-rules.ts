@@ -17,15 +17,21 @@
  * - **An empty body is no body**, whatever its content type (`curl -X POST`, `fetch` with
  *   `body: ''`, a client that always sends `content-type: application/json`): a route whose body
  *   fields are all optional accepts it (its schema is nullish); a route that needs a body says so.
+ * - **A body an app's middleware already read is used as it is.** Mounted in Express behind
+ *   `express.json()` (or another body parser), the request's stream has been read to its end and
+ *   will never give fastify a byte: the parsed `req.body` is handed on instead (`preParsedBody`),
+ *   as if it had been sent; a stream read by a middleware that kept no `req.body` is a 500 saying so.
  * - **The responses every route can give are documented**: 400 (every route validates its query),
  *   413 and 415 (every route that reads a body: POST, PUT, PATCH, DELETE), 429 (every route behind
  *   a token, i.e. that documents 401).
  */
-import type { FastifyBodyParser, FastifyInstance, FastifySchema, FastifySchemaCompiler, RouteOptions } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import type { FastifyBodyParser, FastifyInstance, FastifyRequest, FastifySchema, FastifySchemaCompiler, RouteOptions } from 'fastify';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorReplySchema, isRepeatableParam } from './api-schemas.js';
-import { invalidRequest, unsupportedMediaType, type RequestIssue } from './http-errors.js';
+import { HttpError, invalidRequest, unsupportedMediaType, type RequestIssue } from './http-errors.js';
 
 /** The query schema of a route that takes no query parameters. */
 const NO_QUERY = z.strictObject({});
@@ -106,6 +112,45 @@ export function installBodyParsers(app: FastifyInstance): void {
     if (request.headers['content-length'] === '0') done(null, undefined);
     else done(unsupportedMediaType(request.headers['content-type']), undefined);
   });
+}
+
+/**
+ * A preParsing hook (see the module comment): when a middleware of the app read the request's
+ * body before the API saw it, the body it parsed (`req.body`: an object or array as JSON, a string
+ * or a Buffer as they are) becomes the payload fastify reads. The content type stays the
+ * request's, so the rules above apply as to any body. `receivedEncodedLength` is the length the
+ * client sent, which fastify checks against `content-length` (the text re-encoded from a parsed
+ * object need not have the same length).
+ */
+export async function preParsedBody(request: FastifyRequest, _reply: unknown, payload: Readable): Promise<Readable> {
+  const raw = request.raw as IncomingMessage & { body?: unknown };
+  if (!raw.readableEnded) return payload;
+  const declared = request.headers['content-length'];
+  const sent = declared === undefined ? Number.NaN : Number(declared);
+  let bytes: Buffer;
+  if (sent === 0) {
+    // Sent empty: no body, whatever a parser made of it (express.json() makes it `{}`).
+    bytes = Buffer.alloc(0);
+  } else if (raw.body === undefined) {
+    if (declared === undefined && request.headers['transfer-encoding'] === undefined) {
+      bytes = Buffer.alloc(0);
+    } else {
+      throw new HttpError(
+        500,
+        'BODY_ALREADY_READ',
+        'the request body was read by a middleware before the Nightshift API and not kept in req.body: mount the API before body parsers, or leave the parsed body in req.body',
+      );
+    }
+  } else if (Buffer.isBuffer(raw.body)) {
+    bytes = raw.body;
+  } else if (typeof raw.body === 'string') {
+    bytes = Buffer.from(raw.body, 'utf8');
+  } else {
+    bytes = Buffer.from(JSON.stringify(raw.body), 'utf8');
+  }
+  const stream = Readable.from(bytes.length === 0 ? [] : [bytes]) as Readable & { receivedEncodedLength?: number };
+  stream.receivedEncodedLength = Number.isNaN(sent) ? bytes.length : sent;
+  return stream;
 }
 
 /** The descriptions of the common error responses in the OpenAPI document. */

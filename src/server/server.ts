@@ -1,20 +1,22 @@
 /**
  * The HTTP API: a fastify application with the REST routes under `/api`, the OpenAPI document at
  * `/api/openapi.json` (generated from the zod schemas that validate requests), `/health`, `/ready`
- * and `/metrics`. It talks to a `Client`, a schedule manager and a metrics registry, never to the store.
+ * and `/metrics`. It talks to a `Client`, a schedule manager, the event feed reader and a metrics
+ * registry, never to the store itself; what it reads from the store comes from api-sources.ts.
  *
  * Three ways to run it:
  * - `createApiServer(options)` → a fastify instance; `listenApiServer(app, { host, port })`
  *   refuses a non-loopback address without tokens unless `insecure`.
- * - `nightshiftApi` — a fastify plugin, for apps on fastify: `app.register(nightshiftApi, { prefix: '/jobs-admin', ...options })`.
- * - `createApiRequestHandler(options)` → `(req, res)` for Node's http, Express or Koa, mounted
- *   under any base path (`basePath`).
+ * - `nightshiftApi` — a fastify plugin, for apps on fastify: `app.register(nightshiftApi, { prefix: '/jobs-admin', client, store })`.
+ * - `createApiRequestHandler(options)` → `(req, res, next?)` for Node's http, Express or Koa,
+ *   mounted under any base path (`basePath`; request-handler.ts).
+ *
+ * Whichever it is, given the store it checks the tokens kept there, as `nightshift serve` does.
  */
 import { createRequire } from 'node:module';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import fastifySwagger from '@fastify/swagger';
+import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
-import { jsonSchemaTransform, jsonSchemaTransformObject, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
@@ -23,11 +25,15 @@ import { DEFAULT_MAX_PAYLOAD_BYTES } from '../job/payload.js';
 import type { EventFeedReader } from '../observe/event-feed.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { ScheduleManager } from '../scheduler/schedule-manager.js';
+import type { Store } from '../store/types.js';
+import { resolveApiSources, type ApiAlertsOptions, type ApiSources } from './api-sources.js';
 import { errorReplySchema, healthReplySchema, readyReplySchema } from './api-schemas.js';
 import { assertSafeBind, Authenticator, isLoopbackHost, type ApiToken, type StoredTokens } from './auth.js';
+import { installCors } from './cors.js';
 import { handleError, HttpError } from './http-errors.js';
+import { hideFromDocument, registerOpenApiDocument } from './openapi-document.js';
 import { replySerializerCompiler } from './reply-serializer.js';
-import { apiValidatorCompiler, installBodyParsers, withRouteDefaults } from './request-rules.js';
+import { apiValidatorCompiler, installBodyParsers, preParsedBody, withRouteDefaults } from './request-rules.js';
 import { readEnvFlag } from '../config/env.js';
 import { createRouteGuard } from './route-guard.js';
 import { alertRoutes } from './routes/alerts.js';
@@ -47,7 +53,7 @@ const VERSION = (createRequire(import.meta.url)('../../package.json') as { versi
  * fastify's default of 100 would make long ids unreachable. Malformed URLs and over-long
  * parameters are answered in the one error shape, like every other error.
  */
-const ROUTER_OPTIONS = {
+export const ROUTER_OPTIONS = {
   routerOptions: { maxParamLength: 3 * NAME_MAX_LENGTH },
   frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => handleError(error, request, reply),
 };
@@ -55,24 +61,51 @@ const ROUTER_OPTIONS = {
 export interface ApiServerOptions {
   client: Client;
   /**
-   * Serves `/api/schedules` (list, create, change, pause, resume, trigger, history, stats); without
-   * it those routes answer 404. `createNightshift({ http })` builds one from its store and jobs.
+   * The store `client` works on. The API then checks the tokens kept there (`nightshift tokens
+   * create`; read again every 5 s, see `tokenSource`), and serves `/api/events` from its event
+   * feed and `/api/schedules` from it, unless `eventFeed` / `scheduleManager` are given. Required,
+   * unless `tokenSource` is given or `ignoreStoreTokens` is set: without it the API would answer
+   * requests that `nightshift serve` on the same store refuses.
+   */
+  store?: Store;
+  /**
+   * Do not check the tokens kept in `store`; default false. Only for an app that authenticates
+   * every request before it reaches the API (its own login in front of the mount): a token made
+   * with `nightshift tokens create` then opens nothing here, and without `tokens` the API is open
+   * (to requests addressed to this machine or to `allowedHosts`).
+   */
+  ignoreStoreTokens?: boolean;
+  /**
+   * Serves `/api/schedules` (list, create, change, pause, resume, trigger, history, stats).
+   * Default: one over `store` with the client's jobs; without either, those routes answer 404 and
+   * are left out of the OpenAPI document.
    */
   scheduleManager?: ScheduleManager;
   /** The YAML schedule file this deployment syncs: named in the 409 that refuses to change a schedule it declares. */
   scheduleFile?: string;
-  /** Served at `/metrics` (read scope); without it `/metrics` answers 404. */
+  /** Served at `/metrics` (read scope); without it `/metrics` answers 404 and is left out of the OpenAPI document. */
   metrics?: Metrics;
-  /** Serves `GET /api/events` (Server-Sent Events, read scope); without it that route answers 404. `createNightshift({ http })` passes one over its store. */
+  /**
+   * Serves `GET /api/events` (Server-Sent Events, read scope). Default: the event feed of `store`;
+   * without either, that route answers 404 and is left out of the OpenAPI document.
+   */
   eventFeed?: EventFeedReader;
-  /** Serves `/api/alerts/*` (rules, active alerts, history, stats, test, silences); without it those routes answer 404. */
-  alerts?: AlertsAdmin;
+  /**
+   * Serves `/api/alerts/*` (rules, active alerts, history, stats, test, silences): the alert rules
+   * (and channels) as given to `createNightshift({ alerts })`, read with `store`. Without it those
+   * routes answer 404 and are left out of the OpenAPI document.
+   */
+  alerts?: ApiAlertsOptions | AlertsAdmin;
   /**
    * Accepted bearer tokens. `NIGHTSHIFT_API_TOKEN` from the environment is added as an admin
-   * token when set. With none, the API is open and may only listen on loopback.
+   * token when set. With none (here or in the store), the API is open and may only listen on loopback.
    */
   tokens?: readonly ApiToken[];
-  /** Origins (e.g. `https://ops.example.com`) whose pages may make changing requests; default none. */
+  /**
+   * Origins (exact, e.g. `https://ops.example.com`) whose pages may call the API from a browser:
+   * they get CORS headers and preflights, and may make changing requests. Default none: no CORS
+   * header is sent, and changing requests from other sites are refused (cors.ts).
+   */
   allowedOrigins?: readonly string[];
   /**
    * Without any token, requests are answered only when their `Host` names this machine
@@ -94,10 +127,10 @@ export interface ApiServerOptions {
   /** Requests with a wrong token one address may make per minute before it gets 429; default 10. */
   authFailureLimit?: number;
   /**
-   * More accepted tokens, read again every 5 s: the store's unrevoked tokens (`nightshift tokens
-   * create`), which `createNightshift({ http })` passes. A store that never had a token leaves
-   * the API open on loopback, as without any; once it has had one, the API requires a token even
-   * after every one is revoked.
+   * More accepted tokens, read again every 5 s. Default: the unrevoked tokens of `store`. A store
+   * that never had a token leaves the API open on loopback, as without any; once it has had one,
+   * the API requires a token even after every one is revoked. Until the source has answered once,
+   * requests that need a token get 503 `STORE_UNAVAILABLE` rather than an open API.
    */
   tokenSource?: () => Promise<StoredTokens>;
   /**
@@ -115,77 +148,39 @@ function tokensOf(options: ApiServerOptions): ApiToken[] {
   return tokens;
 }
 
-function authenticatorOf(options: ApiServerOptions): Authenticator {
+function authenticatorOf(options: ApiServerOptions, sources: ApiSources): Authenticator {
   return new Authenticator(tokensOf(options), {
     ...(options.authFailureLimit === undefined ? {} : { failureLimit: options.authFailureLimit }),
-    ...(options.tokenSource ? { source: options.tokenSource } : {}),
+    ...(sources.tokenSource ? { source: sources.tokenSource } : {}),
     ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
   });
 }
 
-type SwaggerDocument = Parameters<typeof jsonSchemaTransformObject>[0];
-
-/**
- * The document with the zod schemas registered with an id in `components.schemas`: recursive
- * schemas (a flow's nodes, api-schemas.ts) can only be written as a reference to a component.
- * zod's registry is global to the process, and an app mounting `nightshiftApi` may register
- * schemas of its own there, so only the components this document refers to are kept.
- */
-function withReferencedComponents(document: SwaggerDocument): ReturnType<typeof jsonSchemaTransformObject> {
-  const object = jsonSchemaTransformObject(document) as { paths?: unknown; components?: { schemas?: Record<string, unknown> } };
-  const registered = object.components?.schemas ?? {};
-  const before = 'openapiObject' in document ? (document.openapiObject.components?.schemas ?? {}) : {};
-  const refsIn = (value: unknown): string[] => [...JSON.stringify(value ?? null).matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((match) => match[1]!);
-  const kept: Record<string, unknown> = { ...before };
-  const pending = refsIn(object.paths);
-  while (pending.length > 0) {
-    const id = pending.pop()!;
-    if (id in kept || !(id in registered)) continue;
-    kept[id] = registered[id];
-    pending.push(...refsIn(registered[id]));
-  }
-  return withOptionalBodies({ ...object, components: { ...object.components, schemas: kept } }) as ReturnType<typeof jsonSchemaTransformObject>;
-}
-
-/**
- * @fastify/swagger marks every request body required; a route whose body schema accepts null
- * (every field optional: cancel, drain, trigger, a schedule's PATCH, the alert test) takes a
- * request without any body, and the document says so.
- */
-function withOptionalBodies<T extends { paths?: unknown }>(object: T): T {
-  const paths = (object.paths ?? {}) as Record<string, Record<string, { requestBody?: { required?: boolean; content?: Record<string, { schema?: { anyOf?: { type?: unknown }[] } }> } }>>;
-  for (const operations of Object.values(paths)) {
-    for (const operation of Object.values(operations)) {
-      const body = operation.requestBody;
-      const schema = body?.content?.['application/json']?.schema;
-      if (body && schema?.anyOf?.some((member) => member.type === 'null')) body.required = false;
-    }
-  }
-  return object;
+/** Registers the routes of a group on their own, leaving them out of the OpenAPI document when this server does not serve the group. */
+async function group(app: FastifyInstance, served: boolean, routes: (scoped: FastifyInstance) => void): Promise<void> {
+  await app.register(async (scoped) => {
+    if (!served) scoped.addHook('onRoute', hideFromDocument);
+    routes(scoped);
+  });
 }
 
 /** Registers every route on `app` (whatever its prefix). */
-async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth: Authenticator): Promise<void> {
+async function registerApi(app: FastifyInstance, options: ApiServerOptions, sources: ApiSources, auth: Authenticator): Promise<void> {
   // The form of a request — strict query strings, JSON bodies — is checked by the same rules on
   // every route (request-rules.ts); the hook that applies them comes before any route.
   app.setValidatorCompiler(apiValidatorCompiler);
   app.addHook('onRoute', withRouteDefaults);
+  app.addHook('preParsing', preParsedBody);
   installBodyParsers(app);
   app.setSerializerCompiler(replySerializerCompiler(options.checkReplies ?? readEnvFlag('NIGHTSHIFT_CHECK_REPLIES', options.env)));
   app.setErrorHandler(handleError);
-  app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } });
+  const cors = installCors(app, options.allowedOrigins ?? []);
+  app.setNotFoundHandler(async (request, reply) => {
+    // A preflight matches no route: answered here (cors.ts), before the 404.
+    if (cors.answerPreflight(request, reply)) return reply;
+    return reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } });
   });
-  await app.register(fastifySwagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'Nightshift API', version: VERSION, description: 'Jobs, queues and schedules of a Nightshift store.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-    transform: jsonSchemaTransform,
-    transformObject: withReferencedComponents,
-  });
+  await registerOpenApiDocument(app, VERSION);
   const guard = createRouteGuard(auth, options.allowedOrigins ?? []);
   let closing = false;
   app.addHook('onClose', async () => {
@@ -218,6 +213,7 @@ async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth
       schema: {
         summary: 'Prometheus metrics of this process: jobs run, durations, waits, queue depths and lag, schedules, store calls',
         tags: ['health'],
+        ...(options.metrics ? {} : { hide: true }),
         response: {
           200: { description: 'The Prometheus text exposition format.', content: { 'text/plain; version=0.0.4': { schema: z.string() } } },
           401: errorReplySchema,
@@ -238,9 +234,11 @@ async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth
       flowRoutes(scoped, options.client, guard);
       catalogRoutes(scoped, options.client, guard);
       statsRoutes(scoped, options.client, guard);
-      eventRoutes(scoped, options.eventFeed, guard, options.logger);
-      scheduleRoutes(scoped, { scheduleManager: options.scheduleManager, scheduleFile: options.scheduleFile }, guard);
-      alertRoutes(scoped, options.alerts, guard);
+      await group(scoped, sources.eventFeed !== null, (events) => eventRoutes(events, sources.eventFeed ?? undefined, guard, options.logger));
+      await group(scoped, sources.scheduleManager !== null, (schedules) =>
+        scheduleRoutes(schedules, { scheduleManager: sources.scheduleManager ?? undefined, scheduleFile: options.scheduleFile }, guard),
+      );
+      await group(scoped, sources.alerts !== null, (alerts) => alertRoutes(alerts, sources.alerts ?? undefined, guard));
       scoped.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: '/api' },
@@ -249,12 +247,14 @@ async function registerApi(app: FastifyInstance, options: ApiServerOptions, auth
 
 /** The API as a fastify plugin (see the module comment). */
 export const nightshiftApi: FastifyPluginAsync<ApiServerOptions> = async (app, options) => {
-  await registerApi(app, options, authenticatorOf(options));
+  const sources = resolveApiSources(options);
+  await registerApi(app, options, sources, authenticatorOf(options, sources));
 };
 
 /** A fastify instance serving the API; not listening yet (see `listenApiServer`). */
 export async function createApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
-  const auth = authenticatorOf(options);
+  const sources = resolveApiSources(options);
+  const auth = authenticatorOf(options, sources);
   const app = Fastify({
     ...ROUTER_OPTIONS,
     // Requests are not logged one by one (fastify logs them at info); warnings and faults are.
@@ -264,13 +264,15 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     trustProxy: false,
   });
   (app as unknown as { nightshiftAuth: Authenticator }).nightshiftAuth = auth;
-  await registerApi(app, options, auth);
+  await registerApi(app, options, sources, auth);
   return app;
 }
 
 /**
  * Listens on `host:port` (default 127.0.0.1). Refuses a non-loopback host unless tokens are
- * configured or `insecure` is set (then logs a warning). Returns the address it listens on.
+ * configured or `insecure` is set (then logs a warning). Returns the address it is bound to:
+ * `http://<host>:<port>` with the host as asked (`http://0.0.0.0:8080` when bound on every
+ * interface, not the first address the server happens to list) and the port it got.
  */
 export async function listenApiServer(app: FastifyInstance, options: { host?: string; port: number; insecure?: boolean }): Promise<string> {
   const host = options.host ?? '127.0.0.1';
@@ -283,16 +285,8 @@ export async function listenApiServer(app: FastifyInstance, options: { host?: st
   if (assertSafeBind(host, auth, options.insecure ?? false) === 'insecure') {
     app.log.warn({ host }, 'the API listens beyond loopback WITHOUT a token (--insecure): anyone who can reach it can enqueue and cancel jobs');
   }
-  return app.listen({ host, port: options.port });
-}
-
-/** A Node `(req, res)` handler serving the API under `basePath` (e.g. `/nightshift`), for Express, Koa or node:http. */
-export async function createApiRequestHandler(options: ApiServerOptions & { basePath?: string }): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
-  const basePath = (options.basePath ?? '').replace(/\/+$/, '');
-  const app = Fastify({ ...ROUTER_OPTIONS, bodyLimit: options.bodyLimitBytes ?? DEFAULT_MAX_PAYLOAD_BYTES + 64 * 1024 });
-  await app.register(nightshiftApi, { ...options, prefix: basePath });
-  await app.ready();
-  return (req, res) => {
-    app.routing(req, res);
-  };
+  await app.listen({ host, port: options.port });
+  const { port } = app.server.address() as AddressInfo;
+  const bare = host.replace(/^\[|\]$/g, '');
+  return `http://${bare.includes(':') ? `[${bare}]` : bare}:${port}`;
 }

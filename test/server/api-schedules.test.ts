@@ -416,16 +416,21 @@ for (const kind of STORE_KINDS) {
 }
 
 describe.skipIf(!STORE_KINDS[0]!.available)('schedule routes without a schedule manager', () => {
-  it('answer 404 saying this process does not serve schedules', async () => {
+  it('answer 404 saying this process does not serve schedules, and are left out of the document', async () => {
     const { createApiServer, listenApiServer } = await import('../../src/server/index.js');
     const opened = await STORE_KINDS[0]!.open();
     const nightshift = createNightshift({ store: opened.store, jobs: JOBS, worker: false });
-    const app = await createApiServer({ client: nightshift.client });
+    // Without the store (whose schedules it would serve) nor a schedule manager.
+    const app = await createApiServer({ client: nightshift.client, ignoreStoreTokens: true });
     try {
       const base = await listenApiServer(app, { port: 0 });
       const reply = await fetch(`${base}/api/schedules`);
       expect(reply.status).toBe(404);
       expect(((await reply.json()) as { error: { message: string } }).error.message).toMatch(/schedules are not served by this process/);
+      // Nor are they in the OpenAPI document.
+      const doc = (await (await fetch(`${base}/api/openapi.json`)).json()) as { paths: Record<string, unknown> };
+      expect(Object.keys(doc.paths).filter((path) => path.startsWith('/api/schedules'))).toEqual([]);
+      expect(Object.keys(doc.paths)).toContain('/api/jobs');
     } finally {
       await app.close();
       await opened.cleanup();

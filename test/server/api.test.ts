@@ -221,7 +221,7 @@ for (const kind of STORE_KINDS) {
       expect(await call('POST', '/api/queues/..%2Fx/pause')).toMatchObject({ status: 400 });
     });
 
-    it('serves a valid OpenAPI 3.1 document listing every route', async () => {
+    it('serves a valid OpenAPI 3.1 document listing every route it serves', async () => {
       const doc = (await call('GET', '/api/openapi.json')).body;
       expect(doc.openapi).toBe('3.1.0');
       const result = await validateOpenApi(structuredClone(doc));
@@ -245,14 +245,6 @@ for (const kind of STORE_KINDS) {
         'GET /api/workers',
         'GET /api/stats',
         'GET /api/stats/timeseries',
-        'GET /api/alerts/config',
-        'GET /api/alerts/active',
-        'GET /api/alerts/history',
-        'GET /api/alerts/stats',
-        'POST /api/alerts/test',
-        'GET /api/alerts/silences',
-        'POST /api/alerts/silences',
-        'DELETE /api/alerts/silences/{id}',
         'DELETE /api/jobs/{id}',
         'POST /api/jobs/retry',
         'POST /api/jobs/cancel',
@@ -260,6 +252,9 @@ for (const kind of STORE_KINDS) {
       ]) {
         expect(documented, route).toContain(route);
       }
+      // Alerting is not configured in this process: its routes answer 404 and are not listed
+      // (api-input-consistency.test.ts documents them where it is).
+      expect(documented.filter((route) => route.includes('/api/alerts'))).toEqual([]);
     });
   });
 }
@@ -459,7 +454,7 @@ describe.skipIf(!STORE_KINDS[0]!.available)('the API inside an existing Node htt
     const { createApiRequestHandler } = await import('../../src/server/index.js');
     const opened = await STORE_KINDS[0]!.open();
     const nightshift = createNightshift({ store: opened.store, jobs: JOBS, worker: false });
-    const handler = await createApiRequestHandler({ client: nightshift.client, basePath: '/ops/jobs' });
+    const handler = await createApiRequestHandler({ client: nightshift.client, store: opened.store, basePath: '/ops/jobs' });
     const server = createServer((req, res) => {
       if (req.url?.startsWith('/ops/jobs/')) handler(req, res);
       else res.writeHead(200, { 'content-type': 'text/plain' }).end('the app');

@@ -18,7 +18,7 @@
  * (`preClose`: `onClose` only runs once in-flight requests ended, which a stream never does).
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -314,6 +314,8 @@ async function stream(hub: EventHub, feed: EventFeedReader, reply: FastifyReply,
     hub.leave(subscriber);
   });
   raw.writeHead(200, {
+    // The headers hooks set on the reply (CORS for a listed origin, cors.ts) go out with the stream's own.
+    ...(Object.fromEntries(Object.entries(reply.getHeaders()).filter(([, value]) => value !== undefined)) as OutgoingHttpHeaders),
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
     connection: 'keep-alive',
