@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { Client } from '../client/client.js';
@@ -114,6 +115,21 @@ export class CommandContext {
       this.#store = opened;
     }
     return { ...this.#store, description: describeStoreSpec(this.#store.spec) };
+  }
+
+  /**
+   * `store()`, unless the store is an SQLite file that does not exist yet: then null, and nothing
+   * is created or migrated. For commands that only look (`schedules`), which must leave no
+   * database behind where no daemon ran yet. `required` is passed to `config()`.
+   */
+  async existingStore(options: { required?: boolean } = {}): Promise<{ store: Store; spec: StoreSpec; description: string } | null> {
+    if (!this.#store) {
+      const config = await this.config(options);
+      const { storeSpec } = await import('../config/resolve-store.js');
+      const spec = storeSpec(config.store, config.env);
+      if (spec.kind === 'sqlite' && !existsSync(spec.path)) return null;
+    }
+    return this.store(options);
   }
 
   /**

@@ -6,6 +6,7 @@ import { syncScheduleDefinitions, syncScheduleFile } from '../scheduler/schedule
 import type { ScheduleSyncResult } from '../scheduler/schedule-sync.js';
 import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
 import type { Store } from '../store/types.js';
+import { unconsumedQueuesNotice, unconsumedScheduleQueues, type UnconsumedQueue } from './schedule-queues.js';
 
 /**
  * Reconciles the declared schedules (a YAML file, or the config's inline list) with the store.
@@ -40,6 +41,20 @@ export function undeclaredSchedulesNotice(result: ScheduleSyncResult, config: Re
 }
 
 /**
+ * After a sync: the declared schedules whose queue no worker of this config consumes (read back
+ * from the store, as synced), and what to tell the operator; null when there are none.
+ */
+export async function unconsumedQueuesAfterSync(store: Store, result: ScheduleSyncResult, config: ResolvedConfig): Promise<{ queues: UnconsumedQueue[]; notice: string } | null> {
+  const declared = new Set([...result.created, ...result.updated, ...result.unchanged]);
+  if (declared.size === 0) return null;
+  const source = typeof config.schedules === 'string' ? 'file' : 'code';
+  const schedules = (await store.scheduleList({ filter: { source } })).filter((schedule) => declared.has(schedule.id));
+  const queues = unconsumedScheduleQueues(schedules, config);
+  const notice = unconsumedQueuesNotice(queues, config);
+  return notice === null ? null : { queues, notice };
+}
+
+/**
  * Builds the daemon's cron scheduler after syncing the declared schedules — an invalid schedule
  * file stops the daemon before anything is written. The scheduler runs even without declared
  * schedules: schedules created at run time (API, dashboard, CLI) still need a process to fire them.
@@ -59,6 +74,8 @@ export async function createDaemonScheduler(options: {
     logger.info({ ...from, ...result }, typeof config.schedules === 'string' ? 'schedules synced from file' : 'schedules synced from the config');
     const notice = undeclaredSchedulesNotice(result, config);
     if (notice !== null) logger.warn({ ...from, undeclared: result.undeclared }, notice);
+    const stranded = await unconsumedQueuesAfterSync(store, result, config);
+    if (stranded !== null) logger.warn({ ...from, unconsumedQueues: stranded.queues, consumedQueues: Object.keys(config.queues).sort() }, stranded.notice);
   }
   return createScheduler({
     store,

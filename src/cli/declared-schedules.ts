@@ -4,7 +4,7 @@ import { loadScheduleFile, resolveScheduleEntries } from '../scheduler/schedule-
 import type { ScheduleView } from '../scheduler/schedule-manager.js';
 import { scheduleDefinitionDiffers } from '../scheduler/schedule-sync.js';
 import { scheduleNextRun } from '../scheduler/next-fire.js';
-import type { ScheduleInput, Store } from '../store/types.js';
+import type { ScheduleInput } from '../store/types.js';
 
 /*
  * `nightshift schedules` with a declaration in use (`--config scheduler.yaml`, or the config's
@@ -67,15 +67,10 @@ function declaredView(schedule: ScheduleInput, nowMs: number, stored: ScheduleVi
 
 /**
  * The stored schedules and the declared ones, merged by id: declared first, in declaration order,
- * then the other stored ones in the store's order.
+ * then the other stored ones in the store's order. `nowMs` is the store's time: declared
+ * schedules not stored yet are shown with their next run after it.
  */
-export async function listWithDeclaration(
-  store: Store,
-  stored: readonly ScheduleView[],
-  declared: readonly ScheduleInput[],
-  source: 'file' | 'code',
-): Promise<ListedSchedule[]> {
-  const nowMs = (await store.timeNow()).getTime();
+export function listWithDeclaration(nowMs: number, stored: readonly ScheduleView[], declared: readonly ScheduleInput[], source: 'file' | 'code'): ListedSchedule[] {
   const byId = new Map(stored.map((view) => [view.id, view] as const));
   const declaredIds = new Set(declared.map((schedule) => schedule.id));
   const rows: ListedSchedule[] = declared.map((schedule) => {

@@ -112,8 +112,10 @@ export interface LoadConfigOptions {
   /** Default `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
   /**
-   * Whether a missing code config is an error. Default true. Commands that only read the store
-   * (`jobs`, `stats`, …) pass false and run on the environment's/default store.
+   * Whether a missing code config is an error. Default true, except when `configPath` names a
+   * schedule file: a schedule file on its own is a deployment (its `builtins:` are then the only
+   * jobs), for every command. Commands that only read the store (`jobs`, `stats`, …) pass false
+   * and run on the environment's/default store.
    */
   required?: boolean;
 }
@@ -263,7 +265,8 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
   const file = findConfigFile(cwd, options.configPath);
   let config: NightshiftConfig;
   if (file === null) {
-    if (options.required ?? true) {
+    // `--config cron.yaml` without a code config: a YAML-only deployment, whatever the command.
+    if ((options.required ?? true) && scheduleFile === undefined) {
       const where = resolve(cwd, CONFIG_FILE_NAMES[0]);
       throw new ConfigError(
         `no config file found: create ${CONFIG_FILE_NAMES.join(', ')} in ${cwd} exporting defineConfig({ jobs: [...] }), or pass --config <path>`,

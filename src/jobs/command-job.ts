@@ -34,6 +34,7 @@ import { defineJob } from '../job/define-job.js';
 import { COMMAND_JOB_NAME } from './builtin-names.js';
 import type { CommandJobConfig } from './builtin-config.js';
 import { CommandAllowList, type AllowedProgram } from './command-allow-list.js';
+import { registerScheduleInputCheck } from './schedule-input-checks.js';
 
 /** Default bytes kept from the end of stdout and of stderr. */
 export const DEFAULT_COMMAND_TAIL_BYTES = 4096;
@@ -130,11 +131,8 @@ function allowedProgram(allowList: CommandAllowList, input: { argv: string[]; sh
   );
 }
 
-/**
- * The program's environment: the worker's variables listed in `config.env` (unless the input says
- * `inheritEnv: false`), then the input's `env`, each of whose names must be in `config.inputEnv`.
- */
-function programEnvironment(config: CommandJobConfig, input: { env?: Record<string, string> | undefined; inheritEnv?: boolean | undefined }): Record<string, string> {
+/** Throws `UnrecoverableError` when the input's `env` sets a name `config.inputEnv` does not list. */
+function assertSettableEnv(config: CommandJobConfig, input: { env?: Record<string, string> | undefined }): void {
   const settable = new Set(config.inputEnv ?? []);
   const refused = Object.keys(input.env ?? {}).filter((name) => !settable.has(name));
   if (refused.length > 0) {
@@ -142,6 +140,14 @@ function programEnvironment(config: CommandJobConfig, input: { env?: Record<stri
       `refused to set ${refused.map((name) => JSON.stringify(name)).join(', ')} in the program's environment: not in builtins.command.inputEnv (${config.inputEnv?.length ? `allowed: ${config.inputEnv.join(', ')}` : 'none allowed'}); add the name there to allow it`,
     );
   }
+}
+
+/**
+ * The program's environment: the worker's variables listed in `config.env` (unless the input says
+ * `inheritEnv: false`), then the input's `env`, each of whose names must be in `config.inputEnv`.
+ */
+function programEnvironment(config: CommandJobConfig, input: { env?: Record<string, string> | undefined; inheritEnv?: boolean | undefined }): Record<string, string> {
+  assertSettableEnv(config, input);
   const env: Record<string, string> = {};
   if (input.inheritEnv !== false) {
     for (const name of config.env ?? []) {
@@ -158,7 +164,7 @@ function programEnvironment(config: CommandJobConfig, input: { env?: Record<stri
  */
 export function createCommandJob(config: CommandJobConfig) {
   const allowList = new CommandAllowList(config.allow);
-  return defineJob({
+  const job = defineJob({
     name: COMMAND_JOB_NAME,
     description: 'Runs one allowed program (no shell unless asked); exit code 0 completes, anything else fails',
     schema: commandJobInput,
@@ -214,4 +220,22 @@ export function createCommandJob(config: CommandJobConfig) {
       }
     },
   });
+  // A schedule naming a program (or an input variable) the lists refuse is refused where it is
+  // stored, with the message each of its runs would end with.
+  registerScheduleInputCheck(job, (input) => {
+    const checked = input as { argv: string[]; shell?: boolean; env?: Record<string, string> };
+    const refusals = [];
+    for (const [path, check] of [
+      [checked.shell === true ? 'shell' : 'argv', () => allowedProgram(allowList, checked)],
+      ['env', () => assertSettableEnv(config, checked)],
+    ] as const) {
+      try {
+        check();
+      } catch (error) {
+        refusals.push({ path, message: (error as Error).message });
+      }
+    }
+    return refusals;
+  });
+  return job;
 }

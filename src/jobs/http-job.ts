@@ -31,6 +31,7 @@ import { HTTP_JOB_NAME } from './builtin-names.js';
 import type { HttpJobConfig } from './builtin-config.js';
 import { HttpAllowList, lookupRefusingMetadata, systemLookup, type LookupFunction } from './http-allow-list.js';
 import { isRedirect, sendHttpRequest, type HttpExchange } from './http-request.js';
+import { registerScheduleInputCheck } from './schedule-input-checks.js';
 
 /** Default request time limit, ms. */
 export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
@@ -108,7 +109,7 @@ export function createHttpJob(config: HttpJobConfig, options: HttpJobOptions = {
   const allowList = new HttpAllowList(config.allow);
   const plainLookup = options.lookup ?? systemLookup;
   const guardedLookup = lookupRefusingMetadata(plainLookup);
-  return defineJob({
+  const job = defineJob({
     name: HTTP_JOB_NAME,
     description: 'Sends one HTTP request to an allowed URL; 2xx completes, anything else fails',
     schema: httpJobInput,
@@ -177,4 +178,17 @@ export function createHttpJob(config: HttpJobConfig, options: HttpJobOptions = {
       return { status: exchange.status, statusText: exchange.statusText, body: exchange.body, bodyTruncated: exchange.bodyTruncated, durationMs };
     },
   });
+  // A schedule whose URL the list refuses is refused where it is stored, not at every tick. Only
+  // the URL itself can be checked then: redirects and DNS answers are checked as the job runs.
+  registerScheduleInputCheck(job, (input) => {
+    const { url, method, body } = input as HttpJobInput;
+    const parsed = new URL(url);
+    try {
+      allowList.check(parsed, `${method ?? (body === undefined ? 'GET' : 'POST')} ${shownUrl(parsed)}`);
+      return [];
+    } catch (error) {
+      return [{ path: 'url', message: (error as Error).message }];
+    }
+  });
+  return job;
 }

@@ -4,13 +4,14 @@
  * cron, time zone, job name, queue, priority and the input against the job's schema.
  */
 import { z } from 'zod';
-import { ValidationError, type ValidationIssue } from '../errors.js';
+import { ValidationError, type NightshiftErrorCode } from '../errors.js';
 import type { AnyJobDefinition } from '../job/define-job.js';
 import { assertValidMs, isStorableText, MAX_INT32, parsePriority, PRIORITY_ACCEPTED, type Priority } from '../job/input-bounds.js';
 import { assertValidName } from '../job/names.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from '../job/payload.js';
 import { DEFAULT_ATTEMPTS } from '../job/retry-policy.js';
 import { validatePayload } from '../job/schema.js';
+import { scheduleInputRefusals } from '../jobs/schedule-input-checks.js';
 import type { OverlapPolicy, ScheduleInput, ScheduleSource } from '../store/types.js';
 import { parseCron } from './cron-expression.js';
 import { DEFAULT_TIMEZONE, normalizeTimeZone } from './time-zone.js';
@@ -128,15 +129,50 @@ export function requireJob(registry: JobRegistry, name: string, where: string): 
   );
 }
 
-function prefixed(error: unknown, where: string): never {
-  if (error instanceof ValidationError) {
-    const message = error.message.startsWith(where) ? error.message : `${where}: ${error.message}`;
-    throw new ValidationError(error.code, message, {
-      cause: error.cause,
-      issues: error.issues.map((issue) => ({ path: issue.path.startsWith(where) ? issue.path : `${where}${issue.path ? `.${issue.path}` : ''}`, message: issue.message })),
-    });
+/**
+ * `error` as a problem of the field at `path`: its message starts with the path, and its issues
+ * name fields under it (so a schedule file can point at each one's line). Errors that are not
+ * `ValidationError`s are bugs, not problems of the definition: they are thrown.
+ */
+function asProblem(error: unknown, path: string): ValidationError {
+  if (!(error instanceof ValidationError)) throw error;
+  const message = error.message.startsWith(path) ? error.message : `${path}: ${error.message}`;
+  const issues =
+    error.issues.length === 0
+      ? [{ path, message }]
+      : error.issues.map((issue) => ({ path: issue.path.startsWith(path) ? issue.path : `${path}${issue.path ? `.${issue.path}` : ''}`, message: issue.message }));
+  return new ValidationError(error.code, message, { cause: error.cause ?? error, issues });
+}
+
+/** A problem of the field at `path`, with one issue naming it. */
+function problemAt(code: NightshiftErrorCode, path: string, message: string): ValidationError {
+  return new ValidationError(code, `${path}: ${message}`, { issues: [{ path, message }] });
+}
+
+/** Fields a definition may have, for "did you mean" hints on unknown ones. */
+const KNOWN_FIELDS = Object.keys(scheduleDefinitionSchema.shape);
+
+/** The known field `key` is most likely a typo of (two edits away at most, one for short names), or undefined. */
+function likelyField(key: string): string | undefined {
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+    for (let i = 1; i <= a.length; i++) {
+      let diagonal = row[0] as number;
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const above = row[j] as number;
+        row[j] = Math.min(above + 1, (row[j - 1] as number) + 1, diagonal + (a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1));
+        diagonal = above;
+      }
+    }
+    return row[b.length] as number;
+  };
+  let best: { field: string; edits: number } | undefined;
+  for (const field of KNOWN_FIELDS) {
+    const edits = distance(key, field);
+    if (edits <= (field.length > 4 ? 2 : 1) && (best === undefined || edits < best.edits)) best = { field, edits };
   }
-  throw error;
+  return best?.field;
 }
 
 /** Options of `resolveScheduleDefinition`. */
@@ -150,83 +186,181 @@ export interface ResolveScheduleOptions {
   maxPayloadBytes?: number;
 }
 
+/** What `checkScheduleDefinition` found. */
+export interface ScheduleDefinitionCheck {
+  /** The schedule's id (its `id`, else its `jobId`) when it is a valid name, else null: for duplicate checks. */
+  id: string | null;
+  /** The schedule to store; null when there is any problem. */
+  input: ScheduleInput | null;
+  /**
+   * Every problem found, in the order of the checks. Each is a `ValidationError` whose code says
+   * what is wrong (`INVALID_CRON`, `INVALID_TIMEZONE`, `UNKNOWN_JOB`, `INVALID_PAYLOAD`,
+   * `INVALID_NAME`, `INVALID_OPTION`), whose message starts with the field's path (`schedules[2].timezone: …`)
+   * and whose first issue names that field (or the payload field under `input`).
+   */
+  problems: ValidationError[];
+}
+
+/**
+ * Checks every field of a definition — not only up to the first problem — and returns the
+ * `ScheduleInput` to store, or all the problems found. Fields are checked independently: an
+ * unknown field, a bad cron expression, an unknown zone and an unknown job in one entry are four
+ * problems. The input is checked against the job's schema only when the job is known, and, for
+ * a built-in job with an allow-list, against that list (jobs/schedule-input-checks.ts): a schedule
+ * whose every run would be refused is not stored.
+ */
+export async function checkScheduleDefinition(definition: unknown, options: ResolveScheduleOptions): Promise<ScheduleDefinitionCheck> {
+  const where = options.where ?? 'schedule';
+  const problems: ValidationError[] = [];
+  const attempt = <T>(path: string, check: () => T): T | undefined => {
+    try {
+      return check();
+    } catch (error) {
+      problems.push(asProblem(error, path));
+      return undefined;
+    }
+  };
+
+  const parsed = scheduleDefinitionSchema.safeParse(definition);
+  // Top-level fields the schema refused (wrong type, out of range): not checked any further.
+  const refused = new Set<string>();
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        // One problem per unknown field, at the field itself: a typo points at its own line.
+        for (const key of issue.keys) {
+          const hint = likelyField(key);
+          problems.push(problemAt('INVALID_OPTION', `${where}.${key}`, `unknown field ${JSON.stringify(key)}${hint === undefined ? '' : ` (did you mean "${hint}"?)`}`));
+        }
+        continue;
+      }
+      const field = issue.path[0];
+      if (field !== undefined) refused.add(String(field));
+      problems.push(problemAt('INVALID_OPTION', [where, ...issue.path.map(String)].join('.'), issue.message));
+    }
+  }
+  const raw: Record<string, unknown> = typeof definition === 'object' && definition !== null && !Array.isArray(definition) ? (definition as Record<string, unknown>) : {};
+  // A field's value when it is there and of its type (the schema checked the type).
+  const text = (key: string): string | undefined => (!refused.has(key) && typeof raw[key] === 'string' ? (raw[key] as string) : undefined);
+  const present = (key: string): boolean => !refused.has(key) && raw[key] !== undefined;
+
+  const jobId = text('jobId');
+  const idText = raw.id !== undefined ? text('id') : jobId;
+  const id = idText === undefined ? undefined : attempt(`${where}.id`, () => (assertValidName('schedule id', idText), idText));
+  const scheduleText = text('schedule');
+  const cron = scheduleText === undefined ? undefined : attempt(`${where}.schedule`, () => parseCron(scheduleText, `${where}.schedule`));
+  const timezone = refused.has('timezone') ? undefined : attempt(`${where}.timezone`, () => normalizeTimeZone(text('timezone') ?? DEFAULT_TIMEZONE, `${where}.timezone`));
+  const job = jobId === undefined ? undefined : attempt(`${where}.jobId`, () => requireJob(options.jobs, jobId, `${where}.jobId`));
+  const jobOptions = resolveJobOptions(raw, refused, where, problems);
+
+  const inputValue = present('input') ? raw.input : {};
+  let serialized: string | undefined;
+  if (job !== undefined && !refused.has('input')) {
+    let checked: unknown;
+    let valid = true;
+    try {
+      checked = await validatePayload(job.name, job.schema, inputValue);
+    } catch (error) {
+      valid = false;
+      payloadProblems(error, `${where}.input`, job.name, problems);
+    }
+    if (valid) {
+      const refusals = scheduleInputRefusals(job, checked);
+      for (const refusal of refusals) {
+        problems.push(problemAt('INVALID_PAYLOAD', refusal.path === '' ? `${where}.input` : `${where}.input.${refusal.path}`, refusal.message));
+      }
+      if (refusals.length === 0) serialized = attempt(`${where}.input`, () => serializePayload(inputValue, options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES));
+    }
+  }
+
+  if (problems.length > 0 || !parsed.success || id === undefined || cron === undefined || timezone === undefined || job === undefined || serialized === undefined) {
+    return { id: id ?? null, input: null, problems };
+  }
+  const value = parsed.data;
+  return {
+    id,
+    input: {
+      id,
+      jobName: job.name,
+      cron: cron.source,
+      timezone,
+      enabled: value.enabled ?? true,
+      description: value.description ?? null,
+      input: serialized,
+      catchUp: value.catchUp ?? 0,
+      overlap: (value.overlap ?? 'allow') satisfies OverlapPolicy,
+      source: options.source,
+      jobOptions: Object.keys(jobOptions).length === 0 ? null : JSON.stringify(jobOptions),
+    },
+    problems,
+  };
+}
+
 /**
  * Validates a definition and returns the `ScheduleInput` to store. Throws a `ValidationError`
  * whose code says what is wrong (`INVALID_CRON`, `INVALID_TIMEZONE`, `UNKNOWN_JOB`,
  * `INVALID_PAYLOAD`, `INVALID_NAME`, `INVALID_OPTION`) and whose message and issue paths name the
- * field, prefixed with `where`.
+ * field, prefixed with `where`. With several problems, the code is the first one's, and the
+ * message and issues list them all (see `checkScheduleDefinition`).
  */
 export async function resolveScheduleDefinition(definition: unknown, options: ResolveScheduleOptions): Promise<ScheduleInput> {
-  const where = options.where ?? 'schedule';
-  const parsed = scheduleDefinitionSchema.safeParse(definition);
-  if (!parsed.success) {
-    const issues: ValidationIssue[] = parsed.error.issues.map((issue) => ({
-      path: [where, ...issue.path.map(String)].join('.'),
-      message: issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map((key) => JSON.stringify(key)).join(', ')}` : issue.message,
-    }));
-    throw new ValidationError('INVALID_OPTION', `${where}: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}`, { issues });
-  }
-  const value = parsed.data;
-  const id = value.id ?? value.jobId;
-  try {
-    assertValidName('schedule id', id);
-  } catch (error) {
-    prefixed(error, `${where}.id`);
-  }
-  const cron = parseCron(value.schedule, `${where}.schedule`);
-  const timezone = normalizeTimeZone(value.timezone ?? DEFAULT_TIMEZONE, `${where}.timezone`);
-  const job = requireJob(options.jobs, value.jobId, `${where}.jobId`);
-  const jobOptions = resolveJobOptions(value, `${where}`);
-  const input = value.input === undefined ? {} : value.input;
-  try {
-    await validatePayload(job.name, job.schema, input);
-  } catch (error) {
-    prefixed(error, `${where}.input`);
-  }
-  let serialized: string;
-  try {
-    serialized = serializePayload(input, options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
-  } catch (error) {
-    prefixed(error, `${where}.input`);
-  }
-  return {
-    id,
-    jobName: job.name,
-    cron: cron.source,
-    timezone,
-    enabled: value.enabled ?? true,
-    description: value.description ?? null,
-    input: serialized,
-    catchUp: value.catchUp ?? 0,
-    overlap: (value.overlap ?? 'allow') satisfies OverlapPolicy,
-    source: options.source,
-    jobOptions: Object.keys(jobOptions).length === 0 ? null : JSON.stringify(jobOptions),
-  };
+  const { input, problems } = await checkScheduleDefinition(definition, options);
+  if (input !== null) return input;
+  const [first] = problems;
+  if (first === undefined) throw new Error('checkScheduleDefinition returned neither a schedule nor a problem');
+  if (problems.length === 1) throw first;
+  throw new ValidationError(first.code, problems.map((problem) => problem.message).join('; '), {
+    cause: first,
+    issues: problems.flatMap((problem) => [...problem.issues]),
+  });
 }
 
-function resolveJobOptions(value: z.output<typeof scheduleDefinitionSchema>, where: string): ScheduleJobOptions {
+/**
+ * Problems of an input the job's schema refused: one per field the schema names (each with its
+ * own path, so a file points at its line), or the error as one problem.
+ */
+function payloadProblems(error: unknown, path: string, jobName: string, problems: ValidationError[]): void {
+  if (error instanceof ValidationError && error.code === 'INVALID_PAYLOAD' && error.issues.length > 0) {
+    for (const issue of error.issues) {
+      const at = issue.path === '' ? path : `${path}.${issue.path}`;
+      problems.push(problemAt('INVALID_PAYLOAD', at, `invalid payload for job "${jobName}": ${issue.message}`));
+    }
+    return;
+  }
+  problems.push(asProblem(error, path));
+}
+
+/** The job overrides of a definition (`queue`, `priority`, `maxAttempts`, `timeoutMs`), each checked; problems are added to `problems`. */
+function resolveJobOptions(raw: Record<string, unknown>, refused: ReadonlySet<string>, where: string, problems: ValidationError[]): ScheduleJobOptions {
   const options: ScheduleJobOptions = {};
-  if (value.queue !== undefined) {
+  const given = (key: string): unknown => (refused.has(key) ? undefined : raw[key]);
+  const queue = given('queue');
+  if (typeof queue === 'string') {
     try {
-      assertValidName('queue name', value.queue);
+      assertValidName('queue name', queue);
+      options.queue = queue;
     } catch (error) {
-      prefixed(error, `${where}.queue`);
-    }
-    options.queue = value.queue;
-  }
-  if (value.priority !== undefined) {
-    try {
-      options.priority = parsePriority(value.priority, `${where}.priority`);
-    } catch (error) {
-      // The issue path lets a schedule file point at the priority's own line.
-      const message = (error as ValidationError).message;
-      throw new ValidationError('INVALID_OPTION', message, { cause: error, issues: [{ path: `${where}.priority`, message }] });
+      problems.push(asProblem(error, `${where}.queue`));
     }
   }
-  if (value.maxAttempts !== undefined) options.maxAttempts = value.maxAttempts;
-  if (value.timeoutMs !== undefined) {
-    assertValidMs(value.timeoutMs, `${where}.timeoutMs`, true);
-    options.timeoutMs = value.timeoutMs;
+  const priority = given('priority');
+  if (priority !== undefined) {
+    try {
+      options.priority = parsePriority(priority, `${where}.priority`);
+    } catch (error) {
+      problems.push(asProblem(error, `${where}.priority`));
+    }
+  }
+  const maxAttempts = given('maxAttempts');
+  if (typeof maxAttempts === 'number') options.maxAttempts = maxAttempts;
+  const timeoutMs = given('timeoutMs');
+  if (timeoutMs !== undefined) {
+    try {
+      assertValidMs(timeoutMs, `${where}.timeoutMs`, true);
+      options.timeoutMs = timeoutMs;
+    } catch (error) {
+      problems.push(asProblem(error, `${where}.timeoutMs`));
+    }
   }
   return options;
 }

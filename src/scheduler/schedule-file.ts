@@ -19,10 +19,10 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { Document, LineCounter } from 'yaml';
-import { ConfigError, NightshiftError, ValidationError, type ValidationIssue } from '../errors.js';
+import { ConfigError, ValidationError, type ValidationIssue } from '../errors.js';
 import { builtinNotEnabledHint } from '../jobs/builtin-names.js';
 import type { ScheduleInput, ScheduleSource, Store } from '../store/types.js';
-import { resolveScheduleDefinition, type JobRegistry } from './schedule-definition.js';
+import { checkScheduleDefinition, type JobRegistry } from './schedule-definition.js';
 import { syncSchedules, type ScheduleSyncResult } from './schedule-sync.js';
 
 /**
@@ -82,10 +82,6 @@ function yamlPath(issuePath: string): (string | number)[] {
   return path;
 }
 
-function codeOf(error: unknown): string {
-  return error instanceof NightshiftError ? error.code : 'ERROR';
-}
-
 /** A parsed YAML config file: its top-level mapping, and where things are in it. */
 export interface ParsedYamlFile {
   root: Record<string, unknown>;
@@ -127,6 +123,11 @@ export function parseYamlFile(text: string, file: string, expected = 'a mapping 
  * Other top-level keys are read elsewhere (`builtins:` by the config loader).
  */
 export async function parseScheduleFile(text: string, file: string, options: ScheduleFileOptions): Promise<ScheduleInput[]> {
+  return (await parseScheduleFileLocated(text, file, options)).schedules;
+}
+
+/** `parseScheduleFile`, with the line of an issue path in the file (for errors found later, by the sync). */
+async function parseScheduleFileLocated(text: string, file: string, options: ScheduleFileOptions): Promise<{ schedules: ScheduleInput[]; lineAt: (issuePath: string) => number | undefined }> {
   const { root, lineAt } = parseYamlFile(text, file);
   const entries = root.schedules;
   if (!Array.isArray(entries)) {
@@ -136,21 +137,31 @@ export async function parseScheduleFile(text: string, file: string, options: Sch
       { file, line },
     );
   }
-  return resolveScheduleEntries(entries, 'file', options, (path) => ({ line: lineAt(path) }), file);
+  return { schedules: await resolveScheduleEntries(entries, 'file', options, (path) => ({ line: lineAt(path) }), file), lineAt };
 }
 
 /** An `UNKNOWN_JOB` error for a built-in job that is off, with how to turn it on; any other error unchanged. */
-function withBuiltinHint(error: unknown, entry: unknown): unknown {
-  if (!(error instanceof ValidationError) || error.code !== 'UNKNOWN_JOB') return error;
+function withBuiltinHint(error: ValidationError, entry: unknown): ValidationError {
+  if (error.code !== 'UNKNOWN_JOB') return error;
   const jobId = typeof entry === 'object' && entry !== null ? (entry as { jobId?: unknown }).jobId : undefined;
   const hint = typeof jobId === 'string' ? builtinNotEnabledHint(jobId) : undefined;
   if (hint === undefined) return error;
   return new ValidationError('UNKNOWN_JOB', `${error.message} (${hint})`, { cause: error, issues: [...error.issues] });
 }
 
+/** One problem of a declaration: the error, the field it names, and that field's line when known. */
+interface EntryProblem {
+  error: ValidationError;
+  path: string;
+  line: number | undefined;
+  entry: number;
+}
+
 /**
  * Validates a list of schedule definitions (from YAML or code) into `ScheduleInput`s of `source`,
- * collecting every problem into one `ConfigError` (with `file`/`line` when `locate` knows them).
+ * collecting every problem of every entry — each field checked, not only up to the first problem
+ * — into one `ConfigError` (with `file`/`line` when `locate` knows them; each listed problem
+ * carries its own line, in file order).
  */
 export async function resolveScheduleEntries(
   entries: readonly unknown[],
@@ -159,59 +170,81 @@ export async function resolveScheduleEntries(
   locate: (path: string) => Located = () => ({ line: undefined }),
   file?: string,
 ): Promise<ScheduleInput[]> {
-  const problems: { error: unknown; path: string; line: number | undefined }[] = [];
+  const problems: EntryProblem[] = [];
   const resolved: ScheduleInput[] = [];
   const firstIndexOfId = new Map<string, number>();
+  const add = (error: ValidationError, entry: number, where: string): void => {
+    const path = error.issues[0]?.path ?? where;
+    problems.push({ error, path, line: locate(path).line ?? locate(where).line, entry });
+  };
   for (const [index, entry] of entries.entries()) {
     const where = `schedules[${index}]`;
-    try {
-      const input = await resolveScheduleDefinition(entry, {
-        jobs: options.jobs,
-        source,
-        where,
-        ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes }),
-      });
-      const first = firstIndexOfId.get(input.id);
-      if (first !== undefined) {
-        const firstLine = locate(`schedules[${first}]`).line;
-        throw new ValidationError('DUPLICATE_SCHEDULE', `${where}: schedule id "${input.id}" is already used by schedules[${first}]${firstLine ? ` (line ${firstLine})` : ''}; give one of them an "id"`, {
-          issues: [{ path: `${where}.id`, message: `duplicate schedule id "${input.id}"` }],
-        });
-      }
-      firstIndexOfId.set(input.id, index);
-      resolved.push(input);
-    } catch (caught) {
-      const error = withBuiltinHint(caught, entry);
-      const issuePath = error instanceof NightshiftError && error.issues[0] ? error.issues[0].path : where;
-      problems.push({ error, path: issuePath, line: locate(issuePath).line ?? locate(where).line });
-    }
-  }
-  if (problems.length > 0) {
-    const first = problems[0] as (typeof problems)[number];
-    const issues: ValidationIssue[] = problems.map((problem) => ({
-      path: problem.path,
-      message: `${problem.line !== undefined ? `line ${problem.line}: ` : ''}${problem.error instanceof Error ? problem.error.message : String(problem.error)} (${codeOf(problem.error)})`,
-    }));
-    const summary = problems.length === 1 ? (issues[0] as ValidationIssue).message.replace(/^line \d+: /, '') : `${problems.length} invalid schedules:\n  ${issues.map((issue) => issue.message).join('\n  ')}`;
-    throw new ConfigError(summary, {
-      ...(file === undefined ? {} : { file }),
-      ...(first.line === undefined ? {} : { line: first.line }),
-      cause: first.error,
-      issues,
+    const check = await checkScheduleDefinition(entry, {
+      jobs: options.jobs,
+      source,
+      where,
+      ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes }),
     });
+    for (const problem of check.problems) add(withBuiltinHint(problem, entry), index, where);
+    if (check.id !== null) {
+      const first = firstIndexOfId.get(check.id);
+      if (first === undefined) {
+        firstIndexOfId.set(check.id, index);
+      } else {
+        const firstLine = locate(`schedules[${first}]`).line;
+        const ownId = typeof entry === 'object' && entry !== null && (entry as { id?: unknown }).id !== undefined;
+        const path = `${where}.id`;
+        const message = `schedule id "${check.id}" is already used by schedules[${first}]${firstLine ? ` (line ${firstLine})` : ''}; ${ownId ? 'give one of them another "id"' : 'give one of them an "id"'}`;
+        add(new ValidationError('DUPLICATE_SCHEDULE', `${path}: ${message}`, { issues: [{ path, message: `duplicate schedule id "${check.id}"` }] }), index, where);
+      }
+    }
+    if (check.input !== null && check.problems.length === 0) resolved.push(check.input);
   }
+  if (problems.length > 0) throw problemsError(problems, file);
   return resolved;
+}
+
+/**
+ * One `ConfigError` for every problem of a declaration: a single problem as its message, several
+ * as a count and one line each (`line 11: schedules[1].schedule: … (INVALID_CRON)`), in file
+ * order. `file`/`line` point at the first; `cause` is the first problem's own error (its code:
+ * `INVALID_CRON`, `UNKNOWN_JOB`, `DUPLICATE_SCHEDULE`…); `issues` has one per problem, with its
+ * line. Every message starts with the path it names, so a printed error names each once.
+ */
+function problemsError(unordered: readonly EntryProblem[], file: string | undefined): ConfigError {
+  // File order; problems without a line (a code config) keep the order they were found in.
+  const problems = [...unordered].sort((a, b) => (a.line !== undefined && b.line !== undefined ? a.line - b.line : a.entry - b.entry));
+  const first = problems[0] as EntryProblem;
+  const issues: ValidationIssue[] = problems.map((problem) => ({
+    path: problem.path,
+    message: `${problem.line !== undefined ? `line ${problem.line}: ` : ''}${problem.error.message} (${problem.error.code})`,
+  }));
+  const entries = new Set(problems.map((problem) => problem.entry)).size;
+  const summary =
+    problems.length === 1
+      ? `${first.error.message} (${first.error.code})`
+      : `${problems.length} problems in ${entries === 1 ? '1 schedule' : `${entries} schedules`}:\n  ${issues.map((issue) => issue.message).join('\n  ')}`;
+  return new ConfigError(summary, {
+    ...(file === undefined ? {} : { file }),
+    ...(first.line === undefined ? {} : { line: first.line }),
+    cause: first.error,
+    issues,
+  });
 }
 
 /** Reads and validates a schedule file (see `parseScheduleFile`). */
 export async function loadScheduleFile(path: string, options: ScheduleFileOptions): Promise<ScheduleInput[]> {
+  return (await loadScheduleFileLocated(path, options)).schedules;
+}
+
+async function loadScheduleFileLocated(path: string, options: ScheduleFileOptions): ReturnType<typeof parseScheduleFileLocated> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
     throw new ConfigError(`cannot read the schedule file: ${error instanceof Error ? error.message : String(error)}`, { file: path, cause: error });
   }
-  return parseScheduleFile(text, path, options);
+  return parseScheduleFileLocated(text, path, options);
 }
 
 /** Options of the sync functions: see `SyncSchedulesOptions.deleteUndeclared`. */
@@ -230,12 +263,15 @@ export interface ScheduleSyncFileOptions extends ScheduleFileOptions {
  * it (see schedule-sync.ts). Nothing is written when any entry is invalid.
  */
 export async function syncScheduleFile(options: ScheduleSyncFileOptions & { path: string }): Promise<ScheduleSyncResult> {
-  const schedules = await loadScheduleFile(options.path, options);
+  const { schedules, lineAt } = await loadScheduleFileLocated(options.path, options);
   try {
     return await syncSchedules({ store: options.store, schedules, source: 'file', deleteUndeclared: options.deleteUndeclared === true });
   } catch (error) {
-    if (error instanceof ValidationError) throw new ConfigError(`${error.message} (${error.code})`, { file: options.path, cause: error, issues: [...error.issues] });
-    throw error;
+    if (!(error instanceof ValidationError)) throw error;
+    // Issue paths name entries (`schedules[2].id`): every entry was valid, so each is its own index.
+    const path = error.issues[0]?.path;
+    const line = path === undefined ? undefined : lineAt(path);
+    throw new ConfigError(`${error.message} (${error.code})`, { file: options.path, ...(line === undefined ? {} : { line }), cause: error, issues: [...error.issues] });
   }
 }
 

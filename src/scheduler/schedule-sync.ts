@@ -1,9 +1,9 @@
 /**
  * Reconciles the store with declared schedules (a YAML file, or a list in the code config) at
  * daemon start: entries added are created, changed ones updated — only among schedules of the
- * same source. Schedules created at run time through the API, CLI or schedule manager (source
- * `api`) are never touched, and an id already taken by one of them is an error. Running the same
- * sync twice changes nothing the second time.
+ * same source. Schedules created at run time through the HTTP API or the schedule manager in
+ * code (source `api`; the CLI cannot create schedules) are never touched, and an id already
+ * taken by one of them is an error. Running the same sync twice changes nothing the second time.
  *
  * Stored schedules of the same source that the declaration does not list are kept and reported
  * (`undeclared`), unless the caller asks to delete them (`deleteUndeclared`). The store does not
@@ -84,13 +84,15 @@ export async function syncSchedules(options: SyncSchedulesOptions): Promise<Sche
   }
   assertUniqueScheduleIds(schedules);
   const existing = new Map((await store.scheduleList({})).map((record) => [record.id, record] as const));
-  for (const schedule of schedules) {
+  for (const [index, schedule] of schedules.entries()) {
     const stored = existing.get(schedule.id);
     if (stored !== undefined && stored.source === 'api') {
+      // Only code can create `api` schedules (the HTTP API, the schedule manager); the CLI cannot.
+      const path = `schedules[${index}].id`;
       throw new ValidationError(
         'DUPLICATE_SCHEDULE',
-        `schedule id "${schedule.id}" is already used by a schedule created through the API or CLI; rename this one or delete that one first`,
-        { issues: [{ path: schedule.id, message: 'id taken by an api schedule' }] },
+        `${path}: schedule id "${schedule.id}" is already used by a schedule created at run time (source "api": POST /api/schedules or the schedule manager in code), which a sync never changes; give this entry another id, or delete that schedule first (DELETE /api/schedules/${encodeURIComponent(schedule.id)})`,
+        { issues: [{ path, message: `schedule id "${schedule.id}" is taken by a schedule of source "api"` }] },
       );
     }
   }

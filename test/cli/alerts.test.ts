@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/postgres-server.js';
 import { startRecordingServer, type RecordedRequest, type RecordingServer } from '../alerts/alert-test-servers.js';
@@ -158,6 +159,14 @@ describe('nightshift alerts', () => {
     const unknownRule = await project.run(['alerts', 'silence', 'no-such-rule', '--for', '1h']);
     expect(unknownRule.code).toBe(1);
     expect(unknownRule.stderr).toContain('UNKNOWN_RULE');
+    // The history of a rule that does not exist is a typo said as one, not "no alerts".
+    const unknownHistory = await project.run(['alerts', 'history', '--rule', 'no-such-rule']);
+    expect(unknownHistory.code).toBe(1);
+    expect(unknownHistory.stdout).toBe('');
+    expect(unknownHistory.stderr).toBe(`error [UNKNOWN_RULE]: no alert rule "no-such-rule" in ${join(project.dir, 'alerts.yaml')}, and no alert in the history under that name; rules: dlq, give-up-dies\n`);
+    const quiet = await project.run(['alerts', 'history', '--rule', 'give-up-dies']);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stdout).toBe('no alerts\n');
     const badDuration = await project.run(['alerts', 'silence', 'give-up-dies', '--for', 'soon']);
     expect(badDuration.code).toBe(2);
   });
@@ -192,6 +201,10 @@ describe('nightshift alerts', () => {
     });
     expect(history.alerts).toHaveLength(1);
     expect(history.alerts[0]).toMatchObject({ rule: 'give-up-dies', status: 'delivered' });
+    // A rule since removed from the rules still shows the history it left.
+    project.write('other-rules.yaml', 'queueHealth:\n  - name: other\n    conditions: { dlqSize: 5 }\n');
+    const removed = await project.json<{ alerts: { rule: string }[] }>(['alerts', 'history', '--rule', 'give-up-dies', '--alerts', 'other-rules.yaml']);
+    expect(removed.alerts.map((alert) => alert.rule)).toEqual(['give-up-dies']);
     // A cursor no page returned is a mistake said as one, not "no alerts".
     const garbage = await project.run(['alerts', 'history', '--cursor', 'garbage']);
     expect(garbage.code).toBe(2);

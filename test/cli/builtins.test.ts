@@ -89,6 +89,28 @@ describe('nightshift CLI and the built-in jobs', () => {
     expect((await daemon.exited).code).toBe(0);
   });
 
+  it('a YAML-only deployment (a schedule file, no code config): every command takes its built-ins as the jobs', async () => {
+    project = new Project({
+      'cron.yaml': `builtins:\n  command:\n    allow: [${JSON.stringify(node)}]\nschedules:\n  - id: hello\n    jobId: command\n    schedule: "0 3 * * *"\n    input: { argv: ${JSON.stringify([node, '-e', 'console.log("tick")'])} }\n`,
+    });
+    const config = ['--config', 'cron.yaml'];
+    expect((await project.json<{ jobs: { name: string }[] }>([...config, 'list'])).jobs.map((job) => job.name)).toEqual(['command']);
+    const ran = await project.run([...config, '--json', 'run', 'command', '--input', JSON.stringify({ argv: [node, '-e', 'console.log("now")'] })]);
+    expect(ran.code).toBe(0);
+    expect(JSON.parse(ran.stdout)).toMatchObject({ state: 'completed', result: { exitCode: 0, stdout: 'now\n' } });
+    const enqueued = await project.json<JobJson>([...config, 'enqueue', 'command', '--data', JSON.stringify({ argv: [node, '-e', '1'] })]);
+    expect(enqueued).toMatchObject({ name: 'command', state: 'available' });
+    expect((await project.json<{ created: string[] }>([...config, 'schedules', 'sync'])).created).toEqual(['hello']);
+    // Without the schedule file there are no jobs: an unknown job, as before, naming where jobs come from.
+    const unknown = await project.run([...config, 'run', 'greet']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(`error [UNKNOWN_JOB]: unknown job "greet"; jobs in the built-ins ${join(project.dir, 'cron.yaml')} enables`);
+    // Without --config a code config is still required.
+    const bare = await project.run(['list']);
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toContain('no config file found');
+  });
+
   it('stops with the schedule file and line when a schedule uses a built-in that is off', async () => {
     project = new Project({
       'nightshift.config.ts': fixtureConfig({ extra: "schedules: './scheduler.yaml'," }),

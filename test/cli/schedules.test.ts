@@ -1,7 +1,12 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { scheduleHistoryEntryToJson, scheduleToJson } from '../../src/scheduler/schedule-json.js';
 import { createScheduleManager, type ScheduleManager } from '../../src/scheduler/schedule-manager.js';
+import { defineJob } from '../../src/job/define-job.js';
+import { createNightshift } from '../../src/nightshift.js';
 import { createSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { callJson } from '../support/http-call.js';
 import { assertBuilt, fixtureConfig, Project, waitFor, type RunningCli } from './cli-harness.js';
 
 interface ScheduleJson {
@@ -181,14 +186,17 @@ describe('nightshift schedules', () => {
     expect(badLimit.code).toBe(2);
   });
 
-  it('pauses, resumes, triggers and shows a schedule with its runs', async () => {
+  it('pauses and resumes a schedule created at run time; triggers and shows a schedule with its runs', async () => {
     await project.json(['schedules', 'sync']);
-    expect(await project.json(['schedules', 'pause', 'hourly-greeting'])).toMatchObject({ enabled: false, nextRunAt: null });
-    // The list says what holds now: paused, no next run — and that the file would enable it again.
-    const listed = await project.json<{ schedules: (ScheduleJson & { declaration: string })[] }>(['schedules']);
-    expect(listed.schedules.find((schedule) => schedule.id === 'hourly-greeting')).toMatchObject({ enabled: false, paused: true, nextRunAt: null, declaration: 'changed' });
-    expect((await project.run(['schedules'])).stdout).toMatch(/hourly-greeting\s.*\spaused\s.*changed, not synced/);
-    const resumed = await project.json<ScheduleJson>(['schedules', 'resume', 'hourly-greeting']);
+    // Created at run time (source "api"), as `POST /api/schedules` does.
+    const store = createSqliteStore({ path: project.dbPath });
+    await createScheduleManager({ store, jobs: [defineJob({ name: 'greet', handler: () => null })] })
+      .create({ id: 'api-greeting', jobId: 'greet', schedule: '@hourly', input: { who: 'api' } })
+      .finally(() => store.close());
+    expect(await project.json(['schedules', 'pause', 'api-greeting'])).toMatchObject({ enabled: false, nextRunAt: null, source: 'api' });
+    // Pausing a paused schedule changes nothing, and says so.
+    expect((await project.run(['schedules', 'pause', 'api-greeting'])).stdout).toBe('schedule api-greeting is already paused\n');
+    const resumed = await project.json<ScheduleJson>(['schedules', 'resume', 'api-greeting']);
     expect(resumed.enabled).toBe(true);
     expect(resumed.nextRunAt).not.toBeNull();
 
@@ -199,6 +207,41 @@ describe('nightshift schedules', () => {
     const shown = await project.json<{ schedule: ScheduleJson; upcoming: string[]; history: { jobId: string; status: string }[] }>(['schedules', 'show', 'hourly-greeting']);
     expect(shown.upcoming).toHaveLength(5);
     expect(shown.history).toEqual([expect.objectContaining({ jobId: triggered.jobId, status: 'manual' })]);
+  });
+
+  it('refuses to pause or resume a schedule the file declares, as the HTTP API does, and changes nothing', async () => {
+    await project.json(['schedules', 'sync']);
+    const before = await project.json<{ schedule: ScheduleJson }>(['schedules', 'show', 'hourly-greeting']);
+    const paused = await project.run(['schedules', 'pause', 'hourly-greeting']);
+    expect(paused.code).toBe(1);
+    expect(paused.stdout).toBe('');
+    const file = join(project.dir, 'schedules.yaml');
+    expect(paused.stderr).toBe(
+      `error [SCHEDULE_MANAGED_BY_FILE]: schedule "hourly-greeting" is declared in a YAML schedule file (source "file"; this deployment's is ${file}), which owns it: ` +
+        'pausing it from the CLI would be undone by the next sync. Set `enabled: false` in its entry there, then run `nightshift schedules sync` (or restart the daemon).\n',
+    );
+    expect((await project.json<{ schedule: ScheduleJson }>(['schedules', 'show', 'hourly-greeting'])).schedule).toEqual(before.schedule);
+    // The disabled one is already paused: nothing to undo. Resuming it is refused the same way.
+    expect((await project.run(['schedules', 'pause', 'explode'])).code).toBe(0);
+    const resumed = await project.run(['schedules', 'resume', 'explode']);
+    expect(resumed.code).toBe(1);
+    expect(resumed.stderr).toContain('resuming it from the CLI would be undone by the next sync. Set `enabled: true` in its entry there');
+    expect((await project.json<{ schedule: ScheduleJson }>(['schedules', 'show', 'explode'])).schedule.enabled).toBe(false);
+
+    // The very rule and message of the HTTP API (409), bar the channel.
+    const store = createSqliteStore({ path: project.dbPath });
+    const runtime = createNightshift({ store, jobs: [], worker: false, http: { port: 0, scheduleFile: file } });
+    try {
+      await runtime.start();
+      const reply = await callJson(runtime.httpAddress!, 'POST', '/api/schedules/hourly-greeting/pause');
+      expect(reply.status).toBe(409);
+      const { code, message } = (reply.body as { error: { code: string; message: string } }).error;
+      expect(code).toBe('SCHEDULE_MANAGED_BY_FILE');
+      expect(`error [${code}]: ${message.replace('through the API', 'from the CLI')}\n`).toBe(paused.stderr);
+    } finally {
+      await runtime.stop();
+      await store.close();
+    }
   });
 
   it('rejects unknown schedules and inputs failing the job schema', async () => {
@@ -258,8 +301,10 @@ describe('nightshift schedules with schedule files', () => {
     expect(table.stdout).toMatch(/^ID\s+JOB\s+CRON\s+TIMEZONE\s+ENABLED\s+NEXT RUN \(LOCAL\)\s+NEXT RUN \(UTC\)\s+LAST RUN \(UTC\)\s+LAST OUTCOME\s+DECLARED/);
     expect(table.stdout.split('\n').find((line) => line.startsWith('a-daily'))).toMatch(/not stored yet$/);
     expect(table.stdout).toContain('1 declared in');
-    // Listing stored nothing.
+    // Listing stored nothing, and created no database where none was (no daemon ran here yet).
+    expect(existsSync(join(project.dir, 'data'))).toBe(false);
     expect((await project.json<{ schedules: unknown[] }>(['schedules'])).schedules).toEqual([]);
+    expect(existsSync(join(project.dir, 'data'))).toBe(false);
 
     // A changed file shows the new settings, marked until a sync stores them.
     await project.json(['--config', 'a.yaml', 'schedules', 'sync']);
@@ -270,7 +315,58 @@ describe('nightshift schedules with schedule files', () => {
     project.write('bad.yaml', 'schedules:\n  - jobId: greet\n    schedule: "61 * * * *"\n');
     const invalid = await project.run(['--config', 'bad.yaml', 'schedules']);
     expect(invalid.code).toBe(1);
-    expect(invalid.stderr).toMatch(/bad\.yaml:3: /);
+    // Every problem, each at its line: the input (no `who`) at the entry's, the cron at its own.
+    expect(invalid.stderr).toMatch(/bad\.yaml:2: 2 problems in 1 schedule:\n  line 2: schedules\[0\]\.input\.who: .*\(INVALID_PAYLOAD\)\n  line 3: schedules\[0\]\.schedule: invalid cron expression "61 \* \* \* \*"/);
+  });
+
+  it('prints every problem of a file once, each at its own line, and stores nothing', async () => {
+    project.write(
+      'many.yaml',
+      [
+        'schedules:',
+        '  - id: a-daily', // line 2
+        '    jobId: greet',
+        '    schedule: "0 6 * * *"',
+        '    input: { who: a }',
+        '  - id: a-daily', // line 6: duplicate id
+        '    jobId: greet',
+        '    schedule: "0 7 * * *"',
+        '    input: { who: b }',
+        '  - id: bad', // line 10
+        '    jobId: nope', // 11: unknown job
+        '    schedule: "61 * * * *"', // 12: bad cron
+        '    timezone: Bad/Zone', // 13: unknown zone
+        '    priority: HIGH', // 14: bad priority
+        '  - id: typo', // 15
+        '    jobId: greet',
+        '    schedule: "@daily"',
+        '    input: { who: c }',
+        '    timzone: UTC', // 19: unknown field
+        '',
+      ].join('\n'),
+    );
+    const file = join(project.dir, 'many.yaml');
+    const expected = [
+      `error [INVALID_CONFIG]: ${file}:6: 6 problems in 3 schedules:`,
+      '  line 6: schedules[1].id: schedule id "a-daily" is already used by schedules[0] (line 2); give one of them another "id" (DUPLICATE_SCHEDULE)',
+      '  line 11: schedules[2].jobId: unknown job "nope"; known jobs: explode, give-up, greet (UNKNOWN_JOB)',
+      '  line 12: schedules[2].schedule: invalid cron expression "61 * * * *": minute field: 61 is out of range 0–59 (INVALID_CRON)',
+      '  line 13: schedules[2].timezone: unknown time zone "Bad/Zone"; use an IANA name such as "America/New_York", "Europe/London" or "UTC" (INVALID_TIMEZONE)',
+      '  line 14: schedules[2].priority: priority must be an integer from -1000000 to 1000000 or one of critical (1000), high (100), normal (0), low (-100); got "HIGH" (INVALID_OPTION)',
+      '  line 19: schedules[3].timzone: unknown field "timzone" (did you mean "timezone"?) (INVALID_OPTION)',
+      '',
+    ].join('\n');
+    for (const command of [['schedules'], ['schedules', 'sync']]) {
+      const result = await project.run(['--config', 'many.yaml', ...command]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(expected);
+    }
+    // One problem alone: said once, not again as a list of one.
+    project.write('one.yaml', 'schedules:\n  - jobId: greet\n    schedule: "@hourly"\n    input: { who: a }\n  - jobId: greet\n    schedule: "@daily"\n    input: { who: b }\n');
+    const one = await project.run(['--config', 'one.yaml', 'schedules', 'sync']);
+    expect(one.code).toBe(1);
+    expect(one.stderr).toBe(`error [INVALID_CONFIG]: ${join(project.dir, 'one.yaml')}:5: schedules[1].id: schedule id "greet" is already used by schedules[0] (line 2); give one of them an "id" (DUPLICATE_SCHEDULE)\n`);
+    expect((await project.json<{ schedules: unknown[] }>(['schedules'])).schedules).toEqual([]);
   });
 
   it('a sync from one file keeps the schedules another file stored, says so, and deletes them only when told', async () => {
@@ -303,5 +399,66 @@ describe('nightshift schedules with schedule files', () => {
     const deleted = await project.json<{ deleted: string[]; undeclared: string[] }>(['--config', 'b.yaml', 'schedules', 'sync', '--delete-undeclared']);
     expect(deleted).toMatchObject({ deleted: ['a-daily'], undeclared: [] });
     expect((await project.json<{ schedules: ScheduleJson[] }>(['schedules'])).schedules.map((schedule) => schedule.id)).toEqual(['b-hourly']);
+  });
+});
+
+describe('nightshift schedules and the queues the workers consume', () => {
+  let project: Project;
+  let daemon: RunningCli | null = null;
+
+  beforeAll(() => assertBuilt());
+  afterEach(async () => {
+    await daemon?.stop();
+    daemon = null;
+    project.cleanup();
+  });
+
+  /** The second entry of docs/scheduling.md's first example, firing every second instead of every 15 minutes. */
+  const docsEntry = `schedules:
+  - id: cleanup.frequent          # optional, default: the jobId
+    jobId: cleanup
+    schedule: "* * * * * *"
+    catchUp: 2                    # run up to 2 missed ticks after downtime
+    overlap: skip                 # do not start while the previous run is unfinished
+    queue: maintenance
+    priority: low                 # or a number: -100
+    maxAttempts: 1
+`;
+  const config = (queues: string): string => `import { defineConfig, defineJob } from 'nightshift';
+export const cleanup = defineJob({ name: 'cleanup', handler: async () => 'cleaned' });
+export default defineConfig({ jobs: [cleanup], queues: ${queues}, schedules: './scheduler.yaml' });
+`;
+
+  it('warns at listing, sync and daemon start when a schedule sends its jobs to a queue no worker of the config consumes', async () => {
+    project = new Project({ 'nightshift.config.ts': config('{}'), 'scheduler.yaml': docsEntry });
+    const notice =
+      'schedule cleanup.frequent sends its jobs to queue "maintenance", which no worker started with this config consumes (it consumes default): ' +
+      'those jobs will wait there, and with overlap "skip" or "queue" hold back every later tick. ' +
+      `Add the queue to the \`queues\` of the config (${join(project.dir, 'nightshift.config.ts')}) (queues: { "maintenance": {} }), drop \`queue:\` from the schedule, or run a worker whose config consumes it`;
+    const listed = await project.run(['schedules']);
+    expect(listed.code).toBe(0);
+    expect(listed.stderr).toBe(`warning: ${notice}\n`);
+    const synced = await project.run(['schedules', 'sync']);
+    expect(synced.code).toBe(0);
+    expect(synced.stderr).toBe(`warning: ${notice}\n`);
+    daemon = project.spawn(['daemon']);
+    await waitFor('the daemon to start', () => daemon!.stderr.includes('"daemon ready"'));
+    const warning = daemon.stderr.split('\n').find((line) => line.includes('"unconsumedQueues"'));
+    expect(JSON.parse(warning!)).toMatchObject({ level: 40, msg: notice, unconsumedQueues: [{ queue: 'maintenance', schedules: ['cleanup.frequent'] }], consumedQueues: ['default'] });
+  });
+
+  it('runs the documented example once the config names its queue, and warns of nothing', async () => {
+    project = new Project({ 'nightshift.config.ts': config('{ maintenance: { concurrency: 1 } }'), 'scheduler.yaml': docsEntry });
+    expect((await project.run(['schedules'])).stderr).toBe('');
+    daemon = project.spawn(['daemon']);
+    const done = await waitFor('a scheduled cleanup to complete on its queue', async () => {
+      const { jobs } = await project.json<{ jobs: { queue: string; priority: number; maxAttempts: number; result: unknown }[] }>(['jobs', '--job', 'cleanup', '--state', 'completed']);
+      return jobs[0];
+    });
+    expect(done).toMatchObject({ queue: 'maintenance', priority: -100, maxAttempts: 1, result: 'cleaned' });
+    expect(daemon.stderr).not.toContain('no worker started with this config consumes');
+    daemon.kill('SIGTERM');
+    expect((await daemon.exited).code).toBe(0);
+    daemon = null;
   });
 });

@@ -67,11 +67,11 @@ describe('parseScheduleFile', () => {
   - id: ping.webhook
     jobId: http
     schedule: "*/10 * * * * *"
-    input: { url: "http://127.0.0.1:9/hook", method: POST, body: { hello: 1 } }
+    input: { url: "http://hooks.example.org/hook", method: POST, body: { hello: 1 } }
   - id: backup
     jobId: command
     schedule: "30 2 * * SUN"
-    input: { argv: ["/bin/true"] }
+    input: { argv: ["/usr/local/bin/backup"] }
 `;
     const schedules = await parseScheduleFile(text, 'scheduler.yaml', { jobs });
     expect(schedules.map((s) => [s.id, s.jobName, s.catchUp, s.overlap, s.jobOptions])).toEqual([
@@ -135,9 +135,79 @@ describe('parseScheduleFile', () => {
       const text = 'schedules:\n  - jobId: cleanup\n    schedule: "61 * * * *"\n  - jobId: nope\n    schedule: "@daily"\n';
       const error = await configError(parseScheduleFile(text, 'x.yaml', { jobs }));
       expect(error.line).toBe(3);
-      expect(error.message).toContain('2 invalid schedules');
+      expect(error.message).toContain('2 problems in 2 schedules');
       expect(error.issues.map((issue) => issue.path)).toEqual(['schedules[0].schedule', 'schedules[1].jobId']);
       expect(error.issues[1]!.message).toContain('line 4');
+    });
+
+    it('every problem of one entry, each at its own line, not only the first', async () => {
+      const text = 'schedules:\n  - jobId: cleanup\n    schedule: "@daily"\n  - id: bad\n    jobId: nope\n    schedule: "61 * * * *"\n    timezone: Bad/Zone\n    priority: HIGH\n';
+      const error = await configError(parseScheduleFile(text, 'x.yaml', { jobs }));
+      expect(error.line).toBe(5);
+      expect(error.message).toContain('4 problems in 1 schedule:');
+      expect(error.issues.map((issue) => [issue.path, issue.message.match(/^line (\d+): /)?.[1], issue.message.match(/\((\w+)\)$/)?.[1]])).toEqual([
+        ['schedules[1].jobId', '5', 'UNKNOWN_JOB'],
+        ['schedules[1].schedule', '6', 'INVALID_CRON'],
+        ['schedules[1].timezone', '7', 'INVALID_TIMEZONE'],
+        ['schedules[1].priority', '8', 'INVALID_OPTION'],
+      ]);
+      expect(error.issues[3]!.message).toContain('got "HIGH"');
+    });
+
+    it('an unknown field at its own line, named once, with the field it resembles', async () => {
+      const text = 'schedules:\n  - jobId: cleanup\n    schedule: "@daily"\n    timzone: UTC\n';
+      const error = await configError(parseScheduleFile(text, 'x.yaml', { jobs }));
+      expect(error.line).toBe(4);
+      expect(error.message).toBe('x.yaml:4: schedules[0].timzone: unknown field "timzone" (did you mean "timezone"?) (INVALID_OPTION)');
+      expect(error.issues).toEqual([{ path: 'schedules[0].timzone', message: `line 4: ${error.message.slice('x.yaml:4: '.length)}` }]);
+    });
+
+    it('a field of the wrong type does not hide the other fields\' problems', async () => {
+      const text = 'schedules:\n  - jobId: cleanup\n    schedule: "@daily"\n    catchUp: -1\n    overlap: sometimes\n    timezone: Mars/Olympus\n';
+      const error = await configError(parseScheduleFile(text, 'x.yaml', { jobs }));
+      expect(error.issues.map((issue) => issue.path)).toEqual(['schedules[0].catchUp', 'schedules[0].overlap', 'schedules[0].timezone']);
+    });
+
+    it('an id used twice: once, at the second id\'s line, pointing at the first', async () => {
+      const text = 'schedules:\n  - id: same\n    jobId: cleanup\n    schedule: "@daily"\n  - jobId: cleanup\n    id: same\n    schedule: "61 * * * *"\n';
+      const error = await configError(parseScheduleFile(text, 'x.yaml', { jobs }));
+      expect(error.issues.map((issue) => issue.message)).toEqual([
+        'line 6: schedules[1].id: schedule id "same" is already used by schedules[0] (line 2); give one of them another "id" (DUPLICATE_SCHEDULE)',
+        'line 7: schedules[1].schedule: invalid cron expression "61 * * * *": minute field: 61 is out of range 0–59 (INVALID_CRON)',
+      ]);
+    });
+
+    it('a URL outside builtins.http.allow, or a program outside builtins.command.allow, at its line', async () => {
+      const text = [
+        'schedules:',
+        '  - id: hook',
+        '    jobId: http',
+        '    schedule: "@daily"',
+        '    input:',
+        '      method: POST',
+        '      url: "http://evil.example/x?key=secret"',
+        '  - id: metadata',
+        '    jobId: http',
+        '    schedule: "@daily"',
+        '    input: { url: "http://169.254.169.254/latest/meta-data/" }',
+        '  - id: shell',
+        '    jobId: command',
+        '    schedule: "@daily"',
+        '    input:',
+        '      argv: [sh, -c, "id"]',
+        '      env: { SECRET: x }',
+        '',
+      ].join('\n');
+      const error = await configError(parseScheduleFile(text, 'x.yaml', { jobs }));
+      expect(error.issues.map((issue) => issue.message)).toEqual([
+        'line 7: schedules[0].input.url: refused POST http://evil.example/x?…: evil.example is not in builtins.http.allow (allowed: hooks.example.org); add the host or a URL prefix there to allow it (INVALID_PAYLOAD)',
+        'line 11: schedules[1].input.url: refused GET http://169.254.169.254/latest/meta-data/: 169.254.169.254 is a link-local / cloud metadata address, refused unless builtins.http.allow names it itself (add "169.254.169.254" there to allow it) (INVALID_PAYLOAD)',
+        'line 16: schedules[2].input.argv: refused to run "sh": not in builtins.command.allow (allowed: /usr/local/bin/backup); add it there (an absolute path, or a name looked up in PATH) to allow it (INVALID_PAYLOAD)',
+        'line 17: schedules[2].input.env: refused to set "SECRET" in the program\'s environment: not in builtins.command.inputEnv (none allowed); add the name there to allow it (INVALID_PAYLOAD)',
+      ]);
+      // Allowed ones pass: a URL under an allowed host, the allowed program.
+      const allowed = 'schedules:\n  - jobId: http\n    schedule: "@daily"\n    input: { url: "https://hooks.example.org/any/path" }\n  - jobId: command\n    schedule: "@daily"\n    input: { argv: [/usr/local/bin/backup, --full] }\n';
+      expect((await parseScheduleFile(allowed, 'x.yaml', { jobs })).map((schedule) => schedule.id)).toEqual(['http', 'command']);
     });
   });
 });
@@ -187,6 +257,11 @@ for (const harness of storeHarnesses) {
       fs.writeFileSync(file, `${EXAMPLE}  - id: from-api\n    jobId: cleanup\n    schedule: "@daily"\n`);
       const error = await configError(syncScheduleFile({ store: opened.store, path: file, jobs }));
       expect((error.cause as { code: string }).code).toBe('DUPLICATE_SCHEDULE');
+      // At the entry's line, saying who made the other one: the CLI cannot create schedules.
+      expect(error.line).toBe(8);
+      expect(error.message).toBe(
+        `${file}:8: schedules[1].id: schedule id "from-api" is already used by a schedule created at run time (source "api": POST /api/schedules or the schedule manager in code), which a sync never changes; give this entry another id, or delete that schedule first (DELETE /api/schedules/from-api) (DUPLICATE_SCHEDULE)`,
+      );
       expect((await manager.get('from-api'))?.cron).toBe('@hourly');
 
       // An invalid file changes nothing.

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../../src/errors.js';
 import { defineJob } from '../../src/job/define-job.js';
+import { withBuiltinJobs } from '../../src/jobs/builtin-jobs.js';
 import { NightshiftEvents } from '../../src/observe/events.js';
 import { createScheduleManager, type ScheduleManager } from '../../src/scheduler/schedule-manager.js';
 import { createScheduler } from '../../src/scheduler/scheduler.js';
@@ -172,6 +173,27 @@ for (const harness of storeHarnesses) {
           expect(await manager.list()).toEqual([]);
         });
       }
+
+      it('several problems: all named, with the first one\'s code', async () => {
+        const error = await rejection(manager.create({ id: 'bad', jobId: 'nope', schedule: '61 * * * *', timezone: 'Bad/Zone', priority: 'HIGH' } as never));
+        expect(error.code).toBe('INVALID_CRON');
+        expect(error.issues.map((issue) => issue.path)).toEqual(['schedule.schedule', 'schedule.timezone', 'schedule.jobId', 'schedule.priority']);
+        expect(error.message).toContain('schedule.timezone: unknown time zone "Bad/Zone"');
+        expect(error.message).toContain('schedule.jobId: unknown job "nope"');
+        expect(await manager.list()).toEqual([]);
+      });
+
+      it('an input the built-in job\'s allow-list refuses (POST /api/schedules, PATCH)', async () => {
+        const withHttp = createScheduleManager({ store: opened.store, jobs: withBuiltinJobs(jobs, { http: { allow: ['hooks.example.org'] } }) });
+        const error = await rejection(withHttp.create({ id: 'hook', jobId: 'http', schedule: '@daily', input: { url: 'https://evil.example/x' } }));
+        expect(error.code).toBe('INVALID_PAYLOAD');
+        expect(error.message).toBe('schedule.input.url: refused GET https://evil.example/x: evil.example is not in builtins.http.allow (allowed: hooks.example.org); add the host or a URL prefix there to allow it');
+        expect(await withHttp.list()).toEqual([]);
+        await withHttp.create({ id: 'hook', jobId: 'http', schedule: '@daily', input: { url: 'https://hooks.example.org/x' } });
+        const changed = await rejection(withHttp.update('hook', { input: { url: 'https://evil.example/x' } }));
+        expect(changed.code).toBe('INVALID_PAYLOAD');
+        expect(JSON.parse((await withHttp.get('hook'))!.input)).toEqual({ url: 'https://hooks.example.org/x' });
+      });
 
       it('duplicate id', async () => {
         await manager.create({ id: 'dup', jobId: 'ping', schedule: '@daily' });

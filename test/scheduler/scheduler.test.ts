@@ -132,6 +132,20 @@ for (const harness of storeHarnesses) {
       expect((await scheduler.runOnce()).enqueued).toBe(1);
     });
 
+    it('runs every tick within the grace period after a short stop, whatever catchUp; overlap skip keeps one run (docs/scheduling.md)', async () => {
+      opened.clock.set(at('2026-01-05T09:00:00Z'));
+      await manager.create({ id: 'often', jobId: 'ping', schedule: '*/10 * * * * *' });
+      await manager.create({ id: 'often-skip', jobId: 'ping', schedule: '*/10 * * * * *', overlap: 'skip' });
+      // Down from just after 09:00:00 to 09:00:58: the ticks of 09:00:10 … 09:00:50 are all on time.
+      opened.clock.set(at('2026-01-05T09:00:58Z'));
+      const result = await newScheduler().runOnce();
+      expect(result.missed).toBe(0);
+      expect((await jobsOf(opened.store, 'often')).map(fireAtOf)).toEqual([10, 20, 30, 40, 50].map((second) => `2026-01-05T09:00:${second}.000Z`));
+      expect((await manager.history('often')).map((entry) => entry.status)).toEqual(Array(5).fill('enqueued'));
+      expect(await jobsOf(opened.store, 'often-skip')).toHaveLength(1);
+      expect((await manager.history('often-skip')).map((entry) => entry.status)).toEqual([...Array(4).fill('skipped_overlap'), 'enqueued']);
+    });
+
     it('catches up the N most recent missed ticks with catchUp: N', async () => {
       await manager.create({ id: 'hourly', jobId: 'ping', schedule: '0 * * * *', catchUp: 2 });
       const scheduler = newScheduler();

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { AlertsAdmin } from '../../alerts/alerts-admin.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, NotFoundError } from '../../errors.js';
 import type { CliAlerting } from '../alerting-setup.js';
 import { UsageError } from '../cli-errors.js';
 import { commandAction } from '../command-action.js';
@@ -102,7 +102,10 @@ const COMMANDS: readonly { name: string; args?: string; define: Definition }[] =
         .option('--cursor <id>', 'the next page: the cursor printed with the previous one')
         .action(
           commandAction(async (context, options: AlertsCommandOptions & { limit: number; severity?: string; job?: string; rule?: string; cursor?: string }) => {
-            const admin = await requireAdmin(context, options);
+            const loaded = await loadAlerting(context, options);
+            if (loaded === null) throw new ConfigError(NO_RULES);
+            const { store } = await context.store({ required: false });
+            const admin = loaded.alerting.admin(store);
             const page = await admin.history({
               limit: options.limit,
               ...(options.severity === undefined ? {} : { severity: options.severity }),
@@ -110,6 +113,15 @@ const COMMANDS: readonly { name: string; args?: string; define: Definition }[] =
               ...(options.rule === undefined ? {} : { rule: options.rule }),
               ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
             });
+            // A rule neither loaded nor in the history is a typo, said as one (exit 1), not "no
+            // alerts". A rule since removed from the file still shows the history it left.
+            if (options.rule !== undefined && options.cursor === undefined && page.episodes.length === 0) {
+              const { rules } = admin.config();
+              const names = [...rules.jobFailures, ...rules.queueHealth, ...rules.performance, ...rules.schedules].map((rule) => rule.name);
+              if (!names.includes(options.rule)) {
+                throw new NotFoundError('UNKNOWN_RULE', `no alert rule "${options.rule}" in ${loaded.from}, and no alert in the history under that name; rules: ${names.sort().join(', ') || '(none)'}`);
+              }
+            }
             const { renderHistory } = await views();
             context.print({ alerts: page.episodes, nextCursor: page.nextCursor }, () =>
               page.nextCursor === null ? renderHistory(page.episodes) : `${renderHistory(page.episodes)}\n\nnext page: --cursor ${page.nextCursor}`,

@@ -21,8 +21,6 @@ interface DaemonOptions {
   alerts?: string;
 }
 
-const isScheduleFile = (path: string | undefined): boolean => path !== undefined && /\.ya?ml$/i.test(path);
-
 /** Exit codes of a daemon stopped by a second signal (128 + signal number, as shells report). */
 const IMMEDIATE_EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
@@ -66,9 +64,9 @@ export function registerDaemonCommand(program: Command): void {
         if (!options.worker && !options.scheduler) {
           throw new UsageError('--no-worker and --no-scheduler together leave the daemon nothing to run; drop one of them');
         }
-        // A schedule file on its own is a complete deployment when it only uses the built-in jobs.
-        const yamlOnly = isScheduleFile(context.options.config);
-        const config = await context.config({ required: !yamlOnly });
+        // A schedule file on its own (`--config cron.yaml`) is a complete deployment when it only
+        // uses the built-in jobs: loadConfig requires no code config then.
+        const config = await context.config();
         const logger = context.logger();
         if (config.file === null) {
           const enabled = config.jobs.map((job) => job.name);
@@ -85,7 +83,7 @@ export function registerDaemonCommand(program: Command): void {
           options.alerts !== undefined || config.alerts !== null
             ? await (await import('../alerting-setup.js')).loadCliAlerting({ config, file: options.alerts, logger })
             : null;
-        const { store, description } = await context.store({ required: !yamlOnly });
+        const { store, description } = await context.store();
         // The runtime is loaded by the command that runs it, not by every command of the CLI.
         const [{ createNightshift }, { NightshiftEvents }, { createDaemonScheduler }] = await Promise.all([
           import('../../nightshift.js'),

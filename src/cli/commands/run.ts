@@ -89,7 +89,7 @@ is run report.daily --input '{"org":"acme","days":7}'.`,
         const definition = config.jobs.find((job) => job.name === jobName);
         if (!definition) {
           const known = config.jobs.map((job) => job.name).sort().join(', ') || '(none)';
-          throw new ValidationError('UNKNOWN_JOB', `unknown job "${jobName}"; jobs in ${config.file}: ${known}`);
+          throw new ValidationError('UNKNOWN_JOB', `unknown job "${jobName}"; jobs in ${config.file ?? `the built-ins ${typeof config.schedules === 'string' ? config.schedules : 'the schedule file'} enables (no nightshift.config.* in ${process.cwd()})`}: ${known}`);
         }
         const [{ createClient }, { createWorker }, { NightshiftEvents }] = await Promise.all([
           import('../../client/client.js'),

@@ -36,21 +36,30 @@ export function registerScheduleCommands(program: Command): void {
     .description('list schedules with their next and last runs: the stored ones, and those declared by the schedule file (--config x.yaml) or config, stored yet or not')
     .action(
       commandAction(async (context) => {
-        const views = await (await manager(context)).list();
+        const config = await context.config({ required: false });
         const { listedScheduleToJson, renderDeclaredSchedules, renderSchedules, scheduleToJson } = await import('../schedule-view.js');
         const { listWithDeclaration, readDeclaredSchedules } = await import('../declared-schedules.js');
-        // A file is checked before it is deployed: an invalid one fails here, naming file and line.
-        const declared = await readDeclaredSchedules(await context.config({ required: false }));
+        // A file is checked before it is deployed: an invalid one fails here, naming file and line,
+        // before any store is opened.
+        const declared = await readDeclaredSchedules(config);
+        // Looking writes nothing: without a database file yet (no daemon ran here), nothing is
+        // stored, and none is created.
+        const opened = await context.existingStore({ required: false });
+        const views = opened === null ? [] : await (await manager(context)).list();
         if (declared === null) {
           context.print({ schedules: views.map(scheduleToJson) }, () => renderSchedules(views));
           return;
         }
-        const { store } = await context.store({ required: false });
-        const rows = await listWithDeclaration(store, views, declared.schedules, declared.source);
+        // The store's clock decides next runs; with no store yet, this host's (SQLite's clock).
+        const nowMs = opened === null ? Date.now() : (await opened.store.timeNow()).getTime();
+        const rows = listWithDeclaration(nowMs, views, declared.schedules, declared.source);
         context.print(
           { declaredIn: declared.from, schedules: rows.map(listedScheduleToJson) },
           () => renderDeclaredSchedules(rows, declared.from),
         );
+        const { unconsumedQueuesNotice, unconsumedScheduleQueues } = await import('../schedule-queues.js');
+        const stranded = unconsumedQueuesNotice(unconsumedScheduleQueues(declared.schedules, config), config);
+        if (stranded !== null) process.stderr.write(`warning: ${stranded}\n`);
       }),
     );
 
@@ -106,8 +115,8 @@ export function registerScheduleCommands(program: Command): void {
     );
 
   for (const [name, verb] of [
-    ['pause', 'stop firing (ticks while paused never run)'],
-    ['resume', 'fire again from the next tick'],
+    ['pause', 'stop firing (ticks while paused never run); a schedule declared in a schedule file or the config is paused there (enabled: false)'],
+    ['resume', 'fire again from the next tick; a schedule declared in a schedule file or the config is resumed there (enabled: true)'],
   ] as const) {
     schedules
       .command(`${name} <id>`)
@@ -115,9 +124,20 @@ export function registerScheduleCommands(program: Command): void {
       .action(
         commandAction(async (context, id: string) => {
           const schedules = await manager(context);
-          const view = name === 'pause' ? await schedules.pause(id) : await schedules.resume(id);
+          const current = await requireSchedule(schedules, id);
+          // The HTTP API's rule (scheduler/schedule-ownership.ts): a schedule file or the code
+          // config owns its schedules, and the next sync would undo the change.
+          const config = await context.config({ required: false });
+          const { scheduleChangeRefusal } = await import('../../scheduler/schedule-ownership.js');
+          const refusal = scheduleChangeRefusal(current, name, { via: 'from the CLI', scheduleFile: typeof config.schedules === 'string' ? config.schedules : undefined });
+          if (refusal !== null) throw refusal;
+          // Already as asked: answered unchanged, as the API does.
+          const unchanged = name === 'pause' ? !current.enabled : current.enabled;
+          const view = unchanged ? current : name === 'pause' ? await schedules.pause(id) : await schedules.resume(id);
           const { scheduleToJson } = await import('../schedule-view.js');
-          context.print(scheduleToJson(view), () => `schedule ${view.id} ${name === 'pause' ? 'paused' : `resumed; next run ${formatDate(view.nextRunAt)}`}`);
+          const nextRun = `next run ${formatDate(view.nextRunAt)}`;
+          const said = name === 'pause' ? (unchanged ? 'is already paused' : 'paused') : unchanged ? `is not paused; ${nextRun}` : `resumed; ${nextRun}`;
+          context.print(scheduleToJson(view), () => `schedule ${view.id} ${said}`);
         }),
       );
   }
@@ -143,7 +163,7 @@ export function registerScheduleCommands(program: Command): void {
       commandAction(async (context, options: { deleteUndeclared?: boolean }) => {
         const config = await context.config();
         const { store } = await context.store();
-        const { syncDeclaredSchedules, undeclaredSchedulesNotice } = await import('../daemon-scheduler.js');
+        const { syncDeclaredSchedules, unconsumedQueuesAfterSync, undeclaredSchedulesNotice } = await import('../daemon-scheduler.js');
         const result = await syncDeclaredSchedules({ config, store, deleteUndeclared: options.deleteUndeclared === true });
         if (result === null) {
           context.print({ synced: false }, () => 'no schedules declared: set `schedules` in the config or pass --config <file.yaml>');
@@ -155,6 +175,8 @@ export function registerScheduleCommands(program: Command): void {
         );
         const notice = undeclaredSchedulesNotice(result, config);
         if (notice !== null) process.stderr.write(`warning: ${notice}\n`);
+        const stranded = await unconsumedQueuesAfterSync(store, result, config);
+        if (stranded !== null) process.stderr.write(`warning: ${stranded.notice}\n`);
       }),
     );
 }

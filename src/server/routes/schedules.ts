@@ -6,8 +6,8 @@
  * list (source `code`) belong to that declaration: the next sync (daemon start, `nightshift
  * schedules sync`) puts back whatever differs. Changes the sync would undo — edit, delete, and a
  * pause or resume that flips `enabled` — are refused with 409 `SCHEDULE_MANAGED_BY_FILE`, whose
- * message names the file to change; triggering a run is allowed. The CLI still lets an operator
- * pause one until the next sync (docs/scheduling.md).
+ * message names the file to change; triggering a run is allowed. The rule and its message are the
+ * CLI's too (scheduler/schedule-ownership.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -16,6 +16,7 @@ import { toJob } from '../../job/job-view.js';
 import { jobToJson } from '../../client/job-json.js';
 import { NotFoundError } from '../../errors.js';
 import type { ScheduleDefinition } from '../../scheduler/schedule-definition.js';
+import { scheduleChangeRefusal, type ScheduleChange } from '../../scheduler/schedule-ownership.js';
 import { scheduleHistoryEntryToJson, scheduleRunStatsToJson, scheduleToJson } from '../../scheduler/schedule-json.js';
 import { RUN_STATS_JOB_LOOKUPS, RUN_STATS_TICK_LIMIT, type ScheduleListOptions, type ScheduleManager, type ScheduleUpdate, type ScheduleView } from '../../scheduler/schedule-manager.js';
 import {
@@ -58,25 +59,11 @@ function unknownSchedule(id: string): NotFoundError {
   return new NotFoundError('UNKNOWN_SCHEDULE', `no schedule with id "${id}" (GET /api/schedules lists them)`);
 }
 
-/**
- * Throws 409 when `schedule` is declared in a file or the config, naming where to make `change`
- * instead (`fix`) so that it lasts.
- */
-function assertApiOwned(schedule: ScheduleView, change: string, fix: string, scheduleFile: string | undefined): void {
-  if (schedule.source === 'api') return;
-  const owner =
-    schedule.source === 'file'
-      ? `a YAML schedule file (source "file"; ${scheduleFile ? `this deployment's is ${scheduleFile}` : "the file the config's `schedules` names, or the daemon's --config <file.yaml>"})`
-      : "the `schedules` list of the code config (source \"code\"; nightshift.config.ts)";
-  throw new HttpError(
-    409,
-    'SCHEDULE_MANAGED_BY_FILE',
-    `schedule "${schedule.id}" is declared in ${owner}, which owns it: ${change} through the API would be undone by the next sync. ${fix}.`,
-    { details: { source: schedule.source, ...(schedule.source === 'file' && scheduleFile ? { file: scheduleFile } : {}) } },
-  );
+/** Throws 409 when `schedule` is declared in a file or the config and `change` would be undone by the next sync (schedule-ownership.ts). */
+function assertApiOwned(schedule: ScheduleView, change: ScheduleChange, scheduleFile: string | undefined): void {
+  const refusal = scheduleChangeRefusal(schedule, change, { via: 'through the API', scheduleFile });
+  if (refusal) throw new HttpError(409, refusal.code, refusal.message, { details: refusal.details });
 }
-
-const SYNC = 'then run `nightshift schedules sync` (or restart the daemon)';
 
 export function scheduleRoutes(app: FastifyInstance, options: ScheduleRouteOptions, guard: RouteGuard): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
@@ -178,7 +165,7 @@ export function scheduleRoutes(app: FastifyInstance, options: ScheduleRouteOptio
     },
     async (request) => {
       const view = await requireView(request.params.id);
-      assertApiOwned(view, 'an edit', `Edit its entry there, ${SYNC}`, scheduleFile);
+      assertApiOwned(view, 'edit', scheduleFile);
       return scheduleToJson(await manager().update(view.id, definedFields(request.body ?? {}) as ScheduleUpdate));
     },
   );
@@ -196,7 +183,7 @@ export function scheduleRoutes(app: FastifyInstance, options: ScheduleRouteOptio
     },
     async (request) => {
       const view = await requireView(request.params.id);
-      assertApiOwned(view, 'deleting it', 'Remove its entry there, then run `nightshift schedules sync --delete-undeclared`', scheduleFile);
+      assertApiOwned(view, 'delete', scheduleFile);
       if (!(await manager().delete(view.id))) throw unknownSchedule(view.id);
       return { id: view.id, deleted: true };
     },
@@ -211,7 +198,7 @@ export function scheduleRoutes(app: FastifyInstance, options: ScheduleRouteOptio
     async (request) => {
       const view = await requireView(request.params.id);
       if (!view.enabled) return scheduleToJson(view);
-      assertApiOwned(view, 'pausing it', `Set \`enabled: false\` in its entry there, ${SYNC}`, scheduleFile);
+      assertApiOwned(view, 'pause', scheduleFile);
       return scheduleToJson(await manager().pause(view.id));
     },
   );
@@ -225,7 +212,7 @@ export function scheduleRoutes(app: FastifyInstance, options: ScheduleRouteOptio
     async (request) => {
       const view = await requireView(request.params.id);
       if (view.enabled) return scheduleToJson(view);
-      assertApiOwned(view, 'resuming it', `Set \`enabled: true\` in its entry there, ${SYNC}`, scheduleFile);
+      assertApiOwned(view, 'resume', scheduleFile);
       return scheduleToJson(await manager().resume(view.id));
     },
   );
