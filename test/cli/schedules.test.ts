@@ -313,6 +313,16 @@ describe('nightshift schedules with schedule files', () => {
     expect(changed.schedules[0]).toMatchObject({ id: 'a-daily', cron: '30 7 * * *', declaration: 'changed' });
 
     project.write('bad.yaml', 'schedules:\n  - jobId: greet\n    schedule: "61 * * * *"\n');
+    // A sync of an invalid file where no database is yet: refused before any store is opened.
+    const fresh = new Project({ 'nightshift.config.ts': fixtureConfig(), 'bad.yaml': 'schedules:\n  - jobId: greet\n    schedule: "61 * * * *"\n' });
+    try {
+      const refused = await fresh.run(['--config', 'bad.yaml', 'schedules', 'sync']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/bad\.yaml:2: 2 problems in 1 schedule:/);
+      expect(existsSync(join(fresh.dir, 'data'))).toBe(false);
+    } finally {
+      fresh.cleanup();
+    }
     const invalid = await project.run(['--config', 'bad.yaml', 'schedules']);
     expect(invalid.code).toBe(1);
     // Every problem, each at its line: the input (no `who`) at the entry's, the cron at its own.

@@ -162,6 +162,10 @@ export function registerScheduleCommands(program: Command): void {
     .action(
       commandAction(async (context, options: { deleteUndeclared?: boolean }) => {
         const config = await context.config();
+        // The declaration is checked before the store is opened: an invalid file is refused with
+        // every problem and creates no database (the sync checks it again, with the store).
+        const { readDeclaredSchedules } = await import('../declared-schedules.js');
+        await readDeclaredSchedules(config);
         const { store } = await context.store();
         const { syncDeclaredSchedules, unconsumedQueuesAfterSync, undeclaredSchedulesNotice } = await import('../daemon-scheduler.js');
         const result = await syncDeclaredSchedules({ config, store, deleteUndeclared: options.deleteUndeclared === true });
